@@ -1,0 +1,23 @@
+// Package vzarr makes NetCDF and HDF5 archives readable as virtual Zarr stores
+// without copying their data.
+//
+// vzarr reads only file metadata, through byte-range reads of an io.ReaderAt
+// (a local file or a blob in Azure Blob Storage), and writes small kerchunk
+// reference files that xarray, fsspec and TiTiler-xarray open as if the data
+// were Zarr. The packages, in the order data flows through them:
+//
+//   - hdf5meta: a pure-Go HDF5 (NetCDF-4) metadata reader. It walks
+//     superblocks, object headers, groups, datatypes, filters, fill values and
+//     attributes, and lists the file address of every chunk of every dataset
+//     from the chunk indexes, without libhdf5. Its Inspect function produces
+//     the chunking validation report (Contract 3).
+//   - netcdf3: the classic, 64-bit-offset and CDF-5 header reader.
+//   - kerchunk: the reference model and the HDF5/netCDF-3 to Zarr v2
+//     translation.
+//   - combine: concatenation of many references along one dimension.
+//   - stac and catalog: STAC items and the Asset/Release store.
+//   - blobio: URLs to gocloud.dev buckets, ranged reads with few round trips.
+//   - pipeline: the stage handlers with contract-shaped inputs and outputs.
+//
+// The command-line tool lives in cmd/vzarr.
+package vzarr

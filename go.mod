@@ -1,0 +1,3 @@
+module github.com/greensight/vzarr
+
+go 1.26
