@@ -1,48 +1,73 @@
 // Command vzarr inspects NetCDF/HDF5 files and writes virtual Zarr references.
+//
+// Each subcommand lives in its own file and registers itself in init with
+// register, so that the usage text lists exactly the commands that exist.
 package main
 
 import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 )
-
-const usage = `vzarr: virtual Zarr stores for NetCDF/HDF5 archives
-
-Usage:
-  vzarr inspect [--chunks] [--fail-on-warnings] FILE   chunking validation report (JSON)
-  vzarr version                                        print the version
-
-Run "vzarr COMMAND -h" for the flags of a command.
-`
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
+
+// command is one vzarr subcommand.
+type command struct {
+	name     string
+	synopsis string // one line: "inspect [--chunks] FILE   what it does"
+	run      func(args []string, stdout, stderr io.Writer) int
+}
+
+var commands = map[string]command{}
+
+// register adds a subcommand; called from init functions.
+func register(c command) { commands[c.name] = c }
+
+func init() {
+	register(command{name: "version", synopsis: "version                 print the version",
+		run: func(_ []string, stdout, _ io.Writer) int {
+			fmt.Fprintln(stdout, "vzarr", version)
+			return 0
+		}})
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+func usage() string {
+	var b strings.Builder
+	b.WriteString("vzarr: virtual Zarr stores for NetCDF/HDF5 archives\n\nUsage:\n")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(&b, "  vzarr %s\n", commands[n].synopsis)
+	}
+	b.WriteString("\nRun \"vzarr COMMAND -h\" for the flags of a command.\n")
+	return b.String()
+}
+
 // run dispatches a subcommand and returns the process exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return 2
 	}
 	switch args[0] {
-	case "version":
-		fmt.Fprintln(stdout, "vzarr", version)
-		return 0
 	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage())
 		return 0
 	}
 	if cmd, ok := commands[args[0]]; ok {
-		return cmd(args[1:], stdout, stderr)
+		return cmd.run(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "vzarr: unknown command %q\n\n%s", args[0], usage)
+	fmt.Fprintf(stderr, "vzarr: unknown command %q\n\n%s", args[0], usage())
 	return 2
 }
-
-// commands maps subcommand names to their implementations.
-var commands = map[string]func(args []string, stdout, stderr io.Writer) int{}
