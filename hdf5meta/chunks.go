@@ -1,0 +1,360 @@
+package hdf5meta
+
+import (
+	"errors"
+	"fmt"
+	"iter"
+)
+
+// Chunk is one allocated chunk of a chunked dataset.
+type Chunk struct {
+	// Offset is the chunk's first element, in element coordinates (as
+	// libhdf5's H5Dget_chunk_info reports it).
+	Offset []uint64
+	// Addr is the chunk's HDF5 address (relative to the base address, as
+	// libhdf5 reports it); File.AbsOffset(Addr) is where its bytes start.
+	Addr uint64
+	// Size is the number of bytes stored (after filters).
+	Size uint64
+	// FilterMask has bit i set when filter i of the pipeline was skipped
+	// for this chunk.
+	FilterMask uint32
+}
+
+// errStop ends an iteration early without an error.
+var errStop = errors.New("stop")
+
+// Chunks returns an iterator over the allocated chunks of a chunked
+// dataset, in index order. Each index node is read once, so the time is
+// linear in the number of chunks. For a dataset that is not chunked the
+// iterator yields one error.
+func (d *Dataset) Chunks() iter.Seq2[Chunk, error] {
+	return func(yield func(Chunk, error) bool) {
+		err := d.ForEachChunk(func(c Chunk) error {
+			if !yield(c, nil) {
+				return errStop
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			yield(Chunk{}, err)
+		}
+	}
+}
+
+// ForEachChunk calls fn for every allocated chunk; an error from fn stops
+// the iteration and is returned.
+func (d *Dataset) ForEachChunk(fn func(Chunk) error) error {
+	if d.Layout.Class != LayoutChunked {
+		return &FormatError{Offset: -1, Path: d.Path, What: fmt.Sprintf("%s dataset has no chunks", d.Layout.Class), Err: ErrNotFound}
+	}
+	if d.Layout.Address == undefAddr {
+		return nil // no chunk was ever written
+	}
+	var err error
+	switch d.Layout.ChunkIndex {
+	case IndexBTreeV1:
+		err = d.chunksBTreeV1(fn)
+	case IndexSingleChunk:
+		size := d.chunkBytes()
+		if d.Layout.SingleChunkFiltered {
+			size = d.Layout.FilteredSize
+		}
+		err = fn(Chunk{Offset: make([]uint64, len(d.Space.Dims)), Addr: d.Layout.Address, Size: size, FilterMask: d.Layout.FilterMask})
+	case IndexImplicit:
+		err = d.chunksImplicit(fn)
+	case IndexFixedArray:
+		err = d.chunksFixedArray(fn)
+	case IndexExtArray:
+		err = d.chunksExtArray(fn)
+	case IndexBTreeV2:
+		err = d.chunksBTreeV2(fn)
+	default:
+		err = unsupportedErr(-1, "chunk index %v", d.Layout.ChunkIndex)
+	}
+	if errors.Is(err, errStop) {
+		return err
+	}
+	return withPath(err, d.Path)
+}
+
+// NumChunks counts the allocated chunks and their stored bytes.
+func (d *Dataset) NumChunks() (n int, stored uint64, err error) {
+	err = d.ForEachChunk(func(c Chunk) error {
+		n++
+		stored += c.Size
+		return nil
+	})
+	return n, stored, err
+}
+
+// chunkBytes is the unfiltered size of one chunk.
+func (d *Dataset) chunkBytes() uint64 {
+	n := uint64(d.Type.Size)
+	for _, c := range d.Layout.ChunkDims {
+		n *= c
+	}
+	return n
+}
+
+// grid returns the number of chunks along each dimension for the given
+// extent (current or maximum dims); unlimited dims count as 1 chunk
+// (they only occur where the count does not matter).
+func (d *Dataset) grid(dims []uint64) []uint64 {
+	g := make([]uint64, len(dims))
+	for i, v := range dims {
+		if v == Unlimited {
+			g[i] = 1
+			continue
+		}
+		g[i] = (v + d.Layout.ChunkDims[i] - 1) / d.Layout.ChunkDims[i]
+	}
+	return g
+}
+
+// downChunks returns the strides of a row-major linearisation of grid.
+func downChunks(grid []uint64) []uint64 {
+	down := make([]uint64, len(grid))
+	acc := uint64(1)
+	for i := len(grid) - 1; i >= 0; i-- {
+		down[i] = acc
+		acc *= grid[i]
+	}
+	return down
+}
+
+// offsetOf turns a linear chunk index into element coordinates.
+func (d *Dataset) offsetOf(idx uint64, down []uint64, grid []uint64) []uint64 {
+	off := make([]uint64, len(down))
+	for i := range down {
+		s := idx / down[i]
+		if i > 0 {
+			s %= grid[i]
+		}
+		off[i] = s * d.Layout.ChunkDims[i]
+	}
+	return off
+}
+
+func (d *Dataset) chunksBTreeV1(fn func(Chunk) error) error {
+	f := d.f
+	rank := len(d.Space.Dims)
+	keySize := 4 + 4 + 8*(rank+1)
+	return f.walkBTree1(d.Layout.Address, 1, keySize, func(key []byte, child uint64) error {
+		kd := f.newDecoder(key, -1, "chunk B-tree key")
+		c := Chunk{Size: uint64(kd.u32()), FilterMask: kd.u32(), Addr: child}
+		c.Offset = make([]uint64, rank)
+		for i := range c.Offset {
+			c.Offset[i] = kd.u64()
+		}
+		if kd.err != nil {
+			return kd.err
+		}
+		return fn(c)
+	})
+}
+
+func (d *Dataset) chunksImplicit(fn func(Chunk) error) error {
+	grid := d.grid(d.Space.Dims)
+	maxGrid := d.grid(d.Space.MaxDims)
+	down := downChunks(maxGrid)
+	size := d.chunkBytes()
+	total := uint64(1)
+	for _, g := range grid {
+		total *= g
+	}
+	if total > uint64(d.f.size) { // each chunk has at least one byte
+		return formatErr(-1, "implicit index of %d chunks in a %d-byte file", total, d.f.size)
+	}
+	pos := make([]uint64, len(grid))
+	for n := uint64(0); n < total; n++ {
+		var idx uint64
+		off := make([]uint64, len(grid))
+		for i := range pos {
+			idx += pos[i] * down[i]
+			off[i] = pos[i] * d.Layout.ChunkDims[i]
+		}
+		if err := fn(Chunk{Offset: off, Addr: d.Layout.Address + idx*size, Size: size}); err != nil {
+			return err
+		}
+		for i := len(pos) - 1; i >= 0; i-- {
+			pos[i]++
+			if pos[i] < grid[i] {
+				break
+			}
+			pos[i] = 0
+		}
+	}
+	return nil
+}
+
+// entryDecoder decodes a chunk address entry of a fixed or extensible
+// array: the address, and for filtered datasets the size and filter mask.
+func (d *Dataset) entryDecoder(entrySize int, filtered bool) (func(b []byte) (Chunk, bool), error) {
+	f := d.f
+	sizeLen := entrySize - f.offSize - 4
+	if filtered && (sizeLen < 1 || sizeLen > 8) || !filtered && entrySize != f.offSize {
+		return nil, formatErr(-1, "chunk index entry of %d bytes", entrySize)
+	}
+	plain := d.chunkBytes()
+	return func(b []byte) (Chunk, bool) {
+		ed := decoder{buf: b, offSize: f.offSize, lenSize: f.lenSize}
+		c := Chunk{Addr: ed.addr(), Size: plain}
+		if filtered {
+			c.Size = ed.uvar(sizeLen)
+			c.FilterMask = ed.u32()
+		}
+		return c, c.Addr != undefAddr && ed.err == nil
+	}, nil
+}
+
+func (d *Dataset) chunksFixedArray(fn func(Chunk) error) error {
+	f := d.f
+	hdrLen := 4 + 1 + 1 + 1 + 1 + f.lenSize + f.offSize + 4
+	b, err := f.read(d.Layout.Address, hdrLen, "fixed array header")
+	if err != nil {
+		return err
+	}
+	hoff := f.AbsOffset(d.Layout.Address)
+	if f.opts.verifyChksum {
+		if err := verifyChecksum(b, hoff, "fixed array header"); err != nil {
+			return err
+		}
+	}
+	hd := f.newDecoder(b, hoff, "fixed array header")
+	hd.signature("FAHD")
+	hd.u8()
+	client := hd.u8()
+	entrySize := int(hd.u8())
+	pageBits := int(hd.u8())
+	n := hd.length()
+	dblk := hd.addr()
+	if hd.err != nil {
+		return hd.err
+	}
+	if pageBits > 32 || entrySize == 0 || n > uint64(f.size)/uint64(entrySize) {
+		return formatErr(hoff, "fixed array of %d %d-byte entries, page bits %d", n, entrySize, pageBits)
+	}
+	if dblk == undefAddr || n == 0 {
+		return nil
+	}
+	decode, err := d.entryDecoder(entrySize, client == 1)
+	if err != nil {
+		return err
+	}
+	grid := d.grid(d.Space.MaxDims)
+	down := downChunks(grid)
+	emit := func(idx uint64, e []byte) error {
+		c, ok := decode(e)
+		if !ok {
+			return nil
+		}
+		c.Offset = d.offsetOf(idx, down, grid)
+		return fn(c)
+	}
+	prefix := 4 + 1 + 1 + f.offSize
+	doff := f.AbsOffset(dblk)
+	pageN := uint64(1) << pageBits
+	if n <= pageN {
+		blk, err := f.read(dblk, prefix+int(n)*entrySize+4, "fixed array data block")
+		if err != nil {
+			return err
+		}
+		if err := checkSig(blk, "FADB", doff); err != nil {
+			return err
+		}
+		if f.opts.verifyChksum {
+			if err := verifyChecksum(blk, doff, "fixed array data block"); err != nil {
+				return err
+			}
+		}
+		for i := uint64(0); i < n; i++ {
+			if err := emit(i, blk[prefix+int(i)*entrySize:]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	npages := (n + pageN - 1) / pageN
+	bitmapLen := int((npages + 7) / 8)
+	hdr, err := f.read(dblk, prefix+bitmapLen+4, "fixed array data block")
+	if err != nil {
+		return err
+	}
+	if err := checkSig(hdr, "FADB", doff); err != nil {
+		return err
+	}
+	if f.opts.verifyChksum {
+		if err := verifyChecksum(hdr, doff, "fixed array data block"); err != nil {
+			return err
+		}
+	}
+	bitmap := hdr[prefix : prefix+bitmapLen]
+	pageAddr := dblk + uint64(len(hdr))
+	fullPage := uint64(pageN)*uint64(entrySize) + 4
+	for p := uint64(0); p < npages; p++ {
+		cnt := pageN
+		if p == npages-1 {
+			cnt = n - p*pageN
+		}
+		addr := pageAddr + p*fullPage
+		if bitmap[p/8]&(0x80>>(p%8)) == 0 {
+			continue // page never written: all its chunks are unallocated
+		}
+		pg, err := f.read(addr, int(cnt)*entrySize+4, "fixed array data block page")
+		if err != nil {
+			return err
+		}
+		if f.opts.verifyChksum {
+			if err := verifyChecksum(pg, f.AbsOffset(addr), "fixed array data block page"); err != nil {
+				return err
+			}
+		}
+		for i := uint64(0); i < cnt; i++ {
+			if err := emit(p*pageN+i, pg[int(i)*entrySize:]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func checkSig(b []byte, sig string, off int64) error {
+	if len(b) < len(sig) || string(b[:len(sig)]) != sig {
+		return formatErr(off, "signature %q, want %q", b[:min(len(b), len(sig))], sig)
+	}
+	return nil
+}
+
+func (d *Dataset) chunksBTreeV2(fn func(Chunk) error) error {
+	f := d.f
+	rank := len(d.Space.Dims)
+	plain := d.chunkBytes()
+	return f.walkBTree2(d.Layout.Address, func(h *bt2Header, rec []byte) error {
+		rd := f.newDecoder(rec, f.AbsOffset(h.addr), "chunk B-tree record")
+		c := Chunk{Addr: rd.addr(), Size: plain}
+		switch h.typ {
+		case 10:
+		case 11:
+			sizeLen := h.recordSize - f.offSize - 4 - 8*rank
+			if sizeLen < 1 || sizeLen > 8 {
+				return formatErr(f.AbsOffset(h.addr), "filtered chunk record of %d bytes for rank %d", h.recordSize, rank)
+			}
+			c.Size = rd.uvar(sizeLen)
+			c.FilterMask = rd.u32()
+		default:
+			return formatErr(f.AbsOffset(h.addr), "v2 B-tree type %d as a chunk index", h.typ)
+		}
+		c.Offset = make([]uint64, rank)
+		for i := range c.Offset {
+			c.Offset[i] = rd.u64() * d.Layout.ChunkDims[i]
+		}
+		if rd.err != nil {
+			return rd.err
+		}
+		if c.Addr == undefAddr {
+			return nil
+		}
+		return fn(c)
+	})
+}

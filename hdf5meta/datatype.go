@@ -1,0 +1,329 @@
+package hdf5meta
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Class is an HDF5 datatype class.
+type Class int
+
+// Datatype classes (HDF5 File Format Specification, IV.A.2.d).
+const (
+	ClassFixedPoint Class = 0
+	ClassFloat      Class = 1
+	ClassTime       Class = 2
+	ClassString     Class = 3
+	ClassBitfield   Class = 4
+	ClassOpaque     Class = 5
+	ClassCompound   Class = 6
+	ClassReference  Class = 7
+	ClassEnum       Class = 8
+	ClassVarLen     Class = 9
+	ClassArray      Class = 10
+)
+
+var classNames = [...]string{"fixed-point", "float", "time", "string", "bitfield", "opaque",
+	"compound", "reference", "enum", "vlen", "array"}
+
+func (c Class) String() string {
+	if c >= 0 && int(c) < len(classNames) {
+		return classNames[c]
+	}
+	return fmt.Sprintf("class(%d)", int(c))
+}
+
+// StringPad says how a fixed-length string is terminated.
+type StringPad int
+
+const (
+	PadNullTerm  StringPad = 0 // NUL-terminated
+	PadNull      StringPad = 1 // padded with NULs
+	PadSpace     StringPad = 2 // padded with spaces
+	CharsetASCII           = 0
+	CharsetUTF8            = 1
+)
+
+// Reference types.
+const (
+	RefObject = 0
+	RefRegion = 1
+)
+
+// Datatype describes the type of a dataset's or attribute's elements.
+type Datatype struct {
+	Class     Class
+	Version   int
+	Size      int  // bytes per element
+	BigEndian bool // fixed-point, float, bitfield, enum base
+	Signed    bool // fixed-point
+	BitOffset int  // fixed-point, float, bitfield
+	Precision int  // bits, fixed-point, float, bitfield
+
+	// Float layout.
+	ExpLocation, ExpSize, MantLocation, MantSize int
+	ExpBias                                      uint32
+
+	StringPad StringPad // string, and vlen string
+	Charset   int       // string, and vlen string (CharsetASCII or CharsetUTF8)
+
+	Tag string // opaque
+
+	Members []Member // compound
+
+	EnumNames  []string // enum
+	EnumValues [][]byte // enum, raw values in the base type
+	Base       *Datatype
+
+	VarLenString bool // vlen: a string rather than a sequence of Base
+
+	RefType int // reference: RefObject or RefRegion
+
+	Dims []int // array
+
+	// Committed is the address of the named datatype object this type was
+	// read from, or 0 when it was stored in the message itself.
+	Committed uint64
+}
+
+// Member is one field of a compound datatype.
+type Member struct {
+	Name   string
+	Offset int
+	Type   *Datatype
+}
+
+// IsVarLenString reports whether elements are variable-length strings.
+func (t *Datatype) IsVarLenString() bool { return t.Class == ClassVarLen && t.VarLenString }
+
+// HasVarLen reports whether the type contains variable-length data anywhere
+// (such data lives in the global heap, not in the chunks).
+func (t *Datatype) HasVarLen() bool {
+	switch t.Class {
+	case ClassVarLen:
+		return true
+	case ClassCompound:
+		for _, m := range t.Members {
+			if m.Type.HasVarLen() {
+				return true
+			}
+		}
+	case ClassArray, ClassEnum:
+		return t.Base != nil && t.Base.HasVarLen()
+	}
+	return false
+}
+
+// NumpyDtype returns the numpy dtype string for simple types ("<f4", ">i8",
+// "|S10", "|u1", "|b1", "|V8") and a descriptive string otherwise.
+func (t *Datatype) NumpyDtype() string {
+	order := "<"
+	if t.BigEndian {
+		order = ">"
+	}
+	if t.Size == 1 {
+		order = "|"
+	}
+	switch t.Class {
+	case ClassFixedPoint:
+		if t.Signed {
+			return fmt.Sprintf("%si%d", order, t.Size)
+		}
+		return fmt.Sprintf("%su%d", order, t.Size)
+	case ClassFloat:
+		return fmt.Sprintf("%sf%d", order, t.Size)
+	case ClassString:
+		return fmt.Sprintf("|S%d", t.Size)
+	case ClassEnum:
+		if t.isBool() {
+			return "|b1"
+		}
+		return t.Base.NumpyDtype()
+	case ClassVarLen:
+		if t.VarLenString {
+			return "|O"
+		}
+		return "|O"
+	case ClassBitfield, ClassOpaque, ClassReference:
+		return fmt.Sprintf("|V%d", t.Size)
+	case ClassCompound:
+		var parts []string
+		for _, m := range t.Members {
+			parts = append(parts, fmt.Sprintf("%s:%s@%d", m.Name, m.Type.NumpyDtype(), m.Offset))
+		}
+		return "{" + strings.Join(parts, ",") + "}"
+	case ClassArray:
+		return fmt.Sprintf("%s%v", t.Base.NumpyDtype(), t.Dims)
+	}
+	return fmt.Sprintf("|V%d", t.Size)
+}
+
+// isBool reports whether an enum is h5py's boolean (FALSE=0, TRUE=1, 1 byte).
+func (t *Datatype) isBool() bool {
+	return t.Class == ClassEnum && t.Size == 1 && len(t.EnumNames) == 2 &&
+		t.EnumNames[0] == "FALSE" && t.EnumNames[1] == "TRUE"
+}
+
+// String describes the type, e.g. "float32 (little-endian)".
+func (t *Datatype) String() string {
+	return t.Class.String() + " " + t.NumpyDtype()
+}
+
+const maxTypeDepth = 32
+
+// parseDatatype decodes a datatype message.
+func (f *File) parseDatatype(d *decoder, depth int) (*Datatype, error) {
+	if depth > maxTypeDepth {
+		return nil, formatErr(d.offset(), "datatype nested more than %d deep", maxTypeDepth)
+	}
+	start := d.offset()
+	cv := d.u8()
+	b0, b1, b2 := d.u8(), d.u8(), d.u8()
+	bits := uint32(b0) | uint32(b1)<<8 | uint32(b2)<<16
+	t := &Datatype{Class: Class(cv & 0x0f), Version: int(cv >> 4), Size: int(d.u32())}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if t.Version < 1 || t.Version > 4 {
+		return nil, formatErr(start, "datatype version %d", t.Version)
+	}
+	if t.Size < 0 || t.Size > 1<<28 {
+		return nil, formatErr(start, "datatype size %d", t.Size)
+	}
+	switch t.Class {
+	case ClassFixedPoint, ClassBitfield:
+		t.BigEndian = bits&1 != 0
+		t.Signed = bits&8 != 0
+		t.BitOffset = int(d.u16())
+		t.Precision = int(d.u16())
+	case ClassFloat:
+		t.BigEndian = bits&1 != 0
+		if bits&0x40 != 0 {
+			return nil, unsupportedErr(start, "VAX float byte order")
+		}
+		t.Signed = true
+		t.BitOffset = int(d.u16())
+		t.Precision = int(d.u16())
+		t.ExpLocation = int(d.u8())
+		t.ExpSize = int(d.u8())
+		t.MantLocation = int(d.u8())
+		t.MantSize = int(d.u8())
+		t.ExpBias = d.u32()
+	case ClassTime:
+		t.BigEndian = bits&1 != 0
+		t.Precision = int(d.u16())
+	case ClassString:
+		t.StringPad = StringPad(bits & 0x0f)
+		t.Charset = int(bits>>4) & 0x0f
+	case ClassOpaque:
+		n := int(bits & 0xff)
+		tag := d.bytes(n)
+		t.Tag = strings.TrimRight(string(tag), "\x00")
+	case ClassCompound:
+		n := int(bits & 0xffff)
+		if n > d.remaining() {
+			return nil, formatErr(start, "compound with %d members in %d bytes", n, d.remaining())
+		}
+		for i := 0; i < n && d.err == nil; i++ {
+			var m Member
+			nameStart := d.pos
+			m.Name = d.cstring()
+			if t.Version < 3 {
+				d.align(nameStart, 8)
+			}
+			switch {
+			case t.Version >= 3:
+				m.Offset = int(d.uvar(sizeBytes(uint64(t.Size))))
+			default:
+				m.Offset = int(d.u32())
+			}
+			if t.Version == 1 {
+				ndims := int(d.u8())
+				d.skip(3 + 4 + 4) // reserved, permutation, reserved
+				var dims []int
+				for j := 0; j < 4; j++ {
+					v := int(d.u32())
+					if j < ndims {
+						dims = append(dims, v)
+					}
+				}
+				mt, err := f.parseDatatype(d, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				if ndims > 0 {
+					sz := mt.Size
+					for _, v := range dims {
+						sz *= v
+					}
+					mt = &Datatype{Class: ClassArray, Version: 1, Size: sz, Base: mt, Dims: dims}
+				}
+				m.Type = mt
+			} else {
+				mt, err := f.parseDatatype(d, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				m.Type = mt
+			}
+			if d.err == nil && (m.Offset < 0 || m.Offset+m.Type.Size > t.Size) {
+				return nil, formatErr(start, "compound member %q at %d+%d outside %d-byte type", m.Name, m.Offset, m.Type.Size, t.Size)
+			}
+			t.Members = append(t.Members, m)
+		}
+	case ClassReference:
+		t.RefType = int(bits & 0x0f)
+	case ClassEnum:
+		n := int(bits & 0xffff)
+		base, err := f.parseDatatype(d, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		t.Base = base
+		t.BigEndian = base.BigEndian
+		if n > d.remaining() {
+			return nil, formatErr(start, "enum with %d members in %d bytes", n, d.remaining())
+		}
+		for i := 0; i < n && d.err == nil; i++ {
+			nameStart := d.pos
+			t.EnumNames = append(t.EnumNames, d.cstring())
+			if t.Version < 3 {
+				d.align(nameStart, 8)
+			}
+		}
+		for i := 0; i < n && d.err == nil; i++ {
+			t.EnumValues = append(t.EnumValues, d.bytes(base.Size))
+		}
+	case ClassVarLen:
+		t.VarLenString = bits&0x0f == 1
+		t.StringPad = StringPad(bits>>4) & 0x0f
+		t.Charset = int(bits>>8) & 0x0f
+		base, err := f.parseDatatype(d, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		t.Base = base
+	case ClassArray:
+		ndims := int(d.u8())
+		if t.Version < 3 {
+			d.skip(3)
+		}
+		for i := 0; i < ndims && d.err == nil; i++ {
+			t.Dims = append(t.Dims, int(d.u32()))
+		}
+		if t.Version < 3 {
+			d.skip(4 * ndims) // permutation indices
+		}
+		base, err := f.parseDatatype(d, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		t.Base = base
+	default:
+		return nil, unsupportedErr(start, "datatype class %d", int(t.Class))
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return t, nil
+}

@@ -1,0 +1,204 @@
+package hdf5meta
+
+// LayoutClass is how a dataset's raw data is stored.
+type LayoutClass int
+
+const (
+	LayoutCompact    LayoutClass = 0
+	LayoutContiguous LayoutClass = 1
+	LayoutChunked    LayoutClass = 2
+	LayoutVirtual    LayoutClass = 3
+)
+
+func (c LayoutClass) String() string {
+	switch c {
+	case LayoutCompact:
+		return "compact"
+	case LayoutContiguous:
+		return "contiguous"
+	case LayoutChunked:
+		return "chunked"
+	case LayoutVirtual:
+		return "virtual"
+	}
+	return "unknown"
+}
+
+// ChunkIndex is the structure that indexes a chunked dataset's chunks.
+type ChunkIndex int
+
+const (
+	IndexBTreeV1     ChunkIndex = 0 // layout message versions 1-3
+	IndexSingleChunk ChunkIndex = 1
+	IndexImplicit    ChunkIndex = 2
+	IndexFixedArray  ChunkIndex = 3
+	IndexExtArray    ChunkIndex = 4
+	IndexBTreeV2     ChunkIndex = 5
+)
+
+func (c ChunkIndex) String() string {
+	switch c {
+	case IndexBTreeV1:
+		return "btree_v1"
+	case IndexSingleChunk:
+		return "single_chunk"
+	case IndexImplicit:
+		return "implicit"
+	case IndexFixedArray:
+		return "fixed_array"
+	case IndexExtArray:
+		return "extensible_array"
+	case IndexBTreeV2:
+		return "btree_v2"
+	}
+	return "unknown"
+}
+
+// Layout is a dataset's data layout message.
+type Layout struct {
+	Version int
+	Class   LayoutClass
+
+	// Contiguous: Address (undefined when never written) and Size.
+	// Chunked: Address of the chunk index (undefined when no chunk exists).
+	Address uint64
+	Size    uint64
+
+	CompactData []byte // compact: the data itself
+
+	ChunkDims  []uint64 // chunked: chunk shape in elements (no element-size dim)
+	ChunkIndex ChunkIndex
+	// SingleChunkFiltered reports a single-chunk index for a filtered
+	// dataset; FilteredSize and FilterMask then describe that chunk.
+	SingleChunkFiltered bool
+	FilteredSize        uint64
+	FilterMask          uint32
+	// Fixed array: PageBits. Extensible array: MaxBits, IndexElements,
+	// MinPointers, MinElements, PageBits. B-tree v2: NodeSize, SplitPct, MergePct.
+	PageBits, MaxBits, IndexElements, MinPointers, MinElements int
+	NodeSize                                                   uint32
+	SplitPct, MergePct                                         int
+	// DontFilterPartialEdge: partial edge chunks are stored unfiltered.
+	DontFilterPartialEdge bool
+}
+
+func (f *File) parseLayout(m *message) (Layout, error) {
+	d := f.newDecoder(m.data, m.off, "data layout message")
+	var l Layout
+	l.Version = int(d.u8())
+	switch l.Version {
+	case 1, 2:
+		rank := int(d.u8())
+		l.Class = LayoutClass(d.u8())
+		d.skip(5)
+		if rank > maxRank+1 {
+			return l, formatErr(m.off, "layout rank %d", rank)
+		}
+		if l.Class != LayoutCompact {
+			l.Address = d.addr()
+		}
+		dims := make([]uint64, rank)
+		for i := range dims {
+			dims[i] = uint64(d.u32())
+		}
+		switch l.Class {
+		case LayoutChunked:
+			if rank < 1 {
+				return l, formatErr(m.off, "chunked layout with rank 0")
+			}
+			l.ChunkDims = dims[:rank-1]
+			l.ChunkIndex = IndexBTreeV1
+		case LayoutCompact:
+			n := int(d.u32())
+			l.CompactData = d.bytes(n)
+			l.Size = uint64(n)
+		case LayoutContiguous:
+			// Versions 1 and 2 store no size; it follows from the dataspace.
+		}
+	case 3, 4:
+		l.Class = LayoutClass(d.u8())
+		switch l.Class {
+		case LayoutCompact:
+			n := int(d.u16())
+			l.CompactData = d.bytes(n)
+			l.Size = uint64(n)
+		case LayoutContiguous:
+			l.Address = d.addr()
+			l.Size = d.length()
+		case LayoutChunked:
+			if l.Version == 3 {
+				rank := int(d.u8())
+				if rank < 1 || rank > maxRank+1 {
+					return l, formatErr(m.off, "chunked layout rank %d", rank)
+				}
+				l.Address = d.addr()
+				for i := 0; i < rank; i++ {
+					l.ChunkDims = append(l.ChunkDims, uint64(d.u32()))
+				}
+				l.ChunkDims = l.ChunkDims[:rank-1]
+				l.ChunkIndex = IndexBTreeV1
+				break
+			}
+			flags := d.u8()
+			l.DontFilterPartialEdge = flags&1 != 0
+			rank := int(d.u8())
+			encLen := int(d.u8())
+			if rank < 1 || rank > maxRank+1 || encLen < 1 || encLen > 8 {
+				return l, formatErr(m.off, "chunked layout rank %d, dimension size %d bytes", rank, encLen)
+			}
+			for i := 0; i < rank; i++ {
+				l.ChunkDims = append(l.ChunkDims, d.uvar(encLen))
+			}
+			l.ChunkDims = l.ChunkDims[:rank-1]
+			l.ChunkIndex = ChunkIndex(d.u8())
+			switch l.ChunkIndex {
+			case IndexSingleChunk:
+				if flags&2 != 0 {
+					l.SingleChunkFiltered = true
+					l.FilteredSize = d.length()
+					l.FilterMask = d.u32()
+				}
+			case IndexImplicit:
+			case IndexFixedArray:
+				l.PageBits = int(d.u8())
+			case IndexExtArray:
+				l.MaxBits = int(d.u8())
+				l.IndexElements = int(d.u8())
+				l.MinPointers = int(d.u8())
+				l.MinElements = int(d.u8())
+				l.PageBits = int(d.u8())
+			case IndexBTreeV2:
+				l.NodeSize = d.u32()
+				l.SplitPct = int(d.u8())
+				l.MergePct = int(d.u8())
+			default:
+				if d.err != nil {
+					return l, d.err
+				}
+				return l, unsupportedErr(m.off, "chunk index type %d", int(l.ChunkIndex))
+			}
+			l.Address = d.addr()
+		case LayoutVirtual:
+			return l, unsupportedErr(m.off, "virtual dataset layout")
+		default:
+			if d.err != nil {
+				return l, d.err
+			}
+			return l, formatErr(m.off, "layout class %d", int(l.Class))
+		}
+	default:
+		if d.err != nil {
+			return l, d.err
+		}
+		return l, formatErr(m.off, "data layout message version %d", l.Version)
+	}
+	if d.err != nil {
+		return l, d.err
+	}
+	for _, c := range l.ChunkDims {
+		if c == 0 {
+			return l, formatErr(m.off, "chunk dimension of size 0")
+		}
+	}
+	return l, nil
+}

@@ -1,0 +1,383 @@
+package hdf5meta
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Object is a *Group, *Dataset or *NamedDatatype.
+type Object interface {
+	ObjectPath() string
+	ObjectAddr() uint64
+	Attributes() []*Attribute
+}
+
+// Group is an HDF5 group.
+type Group struct {
+	Path  string
+	Addr  uint64
+	Links []Link
+	Attrs []*Attribute
+}
+
+// Dataset is an HDF5 dataset: its shape, type, storage and filters.
+type Dataset struct {
+	f       *File
+	Path    string
+	Addr    uint64
+	Space   Dataspace
+	Type    *Datatype
+	Layout  Layout
+	Filters []Filter
+	Fill    FillValue
+	Attrs   []*Attribute
+}
+
+// NamedDatatype is a committed datatype stored as an object.
+type NamedDatatype struct {
+	Path  string
+	Addr  uint64
+	Type  *Datatype
+	Attrs []*Attribute
+}
+
+func (g *Group) ObjectPath() string               { return g.Path }
+func (g *Group) ObjectAddr() uint64               { return g.Addr }
+func (g *Group) Attributes() []*Attribute         { return g.Attrs }
+func (d *Dataset) ObjectPath() string             { return d.Path }
+func (d *Dataset) ObjectAddr() uint64             { return d.Addr }
+func (d *Dataset) Attributes() []*Attribute       { return d.Attrs }
+func (t *NamedDatatype) ObjectPath() string       { return t.Path }
+func (t *NamedDatatype) ObjectAddr() uint64       { return t.Addr }
+func (t *NamedDatatype) Attributes() []*Attribute { return t.Attrs }
+
+// Attr returns the attribute with the given name, or nil.
+func Attr(o Object, name string) *Attribute {
+	for _, a := range o.Attributes() {
+		if a.Name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// Root returns the root group.
+func (f *File) Root() (*Group, error) {
+	o, err := f.objectAt(f.Superblock.RootAddress, "/")
+	if err != nil {
+		return nil, err
+	}
+	g, ok := o.(*Group)
+	if !ok {
+		return nil, formatErr(f.AbsOffset(f.Superblock.RootAddress), "root object is not a group")
+	}
+	return g, nil
+}
+
+// Object returns the object at an absolute path ("/g1/v"), following hard
+// and soft links.
+func (f *File) Object(path string) (Object, error) {
+	root, err := f.Root()
+	if err != nil {
+		return nil, err
+	}
+	return f.lookup(root, path, 0)
+}
+
+func (f *File) lookup(root *Group, path string, depth int) (Object, error) {
+	if depth > 32 {
+		return nil, &FormatError{Offset: -1, Path: path, What: "too many levels of soft links", Err: ErrFormat}
+	}
+	var cur Object = root
+	curPath := ""
+	for _, name := range strings.Split(strings.Trim(path, "/"), "/") {
+		if name == "" || name == "." {
+			continue
+		}
+		g, ok := cur.(*Group)
+		if !ok {
+			return nil, &FormatError{Offset: -1, Path: path, What: fmt.Sprintf("%q is not a group", curPath), Err: ErrNotFound}
+		}
+		i := slices.IndexFunc(g.Links, func(l Link) bool { return l.Name == name })
+		if i < 0 {
+			return nil, &FormatError{Offset: -1, Path: path, What: fmt.Sprintf("no link %q in %q", name, g.Path), Err: ErrNotFound}
+		}
+		l := g.Links[i]
+		curPath += "/" + name
+		switch l.Kind {
+		case LinkHard:
+			o, err := f.objectAt(l.Addr, curPath)
+			if err != nil {
+				return nil, err
+			}
+			cur = o
+		case LinkSoft:
+			target := l.Target
+			if !strings.HasPrefix(target, "/") {
+				target = g.Path + "/" + target
+			}
+			o, err := f.lookup(root, target, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			cur = o
+		default:
+			return nil, &FormatError{Offset: -1, Path: path, What: fmt.Sprintf("link %q is %s", name, l.Kind), Err: ErrUnsupported}
+		}
+	}
+	return cur, nil
+}
+
+// objectAt reads the object whose header is at addr and names it path.
+func (f *File) objectAt(addr uint64, path string) (Object, error) {
+	oh, err := f.objectHeader(addr)
+	if err != nil {
+		return nil, withPath(err, path)
+	}
+	o, err := f.buildObject(oh, path)
+	return o, withPath(err, path)
+}
+
+func (f *File) buildObject(oh *objectHeader, path string) (Object, error) {
+	attrs, err := f.attributes(oh)
+	if err != nil {
+		return nil, err
+	}
+	if oh.find(msgLayout) != nil {
+		ds := &Dataset{f: f, Path: path, Addr: oh.addr, Attrs: attrs}
+		if err := f.fillDataset(ds, oh); err != nil {
+			return nil, err
+		}
+		return ds, nil
+	}
+	isGroup := oh.find(msgSymbolTable) != nil || oh.find(msgLinkInfo) != nil || oh.find(msgLink) != nil
+	if !isGroup && oh.find(msgDatatype) != nil {
+		m, _, err := f.resolve(oh.find(msgDatatype))
+		if err != nil {
+			return nil, err
+		}
+		t, err := f.parseDatatype(f.newDecoder(m.data, m.off, "named datatype"), 0)
+		if err != nil {
+			return nil, err
+		}
+		t.Committed = oh.addr
+		return &NamedDatatype{Path: path, Addr: oh.addr, Type: t, Attrs: attrs}, nil
+	}
+	links, err := f.links(oh)
+	if err != nil {
+		return nil, err
+	}
+	return &Group{Path: path, Addr: oh.addr, Links: links, Attrs: attrs}, nil
+}
+
+func (f *File) fillDataset(ds *Dataset, oh *objectHeader) error {
+	get := func(typ uint16, required bool) (*message, error) {
+		m := oh.find(typ)
+		if m == nil {
+			if required {
+				return nil, formatErr(f.AbsOffset(oh.addr), "dataset without message type %#x", typ)
+			}
+			return nil, nil
+		}
+		r, _, err := f.resolve(m)
+		return r, err
+	}
+	m, err := get(msgDataspace, true)
+	if err != nil {
+		return err
+	}
+	if ds.Space, err = f.parseDataspace(f.newDecoder(m.data, m.off, "dataspace message")); err != nil {
+		return err
+	}
+	raw := oh.find(msgDatatype)
+	if raw == nil {
+		return formatErr(f.AbsOffset(oh.addr), "dataset without a datatype message")
+	}
+	m, committed, err := f.resolve(raw)
+	if err != nil {
+		return err
+	}
+	if ds.Type, err = f.parseDatatype(f.newDecoder(m.data, m.off, "datatype message"), 0); err != nil {
+		return err
+	}
+	ds.Type.Committed = committed
+	if m, err = get(msgLayout, true); err != nil {
+		return err
+	}
+	if ds.Layout, err = f.parseLayout(m); err != nil {
+		return err
+	}
+	if ds.Layout.Class == LayoutContiguous && ds.Layout.Version < 3 {
+		ds.Layout.Size = ds.Space.NumElements() * uint64(ds.Type.Size)
+	}
+	if ds.Layout.Class == LayoutChunked && len(ds.Layout.ChunkDims) != len(ds.Space.Dims) {
+		return formatErr(m.off, "chunk rank %d for a rank %d dataspace", len(ds.Layout.ChunkDims), len(ds.Space.Dims))
+	}
+	if m, err = get(msgFilterPipeline, false); err != nil {
+		return err
+	}
+	if m != nil {
+		if ds.Filters, err = f.parseFilterPipeline(m); err != nil {
+			return err
+		}
+	}
+	if m, err = get(msgFillValue, false); err != nil {
+		return err
+	}
+	if m == nil {
+		if m, err = get(msgFillValueOld, false); err != nil {
+			return err
+		}
+	}
+	if m != nil {
+		if ds.Fill, err = f.parseFillValue(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const maxAttributes = 1 << 20
+
+// attributes returns an object's attributes, compact or dense, in creation
+// order when tracked (else name order for dense storage).
+func (f *File) attributes(oh *objectHeader) ([]*Attribute, error) {
+	var out []*Attribute
+	for i := range oh.msgs {
+		m := &oh.msgs[i]
+		if m.typ != msgAttribute {
+			continue
+		}
+		r, _, err := f.resolve(m)
+		if err != nil {
+			return nil, err
+		}
+		a, err := f.parseAttribute(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	ai := oh.find(msgAttributeInfo)
+	if ai == nil {
+		return out, nil
+	}
+	d := f.newDecoder(ai.data, ai.off, "attribute info message")
+	d.u8()
+	flags := d.u8()
+	if flags&1 != 0 {
+		d.u16()
+	}
+	heapAddr := d.addr()
+	nameIdx := d.addr()
+	var orderIdx uint64 = undefAddr
+	if flags&2 != 0 {
+		orderIdx = d.addr()
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if heapAddr == undefAddr {
+		return out, nil
+	}
+	h, err := f.fractalHeap(heapAddr)
+	if err != nil {
+		return nil, err
+	}
+	idx := nameIdx
+	if orderIdx != undefAddr {
+		idx = orderIdx
+	}
+	type ordered struct {
+		a     *Attribute
+		order uint32
+	}
+	var dense []ordered
+	err = f.walkBTree2(idx, func(bh *bt2Header, rec []byte) error {
+		if (bh.typ != 8 && bh.typ != 9) || len(rec) < 13 {
+			return formatErr(f.AbsOffset(bh.addr), "v2 B-tree type %d (%d-byte records) as an attribute index", bh.typ, len(rec))
+		}
+		rd := f.newDecoder(rec, -1, "attribute index record")
+		id := rd.bytes(8)
+		mflags := rd.u8()
+		order := rd.u32()
+		obj, err := f.heapObject(h, id)
+		if err != nil {
+			return err
+		}
+		m := &message{typ: msgAttribute, flags: mflags, data: obj, off: -1}
+		r, _, err := f.resolve(m)
+		if err != nil {
+			return err
+		}
+		a, err := f.parseAttribute(r)
+		if err != nil {
+			return err
+		}
+		if len(dense) >= maxAttributes {
+			return formatErr(f.AbsOffset(bh.addr), "more than %d attributes", maxAttributes)
+		}
+		dense = append(dense, ordered{a, order})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if orderIdx != undefAddr {
+		slices.SortStableFunc(dense, func(x, y ordered) int { return cmp.Compare(x.order, y.order) })
+	} else {
+		slices.SortStableFunc(dense, func(x, y ordered) int { return strings.Compare(x.a.Name, y.a.Name) })
+	}
+	for _, o := range dense {
+		out = append(out, o.a)
+	}
+	return out, nil
+}
+
+// Walk calls fn for the root group and then for every object reachable
+// through hard links, depth first in link order, with its absolute path. An
+// object reachable by several paths is visited under each of them, but a
+// group's members are walked only once, so cycles end. Soft and external
+// links are not followed.
+func (f *File) Walk(fn func(path string, o Object) error) error {
+	root, err := f.Root()
+	if err != nil {
+		return err
+	}
+	expanded := map[uint64]bool{}
+	return f.walk(root, "", fn, expanded, 0)
+}
+
+func (f *File) walk(o Object, path string, fn func(string, Object) error, expanded map[uint64]bool, depth int) error {
+	p := path
+	if p == "" {
+		p = "/"
+	}
+	if err := fn(p, o); err != nil {
+		return err
+	}
+	g, ok := o.(*Group)
+	if !ok || expanded[g.Addr] {
+		return nil
+	}
+	expanded[g.Addr] = true
+	if depth >= f.opts.maxDepth {
+		return &FormatError{Offset: -1, Path: p, What: fmt.Sprintf("groups nested deeper than %d", f.opts.maxDepth), Err: ErrUnsupported}
+	}
+	for _, l := range g.Links {
+		if l.Kind != LinkHard {
+			continue
+		}
+		cp := path + "/" + l.Name
+		child, err := f.objectAt(l.Addr, cp)
+		if err != nil {
+			return err
+		}
+		if err := f.walk(child, cp, fn, expanded, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
