@@ -158,6 +158,34 @@ func (t *Datatype) NumpyDtype() string {
 	return fmt.Sprintf("|V%d", t.Size)
 }
 
+// Name returns numpy's name for the type where one exists ("float32",
+// "int16", "uint8", "bool", "S10" for fixed-length strings, "str" for
+// variable-length strings) and the class name otherwise.
+func (t *Datatype) Name() string {
+	switch t.Class {
+	case ClassFixedPoint:
+		if t.Signed {
+			return fmt.Sprintf("int%d", 8*t.Size)
+		}
+		return fmt.Sprintf("uint%d", 8*t.Size)
+	case ClassFloat:
+		return fmt.Sprintf("float%d", 8*t.Size)
+	case ClassString:
+		return fmt.Sprintf("S%d", t.Size)
+	case ClassEnum:
+		if t.isBool() {
+			return "bool"
+		}
+		return t.Base.Name()
+	case ClassVarLen:
+		if t.VarLenString {
+			return "str"
+		}
+		return "vlen"
+	}
+	return t.Class.String()
+}
+
 // isBool reports whether an enum is h5py's boolean (FALSE=0, TRUE=1, 1 byte).
 func (t *Datatype) isBool() bool {
 	return t.Class == ClassEnum && t.Size == 1 && len(t.EnumNames) == 2 &&

@@ -144,6 +144,9 @@ func (d *decoder) signature(sig string) {
 
 const undefAddr = math.MaxUint64
 
+// UndefinedAddress is the HDF5 "undefined address": storage never allocated.
+const UndefinedAddress = undefAddr
+
 // sizeBytes is the number of bytes needed to encode v (at least 1).
 func sizeBytes(v uint64) int {
 	n := 1

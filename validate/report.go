@@ -1,0 +1,349 @@
+package validate
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/greensight/vzarr/hdf5meta"
+)
+
+// Status values of a Report.
+const (
+	StatusSuccess = "success"
+	StatusWarning = "warning"
+	StatusError   = "error"
+)
+
+// Recommendation values of a Report.
+const (
+	RecommendSuitable     = "suitable_for_virtualization"
+	RecommendWithWarnings = "suitable_with_warnings"
+	RecommendNotSuitable  = "not_suitable_for_virtualization"
+)
+
+// Report is the chunking validation report (Contract 3).
+type Report struct {
+	NCURL          string               `json:"nc_url"`
+	Format         string               `json:"format"`
+	Status         string               `json:"status"`
+	Variables      map[string]*Variable `json:"variables"`
+	Dimensions     map[string]uint64    `json:"dimensions"`
+	Warnings       []Finding            `json:"warnings"`
+	Errors         []Finding            `json:"errors,omitempty"`
+	Recommendation string               `json:"recommendation"`
+	// Datasets lists every HDF5 dataset's storage (Options.Chunks).
+	Datasets map[string]*DatasetStorage `json:"datasets,omitempty"`
+}
+
+// Variable describes one netCDF variable.
+type Variable struct {
+	Shape       []uint64     `json:"shape"`
+	Dims        []string     `json:"dims"`
+	Dtype       string       `json:"dtype"`
+	Chunks      []uint64     `json:"chunks"`
+	Compression *string      `json:"compression"`
+	Filters     []FilterInfo `json:"filters"`
+	Layout      string       `json:"layout"`
+	ChunkIndex  string       `json:"chunk_index,omitempty"`
+	NumChunks   int          `json:"num_chunks"`
+	StoredBytes uint64       `json:"stored_bytes"`
+}
+
+// FilterInfo is one filter of a variable's pipeline.
+type FilterInfo struct {
+	ID     uint16   `json:"id"`
+	Name   string   `json:"name"`
+	Params []uint32 `json:"params"`
+}
+
+// Finding is a warning or error with a one-line reason.
+type Finding struct {
+	Variable string `json:"variable,omitempty"`
+	Code     string `json:"code"`
+	Message  string `json:"message"`
+}
+
+// DatasetStorage is where one HDF5 dataset's data is stored.
+type DatasetStorage struct {
+	Layout    string      `json:"layout"`
+	Addr      *int64      `json:"addr,omitempty"` // contiguous: absolute file offset
+	Size      *uint64     `json:"size,omitempty"` // contiguous/compact: bytes
+	ChunkList []ChunkInfo `json:"chunk_list,omitempty"`
+}
+
+// ChunkInfo is one allocated chunk.
+type ChunkInfo struct {
+	Offset     []uint64 `json:"offset"`
+	Addr       int64    `json:"addr"` // absolute file offset
+	Size       uint64   `json:"size"`
+	FilterMask uint32   `json:"filter_mask"`
+}
+
+// Options tunes the checks. The zero value is not useful; start from
+// DefaultOptions.
+type Options struct {
+	// Chunks adds the per-dataset storage listing.
+	Chunks bool
+	// ContiguousMaxBytes: contiguous variables larger than this get a
+	// warning (one request must read the whole variable, or clients must
+	// guess sub-ranges).
+	ContiguousMaxBytes uint64
+	// TinyChunkBytes / HugeChunkBytes bound the median uncompressed chunk size.
+	TinyChunkBytes uint64
+	HugeChunkBytes uint64
+	// TimeSeriesChunkSteps: a chunk holding more than this many steps of a
+	// time dimension while its spatial extent is a fraction of the map makes
+	// one map tile read many time steps.
+	TimeSeriesChunkSteps uint64
+}
+
+// DefaultOptions returns the default thresholds.
+func DefaultOptions() Options {
+	return Options{
+		ContiguousMaxBytes:   256 << 20,
+		TinyChunkBytes:       16 << 10,
+		HugeChunkBytes:       256 << 20,
+		TimeSeriesChunkSteps: 32,
+	}
+}
+
+// zarrCodecFilters are HDF5 filters that have an exact Zarr/numcodecs codec.
+var zarrCodecFilters = map[uint16]bool{
+	hdf5meta.FilterDeflate: true, hdf5meta.FilterShuffle: true, hdf5meta.FilterFletcher32: true,
+	hdf5meta.FilterLZF: true, hdf5meta.FilterBlosc: true, hdf5meta.FilterZstd: true,
+	hdf5meta.FilterLZ4: true, hdf5meta.FilterBitshuffle: true,
+}
+
+// ErrNotNetCDF reports a file that is neither HDF5 nor netCDF-3.
+var ErrNotNetCDF = errors.New("validate: not an HDF5 or netCDF file")
+
+// InspectHDF5 builds the report for an HDF5/netCDF-4 file.
+func InspectHDF5(r io.ReaderAt, size int64, url string, opts Options) (*Report, error) {
+	f, err := hdf5meta.Open(r, size)
+	if err != nil {
+		return nil, err
+	}
+	view, err := f.NetCDF()
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{NCURL: url, Format: "hdf5", Variables: map[string]*Variable{}, Dimensions: map[string]uint64{}, Warnings: []Finding{}}
+	for _, d := range view.Dims {
+		rep.Dimensions[d.Key()] = d.Size
+	}
+	for _, v := range view.Vars {
+		info, chunkSizes, err := describe(v.Dataset)
+		if err != nil {
+			return nil, err
+		}
+		info.Dims = v.DimNames()
+		rep.Variables[v.Path] = info
+		check(rep, v, info, chunkSizes, opts)
+	}
+	if opts.Chunks {
+		rep.Datasets = map[string]*DatasetStorage{}
+		err := f.Walk(func(p string, o hdf5meta.Object) error {
+			ds, ok := o.(*hdf5meta.Dataset)
+			if !ok {
+				return nil
+			}
+			st, err := storage(f, ds)
+			if err != nil {
+				return err
+			}
+			rep.Datasets[strings.TrimPrefix(p, "/")] = st
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	finish(rep)
+	return rep, nil
+}
+
+// describe summarises a dataset; chunkSizes are the uncompressed chunk
+// size (one value per chunked variable, for the median checks).
+func describe(ds *hdf5meta.Dataset) (*Variable, uint64, error) {
+	v := &Variable{
+		Shape:   append([]uint64{}, ds.Space.Dims...),
+		Dtype:   ds.Type.Name(),
+		Layout:  ds.Layout.Class.String(),
+		Filters: []FilterInfo{},
+	}
+	if v.Shape == nil {
+		v.Shape = []uint64{}
+	}
+	for _, flt := range ds.Filters {
+		v.Filters = append(v.Filters, FilterInfo{ID: flt.ID, Name: flt.Name, Params: append([]uint32{}, flt.Params...)})
+		if c := compressionName(flt.ID); c != "" && v.Compression == nil {
+			v.Compression = &c
+		}
+	}
+	var chunkBytes uint64
+	switch ds.Layout.Class {
+	case hdf5meta.LayoutChunked:
+		v.Chunks = append([]uint64{}, ds.Layout.ChunkDims...)
+		v.ChunkIndex = ds.Layout.ChunkIndex.String()
+		n, stored, err := ds.NumChunks()
+		if err != nil {
+			return nil, 0, err
+		}
+		v.NumChunks, v.StoredBytes = n, stored
+		chunkBytes = uint64(ds.Type.Size)
+		for _, c := range ds.Layout.ChunkDims {
+			chunkBytes *= c
+		}
+	case hdf5meta.LayoutContiguous:
+		if ds.Layout.Address != hdf5meta.UndefinedAddress {
+			v.NumChunks, v.StoredBytes = 1, ds.Layout.Size
+		}
+	case hdf5meta.LayoutCompact:
+		v.NumChunks, v.StoredBytes = 1, uint64(len(ds.Layout.CompactData))
+	}
+	return v, chunkBytes, nil
+}
+
+func compressionName(id uint16) string {
+	switch id {
+	case hdf5meta.FilterDeflate:
+		return "gzip"
+	case hdf5meta.FilterSzip:
+		return "szip"
+	case hdf5meta.FilterLZF:
+		return "lzf"
+	case hdf5meta.FilterBlosc:
+		return "blosc"
+	case hdf5meta.FilterZstd:
+		return "zstd"
+	case hdf5meta.FilterLZ4:
+		return "lz4"
+	case hdf5meta.FilterScaleOffset:
+		return "scaleoffset"
+	case hdf5meta.FilterNbit:
+		return "nbit"
+	}
+	return ""
+}
+
+func storage(f *hdf5meta.File, ds *hdf5meta.Dataset) (*DatasetStorage, error) {
+	st := &DatasetStorage{Layout: ds.Layout.Class.String()}
+	switch ds.Layout.Class {
+	case hdf5meta.LayoutContiguous:
+		size := uint64(0)
+		if ds.Layout.Address != hdf5meta.UndefinedAddress {
+			a := f.AbsOffset(ds.Layout.Address)
+			st.Addr = &a
+			size = ds.Layout.Size
+		}
+		st.Size = &size
+	case hdf5meta.LayoutCompact:
+		size := uint64(len(ds.Layout.CompactData))
+		st.Size = &size
+	case hdf5meta.LayoutChunked:
+		st.ChunkList = []ChunkInfo{}
+		err := ds.ForEachChunk(func(c hdf5meta.Chunk) error {
+			st.ChunkList = append(st.ChunkList, ChunkInfo{Offset: c.Offset, Addr: f.AbsOffset(c.Addr), Size: c.Size, FilterMask: c.FilterMask})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+func check(rep *Report, v *hdf5meta.Var, info *Variable, chunkBytes uint64, opts Options) {
+	ds := v.Dataset
+	for _, flt := range ds.Filters {
+		if !zarrCodecFilters[flt.ID] {
+			rep.Errors = append(rep.Errors, Finding{Variable: v.Path, Code: "unsupported_filter",
+				Message: fmt.Sprintf("filter %d (%s) has no Zarr codec: the chunks cannot be decoded by Zarr readers", flt.ID, nameOr(flt.Name, "unknown"))})
+		}
+	}
+	if ds.Type.HasVarLen() && !v.IsCoord && len(ds.Space.Dims) > 0 {
+		rep.Warnings = append(rep.Warnings, Finding{Variable: v.Path, Code: "vlen_data",
+			Message: "variable-length data lives in the HDF5 global heap, not in chunks: it must be embedded in the reference"})
+	}
+	total := ds.Space.NumElements() * uint64(ds.Type.Size)
+	if ds.Layout.Class == hdf5meta.LayoutContiguous && total > opts.ContiguousMaxBytes {
+		rep.Warnings = append(rep.Warnings, Finding{Variable: v.Path, Code: "large_contiguous",
+			Message: fmt.Sprintf("contiguous variable of %s: every read fetches it as one %s chunk", human(total), human(total))})
+	}
+	if ds.Layout.Class != hdf5meta.LayoutChunked || info.NumChunks == 0 {
+		return
+	}
+	if chunkBytes < opts.TinyChunkBytes && info.NumChunks > 1 {
+		rep.Warnings = append(rep.Warnings, Finding{Variable: v.Path, Code: "tiny_chunks",
+			Message: fmt.Sprintf("chunks of %s (%d chunks): reading a map takes many small requests", human(chunkBytes), info.NumChunks)})
+	}
+	if chunkBytes > opts.HugeChunkBytes {
+		rep.Warnings = append(rep.Warnings, Finding{Variable: v.Path, Code: "huge_chunks",
+			Message: fmt.Sprintf("chunks of %s: each read holds a whole chunk in memory", human(chunkBytes))})
+	}
+	// Time-series chunking: many time steps per chunk while a chunk covers
+	// only part of the map means one map tile reads many steps.
+	for i, d := range v.Dims {
+		if !isTimeDim(d.Name) || i >= len(ds.Layout.ChunkDims) {
+			continue
+		}
+		steps := ds.Layout.ChunkDims[i]
+		if steps > opts.TimeSeriesChunkSteps && d.Size > 1 {
+			rep.Warnings = append(rep.Warnings, Finding{Variable: v.Path, Code: "time_series_chunking",
+				Message: fmt.Sprintf("each chunk holds %d steps of %q: a map of one time step reads %d times the data it shows", steps, d.Name, steps)})
+		}
+	}
+}
+
+func isTimeDim(name string) bool {
+	n := strings.ToLower(name)
+	return n == "time" || n == "t" || strings.HasPrefix(n, "time_") || n == "valid_time" || n == "date"
+}
+
+func nameOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func human(n uint64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	f := float64(n)
+	i := 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return fmt.Sprintf("%.1f %s", f, units[i])
+}
+
+// finish sets status and recommendation, sorting findings for stable output.
+func finish(rep *Report) {
+	sortFindings := func(fs []Finding) {
+		sort.SliceStable(fs, func(i, j int) bool {
+			if fs[i].Variable != fs[j].Variable {
+				return fs[i].Variable < fs[j].Variable
+			}
+			return fs[i].Code < fs[j].Code
+		})
+	}
+	sortFindings(rep.Warnings)
+	sortFindings(rep.Errors)
+	rep.Warnings = slices.Clip(rep.Warnings)
+	switch {
+	case len(rep.Errors) > 0:
+		rep.Status, rep.Recommendation = StatusError, RecommendNotSuitable
+	case len(rep.Warnings) > 0:
+		rep.Status, rep.Recommendation = StatusWarning, RecommendWithWarnings
+	default:
+		rep.Status, rep.Recommendation = StatusSuccess, RecommendSuitable
+	}
+}
