@@ -179,7 +179,10 @@ func (f *File) parseLayout(m *message) (Layout, error) {
 			}
 			l.Address = d.addr()
 		case LayoutVirtual:
-			return l, unsupportedErr(m.off, "virtual dataset layout")
+			// The mapping lives in the global heap; virtual datasets are
+			// reported as such and their sources are not followed.
+			l.Address = d.addr()
+			d.u32() // global heap index
 		default:
 			if d.err != nil {
 				return l, d.err

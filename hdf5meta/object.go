@@ -33,6 +33,16 @@ type Dataset struct {
 	Filters []Filter
 	Fill    FillValue
 	Attrs   []*Attribute
+	// External lists the files holding a contiguous dataset's data when it
+	// is stored outside the HDF5 file (H5Pset_external).
+	External []ExternalFile
+}
+
+// ExternalFile is one segment of a dataset's external raw data storage.
+type ExternalFile struct {
+	Name   string
+	Offset uint64 // byte offset in the external file
+	Size   uint64 // bytes in this segment
 }
 
 // NamedDatatype is a committed datatype stored as an object.
@@ -215,6 +225,11 @@ func (f *File) fillDataset(ds *Dataset, oh *objectHeader) error {
 	if ds.Layout.Class == LayoutChunked && len(ds.Layout.ChunkDims) != len(ds.Space.Dims) {
 		return formatErr(m.off, "chunk rank %d for a rank %d dataspace", len(ds.Layout.ChunkDims), len(ds.Space.Dims))
 	}
+	if m := oh.find(msgExternalFiles); m != nil {
+		if ds.External, err = f.parseExternalFiles(m); err != nil {
+			return err
+		}
+	}
 	if m, err = get(msgFilterPipeline, false); err != nil {
 		return err
 	}
@@ -380,4 +395,33 @@ func (f *File) walk(o Object, path string, fn func(string, Object) error, expand
 		}
 	}
 	return nil
+}
+
+func (f *File) parseExternalFiles(m *message) ([]ExternalFile, error) {
+	d := f.newDecoder(m.data, m.off, "external data files message")
+	d.u8()
+	d.skip(3)
+	d.u16() // allocated slots
+	used := int(d.u16())
+	heapAddr := d.addr()
+	if d.err != nil {
+		return nil, d.err
+	}
+	if used*3*f.lenSize > d.remaining() {
+		return nil, formatErr(m.off, "external data files message with %d slots in %d bytes", used, d.remaining())
+	}
+	heap, err := f.localHeap(heapAddr)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ExternalFile, used)
+	for i := range out {
+		nameOff := d.length()
+		out[i].Offset = d.length()
+		out[i].Size = d.length()
+		if out[i].Name, err = heap.name(nameOff); err != nil {
+			return nil, err
+		}
+	}
+	return out, d.err
 }

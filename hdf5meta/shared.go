@@ -12,10 +12,6 @@ type sohmIndex struct {
 	heap      *fractalHeap
 }
 
-// Bits of sohmIndex.typeFlags, by message type.
-var sohmTypeFlag = map[uint16]uint16{
-	msgDataspace: 0x01, msgDatatype: 0x02, msgFillValue: 0x04, msgFilterPipeline: 0x08, msgAttribute: 0x10,
-}
 
 func (f *File) readSuperblockExtension() error {
 	oh, err := f.objectHeader(f.Superblock.ExtensionAddr)
@@ -120,7 +116,10 @@ func (f *File) sharedHeapMessage(typ uint16, id []byte, off int64) ([]byte, erro
 	if f.sohm == nil {
 		return nil, formatErr(off, "message in the shared message heap, but the file has no shared message table")
 	}
-	flag := sohmTypeFlag[typ]
+	if typ >= 16 {
+		return nil, formatErr(off, "message type %d cannot be shared", typ)
+	}
+	flag := uint16(1) << typ // index type flags have bit N set for message type N
 	for i := range f.sohm.indexes {
 		ix := &f.sohm.indexes[i]
 		if ix.typeFlags&flag == 0 {
