@@ -39,19 +39,19 @@ import (
 	"github.com/greensight/vzarr/internal/h5oracle"
 )
 
-// maxChunkInfoLoop bounds the datasets whose chunks are also listed with
+// oracleMaxChunkInfoLoop bounds the datasets whose chunks are also listed with
 // H5Dget_chunk_info(i). That call walks the chunk index from the start
 // each time on libhdf5 1.10, so listing n chunks costs O(n²) (100,000
 // chunks take minutes); larger datasets rely on H5Dget_num_chunks plus one
 // H5Dget_chunk_info_by_coord lookup per chunk hdf5meta lists, which
 // together pin down the same set.
-const maxChunkInfoLoop = 5000
+const oracleMaxChunkInfoLoop = 5000
 
-// maxChunkBytes bounds the chunks whose bytes are compared.
-const maxChunkBytes = 64 << 20
+// oracleMaxChunkBytes bounds the chunks whose bytes are compared.
+const oracleMaxChunkBytes = 64 << 20
 
-// maxReports caps the chunk-level mismatches reported per dataset.
-const maxReports = 10
+// oracleMaxReports caps the chunk-level mismatches reported per dataset.
+const oracleMaxReports = 10
 
 func TestOracleFixtures(t *testing.T) {
 	dir := filepath.Join("..", "testdata", "hdf5")
@@ -128,17 +128,17 @@ func runOracle(t *testing.T, dir string, files []string) {
 		t.Run(name, func(t *testing.T) {
 			path := p
 			if strings.HasSuffix(p, ".gz") {
-				path = gunzip(t, p)
+				path = oracleGunzip(t, p)
 			}
-			if !hasHDF5Signature(t, path) {
+			if !oracleIsHDF5(t, path) {
 				t.Skipf("%s is not an HDF5 file (no signature), e.g. netCDF-3", name)
 			}
-			checkFile(t, name, path)
+			oracleCheckFile(t, name, path)
 		})
 	}
 }
 
-func gunzip(t *testing.T, p string) string {
+func oracleGunzip(t *testing.T, p string) string {
 	t.Helper()
 	in, err := os.Open(p)
 	if err != nil {
@@ -163,9 +163,9 @@ func gunzip(t *testing.T, p string) string {
 	return out
 }
 
-// hasHDF5Signature looks for the superblock signature where HDF5 puts it:
+// oracleIsHDF5 looks for the superblock signature where HDF5 puts it:
 // at offset 0, 512, 1024, 2048, ...
-func hasHDF5Signature(t *testing.T, path string) bool {
+func oracleIsHDF5(t *testing.T, path string) bool {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -205,7 +205,7 @@ func (o *oracle) mismatch(path, format string, args ...any) {
 	o.t.Errorf("%s: %s: %s", o.name, path, fmt.Sprintf(format, args...))
 }
 
-func checkFile(t *testing.T, name, path string) {
+func oracleCheckFile(t *testing.T, name, path string) {
 	lib, err := h5oracle.Open(path)
 	if err != nil {
 		// Deliberately damaged fixtures: nothing to compare with.
@@ -344,23 +344,23 @@ func (o *oracle) checkContiguous(path string, ds *hdf5meta.Dataset, lds *h5oracl
 	}
 	if got != want {
 		o.mismatch(path, "contiguous data offset: ours %s (address %s, base %d), libhdf5 H5Dget_offset %s",
-			addrString(want), addrString(ds.Layout.Address), o.ours.AbsOffset(0), addrString(got))
+			oracleAddr(want), oracleAddr(ds.Layout.Address), o.ours.AbsOffset(0), oracleAddr(got))
 	}
 	if got := lds.StorageSize(); got != wantSize {
 		o.mismatch(path, "contiguous storage size: ours %d (allocated %v), libhdf5 H5Dget_storage_size %d", wantSize, allocated, got)
 	}
 }
 
-func addrString(a uint64) string {
+func oracleAddr(a uint64) string {
 	if a == h5oracle.HaddrUndef {
 		return "HADDR_UNDEF"
 	}
 	return fmt.Sprintf("%d", a)
 }
 
-// chunkKey identifies a chunk for set comparisons; withOffset false leaves
+// oracleChunkKey identifies a chunk for set comparisons; withOffset false leaves
 // the offset out.
-func chunkKey(off []uint64, addr, size uint64, mask uint32, withOffset bool) string {
+func oracleChunkKey(off []uint64, addr, size uint64, mask uint32, withOffset bool) string {
 	if withOffset {
 		return fmt.Sprintf("offset %v addr %d size %d mask %#x", off, addr, size, mask)
 	}
@@ -389,12 +389,12 @@ func (o *oracle) checkChunks(path string, ds *hdf5meta.Dataset, lds *h5oracle.Da
 	reports := 0
 	report := func(format string, args ...any) {
 		o.t.Helper()
-		if reports++; reports <= maxReports {
+		if reports++; reports <= oracleMaxReports {
 			o.mismatch(path, format, args...)
 		}
 	}
 	defer func() {
-		if reports > maxReports {
+		if reports > oracleMaxReports {
 			o.mismatch(path, "... %d chunk mismatches in all", reports)
 		}
 	}()
@@ -403,7 +403,7 @@ func (o *oracle) checkChunks(path string, ds *hdf5meta.Dataset, lds *h5oracle.Da
 	// same address, size and filter mask from H5Dget_chunk_info_by_coord,
 	// and the bytes H5Dread_chunk returns (through the lookup libhdf5's own
 	// reads use) must be the bytes at File.AbsOffset(Addr).
-	byCoordOK := !eaByCoordBug(ds)
+	byCoordOK := !oracleEAByCoordBug(ds)
 	byCoordWrong := 0
 	seen := map[string]bool{}
 	var stored uint64
@@ -422,7 +422,7 @@ func (o *oracle) checkChunks(path string, ds *hdf5meta.Dataset, lds *h5oracle.Da
 		if lc.Addr != o.libChunkAddr(c.Addr) || lc.Size != c.Size || lc.FilterMask != c.FilterMask {
 			if byCoordOK {
 				report("chunk at offset %v: ours addr %s size %d mask %#x, libhdf5 H5Dget_chunk_info_by_coord addr %s size %d mask %#x",
-					c.Offset, addrString(c.Addr), c.Size, c.FilterMask, addrString(lc.Addr), lc.Size, lc.FilterMask)
+					c.Offset, oracleAddr(c.Addr), c.Size, c.FilterMask, oracleAddr(lc.Addr), lc.Size, lc.FilterMask)
 			} else {
 				byCoordWrong++
 			}
@@ -436,7 +436,7 @@ func (o *oracle) checkChunks(path string, ds *hdf5meta.Dataset, lds *h5oracle.Da
 		o.mismatch(path, "stored chunk bytes: ours %d, libhdf5 H5Dget_storage_size %d", stored, got)
 	}
 
-	if n > maxChunkInfoLoop {
+	if n > oracleMaxChunkInfoLoop {
 		o.t.Logf("%s: %s: %d chunks: H5Dget_chunk_info(i) listing skipped (quadratic on libhdf5 1.10); checked with H5Dget_num_chunks and by coordinate", o.name, path, n)
 		return
 	}
@@ -450,13 +450,13 @@ func (o *oracle) checkChunks(path string, ds *hdf5meta.Dataset, lds *h5oracle.Da
 	// the i-th chunk comes back as [0, 50*i]. Addresses, sizes and filter
 	// masks are right, so for those datasets the sets are compared without
 	// offsets; the per-chunk checks above pin down the offsets.
-	withOffset := !(ds.Layout.ChunkIndex == hdf5meta.IndexExtArray && unlimitedDim(ds) > 0)
+	withOffset := !(ds.Layout.ChunkIndex == hdf5meta.IndexExtArray && oracleUnlimitedDim(ds) > 0)
 	ourSet := map[string]int{}
 	ourOff := map[string]bool{}
 	for _, c := range ours {
 		a := o.libChunkAddr(c.Addr)
-		ourSet[chunkKey(c.Offset, a, c.Size, c.FilterMask, withOffset)]++
-		ourOff[chunkKey(c.Offset, a, c.Size, c.FilterMask, true)] = true
+		ourSet[oracleChunkKey(c.Offset, a, c.Size, c.FilterMask, withOffset)]++
+		ourOff[oracleChunkKey(c.Offset, a, c.Size, c.FilterMask, true)] = true
 	}
 	libSet := map[string]int{}
 	swizzled := 0
@@ -466,20 +466,20 @@ func (o *oracle) checkChunks(path string, ds *hdf5meta.Dataset, lds *h5oracle.Da
 			report("libhdf5: %v", err)
 			break
 		}
-		libSet[chunkKey(lc.Offset, lc.Addr, lc.Size, lc.FilterMask, withOffset)]++
-		if !withOffset && !ourOff[chunkKey(lc.Offset, lc.Addr, lc.Size, lc.FilterMask, true)] {
+		libSet[oracleChunkKey(lc.Offset, lc.Addr, lc.Size, lc.FilterMask, withOffset)]++
+		if !withOffset && !ourOff[oracleChunkKey(lc.Offset, lc.Addr, lc.Size, lc.FilterMask, true)] {
 			swizzled++
 		}
 	}
 	if swizzled > 0 {
 		o.t.Logf("%s: %s: H5Dget_chunk_info reports %d of %d chunk offsets differently (the libhdf5 1.10 extensible-array bug; offsets checked by coordinate instead)", o.name, path, swizzled, n)
 	}
-	for _, k := range sortedKeys(ourSet) {
+	for _, k := range oracleSortedKeys(ourSet) {
 		if d := ourSet[k] - libSet[k]; d > 0 {
 			report("chunk (%s) listed by hdf5meta %d more time(s) than by libhdf5 H5Dget_chunk_info", k, d)
 		}
 	}
-	for _, k := range sortedKeys(libSet) {
+	for _, k := range oracleSortedKeys(libSet) {
 		if d := libSet[k] - ourSet[k]; d > 0 {
 			report("chunk (%s) listed by libhdf5 H5Dget_chunk_info %d more time(s) than by hdf5meta", k, d)
 		}
@@ -499,7 +499,7 @@ func (o *oracle) checkChunkBytes(path string, c hdf5meta.Chunk, lds *h5oracle.Da
 		report("chunk at offset %v: ours size %d, libhdf5 H5Dget_chunk_storage_size %d", c.Offset, c.Size, size)
 		return
 	}
-	if size > maxChunkBytes {
+	if size > oracleMaxChunkBytes {
 		return
 	}
 	mask, want, err := lds.ReadChunk(c.Offset, size)
@@ -532,7 +532,7 @@ func (o *oracle) libChunkAddr(addr uint64) uint64 {
 	return addr
 }
 
-// eaByCoordBug reports datasets for which libhdf5 1.10.8's
+// oracleEAByCoordBug reports datasets for which libhdf5 1.10.8's
 // H5Dget_chunk_info_by_coord looks up the wrong chunk: extensible-array
 // indexes whose unlimited dimension is not dimension 0 and whose other
 // dimensions span more than one chunk. Such an index numbers its chunks
@@ -544,8 +544,8 @@ func (o *oracle) libChunkAddr(addr uint64) uint64 {
 // dimensions hold a single chunk, both numberings agree and the query is
 // right. For these datasets a by-coordinate disagreement is only logged;
 // checkChunkBytes, which goes through H5Dread_chunk, decides.
-func eaByCoordBug(ds *hdf5meta.Dataset) bool {
-	u := unlimitedDim(ds)
+func oracleEAByCoordBug(ds *hdf5meta.Dataset) bool {
+	u := oracleUnlimitedDim(ds)
 	if ds.Layout.ChunkIndex != hdf5meta.IndexExtArray || u <= 0 {
 		return false
 	}
@@ -557,12 +557,12 @@ func eaByCoordBug(ds *hdf5meta.Dataset) bool {
 	return false
 }
 
-// unlimitedDim returns the index of the first unlimited dimension, or -1.
-func unlimitedDim(ds *hdf5meta.Dataset) int {
+// oracleUnlimitedDim returns the index of the first unlimited dimension, or -1.
+func oracleUnlimitedDim(ds *hdf5meta.Dataset) int {
 	return slices.Index(ds.Space.MaxDims, hdf5meta.Unlimited)
 }
 
-func sortedKeys(m map[string]int) []string {
+func oracleSortedKeys(m map[string]int) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

@@ -12,7 +12,6 @@ type sohmIndex struct {
 	heap      *fractalHeap
 }
 
-
 func (f *File) readSuperblockExtension() error {
 	oh, err := f.objectHeader(f.Superblock.ExtensionAddr)
 	if err != nil {
