@@ -1,5 +1,7 @@
 package hdf5meta
 
+import "github.com/greensight/vzarr/rangeio"
+
 // walkBTree1 visits the leaf entries of the version 1 B-tree of the given
 // node type at addr (0: group nodes, 1: raw data chunks). keySize is the
 // size of one key. fn gets the key before each child and the child address
@@ -42,6 +44,19 @@ func (f *File) walkBTree1Node(addr uint64, typ, keySize, wantLevel int, visited 
 		return err
 	}
 	bd := f.newDecoder(body, off+int64(prefixLen), "v1 B-tree node entries")
+	if level > 0 {
+		// Fetch all children at once: over blob storage this turns one
+		// round trip per node into a few coalesced requests per level.
+		var rs []rangeio.Range
+		for i := 0; i < n; i++ {
+			pos := i*(keySize+f.offSize) + keySize
+			cd := f.newDecoder(body[pos:], 0, "")
+			if c := cd.addr(); cd.err == nil && c != undefAddr {
+				rs = append(rs, rangeio.Range{Off: int64(c), Len: int64(prefixLen + bodyLen)})
+			}
+		}
+		f.prefetch(rs)
+	}
 	for i := 0; i < n; i++ {
 		key := bd.bytes(keySize)
 		child := bd.addr()

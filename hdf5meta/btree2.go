@@ -1,5 +1,7 @@
 package hdf5meta
 
+import "github.com/greensight/vzarr/rangeio"
+
 // bt2Header is a version 2 B-tree header (BTHD).
 type bt2Header struct {
 	addr       uint64
@@ -159,6 +161,13 @@ func (f *File) walkBTree2Node(h *bt2Header, addr uint64, depth, nrecs int, visit
 		if err := verifyChecksum(b[:d.pos+4], off, "v2 B-tree node"); err != nil {
 			return err
 		}
+	}
+	if depth > 0 {
+		rs := make([]rangeio.Range, 0, len(children))
+		for _, c := range children {
+			rs = append(rs, rangeio.Range{Off: int64(c.addr), Len: int64(h.nodeSize)})
+		}
+		f.prefetch(rs)
 	}
 	for i := 0; i <= nrecs; i++ {
 		if depth > 0 {

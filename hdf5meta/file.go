@@ -1,15 +1,19 @@
 package hdf5meta
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
+
+	"github.com/greensight/vzarr/rangeio"
 )
 
 // File is an open HDF5 file. Its methods are safe for concurrent use.
 type File struct {
-	r       io.ReaderAt
+	r       *rangeio.Reader
 	size    int64
 	base    int64 // absolute file offset of HDF5 address 0 (the userblock size)
 	offSize int
@@ -23,6 +27,38 @@ type File struct {
 	mu      sync.Mutex
 	headers map[uint64]*objectHeader // parsed object headers by address
 	gheaps  map[uint64]*globalHeap   // parsed global heap collections
+
+	metaBytes atomic.Int64 // bytes of metadata the parser asked for
+}
+
+// ReadStats reports how a File read its input.
+type ReadStats struct {
+	// Requests and Bytes count the calls to the io.ReaderAt given to Open
+	// and the bytes they returned.
+	Requests int64
+	Bytes    int64
+	// MetadataBytes is the total size of the metadata structures parsed
+	// (a structure read twice counts twice).
+	MetadataBytes int64
+}
+
+// Stats returns the read counters, for logs and benchmarks.
+func (f *File) Stats() ReadStats {
+	st := f.r.Stats()
+	return ReadStats{Requests: st.Requests, Bytes: st.Bytes, MetadataBytes: f.metaBytes.Load()}
+}
+
+// prefetch asks the cache to fetch ranges (HDF5 addresses and lengths) in
+// few concurrent requests, before they are parsed one by one.
+func (f *File) prefetch(ranges []rangeio.Range) {
+	if len(ranges) < 2 {
+		return
+	}
+	for i := range ranges {
+		ranges[i].Off += f.base
+	}
+	// Errors surface again, with context, when the ranges are parsed.
+	_ = f.r.Prefetch(context.Background(), ranges)
 }
 
 // Superblock holds the fields of the HDF5 superblock this package uses.
@@ -46,6 +82,22 @@ type Option func(*options)
 type options struct {
 	maxDepth     int // group nesting depth limit for walks
 	verifyChksum bool
+	readerOpts   []rangeio.Option
+}
+
+// WithReaderOptions configures the read cache that Open puts in front of
+// its io.ReaderAt (block size, first read, memory bound); see rangeio.
+// It has no effect when the io.ReaderAt is already a *rangeio.Reader.
+func WithReaderOptions(opts ...rangeio.Option) Option {
+	return func(o *options) { o.readerOpts = append(o.readerOpts, opts...) }
+}
+
+// DefaultReaderOptions is the read cache Open uses: netCDF-4 files keep
+// most metadata near the start, so the first request reads 256 KiB; later
+// misses read 64 KiB blocks. Callers that sniff a file before opening it
+// can build the same cache with rangeio.NewReader and pass it to Open.
+func DefaultReaderOptions() []rangeio.Option {
+	return []rangeio.Option{rangeio.WithFirstRead(256 << 10), rangeio.WithBlockSize(64 << 10)}
 }
 
 // WithMaxDepth limits how deep Walk descends into nested groups (default 256).
@@ -59,11 +111,18 @@ var signature = []byte("\x89HDF\r\n\x1a\n")
 
 // Open reads the superblock of the HDF5 file in r and returns a File that
 // reads the rest of the metadata on demand. size is the file size in bytes.
+// Reads go through a block cache (see WithReaderOptions) unless r is
+// already a *rangeio.Reader, so each byte is requested from r at most once.
 func Open(r io.ReaderAt, size int64, opts ...Option) (*File, error) {
-	f := &File{r: r, size: size, headers: map[uint64]*objectHeader{}}
+	f := &File{size: size, headers: map[uint64]*objectHeader{}}
 	f.opts = options{maxDepth: 256, verifyChksum: true}
 	for _, o := range opts {
 		o(&f.opts)
+	}
+	if rr, ok := r.(*rangeio.Reader); ok {
+		f.r = rr
+	} else {
+		f.r = rangeio.NewReader(r, size, append(DefaultReaderOptions(), f.opts.readerOpts...)...)
 	}
 	if size < int64(len(signature)) {
 		return nil, truncatedErr(0, "file of %d bytes has no HDF5 superblock", size)
@@ -91,6 +150,7 @@ func (f *File) readAbs(off int64, n int, what string) ([]byte, error) {
 	if n < 0 || off < 0 || off > f.size || int64(n) > f.size-off {
 		return nil, truncatedErr(off, "%s of %d bytes extends past the end of the %d-byte file", what, n, f.size)
 	}
+	f.metaBytes.Add(int64(n))
 	buf := make([]byte, n)
 	if _, err := f.r.ReadAt(buf, off); err != nil && !(errors.Is(err, io.EOF) && n == 0) {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {

@@ -5,7 +5,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/greensight/vzarr/rangeio"
 )
+
+// headerPrefetchLen is how much of an object header is fetched ahead; most
+// dataset headers (with compact attributes) fit.
+const headerPrefetchLen = 1024
 
 // Object is a *Group, *Dataset or *NamedDatatype.
 type Object interface {
@@ -378,6 +384,15 @@ func (f *File) walk(o Object, path string, fn func(string, Object) error, expand
 		return nil
 	}
 	expanded[g.Addr] = true
+	// Fetch the members' object headers together: over blob storage this
+	// is one or two requests per group instead of one per member.
+	rs := make([]rangeio.Range, 0, len(g.Links))
+	for _, l := range g.Links {
+		if l.Kind == LinkHard {
+			rs = append(rs, rangeio.Range{Off: int64(l.Addr), Len: headerPrefetchLen})
+		}
+	}
+	f.prefetch(rs)
 	if depth >= f.opts.maxDepth {
 		return &FormatError{Offset: -1, Path: p, What: fmt.Sprintf("groups nested deeper than %d", f.opts.maxDepth), Err: ErrUnsupported}
 	}
@@ -424,4 +439,18 @@ func (f *File) parseExternalFiles(m *message) ([]ExternalFile, error) {
 		}
 	}
 	return out, d.err
+}
+
+// PrefetchChunkIndexes fetches the first block of the chunk indexes of the
+// given datasets in a few concurrent requests, so that listing their chunks
+// afterwards does not pay one round trip per dataset.
+func (f *File) PrefetchChunkIndexes(ds []*Dataset) {
+	var rs []rangeio.Range
+	for _, d := range ds {
+		if d.Layout.Class == LayoutChunked && d.Layout.Address != undefAddr &&
+			d.Layout.ChunkIndex != IndexSingleChunk && d.Layout.ChunkIndex != IndexImplicit {
+			rs = append(rs, rangeio.Range{Off: int64(d.Layout.Address), Len: 4096})
+		}
+	}
+	f.prefetch(rs)
 }

@@ -135,6 +135,11 @@ func InspectHDF5(r io.ReaderAt, size int64, url string, opts Options) (*Report, 
 	for _, d := range view.Dims {
 		rep.Dimensions[d.Key()] = d.Size
 	}
+	dsets := make([]*hdf5meta.Dataset, len(view.Vars))
+	for i, v := range view.Vars {
+		dsets[i] = v.Dataset
+	}
+	f.PrefetchChunkIndexes(dsets)
 	for _, v := range view.Vars {
 		info, chunkSizes, err := describe(v.Dataset)
 		if err != nil {
