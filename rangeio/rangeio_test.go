@@ -1,0 +1,665 @@
+package rangeio
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func randomBytes(seed uint64, n int) []byte {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	p := make([]byte, n)
+	for i := range p {
+		p[i] = byte(rng.Uint32())
+	}
+	return p
+}
+
+// recorder is an io.ReaderAt that records every request and how often each
+// byte was read; an optional gate holds requests until it is closed, and
+// delay slows each request down.
+type recorder struct {
+	data  []byte
+	gate  chan struct{}
+	delay time.Duration
+	fail  atomic.Pointer[error]
+
+	mu       sync.Mutex
+	reqs     []Range
+	perByte  []int
+	inFlight int
+	maxInFl  int
+}
+
+func newRecorder(data []byte) *recorder {
+	return &recorder{data: data, perByte: make([]int, len(data))}
+}
+
+func (r *recorder) ReadAt(p []byte, off int64) (int, error) {
+	r.mu.Lock()
+	r.inFlight++
+	r.maxInFl = max(r.maxInFl, r.inFlight)
+	r.mu.Unlock()
+	defer func() { r.mu.Lock(); r.inFlight--; r.mu.Unlock() }()
+	if r.gate != nil {
+		<-r.gate
+	}
+	if r.delay > 0 {
+		time.Sleep(r.delay)
+	}
+	if e := r.fail.Load(); e != nil {
+		return 0, *e
+	}
+	n, err := bytes.NewReader(r.data).ReadAt(p, off)
+	r.mu.Lock()
+	r.reqs = append(r.reqs, Range{off, int64(len(p))})
+	for i := off; i < off+int64(n); i++ {
+		r.perByte[i]++
+	}
+	r.mu.Unlock()
+	return n, err
+}
+
+func (r *recorder) requests() []Range {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Range(nil), r.reqs...)
+}
+
+func (r *recorder) maxPerByte() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := 0
+	for _, c := range r.perByte {
+		m = max(m, c)
+	}
+	return m
+}
+
+// TestReadAtMatchesBytesReader is a property test: for random files,
+// settings and reads, Reader.ReadAt returns what bytes.Reader.ReadAt does.
+func TestReadAtMatchesBytesReader(t *testing.T) {
+	for seed := uint64(1); seed <= 40; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		size := rng.IntN(300_000)
+		if seed%10 == 0 {
+			size = rng.IntN(10) // tiny files, including empty ones
+		}
+		data := randomBytes(seed, size)
+		bs := int64(1 + rng.IntN(20_000))
+		opts := []Option{
+			WithBlockSize(bs),
+			WithFirstRead(int64(rng.IntN(100_000))),
+			WithMaxCacheBytes(int64(1 + rng.IntN(200_000))), // often forces eviction
+			WithCoalesceGap(int64(rng.IntN(50_000))),
+			WithConcurrency(1 + rng.IntN(4)),
+		}
+		t.Run(fmt.Sprintf("seed%d_size%d_bs%d", seed, size, bs), func(t *testing.T) {
+			rec := newRecorder(data)
+			r := NewReader(rec, int64(size), opts...)
+			want := bytes.NewReader(data)
+			for i := 0; i < 200; i++ {
+				off := int64(rng.IntN(size+100)) - 20
+				n := rng.IntN(40_000)
+				if i%50 == 0 {
+					// Occasionally prefetch some ranges first.
+					var rs []Range
+					for k := 0; k < 5; k++ {
+						rs = append(rs, Range{int64(rng.IntN(size + 10)), int64(rng.IntN(30_000))})
+					}
+					require.NoError(t, r.Prefetch(context.Background(), rs))
+				}
+				got := make([]byte, n)
+				exp := make([]byte, n)
+				gn, gerr := r.ReadAt(got, off)
+				en, eerr := want.ReadAt(exp, off)
+				require.Equal(t, en, gn, "n for ReadAt(%d, %d)", n, off)
+				if eerr == nil {
+					require.NoError(t, gerr)
+				} else if errors.Is(eerr, io.EOF) {
+					require.ErrorIs(t, gerr, io.EOF)
+				} else {
+					require.Error(t, gerr) // negative offset
+				}
+				require.Equal(t, exp[:en], got[:gn])
+			}
+			assert.LessOrEqual(t, r.CachedBytes(), r.Config().MaxCacheBytes)
+			st := r.Stats()
+			assert.Equal(t, int64(len(rec.requests())), st.Requests)
+		})
+	}
+}
+
+func TestFirstReadCoversStart(t *testing.T) {
+	data := randomBytes(1, 5<<20)
+	rec := newRecorder(data)
+	r := NewReader(rec, int64(len(data)))
+	assert.Equal(t, int64(len(data)), r.Size())
+
+	p := make([]byte, 100)
+	_, err := r.ReadAt(p, 10)
+	require.NoError(t, err)
+	assert.Equal(t, data[10:110], p)
+	assert.Equal(t, []Range{{0, 1 << 20}}, rec.requests())
+	assert.Equal(t, Stats{Requests: 1, Bytes: 1 << 20}, r.Stats())
+
+	// Anything in the first MiB is now cached: no request.
+	for _, off := range []int64{0, 4096, 500_000, 1<<20 - 100} {
+		_, err := r.ReadAt(p, off)
+		require.NoError(t, err)
+		assert.Equal(t, data[off:off+100], p)
+	}
+	assert.Equal(t, int64(1), r.Stats().Requests)
+
+	// A read elsewhere fetches just its block; reading it again is free.
+	_, err = r.ReadAt(p, 3<<20+5)
+	require.NoError(t, err)
+	_, err = r.ReadAt(p, 3<<20+500)
+	require.NoError(t, err)
+	assert.Equal(t, []Range{{0, 1 << 20}, {3 << 20, 64 << 10}}, rec.requests())
+}
+
+func TestFirstReadCappedAtSize(t *testing.T) {
+	data := randomBytes(2, 1000)
+	rec := newRecorder(data)
+	r := NewReader(rec, 1000)
+	p := make([]byte, 10)
+	_, err := r.ReadAt(p, 990)
+	require.NoError(t, err)
+	assert.Equal(t, []Range{{0, 1000}}, rec.requests())
+	assert.Equal(t, Stats{Requests: 1, Bytes: 1000}, r.Stats())
+}
+
+func TestFirstReadElsewhere(t *testing.T) {
+	// A first ReadAt far from the start still reads the start (one request)
+	// plus its own block (another request).
+	data := randomBytes(3, 4<<20)
+	rec := newRecorder(data)
+	r := NewReader(rec, int64(len(data)), WithFirstRead(256<<10))
+	p := make([]byte, 10)
+	_, err := r.ReadAt(p, 3<<20)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []Range{{0, 256 << 10}, {3 << 20, 64 << 10}}, rec.requests())
+}
+
+func TestMissingSpanIsOneRequest(t *testing.T) {
+	data := randomBytes(4, 1<<20)
+	rec := newRecorder(data)
+	r := NewReader(rec, int64(len(data)), WithFirstRead(0), WithBlockSize(1024))
+
+	// Ten missing blocks: one request.
+	p := make([]byte, 10*1024-200)
+	_, err := r.ReadAt(p, 100)
+	require.NoError(t, err)
+	assert.Equal(t, []Range{{0, 10 * 1024}}, rec.requests())
+
+	// Cache block 20, then read blocks 15..24: two requests (15..19 and
+	// 21..24), and block 20 is not read again.
+	_, err = r.ReadAt(p[:10], 20*1024+3)
+	require.NoError(t, err)
+	q := make([]byte, 10*1024)
+	_, err = r.ReadAt(q, 15*1024)
+	require.NoError(t, err)
+	assert.Equal(t, data[15*1024:25*1024], q)
+	assert.ElementsMatch(t, []Range{{0, 10 * 1024}, {20 * 1024, 1024}, {15 * 1024, 5 * 1024}, {21 * 1024, 4 * 1024}}, rec.requests())
+	assert.Equal(t, 1, rec.maxPerByte())
+}
+
+// TestNeverReadTwiceWhileCached: with a cache large enough for the file,
+// random reads, prefetches and concurrent readers never request a byte twice.
+func TestNeverReadTwiceWhileCached(t *testing.T) {
+	data := randomBytes(5, 3<<20)
+	rec := newRecorder(data)
+	rec.delay = 100 * time.Microsecond
+	r := NewReader(rec, int64(len(data)), WithBlockSize(4096), WithFirstRead(64<<10))
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 1))
+			for i := 0; i < 300; i++ {
+				off := int64(rng.IntN(len(data)))
+				p := make([]byte, rng.IntN(20_000))
+				if i%37 == 0 {
+					assert.NoError(t, r.Prefetch(context.Background(), []Range{{off, 50_000}, {off + 80_000, 1000}}))
+				}
+				n, err := r.ReadAt(p, off)
+				if err != nil {
+					assert.ErrorIs(t, err, io.EOF)
+				}
+				assert.Equal(t, data[off:off+int64(n)], p[:n])
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, 1, rec.maxPerByte())
+}
+
+func TestCachedReadMakesNoRequest(t *testing.T) {
+	data := randomBytes(6, 200_000)
+	rec := newRecorder(data)
+	r := NewReader(rec, int64(len(data)), WithFirstRead(0))
+	p := make([]byte, 150_000)
+	_, err := r.ReadAt(p, 1000)
+	require.NoError(t, err)
+	before := r.Stats()
+	for i := 0; i < 100; i++ {
+		_, err := r.ReadAt(p[:1000], int64(i*1000+2000))
+		require.NoError(t, err)
+	}
+	assert.Equal(t, before, r.Stats())
+}
+
+func TestConcurrentSameBlockSingleRequest(t *testing.T) {
+	data := randomBytes(7, 1<<20)
+	rec := newRecorder(data)
+	rec.gate = make(chan struct{})
+	r := NewReader(rec, int64(len(data)), WithFirstRead(0))
+	const n = 32
+	var wg, started sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		started.Add(1)
+		go func() {
+			defer wg.Done()
+			p := make([]byte, 100)
+			started.Done()
+			_, err := r.ReadAt(p, int64(200_000+i))
+			assert.NoError(t, err)
+			assert.Equal(t, data[200_000+i:200_000+i+100], p)
+		}()
+	}
+	started.Wait()
+	time.Sleep(50 * time.Millisecond) // let them all find the block in flight
+	close(rec.gate)
+	wg.Wait()
+	assert.Len(t, rec.requests(), 1)
+	assert.Equal(t, int64(1), r.Stats().Requests)
+}
+
+func TestConcurrencyBound(t *testing.T) {
+	data := randomBytes(8, 4<<20)
+	rec := newRecorder(data)
+	rec.delay = 2 * time.Millisecond
+	r := NewReader(rec, int64(len(data)), WithFirstRead(0), WithConcurrency(3), WithBlockSize(4096), WithCoalesceGap(0))
+	var rs []Range
+	for i := 0; i < 50; i++ {
+		rs = append(rs, Range{int64(i) * 40_000, 100})
+	}
+	require.NoError(t, r.Prefetch(context.Background(), rs))
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := make([]byte, 10)
+			_, err := r.ReadAt(p, int64(3<<20+i*10_000))
+			assert.NoError(t, err)
+		}()
+	}
+	wg.Wait()
+	assert.LessOrEqual(t, rec.maxInFl, 3)
+	assert.Greater(t, rec.maxInFl, 1)
+}
+
+func TestEOF(t *testing.T) {
+	data := randomBytes(9, 1000)
+	r := NewReader(bytes.NewReader(data), 1000, WithBlockSize(64))
+	p := make([]byte, 100)
+
+	n, err := r.ReadAt(p, 900)
+	assert.Equal(t, 100, n)
+	assert.NoError(t, err, "a read ending exactly at the end is not EOF")
+
+	n, err = r.ReadAt(p, 950)
+	assert.Equal(t, 50, n)
+	assert.ErrorIs(t, err, io.EOF)
+	assert.Equal(t, data[950:], p[:50])
+
+	n, err = r.ReadAt(p, 1000)
+	assert.Equal(t, 0, n)
+	assert.ErrorIs(t, err, io.EOF)
+
+	n, err = r.ReadAt(p, 5000)
+	assert.Equal(t, 0, n)
+	assert.ErrorIs(t, err, io.EOF)
+
+	n, err = r.ReadAt(p[:0], 10)
+	assert.Equal(t, 0, n)
+	assert.NoError(t, err)
+
+	_, err = r.ReadAt(p, -1)
+	assert.Error(t, err)
+
+	empty := NewReader(bytes.NewReader(nil), 0)
+	n, err = empty.ReadAt(p, 0)
+	assert.Equal(t, 0, n)
+	assert.ErrorIs(t, err, io.EOF)
+	assert.Equal(t, int64(0), empty.Stats().Requests)
+
+	// io.SectionReader over a Reader works to the end.
+	all, err := io.ReadAll(io.NewSectionReader(r, 0, r.Size()))
+	require.NoError(t, err)
+	assert.Equal(t, data, all)
+}
+
+func TestShortUnderlyingFile(t *testing.T) {
+	data := randomBytes(10, 1000)
+	r := NewReader(bytes.NewReader(data), 2000, WithBlockSize(512), WithFirstRead(0))
+	p := make([]byte, 100)
+	_, err := r.ReadAt(p, 1500)
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	_, err = r.ReadAt(p, 10)
+	assert.NoError(t, err)
+}
+
+func TestErrorsAreNotCached(t *testing.T) {
+	data := randomBytes(11, 100_000)
+	rec := newRecorder(data)
+	boom := errors.New("storage says no")
+	rec.fail.Store(&boom)
+	r := NewReader(rec, int64(len(data)))
+	p := make([]byte, 10)
+	_, err := r.ReadAt(p, 5)
+	assert.ErrorIs(t, err, boom)
+	assert.Error(t, r.Prefetch(context.Background(), []Range{{50_000, 10}}))
+
+	rec.fail.Store(nil)
+	n, err := r.ReadAt(p, 5)
+	require.NoError(t, err)
+	assert.Equal(t, 10, n)
+	assert.Equal(t, data[5:15], p)
+}
+
+func TestPrefetchCoalescing(t *testing.T) {
+	data := randomBytes(12, 4<<20)
+	rec := newRecorder(data)
+	r := NewReader(rec, int64(len(data)), WithFirstRead(0), WithBlockSize(4096), WithCoalesceGap(64<<10))
+	ranges := []Range{
+		{200_000, 100},   // with the next: the blocks between total < 64 KiB
+		{210_000, 100},   //
+		{250_000, 5000},  //   and this one too
+		{1_000_000, 100}, // far: its own request
+		{3_000_000, 50},  // far: its own request
+		{3_000_010, 10},  // inside the previous one
+		{-10, 5},         // outside the file: ignored
+		{5 << 20, 100},   // outside the file: ignored
+		{100, 0},         // empty: ignored
+	}
+	require.NoError(t, r.Prefetch(context.Background(), ranges))
+	reqs := rec.requests()
+	assert.ElementsMatch(t, []Range{
+		{196608, 258048 - 196608}, // blocks 48..62
+		{1_000_000 / 4096 * 4096, 4096},
+		{3_000_000 / 4096 * 4096, 4096},
+	}, reqs)
+	assert.Equal(t, int64(3), r.Stats().Requests)
+
+	// Every prefetched range now reads without a request.
+	for _, rg := range ranges[:6] {
+		p := make([]byte, rg.Len)
+		_, err := r.ReadAt(p, rg.Off)
+		require.NoError(t, err)
+		assert.Equal(t, data[rg.Off:rg.Off+rg.Len], p)
+	}
+	assert.Equal(t, int64(3), r.Stats().Requests)
+
+	// Prefetching them again makes no request.
+	require.NoError(t, r.Prefetch(context.Background(), ranges))
+	assert.Equal(t, int64(3), r.Stats().Requests)
+}
+
+func TestPrefetchDoesNotRereadCachedGap(t *testing.T) {
+	data := randomBytes(13, 1<<20)
+	rec := newRecorder(data)
+	r := NewReader(rec, int64(len(data)), WithFirstRead(0), WithBlockSize(1024), WithCoalesceGap(16<<10))
+	p := make([]byte, 10)
+	_, err := r.ReadAt(p, 5*1024) // cache block 5
+	require.NoError(t, err)
+	// Blocks 2 and 8 are close, but block 5 between them is cached: two requests.
+	require.NoError(t, r.Prefetch(context.Background(), []Range{{2 * 1024, 10}, {8 * 1024, 10}}))
+	assert.ElementsMatch(t, []Range{{5 * 1024, 1024}, {2 * 1024, 1024}, {8 * 1024, 1024}}, rec.requests())
+	assert.Equal(t, 1, rec.maxPerByte())
+}
+
+func TestPrefetchIncludesFirstRead(t *testing.T) {
+	data := randomBytes(14, 4<<20)
+	rec := newRecorder(data)
+	r := NewReader(rec, int64(len(data)), WithFirstRead(100_000), WithBlockSize(4096), WithCoalesceGap(4096))
+	require.NoError(t, r.Prefetch(context.Background(), []Range{{50_000, 10}, {2_000_000, 10}}))
+	assert.ElementsMatch(t, []Range{{0, 102400}, {2_000_000 / 4096 * 4096, 4096}}, rec.requests())
+	p := make([]byte, 10)
+	_, err := r.ReadAt(p, 0)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), r.Stats().Requests)
+}
+
+func TestPrefetchSplitsHugeRequests(t *testing.T) {
+	data := make([]byte, 40<<20)
+	rec := newRecorder(data)
+	r := NewReader(rec, int64(len(data)), WithFirstRead(0), WithMaxCacheBytes(64<<20))
+	require.NoError(t, r.Prefetch(context.Background(), []Range{{0, 40 << 20}}))
+	reqs := rec.requests()
+	assert.Len(t, reqs, 3)
+	for _, q := range reqs {
+		assert.LessOrEqual(t, q.Len, int64(maxPrefetchRequest))
+	}
+}
+
+func TestPrefetchContextCanceled(t *testing.T) {
+	data := randomBytes(15, 1<<20)
+	rec := newRecorder(data)
+	rec.gate = make(chan struct{})
+	r := NewReader(rec, int64(len(data)), WithFirstRead(0))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Prefetch(ctx, []Range{{0, 10}, {500_000, 10}}) }()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, context.Canceled)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Prefetch did not return after cancel")
+	}
+	close(rec.gate)
+	// The requests already issued complete and fill the cache.
+	p := make([]byte, 10)
+	_, err := r.ReadAt(p, 500_000)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), r.Stats().Requests)
+
+	canceled, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	assert.ErrorIs(t, r.Prefetch(canceled, []Range{{900_000, 10}}), context.Canceled)
+}
+
+func TestMemoryBound(t *testing.T) {
+	data := randomBytes(16, 8<<20)
+	r := NewReader(bytes.NewReader(data), int64(len(data)), WithMaxCacheBytes(1<<20))
+	rng := rand.New(rand.NewPCG(1, 2))
+	p := make([]byte, 200_000)
+	for i := 0; i < 200; i++ {
+		off := int64(rng.IntN(len(data) - len(p)))
+		_, err := r.ReadAt(p, off)
+		require.NoError(t, err)
+		assert.Equal(t, data[off:off+int64(len(p))], p)
+		require.LessOrEqual(t, r.CachedBytes(), int64(1<<20))
+	}
+	// A single read larger than the whole cache still works.
+	big := make([]byte, 3<<20)
+	_, err := r.ReadAt(big, 100)
+	require.NoError(t, err)
+	assert.Equal(t, data[100:100+len(big)], big)
+	assert.LessOrEqual(t, r.CachedBytes(), int64(1<<20))
+}
+
+func TestLRUKeepsRecentlyUsed(t *testing.T) {
+	data := randomBytes(17, 1<<20)
+	rec := newRecorder(data)
+	r := NewReader(rec, int64(len(data)), WithFirstRead(0), WithBlockSize(1024), WithMaxCacheBytes(4*1024))
+	p := make([]byte, 1)
+	for _, b := range []int64{0, 1, 2, 3} {
+		_, _ = r.ReadAt(p, b*1024)
+	}
+	_, _ = r.ReadAt(p, 0)    // touch block 0
+	_, _ = r.ReadAt(p, 4096) // evicts block 1, the least recently used
+	n := r.Stats().Requests
+	_, _ = r.ReadAt(p, 0)
+	assert.Equal(t, n, r.Stats().Requests, "block 0 stays cached")
+	_, _ = r.ReadAt(p, 1024)
+	assert.Equal(t, n+1, r.Stats().Requests, "block 1 was evicted")
+}
+
+func TestInitialData(t *testing.T) {
+	data := randomBytes(18, 300_000)
+	rec := newRecorder(data)
+	r := NewReader(rec, int64(len(data)), WithBlockSize(4096), WithInitialData(data[:10_000]))
+	assert.Equal(t, Stats{Requests: 1, Bytes: 10_000}, r.Stats())
+	p := make([]byte, 100)
+	_, err := r.ReadAt(p, 8000) // blocks 0 and 1 were handed in whole
+	require.NoError(t, err)
+	assert.Empty(t, rec.requests())
+	_, err = r.ReadAt(p, 8150) // block 2 was handed in partly: fetched
+	require.NoError(t, err)
+	assert.Equal(t, data[8150:8250], p)
+	assert.Equal(t, []Range{{8192, 4096}}, rec.requests())
+
+	// A whole small file handed in needs no request at all.
+	small := randomBytes(19, 5000)
+	rec2 := newRecorder(small)
+	r2 := NewReader(rec2, 5000, WithBlockSize(4096), WithInitialData(small))
+	all, err := io.ReadAll(io.NewSectionReader(r2, 0, 5000))
+	require.NoError(t, err)
+	assert.Equal(t, small, all)
+	assert.Empty(t, rec2.requests())
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c := NewConfig()
+	assert.Equal(t, Config{BlockSize: 64 << 10, FirstRead: 1 << 20, MaxCacheBytes: 64 << 20, CoalesceGap: 64 << 10, Concurrency: 8}, c)
+	c = NewConfig(WithBlockSize(-1), WithFirstRead(-5), WithMaxCacheBytes(0), WithConcurrency(0), WithCoalesceGap(-1))
+	assert.Equal(t, Config{BlockSize: 64 << 10, FirstRead: 0, MaxCacheBytes: 64 << 20, CoalesceGap: 0, Concurrency: 8}, c)
+}
+
+func TestCountingReaderAt(t *testing.T) {
+	c := NewCountingReaderAt(bytes.NewReader(make([]byte, 100)))
+	p := make([]byte, 60)
+	_, _ = c.ReadAt(p, 0)
+	_, _ = c.ReadAt(p, 50)
+	assert.Equal(t, Stats{Requests: 2, Bytes: 110}, c.Stats())
+	c.Reset()
+	assert.Equal(t, Stats{}, c.Stats())
+}
+
+// slowReaderAt sleeps per request, like a blob store does.
+type slowReaderAt struct {
+	r     io.ReaderAt
+	delay time.Duration
+}
+
+func (s slowReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	time.Sleep(s.delay)
+	return s.r.ReadAt(p, off)
+}
+
+// TestLatencyPrefetchVsSequential shows what Prefetch buys with 20 ms per
+// request: 40 scattered chunk-index reads, sequential vs prefetched.
+func TestLatencyPrefetchVsSequential(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing test")
+	}
+	data := randomBytes(20, 64<<20)
+	var ranges []Range
+	for i := 0; i < 40; i++ {
+		ranges = append(ranges, Range{int64(2<<20 + i*1_500_000), 2000})
+	}
+	seq := NewReader(slowReaderAt{bytes.NewReader(data), 20 * time.Millisecond}, int64(len(data)))
+	start := time.Now()
+	for _, rg := range ranges {
+		p := make([]byte, rg.Len)
+		_, err := seq.ReadAt(p, rg.Off)
+		require.NoError(t, err)
+	}
+	seqTime := time.Since(start)
+
+	pre := NewReader(slowReaderAt{bytes.NewReader(data), 20 * time.Millisecond}, int64(len(data)))
+	start = time.Now()
+	require.NoError(t, pre.Prefetch(context.Background(), ranges))
+	for _, rg := range ranges {
+		p := make([]byte, rg.Len)
+		_, err := pre.ReadAt(p, rg.Off)
+		require.NoError(t, err)
+	}
+	preTime := time.Since(start)
+	t.Logf("40 scattered reads at 20 ms/request: sequential %d requests %v; prefetched %d requests %v",
+		seq.Stats().Requests, seqTime.Round(time.Millisecond), pre.Stats().Requests, preTime.Round(time.Millisecond))
+	assert.Less(t, preTime, seqTime)
+}
+
+func BenchmarkReadAtCached(b *testing.B) {
+	data := randomBytes(1, 1<<20)
+	r := NewReader(bytes.NewReader(data), int64(len(data)))
+	p := make([]byte, 4096)
+	_, _ = r.ReadAt(p, 0)
+	b.SetBytes(int64(len(p)))
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		_, _ = r.ReadAt(p, int64(i*4096)%(1<<20-4096))
+	}
+}
+
+func BenchmarkReadAtRandomMiss(b *testing.B) {
+	data := randomBytes(2, 256<<20)
+	r := NewReader(NewCountingReaderAt(bytes.NewReader(data)), int64(len(data)), WithMaxCacheBytes(8<<20))
+	rng := rand.New(rand.NewPCG(1, 1))
+	p := make([]byte, 8192)
+	b.SetBytes(int64(len(p)))
+	for b.Loop() {
+		_, _ = r.ReadAt(p, int64(rng.IntN(len(data)-len(p))))
+	}
+	b.ReportMetric(float64(r.Stats().Requests)/float64(b.N), "requests/op")
+}
+
+func BenchmarkReadAtParallel(b *testing.B) {
+	data := randomBytes(3, 16<<20)
+	r := NewReader(bytes.NewReader(data), int64(len(data)))
+	b.SetBytes(4096)
+	b.RunParallel(func(pb *testing.PB) {
+		rng := rand.New(rand.NewPCG(rand.Uint64(), 1))
+		p := make([]byte, 4096)
+		for pb.Next() {
+			_, _ = r.ReadAt(p, int64(rng.IntN(len(data)-len(p))))
+		}
+	})
+}
+
+// BenchmarkPrefetchLatency: 200 scattered ranges at 1 ms per request, the
+// shape of a chunk-index walk.
+func BenchmarkPrefetchLatency(b *testing.B) {
+	data := make([]byte, 64<<20)
+	var ranges []Range
+	for i := 0; i < 200; i++ {
+		ranges = append(ranges, Range{int64(i) * 300_000, 1000})
+	}
+	var reqs int64
+	for b.Loop() {
+		r := NewReader(slowReaderAt{bytes.NewReader(data), time.Millisecond}, int64(len(data)), WithFirstRead(0))
+		if err := r.Prefetch(context.Background(), ranges); err != nil {
+			b.Fatal(err)
+		}
+		reqs += r.Stats().Requests
+	}
+	b.ReportMetric(float64(reqs)/float64(b.N), "requests/op")
+}
