@@ -262,6 +262,12 @@ func (f *File) readSuperblock() error {
 	// Like libhdf5, trust where the superblock was found over the stored
 	// base address: files moved behind a userblock keep the old value.
 	f.base = off
+	// Like libhdf5, refuse a file shorter than the superblock says it is:
+	// whatever is missing would surface later as dangling addresses.
+	// (libhdf5 writes the end-of-file address counting the userblock.)
+	if sb.EOFAddress != undefAddr && sb.EOFAddress > uint64(f.size) {
+		return truncatedErr(off, "file is truncated: the superblock says %d bytes, the file has %d", sb.EOFAddress, f.size)
+	}
 	if sb.RootAddress == undefAddr {
 		return formatErr(off, "superblock has no root group")
 	}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestInspectCommand(t *testing.T) {
+	basic := filepath.Join("..", "..", "testdata", "hdf5", "nc4_basic.nc")
+	var out, errb bytes.Buffer
+	require.Equal(t, 0, run([]string{"inspect", basic, "--chunks"}, &out, &errb), errb.String())
+	var rep map[string]any
+	require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
+	assert.Equal(t, "hdf5", rep["format"])
+	assert.Contains(t, rep, "datasets")
+	assert.Contains(t, rep["variables"], "tas")
+
+	// Warnings only fail the command when asked to.
+	out.Reset()
+	assert.Equal(t, 0, run([]string{"inspect", "--tiny-chunk-bytes", "1099511627776", basic}, &out, &errb))
+	out.Reset()
+	assert.Equal(t, 1, run([]string{"inspect", "--fail-on-warnings", "--tiny-chunk-bytes", "1099511627776", basic}, &out, &errb))
+
+	// Filters without a Zarr codec are errors.
+	out.Reset()
+	assert.Equal(t, 1, run([]string{"inspect", filepath.Join("..", "..", "testdata", "hdf5", "h5_earliest_layouts.h5")}, &out, &errb))
+	require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
+	assert.Equal(t, "error", rep["status"])
+
+	// A truncated file gives the structured error.
+	data, err := os.ReadFile(basic)
+	require.NoError(t, err)
+	cut := filepath.Join(t.TempDir(), "cut.nc")
+	require.NoError(t, os.WriteFile(cut, data[:2000], 0o644))
+	out.Reset()
+	assert.Equal(t, 1, run([]string{"inspect", cut}, &out, &errb))
+	var fail map[string]any
+	require.NoError(t, json.Unmarshal(out.Bytes(), &fail))
+	assert.Equal(t, false, fail["success"])
+	assert.Equal(t, "truncated_file", fail["error_type"], fail["error"])
+
+	// Usage errors exit 2.
+	assert.Equal(t, 2, run([]string{"inspect"}, &out, &errb))
+}
