@@ -9,9 +9,14 @@
 //   - hdf5meta: a pure-Go HDF5 (NetCDF-4) metadata reader. It walks
 //     superblocks, object headers, groups, datatypes, filters, fill values and
 //     attributes, and lists the file address of every chunk of every dataset
-//     from the chunk indexes, without libhdf5. Its Inspect function produces
-//     the chunking validation report (Contract 3).
+//     from the chunk indexes, without libhdf5. Its NetCDF method names
+//     dimensions and variables as netCDF-C does.
 //   - netcdf3: the classic, 64-bit-offset and CDF-5 header reader.
+//   - rangeio: the caching, coalescing io.ReaderAt that every reader goes
+//     through, so a file's metadata costs a few range requests.
+//   - validate: the chunking validation report (Contract 3) for either
+//     format: variables, chunking, filters, and the warnings a publisher
+//     needs before virtualizing.
 //   - kerchunk: the reference model and the HDF5/netCDF-3 to Zarr v2
 //     translation.
 //   - combine: concatenation of many references along one dimension.
