@@ -87,6 +87,9 @@ func (f *File) parseAttribute(m *message) (*Attribute, error) {
 		return nil, d.err
 	}
 	if a.Space.Kind != SpaceNull {
+		if err := f.charge(mulSat(n, a.Type.nodes*valueCost), m.off, "attribute "+a.Name); err != nil {
+			return nil, err
+		}
 		v, err := f.decodeValues(a.Type, a.Raw, int(n), a.Space.Kind == SpaceScalar)
 		if err != nil {
 			return nil, withPath(err, "@"+a.Name)
@@ -160,6 +163,29 @@ func (f *File) decodeValues(t *Datatype, raw []byte, n int, scalar bool) (any, e
 }
 
 func typedIntSlice(t *Datatype, vals []any) any {
+	if len(vals) == 0 {
+		// An empty dataspace: no element to take the Go type from, so
+		// take it from the datatype as decodeElement would.
+		switch {
+		case t.Signed && t.Size == 1:
+			return []int8{}
+		case t.Signed && t.Size == 2:
+			return []int16{}
+		case t.Signed && t.Size == 4:
+			return []int32{}
+		case t.Signed && t.Size == 8:
+			return []int64{}
+		case t.Size == 1:
+			return []uint8{}
+		case t.Size == 2:
+			return []uint16{}
+		case t.Size == 4:
+			return []uint32{}
+		case t.Size == 8:
+			return []uint64{}
+		}
+		return vals
+	}
 	switch vals[0].(type) {
 	case int8:
 		return convertSlice[int8](vals)
@@ -257,6 +283,15 @@ func (f *File) decodeElement(t *Datatype, b []byte, depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Many elements may name one large heap object (or, nested, each
+		// other): charge every fetch, so they cannot multiply the file.
+		cost := uint64(len(data)) + valueCost
+		if !t.VarLenString {
+			cost = satAdd(cost, mulSat(min(uint64(count), uint64(len(data))), t.Base.nodes*valueCost))
+		}
+		if err := f.charge(cost, -1, "vlen value"); err != nil {
+			return nil, err
+		}
 		if t.VarLenString {
 			if uint64(count) > uint64(len(data)) {
 				count = uint32(len(data))
@@ -296,14 +331,17 @@ func (f *File) decodeElement(t *Datatype, b []byte, depth int) (any, error) {
 		}
 		return out, nil
 	case ClassArray:
-		n := 1
+		// Saturating: dimensions whose product overflows must fail the
+		// check, not wrap to a negative length.
+		nn := uint64(1)
 		for _, d := range t.Dims {
-			n *= d
+			nn = mulSat(nn, uint64(d))
 		}
 		bs := t.Base.Size
-		if bs == 0 || n*bs > len(b) {
-			return nil, formatErr(-1, "array of %d elements in %d bytes", n, len(b))
+		if bs == 0 || mulSat(nn, uint64(bs)) > uint64(len(b)) {
+			return nil, formatErr(-1, "array of %d elements in %d bytes", nn, len(b))
 		}
+		n := int(nn)
 		out := make([]any, n)
 		for i := range out {
 			v, err := f.decodeElement(t.Base, b[i*bs:(i+1)*bs], depth+1)

@@ -8,13 +8,20 @@ import "github.com/greensight/vzarr/rangeio"
 // (for type 0, an SNOD; for type 1, a chunk with the key describing it).
 // Every node is read once; sibling pointers are not followed.
 func (f *File) walkBTree1(addr uint64, typ, keySize int, fn func(key []byte, child uint64) error) error {
+	return f.walkBTree1Counted(addr, typ, keySize, &nodeBytes{f: f}, fn)
+}
+
+// walkBTree1Counted is walkBTree1 adding the bytes of the nodes it reads to
+// nb. Nodes may not be read twice (a cycle) nor overlap (more node bytes
+// than the file holds), so a walk reads at most the file.
+func (f *File) walkBTree1Counted(addr uint64, typ, keySize int, nb *nodeBytes, fn func(key []byte, child uint64) error) error {
 	visited := map[uint64]bool{}
-	return f.walkBTree1Node(addr, typ, keySize, -1, visited, fn)
+	return f.walkBTree1Node(addr, typ, keySize, -1, visited, nb, fn)
 }
 
 const maxBTree1Level = 64
 
-func (f *File) walkBTree1Node(addr uint64, typ, keySize, wantLevel int, visited map[uint64]bool, fn func([]byte, uint64) error) error {
+func (f *File) walkBTree1Node(addr uint64, typ, keySize, wantLevel int, visited map[uint64]bool, nb *nodeBytes, fn func([]byte, uint64) error) error {
 	if visited[addr] {
 		return formatErr(f.AbsOffset(addr), "v1 B-tree node visited twice (cycle)")
 	}
@@ -43,6 +50,9 @@ func (f *File) walkBTree1Node(addr uint64, typ, keySize, wantLevel int, visited 
 	if err != nil {
 		return err
 	}
+	if err := nb.add(uint64(prefixLen+bodyLen), off, "v1 B-tree"); err != nil {
+		return err
+	}
 	bd := f.newDecoder(body, off+int64(prefixLen), "v1 B-tree node entries")
 	if level > 0 {
 		// Fetch all children at once: over blob storage this turns one
@@ -64,7 +74,7 @@ func (f *File) walkBTree1Node(addr uint64, typ, keySize, wantLevel int, visited 
 			return bd.err
 		}
 		if level > 0 {
-			if err := f.walkBTree1Node(child, typ, keySize, level-1, visited, fn); err != nil {
+			if err := f.walkBTree1Node(child, typ, keySize, level-1, visited, nb, fn); err != nil {
 				return err
 			}
 			continue

@@ -107,14 +107,18 @@ func (f *File) walkBTree2(addr uint64, fn func(h *bt2Header, rec []byte) error) 
 	}
 	visited := map[uint64]bool{}
 	var seen uint64
-	return f.walkBTree2Node(h, h.rootAddr, h.depth, h.rootNRecs, visited, &seen, fn)
+	return f.walkBTree2Node(h, h.rootAddr, h.depth, h.rootNRecs, visited, &nodeBytes{f: f}, &seen, fn)
 }
 
-func (f *File) walkBTree2Node(h *bt2Header, addr uint64, depth, nrecs int, visited map[uint64]bool, seen *uint64, fn func(*bt2Header, []byte) error) error {
+func (f *File) walkBTree2Node(h *bt2Header, addr uint64, depth, nrecs int, visited map[uint64]bool, nb *nodeBytes, seen *uint64, fn func(*bt2Header, []byte) error) error {
 	if visited[addr] {
 		return formatErr(f.AbsOffset(addr), "v2 B-tree node visited twice (cycle)")
 	}
 	visited[addr] = true
+	// Distinct but overlapping nodes: at most the file's bytes of nodes.
+	if err := nb.add(uint64(h.nodeSize), f.AbsOffset(addr), "v2 B-tree"); err != nil {
+		return err
+	}
 	if uint64(nrecs) > h.maxRecs[depth] {
 		return formatErr(f.AbsOffset(addr), "v2 B-tree node with %d records, at most %d fit", nrecs, h.maxRecs[depth])
 	}
@@ -171,7 +175,7 @@ func (f *File) walkBTree2Node(h *bt2Header, addr uint64, depth, nrecs int, visit
 	}
 	for i := 0; i <= nrecs; i++ {
 		if depth > 0 {
-			if err := f.walkBTree2Node(h, children[i].addr, depth-1, children[i].nrecs, visited, seen, fn); err != nil {
+			if err := f.walkBTree2Node(h, children[i].addr, depth-1, children[i].nrecs, visited, nb, seen, fn); err != nil {
 				return err
 			}
 		}

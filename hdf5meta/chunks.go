@@ -161,7 +161,7 @@ func (d *Dataset) chunksImplicit(fn func(Chunk) error) error {
 	size := d.chunkBytes()
 	total := uint64(1)
 	for _, g := range grid {
-		total *= g
+		total = mulSat(total, g) // an overflow must not wrap below the check
 	}
 	if total > uint64(d.f.size) { // each chunk has at least one byte
 		return formatErr(-1, "implicit index of %d chunks in a %d-byte file", total, d.f.size)
@@ -243,6 +243,13 @@ func (d *Dataset) chunksFixedArray(fn func(Chunk) error) error {
 		return err
 	}
 	grid := d.grid(d.Space.MaxDims)
+	nchunks, err := checkGrid(grid, hoff, "fixed array")
+	if err != nil {
+		return err
+	}
+	if n > nchunks {
+		return formatErr(hoff, "fixed array of %d entries for %d chunks", n, nchunks)
+	}
 	down := downChunks(grid)
 	emit := func(idx uint64, e []byte) error {
 		c, ok := decode(e)

@@ -84,6 +84,28 @@ type Datatype struct {
 	// Committed is the address of the named datatype object this type was
 	// read from, or 0 when it was stored in the message itself.
 	Committed uint64
+
+	// nodes is the number of values decoding one element makes (vlen
+	// contents aside), which attribute decoding charges to the file's budget.
+	nodes uint64
+}
+
+// setNodes computes t.nodes from its members and base, already set.
+func (t *Datatype) setNodes() {
+	t.nodes = 1
+	for _, m := range t.Members {
+		t.nodes = satAdd(t.nodes, m.Type.nodes)
+	}
+	switch t.Class {
+	case ClassEnum:
+		t.nodes = satAdd(t.nodes, t.Base.nodes)
+	case ClassArray:
+		n := t.Base.nodes
+		for _, d := range t.Dims {
+			n = mulSat(n, uint64(d))
+		}
+		t.nodes = satAdd(t.nodes, n)
+	}
 }
 
 // Member is one field of a compound datatype.
@@ -280,11 +302,17 @@ func (f *File) parseDatatype(d *decoder, depth int) (*Datatype, error) {
 					return nil, err
 				}
 				if ndims > 0 {
-					sz := mt.Size
+					// Saturating: an overflowed size could pass the bounds
+					// check below as a negative number.
+					sz := uint64(mt.Size)
 					for _, v := range dims {
-						sz *= v
+						sz = mulSat(sz, uint64(v))
 					}
-					mt = &Datatype{Class: ClassArray, Version: 1, Size: sz, Base: mt, Dims: dims}
+					if sz > uint64(t.Size) {
+						return nil, formatErr(start, "compound member %q: array of %v elements of %d bytes in a %d-byte type", m.Name, dims, mt.Size, t.Size)
+					}
+					mt = &Datatype{Class: ClassArray, Version: 1, Size: int(sz), Base: mt, Dims: dims}
+					mt.setNodes()
 				}
 				m.Type = mt
 			} else {
@@ -333,6 +361,9 @@ func (f *File) parseDatatype(d *decoder, depth int) (*Datatype, error) {
 		t.Base = base
 	case ClassArray:
 		ndims := int(d.u8())
+		if ndims > maxRank {
+			return nil, formatErr(start, "array datatype of rank %d", ndims)
+		}
 		if t.Version < 3 {
 			d.skip(3)
 		}
@@ -347,11 +378,21 @@ func (f *File) parseDatatype(d *decoder, depth int) (*Datatype, error) {
 			return nil, err
 		}
 		t.Base = base
+		// Elements that cannot fit the type: decoding would index past
+		// them, and their count would multiply the cost of every value.
+		n := uint64(base.Size)
+		for _, v := range t.Dims {
+			n = mulSat(n, uint64(v))
+		}
+		if n > uint64(t.Size) {
+			return nil, formatErr(start, "array datatype of %v elements of %d bytes in %d bytes", t.Dims, base.Size, t.Size)
+		}
 	default:
 		return nil, unsupportedErr(start, "datatype class %d", int(t.Class))
 	}
 	if d.err != nil {
 		return nil, d.err
 	}
+	t.setNodes()
 	return t, nil
 }

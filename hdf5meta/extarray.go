@@ -119,6 +119,9 @@ func (d *Dataset) chunksExtArray(fn func(Chunk) error) error {
 	for k, dim := range perm {
 		swGrid[k] = maxGrid[dim]
 	}
+	if _, err := checkGrid(swGrid, hoff, "extensible array"); err != nil {
+		return err
+	}
 	down := downChunks(swGrid)
 	emit := func(idx uint64, e []byte) error {
 		c, ok := decode(e)
@@ -203,12 +206,23 @@ func (d *Dataset) chunksExtArray(fn func(Chunk) error) error {
 
 func (d *Dataset) eaSuperBlock(h *eaHeader, addr uint64, s eaSuperInfo, first uint64, emit func(uint64, []byte) error) error {
 	f := d.f
+	// Late super blocks of a wide array claim up to 2^32 data blocks of
+	// 2^32 elements: products that overflow would make the bitmap slices
+	// below go out of range. A super block's block addresses and bitmaps
+	// are in the file, so their size is bounded by it.
+	if mulSat(s.ndblks, uint64(f.offSize)) > uint64(f.size) {
+		return formatErr(f.AbsOffset(addr), "extensible array super block of %d data blocks", s.ndblks)
+	}
 	paged := s.dblkElems > h.pageElems
 	npages := uint64(0)
 	bitmapLen := 0
 	if paged {
 		npages = s.dblkElems / h.pageElems
-		bitmapLen = int(s.ndblks) * int((npages+7)/8)
+		bl := mulSat(s.ndblks, (npages+7)/8)
+		if bl > uint64(f.size) {
+			return formatErr(f.AbsOffset(addr), "extensible array super block with %d-byte page bitmaps", bl)
+		}
+		bitmapLen = int(bl)
 	}
 	n := 4 + 1 + 1 + f.offSize + h.arrOffSize + bitmapLen + int(s.ndblks)*f.offSize + 4
 	blk, err := f.read(addr, n, "extensible array super block")
@@ -227,7 +241,6 @@ func (d *Dataset) eaSuperBlock(h *eaHeader, addr uint64, s eaSuperInfo, first ui
 	sd := f.newDecoder(blk, off, "extensible array super block")
 	sd.skip(6 + f.offSize + h.arrOffSize)
 	bitmaps := sd.bytes(bitmapLen)
-	per := int((npages + 7) / 8)
 	for j := uint64(0); j < s.ndblks; j++ {
 		da := sd.addr()
 		if sd.err != nil {
@@ -237,9 +250,12 @@ func (d *Dataset) eaSuperBlock(h *eaHeader, addr uint64, s eaSuperInfo, first ui
 		if da == undefAddr || start >= h.maxIndexSet {
 			continue
 		}
-		var bm []byte
+		// The page bitmaps of a super block's data blocks form one bit
+		// string, most significant bit first: block j's page p is bit
+		// j*npages+p (libhdf5 sizes the storage per block, but packs bits).
+		var bm *pageBits
 		if paged {
-			bm = bitmaps[int(j)*per : int(j+1)*per]
+			bm = &pageBits{bits: bitmaps, first: j * npages}
 		}
 		if err := d.eaDataBlock(h, da, s.dblkElems, start, bm, emit); err != nil {
 			return err
@@ -250,7 +266,7 @@ func (d *Dataset) eaSuperBlock(h *eaHeader, addr uint64, s eaSuperInfo, first ui
 
 // eaDataBlock emits the elements of one data block; bitmap is its page
 // initialisation bitmap when the block is paged.
-func (d *Dataset) eaDataBlock(h *eaHeader, addr uint64, nelem, first uint64, bitmap []byte, emit func(uint64, []byte) error) error {
+func (d *Dataset) eaDataBlock(h *eaHeader, addr uint64, nelem, first uint64, bitmap *pageBits, emit func(uint64, []byte) error) error {
 	f := d.f
 	if addr == undefAddr {
 		return nil
@@ -296,7 +312,7 @@ func (d *Dataset) eaDataBlock(h *eaHeader, addr uint64, nelem, first uint64, bit
 		if p*h.pageElems >= count {
 			break
 		}
-		if bitmap != nil && bitmap[p/8]&(0x80>>(p%8)) == 0 {
+		if bitmap != nil && !bitmap.set(p) {
 			continue
 		}
 		pa := addr + uint64(prefix+4) + p*pageSize
@@ -316,4 +332,20 @@ func (d *Dataset) eaDataBlock(h *eaHeader, addr uint64, nelem, first uint64, bit
 		}
 	}
 	return nil
+}
+
+// pageBits is a data block's view of its super block's page bitmap.
+type pageBits struct {
+	bits  []byte
+	first uint64 // bit index of the block's page 0
+}
+
+// set reports whether page p was initialised; bits past the bitmap read
+// as unset.
+func (b *pageBits) set(p uint64) bool {
+	i := b.first + p
+	if i/8 >= uint64(len(b.bits)) {
+		return false
+	}
+	return b.bits[i/8]&(0x80>>(i%8)) != 0
 }

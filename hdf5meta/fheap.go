@@ -165,7 +165,12 @@ func (f *File) heapManaged(h *fractalHeap, offset, length uint64) ([]byte, error
 		row, col, start := -1, 0, uint64(0)
 		for r := 0; r < rows; r++ {
 			sz := h.rowBlockSize(r)
-			span := sz * uint64(h.tableWidth)
+			span := mulSat(sz, uint64(h.tableWidth))
+			// Rows past the heap's address space: block sizes shifted
+			// out to 0 would divide by zero below.
+			if sz == 0 || span == ^uint64(0) || start+span < start {
+				return nil, formatErr(f.AbsOffset(blockAddr), "fractal heap indirect block of %d rows", rows)
+			}
 			if rel < start+span {
 				row = r
 				col = int((rel - start) / sz)
@@ -271,17 +276,18 @@ func (f *File) heapHuge(h *fractalHeap, id []byte) ([]byte, error) {
 	var addr, n uint64
 	found := false
 	err := f.walkBTree2(h.hugeBTree, func(bh *bt2Header, rec []byte) error {
-		if found || bh.typ != 1 {
+		if bh.typ != 1 {
 			return nil
 		}
 		rd := f.newDecoder(rec, -1, "huge object record")
 		a, l, k := rd.addr(), rd.length(), rd.length()
 		if rd.err == nil && k == key {
 			addr, n, found = a, l, true
+			return errStop // the rest of the tree would only cost time
 		}
 		return rd.err
 	})
-	if err != nil {
+	if err != nil && err != errStop {
 		return nil, err
 	}
 	if !found {

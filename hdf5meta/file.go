@@ -29,6 +29,7 @@ type File struct {
 	gheaps  map[uint64]*globalHeap   // parsed global heap collections
 
 	metaBytes atomic.Int64 // bytes of metadata the parser asked for
+	budget    atomic.Int64 // what objects built from the file may still take; see limits.go
 }
 
 // ReadStats reports how a File read its input.
@@ -115,6 +116,7 @@ var signature = []byte("\x89HDF\r\n\x1a\n")
 // already a *rangeio.Reader, so each byte is requested from r at most once.
 func Open(r io.ReaderAt, size int64, opts ...Option) (*File, error) {
 	f := &File{size: size, headers: map[uint64]*objectHeader{}}
+	f.initBudget()
 	f.opts = options{maxDepth: 256, verifyChksum: true}
 	for _, o := range opts {
 		o(&f.opts)
@@ -173,7 +175,7 @@ func (f *File) read(addr uint64, n int, what string) ([]byte, error) {
 // serves structures whose length is only known after parsing them.
 func (f *File) readUpTo(addr uint64, n int, what string) ([]byte, error) {
 	if addr == undefAddr || addr > uint64(f.size) {
-		return nil, formatErr(-1, "%s at invalid address %#x", what, addr)
+		return nil, formatErr(int64(min(addr, uint64(1<<62))), "%s at invalid address %#x", what, addr)
 	}
 	off := f.AbsOffset(addr)
 	if off >= f.size {
@@ -247,6 +249,10 @@ func (f *File) readSuperblock() error {
 		sb.ExtensionAddr = d.addr()
 		sb.EOFAddress = d.addr()
 		sb.RootAddress = d.addr()
+		// A file ending inside the checksum must not slice past hdr.
+		if d.err == nil && d.remaining() < 4 {
+			return truncatedErr(d.offset(), "superblock checksum: need 4 bytes, %d left", d.remaining())
+		}
 		if d.err == nil && f.opts.verifyChksum {
 			if err := verifyChecksum(hdr[:d.pos+4], off, "superblock"); err != nil {
 				return err

@@ -54,6 +54,10 @@ func (f *File) parseGlobalHeap(addr uint64) (*globalHeap, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Collections are cached: overlapping ones would each keep a copy.
+	if err := f.charge(uint64(len(b)), off, "global heap collection"); err != nil {
+		return nil, err
+	}
 	gh := &globalHeap{objects: map[uint16][]byte{}}
 	d = f.newDecoder(b, off, "global heap object")
 	d.skip(len(hdr))

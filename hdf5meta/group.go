@@ -93,6 +93,11 @@ func (f *File) links(oh *objectHeader) ([]Link, error) {
 	return out, nil
 }
 
+// chargeLink charges a link built from the file to its budget.
+func (f *File) chargeLink(l *Link, off int64) error {
+	return f.charge(uint64(len(l.Name)+len(l.Target))+linkCost, off, "link")
+}
+
 func sortLinks(ls []Link) {
 	slices.SortStableFunc(ls, func(a, b Link) int {
 		if a.hasOrder && b.hasOrder {
@@ -171,6 +176,10 @@ func (f *File) denseLinks(heapAddr, btreeAddr uint64) ([]Link, error) {
 		if err != nil {
 			return err
 		}
+		// Groups may share one link index: charge what each one builds.
+		if err := f.chargeLink(&l, f.AbsOffset(bh.addr)); err != nil {
+			return err
+		}
 		if len(out) >= maxLinks {
 			return formatErr(f.AbsOffset(bh.addr), "more than %d links in a group", maxLinks)
 		}
@@ -191,7 +200,11 @@ func (f *File) symbolTableLinks(btreeAddr, heapAddr uint64) ([]Link, error) {
 	}
 	var out []Link
 	entrySize := 2*f.offSize + 4 + 4 + 16
-	err = f.walkBTree1(btreeAddr, 0, f.lenSize, func(_ []byte, snod uint64) error {
+	// The B-tree may name one symbol table node many times, or nodes that
+	// overlap: each would add up to 65535 links.
+	snodBytes := nodeBytes{f: f}
+	treeBytes := nodeBytes{f: f}
+	err = f.walkBTree1Counted(btreeAddr, 0, f.lenSize, &treeBytes, func(_ []byte, snod uint64) error {
 		pre, err := f.read(snod, 8, "symbol table node")
 		if err != nil {
 			return err
@@ -202,6 +215,9 @@ func (f *File) symbolTableLinks(btreeAddr, heapAddr uint64) ([]Link, error) {
 		n := int(d.u16())
 		if d.err != nil {
 			return d.err
+		}
+		if err := snodBytes.add(uint64(8+n*entrySize), f.AbsOffset(snod), "symbol table node"); err != nil {
+			return err
 		}
 		body, err := f.read(snod+8, n*entrySize, "symbol table node entries")
 		if err != nil {
@@ -233,11 +249,21 @@ func (f *File) symbolTableLinks(btreeAddr, heapAddr uint64) ([]Link, error) {
 			if len(out) >= maxLinks {
 				return formatErr(f.AbsOffset(snod), "more than %d links in a group", maxLinks)
 			}
+			if err := f.chargeLink(&l, f.AbsOffset(snod)); err != nil {
+				return err
+			}
 			out = append(out, l)
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	// Groups may share one symbol table: charge what each one reads.
+	if err := f.charge(treeBytes.total+snodBytes.total, f.AbsOffset(btreeAddr), "symbol table"); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 type localHeap struct {
@@ -261,6 +287,10 @@ func (f *File) localHeap(addr uint64) (*localHeap, error) {
 	}
 	if size > uint64(f.size) {
 		return nil, truncatedErr(f.AbsOffset(addr), "local heap of %d bytes", size)
+	}
+	// Many groups may share one large heap, each reading a copy of it.
+	if err := f.charge(size, f.AbsOffset(addr), "local heap"); err != nil {
+		return nil, err
 	}
 	data, err := f.read(dataAddr, int(size), "local heap data")
 	if err != nil {

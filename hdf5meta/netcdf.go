@@ -117,6 +117,15 @@ func (f *File) NetCDF() (*NetCDFView, error) {
 		return nil, err
 	}
 	phonyCount := 0
+	// Phony dimensions by group, size and unlimitedness, in creation order:
+	// scanning all dimensions for each axis would be quadratic in the
+	// number of variables.
+	type phonyKey struct {
+		group string
+		size  uint64
+		unlim bool
+	}
+	phony := map[phonyKey][]*Dim{}
 	for _, e := range datasets {
 		ds := e.ds
 		nameAttr, _ := attrString(ds, "NAME")
@@ -158,8 +167,9 @@ func (f *File) NetCDF() (*NetCDFView, error) {
 				}
 				size, unlim := ds.Space.Dims[i], ds.Space.MaxDims[i] == Unlimited
 				var pick *Dim
-				for _, d := range dims {
-					if d.Phony && d.Group == vr.Group && d.Size == size && d.Unlimited == unlim && !containsDim(vr.Dims, d) {
+				key := phonyKey{vr.Group, size, unlim}
+				for _, d := range phony[key] {
+					if !containsDim(vr.Dims, d) {
 						pick = d
 						break
 					}
@@ -169,6 +179,7 @@ func (f *File) NetCDF() (*NetCDFView, error) {
 						Unlimited: unlim, Phony: true, id: -1, order: len(dims)}
 					phonyCount++
 					dims = append(dims, pick)
+					phony[key] = append(phony[key], pick)
 				}
 				vr.Dims[i] = pick
 			}

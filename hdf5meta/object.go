@@ -99,12 +99,19 @@ func (f *File) Object(path string) (Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	return f.lookup(root, path, 0)
+	hops := 0
+	return f.lookup(root, path, 0, &hops)
 }
 
-func (f *File) lookup(root *Group, path string, depth int) (Object, error) {
+// lookup resolves path from root; hops counts the links followed by the
+// whole Object call, so soft links whose targets name other soft links
+// several times cannot make the resolution exponential.
+func (f *File) lookup(root *Group, path string, depth int, hops *int) (Object, error) {
 	if depth > 32 {
 		return nil, &FormatError{Offset: -1, Path: path, What: "too many levels of soft links", Err: ErrFormat}
+	}
+	if len(path) > maxPathBytes {
+		return nil, &FormatError{Offset: -1, Path: path[:64] + "...", What: fmt.Sprintf("path of %d bytes", len(path)), Err: ErrUnsupported}
 	}
 	var cur Object = root
 	curPath := ""
@@ -122,6 +129,9 @@ func (f *File) lookup(root *Group, path string, depth int) (Object, error) {
 		}
 		l := g.Links[i]
 		curPath += "/" + name
+		if *hops++; *hops > maxLookupHops {
+			return nil, &FormatError{Offset: -1, Path: path, What: fmt.Sprintf("more than %d links followed", maxLookupHops), Err: ErrUnsupported}
+		}
 		switch l.Kind {
 		case LinkHard:
 			o, err := f.objectAt(l.Addr, curPath)
@@ -134,7 +144,7 @@ func (f *File) lookup(root *Group, path string, depth int) (Object, error) {
 			if !strings.HasPrefix(target, "/") {
 				target = g.Path + "/" + target
 			}
-			o, err := f.lookup(root, target, depth+1)
+			o, err := f.lookup(root, target, depth+1, hops)
 			if err != nil {
 				return nil, err
 			}
@@ -147,13 +157,40 @@ func (f *File) lookup(root *Group, path string, depth int) (Object, error) {
 }
 
 // objectAt reads the object whose header is at addr and names it path.
+// Each object is built once and then copied under each path: an object
+// reachable by many paths (many links to one big group) would otherwise be
+// rebuilt, its links and attributes parsed again, for every one of them.
 func (f *File) objectAt(addr uint64, path string) (Object, error) {
 	oh, err := f.objectHeader(addr)
 	if err != nil {
 		return nil, withPath(err, path)
 	}
-	o, err := f.buildObject(oh, path)
-	return o, withPath(err, path)
+	f.mu.Lock()
+	o := oh.built
+	f.mu.Unlock()
+	if o == nil {
+		if o, err = f.buildObject(oh, ""); err != nil {
+			return nil, withPath(err, path)
+		}
+		f.mu.Lock()
+		oh.built = o
+		f.mu.Unlock()
+	}
+	switch o := o.(type) {
+	case *Group:
+		cp := *o
+		cp.Path = path
+		return &cp, nil
+	case *Dataset:
+		cp := *o
+		cp.Path = path
+		return &cp, nil
+	case *NamedDatatype:
+		cp := *o
+		cp.Path = path
+		return &cp, nil
+	}
+	return o, nil
 }
 
 func (f *File) buildObject(oh *objectHeader, path string) (Object, error) {
@@ -328,6 +365,10 @@ func (f *File) attributes(oh *objectHeader) ([]*Attribute, error) {
 		if err != nil {
 			return err
 		}
+		// Records of many objects may name the same large heap object.
+		if err := f.charge(uint64(len(obj))+valueCost, f.AbsOffset(bh.addr), "dense attribute"); err != nil {
+			return err
+		}
 		m := &message{typ: msgAttribute, flags: mflags, data: obj, off: -1}
 		r, _, err := f.resolve(m)
 		if err != nil {
@@ -367,11 +408,21 @@ func (f *File) Walk(fn func(path string, o Object) error) error {
 	if err != nil {
 		return err
 	}
-	expanded := map[uint64]bool{}
-	return f.walk(root, "", fn, expanded, 0)
+	w := &walkState{expanded: map[uint64]bool{}}
+	return f.walk(root, "", fn, w, 0)
 }
 
-func (f *File) walk(o Object, path string, fn func(string, Object) error, expanded map[uint64]bool, depth int) error {
+// walkState is what one Walk has done: the groups it expanded, and how
+// many paths, of how many bytes, it built. Expanding each group once keeps
+// the number of paths linear in the number of links, but long names at
+// every level of a deep hierarchy still make long paths, so both are capped.
+type walkState struct {
+	expanded  map[uint64]bool
+	visits    int
+	pathBytes int64
+}
+
+func (f *File) walk(o Object, path string, fn func(string, Object) error, w *walkState, depth int) error {
 	p := path
 	if p == "" {
 		p = "/"
@@ -380,10 +431,10 @@ func (f *File) walk(o Object, path string, fn func(string, Object) error, expand
 		return err
 	}
 	g, ok := o.(*Group)
-	if !ok || expanded[g.Addr] {
+	if !ok || w.expanded[g.Addr] {
 		return nil
 	}
-	expanded[g.Addr] = true
+	w.expanded[g.Addr] = true
 	// Fetch the members' object headers together: over blob storage this
 	// is one or two requests per group instead of one per member.
 	rs := make([]rangeio.Range, 0, len(g.Links))
@@ -400,12 +451,20 @@ func (f *File) walk(o Object, path string, fn func(string, Object) error, expand
 		if l.Kind != LinkHard {
 			continue
 		}
+		w.visits++
+		w.pathBytes += int64(len(path) + 1 + len(l.Name))
+		switch {
+		case len(path)+1+len(l.Name) > maxPathBytes:
+			return &FormatError{Offset: -1, Path: p, What: fmt.Sprintf("link %.40q makes a path longer than %d bytes", l.Name, maxPathBytes), Err: ErrUnsupported}
+		case w.visits > maxWalkVisits || w.pathBytes > budgetFixed+budgetPerByte*min(f.size, 1<<50):
+			return &FormatError{Offset: -1, Path: p, What: fmt.Sprintf("more than %d paths (%d bytes of paths) to walk", w.visits, w.pathBytes), Err: ErrUnsupported}
+		}
 		cp := path + "/" + l.Name
 		child, err := f.objectAt(l.Addr, cp)
 		if err != nil {
 			return err
 		}
-		if err := f.walk(child, cp, fn, expanded, depth+1); err != nil {
+		if err := f.walk(child, cp, fn, w, depth+1); err != nil {
 			return err
 		}
 	}

@@ -47,6 +47,10 @@ type objectHeader struct {
 	msgs            []message
 	maxCompactAttrs int
 	minDenseAttrs   int
+
+	// built is the object built from this header, without a path; objectAt
+	// builds each object once and hands out copies (under File.mu).
+	built Object
 }
 
 // objectHeader reads (and caches) the object header at addr.
@@ -59,6 +63,15 @@ func (f *File) objectHeader(addr uint64) (*objectHeader, error) {
 	}
 	oh, err := f.parseObjectHeader(addr)
 	if err != nil {
+		return nil, err
+	}
+	// Headers are cached, so each is charged once; many overlapping headers
+	// would otherwise each hold a copy of most of the file.
+	var n uint64
+	for _, m := range oh.msgs {
+		n += uint64(len(m.data)) + 16
+	}
+	if err := f.charge(n, f.AbsOffset(addr), "object header"); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -80,6 +93,9 @@ func (f *File) parseObjectHeader(addr uint64) (*objectHeader, error) {
 	oh := &objectHeader{addr: addr}
 	var pending []chunkRef
 	visited := map[uint64]bool{addr: true}
+	// Chunks of one header never overlap: this bounds what a chain of
+	// overlapping continuations can make us read and parse.
+	chunkBytes := nodeBytes{f: f}
 
 	if len(prefix) >= 4 && string(prefix[:4]) == "OHDR" {
 		oh.version = 2
@@ -110,6 +126,9 @@ func (f *File) parseObjectHeader(addr uint64) (*objectHeader, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := chunkBytes.add(uint64(len(block)), f.AbsOffset(addr), "object header"); err != nil {
+			return nil, err
+		}
 		if f.opts.verifyChksum {
 			if err := verifyChecksum(block, f.AbsOffset(addr), "object header"); err != nil {
 				return nil, err
@@ -131,6 +150,9 @@ func (f *File) parseObjectHeader(addr uint64) (*objectHeader, error) {
 			}
 			if c.length < 8 || c.length > maxHeaderChunkSize {
 				return nil, formatErr(f.AbsOffset(c.addr), "object header continuation of %d bytes", c.length)
+			}
+			if err := chunkBytes.add(c.length, f.AbsOffset(c.addr), "object header continuation"); err != nil {
+				return nil, err
 			}
 			blk, err := f.read(c.addr, int(c.length), "object header continuation")
 			if err != nil {
@@ -189,6 +211,9 @@ func (f *File) parseObjectHeader(addr uint64) (*objectHeader, error) {
 		first = false
 		if c.length > maxHeaderChunkSize {
 			return nil, formatErr(f.AbsOffset(c.addr), "object header continuation of %d bytes", c.length)
+		}
+		if err := chunkBytes.add(c.length, f.AbsOffset(c.addr), "object header v1 messages"); err != nil {
+			return nil, err
 		}
 		blk, err := f.read(c.addr, int(c.length), "object header v1 messages")
 		if err != nil {

@@ -364,9 +364,7 @@ func (r *Reader) run(fs []*fetch, async bool) {
 func (r *Reader) do(f *fetch) {
 	off, end := r.blockSpan(f.first, f.end)
 	buf := make([]byte, end-off)
-	r.sem <- struct{}{}
-	n, err := r.r.ReadAt(buf, off)
-	<-r.sem
+	n, err := r.readAt(buf, off)
 	r.requests.Add(1)
 	r.bytes.Add(int64(n))
 	if n == len(buf) {
@@ -392,6 +390,19 @@ func (r *Reader) do(f *fetch) {
 	close(f.done)
 }
 
+// readAt makes one request within the concurrency bound. A panic of the
+// underlying ReaderAt becomes an error, so that no waiter hangs.
+func (r *Reader) readAt(p []byte, off int64) (n int, err error) {
+	r.sem <- struct{}{}
+	defer func() {
+		<-r.sem
+		if v := recover(); v != nil {
+			n, err = 0, fmt.Errorf("rangeio: the underlying ReadAt panicked: %v", v)
+		}
+	}()
+	return r.r.ReadAt(p, off)
+}
+
 // insertLocked caches blocks [first, end) from data (the bytes of those
 // blocks), copying so that evicting a block frees its memory, then evicts
 // least recently used blocks down to the bound.
@@ -407,7 +418,11 @@ func (r *Reader) insertLocked(first, end int64, data []byte) {
 			r.lru.MoveToFront(el)
 			continue
 		}
-		c := &cached{idx: b, data: append([]byte(nil), data[lo:hi]...)}
+		block := data[lo:hi]
+		if end-first > 1 {
+			block = append([]byte(nil), block...) // do not pin the whole request
+		}
+		c := &cached{idx: b, data: block}
 		r.blocks[b] = r.lru.PushFront(c)
 		r.cached += int64(len(c.data))
 	}

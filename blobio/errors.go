@@ -1,0 +1,219 @@
+package blobio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"gocloud.dev/gcerrors"
+)
+
+// Kinds of error, for errors.Is. Every error that blobio returns for a
+// storage operation is an *Error whose Kind is one of these (or nil when
+// the cause is unknown); context.Canceled and context.DeadlineExceeded of
+// the caller's context stay visible through errors.Is as well.
+var (
+	// ErrInvalidURL: the URL has no scheme blobio knows or is malformed.
+	ErrInvalidURL = errors.New("invalid URL")
+	// ErrInvalidArgument: a bad option, such as a malformed glob pattern.
+	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrConfig: the configuration does not allow the operation, such as an
+	// abfs://CONTAINER/PATH URL with no storage account configured.
+	ErrConfig = errors.New("configuration error")
+	// ErrNotFound: the object, container, account or directory does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrPermission: authentication or authorization failed.
+	ErrPermission = errors.New("permission denied")
+	// ErrUnavailable: the storage could not be reached, or kept failing or
+	// timing out after the bounded retries.
+	ErrUnavailable = errors.New("storage unavailable")
+	// ErrChanged: the object was replaced while it was being read.
+	ErrChanged = errors.New("object changed while being read")
+)
+
+// Error describes a failed blobio operation on a URL.
+type Error struct {
+	Op   string // "open", "scan", "read", "write", "stat"
+	URL  string // the URL as given
+	Kind error  // one of the Err* kinds, or nil
+	Err  error  // the underlying error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("blobio: ")
+	b.WriteString(e.Op)
+	if e.URL != "" {
+		b.WriteString(" ")
+		b.WriteString(e.URL)
+	}
+	if e.Kind != nil && !errors.Is(e.Err, e.Kind) {
+		b.WriteString(": ")
+		b.WriteString(e.Kind.Error())
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap lets errors.Is and errors.As see both the kind and the cause.
+func (e *Error) Unwrap() []error {
+	var out []error
+	if e.Kind != nil {
+		out = append(out, e.Kind)
+	}
+	if e.Err != nil {
+		out = append(out, e.Err)
+	}
+	return out
+}
+
+// ErrorType names the kind of err for JSON error reports: "not_found",
+// "permission_denied", "unavailable", "invalid_url", "invalid_argument",
+// "config_error", "changed", "canceled", "timeout", or "error".
+func ErrorType(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrNotFound):
+		return "not_found"
+	case errors.Is(err, ErrPermission):
+		return "permission_denied"
+	case errors.Is(err, ErrUnavailable):
+		return "unavailable"
+	case errors.Is(err, ErrInvalidURL):
+		return "invalid_url"
+	case errors.Is(err, ErrInvalidArgument):
+		return "invalid_argument"
+	case errors.Is(err, ErrConfig):
+		return "config_error"
+	case errors.Is(err, ErrChanged):
+		return "changed"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	return "error"
+}
+
+// wrap turns err from an operation on url into an *Error with its kind.
+// ctx is the caller's context: when it has ended, its error is the cause.
+func wrap(ctx context.Context, op, url string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var be *Error
+	if errors.As(err, &be) {
+		return err
+	}
+	if ctx != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
+	return &Error{Op: op, URL: url, Kind: classify(ctx, err), Err: compact(err)}
+}
+
+// compactError gives a short message to an error that keeps its chain.
+type compactError struct {
+	msg string
+	err error
+}
+
+func (e *compactError) Error() string { return e.msg }
+func (e *compactError) Unwrap() error { return e.err }
+
+// compact shortens the messages of Azure SDK errors (which span many lines
+// with the response body) to one line, and drops the query of request URLs
+// (which can hold a SAS token).
+func compact(err error) error {
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		msg := fmt.Sprintf("HTTP %d", re.StatusCode)
+		if re.ErrorCode != "" {
+			msg += " " + re.ErrorCode
+		}
+		if r := re.RawResponse; r != nil && r.Request != nil && r.Request.URL != nil {
+			msg += fmt.Sprintf(" (%s %s)", r.Request.Method, stripQuery(r.Request.URL))
+		}
+		return &compactError{msg: msg, err: err}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		u, perr := url.Parse(ue.URL)
+		where := ue.URL
+		if perr == nil {
+			where = stripQuery(u)
+		}
+		return &compactError{msg: fmt.Sprintf("%s %s: %v", ue.Op, where, ue.Err), err: err}
+	}
+	return err
+}
+
+func stripQuery(u *url.URL) string {
+	c := *u
+	c.RawQuery, c.ForceQuery, c.User = "", false, nil
+	return c.String()
+}
+
+// classify finds the kind of a storage error.
+func classify(ctx context.Context, err error) error {
+	if ctx != nil && ctx.Err() != nil {
+		return nil // the caller's own cancellation or deadline; no storage kind
+	}
+	for _, k := range []error{ErrInvalidURL, ErrInvalidArgument, ErrConfig, ErrNotFound, ErrPermission, ErrUnavailable, ErrChanged} {
+		if errors.Is(err, k) {
+			return k
+		}
+	}
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		switch {
+		case re.StatusCode == http.StatusNotFound:
+			return ErrNotFound
+		case re.StatusCode == http.StatusPreconditionFailed:
+			return ErrChanged
+		case re.StatusCode == http.StatusUnauthorized || re.StatusCode == http.StatusForbidden:
+			return ErrPermission
+		case re.StatusCode == http.StatusRequestTimeout || re.StatusCode == http.StatusTooManyRequests || re.StatusCode >= 500:
+			return ErrUnavailable
+		}
+		return nil
+	}
+	var afe *azidentity.AuthenticationFailedError
+	if errors.As(err, &afe) {
+		return ErrPermission
+	}
+	if strings.Contains(err.Error(), "DefaultAzureCredential") || strings.Contains(err.Error(), "credential unavailable") {
+		return ErrPermission
+	}
+	switch gcerrors.Code(err) {
+	case gcerrors.NotFound:
+		return ErrNotFound
+	case gcerrors.PermissionDenied:
+		return ErrPermission
+	case gcerrors.InvalidArgument:
+		return ErrInvalidArgument
+	case gcerrors.DeadlineExceeded, gcerrors.ResourceExhausted:
+		return ErrUnavailable
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+		return ErrNotFound // e.g. a storage account that does not exist
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, context.DeadlineExceeded) {
+		// Transport failures and per-try timeouts, after the retries.
+		return ErrUnavailable
+	}
+	return nil
+}

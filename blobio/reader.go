@@ -1,0 +1,160 @@
+package blobio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	azblobblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"gocloud.dev/blob"
+
+	"github.com/greensight/vzarr/rangeio"
+)
+
+// blobReaderAt is an io.ReaderAt of ranged reads of one blob: every ReadAt
+// is one request. Reads use the context given to NewReaderAt.
+type blobReaderAt struct {
+	ctx     context.Context
+	bucket  *blob.Bucket
+	key     string
+	name    string // for errors
+	explain func(error) error
+	etag    *azcore.ETag // Azure: the version every read must match
+}
+
+// readerOptions makes Azure reads conditional on the blob's ETag, so that a
+// blob replaced while it is being read gives ErrChanged instead of a mix of
+// two versions.
+func (r *blobReaderAt) readerOptions() *blob.ReaderOptions {
+	if r.etag == nil {
+		return nil
+	}
+	return &blob.ReaderOptions{BeforeRead: func(as func(any) bool) error {
+		var opts *azblobblob.DownloadStreamOptions
+		if as(&opts) {
+			opts.AccessConditions = &azblobblob.AccessConditions{
+				ModifiedAccessConditions: &azblobblob.ModifiedAccessConditions{IfMatch: r.etag},
+			}
+		}
+		return nil
+	}}
+}
+
+func (r *blobReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	rr, err := r.bucket.NewRangeReader(r.ctx, r.key, off, int64(len(p)), r.readerOptions())
+	if err != nil {
+		return 0, r.explain(wrap(r.ctx, "read", r.name, fmt.Errorf("range [%d, %d): %w", off, off+int64(len(p)), err)))
+	}
+	defer rr.Close()
+	n, err := io.ReadFull(rr, p)
+	switch {
+	case err == io.ErrUnexpectedEOF || (err == io.EOF && n == 0):
+		return n, io.EOF
+	case err != nil:
+		return n, r.explain(wrap(r.ctx, "read", r.name, fmt.Errorf("range [%d, %d): %w", off, off+int64(len(p)), err)))
+	}
+	return n, nil
+}
+
+// NewReaderAt returns a caching io.ReaderAt (a rangeio.Reader, whose Size is
+// the blob's size and whose Stats count the blob requests) over ranged reads
+// of key in b.
+//
+// It makes one request at once: the first read of rangeio (the blob's first
+// 1 MiB by default, see rangeio.WithFirstRead), which also tells the size;
+// with rangeio.WithFirstRead(0) that request asks for the attributes
+// instead. A missing blob gives an error for which errors.Is(err,
+// ErrNotFound) holds. On Azure every later read is conditional on the blob's
+// ETag: if the blob is replaced meanwhile, reads fail with ErrChanged.
+//
+// ctx governs the reads that the returned reader makes later too (io.ReaderAt
+// has no context); cancel it to abandon them.
+func NewReaderAt(ctx context.Context, b *blob.Bucket, key string, opts ...rangeio.Option) (*rangeio.Reader, error) {
+	return newReaderAt(ctx, b, key, key, nil, opts...)
+}
+
+// newReaderAt is NewReaderAt with a name for errors and a function that
+// explains them (nil for none).
+func newReaderAt(ctx context.Context, b *blob.Bucket, key, name string, explain func(error) error, opts ...rangeio.Option) (_ *rangeio.Reader, err error) {
+	if explain == nil {
+		explain = func(err error) error { return err }
+	}
+	defer func() { err = explain(err) }()
+	src := &blobReaderAt{ctx: ctx, bucket: b, key: key, name: name, explain: explain}
+	cfg := rangeio.NewConfig(opts...)
+	if first := (cfg.FirstRead + cfg.BlockSize - 1) / cfg.BlockSize * cfg.BlockSize; first > 0 {
+		rr, err := b.NewRangeReader(ctx, key, 0, first, nil)
+		if isInvalidRange(err) {
+			// Azure answers 416 to a range read of an empty blob.
+			return rangeio.NewReader(src, 0, opts...), nil
+		}
+		if err != nil {
+			return nil, wrap(ctx, "read", name, err)
+		}
+		defer rr.Close()
+		var resp azblobblob.DownloadStreamResponse
+		if rr.As(&resp) && resp.ETag != nil {
+			src.etag = resp.ETag
+		}
+		size := rr.Size()
+		data := make([]byte, min(first, size))
+		if _, err := io.ReadFull(rr, data); err != nil {
+			return nil, wrap(ctx, "read", name, fmt.Errorf("range [0, %d): %w", len(data), err))
+		}
+		return rangeio.NewReader(src, size, append(slices.Clip(opts), rangeio.WithInitialData(data))...), nil
+	}
+	attrs, err := b.Attributes(ctx, key)
+	if err != nil {
+		return nil, wrap(ctx, "stat", name, err)
+	}
+	var props azblobblob.GetPropertiesResponse
+	if attrs.As(&props) && props.ETag != nil {
+		src.etag = props.ETag
+	}
+	return rangeio.NewReader(src, attrs.Size, opts...), nil
+}
+
+func isInvalidRange(err error) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && re.StatusCode == http.StatusRequestedRangeNotSatisfiable
+}
+
+// Object is an open blob or file: a caching io.ReaderAt with its URLs.
+type Object struct {
+	*rangeio.Reader
+	URL    string // the URL it was opened with
+	RefURL string // the URL fsspec resolves to it, for chunk references
+	bucket *blob.Bucket
+}
+
+// Close releases the object's bucket.
+func (obj *Object) Close() error { return obj.bucket.Close() }
+
+// OpenObject opens the object at rawURL for ranged reads (see NewReaderAt).
+func (o *Opener) OpenObject(ctx context.Context, rawURL string, opts ...rangeio.Option) (*Object, error) {
+	loc, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, wrap(ctx, "open", rawURL, err)
+	}
+	if loc.Key == "" || loc.Key[len(loc.Key)-1] == '/' {
+		return nil, wrap(ctx, "open", rawURL, fmt.Errorf("%w: the URL names a directory, not an object", ErrInvalidArgument))
+	}
+	b, err := o.OpenLocation(ctx, loc)
+	if err != nil {
+		return nil, wrap(ctx, "open", rawURL, err)
+	}
+	r, err := newReaderAt(ctx, b, loc.Key, rawURL, func(err error) error { return o.explain(loc, err) }, opts...)
+	if err != nil {
+		_ = b.Close()
+		return nil, err
+	}
+	o.logger().DebugContext(ctx, "blobio: opened object", "url", rawURL, "size", r.Size())
+	return &Object{Reader: r, URL: rawURL, RefURL: loc.RefURL(), bucket: b}, nil
+}
