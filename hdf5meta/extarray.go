@@ -207,9 +207,9 @@ func (d *Dataset) chunksExtArray(fn func(Chunk) error) error {
 func (d *Dataset) eaSuperBlock(h *eaHeader, addr uint64, s eaSuperInfo, first uint64, emit func(uint64, []byte) error) error {
 	f := d.f
 	// Late super blocks of a wide array claim up to 2^32 data blocks of
-	// 2^32 elements: products that overflow would make the bitmap slices
-	// below go out of range. A super block's block addresses and bitmaps
-	// are in the file, so their size is bounded by it.
+	// 2^32 elements: products that overflow would wrap the block size
+	// computed below. A super block's block addresses and bitmaps are in
+	// the file, so their size is bounded by it.
 	if mulSat(s.ndblks, uint64(f.offSize)) > uint64(f.size) {
 		return formatErr(f.AbsOffset(addr), "extensible array super block of %d data blocks", s.ndblks)
 	}
