@@ -3,6 +3,7 @@ package hdf5meta
 import (
 	"errors"
 	"fmt"
+	"github.com/greensight/vzarr/rangeio"
 	"iter"
 )
 
@@ -299,6 +300,9 @@ func (d *Dataset) chunksFixedArray(fn func(Chunk) error) error {
 	bitmap := hdr[prefix : prefix+bitmapLen]
 	pageAddr := dblk + uint64(len(hdr))
 	fullPage := uint64(pageN)*uint64(entrySize) + 4
+	// The pages follow each other: fetch them all in one go (the cache
+	// splits very large spans) instead of one request per page.
+	f.prefetch([]rangeio.Range{{Off: int64(pageAddr), Len: int64(npages * fullPage)}})
 	for p := uint64(0); p < npages; p++ {
 		cnt := pageN
 		if p == npages-1 {

@@ -1,5 +1,7 @@
 package hdf5meta
 
+import "github.com/greensight/vzarr/rangeio"
+
 // Extensible array chunk index (HDF5 File Format Specification, VII.C).
 // Elements 0..IndexElements-1 live in the index block; the rest live in
 // data blocks grouped in super blocks whose sizes double every other super
@@ -176,8 +178,27 @@ func (d *Dataset) chunksExtArray(fn func(Chunk) error) error {
 		return id.err
 	}
 	base := uint64(h.idxElems)
-	// Data blocks addressed from the index block.
+	// Fetch the next level in few requests: the data blocks the index block
+	// addresses, then the super blocks (each fetches its data blocks).
+	var rs []rangeio.Range
 	k := 0
+	for u := 0; u < h.iblockNsblks && u < h.nsblks; u++ {
+		for j := uint64(0); j < h.sblks[u].ndblks; j++ {
+			if k < len(dblkAddrs) && dblkAddrs[k] != undefAddr {
+				rs = append(rs, rangeio.Range{Off: int64(dblkAddrs[k]), Len: h.dataBlockSize(f, h.sblks[u].dblkElems)})
+			}
+			k++
+		}
+	}
+	for i, sa := range sblkAddrs {
+		if sa != undefAddr {
+			s := h.sblks[h.iblockNsblks+i]
+			rs = append(rs, rangeio.Range{Off: int64(sa), Len: int64(min(s.ndblks, 1<<16))*int64(f.offSize+8) + 64})
+		}
+	}
+	f.prefetch(rs)
+	// Data blocks addressed from the index block.
+	k = 0
 	for u := 0; u < h.iblockNsblks && u < h.nsblks; u++ {
 		s := h.sblks[u]
 		for j := uint64(0); j < s.ndblks; j++ {
@@ -241,6 +262,15 @@ func (d *Dataset) eaSuperBlock(h *eaHeader, addr uint64, s eaSuperInfo, first ui
 	sd := f.newDecoder(blk, off, "extensible array super block")
 	sd.skip(6 + f.offSize + h.arrOffSize)
 	bitmaps := sd.bytes(bitmapLen)
+	addrStart := sd.pos
+	var rs []rangeio.Range
+	for j := uint64(0); j < s.ndblks; j++ {
+		if da := sd.addr(); sd.err == nil && da != undefAddr && first+j*s.dblkElems < h.maxIndexSet {
+			rs = append(rs, rangeio.Range{Off: int64(da), Len: h.dataBlockSize(f, s.dblkElems)})
+		}
+	}
+	f.prefetch(rs)
+	sd.pos = addrStart
 	for j := uint64(0); j < s.ndblks; j++ {
 		da := sd.addr()
 		if sd.err != nil {
@@ -348,4 +378,16 @@ func (b *pageBits) set(p uint64) bool {
 		return false
 	}
 	return b.bits[i/8]&(0x80>>(i%8)) != 0
+}
+
+// dataBlockSize is the size in the file of a data block of nelem elements
+// (a prefetch hint: an estimate is harmless).
+func (h *eaHeader) dataBlockSize(f *File, nelem uint64) int64 {
+	prefix := int64(4 + 1 + 1 + f.offSize + h.arrOffSize + 4)
+	n := int64(min(nelem, uint64(f.size)))
+	if nelem <= h.pageElems {
+		return prefix + n*int64(h.elemSize)
+	}
+	npages := n / int64(h.pageElems)
+	return prefix + npages*(int64(h.pageElems)*int64(h.elemSize)+4)
 }

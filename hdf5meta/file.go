@@ -52,7 +52,7 @@ func (f *File) Stats() ReadStats {
 // prefetch asks the cache to fetch ranges (HDF5 addresses and lengths) in
 // few concurrent requests, before they are parsed one by one.
 func (f *File) prefetch(ranges []rangeio.Range) {
-	if len(ranges) < 2 {
+	if len(ranges) == 0 {
 		return
 	}
 	for i := range ranges {
