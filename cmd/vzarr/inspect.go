@@ -1,16 +1,19 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"io"
 	"os"
+	"os/signal"
 
+	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/validate"
 )
 
 func init() {
 	register(command{name: "inspect",
-		synopsis: "inspect [--chunks] [--fail-on-warnings] FILE   chunking validation report (JSON)",
+		synopsis: "inspect [--chunks] [--fail-on-warnings] URL   chunking validation report (JSON) of a file or blob",
 		run:      runInspect})
 }
 
@@ -32,16 +35,14 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	src := fs.Arg(0)
-	fh, err := os.Open(src)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	obj, err := newOpener().OpenObject(ctx, src, hdf5meta.DefaultReaderOptions()...)
 	if err != nil {
 		return fail(stdout, err)
 	}
-	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return fail(stdout, err)
-	}
-	rep, err := validate.Inspect(fh, st.Size(), src, opts)
+	defer obj.Close()
+	rep, err := validate.Inspect(obj.Reader, obj.Size(), src, opts)
 	if err != nil {
 		return fail(stdout, err)
 	}

@@ -45,6 +45,17 @@ func TestInspectCommand(t *testing.T) {
 	assert.Equal(t, false, fail["success"])
 	assert.Equal(t, "truncated_file", fail["error_type"], fail["error"])
 
+	// Sources are URLs: file:// works like a path; a missing object is a
+	// clear not_found error.
+	abs, err := filepath.Abs(basic)
+	require.NoError(t, err)
+	out.Reset()
+	assert.Equal(t, 0, run([]string{"inspect", "file://" + abs}, &out, &errb), out.String())
+	out.Reset()
+	assert.Equal(t, 1, run([]string{"inspect", abs + ".missing"}, &out, &errb))
+	require.NoError(t, json.Unmarshal(out.Bytes(), &fail))
+	assert.Equal(t, "not_found", fail["error_type"], fail["error"])
+
 	// Usage errors exit 2.
 	assert.Equal(t, 2, run([]string{"inspect"}, &out, &errb))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/validate"
 )
@@ -36,8 +37,13 @@ func fail(stdout io.Writer, err error) int {
 	return 1
 }
 
-// errorType classifies an error for machines reading the JSON.
+// errorType classifies an error for machines reading the JSON: storage
+// errors by blobio's kinds (not_found, permission_denied, unavailable,
+// invalid_url, ...), file format errors by the readers' sentinels.
 func errorType(err error) string {
+	if t := blobio.ErrorType(err); t != "error" {
+		return t
+	}
 	switch {
 	case errors.Is(err, hdf5meta.ErrTruncated):
 		return "truncated_file"

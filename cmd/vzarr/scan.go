@@ -71,7 +71,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	res, err := opener.Scan(ctx, fs.Arg(0), blobio.ScanOptions{Pattern: *pattern, Recursive: *recursive})
 	if err != nil {
-		_ = writeJSON(stdout, failure{Success: false, Error: err.Error(), ErrorType: storageErrorType(err)})
+		_ = writeJSON(stdout, failure{Success: false, Error: err.Error(), ErrorType: errorType(err)})
 		return 1
 	}
 	if err := writeJSON(stdout, scanOutput{Success: true, Result: res}); err != nil {
@@ -84,14 +84,4 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 type scanOutput struct {
 	Success bool               `json:"success"`
 	Result  *blobio.ScanResult `json:"result"`
-}
-
-// storageErrorType classifies errors of commands that read storage:
-// blobio's kinds (not_found, permission_denied, unavailable, invalid_url,
-// invalid_argument, config_error, canceled, timeout), else errorType's.
-func storageErrorType(err error) string {
-	if t := blobio.ErrorType(err); t != "error" {
-		return t
-	}
-	return errorType(err)
 }
