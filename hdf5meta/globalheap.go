@@ -60,11 +60,15 @@ func (f *File) parseGlobalHeap(addr uint64) (*globalHeap, error) {
 	}
 	gh := &globalHeap{objects: map[uint16][]byte{}}
 	d = f.newDecoder(b, off, "global heap object")
-	d.skip(len(hdr))
-	for d.remaining() >= 8+f.lenSize {
+	// libhdf5 pads the collection header and each object header to 8
+	// bytes (it matters when lengths are 4 bytes).
+	d.skip(align8(len(hdr)))
+	objHdr := align8(8 + f.lenSize)
+	for d.remaining() >= objHdr {
 		idx := d.u16()
 		d.skip(6) // reference count, reserved
 		n := d.length()
+		d.skip(objHdr - 8 - f.lenSize)
 		if idx == 0 { // free space: the rest of the collection
 			break
 		}
@@ -81,3 +85,5 @@ func (f *File) parseGlobalHeap(addr uint64) (*globalHeap, error) {
 	}
 	return gh, nil
 }
+
+func align8(n int) int { return (n + 7) &^ 7 }

@@ -86,11 +86,9 @@ func (f *File) parseDataspace(d *decoder) (Dataspace, error) {
 	}
 	if flags&1 != 0 {
 		for i := 0; i < rank; i++ {
-			v := d.length()
-			if d.lenSize < 8 && v == (uint64(1)<<(8*d.lenSize))-1 {
-				v = Unlimited
-			}
-			s.MaxDims = append(s.MaxDims, v)
+			// Like libhdf5, only the 8-byte all-ones value is unlimited: with
+			// 4-byte lengths it decodes as 2^32-1, a finite maximum.
+			s.MaxDims = append(s.MaxDims, d.length())
 		}
 	} else {
 		s.MaxDims = append([]uint64(nil), s.Dims...)

@@ -98,12 +98,14 @@ LIBVER = {"earliest": h5f.LIBVER_EARLIEST, "v108": h5f.LIBVER_V18, "v110": h5f.L
 
 
 def new_file(path, libver=("earliest", "latest"), userblock=0, istore_k=None, sym_k=None,
-             sohm=None, sohm_phase=None):
+             sohm=None, sohm_phase=None, sizes=None):
     """Create an HDF5 file with h5py's low-level API; returns an h5py.File."""
     fcpl = h5p.create(h5p.FILE_CREATE)
     fcpl.set_obj_track_times(False)  # the root group
     if userblock:
         fcpl.set_userblock(userblock)
+    if sizes is not None:
+        fcpl.set_sizes(*sizes)  # (sizeof_addr, sizeof_size)
     if istore_k is not None:
         _check(LIB.H5Pset_istore_k(fcpl.id, istore_k), "H5Pset_istore_k")
     if sym_k is not None:
@@ -121,7 +123,7 @@ def new_file(path, libver=("earliest", "latest"), userblock=0, istore_k=None, sy
     return h5py.File(fid)
 
 
-def mkgroup(parent, name, track_order=False, phase=None, est=None):
+def mkgroup(parent, name, track_order=False, phase=None):
     gcpl = h5p.create(h5p.GROUP_CREATE)
     gcpl.set_obj_track_times(False)
     if track_order:
@@ -283,7 +285,7 @@ def write_compound_vlen_attr(obj, name, rows):
     vs.set_cset(h5t.CSET_UTF8)
     mtype.insert(b"s", _CmpVlen.s.offset, vs)
     mtype.insert(b"v", _CmpVlen.v.offset, h5t.vlen_create(h5t.NATIVE_INT32))
-    keep = []
+    keep = []  # the ctypes buffers the hvl_t / char* point into, alive until H5Awrite
     buf = (_CmpVlen * len(rows))()
     for i, (k, text, seq) in enumerate(rows):
         arr = (ctypes.c_int32 * max(1, len(seq)))(*seq)
@@ -501,10 +503,16 @@ def write_groups(f, latest, big_attr_bytes):
 
     # attributes: added after creation so the object header needs continuation blocks;
     # many attributes (dense storage in latest files); one attribute too big to be compact
+    # (libhdf5 grows a header in place while it is the last thing in the file, so other
+    # objects are created between the rounds of attributes)
     cont = f.create_dataset("attrs_continuation", data=np.arange(4, dtype="i4"),
                             dcpl=dcpl_new(phase=(200, 150)))
-    for i in range(30):
-        cont.attrs["attr_%02d" % i] = np.arange(i + 1, dtype="f8")
+    cgrp = mkgroup(f, "attrs_group_continuation", phase=(200, 150))
+    for r in range(3):
+        f.create_dataset("attrs_continuation_spacer%d" % r, data=np.arange(8, dtype="i2"))
+        for i in range(r * 10, r * 10 + 10):
+            cont.attrs["attr_%02d" % i] = np.arange(i + 1, dtype="f8")
+            cgrp.attrs["c%02d" % i] = "string attribute number %d, padded to grow the header" % i
     dense = f.create_dataset("attrs_dense", data=np.arange(4, dtype="i4"))
     for i in range(30):
         dense.attrs["a%02d" % i] = "value %d" % i if i % 2 else np.int64(i)
@@ -518,9 +526,6 @@ def write_groups(f, latest, big_attr_bytes):
     ag = mkgroup(f, "attrs_group")
     for i in range(30):
         ag.attrs["ga%02d" % i] = np.float32(i) / 4
-    cgrp = mkgroup(f, "attrs_group_continuation", phase=(200, 150))
-    for i in range(25):
-        cgrp.attrs["c%02d" % i] = "string attribute number %d, padded to grow the header" % i
 
     # dimension scales (h5py dims API) and plain datasets without any (phony dims)
     dims = mkgroup(f, "dims")
@@ -580,9 +585,9 @@ def write_layouts(f, latest):
     lay.create_dataset("external", shape=(32,), dtype="<i4",
                        external=[("h5_external_raw.bin", 8, raw.nbytes)])
 
-    # filters (chunked (60, 50) into (16, 20): shape not a multiple of the chunk shape)
+    # filters (chunked (40, 30) into (16, 20): shape not a multiple of the chunk shape)
     flt = mkgroup(f, "filters")
-    fdata = field2d(60, 50, 2)
+    fdata = field2d(40, 30, 2)
     idata = (fdata * 100).astype("<i4")
     chunked(flt, "gzip1", fdata, chunks=(16, 20), compression="gzip", compression_opts=1)
     chunked(flt, "gzip9", fdata, chunks=(16, 20), compression="gzip", compression_opts=9)
@@ -598,7 +603,7 @@ def write_layouts(f, latest):
     chunked(flt, "scaleoffset_float", fdata.astype("f8"), chunks=(16, 20), scaleoffset=2)
     nb = h5t.STD_I32LE.copy()
     nb.set_precision(12)
-    d = ll_dataset(flt, "nbit_i32_p12", nb, (60, 50),
+    d = ll_dataset(flt, "nbit_i32_p12", nb, (40, 30),
                    dcpl=dcpl_new(layout=h5d.CHUNKED, chunks=(16, 20), nbit=True))
     d[...] = (idata % 2048).astype("<i4")
     # a chunk whose filter mask is non-zero: written raw, deflate skipped
@@ -1099,7 +1104,14 @@ class RawFile:
         return out
 
     def u_of(self, d, q):
-        return int.from_bytes(d[q:q + self.so], "little")
+        """An address inside message bytes d (all ones = undefined -> UNDEF)."""
+        v = int.from_bytes(d[q:q + self.so], "little")
+        return UNDEF if v == (1 << 8 * self.so) - 1 else v
+
+    def addr(self, pos):
+        """An address at file position pos (all ones = undefined -> UNDEF)."""
+        v = self.u(pos, self.so)
+        return UNDEF if v == (1 << 8 * self.so) - 1 else v
 
     def layout(self, h):
         for t, _, d in h["messages"]:
@@ -1165,7 +1177,7 @@ def _elements(rf, pos, n, elsize, filtered):
     out = []
     for i in range(n):
         q = pos + i * elsize
-        addr = rf.u(q, rf.so)
+        addr = rf.addr(q)
         if filtered:
             csize = rf.u(q + rf.so, elsize - rf.so - 4)
             mask = rf.u(q + elsize - 4, 4)
@@ -1182,7 +1194,7 @@ def parse_fixed_array(rf, addr):
     assert rf.b[p:p + 4] == b"FAHD"
     client, elsize, bits = rf.b[p + 5], rf.b[p + 6], rf.b[p + 7]
     nelmts = rf.u(p + 8, rf.sl)
-    dblk = rf.u(p + 8 + rf.sl, rf.so)
+    dblk = rf.addr(p + 8 + rf.sl)
     info = {"num_elements": nelmts, "page_bits": bits}
     if dblk == UNDEF:
         return [None] * nelmts, info
@@ -1216,7 +1228,7 @@ def parse_extensible_array(rf, addr):
     client, elsize, max_bits, iblk_n, dblk_min, sblk_min_ptrs, page_bits = rf.b[p + 5:p + 12]
     q = p + 12
     nsblks_created, _, ndblks_created, _, max_idx_set, _ = [rf.u(q + i * rf.sl, rf.sl) for i in range(6)]
-    iblk = rf.u(q + 6 * rf.sl, rf.so)
+    iblk = rf.addr(q + 6 * rf.sl)
     filtered = client == 1
     info = {"max_index_set": max_idx_set, "super_blocks_created": nsblks_created,
             "data_blocks_created": ndblks_created, "page_bits": page_bits}
@@ -1240,9 +1252,9 @@ def parse_extensible_array(rf, addr):
     q = ib + 6 + rf.so
     out = _elements(rf, q, iblk_n, elsize, filtered)
     q += iblk_n * elsize
-    dblk_addrs = [rf.u(q + i * rf.so, rf.so) for i in range(ndblk_addrs)]
+    dblk_addrs = [rf.addr(q + i * rf.so) for i in range(ndblk_addrs)]
     q += ndblk_addrs * rf.so
-    sblk_addrs = [rf.u(q + i * rf.so, rf.so) for i in range(nsblk_addrs)]
+    sblk_addrs = [rf.addr(q + i * rf.so) for i in range(nsblk_addrs)]
     off_size = (max_bits + 7) // 8
     page_n = 1 << page_bits
     npaged_dblks = 0
@@ -1285,12 +1297,83 @@ def parse_extensible_array(rf, addr):
                 npages = dn // page_n if dn > page_n else 0
                 init = rf.b[q:q + ndblks * ((npages + 7) // 8)]
                 q += len(init)
-                addrs = [rf.u(q + k * rf.so, rf.so) for k in range(ndblks)]
+                addrs = [rf.addr(q + k * rf.so) for k in range(ndblks)]
                 for k in range(ndblks):
                     out += data_block(addrs[k], dn, init, k * npages)
         s += 1
     info["paged_data_blocks"] = npaged_dblks
     return out[:total], info
+
+
+_M32 = 0xFFFFFFFF
+
+
+def _rot(x, k):
+    return ((x << k) | (x >> (32 - k))) & _M32
+
+
+def lookup3(data, initval=0):
+    """Bob Jenkins' lookup3 hashlittle, the checksum of HDF5 metadata blocks."""
+    n = len(data)
+    a = b = c = (0xDEADBEEF + n + initval) & _M32
+    i = 0
+    while n > 12:
+        a = (a + int.from_bytes(data[i:i + 4], "little")) & _M32
+        b = (b + int.from_bytes(data[i + 4:i + 8], "little")) & _M32
+        c = (c + int.from_bytes(data[i + 8:i + 12], "little")) & _M32
+        a = (a - c) & _M32; a ^= _rot(c, 4); c = (c + b) & _M32
+        b = (b - a) & _M32; b ^= _rot(a, 6); a = (a + c) & _M32
+        c = (c - b) & _M32; c ^= _rot(b, 8); b = (b + a) & _M32
+        a = (a - c) & _M32; a ^= _rot(c, 16); c = (c + b) & _M32
+        b = (b - a) & _M32; b ^= _rot(a, 19); a = (a + c) & _M32
+        c = (c - b) & _M32; c ^= _rot(b, 4); b = (b + a) & _M32
+        n -= 12
+        i += 12
+    if n == 0:
+        return c
+    tail = bytes(data[i:i + n]) + b"\0" * (12 - n)
+    a = (a + int.from_bytes(tail[0:4], "little")) & _M32
+    b = (b + int.from_bytes(tail[4:8], "little")) & _M32
+    c = (c + int.from_bytes(tail[8:12], "little")) & _M32
+    c ^= b; c = (c - _rot(b, 14)) & _M32
+    a ^= c; a = (a - _rot(c, 11)) & _M32
+    b ^= a; b = (b - _rot(a, 25)) & _M32
+    c ^= b; c = (c - _rot(b, 16)) & _M32
+    a ^= c; a = (a - _rot(c, 4)) & _M32
+    b ^= a; b = (b - _rot(a, 14)) & _M32
+    c ^= b; c = (c - _rot(b, 24)) & _M32
+    return c
+
+
+FIXED_TIME = 1577836800  # 2020-01-01T00:00:00Z
+
+
+def normalize_times(path):
+    """Set the timestamps of version-2 object headers that store them to FIXED_TIME and
+    re-checksum the header, so that regenerating gives byte-identical files. (libhdf5
+    stores times in objects h5py cannot turn them off for - the superblock extension,
+    virtual datasets - and netCDF-C leaves them on for committed datatypes.)"""
+    with open(path, "rb") as fh:
+        b = bytearray(fh.read())
+    fixed = struct.pack("<I", FIXED_TIME) * 4
+    count = 0
+    pos = b.find(b"OHDR")
+    while pos >= 0:
+        if b[pos + 4] == 2 and b[pos + 5] & 0x20:
+            flags = b[pos + 5]
+            q = pos + 6 + 16 + (4 if flags & 0x10 else 0)
+            n = 1 << (flags & 3)
+            end = q + n + int.from_bytes(b[q:q + n], "little")
+            if end + 4 <= len(b) and lookup3(b[pos:end]) == int.from_bytes(b[end:end + 4], "little"):
+                if b[pos + 6:pos + 22] != fixed:
+                    b[pos + 6:pos + 22] = fixed
+                    b[end:end + 4] = struct.pack("<I", lookup3(b[pos:end]))
+                    count += 1
+        pos = b.find(b"OHDR", pos + 4)
+    if count:
+        with open(path, "wb") as fh:
+            fh.write(b)
+    return count
 
 
 def b64(x):
@@ -1505,10 +1588,38 @@ def chunk_line(c):
     return "%s %d %d %d\n" % (",".join(map(str, c["offset"])), c["addr"], c["size"], c["filter_mask"])
 
 
+def parse_btree_v1_chunks(rf, addr, rank):
+    """All chunk records of a version-1 B-tree chunk index (node type 1)."""
+    out, depth, nodes = [], 0, 0
+    todo = [addr]
+    while todo:
+        p = rf.base + todo.pop(0)
+        assert rf.b[p:p + 4] == b"TREE" and rf.b[p + 4] == 1
+        level, used = rf.b[p + 5], rf.u(p + 6, 2)
+        depth = max(depth, level)
+        nodes += 1
+        q = p + 8 + 2 * rf.so
+        ksize = 8 + 8 * (rank + 1)
+        for i in range(used):
+            size, mask = rf.u(q, 4), rf.u(q + 4, 4)
+            off = [rf.u(q + 8 + 8 * k, 8) for k in range(rank)]
+            child = rf.u(q + ksize, rf.so)
+            if level == 0:
+                out.append({"offset": off, "addr": rf.base + child, "size": size, "filter_mask": mask})
+            else:
+                todo.append(child)
+            q += ksize + rf.so
+    out.sort(key=lambda c: c["offset"])
+    return out, {"btree_depth": depth, "btree_nodes": nodes}
+
+
 def parsed_chunk_list(ds, rf, lay):
-    """The chunk list read from a fixed/extensible array index by this script's own
-    parser (None for other indexes)."""
+    """The chunk list read from the index by this script's own parser (v1 B-tree, fixed
+    array, extensible array; None for the other indexes)."""
     kind, addr = lay.get("chunk_index"), lay.get("chunk_index_addr")
+    if kind == "btree_v1" and addr is not None:
+        cl, info = parse_btree_v1_chunks(rf, addr, len(ds.shape))
+        return [c for c in cl if all(o < s for o, s in zip(c["offset"], ds.shape))], info
     if kind not in ("fixed_array", "extensible_array") or addr is None:
         return None, None
     if kind == "fixed_array":
@@ -1558,9 +1669,9 @@ def chunk_list(ds, rf, lay):
     parsed, info = parsed_chunk_list(ds, rf, lay)
     note = None
     if parsed is not None and n > BY_INDEX_MAX:
-        # H5Dget_chunk_info_by_coord walks fixed/extensible arrays linearly in libhdf5
-        # 1.10 (quadratic overall), so big ones use the parsed list, checked against
-        # libhdf5 on a spread of coordinates and, below, on every chunk's bytes.
+        # H5Dget_chunk_info(_by_coord) walk the whole index in libhdf5 1.10 (quadratic
+        # overall: hours for 1e5 chunks), so big datasets use the parsed list, checked
+        # against libhdf5 on a spread of coordinates and, below, on every chunk's bytes.
         cl = parsed
         pick = sorted(set(list(range(0, len(cl), max(1, len(cl) // 150))) + [len(cl) - 1]))
         for i in pick:
@@ -1716,8 +1827,8 @@ def dataset_truth(ds, rf, f, path):
     return t
 
 
-def file_truth(path, rf, netcdf_view=None):
-    f = h5py.File(path, "r")
+def file_truth(file_path, rf, netcdf_view=None):
+    f = h5py.File(file_path, "r")
     fcpl = f.id.get_create_plist()
     sb = {"offset": rf.base, "version": rf.sb_version, "version_from_h5py": fcpl.get_version()[0],
           "userblock_size": int(fcpl.get_userblock()), "sizeof_addr": rf.so, "sizeof_size": rf.sl}
@@ -1763,7 +1874,7 @@ def file_truth(path, rf, netcdf_view=None):
                 datasets[full] = dataset_truth(obj, rf, f, full)
             else:
                 links[name] = {"type": "hard", "object_type": "datatype", "object_addr": oaddr}
-                dsum, dh = rf.header_summary(oaddr)
+                dsum, _ = rf.header_summary(oaddr)
                 datatypes[full] = {"object_addr": oaddr, "header": dsum,
                                    "dtype": dtype_truth(obj.dtype, obj.id),
                                    "attributes": attrs_truth(obj, f)}
@@ -1780,7 +1891,7 @@ def file_truth(path, rf, netcdf_view=None):
         if len(others) > 1:
             d["hard_link_paths"] = others
     truth = {
-        "file": os.path.basename(path),
+        "file": os.path.basename(file_path),
         "file_size": len(rf.b),
         "generator": "testdata/gen_fixtures.py",
         "versions": {"h5py": h5py.version.version, "libhdf5": h5py.version.hdf5_version,
@@ -1800,7 +1911,7 @@ def file_truth(path, rf, netcdf_view=None):
 
 
 def nc_value(x):
-    return jv(x, None)
+    return jv(x, None)  # netCDF values hold no references: no file needed
 
 
 def nc_group_view(g):
@@ -1882,9 +1993,11 @@ def gzip_to(src, dst):
 
 def fixture(name, desc, libver=None, netcdf=False):
     """Write the truth file of a finished fixture."""
+    ntimes = normalize_times(name)
     rf = RawFile(name)
     truth = file_truth(name, rf, netcdf_view(name) if netcdf else None)
     truth["description"] = desc
+    truth["timestamps_normalized"] = ntimes
     truth["written_by"] = ("netCDF-C %s via netCDF4-python" % netCDF4.__netcdf4libversion__ if netcdf
                            else "h5py, libver bounds (%s, %s)" % tuple(libver))
     write_truth(name, truth)
@@ -1941,6 +2054,9 @@ def main():
     h5_fixture("h5_sb1_istore_k.h5", EARLIEST, write_small_mixed,
                "superblock v1 (istore_k=4, sym_k=4/2): deep v1 B-trees for chunks and symbol tables",
                istore_k=4, sym_k=(4, 2))
+    h5_fixture("h5_offsets4.h5", EARLIEST, write_small_mixed,
+               "4-byte file addresses and lengths (sizeof_addr = sizeof_size = 4), superblock v0",
+               sizes=(4, 4))
     h5_fixture("h5_userblock_512.h5", EARLIEST, write_small_mixed,
                "512-byte userblock (with text in it), superblock v0", userblock=512)
     h5_fixture("h5_userblock_1024.h5", LATEST, write_small_mixed,
