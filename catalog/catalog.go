@@ -1,0 +1,223 @@
+package catalog
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Errors of the catalog; test them with errors.Is.
+var (
+	// ErrNotFound: no record with that id (or key).
+	ErrNotFound = errors.New("catalog: not found")
+	// ErrIllegalTransition: the record's state forbids the change (a
+	// status move such as COMPLETED → PROCESSING, or a change to a
+	// release whose approval was decided). errors.As gives a
+	// *TransitionError.
+	ErrIllegalTransition = errors.New("catalog: illegal transition")
+	// ErrConflict: an optimistic lock failed (Transition.IfRevision no
+	// longer matches) or a record with the same id or key exists with
+	// different contents.
+	ErrConflict = errors.New("catalog: conflict")
+	// ErrInvalid: invalid input (empty key, unknown status, invalid JSON,
+	// invalid schema name).
+	ErrInvalid = errors.New("catalog: invalid input")
+)
+
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+func notFound(kind, id string) error { return fmt.Errorf("%w: %s %q", ErrNotFound, kind, id) }
+
+func conflictf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrConflict, fmt.Sprintf(format, args...))
+}
+
+// TransitionError describes a refused change. It matches
+// ErrIllegalTransition with errors.Is.
+type TransitionError struct {
+	Kind string // "release", "job" or "task"
+	ID   string
+	From string // current state
+	To   string // requested state
+	// Reason says why, when the status move itself is not the problem
+	// ("approval already decided").
+	Reason string
+}
+
+func (e *TransitionError) Error() string {
+	msg := fmt.Sprintf("catalog: illegal transition of %s %q from %s to %s", e.Kind, e.ID, e.From, e.To)
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	return msg
+}
+
+// Is makes errors.Is(err, ErrIllegalTransition) true.
+func (e *TransitionError) Is(target error) bool { return target == ErrIllegalTransition }
+
+// Status is the processing status of a Release, Job or Task.
+type Status string
+
+// Processing statuses.
+const (
+	StatusPending    Status = "PENDING"
+	StatusProcessing Status = "PROCESSING"
+	StatusCompleted  Status = "COMPLETED"
+	StatusFailed     Status = "FAILED"
+)
+
+// Valid reports whether s is one of the four statuses.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusPending, StatusProcessing, StatusCompleted, StatusFailed:
+		return true
+	}
+	return false
+}
+
+// Terminal reports whether s is COMPLETED or FAILED.
+func (s Status) Terminal() bool { return s == StatusCompleted || s == StatusFailed }
+
+// transitions lists the legal status moves. COMPLETED is final; FAILED
+// may be retried (back to PENDING, or straight to PROCESSING).
+var transitions = map[Status][]Status{
+	StatusPending:    {StatusProcessing, StatusFailed},
+	StatusProcessing: {StatusCompleted, StatusFailed},
+	StatusFailed:     {StatusPending, StatusProcessing},
+	StatusCompleted:  nil,
+}
+
+// CanTransition reports whether a record may move from one status to
+// another. Staying in the same status is not a transition.
+func CanTransition(from, to Status) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// ApprovalState is the approval state of a Release.
+type ApprovalState string
+
+// Approval states. A Release starts PENDING; the platform's approval flow
+// decides it once processing is COMPLETED.
+const (
+	ApprovalPending  ApprovalState = "PENDING"
+	ApprovalApproved ApprovalState = "APPROVED"
+	ApprovalRejected ApprovalState = "REJECTED"
+)
+
+// Valid reports whether a is one of the three approval states.
+func (a ApprovalState) Valid() bool {
+	switch a {
+	case ApprovalPending, ApprovalApproved, ApprovalRejected:
+		return true
+	}
+	return false
+}
+
+// DataTypeZarr is the data type of the Assets of virtual Zarr datasets.
+const DataTypeZarr = "zarr"
+
+// Asset is a published dataset resource: one per (DatasetID, ResourceID).
+type Asset struct {
+	ID         string    `json:"id"`
+	DatasetID  string    `json:"dataset_id"`
+	ResourceID string    `json:"resource_id"`
+	DataType   string    `json:"data_type"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// Release is one version of an Asset, produced by one Job.
+type Release struct {
+	ID      string `json:"id"`
+	AssetID string `json:"asset_id"`
+	// JobID is the job that produces the release ("" when none was named).
+	// An Asset has at most one Release per JobID.
+	JobID string `json:"job_id"`
+	// Version is the release's ordinal within its Asset: 1, 2, ...
+	Version          int           `json:"version"`
+	ProcessingStatus Status        `json:"processing_status"`
+	ApprovalState    ApprovalState `json:"approval_state"`
+	// BlobPath is the path of the release's data in its container (for a
+	// virtual dataset: the combined reference file, "refs/...").
+	BlobPath string `json:"blob_path"`
+	// StacItemJSON is the cached STAC item (nil until the register stage).
+	StacItemJSON json.RawMessage `json:"stac_item_json,omitempty"`
+	// Error is the failure message of a FAILED release.
+	Error string `json:"error,omitempty"`
+	// Revision grows by one with every change (optimistic locking).
+	Revision    int64      `json:"revision"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	// ApprovalAt is when the approval state was last set.
+	ApprovalAt *time.Time `json:"approval_at,omitempty"`
+}
+
+// Job is one pipeline run (for example: virtualize one dataset resource).
+type Job struct {
+	ID string `json:"id"`
+	// Type names the kind of job ("virtualize").
+	Type string `json:"type"`
+	// Stage is the stage the job is in ("ref", "combine", "register").
+	Stage     string          `json:"stage"`
+	Status    Status          `json:"status"`
+	ReleaseID string          `json:"release_id,omitempty"`
+	Params    json.RawMessage `json:"params"`
+	Result    json.RawMessage `json:"result,omitempty"`
+	Error     string          `json:"error,omitempty"`
+	// Attempts counts the moves to PROCESSING.
+	Attempts   int        `json:"attempts"`
+	Revision   int64      `json:"revision"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+}
+
+// Task is one unit of work of a Job (for example: one stage run).
+type Task struct {
+	ID         string          `json:"id"`
+	JobID      string          `json:"job_id"`
+	Type       string          `json:"type"`
+	Stage      string          `json:"stage"`
+	Status     Status          `json:"status"`
+	Params     json.RawMessage `json:"params"`
+	Result     json.RawMessage `json:"result,omitempty"`
+	Error      string          `json:"error,omitempty"`
+	Attempts   int             `json:"attempts"`
+	Revision   int64           `json:"revision"`
+	CreatedAt  time.Time       `json:"created_at"`
+	UpdatedAt  time.Time       `json:"updated_at"`
+	StartedAt  *time.Time      `json:"started_at,omitempty"`
+	FinishedAt *time.Time      `json:"finished_at,omitempty"`
+}
+
+// newID returns a new random record id (a UUID).
+func newID() string { return uuid.NewString() }
+
+// now returns the current time as both stores keep it: UTC, microseconds.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// normJSON checks a JSON document and returns it, or def when it is empty.
+func normJSON(what string, raw json.RawMessage, def string) (json.RawMessage, error) {
+	if len(raw) == 0 {
+		if def == "" {
+			return nil, nil
+		}
+		return json.RawMessage(def), nil
+	}
+	if !json.Valid(raw) {
+		return nil, invalidf("%s is not valid JSON", what)
+	}
+	return append(json.RawMessage(nil), raw...), nil
+}

@@ -1,0 +1,29 @@
+// Package catalog keeps the platform's Asset/Release records and the
+// pipeline's Job and Task records.
+//
+// Every dataset is published as an Asset, keyed by (dataset_id,
+// resource_id), with numbered Releases. A Release goes through processing
+// (PENDING → PROCESSING → COMPLETED or FAILED) and then through approval
+// (PENDING → APPROVED or REJECTED). While it is processed, the STAC item of
+// the virtual dataset is only cached on the Release (StacItemJSON); the
+// platform's approval flow copies it to pgSTAC. This package never writes
+// pgSTAC.
+//
+// Store is the interface the pipeline uses. Two implementations share one
+// behavioural test suite:
+//
+//   - Memory: in-process, the default of tests and the CLI.
+//   - Postgres: PostgreSQL through pgx v5 (pgxpool), tables in a
+//     configurable schema (default "app"), created by Migrate from SQL
+//     migrations embedded in the binary.
+//
+// Changes that span rows run in one transaction. Racing workers are
+// handled with row locks (SELECT ... FOR UPDATE, and FOR UPDATE SKIP LOCKED
+// to claim tasks) and unique constraints, so that N workers creating the
+// same Asset/Release get one row; callers may also ask for optimistic
+// locking with Transition.IfRevision.
+//
+// Errors are typed: errors.Is(err, ErrNotFound), ErrIllegalTransition
+// (with a *TransitionError for errors.As), ErrConflict and ErrInvalid.
+// Timestamps are UTC with microsecond precision in both stores.
+package catalog

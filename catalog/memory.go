@@ -1,0 +1,395 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Memory is the in-process Store: one mutex over maps. The zero value is
+// not usable; call NewMemory.
+type Memory struct {
+	mu       sync.Mutex
+	assets   map[string]*Asset
+	assetKey map[[2]string]string // (dataset_id, resource_id) → asset id
+	releases map[string]*Release
+	jobs     map[string]*Job
+	tasks    map[string]*Task
+	taskSeq  map[string]int64
+	seq      int64
+}
+
+var _ Store = (*Memory)(nil)
+
+// NewMemory returns an empty in-memory store.
+func NewMemory() *Memory {
+	return &Memory{
+		assets:   map[string]*Asset{},
+		assetKey: map[[2]string]string{},
+		releases: map[string]*Release{},
+		jobs:     map[string]*Job{},
+		tasks:    map[string]*Task{},
+		taskSeq:  map[string]int64{},
+	}
+}
+
+// Close does nothing.
+func (m *Memory) Close() {}
+
+func cloneJSON(b json.RawMessage) json.RawMessage {
+	if b == nil {
+		return nil
+	}
+	return append(json.RawMessage(nil), b...)
+}
+
+func cloneTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	c := *t
+	return &c
+}
+
+func (a *Asset) clone() *Asset { c := *a; return &c }
+
+func (r *Release) clone() *Release {
+	c := *r
+	c.StacItemJSON = cloneJSON(r.StacItemJSON)
+	c.CompletedAt = cloneTime(r.CompletedAt)
+	c.ApprovalAt = cloneTime(r.ApprovalAt)
+	return &c
+}
+
+func (j *Job) clone() *Job {
+	c := *j
+	c.Params, c.Result = cloneJSON(j.Params), cloneJSON(j.Result)
+	c.StartedAt, c.FinishedAt = cloneTime(j.StartedAt), cloneTime(j.FinishedAt)
+	return &c
+}
+
+func (t *Task) clone() *Task {
+	c := *t
+	c.Params, c.Result = cloneJSON(t.Params), cloneJSON(t.Result)
+	c.StartedAt, c.FinishedAt = cloneTime(t.StartedAt), cloneTime(t.FinishedAt)
+	return &c
+}
+
+// EnsureRelease implements Store.
+func (m *Memory) EnsureRelease(ctx context.Context, key ReleaseKey) (*EnsureResult, error) {
+	if err := key.norm(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	res := &EnsureResult{}
+	t := now()
+	k := [2]string{key.DatasetID, key.ResourceID}
+	a, ok := m.assets[m.assetKey[k]]
+	if !ok {
+		a = &Asset{ID: newID(), DatasetID: key.DatasetID, ResourceID: key.ResourceID, DataType: key.DataType, CreatedAt: t, UpdatedAt: t}
+		m.assets[a.ID] = a
+		m.assetKey[k] = a.ID
+		res.AssetCreated = true
+	} else if a.DataType != key.DataType {
+		return nil, conflictf("asset %q has data type %q, not %q", a.ID, a.DataType, key.DataType)
+	}
+	res.Asset = a.clone()
+	version := 0
+	for _, r := range m.releases {
+		if r.AssetID != a.ID {
+			continue
+		}
+		if r.JobID == key.JobID {
+			res.Release = r.clone()
+			return res, nil
+		}
+		version = max(version, r.Version)
+	}
+	r := &Release{ID: newID(), AssetID: a.ID, JobID: key.JobID, Version: version + 1,
+		ProcessingStatus: StatusPending, ApprovalState: ApprovalPending, Revision: 1, CreatedAt: t, UpdatedAt: t}
+	m.releases[r.ID] = r
+	res.Release, res.ReleaseCreated = r.clone(), true
+	return res, nil
+}
+
+// GetAsset implements Store.
+func (m *Memory) GetAsset(_ context.Context, id string) (*Asset, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.assets[id]
+	if !ok {
+		return nil, notFound("asset", id)
+	}
+	return a.clone(), nil
+}
+
+// FindAsset implements Store.
+func (m *Memory) FindAsset(_ context.Context, datasetID, resourceID string) (*Asset, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.assets[m.assetKey[[2]string{datasetID, resourceID}]]
+	if !ok {
+		return nil, notFound("asset", datasetID+"/"+resourceID)
+	}
+	return a.clone(), nil
+}
+
+// GetRelease implements Store.
+func (m *Memory) GetRelease(_ context.Context, id string) (*Release, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.releases[id]
+	if !ok {
+		return nil, notFound("release", id)
+	}
+	return r.clone(), nil
+}
+
+// ListReleases implements Store.
+func (m *Memory) ListReleases(_ context.Context, assetID string) ([]*Release, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []*Release{}
+	for _, r := range m.releases {
+		if r.AssetID == assetID {
+			out = append(out, r.clone())
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out, nil
+}
+
+// updateRelease runs fn on release id under the lock and bumps its
+// revision when fn succeeds.
+func (m *Memory) updateRelease(id string, fn func(r *Release, t time.Time) error) (*Release, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.releases[id]
+	if !ok {
+		return nil, notFound("release", id)
+	}
+	c := r.clone()
+	t := now()
+	if err := fn(c, t); err != nil {
+		return nil, err
+	}
+	c.Revision++
+	c.UpdatedAt = t
+	m.releases[id] = c
+	return c.clone(), nil
+}
+
+// UpdateStacItemJSON implements Store.
+func (m *Memory) UpdateStacItemJSON(_ context.Context, releaseID string, item json.RawMessage) (*Release, error) {
+	item, err := normJSON("stac_item_json", item, "")
+	if err != nil {
+		return nil, err
+	}
+	return m.updateRelease(releaseID, setStacItem(item))
+}
+
+// SetBlobPath implements Store.
+func (m *Memory) SetBlobPath(_ context.Context, releaseID, blobPath string) (*Release, error) {
+	return m.updateRelease(releaseID, setBlobPath(blobPath))
+}
+
+// TransitionRelease implements Store.
+func (m *Memory) TransitionRelease(_ context.Context, releaseID string, tr Transition) (*Release, error) {
+	return m.updateRelease(releaseID, transitionRelease(tr))
+}
+
+// CompleteRelease implements Store.
+func (m *Memory) CompleteRelease(_ context.Context, releaseID string, c Completion) (*Release, error) {
+	item, err := normJSON("stac_item_json", c.StacItemJSON, "")
+	if err != nil {
+		return nil, err
+	}
+	return m.updateRelease(releaseID, completeRelease(c, item))
+}
+
+// SetApproval implements Store.
+func (m *Memory) SetApproval(_ context.Context, releaseID string, state ApprovalState) (*Release, error) {
+	return m.updateRelease(releaseID, setApproval(state))
+}
+
+// CreateJob implements Store.
+func (m *Memory) CreateJob(_ context.Context, nj NewJob) (*Job, error) {
+	params, err := normJSON("params", nj.Params, "{}")
+	if err != nil {
+		return nil, err
+	}
+	if nj.Type == "" {
+		return nil, invalidf("job type is required")
+	}
+	if nj.ID == "" {
+		nj.ID = newID()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.jobs[nj.ID]; ok {
+		return nil, conflictf("job %q exists", nj.ID)
+	}
+	if nj.ReleaseID != "" {
+		if _, ok := m.releases[nj.ReleaseID]; !ok {
+			return nil, notFound("release", nj.ReleaseID)
+		}
+	}
+	t := now()
+	j := &Job{ID: nj.ID, Type: nj.Type, Stage: nj.Stage, Status: StatusPending, ReleaseID: nj.ReleaseID,
+		Params: params, Revision: 1, CreatedAt: t, UpdatedAt: t}
+	m.jobs[j.ID] = j
+	return j.clone(), nil
+}
+
+// GetJob implements Store.
+func (m *Memory) GetJob(_ context.Context, id string) (*Job, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j, ok := m.jobs[id]
+	if !ok {
+		return nil, notFound("job", id)
+	}
+	return j.clone(), nil
+}
+
+// TransitionJob implements Store.
+func (m *Memory) TransitionJob(_ context.Context, id string, tr Transition) (*Job, error) {
+	result, err := normJSON("result", tr.Result, "")
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j, ok := m.jobs[id]
+	if !ok {
+		return nil, notFound("job", id)
+	}
+	if err := checkTransition("job", id, j.Status, &tr, j.Revision); err != nil {
+		return nil, err
+	}
+	c := j.clone()
+	t := now()
+	c.run().apply(tr, result, t)
+	c.Revision++
+	c.UpdatedAt = t
+	m.jobs[id] = c
+	return c.clone(), nil
+}
+
+// CreateTask implements Store.
+func (m *Memory) CreateTask(_ context.Context, nt NewTask) (*Task, error) {
+	params, err := normJSON("params", nt.Params, "{}")
+	if err != nil {
+		return nil, err
+	}
+	if nt.Type == "" || nt.JobID == "" {
+		return nil, invalidf("task type and job_id are required")
+	}
+	if nt.ID == "" {
+		nt.ID = newID()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.jobs[nt.JobID]; !ok {
+		return nil, notFound("job", nt.JobID)
+	}
+	if _, ok := m.tasks[nt.ID]; ok {
+		return nil, conflictf("task %q exists", nt.ID)
+	}
+	t := now()
+	tk := &Task{ID: nt.ID, JobID: nt.JobID, Type: nt.Type, Stage: nt.Stage, Status: StatusPending,
+		Params: params, Revision: 1, CreatedAt: t, UpdatedAt: t}
+	m.tasks[tk.ID] = tk
+	m.seq++
+	m.taskSeq[tk.ID] = m.seq
+	return tk.clone(), nil
+}
+
+// GetTask implements Store.
+func (m *Memory) GetTask(_ context.Context, id string) (*Task, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	tk, ok := m.tasks[id]
+	if !ok {
+		return nil, notFound("task", id)
+	}
+	return tk.clone(), nil
+}
+
+// sortedTasks returns the tasks matching keep in creation order.
+func (m *Memory) sortedTasks(keep func(*Task) bool) []*Task {
+	var out []*Task
+	for _, tk := range m.tasks {
+		if keep(tk) {
+			out = append(out, tk)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return m.taskSeq[out[i].ID] < m.taskSeq[out[j].ID] })
+	return out
+}
+
+// ListTasks implements Store.
+func (m *Memory) ListTasks(_ context.Context, jobID string) ([]*Task, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []*Task{}
+	for _, tk := range m.sortedTasks(func(tk *Task) bool { return tk.JobID == jobID }) {
+		out = append(out, tk.clone())
+	}
+	return out, nil
+}
+
+// ClaimTask implements Store.
+func (m *Memory) ClaimTask(ctx context.Context, c Claim) (*Task, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cands := m.sortedTasks(func(tk *Task) bool {
+		return tk.Status == StatusPending && (c.JobID == "" || tk.JobID == c.JobID) &&
+			(len(c.Types) == 0 || slices.Contains(c.Types, tk.Type)) &&
+			(c.MaxAttempts <= 0 || tk.Attempts < c.MaxAttempts)
+	})
+	if len(cands) == 0 {
+		return nil, notFound("task", "(none pending)")
+	}
+	tk := cands[0].clone()
+	t := now()
+	tk.run().apply(Transition{To: StatusProcessing}, nil, t)
+	tk.Revision++
+	tk.UpdatedAt = t
+	m.tasks[tk.ID] = tk
+	return tk.clone(), nil
+}
+
+// TransitionTask implements Store.
+func (m *Memory) TransitionTask(_ context.Context, id string, tr Transition) (*Task, error) {
+	result, err := normJSON("result", tr.Result, "")
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	tk, ok := m.tasks[id]
+	if !ok {
+		return nil, notFound("task", id)
+	}
+	if err := checkTransition("task", id, tk.Status, &tr, tk.Revision); err != nil {
+		return nil, err
+	}
+	c := tk.clone()
+	t := now()
+	c.run().apply(tr, result, t)
+	c.Revision++
+	c.UpdatedAt = t
+	m.tasks[id] = c
+	return c.clone(), nil
+}

@@ -1,0 +1,536 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// PostgresOptions configures a Postgres store.
+type PostgresOptions struct {
+	// Schema holds the catalog tables; default DefaultSchema ("app"). It
+	// must pass ValidSchemaName.
+	Schema string
+	// Logger receives the store's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Postgres is the PostgreSQL Store. Create the tables with Migrate.
+type Postgres struct {
+	pool    *pgxpool.Pool
+	ownPool bool
+	schema  string
+	log     *slog.Logger
+	t       tables
+}
+
+var _ Store = (*Postgres)(nil)
+
+// tables holds the quoted, schema-qualified table names.
+type tables struct{ assets, releases, jobs, tasks string }
+
+// NewPostgres returns a store over an existing pool; Close leaves the pool
+// open.
+func NewPostgres(pool *pgxpool.Pool, opts PostgresOptions) (*Postgres, error) {
+	if opts.Schema == "" {
+		opts.Schema = DefaultSchema
+	}
+	if !ValidSchemaName(opts.Schema) {
+		return nil, invalidf("schema name %q (want a lower-case identifier: letters, digits, _)", opts.Schema)
+	}
+	q := func(name string) string { return pgx.Identifier{opts.Schema, name}.Sanitize() }
+	return &Postgres{pool: pool, schema: opts.Schema, log: opts.Logger,
+		t: tables{assets: q("assets"), releases: q("releases"), jobs: q("jobs"), tasks: q("tasks")}}, nil
+}
+
+// OpenPostgres connects to the database at dsn (a postgres:// URL or a
+// key=value string) and returns a store that owns the pool.
+func OpenPostgres(ctx context.Context, dsn string, opts PostgresOptions) (*Postgres, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, invalidf("dsn: %v", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: connect: %w", err)
+	}
+	p, err := NewPostgres(pool, opts)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	p.ownPool = true
+	return p, nil
+}
+
+// Pool returns the store's connection pool.
+func (p *Postgres) Pool() *pgxpool.Pool { return p.pool }
+
+// Schema returns the schema holding the tables.
+func (p *Postgres) Schema() string { return p.schema }
+
+// Close closes the pool when the store opened it.
+func (p *Postgres) Close() {
+	if p.ownPool {
+		p.pool.Close()
+	}
+}
+
+func (p *Postgres) logger() *slog.Logger {
+	if p.log != nil {
+		return p.log
+	}
+	return slog.Default()
+}
+
+// pgErr maps database errors to the catalog's.
+func pgErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505": // unique_violation
+			return fmt.Errorf("%w: %s: %s", ErrConflict, op, pe.Message)
+		case "23503": // foreign_key_violation
+			return fmt.Errorf("%w: %s: %s", ErrNotFound, op, pe.Detail)
+		case "23514", "22P02": // check_violation, invalid_text_representation
+			return fmt.Errorf("%w: %s: %s", ErrInvalid, op, pe.Message)
+		}
+	}
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrIllegalTransition) || errors.Is(err, ErrConflict) ||
+		errors.Is(err, ErrInvalid) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("catalog: %s: %w", op, err)
+}
+
+// inTx runs fn in a transaction, committing when it returns nil.
+func (p *Postgres) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it is a no-op
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+func utc(t time.Time) time.Time { return t.UTC() }
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// jsonArg passes JSON to a jsonb parameter (nil as NULL).
+func jsonArg(b json.RawMessage) any {
+	if b == nil {
+		return nil
+	}
+	return string(b)
+}
+
+const assetCols = "id, dataset_id, resource_id, data_type, created_at, updated_at"
+
+func scanAsset(row pgx.Row) (*Asset, error) {
+	var a Asset
+	if err := row.Scan(&a.ID, &a.DatasetID, &a.ResourceID, &a.DataType, &a.CreatedAt, &a.UpdatedAt); err != nil {
+		return nil, err
+	}
+	a.CreatedAt, a.UpdatedAt = utc(a.CreatedAt), utc(a.UpdatedAt)
+	return &a, nil
+}
+
+const releaseCols = "id, asset_id, job_id, version, processing_status, approval_state, blob_path, stac_item_json, error, revision, created_at, updated_at, completed_at, approval_at"
+
+func scanRelease(row pgx.Row) (*Release, error) {
+	var r Release
+	var item []byte
+	if err := row.Scan(&r.ID, &r.AssetID, &r.JobID, &r.Version, &r.ProcessingStatus, &r.ApprovalState, &r.BlobPath,
+		&item, &r.Error, &r.Revision, &r.CreatedAt, &r.UpdatedAt, &r.CompletedAt, &r.ApprovalAt); err != nil {
+		return nil, err
+	}
+	if item != nil {
+		r.StacItemJSON = json.RawMessage(item)
+	}
+	r.CreatedAt, r.UpdatedAt = utc(r.CreatedAt), utc(r.UpdatedAt)
+	r.CompletedAt, r.ApprovalAt = utcPtr(r.CompletedAt), utcPtr(r.ApprovalAt)
+	return &r, nil
+}
+
+const jobCols = "id, type, stage, status, coalesce(release_id, ''), params, result, error, attempts, revision, created_at, updated_at, started_at, finished_at"
+
+func scanJob(row pgx.Row) (*Job, error) {
+	var j Job
+	var params, result []byte
+	if err := row.Scan(&j.ID, &j.Type, &j.Stage, &j.Status, &j.ReleaseID, &params, &result, &j.Error, &j.Attempts,
+		&j.Revision, &j.CreatedAt, &j.UpdatedAt, &j.StartedAt, &j.FinishedAt); err != nil {
+		return nil, err
+	}
+	j.Params = json.RawMessage(params)
+	if result != nil {
+		j.Result = json.RawMessage(result)
+	}
+	j.CreatedAt, j.UpdatedAt = utc(j.CreatedAt), utc(j.UpdatedAt)
+	j.StartedAt, j.FinishedAt = utcPtr(j.StartedAt), utcPtr(j.FinishedAt)
+	return &j, nil
+}
+
+const taskCols = "id, job_id, type, stage, status, params, result, error, attempts, revision, created_at, updated_at, started_at, finished_at"
+
+func scanTask(row pgx.Row) (*Task, error) {
+	var t Task
+	var params, result []byte
+	if err := row.Scan(&t.ID, &t.JobID, &t.Type, &t.Stage, &t.Status, &params, &result, &t.Error, &t.Attempts,
+		&t.Revision, &t.CreatedAt, &t.UpdatedAt, &t.StartedAt, &t.FinishedAt); err != nil {
+		return nil, err
+	}
+	t.Params = json.RawMessage(params)
+	if result != nil {
+		t.Result = json.RawMessage(result)
+	}
+	t.CreatedAt, t.UpdatedAt = utc(t.CreatedAt), utc(t.UpdatedAt)
+	t.StartedAt, t.FinishedAt = utcPtr(t.StartedAt), utcPtr(t.FinishedAt)
+	return &t, nil
+}
+
+// one maps pgx.ErrNoRows to ErrNotFound.
+func one[T any](v T, err error, kind, id string) (T, error) {
+	if errors.Is(err, pgx.ErrNoRows) {
+		var zero T
+		return zero, notFound(kind, id)
+	}
+	return v, err
+}
+
+// EnsureRelease implements Store. The asset row is locked (FOR NO KEY
+// UPDATE) while the release is looked up and, when missing, inserted with
+// the next version, so racing callers serialize per asset.
+func (p *Postgres) EnsureRelease(ctx context.Context, key ReleaseKey) (*EnsureResult, error) {
+	if err := key.norm(); err != nil {
+		return nil, err
+	}
+	var res *EnsureResult
+	err := p.inTx(ctx, func(tx pgx.Tx) error {
+		res = &EnsureResult{}
+		t := now()
+		tag, err := tx.Exec(ctx, `INSERT INTO `+p.t.assets+` (`+assetCols+`) VALUES ($1, $2, $3, $4, $5, $5)
+			ON CONFLICT (dataset_id, resource_id) DO NOTHING`, newID(), key.DatasetID, key.ResourceID, key.DataType, t)
+		if err != nil {
+			return err
+		}
+		res.AssetCreated = tag.RowsAffected() == 1
+		a, err := scanAsset(tx.QueryRow(ctx, `SELECT `+assetCols+` FROM `+p.t.assets+`
+			WHERE dataset_id = $1 AND resource_id = $2 FOR NO KEY UPDATE`, key.DatasetID, key.ResourceID))
+		if err != nil {
+			return err
+		}
+		if a.DataType != key.DataType {
+			return conflictf("asset %q has data type %q, not %q", a.ID, a.DataType, key.DataType)
+		}
+		res.Asset = a
+		r, err := scanRelease(tx.QueryRow(ctx, `SELECT `+releaseCols+` FROM `+p.t.releases+`
+			WHERE asset_id = $1 AND job_id = $2`, a.ID, key.JobID))
+		if err == nil {
+			res.Release = r
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		r, err = scanRelease(tx.QueryRow(ctx, `INSERT INTO `+p.t.releases+`
+			(id, asset_id, job_id, version, processing_status, approval_state, created_at, updated_at)
+			SELECT $1, $2, $3, coalesce(max(version), 0) + 1, $4, $5, $6, $6 FROM `+p.t.releases+` WHERE asset_id = $2
+			RETURNING `+releaseCols, newID(), a.ID, key.JobID, StatusPending, ApprovalPending, t))
+		if err != nil {
+			return err
+		}
+		res.Release, res.ReleaseCreated = r, true
+		return nil
+	})
+	if err != nil {
+		return nil, pgErr("ensure release", err)
+	}
+	return res, nil
+}
+
+// GetAsset implements Store.
+func (p *Postgres) GetAsset(ctx context.Context, id string) (*Asset, error) {
+	a, err := scanAsset(p.pool.QueryRow(ctx, `SELECT `+assetCols+` FROM `+p.t.assets+` WHERE id = $1`, id))
+	a, err = one(a, err, "asset", id)
+	return a, pgErr("get asset", err)
+}
+
+// FindAsset implements Store.
+func (p *Postgres) FindAsset(ctx context.Context, datasetID, resourceID string) (*Asset, error) {
+	a, err := scanAsset(p.pool.QueryRow(ctx, `SELECT `+assetCols+` FROM `+p.t.assets+`
+		WHERE dataset_id = $1 AND resource_id = $2`, datasetID, resourceID))
+	a, err = one(a, err, "asset", datasetID+"/"+resourceID)
+	return a, pgErr("find asset", err)
+}
+
+// GetRelease implements Store.
+func (p *Postgres) GetRelease(ctx context.Context, id string) (*Release, error) {
+	r, err := scanRelease(p.pool.QueryRow(ctx, `SELECT `+releaseCols+` FROM `+p.t.releases+` WHERE id = $1`, id))
+	r, err = one(r, err, "release", id)
+	return r, pgErr("get release", err)
+}
+
+// ListReleases implements Store.
+func (p *Postgres) ListReleases(ctx context.Context, assetID string) ([]*Release, error) {
+	rows, err := p.pool.Query(ctx, `SELECT `+releaseCols+` FROM `+p.t.releases+` WHERE asset_id = $1 ORDER BY version`, assetID)
+	if err != nil {
+		return nil, pgErr("list releases", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Release, error) { return scanRelease(row) })
+	if err != nil {
+		return nil, pgErr("list releases", err)
+	}
+	if out == nil {
+		out = []*Release{}
+	}
+	return out, nil
+}
+
+// updateRelease locks release id, applies fn to it and writes it back
+// with the next revision, in one transaction.
+func (p *Postgres) updateRelease(ctx context.Context, op, id string, fn func(*Release, time.Time) error) (*Release, error) {
+	var out *Release
+	err := p.inTx(ctx, func(tx pgx.Tx) error {
+		r, err := scanRelease(tx.QueryRow(ctx, `SELECT `+releaseCols+` FROM `+p.t.releases+` WHERE id = $1 FOR NO KEY UPDATE`, id))
+		if r, err = one(r, err, "release", id); err != nil {
+			return err
+		}
+		t := now()
+		if err := fn(r, t); err != nil {
+			return err
+		}
+		r.Revision++
+		r.UpdatedAt = t
+		_, err = tx.Exec(ctx, `UPDATE `+p.t.releases+` SET processing_status = $2, approval_state = $3, blob_path = $4,
+			stac_item_json = $5, error = $6, revision = $7, updated_at = $8, completed_at = $9, approval_at = $10
+			WHERE id = $1`, r.ID, r.ProcessingStatus, r.ApprovalState, r.BlobPath, jsonArg(r.StacItemJSON), r.Error,
+			r.Revision, r.UpdatedAt, r.CompletedAt, r.ApprovalAt)
+		out = r
+		return err
+	})
+	if err != nil {
+		return nil, pgErr(op, err)
+	}
+	return out, nil
+}
+
+// UpdateStacItemJSON implements Store.
+func (p *Postgres) UpdateStacItemJSON(ctx context.Context, releaseID string, item json.RawMessage) (*Release, error) {
+	item, err := normJSON("stac_item_json", item, "")
+	if err != nil {
+		return nil, err
+	}
+	return p.updateRelease(ctx, "update stac_item_json", releaseID, setStacItem(item))
+}
+
+// SetBlobPath implements Store.
+func (p *Postgres) SetBlobPath(ctx context.Context, releaseID, blobPath string) (*Release, error) {
+	return p.updateRelease(ctx, "set blob_path", releaseID, setBlobPath(blobPath))
+}
+
+// TransitionRelease implements Store.
+func (p *Postgres) TransitionRelease(ctx context.Context, releaseID string, tr Transition) (*Release, error) {
+	return p.updateRelease(ctx, "transition release", releaseID, transitionRelease(tr))
+}
+
+// CompleteRelease implements Store.
+func (p *Postgres) CompleteRelease(ctx context.Context, releaseID string, c Completion) (*Release, error) {
+	item, err := normJSON("stac_item_json", c.StacItemJSON, "")
+	if err != nil {
+		return nil, err
+	}
+	return p.updateRelease(ctx, "complete release", releaseID, completeRelease(c, item))
+}
+
+// SetApproval implements Store.
+func (p *Postgres) SetApproval(ctx context.Context, releaseID string, state ApprovalState) (*Release, error) {
+	return p.updateRelease(ctx, "set approval", releaseID, setApproval(state))
+}
+
+// CreateJob implements Store.
+func (p *Postgres) CreateJob(ctx context.Context, nj NewJob) (*Job, error) {
+	params, err := normJSON("params", nj.Params, "{}")
+	if err != nil {
+		return nil, err
+	}
+	if nj.Type == "" {
+		return nil, invalidf("job type is required")
+	}
+	if nj.ID == "" {
+		nj.ID = newID()
+	}
+	var rel any
+	if nj.ReleaseID != "" {
+		rel = nj.ReleaseID
+	}
+	t := now()
+	j, err := scanJob(p.pool.QueryRow(ctx, `INSERT INTO `+p.t.jobs+`
+		(id, type, stage, status, release_id, params, revision, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) RETURNING `+jobCols,
+		nj.ID, nj.Type, nj.Stage, StatusPending, rel, jsonArg(params), t))
+	return j, pgErr("create job", err)
+}
+
+// GetJob implements Store.
+func (p *Postgres) GetJob(ctx context.Context, id string) (*Job, error) {
+	j, err := scanJob(p.pool.QueryRow(ctx, `SELECT `+jobCols+` FROM `+p.t.jobs+` WHERE id = $1`, id))
+	j, err = one(j, err, "job", id)
+	return j, pgErr("get job", err)
+}
+
+// TransitionJob implements Store.
+func (p *Postgres) TransitionJob(ctx context.Context, id string, tr Transition) (*Job, error) {
+	result, err := normJSON("result", tr.Result, "")
+	if err != nil {
+		return nil, err
+	}
+	var out *Job
+	err = p.inTx(ctx, func(tx pgx.Tx) error {
+		j, err := scanJob(tx.QueryRow(ctx, `SELECT `+jobCols+` FROM `+p.t.jobs+` WHERE id = $1 FOR NO KEY UPDATE`, id))
+		if j, err = one(j, err, "job", id); err != nil {
+			return err
+		}
+		if err := checkTransition("job", id, j.Status, &tr, j.Revision); err != nil {
+			return err
+		}
+		t := now()
+		j.run().apply(tr, result, t)
+		j.Revision++
+		j.UpdatedAt = t
+		_, err = tx.Exec(ctx, `UPDATE `+p.t.jobs+` SET status = $2, stage = $3, result = $4, error = $5, attempts = $6,
+			revision = $7, updated_at = $8, started_at = $9, finished_at = $10 WHERE id = $1`,
+			j.ID, j.Status, j.Stage, jsonArg(j.Result), j.Error, j.Attempts, j.Revision, j.UpdatedAt, j.StartedAt, j.FinishedAt)
+		out = j
+		return err
+	})
+	if err != nil {
+		return nil, pgErr("transition job", err)
+	}
+	return out, nil
+}
+
+// CreateTask implements Store.
+func (p *Postgres) CreateTask(ctx context.Context, nt NewTask) (*Task, error) {
+	params, err := normJSON("params", nt.Params, "{}")
+	if err != nil {
+		return nil, err
+	}
+	if nt.Type == "" || nt.JobID == "" {
+		return nil, invalidf("task type and job_id are required")
+	}
+	if nt.ID == "" {
+		nt.ID = newID()
+	}
+	t := now()
+	tk, err := scanTask(p.pool.QueryRow(ctx, `INSERT INTO `+p.t.tasks+`
+		(id, job_id, type, stage, status, params, revision, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) RETURNING `+taskCols,
+		nt.ID, nt.JobID, nt.Type, nt.Stage, StatusPending, jsonArg(params), t))
+	return tk, pgErr("create task", err)
+}
+
+// GetTask implements Store.
+func (p *Postgres) GetTask(ctx context.Context, id string) (*Task, error) {
+	tk, err := scanTask(p.pool.QueryRow(ctx, `SELECT `+taskCols+` FROM `+p.t.tasks+` WHERE id = $1`, id))
+	tk, err = one(tk, err, "task", id)
+	return tk, pgErr("get task", err)
+}
+
+// ListTasks implements Store.
+func (p *Postgres) ListTasks(ctx context.Context, jobID string) ([]*Task, error) {
+	rows, err := p.pool.Query(ctx, `SELECT `+taskCols+` FROM `+p.t.tasks+` WHERE job_id = $1 ORDER BY seq`, jobID)
+	if err != nil {
+		return nil, pgErr("list tasks", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Task, error) { return scanTask(row) })
+	if err != nil {
+		return nil, pgErr("list tasks", err)
+	}
+	if out == nil {
+		out = []*Task{}
+	}
+	return out, nil
+}
+
+// ClaimTask implements Store: the oldest matching PENDING task is locked
+// with FOR UPDATE SKIP LOCKED, so racing workers take different tasks.
+func (p *Postgres) ClaimTask(ctx context.Context, c Claim) (*Task, error) {
+	types := c.Types
+	if types == nil {
+		types = []string{}
+	}
+	t := now()
+	tk, err := scanTask(p.pool.QueryRow(ctx, `WITH c AS (
+			SELECT id FROM `+p.t.tasks+`
+			WHERE status = 'PENDING' AND ($1 = '' OR job_id = $1)
+				AND (cardinality($2::text[]) = 0 OR type = ANY($2::text[]))
+				AND ($3 <= 0 OR attempts < $3)
+			ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
+		UPDATE `+p.t.tasks+` AS t SET status = 'PROCESSING', attempts = t.attempts + 1, error = '',
+			started_at = $4, finished_at = NULL, revision = t.revision + 1, updated_at = $4
+		FROM c WHERE t.id = c.id
+		RETURNING `+prefixed("t.", taskCols), c.JobID, types, c.MaxAttempts, t))
+	tk, err = one(tk, err, "task", "(none pending)")
+	return tk, pgErr("claim task", err)
+}
+
+// prefixed qualifies a column list with a table alias.
+func prefixed(alias, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i, c := range parts {
+		parts[i] = alias + c
+	}
+	return strings.Join(parts, ", ")
+}
+
+// TransitionTask implements Store.
+func (p *Postgres) TransitionTask(ctx context.Context, id string, tr Transition) (*Task, error) {
+	result, err := normJSON("result", tr.Result, "")
+	if err != nil {
+		return nil, err
+	}
+	var out *Task
+	err = p.inTx(ctx, func(tx pgx.Tx) error {
+		tk, err := scanTask(tx.QueryRow(ctx, `SELECT `+taskCols+` FROM `+p.t.tasks+` WHERE id = $1 FOR NO KEY UPDATE`, id))
+		if tk, err = one(tk, err, "task", id); err != nil {
+			return err
+		}
+		if err := checkTransition("task", id, tk.Status, &tr, tk.Revision); err != nil {
+			return err
+		}
+		t := now()
+		tk.run().apply(tr, result, t)
+		tk.Revision++
+		tk.UpdatedAt = t
+		_, err = tx.Exec(ctx, `UPDATE `+p.t.tasks+` SET status = $2, stage = $3, result = $4, error = $5, attempts = $6,
+			revision = $7, updated_at = $8, started_at = $9, finished_at = $10 WHERE id = $1`,
+			tk.ID, tk.Status, tk.Stage, jsonArg(tk.Result), tk.Error, tk.Attempts, tk.Revision, tk.UpdatedAt, tk.StartedAt, tk.FinishedAt)
+		out = tk
+		return err
+	})
+	if err != nil {
+		return nil, pgErr("transition task", err)
+	}
+	return out, nil
+}

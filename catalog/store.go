@@ -1,0 +1,317 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Store keeps Assets, Releases, Jobs and Tasks. Implementations are safe
+// for concurrent use; returned records are copies the caller may keep.
+type Store interface {
+	// EnsureRelease returns the Asset of (DatasetID, ResourceID) and its
+	// Release for JobID, creating either when missing. It is idempotent
+	// and safe under races: concurrent calls with the same key get the
+	// same rows. A new Release gets the next Version of its Asset and
+	// starts PENDING with approval PENDING.
+	EnsureRelease(ctx context.Context, key ReleaseKey) (*EnsureResult, error)
+
+	// GetAsset reads an Asset by id.
+	GetAsset(ctx context.Context, id string) (*Asset, error)
+	// FindAsset reads the Asset of (datasetID, resourceID).
+	FindAsset(ctx context.Context, datasetID, resourceID string) (*Asset, error)
+	// GetRelease reads a Release by id.
+	GetRelease(ctx context.Context, id string) (*Release, error)
+	// ListReleases lists an Asset's Releases by Version.
+	ListReleases(ctx context.Context, assetID string) ([]*Release, error)
+
+	// UpdateStacItemJSON caches the STAC item on a Release. Refused
+	// (ErrIllegalTransition) once the approval is decided.
+	UpdateStacItemJSON(ctx context.Context, releaseID string, item json.RawMessage) (*Release, error)
+	// SetBlobPath sets a Release's blob path. Refused once the approval
+	// is decided.
+	SetBlobPath(ctx context.Context, releaseID, blobPath string) (*Release, error)
+	// TransitionRelease moves a Release's processing status (see
+	// CanTransition). A FAILED transition records t.Error.
+	TransitionRelease(ctx context.Context, releaseID string, t Transition) (*Release, error)
+	// CompleteRelease is the register stage's write, in one transaction:
+	// it caches the STAC item, sets the blob path and moves the Release to
+	// COMPLETED. A PENDING release passes through PROCESSING; completing
+	// a COMPLETED release again (a retried stage) replaces the item and
+	// path. FAILED releases and releases whose approval is decided are
+	// refused with ErrIllegalTransition.
+	CompleteRelease(ctx context.Context, releaseID string, c Completion) (*Release, error)
+	// SetApproval decides a COMPLETED Release's approval: PENDING →
+	// APPROVED or REJECTED.
+	SetApproval(ctx context.Context, releaseID string, state ApprovalState) (*Release, error)
+
+	// CreateJob stores a new Job (PENDING). An empty ID gets a new one.
+	CreateJob(ctx context.Context, j NewJob) (*Job, error)
+	// GetJob reads a Job by id.
+	GetJob(ctx context.Context, id string) (*Job, error)
+	// TransitionJob moves a Job's status; t.Stage, t.Result and t.Error
+	// are recorded with it.
+	TransitionJob(ctx context.Context, id string, t Transition) (*Job, error)
+
+	// CreateTask stores a new Task (PENDING) of an existing Job.
+	CreateTask(ctx context.Context, t NewTask) (*Task, error)
+	// GetTask reads a Task by id.
+	GetTask(ctx context.Context, id string) (*Task, error)
+	// ListTasks lists a Job's Tasks in creation order.
+	ListTasks(ctx context.Context, jobID string) ([]*Task, error)
+	// ClaimTask moves the oldest PENDING Task matching c to PROCESSING
+	// and returns it; racing workers never claim the same Task. It
+	// returns ErrNotFound when no Task is waiting.
+	ClaimTask(ctx context.Context, c Claim) (*Task, error)
+	// TransitionTask moves a Task's status; t.Result and t.Error are
+	// recorded with it.
+	TransitionTask(ctx context.Context, id string, t Transition) (*Task, error)
+
+	// Close releases the store's resources.
+	Close()
+}
+
+// ReleaseKey names the Asset and Release EnsureRelease returns.
+type ReleaseKey struct {
+	DatasetID  string
+	ResourceID string
+	// JobID names the job producing the release; "" is a key too.
+	JobID string
+	// DataType of a new Asset; default DataTypeZarr. An existing Asset of
+	// another data type is an ErrConflict.
+	DataType string
+}
+
+func (k *ReleaseKey) norm() error {
+	if k.DatasetID == "" || k.ResourceID == "" {
+		return invalidf("dataset_id and resource_id are required")
+	}
+	if k.DataType == "" {
+		k.DataType = DataTypeZarr
+	}
+	return nil
+}
+
+// EnsureResult is what EnsureRelease returns.
+type EnsureResult struct {
+	Asset          *Asset
+	Release        *Release
+	AssetCreated   bool
+	ReleaseCreated bool
+}
+
+// Transition is a status move.
+type Transition struct {
+	To Status
+	// Error is recorded with a move to FAILED (and cleared otherwise).
+	Error string
+	// Result is recorded on Jobs and Tasks (nil keeps the current one).
+	Result json.RawMessage
+	// Stage, when set, is recorded on Jobs and Tasks.
+	Stage string
+	// IfRevision, when non-zero, applies the move only if the record's
+	// Revision still equals it; otherwise the move fails with ErrConflict.
+	IfRevision int64
+}
+
+// Completion is what CompleteRelease writes.
+type Completion struct {
+	BlobPath     string
+	StacItemJSON json.RawMessage
+	// IfRevision: as in Transition.
+	IfRevision int64
+}
+
+// NewJob is a Job to create.
+type NewJob struct {
+	ID        string // "" for a new UUID
+	Type      string
+	Stage     string
+	ReleaseID string
+	Params    json.RawMessage // nil for {}
+}
+
+// NewTask is a Task to create.
+type NewTask struct {
+	ID     string // "" for a new UUID
+	JobID  string
+	Type   string
+	Stage  string
+	Params json.RawMessage // nil for {}
+}
+
+// Claim selects the Task ClaimTask takes.
+type Claim struct {
+	// JobID, when set, restricts the claim to one Job's Tasks.
+	JobID string
+	// Types, when set, restricts the claim to Tasks of these types.
+	Types []string
+	// MaxAttempts, when positive, skips Tasks already attempted that many
+	// times.
+	MaxAttempts int
+}
+
+// checkTransition validates a status move of a record.
+func checkTransition(kind, id string, from Status, t *Transition, rev int64) error {
+	if !t.To.Valid() {
+		return invalidf("unknown status %q", t.To)
+	}
+	if t.IfRevision != 0 && t.IfRevision != rev {
+		return conflictf("%s %q is at revision %d, not %d", kind, id, rev, t.IfRevision)
+	}
+	if !CanTransition(from, t.To) {
+		return &TransitionError{Kind: kind, ID: id, From: string(from), To: string(t.To)}
+	}
+	return nil
+}
+
+// checkCompletion validates CompleteRelease on r.
+func checkCompletion(r *Release, c *Completion) error {
+	if c.IfRevision != 0 && c.IfRevision != r.Revision {
+		return conflictf("release %q is at revision %d, not %d", r.ID, r.Revision, c.IfRevision)
+	}
+	if r.ApprovalState != ApprovalPending {
+		return &TransitionError{Kind: "release", ID: r.ID, From: string(r.ProcessingStatus), To: string(StatusCompleted),
+			Reason: "approval already " + string(r.ApprovalState)}
+	}
+	switch r.ProcessingStatus {
+	case StatusPending, StatusProcessing, StatusCompleted:
+		return nil
+	}
+	return &TransitionError{Kind: "release", ID: r.ID, From: string(r.ProcessingStatus), To: string(StatusCompleted)}
+}
+
+// checkMutable refuses changes to a release whose approval is decided.
+func checkMutable(r *Release, what string) error {
+	if r.ApprovalState != ApprovalPending {
+		return &TransitionError{Kind: "release", ID: r.ID, From: string(r.ProcessingStatus), To: string(r.ProcessingStatus),
+			Reason: what + ": approval already " + string(r.ApprovalState)}
+	}
+	return nil
+}
+
+// checkApproval validates SetApproval on r.
+func checkApproval(r *Release, state ApprovalState) error {
+	if !state.Valid() || state == ApprovalPending {
+		return invalidf("approval state must be APPROVED or REJECTED, not %q", state)
+	}
+	if r.ApprovalState != ApprovalPending {
+		return &TransitionError{Kind: "release approval", ID: r.ID, From: string(r.ApprovalState), To: string(state)}
+	}
+	if r.ProcessingStatus != StatusCompleted {
+		return &TransitionError{Kind: "release approval", ID: r.ID, From: string(r.ApprovalState), To: string(state),
+			Reason: "processing is " + string(r.ProcessingStatus) + ", not COMPLETED"}
+	}
+	return nil
+}
+
+// Release changes shared by both stores: each checks the release's state
+// and changes the copy it is given (the store then bumps Revision and
+// UpdatedAt and writes it).
+
+func setStacItem(item json.RawMessage) func(*Release, time.Time) error {
+	return func(r *Release, _ time.Time) error {
+		if err := checkMutable(r, "stac_item_json"); err != nil {
+			return err
+		}
+		r.StacItemJSON = item
+		return nil
+	}
+}
+
+func setBlobPath(path string) func(*Release, time.Time) error {
+	return func(r *Release, _ time.Time) error {
+		if err := checkMutable(r, "blob_path"); err != nil {
+			return err
+		}
+		r.BlobPath = path
+		return nil
+	}
+}
+
+func transitionRelease(tr Transition) func(*Release, time.Time) error {
+	return func(r *Release, t time.Time) error {
+		if err := checkTransition("release", r.ID, r.ProcessingStatus, &tr, r.Revision); err != nil {
+			return err
+		}
+		r.ProcessingStatus = tr.To
+		r.Error = ""
+		switch tr.To {
+		case StatusFailed:
+			r.Error = tr.Error
+		case StatusCompleted:
+			r.CompletedAt = &t
+		}
+		return nil
+	}
+}
+
+func completeRelease(c Completion, item json.RawMessage) func(*Release, time.Time) error {
+	return func(r *Release, t time.Time) error {
+		if err := checkCompletion(r, &c); err != nil {
+			return err
+		}
+		r.BlobPath, r.StacItemJSON = c.BlobPath, item
+		r.ProcessingStatus, r.Error = StatusCompleted, ""
+		r.CompletedAt = &t
+		return nil
+	}
+}
+
+func setApproval(state ApprovalState) func(*Release, time.Time) error {
+	return func(r *Release, t time.Time) error {
+		if err := checkApproval(r, state); err != nil {
+			return err
+		}
+		r.ApprovalState, r.ApprovalAt = state, &t
+		return nil
+	}
+}
+
+// run is the status part of a Job or Task that transitions change.
+type run struct {
+	Status     *Status
+	Stage      *string
+	Result     *json.RawMessage
+	Error      *string
+	Attempts   *int
+	StartedAt  **time.Time
+	FinishedAt **time.Time
+	Revision   *int64
+}
+
+func (j *Job) run() run {
+	return run{&j.Status, &j.Stage, &j.Result, &j.Error, &j.Attempts, &j.StartedAt, &j.FinishedAt, &j.Revision}
+}
+
+func (t *Task) run() run {
+	return run{&t.Status, &t.Stage, &t.Result, &t.Error, &t.Attempts, &t.StartedAt, &t.FinishedAt, &t.Revision}
+}
+
+// apply records a checked transition on a run at time t.
+func (r run) apply(tr Transition, result json.RawMessage, t time.Time) {
+	*r.Status = tr.To
+	if tr.Stage != "" {
+		*r.Stage = tr.Stage
+	}
+	if result != nil {
+		*r.Result = result
+	}
+	*r.Error = ""
+	switch tr.To {
+	case StatusProcessing:
+		*r.Attempts++
+		st := t
+		*r.StartedAt = &st
+		*r.FinishedAt = nil
+	case StatusCompleted:
+		ft := t
+		*r.FinishedAt = &ft
+	case StatusFailed:
+		*r.Error = tr.Error
+		ft := t
+		*r.FinishedAt = &ft
+	case StatusPending:
+		*r.FinishedAt = nil
+	}
+}

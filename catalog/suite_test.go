@@ -1,0 +1,601 @@
+package catalog_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/greensight/vzarr/catalog"
+)
+
+// runSuite is the behavioural test suite every Store must pass. open
+// returns a new, empty store.
+func runSuite(t *testing.T, open func(t *testing.T) catalog.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s catalog.Store)
+	}{
+		{"EnsureReleaseIdempotent", testEnsureIdempotent},
+		{"EnsureReleaseVersions", testEnsureVersions},
+		{"EnsureReleaseInvalid", testEnsureInvalid},
+		{"NotFound", testNotFound},
+		{"StacItemAndBlobPath", testStacItemAndBlobPath},
+		{"ReleaseTransitions", testReleaseTransitions},
+		{"CompleteRelease", testCompleteRelease},
+		{"Approval", testApproval},
+		{"OptimisticLock", testOptimisticLock},
+		{"JobsAndTasks", testJobsAndTasks},
+		{"ConcurrentEnsureSameKey", testConcurrentEnsureSame},
+		{"ConcurrentEnsureManyJobs", testConcurrentEnsureMany},
+		{"ConcurrentClaim", testConcurrentClaim},
+		{"ConcurrentTransitions", testConcurrentTransitions},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t)
+			tc.fn(t, s)
+		})
+	}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func key(job string) catalog.ReleaseKey {
+	return catalog.ReleaseKey{DatasetID: "era5", ResourceID: "t2m", JobID: job}
+}
+
+func assertUTC(t *testing.T, ts ...time.Time) {
+	t.Helper()
+	for _, x := range ts {
+		assert.Equal(t, time.UTC, x.Location())
+		assert.False(t, x.IsZero())
+		assert.Equal(t, x, x.Truncate(time.Microsecond))
+	}
+}
+
+func testEnsureIdempotent(t *testing.T, s catalog.Store) {
+	ctx := ctxT(t)
+	first, err := s.EnsureRelease(ctx, key("job-1"))
+	require.NoError(t, err)
+	assert.True(t, first.AssetCreated)
+	assert.True(t, first.ReleaseCreated)
+	a, r := first.Asset, first.Release
+	assert.Equal(t, "era5", a.DatasetID)
+	assert.Equal(t, "t2m", a.ResourceID)
+	assert.Equal(t, catalog.DataTypeZarr, a.DataType)
+	assert.Equal(t, a.ID, r.AssetID)
+	assert.Equal(t, "job-1", r.JobID)
+	assert.Equal(t, 1, r.Version)
+	assert.Equal(t, catalog.StatusPending, r.ProcessingStatus)
+	assert.Equal(t, catalog.ApprovalPending, r.ApprovalState)
+	assert.Equal(t, int64(1), r.Revision)
+	assert.Nil(t, r.StacItemJSON)
+	assert.Nil(t, r.CompletedAt)
+	assertUTC(t, a.CreatedAt, a.UpdatedAt, r.CreatedAt, r.UpdatedAt)
+
+	again, err := s.EnsureRelease(ctx, key("job-1"))
+	require.NoError(t, err)
+	assert.False(t, again.AssetCreated)
+	assert.False(t, again.ReleaseCreated)
+	assert.Equal(t, a, again.Asset)
+	assert.Equal(t, r, again.Release)
+
+	got, err := s.GetRelease(ctx, r.ID)
+	require.NoError(t, err)
+	assert.Equal(t, r, got)
+	ga, err := s.GetAsset(ctx, a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, a, ga)
+	fa, err := s.FindAsset(ctx, "era5", "t2m")
+	require.NoError(t, err)
+	assert.Equal(t, a, fa)
+
+	// Another resource of the same dataset is another asset.
+	other, err := s.EnsureRelease(ctx, catalog.ReleaseKey{DatasetID: "era5", ResourceID: "tp", JobID: "job-1"})
+	require.NoError(t, err)
+	assert.True(t, other.AssetCreated)
+	assert.NotEqual(t, a.ID, other.Asset.ID)
+	assert.Equal(t, 1, other.Release.Version)
+
+	// The same key with another data type conflicts.
+	_, err = s.EnsureRelease(ctx, catalog.ReleaseKey{DatasetID: "era5", ResourceID: "t2m", JobID: "job-1", DataType: "cog"})
+	assert.ErrorIs(t, err, catalog.ErrConflict)
+}
+
+func testEnsureVersions(t *testing.T, s catalog.Store) {
+	ctx := ctxT(t)
+	var ids []string
+	for i, job := range []string{"a", "b", "", "c"} {
+		res, err := s.EnsureRelease(ctx, key(job))
+		require.NoError(t, err)
+		assert.Equal(t, i+1, res.Release.Version, "job %q", job)
+		assert.Equal(t, i == 0, res.AssetCreated)
+		ids = append(ids, res.Release.ID)
+	}
+	res, err := s.EnsureRelease(ctx, key("b"))
+	require.NoError(t, err)
+	assert.Equal(t, 2, res.Release.Version)
+	list, err := s.ListReleases(ctx, res.Asset.ID)
+	require.NoError(t, err)
+	require.Len(t, list, 4)
+	for i, r := range list {
+		assert.Equal(t, i+1, r.Version)
+		assert.Equal(t, ids[i], r.ID)
+	}
+	empty, err := s.ListReleases(ctx, "no-such-asset")
+	require.NoError(t, err)
+	assert.Empty(t, empty)
+}
+
+func testEnsureInvalid(t *testing.T, s catalog.Store) {
+	ctx := ctxT(t)
+	for _, k := range []catalog.ReleaseKey{{ResourceID: "r"}, {DatasetID: "d"}, {}} {
+		_, err := s.EnsureRelease(ctx, k)
+		assert.ErrorIs(t, err, catalog.ErrInvalid, "%+v", k)
+	}
+}
+
+func testNotFound(t *testing.T, s catalog.Store) {
+	ctx := ctxT(t)
+	for name, fn := range map[string]func() error{
+		"GetAsset":   func() error { _, err := s.GetAsset(ctx, "nope"); return err },
+		"FindAsset":  func() error { _, err := s.FindAsset(ctx, "nope", "nope"); return err },
+		"GetRelease": func() error { _, err := s.GetRelease(ctx, "nope"); return err },
+		"UpdateStac": func() error { _, err := s.UpdateStacItemJSON(ctx, "nope", json.RawMessage(`{}`)); return err },
+		"BlobPath":   func() error { _, err := s.SetBlobPath(ctx, "nope", "x"); return err },
+		"Transition": func() error {
+			_, err := s.TransitionRelease(ctx, "nope", catalog.Transition{To: catalog.StatusProcessing})
+			return err
+		},
+		"Complete": func() error { _, err := s.CompleteRelease(ctx, "nope", catalog.Completion{}); return err },
+		"Approval": func() error { _, err := s.SetApproval(ctx, "nope", catalog.ApprovalApproved); return err },
+		"GetJob":   func() error { _, err := s.GetJob(ctx, "nope"); return err },
+		"TransitionJob": func() error {
+			_, err := s.TransitionJob(ctx, "nope", catalog.Transition{To: catalog.StatusProcessing})
+			return err
+		},
+		"GetTask": func() error { _, err := s.GetTask(ctx, "nope"); return err },
+		"CreateTask": func() error {
+			_, err := s.CreateTask(ctx, catalog.NewTask{JobID: "nope", Type: "ref"})
+			return err
+		},
+		"CreateJobRelease": func() error {
+			_, err := s.CreateJob(ctx, catalog.NewJob{Type: "virtualize", ReleaseID: "nope"})
+			return err
+		},
+		"ClaimNone": func() error { _, err := s.ClaimTask(ctx, catalog.Claim{}); return err },
+	} {
+		assert.ErrorIs(t, fn(), catalog.ErrNotFound, name)
+	}
+}
+
+func testStacItemAndBlobPath(t *testing.T, s catalog.Store) {
+	ctx := ctxT(t)
+	res, err := s.EnsureRelease(ctx, key("j"))
+	require.NoError(t, err)
+	id := res.Release.ID
+	item := json.RawMessage(`{"type":"Feature","id":"era5-t2m","properties":{"datetime":null}}`)
+	r, err := s.UpdateStacItemJSON(ctx, id, item)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(item), string(r.StacItemJSON))
+	assert.Equal(t, int64(2), r.Revision)
+	assert.False(t, r.UpdatedAt.Before(res.Release.UpdatedAt))
+
+	r, err = s.SetBlobPath(ctx, id, "refs/era5/t2m.json")
+	require.NoError(t, err)
+	assert.Equal(t, "refs/era5/t2m.json", r.BlobPath)
+	assert.Equal(t, int64(3), r.Revision)
+
+	got, err := s.GetRelease(ctx, id)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(item), string(got.StacItemJSON))
+	assert.Equal(t, "refs/era5/t2m.json", got.BlobPath)
+	assert.Equal(t, catalog.StatusPending, got.ProcessingStatus, "caching the item changes no status")
+
+	_, err = s.UpdateStacItemJSON(ctx, id, json.RawMessage(`{"broken"`))
+	assert.ErrorIs(t, err, catalog.ErrInvalid)
+}
+
+func testReleaseTransitions(t *testing.T, s catalog.Store) {
+	ctx := ctxT(t)
+	P, R, C, F := catalog.StatusPending, catalog.StatusProcessing, catalog.StatusCompleted, catalog.StatusFailed
+	// path: the moves that bring a new release to the "from" state.
+	paths := map[catalog.Status][]catalog.Status{P: nil, R: {R}, C: {R, C}, F: {F}}
+	for _, from := range []catalog.Status{P, R, C, F} {
+		for _, to := range []catalog.Status{P, R, C, F} {
+			t.Run(fmt.Sprintf("%s-%s", from, to), func(t *testing.T) {
+				res, err := s.EnsureRelease(ctx, key(fmt.Sprintf("%s-%s", from, to)))
+				require.NoError(t, err)
+				id := res.Release.ID
+				for _, st := range paths[from] {
+					_, err := s.TransitionRelease(ctx, id, catalog.Transition{To: st, Error: "boom"})
+					require.NoError(t, err)
+				}
+				r, err := s.TransitionRelease(ctx, id, catalog.Transition{To: to, Error: "disk full"})
+				if !catalog.CanTransition(from, to) {
+					require.ErrorIs(t, err, catalog.ErrIllegalTransition)
+					var te *catalog.TransitionError
+					require.ErrorAs(t, err, &te)
+					assert.Equal(t, string(from), te.From)
+					assert.Equal(t, string(to), te.To)
+					got, err := s.GetRelease(ctx, id)
+					require.NoError(t, err)
+					assert.Equal(t, from, got.ProcessingStatus, "a refused move changes nothing")
+					return
+				}
+				require.NoError(t, err)
+				assert.Equal(t, to, r.ProcessingStatus)
+				if to == F {
+					assert.Equal(t, "disk full", r.Error)
+				} else {
+					assert.Empty(t, r.Error)
+				}
+				if to == C {
+					require.NotNil(t, r.CompletedAt)
+					assertUTC(t, *r.CompletedAt)
+				}
+			})
+		}
+	}
+	// The table itself: COMPLETED is final, the others move on.
+	assert.False(t, catalog.CanTransition(C, R))
+	assert.False(t, catalog.CanTransition(C, F))
+	assert.False(t, catalog.CanTransition(P, C))
+	assert.True(t, catalog.CanTransition(F, R))
+	res, err := s.EnsureRelease(ctx, key("bad-status"))
+	require.NoError(t, err)
+	_, err = s.TransitionRelease(ctx, res.Release.ID, catalog.Transition{To: "DONE"})
+	assert.ErrorIs(t, err, catalog.ErrInvalid)
+}
+
+func testCompleteRelease(t *testing.T, s catalog.Store) {
+	ctx := ctxT(t)
+	item := json.RawMessage(`{"type": "Feature", "id": "x"}`)
+	for _, tc := range []struct {
+		name    string
+		path    []catalog.Status
+		wantErr error
+	}{
+		{"from PENDING", nil, nil},
+		{"from PROCESSING", []catalog.Status{catalog.StatusProcessing}, nil},
+		{"again from COMPLETED", []catalog.Status{catalog.StatusProcessing, catalog.StatusCompleted}, nil},
+		{"from FAILED", []catalog.Status{catalog.StatusFailed}, catalog.ErrIllegalTransition},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := s.EnsureRelease(ctx, key(tc.name))
+			require.NoError(t, err)
+			id := res.Release.ID
+			for _, st := range tc.path {
+				_, err := s.TransitionRelease(ctx, id, catalog.Transition{To: st, Error: "x"})
+				require.NoError(t, err)
+			}
+			r, err := s.CompleteRelease(ctx, id, catalog.Completion{BlobPath: "refs/a.json", StacItemJSON: item})
+			if tc.wantErr != nil {
+				require.ErrorIs(t, err, tc.wantErr)
+				got, err := s.GetRelease(ctx, id)
+				require.NoError(t, err)
+				assert.Empty(t, got.BlobPath)
+				assert.Nil(t, got.StacItemJSON)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, catalog.StatusCompleted, r.ProcessingStatus)
+			assert.Equal(t, "refs/a.json", r.BlobPath)
+			assert.JSONEq(t, string(item), string(r.StacItemJSON))
+			assert.Empty(t, r.Error)
+			require.NotNil(t, r.CompletedAt)
+			got, err := s.GetRelease(ctx, id)
+			require.NoError(t, err)
+			assert.Equal(t, r.Revision, got.Revision)
+			assert.JSONEq(t, string(item), string(got.StacItemJSON))
+		})
+	}
+	_, err := s.CompleteRelease(ctx, "whatever", catalog.Completion{StacItemJSON: json.RawMessage(`nope`)})
+	assert.ErrorIs(t, err, catalog.ErrInvalid)
+}
+
+func testApproval(t *testing.T, s catalog.Store) {
+	ctx := ctxT(t)
+	res, err := s.EnsureRelease(ctx, key("approve"))
+	require.NoError(t, err)
+	id := res.Release.ID
+	_, err = s.SetApproval(ctx, id, catalog.ApprovalApproved)
+	require.ErrorIs(t, err, catalog.ErrIllegalTransition, "not COMPLETED yet")
+	_, err = s.CompleteRelease(ctx, id, catalog.Completion{BlobPath: "refs/x.json", StacItemJSON: json.RawMessage(`{}`)})
+	require.NoError(t, err)
+	_, err = s.SetApproval(ctx, id, catalog.ApprovalPending)
+	require.ErrorIs(t, err, catalog.ErrInvalid)
+	r, err := s.SetApproval(ctx, id, catalog.ApprovalApproved)
+	require.NoError(t, err)
+	assert.Equal(t, catalog.ApprovalApproved, r.ApprovalState)
+	require.NotNil(t, r.ApprovalAt)
+
+	// An approved release is frozen.
+	_, err = s.SetApproval(ctx, id, catalog.ApprovalRejected)
+	assert.ErrorIs(t, err, catalog.ErrIllegalTransition)
+	_, err = s.UpdateStacItemJSON(ctx, id, json.RawMessage(`{"changed": true}`))
+	assert.ErrorIs(t, err, catalog.ErrIllegalTransition)
+	_, err = s.SetBlobPath(ctx, id, "refs/other.json")
+	assert.ErrorIs(t, err, catalog.ErrIllegalTransition)
+	_, err = s.CompleteRelease(ctx, id, catalog.Completion{BlobPath: "refs/other.json"})
+	assert.ErrorIs(t, err, catalog.ErrIllegalTransition)
+	got, err := s.GetRelease(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, "refs/x.json", got.BlobPath)
+	assert.JSONEq(t, `{}`, string(got.StacItemJSON))
+}
+
+func testOptimisticLock(t *testing.T, s catalog.Store) {
+	ctx := ctxT(t)
+	res, err := s.EnsureRelease(ctx, key("lock"))
+	require.NoError(t, err)
+	rev := res.Release.Revision
+	r, err := s.TransitionRelease(ctx, res.Release.ID, catalog.Transition{To: catalog.StatusProcessing, IfRevision: rev})
+	require.NoError(t, err)
+	assert.Equal(t, rev+1, r.Revision)
+	// A second writer holding the old revision loses.
+	_, err = s.TransitionRelease(ctx, res.Release.ID, catalog.Transition{To: catalog.StatusFailed, IfRevision: rev})
+	assert.ErrorIs(t, err, catalog.ErrConflict)
+	_, err = s.CompleteRelease(ctx, res.Release.ID, catalog.Completion{BlobPath: "x", IfRevision: rev})
+	assert.ErrorIs(t, err, catalog.ErrConflict)
+	r, err = s.CompleteRelease(ctx, res.Release.ID, catalog.Completion{BlobPath: "x", IfRevision: rev + 1})
+	require.NoError(t, err)
+	assert.Equal(t, catalog.StatusCompleted, r.ProcessingStatus)
+}
+
+func testJobsAndTasks(t *testing.T, s catalog.Store) {
+	ctx := ctxT(t)
+	res, err := s.EnsureRelease(ctx, key("job-x"))
+	require.NoError(t, err)
+	j, err := s.CreateJob(ctx, catalog.NewJob{ID: "job-x", Type: "virtualize", Stage: "ref", ReleaseID: res.Release.ID,
+		Params: json.RawMessage(`{"dataset_id": "era5"}`)})
+	require.NoError(t, err)
+	assert.Equal(t, "job-x", j.ID)
+	assert.Equal(t, catalog.StatusPending, j.Status)
+	assert.Equal(t, res.Release.ID, j.ReleaseID)
+	assert.JSONEq(t, `{"dataset_id": "era5"}`, string(j.Params))
+	assertUTC(t, j.CreatedAt, j.UpdatedAt)
+	_, err = s.CreateJob(ctx, catalog.NewJob{ID: "job-x", Type: "virtualize"})
+	assert.ErrorIs(t, err, catalog.ErrConflict)
+	_, err = s.CreateJob(ctx, catalog.NewJob{})
+	assert.ErrorIs(t, err, catalog.ErrInvalid)
+	_, err = s.CreateJob(ctx, catalog.NewJob{Type: "x", Params: json.RawMessage(`[1,`)})
+	assert.ErrorIs(t, err, catalog.ErrInvalid)
+
+	plain, err := s.CreateJob(ctx, catalog.NewJob{Type: "virtualize"})
+	require.NoError(t, err)
+	assert.NotEmpty(t, plain.ID)
+	assert.JSONEq(t, `{}`, string(plain.Params))
+	assert.Empty(t, plain.ReleaseID)
+
+	j, err = s.TransitionJob(ctx, "job-x", catalog.Transition{To: catalog.StatusProcessing, Stage: "combine"})
+	require.NoError(t, err)
+	assert.Equal(t, 1, j.Attempts)
+	assert.Equal(t, "combine", j.Stage)
+	require.NotNil(t, j.StartedAt)
+	j, err = s.TransitionJob(ctx, "job-x", catalog.Transition{To: catalog.StatusFailed, Error: "combine failed"})
+	require.NoError(t, err)
+	assert.Equal(t, "combine failed", j.Error)
+	require.NotNil(t, j.FinishedAt)
+	j, err = s.TransitionJob(ctx, "job-x", catalog.Transition{To: catalog.StatusProcessing})
+	require.NoError(t, err)
+	assert.Equal(t, 2, j.Attempts)
+	assert.Empty(t, j.Error)
+	assert.Nil(t, j.FinishedAt)
+	j, err = s.TransitionJob(ctx, "job-x", catalog.Transition{To: catalog.StatusCompleted, Stage: "register",
+		Result: json.RawMessage(`{"ok": true}`)})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"ok": true}`, string(j.Result))
+	_, err = s.TransitionJob(ctx, "job-x", catalog.Transition{To: catalog.StatusProcessing})
+	assert.ErrorIs(t, err, catalog.ErrIllegalTransition)
+	got, err := s.GetJob(ctx, "job-x")
+	require.NoError(t, err)
+	assert.Equal(t, j, got)
+
+	var taskIDs []string
+	for _, typ := range []string{"ref", "ref", "combine"} {
+		tk, err := s.CreateTask(ctx, catalog.NewTask{JobID: "job-x", Type: typ, Stage: typ, Params: json.RawMessage(`{"n": 1}`)})
+		require.NoError(t, err)
+		assert.Equal(t, catalog.StatusPending, tk.Status)
+		taskIDs = append(taskIDs, tk.ID)
+	}
+	_, err = s.CreateTask(ctx, catalog.NewTask{ID: taskIDs[0], JobID: "job-x", Type: "ref"})
+	assert.ErrorIs(t, err, catalog.ErrConflict)
+	_, err = s.CreateTask(ctx, catalog.NewTask{JobID: "job-x"})
+	assert.ErrorIs(t, err, catalog.ErrInvalid)
+	list, err := s.ListTasks(ctx, "job-x")
+	require.NoError(t, err)
+	require.Len(t, list, 3)
+	for i, tk := range list {
+		assert.Equal(t, taskIDs[i], tk.ID, "creation order")
+	}
+
+	// Claims take the oldest matching task.
+	c, err := s.ClaimTask(ctx, catalog.Claim{Types: []string{"combine"}})
+	require.NoError(t, err)
+	assert.Equal(t, taskIDs[2], c.ID)
+	assert.Equal(t, catalog.StatusProcessing, c.Status)
+	assert.Equal(t, 1, c.Attempts)
+	c, err = s.ClaimTask(ctx, catalog.Claim{JobID: "job-x"})
+	require.NoError(t, err)
+	assert.Equal(t, taskIDs[0], c.ID)
+	_, err = s.ClaimTask(ctx, catalog.Claim{JobID: plain.ID})
+	assert.ErrorIs(t, err, catalog.ErrNotFound)
+
+	// Failed, requeued, and out of attempts.
+	_, err = s.TransitionTask(ctx, c.ID, catalog.Transition{To: catalog.StatusFailed, Error: "timeout"})
+	require.NoError(t, err)
+	_, err = s.TransitionTask(ctx, c.ID, catalog.Transition{To: catalog.StatusPending})
+	require.NoError(t, err)
+	c2, err := s.ClaimTask(ctx, catalog.Claim{JobID: "job-x", MaxAttempts: 2})
+	require.NoError(t, err)
+	assert.Equal(t, taskIDs[0], c2.ID)
+	assert.Equal(t, 2, c2.Attempts)
+	done, err := s.TransitionTask(ctx, c2.ID, catalog.Transition{To: catalog.StatusCompleted, Result: json.RawMessage(`{"ref_url": "refs/a.json"}`)})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"ref_url": "refs/a.json"}`, string(done.Result))
+	require.NotNil(t, done.FinishedAt)
+	_, err = s.TransitionTask(ctx, c2.ID, catalog.Transition{To: catalog.StatusProcessing})
+	assert.ErrorIs(t, err, catalog.ErrIllegalTransition)
+	gt, err := s.GetTask(ctx, c2.ID)
+	require.NoError(t, err)
+	assert.Equal(t, done, gt)
+	c3, err := s.ClaimTask(ctx, catalog.Claim{})
+	require.NoError(t, err)
+	assert.Equal(t, taskIDs[1], c3.ID)
+}
+
+const racers = 16
+
+func testConcurrentEnsureSame(t *testing.T, s catalog.Store) {
+	ctx := ctxT(t)
+	results := make([]*catalog.EnsureResult, racers)
+	errs := make([]error, racers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			results[i], errs[i] = s.EnsureRelease(ctx, key("race"))
+		}()
+	}
+	close(start)
+	wg.Wait()
+	assetsCreated, releasesCreated := 0, 0
+	for i := range racers {
+		require.NoError(t, errs[i])
+		assert.Equal(t, results[0].Asset.ID, results[i].Asset.ID)
+		assert.Equal(t, results[0].Release.ID, results[i].Release.ID)
+		if results[i].AssetCreated {
+			assetsCreated++
+		}
+		if results[i].ReleaseCreated {
+			releasesCreated++
+		}
+	}
+	assert.Equal(t, 1, assetsCreated)
+	assert.Equal(t, 1, releasesCreated)
+	list, err := s.ListReleases(ctx, results[0].Asset.ID)
+	require.NoError(t, err)
+	assert.Len(t, list, 1)
+}
+
+func testConcurrentEnsureMany(t *testing.T, s catalog.Store) {
+	ctx := ctxT(t)
+	var wg sync.WaitGroup
+	errs := make([]error, racers)
+	for i := range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = s.EnsureRelease(ctx, key(fmt.Sprintf("job-%02d", i)))
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	a, err := s.FindAsset(ctx, "era5", "t2m")
+	require.NoError(t, err)
+	list, err := s.ListReleases(ctx, a.ID)
+	require.NoError(t, err)
+	require.Len(t, list, racers)
+	jobs := map[string]bool{}
+	for i, r := range list {
+		assert.Equal(t, i+1, r.Version, "versions are 1..N without gaps or duplicates")
+		jobs[r.JobID] = true
+	}
+	assert.Len(t, jobs, racers)
+}
+
+func testConcurrentClaim(t *testing.T, s catalog.Store) {
+	ctx := ctxT(t)
+	j, err := s.CreateJob(ctx, catalog.NewJob{Type: "virtualize"})
+	require.NoError(t, err)
+	const tasks = 24
+	for range tasks {
+		_, err := s.CreateTask(ctx, catalog.NewTask{JobID: j.ID, Type: "ref"})
+		require.NoError(t, err)
+	}
+	var mu sync.Mutex
+	claimed := map[string]int{}
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				tk, err := s.ClaimTask(ctx, catalog.Claim{JobID: j.ID})
+				if errors.Is(err, catalog.ErrNotFound) {
+					return
+				}
+				if !assert.NoError(t, err) {
+					return
+				}
+				mu.Lock()
+				claimed[tk.ID]++
+				mu.Unlock()
+				_, err = s.TransitionTask(ctx, tk.ID, catalog.Transition{To: catalog.StatusCompleted})
+				assert.NoError(t, err)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Len(t, claimed, tasks)
+	for id, n := range claimed {
+		assert.Equal(t, 1, n, "task %s claimed %d times", id, n)
+	}
+	list, err := s.ListTasks(ctx, j.ID)
+	require.NoError(t, err)
+	for _, tk := range list {
+		assert.Equal(t, catalog.StatusCompleted, tk.Status)
+		assert.Equal(t, 1, tk.Attempts)
+	}
+}
+
+// testConcurrentTransitions races workers moving one release from
+// PENDING to PROCESSING: exactly one wins, the others see an illegal move.
+func testConcurrentTransitions(t *testing.T, s catalog.Store) {
+	ctx := ctxT(t)
+	res, err := s.EnsureRelease(ctx, key("move"))
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	errs := make([]error, racers)
+	for i := range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = s.TransitionRelease(ctx, res.Release.ID, catalog.Transition{To: catalog.StatusProcessing})
+		}()
+	}
+	wg.Wait()
+	var wins, lost []int
+	for i, err := range errs {
+		if err == nil {
+			wins = append(wins, i)
+		} else {
+			assert.ErrorIs(t, err, catalog.ErrIllegalTransition)
+			lost = append(lost, i)
+		}
+	}
+	sort.Ints(wins)
+	assert.Len(t, wins, 1)
+	assert.Len(t, lost, racers-1)
+	got, err := s.GetRelease(ctx, res.Release.ID)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), got.Revision)
+}
