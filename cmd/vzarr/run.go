@@ -1,0 +1,425 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/greensight/vzarr/blobio"
+	"github.com/greensight/vzarr/catalog"
+	"github.com/greensight/vzarr/engine"
+	"github.com/greensight/vzarr/pipeline"
+)
+
+func init() {
+	register(command{name: "run",
+		synopsis: "run SOURCE_URL --dataset-id ID --resource-id ID --out OUT_URL   the whole pipeline in one process",
+		run:      runPipeline})
+}
+
+const runUsage = `Usage: vzarr run SOURCE_URL --concat-dim time --dataset-id ID --resource-id ID --out OUT_URL
+         [--catalog postgres://...] [--fail-on-chunking-warnings] [--overwrite]
+         [--pattern '*.nc'] [--recursive] [--collection-id ID] [-j N] [--queue URL]
+
+Runs the whole pipeline in this process: scan SOURCE_URL (a folder or blob
+prefix), validate every file, write one kerchunk reference per file, combine
+them along --concat-dim, and build the STAC item. Under OUT_URL (a folder or
+blob prefix) it writes <file name>.json per source (tas_2020.nc gives
+tas_2020.json), combined.json and stac-item.json.
+
+By default everything is embedded: an in-memory catalog and an in-process
+queue. With --catalog the Asset/Release/Job records go to PostgreSQL (the
+tables are created if missing); running the same command again then returns
+the earlier run and does no work, unless --overwrite.
+
+On a terminal, progress goes to stderr. The summary is JSON on stdout:
+
+  {"success": true, "result": {"job_id", "release_id", "asset_id", "status",
+   "file_count", "total_size_bytes", "combined_ref_url", "stac_item_url",
+   "blob_path", "stages": [...], "duration_ms", "storage_requests"}}
+
+or {"success": false, "error": "...", "error_type": "...", ...} with exit
+status 1 (2 for usage errors).
+
+Flags:
+`
+
+// runSummary is the "result" vzarr run prints.
+type runSummary struct {
+	JobID           string                `json:"job_id"`
+	ReleaseID       string                `json:"release_id"`
+	AssetID         string                `json:"asset_id"`
+	Status          string                `json:"status"`
+	Created         bool                  `json:"created"`
+	FileCount       int                   `json:"file_count"`
+	TotalSizeBytes  int64                 `json:"total_size_bytes"`
+	RefsURL         string                `json:"refs_url"`
+	CombinedRefURL  string                `json:"combined_ref_url,omitempty"`
+	StacItemURL     string                `json:"stac_item_url,omitempty"`
+	BlobPath        string                `json:"blob_path,omitempty"`
+	Stages          []engine.StageSummary `json:"stages"`
+	DurationMS      int64                 `json:"duration_ms"`
+	StorageRequests int64                 `json:"storage_requests"`
+	BytesRead       int64                 `json:"bytes_read"`
+	BytesWritten    int64                 `json:"bytes_written"`
+}
+
+type runFailure struct {
+	Success   bool        `json:"success"`
+	Error     string      `json:"error"`
+	ErrorType string      `json:"error_type"`
+	Result    *runSummary `json:"result,omitempty"`
+}
+
+func runPipeline(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var req pipeline.SubmitRequest
+	req.DataType = catalog.DataTypeZarr
+	po := &req.ProcessingOptions
+	fs.StringVar(&po.ConcatDim, "concat-dim", "time", "dimension to concatenate along")
+	fs.StringVar(&req.DatasetID, "dataset-id", "", "dataset id (required)")
+	fs.StringVar(&req.ResourceID, "resource-id", "", "resource id (required)")
+	fs.StringVar(&req.CollectionID, "collection-id", "", "STAC collection of the item")
+	out := fs.String("out", "", "output folder or blob prefix (required)")
+	dsn := fs.String("catalog", "", "PostgreSQL DSN of the catalog (default: in memory)")
+	schema := fs.String("catalog-schema", catalog.DefaultSchema, "schema of the catalog tables")
+	fs.BoolVar(&po.FailOnChunkingWarnings, "fail-on-chunking-warnings", false, "refuse files whose chunking report has warnings")
+	fs.BoolVar(&po.Overwrite, "overwrite", false, "with --catalog: a new run even if this one ran before")
+	fs.StringVar(&po.FilePattern, "pattern", blobio.DefaultPattern, "glob of the file names to take")
+	fs.BoolVar(&po.Recursive, "recursive", false, "also take files in subfolders")
+	workers := fs.Int("j", 4*runtime.GOMAXPROCS(0), "tasks run at once")
+	queueURL := fs.String("queue", "", "work queue URL (default: in process)")
+	progress := fs.String("progress", "auto", "progress on stderr: auto (on a terminal), always, never")
+	verbose := fs.Bool("verbose", false, "the pipeline's logs on stderr")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, runUsage)
+		fs.PrintDefaults()
+	}
+	err := fs.Parse(interleaved(fs, args))
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err == nil {
+		switch {
+		case fs.NArg() != 1:
+			err = usagef("run wants exactly one SOURCE_URL, got %d arguments", fs.NArg())
+		case *out == "":
+			err = usagef("run needs --out OUT_URL")
+		case req.DatasetID == "" || req.ResourceID == "":
+			err = usagef("run needs --dataset-id and --resource-id")
+		case *progress != "auto" && *progress != "always" && *progress != "never":
+			err = usagef("--progress must be auto, always or never, not %q", *progress)
+		}
+		if err != nil {
+			fs.Usage()
+		}
+	}
+	if err != nil {
+		_ = writeJSON(stdout, failure{Success: false, Error: err.Error(), ErrorType: "usage_error"})
+		return 2
+	}
+	req.SourceURL = fs.Arg(0)
+	if l := localURL(req.SourceURL); l != "" {
+		req.SourceURL = l
+	}
+	outURL := *out
+	if l := localURL(outURL); l != "" {
+		outURL = l
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	level := slog.LevelError
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	var store catalog.Store
+	if *dsn == "" {
+		store = catalog.NewMemory()
+	} else {
+		pg, err := catalog.OpenPostgres(ctx, *dsn, catalog.PostgresOptions{Schema: *schema, Logger: logger})
+		if err != nil {
+			return fail(stdout, err)
+		}
+		if _, err := pg.Migrate(ctx); err != nil {
+			pg.Close()
+			return fail(stdout, err)
+		}
+		store = pg
+	}
+	defer store.Close()
+
+	showProgress := *progress == "always" || *progress == "auto" && isTerminal(stderr)
+	prog := newProgress(stderr, showProgress)
+	metrics := &pipeline.Metrics{}
+	qurl := *queueURL
+	if qurl == "" {
+		qurl = "mem://vzarr-run-" + fmt.Sprint(os.Getpid(), "-", time.Now().UnixNano())
+	}
+	opener := newOpener()
+	svc, err := pipeline.NewService(ctx, pipeline.ServiceConfig{
+		Store:    store,
+		QueueURL: qurl,
+		Deps:     pipeline.Deps{Opener: opener, Logger: logger, Metrics: metrics},
+		Engine:   engine.Options{Concurrency: max(*workers, 1), Observer: prog.observer()},
+		Submit: pipeline.Submitter{OutURL: outURL, AllowedSchemes: []string{"file", blobio.SchemeABFS, blobio.SchemeABFSS,
+			blobio.SchemeAZ, blobio.SchemeAZBlob, blobio.SchemeMem}},
+	})
+	if err != nil {
+		return fail(stdout, err)
+	}
+	defer svc.Close(context.Background())
+
+	wctx, stopWorkers := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := svc.Work(wctx); err != nil {
+			logger.Error("vzarr run: workers stopped", "error", err)
+		}
+	}()
+	defer func() { stopWorkers(); wg.Wait() }()
+
+	start := time.Now()
+	resp, err := svc.Submit(ctx, req)
+	if err != nil {
+		if errors.Is(err, pipeline.ErrInvalidRequest) {
+			_ = writeJSON(stdout, failure{Success: false, Error: err.Error(), ErrorType: "usage_error"})
+			return 2
+		}
+		return fail(stdout, err)
+	}
+	prog.start(start)
+	job, err := svc.Wait(ctx, resp.JobID, 20*time.Millisecond)
+	prog.finish()
+	if err != nil {
+		return fail(stdout, fmt.Errorf("job %s: %w", resp.JobID, err))
+	}
+	sum := &runSummary{JobID: job.ID, ReleaseID: resp.ReleaseID, AssetID: resp.AssetID, Created: resp.Created,
+		Status: strings.ToLower(string(job.Status)), RefsURL: outURL}
+	st, err := engine.Status(ctx, store, job.ID)
+	if err == nil {
+		sum.Stages = st.Stages
+	}
+	if job.StartedAt != nil && job.FinishedAt != nil {
+		sum.DurationMS = job.FinishedAt.Sub(*job.StartedAt).Milliseconds()
+	}
+	if scan, err := store.GetTask(ctx, engine.TaskID(job.ID, pipeline.StageScan, 0)); err == nil {
+		var r blobio.ScanResult
+		if engine.Decode(scan, &r) == nil {
+			sum.FileCount, sum.TotalSizeBytes = r.FileCount, r.TotalSizeBytes
+		}
+	}
+	sum.StorageRequests = metrics.Requests()
+	sum.BytesRead, sum.BytesWritten = metrics.BytesRead.Load(), metrics.BytesWritten.Load()
+
+	if job.Status != catalog.StatusCompleted {
+		typ := "job_failed"
+		if st != nil && st.Failure != nil {
+			typ = st.Failure.ErrorType
+		}
+		prog.summary(sum, job.Error)
+		_ = writeJSON(stdout, runFailure{Success: false, Error: job.Error, ErrorType: typ, Result: sum})
+		return 1
+	}
+	rel, err := store.GetRelease(ctx, resp.ReleaseID)
+	if err != nil {
+		return fail(stdout, err)
+	}
+	sum.BlobPath = rel.BlobPath
+	sum.CombinedRefURL = strings.TrimRight(outURL, "/") + "/" + pipeline.CombinedName
+	sum.StacItemURL = strings.TrimRight(outURL, "/") + "/stac-item.json"
+	if err := opener.WriteAtomic(ctx, sum.StacItemURL, func(w io.Writer) error {
+		_, err := w.Write(append(indentJSON(rel.StacItemJSON), '\n'))
+		return err
+	}); err != nil {
+		return fail(stdout, fmt.Errorf("writing %s: %w", sum.StacItemURL, err))
+	}
+	prog.summary(sum, "")
+	if err := writeJSON(stdout, struct {
+		Success bool        `json:"success"`
+		Result  *runSummary `json:"result"`
+	}{true, sum}); err != nil {
+		return 1
+	}
+	return 0
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func indentJSON(b []byte) []byte {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, b, "", "  "); err != nil {
+		return b
+	}
+	return buf.Bytes()
+}
+
+// progress draws one status line per stage on a terminal: files done of
+// the total, bytes, rate.
+type progress struct {
+	w       io.Writer
+	on      bool
+	mu      sync.Mutex
+	stage   string
+	total   int
+	done    int
+	failed  int
+	bytes   int64
+	size    int64
+	began   time.Time
+	stageAt time.Time
+	last    time.Time
+	ticker  *time.Ticker
+	quit    chan struct{}
+	wg      sync.WaitGroup
+}
+
+func newProgress(w io.Writer, on bool) *progress {
+	return &progress{w: w, on: on, quit: make(chan struct{})}
+}
+
+func (p *progress) observer() engine.Observer {
+	return engine.Observer{
+		StageStarted: func(ev engine.StageEvent) {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if p.stage != "" {
+				p.drawLocked(true)
+			}
+			p.stage, p.total, p.done, p.failed, p.bytes, p.size = ev.Stage, ev.Tasks, 0, 0, 0, 0
+			p.stageAt = time.Now()
+			p.drawLocked(false)
+		},
+		TaskDone: func(ev engine.TaskEvent) {
+			var sz struct {
+				SizeBytes int64 `json:"size_bytes"`
+			}
+			_ = json.Unmarshal(ev.Task.Params, &sz)
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if ev.Stage != p.stage {
+				return
+			}
+			p.done++
+			if ev.Err != nil {
+				p.failed++
+			}
+			p.bytes += sz.SizeBytes
+			if time.Since(p.last) > 100*time.Millisecond || p.done == p.total {
+				p.drawLocked(false)
+			}
+		},
+	}
+}
+
+func (p *progress) start(t time.Time) {
+	p.began = t
+	if !p.on {
+		return
+	}
+	p.ticker = time.NewTicker(250 * time.Millisecond)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			select {
+			case <-p.quit:
+				return
+			case <-p.ticker.C:
+				p.mu.Lock()
+				if p.stage != "" {
+					p.drawLocked(false)
+				}
+				p.mu.Unlock()
+			}
+		}
+	}()
+}
+
+func (p *progress) finish() {
+	if p.ticker != nil {
+		p.ticker.Stop()
+		close(p.quit)
+		p.wg.Wait()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stage != "" && p.on {
+		p.drawLocked(true)
+	}
+}
+
+// drawLocked redraws the status line; final ends it with a newline.
+func (p *progress) drawLocked(final bool) {
+	if !p.on {
+		return
+	}
+	p.last = time.Now()
+	el := time.Since(p.stageAt)
+	line := fmt.Sprintf("%-9s %d/%d", p.stage, p.done, p.total)
+	if p.bytes > 0 {
+		rate := float64(p.bytes) / max(el.Seconds(), 1e-3)
+		line += fmt.Sprintf(" files · %s · %s/s", humanBytes(p.bytes), humanBytes(int64(rate)))
+	}
+	if p.failed > 0 {
+		line += fmt.Sprintf(" · %d failed", p.failed)
+	}
+	line += fmt.Sprintf(" · %s", el.Round(time.Millisecond))
+	end := ""
+	if final {
+		end = "\n"
+	}
+	fmt.Fprintf(p.w, "\r\033[K%s%s", line, end)
+}
+
+// summary prints the human summary on a terminal.
+func (p *progress) summary(s *runSummary, errMsg string) {
+	if !p.on {
+		return
+	}
+	if errMsg != "" {
+		fmt.Fprintf(p.w, "FAILED after %s: %s\n", time.Since(p.began).Round(time.Millisecond), errMsg)
+		return
+	}
+	fmt.Fprintf(p.w, "done: %d files, %s, in %s (%d storage requests)\n", s.FileCount, humanBytes(s.TotalSizeBytes),
+		time.Since(p.began).Round(time.Millisecond), s.StorageRequests)
+	fmt.Fprintf(p.w, "  references: %s/<name>.json\n  combined:   %s\n  STAC item:  %s\n", s.RefsURL, s.CombinedRefURL, s.StacItemURL)
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

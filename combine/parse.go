@@ -1,0 +1,268 @@
+package combine
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/greensight/vzarr/kerchunk"
+	"github.com/greensight/vzarr/refread"
+)
+
+// fileModel is what combine keeps of one input: its arrays, their
+// metadata and (for the arrays it needs) their chunk references.
+type fileModel struct {
+	index  int
+	name   string
+	arrays map[string]*fileArray
+	order  []string       // array paths, in the order of their .zarray keys
+	refs   *kerchunk.Refs // the whole input; kept for the first file only
+}
+
+// fileArray is one array of one input.
+type fileArray struct {
+	path   string
+	zarray string // .zarray text
+	zattrs string // .zattrs text ("" when absent)
+	meta   *refread.Array
+	axis   int // index of the concat dimension in meta.Dims, -1 if none
+	chunks []chunkRef
+	values *refread.Data // Options.Identical arrays: the values
+}
+
+// chunkRef is one chunk reference of an input array: its grid index and
+// where its bytes are.
+type chunkRef struct {
+	idx []int
+	ref kerchunk.Ref
+}
+
+func (fa *fileArray) length() int { return fa.meta.Shape[fa.axis] }
+func (fa *fileArray) chunk() int  { return fa.meta.Chunks[fa.axis] }
+
+// parseFile splits an input's references into arrays and chunks. Chunk
+// references are kept for the arrays along the concat dimension, and for
+// every array of the first input; the values of the Identical arrays are
+// read.
+func (c *combiner) parseFile(ctx context.Context, index int, name string, refs *kerchunk.Refs) (*fileModel, error) {
+	fm := &fileModel{index: index, name: name, arrays: map[string]*fileArray{}}
+	attrs := map[string]string{}
+	for _, k := range refs.Keys() {
+		if !kerchunk.IsMetadataKey(k) {
+			continue
+		}
+		prefix, base := splitKey(k)
+		switch base {
+		case ".zarray":
+			if prefix == "" {
+				return nil, incompatible(name, "", "the references hold a single array, not a group of variables")
+			}
+			text, ok := refs.Text(k)
+			if !ok {
+				return nil, incompatible(name, prefix, ".zarray is not inline metadata")
+			}
+			fm.arrays[prefix] = &fileArray{path: prefix, zarray: text}
+			fm.order = append(fm.order, prefix)
+		case ".zattrs":
+			if text, ok := refs.Text(k); ok {
+				attrs[prefix] = text
+			}
+		}
+	}
+	for _, p := range fm.order {
+		fa := fm.arrays[p]
+		fa.zattrs = attrs[p]
+		if c.first != nil {
+			// Most inputs repeat the first one's metadata: share it.
+			if a0, ok := c.first.arrays[p]; ok && a0.zarray == fa.zarray && a0.zattrs == fa.zattrs {
+				fa.meta, fa.axis = a0.meta, a0.axis
+				continue
+			}
+		}
+		meta, err := refread.NewArray(p, []byte(fa.zarray), []byte(fa.zattrs))
+		if err != nil {
+			return nil, incompatible(name, p, "%v", err)
+		}
+		if meta.Dims == nil && len(meta.Shape) > 0 {
+			return nil, incompatible(name, p, "no _ARRAY_DIMENSIONS attribute: the references do not say which dimensions the variable has")
+		}
+		if len(meta.Dims) != len(meta.Shape) {
+			return nil, incompatible(name, p, "%d dimension names for %d dimensions", len(meta.Dims), len(meta.Shape))
+		}
+		fa.meta = meta
+		fa.axis = -1
+		for j, d := range meta.Dims {
+			if d == c.opts.ConcatDim {
+				fa.axis = j
+			}
+		}
+	}
+	// Chunk keys. URLs are interned: one string per object, not per chunk.
+	urls := map[string]string{}
+	var buf []int
+	var bad error
+	refs.All(func(k string, r kerchunk.Ref) bool {
+		if kerchunk.IsMetadataKey(k) {
+			return true
+		}
+		fa, idx := fm.chunkOf(k, &buf)
+		if fa == nil {
+			c.log.Debug("combine: key of no array ignored", "file", name, "key", k)
+			return true
+		}
+		for j, x := range idx {
+			if x < 0 || x*fa.meta.Chunks[j] >= max(fa.meta.Shape[j], 1) {
+				bad = incompatible(name, fa.path, "chunk key %q lies outside the array's shape %v (chunks %v)", k, fa.meta.Shape, fa.meta.Chunks)
+				return false
+			}
+		}
+		if index > 0 && fa.axis < 0 && !c.identical[fa.path] {
+			return true // taken from the first file
+		}
+		if r.URL != "" {
+			if u, ok := urls[r.URL]; ok {
+				r.URL = u
+			} else {
+				urls[r.URL] = r.URL
+			}
+		}
+		fa.chunks = append(fa.chunks, chunkRef{idx: idx, ref: r})
+		return true
+	})
+	if bad != nil {
+		return nil, bad
+	}
+	// Values of the arrays to check for identity.
+	if len(c.identical) > 0 {
+		store := refread.NewStore(refs, c.fetch)
+		for p := range c.identical {
+			fa, ok := fm.arrays[p]
+			if !ok || fa.axis >= 0 {
+				continue // reported by the comparison
+			}
+			a, err := store.Open(p)
+			if err != nil {
+				return nil, incompatible(name, p, "%v", err)
+			}
+			if fa.values, err = a.Read(ctx); err != nil {
+				return nil, incompatible(name, p, "reading its values: %v", err)
+			}
+		}
+	}
+	for _, fa := range fm.arrays {
+		if index > 0 && fa.axis < 0 && !c.identical[fa.path] {
+			fa.chunks = nil
+		}
+	}
+	if index == 0 {
+		fm.refs = refs
+	}
+	return fm, nil
+}
+
+// splitKey splits "a/b/.zarray" into "a/b" and ".zarray".
+func splitKey(k string) (prefix, base string) {
+	if i := strings.LastIndexByte(k, '/'); i >= 0 {
+		return k[:i], k[i+1:]
+	}
+	return "", k
+}
+
+// chunkOf finds the array a chunk key belongs to and parses its grid
+// index. buf is reused backing storage for the indexes.
+func (fm *fileModel) chunkOf(k string, buf *[]int) (*fileArray, []int) {
+	end := len(k)
+	for up := 0; up < 33; up++ {
+		i := strings.LastIndexByte(k[:end], '/')
+		if i < 0 {
+			return nil, nil
+		}
+		fa, ok := fm.arrays[k[:i]]
+		if ok {
+			sep := fa.meta.Sep
+			want := 0
+			if sep == "/" {
+				want = max(len(fa.meta.Shape)-1, 0)
+			}
+			if up != want {
+				return nil, nil
+			}
+			idx, ok := parseIndex(k[i+1:], sep, len(fa.meta.Shape), buf)
+			if !ok {
+				return nil, nil
+			}
+			return fa, idx
+		}
+		end = i
+	}
+	return nil, nil
+}
+
+// parseIndex parses "3.0.1" (or "3/0/1") into rank integers; a scalar's
+// key is "0".
+func parseIndex(s, sep string, rank int, buf *[]int) ([]int, bool) {
+	if rank == 0 {
+		return []int{}, s == "0"
+	}
+	if len(*buf)+rank > cap(*buf) {
+		*buf = make([]int, 0, max(1024, 4*rank))
+	}
+	start := len(*buf)
+	for j := 0; j < rank; j++ {
+		part := s
+		if j < rank-1 {
+			i := strings.Index(s, sep)
+			if i < 0 {
+				return nil, false
+			}
+			part, s = s[:i], s[i+len(sep):]
+		}
+		n, err := strconv.Atoi(part)
+		if err != nil {
+			return nil, false
+		}
+		*buf = append(*buf, n)
+	}
+	idx := (*buf)[start:len(*buf):len(*buf)]
+	return idx, true
+}
+
+// chunkKey formats the key of the chunk at idx of the array at path.
+func chunkKey(b []byte, path, sep string, idx []int) []byte {
+	b = append(b, path...)
+	b = append(b, '/')
+	if len(idx) == 0 {
+		return append(b, '0')
+	}
+	for j, x := range idx {
+		if j > 0 {
+			b = append(b, sep...)
+		}
+		b = strconv.AppendInt(b, int64(x), 10)
+	}
+	return b
+}
+
+func describeCodecs(a *refread.Array) string {
+	var ids []string
+	for _, f := range a.Filters {
+		id, _ := f["id"].(string)
+		ids = append(ids, id)
+	}
+	if a.Compressor != nil {
+		id, _ := a.Compressor["id"].(string)
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return "none"
+	}
+	return strings.Join(ids, ", ")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -1,0 +1,408 @@
+package combine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/greensight/vzarr/kerchunk"
+)
+
+// How an array along the concat dimension is written.
+type planKind int
+
+const (
+	planRegular planKind = iota // chunk keys renumbered
+	planSplit                   // uncompressed chunks split into byte ranges
+	planRewrite                 // values decoded and re-encoded inline (CF times)
+)
+
+type plan struct {
+	kind  planKind
+	total int // length along the concat axis
+	chunk int // output chunk length along the concat axis
+	rw    *rewritten
+}
+
+// finish plans every array, writes the combined references and the
+// summary.
+func (c *combiner) finish(ctx context.Context) (*Result, error) {
+	n := len(c.files)
+	plans := map[string]*plan{}
+	for _, p := range c.first.order {
+		v := c.vars[p]
+		if v == nil {
+			continue
+		}
+		pl, err := c.planVar(ctx, v, n)
+		if err != nil {
+			return nil, err
+		}
+		plans[p] = pl
+	}
+
+	keys := 0
+	for _, v := range c.vars {
+		for _, pt := range v.parts {
+			keys += len(pt.chunks)
+		}
+	}
+	out := kerchunk.NewRefs(keys + 3*len(c.first.order) + 8)
+	var consolidated bool
+	var kb []byte
+	shapes := map[string][]int{}
+	chunks := map[string][]int{}
+	for _, k := range c.first.refs.Keys() {
+		if !kerchunk.IsMetadataKey(k) {
+			continue // chunks are written with their array
+		}
+		prefix, base := splitKey(k)
+		a := c.first.arrays[prefix]
+		switch {
+		case base == ".zarray" && a != nil:
+			if err := c.emitArray(out, a, plans[prefix], &kb, shapes, chunks); err != nil {
+				return nil, err
+			}
+		case base == ".zattrs" && a != nil:
+			// written with the array
+		case base == ".zmetadata":
+			consolidated = true
+			out.SetText(k, "{}") // placeholder, keeps the position
+		default:
+			r, _ := c.first.refs.Get(k)
+			out.Set(k, r)
+		}
+	}
+	if consolidated {
+		if err := consolidate(out); err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{Refs: out, SourceFiles: c.files, Warnings: c.warnings}
+	c.summarize(ctx, res, plans, shapes, chunks)
+	return res, nil
+}
+
+// planVar decides how to write an array along the concat dimension.
+func (c *combiner) planVar(ctx context.Context, v *concatVar, n int) (*plan, error) {
+	total := 0
+	for _, pt := range v.parts {
+		total += pt.length
+	}
+	pl := &plan{total: total, chunk: v.parts[0].chunk}
+	bad, why := c.regular(v, n)
+	if c.timeLike[v.path] != nil && (v.encDiffers || bad != nil) {
+		rw, err := c.rewrite(ctx, v, total)
+		if err != nil {
+			return nil, err
+		}
+		pl.kind, pl.rw, pl.chunk = planRewrite, rw, rw.chunk
+		c.log.Info("combine: time values re-encoded in the first input's units", "variable", v.path,
+			"units", rw.units.Text, "calendar", rw.units.Calendar.String(), "values", total)
+		return pl, nil
+	}
+	if bad == nil {
+		return pl, nil
+	}
+	a := v.first
+	m := a.meta
+	splittable := m.Compressor == nil && len(m.Filters) == 0 && m.DType.Size > 0
+	for j := range m.Chunks {
+		if (m.Order == 'C' && j < a.axis || m.Order == 'F' && j > a.axis) && m.Chunks[j] != 1 {
+			splittable = false
+		}
+	}
+	if !splittable {
+		var how string
+		if m.Compressor != nil || len(m.Filters) > 0 || m.DType.Size == 0 {
+			how = fmt.Sprintf("its chunks are encoded (%s), so they cannot be split without copying data", describeCodecs(m))
+		} else {
+			how = fmt.Sprintf("its chunks cannot be split into byte ranges along %q (chunks %v, order %c)", c.opts.ConcatDim, m.Chunks, m.Order)
+		}
+		return nil, incompatible(bad.file, v.path, "%s; %s. Rechunk the inputs so that every file's %s length is a multiple of one chunk length (chunk length 1 along %s works for any lengths, e.g. nccopy -c %s/1 IN OUT)%s",
+			why, how, c.opts.ConcatDim, c.opts.ConcatDim, c.opts.ConcatDim, lastHint(bad, v, n))
+	}
+	g := 0
+	for i, pt := range v.parts {
+		g = gcd(g, pt.chunk)
+		if i < n-1 {
+			g = gcd(g, pt.length)
+		}
+	}
+	pl.kind, pl.chunk = planSplit, g
+	msg := fmt.Sprintf("%s: %s; its chunks are uncompressed, so they are referenced as byte ranges of %s along %q",
+		v.path, why, plural(g, "step", "steps"), c.opts.ConcatDim)
+	c.warnings = append(c.warnings, msg)
+	c.log.Warn("combine: chunks split into byte ranges", "variable", v.path, "chunk", g, "reason", why)
+	return pl, nil
+}
+
+func lastHint(bad *part, v *concatVar, n int) string {
+	if bad == v.parts[n-1] || bad.chunk != v.parts[0].chunk {
+		return ""
+	}
+	return ", or make " + bad.file + " the last input"
+}
+
+// regular checks that renumbering chunk keys is enough: one chunk length,
+// and every input but the last a whole number of chunks long. It returns
+// the first part that breaks this, and why.
+func (c *combiner) regular(v *concatVar, n int) (*part, string) {
+	c0 := v.parts[0].chunk
+	for i, pt := range v.parts {
+		if pt.chunk != c0 {
+			return pt, fmt.Sprintf("its chunk length %d along %q differs from %d in %s (%s long): a Zarr array has one chunk length, and only the last input may end in a partial chunk",
+				pt.chunk, c.opts.ConcatDim, c0, v.parts[0].file, plural(v.parts[0].length, "step", "steps"))
+		}
+		if i < n-1 && pt.length%c0 != 0 {
+			return pt, fmt.Sprintf("its %s along %q are not a whole number of chunks of %d: only the last input may end in a partial chunk",
+				plural(pt.length, "step", "steps"), c.opts.ConcatDim, c0)
+		}
+	}
+	return nil, ""
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// emitArray writes an array's metadata and chunks.
+func (c *combiner) emitArray(out *kerchunk.Refs, a *fileArray, pl *plan, kb *[]byte, shapes, chunkShapes map[string][]int) error {
+	p := a.path
+	shape := append([]int(nil), a.meta.Shape...)
+	chunks := append([]int(nil), a.meta.Chunks...)
+	if pl == nil {
+		out.SetText(p+"/.zarray", a.zarray)
+		if a.zattrs != "" {
+			out.SetText(p+"/.zattrs", a.zattrs)
+		}
+		for _, ch := range a.chunks {
+			*kb = chunkKey((*kb)[:0], p, a.meta.Sep, ch.idx)
+			out.Set(string(*kb), ch.ref)
+		}
+		shapes[p], chunkShapes[p] = shape, chunks
+		return nil
+	}
+	if pl.kind == planRewrite {
+		out.SetText(p+"/.zarray", pl.rw.zarray)
+		if pl.rw.zattrs != "" {
+			out.SetText(p+"/.zattrs", pl.rw.zattrs)
+		}
+		for _, ch := range pl.rw.chunks {
+			*kb = chunkKey((*kb)[:0], p, a.meta.Sep, ch.idx)
+			out.Set(string(*kb), ch.ref)
+		}
+		shapes[p], chunkShapes[p] = pl.rw.shape, pl.rw.chunks2
+		return nil
+	}
+	ax := a.axis
+	shape[ax] = pl.total
+	chunks[ax] = pl.chunk
+	edits := map[string]string{"shape": intsJSON(shape), "chunks": intsJSON(chunks)}
+	zattrs := a.zattrs
+	if p == c.opts.ConcatDim && len(shape) == 1 {
+		// A coordinate variable has no missing values (CF): no fill
+		// value, so none of its values can read as missing.
+		edits["fill_value"] = "null"
+		if _, ok := a.meta.Attrs["_FillValue"]; ok {
+			zattrs, _ = editObject(zattrs, nil, []string{"_FillValue", "missing_value"})
+		} else if _, ok := a.meta.Attrs["missing_value"]; ok {
+			zattrs, _ = editObject(zattrs, nil, []string{"missing_value"})
+		}
+	}
+	text, err := editObject(a.zarray, edits, nil)
+	if err != nil {
+		return incompatible(c.first.name, p, ".zarray: %v", err)
+	}
+	out.SetText(p+"/.zarray", text)
+	if zattrs != "" {
+		out.SetText(p+"/.zattrs", zattrs)
+	}
+	shapes[p], chunkShapes[p] = shape, chunks
+	v := c.vars[p]
+	start := 0 // position of the part along the axis
+	idx := make([]int, len(shape))
+	for _, pt := range v.parts {
+		switch pl.kind {
+		case planRegular:
+			off := start / pl.chunk
+			for _, ch := range pt.chunks {
+				copy(idx, ch.idx)
+				idx[ax] += off
+				*kb = chunkKey((*kb)[:0], p, a.meta.Sep, idx)
+				out.Set(string(*kb), ch.ref)
+			}
+		case planSplit:
+			if err := c.emitSplit(out, a, pt, pl, start, kb); err != nil {
+				return err
+			}
+		}
+		start += pt.length
+	}
+	return nil
+}
+
+// emitSplit writes the chunks of an uncompressed part as byte ranges of
+// pl.chunk steps along the concat axis.
+func (c *combiner) emitSplit(out *kerchunk.Refs, a *fileArray, pt *part, pl *plan, start int, kb *[]byte) error {
+	ax := a.axis
+	pieces := pt.chunk / pl.chunk
+	chunkBytes := int64(a.meta.DType.Size)
+	for j, n := range a.meta.Chunks {
+		if j == ax {
+			n = pt.chunk
+		}
+		chunkBytes *= int64(n)
+	}
+	pieceBytes := chunkBytes / int64(pieces)
+	idx := make([]int, len(a.meta.Shape))
+	for _, ch := range pt.chunks {
+		r := ch.ref
+		size := r.Length
+		if r.IsInline() {
+			size = int64(len(r.Data))
+		}
+		if r.Length < 0 && !r.IsInline() {
+			size = chunkBytes
+			r.Offset = 0
+		}
+		if size != chunkBytes {
+			*kb = chunkKey((*kb)[:0], a.path, a.meta.Sep, ch.idx)
+			return incompatible(pt.file, a.path, "chunk %s holds %d bytes, not the %d of an uncompressed %v chunk, so it cannot be split", string(*kb), size, chunkBytes, a.meta.Chunks)
+		}
+		for k := 0; k < pieces; k++ {
+			pos := ch.idx[ax]*pt.chunk + k*pl.chunk
+			if pos >= pt.length {
+				break
+			}
+			copy(idx, ch.idx)
+			idx[ax] = (start + pos) / pl.chunk
+			var piece kerchunk.Ref
+			if r.IsInline() {
+				piece = kerchunk.Inline(r.Data[int64(k)*pieceBytes : int64(k+1)*pieceBytes])
+			} else {
+				piece = kerchunk.Range(r.URL, r.Offset+int64(k)*pieceBytes, pieceBytes)
+			}
+			*kb = chunkKey((*kb)[:0], a.path, a.meta.Sep, idx)
+			out.Set(string(*kb), piece)
+		}
+	}
+	return nil
+}
+
+func intsJSON(v []int) string {
+	b := []byte{'['}
+	for i, x := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(x), 10)
+	}
+	return string(append(b, ']'))
+}
+
+// editObject rewrites a JSON object's text: members in set replaced (or
+// added, at the end), members in drop removed; other members keep their
+// order and text.
+func editObject(text string, set map[string]string, drop []string) (string, error) {
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return "", err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return "", fmt.Errorf("not a JSON object")
+	}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	done := map[string]bool{}
+	n := 0
+	write := func(k string, v []byte) {
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		kj, _ := json.Marshal(k)
+		b.Write(kj)
+		b.WriteByte(':')
+		b.Write(v)
+		n++
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", err
+		}
+		k, _ := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return "", err
+		}
+		if slicesContains(drop, k) {
+			continue
+		}
+		if v, ok := set[k]; ok {
+			write(k, []byte(v))
+			done[k] = true
+			continue
+		}
+		write(k, raw)
+	}
+	var rest []string
+	for k := range set {
+		if !done[k] {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	for _, k := range rest {
+		write(k, []byte(set[k]))
+	}
+	b.WriteByte('}')
+	return b.String(), nil
+}
+
+func slicesContains(s []string, x string) bool {
+	for _, v := range s {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// consolidate rewrites .zmetadata from the metadata keys of out.
+func consolidate(out *kerchunk.Refs) error {
+	meta := map[string]json.RawMessage{}
+	for _, k := range out.Keys() {
+		_, base := splitKey(k)
+		if !kerchunk.IsMetadataKey(k) || base == ".zmetadata" {
+			continue
+		}
+		text, ok := out.Text(k)
+		if !ok || !json.Valid([]byte(text)) {
+			continue
+		}
+		meta[k] = json.RawMessage(text)
+	}
+	b, err := json.Marshal(struct {
+		Metadata map[string]json.RawMessage `json:"metadata"`
+		Format   int                        `json:"zarr_consolidated_format"`
+	}{meta, 1})
+	if err != nil {
+		return err
+	}
+	for _, k := range out.Keys() {
+		if _, base := splitKey(k); base == ".zmetadata" {
+			out.SetText(k, string(b))
+		}
+	}
+	return nil
+}

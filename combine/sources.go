@@ -1,0 +1,79 @@
+package combine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/greensight/vzarr/blobio"
+	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/kerchunk"
+)
+
+// Source is one input of Combine: a reference set, loaded when Combine
+// gets to it (a few at a time, so that memory follows the output, not the
+// inputs).
+type Source interface {
+	// Name identifies the input in errors, logs and Result.SourceFiles.
+	Name() string
+	// Load returns the input's references.
+	Load(ctx context.Context) (*kerchunk.Refs, error)
+}
+
+type memSource struct {
+	name string
+	refs *kerchunk.Refs
+}
+
+func (s memSource) Name() string                                 { return s.name }
+func (s memSource) Load(context.Context) (*kerchunk.Refs, error) { return s.refs, nil }
+
+// Refs is a Source of references already in memory.
+func Refs(name string, refs *kerchunk.Refs) Source { return memSource{name, refs} }
+
+// URLSource reads the object at a URL (anything blobio opens): a kerchunk
+// reference file (JSON, version 0 or 1, ours or Python kerchunk's), or a
+// NetCDF/HDF5 source file, which is translated on the fly with Translate.
+type URLSource struct {
+	URL       string
+	Opener    *blobio.Opener   // nil: blobio.NewOpenerFromEnv()
+	Translate kerchunk.Options // options for source files
+}
+
+// Name returns the URL.
+func (s *URLSource) Name() string { return s.URL }
+
+// Load reads or translates the object: JSON (its first non-blank byte is
+// "{") is read as references, anything else translated.
+func (s *URLSource) Load(ctx context.Context) (*kerchunk.Refs, error) {
+	o := s.Opener
+	if o == nil {
+		o = blobio.NewOpenerFromEnv()
+	}
+	obj, err := o.OpenObject(ctx, s.URL, hdf5meta.DefaultReaderOptions()...)
+	if err != nil {
+		return nil, err
+	}
+	defer obj.Close()
+	head := make([]byte, min(obj.Size(), 64))
+	if _, err := obj.ReadAt(head, 0); err != nil && err != io.EOF {
+		return nil, fmt.Errorf("reading %s: %w", s.URL, err)
+	}
+	if t := bytes.TrimLeft(head, " \t\r\n\ufeff"); len(t) > 0 && t[0] == '{' {
+		refs, err := kerchunk.ReadJSON(io.NewSectionReader(obj, 0, obj.Size()))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.URL, err)
+		}
+		return refs, nil
+	}
+	opts := s.Translate
+	if opts.Name == "" {
+		opts.Name = s.URL
+	}
+	res, err := kerchunk.Translate(obj.Reader, obj.Size(), obj.RefURL, opts)
+	if err != nil {
+		return nil, err
+	}
+	return res.Refs, nil
+}

@@ -1,0 +1,714 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/greensight/vzarr/catalog"
+	"github.com/greensight/vzarr/queue"
+)
+
+// maxRaces bounds how often one message re-reads a record that another
+// worker changed first.
+const maxRaces = 8
+
+// failureType is the task type of the record that says a failed job's
+// OnFailure hook has run.
+const failureType = "engine.failure"
+
+func failureMarkerID(jobID string) string { return jobID + "/!failure" }
+
+// Handle processes one message: it starts or advances the job, or runs the
+// task and advances the job. It returns nil when the message may be
+// acknowledged, a *RetryError when it should be delivered again after a
+// delay, and another error when the catalog or the queue failed (deliver
+// again after a backoff). Handle is safe to call concurrently, any number
+// of times, in any order, for the same message.
+func (e *Engine) Handle(ctx context.Context, m queue.Message) error {
+	if err := m.Validate(); err != nil {
+		e.log.WarnContext(ctx, "engine: dropping message", "error", err)
+		return nil
+	}
+	if m.TaskID == "" {
+		return e.reconcile(ctx, m.JobID)
+	}
+	return e.handleTask(ctx, m)
+}
+
+// loadJob reads a job and its definition; nil job means "drop the message".
+func (e *Engine) loadJob(ctx context.Context, jobID string) (*catalog.Job, *Definition, error) {
+	job, err := e.store.GetJob(ctx, jobID)
+	if errors.Is(err, catalog.ErrNotFound) {
+		e.log.WarnContext(ctx, "engine: message for an unknown job", "job_id", jobID)
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	def := e.defs[job.Type]
+	if def == nil {
+		e.log.ErrorContext(ctx, "engine: job of an unknown type", "job_id", jobID, "type", job.Type)
+		return nil, nil, nil
+	}
+	return job, def, nil
+}
+
+// reconcile brings a job up to date: starts it, advances it, or finishes
+// its failure.
+func (e *Engine) reconcile(ctx context.Context, jobID string) error {
+	job, def, err := e.loadJob(ctx, jobID)
+	if job == nil || err != nil {
+		return err
+	}
+	for range maxRaces {
+		switch job.Status {
+		case catalog.StatusCompleted:
+			return nil
+		case catalog.StatusFailed:
+			return e.ensureFailed(ctx, def, job)
+		case catalog.StatusPending:
+			j, err := e.store.TransitionJob(ctx, job.ID, catalog.Transition{To: catalog.StatusProcessing,
+				Stage: def.Stages[0].Name, IfRevision: job.Revision})
+			if isRace(err) {
+				if job, err = e.store.GetJob(ctx, jobID); err != nil {
+					return err
+				}
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			e.log.InfoContext(ctx, "engine: job started", "job_id", job.ID, "type", job.Type)
+			job = j
+		}
+		return e.advance(ctx, def, job)
+	}
+	return retryLater(e.backoff(1), "job %s keeps changing", jobID)
+}
+
+// currentStage returns the index and gate of the job's latest opened
+// stage, or -1 when none is open.
+func (e *Engine) currentStage(ctx context.Context, def *Definition, job *catalog.Job) (int, *catalog.Task, error) {
+	k, gate := -1, (*catalog.Task)(nil)
+	for i, st := range def.Stages {
+		g, err := e.store.GetTask(ctx, GateID(job.ID, st.Name))
+		if errors.Is(err, catalog.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return 0, nil, err
+		}
+		k, gate = i, g
+	}
+	return k, gate, nil
+}
+
+// advance moves a PROCESSING job as far as it can go now.
+func (e *Engine) advance(ctx context.Context, def *Definition, job *catalog.Job) error {
+	for range 2*len(def.Stages) + maxRaces {
+		k, gate, err := e.currentStage(ctx, def, job)
+		if err != nil {
+			return err
+		}
+		if k < 0 {
+			created, err := e.openStage(ctx, def, job, 0)
+			if err != nil || !created {
+				return err
+			}
+			continue
+		}
+		st := &def.Stages[k]
+		switch gate.Status {
+		case catalog.StatusPending:
+			// Its creator is planning and publishing the stage; its own
+			// message stays unacknowledged until it is done. A gate left
+			// PENDING for long lost its creator: do it again.
+			if time.Since(gate.CreatedAt) < e.opts.FanoutTimeout {
+				return nil
+			}
+			e.log.WarnContext(ctx, "engine: publishing an abandoned stage again", "job_id", job.ID, "stage", st.Name)
+			if _, err := e.fanOut(ctx, def, job, k, gate); err != nil {
+				return err
+			}
+		case catalog.StatusProcessing:
+			done, err := e.stageDone(ctx, def, job, k, gate)
+			if err != nil || !done {
+				return err
+			}
+			// The one move that advances the stage: of all workers that
+			// saw it done, exactly one succeeds.
+			_, err = e.store.TransitionTask(ctx, gate.ID, catalog.Transition{To: catalog.StatusCompleted,
+				IfRevision: gate.Revision})
+			if err != nil && !isRace(err) {
+				return err
+			}
+			if err == nil {
+				e.log.InfoContext(ctx, "engine: stage completed", "job_id", job.ID, "stage", st.Name,
+					"duration", time.Since(gate.CreatedAt).Round(time.Millisecond))
+			}
+		case catalog.StatusCompleted:
+			if k == len(def.Stages)-1 {
+				return e.completeJob(ctx, def, job)
+			}
+			created, err := e.openStage(ctx, def, job, k+1)
+			if err != nil || !created {
+				return err
+			}
+		case catalog.StatusFailed:
+			j, err := e.store.GetJob(ctx, job.ID)
+			if err != nil {
+				return err
+			}
+			if j.Status != catalog.StatusFailed {
+				return e.failJob(ctx, def, j, &Failure{Stage: st.Name, Error: gate.Error, ErrorType: "error"}, gate)
+			}
+			return e.ensureFailed(ctx, def, j)
+		}
+		// Something moved: read the job again.
+		if job, err = e.store.GetJob(ctx, job.ID); err != nil {
+			return err
+		}
+		if job.Status != catalog.StatusProcessing {
+			return e.reconcileLoaded(ctx, def, job)
+		}
+	}
+	return retryLater(e.backoff(1), "job %s keeps changing", job.ID)
+}
+
+// reconcileLoaded finishes a job that left PROCESSING under us.
+func (e *Engine) reconcileLoaded(ctx context.Context, def *Definition, job *catalog.Job) error {
+	if job.Status == catalog.StatusFailed {
+		return e.ensureFailed(ctx, def, job)
+	}
+	return nil
+}
+
+// openStage creates stage k's gate; the creator plans and publishes the
+// stage. It reports whether this call created it.
+func (e *Engine) openStage(ctx context.Context, def *Definition, job *catalog.Job, k int) (bool, error) {
+	st := &def.Stages[k]
+	if k == 0 && def.OnStart != nil {
+		if err := def.OnStart(ctx, job); err != nil {
+			if e.opts.IsRetryable(err) {
+				return false, err
+			}
+			return false, e.failJob(ctx, def, job, &Failure{Stage: st.Name, Error: "start: " + err.Error(),
+				ErrorType: e.opts.ErrorType(err)}, nil)
+		}
+	}
+	params, _ := json.Marshal(map[string]any{"index": k})
+	gate, err := e.store.CreateTask(ctx, catalog.NewTask{ID: GateID(job.ID, st.Name), JobID: job.ID,
+		Type: GateType, Stage: st.Name, Params: params})
+	if errors.Is(err, catalog.ErrConflict) {
+		return false, nil // another worker opened it
+	}
+	if err != nil {
+		return false, err
+	}
+	_, err = e.fanOut(ctx, def, job, k, gate)
+	return true, err
+}
+
+// fanOut plans stage k, creates its tasks (those missing), publishes the
+// pending ones and moves the gate to PROCESSING. It reports whether this
+// call moved the gate.
+func (e *Engine) fanOut(ctx context.Context, def *Definition, job *catalog.Job, k int, gate *catalog.Task) (bool, error) {
+	st := &def.Stages[k]
+	start := time.Now()
+	all, err := e.store.ListTasks(ctx, job.ID)
+	if err != nil {
+		return false, err
+	}
+	done := map[string][]*catalog.Task{}
+	existing := map[string]*catalog.Task{}
+	for _, t := range all {
+		if t.Type == GateType || t.Type == failureType {
+			continue
+		}
+		if t.Stage == st.Name {
+			existing[t.ID] = t
+		} else if t.Status == catalog.StatusCompleted {
+			done[t.Stage] = append(done[t.Stage], t)
+		}
+	}
+	for _, ts := range done {
+		sortByIndex(ts)
+	}
+	plan, err := e.safePlan(ctx, st, job, done)
+	if err != nil {
+		if e.opts.IsRetryable(err) {
+			return false, err
+		}
+		return false, e.failJob(ctx, def, job, &Failure{Stage: st.Name, Error: err.Error(), ErrorType: e.opts.ErrorType(err)}, gate)
+	}
+	var publish []string
+	for i, p := range plan {
+		id := TaskID(job.ID, st.Name, i)
+		if t, ok := existing[id]; ok {
+			if t.Status == catalog.StatusPending {
+				publish = append(publish, id)
+			}
+			continue
+		}
+		_, err := e.store.CreateTask(ctx, catalog.NewTask{ID: id, JobID: job.ID, Type: st.taskType(), Stage: st.Name, Params: p})
+		if err != nil && !errors.Is(err, catalog.ErrConflict) {
+			return false, err
+		}
+		publish = append(publish, id)
+	}
+	if err := e.publishAll(ctx, job.ID, publish); err != nil {
+		return false, err
+	}
+	result, _ := json.Marshal(map[string]int{"tasks": len(plan)})
+	_, err = e.store.TransitionTask(ctx, gate.ID, catalog.Transition{To: catalog.StatusProcessing,
+		Result: result, IfRevision: gate.Revision})
+	if isRace(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	e.log.InfoContext(ctx, "engine: stage started", "job_id", job.ID, "stage", st.Name, "tasks", len(plan),
+		"fanout_duration", time.Since(start).Round(time.Millisecond))
+	if f := e.opts.Observer.StageStarted; f != nil {
+		f(StageEvent{Job: job, Stage: st.Name, Index: k, Tasks: len(plan)})
+	}
+	return true, nil
+}
+
+// publishAll publishes the task messages, a few at a time.
+func (e *Engine) publishAll(ctx context.Context, jobID string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	sem := make(chan struct{}, e.opts.PublishConcurrency)
+	errc := make(chan error, len(ids))
+	for _, id := range ids {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			errc <- e.pub.Publish(ctx, queue.Message{JobID: jobID, TaskID: id})
+		}()
+	}
+	for range cap(sem) {
+		sem <- struct{}{}
+	}
+	close(errc)
+	var errs []error
+	for err := range errc {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("engine: publishing %d of %d task messages of job %s: %w", len(errs), len(ids), jobID, errs[0])
+	}
+	return nil
+}
+
+// gateTasks is the task count a PROCESSING gate recorded.
+func gateTasks(gate *catalog.Task) int {
+	var r struct {
+		Tasks int `json:"tasks"`
+	}
+	_ = json.Unmarshal(gate.Result, &r)
+	return r.Tasks
+}
+
+// stageDone reports whether every task of stage k has completed. A task
+// that failed for good fails the job.
+func (e *Engine) stageDone(ctx context.Context, def *Definition, job *catalog.Job, k int, gate *catalog.Task) (bool, error) {
+	st := &def.Stages[k]
+	key := job.ID + "/" + st.Name
+	// Cheap test first: a task this worker last saw unfinished.
+	if hint := e.hint(key); hint != "" {
+		t, err := e.store.GetTask(ctx, hint)
+		if err == nil && t.Status != catalog.StatusCompleted && !failedForGood(t) {
+			return false, nil
+		}
+	}
+	all, err := e.store.ListTasks(ctx, job.ID)
+	if err != nil {
+		return false, err
+	}
+	completed := 0
+	var open, failed *catalog.Task
+	for _, t := range all {
+		if t.Stage != st.Name || t.Type == GateType || t.Type == failureType {
+			continue
+		}
+		switch {
+		case t.Status == catalog.StatusCompleted:
+			completed++
+		case failedForGood(t):
+			if failed == nil {
+				failed = t
+			}
+		default:
+			open = t // the last one in creation order: likely the last to finish
+		}
+	}
+	if failed != nil {
+		return false, e.failJob(ctx, def, job, failureOf(st.Name, failed), gate)
+	}
+	if open != nil {
+		e.setHint(key, open.ID)
+		return false, nil
+	}
+	if n := gateTasks(gate); completed < n {
+		e.log.ErrorContext(ctx, "engine: stage has fewer tasks than planned", "job_id", job.ID, "stage", st.Name,
+			"tasks", completed, "planned", n)
+		return false, nil
+	}
+	e.setHint(key, "")
+	return true, nil
+}
+
+func failedForGood(t *catalog.Task) bool {
+	return t.Status == catalog.StatusFailed && !strings.HasPrefix(t.Error, retryMarker)
+}
+
+// failureOf reads the Failure of a failed task.
+func failureOf(stage string, t *catalog.Task) *Failure {
+	f := &Failure{Stage: stage, TaskID: t.ID, Error: strings.TrimPrefix(t.Error, retryMarker), ErrorType: "error"}
+	var env envelope
+	if json.Unmarshal(t.Result, &env) == nil && env.ErrorType != "" {
+		f.ErrorType = env.ErrorType
+	}
+	return f
+}
+
+func (e *Engine) hint(key string) string {
+	e.hintMu.Lock()
+	defer e.hintMu.Unlock()
+	return e.hints[key]
+}
+
+func (e *Engine) setHint(key, id string) {
+	e.hintMu.Lock()
+	defer e.hintMu.Unlock()
+	if id == "" {
+		delete(e.hints, key)
+		return
+	}
+	if len(e.hints) > 10000 {
+		clear(e.hints)
+	}
+	e.hints[key] = id
+}
+
+// handleTask runs a task message.
+func (e *Engine) handleTask(ctx context.Context, m queue.Message) error {
+	task, err := e.store.GetTask(ctx, m.TaskID)
+	if errors.Is(err, catalog.ErrNotFound) {
+		e.log.WarnContext(ctx, "engine: message for an unknown task", "task_id", m.TaskID)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if task.Type == GateType || task.Type == failureType {
+		return e.reconcile(ctx, task.JobID)
+	}
+	job, def, err := e.loadJob(ctx, task.JobID)
+	if job == nil || err != nil {
+		return err
+	}
+	var st *Stage
+	for i := range def.Stages {
+		if def.Stages[i].Name == task.Stage {
+			st = &def.Stages[i]
+		}
+	}
+	if st == nil {
+		e.log.ErrorContext(ctx, "engine: task of an unknown stage", "task_id", task.ID, "stage", task.Stage)
+		return nil
+	}
+	switch job.Status {
+	case catalog.StatusFailed:
+		e.cancelTask(ctx, job, task)
+		return e.ensureFailed(ctx, def, job)
+	case catalog.StatusCompleted:
+		return nil
+	case catalog.StatusPending:
+		return e.reconcile(ctx, job.ID)
+	}
+	for range maxRaces {
+		var claimed *catalog.Task
+		switch task.Status {
+		case catalog.StatusCompleted:
+			// A delivery after the run: make sure the advance it
+			// triggered happened.
+			return e.advance(ctx, def, job)
+		case catalog.StatusFailed:
+			if failedForGood(task) {
+				return e.failJob(ctx, def, job, failureOf(st.Name, task), nil)
+			}
+			if task.Attempts >= e.opts.MaxAttempts {
+				return e.failTask(ctx, def, st, job, task, errors.New(strings.TrimPrefix(task.Error, retryMarker)), "")
+			}
+			claimed, err = e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusProcessing, IfRevision: task.Revision})
+		case catalog.StatusPending:
+			claimed, err = e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusProcessing, IfRevision: task.Revision})
+		case catalog.StatusProcessing:
+			held := time.Duration(0)
+			if task.StartedAt != nil {
+				held = time.Since(*task.StartedAt)
+			}
+			if held < e.opts.LeaseTimeout {
+				wait := min(e.opts.LeaseTimeout-held, e.opts.MaxRetryDelay) + time.Duration(rand.Int64N(int64(time.Second)))
+				return retryLater(wait, "task %s is being run by another worker", task.ID)
+			}
+			e.log.WarnContext(ctx, "engine: taking over a task whose worker was lost", "task_id", task.ID, "held", held.Round(time.Second))
+			claimed, err = e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusFailed, IfRevision: task.Revision,
+				Error: retryMarker + fmt.Sprintf("lease expired: no result after %s", held.Round(time.Second))})
+			if err == nil {
+				task = claimed
+				continue
+			}
+		}
+		if isRace(err) {
+			if task, err = e.store.GetTask(ctx, task.ID); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return e.runTask(ctx, def, st, job, claimed)
+	}
+	return retryLater(e.backoff(1), "task %s keeps changing", m.TaskID)
+}
+
+// cancelTask marks a task of a failed job that never ran.
+func (e *Engine) cancelTask(ctx context.Context, job *catalog.Job, task *catalog.Task) {
+	if task.Status != catalog.StatusPending && !(task.Status == catalog.StatusFailed && !failedForGood(task)) {
+		return
+	}
+	msg := "canceled: the job failed (" + job.Error + ")"
+	_, err := e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusFailed, IfRevision: task.Revision,
+		Error: msg, Result: failureEnvelope(msg, "canceled")})
+	if err != nil && !isRace(err) {
+		e.log.WarnContext(ctx, "engine: could not cancel task", "task_id", task.ID, "error", err)
+	}
+}
+
+// safeRun runs a task, turning a panic into an error.
+func (e *Engine) safeRun(ctx context.Context, st *Stage, job *catalog.Job, task *catalog.Task) (res json.RawMessage, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.log.ErrorContext(ctx, "engine: task panicked", "task_id", task.ID, "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("internal error: %v", p)
+		}
+	}()
+	return st.Run(ctx, job, task)
+}
+
+func (e *Engine) safePlan(ctx context.Context, st *Stage, job *catalog.Job, done map[string][]*catalog.Task) (p []json.RawMessage, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.ErrorContext(ctx, "engine: plan panicked", "job_id", job.ID, "stage", st.Name, "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("internal error: %v", r)
+		}
+	}()
+	return st.Plan(ctx, job, done)
+}
+
+// runTask runs a claimed task and commits its outcome.
+func (e *Engine) runTask(ctx context.Context, def *Definition, st *Stage, job *catalog.Job, task *catalog.Task) error {
+	start := time.Now()
+	result, runErr := e.safeRun(ctx, st, job, task)
+	dur := time.Since(start)
+	if runErr == nil && result != nil && !json.Valid(result) {
+		runErr = fmt.Errorf("internal error: stage %s returned invalid JSON", st.Name)
+	}
+	if runErr == nil {
+		_, err := e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusCompleted,
+			IfRevision: task.Revision, Result: successEnvelope(result)})
+		if isRace(err) {
+			e.log.WarnContext(ctx, "engine: result discarded: the task was taken over", "task_id", task.ID)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if f := e.opts.Observer.TaskDone; f != nil {
+			f(TaskEvent{Job: job, Task: task, Stage: st.Name, Duration: dur})
+		}
+		return e.advance(ctx, def, job)
+	}
+	if ctx.Err() != nil {
+		// Shut down mid-task: leave it to the next delivery.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_, _ = e.store.TransitionTask(cctx, task.ID, catalog.Transition{To: catalog.StatusFailed, IfRevision: task.Revision,
+			Error: retryMarker + "interrupted: " + runErr.Error()})
+		return runErr
+	}
+	if e.opts.IsRetryable(runErr) && task.Attempts < e.opts.MaxAttempts {
+		typ := e.opts.ErrorType(runErr)
+		_, err := e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusFailed, IfRevision: task.Revision,
+			Error: retryMarker + runErr.Error(), Result: failureEnvelope(runErr.Error(), typ)})
+		if err != nil && !isRace(err) {
+			return err
+		}
+		after := e.backoff(task.Attempts)
+		e.log.WarnContext(ctx, "engine: task failed, will retry", "task_id", task.ID, "attempt", task.Attempts,
+			"max_attempts", e.opts.MaxAttempts, "retry_in", after, "error", runErr)
+		return retryLater(after, "retrying task %s", task.ID)
+	}
+	if f := e.opts.Observer.TaskDone; f != nil {
+		f(TaskEvent{Job: job, Task: task, Stage: st.Name, Err: runErr, Duration: dur})
+	}
+	return e.failTask(ctx, def, st, job, task, runErr, e.opts.ErrorType(runErr))
+}
+
+// failTask marks a task FAILED for good and fails its job.
+func (e *Engine) failTask(ctx context.Context, def *Definition, st *Stage, job *catalog.Job, task *catalog.Task, runErr error, typ string) error {
+	if typ == "" {
+		typ = e.opts.ErrorType(runErr)
+		if env := failureOf(st.Name, task); env.ErrorType != "error" {
+			typ = env.ErrorType
+		}
+	}
+	msg := runErr.Error()
+	_, err := e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusFailed, IfRevision: task.Revision,
+		Error: msg, Result: failureEnvelope(msg, typ)})
+	if isRace(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	e.log.ErrorContext(ctx, "engine: task failed", "job_id", job.ID, "task_id", task.ID, "stage", st.Name,
+		"attempts", task.Attempts, "error", msg, "error_type", typ)
+	return e.failJob(ctx, def, job, &Failure{Stage: st.Name, TaskID: task.ID, Error: msg, ErrorType: typ}, nil)
+}
+
+// failJob fails a job (once) and runs its OnFailure hook.
+func (e *Engine) failJob(ctx context.Context, def *Definition, job *catalog.Job, f *Failure, gate *catalog.Task) error {
+	result, _ := json.Marshal(map[string]any{"failure": f})
+	j, err := e.store.TransitionJob(ctx, job.ID, catalog.Transition{To: catalog.StatusFailed, Stage: f.Stage,
+		Error: f.Message(), Result: result})
+	switch {
+	case err == nil:
+		e.log.ErrorContext(ctx, "engine: job failed", "job_id", job.ID, "stage", f.Stage, "task_id", f.TaskID,
+			"error", f.Error, "error_type", f.ErrorType)
+		job = j
+	case isRace(err):
+		if job, err = e.store.GetJob(ctx, job.ID); err != nil {
+			return err
+		}
+		if job.Status != catalog.StatusFailed {
+			return nil // it completed: nothing to fail
+		}
+	default:
+		return err
+	}
+	if gate == nil {
+		if g, err := e.store.GetTask(ctx, GateID(job.ID, f.Stage)); err == nil {
+			gate = g
+		}
+	}
+	if gate != nil && !gate.Status.Terminal() {
+		if _, err := e.store.TransitionTask(ctx, gate.ID, catalog.Transition{To: catalog.StatusFailed, Error: f.Message()}); err != nil && !isRace(err) {
+			return err
+		}
+	}
+	return e.ensureFailed(ctx, def, job)
+}
+
+// jobFailure reads the Failure a FAILED job recorded.
+func jobFailure(job *catalog.Job) *Failure {
+	var r struct {
+		Failure *Failure `json:"failure"`
+	}
+	if json.Unmarshal(job.Result, &r) == nil && r.Failure != nil {
+		return r.Failure
+	}
+	return &Failure{Stage: job.Stage, Error: job.Error, ErrorType: "error"}
+}
+
+// ensureFailed runs OnFailure unless it has run to the end before.
+func (e *Engine) ensureFailed(ctx context.Context, def *Definition, job *catalog.Job) error {
+	marker := failureMarkerID(job.ID)
+	if _, err := e.store.GetTask(ctx, marker); err == nil {
+		return nil
+	} else if !errors.Is(err, catalog.ErrNotFound) {
+		return err
+	}
+	if def.OnFailure != nil {
+		if err := def.OnFailure(ctx, job, jobFailure(job)); err != nil {
+			e.log.ErrorContext(ctx, "engine: failure hook failed", "job_id", job.ID, "error", err)
+			return err
+		}
+	}
+	_, err := e.store.CreateTask(ctx, catalog.NewTask{ID: marker, JobID: job.ID, Type: failureType, Stage: job.Stage})
+	if err != nil && !errors.Is(err, catalog.ErrConflict) {
+		return err
+	}
+	if err == nil {
+		if _, err := e.store.TransitionTask(ctx, marker, catalog.Transition{To: catalog.StatusFailed, Error: job.Error}); err != nil && !isRace(err) {
+			return err
+		}
+		if f := e.opts.Observer.JobDone; f != nil {
+			f(job)
+		}
+	}
+	return nil
+}
+
+// completeJob completes a job whose last stage is done (once) and runs
+// its OnComplete hook.
+func (e *Engine) completeJob(ctx context.Context, def *Definition, job *catalog.Job) error {
+	summary, err := e.summary(ctx, def, job)
+	if err != nil {
+		return err
+	}
+	result, _ := json.Marshal(summary)
+	j, err := e.store.TransitionJob(ctx, job.ID, catalog.Transition{To: catalog.StatusCompleted,
+		Stage: def.Stages[len(def.Stages)-1].Name, Result: result})
+	if isRace(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var total time.Duration
+	if j.StartedAt != nil && j.FinishedAt != nil {
+		total = j.FinishedAt.Sub(*j.StartedAt)
+	}
+	e.log.InfoContext(ctx, "engine: job completed", "job_id", j.ID, "type", j.Type, "duration", total.Round(time.Millisecond))
+	if def.OnComplete != nil {
+		if err := def.OnComplete(ctx, j); err != nil {
+			e.log.ErrorContext(ctx, "engine: completion hook failed", "job_id", j.ID, "error", err)
+		}
+	}
+	if f := e.opts.Observer.JobDone; f != nil {
+		f(j)
+	}
+	return nil
+}
+
+// taskIndex is the plan index at the end of a task id ("J/S/00042").
+func taskIndex(id string) int {
+	n, err := strconv.Atoi(id[strings.LastIndexByte(id, '/')+1:])
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// sortByIndex orders a stage's tasks as its plan did.
+func sortByIndex(ts []*catalog.Task) {
+	sort.SliceStable(ts, func(i, j int) bool { return taskIndex(ts[i].ID) < taskIndex(ts[j].ID) })
+}

@@ -1,0 +1,121 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/greensight/vzarr/queue"
+)
+
+// Work receives messages from r and handles them, Options.Concurrency at a
+// time, until ctx ends or r is closed. A handled message is acknowledged;
+// one to be retried is returned to the queue (Nack) after its delay. When
+// ctx ends, Work stops receiving, lets running handlers finish for up to
+// Options.ShutdownGrace (then cancels them), returns the messages waiting
+// for a retry to the queue, and returns nil.
+func (e *Engine) Work(ctx context.Context, r Receiver) error {
+	// Handlers outlive ctx by the grace period.
+	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer hcancel()
+	stopGrace := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(e.opts.ShutdownGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			hcancel()
+		case <-hctx.Done():
+		}
+	})
+	defer stopGrace()
+
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		pending = map[*queue.Delivery]*time.Timer{}
+	)
+	nackLater := func(d *queue.Delivery, after time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		pending[d] = time.AfterFunc(after, func() {
+			mu.Lock()
+			_, ok := pending[d]
+			delete(pending, d)
+			mu.Unlock()
+			if ok {
+				d.Nack()
+			}
+		})
+	}
+	sem := make(chan struct{}, e.opts.Concurrency)
+	failures := 0
+	var werr error
+loop:
+	for {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			break loop
+		}
+		d, err := r.Receive(ctx)
+		if err != nil {
+			<-sem
+			if ctx.Err() != nil {
+				break
+			}
+			if errors.Is(err, queue.ErrClosed) {
+				werr = err
+				break
+			}
+			failures++
+			wait := e.backoff(failures)
+			e.log.ErrorContext(ctx, "engine: receive failed", "error", err, "retry_in", wait)
+			select {
+			case <-time.After(wait):
+				continue
+			case <-ctx.Done():
+				break loop
+			}
+		}
+		failures = 0
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := d.Err(); err != nil {
+				e.log.WarnContext(hctx, "engine: dropping malformed message", "error", err)
+				d.Ack()
+				return
+			}
+			err := e.Handle(hctx, d.Message)
+			var re *RetryError
+			switch {
+			case err == nil:
+				d.Ack()
+			case errors.As(err, &re):
+				e.log.DebugContext(hctx, "engine: message deferred", "message", d.Message.String(), "reason", re.Reason, "after", re.After)
+				nackLater(d, re.After)
+			case hctx.Err() != nil:
+				d.Nack()
+			default:
+				e.log.ErrorContext(hctx, "engine: handling failed; the message will be delivered again",
+					"message", d.Message.String(), "error", err)
+				nackLater(d, e.backoff(1))
+			}
+		}()
+	}
+	wg.Wait()
+	mu.Lock()
+	for d, t := range pending {
+		if t.Stop() {
+			d.Nack()
+		}
+		delete(pending, d)
+	}
+	mu.Unlock()
+	if errors.Is(werr, queue.ErrClosed) {
+		return nil
+	}
+	return werr
+}

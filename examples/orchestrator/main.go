@@ -1,0 +1,329 @@
+// Command orchestrator is the reference deployment of the vzarr pipeline:
+// an HTTP API that accepts submits (Contract 1) and reports on jobs, and
+// workers that carry jobs through Scan → Validate → Ref → Combine →
+// Register over a message queue. It is thin on purpose: everything it does
+// is a call into the pipeline, engine, queue and catalog packages.
+//
+// Modes (-mode or VZARR_MODE):
+//
+//	api     the HTTP API only; it queues jobs and reads the catalog
+//	worker  workers only; they take messages from the queue
+//	all     both in one process (the default)
+//
+// Configuration, by flag or environment variable (flags win):
+//
+//	-addr             VZARR_ADDR            listen address (default 127.0.0.1:8080)
+//	-queue            VZARR_QUEUE_URL       mem://NAME (default mem://vzarr-tasks, in process),
+//	                                        rabbit://NAME (RABBIT_SERVER_URL=amqp://...),
+//	                                        azuresb://TOPIC?subscription=SUB (SERVICEBUS_CONNECTION_STRING,
+//	                                        or AZURE_SERVICEBUS_HOSTNAME with DefaultAzureCredential)
+//	-catalog          VZARR_CATALOG_DSN     PostgreSQL DSN (also DATABASE_URL); empty: in memory (mode all only)
+//	-catalog-schema   VZARR_CATALOG_SCHEMA  schema of the catalog tables (default app)
+//	-migrate          VZARR_MIGRATE         create or update the catalog tables at start (default true)
+//	-refs-url         VZARR_REFS_URL        folder of the references: REFS_URL/<dataset_id>/<resource_id>/
+//	                                        (default abfs://<source container>/refs)
+//	-workers          VZARR_WORKERS         tasks a worker process runs at once (default 4 x CPUs)
+//	-allow-local      VZARR_ALLOW_LOCAL     accept local folders as source_url (development only)
+//	-max-body         VZARR_MAX_BODY_BYTES  largest request body (default 65536)
+//	-lease-timeout    VZARR_LEASE_TIMEOUT   a task held longer is taken over (default 10m)
+//	-shutdown-timeout VZARR_SHUTDOWN_TIMEOUT time given to requests and tasks at shutdown (default 30s)
+//	-log-level        VZARR_LOG_LEVEL       debug, info, warn, error (default info)
+//
+// Blob storage is reached as blobio describes: AZURE_STORAGE_ACCOUNT_NAME
+// for abfs://CONTAINER/PATH URLs, DefaultAzureCredential (Managed
+// Identity), or AZURE_STORAGE_CONNECTION_STRING when given (Azurite).
+//
+// Endpoints:
+//
+//	POST /api/platform/submit            Contract 1
+//	GET  /api/jobs/status/{job_id}       the job, its stage, task counts, its Release
+//	GET  /api/dbadmin/tasks/{job_id}     the job's task records (?stage=, ?status=, ?limit=, ?offset=)
+//	GET  /healthz                        liveness
+//	GET  /readyz                         the catalog answers
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/greensight/vzarr/blobio"
+	"github.com/greensight/vzarr/catalog"
+	"github.com/greensight/vzarr/engine"
+	"github.com/greensight/vzarr/pipeline"
+	"github.com/greensight/vzarr/queue"
+)
+
+// Config is the orchestrator's configuration.
+type Config struct {
+	Mode            string
+	Addr            string
+	QueueURL        string
+	CatalogDSN      string
+	CatalogSchema   string
+	Migrate         bool
+	RefsURL         string
+	Workers         int
+	AllowLocal      bool
+	MaxBodyBytes    int64
+	LeaseTimeout    time.Duration
+	ShutdownTimeout time.Duration
+	LogLevel        string
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func envBool(name string, def bool) bool {
+	if v, ok := os.LookupEnv(name); ok {
+		b, err := strconv.ParseBool(v)
+		if err == nil {
+			return b
+		}
+	}
+	return def
+}
+
+func envInt(name string, def int64) int64 {
+	if v, ok := os.LookupEnv(name); ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, ok := os.LookupEnv(name); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
+// parseConfig reads flags over environment defaults.
+func parseConfig(args []string) (*Config, error) {
+	c := &Config{}
+	fs := flag.NewFlagSet("orchestrator", flag.ContinueOnError)
+	fs.StringVar(&c.Mode, "mode", env("VZARR_MODE", "all"), "api, worker or all")
+	fs.StringVar(&c.Addr, "addr", env("VZARR_ADDR", "127.0.0.1:8080"), "HTTP listen address")
+	fs.StringVar(&c.QueueURL, "queue", env("VZARR_QUEUE_URL", queue.DefaultURL), "queue URL: mem://, rabbit://, azuresb://")
+	fs.StringVar(&c.CatalogDSN, "catalog", env("VZARR_CATALOG_DSN", os.Getenv("DATABASE_URL")), "PostgreSQL DSN (empty: in memory)")
+	fs.StringVar(&c.CatalogSchema, "catalog-schema", env("VZARR_CATALOG_SCHEMA", catalog.DefaultSchema), "catalog schema")
+	fs.BoolVar(&c.Migrate, "migrate", envBool("VZARR_MIGRATE", true), "create or update the catalog tables at start")
+	fs.StringVar(&c.RefsURL, "refs-url", env("VZARR_REFS_URL", ""), "folder of the references (default abfs://<source container>/refs)")
+	fs.IntVar(&c.Workers, "workers", int(envInt("VZARR_WORKERS", int64(4*runtime.GOMAXPROCS(0)))), "tasks run at once per process")
+	fs.BoolVar(&c.AllowLocal, "allow-local", envBool("VZARR_ALLOW_LOCAL", false), "accept local folders as source_url")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body", envInt("VZARR_MAX_BODY_BYTES", 64<<10), "largest request body in bytes")
+	fs.DurationVar(&c.LeaseTimeout, "lease-timeout", envDuration("VZARR_LEASE_TIMEOUT", engine.DefaultLeaseTimeout), "task lease")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("VZARR_SHUTDOWN_TIMEOUT", 30*time.Second), "graceful shutdown")
+	fs.StringVar(&c.LogLevel, "log-level", env("VZARR_LOG_LEVEL", "info"), "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	switch c.Mode {
+	case "api", "worker", "all":
+	default:
+		return nil, fmt.Errorf("-mode must be api, worker or all, not %q", c.Mode)
+	}
+	if c.CatalogDSN == "" && c.Mode != "all" {
+		return nil, fmt.Errorf("-mode %s needs a shared catalog: set -catalog (VZARR_CATALOG_DSN)", c.Mode)
+	}
+	if strings.HasPrefix(c.QueueURL, "mem://") && c.Mode != "all" {
+		return nil, fmt.Errorf("-mode %s needs a shared queue: mem:// works within one process only", c.Mode)
+	}
+	if c.MaxBodyBytes <= 0 || c.Workers <= 0 {
+		return nil, errors.New("-max-body and -workers must be positive")
+	}
+	return c, nil
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level: %w", err)
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+func main() {
+	cfg, err := parseConfig(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "orchestrator:", err)
+		os.Exit(2)
+	}
+	log, err := newLogger(cfg.LogLevel)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "orchestrator:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, log, nil); err != nil {
+		log.Error("orchestrator stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+// Options are the run-time hooks tests use.
+type Options struct {
+	// Opener replaces the blob opener from the environment.
+	Opener *blobio.Opener
+	// Store replaces the catalog the DSN names (it is not closed).
+	Store catalog.Store
+	// Listening is called with the API's address once it listens.
+	Listening func(addr string)
+	// Metrics counts the stages' storage traffic.
+	Metrics *pipeline.Metrics
+}
+
+// run runs the orchestrator until ctx ends, then shuts down gracefully:
+// the HTTP server stops accepting and finishes its requests, the workers
+// stop taking messages and finish their tasks (both within
+// ShutdownTimeout).
+func run(ctx context.Context, cfg *Config, log *slog.Logger, opts *Options) error {
+	if opts == nil {
+		opts = &Options{}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	store := opts.Store
+	if store == nil {
+		if cfg.CatalogDSN == "" {
+			log.Warn("orchestrator: in-memory catalog: jobs are lost when the process ends")
+			store = catalog.NewMemory()
+		} else {
+			pg, err := catalog.OpenPostgres(ctx, cfg.CatalogDSN, catalog.PostgresOptions{Schema: cfg.CatalogSchema, Logger: log})
+			if err != nil {
+				return err
+			}
+			if cfg.Migrate {
+				if _, err := pg.Migrate(ctx); err != nil {
+					pg.Close()
+					return err
+				}
+			}
+			store = pg
+		}
+		defer store.Close()
+	}
+	opener := opts.Opener
+	if opener == nil {
+		opener = blobio.NewOpenerFromEnv()
+		opener.Logger = log
+	}
+	schemes := []string{blobio.SchemeABFS}
+	if cfg.AllowLocal {
+		schemes = append(schemes, "file")
+	}
+	svc, err := pipeline.NewService(ctx, pipeline.ServiceConfig{
+		Store:        store,
+		QueueURL:     cfg.QueueURL,
+		QueueOptions: queue.Options{NoSubscription: cfg.Mode == "api", Logger: log},
+		Deps:         pipeline.Deps{Opener: opener, Logger: log, Metrics: opts.Metrics},
+		Engine:       engine.Options{Concurrency: cfg.Workers, LeaseTimeout: cfg.LeaseTimeout, ShutdownGrace: cfg.ShutdownTimeout},
+		Submit:       pipeline.Submitter{RefsURL: cfg.RefsURL, AllowedSchemes: schemes},
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := svc.Close(cctx); err != nil {
+			log.Warn("orchestrator: closing the queue", "error", err)
+		}
+	}()
+	log.Info("orchestrator: starting", "mode", cfg.Mode, "queue", svc.Queue.URL(), "catalog", catalogKind(cfg),
+		"workers", cfg.Workers, "addr", cfg.Addr)
+
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	if cfg.Mode != "api" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := svc.Work(ctx); err != nil {
+				errc <- fmt.Errorf("workers: %w", err)
+			}
+		}()
+	}
+	if cfg.Mode != "worker" {
+		ln, err := net.Listen("tcp", cfg.Addr)
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{
+			Handler:           newAPI(svc, cfg.MaxBodyBytes, log).routes(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		}
+		log.Info("orchestrator: API listening", "addr", ln.Addr().String())
+		if opts.Listening != nil {
+			opts.Listening(ln.Addr().String())
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("http: %w", err)
+			}
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil {
+				log.Warn("orchestrator: HTTP shutdown", "error", err)
+			}
+		}()
+	}
+	var first error
+	select {
+	case <-ctx.Done():
+	case first = <-errc:
+	}
+	log.Info("orchestrator: shutting down")
+	cancel()
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		first = errors.Join(first, err)
+	}
+	return first
+}
+
+func catalogKind(cfg *Config) string {
+	if cfg.CatalogDSN == "" {
+		return "memory"
+	}
+	return "postgres"
+}

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/greensight/vzarr/catalog"
+	"github.com/greensight/vzarr/engine"
+	"github.com/greensight/vzarr/pipeline"
+	"github.com/greensight/vzarr/queue"
+)
+
+// api serves the orchestrator's HTTP endpoints.
+type api struct {
+	svc     *pipeline.Service
+	maxBody int64
+	log     *slog.Logger
+}
+
+func newAPI(svc *pipeline.Service, maxBody int64, log *slog.Logger) *api {
+	return &api{svc: svc, maxBody: maxBody, log: log}
+}
+
+func (a *api) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/platform/submit", a.submit)
+	mux.HandleFunc("GET /api/jobs/status/{job_id}", a.status)
+	mux.HandleFunc("GET /api/dbadmin/tasks/{job_id}", a.tasks)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"success": true, "status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", a.ready)
+	return a.logged(mux)
+}
+
+// logged logs every request at INFO with its status and duration.
+func (a *api) logged(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rw, r)
+		a.log.InfoContext(r.Context(), "orchestrator: request", "method", r.Method, "path", r.URL.Path,
+			"status", rw.status, "duration", time.Since(start))
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+type apiError struct {
+	Success   bool   `json:"success"`
+	Error     string `json:"error"`
+	ErrorType string `json:"error_type"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, typ string, err error) {
+	writeJSON(w, code, apiError{Success: false, Error: err.Error(), ErrorType: typ})
+}
+
+// fail answers an error from the pipeline or the catalog with the right
+// status.
+func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		writeError(w, http.StatusRequestEntityTooLarge, "request_too_large",
+			errors.New("request body larger than "+strconv.FormatInt(mbe.Limit, 10)+" bytes"))
+	case errors.Is(err, pipeline.ErrInvalidRequest):
+		writeError(w, http.StatusBadRequest, "invalid_request", err)
+	case errors.Is(err, catalog.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", err)
+	case errors.Is(err, catalog.ErrConflict):
+		writeError(w, http.StatusConflict, "conflict", err)
+	case errors.Is(err, queue.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		a.log.ErrorContext(r.Context(), "orchestrator: dependency unavailable", "error", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", err)
+	default:
+		a.log.ErrorContext(r.Context(), "orchestrator: request failed", "path", r.URL.Path, "error", err)
+		writeError(w, http.StatusInternalServerError, "internal_error", err)
+	}
+}
+
+// submit is POST /api/platform/submit (Contract 1). A new job answers 202
+// Accepted; a request submitted before answers 200 with the same job.
+func (a *api) submit(w http.ResponseWriter, r *http.Request) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			writeError(w, http.StatusUnsupportedMediaType, "invalid_request", errors.New("Content-Type must be application/json"))
+			return
+		}
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
+	req, err := pipeline.DecodeSubmitRequest(r.Body)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	resp, err := a.svc.Submit(ctx, req)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	code := http.StatusOK
+	if resp.Created {
+		code = http.StatusAccepted
+	}
+	writeJSON(w, code, resp)
+}
+
+// releaseView is a Release without its (large) STAC item.
+type releaseView struct {
+	*catalog.Release
+	StacItemJSON json.RawMessage `json:"stac_item_json,omitempty"`
+	HasStacItem  bool            `json:"has_stac_item"`
+}
+
+type statusResponse struct {
+	Success bool   `json:"success"`
+	JobID   string `json:"job_id"`
+	Type    string `json:"job_type"`
+	// Status is the job's: PENDING, PROCESSING, COMPLETED or FAILED.
+	Status     catalog.Status         `json:"status"`
+	Stage      string                 `json:"stage"`
+	Error      string                 `json:"error,omitempty"`
+	Failure    *engine.Failure        `json:"failure,omitempty"`
+	Stages     []engine.StageSummary  `json:"stages"`
+	TaskCounts map[catalog.Status]int `json:"task_counts"`
+	CreatedAt  time.Time              `json:"created_at"`
+	StartedAt  *time.Time             `json:"started_at,omitempty"`
+	FinishedAt *time.Time             `json:"finished_at,omitempty"`
+	Params     json.RawMessage        `json:"params"`
+	Result     json.RawMessage        `json:"result,omitempty"`
+	Release    *releaseView           `json:"release,omitempty"`
+}
+
+// status is GET /api/jobs/status/{job_id}: ?stac_item=true includes the
+// Release's cached STAC item.
+func (a *api) status(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	st, err := engine.Status(ctx, a.svc.Store, r.PathValue("job_id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	j := st.Job
+	resp := statusResponse{Success: true, JobID: j.ID, Type: j.Type, Status: j.Status, Stage: st.Stage,
+		Error: j.Error, Failure: st.Failure, Stages: st.Stages, TaskCounts: st.Tasks, CreatedAt: j.CreatedAt,
+		StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, Params: j.Params, Result: j.Result}
+	if resp.Stage == "" {
+		resp.Stage = j.Stage
+	}
+	if j.ReleaseID != "" {
+		rel, err := a.svc.Store.GetRelease(ctx, j.ReleaseID)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		rv := &releaseView{Release: rel, HasStacItem: len(rel.StacItemJSON) > 0}
+		if r.URL.Query().Get("stac_item") == "true" {
+			rv.StacItemJSON = rel.StacItemJSON
+		}
+		resp.Release = rv
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+type tasksResponse struct {
+	Success bool            `json:"success"`
+	JobID   string          `json:"job_id"`
+	Total   int             `json:"total"`
+	Offset  int             `json:"offset"`
+	Tasks   []*catalog.Task `json:"tasks"`
+	// Gates are the engine's stage records.
+	Gates []*catalog.Task `json:"stage_gates"`
+}
+
+// tasks is GET /api/dbadmin/tasks/{job_id}: the job's task records with
+// their params and result envelopes, filtered by ?stage= and ?status=,
+// paged by ?limit= (default 1000) and ?offset=.
+func (a *api) tasks(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id := r.PathValue("job_id")
+	if _, err := a.svc.Store.GetJob(ctx, id); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	limit, offset := 1000, 0
+	for name, dst := range map[string]*int{"limit": &limit, "offset": &offset} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				a.fail(w, r, &pipeline.RequestError{Field: name, Reason: "want a non-negative integer"})
+				return
+			}
+			*dst = n
+		}
+	}
+	status := catalog.Status(q.Get("status"))
+	if status != "" && !status.Valid() {
+		a.fail(w, r, &pipeline.RequestError{Field: "status", Reason: "want PENDING, PROCESSING, COMPLETED or FAILED"})
+		return
+	}
+	all, err := a.svc.Store.ListTasks(ctx, id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	resp := tasksResponse{Success: true, JobID: id, Offset: offset, Tasks: []*catalog.Task{}, Gates: []*catalog.Task{}}
+	var match []*catalog.Task
+	for _, t := range all {
+		if engine.IsInternal(t) {
+			resp.Gates = append(resp.Gates, t)
+			continue
+		}
+		if (q.Get("stage") == "" || t.Stage == q.Get("stage")) && (status == "" || t.Status == status) {
+			match = append(match, t)
+		}
+	}
+	resp.Total = len(match)
+	if offset < len(match) {
+		resp.Tasks = match[offset:min(len(match), offset+limit)]
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// ready is GET /readyz: the catalog answers.
+func (a *api) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if _, err := a.svc.Store.GetJob(ctx, "readyz-probe"); err != nil && !errors.Is(err, catalog.ErrNotFound) {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"success": true, "status": "ready"})
+}

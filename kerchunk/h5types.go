@@ -1,0 +1,368 @@
+package kerchunk
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/greensight/vzarr/hdf5meta"
+)
+
+// elemKind classifies how a dataset's elements reach Zarr.
+type elemKind int
+
+const (
+	kindFixed  elemKind = iota // fixed-size bytes, referenced as stored
+	kindVStr                   // variable-length strings: decoded, vlen-utf8
+	kindVArray                 // variable-length sequences of a fixed type: vlen-array
+	kindObjRef                 // object references: decoded to target paths, vlen-utf8
+)
+
+// zType is the Zarr view of an HDF5 datatype.
+type zType struct {
+	kind  elemKind
+	dtype rawJSON // Zarr dtype: "\"<f4\"" or a structured list
+	// extra holds the dimensions of an HDF5 array type, appended to the
+	// dataset's shape.
+	extra []uint64
+	// elem is the HDF5 element (the array type's base when extra is set).
+	elem *hdf5meta.Datatype
+	size int // bytes per Zarr element (the base size for array types)
+	// float, when the element is an IEEE float of size 2, 4 or 8.
+	float     bool
+	bigEndian bool
+	// vlenBase is the numpy dtype of a vlen sequence's elements.
+	vlenBase string
+	// repack, when set, copies an HDF5 element (a compound with padding)
+	// into the packed Zarr element of size bytes.
+	repack []copySeg
+}
+
+// toZarr converts raw HDF5 elements to Zarr elements (packing compounds).
+func (z *zType) toZarr(raw []byte, hdf5Size int) []byte {
+	if z.repack == nil {
+		return raw
+	}
+	n := len(raw) / hdf5Size
+	perElem := z.size
+	if len(z.extra) > 0 {
+		perElem = hdf5Size / z.elem.Size * z.size
+	}
+	out := make([]byte, n*perElem)
+	sub := hdf5Size / z.elem.Size // Zarr elements per HDF5 element (array types)
+	for i := 0; i < n*sub; i++ {
+		src := raw[i*z.elem.Size:]
+		dst := out[i*z.size:]
+		for _, s := range z.repack {
+			copy(dst[s.dst:s.dst+s.n], src[s.src:s.src+s.n])
+		}
+	}
+	return out
+}
+
+// unsupportedType reports a datatype that has no Zarr v2 representation.
+type unsupportedType struct{ what string }
+
+func (e unsupportedType) Error() string { return e.what }
+
+func byteOrder(big bool, size int) string {
+	if size == 1 {
+		return "|"
+	}
+	if big {
+		return ">"
+	}
+	return "<"
+}
+
+// simpleDtype returns the numpy dtype string of a non-compound,
+// non-array, fixed-size type.
+func simpleDtype(t *hdf5meta.Datatype) (string, error) {
+	switch t.Class {
+	case hdf5meta.ClassFixedPoint, hdf5meta.ClassBitfield:
+		switch t.Size {
+		case 1, 2, 4, 8:
+		default:
+			return "", unsupportedType{fmt.Sprintf("%d-byte integers", t.Size)}
+		}
+		k := "u"
+		if t.Signed && t.Class == hdf5meta.ClassFixedPoint {
+			k = "i"
+		}
+		return byteOrder(t.BigEndian, t.Size) + k + strconv.Itoa(t.Size), nil
+	case hdf5meta.ClassFloat:
+		switch {
+		case t.Size == 2 && t.ExpSize == 5 && t.MantSize == 10,
+			t.Size == 4 && t.ExpSize == 8 && t.MantSize == 23,
+			t.Size == 8 && t.ExpSize == 11 && t.MantSize == 52:
+		default:
+			return "", unsupportedType{fmt.Sprintf("%d-byte float with %d exponent and %d mantissa bits", t.Size, t.ExpSize, t.MantSize)}
+		}
+		return byteOrder(t.BigEndian, t.Size) + "f" + strconv.Itoa(t.Size), nil
+	case hdf5meta.ClassString:
+		return "|S" + strconv.Itoa(t.Size), nil
+	case hdf5meta.ClassOpaque:
+		return "|V" + strconv.Itoa(t.Size), nil
+	case hdf5meta.ClassEnum:
+		if isBoolEnum(t) {
+			return "|b1", nil
+		}
+		return simpleDtype(t.Base)
+	}
+	return "", unsupportedType{fmt.Sprintf("%s datatype", t.Class)}
+}
+
+// isBoolEnum reports h5py's boolean: an enum FALSE=0, TRUE=1 of one byte.
+func isBoolEnum(t *hdf5meta.Datatype) bool {
+	return t.Class == hdf5meta.ClassEnum && t.Size == 1 && len(t.EnumNames) == 2 &&
+		t.EnumNames[0] == "FALSE" && t.EnumNames[1] == "TRUE"
+}
+
+// copySeg copies n bytes of an HDF5 element at src to dst in the packed
+// Zarr element.
+type copySeg struct{ src, dst, n int }
+
+// dtypeJSON returns the Zarr dtype of a fixed-size type (structured for
+// compounds, with array members as subarray shapes), its packed size and
+// the segments that copy an HDF5 element into it. Zarr's list form of
+// structured dtypes cannot say "padding", so compounds with gaps between
+// members are packed.
+func dtypeJSON(t *hdf5meta.Datatype) ([]byte, int, []copySeg, error) {
+	switch t.Class {
+	case hdf5meta.ClassCompound:
+		b := []byte{'['}
+		var segs []copySeg
+		packed := 0
+		for i, m := range t.Members {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '[')
+			b = appendJSONString(b, m.Name)
+			b = append(b, ',')
+			mt := m.Type
+			var dims []int
+			count := 1
+			for mt.Class == hdf5meta.ClassArray {
+				dims = append(dims, mt.Dims...)
+				for _, d := range mt.Dims {
+					count *= d
+				}
+				mt = mt.Base
+			}
+			inner, size, isegs, err := dtypeJSON(mt)
+			if err != nil {
+				return nil, 0, nil, err
+			}
+			b = append(b, inner...)
+			if len(dims) > 0 {
+				b = append(b, ',')
+				b = appendValue(b, intsToAny(dims))
+			}
+			b = append(b, ']')
+			for k := 0; k < count; k++ {
+				for _, sg := range isegs {
+					segs = append(segs, copySeg{m.Offset + k*mt.Size + sg.src, packed + k*size + sg.dst, sg.n})
+				}
+			}
+			packed += count * size
+		}
+		return append(b, ']'), packed, mergeSegs(segs), nil
+	case hdf5meta.ClassArray:
+		return nil, 0, nil, unsupportedType{"nested array type"}
+	case hdf5meta.ClassVarLen, hdf5meta.ClassReference:
+		return nil, 0, nil, unsupportedType{fmt.Sprintf("%s member", t.Class)}
+	}
+	s, err := simpleDtype(t)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	return appendJSONString(nil, s), t.Size, []copySeg{{0, 0, t.Size}}, nil
+}
+
+func mergeSegs(segs []copySeg) []copySeg {
+	var out []copySeg
+	for _, s := range segs {
+		if n := len(out); n > 0 && out[n-1].src+out[n-1].n == s.src && out[n-1].dst+out[n-1].n == s.dst {
+			out[n-1].n += s.n
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func intsToAny(dims []int) []any {
+	out := make([]any, len(dims))
+	for i, d := range dims {
+		out[i] = d
+	}
+	return out
+}
+
+// zarrType maps an HDF5 datatype to its Zarr representation.
+func zarrType(t *hdf5meta.Datatype) (*zType, error) {
+	z := &zType{elem: t, size: t.Size}
+	if t.IsVarLenString() {
+		z.kind = kindVStr
+		z.dtype = `"|O"`
+		return z, nil
+	}
+	if t.Class == hdf5meta.ClassVarLen {
+		base, err := simpleDtype(t.Base)
+		if err != nil || t.Base.Class == hdf5meta.ClassString || t.Base.Class == hdf5meta.ClassOpaque {
+			return nil, unsupportedType{fmt.Sprintf("variable-length sequence of %s", t.Base)}
+		}
+		z.kind = kindVArray
+		z.vlenBase = base
+		z.dtype = `"|O"`
+		return z, nil
+	}
+	if t.Class == hdf5meta.ClassReference {
+		if t.RefType != hdf5meta.RefObject {
+			return nil, unsupportedType{"region references"}
+		}
+		z.kind = kindObjRef
+		z.dtype = `"|O"`
+		return z, nil
+	}
+	if t.Class == hdf5meta.ClassArray {
+		base := t
+		for base.Class == hdf5meta.ClassArray {
+			for _, d := range base.Dims {
+				z.extra = append(z.extra, uint64(d))
+			}
+			base = base.Base
+		}
+		if base.HasVarLen() || base.Class == hdf5meta.ClassReference {
+			return nil, unsupportedType{"array of variable-length or reference elements"}
+		}
+		z.elem = base
+		z.size = base.Size
+	}
+	if z.elem.HasVarLen() {
+		return nil, unsupportedType{"compound with variable-length members"}
+	}
+	dt, size, segs, err := dtypeJSON(z.elem)
+	if err != nil {
+		return nil, err
+	}
+	z.dtype = rawJSON(dt)
+	if !(len(segs) == 1 && segs[0] == copySeg{0, 0, z.elem.Size}) {
+		z.repack = segs
+		z.size = size
+	}
+	z.float = z.elem.Class == hdf5meta.ClassFloat
+	z.bigEndian = z.elem.BigEndian
+	return z, nil
+}
+
+// fillJSON returns the .zarray fill_value for raw element bytes (one Zarr
+// element) of the type.
+func (z *zType) fillJSON(raw []byte) []byte {
+	if raw == nil {
+		return []byte("null")
+	}
+	t := z.elem
+	var bo binary.ByteOrder = binary.LittleEndian
+	if t.BigEndian {
+		bo = binary.BigEndian
+	}
+	switch t.Class {
+	case hdf5meta.ClassFloat:
+		switch t.Size {
+		case 4:
+			return appendFillFloat(nil, float64(math.Float32frombits(bo.Uint32(raw))))
+		case 8:
+			return appendFillFloat(nil, math.Float64frombits(bo.Uint64(raw)))
+		case 2:
+			return appendFillFloat(nil, float64(halfToFloat(bo.Uint16(raw))))
+		}
+	case hdf5meta.ClassFixedPoint, hdf5meta.ClassBitfield, hdf5meta.ClassEnum:
+		if isBoolEnum(t) {
+			return strconv.AppendBool(nil, raw[0] != 0)
+		}
+		et := t
+		if t.Class == hdf5meta.ClassEnum {
+			et = t.Base
+			if et.BigEndian {
+				bo = binary.BigEndian
+			} else {
+				bo = binary.LittleEndian
+			}
+		}
+		var u uint64
+		switch et.Size {
+		case 1:
+			u = uint64(raw[0])
+		case 2:
+			u = uint64(bo.Uint16(raw))
+		case 4:
+			u = uint64(bo.Uint32(raw))
+		case 8:
+			u = bo.Uint64(raw)
+		}
+		if et.Signed && et.Class == hdf5meta.ClassFixedPoint {
+			shift := 64 - 8*uint(et.Size)
+			return strconv.AppendInt(nil, int64(u<<shift)>>shift, 10)
+		}
+		return strconv.AppendUint(nil, u, 10)
+	}
+	// Strings, opaque and structured types: base64 of the bytes.
+	return appendBase64(nil, raw)
+}
+
+func halfToFloat(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	mant := uint32(h) & 0x3ff
+	switch {
+	case exp == 0 && mant == 0:
+		return math.Float32frombits(sign)
+	case exp == 0:
+		e := uint32(127 - 15 + 1)
+		for mant&0x400 == 0 {
+			mant <<= 1
+			e--
+		}
+		mant &= 0x3ff
+		return math.Float32frombits(sign | e<<23 | mant<<13)
+	case exp == 0x1f:
+		return math.Float32frombits(sign | 0xff<<23 | mant<<13)
+	}
+	return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
+}
+
+// isNaNBytes reports whether raw is a NaN of the float type.
+func (z *zType) isNaNBytes(raw []byte) bool {
+	if !z.float || len(raw) < z.size {
+		return false
+	}
+	var bo binary.ByteOrder = binary.LittleEndian
+	if z.bigEndian {
+		bo = binary.BigEndian
+	}
+	switch z.size {
+	case 4:
+		return math.IsNaN(float64(math.Float32frombits(bo.Uint32(raw))))
+	case 8:
+		return math.IsNaN(math.Float64frombits(bo.Uint64(raw)))
+	case 2:
+		v := bo.Uint16(raw)
+		return v&0x7c00 == 0x7c00 && v&0x3ff != 0
+	}
+	return false
+}
+
+// sameFill reports whether element bytes a and b read as the same value
+// (bitwise, or both NaN).
+func (z *zType) sameFill(a, b []byte) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	if string(a) == string(b) {
+		return true
+	}
+	return z.isNaNBytes(a) && z.isNaNBytes(b)
+}

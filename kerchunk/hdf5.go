@@ -1,0 +1,1048 @@
+package kerchunk
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/kerchunk/codecs"
+	"github.com/greensight/vzarr/rangeio"
+)
+
+// TranslateHDF5 writes the references of an HDF5 or netCDF-4 file.
+func TranslateHDF5(r io.ReaderAt, size int64, url string, opts Options) (*Result, error) {
+	o := opts.norm()
+	name := o.Name
+	if name == "" {
+		name = url
+	}
+	if _, ok := r.(*rangeio.Reader); !ok {
+		r = rangeio.NewReader(r, size, hdf5meta.DefaultReaderOptions()...)
+	}
+	f, err := hdf5meta.Open(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	m, err := buildModel(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	t := &h5translator{opts: o, name: name, url: url, f: f, h: newH5Reader(r, size, f), m: m,
+		refs: NewRefs(64), res: &Result{Format: "hdf5", Dimensions: map[string]uint64{}, Variables: map[string]*VarInfo{}}}
+	if m.isNetCDF4 {
+		t.res.Format = "netcdf4"
+	}
+	t.res.Refs = t.refs
+	if err := t.run(); err != nil {
+		return nil, err
+	}
+	return t.res, nil
+}
+
+type h5translator struct {
+	opts     Options
+	name     string
+	url      string
+	f        *hdf5meta.File
+	h        *h5reader
+	m        *ncModel
+	refs     *Refs
+	res      *Result
+	paths    map[uint64]string // object header address -> path, for object references
+	fillUsed int64
+	seen     map[string]bool // variable keys written
+}
+
+func (t *h5translator) run() error {
+	t.seen = map[string]bool{}
+	for _, g := range t.m.groups {
+		prefix := ""
+		if g.path != "" {
+			prefix = g.path + "/"
+		}
+		t.refs.add(prefix+".zgroup", Ref{Data: []byte(`{"zarr_format":2}`)})
+		var za attrsJSON
+		for _, a := range g.attrs {
+			if hdf5meta.BookkeepingAttrs[a.Name] {
+				continue
+			}
+			za.add(a.Name, t.attrValue(a))
+		}
+		if za.n > 0 {
+			t.refs.add(prefix+".zattrs", Ref{Data: []byte(asciiJSON(za.text()))})
+		}
+		for _, d := range g.dims {
+			t.res.Dimensions[prefix+d.name] = d.size
+		}
+		for _, v := range g.vars {
+			key := prefix + v.name
+			if t.seen[key] {
+				t.res.Skipped = append(t.res.Skipped, Skipped{Variable: key, Reason: "another variable of the group has the same netCDF name (" + v.h5path + ")"})
+				continue
+			}
+			t.seen[key] = true
+			err := t.variable(key, v)
+			if err == nil {
+				t.res.VarOrder = append(t.res.VarOrder, key)
+				continue
+			}
+			var skip skipError
+			if errors.As(err, &skip) {
+				t.res.Skipped = append(t.res.Skipped, Skipped{Variable: key, Reason: skip.reason})
+				continue
+			}
+			// variable adds its keys only once it has succeeded: nothing to undo.
+			if t.opts.SkipUnsupported && (errors.Is(err, ErrUnsupported) || errors.As(err, new(unsupportedType))) {
+				t.res.Skipped = append(t.res.Skipped, Skipped{Variable: key, Reason: err.Error()})
+				continue
+			}
+			if errors.As(err, new(unsupportedType)) {
+				err = fmt.Errorf("%w: %w", ErrUnsupported, err)
+			}
+			return &VarError{File: t.name, Variable: key, Err: err}
+		}
+	}
+	return nil
+}
+
+// skipError marks a variable that has nothing to translate (null
+// dataspace); it is listed in Result.Skipped whatever the options.
+type skipError struct{ reason string }
+
+func (e skipError) Error() string { return e.reason }
+
+// attrValue converts an attribute to JSON as xarray shows it: null
+// dataspaces as "" (strings) or [], scalars as scalars, arrays flattened.
+func (t *h5translator) attrValue(a *hdf5meta.Attribute) []byte {
+	if a.Space.Kind == hdf5meta.SpaceNull {
+		if a.Type.Class == hdf5meta.ClassString || a.Type.IsVarLenString() {
+			return []byte(`""`)
+		}
+		return []byte(`[]`)
+	}
+	v := t.normValue(a.Type, a.Value)
+	if a.Space.Kind == hdf5meta.SpaceSimple {
+		if l, ok := v.([]any); ok {
+			v = flatten(l)
+		}
+		// One value reads as a scalar, as netCDF4-python returns it.
+		if a.Space.NumElements() == 1 && a.Type.Class != hdf5meta.ClassArray {
+			if x, ok := firstValue(v); ok {
+				v = x
+			}
+		}
+	} else if l, ok := v.([]any); ok && a.Type.Class == hdf5meta.ClassArray {
+		v = flatten(l)
+	}
+	return appendValue(nil, v)
+}
+
+// normValue orders compound members and turns references into paths.
+func (t *h5translator) normValue(tp *hdf5meta.Datatype, v any) any {
+	switch tp.Class {
+	case hdf5meta.ClassCompound:
+		switch x := v.(type) {
+		case map[string]any:
+			om := orderedMap{}
+			for _, m := range tp.Members {
+				om.keys = append(om.keys, m.Name)
+				om.vals = append(om.vals, t.normValue(m.Type, x[m.Name]))
+			}
+			return om
+		case []any:
+			out := make([]any, len(x))
+			for i, e := range x {
+				out[i] = t.normValue(tp, e)
+			}
+			return out
+		}
+	case hdf5meta.ClassReference:
+		switch x := v.(type) {
+		case uint64:
+			return t.refPath(x)
+		case []any:
+			out := make([]any, len(x))
+			for i, e := range x {
+				out[i] = t.normValue(tp, e)
+			}
+			return out
+		}
+	case hdf5meta.ClassArray, hdf5meta.ClassVarLen:
+		if x, ok := v.([]any); ok && tp.Base != nil && !tp.IsVarLenString() {
+			out := make([]any, len(x))
+			for i, e := range x {
+				out[i] = t.normValue(tp.Base, e)
+			}
+			return out
+		}
+	}
+	return v
+}
+
+func flatten(l []any) []any {
+	nested := false
+	for _, e := range l {
+		if _, ok := e.([]any); ok {
+			nested = true
+			break
+		}
+	}
+	if !nested {
+		return l
+	}
+	var out []any
+	for _, e := range l {
+		if s, ok := e.([]any); ok {
+			out = append(out, flatten(s)...)
+		} else {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (t *h5translator) refPath(addr uint64) string {
+	if t.paths == nil {
+		t.paths = map[uint64]string{}
+		_ = t.f.Walk(func(p string, o hdf5meta.Object) error {
+			if _, ok := t.paths[o.ObjectAddr()]; !ok {
+				t.paths[o.ObjectAddr()] = p
+			}
+			return nil
+		})
+	}
+	return t.paths[addr]
+}
+
+// ------------------------------------------------------------ variables
+
+// varPlan is everything needed to write one variable's chunks.
+type varPlan struct {
+	key    string
+	v      *ncVar
+	ds     *hdf5meta.Dataset
+	zt     *zType
+	za     zarray
+	grid   []uint64 // chunks along each Zarr dimension
+	total  uint64   // chunks in the grid
+	h5rank int      // dataset rank (Zarr rank minus array-type dims)
+	// rawChunk is the unfiltered size of one HDF5 chunk in bytes.
+	rawChunk int
+	nelem    int // HDF5 elements per chunk
+	// srcFilters are the HDF5 filters stored chunks went through.
+	srcFilters []hdf5meta.Filter
+	// out encodes chunks the translator writes itself (nil: chunks are
+	// referenced as stored and re-encoding is impossible).
+	out *codecs.Chain
+	// transform: every chunk is decoded and re-encoded with out.
+	transform bool
+	missing   []byte // HDF5 element bytes a never-written chunk reads as
+	beyond    []byte // HDF5 element bytes past the dataset's extent read as
+	dimNames  []string
+	fillAttr  *hdf5meta.Attribute // the _FillValue carried by fill_value, or nil
+	fill      []byte              // the Zarr fill_value element, or nil
+	exactWhy  string              // why stored chunks cannot be referenced, or ""
+	tooBig    bool                // a chunk is too large to decode in memory
+}
+
+// maxChunkBytes bounds the decoded size of a chunk the translator
+// materialises (1 GiB).
+const maxChunkBytes = 1 << 30
+
+func (p *varPlan) errTooBig() error {
+	return fmt.Errorf("%w: chunks of %v elements are too large to decode in memory", ErrUnsupported, p.za.chunks)
+}
+
+func (t *h5translator) variable(key string, v *ncVar) error {
+	p, err := t.plan(key, v)
+	if err != nil {
+		return err
+	}
+	var za attrsJSON
+	za.add("_ARRAY_DIMENSIONS", dimNamesJSON(p.dimNames))
+	for _, a := range p.ds.Attrs {
+		if hdf5meta.BookkeepingAttrs[a.Name] || a == p.fillAttr {
+			continue // bookkeeping, or carried by fill_value
+		}
+		za.add(a.Name, t.attrValue(a))
+	}
+	var chunks []chunkOut
+	if p.zt.kind == kindFixed {
+		chunks, err = t.fixedChunks(p)
+	} else {
+		chunks, err = t.itemChunks(p)
+	}
+	if err != nil {
+		return err
+	}
+	t.res.Variables[key] = &VarInfo{Shape: nonNil(p.za.shape), Dims: p.dimNames, Chunks: nonNil(p.za.chunks),
+		Dtype: numpyName(p.za.dtype, p.zt.kind == kindVStr || p.zt.kind == kindObjRef)}
+	t.refs.add(key+"/.zarray", Ref{Data: []byte(asciiJSON(p.za.json()))})
+	t.refs.add(key+"/.zattrs", Ref{Data: []byte(asciiJSON(za.text()))})
+	addChunks(t.refs, key, chunks)
+	for _, c := range chunks {
+		if c.ref.IsInline() {
+			t.res.InlineBytes += int64(len(c.ref.Data))
+		}
+	}
+	return nil
+}
+
+// addChunks adds the chunk keys of an array, formatted into one string
+// (one allocation for all keys).
+func addChunks(refs *Refs, key string, chunks []chunkOut) {
+	refs.keys = slices.Grow(refs.keys, len(chunks))
+	refs.refs = slices.Grow(refs.refs, len(chunks))
+	buf := make([]byte, 0, len(chunks)*(len(key)+8))
+	ends := make([]int, len(chunks))
+	for i, c := range chunks {
+		buf = chunkKey(buf, key+"/", c.idx)
+		ends[i] = len(buf)
+	}
+	all := string(buf)
+	start := 0
+	for i, c := range chunks {
+		refs.add(all[start:ends[i]], c.ref)
+		start = ends[i]
+	}
+}
+
+// plan works out a variable's Zarr array: shape, chunks, dtype, the fill
+// semantics and whether chunks can be referenced as stored.
+func (t *h5translator) plan(key string, v *ncVar) (*varPlan, error) {
+	ds := v.ds
+	if ds.Space.Kind == hdf5meta.SpaceNull {
+		return nil, skipError{"null dataspace: the dataset has no elements"}
+	}
+	if ds.Layout.Class == hdf5meta.LayoutVirtual {
+		return nil, fmt.Errorf("%w: virtual dataset (VDS) layout", ErrUnsupported)
+	}
+	zt, err := zarrType(ds.Type)
+	if err != nil {
+		return nil, err
+	}
+	p := &varPlan{key: key, v: v, ds: ds, zt: zt, h5rank: len(ds.Space.Dims)}
+	// Shape: the dataset's, with unlimited netCDF dimensions as long as
+	// their longest variable, then array-type dimensions.
+	p.dimNames = make([]string, 0, len(ds.Space.Dims)+len(zt.extra))
+	for i, n := range ds.Space.Dims {
+		if i < len(v.dims) && v.dims[i] != nil {
+			if v.dims[i].unlimited && v.dims[i].size > n {
+				n = v.dims[i].size
+			}
+			p.dimNames = append(p.dimNames, v.dims[i].name)
+		}
+		p.za.shape = append(p.za.shape, n)
+	}
+	for range zt.extra {
+		p.dimNames = append(p.dimNames, fmt.Sprintf("phony_dim_%d", t.m.nextID))
+		t.m.nextID++
+	}
+	p.za.shape = append(p.za.shape, zt.extra...)
+	switch ds.Layout.Class {
+	case hdf5meta.LayoutChunked:
+		p.za.chunks = append(slices.Clone(ds.Layout.ChunkDims), zt.extra...)
+	default:
+		for _, n := range p.za.shape {
+			p.za.chunks = append(p.za.chunks, max(n, 1))
+		}
+	}
+	p.za.dtype = zt.dtype
+	p.grid = make([]uint64, len(p.za.shape))
+	p.total = 1
+	for i, n := range p.za.shape {
+		p.grid[i] = (n + p.za.chunks[i] - 1) / p.za.chunks[i]
+		p.total *= p.grid[i]
+	}
+	// Chunk size in elements and bytes, saturating: chunks this translator
+	// may have to materialise (decode, fill) must fit in memory.
+	nelem := uint64(1)
+	for i := 0; i < p.h5rank; i++ {
+		c := p.za.chunks[i]
+		if c != 0 && nelem > maxChunkBytes/c {
+			nelem = maxChunkBytes + 1
+			break
+		}
+		nelem *= c
+	}
+	if nelem*uint64(max(ds.Type.Size, 1)) > maxChunkBytes {
+		p.tooBig = true
+		nelem = 1 // never materialised: decodeStored and fill chunks refuse
+	}
+	p.nelem = int(nelem)
+	p.rawChunk = p.nelem * ds.Type.Size
+	if ds.Layout.Class == hdf5meta.LayoutChunked {
+		p.srcFilters = ds.Filters
+	}
+	p.missing = missingBytes(ds)
+	p.fillAttr = hdf5meta.Attr(ds, "_FillValue")
+	if p.fillAttr != nil && (zt.kind != kindFixed || !sameKind(p.fillAttr.Type, zt.elem) || p.fillAttr.Space.Kind == hdf5meta.SpaceNull) {
+		p.fillAttr = nil // stays an ordinary attribute
+	}
+	p.beyond = t.beyondBytes(p, p.fillAttr)
+	if zt.kind != kindFixed {
+		return p, nil
+	}
+	// Can chunks be referenced as stored?
+	if len(p.srcFilters) > 0 {
+		cfgs, why := zarrFilters(p.srcFilters, ds.Type, p.rawChunk)
+		p.exactWhy = why
+		if why == "" {
+			p.za.filters = cfgs
+			p.out, _ = chainOf(cfgs)
+		}
+	}
+	if p.exactWhy == "" && zt.repack != nil {
+		p.exactWhy = "the compound type has padding, which Zarr's structured dtypes cannot describe"
+	}
+	if p.exactWhy == "" && zt.elem.Class == hdf5meta.ClassString && zt.elem.StringPad == hdf5meta.PadSpace {
+		p.exactWhy = "the fixed-length strings are space-padded, which readers turn into NUL padding"
+	}
+	if p.exactWhy == "" && reducedPrecision(zt.elem) {
+		p.exactWhy = fmt.Sprintf("the %d-byte integers have %d bits of precision at bit offset %d, which readers must sign-extend", zt.elem.Size, zt.elem.Precision, zt.elem.BitOffset)
+	}
+	p.transform = p.exactWhy != ""
+	if p.transform || len(p.srcFilters) == 0 {
+		p.out = &codecs.Chain{}
+	}
+	// fill_value: the netCDF _FillValue, else NaN when that is what
+	// never-written data reads as, else none (xarray masks fill_value).
+	if p.fillAttr != nil {
+		if p.fill = attrFill(p.fillAttr, zt); p.fill == nil {
+			p.fillAttr = nil // not convertible: stays an attribute
+		}
+	}
+	if p.fill == nil && zt.isNaNBytes(p.missing) {
+		p.fill = p.missing[:zt.size]
+	}
+	p.za.fill = zt.fillJSON(p.fill)
+	return p, nil
+}
+
+// extended reports a variable whose Zarr shape reaches past the dataset's
+// extent (shorter than its unlimited dimension).
+func (p *varPlan) extended() bool {
+	for i := 0; i < p.h5rank; i++ {
+		if p.za.shape[i] > p.ds.Space.Dims[i] {
+			return true
+		}
+	}
+	return false
+}
+
+// convert turns decoded HDF5 elements into Zarr elements: reduced-precision
+// integers widened, space padding turned into NULs, compounds packed.
+func (p *varPlan) convert(raw []byte) []byte {
+	if reducedPrecision(p.zt.elem) {
+		raw = widenPrecision(raw, p.zt.elem)
+	}
+	if p.zt.elem.Class == hdf5meta.ClassString && p.zt.elem.StringPad == hdf5meta.PadSpace {
+		raw = spaceToNull(raw, p.zt.elem.Size)
+	}
+	return p.zt.toZarr(raw, p.ds.Type.Size)
+}
+
+// decodeStored returns a stored chunk's elements as Zarr reads them
+// (decoded, past-the-extent part patched, converted).
+func (p *varPlan) decodeStored(c srcChunk, stored []byte) ([]byte, error) {
+	if p.tooBig {
+		return nil, p.errTooBig()
+	}
+	raw := stored
+	if !c.whole {
+		var err error
+		if raw, err = decodePipeline(p.srcFilters, c.mask, stored, p.rawChunk, p.ds.Type, p.nelem); err != nil {
+			return nil, err
+		}
+	}
+	if c.straddles {
+		raw = append([]byte(nil), raw...)
+		patchBeyond(p, c.idx, raw)
+	}
+	return p.convert(raw), nil
+}
+
+// sameKind reports whether two datatypes hold the same values (byte order
+// aside), so that an attribute of one can be a fill value of the other.
+func sameKind(a, b *hdf5meta.Datatype) bool {
+	if a.Class == hdf5meta.ClassEnum {
+		a = a.Base
+	}
+	if b.Class == hdf5meta.ClassEnum {
+		b = b.Base
+	}
+	if a.Class != b.Class || a.Size != b.Size {
+		return false
+	}
+	switch a.Class {
+	case hdf5meta.ClassFixedPoint:
+		return a.Signed == b.Signed
+	case hdf5meta.ClassFloat, hdf5meta.ClassString:
+		return true
+	}
+	return false
+}
+
+// missingBytes returns the bytes of one element as libhdf5 returns it for
+// storage never written: zeros when the fill time is "never" or no fill
+// value is set, else the fill value.
+func missingBytes(ds *hdf5meta.Dataset) []byte {
+	out := make([]byte, ds.Type.Size)
+	fv := ds.Fill
+	if fv.WriteTime == 1 || !fv.Defined || len(fv.Value) != ds.Type.Size || ds.Type.HasVarLen() {
+		return out
+	}
+	copy(out, fv.Value)
+	return out
+}
+
+type chunkOut struct {
+	lin uint64
+	idx []uint64
+	ref Ref
+}
+
+// srcChunk is one stored chunk (or the contiguous/compact data).
+type srcChunk struct {
+	lin   uint64
+	idx   []uint64
+	url   string
+	off   int64 // absolute offset in url
+	size  int64
+	mask  uint32
+	data  []byte // compact data
+	whole bool   // contiguous or compact: a single chunk, no filters
+	// straddles: the chunk reaches past the dataset's extent into the
+	// Zarr shape, where the fill value must be patched in.
+	straddles bool
+}
+
+// storedChunks lists the stored chunks of a variable in grid order.
+func (t *h5translator) storedChunks(p *varPlan) ([]srcChunk, error) {
+	ds := p.ds
+	extraZeros := make([]uint64, len(p.zt.extra))
+	switch ds.Layout.Class {
+	case hdf5meta.LayoutCompact:
+		if p.total == 0 {
+			return nil, nil
+		}
+		need := int(ds.Space.NumElements()) * ds.Type.Size
+		if len(ds.Layout.CompactData) < need {
+			return nil, nil // never written
+		}
+		return []srcChunk{{idx: make([]uint64, len(p.grid)), data: ds.Layout.CompactData[:need], whole: true, size: int64(need)}}, nil
+	case hdf5meta.LayoutContiguous:
+		if p.total == 0 {
+			return nil, nil
+		}
+		need := int64(ds.Space.NumElements()) * int64(ds.Type.Size)
+		if len(ds.External) > 0 {
+			return t.externalChunk(p, need)
+		}
+		if ds.Layout.Address == undefAddr {
+			return nil, nil
+		}
+		off := t.f.AbsOffset(ds.Layout.Address)
+		if off < 0 || need > t.h.size-off {
+			return nil, fmt.Errorf("%w: contiguous data of %d bytes at offset %d past the end of the %d-byte file", hdf5meta.ErrTruncated, need, off, t.h.size)
+		}
+		return []srcChunk{{idx: make([]uint64, len(p.grid)), url: t.url, off: off, size: need, whole: true}}, nil
+	}
+	var out []srcChunk
+	h5dims := ds.Space.Dims
+	rank := len(p.grid)
+	var arena []uint64 // backing store of the chunks' grid indexes
+	err := ds.ForEachChunk(func(c hdf5meta.Chunk) error {
+		if len(c.Offset) != p.h5rank {
+			return fmt.Errorf("%w: chunk offset of rank %d", hdf5meta.ErrFormat, len(c.Offset))
+		}
+		if cap(arena)-len(arena) < rank {
+			arena = make([]uint64, 0, min(max(16*rank, 2*cap(arena)), 1<<16*max(rank, 1)))
+		}
+		idx := arena[len(arena) : len(arena) : len(arena)+rank]
+		var lin uint64
+		for i, o := range c.Offset {
+			if o >= h5dims[i] {
+				return nil // beyond the current extent: never read
+			}
+			if o%ds.Layout.ChunkDims[i] != 0 {
+				return fmt.Errorf("%w: chunk offset %v not on the chunk grid", hdf5meta.ErrFormat, c.Offset)
+			}
+			k := o / ds.Layout.ChunkDims[i]
+			idx = append(idx, k)
+			lin = lin*p.grid[i] + k
+		}
+		for range extraZeros {
+			idx = append(idx, 0)
+		}
+		arena = arena[:len(arena)+rank]
+		off := t.f.AbsOffset(c.Addr)
+		if off < 0 || int64(c.Size) > t.h.size-off {
+			return fmt.Errorf("%w: chunk %v of %d bytes at offset %d past the end of the %d-byte file", hdf5meta.ErrTruncated, c.Offset, c.Size, off, t.h.size)
+		}
+		out = append(out, srcChunk{lin: lin, idx: idx, url: t.url, off: off, size: int64(c.Size), mask: c.FilterMask})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(out, func(a, b srcChunk) int {
+		switch {
+		case a.lin < b.lin:
+			return -1
+		case a.lin > b.lin:
+			return 1
+		}
+		return 0
+	})
+	// A chunk listed twice (corrupt index): keep the first.
+	out = slices.CompactFunc(out, func(a, b srcChunk) bool { return a.lin == b.lin })
+	return out, nil
+}
+
+const undefAddr = ^uint64(0)
+
+// externalChunk handles contiguous data stored in external files.
+func (t *h5translator) externalChunk(p *varPlan, need int64) ([]srcChunk, error) {
+	ext := p.ds.External
+	if len(ext) == 1 && int64(ext[0].Size) >= need {
+		return []srcChunk{{idx: make([]uint64, len(p.grid)), url: t.siblingURL(ext[0].Name), off: int64(ext[0].Offset), size: need, whole: true}}, nil
+	}
+	return nil, fmt.Errorf("%w: external storage in %d segments", ErrUnsupported, len(ext))
+}
+
+// siblingURL resolves a file name relative to the directory of the source.
+func (t *h5translator) siblingURL(name string) string {
+	if strings.HasPrefix(name, "/") || strings.Contains(name, "://") {
+		if strings.HasPrefix(t.url, "file://") && strings.HasPrefix(name, "/") {
+			return "file://" + name
+		}
+		return name
+	}
+	i := strings.LastIndexByte(t.url, '/')
+	if i < 0 {
+		return name
+	}
+	return t.url[:i+1] + name
+}
+
+// ------------------------------------------------------------ fixed-size
+
+// fixedChunks lists the chunks of a variable of fixed-size elements.
+func (t *h5translator) fixedChunks(p *varPlan) ([]chunkOut, error) {
+	ds, zt := p.ds, p.zt
+	stored, err := t.storedChunks(p)
+	if err != nil {
+		return nil, err
+	}
+	if p.transform {
+		size := int64(ds.Space.NumElements()) * int64(ds.Type.Size)
+		if t.opts.InlineVarMax < 0 || size > t.opts.InlineVarMax {
+			return nil, fmt.Errorf("%w: %s; the variable (%d bytes decoded) is larger than the %d-byte limit for decoding it into the references",
+				ErrUnsupported, p.exactWhy, size, max(t.opts.InlineVarMax, 0))
+		}
+	}
+	if len(stored) == 0 || p.transform {
+		// Every chunk is written here: choose the codec. Small variables are
+		// not worth compressing.
+		p.za.filters = nil
+		p.za.compressor = ""
+		p.out = &codecs.Chain{}
+		if int64(p.total)*int64(p.nelem)*int64(zt.size) > 64<<10 {
+			p.za.compressor = `{"id":"zlib","level":1}`
+			p.out, _ = chainOf([]rawJSON{p.za.compressor})
+		}
+	}
+	fill := p.fill
+
+	// Never-written chunks read as the fill value when fill_value says
+	// the same, else they are written out. Chunks past the dataset's
+	// extent (a netCDF variable shorter than its unlimited dimension) read
+	// as the netCDF fill value instead.
+	gap := newFillChunks(p, fill)
+	t.prefetch(p, stored)
+	if missing := p.total - uint64(len(stored)); missing > 0 {
+		// Would writing the never-written chunks out blow the budget? Ask
+		// before walking a grid that may have billions of positions.
+		need, enc, err := gap.chunk(make([]uint64, len(p.grid)))
+		cost := float64(missing) * float64(len(enc))
+		if err == nil && (need || p.extended()) && (p.out == nil || missing > 1<<22 || float64(t.fillUsed)+cost > float64(t.opts.FillBudget)) {
+			return t.fillFallback(p, fill, stored, int64(missing), p.out == nil)
+		}
+	}
+
+	if p.total > uint64(len(stored)) && gap.insideOK && !p.extended() {
+		// Never-written chunks read as fill_value: list the stored ones.
+		out := make([]chunkOut, 0, len(stored))
+		for _, c := range stored {
+			ref, err := t.chunkRef(p, c)
+			if err != nil {
+				return nil, fmt.Errorf("chunk %v: %w", c.idx, err)
+			}
+			out = append(out, chunkOut{lin: c.lin, idx: c.idx, ref: ref})
+		}
+		return out, nil
+	}
+	out := make([]chunkOut, 0, len(stored))
+	var missing []uint64 // grid positions written out
+	var cost int64
+	next := uint64(0)
+	consider := func(lin uint64) error {
+		idx := unravel(lin, p.grid)
+		need, enc, err := gap.chunk(idx)
+		if err != nil {
+			return err
+		}
+		if need {
+			missing = append(missing, lin)
+			cost += int64(len(enc))
+		}
+		return nil
+	}
+	for _, c := range stored {
+		for ; next < c.lin; next++ {
+			if err := consider(next); err != nil {
+				return nil, err
+			}
+		}
+		next = c.lin + 1
+		if gap.class(c.idx) == chunkStraddles {
+			c.straddles = true
+		}
+		ref, err := t.chunkRef(p, c)
+		if err != nil {
+			return nil, fmt.Errorf("chunk %v: %w", c.idx, err)
+		}
+		out = append(out, chunkOut{lin: c.lin, idx: c.idx, ref: ref})
+	}
+	for ; next < p.total; next++ {
+		if err := consider(next); err != nil {
+			return nil, err
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	if p.out == nil || t.fillUsed+cost > t.opts.FillBudget {
+		return t.fillFallback(p, fill, stored, int64(len(missing)), p.out == nil)
+	}
+	t.fillUsed += cost
+	for _, lin := range missing {
+		idx := unravel(lin, p.grid)
+		_, enc, _ := gap.chunk(idx)
+		out = append(out, chunkOut{lin: lin, idx: idx, ref: Inline(enc)})
+	}
+	slices.SortFunc(out, func(a, b chunkOut) int {
+		switch {
+		case a.lin < b.lin:
+			return -1
+		case a.lin > b.lin:
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+// fillFallback lists the stored chunks only and lets fill_value stand for
+// the others: exact for raw reads, masked by xarray, said in a warning.
+func (t *h5translator) fillFallback(p *varPlan, fill []byte, stored []srcChunk, missing int64, noEncoder bool) ([]chunkOut, error) {
+	zt := p.zt
+	if fill == nil && uniformElem(p.missing, zt.size) {
+		p.za.fill = zt.fillJSON(p.missing[:zt.size])
+	}
+	why := "writing them out would exceed the fill budget"
+	if noEncoder {
+		why = "their codecs have no Go encoder"
+	}
+	t.res.Warnings = append(t.res.Warnings, fmt.Sprintf("%s: %d never-written chunks read as fill_value %s, which xarray masks (%s)",
+		p.key, missing, string(p.za.fill), why))
+	out := make([]chunkOut, 0, len(stored))
+	gap := newFillChunks(p, fill)
+	for _, c := range stored {
+		c.straddles = gap.class(c.idx) == chunkStraddles
+		ref, err := t.chunkRef(p, c)
+		if err != nil {
+			return nil, fmt.Errorf("chunk %v: %w", c.idx, err)
+		}
+		out = append(out, chunkOut{lin: c.lin, idx: c.idx, ref: ref})
+	}
+	return out, nil
+}
+
+// prefetch asks the reader for the chunks that will be copied, in few
+// requests.
+func (t *h5translator) prefetch(p *varPlan, stored []srcChunk) {
+	rr, ok := t.h.r.(*rangeio.Reader)
+	if !ok {
+		return
+	}
+	var ranges []rangeio.Range
+	for _, c := range stored {
+		if c.data == nil && c.url == t.url && (p.transform || c.mask != 0 || c.size < int64(t.opts.InlineThreshold)) {
+			ranges = append(ranges, rangeio.Range{Off: c.off, Len: c.size})
+		}
+	}
+	if len(ranges) > 1 {
+		_ = rr.Prefetch(context.Background(), ranges)
+	}
+}
+
+// beyondBytes returns the element that reads past a dataset's extent: the
+// netCDF fill value (the _FillValue attribute, else the default fill of the
+// type) for netCDF-4 files, as netCDF-C returns it; libhdf5's fill value
+// otherwise, as h5netcdf pads.
+func (t *h5translator) beyondBytes(p *varPlan, fillAttr *hdf5meta.Attribute) []byte {
+	if !t.m.isNetCDF4 {
+		b := make([]byte, p.ds.Type.Size)
+		if p.ds.Fill.Defined && len(p.ds.Fill.Value) == len(b) {
+			copy(b, p.ds.Fill.Value)
+		}
+		return b
+	}
+	if fillAttr != nil {
+		if b := attrFill(fillAttr, p.zt); len(b) == p.ds.Type.Size {
+			return b
+		}
+	}
+	return netcdfDefaultFill(p.ds.Type)
+}
+
+// netcdfDefaultFill returns netCDF-C's default fill value (NC_FILL_*) for
+// an HDF5 type, in its byte order.
+func netcdfDefaultFill(t *hdf5meta.Datatype) []byte {
+	var v any
+	switch t.Class {
+	case hdf5meta.ClassFixedPoint:
+		switch {
+		case t.Size == 1 && t.Signed:
+			v = int64(-127)
+		case t.Size == 1:
+			v = uint64(255)
+		case t.Size == 2 && t.Signed:
+			v = int64(-32767)
+		case t.Size == 2:
+			v = uint64(65535)
+		case t.Size == 4 && t.Signed:
+			v = int64(-2147483647)
+		case t.Size == 4:
+			v = uint64(4294967295)
+		case t.Size == 8 && t.Signed:
+			v = int64(-9223372036854775806)
+		case t.Size == 8:
+			v = uint64(18446744073709551614)
+		}
+	case hdf5meta.ClassFloat:
+		v = 9.9692099683868690e+36
+	}
+	if v != nil {
+		if b := encodeScalar(t, v); b != nil {
+			return b
+		}
+	}
+	return make([]byte, t.Size)
+}
+
+func uniformElem(b []byte, size int) bool {
+	if size <= 0 || len(b) < size || len(b)%size != 0 {
+		return false
+	}
+	for i := size; i < len(b); i += size {
+		if !bytes.Equal(b[i:i+size], b[:size]) {
+			return false
+		}
+	}
+	return true
+}
+
+func unravel(lin uint64, grid []uint64) []uint64 {
+	idx := make([]uint64, len(grid))
+	for i := len(grid) - 1; i >= 0; i-- {
+		if grid[i] > 0 {
+			idx[i] = lin % grid[i]
+			lin /= grid[i]
+		}
+	}
+	return idx
+}
+
+// chunkRef writes one stored chunk: a reference, or inline bytes.
+func (t *h5translator) chunkRef(p *varPlan, c srcChunk) (Ref, error) {
+	if c.data != nil && !p.transform {
+		return Inline(c.data), nil
+	}
+	reencode := p.transform || (!c.whole && c.mask != 0) || c.straddles
+	if !reencode && c.size >= int64(t.opts.InlineThreshold) {
+		return Range(c.url, c.off, c.size), nil
+	}
+	var stored []byte
+	if c.data != nil {
+		stored = c.data
+	} else if c.url != t.url {
+		return Range(c.url, c.off, c.size), nil // external file: never copied
+	} else {
+		b, err := t.h.readAbs(c.off, c.size, "chunk")
+		if err != nil {
+			return Ref{}, err
+		}
+		stored = b
+	}
+	if !reencode {
+		return Inline(stored), nil
+	}
+	raw, err := p.decodeStored(c, stored)
+	if err != nil {
+		return Ref{}, err
+	}
+	if p.out == nil {
+		return Ref{}, fmt.Errorf("%w: chunk %v must be re-encoded (filter mask %#x) and its codecs have no Go encoder", ErrUnsupported, c.idx, c.mask)
+	}
+	enc, err := p.out.Encode(raw)
+	if err != nil {
+		return Ref{}, err
+	}
+	return Inline(enc), nil
+}
+
+// zarrFilters maps an HDF5 filter pipeline to Zarr v2 filters, applied in
+// pipeline order (numcodecs decodes them in reverse, as libhdf5 does). It
+// returns why there is no exact mapping, or "".
+func zarrFilters(filters []hdf5meta.Filter, dt *hdf5meta.Datatype, rawChunk int) ([]rawJSON, string) {
+	var out []rawJSON
+	length := rawChunk // bytes entering the next filter, -1 when unknown
+	for _, f := range filters {
+		switch f.ID {
+		case hdf5meta.FilterDeflate:
+			level := 4
+			if len(f.Params) > 0 {
+				level = int(f.Params[0])
+			}
+			out = append(out, rawJSON(`{"id":"zlib","level":`+strconv.Itoa(level)+`}`))
+			length = -1
+		case hdf5meta.FilterShuffle:
+			size := dt.Size
+			if len(f.Params) > 0 && f.Params[0] > 0 {
+				size = int(f.Params[0])
+			}
+			if size > 1 && (length < 0 || length%size != 0) {
+				return nil, fmt.Sprintf("filter shuffle (id 2) of %d-byte elements applies to data that is not a whole number of elements (after %s), which numcodecs' shuffle rejects", size, prevName(filters, f))
+			}
+			out = append(out, rawJSON(`{"elementsize":`+strconv.Itoa(size)+`,"id":"shuffle"}`))
+		case hdf5meta.FilterFletcher32:
+			out = append(out, rawJSON(`{"id":"fletcher32"}`))
+			if length >= 0 {
+				length += 4
+			}
+		case hdf5meta.FilterLZF:
+			out = append(out, rawJSON(`{"header":false,"id":"imagecodecs_lzf"}`))
+			length = -1
+		case hdf5meta.FilterZstd:
+			level := 3
+			if len(f.Params) > 0 {
+				level = int(int32(f.Params[0]))
+			}
+			out = append(out, rawJSON(`{"id":"zstd","level":`+strconv.Itoa(level)+`}`))
+			length = -1
+		case hdf5meta.FilterBlosc:
+			out = append(out, rawJSON(bloscConfig(f.Params)))
+			length = -1
+		case hdf5meta.FilterLZ4:
+			out = append(out, rawJSON(`{"id":"imagecodecs_lz4h5"}`))
+			length = -1
+		default:
+			return nil, fmt.Sprintf("filter %s has no Zarr codec", filterName(f))
+		}
+	}
+	return out, ""
+}
+
+func prevName(filters []hdf5meta.Filter, f hdf5meta.Filter) string {
+	for i := range filters {
+		if filters[i].ID == f.ID && i > 0 {
+			return filterName(filters[i-1])
+		}
+	}
+	return "nothing"
+}
+
+func bloscConfig(params []uint32) string {
+	cname, clevel, shuffle := "blosclz", 5, 1
+	names := []string{"blosclz", "lz4", "lz4hc", "snappy", "zlib", "zstd"}
+	if len(params) > 4 {
+		clevel = int(params[4])
+	}
+	if len(params) > 5 {
+		shuffle = int(params[5])
+	}
+	if len(params) > 6 && int(params[6]) < len(names) {
+		cname = names[params[6]]
+	}
+	return fmt.Sprintf(`{"blocksize":0,"clevel":%d,"cname":%q,"id":"blosc","shuffle":%d}`, clevel, cname, shuffle)
+}
+
+// chainOf builds an encoder for Zarr codec configurations, or returns an
+// error when one has no Go encoder.
+func chainOf(cfgs []rawJSON) (*codecs.Chain, error) {
+	c := &codecs.Chain{}
+	for _, raw := range cfgs {
+		cfg, err := parseConfig(string(raw))
+		if err != nil {
+			return nil, err
+		}
+		codec, err := codecs.New(cfg)
+		if err != nil {
+			return nil, err
+		}
+		c.Filters = append(c.Filters, codec)
+	}
+	return c, nil
+}
+
+// attrFill converts a _FillValue attribute to one element of the Zarr type.
+func attrFill(a *hdf5meta.Attribute, zt *zType) []byte {
+	if len(zt.extra) > 0 || a.Space.Kind == hdf5meta.SpaceNull {
+		return nil
+	}
+	t := zt.elem
+	val := a.Value
+	switch x := val.(type) {
+	case []any:
+		if len(x) == 0 {
+			return nil
+		}
+		val = x[0]
+	case []string:
+		if len(x) == 0 {
+			return nil
+		}
+		val = x[0]
+	case []float32:
+		if len(x) == 0 {
+			return nil
+		}
+		val = x[0]
+	case []float64:
+		if len(x) == 0 {
+			return nil
+		}
+		val = x[0]
+	default:
+		if n, ok := hdf5meta.AsInt(val); ok {
+			val = n
+		}
+	}
+	return encodeScalar(t, val)
+}
+
+func nonNil(s []uint64) []uint64 {
+	if s == nil {
+		return []uint64{}
+	}
+	return s
+}

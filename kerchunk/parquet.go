@@ -1,0 +1,1053 @@
+package kerchunk
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Parquet references, in the layout of fsspec's LazyReferenceMapper:
+//
+//	DIR/.zmetadata                {"metadata": {".zgroup": {...}, "v/.zarray": {...}, ...},
+//	                               "record_size": N}
+//	DIR/<array path>/refs.<i>.parq
+//
+// Each refs.<i>.parq holds record_size rows, row r describing chunk number
+// i*record_size + r of the array (chunk numbers in C order over the chunk
+// grid): columns path (string, null for inline or absent chunks), offset
+// and size (int64), raw (bytes, for inline chunks). A row with neither
+// path nor raw is a chunk without reference. Files are written with one
+// row group, PLAIN encoding and zstd-compressed pages, as fsspec writes
+// them; the reader also accepts dictionary encoding, data page v2 and
+// snappy/gzip/uncompressed pages.
+
+// DefaultRecordSize caps the rows per Parquet file.
+const DefaultRecordSize = 10000
+
+// ParquetOptions configures WriteParquet.
+type ParquetOptions struct {
+	// RecordSize is the number of chunk rows per file; 0 means the largest
+	// number of chunks of any array, capped at DefaultRecordSize.
+	RecordSize int
+}
+
+// zarrayGrid returns the chunk grid of a .zarray text.
+func zarrayGrid(text string) ([]uint64, error) {
+	var m struct {
+		Shape  []uint64 `json:"shape"`
+		Chunks []uint64 `json:"chunks"`
+	}
+	members, err := lenientObject([]byte(text)) // fill_value may be a bare NaN
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range members {
+		switch kv.key {
+		case "shape":
+			err = json.Unmarshal(kv.val, &m.Shape)
+		case "chunks":
+			err = json.Unmarshal(kv.val, &m.Chunks)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", kv.key, err)
+		}
+	}
+	if len(m.Shape) != len(m.Chunks) {
+		return nil, fmt.Errorf("shape %v and chunks %v", m.Shape, m.Chunks)
+	}
+	g := make([]uint64, len(m.Shape))
+	for i := range g {
+		if m.Chunks[i] == 0 {
+			return nil, fmt.Errorf("chunk dimension 0")
+		}
+		g[i] = (m.Shape[i] + m.Chunks[i] - 1) / m.Chunks[i]
+	}
+	if len(g) == 0 {
+		g = []uint64{1}
+	}
+	return g, nil
+}
+
+// parseChunkKey returns the C-order chunk number of a chunk key "i.j.k".
+func parseChunkKey(s string, grid []uint64) (uint64, bool) {
+	parts := strings.Split(s, ".")
+	if len(parts) != len(grid) {
+		return 0, false
+	}
+	var n uint64
+	for i, p := range parts {
+		v, err := strconv.ParseUint(p, 10, 64)
+		if err != nil || v >= grid[i] {
+			return 0, false
+		}
+		n = n*grid[i] + v
+	}
+	return n, true
+}
+
+// ErrParquetIsDirectory is returned by WriteParquet: a Parquet reference
+// set is a directory of files, written with WriteParquetSet.
+var ErrParquetIsDirectory = errors.New("kerchunk: a Parquet reference set is a directory, not one stream: use WriteParquetSet")
+
+// WriteParquet exists for callers that write one stream: Parquet
+// references are a directory, so it always returns ErrParquetIsDirectory.
+func WriteParquet(w io.Writer, s *Refs, opts *WriteOptions) error { return ErrParquetIsDirectory }
+
+// WriteParquetSet writes s as a Parquet reference set, calling put for each
+// file with its path relative to the set's directory (".zmetadata" last).
+// Every key must be Zarr metadata or a chunk of an array described by a
+// .zarray in s.
+func WriteParquetSet(s *Refs, put func(name string, data []byte) error, opts *ParquetOptions) error {
+	if opts == nil {
+		opts = &ParquetOptions{}
+	}
+	type field struct {
+		grid   []uint64
+		total  uint64
+		chunks map[uint64]Ref
+	}
+	fields := map[string]*field{}
+	var order []string
+	var meta bytes.Buffer
+	meta.WriteString(`{"metadata":{`)
+	nmeta := 0
+	for i, k := range s.keys {
+		if !IsMetadataKey(k) {
+			continue
+		}
+		r := s.refs[i]
+		if !r.IsInline() || !json.Valid(bytes.ReplaceAll(bytes.ReplaceAll(r.Data, []byte("NaN"), []byte("0")), []byte("Infinity"), []byte("0"))) {
+			return fmt.Errorf("parquet: metadata key %q does not hold JSON", k)
+		}
+		if nmeta > 0 {
+			meta.WriteByte(',')
+		}
+		meta.Write(appendJSONString(nil, k))
+		meta.WriteByte(':')
+		meta.Write(r.Data)
+		nmeta++
+		if strings.HasSuffix(k, "/.zarray") {
+			name := strings.TrimSuffix(k, "/.zarray")
+			g, err := zarrayGrid(string(r.Data))
+			if err != nil {
+				return fmt.Errorf("parquet: %s: %w", k, err)
+			}
+			f := &field{grid: g, total: 1, chunks: map[uint64]Ref{}}
+			for _, x := range g {
+				f.total *= x
+			}
+			fields[name] = f
+			order = append(order, name)
+		}
+	}
+	maxChunks := uint64(1)
+	for i, k := range s.keys {
+		if IsMetadataKey(k) {
+			continue
+		}
+		j := strings.LastIndexByte(k, '/')
+		f := fields[k[:max(j, 0)]]
+		if j < 0 || f == nil {
+			return fmt.Errorf("parquet: key %q is not a chunk of an array", k)
+		}
+		n, ok := parseChunkKey(k[j+1:], f.grid)
+		if !ok {
+			return fmt.Errorf("parquet: key %q is not on the chunk grid %v", k, f.grid)
+		}
+		f.chunks[n] = s.refs[i]
+	}
+	for _, f := range fields {
+		maxChunks = max(maxChunks, f.total)
+	}
+	rs := opts.RecordSize
+	if rs <= 0 {
+		rs = int(min(maxChunks, DefaultRecordSize))
+	}
+	meta.WriteString(`},"record_size":`)
+	meta.WriteString(strconv.Itoa(rs))
+	meta.WriteString("}")
+	sort.Strings(order)
+	for _, name := range order {
+		f := fields[name]
+		if len(f.chunks) == 0 {
+			continue // no file: every key reads as missing
+		}
+		nrec := (f.total + uint64(rs) - 1) / uint64(rs)
+		for rec := uint64(0); rec < nrec; rec++ {
+			rows := make([]Ref, rs)
+			present := make([]bool, rs)
+			any := false
+			for r := 0; r < rs; r++ {
+				if ref, ok := f.chunks[rec*uint64(rs)+uint64(r)]; ok {
+					rows[r], present[r], any = ref, true, true
+				}
+			}
+			if !any {
+				continue // fsspec treats a missing file as missing keys
+			}
+			data, err := encodeRefsParquet(rows, present)
+			if err != nil {
+				return err
+			}
+			if err := put(name+"/refs."+strconv.FormatUint(rec, 10)+".parq", data); err != nil {
+				return err
+			}
+		}
+	}
+	return put(".zmetadata", meta.Bytes())
+}
+
+// ReadParquetSet reads a Parquet reference set through get, which returns
+// the file at a path relative to the set's directory (an error for an
+// absent refs file means that its chunks have no reference).
+func ReadParquetSet(get func(name string) ([]byte, error)) (*Refs, error) {
+	data, err := get(".zmetadata")
+	if err != nil {
+		return nil, err
+	}
+	top, err := lenientObject(data)
+	if err != nil {
+		return nil, badRefs(".zmetadata: %v", err)
+	}
+	var metaRaw []byte
+	rs := 0
+	for _, kv := range top {
+		switch kv.key {
+		case "metadata":
+			metaRaw = kv.val
+		case "record_size":
+			rs, err = strconv.Atoi(strings.TrimSpace(string(kv.val)))
+			if err != nil || rs <= 0 {
+				return nil, badRefs(".zmetadata: record_size %s", string(kv.val))
+			}
+		}
+	}
+	if metaRaw == nil || rs == 0 {
+		return nil, badRefs(".zmetadata without metadata or record_size")
+	}
+	metas, err := lenientObject(metaRaw)
+	if err != nil {
+		return nil, badRefs(".zmetadata: %v", err)
+	}
+	refs := NewRefs(len(metas))
+	for _, kv := range metas {
+		refs.Set(kv.key, Inline(append([]byte(nil), kv.val...)))
+	}
+	for _, kv := range metas {
+		if !strings.HasSuffix(kv.key, "/.zarray") {
+			continue
+		}
+		name := strings.TrimSuffix(kv.key, "/.zarray")
+		grid, err := zarrayGrid(string(kv.val))
+		if err != nil {
+			return nil, badRefs("%s: %v", kv.key, err)
+		}
+		total := uint64(1)
+		for _, g := range grid {
+			total *= g
+		}
+		nrec := (total + uint64(rs) - 1) / uint64(rs)
+		for rec := uint64(0); rec < nrec; rec++ {
+			b, err := get(name + "/refs." + strconv.FormatUint(rec, 10) + ".parq")
+			if err != nil {
+				continue // no file: no chunks in this record
+			}
+			cols, n, err := decodeParquet(b)
+			if err != nil {
+				return nil, badRefs("%s/refs.%d.parq: %v", name, rec, err)
+			}
+			for r := 0; r < n; r++ {
+				num := rec*uint64(rs) + uint64(r)
+				if num >= total {
+					break
+				}
+				var ref Ref
+				switch {
+				case cols["raw"] != nil && cols["raw"].bytes[r] != nil:
+					ref = Inline(cols["raw"].bytes[r])
+				case cols["path"] != nil && cols["path"].bytes[r] != nil:
+					ref.URL = string(cols["path"].bytes[r])
+					off, size := cols["offset"].int(r), cols["size"].int(r)
+					if off == 0 && size == 0 {
+						ref.Length = -1
+					} else {
+						ref.Offset, ref.Length = off, size
+					}
+				default:
+					continue
+				}
+				refs.Set(string(chunkKey(nil, name+"/", unravel(num, grid))), ref)
+			}
+		}
+	}
+	return refs, nil
+}
+
+// lenientObject splits a JSON object into raw members, accepting the NaN,
+// Infinity and -Infinity literals Python's json module writes.
+func lenientObject(data []byte) ([]keyValue, error) {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return nil, errors.New("not a JSON object")
+	}
+	i = skipSpace(data, i+1)
+	var out []keyValue
+	for i < len(data) && data[i] != '}' {
+		end, err := scanValue(data, i)
+		if err != nil {
+			return nil, err
+		}
+		var key string
+		if err := json.Unmarshal(data[i:end], &key); err != nil {
+			return nil, fmt.Errorf("object key: %v", err)
+		}
+		i = skipSpace(data, end)
+		if i >= len(data) || data[i] != ':' {
+			return nil, errors.New("missing ':'")
+		}
+		i = skipSpace(data, i+1)
+		end, err = scanValue(data, i)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, keyValue{key, data[i:end]})
+		i = skipSpace(data, end)
+		if i < len(data) && data[i] == ',' {
+			i = skipSpace(data, i+1)
+		}
+	}
+	if i >= len(data) {
+		return nil, errors.New("unterminated object")
+	}
+	return out, nil
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanValue returns the end of the JSON value starting at i.
+func scanValue(b []byte, i int) (int, error) {
+	depth := 0
+	for j := i; j < len(b); j++ {
+		switch c := b[j]; c {
+		case '"':
+			j++
+			for j < len(b) && b[j] != '"' {
+				if b[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			if j >= len(b) {
+				return 0, errors.New("unterminated string")
+			}
+			if depth == 0 {
+				return j + 1, nil
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return j, nil // the end of a number or literal
+			}
+			depth--
+			if depth == 0 {
+				return j + 1, nil
+			}
+		case ',', ':', ' ', '\n', '\t', '\r':
+			if depth == 0 {
+				return j, nil
+			}
+		}
+	}
+	if depth == 0 && len(b) > i {
+		return len(b), nil
+	}
+	return 0, errors.New("unterminated value")
+}
+
+// ---------------------------------------------------------------- writing
+
+type thrift struct {
+	b    []byte
+	last []int16 // last field id per struct level
+}
+
+func (t *thrift) uvarint(v uint64) { t.b = binary.AppendUvarint(t.b, v) }
+func (t *thrift) zigzag(v int64)   { t.uvarint(uint64(v<<1) ^ uint64(v>>63)) }
+
+func (t *thrift) field(id int16, typ byte) {
+	d := id - t.last[len(t.last)-1]
+	if d > 0 && d <= 15 {
+		t.b = append(t.b, byte(d)<<4|typ)
+	} else {
+		t.b = append(t.b, typ)
+		t.zigzag(int64(id))
+	}
+	t.last[len(t.last)-1] = id
+}
+
+const (
+	tBool  = 1 // true; false is 2
+	tI32   = 5
+	tI64   = 6
+	tBin   = 8
+	tList  = 9
+	tStrct = 12
+)
+
+func (t *thrift) i32(id int16, v int32) { t.field(id, tI32); t.zigzag(int64(v)) }
+func (t *thrift) i64(id int16, v int64) { t.field(id, tI64); t.zigzag(v) }
+func (t *thrift) str(id int16, s string) {
+	t.field(id, tBin)
+	t.uvarint(uint64(len(s)))
+	t.b = append(t.b, s...)
+}
+func (t *thrift) begin(id int16) { t.field(id, tStrct); t.last = append(t.last, 0) }
+func (t *thrift) end()           { t.b = append(t.b, 0); t.last = t.last[:len(t.last)-1] }
+func (t *thrift) list(id int16, elem byte, n int) {
+	t.field(id, tList)
+	if n < 15 {
+		t.b = append(t.b, byte(n)<<4|elem)
+	} else {
+		t.b = append(t.b, 0xf0|elem)
+		t.uvarint(uint64(n))
+	}
+}
+func (t *thrift) elemBegin() { t.last = append(t.last, 0) }
+
+// Parquet enums.
+const (
+	pqInt32, pqInt64, pqByteArray  = 1, 2, 6
+	pqRequired, pqOptional         = 0, 1
+	encPlain, encPlainDict         = 0, 2
+	encRLE, encRLEDict             = 3, 8
+	codecNone, codecSnappy         = 0, 1
+	codecGzip, codecZstd           = 2, 6
+	pageData, pageDict, pageDataV2 = 0, 2, 3
+)
+
+type pqColumn struct {
+	name     string
+	typ      int32
+	optional bool
+	utf8     bool
+}
+
+var refsSchema = []pqColumn{
+	{name: "path", typ: pqByteArray, optional: true, utf8: true},
+	{name: "offset", typ: pqInt64},
+	{name: "size", typ: pqInt64},
+	{name: "raw", typ: pqByteArray, optional: true},
+}
+
+var zstdEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault))
+
+// rleBits1 encodes a definition level stream of 0/1 values as RLE runs.
+func rleBits1(levels []bool) []byte {
+	var out []byte
+	for i := 0; i < len(levels); {
+		j := i
+		for j < len(levels) && levels[j] == levels[i] {
+			j++
+		}
+		out = binary.AppendUvarint(out, uint64(j-i)<<1)
+		if levels[i] {
+			out = append(out, 1)
+		} else {
+			out = append(out, 0)
+		}
+		i = j
+	}
+	return out
+}
+
+// encodeRefsParquet writes one refs file.
+func encodeRefsParquet(rows []Ref, present []bool) ([]byte, error) {
+	n := len(rows)
+	out := []byte("PAR1")
+	type chunkMeta struct {
+		offset, uncompressed, compressed int64
+	}
+	metas := make([]chunkMeta, len(refsSchema))
+	for ci, col := range refsSchema {
+		var values []byte
+		var defs []bool
+		for r := 0; r < n; r++ {
+			ref := rows[r]
+			switch col.name {
+			case "path":
+				ok := present[r] && !ref.IsInline()
+				defs = append(defs, ok)
+				if ok {
+					values = binary.LittleEndian.AppendUint32(values, uint32(len(ref.URL)))
+					values = append(values, ref.URL...)
+				}
+			case "offset", "size":
+				var v int64
+				if present[r] && !ref.IsInline() && ref.Length >= 0 {
+					v = ref.Offset
+					if col.name == "size" {
+						v = ref.Length
+					}
+				}
+				values = binary.LittleEndian.AppendUint64(values, uint64(v))
+			case "raw":
+				ok := present[r] && ref.IsInline()
+				defs = append(defs, ok)
+				if ok {
+					values = binary.LittleEndian.AppendUint32(values, uint32(len(ref.Data)))
+					values = append(values, ref.Data...)
+				}
+			}
+		}
+		var page []byte
+		if col.optional {
+			lv := rleBits1(defs)
+			page = binary.LittleEndian.AppendUint32(page, uint32(len(lv)))
+			page = append(page, lv...)
+		}
+		page = append(page, values...)
+		comp := zstdEncoder.EncodeAll(page, nil)
+		h := &thrift{last: []int16{0}}
+		h.i32(1, pageData)
+		h.i32(2, int32(len(page)))
+		h.i32(3, int32(len(comp)))
+		h.begin(5)
+		h.i32(1, int32(n))
+		h.i32(2, encPlain)
+		h.i32(3, encRLE)
+		h.i32(4, encRLE)
+		h.end()
+		h.b = append(h.b, 0)
+		metas[ci] = chunkMeta{offset: int64(len(out)), uncompressed: int64(len(h.b) + len(page)), compressed: int64(len(h.b) + len(comp))}
+		out = append(out, h.b...)
+		out = append(out, comp...)
+		if len(out) > math.MaxInt32 {
+			return nil, errors.New("parquet: refs file over 2 GiB")
+		}
+	}
+	// File metadata.
+	t := &thrift{last: []int16{0}}
+	t.i32(1, 1)
+	t.list(2, tStrct, len(refsSchema)+1)
+	t.elemBegin()
+	t.str(4, "schema")
+	t.i32(5, int32(len(refsSchema)))
+	t.end()
+	for _, col := range refsSchema {
+		t.elemBegin()
+		t.i32(1, col.typ)
+		rep := int32(pqRequired)
+		if col.optional {
+			rep = pqOptional
+		}
+		t.i32(3, rep)
+		t.str(4, col.name)
+		if col.utf8 {
+			t.i32(6, 0) // converted type UTF8
+			t.begin(10) // logical type: STRING
+			t.begin(1)
+			t.end()
+			t.end()
+		}
+		t.end()
+	}
+	t.i64(3, int64(n))
+	t.list(4, tStrct, 1)
+	t.elemBegin()
+	t.list(1, tStrct, len(refsSchema))
+	var total int64
+	for ci, col := range refsSchema {
+		m := metas[ci]
+		total += m.uncompressed
+		t.elemBegin()
+		t.i64(2, m.offset)
+		t.begin(3)
+		t.i32(1, col.typ)
+		t.list(2, tI32, 2)
+		t.zigzag(encPlain)
+		t.zigzag(encRLE)
+		t.list(3, tBin, 1)
+		t.uvarint(uint64(len(col.name)))
+		t.b = append(t.b, col.name...)
+		t.i32(4, codecZstd)
+		t.i64(5, int64(n))
+		t.i64(6, m.uncompressed)
+		t.i64(7, m.compressed)
+		t.i64(9, m.offset)
+		t.end()
+		t.end()
+	}
+	t.i64(2, total)
+	t.i64(3, int64(n))
+	t.end()
+	t.str(6, "vzarr")
+	t.b = append(t.b, 0)
+	out = append(out, t.b...)
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(t.b)))
+	return append(out, "PAR1"...), nil
+}
+
+// ---------------------------------------------------------------- reading
+
+// tvalue is a decoded thrift compact value.
+type tvalue struct {
+	i      int64
+	b      []byte
+	fields map[int16]*tvalue
+	list   []*tvalue
+}
+
+type treader struct {
+	b   []byte
+	pos int
+	err error
+}
+
+func (r *treader) byte1() byte {
+	if r.pos >= len(r.b) {
+		r.err = errors.New("thrift: truncated")
+		return 0
+	}
+	c := r.b[r.pos]
+	r.pos++
+	return c
+}
+
+func (r *treader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b[min(r.pos, len(r.b)):])
+	if n <= 0 {
+		r.err = errors.New("thrift: bad varint")
+		return 0
+	}
+	r.pos += n
+	return v
+}
+
+func (r *treader) zigzag() int64 { u := r.uvarint(); return int64(u>>1) ^ -int64(u&1) }
+
+func (r *treader) value(typ byte, depth int) *tvalue {
+	if depth > 64 {
+		r.err = errors.New("thrift: nested too deep")
+		return nil
+	}
+	v := &tvalue{}
+	switch typ {
+	case 1:
+		v.i = 1
+	case 2:
+		v.i = 0
+	case 3:
+		v.i = int64(int8(r.byte1()))
+	case 4, 5, 6:
+		v.i = r.zigzag()
+	case 7:
+		if r.pos+8 > len(r.b) {
+			r.err = errors.New("thrift: truncated")
+			return v
+		}
+		r.pos += 8
+	case 8:
+		n := r.uvarint()
+		if n > uint64(len(r.b)-r.pos) {
+			r.err = errors.New("thrift: string past the end")
+			return v
+		}
+		v.b = r.b[r.pos : r.pos+int(n)]
+		r.pos += int(n)
+	case 9, 10:
+		h := r.byte1()
+		n := uint64(h >> 4)
+		if n == 15 {
+			n = r.uvarint()
+		}
+		if n > uint64(len(r.b)) {
+			r.err = errors.New("thrift: list too long")
+			return v
+		}
+		et := h & 0x0f
+		for i := uint64(0); i < n && r.err == nil; i++ {
+			var e *tvalue
+			if et == 1 || et == 2 { // booleans in lists are a byte each
+				e = &tvalue{i: int64(r.byte1())}
+			} else {
+				e = r.value(et, depth+1)
+			}
+			v.list = append(v.list, e)
+		}
+	case 11:
+		n := r.uvarint()
+		if n > 0 {
+			kv := r.byte1()
+			for i := uint64(0); i < n && r.err == nil; i++ {
+				r.value(kv>>4, depth+1)
+				r.value(kv&0x0f, depth+1)
+			}
+		}
+	case 12:
+		v.fields = map[int16]*tvalue{}
+		var last int16
+		for r.err == nil {
+			h := r.byte1()
+			if h == 0 {
+				break
+			}
+			d, ft := int16(h>>4), h&0x0f
+			id := last + d
+			if d == 0 {
+				id = int16(r.zigzag())
+			}
+			last = id
+			v.fields[id] = r.value(ft, depth+1)
+		}
+	default:
+		r.err = fmt.Errorf("thrift: type %d", typ)
+	}
+	return v
+}
+
+func (v *tvalue) get(id int16) *tvalue {
+	if v == nil || v.fields == nil || v.fields[id] == nil {
+		return &tvalue{}
+	}
+	return v.fields[id]
+}
+
+// pqValues is one decoded column: byte arrays (nil for null) or ints.
+type pqValues struct {
+	bytes [][]byte
+	ints  []int64
+}
+
+func (c *pqValues) int(r int) int64 {
+	if c == nil || r >= len(c.ints) {
+		return 0
+	}
+	return c.ints[r]
+}
+
+func decompressPage(codec int64, data []byte, size int) ([]byte, error) {
+	switch codec {
+	case codecNone:
+		return data, nil
+	case codecSnappy:
+		return snappy.Decode(nil, data)
+	case codecGzip:
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, err
+		}
+		return io.ReadAll(io.LimitReader(zr, int64(size)+1))
+	case codecZstd:
+		return zstdDecoderFor().DecodeAll(data, make([]byte, 0, size))
+	}
+	return nil, fmt.Errorf("%w: parquet compression codec %d", ErrUnsupported, codec)
+}
+
+var zstdDec *zstd.Decoder
+
+func zstdDecoderFor() *zstd.Decoder {
+	if zstdDec == nil {
+		zstdDec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+	}
+	return zstdDec
+}
+
+// hybrid decodes n values of the RLE/bit-packed hybrid encoding.
+func hybrid(b []byte, bw int, n int) ([]uint32, error) {
+	out := make([]uint32, 0, n)
+	p := 0
+	for len(out) < n {
+		h, k := binary.Uvarint(b[p:])
+		if k <= 0 {
+			return nil, errors.New("parquet: bad RLE header")
+		}
+		p += k
+		if h&1 == 0 {
+			cnt := int(h >> 1)
+			w := (bw + 7) / 8
+			if p+w > len(b) {
+				return nil, errors.New("parquet: RLE run past the end")
+			}
+			var v uint32
+			for i := 0; i < w; i++ {
+				v |= uint32(b[p+i]) << (8 * i)
+			}
+			p += w
+			for i := 0; i < cnt && len(out) < n; i++ {
+				out = append(out, v)
+			}
+		} else {
+			groups := int(h >> 1)
+			nb := groups * bw
+			if p+nb > len(b) {
+				return nil, errors.New("parquet: bit-packed run past the end")
+			}
+			bits := b[p : p+nb]
+			p += nb
+			for i := 0; i < groups*8 && len(out) < n; i++ {
+				var v uint32
+				for k := 0; k < bw; k++ {
+					bit := i*bw + k
+					v |= uint32(bits[bit/8]>>(bit%8)&1) << k
+				}
+				out = append(out, v)
+			}
+		}
+	}
+	return out, nil
+}
+
+// decodeParquet reads the flat columns of a Parquet file of references.
+func decodeParquet(b []byte) (map[string]*pqValues, int, error) {
+	if len(b) < 12 || string(b[:4]) != "PAR1" || string(b[len(b)-4:]) != "PAR1" {
+		return nil, 0, errors.New("not a Parquet file")
+	}
+	mlen := int(binary.LittleEndian.Uint32(b[len(b)-8:]))
+	if mlen <= 0 || mlen > len(b)-12 {
+		return nil, 0, errors.New("bad footer length")
+	}
+	tr := &treader{b: b[len(b)-8-mlen : len(b)-8]}
+	fmeta := tr.value(tStrct, 0)
+	if tr.err != nil {
+		return nil, 0, tr.err
+	}
+	nrows := int(fmeta.get(3).i)
+	if nrows < 0 || nrows > 1<<26 {
+		return nil, 0, fmt.Errorf("%d rows", nrows)
+	}
+	// Schema: a flat list of leaf columns under the root.
+	type colInfo struct {
+		name     string
+		typ      int64
+		optional bool
+	}
+	var cols []colInfo
+	for i, s := range fmeta.get(2).list {
+		if i == 0 {
+			continue
+		}
+		cols = append(cols, colInfo{name: string(s.get(4).b), typ: s.get(1).i, optional: s.get(3).i == pqOptional})
+	}
+	out := map[string]*pqValues{}
+	for _, c := range cols {
+		out[c.name] = &pqValues{}
+	}
+	for _, rg := range fmeta.get(4).list {
+		for ci, cc := range rg.get(1).list {
+			if ci >= len(cols) {
+				break
+			}
+			col := cols[ci]
+			md := cc.get(3)
+			codec := md.get(4).i
+			numValues := int(md.get(5).i)
+			start := md.get(9).i
+			if d := md.get(11); d.fields != nil || d.i > 0 {
+				if d.i > 0 && d.i < start {
+					start = d.i
+				}
+			}
+			pos := int(start)
+			var dict [][]byte
+			var dictInts []int64
+			got := 0
+			for got < numValues {
+				if pos < 0 || pos >= len(b) {
+					return nil, 0, errors.New("page offset out of the file")
+				}
+				ptr := &treader{b: b, pos: pos}
+				ph := ptr.value(tStrct, 0)
+				if ptr.err != nil {
+					return nil, 0, ptr.err
+				}
+				csize, usize := int(ph.get(3).i), int(ph.get(2).i)
+				if csize < 0 || ptr.pos+csize > len(b) || usize < 0 || usize > 1<<30 {
+					return nil, 0, errors.New("page past the end")
+				}
+				body := b[ptr.pos : ptr.pos+csize]
+				pos = ptr.pos + csize
+				ptype := ph.get(1).i
+				var defs []uint32
+				var vals []byte
+				var enc int64
+				var n int
+				switch ptype {
+				case pageDict:
+					raw, err := decompressPage(codec, body, usize)
+					if err != nil {
+						return nil, 0, err
+					}
+					cnt := int(ph.get(7).get(1).i)
+					bs, is, err := plainValues(raw, col.typ, cnt)
+					if err != nil {
+						return nil, 0, err
+					}
+					dict, dictInts = bs, is
+					continue
+				case pageData:
+					raw, err := decompressPage(codec, body, usize)
+					if err != nil {
+						return nil, 0, err
+					}
+					dh := ph.get(5)
+					n = int(dh.get(1).i)
+					enc = dh.get(2).i
+					if col.optional {
+						if len(raw) < 4 {
+							return nil, 0, errors.New("page without definition levels")
+						}
+						l := int(binary.LittleEndian.Uint32(raw))
+						if 4+l > len(raw) {
+							return nil, 0, errors.New("definition levels past the end")
+						}
+						if defs, err = hybrid(raw[4:4+l], 1, n); err != nil {
+							return nil, 0, err
+						}
+						raw = raw[4+l:]
+					}
+					vals = raw
+				case pageDataV2:
+					dh := ph.get(8)
+					n = int(dh.get(1).i)
+					enc = dh.get(4).i
+					dl, rl := int(dh.get(5).i), int(dh.get(6).i)
+					if dl+rl > len(body) || dl < 0 || rl < 0 {
+						return nil, 0, errors.New("levels past the end")
+					}
+					if col.optional && dl > 0 {
+						var err error
+						if defs, err = hybrid(body[rl:rl+dl], 1, n); err != nil {
+							return nil, 0, err
+						}
+					}
+					raw := body[rl+dl:]
+					compressed := dh.get(7)
+					if compressed.fields == nil && (dh.fields[7] == nil || compressed.i != 0) {
+						var err error
+						if raw, err = decompressPage(codec, raw, usize-dl-rl); err != nil {
+							return nil, 0, err
+						}
+					}
+					vals = raw
+				default:
+					continue
+				}
+				nonNull := n
+				if defs != nil {
+					nonNull = 0
+					for _, d := range defs {
+						nonNull += int(d)
+					}
+				}
+				var bs [][]byte
+				var is []int64
+				switch enc {
+				case encPlain:
+					var err error
+					if bs, is, err = plainValues(vals, col.typ, nonNull); err != nil {
+						return nil, 0, err
+					}
+				case encPlainDict, encRLEDict:
+					if len(vals) < 1 {
+						return nil, 0, errors.New("dictionary indices without bit width")
+					}
+					idx, err := hybrid(vals[1:], int(vals[0]), nonNull)
+					if err != nil {
+						return nil, 0, err
+					}
+					for _, x := range idx {
+						if dict != nil && int(x) < len(dict) {
+							bs = append(bs, dict[x])
+						} else if dictInts != nil && int(x) < len(dictInts) {
+							is = append(is, dictInts[x])
+						} else {
+							return nil, 0, errors.New("dictionary index out of range")
+						}
+					}
+				default:
+					return nil, 0, fmt.Errorf("%w: parquet encoding %d", ErrUnsupported, enc)
+				}
+				dst := out[col.name]
+				k := 0
+				for i := 0; i < n; i++ {
+					null := defs != nil && defs[i] == 0
+					if col.typ == pqByteArray {
+						if null || k >= len(bs) {
+							dst.bytes = append(dst.bytes, nil)
+						} else {
+							dst.bytes = append(dst.bytes, bs[k])
+							k++
+						}
+					} else {
+						if null || k >= len(is) {
+							dst.ints = append(dst.ints, 0)
+						} else {
+							dst.ints = append(dst.ints, is[k])
+							k++
+						}
+					}
+				}
+				got += n
+			}
+		}
+	}
+	return out, nrows, nil
+}
+
+// plainValues decodes n PLAIN values of a physical type.
+func plainValues(b []byte, typ int64, n int) ([][]byte, []int64, error) {
+	switch typ {
+	case pqByteArray:
+		out := make([][]byte, 0, n)
+		p := 0
+		for i := 0; i < n; i++ {
+			if p+4 > len(b) {
+				return nil, nil, errors.New("byte array past the end")
+			}
+			l := int(binary.LittleEndian.Uint32(b[p:]))
+			p += 4
+			if l < 0 || p+l > len(b) {
+				return nil, nil, errors.New("byte array past the end")
+			}
+			out = append(out, append([]byte{}, b[p:p+l]...))
+			p += l
+		}
+		return out, nil, nil
+	case pqInt64:
+		if len(b) < 8*n {
+			return nil, nil, errors.New("int64 values past the end")
+		}
+		out := make([]int64, n)
+		for i := range out {
+			out[i] = int64(binary.LittleEndian.Uint64(b[8*i:]))
+		}
+		return nil, out, nil
+	case pqInt32:
+		if len(b) < 4*n {
+			return nil, nil, errors.New("int32 values past the end")
+		}
+		out := make([]int64, n)
+		for i := range out {
+			out[i] = int64(int32(binary.LittleEndian.Uint32(b[4*i:])))
+		}
+		return nil, out, nil
+	}
+	return nil, nil, fmt.Errorf("%w: parquet type %d", ErrUnsupported, typ)
+}

@@ -1,0 +1,142 @@
+package kerchunk
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func sampleRefs() *Refs {
+	r := NewRefs(0)
+	r.SetText(".zgroup", `{"zarr_format":2}`)
+	r.SetText("v/.zattrs", `{"_ARRAY_DIMENSIONS":["x"],"name":"caf\u00e9"}`)
+	r.Set("v/0", Range("/data/some long path/file.nc", 100, 200))
+	r.Set("v/1", Range("/data/some long path/file.nc", 300, 200))
+	r.Set("v/2", Inline([]byte{0, 1, 2, 0xff}))
+	r.Set("w/0", Whole("s3://bucket/other.bin"))
+	r.Set("w/1", Inline([]byte("base64:not really")))
+	return r
+}
+
+func TestWriteJSONDeterministicAndReadable(t *testing.T) {
+	r := sampleRefs()
+	var a, b bytes.Buffer
+	require.NoError(t, WriteJSON(&a, r, nil))
+	require.NoError(t, WriteJSON(&b, r, nil))
+	assert.Equal(t, a.String(), b.String())
+	// Valid JSON with a template for the URL used twice.
+	var doc struct {
+		Version   int                        `json:"version"`
+		Templates map[string]string          `json:"templates"`
+		Refs      map[string]json.RawMessage `json:"refs"`
+	}
+	require.NoError(t, json.Unmarshal(a.Bytes(), &doc))
+	assert.Equal(t, 1, doc.Version)
+	assert.Equal(t, map[string]string{"u": "/data/some long path/file.nc"}, doc.Templates)
+	assert.JSONEq(t, `["{{u}}",100,200]`, string(doc.Refs["v/0"]))
+	assert.JSONEq(t, `["s3://bucket/other.bin"]`, string(doc.Refs["w/0"]))
+	assert.Equal(t, `"base64:AAEC/w=="`, string(doc.Refs["v/2"]))
+	// Text that starts with base64: must itself be base64-encoded.
+	assert.True(t, strings.HasPrefix(string(doc.Refs["w/1"]), `"base64:`))
+
+	back, err := ReadJSON(bytes.NewReader(a.Bytes()))
+	require.NoError(t, err)
+	assert.Equal(t, r.Keys(), back.Keys())
+	for _, k := range r.Keys() {
+		want, _ := r.Get(k)
+		got, _ := back.Get(k)
+		assert.Equal(t, want, got, k)
+	}
+}
+
+func TestWriteJSONNoTemplates(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, WriteJSON(&buf, sampleRefs(), &WriteOptions{NoTemplates: true}))
+	assert.NotContains(t, buf.String(), "templates")
+	assert.Contains(t, buf.String(), `["/data/some long path/file.nc",100,200]`)
+}
+
+func TestReadJSONVersion0AndPythonKerchunk(t *testing.T) {
+	v0 := `{".zgroup": "{\"zarr_format\": 2}", "a/0": ["file.nc", 8, 16], "a/1": "base64:AAAA", "a/.zarray": {"shape": [2]}}`
+	r, err := ReadJSON(strings.NewReader(v0))
+	require.NoError(t, err)
+	assert.Equal(t, []string{".zgroup", "a/0", "a/1", "a/.zarray"}, r.Keys())
+	ref, _ := r.Get("a/0")
+	assert.Equal(t, Range("file.nc", 8, 16), ref)
+	ref, _ = r.Get("a/1")
+	assert.Equal(t, []byte{0, 0, 0}, ref.Data)
+	txt, _ := r.Text("a/.zarray")
+	assert.JSONEq(t, `{"shape":[2]}`, txt)
+
+	// Python kerchunk style: templates, and a gen entry.
+	v1 := `{"version": 1, "templates": {"a": "s3://b/f.nc"},
+	  "refs": {"x/0": ["{{a}}", 0, 10]},
+	  "gen": [{"key": "y/{{i}}", "url": "{{a}}", "offset": "{{ 1000 + i * 10 }}", "length": "10",
+	           "dimensions": {"i": {"start": 0, "stop": 3, "step": 1}}}]}`
+	r, err = ReadJSON(strings.NewReader(v1))
+	require.NoError(t, err)
+	ref, _ = r.Get("x/0")
+	assert.Equal(t, Range("s3://b/f.nc", 0, 10), ref)
+	ref, ok := r.Get("y/2")
+	require.True(t, ok)
+	assert.Equal(t, Range("s3://b/f.nc", 1020, 10), ref)
+}
+
+func TestReadJSONErrors(t *testing.T) {
+	for _, bad := range []string{
+		``, `[]`, `{"version": 2, "refs": {}}`, `{"version": 1, "refs": {"a": [1, 2]}}`,
+		`{"version": 1, "refs": {"a": ["u", -1, 2]}}`, `{"version": 1, "refs": {"a": "base64:***"}}`,
+		`{"version": 1, "refs": {"a": ["{{nope}}", 0, 1]}}`,
+	} {
+		_, err := ReadJSON(strings.NewReader(bad))
+		assert.Error(t, err, bad)
+	}
+}
+
+func TestAppendJSONStringAndASCII(t *testing.T) {
+	s := "a\"b\\c\n\x01é\u2028😀\xff"
+	b := appendJSONString(nil, s)
+	var back string
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, strings.ToValidUTF8(s, "\ufffd"), back)
+	a := asciiJSON(`{"k":"é😀"}`)
+	assert.Equal(t, `{"k":"\u00e9\ud83d\ude00"}`, a)
+	var m map[string]string
+	require.NoError(t, json.Unmarshal([]byte(a), &m))
+	assert.Equal(t, "é😀", m["k"])
+}
+
+func TestAppendValueNumbers(t *testing.T) {
+	assert.Equal(t, "0.10000000149011612", string(appendValue(nil, float32(0.1))))
+	assert.Equal(t, "1.0", string(appendValue(nil, 1.0)))
+	assert.Equal(t, "1e+20", string(appendValue(nil, 1e20)))
+	assert.Equal(t, "NaN", string(appendValue(nil, nanF64())))
+	assert.Equal(t, "18446744073709551615", string(appendValue(nil, uint64(18446744073709551615))))
+	assert.Equal(t, `[1,-2]`, string(appendValue(nil, []int8{1, -2})))
+	assert.Equal(t, `""`, string(appendValue(nil, "")))
+	assert.Equal(t, `"NaN"`, string(appendFillFloat(nil, nanF64())))
+}
+
+func TestRefsSetGetDelete(t *testing.T) {
+	r := NewRefs(0)
+	r.Set("a", Inline([]byte("1")))
+	r.Set("b", Inline([]byte("2")))
+	r.Set("a", Inline([]byte("3")))
+	assert.Equal(t, []string{"a", "b"}, r.Keys())
+	v, _ := r.Get("a")
+	assert.Equal(t, "3", string(v.Data))
+	r.Delete("a")
+	assert.Equal(t, []string{"b"}, r.Keys())
+	_, ok := r.Get("a")
+	assert.False(t, ok)
+	v, _ = r.Get("b")
+	assert.Equal(t, "2", string(v.Data))
+	assert.True(t, IsMetadataKey("g/v/.zarray"))
+	assert.False(t, IsMetadataKey("g/v/0.0"))
+}
+
+func nanF64() float64 { var z float64; return z / z }

@@ -1,0 +1,286 @@
+package kerchunk
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/netcdf3"
+	"github.com/greensight/vzarr/rangeio"
+)
+
+// Defaults of Options.
+const (
+	DefaultInlineThreshold = 500
+	DefaultInlineVarMax    = 1 << 20
+	DefaultFillBudget      = 16 << 20
+)
+
+// Options configures a translation.
+type Options struct {
+	// InlineThreshold: chunks whose stored size is below this many bytes
+	// are copied into the references instead of referenced (0: the
+	// default, 500; negative: never).
+	InlineThreshold int
+	// InlineVarMax bounds the decoded size of a variable whose filters
+	// have no Zarr codec (szip, scale-offset, n-bit, unknown plugins): up
+	// to this size it is decoded in Go and inlined, above it translation
+	// fails (0: the default, 1 MiB; negative: never inline).
+	InlineVarMax int64
+	// FillBudget bounds the bytes of inline chunks written to make
+	// never-written chunks read as the source's fill value when the Zarr
+	// fill_value cannot say it (0: the default, 16 MiB). Past it, the
+	// variable gets the fill value as its Zarr fill_value instead, and a
+	// warning says so.
+	FillBudget int64
+	// SkipUnsupported omits variables that cannot be translated (listed
+	// in Result.Skipped) instead of failing.
+	SkipUnsupported bool
+	// Name names the source in error messages (default: the URL).
+	Name string
+}
+
+func (o *Options) norm() Options {
+	c := *o
+	if c.InlineThreshold == 0 {
+		c.InlineThreshold = DefaultInlineThreshold
+	}
+	if c.InlineVarMax == 0 {
+		c.InlineVarMax = DefaultInlineVarMax
+	}
+	if c.FillBudget == 0 {
+		c.FillBudget = DefaultFillBudget
+	}
+	return c
+}
+
+// Skipped is a variable left out by Options.SkipUnsupported.
+type Skipped struct {
+	Variable string `json:"variable"`
+	Reason   string `json:"reason"`
+}
+
+// Result is a translation: the references and a summary.
+type Result struct {
+	Refs *Refs
+	// Format is "hdf5", "netcdf4", "netcdf3_classic", "netcdf3_64bit_offset"
+	// or "netcdf3_64bit_data".
+	Format string
+	// Dimensions maps dimension names to lengths: root dimensions by
+	// name, group dimensions by path ("g1/x").
+	Dimensions map[string]uint64
+	// Variables describes the variables written, by Zarr path ("v",
+	// "g1/v"); VarOrder lists the paths in the order written.
+	Variables map[string]*VarInfo
+	VarOrder  []string
+	Skipped   []Skipped
+	Warnings  []string
+	// InlineBytes is the total size of inline chunk data.
+	InlineBytes int64
+}
+
+// VarInfo describes one translated variable.
+type VarInfo struct {
+	Shape  []uint64 `json:"shape"`
+	Dims   []string `json:"dims"`
+	Dtype  string   `json:"dtype"` // numpy's name: "float32", "S1", "str", ...
+	Chunks []uint64 `json:"chunks"`
+}
+
+// numpyName turns a Zarr dtype into numpy's type name.
+func numpyName(dtype rawJSON, vlenStr bool) string {
+	s := string(dtype)
+	if len(s) < 2 || s[0] != '"' {
+		return "compound"
+	}
+	s = s[1 : len(s)-1]
+	if len(s) < 3 {
+		return s
+	}
+	kind, size := s[1], s[2:]
+	bits := map[string]string{"1": "8", "2": "16", "4": "32", "8": "64"}[size]
+	switch kind {
+	case 'i':
+		return "int" + bits
+	case 'u':
+		return "uint" + bits
+	case 'f':
+		return "float" + bits
+	case 'b':
+		return "bool"
+	case 'O':
+		if vlenStr {
+			return "str"
+		}
+		return "object"
+	}
+	return s[1:]
+}
+
+// ErrUnsupported reports a variable whose data the translator cannot
+// represent (wrapped in a *VarError).
+var ErrUnsupported = errors.New("kerchunk: unsupported")
+
+// ErrNotNetCDF reports input that is neither HDF5 nor netCDF-3.
+var ErrNotNetCDF = errors.New("kerchunk: not an HDF5 or netCDF file")
+
+// VarError is a failure to translate one variable.
+type VarError struct {
+	File     string
+	Variable string
+	Err      error
+}
+
+func (e *VarError) Error() string {
+	return fmt.Sprintf("%s: variable %q: %v", e.File, e.Variable, e.Err)
+}
+
+func (e *VarError) Unwrap() error { return e.Err }
+
+// Translate writes the references of the NetCDF/HDF5 file in r (size bytes)
+// whose data lives at url: the URL the chunk references name (an absolute
+// path or file:// URL for local files, az://... or https://... for blobs).
+func Translate(r io.ReaderAt, size int64, url string, opts Options) (*Result, error) {
+	if _, ok := r.(*rangeio.Reader); !ok {
+		r = rangeio.NewReader(r, size, hdf5meta.DefaultReaderOptions()...)
+	}
+	var head [8]byte
+	n, _ := r.ReadAt(head[:], 0)
+	if n >= 4 && netcdf3.IsNetCDF3(head[:n]) {
+		return TranslateNetCDF3(r, size, url, opts)
+	}
+	if n >= 4 && bytes.Equal(head[:3], []byte("CDF")) {
+		return nil, fmt.Errorf("%w: netCDF classic format version %d", ErrNotNetCDF, head[3])
+	}
+	res, err := TranslateHDF5(r, size, url, opts)
+	if err != nil && errors.Is(err, hdf5meta.ErrFormat) && size >= 8 && !hasHDF5Signature(r, size) {
+		return nil, fmt.Errorf("%w (%v)", ErrNotNetCDF, err)
+	}
+	return res, err
+}
+
+func hasHDF5Signature(r io.ReaderAt, size int64) bool {
+	var b [8]byte
+	for off := int64(0); off+8 <= size; off = max(512, off*2) {
+		if n, _ := r.ReadAt(b[:], off); n == 8 && string(b[:]) == "\x89HDF\r\n\x1a\n" {
+			return true
+		}
+		if off >= 1<<30 {
+			break
+		}
+	}
+	return false
+}
+
+// zarray describes one Zarr v2 array.
+type zarray struct {
+	shape      []uint64
+	chunks     []uint64
+	dtype      rawJSON
+	fill       []byte // JSON of fill_value
+	filters    []rawJSON
+	compressor rawJSON // "" for null
+}
+
+func appendUints(b []byte, v []uint64) []byte {
+	b = append(b, '[')
+	for i, x := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(b, x, 10)
+	}
+	return append(b, ']')
+}
+
+// json returns the .zarray text (keys sorted, as zarr writes them).
+func (z *zarray) json() string {
+	b := make([]byte, 0, 256)
+	b = append(b, `{"chunks":`...)
+	b = appendUints(b, z.chunks)
+	b = append(b, `,"compressor":`...)
+	if z.compressor == "" {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, z.compressor...)
+	}
+	b = append(b, `,"dtype":`...)
+	b = append(b, z.dtype...)
+	b = append(b, `,"fill_value":`...)
+	if z.fill == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, z.fill...)
+	}
+	b = append(b, `,"filters":`...)
+	if len(z.filters) == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, f := range z.filters {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, f...)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"order":"C","shape":`...)
+	b = appendUints(b, z.shape)
+	b = append(b, `,"zarr_format":2}`...)
+	return string(b)
+}
+
+// attrsJSON builds a .zattrs object from ordered members.
+type attrsJSON struct {
+	b []byte
+	n int
+}
+
+func (a *attrsJSON) add(name string, value []byte) {
+	if a.n == 0 {
+		a.b = append(a.b, '{')
+	} else {
+		a.b = append(a.b, ',')
+	}
+	a.b = appendJSONString(a.b, name)
+	a.b = append(a.b, ':')
+	a.b = append(a.b, value...)
+	a.n++
+}
+
+func (a *attrsJSON) text() string {
+	if a.n == 0 {
+		return "{}"
+	}
+	return string(append(a.b, '}'))
+}
+
+func dimNamesJSON(names []string) []byte {
+	b := []byte{'['}
+	for i, n := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, n)
+	}
+	return append(b, ']')
+}
+
+// chunkKey formats the key of the chunk with grid index idx.
+func chunkKey(b []byte, prefix string, idx []uint64) []byte {
+	b = append(b, prefix...)
+	if len(idx) == 0 {
+		return append(b, '0')
+	}
+	for i, x := range idx {
+		if i > 0 {
+			b = append(b, '.')
+		}
+		b = strconv.AppendUint(b, x, 10)
+	}
+	return b
+}

@@ -1,0 +1,528 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/greensight/vzarr/blobio"
+	"github.com/greensight/vzarr/catalog"
+	"github.com/greensight/vzarr/combine"
+	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/kerchunk"
+	"github.com/greensight/vzarr/netcdf3"
+	"github.com/greensight/vzarr/validate"
+)
+
+// Stage names, in the order a virtualize job runs them. They are also the
+// task types of the job's tasks.
+const (
+	StageScan     = "scan"
+	StageValidate = "validate"
+	StageRef      = "ref"
+	StageCombine  = "combine"
+	StageRegister = "register"
+)
+
+// Error types of the file-reading stages (besides ErrorType's).
+const (
+	ErrTypeValidation   = "validation_failed"
+	ErrTypeFormat       = "format_error"
+	ErrTypeTruncated    = "truncated_file"
+	ErrTypeUnsupported  = "unsupported_feature"
+	ErrTypeNotNetCDF    = "not_netcdf"
+	ErrTypeIncompatible = "incompatible_inputs"
+	ErrTypeNoFiles      = "no_files"
+)
+
+// Deps are what the stage handlers work with. The zero value works for
+// local files (an Opener from the environment, default options).
+type Deps struct {
+	// Opener reads sources and writes references; nil means
+	// blobio.NewOpenerFromEnv().
+	Opener *blobio.Opener
+	// Store is the catalog, for the register stage.
+	Store catalog.Store
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+	// Translate configures the references (inline threshold, ...).
+	Translate kerchunk.Options
+	// Validate holds the chunking report's thresholds; the zero value
+	// means validate.DefaultOptions().
+	Validate *validate.Options
+	// CombineParallel bounds the references the combine stage loads at
+	// once (0: GOMAXPROCS).
+	CombineParallel int
+	// STAC configures the register stage's items.
+	STAC STACConfig
+	// Metrics, when set, counts the stages' storage traffic.
+	Metrics *Metrics
+}
+
+func (d *Deps) opener() *blobio.Opener {
+	if d.Opener == nil {
+		d.Opener = blobio.NewOpenerFromEnv()
+	}
+	return d.Opener
+}
+
+func (d *Deps) logger() *slog.Logger {
+	if d.Logger != nil {
+		return d.Logger
+	}
+	return slog.Default()
+}
+
+// Metrics counts the storage traffic of the stages: read requests made by
+// the readers (each a ranged GET), bytes read, objects opened (each one
+// properties request) and objects written. Safe for concurrent use.
+type Metrics struct {
+	ReadRequests  atomic.Int64
+	BytesRead     atomic.Int64
+	ObjectsOpened atomic.Int64
+	ObjectsWriten atomic.Int64
+	BytesWritten  atomic.Int64
+}
+
+// Requests is the storage requests counted: opens, reads and writes.
+func (m *Metrics) Requests() int64 {
+	return m.ObjectsOpened.Load() + m.ReadRequests.Load() + m.ObjectsWriten.Load()
+}
+
+func (m *Metrics) read(obj *blobio.Object) {
+	if m == nil || obj == nil {
+		return
+	}
+	st := obj.Stats()
+	m.ObjectsOpened.Add(1)
+	m.ReadRequests.Add(st.Requests)
+	m.BytesRead.Add(st.Bytes)
+}
+
+func (m *Metrics) wrote(n int64) {
+	if m == nil {
+		return
+	}
+	m.ObjectsWriten.Add(1)
+	m.BytesWritten.Add(n)
+}
+
+// classify gives file errors their error_type (ErrorType knows the
+// catalog's and storage's).
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *StageError
+	if errors.As(err, &se) {
+		return err
+	}
+	typ := ""
+	switch {
+	case errors.Is(err, hdf5meta.ErrTruncated):
+		typ = ErrTypeTruncated
+	case errors.Is(err, hdf5meta.ErrUnsupported), errors.Is(err, kerchunk.ErrUnsupported):
+		typ = ErrTypeUnsupported
+	case errors.Is(err, hdf5meta.ErrFormat), errors.Is(err, netcdf3.ErrFormat):
+		typ = ErrTypeFormat
+	case errors.Is(err, validate.ErrNotNetCDF), errors.Is(err, kerchunk.ErrNotNetCDF):
+		typ = ErrTypeNotNetCDF
+	case errors.Is(err, combine.ErrIncompatible):
+		typ = ErrTypeIncompatible
+	case errors.Is(err, combine.ErrInvalid):
+		typ = ErrTypeInvalidParams
+	}
+	if typ == "" {
+		return err
+	}
+	return &StageError{Type: typ, Err: err}
+}
+
+// IsRetryable reports errors that may go away by themselves: storage that
+// did not answer, a timeout.
+func IsRetryable(err error) bool {
+	return errors.Is(err, blobio.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
+}
+
+// ScanParams are the scan stage's parameters (Contract 2).
+type ScanParams struct {
+	SourceURL   string `json:"source_url"`
+	FilePattern string `json:"file_pattern,omitempty"`
+	Recursive   bool   `json:"recursive,omitempty"`
+}
+
+// Scan lists the files of a source (Contract 2): {"nc_files", "files",
+// "file_count", "total_size_bytes"}.
+func Scan(ctx context.Context, deps *Deps, p ScanParams) (*blobio.ScanResult, error) {
+	start := time.Now()
+	log := deps.logger().With("stage", StageScan, "source_url", p.SourceURL, "file_pattern", p.FilePattern, "recursive", p.Recursive)
+	if strings.TrimSpace(p.SourceURL) == "" {
+		return nil, invalidParams("source_url is required")
+	}
+	res, err := deps.opener().Scan(ctx, p.SourceURL, blobio.ScanOptions{Pattern: p.FilePattern, Recursive: p.Recursive})
+	if err != nil {
+		log.ErrorContext(ctx, "pipeline: scan failed", "error", err, "duration", time.Since(start))
+		return nil, fmt.Errorf("scan %s: %w", p.SourceURL, err)
+	}
+	log.InfoContext(ctx, "pipeline: scanned", "file_count", res.FileCount, "total_size_bytes", res.TotalSizeBytes,
+		"duration", time.Since(start))
+	return res, nil
+}
+
+// ValidateParams are the validate stage's parameters (Contract 3), one
+// file each.
+type ValidateParams struct {
+	NCURL                  string `json:"nc_url"`
+	FailOnChunkingWarnings bool   `json:"fail_on_chunking_warnings,omitempty"`
+	// SizeBytes is the file's size from the scan (for progress reports).
+	SizeBytes int64 `json:"size_bytes,omitempty"`
+}
+
+// ValidationError is a file the validate stage refuses: its report has
+// errors, or warnings while fail_on_chunking_warnings is set.
+type ValidationError struct {
+	Report *validate.Report
+	// Warnings is true when only warnings made it fail.
+	Warnings bool
+}
+
+func (e *ValidationError) Error() string {
+	findings := e.Report.Errors
+	what := "not suitable for virtualization"
+	if e.Warnings {
+		findings = e.Report.Warnings
+		what = "has chunking warnings (fail_on_chunking_warnings)"
+	}
+	msgs := make([]string, 0, len(findings))
+	for _, f := range findings {
+		m := f.Code + ": " + f.Message
+		if f.Variable != "" {
+			m = f.Variable + ": " + m
+		}
+		msgs = append(msgs, m)
+	}
+	return fmt.Sprintf("%s %s: %s", e.Report.NCURL, what, strings.Join(msgs, "; "))
+}
+
+// Validate inspects one file (Contract 3) and returns its chunking report.
+// A report with errors, or with warnings when FailOnChunkingWarnings is
+// set, is a *ValidationError (error_type "validation_failed").
+func Validate(ctx context.Context, deps *Deps, p ValidateParams) (*validate.Report, error) {
+	start := time.Now()
+	log := deps.logger().With("stage", StageValidate, "nc_url", p.NCURL)
+	rep, err := inspect(ctx, deps, p)
+	if err != nil {
+		log.ErrorContext(ctx, "pipeline: validate failed", "error", err, "duration", time.Since(start))
+		return nil, err
+	}
+	log.InfoContext(ctx, "pipeline: validated", "status", rep.Status, "variables", len(rep.Variables),
+		"warnings", len(rep.Warnings), "errors", len(rep.Errors), "duration", time.Since(start))
+	if rep.Status == validate.StatusError || len(rep.Errors) > 0 {
+		return rep, &StageError{Type: ErrTypeValidation, Err: &ValidationError{Report: rep}}
+	}
+	if p.FailOnChunkingWarnings && len(rep.Warnings) > 0 {
+		return rep, &StageError{Type: ErrTypeValidation, Err: &ValidationError{Report: rep, Warnings: true}}
+	}
+	return rep, nil
+}
+
+func inspect(ctx context.Context, deps *Deps, p ValidateParams) (*validate.Report, error) {
+	if strings.TrimSpace(p.NCURL) == "" {
+		return nil, invalidParams("nc_url is required")
+	}
+	obj, err := deps.opener().OpenObject(ctx, p.NCURL, hdf5meta.DefaultReaderOptions()...)
+	if err != nil {
+		return nil, fmt.Errorf("validate %s: %w", p.NCURL, err)
+	}
+	defer obj.Close()
+	defer deps.Metrics.read(obj)
+	opts := validate.DefaultOptions()
+	if deps.Validate != nil {
+		opts = *deps.Validate
+	}
+	opts.Chunks = false
+	rep, err := validate.Inspect(obj.Reader, obj.Size(), p.NCURL, opts)
+	if err != nil {
+		return nil, classify(fmt.Errorf("validate %s: %w", p.NCURL, err))
+	}
+	return rep, nil
+}
+
+// RefParams are the ref stage's parameters (Contract 4): the source and
+// where to write its references.
+type RefParams struct {
+	NCURL  string `json:"nc_url"`
+	RefURL string `json:"ref_url"`
+	// SizeBytes is the file's size from the scan (for progress reports).
+	SizeBytes int64 `json:"size_bytes,omitempty"`
+}
+
+// RefResult is the ref stage's result (Contract 4).
+type RefResult struct {
+	NCURL        string                       `json:"nc_url"`
+	RefURL       string                       `json:"ref_url"`
+	Dimensions   map[string]uint64            `json:"dimensions"`
+	Variables    map[string]*kerchunk.VarInfo `json:"variables"`
+	RefSizeBytes int64                        `json:"ref_size_bytes"`
+	Skipped      []kerchunk.Skipped           `json:"skipped,omitempty"`
+	Warnings     []string                     `json:"warnings,omitempty"`
+}
+
+// GenerateRef translates one source file into kerchunk references and
+// writes them, atomically, to p.RefURL (Contract 4).
+func GenerateRef(ctx context.Context, deps *Deps, p RefParams) (*RefResult, error) {
+	start := time.Now()
+	log := deps.logger().With("stage", StageRef, "nc_url", p.NCURL, "ref_url", p.RefURL)
+	res, err := generateRef(ctx, deps, p)
+	if err != nil {
+		log.ErrorContext(ctx, "pipeline: ref failed", "error", err, "duration", time.Since(start))
+		return nil, err
+	}
+	log.InfoContext(ctx, "pipeline: referenced", "variables", len(res.Variables), "ref_size_bytes", res.RefSizeBytes,
+		"duration", time.Since(start))
+	return res, nil
+}
+
+func generateRef(ctx context.Context, deps *Deps, p RefParams) (*RefResult, error) {
+	if strings.TrimSpace(p.NCURL) == "" || strings.TrimSpace(p.RefURL) == "" {
+		return nil, invalidParams("nc_url and ref_url are required")
+	}
+	o := deps.opener()
+	obj, err := o.OpenObject(ctx, p.NCURL, hdf5meta.DefaultReaderOptions()...)
+	if err != nil {
+		return nil, fmt.Errorf("ref %s: %w", p.NCURL, err)
+	}
+	defer obj.Close()
+	defer deps.Metrics.read(obj)
+	opts := deps.Translate
+	opts.Name = p.NCURL
+	tr, err := kerchunk.Translate(obj.Reader, obj.Size(), obj.RefURL, opts)
+	if err != nil {
+		return nil, classify(fmt.Errorf("ref %s: %w", p.NCURL, err))
+	}
+	n, err := writeRefs(ctx, o, p.RefURL, tr.Refs)
+	if err != nil {
+		return nil, fmt.Errorf("ref %s: writing %s: %w", p.NCURL, p.RefURL, err)
+	}
+	deps.Metrics.wrote(n)
+	return &RefResult{NCURL: p.NCURL, RefURL: p.RefURL, Dimensions: tr.Dimensions, Variables: tr.Variables,
+		RefSizeBytes: n, Skipped: tr.Skipped, Warnings: tr.Warnings}, nil
+}
+
+// writeRefs writes references as JSON, atomically, and returns the size.
+func writeRefs(ctx context.Context, o *blobio.Opener, url string, refs *kerchunk.Refs) (int64, error) {
+	var n int64
+	err := o.WriteAtomic(ctx, url, func(w io.Writer) error {
+		cw := &byteCounter{w: w}
+		err := kerchunk.WriteJSON(cw, refs, nil)
+		n = cw.n
+		return err
+	})
+	return n, err
+}
+
+type byteCounter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *byteCounter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// CombineParams are the combine stage's parameters (Contract 5): the
+// references to concatenate, in order, and where to write the result.
+type CombineParams struct {
+	DatasetID      string   `json:"dataset_id"`
+	RefURLs        []string `json:"ref_urls"`
+	ConcatDim      string   `json:"concat_dim"`
+	CombinedRefURL string   `json:"combined_ref_url"`
+	// Identical names variables without ConcatDim whose values must match
+	// in every input.
+	Identical []string `json:"identical,omitempty"`
+}
+
+// CombineResult is the combine stage's result (Contract 5).
+type CombineResult struct {
+	DatasetID      string                       `json:"dataset_id"`
+	CombinedRefURL string                       `json:"combined_ref_url"`
+	SourceFiles    []string                     `json:"source_files"`
+	Dimensions     map[string]uint64            `json:"dimensions"`
+	Variables      map[string]*kerchunk.VarInfo `json:"variables"`
+	TimeRange      []string                     `json:"time_range"`
+	SpatialExtent  []float64                    `json:"spatial_extent"`
+	RefSizeBytes   int64                        `json:"ref_size_bytes"`
+	Warnings       []string                     `json:"warnings,omitempty"`
+}
+
+// CombineRefs concatenates references along p.ConcatDim and writes the
+// combined reference, atomically, to p.CombinedRefURL (Contract 5).
+func CombineRefs(ctx context.Context, deps *Deps, p CombineParams) (*CombineResult, error) {
+	start := time.Now()
+	log := deps.logger().With("stage", StageCombine, "dataset_id", p.DatasetID, "concat_dim", p.ConcatDim,
+		"inputs", len(p.RefURLs), "combined_ref_url", p.CombinedRefURL)
+	res, err := combineRefs(ctx, deps, p)
+	if err != nil {
+		log.ErrorContext(ctx, "pipeline: combine failed", "error", err, "duration", time.Since(start))
+		return nil, err
+	}
+	log.InfoContext(ctx, "pipeline: combined", "file_count", len(res.SourceFiles), "variables", len(res.Variables),
+		"ref_size_bytes", res.RefSizeBytes, "time_range", res.TimeRange, "duration", time.Since(start))
+	return res, nil
+}
+
+func combineRefs(ctx context.Context, deps *Deps, p CombineParams) (*CombineResult, error) {
+	switch {
+	case strings.TrimSpace(p.DatasetID) == "":
+		return nil, invalidParams("dataset_id is required")
+	case len(p.RefURLs) == 0:
+		return nil, invalidParams("ref_urls is empty")
+	case p.ConcatDim == "":
+		return nil, invalidParams("concat_dim is required")
+	case p.CombinedRefURL == "":
+		return nil, invalidParams("combined_ref_url is required")
+	}
+	o := deps.opener()
+	sources := make([]combine.Source, len(p.RefURLs))
+	for i, u := range p.RefURLs {
+		sources[i] = &combine.URLSource{URL: u, Opener: o, Translate: deps.Translate}
+	}
+	res, err := combine.Combine(ctx, sources, combine.Options{ConcatDim: p.ConcatDim, Identical: p.Identical,
+		Opener: o, Parallel: deps.CombineParallel, Logger: deps.Logger})
+	if err != nil {
+		return nil, classify(fmt.Errorf("combine: %w", err))
+	}
+	n, err := writeRefs(ctx, o, p.CombinedRefURL, res.Refs)
+	if err != nil {
+		return nil, fmt.Errorf("combine: writing %s: %w", p.CombinedRefURL, err)
+	}
+	deps.Metrics.wrote(n)
+	out := &CombineResult{DatasetID: p.DatasetID, CombinedRefURL: p.CombinedRefURL, SourceFiles: res.SourceFiles,
+		Dimensions: res.Dimensions, Variables: res.Variables, TimeRange: res.TimeRange,
+		SpatialExtent: res.SpatialExtent, RefSizeBytes: n, Warnings: res.Warnings}
+	if out.TimeRange == nil {
+		out.TimeRange = []string{}
+	}
+	if out.SpatialExtent == nil {
+		out.SpatialExtent = []float64{}
+	}
+	return out, nil
+}
+
+// RegisterParamsFrom builds the register stage's parameters (Contract 6)
+// from a combine result.
+func RegisterParamsFrom(c *CombineResult, releaseID, datasetID, resourceID, collectionID string) RegisterParams {
+	dims := make(map[string]int64, len(c.Dimensions))
+	for k, v := range c.Dimensions {
+		dims[k] = int64(v)
+	}
+	vars := make([]string, 0, len(c.Variables))
+	for k := range c.Variables {
+		vars = append(vars, k)
+	}
+	sort.Strings(vars)
+	return RegisterParams{ReleaseID: releaseID, DatasetID: datasetID, ResourceID: resourceID, CollectionID: collectionID,
+		CombinedRefURL: c.CombinedRefURL, Dimensions: dims, Variables: vars, TimeRange: c.TimeRange, SpatialExtent: c.SpatialExtent}
+}
+
+// Run runs one stage on JSON parameters and returns its envelope: the one
+// entry point for transports that carry stage requests as JSON. stage is
+// one of the Stage* names; register needs deps.Store.
+func Run(ctx context.Context, deps *Deps, stage string, params json.RawMessage) Envelope {
+	res, err := runJSON(ctx, deps, stage, params)
+	if err != nil {
+		return Fail(err)
+	}
+	return OK(res)
+}
+
+func runJSON(ctx context.Context, deps *Deps, stage string, params json.RawMessage) (any, error) {
+	decode := func(v any) error {
+		if err := strictJSON(params, v); err != nil {
+			return invalidParams("%s: %v", stage, err)
+		}
+		return nil
+	}
+	switch stage {
+	case StageScan:
+		var p ScanParams
+		if err := decode(&p); err != nil {
+			return nil, err
+		}
+		return Scan(ctx, deps, p)
+	case StageValidate:
+		var p ValidateParams
+		if err := decode(&p); err != nil {
+			return nil, err
+		}
+		return Validate(ctx, deps, p)
+	case StageRef:
+		var p RefParams
+		if err := decode(&p); err != nil {
+			return nil, err
+		}
+		return GenerateRef(ctx, deps, p)
+	case StageCombine:
+		var p CombineParams
+		if err := decode(&p); err != nil {
+			return nil, err
+		}
+		return CombineRefs(ctx, deps, p)
+	case StageRegister:
+		var p RegisterParams
+		if err := decode(&p); err != nil {
+			return nil, err
+		}
+		env := RegisterZarrSTAC(ctx, deps.registerDeps(), p)
+		if !env.Success {
+			return nil, &StageError{Type: env.ErrorType, Err: errors.New(env.Error)}
+		}
+		return env.Result, nil
+	}
+	return nil, invalidParams("unknown stage %q", stage)
+}
+
+func (d *Deps) registerDeps() RegisterDeps {
+	return RegisterDeps{Store: d.Store, Opener: d.opener(), STAC: d.STAC, Logger: d.Logger}
+}
+
+// strictJSON decodes one JSON value, refusing unknown fields.
+func strictJSON(data []byte, v any) error {
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON value")
+	}
+	return nil
+}
+
+// refName is the name of a source's reference file: its path below the
+// scanned prefix (its base name for a flat scan) with the extension
+// replaced by ".json": tas_2020.nc gives tas_2020.json, as in the spec's
+// refs/<dataset>/tas_2020.json.
+func refName(prefix, ncURL string) string {
+	rel := ncURL
+	if p := strings.TrimRight(prefix, "/") + "/"; strings.HasPrefix(ncURL, p) {
+		rel = strings.TrimPrefix(ncURL, p)
+	} else {
+		rel = path.Base(ncURL)
+	}
+	if i := strings.IndexAny(rel, "?#"); i >= 0 {
+		rel = rel[:i]
+	}
+	rel = strings.TrimLeft(rel, "/")
+	return strings.TrimSuffix(rel, path.Ext(rel)) + ".json"
+}

@@ -1,0 +1,90 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"gocloud.dev/pubsub"
+	"gocloud.dev/pubsub/azuresb"
+)
+
+// DefaultServiceBusSubscription is the subscription of azuresb:// URLs that
+// name none.
+const DefaultServiceBusSubscription = "workers"
+
+// serviceBusConfig is what openAzureSB resolved from the URL, the options
+// and the environment.
+type serviceBusConfig struct {
+	Topic, Subscription string
+	// Exactly one of these authenticates.
+	ConnectionString string
+	Hostname         string // with DefaultAzureCredential
+	// Query parameters passed through to gocloud.dev's driver.
+	SubQuery url.Values
+}
+
+// serviceBusSettings resolves the Service Bus configuration of a queue URL,
+// without connecting.
+func serviceBusSettings(name string, query url.Values, opts *Options) (*serviceBusConfig, error) {
+	cfg := &serviceBusConfig{Topic: name, Subscription: DefaultServiceBusSubscription, SubQuery: url.Values{}}
+	for k, v := range query {
+		switch k {
+		case "subscription":
+			cfg.Subscription = v[0]
+		case "listener_timeout", "max_recv_batch_size":
+			cfg.SubQuery[k] = v
+		default:
+			return nil, fmt.Errorf("%w: azuresb://%s: unknown parameter %q (azuresb:// takes subscription, listener_timeout, max_recv_batch_size)", ErrInvalidURL, name, k)
+		}
+	}
+	if cfg.Subscription == "" || strings.Contains(name, "/") {
+		return nil, fmt.Errorf("%w: azuresb://%s: want azuresb://TOPIC?subscription=NAME", ErrInvalidURL, name)
+	}
+	cfg.ConnectionString = opts.ServiceBusConnectionString
+	if cfg.ConnectionString == "" {
+		cfg.ConnectionString = os.Getenv("SERVICEBUS_CONNECTION_STRING")
+	}
+	if cfg.ConnectionString == "" {
+		cfg.Hostname = opts.ServiceBusHostname
+		if cfg.Hostname == "" {
+			cfg.Hostname = os.Getenv("AZURE_SERVICEBUS_HOSTNAME")
+		}
+		if cfg.Hostname == "" {
+			return nil, fmt.Errorf("%w: azuresb://%s needs SERVICEBUS_CONNECTION_STRING or AZURE_SERVICEBUS_HOSTNAME (NAMESPACE.servicebus.windows.net, with DefaultAzureCredential)", ErrConfig, name)
+		}
+	}
+	return cfg, nil
+}
+
+// openAzureSB opens a Service Bus topic and subscription through
+// gocloud.dev's azuresb driver. Its clients connect lazily: a namespace
+// that cannot be reached shows up at the first Publish or Receive.
+func openAzureSB(ctx context.Context, name string, query url.Values, opts *Options) (*Queue, error) {
+	cfg, err := serviceBusSettings(name, query, opts)
+	if err != nil {
+		return nil, err
+	}
+	opener := &azuresb.URLOpener{ConnectionString: cfg.ConnectionString, ServiceBusHostname: cfg.Hostname}
+	topic, err := opener.OpenTopicURL(ctx, &url.URL{Scheme: SchemeAzureSB, Host: cfg.Topic})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	q := &Queue{topic: topic}
+	if !opts.NoSubscription {
+		sq := url.Values{"subscription": {cfg.Subscription}}
+		for k, v := range cfg.SubQuery {
+			sq[k] = v
+		}
+		var sub *pubsub.Subscription
+		sub, err = opener.OpenSubscriptionURL(ctx, &url.URL{Scheme: SchemeAzureSB, Host: cfg.Topic, RawQuery: sq.Encode()})
+		if err != nil {
+			_ = topic.Shutdown(ctx)
+			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		}
+		q.sub = sub
+	}
+	return q, nil
+}

@@ -1,0 +1,285 @@
+// Package queue carries the pipeline's work messages over gocloud.dev/pubsub,
+// so that the broker is chosen by a URL:
+//
+//   - mem://NAME: an in-process queue (the embedded default). Every Open of
+//     the same NAME in one process shares one topic and one subscription,
+//     so an API and its workers in one binary talk to each other.
+//     ?ackdeadline=DURATION sets how long a received message may stay
+//     unacknowledged before it is delivered again (default 15m).
+//   - rabbit://NAME: RabbitMQ. The broker is RABBIT_SERVER_URL (or
+//     Options.RabbitURL), an amqp:// URL. Open declares a durable fanout
+//     exchange NAME and a durable queue NAME bound to it, and publishes
+//     persistent messages. ?prefetch_count=N bounds the messages a consumer
+//     holds unacknowledged.
+//   - azuresb://TOPIC?subscription=SUB: Azure Service Bus, a topic and one of
+//     its subscriptions (both must exist; the subscription defaults to
+//     "workers"). The namespace is reached with SERVICEBUS_CONNECTION_STRING
+//     (a shared access key) when it is set, else with azidentity's
+//     DefaultAzureCredential (Managed Identity in Azure) against
+//     AZURE_SERVICEBUS_HOSTNAME (NAMESPACE.servicebus.windows.net); both can
+//     be given in Options instead. listener_timeout and max_recv_batch_size
+//     pass through to gocloud.dev's driver.
+//
+// Messages carry ids only (a job id and, for a task, its task id): the
+// records they name live in the catalog, so a message stays a few dozen
+// bytes whatever the size of the job (Service Bus limits messages to
+// 256 KB).
+//
+// Delivery is at least once on every driver: a consumer acknowledges a
+// message after it has handled it; a message that is not acknowledged (a
+// worker that died, a Nack, an expired ack deadline or lock) is delivered
+// again, possibly to another worker and out of order. Consumers must be
+// idempotent; the engine package is.
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+
+	"gocloud.dev/gcerrors"
+	"gocloud.dev/pubsub"
+)
+
+// Errors of the package; test them with errors.Is.
+var (
+	// ErrInvalidURL: a queue URL that cannot be opened as written.
+	ErrInvalidURL = errors.New("queue: invalid URL")
+	// ErrConfig: the broker's configuration (connection string, server
+	// URL) is missing or wrong.
+	ErrConfig = errors.New("queue: configuration error")
+	// ErrUnavailable: the broker could not be reached.
+	ErrUnavailable = errors.New("queue: broker unavailable")
+	// ErrClosed: the queue was closed.
+	ErrClosed = errors.New("queue: closed")
+	// ErrBadMessage: a received message is not a work message.
+	ErrBadMessage = errors.New("queue: malformed message")
+)
+
+// Schemes of queue URLs.
+const (
+	SchemeMem     = "mem"
+	SchemeRabbit  = "rabbit"
+	SchemeAzureSB = "azuresb"
+)
+
+// DefaultURL is the queue of embedded runs.
+const DefaultURL = "mem://vzarr-tasks"
+
+// Message is one unit of work: a job to start or advance, or a task of a
+// job to run. Only ids travel; everything else is in the catalog.
+type Message struct {
+	JobID  string `json:"job_id"`
+	TaskID string `json:"task_id,omitempty"`
+}
+
+// Validate checks that m names a job.
+func (m Message) Validate() error {
+	if m.JobID == "" {
+		return fmt.Errorf("%w: no job_id", ErrBadMessage)
+	}
+	return nil
+}
+
+// String is a short form for logs.
+func (m Message) String() string {
+	if m.TaskID == "" {
+		return "job " + m.JobID
+	}
+	return "task " + m.TaskID
+}
+
+// Encode returns the message body.
+func (m Message) Encode() []byte {
+	b, _ := json.Marshal(m)
+	return b
+}
+
+// Decode parses a message body.
+func Decode(body []byte) (Message, error) {
+	var m Message
+	if err := json.Unmarshal(body, &m); err != nil {
+		return Message{}, fmt.Errorf("%w: %v", ErrBadMessage, err)
+	}
+	return m, m.Validate()
+}
+
+// Options configures Open. The zero value reads the brokers' settings
+// from the environment.
+type Options struct {
+	// RabbitURL is the AMQP server of rabbit:// queues; default
+	// RABBIT_SERVER_URL.
+	RabbitURL string
+	// ServiceBusConnectionString for azuresb:// queues; default
+	// SERVICEBUS_CONNECTION_STRING. When empty, ServiceBusHostname and
+	// DefaultAzureCredential are used.
+	ServiceBusConnectionString string
+	// ServiceBusHostname is NAMESPACE.servicebus.windows.net; default
+	// AZURE_SERVICEBUS_HOSTNAME.
+	ServiceBusHostname string
+	// NoSubscription opens the queue for publishing only (an API that runs
+	// no workers). Receive then fails.
+	NoSubscription bool
+	// Logger receives the queue's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *Options) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.Default()
+}
+
+// Queue publishes and receives work messages. It is safe for concurrent
+// use.
+type Queue struct {
+	url    string // redacted form, for logs
+	scheme string
+	topic  *pubsub.Topic
+	sub    *pubsub.Subscription
+	closer func(context.Context) error
+	// shared: topic and sub belong to several Queues (mem://); closer
+	// shuts them down with the last one.
+	shared bool
+	log    *slog.Logger
+}
+
+// Open opens the queue rawURL names (see the package documentation).
+func Open(ctx context.Context, rawURL string, opts Options) (*Queue, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q: %v", ErrInvalidURL, rawURL, err)
+	}
+	name := strings.Trim(u.Host+u.Path, "/")
+	if name == "" {
+		return nil, fmt.Errorf("%w: %q names no queue (want SCHEME://NAME)", ErrInvalidURL, rawURL)
+	}
+	var q *Queue
+	switch u.Scheme {
+	case SchemeMem:
+		q, err = openMem(name, u.Query(), &opts)
+	case SchemeRabbit:
+		q, err = openRabbit(ctx, name, u.Query(), &opts)
+	case SchemeAzureSB:
+		q, err = openAzureSB(ctx, name, u.Query(), &opts)
+	default:
+		return nil, fmt.Errorf("%w: %q: unknown scheme %q (want mem://, rabbit:// or azuresb://)", ErrInvalidURL, rawURL, u.Scheme)
+	}
+	if err != nil {
+		return nil, err
+	}
+	q.url = redact(u)
+	q.scheme = u.Scheme
+	q.log = opts.logger()
+	q.log.Debug("queue: opened", "url", q.url, "subscription", q.sub != nil)
+	return q, nil
+}
+
+// redact drops credentials from a URL for logs.
+func redact(u *url.URL) string {
+	c := *u
+	c.User = nil
+	return c.String()
+}
+
+// URL returns the queue's URL (without credentials).
+func (q *Queue) URL() string { return q.url }
+
+// Scheme returns the driver's scheme ("mem", "rabbit" or "azuresb").
+func (q *Queue) Scheme() string { return q.scheme }
+
+// Publish sends m.
+func (q *Queue) Publish(ctx context.Context, m Message) error {
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	pm := &pubsub.Message{Body: m.Encode(), BeforeSend: q.beforeSend}
+	if err := q.topic.Send(ctx, pm); err != nil {
+		return q.classify("publish "+m.String(), err)
+	}
+	return nil
+}
+
+// beforeSend makes RabbitMQ messages persistent; other drivers ignore it.
+func (q *Queue) beforeSend(as func(any) bool) error {
+	if q.scheme == SchemeRabbit {
+		rabbitPersistent(as)
+	}
+	return nil
+}
+
+// Delivery is a received message. Exactly one of Ack and Nack must be
+// called once the message is handled.
+type Delivery struct {
+	Message
+	msg *pubsub.Message
+	err error // a malformed body
+}
+
+// Err is non-nil for a body that is not a work message (Ack it: delivering
+// it again cannot help).
+func (d *Delivery) Err() error { return d.err }
+
+// Ack removes the message from the queue.
+func (d *Delivery) Ack() { d.msg.Ack() }
+
+// Nack returns the message to the queue for another delivery, now. On a
+// driver that cannot nack it is left unacknowledged, and comes back when
+// its ack deadline (lock) expires.
+func (d *Delivery) Nack() {
+	if d.msg.Nackable() {
+		d.msg.Nack()
+	}
+}
+
+// Receive waits for the next message. It returns ErrClosed after Close,
+// ctx's error when ctx ends.
+func (q *Queue) Receive(ctx context.Context) (*Delivery, error) {
+	if q.sub == nil {
+		return nil, fmt.Errorf("%w: %s was opened for publishing only", ErrConfig, q.url)
+	}
+	m, err := q.sub.Receive(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, q.classify("receive", err)
+	}
+	d := &Delivery{msg: m}
+	d.Message, d.err = Decode(m.Body)
+	return d, nil
+}
+
+// Close shuts the topic and subscription down (waiting for pending acks)
+// and releases the connection.
+func (q *Queue) Close(ctx context.Context) error {
+	var errs []error
+	if q.sub != nil && !q.shared {
+		errs = append(errs, q.sub.Shutdown(ctx))
+	}
+	if q.topic != nil && !q.shared {
+		errs = append(errs, q.topic.Shutdown(ctx))
+	}
+	if q.closer != nil {
+		errs = append(errs, q.closer(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// classify wraps a driver error with the package's kinds.
+func (q *Queue) classify(op string, err error) error {
+	switch {
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("queue: %s on %s: %w", op, q.url, err)
+	case gcerrors.Code(err) == gcerrors.FailedPrecondition && strings.Contains(err.Error(), "Shutdown"):
+		return fmt.Errorf("%w: %s on %s: %v", ErrClosed, op, q.url, err)
+	case gcerrors.Code(err) == gcerrors.PermissionDenied:
+		return fmt.Errorf("%w: %s on %s: %v", ErrConfig, op, q.url, err)
+	}
+	return fmt.Errorf("%w: %s on %s: %v", ErrUnavailable, op, q.url, err)
+}

@@ -1,0 +1,786 @@
+package refread
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/greensight/vzarr/kerchunk"
+	"github.com/greensight/vzarr/kerchunk/codecs"
+)
+
+// Errors, for errors.Is.
+var (
+	// ErrNotFound: the store has no array at the path.
+	ErrNotFound = errors.New("refread: array not found")
+	// ErrBadMetadata: .zarray or .zattrs cannot be read.
+	ErrBadMetadata = errors.New("refread: invalid array metadata")
+	// ErrBadRef: a reference points outside its object, or a chunk does
+	// not decode to the chunk's size.
+	ErrBadRef = errors.New("refread: invalid chunk")
+	// ErrUnsupported: a dtype, codec or layout this package cannot read.
+	ErrUnsupported = errors.New("refread: unsupported")
+)
+
+// DefaultParallel is how many chunks Read fetches at once by default.
+const DefaultParallel = 16
+
+// Store reads the arrays of one reference set. It is safe for concurrent
+// use as long as nobody modifies the references meanwhile.
+type Store struct {
+	mu       sync.Mutex // kerchunk.Refs lookups may update its index
+	refs     *kerchunk.Refs
+	fetch    Fetcher
+	own      *BlobFetcher // created by NewStore, closed by Close
+	Parallel int          // chunks fetched at once (0: DefaultParallel)
+}
+
+// NewStore returns a Store reading refs. Chunk bytes behind URLs come
+// from fetch; nil means a BlobFetcher of its own over an Opener configured
+// from the environment, released by Close.
+func NewStore(refs *kerchunk.Refs, fetch Fetcher) *Store {
+	s := &Store{refs: refs, fetch: fetch}
+	if fetch == nil {
+		s.own = NewBlobFetcher(nil, 0)
+		s.fetch = s.own
+	}
+	return s
+}
+
+// Close releases the objects a Store's own fetcher opened.
+func (s *Store) Close() error {
+	if s.own != nil {
+		return s.own.Close()
+	}
+	return nil
+}
+
+// Array is one Zarr v2 array of a Store: its metadata, parsed.
+type Array struct {
+	Path   string
+	Shape  []int
+	Chunks []int
+	DType  DType
+	// Order is 'C' or 'F'.
+	Order byte
+	// Fill is the .zarray fill_value as JSON ("null" for none).
+	Fill json.RawMessage
+	// Compressor and Filters are the codec configurations (nil for none).
+	Compressor codecs.Config
+	Filters    []codecs.Config
+	// Dims are the _ARRAY_DIMENSIONS of .zattrs (nil when absent).
+	Dims []string
+	// Attrs are the other attributes of .zattrs, as encoding/json decodes
+	// them (numbers are float64).
+	Attrs map[string]any
+	// Sep is the chunk key separator, "." or "/".
+	Sep string
+
+	store *Store
+}
+
+// zarrayJSON is the JSON of a .zarray.
+type zarrayJSON struct {
+	Chunks     []int             `json:"chunks"`
+	Compressor json.RawMessage   `json:"compressor"`
+	DType      json.RawMessage   `json:"dtype"`
+	FillValue  json.RawMessage   `json:"fill_value"`
+	Filters    []json.RawMessage `json:"filters"`
+	Order      string            `json:"order"`
+	Shape      []int             `json:"shape"`
+	ZarrFormat int               `json:"zarr_format"`
+	DimSep     string            `json:"dimension_separator,omitempty"`
+}
+
+// Open returns the array at path ("tas", "group/tas"), from its .zarray
+// and .zattrs references.
+func (s *Store) Open(path string) (*Array, error) {
+	prefix := path
+	if prefix != "" {
+		prefix += "/"
+	}
+	s.mu.Lock()
+	text, ok := s.refs.Text(prefix + ".zarray")
+	attrs, _ := s.refs.Text(prefix + ".zattrs")
+	s.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, path)
+	}
+	a, err := NewArray(path, []byte(text), []byte(attrs))
+	if err != nil {
+		return nil, err
+	}
+	a.store = s
+	return a, nil
+}
+
+// NewArray parses the .zarray and .zattrs texts of the array at path
+// (attrs may be empty). The result has no store: use Store.Open to read.
+func NewArray(path string, zarray, zattrs []byte) (*Array, error) {
+	var z zarrayJSON
+	if err := json.Unmarshal(zarray, &z); err != nil {
+		return nil, fmt.Errorf("%w: %s/.zarray: %v", ErrBadMetadata, path, err)
+	}
+	var dt string
+	if err := json.Unmarshal(z.DType, &dt); err != nil {
+		return nil, fmt.Errorf("%w: %s: structured dtype %s", ErrUnsupported, path, string(z.DType))
+	}
+	dtype, err := ParseDType(dt)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if z.ZarrFormat != 2 {
+		return nil, fmt.Errorf("%w: %s/.zarray: zarr_format %d", ErrBadMetadata, path, z.ZarrFormat)
+	}
+	if len(z.Chunks) != len(z.Shape) {
+		return nil, fmt.Errorf("%w: %s/.zarray: %d chunk lengths for %d dimensions", ErrBadMetadata, path, len(z.Chunks), len(z.Shape))
+	}
+	for i := range z.Shape {
+		if z.Shape[i] < 0 || z.Chunks[i] <= 0 {
+			return nil, fmt.Errorf("%w: %s/.zarray: shape %v, chunks %v", ErrBadMetadata, path, z.Shape, z.Chunks)
+		}
+	}
+	a := &Array{Path: path, Shape: z.Shape, Chunks: z.Chunks, DType: dtype, Order: 'C', Fill: z.FillValue, Sep: "."}
+	if len(a.Fill) == 0 {
+		a.Fill = json.RawMessage("null")
+	}
+	switch z.Order {
+	case "", "C":
+	case "F":
+		a.Order = 'F'
+	default:
+		return nil, fmt.Errorf("%w: %s/.zarray: order %q", ErrBadMetadata, path, z.Order)
+	}
+	switch z.DimSep {
+	case "", ".":
+	case "/":
+		a.Sep = "/"
+	default:
+		return nil, fmt.Errorf("%w: %s/.zarray: dimension_separator %q", ErrBadMetadata, path, z.DimSep)
+	}
+	if c := bytes.TrimSpace(z.Compressor); len(c) > 0 && string(c) != "null" {
+		if err := json.Unmarshal(c, &a.Compressor); err != nil {
+			return nil, fmt.Errorf("%w: %s/.zarray: compressor: %v", ErrBadMetadata, path, err)
+		}
+	}
+	for _, f := range z.Filters {
+		var cfg codecs.Config
+		if err := json.Unmarshal(f, &cfg); err != nil {
+			return nil, fmt.Errorf("%w: %s/.zarray: filters: %v", ErrBadMetadata, path, err)
+		}
+		a.Filters = append(a.Filters, cfg)
+	}
+	if len(bytes.TrimSpace(zattrs)) > 0 {
+		if err := json.Unmarshal(zattrs, &a.Attrs); err != nil {
+			// Python's json writes NaN and Infinity, which encoding/json
+			// refuses: read those attributes as the floats they are.
+			var err2 error
+			if a.Attrs, err2 = unmarshalLenient(zattrs); err2 != nil {
+				return nil, fmt.Errorf("%w: %s/.zattrs: %v", ErrBadMetadata, path, err)
+			}
+		}
+		if d, ok := a.Attrs["_ARRAY_DIMENSIONS"].([]any); ok {
+			for _, x := range d {
+				s, _ := x.(string)
+				a.Dims = append(a.Dims, s)
+			}
+			delete(a.Attrs, "_ARRAY_DIMENSIONS")
+		}
+	}
+	return a, nil
+}
+
+// unmarshalLenient decodes JSON whose numbers may be NaN, Infinity or
+// -Infinity (outside strings).
+func unmarshalLenient(b []byte) (map[string]any, error) {
+	var out bytes.Buffer
+	inStr, esc := false, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inStr {
+			out.WriteByte(c)
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
+			}
+			continue
+		}
+		switch {
+		case c == '"':
+			inStr = true
+			out.WriteByte(c)
+		case bytes.HasPrefix(b[i:], []byte("NaN")):
+			out.WriteString(`"\u0000NaN"`)
+			i += 2
+		case bytes.HasPrefix(b[i:], []byte("-Infinity")):
+			out.WriteString(`"\u0000-Inf"`)
+			i += 8
+		case bytes.HasPrefix(b[i:], []byte("Infinity")):
+			out.WriteString(`"\u0000+Inf"`)
+			i += 7
+		default:
+			out.WriteByte(c)
+		}
+	}
+	var m map[string]any
+	if err := json.Unmarshal(out.Bytes(), &m); err != nil {
+		return nil, err
+	}
+	for k, v := range m {
+		m[k] = fixSpecial(v)
+	}
+	return m, nil
+}
+
+func fixSpecial(v any) any {
+	switch x := v.(type) {
+	case string:
+		switch x {
+		case "\x00NaN":
+			return math.NaN()
+		case "\x00-Inf":
+			return math.Inf(-1)
+		case "\x00+Inf":
+			return math.Inf(1)
+		}
+	case []any:
+		for i := range x {
+			x[i] = fixSpecial(x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = fixSpecial(x[k])
+		}
+	}
+	return v
+}
+
+// Len returns the number of elements.
+func (a *Array) Len() int {
+	n := 1
+	for _, s := range a.Shape {
+		n *= s
+	}
+	return n
+}
+
+// AttrFloat returns an attribute as a float64 (numbers, or one-element lists
+// of a number).
+func (a *Array) AttrFloat(name string) (float64, bool) {
+	return AsFloat(a.Attrs[name])
+}
+
+// AttrString returns a string attribute.
+func (a *Array) AttrString(name string) (string, bool) {
+	s, ok := a.Attrs[name].(string)
+	return s, ok
+}
+
+// AsFloat converts a decoded JSON attribute value to a float64: a number,
+// a one-element list of a number, or one of the strings "NaN",
+// "Infinity", "-Infinity".
+func AsFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case json.Number:
+		f, err := x.Float64()
+		return f, err == nil
+	case []any:
+		if len(x) == 1 {
+			return AsFloat(x[0])
+		}
+	case string:
+		switch x {
+		case "NaN":
+			return math.NaN(), true
+		case "Infinity":
+			return math.Inf(1), true
+		case "-Infinity":
+			return math.Inf(-1), true
+		}
+	}
+	return 0, false
+}
+
+// Data holds the values of an array in C order: one of Float (dtype kind
+// 'f'), Int (kinds 'b', 'i', 'u', 'M', 'm') or Str (kinds 'S', 'U', 'O').
+type Data struct {
+	Shape []int
+	DType DType
+	Float []float64
+	Int   []int64
+	Str   []string
+}
+
+// Len returns the number of elements.
+func (d *Data) Len() int {
+	switch {
+	case d.Float != nil:
+		return len(d.Float)
+	case d.Int != nil:
+		return len(d.Int)
+	}
+	return len(d.Str)
+}
+
+// Float64s returns the values as float64 (integers converted, unsigned
+// 64-bit ones as unsigned); an error for strings.
+func (d *Data) Float64s() ([]float64, error) {
+	switch {
+	case d.DType.Kind == 'f':
+		return d.Float, nil
+	case d.DType.IsInteger():
+		out := make([]float64, len(d.Int))
+		for i, v := range d.Int {
+			if d.DType.Kind == 'u' && d.DType.Size == 8 {
+				out[i] = float64(uint64(v))
+			} else {
+				out[i] = float64(v)
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%w: %s values are not numbers", ErrUnsupported, d.DType.Str)
+}
+
+// Int64s returns the values as int64: integers as they are, floats when
+// every one is integral and in range; else an error.
+func (d *Data) Int64s() ([]int64, error) {
+	switch {
+	case d.DType.IsInteger():
+		return d.Int, nil
+	case d.DType.Kind == 'f':
+		out := make([]int64, len(d.Float))
+		for i, v := range d.Float {
+			if v != math.Trunc(v) || v < -(1<<63) || v >= 1<<63 {
+				return nil, fmt.Errorf("value %v at %d is not an int64", v, i)
+			}
+			out[i] = int64(v)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%w: %s values are not numbers", ErrUnsupported, d.DType.Str)
+}
+
+// Strings returns the values as strings (numbers formatted).
+func (d *Data) Strings() []string {
+	if d.DType.IsString() {
+		return d.Str
+	}
+	out := make([]string, d.Len())
+	for i := range out {
+		if d.Float != nil {
+			out[i] = strconv.FormatFloat(d.Float[i], 'g', -1, 64)
+		} else {
+			out[i] = strconv.FormatInt(d.Int[i], 10)
+		}
+	}
+	return out
+}
+
+// ReadFloat64s reads the array as float64 values in C order.
+func (a *Array) ReadFloat64s(ctx context.Context) ([]float64, error) {
+	d, err := a.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return d.Float64s()
+}
+
+// ReadInt64s reads the array as int64 values in C order.
+func (a *Array) ReadInt64s(ctx context.Context) ([]int64, error) {
+	d, err := a.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return d.Int64s()
+}
+
+// ReadStrings reads the array as strings in C order.
+func (a *Array) ReadStrings(ctx context.Context) ([]string, error) {
+	d, err := a.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return d.Strings(), nil
+}
+
+// chain decodes stored chunks: the compressor, then the filters in
+// reverse, as zarr does; a leading vlen-utf8 filter turns bytes into
+// strings.
+type chain struct {
+	compressor codecs.Codec
+	filters    []codecs.Codec
+	vlenUTF8   bool
+}
+
+func (a *Array) chain() (*chain, error) {
+	c := &chain{}
+	if a.Compressor != nil {
+		codec, err := codecs.New(a.Compressor)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: compressor: %v", ErrUnsupported, a.Path, err)
+		}
+		c.compressor = codec
+	}
+	for i, f := range a.Filters {
+		id, _ := f["id"].(string)
+		if id == "vlen-utf8" {
+			if i != 0 || a.DType.Kind != 'O' {
+				return nil, fmt.Errorf("%w: %s: vlen-utf8 must be the first filter of an object array", ErrUnsupported, a.Path)
+			}
+			c.vlenUTF8 = true
+			continue
+		}
+		codec, err := codecs.New(f)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: filter: %v", ErrUnsupported, a.Path, err)
+		}
+		c.filters = append(c.filters, codec)
+	}
+	if a.DType.Kind == 'O' && !c.vlenUTF8 {
+		return nil, fmt.Errorf("%w: %s: object dtype without the vlen-utf8 codec", ErrUnsupported, a.Path)
+	}
+	return c, nil
+}
+
+func (c *chain) decode(src []byte) ([]byte, error) {
+	var err error
+	if c.compressor != nil {
+		if src, err = c.compressor.Decode(src); err != nil {
+			return nil, err
+		}
+	}
+	for i := len(c.filters) - 1; i >= 0; i-- {
+		if src, err = c.filters[i].Decode(src); err != nil {
+			return nil, err
+		}
+	}
+	return src, nil
+}
+
+// ChunkKey returns the key of the chunk at grid index idx.
+func (a *Array) ChunkKey(idx []int) string {
+	var b strings.Builder
+	if a.Path != "" {
+		b.WriteString(a.Path)
+		b.WriteByte('/')
+	}
+	if len(idx) == 0 {
+		b.WriteByte('0')
+		return b.String()
+	}
+	for i, x := range idx {
+		if i > 0 {
+			b.WriteString(a.Sep)
+		}
+		b.WriteString(strconv.Itoa(x))
+	}
+	return b.String()
+}
+
+// Read reads all values of the array: every chunk is fetched (inline data,
+// or a byte range through the Store's Fetcher), decoded with the codec
+// chain and placed; chunks without a reference read as fill_value (zero,
+// or "", when fill_value is null).
+func (a *Array) Read(ctx context.Context) (*Data, error) {
+	if a.store == nil {
+		return nil, fmt.Errorf("refread: %s: array has no store", a.Path)
+	}
+	ch, err := a.chain()
+	if err != nil {
+		return nil, err
+	}
+	n := a.Len()
+	d := &Data{Shape: append([]int(nil), a.Shape...), DType: a.DType}
+	switch {
+	case a.DType.Kind == 'f':
+		d.Float = make([]float64, n)
+	case a.DType.IsInteger():
+		d.Int = make([]int64, n)
+	default:
+		d.Str = make([]string, n)
+	}
+	if n == 0 {
+		return d, nil
+	}
+	fill, err := a.fillElement()
+	if err != nil {
+		return nil, err
+	}
+	rank := len(a.Shape)
+	grid := make([]int, rank)
+	nchunks := 1
+	for i := range grid {
+		grid[i] = (a.Shape[i] + a.Chunks[i] - 1) / a.Chunks[i]
+		nchunks *= grid[i]
+	}
+	par := a.store.Parallel
+	if par <= 0 {
+		par = DefaultParallel
+	}
+	par = min(par, nchunks)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		first   error
+		indexes = make(chan []int)
+	)
+	for w := 0; w < par; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for idx := range indexes {
+				if err := a.readChunk(ctx, ch, idx, fill, d); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+						cancel()
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	idx := make([]int, rank)
+feed:
+	for c := 0; c < nchunks; c++ {
+		select {
+		case indexes <- append([]int(nil), idx...):
+		case <-ctx.Done():
+			break feed
+		}
+		for i := rank - 1; i >= 0; i-- {
+			idx[i]++
+			if idx[i] < grid[i] {
+				break
+			}
+			idx[i] = 0
+		}
+	}
+	close(indexes)
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// element is one decoded value.
+type element struct {
+	f float64
+	i int64
+	s string
+}
+
+// fillElement returns the fill value as an element.
+func (a *Array) fillElement() (element, error) {
+	raw := bytes.TrimSpace(a.Fill)
+	if len(raw) == 0 || string(raw) == "null" {
+		return element{}, nil
+	}
+	bad := func() (element, error) {
+		return element{}, fmt.Errorf("%w: %s: fill_value %s for dtype %s", ErrBadMetadata, a.Path, string(raw), a.DType.Str)
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return bad()
+	}
+	switch a.DType.Kind {
+	case 'f':
+		f, ok := AsFloat(v)
+		if !ok {
+			return bad()
+		}
+		return element{f: f}, nil
+	case 'b':
+		switch x := v.(type) {
+		case bool:
+			if x {
+				return element{i: 1}, nil
+			}
+			return element{}, nil
+		case json.Number:
+			n, err := x.Int64()
+			if err != nil {
+				return bad()
+			}
+			return element{i: min(n, 1)}, nil
+		}
+		return bad()
+	case 'i', 'u', 'M', 'm':
+		x, ok := v.(json.Number)
+		if !ok {
+			return bad()
+		}
+		if n, err := x.Int64(); err == nil {
+			return element{i: n}, nil
+		}
+		if u, err := strconv.ParseUint(x.String(), 10, 64); err == nil {
+			return element{i: int64(u)}, nil
+		}
+		if f, err := x.Float64(); err == nil && f == math.Trunc(f) {
+			return element{i: int64(f)}, nil
+		}
+		return bad()
+	case 'S':
+		s, ok := v.(string)
+		if !ok {
+			return bad()
+		}
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return bad()
+		}
+		return element{s: a.DType.stringAt(b)}, nil
+	case 'U', 'O':
+		s, ok := v.(string)
+		if !ok {
+			return element{}, nil
+		}
+		return element{s: s}, nil
+	}
+	return bad()
+}
+
+// readChunk fetches, decodes and places the chunk at grid index idx.
+func (a *Array) readChunk(ctx context.Context, ch *chain, idx []int, fill element, d *Data) error {
+	key := a.ChunkKey(idx)
+	a.store.mu.Lock()
+	ref, ok := a.store.refs.Get(key)
+	a.store.mu.Unlock()
+	if !ok {
+		a.place(idx, d, func(int) element { return fill })
+		return nil
+	}
+	var raw []byte
+	if ref.IsInline() {
+		raw = ref.Data
+	} else {
+		var err error
+		if raw, err = a.store.fetch.Fetch(ctx, ref.URL, ref.Offset, ref.Length); err != nil {
+			return fmt.Errorf("%s: chunk %s: %w", a.Path, key, err)
+		}
+	}
+	dec, err := ch.decode(raw)
+	if err != nil {
+		return fmt.Errorf("%w: %s: chunk %s: %v", ErrBadRef, a.Path, key, err)
+	}
+	nelem := 1
+	for _, c := range a.Chunks {
+		nelem *= c
+	}
+	if ch.vlenUTF8 {
+		strs, err := codecs.VLenUTF8Decode(dec)
+		if err != nil {
+			return fmt.Errorf("%w: %s: chunk %s: %v", ErrBadRef, a.Path, key, err)
+		}
+		if len(strs) != nelem {
+			return fmt.Errorf("%w: %s: chunk %s holds %d strings, not %d", ErrBadRef, a.Path, key, len(strs), nelem)
+		}
+		a.place(idx, d, func(i int) element { return element{s: strs[i]} })
+		return nil
+	}
+	es := a.DType.Size
+	if len(dec) != nelem*es {
+		return fmt.Errorf("%w: %s: chunk %s decodes to %d bytes, not %d (%d elements of %d bytes)", ErrBadRef, a.Path, key, len(dec), nelem*es, nelem, es)
+	}
+	dt := a.DType
+	switch {
+	case dt.Kind == 'f':
+		a.place(idx, d, func(i int) element { return element{f: dt.float64At(dec[i*es:])} })
+	case dt.IsInteger():
+		a.place(idx, d, func(i int) element { return element{i: dt.int64At(dec[i*es:])} })
+	default:
+		a.place(idx, d, func(i int) element { return element{s: dt.stringAt(dec[i*es : (i+1)*es])} })
+	}
+	return nil
+}
+
+// place copies the part of the chunk at grid index idx that lies within
+// the array into d; elem(i) gives the chunk's i-th stored element.
+func (a *Array) place(idx []int, d *Data, elem func(int) element) {
+	rank := len(a.Shape)
+	if rank == 0 {
+		set(d, 0, elem(0))
+		return
+	}
+	// Strides of the chunk (C or F order) and of the output (C order).
+	cs := make([]int, rank)
+	os := make([]int, rank)
+	ext := make([]int, rank) // extent of the chunk within the array
+	base := 0
+	cst, ost := 1, 1
+	for i := rank - 1; i >= 0; i-- {
+		os[i] = ost
+		ost *= a.Shape[i]
+		start := idx[i] * a.Chunks[i]
+		ext[i] = min(a.Chunks[i], a.Shape[i]-start)
+		base += start * os[i]
+	}
+	if a.Order == 'F' {
+		for i := 0; i < rank; i++ {
+			cs[i] = cst
+			cst *= a.Chunks[i]
+		}
+	} else {
+		for i := rank - 1; i >= 0; i-- {
+			cs[i] = cst
+			cst *= a.Chunks[i]
+		}
+	}
+	coord := make([]int, rank)
+	for {
+		src, dst := 0, base
+		for i := 0; i < rank; i++ {
+			src += coord[i] * cs[i]
+			dst += coord[i] * os[i]
+		}
+		// The last axis runs fastest.
+		last := rank - 1
+		for k := 0; k < ext[last]; k++ {
+			set(d, dst+k*os[last], elem(src+k*cs[last]))
+		}
+		i := rank - 2
+		for ; i >= 0; i-- {
+			coord[i]++
+			if coord[i] < ext[i] {
+				break
+			}
+			coord[i] = 0
+		}
+		if i < 0 {
+			return
+		}
+	}
+}
+
+func set(d *Data, i int, e element) {
+	switch {
+	case d.Float != nil:
+		d.Float[i] = e.f
+	case d.Int != nil:
+		d.Int[i] = e.i
+	default:
+		d.Str[i] = e.s
+	}
+}

@@ -1,0 +1,24 @@
+// Package stac builds STAC 1.1 Items for virtual (kerchunk) datasets.
+//
+// An Item describes one combined reference file: its id and collection,
+// its spatial extent as bbox and geometry (a box crossing the antimeridian
+// becomes a MultiPolygon, RFC 7946 §3.1.9), its time range as
+// start_datetime/end_datetime, the datacube extension (v2.3.0) with
+// cube:dimensions and cube:variables (each data variable with its Zarr
+// chunk shape, zarr:chunks), and a "references" asset whose
+// xarray:open_kwargs open the reference file as it is:
+//
+//	xr.open_dataset(**item["assets"]["references"]["xarray:open_kwargs"])
+//
+// The open kwargs name the storage account (remote_options/target_options
+// account_name) and never a secret; credentials come from the reader's
+// environment (adlfs uses DefaultAzureCredential).
+//
+// The input is a DatasetInfo: dimensions with their coordinate summaries,
+// variables with dims, units, long_name, no-data value and chunks, the
+// time range and the box. FromReferences makes one from a kerchunk
+// reference set (reading .zarray/.zattrs and decoding coordinate chunks,
+// inline or read through a RangeReader), so that any reference file can be
+// described; a combine stage may also fill one itself. Build turns it into
+// an Item.
+package stac

@@ -1,0 +1,106 @@
+package stac_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/greensight/vzarr/kerchunk"
+	"github.com/greensight/vzarr/stac"
+)
+
+// python returns a python3 that imports xarray, fsspec and zarr; without
+// one the test skips, or fails when VZARR_REQUIRE_TOOLS=1 (as in CI).
+func python(t *testing.T) string {
+	t.Helper()
+	py := "/usr/bin/python3"
+	if _, err := os.Stat(py); err != nil {
+		if py, err = exec.LookPath("python3"); err != nil {
+			requireTools(t, "python3 not found")
+		}
+	}
+	if out, err := exec.Command(py, "-c", "import xarray, fsspec, zarr").CombinedOutput(); err != nil {
+		requireTools(t, "python3 cannot import xarray, fsspec and zarr: %v\n%s", err, out)
+	}
+	return py
+}
+
+func requireTools(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("VZARR_REQUIRE_TOOLS") == "1" {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
+}
+
+const openItem = `
+import json, sys
+import xarray as xr
+item = json.load(open(sys.argv[1]))
+kw = item["assets"]["references"]["xarray:open_kwargs"]
+ds = xr.open_dataset(**kw)
+out = {
+    "sizes": {k: int(v) for k, v in ds.sizes.items()},
+    "data_vars": sorted(ds.data_vars),
+    "lat": [float(ds.lat.min()), float(ds.lat.max())],
+    "lon": [float(ds.lon.min()), float(ds.lon.max())],
+    "time": [str(ds.time.values[0])[:19] + "Z", str(ds.time.values[-1])[:19] + "Z"],
+    "tas_units": ds.tas.attrs.get("units"),
+    "tas_mean": float(ds.tas.isel(time=0).mean()),
+}
+print(json.dumps(out))
+`
+
+// TestOpenKwargsWithXarray opens a reference file with xarray through the
+// item's xarray:open_kwargs, exactly as a user would, and checks that what
+// xarray sees is what the item says.
+func TestOpenKwargsWithXarray(t *testing.T) {
+	py := python(t)
+	dir := t.TempDir()
+	refPath := filepath.Join(dir, "nc4_basic.json")
+	f, err := os.Create(refPath)
+	require.NoError(t, err)
+	require.NoError(t, kerchunk.WriteJSON(f, translateFixture(t, "testdata/hdf5/nc4_basic.nc"), nil))
+	require.NoError(t, f.Close())
+
+	info, err := stac.FromReferenceFile(context.Background(), refPath, stac.RefOptions{})
+	require.NoError(t, err)
+	item, err := stac.Build(info, stac.Options{DatasetID: "sample", RefURL: refPath, Created: created})
+	require.NoError(t, err)
+	itemPath := filepath.Join(dir, "item.json")
+	require.NoError(t, os.WriteFile(itemPath, encode(t, item), 0o644))
+
+	out, err := exec.Command(py, "-c", openItem, itemPath).Output()
+	if ee, ok := err.(*exec.ExitError); ok {
+		t.Fatalf("python: %v\n%s", err, ee.Stderr)
+	}
+	require.NoError(t, err)
+	var got struct {
+		Sizes    map[string]int64 `json:"sizes"`
+		DataVars []string         `json:"data_vars"`
+		Lat, Lon []float64
+		Time     []string
+		Units    string  `json:"tas_units"`
+		Mean     float64 `json:"tas_mean"`
+	}
+	require.NoError(t, json.Unmarshal(out, &got))
+	dims := item.Properties.CubeDimensions
+	for name, d := range got.Sizes {
+		require.Contains(t, dims, name)
+		assert.Equal(t, info.Dimension(name).Size, d, name)
+	}
+	assert.Equal(t, []any{got.Lat[0], got.Lat[1]}, dims["lat"].Extent)
+	assert.Equal(t, []any{got.Lon[0], got.Lon[1]}, dims["lon"].Extent)
+	assert.Equal(t, []any{got.Time[0], got.Time[1]}, dims["time"].Extent)
+	assert.Equal(t, item.Properties.StartDatetime, got.Time[0])
+	assert.Contains(t, got.DataVars, "tas")
+	assert.Equal(t, "K", got.Units)
+	assert.Equal(t, item.Properties.CubeVariables["tas"].Unit, got.Units)
+	assert.Greater(t, got.Mean, 150.0, "the data is read through the references")
+}
