@@ -22,7 +22,16 @@
 //   - combine: concatenation of many references along one dimension.
 //   - stac and catalog: STAC items and the Asset/Release store.
 //   - blobio: URLs to gocloud.dev buckets, ranged reads with few round trips.
-//   - pipeline: the stage handlers with contract-shaped inputs and outputs.
+//   - pipeline: the stage handlers with contract-shaped inputs and outputs,
+//     the virtualize job (scan → validate → ref → combine → register), the
+//     submit logic (Contract 1) and Service, which wires them together.
+//   - engine: the job engine that runs staged jobs with fan-out tasks over
+//     a queue, advancing each stage exactly once under duplicate and
+//     out-of-order delivery.
+//   - queue: the work queue over gocloud.dev/pubsub, chosen by URL
+//     (mem://, rabbit://, azuresb://).
 //
-// The command-line tool lives in cmd/vzarr.
+// The command-line tool lives in cmd/vzarr (vzarr run is the whole
+// pipeline in one process); examples/orchestrator is the platform's
+// reference deployment (HTTP API and workers).
 package vzarr

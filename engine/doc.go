@@ -39,19 +39,25 @@
 //     catalog.ErrConflict, and only the creator plans and publishes the
 //     stage's tasks, themselves created with deterministic ids.
 //   - The job completes or fails once: TransitionJob to COMPLETED or FAILED
-//     is refused for a job already there. The hooks (OnStart, OnFailure,
-//     OnComplete) may run more than once after a crash and must be
-//     idempotent.
+//     is refused for a job already there. OnStart and OnFailure may run
+//     more than once after a crash and must be idempotent (OnFailure runs
+//     until it has succeeded once, which a marker record notes).
 //
 // No wake-up is lost: every worker that completes a task commits the task
 // first and reads the stage second, so of two workers that complete the
 // last two tasks at once, the later reader sees both. A worker acknowledges
 // its message only after the task and the advance it triggered are
 // committed; if it dies in between, the message is delivered again and the
-// next worker finishes the advance (a task found COMPLETED re-runs the
-// advance check, a gate left PENDING for longer than FanoutTimeout is
-// planned and published again, a task held PROCESSING for longer than
-// LeaseTimeout is taken over).
+// next worker finishes the advance: a task found COMPLETED re-runs the
+// advance check; a gate left PENDING keeps the message that opened it
+// coming back (RetryError) and, once older than FanoutTimeout, is planned
+// and published again (task creation is idempotent, duplicate messages
+// are harmless); a task held PROCESSING for longer than LeaseTimeout is
+// taken over by the next delivery of its message.
+//
+// Messages carry ids only, so a 10,000-file job sends 10,000 messages of
+// about 70 bytes; the file list, the per-file reports and results live in
+// the catalog (task params and results).
 //
 // # Failure
 //

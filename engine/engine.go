@@ -65,7 +65,9 @@ type Definition struct {
 	// idempotent. Its error is logged (and the hook is tried again on the
 	// next message of the job).
 	OnFailure func(ctx context.Context, job *catalog.Job, f *Failure) error
-	// OnComplete runs when the job has completed, at least once.
+	// OnComplete runs once the job has completed, in the worker that
+	// completed it (best effort: it is not run again if that worker dies
+	// first; put what must happen in the last stage).
 	OnComplete func(ctx context.Context, job *catalog.Job) error
 }
 
@@ -117,12 +119,17 @@ type TaskEvent struct {
 	Duration time.Duration
 }
 
-// StageEvent reports a stage whose tasks were published.
+// StageEvent reports a stage whose tasks were published. A stage's
+// StageStarted comes after every TaskDone of the stage before it
+// finished, but TaskDone events of one stage may arrive after the next
+// stage started.
 type StageEvent struct {
 	Job   *catalog.Job
 	Stage string
 	Index int
 	Tasks int
+	// Params are the tasks' params, in plan order.
+	Params []json.RawMessage
 }
 
 // Observer receives the engine's progress events, from the workers'

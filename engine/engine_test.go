@@ -613,7 +613,13 @@ func TestAbandonedFanOut(t *testing.T) {
 	_, err = store.CreateTask(ctx, catalog.NewTask{ID: engine.GateID(j.ID, "list"), JobID: j.ID, Type: engine.GateType, Stage: "list"})
 	require.NoError(t, err)
 
-	require.NoError(t, e.Handle(ctx, queue.Message{JobID: j.ID}))
+	// The creator's message comes back while the gate is fresh: it is
+	// kept (deliver again later), not acknowledged, so that the stage is
+	// recovered if its creator died.
+	err = e.Handle(ctx, queue.Message{JobID: j.ID})
+	var re *engine.RetryError
+	require.ErrorAs(t, err, &re)
+	assert.LessOrEqual(t, re.After, 200*time.Millisecond)
 	assert.Empty(t, pub.take(), "a fresh PENDING gate belongs to its creator")
 	time.Sleep(60 * time.Millisecond)
 	require.NoError(t, e.Handle(ctx, queue.Message{JobID: j.ID}))
@@ -695,11 +701,16 @@ func TestEmptyStageCompletesAtOnce(t *testing.T) {
 	ctx := context.Background()
 	runs := 0
 	def := &engine.Definition{Type: "empty", Stages: []engine.Stage{
-		{Name: "nothing", Plan: func(context.Context, *catalog.Job, map[string][]*catalog.Task) ([]json.RawMessage, error) { return nil, nil },
+		{Name: "nothing", Plan: func(context.Context, *catalog.Job, map[string][]*catalog.Task) ([]json.RawMessage, error) {
+			return nil, nil
+		},
 			Run: func(context.Context, *catalog.Job, *catalog.Task) (json.RawMessage, error) { runs++; return nil, nil }},
 		{Name: "one", Plan: func(context.Context, *catalog.Job, map[string][]*catalog.Task) ([]json.RawMessage, error) {
 			return []json.RawMessage{nil}, nil
-		}, Run: func(context.Context, *catalog.Job, *catalog.Task) (json.RawMessage, error) { runs++; return json.RawMessage(`{"ok":true}`), nil }},
+		}, Run: func(context.Context, *catalog.Job, *catalog.Task) (json.RawMessage, error) {
+			runs++
+			return json.RawMessage(`{"ok":true}`), nil
+		}},
 	}}
 	store := catalog.NewMemory()
 	pub := &direct{}
@@ -718,4 +729,71 @@ func TestEmptyStageCompletesAtOnce(t *testing.T) {
 	var sum engine.JobSummary
 	require.NoError(t, json.Unmarshal(j.Result, &sum))
 	assert.JSONEq(t, `{"ok":true}`, string(sum.Result))
+}
+
+// flakyStore fails one CreateTask of a given id, as a worker that dies in
+// the middle of opening a stage.
+type flakyStore struct {
+	*countingStore
+	failID string
+	failed atomic.Bool
+}
+
+func (f *flakyStore) CreateTask(ctx context.Context, nt catalog.NewTask) (*catalog.Task, error) {
+	if nt.ID == f.failID && f.failed.CompareAndSwap(false, true) {
+		return nil, errors.New("connection lost")
+	}
+	return f.countingStore.CreateTask(ctx, nt)
+}
+
+func TestCrashWhileOpeningAStage(t *testing.T) {
+	ctx := context.Background()
+	fx := newFixture()
+	counting := newCounting(catalog.NewMemory())
+	j, err := counting.CreateJob(ctx, catalog.NewJob{ID: "crash", Type: "squares"})
+	require.NoError(t, err)
+	store := &flakyStore{countingStore: counting, failID: engine.TaskID(j.ID, "sum", 0)}
+	pub := &direct{}
+	e, err := engine.New(store, pub, engine.Options{Logger: quietLogger(), FanoutTimeout: 100 * time.Millisecond}, fx.def())
+	require.NoError(t, err)
+
+	pending := []queue.Message{{JobID: j.ID}}
+	var lastErr error
+	var failedMsg queue.Message
+	for len(pending) > 0 {
+		var next []queue.Message
+		for _, m := range pending {
+			if err := e.Handle(ctx, m); err != nil {
+				lastErr, failedMsg = err, m
+				continue
+			}
+		}
+		next = append(next, pub.take()...)
+		pending = next
+	}
+	// The worker that completed the last square opened "sum" and died
+	// before creating its task: its message was not acknowledged.
+	require.ErrorContains(t, lastErr, "connection lost")
+	gate, err := store.GetTask(ctx, engine.GateID(j.ID, "sum"))
+	require.NoError(t, err)
+	assert.Equal(t, catalog.StatusPending, gate.Status)
+
+	// Delivered again at once: the gate is fresh, come back later.
+	var re *engine.RetryError
+	require.ErrorAs(t, e.Handle(ctx, failedMsg), &re)
+	// After FanoutTimeout the stage is planned and published again.
+	time.Sleep(120 * time.Millisecond)
+	require.NoError(t, e.Handle(ctx, failedMsg))
+	msgs := pub.take()
+	require.Len(t, msgs, 1)
+	require.NoError(t, e.Handle(ctx, msgs[0]))
+	j, err = store.GetJob(ctx, j.ID)
+	require.NoError(t, err)
+	require.Equal(t, catalog.StatusCompleted, j.Status, j.Error)
+	checkSum(t, j)
+	counting.mu.Lock()
+	defer counting.mu.Unlock()
+	assert.Equal(t, 1, counting.created[engine.GateID(j.ID, "sum")])
+	assert.Equal(t, 1, counting.created[engine.TaskID(j.ID, "sum", 0)])
+	assert.Equal(t, 1, counting.completed[engine.GateID(j.ID, "square")])
 }

@@ -89,7 +89,7 @@ func (e *Engine) reconcile(ctx context.Context, jobID string) error {
 			e.log.InfoContext(ctx, "engine: job started", "job_id", job.ID, "type", job.Type)
 			job = j
 		}
-		return e.advance(ctx, def, job)
+		return e.advance(ctx, def, job, -1)
 	}
 	return retryLater(e.backoff(1), "job %s keeps changing", jobID)
 }
@@ -111,8 +111,10 @@ func (e *Engine) currentStage(ctx context.Context, def *Definition, job *catalog
 	return k, gate, nil
 }
 
-// advance moves a PROCESSING job as far as it can go now.
-func (e *Engine) advance(ctx context.Context, def *Definition, job *catalog.Job) error {
+// advance moves a PROCESSING job as far as it can go now. from is the
+// index of the stage whose task's message called it (-1 for a job
+// message).
+func (e *Engine) advance(ctx context.Context, def *Definition, job *catalog.Job, from int) error {
 	for range 2*len(def.Stages) + maxRaces {
 		k, gate, err := e.currentStage(ctx, def, job)
 		if err != nil {
@@ -128,11 +130,18 @@ func (e *Engine) advance(ctx context.Context, def *Definition, job *catalog.Job)
 		st := &def.Stages[k]
 		switch gate.Status {
 		case catalog.StatusPending:
-			// Its creator is planning and publishing the stage; its own
-			// message stays unacknowledged until it is done. A gate left
-			// PENDING for long lost its creator: do it again.
-			if time.Since(gate.CreatedAt) < e.opts.FanoutTimeout {
-				return nil
+			// Its creator is planning and publishing the stage, and
+			// checks the stage once it has. A gate left PENDING for long
+			// lost its creator: do it again. The creator's own message
+			// (a job message or a task of an earlier stage) must come
+			// back until then, so that the stage is recovered if the
+			// creator died; a message of the stage's own tasks may go.
+			if age := time.Since(gate.CreatedAt); age < e.opts.FanoutTimeout {
+				if from >= k {
+					return nil
+				}
+				wait := min(e.opts.FanoutTimeout-age, e.opts.MaxRetryDelay) + time.Duration(rand.Int64N(int64(100*time.Millisecond)))
+				return retryLater(wait, "stage %s of job %s is being opened", st.Name, job.ID)
 			}
 			e.log.WarnContext(ctx, "engine: publishing an abandoned stage again", "job_id", job.ID, "stage", st.Name)
 			if _, err := e.fanOut(ctx, def, job, k, gate); err != nil {
@@ -279,7 +288,7 @@ func (e *Engine) fanOut(ctx context.Context, def *Definition, job *catalog.Job, 
 	e.log.InfoContext(ctx, "engine: stage started", "job_id", job.ID, "stage", st.Name, "tasks", len(plan),
 		"fanout_duration", time.Since(start).Round(time.Millisecond))
 	if f := e.opts.Observer.StageStarted; f != nil {
-		f(StageEvent{Job: job, Stage: st.Name, Index: k, Tasks: len(plan)})
+		f(StageEvent{Job: job, Stage: st.Name, Index: k, Tasks: len(plan), Params: plan})
 	}
 	return true, nil
 }
@@ -447,7 +456,7 @@ func (e *Engine) handleTask(ctx context.Context, m queue.Message) error {
 		case catalog.StatusCompleted:
 			// A delivery after the run: make sure the advance it
 			// triggered happened.
-			return e.advance(ctx, def, job)
+			return e.advance(ctx, def, job, stageIndex(def, st))
 		case catalog.StatusFailed:
 			if failedForGood(task) {
 				return e.failJob(ctx, def, job, failureOf(st.Name, task), nil)
@@ -544,7 +553,7 @@ func (e *Engine) runTask(ctx context.Context, def *Definition, st *Stage, job *c
 		if f := e.opts.Observer.TaskDone; f != nil {
 			f(TaskEvent{Job: job, Task: task, Stage: st.Name, Duration: dur})
 		}
-		return e.advance(ctx, def, job)
+		return e.advance(ctx, def, job, stageIndex(def, st))
 	}
 	if ctx.Err() != nil {
 		// Shut down mid-task: leave it to the next delivery.
@@ -711,4 +720,13 @@ func taskIndex(id string) int {
 // sortByIndex orders a stage's tasks as its plan did.
 func sortByIndex(ts []*catalog.Task) {
 	sort.SliceStable(ts, func(i, j int) bool { return taskIndex(ts[i].ID) < taskIndex(ts[j].ID) })
+}
+
+func stageIndex(def *Definition, st *Stage) int {
+	for i := range def.Stages {
+		if &def.Stages[i] == st {
+			return i
+		}
+	}
+	return -1
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/greensight/vzarr/catalog"
@@ -17,7 +18,16 @@ type StageSummary struct {
 	Counts     map[catalog.Status]int `json:"counts,omitempty"`
 	StartedAt  *time.Time             `json:"started_at,omitempty"`
 	FinishedAt *time.Time             `json:"finished_at,omitempty"`
-	DurationMS int64                  `json:"duration_ms,omitempty"`
+	// DurationMS is the stage's span: from its opening (planning,
+	// publishing) to its advance.
+	DurationMS int64 `json:"duration_ms"`
+	// WaitMS is the time from the opening to the first task's start
+	// (planning, publishing, the queue's delivery latency).
+	WaitMS int64 `json:"wait_ms"`
+	// RunMS is the time from the first task's start to the last task's
+	// end; BusyMS adds up the tasks' own run times.
+	RunMS  int64 `json:"run_ms"`
+	BusyMS int64 `json:"busy_ms"`
 }
 
 // JobSummary is the Result a completed job records.
@@ -38,15 +48,74 @@ func stageSummary(gate *catalog.Task) StageSummary {
 	return s
 }
 
+// addTask adds a task's times to its stage's summary.
+func (s *StageSummary) addTask(t *catalog.Task, first, last *time.Time) {
+	if s.Counts == nil {
+		s.Counts = map[catalog.Status]int{}
+	}
+	s.Counts[t.Status]++
+	if t.StartedAt == nil {
+		return
+	}
+	if first.IsZero() || t.StartedAt.Before(*first) {
+		*first = *t.StartedAt
+	}
+	if t.FinishedAt != nil {
+		if t.FinishedAt.After(*last) {
+			*last = *t.FinishedAt
+		}
+		s.BusyMS += t.FinishedAt.Sub(*t.StartedAt).Milliseconds()
+	}
+}
+
+// summarize fills the stages' task counts and times from the tasks.
+func summarize(stages []StageSummary, index map[string]int, tasks []*catalog.Task) map[catalog.Status]int {
+	counts := map[catalog.Status]int{}
+	first := make([]time.Time, len(stages))
+	last := make([]time.Time, len(stages))
+	for _, t := range tasks {
+		if t.Type == GateType || t.Type == failureType {
+			continue
+		}
+		counts[t.Status]++
+		if i, ok := index[t.Stage]; ok {
+			stages[i].addTask(t, &first[i], &last[i])
+		}
+	}
+	for i := range stages {
+		s := &stages[i]
+		if !first[i].IsZero() && s.StartedAt != nil {
+			s.WaitMS = first[i].Sub(*s.StartedAt).Milliseconds()
+			if !last[i].IsZero() {
+				s.RunMS = last[i].Sub(first[i]).Milliseconds()
+			}
+		}
+	}
+	return counts
+}
+
 func (e *Engine) summary(ctx context.Context, def *Definition, job *catalog.Job) (*JobSummary, error) {
 	sum := &JobSummary{}
-	for _, st := range def.Stages {
-		g, err := e.store.GetTask(ctx, GateID(job.ID, st.Name))
-		if err != nil {
-			return nil, err
+	tasks, err := e.store.ListTasks(ctx, job.ID)
+	if err != nil {
+		return nil, err
+	}
+	gates := map[string]*catalog.Task{}
+	for _, t := range tasks {
+		if t.Type == GateType {
+			gates[t.Stage] = t
 		}
+	}
+	index := map[string]int{}
+	for _, st := range def.Stages {
+		g := gates[st.Name]
+		if g == nil {
+			return nil, fmt.Errorf("engine: job %s has no gate for stage %s", job.ID, st.Name)
+		}
+		index[st.Name] = len(sum.Stages)
 		sum.Stages = append(sum.Stages, stageSummary(g))
 	}
+	summarize(sum.Stages, index, tasks)
 	if job.StartedAt != nil {
 		sum.DurationMS = time.Since(*job.StartedAt).Milliseconds()
 	}
@@ -97,19 +166,7 @@ func statusOf(job *catalog.Job, tasks []*catalog.Task) *JobStatus {
 			st.Stage = t.Stage
 		}
 	}
-	for _, t := range tasks {
-		if t.Type == GateType || t.Type == failureType {
-			continue
-		}
-		st.Tasks[t.Status]++
-		if i, ok := index[t.Stage]; ok {
-			s := &st.Stages[i]
-			if s.Counts == nil {
-				s.Counts = map[catalog.Status]int{}
-			}
-			s.Counts[t.Status]++
-		}
-	}
+	st.Tasks = summarize(st.Stages, index, tasks)
 	if job.Status == catalog.StatusFailed {
 		st.Failure = jobFailure(job)
 	}

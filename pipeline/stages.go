@@ -493,7 +493,25 @@ func runJSON(ctx context.Context, deps *Deps, stage string, params json.RawMessa
 }
 
 func (d *Deps) registerDeps() RegisterDeps {
-	return RegisterDeps{Store: d.Store, Opener: d.opener(), STAC: d.STAC, Logger: d.Logger}
+	o := d.opener()
+	sc := d.STAC
+	if sc.Account == "" && o.AccountName == "" {
+		// An Opener configured by a connection string alone (Azurite):
+		// the item names the connection string's account.
+		sc.Account = connStringAccount(o.ConnectionString)
+	}
+	return RegisterDeps{Store: d.Store, Opener: o, STAC: sc, Logger: d.Logger}
+}
+
+// connStringAccount is the AccountName of an Azure Storage connection
+// string ("" when none).
+func connStringAccount(cs string) string {
+	for _, part := range strings.Split(cs, ";") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(part), "="); ok && strings.EqualFold(k, "AccountName") {
+			return v
+		}
+	}
+	return ""
 }
 
 // strictJSON decodes one JSON value, refusing unknown fields.

@@ -86,7 +86,9 @@ func NewDefinition(deps *Deps) *engine.Definition {
 					}
 					return out, nil
 				},
-				Run: runWith(func(ctx context.Context, _ *catalog.Job, p ValidateParams) (any, error) { return Validate(ctx, deps, p) })},
+				Run: runWith(func(ctx context.Context, _ *catalog.Job, p ValidateParams) (any, error) {
+					return Validate(ctx, deps, p)
+				})},
 			{Name: StageRef,
 				Plan: func(_ context.Context, job *catalog.Job, done map[string][]*catalog.Task) ([]json.RawMessage, error) {
 					jp, scan, err := scanOf(job, done)
@@ -122,7 +124,9 @@ func NewDefinition(deps *Deps) *engine.Definition {
 					}
 					return one(CombineParams{DatasetID: jp.DatasetID, RefURLs: urls, ConcatDim: jp.ConcatDim, CombinedRefURL: jp.CombinedRefURL()})
 				},
-				Run: runWith(func(ctx context.Context, _ *catalog.Job, p CombineParams) (any, error) { return CombineRefs(ctx, deps, p) })},
+				Run: runWith(func(ctx context.Context, _ *catalog.Job, p CombineParams) (any, error) {
+					return CombineRefs(ctx, deps, p)
+				})},
 			{Name: StageRegister,
 				Plan: func(_ context.Context, job *catalog.Job, done map[string][]*catalog.Task) ([]json.RawMessage, error) {
 					jp, err := jobParams(job)

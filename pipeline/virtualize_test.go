@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,15 +47,15 @@ func copySample(t *testing.T) (string, []string) {
 type plRun struct {
 	svc  *pipeline.Service
 	out  string
-	logs *bytes.Buffer
+	logs *lockedWriter
 }
 
 // startLocal runs the pipeline in process over local files.
 func startLocal(t *testing.T, store catalog.Store) *plRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &bytes.Buffer{}
-	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logs := &lockedWriter{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	out := filepath.Join(t.TempDir(), "refs")
 	svc, err := pipeline.NewService(ctx, pipeline.ServiceConfig{
 		Store:    store,
@@ -74,20 +75,22 @@ func startLocal(t *testing.T, store catalog.Store) *plRun {
 	return &plRun{svc: svc, out: out, logs: logs}
 }
 
+// lockedWriter is a log buffer that workers write while the test reads.
 type lockedWriter struct {
-	mu chanMutex
-	w  *bytes.Buffer
+	mu sync.Mutex
+	w  bytes.Buffer
 }
 
-type chanMutex struct{ c chan struct{} }
-
 func (l *lockedWriter) Write(p []byte) (int, error) {
-	if l.mu.c == nil {
-		l.mu.c = make(chan struct{}, 1)
-	}
-	l.mu.c <- struct{}{}
-	defer func() { <-l.mu.c }()
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.String()
 }
 
 func (r *plRun) submit(t *testing.T, src string) *catalog.Job {

@@ -40,6 +40,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"time"
 
 	"gocloud.dev/gcerrors"
 	"gocloud.dev/pubsub"
@@ -255,9 +256,18 @@ func (q *Queue) Receive(ctx context.Context) (*Delivery, error) {
 	return d, nil
 }
 
-// Close shuts the topic and subscription down (waiting for pending acks)
-// and releases the connection.
+// DefaultCloseTimeout bounds Close when its context has no deadline.
+const DefaultCloseTimeout = 10 * time.Second
+
+// Close shuts the topic and subscription down (waiting for pending sends
+// and acks, until ctx ends or DefaultCloseTimeout when ctx has no
+// deadline) and releases the connection.
 func (q *Queue) Close(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultCloseTimeout)
+		defer cancel()
+	}
 	var errs []error
 	if q.sub != nil && !q.shared {
 		errs = append(errs, q.sub.Shutdown(ctx))

@@ -227,7 +227,11 @@ func TestServiceBusWiring(t *testing.T) {
 		q, err := queue.Open(ctx, "azuresb://vzarr-tasks?subscription=workers&listener_timeout=1s",
 			queue.Options{ServiceBusConnectionString: conn})
 		require.NoError(t, err, "the driver opens lazily")
-		defer q.Close(context.Background())
+		defer func() {
+			cctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			_ = q.Close(cctx)
+		}()
 		assert.Equal(t, "azuresb", q.Scheme())
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()

@@ -142,7 +142,9 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	level := slog.LevelError
+	// The outcome, failures included, is the JSON on stdout; the logs
+	// are for --verbose.
+	level := slog.LevelError + 4
 	if *verbose {
 		level = slog.LevelInfo
 	}
@@ -280,7 +282,7 @@ func indentJSON(b []byte) []byte {
 }
 
 // progress draws one status line per stage on a terminal: files done of
-// the total, bytes, rate.
+// the total, bytes done of the total, rate, time since the stage opened.
 type progress struct {
 	w       io.Writer
 	on      bool
@@ -293,6 +295,7 @@ type progress struct {
 	size    int64
 	began   time.Time
 	stageAt time.Time
+	firstAt time.Time // the first task of the stage finished
 	last    time.Time
 	ticker  *time.Ticker
 	quit    chan struct{}
@@ -303,23 +306,35 @@ func newProgress(w io.Writer, on bool) *progress {
 	return &progress{w: w, on: on, quit: make(chan struct{})}
 }
 
+// sizeOf reads the size_bytes of a task's params (0 when none).
+func sizeOf(params json.RawMessage) int64 {
+	var sz struct {
+		SizeBytes int64 `json:"size_bytes"`
+	}
+	_ = json.Unmarshal(params, &sz)
+	return sz.SizeBytes
+}
+
 func (p *progress) observer() engine.Observer {
 	return engine.Observer{
 		StageStarted: func(ev engine.StageEvent) {
 			p.mu.Lock()
 			defer p.mu.Unlock()
 			if p.stage != "" {
+				// The stage before has completed, whatever events of it
+				// are still on their way.
+				p.done, p.bytes = p.total, p.size
 				p.drawLocked(true)
 			}
 			p.stage, p.total, p.done, p.failed, p.bytes, p.size = ev.Stage, ev.Tasks, 0, 0, 0, 0
-			p.stageAt = time.Now()
+			for _, params := range ev.Params {
+				p.size += sizeOf(params)
+			}
+			p.stageAt, p.firstAt = time.Now(), time.Time{}
 			p.drawLocked(false)
 		},
 		TaskDone: func(ev engine.TaskEvent) {
-			var sz struct {
-				SizeBytes int64 `json:"size_bytes"`
-			}
-			_ = json.Unmarshal(ev.Task.Params, &sz)
+			sz := sizeOf(ev.Task.Params)
 			p.mu.Lock()
 			defer p.mu.Unlock()
 			if ev.Stage != p.stage {
@@ -329,7 +344,10 @@ func (p *progress) observer() engine.Observer {
 			if ev.Err != nil {
 				p.failed++
 			}
-			p.bytes += sz.SizeBytes
+			p.bytes += sz
+			if p.firstAt.IsZero() {
+				p.firstAt = time.Now().Add(-ev.Duration)
+			}
 			if time.Since(p.last) > 100*time.Millisecond || p.done == p.total {
 				p.drawLocked(false)
 			}
@@ -382,9 +400,14 @@ func (p *progress) drawLocked(final bool) {
 	p.last = time.Now()
 	el := time.Since(p.stageAt)
 	line := fmt.Sprintf("%-9s %d/%d", p.stage, p.done, p.total)
-	if p.bytes > 0 {
-		rate := float64(p.bytes) / max(el.Seconds(), 1e-3)
-		line += fmt.Sprintf(" files · %s · %s/s", humanBytes(p.bytes), humanBytes(int64(rate)))
+	if p.size > 0 {
+		line += fmt.Sprintf(" files · %s of %s", humanBytes(p.bytes), humanBytes(p.size))
+		// The rate counts from the first task's start, not from the
+		// queue's delivery of it.
+		if !p.firstAt.IsZero() && p.bytes > 0 {
+			rate := float64(p.bytes) / max(time.Since(p.firstAt).Seconds(), 1e-3)
+			line += fmt.Sprintf(" · %s/s", humanBytes(int64(rate)))
+		}
 	}
 	if p.failed > 0 {
 		line += fmt.Sprintf(" · %d failed", p.failed)

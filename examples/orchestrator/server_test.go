@@ -228,8 +228,6 @@ func TestAPISubmitToCompletion(t *testing.T) {
 	assert.Equal(t, 400, code)
 
 	// The same submit again: the same job, no new work.
-	before, _ := o.do(t, "GET", "/api/dbadmin/tasks/"+jobID, "", "")
-	_ = before
 	code, again := o.submit(t, body)
 	require.Equal(t, http.StatusOK, code, again)
 	assert.Equal(t, jobID, again["job_id"])
@@ -353,4 +351,3 @@ func (d *downStore) GetJob(ctx context.Context, id string) (*catalog.Job, error)
 	}
 	return d.Store.GetJob(ctx, id)
 }
-
