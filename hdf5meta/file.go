@@ -95,10 +95,12 @@ func WithReaderOptions(opts ...rangeio.Option) Option {
 
 // DefaultReaderOptions is the read cache Open uses: netCDF-4 files keep
 // most metadata near the start, so the first request reads 256 KiB; later
-// misses read 64 KiB blocks. Callers that sniff a file before opening it
+// misses read 16 KiB blocks (B-tree nodes scattered among the data of big
+// files are a few KiB each: measured on a 312 MB netCDF-4 file, 16 KiB
+// blocks cost 28 requests and 0.7 MB, 64 KiB blocks 26 requests and 1.9 MB). Callers that sniff a file before opening it
 // can build the same cache with rangeio.NewReader and pass it to Open.
 func DefaultReaderOptions() []rangeio.Option {
-	return []rangeio.Option{rangeio.WithFirstRead(256 << 10), rangeio.WithBlockSize(64 << 10)}
+	return []rangeio.Option{rangeio.WithFirstRead(256 << 10), rangeio.WithBlockSize(16 << 10), rangeio.WithCoalesceGap(16 << 10)}
 }
 
 // WithMaxDepth limits how deep Walk descends into nested groups (default 256).
