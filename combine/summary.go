@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/internal/cftime"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/refread"
@@ -92,24 +93,13 @@ func baseName(p string) string {
 // numpyName is NumPy's name of a dtype, as in Contract 4's variables.
 func numpyName(a *refread.Array) string {
 	d := a.DType
-	bits := strconv.Itoa(d.Size * 8)
 	switch d.Kind {
-	case 'f':
-		return "float" + bits
-	case 'i':
-		return "int" + bits
-	case 'u':
-		return "uint" + bits
-	case 'b':
-		return "bool"
 	case 'O':
 		return "str"
-	case 'S':
-		return "S" + strconv.Itoa(d.Size)
 	case 'U':
 		return "<U" + strconv.Itoa(d.Size/4)
 	}
-	return strings.TrimLeft(d.Str, "<>|=")
+	return hdf5meta.NumpyName(d.Str)
 }
 
 // timeRange returns the earliest and latest value of the concat

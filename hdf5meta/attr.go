@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math"
 	"strings"
+
+	"github.com/greensight/vzarr/internal/elem"
 )
 
 // Attribute is a decoded HDF5 attribute.
@@ -215,12 +217,7 @@ func convertSlice[T any](vals []any) []T {
 	return out
 }
 
-func order(t *Datatype) binary.ByteOrder {
-	if t.BigEndian {
-		return binary.BigEndian
-	}
-	return binary.LittleEndian
-}
+func order(t *Datatype) binary.ByteOrder { return elem.Order(t.BigEndian) }
 
 // decodeElement decodes one element of type t.
 func (f *File) decodeElement(t *Datatype, b []byte, depth int) (any, error) {
@@ -233,17 +230,8 @@ func (f *File) decodeElement(t *Datatype, b []byte, depth int) (any, error) {
 	bo := order(t)
 	switch t.Class {
 	case ClassFixedPoint:
-		var u uint64
-		switch t.Size {
-		case 1:
-			u = uint64(b[0])
-		case 2:
-			u = uint64(bo.Uint16(b))
-		case 4:
-			u = uint64(bo.Uint32(b))
-		case 8:
-			u = bo.Uint64(b)
-		default:
+		u, ok := elem.Uint(b, bo, t.Size)
+		if !ok {
 			return append([]byte(nil), b[:t.Size]...), nil
 		}
 		if t.Signed {
@@ -273,7 +261,7 @@ func (f *File) decodeElement(t *Datatype, b []byte, depth int) (any, error) {
 		case 8:
 			return math.Float64frombits(bo.Uint64(b)), nil
 		case 2:
-			return float16(bo.Uint16(b)), nil
+			return elem.Float16(bo.Uint16(b)), nil
 		}
 		return append([]byte(nil), b[:t.Size]...), nil
 	case ClassString:
@@ -393,26 +381,4 @@ func trimString(b []byte, pad StringPad) string {
 		return strings.TrimRight(string(b), " ")
 	}
 	return string(b)
-}
-
-func float16(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h) & 0x3ff
-	switch {
-	case exp == 0 && mant == 0:
-		return math.Float32frombits(sign)
-	case exp == 0:
-		// Subnormal: normalise.
-		e := uint32(127 - 15 + 1)
-		for mant&0x400 == 0 {
-			mant <<= 1
-			e--
-		}
-		mant &= 0x3ff
-		return math.Float32frombits(sign | e<<23 | mant<<13)
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0xff<<23 | mant<<13)
-	}
-	return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
 }

@@ -2,6 +2,7 @@ package hdf5meta
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -185,15 +186,8 @@ func (t *Datatype) NumpyDtype() string {
 // variable-length strings) and the class name otherwise.
 func (t *Datatype) Name() string {
 	switch t.Class {
-	case ClassFixedPoint:
-		if t.Signed {
-			return fmt.Sprintf("int%d", 8*t.Size)
-		}
-		return fmt.Sprintf("uint%d", 8*t.Size)
-	case ClassFloat:
-		return fmt.Sprintf("float%d", 8*t.Size)
-	case ClassString:
-		return fmt.Sprintf("S%d", t.Size)
+	case ClassFixedPoint, ClassFloat, ClassString:
+		return NumpyName(t.NumpyDtype())
 	case ClassEnum:
 		if t.isBool() {
 			return "bool"
@@ -206,6 +200,37 @@ func (t *Datatype) Name() string {
 		return "vlen"
 	}
 	return t.Class.String()
+}
+
+// NumpyName returns numpy's name of a numpy (Zarr v2) dtype string:
+// "float32" for "<f4", "int16" for ">i2", "uint8" for "|u1",
+// "complex128" for "<c16", "bool" for "|b1", and the string without its
+// byte order for other kinds ("S10", "U3", "O", "V8", "M8[ns]").
+func NumpyName(dtype string) string {
+	s := strings.TrimLeft(dtype, "<>|=")
+	if s == "" {
+		return dtype
+	}
+	var name string
+	switch s[0] {
+	case 'b':
+		return "bool"
+	case 'i':
+		name = "int"
+	case 'u':
+		name = "uint"
+	case 'f':
+		name = "float"
+	case 'c':
+		name = "complex"
+	default:
+		return s
+	}
+	n, err := strconv.Atoi(s[1:])
+	if err != nil || n <= 0 {
+		return s
+	}
+	return name + strconv.Itoa(8*n)
 }
 
 // isBool reports whether an enum is h5py's boolean (FALSE=0, TRUE=1, 1 byte).

@@ -8,8 +8,13 @@ import (
 
 // NetCDF-4 naming conventions that netCDF-C applies on top of HDF5.
 const (
-	dimOnlyPrefix   = "This is a netCDF dimension but not a netCDF variable"
-	nonCoordPrefix  = "_nc4_non_coord_"
+	// DimOnlyPrefix starts the NAME attribute of a dimension scale that is
+	// a netCDF dimension but not a netCDF variable.
+	DimOnlyPrefix = "This is a netCDF dimension but not a netCDF variable"
+	// NonCoordPrefix starts the link name of a variable named like a
+	// dimension that is not its coordinate variable; the netCDF name is
+	// the rest.
+	NonCoordPrefix  = "_nc4_non_coord_"
 	phonyDimPattern = "phony_dim_%d"
 )
 
@@ -96,12 +101,12 @@ func (f *File) NetCDF() (*NetCDFView, error) {
 			}
 		case *Dataset:
 			datasets = append(datasets, dsEntry{rel, o})
-			if s, _ := attrString(o, "CLASS"); s == "DIMENSION_SCALE" && len(o.Space.Dims) >= 1 {
+			if o.IsDimensionScale() {
 				if _, dup := scales[o.Addr]; dup {
 					return nil
 				}
 				grp, name := path.Split(rel)
-				d := &Dim{Name: strings.TrimPrefix(name, nonCoordPrefix), Group: strings.TrimSuffix(grp, "/"),
+				d := &Dim{Name: strings.TrimPrefix(name, NonCoordPrefix), Group: strings.TrimSuffix(grp, "/"),
 					Size: o.Space.Dims[0], Unlimited: o.Space.MaxDims[0] == Unlimited, scaleAddr: o.Addr, id: -1, order: len(dims)}
 				if id, ok := attrInt(o, "_Netcdf4Dimid"); ok {
 					d.id = id
@@ -128,9 +133,9 @@ func (f *File) NetCDF() (*NetCDFView, error) {
 	phony := map[phonyKey][]*Dim{}
 	for _, e := range datasets {
 		ds := e.ds
-		nameAttr, _ := attrString(ds, "NAME")
+		nameAttr, _ := AttrString(ds, "NAME")
 		isScale := scales[ds.Addr] != nil
-		if isScale && strings.HasPrefix(nameAttr, dimOnlyPrefix) {
+		if isScale && strings.HasPrefix(nameAttr, DimOnlyPrefix) {
 			continue // a dimension without a variable
 		}
 		grp, name := path.Split(e.path)
@@ -215,8 +220,16 @@ func visibleAttrs(as []*Attribute) []*Attribute {
 	return out
 }
 
-// attrString returns a string attribute's value.
-func attrString(o Object, name string) (string, bool) {
+// IsDimensionScale reports whether the dataset is an HDF5 dimension scale
+// (CLASS "DIMENSION_SCALE") of at least one dimension.
+func (ds *Dataset) IsDimensionScale() bool {
+	s, _ := AttrString(ds, "CLASS")
+	return s == "DIMENSION_SCALE" && ds.Space.Kind == SpaceSimple && len(ds.Space.Dims) >= 1
+}
+
+// AttrString returns the value of a string attribute (or of a list of one
+// string) of o.
+func AttrString(o Object, name string) (string, bool) {
 	a := Attr(o, name)
 	if a == nil {
 		return "", false
@@ -234,11 +247,44 @@ func attrString(o Object, name string) (string, bool) {
 
 // attrInt returns an integer attribute's first value.
 func attrInt(o Object, name string) (int64, bool) {
-	a := Attr(o, name)
-	if a == nil {
+	v, ok := AttrInts(o, name)
+	if !ok || len(v) == 0 {
 		return 0, false
 	}
-	return AsInt(a.Value)
+	return v[0], true
+}
+
+// AttrInts returns the values of an integer attribute of o (a scalar is
+// one value).
+func AttrInts(o Object, name string) ([]int64, bool) {
+	a := Attr(o, name)
+	if a == nil {
+		return nil, false
+	}
+	var out []int64
+	switch v := a.Value.(type) {
+	case []int32:
+		for _, x := range v {
+			out = append(out, int64(x))
+		}
+	case []int64:
+		out = v
+	case []any:
+		for _, x := range v {
+			n, ok := AsInt(x)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, n)
+		}
+	default:
+		n, ok := AsInt(v)
+		if !ok {
+			return nil, false
+		}
+		out = []int64{n}
+	}
+	return out, true
 }
 
 // AsInt converts a decoded integer value, or the first element of an

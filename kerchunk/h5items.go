@@ -4,10 +4,10 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/internal/elem"
 	"github.com/greensight/vzarr/kerchunk/codecs"
 )
 
@@ -118,10 +118,7 @@ func encodeScalar(t *hdf5meta.Datatype, v any) []byte {
 	if !ok {
 		return nil
 	}
-	var bo binary.ByteOrder = binary.LittleEndian
-	if t.BigEndian {
-		bo = binary.BigEndian
-	}
+	bo := elem.Order(t.BigEndian)
 	out := make([]byte, t.Size)
 	if t.Class == hdf5meta.ClassString {
 		s, ok := v.(string)
@@ -156,12 +153,7 @@ func encodeScalar(t *hdf5meta.Datatype, v any) []byte {
 	}
 	switch et.Class {
 	case hdf5meta.ClassFloat:
-		switch et.Size {
-		case 4:
-			bo.PutUint32(out, math.Float32bits(float32(f)))
-		case 8:
-			bo.PutUint64(out, math.Float64bits(f))
-		default:
+		if !elem.PutFloat(out, bo, et.Size, f) {
 			return nil
 		}
 	case hdf5meta.ClassFixedPoint, hdf5meta.ClassBitfield:
@@ -169,16 +161,7 @@ func encodeScalar(t *hdf5meta.Datatype, v any) []byte {
 		if et.Signed {
 			x = uint64(i)
 		}
-		switch et.Size {
-		case 1:
-			out[0] = byte(x)
-		case 2:
-			bo.PutUint16(out, uint16(x))
-		case 4:
-			bo.PutUint32(out, uint32(x))
-		case 8:
-			bo.PutUint64(out, x)
-		default:
+		if !elem.PutUint(out, bo, et.Size, x) {
 			return nil
 		}
 	default:

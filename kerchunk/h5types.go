@@ -1,12 +1,12 @@
 package kerchunk
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 	"strconv"
 
 	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/internal/elem"
 )
 
 // elemKind classifies how a dataset's elements reach Zarr.
@@ -265,19 +265,10 @@ func (z *zType) fillJSON(raw []byte) []byte {
 		return []byte("null")
 	}
 	t := z.elem
-	var bo binary.ByteOrder = binary.LittleEndian
-	if t.BigEndian {
-		bo = binary.BigEndian
-	}
 	switch t.Class {
 	case hdf5meta.ClassFloat:
-		switch t.Size {
-		case 4:
-			return appendFillFloat(nil, float64(math.Float32frombits(bo.Uint32(raw))))
-		case 8:
-			return appendFillFloat(nil, math.Float64frombits(bo.Uint64(raw)))
-		case 2:
-			return appendFillFloat(nil, float64(halfToFloat(bo.Uint16(raw))))
+		if f, ok := elem.Float(raw, elem.Order(t.BigEndian), t.Size); ok {
+			return appendFillFloat(nil, f)
 		}
 	case hdf5meta.ClassFixedPoint, hdf5meta.ClassBitfield, hdf5meta.ClassEnum:
 		if isBoolEnum(t) {
@@ -286,52 +277,17 @@ func (z *zType) fillJSON(raw []byte) []byte {
 		et := t
 		if t.Class == hdf5meta.ClassEnum {
 			et = t.Base
-			if et.BigEndian {
-				bo = binary.BigEndian
-			} else {
-				bo = binary.LittleEndian
-			}
 		}
-		var u uint64
-		switch et.Size {
-		case 1:
-			u = uint64(raw[0])
-		case 2:
-			u = uint64(bo.Uint16(raw))
-		case 4:
-			u = uint64(bo.Uint32(raw))
-		case 8:
-			u = bo.Uint64(raw)
-		}
+		bo := elem.Order(et.BigEndian)
 		if et.Signed && et.Class == hdf5meta.ClassFixedPoint {
-			shift := 64 - 8*uint(et.Size)
-			return strconv.AppendInt(nil, int64(u<<shift)>>shift, 10)
+			i, _ := elem.Int(raw, bo, et.Size)
+			return strconv.AppendInt(nil, i, 10)
 		}
+		u, _ := elem.Uint(raw, bo, et.Size)
 		return strconv.AppendUint(nil, u, 10)
 	}
 	// Strings, opaque and structured types: base64 of the bytes.
 	return appendBase64(nil, raw)
-}
-
-func halfToFloat(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h) & 0x3ff
-	switch {
-	case exp == 0 && mant == 0:
-		return math.Float32frombits(sign)
-	case exp == 0:
-		e := uint32(127 - 15 + 1)
-		for mant&0x400 == 0 {
-			mant <<= 1
-			e--
-		}
-		mant &= 0x3ff
-		return math.Float32frombits(sign | e<<23 | mant<<13)
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0xff<<23 | mant<<13)
-	}
-	return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
 }
 
 // isNaNBytes reports whether raw is a NaN of the float type.
@@ -339,20 +295,8 @@ func (z *zType) isNaNBytes(raw []byte) bool {
 	if !z.float || len(raw) < z.size {
 		return false
 	}
-	var bo binary.ByteOrder = binary.LittleEndian
-	if z.bigEndian {
-		bo = binary.BigEndian
-	}
-	switch z.size {
-	case 4:
-		return math.IsNaN(float64(math.Float32frombits(bo.Uint32(raw))))
-	case 8:
-		return math.IsNaN(math.Float64frombits(bo.Uint64(raw)))
-	case 2:
-		v := bo.Uint16(raw)
-		return v&0x7c00 == 0x7c00 && v&0x3ff != 0
-	}
-	return false
+	f, ok := elem.Float(raw, elem.Order(z.bigEndian), z.size)
+	return ok && math.IsNaN(f)
 }
 
 // sameFill reports whether element bytes a and b read as the same value

@@ -54,63 +54,6 @@ type ncModel struct {
 	nextID    int64 // next free dimension id
 }
 
-const (
-	dimOnlyPrefix  = "This is a netCDF dimension but not a netCDF variable"
-	nonCoordPrefix = "_nc4_non_coord_"
-)
-
-func attrText(o hdf5meta.Object, name string) (string, bool) {
-	a := hdf5meta.Attr(o, name)
-	if a == nil {
-		return "", false
-	}
-	switch v := a.Value.(type) {
-	case string:
-		return v, true
-	case []string:
-		if len(v) == 1 {
-			return v[0], true
-		}
-	}
-	return "", false
-}
-
-func attrInts(o hdf5meta.Object, name string) ([]int64, bool) {
-	a := hdf5meta.Attr(o, name)
-	if a == nil {
-		return nil, false
-	}
-	var out []int64
-	switch v := a.Value.(type) {
-	case []int32:
-		for _, x := range v {
-			out = append(out, int64(x))
-		}
-	case []int64:
-		out = v
-	case []any:
-		for _, x := range v {
-			n, ok := hdf5meta.AsInt(x)
-			if !ok {
-				return nil, false
-			}
-			out = append(out, n)
-		}
-	default:
-		n, ok := hdf5meta.AsInt(v)
-		if !ok {
-			return nil, false
-		}
-		out = []int64{n}
-	}
-	return out, true
-}
-
-func isScale(ds *hdf5meta.Dataset) bool {
-	s, _ := attrText(ds, "CLASS")
-	return s == "DIMENSION_SCALE" && ds.Space.Kind == hdf5meta.SpaceSimple && len(ds.Space.Dims) >= 1
-}
-
 // buildModel walks the file into groups, variables and dimensions.
 func buildModel(f *hdf5meta.File) (*ncModel, error) {
 	m := &ncModel{}
@@ -162,11 +105,11 @@ func buildModel(f *hdf5meta.File) (*ncModel, error) {
 			if g == nil {
 				return nil
 			}
-			if isScale(o) {
+			if o.IsDimensionScale() {
 				if _, dup := scaleDims[o.Addr]; !dup {
-					d := &ncDim{name: strings.TrimPrefix(path.Base(rel), nonCoordPrefix), group: parent,
+					d := &ncDim{name: strings.TrimPrefix(path.Base(rel), hdf5meta.NonCoordPrefix), group: parent,
 						size: o.Space.Dims[0], unlimited: o.Space.MaxDims[0] == hdf5meta.Unlimited, id: -1}
-					if ids, ok := attrInts(o, "_Netcdf4Dimid"); ok && len(ids) == 1 {
+					if ids, ok := hdf5meta.AttrInts(o, "_Netcdf4Dimid"); ok && len(ids) == 1 {
 						d.id = ids[0]
 						m.isNetCDF4 = true
 					}
@@ -174,11 +117,11 @@ func buildModel(f *hdf5meta.File) (*ncModel, error) {
 					scaleOrder = append(scaleOrder, o)
 					g.dims = append(g.dims, d)
 				}
-				if name, _ := attrText(o, "NAME"); strings.HasPrefix(name, dimOnlyPrefix) {
+				if name, _ := hdf5meta.AttrString(o, "NAME"); strings.HasPrefix(name, hdf5meta.DimOnlyPrefix) {
 					return nil // a dimension without a variable
 				}
 			}
-			g.vars = append(g.vars, &ncVar{name: strings.TrimPrefix(path.Base(rel), nonCoordPrefix), h5path: rel, ds: o})
+			g.vars = append(g.vars, &ncVar{name: strings.TrimPrefix(path.Base(rel), hdf5meta.NonCoordPrefix), h5path: rel, ds: o})
 		}
 		return nil
 	})
@@ -221,7 +164,7 @@ func buildModel(f *hdf5meta.File) (*ncModel, error) {
 			if d := scaleDims[ds.Addr]; d != nil {
 				v.dims[0] = d
 			}
-			if ids, ok := attrInts(ds, "_Netcdf4Coordinates"); ok && len(ids) == rank {
+			if ids, ok := hdf5meta.AttrInts(ds, "_Netcdf4Coordinates"); ok && len(ids) == rank {
 				all := true
 				for _, id := range ids {
 					if byID[id] == nil {

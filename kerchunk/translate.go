@@ -100,24 +100,13 @@ func numpyName(dtype rawJSON, vlenStr bool) string {
 	if len(s) < 3 {
 		return s
 	}
-	kind, size := s[1], s[2:]
-	bits := map[string]string{"1": "8", "2": "16", "4": "32", "8": "64"}[size]
-	switch kind {
-	case 'i':
-		return "int" + bits
-	case 'u':
-		return "uint" + bits
-	case 'f':
-		return "float" + bits
-	case 'b':
-		return "bool"
-	case 'O':
+	if s[1] == 'O' {
 		if vlenStr {
 			return "str"
 		}
 		return "object"
 	}
-	return s[1:]
+	return hdf5meta.NumpyName(s)
 }
 
 // ErrUnsupported reports a variable whose data the translator cannot

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/internal/elem"
 	"github.com/greensight/vzarr/kerchunk/codecs"
 	"github.com/greensight/vzarr/netcdf3"
 	"github.com/greensight/vzarr/rangeio"
@@ -531,10 +532,7 @@ func (m *zmeta) fillBytes() ([]byte, error) {
 		}
 		return b, nil
 	}
-	var bo binary.ByteOrder = binary.LittleEndian
-	if s[0] == '>' {
-		bo = binary.BigEndian
-	}
+	bo := elem.Order(s[0] == '>')
 	out := make([]byte, m.elemSize)
 	switch s[1] {
 	case 'f':
@@ -554,12 +552,7 @@ func (m *zmeta) fillBytes() ([]byte, error) {
 		} else if err := json.Unmarshal(raw, &f); err != nil {
 			return nil, fmt.Errorf("fill_value %s", string(raw))
 		}
-		switch m.elemSize {
-		case 4:
-			bo.PutUint32(out, math.Float32bits(float32(f)))
-		case 8:
-			bo.PutUint64(out, math.Float64bits(f))
-		default:
+		if !elem.PutFloat(out, bo, m.elemSize, f) {
 			return nil, fmt.Errorf("%w: fill_value for %s", ErrUnsupported, s)
 		}
 	case 'i', 'u':
@@ -574,16 +567,7 @@ func (m *zmeta) fillBytes() ([]byte, error) {
 			}
 			u = uint64(int64(f))
 		}
-		switch m.elemSize {
-		case 1:
-			out[0] = byte(u)
-		case 2:
-			bo.PutUint16(out, uint16(u))
-		case 4:
-			bo.PutUint32(out, uint32(u))
-		case 8:
-			bo.PutUint64(out, u)
-		}
+		elem.PutUint(out, bo, m.elemSize, u)
 	case 'b':
 		var b bool
 		if err := json.Unmarshal(raw, &b); err != nil {
@@ -675,15 +659,8 @@ func (m *zmeta) bothNaN(a, b []byte) bool {
 	if len(s) < 3 || s[1] != 'f' {
 		return false
 	}
-	var bo binary.ByteOrder = binary.LittleEndian
-	if s[0] == '>' {
-		bo = binary.BigEndian
-	}
-	switch len(a) {
-	case 4:
-		return math.IsNaN(float64(math.Float32frombits(bo.Uint32(a)))) && math.IsNaN(float64(math.Float32frombits(bo.Uint32(b))))
-	case 8:
-		return math.IsNaN(math.Float64frombits(bo.Uint64(a))) && math.IsNaN(math.Float64frombits(bo.Uint64(b)))
-	}
-	return false
+	bo := elem.Order(s[0] == '>')
+	fa, oka := elem.Float(a, bo, len(a))
+	fb, okb := elem.Float(b, bo, len(b))
+	return oka && okb && math.IsNaN(fa) && math.IsNaN(fb)
 }

@@ -8,14 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/kerchunk"
+	"github.com/greensight/vzarr/refread"
 	"github.com/greensight/vzarr/stac"
 )
 
@@ -234,9 +233,9 @@ func register(ctx context.Context, deps *RegisterDeps, p *RegisterParams) (*Regi
 	if err != nil {
 		return nil, nil, fmt.Errorf("register: reading %s: %w", p.CombinedRefURL, err)
 	}
-	ranges := NewBlobRanges(opener)
-	defer ranges.Close()
-	info, err := stac.FromReferences(ctx, refs, stac.RefOptions{ReadRange: ranges.Read})
+	fetch := refread.NewBlobFetcher(opener, 0)
+	defer fetch.Close()
+	info, err := stac.FromReferences(ctx, refs, stac.RefOptions{ReadRange: fetch.Fetch})
 	if err != nil {
 		return nil, nil, fmt.Errorf("register: %w", err)
 	}
@@ -335,54 +334,4 @@ func LoadRefs(ctx context.Context, opener *blobio.Opener, url string) (*kerchunk
 		return nil, fmt.Errorf("%w: %s is %d bytes", kerchunk.ErrBadRefs, url, obj.Size())
 	}
 	return kerchunk.ReadJSON(io.NewSectionReader(obj, 0, obj.Size()))
-}
-
-// BlobRanges reads byte ranges of objects through a blobio Opener, keeping
-// each object open until Close. It is safe for concurrent use.
-type BlobRanges struct {
-	opener *blobio.Opener
-	mu     sync.Mutex
-	objs   map[string]*blobio.Object
-}
-
-// NewBlobRanges returns a range reader over opener.
-func NewBlobRanges(opener *blobio.Opener) *BlobRanges {
-	return &BlobRanges{opener: opener, objs: map[string]*blobio.Object{}}
-}
-
-// Read is a stac.RangeReader: n bytes at off of the object at url (n < 0:
-// all of it).
-func (b *BlobRanges) Read(ctx context.Context, url string, off, n int64) ([]byte, error) {
-	b.mu.Lock()
-	obj, ok := b.objs[url]
-	if !ok {
-		var err error
-		if obj, err = b.opener.OpenObject(ctx, url); err != nil {
-			b.mu.Unlock()
-			return nil, err
-		}
-		b.objs[url] = obj
-	}
-	b.mu.Unlock()
-	if n < 0 {
-		off, n = 0, obj.Size()
-	}
-	if n > math.MaxInt32 {
-		return nil, fmt.Errorf("range of %d bytes is too large", n)
-	}
-	buf := make([]byte, n)
-	if _, err := obj.ReadAt(buf, off); err != nil && !(errors.Is(err, io.EOF) && off+n == obj.Size()) {
-		return nil, err
-	}
-	return buf, nil
-}
-
-// Close closes the objects opened.
-func (b *BlobRanges) Close() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for url, obj := range b.objs {
-		_ = obj.Close()
-		delete(b.objs, url)
-	}
 }

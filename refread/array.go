@@ -200,12 +200,36 @@ func NewArray(path string, zarray, zattrs []byte) (*Array, error) {
 // unmarshalLenient decodes JSON whose numbers may be NaN, Infinity or
 // -Infinity (outside strings).
 func unmarshalLenient(b []byte) (map[string]any, error) {
-	var out bytes.Buffer
+	var m map[string]any
+	if err := json.Unmarshal(rewriteNonFinite(b, `"\u0000NaN"`, `"\u0000+Inf"`, `"\u0000-Inf"`), &m); err != nil {
+		return nil, err
+	}
+	for k, v := range m {
+		m[k] = fixSpecial(v)
+	}
+	return m, nil
+}
+
+// QuoteNonFinite returns JSON text in which the bare NaN, Infinity and
+// -Infinity tokens that Python's json module writes (outside strings) are
+// the strings "NaN", "Infinity" and "-Infinity", as Zarr writes float fill
+// values, so that encoding/json reads it; b itself when it has none.
+func QuoteNonFinite(b []byte) []byte {
+	return rewriteNonFinite(b, `"NaN"`, `"Infinity"`, `"-Infinity"`)
+}
+
+// rewriteNonFinite replaces the bare NaN, Infinity and -Infinity tokens of
+// JSON text (outside strings) with nan, inf and ninf.
+func rewriteNonFinite(b []byte, nan, inf, ninf string) []byte {
+	if !bytes.Contains(b, []byte("NaN")) && !bytes.Contains(b, []byte("Infinity")) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
 	inStr, esc := false, false
 	for i := 0; i < len(b); i++ {
 		c := b[i]
 		if inStr {
-			out.WriteByte(c)
+			out = append(out, c)
 			switch {
 			case esc:
 				esc = false
@@ -219,28 +243,21 @@ func unmarshalLenient(b []byte) (map[string]any, error) {
 		switch {
 		case c == '"':
 			inStr = true
-			out.WriteByte(c)
+			out = append(out, c)
 		case bytes.HasPrefix(b[i:], []byte("NaN")):
-			out.WriteString(`"\u0000NaN"`)
+			out = append(out, nan...)
 			i += 2
 		case bytes.HasPrefix(b[i:], []byte("-Infinity")):
-			out.WriteString(`"\u0000-Inf"`)
+			out = append(out, ninf...)
 			i += 8
 		case bytes.HasPrefix(b[i:], []byte("Infinity")):
-			out.WriteString(`"\u0000+Inf"`)
+			out = append(out, inf...)
 			i += 7
 		default:
-			out.WriteByte(c)
+			out = append(out, c)
 		}
 	}
-	var m map[string]any
-	if err := json.Unmarshal(out.Bytes(), &m); err != nil {
-		return nil, err
-	}
-	for k, v := range m {
-		m[k] = fixSpecial(v)
-	}
-	return m, nil
+	return out
 }
 
 func fixSpecial(v any) any {
@@ -322,6 +339,10 @@ type Data struct {
 	Float []float64
 	Int   []int64
 	Str   []string
+	// Missing marks the elements that no chunk gave (they hold the fill
+	// value): those of chunks without a reference and of chunks
+	// ReadChunks left unread. It is nil when every element was read.
+	Missing []bool
 }
 
 // Len returns the number of elements.
@@ -417,13 +438,11 @@ func (a *Array) ReadStrings(ctx context.Context) ([]string, error) {
 	return d.Strings(), nil
 }
 
-// chain decodes stored chunks: the compressor, then the filters in
-// reverse, as zarr does; a leading vlen-utf8 filter turns bytes into
-// strings.
+// chain decodes stored chunks: the codecs.Chain of the compressor and the
+// filters; a leading vlen-utf8 filter turns bytes into strings.
 type chain struct {
-	compressor codecs.Codec
-	filters    []codecs.Codec
-	vlenUTF8   bool
+	codecs.Chain
+	vlenUTF8 bool
 }
 
 func (a *Array) chain() (*chain, error) {
@@ -433,7 +452,7 @@ func (a *Array) chain() (*chain, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: compressor: %v", ErrUnsupported, a.Path, err)
 		}
-		c.compressor = codec
+		c.Compressor = codec
 	}
 	for i, f := range a.Filters {
 		id, _ := f["id"].(string)
@@ -448,27 +467,12 @@ func (a *Array) chain() (*chain, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: filter: %v", ErrUnsupported, a.Path, err)
 		}
-		c.filters = append(c.filters, codec)
+		c.Filters = append(c.Filters, codec)
 	}
 	if a.DType.Kind == 'O' && !c.vlenUTF8 {
 		return nil, fmt.Errorf("%w: %s: object dtype without the vlen-utf8 codec", ErrUnsupported, a.Path)
 	}
 	return c, nil
-}
-
-func (c *chain) decode(src []byte) ([]byte, error) {
-	var err error
-	if c.compressor != nil {
-		if src, err = c.compressor.Decode(src); err != nil {
-			return nil, err
-		}
-	}
-	for i := len(c.filters) - 1; i >= 0; i-- {
-		if src, err = c.filters[i].Decode(src); err != nil {
-			return nil, err
-		}
-	}
-	return src, nil
 }
 
 // ChunkKey returns the key of the chunk at grid index idx.
@@ -494,8 +498,15 @@ func (a *Array) ChunkKey(idx []int) string {
 // Read reads all values of the array: every chunk is fetched (inline data,
 // or a byte range through the Store's Fetcher), decoded with the codec
 // chain and placed; chunks without a reference read as fill_value (zero,
-// or "", when fill_value is null).
+// or "", when fill_value is null) and are marked in Data.Missing.
 func (a *Array) Read(ctx context.Context) (*Data, error) {
+	return a.ReadChunks(ctx, nil)
+}
+
+// ReadChunks reads the array as Read does, but only the chunks at the grid
+// indexes for which want returns true (nil: every chunk); the elements of
+// the others hold the fill value and are marked in Data.Missing.
+func (a *Array) ReadChunks(ctx context.Context, want func(idx []int) bool) (*Data, error) {
 	if a.store == nil {
 		return nil, fmt.Errorf("refread: %s: array has no store", a.Path)
 	}
@@ -539,13 +550,23 @@ func (a *Array) Read(ctx context.Context) (*Data, error) {
 		mu      sync.Mutex
 		first   error
 		indexes = make(chan []int)
+		missing sync.Once // allocates d.Missing
 	)
+	markMissing := func(idx []int) {
+		missing.Do(func() { d.Missing = make([]bool, n) })
+		a.place(idx, func(i int) { d.Missing[i] = true })
+	}
 	for w := 0; w < par; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for idx := range indexes {
-				if err := a.readChunk(ctx, ch, idx, fill, d); err != nil {
+				if want != nil && !want(idx) {
+					a.place(idx, func(i int) { set(d, i, fill) })
+					markMissing(idx)
+					continue
+				}
+				if err := a.readChunk(ctx, ch, idx, fill, d, markMissing); err != nil {
 					mu.Lock()
 					if first == nil {
 						first = err
@@ -662,14 +683,16 @@ func (a *Array) fillElement() (element, error) {
 	return bad()
 }
 
-// readChunk fetches, decodes and places the chunk at grid index idx.
-func (a *Array) readChunk(ctx context.Context, ch *chain, idx []int, fill element, d *Data) error {
+// readChunk fetches, decodes and places the chunk at grid index idx; a
+// chunk without a reference reads as fill and is passed to missing.
+func (a *Array) readChunk(ctx context.Context, ch *chain, idx []int, fill element, d *Data, missing func(idx []int)) error {
 	key := a.ChunkKey(idx)
 	a.store.mu.Lock()
 	ref, ok := a.store.refs.Get(key)
 	a.store.mu.Unlock()
 	if !ok {
-		a.place(idx, d, func(int) element { return fill })
+		a.place(idx, func(i int) { set(d, i, fill) })
+		missing(idx)
 		return nil
 	}
 	var raw []byte
@@ -681,7 +704,7 @@ func (a *Array) readChunk(ctx context.Context, ch *chain, idx []int, fill elemen
 			return fmt.Errorf("%s: chunk %s: %w", a.Path, key, err)
 		}
 	}
-	dec, err := ch.decode(raw)
+	dec, err := ch.Decode(raw)
 	if err != nil {
 		return fmt.Errorf("%w: %s: chunk %s: %v", ErrBadRef, a.Path, key, err)
 	}
@@ -697,7 +720,7 @@ func (a *Array) readChunk(ctx context.Context, ch *chain, idx []int, fill elemen
 		if len(strs) != nelem {
 			return fmt.Errorf("%w: %s: chunk %s holds %d strings, not %d", ErrBadRef, a.Path, key, len(strs), nelem)
 		}
-		a.place(idx, d, func(i int) element { return element{s: strs[i]} })
+		a.placeChunk(idx, d, func(i int) element { return element{s: strs[i]} })
 		return nil
 	}
 	es := a.DType.Size
@@ -707,21 +730,34 @@ func (a *Array) readChunk(ctx context.Context, ch *chain, idx []int, fill elemen
 	dt := a.DType
 	switch {
 	case dt.Kind == 'f':
-		a.place(idx, d, func(i int) element { return element{f: dt.float64At(dec[i*es:])} })
+		a.placeChunk(idx, d, func(i int) element { return element{f: dt.float64At(dec[i*es:])} })
 	case dt.IsInteger():
-		a.place(idx, d, func(i int) element { return element{i: dt.int64At(dec[i*es:])} })
+		a.placeChunk(idx, d, func(i int) element { return element{i: dt.int64At(dec[i*es:])} })
 	default:
-		a.place(idx, d, func(i int) element { return element{s: dt.stringAt(dec[i*es : (i+1)*es])} })
+		a.placeChunk(idx, d, func(i int) element { return element{s: dt.stringAt(dec[i*es : (i+1)*es])} })
 	}
 	return nil
 }
 
-// place copies the part of the chunk at grid index idx that lies within
-// the array into d; elem(i) gives the chunk's i-th stored element.
-func (a *Array) place(idx []int, d *Data, elem func(int) element) {
+// placeChunk copies the part of the chunk at grid index idx that lies
+// within the array into d; elem(i) gives the chunk's i-th stored element.
+func (a *Array) placeChunk(idx []int, d *Data, elem func(int) element) {
+	a.placeFrom(idx, func(dst, src int) { set(d, dst, elem(src)) })
+}
+
+// place calls put with the C-order index in the array of every element of
+// the chunk at grid index idx that lies within the array.
+func (a *Array) place(idx []int, put func(dst int)) {
+	a.placeFrom(idx, func(dst, _ int) { put(dst) })
+}
+
+// placeFrom calls put(dst, src) for every element of the chunk at grid
+// index idx that lies within the array: dst is its C-order index in the
+// array, src its index in the chunk as stored (C or F order).
+func (a *Array) placeFrom(idx []int, put func(dst, src int)) {
 	rank := len(a.Shape)
 	if rank == 0 {
-		set(d, 0, elem(0))
+		put(0, 0)
 		return
 	}
 	// Strides of the chunk (C or F order) and of the output (C order).
@@ -758,7 +794,7 @@ func (a *Array) place(idx []int, d *Data, elem func(int) element) {
 		// The last axis runs fastest.
 		last := rank - 1
 		for k := 0; k < ext[last]; k++ {
-			set(d, dst+k*os[last], elem(src+k*cs[last]))
+			put(dst+k*os[last], src+k*cs[last])
 		}
 		i := rank - 2
 		for ; i >= 0; i-- {

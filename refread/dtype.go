@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/greensight/vzarr/internal/elem"
 )
 
 // DType is a Zarr v2 (NumPy) scalar dtype such as "<f8", ">i2", "|u1",
@@ -87,6 +89,19 @@ func ParseDType(s string) (DType, error) {
 	return d, nil
 }
 
+// TimeUnit returns the unit of a datetime64 or timedelta64 dtype as NumPy
+// writes it ("ns", "s", "D", ...), or "" for other dtypes.
+func (d DType) TimeUnit() string {
+	if d.Kind != 'M' && d.Kind != 'm' {
+		return ""
+	}
+	_, unit, ok := strings.Cut(d.Str, "[")
+	if !ok {
+		return ""
+	}
+	return strings.TrimSuffix(unit, "]")
+}
+
 // IsFloat reports a floating-point dtype.
 func (d DType) IsFloat() bool { return d.Kind == 'f' }
 
@@ -103,54 +118,29 @@ func (d DType) IsInteger() bool {
 // IsString reports a string dtype ('S', 'U' or vlen-utf8 'O').
 func (d DType) IsString() bool { return d.Kind == 'S' || d.Kind == 'U' || d.Kind == 'O' }
 
-func (d DType) order() binary.ByteOrder {
-	if d.BigEndian {
-		return binary.BigEndian
-	}
-	return binary.LittleEndian
-}
+func (d DType) order() binary.ByteOrder { return elem.Order(d.BigEndian) }
 
 // float64At decodes one float element (Kind 'f').
 func (d DType) float64At(b []byte) float64 {
-	o := d.order()
-	switch d.Size {
-	case 2:
-		return float16(o.Uint16(b))
-	case 4:
-		return float64(math.Float32frombits(o.Uint32(b)))
-	}
-	return math.Float64frombits(o.Uint64(b))
+	f, _ := elem.Float(b, d.order(), d.Size)
+	return f
 }
 
 // int64At decodes one integer element; unsigned 64-bit values above
 // MaxInt64 keep their bits (see Data.Unsigned).
 func (d DType) int64At(b []byte) int64 {
-	o := d.order()
 	if d.Kind == 'b' {
 		if b[0] != 0 {
 			return 1
 		}
 		return 0
 	}
-	signed := d.Kind != 'u'
-	switch d.Size {
-	case 1:
-		if signed {
-			return int64(int8(b[0]))
-		}
-		return int64(b[0])
-	case 2:
-		if signed {
-			return int64(int16(o.Uint16(b)))
-		}
-		return int64(o.Uint16(b))
-	case 4:
-		if signed {
-			return int64(int32(o.Uint32(b)))
-		}
-		return int64(o.Uint32(b))
+	if d.Kind != 'u' {
+		i, _ := elem.Int(b, d.order(), d.Size)
+		return i
 	}
-	return int64(o.Uint64(b))
+	u, _ := elem.Uint(b, d.order(), d.Size)
+	return int64(u)
 }
 
 // stringAt decodes one fixed-size string element: 'S' bytes up to the
@@ -186,16 +176,11 @@ func (d DType) PutFloat64(b []byte, v float64) error {
 	o := d.order()
 	switch d.Kind {
 	case 'f':
-		switch d.Size {
-		case 4:
-			o.PutUint32(b, math.Float32bits(float32(v)))
-			if float64(float32(v)) != v && !math.IsNaN(v) {
-				return fmt.Errorf("%v does not fit %s exactly", v, d.Str)
-			}
-		case 8:
-			o.PutUint64(b, math.Float64bits(v))
-		default:
+		if !elem.PutFloat(b, o, d.Size, v) {
 			return fmt.Errorf("%w: writing %s", ErrUnsupported, d.Str)
+		}
+		if d.Size == 4 && float64(float32(v)) != v && !math.IsNaN(v) {
+			return fmt.Errorf("%v does not fit %s exactly", v, d.Str)
 		}
 		return nil
 	case 'i', 'u', 'M', 'm':
@@ -212,16 +197,7 @@ func (d DType) PutFloat64(b []byte, v float64) error {
 		} else {
 			u = uint64(int64(v))
 		}
-		switch d.Size {
-		case 1:
-			b[0] = byte(u)
-		case 2:
-			o.PutUint16(b, uint16(u))
-		case 4:
-			o.PutUint32(b, uint32(u))
-		case 8:
-			o.PutUint64(b, u)
-		}
+		elem.PutUint(b, o, d.Size, u)
 		return nil
 	}
 	return fmt.Errorf("%w: writing numbers as %s", ErrUnsupported, d.Str)
@@ -237,21 +213,4 @@ func (d DType) intRange() (lo, end float64) {
 }
 
 // float16 converts IEEE half-precision bits.
-func float16(h uint16) float64 {
-	sign := 1.0
-	if h&0x8000 != 0 {
-		sign = -1
-	}
-	exp := int(h>>10) & 0x1f
-	frac := float64(h & 0x3ff)
-	switch exp {
-	case 0:
-		return sign * math.Ldexp(frac, -24)
-	case 0x1f:
-		if frac == 0 {
-			return math.Inf(int(sign))
-		}
-		return math.NaN()
-	}
-	return sign * math.Ldexp(1+frac/1024, exp-15)
-}
+func float16(h uint16) float64 { return float64(elem.Float16(h)) }

@@ -77,6 +77,44 @@ func TestReadPartialAndMissingChunks(t *testing.T) {
 	}
 	_, err = s.Open("nope")
 	assert.ErrorIs(t, err, ErrNotFound)
+
+	// Missing marks the elements of chunk 1.2, which has no reference.
+	d, err := a.Read(context.Background())
+	require.NoError(t, err)
+	require.Len(t, d.Missing, 15)
+	for i, m := range d.Missing {
+		assert.Equal(t, i == 2*5+4, m, "element %d", i)
+	}
+	// ReadChunks reads the chunks asked for; the others read as
+	// fill_value and are missing.
+	d, err = a.ReadChunks(context.Background(), func(idx []int) bool { return idx[1] == 0 })
+	require.NoError(t, err)
+	for r := 0; r < 3; r++ {
+		for c := 0; c < 5; c++ {
+			i := r*5 + c
+			assert.Equal(t, c >= 2, d.Missing[i], "(%d,%d)", r, c)
+			if c < 2 {
+				assert.Equal(t, val(r, c), d.Float[i], "(%d,%d)", r, c)
+			} else {
+				assert.True(t, math.IsNaN(d.Float[i]), "(%d,%d)", r, c)
+			}
+		}
+	}
+}
+
+func TestReadEveryChunkHasNoMissing(t *testing.T) {
+	refs := kerchunk.NewRefs(0)
+	refs.SetText("t/.zarray", zarray("[3]", "[2]", "<M8[s]", "null", "null", "null", ""))
+	refs.Set("t/0", kerchunk.Inline(le64(0, 0)))
+	refs.Set("t/1", kerchunk.Inline(le64(0, 0)))
+	a, err := NewStore(refs, nil).Open("t")
+	require.NoError(t, err)
+	assert.Equal(t, "s", a.DType.TimeUnit())
+	d, err := a.Read(context.Background())
+	require.NoError(t, err)
+	assert.Nil(t, d.Missing)
+	f, _ := ParseDType("<f8")
+	assert.Equal(t, "", f.TimeUnit())
 }
 
 func TestReadDtypesAndCodecs(t *testing.T) {
@@ -278,4 +316,11 @@ func TestTranslatedFile(t *testing.T) {
 	// the _FillValue -9999 in the middle step.
 	assert.InDelta(t, 270.0+0+375+0.1, d.Float[1], 1e-4)
 	assert.Equal(t, -9999.0, d.Float[5*12])
+}
+
+func TestQuoteNonFinite(t *testing.T) {
+	in := `{"a": NaN, "b": [Infinity, -Infinity, 1.5], "c": "NaN \" Infinity", "d": "\\"}`
+	assert.Equal(t, `{"a": "NaN", "b": ["Infinity", "-Infinity", 1.5], "c": "NaN \" Infinity", "d": "\\"}`, string(QuoteNonFinite([]byte(in))))
+	plain := []byte(`{"a": 1}`)
+	assert.Equal(t, &plain[0], &QuoteNonFinite(plain)[0], "unchanged text is not copied")
 }

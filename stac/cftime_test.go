@@ -37,7 +37,10 @@ func TestDecodeCFTime(t *testing.T) {
 		{"years since 1850-07-01", "noleap", 150, date(2000, 7, 1, 0, 0, 0)},
 		{"days since 1582-10-05", "julian", 0, date(1582, 10, 15, 0, 0, 0)},
 		{"days since 2000-01-01", "julian", 0, date(2000, 1, 14, 0, 0, 0)},
-		{"days since 0001-01-01", "standard", 730119, date(2000, 1, 1, 0, 0, 0)},
+		// The standard calendar is Julian before 1582-10-15 (CF, cftime):
+		// its 0001-01-01 is two days before the proleptic Gregorian one.
+		{"days since 0001-01-01", "standard", 730119, date(1999, 12, 30, 0, 0, 0)},
+		{"days since 0001-01-01", "proleptic_gregorian", 730119, date(2000, 1, 1, 0, 0, 0)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.units+"/"+tc.cal, func(t *testing.T) {

@@ -17,8 +17,8 @@
 // The input is a DatasetInfo: dimensions with their coordinate summaries,
 // variables with dims, units, long_name, no-data value and chunks, the
 // time range and the box. FromReferences makes one from a kerchunk
-// reference set (reading .zarray/.zattrs and decoding coordinate chunks,
-// inline or read through a RangeReader), so that any reference file can be
-// described; a combine stage may also fill one itself. Build turns it into
-// an Item.
+// reference set (reading .zarray/.zattrs, and the coordinates with package
+// refread, inline or through a RangeReader; times are decoded with
+// internal/cftime), so that any reference file can be described; a combine
+// stage may also fill one itself. Build turns it into an Item.
 package stac

@@ -1,7 +1,6 @@
 package stac
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/greensight/vzarr/kerchunk"
-	"github.com/greensight/vzarr/kerchunk/codecs"
+	"github.com/greensight/vzarr/refread"
 )
 
 // ErrReferences reports a reference set FromReferences cannot describe.
@@ -27,8 +26,9 @@ const (
 )
 
 // RangeReader reads n bytes at off of the object at url (n < 0: the whole
-// object). FromReferences uses it for coordinate chunks that the reference
-// set does not hold inline.
+// object). FromReferences uses it, as a refread.Fetcher, for coordinate
+// chunks that the reference set does not hold inline; it may be called
+// from several goroutines at once.
 type RangeReader func(ctx context.Context, url string, off, n int64) ([]byte, error)
 
 // RefOptions configures FromReferences.
@@ -79,16 +79,13 @@ func FromReferenceFile(ctx context.Context, path string, opts RefOptions) (*Data
 	return FromReferences(ctx, refs, opts)
 }
 
-// zarray is the part of a .zarray document FromReferences reads.
+// zarray is the part of a .zarray document FromReferences describes
+// (refread reads the arrays).
 type zarray struct {
-	Shape      []int64         `json:"shape"`
-	Chunks     []int64         `json:"chunks"`
-	Dtype      json.RawMessage `json:"dtype"`
-	FillValue  json.RawMessage `json:"fill_value"`
-	Order      string          `json:"order"`
-	Compressor codecs.Config   `json:"compressor"`
-	Filters    []codecs.Config `json:"filters"`
-	DimSep     string          `json:"dimension_separator"`
+	Shape     []int64         `json:"shape"`
+	Chunks    []int64         `json:"chunks"`
+	Dtype     json.RawMessage `json:"dtype"`
+	FillValue json.RawMessage `json:"fill_value"`
 }
 
 // zvar is one root-level array of the reference set.
@@ -97,7 +94,7 @@ type zvar struct {
 	meta  zarray
 	attrs map[string]any
 	dims  []string
-	dt    dtype
+	dt    refread.DType
 	dtErr error
 }
 
@@ -107,6 +104,7 @@ func (v *zvar) attr(name string) string { return attrString(v.attrs, name) }
 type describer struct {
 	ctx   context.Context
 	refs  *kerchunk.Refs
+	store *refread.Store // reads coordinates
 	opts  RefOptions
 	info  *DatasetInfo
 	vars  map[string]*zvar
@@ -122,18 +120,19 @@ func (d *describer) warnf(format string, args ...any) {
 // presents as Zarr v2: the root group's arrays, their dimensions
 // (_ARRAY_DIMENSIONS), attributes (units, long_name, _FillValue,
 // coordinates, bounds, grid_mapping) and chunks, and the values of the
-// coordinates. Coordinates are decoded from inline chunks (raw, or through
-// the .zarray's codecs: zlib, gzip, shuffle, zstd, ...) and from byte
-// ranges read with opts.ReadRange. Numeric time coordinates are decoded
-// with their CF units and calendar; longitude/latitude coordinates give
-// the bounding box.
+// coordinates. Coordinates are read with package refread, from inline
+// chunks (raw, or through the .zarray's codecs: zlib, gzip, shuffle, zstd,
+// ...) and from byte ranges read with opts.ReadRange. Numeric time
+// coordinates are decoded with their CF units and calendar (package
+// internal/cftime); longitude/latitude coordinates give the bounding box.
 //
 // Nested groups are left out, as xarray opens the root group. What cannot
 // be read or decoded is left out of the description with a warning; an
 // error means the references themselves are unusable.
 func FromReferences(ctx context.Context, refs *kerchunk.Refs, opts RefOptions) (*DatasetInfo, error) {
 	opts.norm()
-	d := &describer{ctx: ctx, refs: refs, opts: opts, info: &DatasetInfo{}, vars: map[string]*zvar{}, aux: map[string]bool{}}
+	d := &describer{ctx: ctx, refs: refs, store: refread.NewStore(refs, refread.FetcherFunc(opts.ReadRange)),
+		opts: opts, info: &DatasetInfo{}, vars: map[string]*zvar{}, aux: map[string]bool{}}
 	if err := d.load(); err != nil {
 		return nil, err
 	}
@@ -176,7 +175,7 @@ func (d *describer) load() error {
 			return fmt.Errorf("%w: %s is not inline metadata", ErrReferences, key)
 		}
 		v := &zvar{name: name, attrs: map[string]any{}}
-		if err := json.Unmarshal(sanitizeJSON([]byte(text)), &v.meta); err != nil {
+		if err := json.Unmarshal(refread.QuoteNonFinite([]byte(text)), &v.meta); err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrReferences, key, err)
 		}
 		if len(v.meta.Chunks) != len(v.meta.Shape) {
@@ -327,7 +326,7 @@ func (d *describer) variable(v *zvar) Variable {
 		Dims:        slices.Clone(v.dims),
 		Shape:       slices.Clone(v.meta.Shape),
 		Chunks:      slices.Clone(v.meta.Chunks),
-		DataType:    v.dt.numpyName(),
+		DataType:    numpyName(v.dt),
 		Unit:        v.attr("units"),
 		Description: v.attr("long_name"),
 		Auxiliary:   d.aux[v.name],
@@ -337,7 +336,7 @@ func (d *describer) variable(v *zvar) Variable {
 	}
 	if v.dtErr != nil {
 		out.DataType = "other"
-	} else if v.dt.kind == 'i' && strings.EqualFold(v.attr("_Unsigned"), "true") {
+	} else if v.dt.Kind == 'i' && strings.EqualFold(v.attr("_Unsigned"), "true") {
 		out.DataType = "u" + out.DataType // netCDF-3's unsigned bytes
 	}
 	// The no-data value xarray masks: _FillValue, else the Zarr
@@ -354,7 +353,7 @@ func (d *describer) variable(v *zvar) Variable {
 		}
 	}
 	if f, ok := out.NoData.(float64); ok {
-		out.NoData = v.dt.round(f) // float32's 1e20, not 1.0000000200408773e+20
+		out.NoData = roundTo(v.dt, f) // float32's 1e20, not 1.0000000200408773e+20
 	}
 	return out
 }
@@ -384,11 +383,11 @@ func (d *describer) describeDim(dd *Dimension, cv *zvar) {
 		d.warnf("coordinate %q: %v", cv.name, cv.dtErr)
 		return
 	}
-	if dd.Axis == AxisT && cv.dt.kind != 'M' && !strings.Contains(dd.Unit, " since ") {
+	if dd.Axis == AxisT && cv.dt.Kind != 'M' && !strings.Contains(dd.Unit, " since ") {
 		d.warnf("time coordinate %q has units %q, not \"<unit> since <date>\": described as a number", cv.name, dd.Unit)
 		dd.Axis = AxisNone
 	}
-	if cv.dt.isString() {
+	if cv.dt.IsString() {
 		if dd.Axis != AxisNone {
 			dd.Axis = AxisNone
 		}
@@ -462,7 +461,7 @@ func (d *describer) crsOf(dim string) any {
 }
 
 // summarizeNumbers fills a dimension's extent, spacing and values.
-func summarizeNumbers(dd *Dimension, vals []float64, complete bool, dt dtype, maxValues int) {
+func summarizeNumbers(dd *Dimension, vals []float64, complete bool, dt refread.DType, maxValues int) {
 	lo, hi := math.Inf(1), math.Inf(-1)
 	finite := 0
 	for _, v := range vals {
@@ -487,7 +486,7 @@ func summarizeNumbers(dd *Dimension, vals []float64, complete bool, dt dtype, ma
 	}
 	d0 := vals[1] - vals[0]
 	maxAbs := math.Max(math.Abs(lo), math.Abs(hi))
-	tol := 1e-6*math.Abs(d0) + 4*dt.epsilon()*maxAbs
+	tol := 1e-6*math.Abs(d0) + 4*epsilon(dt)*maxAbs
 	regular := d0 != 0
 	for i := 2; i < len(vals) && regular; i++ {
 		regular = math.Abs(vals[i]-vals[i-1]-d0) <= tol
@@ -497,7 +496,7 @@ func summarizeNumbers(dd *Dimension, vals []float64, complete bool, dt dtype, ma
 		return
 	}
 	dd.Spacing = SpacingRegular
-	dd.Step = dt.round((vals[len(vals)-1] - vals[0]) / float64(len(vals)-1))
+	dd.Step = roundTo(dt, (vals[len(vals)-1]-vals[0])/float64(len(vals)-1))
 }
 
 // bbox derives the info's box from geographic x/y dimensions, or from
@@ -614,7 +613,7 @@ func detectAxis(v *zvar) Axis {
 	case axis == "Y", sn == "latitude", sn == "grid_latitude", sn == "projection_y_coordinate",
 		slices.Contains(latUnits, units):
 		return AxisY
-	case axis == "T", sn == "time", strings.Contains(units, " since "), v.dt.kind == 'M':
+	case axis == "T", sn == "time", strings.Contains(units, " since "), v.dt.Kind == 'M':
 		return AxisT
 	case axis == "Z", v.attr("positive") != "",
 		slices.Contains([]string{"air_pressure", "height", "depth", "altitude", "model_level_number",
@@ -644,15 +643,24 @@ func detectAxis(v *zvar) Axis {
 
 // timeUnits returns the decoder of a time coordinate's values.
 func (v *zvar) timeUnits() (*cfTime, error) {
-	if v.dt.kind == 'M' {
-		// datetime64: readNumbers returns v.dt.unit units since the epoch.
-		return parseCFTime(v.dt.timeUnit+" since 1970-01-01", "proleptic_gregorian")
+	if v.dt.Kind == 'M' {
+		// datetime64: readNumbers returns its units since the epoch.
+		unit, ok := numpyTimeUnits[v.dt.TimeUnit()]
+		if !ok {
+			return nil, fmt.Errorf("%w: dtype %s", ErrTimeUnits, v.dt.Str)
+		}
+		return parseCFTime(unit+" since 1970-01-01", "proleptic_gregorian")
 	}
 	return parseCFTime(v.attr("units"), v.attr("calendar"))
 }
 
+var numpyTimeUnits = map[string]string{
+	"ns": "nanoseconds", "us": "microseconds", "ms": "milliseconds", "s": "seconds",
+	"m": "minutes", "h": "hours", "D": "days", "W": "weeks",
+}
+
 // fillValue reads a .zarray fill_value as a no-data value.
-func fillValue(raw json.RawMessage, dt dtype) any {
+func fillValue(raw json.RawMessage, dt refread.DType) any {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil
 	}
@@ -668,7 +676,7 @@ func fillValue(raw json.RawMessage, dt dtype) any {
 		}
 		return nil // base64 fill of a structured or string type
 	}
-	if dt.kind == 'b' || dt.isString() || dt.kind == 'M' || dt.kind == 'm' {
+	if dt.Kind == 'b' || dt.IsString() || dt.Kind == 'M' || dt.Kind == 'm' {
 		return nil
 	}
 	var n json.Number
@@ -715,7 +723,7 @@ func numberValue(v any) any {
 // and Infinity, which Python writes, are read as the strings "NaN",
 // "Infinity".
 func parseAttrs(text string) (map[string]any, error) {
-	dec := json.NewDecoder(strings.NewReader(string(sanitizeJSON([]byte(text)))))
+	dec := json.NewDecoder(strings.NewReader(string(refread.QuoteNonFinite([]byte(text)))))
 	dec.UseNumber()
 	attrs := map[string]any{}
 	if err := dec.Decode(&attrs); err != nil {
@@ -754,48 +762,4 @@ func attrStrings(attrs map[string]any, name string) ([]string, bool) {
 		out = append(out, s)
 	}
 	return out, true
-}
-
-// sanitizeJSON quotes the bare NaN, Infinity and -Infinity tokens that
-// Python's json module writes, so that encoding/json reads them.
-func sanitizeJSON(b []byte) []byte {
-	if !bytes.Contains(b, []byte("NaN")) && !bytes.Contains(b, []byte("Infinity")) {
-		return b
-	}
-	out := make([]byte, 0, len(b)+16)
-	inStr := false
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if inStr {
-			out = append(out, c)
-			switch c {
-			case '\\':
-				if i+1 < len(b) {
-					i++
-					out = append(out, b[i])
-				}
-			case '"':
-				inStr = false
-			}
-			continue
-		}
-		switch {
-		case c == '"':
-			inStr = true
-		case bytes.HasPrefix(b[i:], []byte("NaN")):
-			out = append(out, `"NaN"`...)
-			i += 2
-			continue
-		case bytes.HasPrefix(b[i:], []byte("-Infinity")):
-			out = append(out, `"-Infinity"`...)
-			i += 8
-			continue
-		case bytes.HasPrefix(b[i:], []byte("Infinity")):
-			out = append(out, `"Infinity"`...)
-			i += 7
-			continue
-		}
-		out = append(out, c)
-	}
-	return out
 }

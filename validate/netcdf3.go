@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/netcdf3"
 )
 
@@ -25,7 +26,7 @@ func InspectNetCDF3(r io.ReaderAt, size int64, url string, opts Options) (*Repor
 	}
 	for i := range f.Vars {
 		v := &f.Vars[i]
-		info := &Variable{Shape: []uint64{}, Dims: append([]string{}, v.Dims...), Dtype: numpyName(v.Type.Dtype()), Filters: []FilterInfo{}, Layout: "contiguous"}
+		info := &Variable{Shape: []uint64{}, Dims: append([]string{}, v.Dims...), Dtype: hdf5meta.NumpyName(v.Type.Dtype()), Filters: []FilterInfo{}, Layout: "contiguous"}
 		total := uint64(v.Type.Size())
 		for _, s := range v.Shape {
 			info.Shape = append(info.Shape, uint64(s))
@@ -67,23 +68,4 @@ func InspectNetCDF3(r io.ReaderAt, size int64, url string, opts Options) (*Repor
 	}
 	finish(rep)
 	return rep, nil
-}
-
-// numpyName turns a numpy dtype string (">f4", "|u1", "|S1") into numpy's
-// type name ("float32", "uint8", "S1"), as the HDF5 report writes them.
-func numpyName(dtype string) string {
-	if len(dtype) < 3 {
-		return dtype
-	}
-	kind, size := dtype[1], dtype[2:]
-	bits := map[string]string{"1": "8", "2": "16", "4": "32", "8": "64"}[size]
-	switch kind {
-	case 'i':
-		return "int" + bits
-	case 'u':
-		return "uint" + bits
-	case 'f':
-		return "float" + bits
-	}
-	return dtype[1:]
 }

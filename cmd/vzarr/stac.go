@@ -12,6 +12,7 @@ import (
 
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/pipeline"
+	"github.com/greensight/vzarr/refread"
 	"github.com/greensight/vzarr/stac"
 )
 
@@ -92,9 +93,9 @@ func runStac(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return stacFail(stdout, err)
 	}
-	ranges := pipeline.NewBlobRanges(opener)
-	defer ranges.Close()
-	info, err := stac.FromReferences(ctx, refs, stac.RefOptions{ReadRange: ranges.Read, MaxValues: *maxValues})
+	fetch := refread.NewBlobFetcher(opener, 0)
+	defer fetch.Close()
+	info, err := stac.FromReferences(ctx, refs, stac.RefOptions{ReadRange: fetch.Fetch, MaxValues: *maxValues})
 	if err != nil {
 		return stacFail(stdout, err)
 	}

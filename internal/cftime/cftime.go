@@ -285,6 +285,17 @@ func (c Calendar) Date(in Instant) Time {
 		Hour: int(ns / 3600e9), Minute: int(ns / 60e9 % 60), Second: int(ns / 1e9 % 60), Nanosecond: int(ns % 1e9)}
 }
 
+// AddMonths returns t moved by n calendar months (negative: back), on the
+// same day of the month or, when the month is shorter, its last day; the
+// time of day is kept.
+func (c Calendar) AddMonths(t Time, n int64) Time {
+	mi := int64(t.Year)*12 + int64(t.Month-1) + n
+	y := floorDiv(mi, 12)
+	t.Year, t.Month = int(y), int(mi-12*y)+1
+	t.Day = min(t.Day, c.MonthDays(t.Year, t.Month))
+	return t
+}
+
 // Convert returns the instant of calendar to with the same date and time
 // as instant in of calendar c (an error when to has no such date).
 func (c Calendar) Convert(in Instant, to Calendar) (Instant, error) {

@@ -159,3 +159,13 @@ func TestReencode(t *testing.T) {
 	assert.Equal(t, 28, NoLeap.MonthDays(2000, 2))
 	assert.Equal(t, 30, Day360.MonthDays(2000, 2))
 }
+
+func TestAddMonths(t *testing.T) {
+	jan31 := Time{Year: 2001, Month: 1, Day: 31, Hour: 6}
+	assert.Equal(t, Time{Year: 2001, Month: 2, Day: 28, Hour: 6}, Standard.AddMonths(jan31, 1))
+	assert.Equal(t, Time{Year: 2001, Month: 2, Day: 29, Hour: 6}, AllLeap.AddMonths(jan31, 1))
+	assert.Equal(t, Time{Year: 2001, Month: 2, Day: 30, Hour: 6}, Day360.AddMonths(Time{Year: 2001, Month: 1, Day: 30, Hour: 6}, 1))
+	assert.Equal(t, Time{Year: 2000, Month: 12, Day: 31, Hour: 6}, Standard.AddMonths(jan31, -1))
+	assert.Equal(t, Time{Year: 1999, Month: 11, Day: 30, Hour: 6}, Standard.AddMonths(jan31, -14))
+	assert.Equal(t, Time{Year: 2151, Month: 1, Day: 31, Hour: 6}, NoLeap.AddMonths(jan31, 150*12))
+}
