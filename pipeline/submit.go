@@ -130,9 +130,11 @@ func (r *SubmitRequest) Normalize(allowed ...string) error {
 	if len(allowed) == 0 {
 		allowed = []string{blobio.SchemeABFS}
 	}
-	for field, v := range map[string]string{"dataset_id": r.DatasetID, "resource_id": r.ResourceID} {
-		if !idPattern.MatchString(v) {
-			return badField(field, "want 1-128 letters, digits, '.', '_' or '-' (not starting with '.', '_' or '-'), got %q", v)
+	// Checked in a fixed order, so the same bad request always names the
+	// same field.
+	for _, f := range []struct{ name, value string }{{"dataset_id", r.DatasetID}, {"resource_id", r.ResourceID}} {
+		if !idPattern.MatchString(f.value) {
+			return badField(f.name, "want 1-128 letters, digits, '.', '_' or '-' (not starting with '.', '_' or '-'), got %q", f.value)
 		}
 	}
 	if r.CollectionID != "" && !idPattern.MatchString(r.CollectionID) {
