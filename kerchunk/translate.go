@@ -97,14 +97,14 @@ func numpyName(dtype rawJSON, vlenStr bool) string {
 		return "compound"
 	}
 	s = s[1 : len(s)-1]
-	if len(s) < 3 {
-		return s
-	}
-	if s[1] == 'O' {
+	if len(s) >= 2 && s[1] == 'O' { // "|O": checked before the short-string case
 		if vlenStr {
 			return "str"
 		}
 		return "object"
+	}
+	if len(s) < 3 {
+		return s
 	}
 	return hdf5meta.NumpyName(s)
 }
