@@ -3,7 +3,7 @@ package netcdf3
 import (
 	"bytes"
 	"errors"
-	"reflect"
+	"fmt"
 	"testing"
 )
 
@@ -47,7 +47,9 @@ func FuzzOpen(f *testing.F) {
 			}
 			return
 		}
-		if !reflect.DeepEqual(file, small) {
+		// Compared as printed values: reflect.DeepEqual calls two NaN
+		// attribute values unequal.
+		if fmt.Sprintf("%#v", *file) != fmt.Sprintf("%#v", *small) {
 			t.Fatal("first read size changes the result")
 		}
 		if file.NumRecs < 0 || file.HeaderSize > size || file.RecordSize < 0 {
