@@ -75,12 +75,8 @@ func runCombine(args []string, stdout, stderr io.Writer) int {
 	noTempl := fs.Bool("no-templates", false, "write every chunk URL in full (no URL templates)")
 	parallel := fs.Int("j", runtime.GOMAXPROCS(0), "inputs read or translated at once")
 	verbose := fs.Bool("verbose", false, "debug logs on stderr")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, combineUsage)
-		fs.PrintDefaults()
-	}
-	err := fs.Parse(interleaved(fs, args))
-	if errors.Is(err, flag.ErrHelp) {
+	help, err := parseFlags(fs, args, combineUsage, stderr)
+	if help {
 		return 0
 	}
 	if err == nil {

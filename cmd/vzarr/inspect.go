@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -92,4 +94,19 @@ func interleaved(fs *flag.FlagSet, args []string) []string {
 func isBoolFlag(fl *flag.Flag) bool {
 	b, ok := fl.Value.(interface{ IsBoolFlag() bool })
 	return ok && b.IsBoolFlag()
+}
+
+// parseFlags parses a command's arguments (flags before or after the
+// positional ones) with usage as the -h text. help reports that -h was
+// asked for and answered: the command then exits 0.
+func parseFlags(fs *flag.FlagSet, args []string, usage string, stderr io.Writer) (help bool, err error) {
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	err = fs.Parse(interleaved(fs, args))
+	if errors.Is(err, flag.ErrHelp) {
+		return true, nil
+	}
+	return false, err
 }

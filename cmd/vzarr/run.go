@@ -104,12 +104,8 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	queueURL := fs.String("queue", "", "work queue URL (default: in process)")
 	progress := fs.String("progress", "auto", "progress on stderr: auto (on a terminal), always, never")
 	verbose := fs.Bool("verbose", false, "the pipeline's logs on stderr")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, runUsage)
-		fs.PrintDefaults()
-	}
-	err := fs.Parse(interleaved(fs, args))
-	if errors.Is(err, flag.ErrHelp) {
+	help, err := parseFlags(fs, args, runUsage, stderr)
+	if help {
 		return 0
 	}
 	if err == nil {

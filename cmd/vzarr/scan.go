@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -46,12 +44,8 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	pattern := fs.String("pattern", blobio.DefaultPattern, "glob matched against each object's base name")
 	recursive := fs.Bool("recursive", false, "also list objects in subdirectories")
 	verbose := fs.Bool("verbose", false, "debug logs on stderr")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, scanUsage)
-		fs.PrintDefaults()
-	}
-	err := fs.Parse(interleaved(fs, args))
-	if errors.Is(err, flag.ErrHelp) {
+	help, err := parseFlags(fs, args, scanUsage, stderr)
+	if help {
 		return 0
 	}
 	if err == nil && fs.NArg() != 1 {
