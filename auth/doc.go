@@ -15,12 +15,26 @@
 //     checked with a small clock skew. The app roles in the "roles" claim
 //     map to RoleSubmit and RoleRead (VZARR_AUTH_SUBMIT_ROLE, default
 //     "Vzarr.Submit"; VZARR_AUTH_READ_ROLE, default "Vzarr.Read").
+//
+//     Entra issues v1 access tokens unless the API's app registration sets
+//     "accessTokenAcceptedVersion": 2 in its manifest. For v2 tokens the
+//     issuer is https://login.microsoftonline.com/TENANT-ID/v2.0 and aud the
+//     API's client id; for v1 tokens the issuer is
+//     https://sts.windows.net/TENANT-ID/ and aud the application ID URI
+//     (api://…), and VZARR_AUTH_JWKS_URL should name
+//     https://login.microsoftonline.com/TENANT-ID/discovery/v2.0/keys.
+//     VZARR_AUTH_AUDIENCE may list both, comma-separated. The caller's
+//     Identity.Subject is the oid claim (the object id of the user or of the
+//     calling app's service principal).
+//
 //   - "token": static bearer tokens for small deployments and tests. A file
 //     (VZARR_AUTH_TOKENS_FILE) lists one client per line as
 //     NAME:SHA256-HEX-OF-TOKEN:ROLES, e.g.
 //     "ingest-bot:9f86d0…:submit,read". The file holds only hashes (see
 //     HashToken); a presented token is hashed and compared in constant time
-//     with every entry.
+//     with every entry. The file is read once, by New; restart to apply
+//     changes.
+//
 //   - "none": no authentication; every caller is "anonymous" with all roles.
 //     For local development only: CheckListenAddr refuses it unless the
 //     server listens on a loopback address.

@@ -78,7 +78,7 @@ func newEntra(ctx context.Context, c Config) (*entraAuth, error) {
 	}
 	client := c.HTTPClient
 	if client == nil {
-		client = &http.Client{Timeout: defaultTimeout}
+		client = defaultClient()
 	}
 
 	a := &entraAuth{

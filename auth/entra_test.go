@@ -251,6 +251,8 @@ func TestNewErrors(t *testing.T) {
 	badKeys.keys = nil
 	insecure := newTestIssuer(t)
 	insecure.discovery = map[string]string{"jwks_uri": "http://keys.example/keys"}
+	redirect := httptest.NewServer(http.RedirectHandler("http://keys.example/openid-configuration", http.StatusFound))
+	t.Cleanup(redirect.Close)
 	entra := func(c Config) Config {
 		c.Mode = ModeEntra
 		if c.Audience == "" {
@@ -273,6 +275,7 @@ func TestNewErrors(t *testing.T) {
 		{"entra http jwks", entra(Config{Issuer: is.URL(), JWKSURL: "http://10.0.0.1/keys"}), "must be an https URL"},
 		{"entra discovery names http jwks_uri", entra(Config{Issuer: insecure.URL()}), "must be an https URL"},
 		{"entra discovery issuer mismatch", entra(Config{Issuer: mismatch.URL()}), "VZARR_AUTH_JWKS_URL"},
+		{"entra discovery redirects to http", entra(Config{Issuer: redirect.URL}), `redirect "http://keys.example/openid-configuration" must be an https URL`},
 		{"entra no usable keys", entra(Config{Issuer: badKeys.URL()}), "no RS256 or ES256 signing key"},
 		{"entra issuer unreachable", entra(Config{Issuer: "http://127.0.0.1:1"}), "OIDC discovery"},
 		{"entra skew too large", entra(Config{Issuer: is.URL(), ClockSkew: time.Hour}), "clock skew"},
@@ -288,4 +291,24 @@ func TestNewErrors(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// A known key of an aged set is served from the cache while another caller
+// refreshes, never waiting for the key endpoint.
+func TestEntraStaleKeyDoesNotWaitForRefresh(t *testing.T) {
+	is := newTestIssuer(t)
+	clock := &fakeClock{t: time.Now()}
+	a := newTestEntra(t, is, clock, nil)
+	clock.Add(25 * time.Hour)
+	a.keys.fetchMu.Lock() // a refresh in flight
+	k, err := a.keys.lookup(context.Background(), kidRSA)
+	a.keys.fetchMu.Unlock()
+	require.NoError(t, err)
+	assert.Equal(t, "RS256", k.alg)
+	assert.Equal(t, 1, is.hits())
+
+	// With no refresh in flight the aged set is refreshed.
+	_, err = a.keys.lookup(context.Background(), kidRSA)
+	require.NoError(t, err)
+	assert.Equal(t, 2, is.hits())
 }

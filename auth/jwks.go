@@ -54,7 +54,7 @@ type publicKey struct {
 	key crypto.PublicKey
 }
 
-// ParseJWKS parses a JSON Web Key Set, keeping the signing keys this
+// parseJWKS parses a JSON Web Key Set, keeping the signing keys this
 // package can verify with: RSA (2048–8192 bits, RS256) and EC P-256
 // (ES256). Keys with "use" other than "sig", another type or curve, or
 // an "alg" that does not fit the key are skipped; keys without a kid,
@@ -199,13 +199,22 @@ var errUnknownKid = errors.New("unknown signing key id")
 // the set is older than keysMaxAge) and the last attempt is at least
 // minInterval ago.
 func (s *keySet) lookup(ctx context.Context, kid string) (publicKey, error) {
-	if k, ok, fresh := s.cached(kid); ok && fresh {
+	k, ok, fresh := s.cached(kid)
+	if ok && fresh {
 		return k, nil
 	}
-	s.fetchMu.Lock()
+	if ok {
+		// A known key of an aged set: refresh unless another caller is
+		// already doing so; never wait for the key endpoint here.
+		if !s.fetchMu.TryLock() {
+			return k, nil
+		}
+	} else {
+		s.fetchMu.Lock()
+	}
 	defer s.fetchMu.Unlock()
 	// Another caller may have refreshed while this one waited.
-	k, ok, fresh := s.cached(kid)
+	k, ok, fresh = s.cached(kid)
 	if ok && fresh {
 		return k, nil
 	}
@@ -277,6 +286,21 @@ func checkURL(what, raw string) error {
 		return nil
 	}
 	return fmt.Errorf("%w: %s %q must be an https URL", ErrConfig, what, raw)
+}
+
+// defaultClient is the HTTP client of key-set fetches when Config has none:
+// a timeout, and redirects only to URLs checkURL accepts (no downgrade to
+// plain http).
+func defaultClient() *http.Client {
+	return &http.Client{
+		Timeout: defaultTimeout,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 5 {
+				return errors.New("too many redirects")
+			}
+			return checkURL("redirect", req.URL.String())
+		},
+	}
 }
 
 // fetchDoc GETs a JSON document of at most maxDocSize bytes.

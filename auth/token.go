@@ -57,6 +57,12 @@ func LoadTokensFile(path string, log *slog.Logger) (*TokenAuth, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	// Stat before opening: opening a FIFO would block.
+	if st, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%w: tokens file: %w", ErrConfig, err)
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: tokens file %s is not a regular file", ErrConfig, path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: tokens file: %w", ErrConfig, err)
