@@ -9,20 +9,65 @@
 //   - abfs://CONTAINER/PATH, abfss://..., az://CONTAINER/PATH: as adlfs/fsspec
 //     read them; the storage account comes from the Opener (AccountName, or
 //     the account of its connection string).
+//   - abfs://ACCOUNT/CONTAINER/PATH (also abfss, az) when ACCOUNT is one of
+//     Opener.Accounts (VZARR_STORAGE_ACCOUNTS), as the platform writes
+//     them (abfs://rmhazuregeobronze/netcdf/era5/). Anything else keeps the
+//     form above. Such locations print in the same form (Location.String,
+//     scan results); their RefURL is
+//     abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PATH, which adlfs reads.
 //   - abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PATH (also abfss, az,
-//     and ACCOUNT.blob.core.windows.net): the account is in the URL.
+//     ACCOUNT.blob.core.windows.net and the China and US Government clouds'
+//     core.chinacloudapi.cn and core.usgovcloudapi.net): the account is in
+//     the URL.
 //   - azblob://CONTAINER/PATH?storage_account=A&domain=D&protocol=P&localemu=B:
 //     gocloud.dev's form, with its query parameters.
 //   - file:///ABS/PATH, file://./REL/PATH, and plain paths (absolute or
 //     relative): local files.
 //   - mem://NAME/PATH: an in-memory bucket of the Opener's MemBuckets (tests).
 //
+// Parsing (ParseURL, Opener.Parse) is strict, so that no spelling of a URL
+// gets around a check: no control character (NUL, newline, DEL) anywhere;
+// for Azure URLs no backslash, query or fragment (but azblob's parameters),
+// no "." or ".." path segment and no empty one but a trailing "/", however
+// percent-encoded (the container and host are percent-decoded exactly once
+// and then checked; the blob name is kept as written, as adlfs does, and
+// decoded once only for the checks, so "%2e%2e" and "%2F" are refused);
+// container names by Azure's rules (3-63 lower-case letters, digits and
+// single hyphens, starting and ending with a letter or digit); account
+// names 3-24 lower-case letters and digits; and after "@" only
+// ACCOUNT.dfs.SUFFIX or ACCOUNT.blob.SUFFIX of an Azure cloud, or a host
+// of Opener.AllowedHosts: no user information, port, IP literal, trailing
+// dot or extra label. Host names are lower-cased. Malformed URLs give
+// ErrInvalidURL, other hosts ErrSourceNotAllowed.
+//
+// # Allowed sources and hosts
+//
+// The Azure credential is sent only to the storage endpoints of the
+// accounts the process was configured for: AccountName, Accounts, the
+// accounts of the connection strings, the accounts named in an AllowList
+// of the Opener, and Opener.AllowedHosts (vzarr's --allow-host,
+// VZARR_STORAGE_ALLOWED_HOSTS; an emulator's endpoint comes with its
+// connection string). A URL naming any other host is refused with
+// ErrSourceNotAllowed before any connection is opened; each request is
+// checked again before the credential is attached.
+//
+// A service that takes URLs from callers confines them with an AllowList
+// (ParseAllowList): URL prefixes such as
+// abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PREFIX/,
+// abfs://CONTAINER/PREFIX/ (the configured account),
+// abfs://ACCOUNT/CONTAINER/PREFIX/ (Accounts) and, when local files are
+// allowed, file:///DIR/, or "*" for everything. AllowList.Check parses a
+// URL strictly and matches its canonical account, container and key on
+// whole path segments (.../era5/ does not allow .../era5-evil/).
+//
 // # Credentials
 //
 // Azure is reached with a connection string only when one is given
-// explicitly (Opener.ConnectionString; NewOpenerFromEnv reads
-// AZURE_STORAGE_CONNECTION_STRING) and it is for the URL's account; that is
-// how tests reach Azurite. Otherwise blobio uses Opener.Credential, by
+// explicitly (Opener.ConnectionString and Opener.ConnectionStrings;
+// NewOpenerFromEnv reads AZURE_STORAGE_CONNECTION_STRING and
+// VZARR_STORAGE_CONNECTION_STRINGS, several separated by "|") and it is for
+// the URL's account; that is how tests reach Azurite, with one connection
+// string per emulator account. Otherwise blobio uses Opener.Credential, by
 // default azidentity's DefaultAzureCredential (Managed Identity in Azure,
 // the Azure CLI login on a workstation, workload identity, environment
 // service principals). blobio never reads an account key by itself (no
