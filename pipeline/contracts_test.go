@@ -176,7 +176,32 @@ func TestContractsOnTwoAccounts(t *testing.T) {
 	rel, err := store.GetRelease(ctx, ens.Release.ID)
 	require.NoError(t, err)
 	assert.Equal(t, catalog.StatusCompleted, rel.ProcessingStatus)
-	assert.NotEmpty(t, rel.StacItemJSON)
+	require.NotEmpty(t, rel.StacItemJSON)
+	// The item's references asset opens with adlfs: container "refs" of
+	// the silver account, chunks in the bronze account.
+	var item struct {
+		Assets map[string]struct {
+			Href       string `json:"href"`
+			OpenKwargs struct {
+				StorageOptions struct {
+					Fo            string            `json:"fo"`
+					TargetOptions map[string]string `json:"target_options"`
+					RemoteOptions map[string]string `json:"remote_options"`
+				} `json:"storage_options"`
+			} `json:"xarray:open_kwargs"`
+		} `json:"assets"`
+	}
+	require.NoError(t, json.Unmarshal(rel.StacItemJSON, &item))
+	var found bool
+	for _, a := range item.Assets {
+		if so := a.OpenKwargs.StorageOptions; so.Fo != "" {
+			found = true
+			assert.Equal(t, "abfs://refs/era5-temperature/combined.json", so.Fo)
+			assert.Equal(t, testenv.SilverAccount, so.TargetOptions["account_name"])
+			assert.Equal(t, testenv.BronzeAccount, so.RemoteOptions["account_name"])
+		}
+	}
+	assert.True(t, found, "a references asset with open kwargs: %s", rel.StacItemJSON)
 }
 
 func readAll(t *testing.T, o *blobio.Opener, u string) []byte {
