@@ -169,6 +169,7 @@ func parseAzure(scheme, rest string, o *Opener) (*Location, error) {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidURL, err)
 	}
 	loc := &Location{Scheme: scheme}
+	rawKey := key
 	key = strings.TrimLeft(key, "/")
 	if c, host, ok := strings.Cut(authority, "@"); ok {
 		if strings.Contains(host, "@") || strings.Contains(c, ":") {
@@ -184,8 +185,8 @@ func parseAzure(scheme, rest string, o *Opener) (*Location, error) {
 		loc.Container, loc.Account, loc.Domain = c, acct, domain
 	} else if acct := strings.ToLower(authority); o.isPathAccount(acct) {
 		loc.Account, loc.PathStyle = acct, true
-		loc.Container, key, _ = strings.Cut(key, "/")
-		key = strings.TrimLeft(key, "/")
+		loc.Container, key, _ = strings.Cut(rawKey, "/")
+		key = strings.TrimLeft(key, "/") // like abfs://CONTAINER//PATH
 		if loc.Container == "" {
 			return nil, fmt.Errorf("%w: no container after the account %q (want %s://ACCOUNT/CONTAINER/PATH)", ErrInvalidURL, acct, scheme)
 		}

@@ -239,7 +239,7 @@ func TestOpenerParse(t *testing.T) {
 			assert.Equal(t, got.Account, fromRef.Account)
 		})
 	}
-	for _, in := range []string{"abfs://rmhazuregeobronze", "abfs://rmhazuregeobronze/", "abfs://rmhazuregeobronze//x", "abfs://rmhazuregeobronze/../x",
+	for _, in := range []string{"abfs://rmhazuregeobronze", "abfs://rmhazuregeobronze/", "abfs://rmhazuregeobronze//netcdf/x", "abfs://rmhazuregeobronze/../x",
 		"abfs://rmhazuregeobronze/UPPER/x"} {
 		_, err := o.Parse(in)
 		assert.ErrorIs(t, err, ErrInvalidURL, in)
