@@ -110,8 +110,10 @@ const (
 )
 
 // Opener opens blobio URLs with one configuration. The zero value is usable
-// (DefaultAzureCredential, default retries, no account, no mem:// buckets).
-// An Opener is safe for concurrent use; do not copy it after first use.
+// (DefaultAzureCredential, default retries, no account, no mem:// buckets;
+// with no account configured it reaches no Azure host, only local files).
+// An Opener is safe for concurrent use; do not copy it after first use, and
+// do not change its fields while it is in use.
 type Opener struct {
 	// AccountName is the storage account of abfs://CONTAINER/PATH and
 	// az://CONTAINER/PATH URLs (and the default of azblob:// URLs).
