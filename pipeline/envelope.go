@@ -41,6 +41,7 @@ const (
 	ErrTypePermission        = "permission_denied"
 	ErrTypeUnavailable       = "storage_unavailable"
 	ErrTypeConfig            = "configuration_error"
+	ErrTypeSourceNotAllowed  = "source_not_allowed"
 	ErrTypeTimeout           = "timeout"
 	ErrTypeCanceled          = "canceled"
 	ErrTypeInternal          = "internal_error"
@@ -90,6 +91,8 @@ func ErrorType(err error) string {
 		return ErrTypePermission
 	case errors.Is(err, blobio.ErrUnavailable):
 		return ErrTypeUnavailable
+	case errors.Is(err, blobio.ErrSourceNotAllowed):
+		return ErrTypeSourceNotAllowed
 	case errors.Is(err, blobio.ErrConfig), errors.Is(err, blobio.ErrInvalidURL):
 		return ErrTypeConfig
 	}
