@@ -40,10 +40,12 @@ const (
 	ErrTypeInvalidMetadata   = "invalid_metadata"
 	ErrTypePermission        = "permission_denied"
 	ErrTypeUnavailable       = "storage_unavailable"
-	ErrTypeConfig            = "configuration_error"
-	ErrTypeTimeout           = "timeout"
-	ErrTypeCanceled          = "canceled"
-	ErrTypeInternal          = "internal_error"
+	// ErrTypeCatalogUnavailable: the catalog database cannot be reached.
+	ErrTypeCatalogUnavailable = "catalog_unavailable"
+	ErrTypeConfig             = "configuration_error"
+	ErrTypeTimeout            = "timeout"
+	ErrTypeCanceled           = "canceled"
+	ErrTypeInternal           = "internal_error"
 )
 
 // ErrInvalidParams reports stage parameters that break the contract.
@@ -90,6 +92,8 @@ func ErrorType(err error) string {
 		return ErrTypePermission
 	case errors.Is(err, blobio.ErrUnavailable):
 		return ErrTypeUnavailable
+	case errors.Is(err, catalog.ErrUnavailable):
+		return ErrTypeCatalogUnavailable
 	case errors.Is(err, blobio.ErrConfig), errors.Is(err, blobio.ErrInvalidURL):
 		return ErrTypeConfig
 	}
