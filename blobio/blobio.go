@@ -9,20 +9,65 @@
 //   - abfs://CONTAINER/PATH, abfss://..., az://CONTAINER/PATH: as adlfs/fsspec
 //     read them; the storage account comes from the Opener (AccountName, or
 //     the account of its connection string).
+//   - abfs://ACCOUNT/CONTAINER/PATH (also abfss, az) when ACCOUNT is one of
+//     Opener.Accounts (VZARR_STORAGE_ACCOUNTS), as the platform writes
+//     them (abfs://rmhazuregeobronze/netcdf/era5/). Anything else keeps the
+//     form above. Such locations print in the same form (Location.String,
+//     scan results); their RefURL is
+//     abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PATH, which adlfs reads.
 //   - abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PATH (also abfss, az,
-//     and ACCOUNT.blob.core.windows.net): the account is in the URL.
+//     ACCOUNT.blob.core.windows.net and the China and US Government clouds'
+//     core.chinacloudapi.cn and core.usgovcloudapi.net): the account is in
+//     the URL.
 //   - azblob://CONTAINER/PATH?storage_account=A&domain=D&protocol=P&localemu=B:
 //     gocloud.dev's form, with its query parameters.
 //   - file:///ABS/PATH, file://./REL/PATH, and plain paths (absolute or
 //     relative): local files.
 //   - mem://NAME/PATH: an in-memory bucket of the Opener's MemBuckets (tests).
 //
+// Parsing (ParseURL, Opener.Parse) is strict, so that no spelling of a URL
+// gets around a check: no control character (NUL, newline, DEL) anywhere;
+// for Azure URLs no backslash, query or fragment (but azblob's parameters),
+// no "." or ".." path segment and no empty one but a trailing "/", however
+// percent-encoded (the container and host are percent-decoded exactly once
+// and then checked; the blob name is kept as written, as adlfs does, and
+// decoded once only for the checks, so "%2e%2e" and "%2F" are refused);
+// container names by Azure's rules (3-63 lower-case letters, digits and
+// single hyphens, starting and ending with a letter or digit); account
+// names 3-24 lower-case letters and digits; and after "@" only
+// ACCOUNT.dfs.SUFFIX or ACCOUNT.blob.SUFFIX of an Azure cloud, or a host
+// of Opener.AllowedHosts: no user information, port, IP literal, trailing
+// dot or extra label. Host names are lower-cased. Malformed URLs give
+// ErrInvalidURL, other hosts ErrSourceNotAllowed.
+//
+// # Allowed sources and hosts
+//
+// The Azure credential is sent only to the storage endpoints of the
+// accounts the process was configured for: AccountName, Accounts, the
+// accounts of the connection strings, the accounts named in an AllowList
+// of the Opener, and Opener.AllowedHosts (vzarr's --allow-host,
+// VZARR_STORAGE_ALLOWED_HOSTS; an emulator's endpoint comes with its
+// connection string). A URL naming any other host is refused with
+// ErrSourceNotAllowed before any connection is opened; each request is
+// checked again before the credential is attached.
+//
+// A service that takes URLs from callers confines them with an AllowList
+// (ParseAllowList): URL prefixes such as
+// abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PREFIX/,
+// abfs://CONTAINER/PREFIX/ (the configured account),
+// abfs://ACCOUNT/CONTAINER/PREFIX/ (Accounts) and, when local files are
+// allowed, file:///DIR/, or "*" for everything. AllowList.Check parses a
+// URL strictly and matches its canonical account, container and key on
+// whole path segments (.../era5/ does not allow .../era5-evil/).
+//
 // # Credentials
 //
 // Azure is reached with a connection string only when one is given
-// explicitly (Opener.ConnectionString; NewOpenerFromEnv reads
-// AZURE_STORAGE_CONNECTION_STRING) and it is for the URL's account; that is
-// how tests reach Azurite. Otherwise blobio uses Opener.Credential, by
+// explicitly (Opener.ConnectionString and Opener.ConnectionStrings;
+// NewOpenerFromEnv reads AZURE_STORAGE_CONNECTION_STRING and
+// VZARR_STORAGE_CONNECTION_STRINGS, several separated by "|") and it is for
+// the URL's account; that is how tests reach Azurite, with one connection
+// string per emulator account. Otherwise blobio uses Opener.Credential, by
 // default azidentity's DefaultAzureCredential (Managed Identity in Azure,
 // the Azure CLI login on a workstation, workload identity, environment
 // service principals). blobio never reads an account key by itself (no
@@ -39,6 +84,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -70,10 +117,30 @@ type Opener struct {
 	// az://CONTAINER/PATH URLs (and the default of azblob:// URLs).
 	AccountName string
 
+	// Accounts are further storage accounts the process works with. An
+	// abfs:// (abfss://, az://) URL whose first segment is one of them is
+	// read as abfs://ACCOUNT/CONTAINER/PATH. Names are lower case.
+	Accounts []string
+
 	// ConnectionString, when set, is used for URLs of its account, and for
 	// URLs that name no account when AccountName is empty or the same.
 	// Set it explicitly: blobio never reads a key from elsewhere.
 	ConnectionString string
+
+	// ConnectionStrings are connection strings of further accounts (an
+	// emulator with several accounts): each is used for the URLs of the
+	// account it names (its AccountName field).
+	ConnectionStrings []string
+
+	// AllowedHosts are hosts (HOST, or HOST:PORT when the URL has a port)
+	// that may be reached although they are no storage endpoint of a
+	// configured account, such as a private endpoint or an emulator named
+	// in an azblob:// URL. Lower case. The credential is sent only to the
+	// endpoints of AccountName, Accounts, the connection strings' accounts,
+	// accounts named in an AllowList of this Opener, and these hosts; any
+	// other host is refused (ErrSourceNotAllowed) before a connection is
+	// opened.
+	AllowedHosts []string
 
 	// Credential is used for Azure accounts not reached through
 	// ConnectionString. Nil means azidentity.NewDefaultAzureCredential,
@@ -91,20 +158,52 @@ type Opener struct {
 	// slog.Default().
 	Logger *slog.Logger
 
+	// dial, when set, replaces the HTTP transport's dialer (tests count
+	// connection attempts with it).
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
 	credOnce sync.Once
 	cred     azcore.TokenCredential
 	credErr  error
+
+	mu           sync.Mutex
+	listAccounts map[string]bool // accounts named in AllowLists of this Opener
 }
 
 // NewOpenerFromEnv returns an Opener configured from the environment:
-// AccountName from AZURE_STORAGE_ACCOUNT_NAME (or AZURE_STORAGE_ACCOUNT),
-// ConnectionString from AZURE_STORAGE_CONNECTION_STRING.
+//
+//   - AccountName from AZURE_STORAGE_ACCOUNT_NAME (or AZURE_STORAGE_ACCOUNT);
+//   - Accounts from VZARR_STORAGE_ACCOUNTS, a comma-separated list;
+//   - ConnectionString from AZURE_STORAGE_CONNECTION_STRING;
+//   - ConnectionStrings from VZARR_STORAGE_CONNECTION_STRINGS, connection
+//     strings separated by "|" (for an emulator with several accounts);
+//   - AllowedHosts from VZARR_STORAGE_ALLOWED_HOSTS, a comma-separated list.
 func NewOpenerFromEnv() *Opener {
 	acct := os.Getenv("AZURE_STORAGE_ACCOUNT_NAME")
 	if acct == "" {
 		acct = os.Getenv("AZURE_STORAGE_ACCOUNT")
 	}
-	return &Opener{AccountName: acct, ConnectionString: os.Getenv("AZURE_STORAGE_CONNECTION_STRING")}
+	return &Opener{AccountName: acct, ConnectionString: os.Getenv("AZURE_STORAGE_CONNECTION_STRING"),
+		Accounts:          SplitList(os.Getenv("VZARR_STORAGE_ACCOUNTS"), ","),
+		ConnectionStrings: SplitList(os.Getenv("VZARR_STORAGE_CONNECTION_STRINGS"), "|"),
+		AllowedHosts:      SplitList(os.Getenv("VZARR_STORAGE_ALLOWED_HOSTS"), ","),
+	}
+}
+
+// SplitList splits s at sep and returns the non-empty items, trimmed of
+// spaces; with sep "," (lists of names) they are also lower-cased.
+func SplitList(s, sep string) []string {
+	var out []string
+	for _, item := range strings.Split(s, sep) {
+		item = strings.TrimSpace(item)
+		if sep == "," {
+			item = strings.ToLower(item)
+		}
+		if item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 func (o *Opener) logger() *slog.Logger {
@@ -118,7 +217,7 @@ func (o *Opener) logger() *slog.Logger {
 // and its key in the bucket. The caller must Close the bucket. Open makes no
 // request: a missing container shows up on the first operation.
 func (o *Opener) Open(ctx context.Context, rawURL string) (*blob.Bucket, string, error) {
-	loc, err := ParseURL(rawURL)
+	loc, err := o.Parse(rawURL)
 	if err != nil {
 		return nil, "", wrap(ctx, "open", rawURL, err)
 	}
@@ -196,18 +295,19 @@ func (o *Opener) accountName() string {
 
 // containerClient returns a client for a container of account ("" for the
 // configured one). serviceURL gives the service URL of an account for
-// credential-based access.
+// credential-based access; its host must be one the Opener may reach
+// (hostAllowed), else ErrSourceNotAllowed.
 func (o *Opener) containerClient(account, containerName string, serviceURL func(account string) string) (*container.Client, error) {
 	opts := &container.ClientOptions{ClientOptions: o.clientOptions()}
 	if account == "" {
-		account = o.AccountName
+		account = strings.ToLower(o.AccountName)
 	}
-	connAccount := connStringField(o.ConnectionString, "AccountName")
-	if o.ConnectionString != "" && (account == "" || connAccount == "" || strings.EqualFold(account, connAccount)) {
-		client, err := container.NewClientFromConnectionString(o.ConnectionString, containerName, opts)
+	if cs := o.connStringFor(account); cs != "" {
+		connAccount := connStringField(cs, "AccountName")
+		client, err := container.NewClientFromConnectionString(cs, containerName, opts)
 		if err != nil {
 			// Do not echo the connection string: it may hold a key.
-			return nil, fmt.Errorf("%w: bad connection string: %v", ErrConfig, redact(err.Error(), o.ConnectionString))
+			return nil, fmt.Errorf("%w: bad connection string: %v", ErrConfig, redact(err.Error(), cs))
 		}
 		o.logger().Debug("blobio: azure container", "container", containerName, "account", connAccount, "auth", "connection-string", "endpoint", client.URL())
 		return client, nil
@@ -215,11 +315,18 @@ func (o *Opener) containerClient(account, containerName string, serviceURL func(
 	if account == "" {
 		return nil, fmt.Errorf("%w: no storage account for container %q: set AZURE_STORAGE_ACCOUNT_NAME (Opener.AccountName) or name it in the URL (abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PATH)", ErrConfig, containerName)
 	}
+	u := strings.TrimSuffix(serviceURL(account), "/") + "/" + containerName
+	if pu, err := url.Parse(u); err != nil || !o.hostAllowed(pu.Host) {
+		host := u
+		if err == nil {
+			host = pu.Host
+		}
+		return nil, fmt.Errorf("%w: %s is no storage endpoint of a configured account (AZURE_STORAGE_ACCOUNT_NAME, VZARR_STORAGE_ACCOUNTS) nor an allowed host (--allow-host); nothing was sent to it", ErrSourceNotAllowed, host)
+	}
 	cred, err := o.credential()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrPermission, err)
 	}
-	u := strings.TrimSuffix(serviceURL(account), "/") + "/" + containerName
 	o.logger().Debug("blobio: azure container", "container", containerName, "account", account, "auth", "token-credential", "endpoint", u)
 	return container.NewClient(u, cred, opts)
 }
@@ -250,10 +357,130 @@ func (o *Opener) clientOptions() azcore.ClientOptions {
 	if r.MaxRetryDelay == 0 {
 		r.MaxRetryDelay = DefaultMaxRetryDelay
 	}
-	return azcore.ClientOptions{
-		Retry:     r,
-		Telemetry: policy.TelemetryOptions{ApplicationID: "vzarr"},
+	opts := azcore.ClientOptions{
+		Retry:           r,
+		Telemetry:       policy.TelemetryOptions{ApplicationID: "vzarr"},
+		PerCallPolicies: []policy.Policy{hostGuard{o}},
 	}
+	if o.dial != nil {
+		opts.Transport = &http.Client{Transport: &http.Transport{DialContext: o.dial}}
+	}
+	return opts
+}
+
+// hostGuard refuses requests to hosts the Opener may not reach, before
+// the credential is attached and before any connection: the last line of
+// defence behind containerClient's check.
+type hostGuard struct{ o *Opener }
+
+func (g hostGuard) Do(req *policy.Request) (*http.Response, error) {
+	if host := req.Raw().URL.Host; !g.o.requestHostAllowed(host) {
+		return nil, fmt.Errorf("%w: request to %s refused: no storage endpoint of a configured account nor an allowed host", ErrSourceNotAllowed, host)
+	}
+	return req.Next()
+}
+
+// connStringFor returns the connection string for the URLs of account
+// ("" for URLs that name none): the one of ConnectionStrings that names
+// the account, else ConnectionString when it is for that account (or names
+// none, or the URL names none).
+func (o *Opener) connStringFor(account string) string {
+	for _, cs := range o.ConnectionStrings {
+		if a := connStringField(cs, "AccountName"); a != "" && strings.EqualFold(a, account) {
+			return cs
+		}
+	}
+	connAccount := connStringField(o.ConnectionString, "AccountName")
+	if o.ConnectionString != "" && (account == "" || connAccount == "" || strings.EqualFold(account, connAccount)) {
+		return o.ConnectionString
+	}
+	return ""
+}
+
+// isPathAccount reports whether a (lower case) is one of o.Accounts, so
+// that abfs://a/... is abfs://ACCOUNT/CONTAINER/PATH.
+func (o *Opener) isPathAccount(a string) bool {
+	if o == nil {
+		return false
+	}
+	for _, x := range o.Accounts {
+		if strings.EqualFold(x, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// hostListed reports whether host (lower case) is one of o.AllowedHosts.
+func (o *Opener) hostListed(host string) bool {
+	if o == nil {
+		return false
+	}
+	for _, h := range o.AllowedHosts {
+		if strings.EqualFold(strings.TrimSpace(h), host) {
+			return true
+		}
+	}
+	return false
+}
+
+// configuredAccount reports whether the Opener was configured for account
+// a: AccountName, Accounts, the account of a connection string, or one
+// named in an AllowList of this Opener.
+func (o *Opener) configuredAccount(a string) bool {
+	if a == "" {
+		return false
+	}
+	if strings.EqualFold(a, o.AccountName) || o.isPathAccount(a) ||
+		strings.EqualFold(a, connStringField(o.ConnectionString, "AccountName")) {
+		return true
+	}
+	for _, cs := range o.ConnectionStrings {
+		if strings.EqualFold(a, connStringField(cs, "AccountName")) {
+			return true
+		}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.listAccounts[strings.ToLower(a)]
+}
+
+// allowAccount adds an account named in an AllowList to the configured ones.
+func (o *Opener) allowAccount(a string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.listAccounts == nil {
+		o.listAccounts = map[string]bool{}
+	}
+	o.listAccounts[strings.ToLower(a)] = true
+}
+
+// hostAllowed reports whether the credential may be sent to host: a
+// storage endpoint (ACCOUNT.blob.SUFFIX or ACCOUNT.dfs.SUFFIX of an Azure
+// cloud) of a configured account, or one of AllowedHosts.
+func (o *Opener) hostAllowed(host string) bool {
+	h := strings.ToLower(host)
+	if o.hostListed(h) {
+		return true
+	}
+	acct, domain, _ := strings.Cut(h, ".")
+	return isAzureDomain(domain) && o.configuredAccount(acct)
+}
+
+// requestHostAllowed is hostAllowed, or the endpoint of a configured
+// connection string (an emulator's).
+func (o *Opener) requestHostAllowed(host string) bool {
+	if o.hostAllowed(host) {
+		return true
+	}
+	for _, cs := range append([]string{o.ConnectionString}, o.ConnectionStrings...) {
+		if ep := connStringField(cs, "BlobEndpoint"); ep != "" {
+			if u, err := url.Parse(ep); err == nil && u.Host != "" && strings.EqualFold(u.Host, host) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // explain adds the retry policy to an ErrUnavailable error of an Azure

@@ -488,13 +488,13 @@ func TestOpenErrors(t *testing.T) {
 	assert.Equal(t, "blobio: open s3://bucket/x.nc: invalid URL: \"s3://bucket/x.nc\": unknown scheme \"s3\" (want abfs, abfss, az, azblob, file, mem or a local path)", err.Error())
 
 	// abfs://CONTAINER/PATH needs an account.
-	_, _, err = o.Open(ctx, "abfs://c/x.nc")
+	_, _, err = o.Open(ctx, "abfs://cnt/x.nc")
 	assert.ErrorIs(t, err, ErrConfig)
 	assert.Contains(t, err.Error(), "AZURE_STORAGE_ACCOUNT_NAME")
 
 	// A malformed connection string is reported without its key.
 	bad := &Opener{ConnectionString: "AccountName=a;AccountKey=c2VjcmV0;Nonsense"}
-	_, _, err = bad.Open(ctx, "abfs://c/x.nc")
+	_, _, err = bad.Open(ctx, "abfs://cnt/x.nc")
 	if err != nil {
 		assert.NotContains(t, err.Error(), "c2VjcmV0")
 	}
@@ -518,20 +518,27 @@ func TestAccountSelection(t *testing.T) {
 		url  string
 		want string // container client URL, or an error kind
 	}{
-		{"conn string, no account in URL", &Opener{ConnectionString: conn}, "abfs://c/x.nc", "http://127.0.0.1:10000/devstoreaccount1/c"},
-		{"conn string, its account in URL", &Opener{ConnectionString: conn}, "az://c@devstoreaccount1.dfs.core.windows.net/x.nc", "http://127.0.0.1:10000/devstoreaccount1/c"},
-		{"conn string, another account in URL", &Opener{ConnectionString: conn, Credential: fakeCredential{}}, "abfs://c@other.dfs.core.windows.net/x.nc", "https://other.blob.core.windows.net/c"},
-		{"conn string, configured account differs", &Opener{ConnectionString: conn, AccountName: "mine", Credential: fakeCredential{}}, "abfs://c/x.nc", "https://mine.blob.core.windows.net/c"},
-		{"conn string, configured account same", &Opener{ConnectionString: conn, AccountName: "devstoreaccount1"}, "abfs://c/x.nc", "http://127.0.0.1:10000/devstoreaccount1/c"},
-		{"account from config", &Opener{AccountName: "acct", Credential: fakeCredential{}}, "abfs://c/x.nc", "https://acct.blob.core.windows.net/c"},
-		{"account in URL wins", &Opener{AccountName: "acct", Credential: fakeCredential{}}, "abfss://c@urlacct.dfs.core.usgovcloudapi.net/x.nc", "https://urlacct.blob.core.usgovcloudapi.net/c"},
-		{"azblob with storage_account", &Opener{Credential: fakeCredential{}}, "azblob://c/x.nc?storage_account=qacct", "https://qacct.blob.core.windows.net/c"},
-		{"azblob, Azurite by query", &Opener{Credential: fakeCredential{}}, "azblob://c/x.nc?storage_account=devstoreaccount1&domain=127.0.0.1:10000&protocol=https", "https://127.0.0.1:10000/devstoreaccount1/c"},
-		{"azblob via conn string", &Opener{ConnectionString: conn}, "azblob://c/x.nc", "http://127.0.0.1:10000/devstoreaccount1/c"},
-		{"no account", &Opener{Credential: fakeCredential{}}, "abfs://c/x.nc", "config_error"},
-		{"azblob, no account", &Opener{Credential: fakeCredential{}}, "azblob://c/x.nc", "config_error"},
-		{"azblob, bad query", &Opener{Credential: fakeCredential{}}, "azblob://c/x.nc?storage_account=a&nonsense=1", "invalid_url"},
-		{"azblob, bad protocol", &Opener{Credential: fakeCredential{}}, "azblob://c/x.nc?storage_account=a&protocol=ftp", "invalid_url"},
+		{"conn string, no account in URL", &Opener{ConnectionString: conn}, "abfs://cnt/x.nc", "http://127.0.0.1:10000/devstoreaccount1/cnt"},
+		{"conn string, its account in URL", &Opener{ConnectionString: conn}, "az://cnt@devstoreaccount1.dfs.core.windows.net/x.nc", "http://127.0.0.1:10000/devstoreaccount1/cnt"},
+		{"conn string, another account in URL", &Opener{ConnectionString: conn, Credential: fakeCredential{}}, "abfs://cnt@other.dfs.core.windows.net/x.nc", "source_not_allowed"},
+		{"another account in URL, configured", &Opener{ConnectionString: conn, Accounts: []string{"other"}, Credential: fakeCredential{}}, "abfs://cnt@other.dfs.core.windows.net/x.nc", "https://other.blob.core.windows.net/cnt"},
+		{"another account in URL, allowed host", &Opener{ConnectionString: conn, AllowedHosts: []string{"other.blob.core.windows.net"}, Credential: fakeCredential{}}, "abfs://cnt@OTHER.dfs.core.windows.net/x.nc", "https://other.blob.core.windows.net/cnt"},
+		{"conn string, configured account differs", &Opener{ConnectionString: conn, AccountName: "mine", Credential: fakeCredential{}}, "abfs://cnt/x.nc", "https://mine.blob.core.windows.net/cnt"},
+		{"conn string, configured account same", &Opener{ConnectionString: conn, AccountName: "devstoreaccount1"}, "abfs://cnt/x.nc", "http://127.0.0.1:10000/devstoreaccount1/cnt"},
+		{"account from config", &Opener{AccountName: "acct", Credential: fakeCredential{}}, "abfs://cnt/x.nc", "https://acct.blob.core.windows.net/cnt"},
+		{"account in URL wins", &Opener{AccountName: "acct", Accounts: []string{"urlacct"}, Credential: fakeCredential{}}, "abfss://cnt@urlacct.dfs.core.usgovcloudapi.net/x.nc", "https://urlacct.blob.core.usgovcloudapi.net/cnt"},
+		{"account in URL, not configured", &Opener{AccountName: "acct", Credential: fakeCredential{}}, "abfss://cnt@urlacct.dfs.core.usgovcloudapi.net/x.nc", "source_not_allowed"},
+		{"account path form", &Opener{AccountName: "acct", Accounts: []string{"bronze"}, Credential: fakeCredential{}}, "abfs://bronze/cnt/x.nc", "https://bronze.blob.core.windows.net/cnt"},
+		{"account path form, conn strings", &Opener{ConnectionString: conn, Accounts: []string{"bronze"}, ConnectionStrings: []string{devstoreConnFor("silver", "http://127.0.0.1:10000"), devstoreConnFor("bronze", "http://127.0.0.1:10000")}}, "abfs://bronze/cnt/x.nc", "http://127.0.0.1:10000/bronze/cnt"},
+		{"azblob with storage_account", &Opener{Accounts: []string{"qacct"}, Credential: fakeCredential{}}, "azblob://cnt/x.nc?storage_account=qacct", "https://qacct.blob.core.windows.net/cnt"},
+		{"azblob, unconfigured storage_account", &Opener{Credential: fakeCredential{}}, "azblob://cnt/x.nc?storage_account=qacct", "source_not_allowed"},
+		{"azblob, Azurite by query", &Opener{AllowedHosts: []string{"127.0.0.1:10000"}, Credential: fakeCredential{}}, "azblob://cnt/x.nc?storage_account=devstoreaccount1&domain=127.0.0.1:10000&protocol=https", "https://127.0.0.1:10000/devstoreaccount1/cnt"},
+		{"azblob, other host by query", &Opener{AccountName: "devstoreaccount1", Credential: fakeCredential{}}, "azblob://cnt/x.nc?storage_account=devstoreaccount1&domain=evil.example&protocol=https", "source_not_allowed"},
+		{"azblob via conn string", &Opener{ConnectionString: conn}, "azblob://cnt/x.nc", "http://127.0.0.1:10000/devstoreaccount1/cnt"},
+		{"no account", &Opener{Credential: fakeCredential{}}, "abfs://cnt/x.nc", "config_error"},
+		{"azblob, no account", &Opener{Credential: fakeCredential{}}, "azblob://cnt/x.nc", "config_error"},
+		{"azblob, bad query", &Opener{Credential: fakeCredential{}}, "azblob://cnt/x.nc?storage_account=a&nonsense=1", "invalid_url"},
+		{"azblob, bad protocol", &Opener{Credential: fakeCredential{}}, "azblob://cnt/x.nc?storage_account=a&protocol=ftp", "invalid_url"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, _, err := tc.o.Open(context.Background(), tc.url)
@@ -585,6 +592,12 @@ func devstoreConn(endpoint string) string {
 	return "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=" + endpoint + "/devstoreaccount1;"
 }
 
+// devstoreConnFor is a connection string of another emulator account (the
+// devstoreaccount1 key, which no request uses here).
+func devstoreConnFor(account, endpoint string) string {
+	return "DefaultEndpointsProtocol=http;AccountName=" + account + ";AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=" + endpoint + "/" + account + ";"
+}
+
 // TestStorageDownClosedPort: with nothing listening, the error comes after
 // the bounded retries, quickly, and says what happened.
 func TestStorageDownClosedPort(t *testing.T) {
@@ -598,19 +611,19 @@ func TestStorageDownClosedPort(t *testing.T) {
 		Retry:            policy.RetryOptions{MaxRetries: 2, RetryDelay: 50 * time.Millisecond, TryTimeout: time.Second},
 	}
 	start := time.Now()
-	_, err = o.Scan(context.Background(), "abfs://c/dir", ScanOptions{})
+	_, err = o.Scan(context.Background(), "abfs://cnt/dir", ScanOptions{})
 	el := time.Since(start)
 	require.Error(t, err)
 	t.Logf("closed port: %v after %v", err, el.Round(time.Millisecond))
 	assert.ErrorIs(t, err, ErrUnavailable)
 	assert.Equal(t, "unavailable", ErrorType(err))
 	assert.Contains(t, err.Error(), "connection refused")
-	assert.Contains(t, err.Error(), "abfs://c/dir")
+	assert.Contains(t, err.Error(), "abfs://cnt/dir")
 	assert.Contains(t, err.Error(), "gave up after 3 tries, each with a 1s timeout")
 	assert.Less(t, el, 3*time.Second)
 
 	start = time.Now()
-	_, err = o.OpenObject(context.Background(), "abfs://c/x.nc")
+	_, err = o.OpenObject(context.Background(), "abfs://cnt/x.nc")
 	assert.ErrorIs(t, err, ErrUnavailable)
 	assert.Less(t, time.Since(start), 3*time.Second)
 }
@@ -646,7 +659,7 @@ func TestStorageDownHang(t *testing.T) {
 		Retry:            policy.RetryOptions{MaxRetries: 1, RetryDelay: 50 * time.Millisecond, TryTimeout: 300 * time.Millisecond},
 	}
 	start := time.Now()
-	_, err = o.Scan(context.Background(), "abfs://c/dir", ScanOptions{})
+	_, err = o.Scan(context.Background(), "abfs://cnt/dir", ScanOptions{})
 	el := time.Since(start)
 	require.Error(t, err)
 	t.Logf("hanging server: %v after %v", err, el.Round(time.Millisecond))
@@ -658,7 +671,7 @@ func TestStorageDownHang(t *testing.T) {
 	// The caller's own deadline is reported as such.
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	_, err = o.Scan(ctx, "abfs://c/dir", ScanOptions{})
+	_, err = o.Scan(ctx, "abfs://cnt/dir", ScanOptions{})
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Equal(t, "timeout", ErrorType(err))
 }

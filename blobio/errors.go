@@ -36,6 +36,10 @@ var (
 	ErrUnavailable = errors.New("storage unavailable")
 	// ErrChanged: the object was replaced while it was being read.
 	ErrChanged = errors.New("object changed while being read")
+	// ErrSourceNotAllowed: the URL names a host that is no storage
+	// endpoint of a configured account (nor an allowed host), or a location
+	// outside an AllowList. Nothing was sent to it.
+	ErrSourceNotAllowed = errors.New("source not allowed")
 )
 
 // Error describes a failed blobio operation on a URL.
@@ -78,7 +82,7 @@ func (e *Error) Unwrap() []error {
 }
 
 // ErrorType names the kind of err for JSON error reports: "not_found",
-// "permission_denied", "unavailable", "invalid_url", "invalid_argument",
+// "permission_denied", "unavailable", "source_not_allowed", "invalid_url", "invalid_argument",
 // "config_error", "changed", "canceled", "timeout", or "error".
 func ErrorType(err error) string {
 	switch {
@@ -90,6 +94,8 @@ func ErrorType(err error) string {
 		return "permission_denied"
 	case errors.Is(err, ErrUnavailable):
 		return "unavailable"
+	case errors.Is(err, ErrSourceNotAllowed):
+		return "source_not_allowed"
 	case errors.Is(err, ErrInvalidURL):
 		return "invalid_url"
 	case errors.Is(err, ErrInvalidArgument):
@@ -169,7 +175,7 @@ func classify(ctx context.Context, err error) error {
 	if ctx != nil && ctx.Err() != nil {
 		return nil // the caller's own cancellation or deadline; no storage kind
 	}
-	for _, k := range []error{ErrInvalidURL, ErrInvalidArgument, ErrConfig, ErrNotFound, ErrPermission, ErrUnavailable, ErrChanged} {
+	for _, k := range []error{ErrSourceNotAllowed, ErrInvalidURL, ErrInvalidArgument, ErrConfig, ErrNotFound, ErrPermission, ErrUnavailable, ErrChanged} {
 		if errors.Is(err, k) {
 			return k
 		}

@@ -139,7 +139,7 @@ func (obj *Object) Close() error { return obj.bucket.Close() }
 
 // OpenObject opens the object at rawURL for ranged reads (see NewReaderAt).
 func (o *Opener) OpenObject(ctx context.Context, rawURL string, opts ...rangeio.Option) (*Object, error) {
-	loc, err := ParseURL(rawURL)
+	loc, err := o.Parse(rawURL)
 	if err != nil {
 		return nil, wrap(ctx, "open", rawURL, err)
 	}

@@ -66,7 +66,7 @@ func (o *Opener) Scan(ctx context.Context, rawURL string, opts ScanOptions) (*Sc
 		return nil, &Error{Op: "scan", URL: rawURL, Kind: ErrInvalidArgument,
 			Err: fmt.Errorf("bad pattern %q: a glob of base names, such as *.nc, is wanted", pattern)}
 	}
-	loc, err := ParseURL(rawURL)
+	loc, err := o.Parse(rawURL)
 	if err != nil {
 		return nil, wrap(ctx, "scan", rawURL, err)
 	}

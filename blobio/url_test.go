@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -80,7 +81,7 @@ func TestParseURL(t *testing.T) {
 }
 
 func TestParseURLErrors(t *testing.T) {
-	for _, in := range []string{"", "s3://bucket/x.nc", "abfs:///x.nc", "abfs://@acct.dfs.core.windows.net/x", "abfs://c@/x",
+	for _, in := range []string{"", "s3://bucket/x.nc", "abfs:///x.nc", "abfs://@acct.dfs.core.windows.net/x", "abfs://cnt@/x",
 		"azblob:///x.nc", "file://otherhost/x.nc", "mem:///x"} {
 		_, err := ParseURL(in)
 		assert.ErrorIs(t, err, ErrInvalidURL, in)
@@ -88,12 +89,185 @@ func TestParseURLErrors(t *testing.T) {
 }
 
 func TestWithKeyAndBlobDomain(t *testing.T) {
-	l, err := ParseURL("abfs://c@acct.dfs.core.chinacloudapi.cn/dir/")
+	l, err := ParseURL("abfs://cnt@acct.dfs.core.chinacloudapi.cn/dir/")
 	require.NoError(t, err)
-	assert.Equal(t, "abfs://c@acct.dfs.core.chinacloudapi.cn/dir/x.nc", l.WithKey("dir/x.nc").String())
+	assert.Equal(t, "abfs://cnt@acct.dfs.core.chinacloudapi.cn/dir/x.nc", l.WithKey("dir/x.nc").String())
 	assert.Equal(t, "blob.core.chinacloudapi.cn", l.blobDomain())
-	l, _ = ParseURL("abfs://c/dir")
+	l, _ = ParseURL("abfs://cnt/dir")
 	assert.Equal(t, "blob.core.windows.net", l.blobDomain())
 	assert.True(t, l.IsAzure())
 	assert.False(t, l.IsLocal())
+}
+
+// TestParseURLStrict: every spelling that could get around a check is
+// refused with a typed error; valid spellings are canonicalised.
+func TestParseURLStrict(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want error
+	}{
+		{"abfs://c@attacker.evil.example/x", ErrSourceNotAllowed},
+		{"abfs://cnt@attacker.evil.example/x", ErrSourceNotAllowed},
+		{"abfs://cnt@ATTACKER.EVIL.EXAMPLE/x", ErrSourceNotAllowed},
+		{"abfs://cnt%40attacker.evil.example/x", ErrSourceNotAllowed},
+		{"abfs://cnt%2540attacker.evil.example/x", ErrInvalidURL}, // decoded once: "cnt%40attacker..." is no container name
+		{"abfs://cnt@acct.dfs.core.windows.net.evil.example/x", ErrSourceNotAllowed},
+		{"abfs://cnt@acct.dfs.core.windows.net./x", ErrSourceNotAllowed},
+		{"abfs://cnt@acct.dfs.core.windows.net:443/x", ErrSourceNotAllowed},
+		{"abfs://cnt@acct.evil.core.windows.net/x", ErrSourceNotAllowed},
+		{"abfs://cnt@10.0.0.1/x", ErrSourceNotAllowed},
+		{"abfs://cnt@[::1]/x", ErrSourceNotAllowed},
+		{"abfs://cnt@169.254.169.254/metadata", ErrSourceNotAllowed},
+		{"abfs://u:p@cnt@acct.dfs.core.windows.net/x", ErrInvalidURL},
+		{"abfs://cnt@acct@acct.dfs.core.windows.net/x", ErrInvalidURL},
+		{"abfs://cnt@a_c.dfs.core.windows.net/x", ErrInvalidURL},
+		{"abfs://cnt@ab.dfs.core.windows.net/x", ErrInvalidURL},
+		{"abfs://cnt@abcdefghijklmnopqrstuvwxy.dfs.core.windows.net/x", ErrInvalidURL},
+		{"abfs://../x", ErrInvalidURL},
+		{"abfs://cnt/../other/x", ErrInvalidURL},
+		{"abfs://cnt/era5/../../x", ErrInvalidURL},
+		{"abfs://cnt/era5/%2e%2e/x", ErrInvalidURL},
+		{"abfs://cnt/era5/%2E./x", ErrInvalidURL},
+		{"abfs://cnt/./x", ErrInvalidURL},
+		{"abfs://cnt/era5%2fx", ErrInvalidURL},
+		{"abfs://cnt/a//b", ErrInvalidURL},
+		{"abfs://cnt/a%zz", ErrInvalidURL},
+		{"abfs://cnt/a\x00b", ErrInvalidURL},
+		{"abfs://cnt/a%00b", ErrInvalidURL},
+		{"abfs://cnt\x00@acct.dfs.core.windows.net/x", ErrInvalidURL},
+		{"abfs://cnt/a\nb", ErrInvalidURL},
+		{"abfs://cnt/a\x7fb", ErrInvalidURL},
+		{"abfs://cnt\\@evil.example/x", ErrInvalidURL},
+		{"abfs://cnt/a\\..\\b", ErrInvalidURL},
+		{"abfs://cnt/a%5cb", ErrInvalidURL},
+		{"abfs://C?x#y", ErrInvalidURL},
+		{"abfs://cnt/x?y", ErrInvalidURL},
+		{"abfs://cnt/x#y", ErrInvalidURL},
+		{"abfs://CNT/x", ErrInvalidURL},
+		{"abfs://ab/x", ErrInvalidURL},
+		{"abfs://a--b/x", ErrInvalidURL},
+		{"abfs://-ab/x", ErrInvalidURL},
+		{"abfs://ab-/x", ErrInvalidURL},
+		{"abfs://a_b/x", ErrInvalidURL},
+		{"abfs://" + strings.Repeat("a", 64) + "/x", ErrInvalidURL},
+		{"azblob://cnt/a/../b", ErrInvalidURL},
+		{"azblob://cnt/a%00b", ErrInvalidURL},
+		{"azblob://Cnt/x", ErrInvalidURL},
+		{"azblob://cnt/x?storage_account=Bad_Name", ErrInvalidURL},
+		{"azblob://u@cnt/x", ErrInvalidURL},
+		{"file:///data/x%00.nc", ErrInvalidURL},
+		{"/data/x\x00.nc", ErrInvalidURL},
+		{"mem://b/../x", ErrInvalidURL},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			_, err := ParseURL(tc.in)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, tc.want)
+			if tc.want == ErrSourceNotAllowed {
+				assert.Equal(t, "source_not_allowed", ErrorType(err))
+			} else {
+				assert.Equal(t, "invalid_url", ErrorType(err))
+			}
+		})
+	}
+}
+
+func TestParseURLCanonical(t *testing.T) {
+	for _, tc := range []struct{ in, str string }{
+		{"ABFS://cnt@MyAcct.DFS.Core.Windows.Net/Dir/X.nc", "abfs://cnt@myacct.dfs.core.windows.net/Dir/X.nc"},
+		{"abfs://cnt%40myacct.blob.core.windows.net/x", "abfs://cnt@myacct.blob.core.windows.net/x"},
+		{"abfs://%63nt/x%20y.nc", "abfs://cnt/x%20y.nc"},
+		{"abfs://a-b-c/x", "abfs://a-b-c/x"},
+		{"abfs://" + strings.Repeat("a", 63) + "/x", "abfs://" + strings.Repeat("a", 63) + "/x"},
+		{"abfs://cnt@abcdefghijklmnopqrstuvwx.dfs.core.windows.net/x", "abfs://cnt@abcdefghijklmnopqrstuvwx.dfs.core.windows.net/x"},
+		{"/data/a/../b.nc", "/data/b.nc"},
+	} {
+		l, err := ParseURL(tc.in)
+		require.NoError(t, err, tc.in)
+		assert.Equal(t, tc.str, l.String(), tc.in)
+	}
+}
+
+// TestOpenerParse: abfs://ACCOUNT/CONTAINER/PATH for the Opener's Accounts,
+// the old form for anything else, and AllowedHosts after @.
+func TestOpenerParse(t *testing.T) {
+	o := &Opener{AccountName: "defacct", Accounts: []string{"rmhazuregeobronze", "rmhazuregeosilver"},
+		AllowedHosts: []string{"priv.privatelink.blob.core.windows.net"}}
+	for _, tc := range []struct {
+		in   string
+		want Location
+		str  string // "" means the input
+		ref  string
+	}{
+		{in: "abfs://rmhazuregeobronze/netcdf/era5/",
+			want: Location{Scheme: "abfs", Account: "rmhazuregeobronze", Container: "netcdf", Key: "era5/", PathStyle: true},
+			ref:  "abfs://netcdf@rmhazuregeobronze.dfs.core.windows.net/era5/"},
+		{in: "abfs://rmhazuregeosilver/refs/era5-temperature/tas_2020.json",
+			want: Location{Scheme: "abfs", Account: "rmhazuregeosilver", Container: "refs", Key: "era5-temperature/tas_2020.json", PathStyle: true},
+			ref:  "abfs://refs@rmhazuregeosilver.dfs.core.windows.net/era5-temperature/tas_2020.json"},
+		{in: "az://RMHAZUREGEOBRONZE/netcdf",
+			want: Location{Scheme: "az", Account: "rmhazuregeobronze", Container: "netcdf", PathStyle: true},
+			str:  "az://rmhazuregeobronze/netcdf/",
+			ref:  "abfs://netcdf@rmhazuregeobronze.dfs.core.windows.net/"},
+		{in: "abfs://netcdf/era5/x.nc",
+			want: Location{Scheme: "abfs", Container: "netcdf", Key: "era5/x.nc"},
+			ref:  "abfs://netcdf/era5/x.nc"},
+		{in: "abfs://defacct/era5/x.nc", // not in Accounts: a container named like the default account
+			want: Location{Scheme: "abfs", Container: "defacct", Key: "era5/x.nc"},
+			ref:  "abfs://defacct/era5/x.nc"},
+		{in: "abfs://netcdf@priv.privatelink.blob.core.windows.net/x.nc",
+			want: Location{Scheme: "abfs", Container: "netcdf", Account: "priv", Domain: "privatelink.blob.core.windows.net", Key: "x.nc"},
+			ref:  "abfs://netcdf@priv.privatelink.blob.core.windows.net/x.nc"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := o.Parse(tc.in)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, *got)
+			str := tc.str
+			if str == "" {
+				str = tc.in
+			}
+			assert.Equal(t, str, got.String())
+			assert.Equal(t, tc.ref, got.RefURL())
+			again, err := o.Parse(got.String())
+			require.NoError(t, err)
+			assert.Equal(t, got, again, "String round-trips")
+			fromRef, err := o.Parse(got.RefURL())
+			require.NoError(t, err)
+			assert.Equal(t, got.Container, fromRef.Container)
+			assert.Equal(t, got.Key, fromRef.Key)
+			assert.Equal(t, got.Account, fromRef.Account)
+		})
+	}
+	for _, in := range []string{"abfs://rmhazuregeobronze", "abfs://rmhazuregeobronze/", "abfs://rmhazuregeobronze//x", "abfs://rmhazuregeobronze/../x",
+		"abfs://rmhazuregeobronze/UPPER/x"} {
+		_, err := o.Parse(in)
+		assert.ErrorIs(t, err, ErrInvalidURL, in)
+	}
+	// Without the Opener, the same URL is a container of the default account.
+	l, err := ParseURL("abfs://rmhazuregeobronze/netcdf/era5/")
+	require.NoError(t, err)
+	assert.Equal(t, Location{Scheme: "abfs", Container: "rmhazuregeobronze", Key: "netcdf/era5/"}, *l)
+	// A host is allowed after @ only when listed.
+	_, err = ParseURL("abfs://netcdf@priv.privatelink.blob.core.windows.net/x.nc")
+	assert.ErrorIs(t, err, ErrSourceNotAllowed)
+}
+
+func TestNewOpenerFromEnvAccounts(t *testing.T) {
+	t.Setenv("AZURE_STORAGE_ACCOUNT_NAME", "")
+	t.Setenv("AZURE_STORAGE_ACCOUNT", "")
+	t.Setenv("VZARR_STORAGE_ACCOUNTS", " RmhAzureGeoBronze, rmhazuregeosilver ,,")
+	t.Setenv("VZARR_STORAGE_CONNECTION_STRINGS", "AccountName=a1;BlobEndpoint=http://127.0.0.1:1/a1 | AccountName=a2;BlobEndpoint=http://127.0.0.1:1/a2|")
+	t.Setenv("VZARR_STORAGE_ALLOWED_HOSTS", "Host.Example:10000")
+	o := NewOpenerFromEnv()
+	assert.Equal(t, []string{"rmhazuregeobronze", "rmhazuregeosilver"}, o.Accounts)
+	assert.Equal(t, []string{"AccountName=a1;BlobEndpoint=http://127.0.0.1:1/a1", "AccountName=a2;BlobEndpoint=http://127.0.0.1:1/a2"}, o.ConnectionStrings)
+	assert.Equal(t, []string{"host.example:10000"}, o.AllowedHosts)
+	t.Setenv("VZARR_STORAGE_ACCOUNTS", "")
+	t.Setenv("VZARR_STORAGE_CONNECTION_STRINGS", "")
+	t.Setenv("VZARR_STORAGE_ALLOWED_HOSTS", "")
+	o = NewOpenerFromEnv()
+	assert.Empty(t, o.Accounts)
+	assert.Empty(t, o.ConnectionStrings)
+	assert.Empty(t, o.AllowedHosts)
 }

@@ -26,7 +26,7 @@ import (
 // The content type is taken from the key's extension (.json:
 // application/json), else application/octet-stream.
 func (o *Opener) WriteAtomic(ctx context.Context, rawURL string, write func(w io.Writer) error) error {
-	loc, err := ParseURL(rawURL)
+	loc, err := o.Parse(rawURL)
 	if err != nil {
 		return wrap(ctx, "write", rawURL, err)
 	}

@@ -40,12 +40,13 @@ const (
 	ErrTypeInvalidMetadata   = "invalid_metadata"
 	ErrTypePermission        = "permission_denied"
 	ErrTypeUnavailable       = "storage_unavailable"
+	ErrTypeConfig            = "configuration_error"
+	ErrTypeSourceNotAllowed  = "source_not_allowed"
+	ErrTypeTimeout           = "timeout"
+	ErrTypeCanceled          = "canceled"
+	ErrTypeInternal          = "internal_error"
 	// ErrTypeCatalogUnavailable: the catalog database cannot be reached.
 	ErrTypeCatalogUnavailable = "catalog_unavailable"
-	ErrTypeConfig             = "configuration_error"
-	ErrTypeTimeout            = "timeout"
-	ErrTypeCanceled           = "canceled"
-	ErrTypeInternal           = "internal_error"
 )
 
 // ErrInvalidParams reports stage parameters that break the contract.
@@ -94,6 +95,8 @@ func ErrorType(err error) string {
 		return ErrTypeUnavailable
 	case errors.Is(err, catalog.ErrUnavailable):
 		return ErrTypeCatalogUnavailable
+	case errors.Is(err, blobio.ErrSourceNotAllowed):
+		return ErrTypeSourceNotAllowed
 	case errors.Is(err, blobio.ErrConfig), errors.Is(err, blobio.ErrInvalidURL):
 		return ErrTypeConfig
 	}

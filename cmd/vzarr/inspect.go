@@ -29,6 +29,7 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&opts.TinyChunkBytes, "tiny-chunk-bytes", opts.TinyChunkBytes, "warn when chunks are smaller than this (uncompressed)")
 	fs.Uint64Var(&opts.HugeChunkBytes, "huge-chunk-bytes", opts.HugeChunkBytes, "warn when chunks are larger than this (uncompressed)")
 	fs.Uint64Var(&opts.TimeSeriesChunkSteps, "time-series-chunk-steps", opts.TimeSeriesChunkSteps, "warn when a chunk holds more time steps than this")
+	storageFlags(fs)
 	if err := fs.Parse(interleaved(fs, args)); err != nil {
 		return 2
 	}
@@ -100,6 +101,7 @@ func isBoolFlag(fl *flag.Flag) bool {
 // positional ones) with usage as the -h text. help reports that -h was
 // asked for and answered: the command then exits 0.
 func parseFlags(fs *flag.FlagSet, args []string, usage string, stderr io.Writer) (help bool, err error) {
+	storageFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()

@@ -63,6 +63,7 @@ func runRef(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.format, "format", "json", "output format: json or parquet")
 	fs.BoolVar(&o.noTempl, "no-templates", false, "write every chunk URL in full (no URL templates)")
 	fs.IntVar(&o.parallel, "j", runtime.GOMAXPROCS(0), "with --out-dir: sources translated at once")
+	storageFlags(fs)
 	if err := fs.Parse(interleaved(fs, args)); err != nil {
 		return 2
 	}
@@ -72,7 +73,7 @@ func runRef(args []string, stdout, stderr io.Writer) int {
 	if o.trans.InlineThreshold <= 0 {
 		o.trans.InlineThreshold = -1
 	}
-	o.opener = blobio.NewOpenerFromEnv()
+	o.opener = newOpener()
 	ctx := context.Background()
 	if *outDir != "" {
 		if *out != "" || fs.NArg() == 0 {

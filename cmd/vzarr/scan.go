@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 
 	"github.com/greensight/vzarr/blobio"
 )
@@ -15,8 +17,42 @@ func init() {
 	register(command{name: "scan", synopsis: "scan URL [--pattern P] [--recursive]   list .nc files (JSON)", run: runScan})
 }
 
-// newOpener makes the Opener of commands that read storage; tests replace it.
-var newOpener = blobio.NewOpenerFromEnv
+// newOpener makes the Opener of commands that read storage: from the
+// environment (blobio.NewOpenerFromEnv) with the --allow-host hosts; tests
+// replace it.
+var newOpener = func() *blobio.Opener {
+	o := blobio.NewOpenerFromEnv()
+	o.AllowedHosts = append(o.AllowedHosts, allowedHosts...)
+	return o
+}
+
+// hostList is the value of --allow-host: repeatable, each a comma list.
+type hostList []string
+
+func (h *hostList) String() string { return strings.Join(*h, ",") }
+
+func (h *hostList) Set(v string) error {
+	for _, host := range blobio.SplitList(v, ",") {
+		if strings.ContainsAny(host, "/@?#") {
+			return fmt.Errorf("--allow-host wants HOST or HOST:PORT, got %q", host)
+		}
+		*h = append(*h, host)
+	}
+	return nil
+}
+
+// allowedHosts holds the --allow-host hosts of the command being run.
+var allowedHosts hostList
+
+// storageFlags adds the flags of every command that reads or writes
+// storage (once per flag set): --allow-host.
+func storageFlags(fs *flag.FlagSet) {
+	if fs.Lookup("allow-host") != nil {
+		return
+	}
+	allowedHosts = nil
+	fs.Var(&allowedHosts, "allow-host", "a storage host (HOST or HOST:PORT) that may be reached although it is no endpoint of a configured account\n(AZURE_STORAGE_ACCOUNT_NAME, VZARR_STORAGE_ACCOUNTS); repeatable, or a comma list. The Azure credential is sent only to those")
+}
 
 const scanUsage = `Usage: vzarr scan URL [--pattern GLOB] [--recursive] [--verbose]
 

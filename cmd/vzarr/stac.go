@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/pipeline"
 	"github.com/greensight/vzarr/refread"
 	"github.com/greensight/vzarr/stac"
@@ -51,6 +50,7 @@ func runStac(args []string, stdout, stderr io.Writer) int {
 	titilerVar := fs.String("titiler-variable", "", "variable of the tiles link (default: the first with x and y)")
 	created := fs.String("created", "", "the item's created time, RFC 3339 (default: now)")
 	maxValues := fs.Int("max-values", stac.DefaultMaxValues, "list the coordinate values of dimensions with at most this many")
+	storageFlags(fs)
 	if err := fs.Parse(interleaved(fs, args)); err != nil {
 		return 2
 	}
@@ -79,7 +79,7 @@ func runStac(args []string, stdout, stderr io.Writer) int {
 	if *titiler != "" {
 		opts.TiTiler = &stac.TiTiler{BaseURL: *titiler, Variable: *titilerVar}
 	}
-	opener := blobio.NewOpenerFromEnv()
+	opener := newOpener()
 	if opts.Account == "" {
 		opts.Account = opener.AccountName
 	}

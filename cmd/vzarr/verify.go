@@ -40,6 +40,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	source := fs.String("source", "", "the source file (default: the one URL the references name)")
 	sample := fs.Int("sample", 8, "chunks checked per array: first, last and evenly spaced between (0: all)")
+	storageFlags(fs)
 	if err := fs.Parse(interleaved(fs, args)); err != nil {
 		return 2
 	}
@@ -48,7 +49,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	ctx := context.Background()
-	opener := blobio.NewOpenerFromEnv()
+	opener := newOpener()
 	refURL := fs.Arg(0)
 	if l := localURL(refURL); l != "" {
 		refURL = l

@@ -141,7 +141,7 @@ func TestAPIValidation(t *testing.T) {
 	cfg := memConfig()
 	cfg.MaxBodyBytes = 1024
 	o := startOrch(t, cfg, nil)
-	good := `{"dataset_id":"d","resource_id":"r","source_url":"abfs://c/p","data_type":"zarr","processing_options":{"concat_dim":"time"}}`
+	good := `{"dataset_id":"d","resource_id":"r","source_url":"abfs://cnt/p","data_type":"zarr","processing_options":{"concat_dim":"time"}}`
 	for _, tc := range []struct {
 		name, method, path, ctype, body string
 		code                            int
@@ -149,8 +149,8 @@ func TestAPIValidation(t *testing.T) {
 	}{
 		{"not json", "POST", "/api/platform/submit", "application/json", `dataset_id=d`, 400, "invalid_request", "invalid character"},
 		{"unknown field", "POST", "/api/platform/submit", "application/json", `{"dataset":"d"}`, 400, "invalid_request", `unknown field "dataset"`},
-		{"missing ids", "POST", "/api/platform/submit", "application/json", `{"source_url":"abfs://c/p","data_type":"zarr"}`, 400, "invalid_request", "dataset_id"},
-		{"https source", "POST", "/api/platform/submit", "application/json", strings.Replace(good, "abfs://c/p", "https://x.blob.core.windows.net/c/p", 1), 400, "invalid_request", "source_url"},
+		{"missing ids", "POST", "/api/platform/submit", "application/json", `{"source_url":"abfs://cnt/p","data_type":"zarr"}`, 400, "invalid_request", "dataset_id"},
+		{"https source", "POST", "/api/platform/submit", "application/json", strings.Replace(good, "abfs://cnt/p", "https://x.blob.core.windows.net/c/p", 1), 400, "invalid_request", "source_url"},
 		{"wrong data_type", "POST", "/api/platform/submit", "application/json", strings.Replace(good, `"zarr"`, `"cog"`, 1), 400, "invalid_request", "data_type"},
 		{"too large", "POST", "/api/platform/submit", "application/json", `{"dataset_id":"` + strings.Repeat("x", 2000) + `"}`, 413, "request_too_large", "1024 bytes"},
 		{"form body", "POST", "/api/platform/submit", "application/x-www-form-urlencoded", good, 415, "invalid_request", "Content-Type"},
@@ -333,7 +333,7 @@ func TestStoreUnavailableReady(t *testing.T) {
 	code, m := o.do(t, "GET", "/readyz", "", "")
 	assert.Equal(t, http.StatusServiceUnavailable, code)
 	assert.Equal(t, "unavailable", m["error_type"])
-	code, m = o.submit(t, map[string]any{"dataset_id": "d", "resource_id": "r", "source_url": "abfs://c/p", "data_type": "zarr"})
+	code, m = o.submit(t, map[string]any{"dataset_id": "d", "resource_id": "r", "source_url": "abfs://cnt/p", "data_type": "zarr"})
 	assert.Equal(t, http.StatusInternalServerError, code)
 	assert.Contains(t, m["error"], "database is down")
 }
