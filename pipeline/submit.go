@@ -163,7 +163,8 @@ func (r *SubmitRequest) checkControl() error {
 
 // Normalize checks a request against Contract 1 and fills the defaults.
 // allowed lists the URL schemes source_url may use (the platform: abfs
-// only).
+// only). Errors are *RequestError, except a source_url naming a host that
+// is no Azure storage endpoint: that matches blobio.ErrSourceNotAllowed.
 func (r *SubmitRequest) Normalize(allowed ...string) error {
 	if len(allowed) == 0 {
 		allowed = []string{blobio.SchemeABFS}
@@ -188,6 +189,9 @@ func (r *SubmitRequest) Normalize(allowed ...string) error {
 		return badField("source_url", "is required")
 	}
 	loc, err := blobio.ParseURL(r.SourceURL)
+	if errors.Is(err, blobio.ErrSourceNotAllowed) {
+		return fmt.Errorf("source_url: %w", err)
+	}
 	if err != nil {
 		return badField("source_url", "%v", err)
 	}
@@ -256,7 +260,34 @@ type Submitter struct {
 	// AllowedSchemes of source_url; default abfs only ("file" allows
 	// local paths).
 	AllowedSchemes []string
-	Logger         *slog.Logger
+	// Sources, when set, confines source_url to an allow-list of URL
+	// prefixes, checked before any storage call or record: a source
+	// outside it is refused with an error matching
+	// blobio.ErrSourceNotAllowed (error_type "source_not_allowed"). Nil
+	// checks nothing (the CLI's `vzarr run`, which runs its own source).
+	Sources *blobio.AllowList
+	Logger  *slog.Logger
+}
+
+// checkSource checks source_url against the allow-list: a malformed URL
+// is a *RequestError; a URL the list or the storage configuration does not
+// allow matches blobio.ErrSourceNotAllowed.
+func (s *Submitter) checkSource(req *SubmitRequest) error {
+	if s.Sources == nil {
+		return nil
+	}
+	_, err := s.Sources.Check(req.SourceURL)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, blobio.ErrSourceNotAllowed):
+		return fmt.Errorf("source_url: %w", err)
+	case errors.Is(err, blobio.ErrInvalidURL):
+		return badField("source_url", "%v", err)
+	}
+	// Anything else (no account configured for the URL): not a source
+	// this service may read.
+	return fmt.Errorf("source_url: %w: %v", blobio.ErrSourceNotAllowed, err)
 }
 
 // OutFolder is where a job of req writes its references.
@@ -303,6 +334,9 @@ const maxRuns = 10000
 func (s *Submitter) Submit(ctx context.Context, req SubmitRequest) (*SubmitResponse, error) {
 	log := s.logger()
 	if err := req.Normalize(s.AllowedSchemes...); err != nil {
+		return nil, err
+	}
+	if err := s.checkSource(&req); err != nil {
 		return nil, err
 	}
 	out, err := s.OutFolder(&req)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/pipeline"
 )
@@ -308,6 +309,47 @@ func TestSubmit(t *testing.T) {
 		_, err := s.Submit(ctx, r)
 		assert.ErrorIs(t, err, pipeline.ErrInvalidRequest)
 	})
+}
+
+// TestSubmitAllowList: with Sources set, a source_url outside the
+// allow-list is refused before any record is created.
+func TestSubmitAllowList(t *testing.T) {
+	ctx := context.Background()
+	store := catalog.NewMemory()
+	q := &recordingQueue{t: t, store: store}
+	o := &blobio.Opener{AccountName: "acct", Accounts: []string{"rmhazuregeobronze"}}
+	list, err := blobio.ParseAllowList("abfs://climate/cmip6/, abfs://rmhazuregeobronze/netcdf/era5/", o, false)
+	require.NoError(t, err)
+	s := &pipeline.Submitter{Store: store, Queue: q, Sources: list, RefsURL: "abfs://refs/out"}
+	for _, tc := range []struct {
+		url  string
+		want error // nil: accepted
+	}{
+		{"abfs://climate/cmip6/tas/", nil},
+		{"abfs://rmhazuregeobronze/netcdf/era5/", nil},
+		{"abfs://c@attacker.evil.example/x", blobio.ErrSourceNotAllowed},
+		{"abfs://climate@acct.dfs.core.windows.net.evil.example/cmip6/x", blobio.ErrSourceNotAllowed},
+		{"abfs://climate/cmip6-evil/x", blobio.ErrSourceNotAllowed},
+		{"abfs://climate@otheracct.dfs.core.windows.net/cmip6/x", blobio.ErrSourceNotAllowed},
+		{"abfs://climate/cmip6/%2e%2e/secret/", pipeline.ErrInvalidRequest},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			r := validSubmit()
+			r.ResourceID = "r" + pipeline.JobID("", "", tc.url)[3:12]
+			r.SourceURL = tc.url
+			resp, err := s.Submit(ctx, r)
+			if tc.want == nil {
+				require.NoError(t, err)
+				assert.True(t, resp.Created)
+				return
+			}
+			require.ErrorIs(t, err, tc.want)
+			assert.Equal(t, tc.want == blobio.ErrSourceNotAllowed, pipeline.ErrorType(err) == "source_not_allowed", pipeline.ErrorType(err))
+			_, err = store.FindAsset(ctx, r.DatasetID, r.ResourceID)
+			assert.ErrorIs(t, err, catalog.ErrNotFound, "no record")
+		})
+	}
+	assert.Len(t, q.jobs, 2)
 }
 
 func TestOutFolder(t *testing.T) {
