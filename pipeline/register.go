@@ -246,6 +246,13 @@ func register(ctx context.Context, deps *RegisterDeps, p *RegisterParams) (*Regi
 	if account == "" {
 		account = opener.AccountName
 	}
+	// The item names the reference file as adlfs resolves it: an
+	// abfs://ACCOUNT/CONTAINER/PATH URL (an account of opener.Accounts)
+	// becomes CONTAINER@ACCOUNT..., and the account a URL names wins.
+	refURL := p.CombinedRefURL
+	if l, err := opener.Parse(refURL); err == nil && l.IsAzure() && l.Account != "" {
+		refURL, account = l.RefURL(), l.Account
+	}
 	now := time.Now
 	if deps.Now != nil {
 		now = deps.Now
@@ -255,7 +262,7 @@ func register(ctx context.Context, deps *RegisterDeps, p *RegisterParams) (*Regi
 		ResourceID:     p.ResourceID,
 		Collection:     p.CollectionID,
 		CollectionHref: deps.STAC.CollectionHref,
-		RefURL:         p.CombinedRefURL,
+		RefURL:         refURL,
 		HrefStyle:      deps.STAC.HrefStyle,
 		Account:        account,
 		BlobDomain:     deps.STAC.BlobDomain,

@@ -183,6 +183,9 @@ func Scan(ctx context.Context, deps *Deps, p ScanParams) (*blobio.ScanResult, er
 type ValidateParams struct {
 	NCURL                  string `json:"nc_url"`
 	FailOnChunkingWarnings bool   `json:"fail_on_chunking_warnings,omitempty"`
+	// FailOnWarnings is Contract 3's name of FailOnChunkingWarnings; either
+	// one set refuses files with warnings.
+	FailOnWarnings bool `json:"fail_on_warnings,omitempty"`
 	// SizeBytes is the file's size from the scan (for progress reports).
 	SizeBytes int64 `json:"size_bytes,omitempty"`
 }
@@ -229,7 +232,7 @@ func Validate(ctx context.Context, deps *Deps, p ValidateParams) (*validate.Repo
 	if rep.Status == validate.StatusError || len(rep.Errors) > 0 {
 		return rep, &StageError{Type: ErrTypeValidation, Err: &ValidationError{Report: rep}}
 	}
-	if p.FailOnChunkingWarnings && len(rep.Warnings) > 0 {
+	if (p.FailOnChunkingWarnings || p.FailOnWarnings) && len(rep.Warnings) > 0 {
 		return rep, &StageError{Type: ErrTypeValidation, Err: &ValidationError{Report: rep, Warnings: true}}
 	}
 	return rep, nil
@@ -343,9 +346,12 @@ func (c *byteCounter) Write(p []byte) (int, error) {
 
 // CombineParams are the combine stage's parameters (Contract 5): the
 // references to concatenate, in order, and where to write the result.
+// The inputs are RefURLs (reference files), or NCURLs (source files,
+// translated on the fly; Contract 5's example names them so), not both.
 type CombineParams struct {
 	DatasetID      string   `json:"dataset_id"`
-	RefURLs        []string `json:"ref_urls"`
+	RefURLs        []string `json:"ref_urls,omitempty"`
+	NCURLs         []string `json:"nc_urls,omitempty"`
 	ConcatDim      string   `json:"concat_dim"`
 	CombinedRefURL string   `json:"combined_ref_url"`
 	// Identical names variables without ConcatDim whose values must match
@@ -371,7 +377,7 @@ type CombineResult struct {
 func CombineRefs(ctx context.Context, deps *Deps, p CombineParams) (*CombineResult, error) {
 	start := time.Now()
 	log := deps.logger().With("stage", StageCombine, "dataset_id", p.DatasetID, "concat_dim", p.ConcatDim,
-		"inputs", len(p.RefURLs), "combined_ref_url", p.CombinedRefURL)
+		"inputs", len(p.RefURLs)+len(p.NCURLs), "combined_ref_url", p.CombinedRefURL)
 	res, err := combineRefs(ctx, deps, p)
 	if err != nil {
 		log.ErrorContext(ctx, "pipeline: combine failed", "error", err, "duration", time.Since(start))
@@ -386,16 +392,22 @@ func combineRefs(ctx context.Context, deps *Deps, p CombineParams) (*CombineResu
 	switch {
 	case strings.TrimSpace(p.DatasetID) == "":
 		return nil, invalidParams("dataset_id is required")
-	case len(p.RefURLs) == 0:
-		return nil, invalidParams("ref_urls is empty")
+	case len(p.RefURLs) > 0 && len(p.NCURLs) > 0:
+		return nil, invalidParams("give ref_urls or nc_urls, not both")
+	case len(p.RefURLs) == 0 && len(p.NCURLs) == 0:
+		return nil, invalidParams("ref_urls (or nc_urls) is empty")
 	case p.ConcatDim == "":
 		return nil, invalidParams("concat_dim is required")
 	case p.CombinedRefURL == "":
 		return nil, invalidParams("combined_ref_url is required")
 	}
 	o := deps.opener()
-	sources := make([]combine.Source, len(p.RefURLs))
-	for i, u := range p.RefURLs {
+	inputs := p.RefURLs
+	if len(inputs) == 0 {
+		inputs = p.NCURLs // combine.URLSource translates source files
+	}
+	sources := make([]combine.Source, len(inputs))
+	for i, u := range inputs {
 		sources[i] = &combine.URLSource{URL: u, Opener: o, Translate: deps.Translate}
 	}
 	res, err := combine.Combine(ctx, sources, combine.Options{ConcatDim: p.ConcatDim, Identical: p.Identical,
