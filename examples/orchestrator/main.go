@@ -13,11 +13,27 @@
 // Configuration, by flag or environment variable (flags win):
 //
 //	-addr             VZARR_ADDR            listen address (default 127.0.0.1:8080)
+//	-auth             VZARR_AUTH            authentication of the API (required): entra (OAuth2 bearer JWTs of
+//	                                        Entra ID: VZARR_AUTH_ISSUER or VZARR_AUTH_JWKS_URL, VZARR_AUTH_AUDIENCE,
+//	                                        VZARR_AUTH_SUBMIT_ROLE (Vzarr.Submit), VZARR_AUTH_READ_ROLE (Vzarr.Read)),
+//	                                        token (static bearer tokens, -auth-tokens-file), or none (no
+//	                                        authentication: logged as a warning, loopback addresses only)
+//	-auth-tokens-file VZARR_AUTH_TOKENS_FILE token mode: NAME:SHA256-HEX-OF-TOKEN:ROLES lines (ROLES: submit,read)
+//	-allowed-sources  VZARR_ALLOWED_SOURCES the source_url prefixes the API accepts (required): comma-separated
+//	                                        abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PREFIX/, abfs://CONTAINER/PREFIX/,
+//	                                        abfs://ACCOUNT/CONTAINER/PREFIX/ (VZARR_STORAGE_ACCOUNTS), file:///DIR/
+//	                                        (with -allow-local); or '*' (every source of the configured accounts,
+//	                                        logged as a warning)
+//	-submit-rate      VZARR_SUBMIT_RATE     submits per second one caller may sustain (default 1; 0: no limit)
+//	-submit-burst     VZARR_SUBMIT_BURST    submits one caller may make at once (default 20)
 //	-queue            VZARR_QUEUE_URL       mem://NAME (default mem://vzarr-tasks, in process),
 //	                                        rabbit://NAME (RABBIT_SERVER_URL=amqp://...),
 //	                                        azuresb://TOPIC?subscription=SUB (SERVICEBUS_CONNECTION_STRING,
 //	                                        or AZURE_SERVICEBUS_HOSTNAME with DefaultAzureCredential)
-//	-catalog          VZARR_CATALOG_DSN     PostgreSQL DSN (also DATABASE_URL); empty: in memory (mode all only)
+//	-catalog          VZARR_CATALOG_DSN     PostgreSQL DSN (also DATABASE_URL); empty: in memory (mode all only).
+//	                                        A -catalog DSN holding a password is refused (the command line is
+//	                                        visible to every user): give it in VZARR_CATALOG_DSN, or the password
+//	                                        in a PGPASSFILE
 //	-catalog-schema   VZARR_CATALOG_SCHEMA  schema of the catalog tables (default app)
 //	-migrate          VZARR_MIGRATE         create or update the catalog tables at start (default true)
 //	-refs-url         VZARR_REFS_URL        folder of the references: REFS_URL/<dataset_id>/<resource_id>/
@@ -29,17 +45,34 @@
 //	-shutdown-timeout VZARR_SHUTDOWN_TIMEOUT time given to requests and tasks at shutdown (default 30s)
 //	-log-level        VZARR_LOG_LEVEL       debug, info, warn, error (default info)
 //
+// The API refuses to start without -auth, with -auth none on an address
+// that is not loopback, and without -allowed-sources. Workers (-mode
+// worker) serve no API and need neither.
+//
 // Blob storage is reached as blobio describes: AZURE_STORAGE_ACCOUNT_NAME
-// for abfs://CONTAINER/PATH URLs, DefaultAzureCredential (Managed
-// Identity), or AZURE_STORAGE_CONNECTION_STRING when given (Azurite).
+// for abfs://CONTAINER/PATH URLs, VZARR_STORAGE_ACCOUNTS for
+// abfs://ACCOUNT/CONTAINER/PATH URLs, DefaultAzureCredential (Managed
+// Identity), or AZURE_STORAGE_CONNECTION_STRING when given (Azurite). The
+// credential is sent only to the configured accounts' endpoints.
 //
-// Endpoints:
+// Endpoints (all but /healthz and /readyz need a bearer token):
 //
-//	POST /api/platform/submit            Contract 1
-//	GET  /api/jobs/status/{job_id}       the job, its stage, task counts, its Release
-//	GET  /api/dbadmin/tasks/{job_id}     the job's task records (?stage=, ?status=, ?limit=, ?offset=)
-//	GET  /healthz                        liveness
-//	GET  /readyz                         the catalog answers
+//	POST /api/platform/submit            Contract 1; role submit; Content-Type: application/json (else 415);
+//	                                     rate-limited per caller (429 rate_limited, Retry-After)
+//	GET  /api/jobs/status/{job_id}       role read: the job, its stage, task counts, its Release
+//	GET  /api/dbadmin/tasks/{job_id}     role read: the job's task records (?stage=, ?status=, ?limit= (default
+//	                                     100, at most 1000, larger is 400), ?offset=; total, next_offset)
+//	GET  /healthz                        liveness (open)
+//	GET  /readyz                         the catalog answers (open; a failure says only "not ready", the
+//	                                     detail is logged)
+//
+// Errors are {"success": false, "error", "error_type"}: 400 invalid_request
+// (a malformed or invalid request; a control character in any string
+// field), 400 source_not_allowed, 401 unauthorized (with WWW-Authenticate:
+// Bearer), 403 forbidden, 404 not_found, 413 request_too_large, 415
+// unsupported_media_type, 429 rate_limited, 503 catalog_unavailable (the
+// catalog database cannot be reached), 503 unavailable, 500 internal_error;
+// the last three with a generic message (the detail is logged).
 package main
 
 import (
