@@ -179,6 +179,28 @@ func TestPostgresOpen(t *testing.T) {
 	assert.ErrorIs(t, err, catalog.ErrInvalid)
 }
 
+// TestPostgresErrorsHidePassword: neither a DSN that does not parse nor a
+// failed connection repeats the DSN's password.
+func TestPostgresErrorsHidePassword(t *testing.T) {
+	ctx := ctxT(t)
+	for _, dsn := range []string{"postgres://vzarr:s3cret@[::1", "postgres://vzarr:s3cret@127.0.0.1:bad/db",
+		"host=127.0.0.1 port=x user=vzarr password=s3cret"} {
+		_, err := catalog.OpenPostgres(ctx, dsn, catalog.PostgresOptions{})
+		require.ErrorIs(t, err, catalog.ErrInvalid, dsn)
+		assert.NotContains(t, err.Error(), "s3cret", dsn)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	s, err := catalog.OpenPostgres(ctx, "postgres://vzarr:s3cret@"+addr+"/db?sslmode=disable", catalog.PostgresOptions{})
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.GetJob(ctx, "j")
+	require.ErrorIs(t, err, catalog.ErrUnavailable)
+	assert.NotContains(t, err.Error(), "s3cret")
+}
+
 // TestPostgresUnavailable: a server that does not answer is ErrUnavailable
 // on every call, and the error is an *UnavailableError.
 func TestPostgresUnavailable(t *testing.T) {
