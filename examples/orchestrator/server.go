@@ -81,8 +81,9 @@ func (a *api) rateKey(r *http.Request) string {
 }
 
 // opaque keeps the details of a failed /readyz (which is open to anyone)
-// in the log: the client gets {"success": false, "error": "not ready",
-// "error_type": "unavailable"} with the handler's status.
+// in the log: the client gets the handler's status and error_type (what is
+// down, such as "catalog_unavailable") with the message "not ready", never
+// a host, port, user or DSN.
 func (a *api) opaque(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &bufferedWriter{header: http.Header{}, status: http.StatusOK}
@@ -96,7 +97,11 @@ func (a *api) opaque(next http.Handler) http.Handler {
 			return
 		}
 		a.log.WarnContext(r.Context(), "orchestrator: not ready", "status", rec.status, "detail", rec.body.String())
-		writeError(w, rec.status, "unavailable", errors.New("not ready"))
+		var body apiError
+		if json.Unmarshal(rec.body.Bytes(), &body) != nil || body.ErrorType == "" {
+			body.ErrorType = "unavailable"
+		}
+		writeError(w, rec.status, body.ErrorType, errors.New("not ready"))
 	})
 }
 
