@@ -9,6 +9,7 @@ require (
 	github.com/stretchr/testify v1.12.1
 	gocloud.dev v0.47.0
 	gonum.org/v1/hdf5 v0.0.0-20210714002203-8c5d23bc6946
+	golang.org/x/time v0.15.0
 )
 
 require github.com/Azure/azure-amqp-common-go/v3 v3.2.3 // indirect

@@ -1,9 +1,11 @@
 package catalog
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,9 +25,31 @@ var (
 	// different contents.
 	ErrConflict = errors.New("catalog: conflict")
 	// ErrInvalid: invalid input (empty key, unknown status, invalid JSON,
-	// invalid schema name).
+	// invalid schema name, a NUL character in a string).
 	ErrInvalid = errors.New("catalog: invalid input")
+	// ErrUnavailable: the database cannot be reached (connection refused
+	// or lost, server shutting down or not accepting connections). The
+	// error's message may name the host, port, user and database: log it,
+	// never show it to a client. errors.As gives an *UnavailableError.
+	ErrUnavailable = errors.New("catalog: database unavailable")
 )
+
+// UnavailableError is a failure to reach the database. It matches
+// ErrUnavailable with errors.Is and unwraps to the driver's error.
+type UnavailableError struct {
+	Op  string
+	Err error
+}
+
+func (e *UnavailableError) Error() string {
+	return "catalog: " + e.Op + ": database unavailable: " + e.Err.Error()
+}
+
+// Is makes errors.Is(err, ErrUnavailable) true.
+func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+// Unwrap returns the driver's error.
+func (e *UnavailableError) Unwrap() error { return e.Err }
 
 func invalidf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
@@ -147,6 +171,9 @@ type Release struct {
 	Version          int           `json:"version"`
 	ProcessingStatus Status        `json:"processing_status"`
 	ApprovalState    ApprovalState `json:"approval_state"`
+	// SubmittedBy is the identity of the caller whose submit created the
+	// release ("" when unknown).
+	SubmittedBy string `json:"submitted_by,omitempty"`
 	// BlobPath is the path of the release's data in its container (for a
 	// virtual dataset: the combined reference file, "refs/...").
 	BlobPath string `json:"blob_path"`
@@ -169,12 +196,15 @@ type Job struct {
 	// Type names the kind of job ("virtualize").
 	Type string `json:"type"`
 	// Stage is the stage the job is in ("ref", "combine", "register").
-	Stage     string          `json:"stage"`
-	Status    Status          `json:"status"`
-	ReleaseID string          `json:"release_id,omitempty"`
-	Params    json.RawMessage `json:"params"`
-	Result    json.RawMessage `json:"result,omitempty"`
-	Error     string          `json:"error,omitempty"`
+	Stage     string `json:"stage"`
+	Status    Status `json:"status"`
+	ReleaseID string `json:"release_id,omitempty"`
+	// SubmittedBy is the identity of the caller who submitted the job
+	// ("" when unknown).
+	SubmittedBy string          `json:"submitted_by,omitempty"`
+	Params      json.RawMessage `json:"params"`
+	Result      json.RawMessage `json:"result,omitempty"`
+	Error       string          `json:"error,omitempty"`
 	// Attempts counts the moves to PROCESSING.
 	Attempts   int        `json:"attempts"`
 	Revision   int64      `json:"revision"`
@@ -219,5 +249,34 @@ func normJSON(what string, raw json.RawMessage, def string) (json.RawMessage, er
 	if !json.Valid(raw) {
 		return nil, invalidf("%s is not valid JSON", what)
 	}
+	if bytes.Contains(raw, []byte(`\u0000`)) && jsonHasNUL(raw) {
+		return nil, invalidf("%s holds a NUL character", what)
+	}
 	return append(json.RawMessage(nil), raw...), nil
+}
+
+// jsonHasNUL reports whether a valid JSON document has a NUL character in
+// a string (PostgreSQL's jsonb cannot store one).
+func jsonHasNUL(raw json.RawMessage) bool {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if s, ok := tok.(string); ok && strings.ContainsRune(s, 0) {
+			return true
+		}
+	}
+}
+
+// checkText refuses NUL characters in text fields (PostgreSQL's text
+// cannot store one; both stores refuse them alike).
+func checkText(fields ...string) error {
+	for i := 0; i+1 < len(fields); i += 2 {
+		if strings.ContainsRune(fields[i+1], 0) {
+			return invalidf("%s holds a NUL character", fields[i])
+		}
+	}
+	return nil
 }

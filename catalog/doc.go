@@ -17,13 +17,19 @@
 //     configurable schema (default "app"), created by Migrate from SQL
 //     migrations embedded in the binary.
 //
-// Changes that span rows run in one transaction. Racing workers are
+// Changes that span rows run in one transaction; CreateRun stores a new
+// run's Asset, Release and Job together, so that a failure leaves none of
+// them behind. Racing workers are
 // handled with row locks (SELECT ... FOR UPDATE, and FOR UPDATE SKIP LOCKED
 // to claim tasks) and unique constraints, so that N workers creating the
 // same Asset/Release get one row; callers may also ask for optimistic
 // locking with Transition.IfRevision.
 //
 // Errors are typed: errors.Is(err, ErrNotFound), ErrIllegalTransition
-// (with a *TransitionError for errors.As), ErrConflict and ErrInvalid.
+// (with a *TransitionError for errors.As), ErrConflict, ErrInvalid (also a
+// NUL character in any string, which PostgreSQL cannot store; both stores
+// refuse it) and ErrUnavailable (the database cannot be reached; an
+// *UnavailableError whose message may name the host and user: log it,
+// do not show it to clients).
 // Timestamps are UTC with microsecond precision in both stores.
 package catalog

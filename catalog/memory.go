@@ -88,17 +88,36 @@ func (m *Memory) EnsureRelease(ctx context.Context, key ReleaseKey) (*EnsureResu
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	res, commit, err := m.planEnsure(key)
+	if err != nil {
+		return nil, err
+	}
+	commit()
+	return res, nil
+}
+
+// planEnsure works out EnsureRelease's result under the lock without
+// storing anything; commit stores the records it would create.
+func (m *Memory) planEnsure(key ReleaseKey) (*EnsureResult, func(), error) {
 	res := &EnsureResult{}
 	t := now()
 	k := [2]string{key.DatasetID, key.ResourceID}
+	var todo []func()
+	commit := func() {
+		for _, f := range todo {
+			f()
+		}
+	}
 	a, ok := m.assets[m.assetKey[k]]
 	if !ok {
 		a = &Asset{ID: newID(), DatasetID: key.DatasetID, ResourceID: key.ResourceID, DataType: key.DataType, CreatedAt: t, UpdatedAt: t}
-		m.assets[a.ID] = a
-		m.assetKey[k] = a.ID
+		todo = append(todo, func() {
+			m.assets[a.ID] = a
+			m.assetKey[k] = a.ID
+		})
 		res.AssetCreated = true
 	} else if a.DataType != key.DataType {
-		return nil, conflictf("asset %q has data type %q, not %q", a.ID, a.DataType, key.DataType)
+		return nil, nil, conflictf("asset %q has data type %q, not %q", a.ID, a.DataType, key.DataType)
 	}
 	res.Asset = a.clone()
 	version := 0
@@ -108,15 +127,57 @@ func (m *Memory) EnsureRelease(ctx context.Context, key ReleaseKey) (*EnsureResu
 		}
 		if r.JobID == key.JobID {
 			res.Release = r.clone()
-			return res, nil
+			return res, commit, nil
 		}
 		version = max(version, r.Version)
 	}
-	r := &Release{ID: newID(), AssetID: a.ID, JobID: key.JobID, Version: version + 1,
+	r := &Release{ID: newID(), AssetID: a.ID, JobID: key.JobID, Version: version + 1, SubmittedBy: key.SubmittedBy,
 		ProcessingStatus: StatusPending, ApprovalState: ApprovalPending, Revision: 1, CreatedAt: t, UpdatedAt: t}
-	m.releases[r.ID] = r
+	todo = append(todo, func() { m.releases[r.ID] = r })
 	res.Release, res.ReleaseCreated = r.clone(), true
-	return res, nil
+	return res, commit, nil
+}
+
+// CreateRun implements Store: nothing is stored until every check passed.
+func (m *Memory) CreateRun(ctx context.Context, key ReleaseKey, job func(*EnsureResult) (NewJob, error)) (*EnsureResult, *Job, error) {
+	if err := key.norm(); err != nil {
+		return nil, nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	res, commit, err := m.planEnsure(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	nj, err := job(res)
+	if err != nil {
+		return nil, nil, err
+	}
+	nj.ReleaseID = res.Release.ID
+	j, err := m.newJobLocked(nj)
+	if err != nil {
+		return nil, nil, err
+	}
+	commit()
+	m.jobs[j.ID] = j
+	return res, j.clone(), nil
+}
+
+// newJobLocked checks a new Job under the lock and returns it, unstored.
+func (m *Memory) newJobLocked(nj NewJob) (*Job, error) {
+	params, err := nj.norm()
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := m.jobs[nj.ID]; ok {
+		return nil, conflictf("job %q exists", nj.ID)
+	}
+	t := now()
+	return &Job{ID: nj.ID, Type: nj.Type, Stage: nj.Stage, Status: StatusPending, ReleaseID: nj.ReleaseID,
+		SubmittedBy: nj.SubmittedBy, Params: params, Revision: 1, CreatedAt: t, UpdatedAt: t}, nil
 }
 
 // GetAsset implements Store.
@@ -221,29 +282,17 @@ func (m *Memory) SetApproval(_ context.Context, releaseID string, state Approval
 
 // CreateJob implements Store.
 func (m *Memory) CreateJob(_ context.Context, nj NewJob) (*Job, error) {
-	params, err := normJSON("params", nj.Params, "{}")
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j, err := m.newJobLocked(nj)
 	if err != nil {
 		return nil, err
 	}
-	if nj.Type == "" {
-		return nil, invalidf("job type is required")
-	}
-	if nj.ID == "" {
-		nj.ID = newID()
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.jobs[nj.ID]; ok {
-		return nil, conflictf("job %q exists", nj.ID)
-	}
-	if nj.ReleaseID != "" {
-		if _, ok := m.releases[nj.ReleaseID]; !ok {
-			return nil, notFound("release", nj.ReleaseID)
+	if j.ReleaseID != "" {
+		if _, ok := m.releases[j.ReleaseID]; !ok {
+			return nil, notFound("release", j.ReleaseID)
 		}
 	}
-	t := now()
-	j := &Job{ID: nj.ID, Type: nj.Type, Stage: nj.Stage, Status: StatusPending, ReleaseID: nj.ReleaseID,
-		Params: params, Revision: 1, CreatedAt: t, UpdatedAt: t}
 	m.jobs[j.ID] = j
 	return j.clone(), nil
 }

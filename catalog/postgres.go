@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -103,15 +106,42 @@ func pgErr(op string, err error) error {
 			return fmt.Errorf("%w: %s: %s", ErrConflict, op, pe.Message)
 		case "23503": // foreign_key_violation
 			return fmt.Errorf("%w: %s: %s", ErrNotFound, op, pe.Detail)
-		case "23514", "22P02": // check_violation, invalid_text_representation
+		case "23514", "22P02", "22021", "22P05":
+			// check_violation, invalid_text_representation,
+			// character_not_in_repertoire (a NUL in text), untranslatable_character
+			// (a NUL in jsonb)
 			return fmt.Errorf("%w: %s: %s", ErrInvalid, op, pe.Message)
 		}
 	}
 	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrIllegalTransition) || errors.Is(err, ErrConflict) ||
-		errors.Is(err, ErrInvalid) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		errors.Is(err, ErrInvalid) || errors.Is(err, ErrUnavailable) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
+	if unavailable(err) {
+		return &UnavailableError{Op: op, Err: err}
+	}
 	return fmt.Errorf("catalog: %s: %w", op, err)
+}
+
+// unavailable reports whether err is a failure to reach the database or a
+// connection lost: a failed connect, a network error, a connection closed
+// under a query, or the server's connection_exception (08xxx),
+// admin/crash shutdown, cannot_connect_now and too_many_connections.
+func unavailable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "57P01", "57P02", "57P03", "53300":
+			return true
+		}
+		return strings.HasPrefix(pe.Code, "08")
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		strings.Contains(err.Error(), "conn closed")
 }
 
 // inTx runs fn in a transaction, committing when it returns nil.
@@ -156,13 +186,13 @@ func scanAsset(row pgx.Row) (*Asset, error) {
 	return &a, nil
 }
 
-const releaseCols = "id, asset_id, job_id, version, processing_status, approval_state, blob_path, stac_item_json, error, revision, created_at, updated_at, completed_at, approval_at"
+const releaseCols = "id, asset_id, job_id, version, processing_status, approval_state, blob_path, stac_item_json, error, revision, created_at, updated_at, completed_at, approval_at, submitted_by"
 
 func scanRelease(row pgx.Row) (*Release, error) {
 	var r Release
 	var item []byte
 	if err := row.Scan(&r.ID, &r.AssetID, &r.JobID, &r.Version, &r.ProcessingStatus, &r.ApprovalState, &r.BlobPath,
-		&item, &r.Error, &r.Revision, &r.CreatedAt, &r.UpdatedAt, &r.CompletedAt, &r.ApprovalAt); err != nil {
+		&item, &r.Error, &r.Revision, &r.CreatedAt, &r.UpdatedAt, &r.CompletedAt, &r.ApprovalAt, &r.SubmittedBy); err != nil {
 		return nil, err
 	}
 	if item != nil {
@@ -173,13 +203,13 @@ func scanRelease(row pgx.Row) (*Release, error) {
 	return &r, nil
 }
 
-const jobCols = "id, type, stage, status, coalesce(release_id, ''), params, result, error, attempts, revision, created_at, updated_at, started_at, finished_at"
+const jobCols = "id, type, stage, status, coalesce(release_id, ''), params, result, error, attempts, revision, created_at, updated_at, started_at, finished_at, submitted_by"
 
 func scanJob(row pgx.Row) (*Job, error) {
 	var j Job
 	var params, result []byte
 	if err := row.Scan(&j.ID, &j.Type, &j.Stage, &j.Status, &j.ReleaseID, &params, &result, &j.Error, &j.Attempts,
-		&j.Revision, &j.CreatedAt, &j.UpdatedAt, &j.StartedAt, &j.FinishedAt); err != nil {
+		&j.Revision, &j.CreatedAt, &j.UpdatedAt, &j.StartedAt, &j.FinishedAt, &j.SubmittedBy); err != nil {
 		return nil, err
 	}
 	j.Params = json.RawMessage(params)
@@ -227,45 +257,79 @@ func (p *Postgres) EnsureRelease(ctx context.Context, key ReleaseKey) (*EnsureRe
 	}
 	var res *EnsureResult
 	err := p.inTx(ctx, func(tx pgx.Tx) error {
-		res = &EnsureResult{}
-		t := now()
-		tag, err := tx.Exec(ctx, `INSERT INTO `+p.t.assets+` (`+assetCols+`) VALUES ($1, $2, $3, $4, $5, $5)
-			ON CONFLICT (dataset_id, resource_id) DO NOTHING`, newID(), key.DatasetID, key.ResourceID, key.DataType, t)
-		if err != nil {
-			return err
-		}
-		res.AssetCreated = tag.RowsAffected() == 1
-		a, err := scanAsset(tx.QueryRow(ctx, `SELECT `+assetCols+` FROM `+p.t.assets+`
-			WHERE dataset_id = $1 AND resource_id = $2 FOR NO KEY UPDATE`, key.DatasetID, key.ResourceID))
-		if err != nil {
-			return err
-		}
-		if a.DataType != key.DataType {
-			return conflictf("asset %q has data type %q, not %q", a.ID, a.DataType, key.DataType)
-		}
-		res.Asset = a
-		r, err := scanRelease(tx.QueryRow(ctx, `SELECT `+releaseCols+` FROM `+p.t.releases+`
-			WHERE asset_id = $1 AND job_id = $2`, a.ID, key.JobID))
-		if err == nil {
-			res.Release = r
-			return nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		r, err = scanRelease(tx.QueryRow(ctx, `INSERT INTO `+p.t.releases+`
-			(id, asset_id, job_id, version, processing_status, approval_state, created_at, updated_at)
-			SELECT $1, $2, $3, coalesce(max(version), 0) + 1, $4, $5, $6, $6 FROM `+p.t.releases+` WHERE asset_id = $2
-			RETURNING `+releaseCols, newID(), a.ID, key.JobID, StatusPending, ApprovalPending, t))
-		if err != nil {
-			return err
-		}
-		res.Release, res.ReleaseCreated = r, true
-		return nil
+		var err error
+		res, err = p.ensureTx(ctx, tx, key)
+		return err
 	})
 	if err != nil {
 		return nil, pgErr("ensure release", err)
 	}
+	return res, nil
+}
+
+// CreateRun implements Store: EnsureRelease's statements and the Job's
+// insert in one transaction.
+func (p *Postgres) CreateRun(ctx context.Context, key ReleaseKey, job func(*EnsureResult) (NewJob, error)) (*EnsureResult, *Job, error) {
+	if err := key.norm(); err != nil {
+		return nil, nil, err
+	}
+	var res *EnsureResult
+	var j *Job
+	err := p.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if res, err = p.ensureTx(ctx, tx, key); err != nil {
+			return err
+		}
+		nj, err := job(res)
+		if err != nil {
+			return err
+		}
+		nj.ReleaseID = res.Release.ID
+		j, err = p.insertJob(ctx, tx, nj)
+		return err
+	})
+	if err != nil {
+		return nil, nil, pgErr("create run", err)
+	}
+	return res, j, nil
+}
+
+// ensureTx is EnsureRelease within tx.
+func (p *Postgres) ensureTx(ctx context.Context, tx pgx.Tx, key ReleaseKey) (*EnsureResult, error) {
+	res := &EnsureResult{}
+	t := now()
+	tag, err := tx.Exec(ctx, `INSERT INTO `+p.t.assets+` (`+assetCols+`) VALUES ($1, $2, $3, $4, $5, $5)
+		ON CONFLICT (dataset_id, resource_id) DO NOTHING`, newID(), key.DatasetID, key.ResourceID, key.DataType, t)
+	if err != nil {
+		return nil, err
+	}
+	res.AssetCreated = tag.RowsAffected() == 1
+	a, err := scanAsset(tx.QueryRow(ctx, `SELECT `+assetCols+` FROM `+p.t.assets+`
+		WHERE dataset_id = $1 AND resource_id = $2 FOR NO KEY UPDATE`, key.DatasetID, key.ResourceID))
+	if err != nil {
+		return nil, err
+	}
+	if a.DataType != key.DataType {
+		return nil, conflictf("asset %q has data type %q, not %q", a.ID, a.DataType, key.DataType)
+	}
+	res.Asset = a
+	r, err := scanRelease(tx.QueryRow(ctx, `SELECT `+releaseCols+` FROM `+p.t.releases+`
+		WHERE asset_id = $1 AND job_id = $2`, a.ID, key.JobID))
+	if err == nil {
+		res.Release = r
+		return res, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return nil, err
+	}
+	r, err = scanRelease(tx.QueryRow(ctx, `INSERT INTO `+p.t.releases+`
+		(id, asset_id, job_id, version, processing_status, approval_state, submitted_by, created_at, updated_at)
+		SELECT $1, $2, $3, coalesce(max(version), 0) + 1, $4, $5, $7, $6, $6 FROM `+p.t.releases+` WHERE asset_id = $2
+		RETURNING `+releaseCols, newID(), a.ID, key.JobID, StatusPending, ApprovalPending, t, key.SubmittedBy))
+	if err != nil {
+		return nil, err
+	}
+	res.Release, res.ReleaseCreated = r, true
 	return res, nil
 }
 
@@ -370,26 +434,30 @@ func (p *Postgres) SetApproval(ctx context.Context, releaseID string, state Appr
 
 // CreateJob implements Store.
 func (p *Postgres) CreateJob(ctx context.Context, nj NewJob) (*Job, error) {
-	params, err := normJSON("params", nj.Params, "{}")
+	j, err := p.insertJob(ctx, p.pool, nj)
+	return j, pgErr("create job", err)
+}
+
+// queryRower is a pool or a transaction.
+type queryRower interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// insertJob checks and inserts a new Job.
+func (p *Postgres) insertJob(ctx context.Context, q queryRower, nj NewJob) (*Job, error) {
+	params, err := nj.norm()
 	if err != nil {
 		return nil, err
-	}
-	if nj.Type == "" {
-		return nil, invalidf("job type is required")
-	}
-	if nj.ID == "" {
-		nj.ID = newID()
 	}
 	var rel any
 	if nj.ReleaseID != "" {
 		rel = nj.ReleaseID
 	}
 	t := now()
-	j, err := scanJob(p.pool.QueryRow(ctx, `INSERT INTO `+p.t.jobs+`
-		(id, type, stage, status, release_id, params, revision, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) RETURNING `+jobCols,
-		nj.ID, nj.Type, nj.Stage, StatusPending, rel, jsonArg(params), t))
-	return j, pgErr("create job", err)
+	return scanJob(q.QueryRow(ctx, `INSERT INTO `+p.t.jobs+`
+		(id, type, stage, status, release_id, submitted_by, params, revision, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8) RETURNING `+jobCols,
+		nj.ID, nj.Type, nj.Stage, StatusPending, rel, nj.SubmittedBy, jsonArg(params), t))
 }
 
 // GetJob implements Store.

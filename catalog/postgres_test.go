@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"os"
 	"sync"
 	"testing"
@@ -176,4 +177,65 @@ func TestPostgresOpen(t *testing.T) {
 
 	_, err = catalog.OpenPostgres(ctx, "postgres://[::1", catalog.PostgresOptions{})
 	assert.ErrorIs(t, err, catalog.ErrInvalid)
+}
+
+// TestPostgresErrorsHidePassword: neither a DSN that does not parse nor a
+// failed connection repeats the DSN's password.
+func TestPostgresErrorsHidePassword(t *testing.T) {
+	ctx := ctxT(t)
+	for _, dsn := range []string{"postgres://vzarr:s3cret@[::1", "postgres://vzarr:s3cret@127.0.0.1:bad/db",
+		"host=127.0.0.1 port=x user=vzarr password=s3cret"} {
+		_, err := catalog.OpenPostgres(ctx, dsn, catalog.PostgresOptions{})
+		require.ErrorIs(t, err, catalog.ErrInvalid, dsn)
+		assert.NotContains(t, err.Error(), "s3cret", dsn)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	s, err := catalog.OpenPostgres(ctx, "postgres://vzarr:s3cret@"+addr+"/db?sslmode=disable", catalog.PostgresOptions{})
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.GetJob(ctx, "j")
+	require.ErrorIs(t, err, catalog.ErrUnavailable)
+	assert.NotContains(t, err.Error(), "s3cret")
+}
+
+// TestPostgresUnavailable: a server that does not answer is ErrUnavailable
+// on every call, and the error is an *UnavailableError.
+func TestPostgresUnavailable(t *testing.T) {
+	ctx := ctxT(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // a port nobody listens on
+	s, err := catalog.OpenPostgres(ctx, "postgres://vzarr@"+addr+"/vzarr?sslmode=disable&connect_timeout=5", catalog.PostgresOptions{})
+	require.NoError(t, err, "the pool connects lazily")
+	defer s.Close()
+	for name, fn := range map[string]func() error{
+		"GetJob": func() error { _, err := s.GetJob(ctx, "j"); return err },
+		"EnsureRelease": func() error {
+			_, err := s.EnsureRelease(ctx, catalog.ReleaseKey{DatasetID: "d", ResourceID: "r"})
+			return err
+		},
+		"CreateRun": func() error {
+			_, _, err := s.CreateRun(ctx, catalog.ReleaseKey{DatasetID: "d", ResourceID: "r"},
+				func(*catalog.EnsureResult) (catalog.NewJob, error) { return catalog.NewJob{Type: "x"}, nil })
+			return err
+		},
+		"ListTasks": func() error { _, err := s.ListTasks(ctx, "j"); return err },
+		"Migrate":   func() error { _, err := s.Migrate(ctx); return err },
+	} {
+		err := fn()
+		if name == "Migrate" {
+			// Migrate wraps the driver's error with its step.
+			assert.Error(t, err, name)
+			continue
+		}
+		require.ErrorIs(t, err, catalog.ErrUnavailable, name)
+		var ue *catalog.UnavailableError
+		require.ErrorAs(t, err, &ue, name)
+		assert.NotEmpty(t, ue.Op, name)
+		assert.NotErrorIs(t, err, catalog.ErrNotFound, name)
+	}
 }

@@ -45,6 +45,15 @@ type Store interface {
 	// APPROVED or REJECTED.
 	SetApproval(ctx context.Context, releaseID string, state ApprovalState) (*Release, error)
 
+	// CreateRun creates, in one transaction, the Asset and Release of key
+	// (as EnsureRelease does) and a new Job producing the Release: job is
+	// called with the ensured records and returns the Job to create; the
+	// Job's ReleaseID is set to the Release's. Either all of them are
+	// stored or, on any error (a Job with the same ID exists: ErrConflict;
+	// invalid input: ErrInvalid; the database is down: ErrUnavailable),
+	// none is: no Asset or Release is left without its Job.
+	CreateRun(ctx context.Context, key ReleaseKey, job func(*EnsureResult) (NewJob, error)) (*EnsureResult, *Job, error)
+
 	// CreateJob stores a new Job (PENDING). An empty ID gets a new one.
 	CreateJob(ctx context.Context, j NewJob) (*Job, error)
 	// GetJob reads a Job by id.
@@ -80,11 +89,18 @@ type ReleaseKey struct {
 	// DataType of a new Asset; default DataTypeZarr. An existing Asset of
 	// another data type is an ErrConflict.
 	DataType string
+	// SubmittedBy is recorded on a new Release (an existing one keeps
+	// its own).
+	SubmittedBy string
 }
 
 func (k *ReleaseKey) norm() error {
 	if k.DatasetID == "" || k.ResourceID == "" {
 		return invalidf("dataset_id and resource_id are required")
+	}
+	if err := checkText("dataset_id", k.DatasetID, "resource_id", k.ResourceID, "job_id", k.JobID,
+		"data_type", k.DataType, "submitted_by", k.SubmittedBy); err != nil {
+		return err
 	}
 	if k.DataType == "" {
 		k.DataType = DataTypeZarr
@@ -128,7 +144,28 @@ type NewJob struct {
 	Type      string
 	Stage     string
 	ReleaseID string
-	Params    json.RawMessage // nil for {}
+	// SubmittedBy is the identity of the caller who submitted the job.
+	SubmittedBy string
+	Params      json.RawMessage // nil for {}
+}
+
+// norm checks a new Job and returns its params (default {}).
+func (nj *NewJob) norm() (json.RawMessage, error) {
+	params, err := normJSON("params", nj.Params, "{}")
+	if err != nil {
+		return nil, err
+	}
+	if nj.Type == "" {
+		return nil, invalidf("job type is required")
+	}
+	if err := checkText("job id", nj.ID, "job type", nj.Type, "stage", nj.Stage, "release_id", nj.ReleaseID,
+		"submitted_by", nj.SubmittedBy); err != nil {
+		return nil, err
+	}
+	if nj.ID == "" {
+		nj.ID = newID()
+	}
+	return params, nil
 }
 
 // NewTask is a Task to create.

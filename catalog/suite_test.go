@@ -37,6 +37,8 @@ func runSuite(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"ConcurrentEnsureManyJobs", testConcurrentEnsureMany},
 		{"ConcurrentClaim", testConcurrentClaim},
 		{"ConcurrentTransitions", testConcurrentTransitions},
+		{"CreateRun", testCreateRun},
+		{"CreateRunAllOrNothing", testCreateRunAllOrNothing},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -598,4 +600,105 @@ func testConcurrentTransitions(t *testing.T, s catalog.Store) {
 	got, err := s.GetRelease(ctx, res.Release.ID)
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), got.Revision)
+}
+
+// runJob builds the Job of a CreateRun, naming the release in its params
+// (as the pipeline's submit does).
+func runJob(id string) func(*catalog.EnsureResult) (catalog.NewJob, error) {
+	return func(res *catalog.EnsureResult) (catalog.NewJob, error) {
+		return catalog.NewJob{ID: id, Type: "virtualize", Stage: "scan", SubmittedBy: "alice",
+			Params: json.RawMessage(`{"release_id":"` + res.Release.ID + `"}`)}, nil
+	}
+}
+
+func testCreateRun(t *testing.T, s catalog.Store) {
+	ctx := ctxT(t)
+	k := key("job-1")
+	k.SubmittedBy = "alice"
+	res, j, err := s.CreateRun(ctx, k, runJob("job-1"))
+	require.NoError(t, err)
+	assert.True(t, res.AssetCreated)
+	assert.True(t, res.ReleaseCreated)
+	assert.Equal(t, "alice", res.Release.SubmittedBy)
+	assert.Equal(t, "job-1", res.Release.JobID)
+	assert.Equal(t, "job-1", j.ID)
+	assert.Equal(t, res.Release.ID, j.ReleaseID)
+	assert.Equal(t, "alice", j.SubmittedBy)
+	assert.Equal(t, catalog.StatusPending, j.Status)
+	assert.JSONEq(t, `{"release_id":"`+res.Release.ID+`"}`, string(j.Params))
+
+	gj, err := s.GetJob(ctx, "job-1")
+	require.NoError(t, err)
+	assert.Equal(t, j, gj)
+	gr, err := s.GetRelease(ctx, res.Release.ID)
+	require.NoError(t, err)
+	assert.Equal(t, res.Release, gr)
+	assert.Equal(t, "alice", gr.SubmittedBy)
+
+	// A second run of the same asset: the next version, the same asset.
+	k2 := key("job-2")
+	res2, j2, err := s.CreateRun(ctx, k2, runJob("job-2"))
+	require.NoError(t, err)
+	assert.False(t, res2.AssetCreated)
+	assert.Equal(t, res.Asset.ID, res2.Asset.ID)
+	assert.Equal(t, 2, res2.Release.Version)
+	assert.Empty(t, res2.Release.SubmittedBy)
+	assert.Equal(t, res2.Release.ID, j2.ReleaseID)
+
+	// EnsureRelease records submitted_by on a new release only.
+	k3 := key("job-1")
+	k3.SubmittedBy = "mallory"
+	again, err := s.EnsureRelease(ctx, k3)
+	require.NoError(t, err)
+	assert.Equal(t, "alice", again.Release.SubmittedBy)
+}
+
+func testCreateRunAllOrNothing(t *testing.T, s catalog.Store) {
+	ctx := ctxT(t)
+	_, _, err := s.CreateRun(ctx, key("job-1"), runJob("job-1"))
+	require.NoError(t, err)
+	boom := errors.New("boom")
+	nul := catalog.ReleaseKey{DatasetID: "era5", ResourceID: "t2m", JobID: "job-\x00"}
+	for _, tc := range []struct {
+		name    string
+		key     catalog.ReleaseKey
+		job     func(*catalog.EnsureResult) (catalog.NewJob, error)
+		wantErr error
+	}{
+		{"existing job id", catalog.ReleaseKey{DatasetID: "new-ds", ResourceID: "r", JobID: "job-9"}, runJob("job-1"), catalog.ErrConflict},
+		{"existing job id, existing asset", key("job-9"), runJob("job-1"), catalog.ErrConflict},
+		{"builder fails", catalog.ReleaseKey{DatasetID: "new-ds", ResourceID: "r", JobID: "job-9"},
+			func(*catalog.EnsureResult) (catalog.NewJob, error) { return catalog.NewJob{}, boom }, boom},
+		{"NUL in dataset_id", catalog.ReleaseKey{DatasetID: "new\x00ds", ResourceID: "r", JobID: "job-9"}, runJob("job-9"), catalog.ErrInvalid},
+		{"NUL in job_id of the key", nul, runJob("job-9"), catalog.ErrInvalid},
+		{"NUL in submitted_by", catalog.ReleaseKey{DatasetID: "new-ds", ResourceID: "r", JobID: "job-9", SubmittedBy: "a\x00"}, runJob("job-9"), catalog.ErrInvalid},
+		{"NUL in the job's params", catalog.ReleaseKey{DatasetID: "new-ds", ResourceID: "r", JobID: "job-9"},
+			func(*catalog.EnsureResult) (catalog.NewJob, error) {
+				return catalog.NewJob{ID: "job-9", Type: "virtualize", Params: json.RawMessage(`{"concat_dim":"ti\u0000me"}`)}, nil
+			}, catalog.ErrInvalid},
+		{"NUL in the job's id", catalog.ReleaseKey{DatasetID: "new-ds", ResourceID: "r", JobID: "job-9"}, runJob("job\x009"), catalog.ErrInvalid},
+		{"no job type", catalog.ReleaseKey{DatasetID: "new-ds", ResourceID: "r", JobID: "job-9"},
+			func(*catalog.EnsureResult) (catalog.NewJob, error) { return catalog.NewJob{ID: "job-9"}, nil }, catalog.ErrInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := s.CreateRun(ctx, tc.key, tc.job)
+			require.ErrorIs(t, err, tc.wantErr)
+			_, err = s.FindAsset(ctx, "new-ds", "r")
+			assert.ErrorIs(t, err, catalog.ErrNotFound, "no asset left behind")
+			a, err := s.FindAsset(ctx, "era5", "t2m")
+			require.NoError(t, err)
+			rels, err := s.ListReleases(ctx, a.ID)
+			require.NoError(t, err)
+			assert.Len(t, rels, 1, "no release left behind")
+			_, err = s.GetJob(ctx, "job-9")
+			assert.ErrorIs(t, err, catalog.ErrNotFound, "no job created")
+		})
+	}
+	// A NUL in a JSON string is refused by CreateJob too; an escaped
+	// backslash followed by u0000 is not a NUL.
+	_, err = s.CreateJob(ctx, catalog.NewJob{Type: "virtualize", Params: json.RawMessage(`{"x":"\u0000"}`)})
+	assert.ErrorIs(t, err, catalog.ErrInvalid)
+	j, err := s.CreateJob(ctx, catalog.NewJob{Type: "virtualize", Params: json.RawMessage(`{"x":"\\u0000"}`)})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"x":"\\u0000"}`, string(j.Params))
 }

@@ -45,6 +45,8 @@ const (
 	ErrTypeTimeout           = "timeout"
 	ErrTypeCanceled          = "canceled"
 	ErrTypeInternal          = "internal_error"
+	// ErrTypeCatalogUnavailable: the catalog database cannot be reached.
+	ErrTypeCatalogUnavailable = "catalog_unavailable"
 )
 
 // ErrInvalidParams reports stage parameters that break the contract.
@@ -91,6 +93,8 @@ func ErrorType(err error) string {
 		return ErrTypePermission
 	case errors.Is(err, blobio.ErrUnavailable):
 		return ErrTypeUnavailable
+	case errors.Is(err, catalog.ErrUnavailable):
+		return ErrTypeCatalogUnavailable
 	case errors.Is(err, blobio.ErrSourceNotAllowed):
 		return ErrTypeSourceNotAllowed
 	case errors.Is(err, blobio.ErrConfig), errors.Is(err, blobio.ErrInvalidURL):

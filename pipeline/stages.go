@@ -146,10 +146,11 @@ func classify(err error) error {
 	return &StageError{Type: typ, Err: err}
 }
 
-// IsRetryable reports errors that may go away by themselves: storage that
-// did not answer, a timeout.
+// IsRetryable reports errors that may go away by themselves: storage or a
+// catalog database that did not answer, a timeout.
 func IsRetryable(err error) bool {
-	return errors.Is(err, blobio.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
+	return errors.Is(err, blobio.ErrUnavailable) || errors.Is(err, catalog.ErrUnavailable) ||
+		errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
 }
 
 // ScanParams are the scan stage's parameters (Contract 2).

@@ -21,6 +21,10 @@ import (
 
 // Pipelines a submit request may name in processing_options.pipeline.
 const (
+	// PipelineVirtualZarr is the platform's name of this pipeline
+	// (Contract 1), the canonical one.
+	PipelineVirtualZarr = "virtualzarr"
+	// PipelineKerchunk is an alias of PipelineVirtualZarr.
 	PipelineKerchunk = "kerchunk"
 )
 
@@ -32,11 +36,16 @@ type SubmitRequest struct {
 	DataType          string            `json:"data_type"`
 	CollectionID      string            `json:"collection_id,omitempty"`
 	ProcessingOptions ProcessingOptions `json:"processing_options"`
+	// SubmittedBy is the authenticated caller, set by the server (never
+	// read from the body: a "submitted_by" field is refused as unknown).
+	// It is recorded on the Job and the Release.
+	SubmittedBy string `json:"-"`
 }
 
 // ProcessingOptions of a submit request.
 type ProcessingOptions struct {
-	// Pipeline: "kerchunk" (the default when empty).
+	// Pipeline: "virtualzarr" (the default when empty) or its alias
+	// "kerchunk"; Normalize sets the canonical "virtualzarr".
 	Pipeline string `json:"pipeline,omitempty"`
 	// ConcatDim is the dimension the files are concatenated along;
 	// default "time".
@@ -123,15 +132,48 @@ func DecodeSubmitRequest(r io.Reader) (SubmitRequest, error) {
 // folder names of the references.
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
+// controlChar reports the first control character in s: C0 (NUL, ...),
+// DEL, C1, and the line and paragraph separators U+2028/U+2029; or -1.
+func controlChar(s string) rune {
+	for _, c := range s {
+		if c < 0x20 || c >= 0x7f && c <= 0x9f || c == '\u2028' || c == '\u2029' {
+			return c
+		}
+	}
+	return -1
+}
+
+// checkControl refuses control characters in every string field of the
+// request (they are never meaningful in ids, URLs, names or patterns, and
+// a NUL cannot be stored by the catalog).
+func (r *SubmitRequest) checkControl() error {
+	po := &r.ProcessingOptions
+	for _, f := range []struct{ name, value string }{
+		{"dataset_id", r.DatasetID}, {"resource_id", r.ResourceID}, {"source_url", r.SourceURL},
+		{"data_type", r.DataType}, {"collection_id", r.CollectionID},
+		{"processing_options.pipeline", po.Pipeline}, {"processing_options.concat_dim", po.ConcatDim},
+		{"processing_options.file_pattern", po.FilePattern}, {"submitted_by", r.SubmittedBy},
+	} {
+		if c := controlChar(f.value); c >= 0 {
+			return badField(f.name, "holds the control character %U", c)
+		}
+	}
+	return nil
+}
+
 // Normalize checks a request against Contract 1 and fills the defaults.
 // allowed lists the URL schemes source_url may use (the platform: abfs
-// only).
+// only). Errors are *RequestError, except a source_url naming a host that
+// is no Azure storage endpoint: that matches blobio.ErrSourceNotAllowed.
 func (r *SubmitRequest) Normalize(allowed ...string) error {
 	if len(allowed) == 0 {
 		allowed = []string{blobio.SchemeABFS}
 	}
 	// Checked in a fixed order, so the same bad request always names the
 	// same field.
+	if err := r.checkControl(); err != nil {
+		return err
+	}
 	for _, f := range []struct{ name, value string }{{"dataset_id", r.DatasetID}, {"resource_id", r.ResourceID}} {
 		if !idPattern.MatchString(f.value) {
 			return badField(f.name, "want 1-128 letters, digits, '.', '_' or '-' (not starting with '.', '_' or '-'), got %q", f.value)
@@ -147,6 +189,9 @@ func (r *SubmitRequest) Normalize(allowed ...string) error {
 		return badField("source_url", "is required")
 	}
 	loc, err := blobio.ParseURL(r.SourceURL)
+	if errors.Is(err, blobio.ErrSourceNotAllowed) {
+		return fmt.Errorf("source_url: %w", err)
+	}
 	if err != nil {
 		return badField("source_url", "%v", err)
 	}
@@ -166,11 +211,11 @@ func (r *SubmitRequest) Normalize(allowed ...string) error {
 	}
 	po := &r.ProcessingOptions
 	switch po.Pipeline {
-	case "":
-		po.Pipeline = PipelineKerchunk
-	case PipelineKerchunk:
+	case "", PipelineVirtualZarr, PipelineKerchunk:
+		po.Pipeline = PipelineVirtualZarr
 	default:
-		return badField("processing_options.pipeline", "must be %q, got %q", PipelineKerchunk, po.Pipeline)
+		return badField("processing_options.pipeline", "must be %q (or its alias %q), got %q",
+			PipelineVirtualZarr, PipelineKerchunk, po.Pipeline)
 	}
 	if po.ConcatDim == "" {
 		po.ConcatDim = "time"
@@ -215,7 +260,34 @@ type Submitter struct {
 	// AllowedSchemes of source_url; default abfs only ("file" allows
 	// local paths).
 	AllowedSchemes []string
-	Logger         *slog.Logger
+	// Sources, when set, confines source_url to an allow-list of URL
+	// prefixes, checked before any storage call or record: a source
+	// outside it is refused with an error matching
+	// blobio.ErrSourceNotAllowed (error_type "source_not_allowed"). Nil
+	// checks nothing (the CLI's `vzarr run`, which runs its own source).
+	Sources *blobio.AllowList
+	Logger  *slog.Logger
+}
+
+// checkSource checks source_url against the allow-list: a malformed URL
+// is a *RequestError; a URL the list or the storage configuration does not
+// allow matches blobio.ErrSourceNotAllowed.
+func (s *Submitter) checkSource(req *SubmitRequest) error {
+	if s.Sources == nil {
+		return nil
+	}
+	_, err := s.Sources.Check(req.SourceURL)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, blobio.ErrSourceNotAllowed):
+		return fmt.Errorf("source_url: %w", err)
+	case errors.Is(err, blobio.ErrInvalidURL):
+		return badField("source_url", "%v", err)
+	}
+	// Anything else (no account configured for the URL): not a source
+	// this service may read.
+	return fmt.Errorf("source_url: %w: %v", blobio.ErrSourceNotAllowed, err)
 }
 
 // OutFolder is where a job of req writes its references.
@@ -260,11 +332,11 @@ const maxRuns = 10000
 // queues no new work, unless processing_options.overwrite asks for a new
 // run. The Asset and the Release exist before the job is queued.
 func (s *Submitter) Submit(ctx context.Context, req SubmitRequest) (*SubmitResponse, error) {
-	log := s.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	log := s.logger()
 	if err := req.Normalize(s.AllowedSchemes...); err != nil {
+		return nil, err
+	}
+	if err := s.checkSource(&req); err != nil {
 		return nil, err
 	}
 	out, err := s.OutFolder(&req)
@@ -303,7 +375,8 @@ func (s *Submitter) Submit(ctx context.Context, req SubmitRequest) (*SubmitRespo
 		}
 		log.InfoContext(ctx, "pipeline: submitted", "job_id", resp.JobID, "release_id", resp.ReleaseID,
 			"asset_id", resp.AssetID, "dataset_id", req.DatasetID, "resource_id", req.ResourceID,
-			"source_url", req.SourceURL, "overwrite", req.ProcessingOptions.Overwrite, "out_url", out)
+			"source_url", req.SourceURL, "overwrite", req.ProcessingOptions.Overwrite, "out_url", out,
+			"submitted_by", req.SubmittedBy)
 		return resp, nil
 	}
 	return nil, fmt.Errorf("%w: more than %d runs of one request", catalog.ErrConflict, maxRuns)
@@ -311,6 +384,8 @@ func (s *Submitter) Submit(ctx context.Context, req SubmitRequest) (*SubmitRespo
 
 // existing answers a request submitted before. A job still PENDING is
 // queued again (its first message may have been lost); that is harmless.
+// If that fails, the answer is the same: the job stays PENDING for the
+// engine's sweeper.
 func (s *Submitter) existing(ctx context.Context, job *catalog.Job) (*SubmitResponse, error) {
 	rel, err := s.Store.GetRelease(ctx, job.ReleaseID)
 	if err != nil {
@@ -318,33 +393,46 @@ func (s *Submitter) existing(ctx context.Context, job *catalog.Job) (*SubmitResp
 	}
 	if job.Status == catalog.StatusPending {
 		if err := s.Queue.Enqueue(ctx, job.ID); err != nil {
-			return nil, err
+			s.logger().WarnContext(ctx, "pipeline: queueing a PENDING job again failed; it stays PENDING",
+				"job_id", job.ID, "error", err)
 		}
 	}
 	return &SubmitResponse{Success: true, JobID: job.ID, ReleaseID: rel.ID, AssetID: rel.AssetID, Status: statusWord(job.Status)}, nil
 }
 
+// create stores the Asset, the Release and the Job in one catalog
+// transaction (catalog.Store.CreateRun: a failure leaves no record), then
+// queues the job. A failed publish is not the caller's failure: the job is
+// committed PENDING and the engine's sweeper re-publishes PENDING jobs
+// whose message was lost (an outbox); a submit of the same request queues
+// it again too. So the answer is still 202 "queued", with a warning logged.
 func (s *Submitter) create(ctx context.Context, req *SubmitRequest, id, out string) (*SubmitResponse, error) {
-	ens, err := s.Store.EnsureRelease(ctx, catalog.ReleaseKey{DatasetID: req.DatasetID, ResourceID: req.ResourceID,
-		JobID: id, DataType: req.DataType})
-	if err != nil {
-		return nil, err
-	}
 	po := req.ProcessingOptions
-	params, err := json.Marshal(JobParams{DatasetID: req.DatasetID, ResourceID: req.ResourceID, CollectionID: req.CollectionID,
-		SourceURL: req.SourceURL, ConcatDim: po.ConcatDim, FilePattern: po.FilePattern, Recursive: po.Recursive,
-		FailOnChunkingWarnings: po.FailOnChunkingWarnings, Overwrite: po.Overwrite, OutURL: out, ReleaseID: ens.Release.ID})
-	if err != nil {
-		return nil, err
-	}
-	job, err := s.Store.CreateJob(ctx, catalog.NewJob{ID: id, Type: JobType, Stage: StageScan, ReleaseID: ens.Release.ID, Params: params})
+	ens, job, err := s.Store.CreateRun(ctx, catalog.ReleaseKey{DatasetID: req.DatasetID, ResourceID: req.ResourceID,
+		JobID: id, DataType: req.DataType, SubmittedBy: req.SubmittedBy},
+		func(ens *catalog.EnsureResult) (catalog.NewJob, error) {
+			params, err := json.Marshal(JobParams{DatasetID: req.DatasetID, ResourceID: req.ResourceID, CollectionID: req.CollectionID,
+				SourceURL: req.SourceURL, ConcatDim: po.ConcatDim, FilePattern: po.FilePattern, Recursive: po.Recursive,
+				FailOnChunkingWarnings: po.FailOnChunkingWarnings, Overwrite: po.Overwrite, OutURL: out, ReleaseID: ens.Release.ID})
+			if err != nil {
+				return catalog.NewJob{}, err
+			}
+			return catalog.NewJob{ID: id, Type: JobType, Stage: StageScan, SubmittedBy: req.SubmittedBy, Params: params}, nil
+		})
 	if err != nil {
 		return nil, err
 	}
 	if err := s.Queue.Enqueue(ctx, job.ID); err != nil {
-		// The job stays PENDING; submitting again queues it.
-		return nil, fmt.Errorf("queueing job %s: %w", job.ID, err)
+		s.logger().WarnContext(ctx, "pipeline: queueing a new job failed; it stays PENDING for the engine's sweeper",
+			"job_id", job.ID, "error", err)
 	}
 	return &SubmitResponse{Success: true, JobID: job.ID, ReleaseID: ens.Release.ID, AssetID: ens.Asset.ID,
 		Status: "queued", Created: true}, nil
+}
+
+func (s *Submitter) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
 }

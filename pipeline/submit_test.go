@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/pipeline"
 )
@@ -78,7 +80,15 @@ func TestSubmitRequestValidation(t *testing.T) {
 		r := validSubmit()
 		r.ProcessingOptions = pipeline.ProcessingOptions{}
 		require.NoError(t, r.Normalize())
-		assert.Equal(t, pipeline.ProcessingOptions{Pipeline: "kerchunk", ConcatDim: "time", FilePattern: "*.nc"}, r.ProcessingOptions)
+		assert.Equal(t, pipeline.ProcessingOptions{Pipeline: "virtualzarr", ConcatDim: "time", FilePattern: "*.nc"}, r.ProcessingOptions)
+	})
+	t.Run("kerchunk is an alias of virtualzarr", func(t *testing.T) {
+		for _, name := range []string{"virtualzarr", "kerchunk"} {
+			r := validSubmit()
+			r.ProcessingOptions.Pipeline = name
+			require.NoError(t, r.Normalize())
+			assert.Equal(t, pipeline.PipelineVirtualZarr, r.ProcessingOptions.Pipeline)
+		}
 	})
 	t.Run("abfs with account", func(t *testing.T) {
 		r := validSubmit()
@@ -92,6 +102,40 @@ func TestSubmitRequestValidation(t *testing.T) {
 	})
 }
 
+// TestSubmitRequestControlCharacters: a control character in any string
+// field is refused, naming the field.
+func TestSubmitRequestControlCharacters(t *testing.T) {
+	fields := map[string]func(r *pipeline.SubmitRequest, v string){
+		"dataset_id":                      func(r *pipeline.SubmitRequest, v string) { r.DatasetID += v },
+		"resource_id":                     func(r *pipeline.SubmitRequest, v string) { r.ResourceID += v },
+		"source_url":                      func(r *pipeline.SubmitRequest, v string) { r.SourceURL += v },
+		"data_type":                       func(r *pipeline.SubmitRequest, v string) { r.DataType += v },
+		"collection_id":                   func(r *pipeline.SubmitRequest, v string) { r.CollectionID = "c" + v },
+		"processing_options.pipeline":     func(r *pipeline.SubmitRequest, v string) { r.ProcessingOptions.Pipeline = "virtualzarr" + v },
+		"processing_options.concat_dim":   func(r *pipeline.SubmitRequest, v string) { r.ProcessingOptions.ConcatDim += v },
+		"processing_options.file_pattern": func(r *pipeline.SubmitRequest, v string) { r.ProcessingOptions.FilePattern = "*.nc" + v },
+		"submitted_by":                    func(r *pipeline.SubmitRequest, v string) { r.SubmittedBy = "alice" + v },
+	}
+	for field, set := range fields {
+		for _, c := range []string{"\x00", "\x1b", "\n", "\x7f", "\u0085", "\u2028", "\u2029"} {
+			t.Run(field+"/"+fmt.Sprintf("%U", []rune(c)[0]), func(t *testing.T) {
+				r := validSubmit()
+				set(&r, c)
+				err := r.Normalize()
+				require.ErrorIs(t, err, pipeline.ErrInvalidRequest)
+				var re *pipeline.RequestError
+				require.ErrorAs(t, err, &re)
+				assert.Equal(t, field, re.Field)
+				assert.Contains(t, re.Reason, "control character")
+			})
+		}
+	}
+	// Other non-ASCII text is not a control character.
+	r := validSubmit()
+	r.SubmittedBy = "Zoë Ångström"
+	require.NoError(t, r.Normalize())
+}
+
 func TestDecodeSubmitRequest(t *testing.T) {
 	for _, tc := range []struct {
 		name, body, want string
@@ -100,6 +144,7 @@ func TestDecodeSubmitRequest(t *testing.T) {
 			"processing_options":{"pipeline":"kerchunk","concat_dim":"time","file_pattern":"*.nc","fail_on_chunking_warnings":true,"overwrite":false}}`, ""},
 		{"unknown field", `{"dataset_id":"d","concat_dimm":"time"}`, `unknown field "concat_dimm"`},
 		{"unknown option", `{"processing_options":{"concat_dimm":"time"}}`, `unknown field "concat_dimm"`},
+		{"the caller is not the body's to say", `{"dataset_id":"d","submitted_by":"admin"}`, `unknown field "submitted_by"`},
 		{"wrong type", `{"dataset_id": 5}`, "dataset_id: want a string"},
 		{"wrong option type", `{"processing_options":{"overwrite":"yes"}}`, "processing_options.overwrite: want a bool"},
 		{"empty", ``, "empty body"},
@@ -184,18 +229,54 @@ func TestSubmit(t *testing.T) {
 		assert.Equal(t, first.JobID+"-r3", run3.JobID)
 		assert.Len(t, q.jobs, 3)
 	})
-	t.Run("a job left PENDING is queued again", func(t *testing.T) {
+	t.Run("a failed publish leaves the job PENDING and is queued again", func(t *testing.T) {
 		r := validSubmit()
 		r.ResourceID = "daily"
 		q.err = errors.New("queue down")
-		_, err := s.Submit(ctx, r)
-		require.ErrorContains(t, err, "queue down")
+		first, err := s.Submit(ctx, r)
+		require.NoError(t, err, "the records are committed: the engine's sweeper publishes the job")
+		assert.True(t, first.Created)
+		assert.Equal(t, "queued", first.Status)
+		job, err := store.GetJob(ctx, first.JobID)
+		require.NoError(t, err)
+		assert.Equal(t, catalog.StatusPending, job.Status)
+		_, err = store.GetRelease(ctx, first.ReleaseID)
+		require.NoError(t, err)
+		// Submitting again while the queue is still down answers alike.
+		again, err := s.Submit(ctx, r)
+		require.NoError(t, err)
+		assert.False(t, again.Created)
+		assert.Equal(t, first.JobID, again.JobID)
 		q.err = nil
 		resp, err := s.Submit(ctx, r)
 		require.NoError(t, err)
 		assert.False(t, resp.Created)
 		assert.Equal(t, "queued", resp.Status)
 		assert.Equal(t, resp.JobID, q.jobs[len(q.jobs)-1])
+	})
+	t.Run("the caller is recorded on the job and the release", func(t *testing.T) {
+		r := validSubmit()
+		r.ResourceID = "yearly"
+		r.SubmittedBy = "svc-platform"
+		resp, err := s.Submit(ctx, r)
+		require.NoError(t, err)
+		job, err := store.GetJob(ctx, resp.JobID)
+		require.NoError(t, err)
+		assert.Equal(t, "svc-platform", job.SubmittedBy)
+		rel, err := store.GetRelease(ctx, resp.ReleaseID)
+		require.NoError(t, err)
+		assert.Equal(t, "svc-platform", rel.SubmittedBy)
+	})
+	t.Run("a NUL creates no records", func(t *testing.T) {
+		r := validSubmit()
+		r.ResourceID = "nul"
+		r.ProcessingOptions.ConcatDim = "ti\x00me"
+		_, err := s.Submit(ctx, r)
+		require.ErrorIs(t, err, pipeline.ErrInvalidRequest)
+		_, err = store.FindAsset(ctx, "cmip6-tas", "nul")
+		assert.ErrorIs(t, err, catalog.ErrNotFound)
+		_, err = store.GetJob(ctx, pipeline.JobID("cmip6-tas", "nul", r.SourceURL))
+		assert.ErrorIs(t, err, catalog.ErrNotFound)
 	})
 	t.Run("concurrent identical submits get one job", func(t *testing.T) {
 		r := validSubmit()
@@ -228,6 +309,47 @@ func TestSubmit(t *testing.T) {
 		_, err := s.Submit(ctx, r)
 		assert.ErrorIs(t, err, pipeline.ErrInvalidRequest)
 	})
+}
+
+// TestSubmitAllowList: with Sources set, a source_url outside the
+// allow-list is refused before any record is created.
+func TestSubmitAllowList(t *testing.T) {
+	ctx := context.Background()
+	store := catalog.NewMemory()
+	q := &recordingQueue{t: t, store: store}
+	o := &blobio.Opener{AccountName: "acct", Accounts: []string{"rmhazuregeobronze"}}
+	list, err := blobio.ParseAllowList("abfs://climate/cmip6/, abfs://rmhazuregeobronze/netcdf/era5/", o, false)
+	require.NoError(t, err)
+	s := &pipeline.Submitter{Store: store, Queue: q, Sources: list, RefsURL: "abfs://refs/out"}
+	for _, tc := range []struct {
+		url  string
+		want error // nil: accepted
+	}{
+		{"abfs://climate/cmip6/tas/", nil},
+		{"abfs://rmhazuregeobronze/netcdf/era5/", nil},
+		{"abfs://c@attacker.evil.example/x", blobio.ErrSourceNotAllowed},
+		{"abfs://climate@acct.dfs.core.windows.net.evil.example/cmip6/x", blobio.ErrSourceNotAllowed},
+		{"abfs://climate/cmip6-evil/x", blobio.ErrSourceNotAllowed},
+		{"abfs://climate@otheracct.dfs.core.windows.net/cmip6/x", blobio.ErrSourceNotAllowed},
+		{"abfs://climate/cmip6/%2e%2e/secret/", pipeline.ErrInvalidRequest},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			r := validSubmit()
+			r.ResourceID = "r" + pipeline.JobID("", "", tc.url)[3:12]
+			r.SourceURL = tc.url
+			resp, err := s.Submit(ctx, r)
+			if tc.want == nil {
+				require.NoError(t, err)
+				assert.True(t, resp.Created)
+				return
+			}
+			require.ErrorIs(t, err, tc.want)
+			assert.Equal(t, tc.want == blobio.ErrSourceNotAllowed, pipeline.ErrorType(err) == "source_not_allowed", pipeline.ErrorType(err))
+			_, err = store.FindAsset(ctx, r.DatasetID, r.ResourceID)
+			assert.ErrorIs(t, err, catalog.ErrNotFound, "no record")
+		})
+	}
+	assert.Len(t, q.jobs, 2)
 }
 
 func TestOutFolder(t *testing.T) {

@@ -47,10 +47,15 @@ func startPlatform(t *testing.T) *platform {
 	p := &platform{opener: opener, container: container, metrics: &pipeline.Metrics{}, dsn: dsn,
 		schema: "vzarr_e2e_" + testenv.RandomSuffix()}
 	t.Cleanup(func() { dropSchema(t, dsn, p.schema) })
+	tokens := tokensFile(t)
 	cfg := func(mode string) *Config {
 		return &Config{Mode: mode, Addr: "127.0.0.1:0", QueueURL: "rabbit://vzarr-e2e-" + p.schema + "?prefetch_count=16",
 			CatalogDSN: dsn, CatalogSchema: p.schema, Migrate: true, Workers: 8, MaxBodyBytes: 64 << 10,
-			LeaseTimeout: time.Minute, ShutdownTimeout: 10 * time.Second}
+			LeaseTimeout: time.Minute, ShutdownTimeout: 10 * time.Second,
+			// The API as deployed: token authentication, sources confined
+			// to the test's container.
+			Auth: "token", AuthTokensFile: tokens, AllowedSources: "abfs://" + container + "/",
+			SubmitRate: DefaultSubmitRate, SubmitBurst: DefaultSubmitBurst}
 	}
 	// Workers first: they declare the queue; the API then publishes to it.
 	for range 2 {
@@ -260,7 +265,7 @@ func (p *platform) seriesLocal(t *testing.T, dir string, n int) []string {
 func TestStorageUnavailable(t *testing.T) {
 	// Blob storage that does not answer: the job fails at scan with a
 	// clear error, after the engine's retries.
-	cfg := memConfig()
+	cfg := memConfig(t)
 	conn := "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;"
 	opener := &blobio.Opener{ConnectionString: conn}
 	opener.Retry.MaxRetries = -1

@@ -13,11 +13,27 @@
 // Configuration, by flag or environment variable (flags win):
 //
 //	-addr             VZARR_ADDR            listen address (default 127.0.0.1:8080)
+//	-auth             VZARR_AUTH            authentication of the API (required): entra (OAuth2 bearer JWTs of
+//	                                        Entra ID: VZARR_AUTH_ISSUER or VZARR_AUTH_JWKS_URL, VZARR_AUTH_AUDIENCE,
+//	                                        VZARR_AUTH_SUBMIT_ROLE (Vzarr.Submit), VZARR_AUTH_READ_ROLE (Vzarr.Read)),
+//	                                        token (static bearer tokens, -auth-tokens-file), or none (no
+//	                                        authentication: logged as a warning, loopback addresses only)
+//	-auth-tokens-file VZARR_AUTH_TOKENS_FILE token mode: NAME:SHA256-HEX-OF-TOKEN:ROLES lines (ROLES: submit,read)
+//	-allowed-sources  VZARR_ALLOWED_SOURCES the source_url prefixes the API accepts (required): comma-separated
+//	                                        abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PREFIX/, abfs://CONTAINER/PREFIX/,
+//	                                        abfs://ACCOUNT/CONTAINER/PREFIX/ (VZARR_STORAGE_ACCOUNTS), file:///DIR/
+//	                                        (with -allow-local); or '*' (every source of the configured accounts,
+//	                                        logged as a warning)
+//	-submit-rate      VZARR_SUBMIT_RATE     submits per second one caller may sustain (default 1; 0: no limit)
+//	-submit-burst     VZARR_SUBMIT_BURST    submits one caller may make at once (default 20)
 //	-queue            VZARR_QUEUE_URL       mem://NAME (default mem://vzarr-tasks, in process),
 //	                                        rabbit://NAME (RABBIT_SERVER_URL=amqp://...),
 //	                                        azuresb://TOPIC?subscription=SUB (SERVICEBUS_CONNECTION_STRING,
 //	                                        or AZURE_SERVICEBUS_HOSTNAME with DefaultAzureCredential)
-//	-catalog          VZARR_CATALOG_DSN     PostgreSQL DSN (also DATABASE_URL); empty: in memory (mode all only)
+//	-catalog          VZARR_CATALOG_DSN     PostgreSQL DSN (also DATABASE_URL); empty: in memory (mode all only).
+//	                                        A -catalog DSN holding a password is refused (the command line is
+//	                                        visible to every user): give it in VZARR_CATALOG_DSN, or the password
+//	                                        in a PGPASSFILE
 //	-catalog-schema   VZARR_CATALOG_SCHEMA  schema of the catalog tables (default app)
 //	-migrate          VZARR_MIGRATE         create or update the catalog tables at start (default true)
 //	-refs-url         VZARR_REFS_URL        folder of the references: REFS_URL/<dataset_id>/<resource_id>/
@@ -29,17 +45,34 @@
 //	-shutdown-timeout VZARR_SHUTDOWN_TIMEOUT time given to requests and tasks at shutdown (default 30s)
 //	-log-level        VZARR_LOG_LEVEL       debug, info, warn, error (default info)
 //
+// The API refuses to start without -auth, with -auth none on an address
+// that is not loopback, and without -allowed-sources. Workers (-mode
+// worker) serve no API and need neither.
+//
 // Blob storage is reached as blobio describes: AZURE_STORAGE_ACCOUNT_NAME
-// for abfs://CONTAINER/PATH URLs, DefaultAzureCredential (Managed
-// Identity), or AZURE_STORAGE_CONNECTION_STRING when given (Azurite).
+// for abfs://CONTAINER/PATH URLs, VZARR_STORAGE_ACCOUNTS for
+// abfs://ACCOUNT/CONTAINER/PATH URLs, DefaultAzureCredential (Managed
+// Identity), or AZURE_STORAGE_CONNECTION_STRING when given (Azurite). The
+// credential is sent only to the configured accounts' endpoints.
 //
-// Endpoints:
+// Endpoints (all but /healthz and /readyz need a bearer token):
 //
-//	POST /api/platform/submit            Contract 1
-//	GET  /api/jobs/status/{job_id}       the job, its stage, task counts, its Release
-//	GET  /api/dbadmin/tasks/{job_id}     the job's task records (?stage=, ?status=, ?limit=, ?offset=)
-//	GET  /healthz                        liveness
-//	GET  /readyz                         the catalog answers
+//	POST /api/platform/submit            Contract 1; role submit; Content-Type: application/json (else 415);
+//	                                     rate-limited per caller (429 rate_limited, Retry-After)
+//	GET  /api/jobs/status/{job_id}       role read: the job, its stage, task counts, its Release
+//	GET  /api/dbadmin/tasks/{job_id}     role read: the job's task records (?stage=, ?status=, ?limit= (default
+//	                                     100, at most 1000, larger is 400), ?offset=; total, next_offset)
+//	GET  /healthz                        liveness (open)
+//	GET  /readyz                         the catalog answers (open; a failure says only "not ready", the
+//	                                     detail is logged)
+//
+// Errors are {"success": false, "error", "error_type"}: 400 invalid_request
+// (a malformed or invalid request; a control character in any string
+// field), 400 source_not_allowed, 401 unauthorized (with WWW-Authenticate:
+// Bearer), 403 forbidden, 404 not_found, 413 request_too_large, 415
+// unsupported_media_type, 429 rate_limited, 503 catalog_unavailable (the
+// catalog database cannot be reached), 503 unavailable, 500 internal_error;
+// the last three with a generic message (the detail is logged).
 package main
 
 import (
@@ -50,6 +83,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
@@ -59,6 +93,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/greensight/vzarr/auth"
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/engine"
@@ -81,6 +116,20 @@ type Config struct {
 	LeaseTimeout    time.Duration
 	ShutdownTimeout time.Duration
 	LogLevel        string
+	// AllowedSources is the allow-list of source_url prefixes
+	// (blobio.ParseAllowList); "*" allows every source of the configured
+	// accounts. Required by the API.
+	AllowedSources string
+	// SubmitRate is the submits per second one caller may sustain (0: no
+	// limit); SubmitBurst how many it may make at once.
+	SubmitRate  float64
+	SubmitBurst int
+	// Auth is the API's authentication mode: entra, token or none
+	// (auth.Config.Mode; the rest of auth.Config comes from the
+	// environment, auth.ConfigFromEnv). Required by the API.
+	Auth string
+	// AuthTokensFile is token mode's client file.
+	AuthTokensFile string
 }
 
 func env(name, def string) string {
@@ -109,6 +158,30 @@ func envInt(name string, def int64) int64 {
 	return def
 }
 
+func envFloat(name string, def float64) float64 {
+	if v, ok := os.LookupEnv(name); ok {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			return f
+		}
+	}
+	return def
+}
+
+// dsnHasPassword reports whether a PostgreSQL DSN (a postgres:// URL or
+// key=value pairs) holds a password.
+func dsnHasPassword(dsn string) bool {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		_, ok := u.User.Password()
+		return ok || u.Query().Has("password")
+	}
+	for _, f := range strings.Fields(dsn) {
+		if k, _, ok := strings.Cut(f, "="); ok && strings.TrimSpace(k) == "password" {
+			return true
+		}
+	}
+	return strings.Contains(dsn, "password")
+}
+
 func envDuration(name string, def time.Duration) time.Duration {
 	if v, ok := os.LookupEnv(name); ok {
 		if d, err := time.ParseDuration(v); err == nil {
@@ -125,7 +198,8 @@ func parseConfig(args []string) (*Config, error) {
 	fs.StringVar(&c.Mode, "mode", env("VZARR_MODE", "all"), "api, worker or all")
 	fs.StringVar(&c.Addr, "addr", env("VZARR_ADDR", "127.0.0.1:8080"), "HTTP listen address")
 	fs.StringVar(&c.QueueURL, "queue", env("VZARR_QUEUE_URL", queue.DefaultURL), "queue URL: mem://, rabbit://, azuresb://")
-	fs.StringVar(&c.CatalogDSN, "catalog", env("VZARR_CATALOG_DSN", os.Getenv("DATABASE_URL")), "PostgreSQL DSN (empty: in memory)")
+	// The DSN's default is not shown by -h: it may hold a password.
+	fs.StringVar(&c.CatalogDSN, "catalog", "", "PostgreSQL DSN without a password (default VZARR_CATALOG_DSN or DATABASE_URL; empty: in memory)")
 	fs.StringVar(&c.CatalogSchema, "catalog-schema", env("VZARR_CATALOG_SCHEMA", catalog.DefaultSchema), "catalog schema")
 	fs.BoolVar(&c.Migrate, "migrate", envBool("VZARR_MIGRATE", true), "create or update the catalog tables at start")
 	fs.StringVar(&c.RefsURL, "refs-url", env("VZARR_REFS_URL", ""), "folder of the references (default abfs://<source container>/refs)")
@@ -135,11 +209,27 @@ func parseConfig(args []string) (*Config, error) {
 	fs.DurationVar(&c.LeaseTimeout, "lease-timeout", envDuration("VZARR_LEASE_TIMEOUT", engine.DefaultLeaseTimeout), "task lease")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("VZARR_SHUTDOWN_TIMEOUT", 30*time.Second), "graceful shutdown")
 	fs.StringVar(&c.LogLevel, "log-level", env("VZARR_LOG_LEVEL", "info"), "debug, info, warn or error")
+	fs.StringVar(&c.AllowedSources, "allowed-sources", env("VZARR_ALLOWED_SOURCES", ""),
+		"comma-separated source_url prefixes the API accepts (abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PREFIX/, abfs://CONTAINER/PREFIX/,\nabfs://ACCOUNT/CONTAINER/PREFIX/, file:///DIR/ with -allow-local), or '*' for every source of the configured accounts")
+	fs.Float64Var(&c.SubmitRate, "submit-rate", envFloat("VZARR_SUBMIT_RATE", DefaultSubmitRate), "submits per second one caller may sustain (0: no limit)")
+	fs.IntVar(&c.SubmitBurst, "submit-burst", int(envInt("VZARR_SUBMIT_BURST", DefaultSubmitBurst)), "submits one caller may make at once")
+	fs.StringVar(&c.Auth, "auth", env("VZARR_AUTH", ""), "authentication of the API: entra, token or none (loopback only); required")
+	fs.StringVar(&c.AuthTokensFile, "auth-tokens-file", env("VZARR_AUTH_TOKENS_FILE", ""), "token mode: file of NAME:SHA256-HEX-OF-TOKEN:ROLES lines")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	flagSet := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { flagSet[f.Name] = true })
+	if flagSet["catalog"] && dsnHasPassword(c.CatalogDSN) {
+		// Command lines are visible to every user of the machine (ps).
+		return nil, errors.New("-catalog holds a password, which the command line shows to every user: " +
+			"give the DSN in VZARR_CATALOG_DSN, or the password in a PGPASSFILE (~/.pgpass)")
+	}
+	if !flagSet["catalog"] {
+		c.CatalogDSN = env("VZARR_CATALOG_DSN", os.Getenv("DATABASE_URL"))
 	}
 	switch c.Mode {
 	case "api", "worker", "all":
@@ -155,7 +245,40 @@ func parseConfig(args []string) (*Config, error) {
 	if c.MaxBodyBytes <= 0 || c.Workers <= 0 {
 		return nil, errors.New("-max-body and -workers must be positive")
 	}
+	if err := c.check(); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// check refuses configurations that would run the API unprotected: no
+// authentication mode, -auth none on a non-loopback address, no
+// allow-list of sources.
+func (c *Config) check() error {
+	if c.SubmitRate < 0 || c.SubmitBurst < 1 {
+		return errors.New("-submit-rate must be 0 (no limit) or positive, -submit-burst at least 1")
+	}
+	if c.Mode == "worker" {
+		return nil
+	}
+	switch strings.ToLower(strings.TrimSpace(c.Auth)) {
+	case auth.ModeEntra, auth.ModeToken, auth.ModeNone:
+	case "":
+		return errors.New("the API needs an authentication mode: set -auth (VZARR_AUTH) to entra (with VZARR_AUTH_ISSUER and " +
+			"VZARR_AUTH_AUDIENCE), token (with -auth-tokens-file or VZARR_AUTH_TOKENS_FILE: NAME:SHA256-HEX-OF-TOKEN:ROLES lines) " +
+			"or none (no authentication; loopback listen addresses only)")
+	default:
+		return fmt.Errorf("-auth must be entra, token or none, not %q", c.Auth)
+	}
+	if err := auth.CheckListenAddr(c.Auth, c.Addr); err != nil {
+		return fmt.Errorf("-auth none with -addr %s: %w", c.Addr, err)
+	}
+	if strings.TrimSpace(c.AllowedSources) == "" {
+		return errors.New("the API needs an allow-list of sources: set -allowed-sources (VZARR_ALLOWED_SOURCES) to " +
+			"comma-separated URL prefixes, such as abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PREFIX/ " +
+			"(or '*' to allow every source of the configured storage accounts)")
+	}
+	return nil
 }
 
 func newLogger(level string) (*slog.Logger, error) {
@@ -208,8 +331,22 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, opts *Options) erro
 	if opts == nil {
 		opts = &Options{}
 	}
+	if err := cfg.check(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	apiOpts := apiOptions{MaxBody: cfg.MaxBodyBytes, Limiter: newRateLimiter(cfg.SubmitRate, cfg.SubmitBurst)}
+	if cfg.Mode != "worker" {
+		ac := auth.ConfigFromEnv(os.Getenv)
+		ac.Mode, ac.TokensFile, ac.Logger = cfg.Auth, cfg.AuthTokensFile, log
+		authn, err := auth.New(ctx, ac)
+		if err != nil {
+			return err
+		}
+		apiOpts.RequireSubmit = auth.Require(authn, auth.RoleSubmit, log)
+		apiOpts.RequireRead = auth.Require(authn, auth.RoleRead, log)
+	}
 	store := opts.Store
 	if store == nil {
 		if cfg.CatalogDSN == "" {
@@ -239,13 +376,23 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, opts *Options) erro
 	if cfg.AllowLocal {
 		schemes = append(schemes, "file")
 	}
+	var sources *blobio.AllowList
+	if cfg.AllowedSources != "" {
+		var err error
+		if sources, err = blobio.ParseAllowList(cfg.AllowedSources, opener, cfg.AllowLocal); err != nil {
+			return fmt.Errorf("-allowed-sources: %w", err)
+		}
+		if sources.All() {
+			log.Warn("orchestrator: -allowed-sources '*': every source of the configured storage accounts may be submitted")
+		}
+	}
 	svc, err := pipeline.NewService(ctx, pipeline.ServiceConfig{
 		Store:        store,
 		QueueURL:     cfg.QueueURL,
 		QueueOptions: queue.Options{NoSubscription: cfg.Mode == "api", Logger: log},
 		Deps:         pipeline.Deps{Opener: opener, Logger: log, Metrics: opts.Metrics},
 		Engine:       engine.Options{Concurrency: cfg.Workers, LeaseTimeout: cfg.LeaseTimeout, ShutdownGrace: cfg.ShutdownTimeout},
-		Submit:       pipeline.Submitter{RefsURL: cfg.RefsURL, AllowedSchemes: schemes},
+		Submit:       pipeline.Submitter{RefsURL: cfg.RefsURL, AllowedSchemes: schemes, Sources: sources},
 	})
 	if err != nil {
 		return err
@@ -258,7 +405,8 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, opts *Options) erro
 		}
 	}()
 	log.Info("orchestrator: starting", "mode", cfg.Mode, "queue", svc.Queue.URL(), "catalog", catalogKind(cfg),
-		"workers", cfg.Workers, "addr", cfg.Addr)
+		"workers", cfg.Workers, "addr", cfg.Addr, "allowed_sources", cfg.AllowedSources,
+		"submit_rate", cfg.SubmitRate, "submit_burst", cfg.SubmitBurst, "auth", cfg.Auth)
 
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
@@ -277,7 +425,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, opts *Options) erro
 			return err
 		}
 		srv := &http.Server{
-			Handler:           newAPI(svc, cfg.MaxBodyBytes, log).routes(),
+			Handler:           newAPI(svc, apiOpts, log).routes(),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			WriteTimeout:      60 * time.Second,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/greensight/vzarr/auth"
+	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/engine"
 	"github.com/greensight/vzarr/pipeline"
@@ -18,26 +21,100 @@ import (
 
 // api serves the orchestrator's HTTP endpoints.
 type api struct {
-	svc     *pipeline.Service
-	maxBody int64
-	log     *slog.Logger
+	svc *pipeline.Service
+	apiOptions
+	log *slog.Logger
 }
 
-func newAPI(svc *pipeline.Service, maxBody int64, log *slog.Logger) *api {
-	return &api{svc: svc, maxBody: maxBody, log: log}
+// apiOptions configure the API.
+type apiOptions struct {
+	// MaxBody is the largest request body.
+	MaxBody int64
+	// Limiter limits submits per caller (nil: no limit).
+	Limiter *rateLimiter
+	// RequireSubmit and RequireRead wrap the handlers that need the
+	// submit and the read role (auth.Require; nil: open).
+	RequireSubmit, RequireRead func(http.Handler) http.Handler
 }
 
+func newAPI(svc *pipeline.Service, o apiOptions, log *slog.Logger) *api {
+	open := func(h http.Handler) http.Handler { return h }
+	if o.RequireSubmit == nil {
+		o.RequireSubmit = open
+	}
+	if o.RequireRead == nil {
+		o.RequireRead = open
+	}
+	return &api{svc: svc, apiOptions: o, log: log}
+}
+
+// routes: every endpoint but /healthz and /readyz needs credentials;
+// /readyz is open for probes and says only ready or not (see opaque).
 func (a *api) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/platform/submit", a.submit)
-	mux.HandleFunc("GET /api/jobs/status/{job_id}", a.status)
-	mux.HandleFunc("GET /api/dbadmin/tasks/{job_id}", a.tasks)
+	mux.Handle("POST /api/platform/submit", a.RequireSubmit(a.Limiter.limited(a.rateKey, http.HandlerFunc(a.submit))))
+	mux.Handle("GET /api/jobs/status/{job_id}", a.RequireRead(http.HandlerFunc(a.status)))
+	mux.Handle("GET /api/dbadmin/tasks/{job_id}", a.RequireRead(http.HandlerFunc(a.tasks)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"success": true, "status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", a.ready)
+	mux.Handle("GET /readyz", a.opaque(http.HandlerFunc(a.ready)))
 	return a.logged(mux)
 }
+
+// caller is the authenticated caller of a request, recorded as
+// submitted_by ("" when none).
+func caller(r *http.Request) string {
+	if id, ok := auth.FromContext(r.Context()); ok {
+		return id.Subject
+	}
+	return ""
+}
+
+// rateKey is the rate limit's key of a request: the authenticated caller,
+// else (-auth none, where everyone is "anonymous") the client's address.
+func (a *api) rateKey(r *http.Request) string {
+	if id, ok := auth.FromContext(r.Context()); ok && id.Method != auth.ModeNone {
+		return "caller:" + id.Method + ":" + id.Subject
+	}
+	return "addr:" + clientAddr(r)
+}
+
+// opaque keeps the details of a failed /readyz (which is open to anyone)
+// in the log: the client gets the handler's status and error_type (what is
+// down, such as "catalog_unavailable") with the message "not ready", never
+// a host, port, user or DSN.
+func (a *api) opaque(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &bufferedWriter{header: http.Header{}, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		if rec.status < 400 {
+			for k, v := range rec.header {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.status)
+			_, _ = w.Write(rec.body.Bytes())
+			return
+		}
+		a.log.WarnContext(r.Context(), "orchestrator: not ready", "status", rec.status, "detail", rec.body.String())
+		var body apiError
+		if json.Unmarshal(rec.body.Bytes(), &body) != nil || body.ErrorType == "" {
+			body.ErrorType = "unavailable"
+		}
+		writeError(w, rec.status, body.ErrorType, errors.New("not ready"))
+	})
+}
+
+// bufferedWriter holds a response until the handler is done.
+type bufferedWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedWriter) Header() http.Header         { return b.header }
+func (b *bufferedWriter) Write(p []byte) (int, error) { return b.body.Write(p) }
+func (b *bufferedWriter) WriteHeader(code int)        { b.status = code }
 
 // logged logs every request at INFO with its status and duration.
 func (a *api) logged(next http.Handler) http.Handler {
@@ -80,7 +157,9 @@ func writeError(w http.ResponseWriter, code int, typ string, err error) {
 }
 
 // fail answers an error from the pipeline or the catalog with the right
-// status.
+// status. Errors of the server's dependencies (the catalog, the queue) and
+// internal errors are logged in full and answered with a generic message:
+// theirs may name hosts, ports, users or databases.
 func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var mbe *http.MaxBytesError
 	switch {
@@ -89,34 +168,43 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 			errors.New("request body larger than "+strconv.FormatInt(mbe.Limit, 10)+" bytes"))
 	case errors.Is(err, pipeline.ErrInvalidRequest):
 		writeError(w, http.StatusBadRequest, "invalid_request", err)
+	case errors.Is(err, blobio.ErrSourceNotAllowed):
+		writeError(w, http.StatusBadRequest, pipeline.ErrTypeSourceNotAllowed, err)
 	case errors.Is(err, catalog.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", err)
 	case errors.Is(err, catalog.ErrConflict):
 		writeError(w, http.StatusConflict, "conflict", err)
+	case errors.Is(err, catalog.ErrUnavailable):
+		a.log.ErrorContext(r.Context(), "orchestrator: catalog unavailable", "path", r.URL.Path, "error", err)
+		writeError(w, http.StatusServiceUnavailable, pipeline.ErrTypeCatalogUnavailable,
+			errors.New("the catalog database is unavailable; try again later"))
 	case errors.Is(err, queue.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-		a.log.ErrorContext(r.Context(), "orchestrator: dependency unavailable", "error", err)
-		writeError(w, http.StatusServiceUnavailable, "unavailable", err)
+		a.log.ErrorContext(r.Context(), "orchestrator: dependency unavailable", "path", r.URL.Path, "error", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable",
+			errors.New("a service the API depends on did not answer; try again later"))
 	default:
 		a.log.ErrorContext(r.Context(), "orchestrator: request failed", "path", r.URL.Path, "error", err)
-		writeError(w, http.StatusInternalServerError, "internal_error", err)
+		writeError(w, http.StatusInternalServerError, "internal_error", errors.New("internal error (logged by the server)"))
 	}
 }
 
 // submit is POST /api/platform/submit (Contract 1). A new job answers 202
-// Accepted; a request submitted before answers 200 with the same job.
+// Accepted; a request submitted before answers 200 with the same job. The
+// body must be declared application/json (415 otherwise, also when the
+// header is missing: a browser's sendBeacon or form cannot submit).
 func (a *api) submit(w http.ResponseWriter, r *http.Request) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			writeError(w, http.StatusUnsupportedMediaType, "invalid_request", errors.New("Content-Type must be application/json"))
-			return
-		}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", errors.New("Content-Type must be application/json"))
+		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
+	r.Body = http.MaxBytesReader(w, r.Body, a.MaxBody)
 	req, err := pipeline.DecodeSubmitRequest(r.Body)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
+	req.SubmittedBy = caller(r)
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
 	resp, err := a.svc.Submit(ctx, req)
@@ -188,19 +276,31 @@ func (a *api) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
+// Page sizes of /api/dbadmin/tasks.
+const (
+	defaultTasksLimit = 100
+	maxTasksLimit     = 1000
+)
+
 type tasksResponse struct {
-	Success bool            `json:"success"`
-	JobID   string          `json:"job_id"`
-	Total   int             `json:"total"`
-	Offset  int             `json:"offset"`
-	Tasks   []*catalog.Task `json:"tasks"`
+	Success bool   `json:"success"`
+	JobID   string `json:"job_id"`
+	// Total is the number of tasks matching the filters.
+	Total  int `json:"total"`
+	Offset int `json:"offset"`
+	Limit  int `json:"limit"`
+	// NextOffset is the offset of the next page; absent on the last one.
+	NextOffset *int            `json:"next_offset,omitempty"`
+	Tasks      []*catalog.Task `json:"tasks"`
 	// Gates are the engine's stage records.
 	Gates []*catalog.Task `json:"stage_gates"`
 }
 
 // tasks is GET /api/dbadmin/tasks/{job_id}: the job's task records with
 // their params and result envelopes, filtered by ?stage= and ?status=,
-// paged by ?limit= (default 1000) and ?offset=.
+// paged by ?limit= (default 100, at most 1000: a larger one is 400) and
+// ?offset=; total counts the matching tasks, next_offset is the next
+// page's offset.
 func (a *api) tasks(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id := r.PathValue("job_id")
@@ -209,7 +309,7 @@ func (a *api) tasks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	limit, offset := 1000, 0
+	limit, offset := defaultTasksLimit, 0
 	for name, dst := range map[string]*int{"limit": &limit, "offset": &offset} {
 		if v := q.Get(name); v != "" {
 			n, err := strconv.Atoi(v)
@@ -219,6 +319,10 @@ func (a *api) tasks(w http.ResponseWriter, r *http.Request) {
 			}
 			*dst = n
 		}
+	}
+	if limit > maxTasksLimit {
+		a.fail(w, r, &pipeline.RequestError{Field: "limit", Reason: "at most " + strconv.Itoa(maxTasksLimit)})
+		return
 	}
 	status := catalog.Status(q.Get("status"))
 	if status != "" && !status.Valid() {
@@ -230,7 +334,7 @@ func (a *api) tasks(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	resp := tasksResponse{Success: true, JobID: id, Offset: offset, Tasks: []*catalog.Task{}, Gates: []*catalog.Task{}}
+	resp := tasksResponse{Success: true, JobID: id, Offset: offset, Limit: limit, Tasks: []*catalog.Task{}, Gates: []*catalog.Task{}}
 	var match []*catalog.Task
 	for _, t := range all {
 		if engine.IsInternal(t) {
@@ -244,6 +348,9 @@ func (a *api) tasks(w http.ResponseWriter, r *http.Request) {
 	resp.Total = len(match)
 	if offset < len(match) {
 		resp.Tasks = match[offset:min(len(match), offset+limit)]
+	}
+	if next := offset + limit; next < len(match) && limit > 0 {
+		resp.NextOffset = &next
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/greensight/vzarr/auth"
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/internal/testenv"
@@ -28,10 +30,33 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
+// The test clients of token mode (tokensFile): the platform may submit
+// and read, the reader only read, the writer only submit.
+const (
+	tokPlatform = "tok-platform-3f9c2a7b1e"
+	tokReader   = "tok-reader-8d41c0e6aa"
+	tokWriter   = "tok-writer-52b7e19f0c"
+)
+
+// tokensFile writes token mode's client file (hashes only) and returns
+// its path.
+func tokensFile(t *testing.T) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "tokens")
+	body := "# test clients\n" +
+		"platform:" + auth.HashToken(tokPlatform) + ":submit,read\n" +
+		"reader:" + auth.HashToken(tokReader) + ":read\n" +
+		"writer:" + auth.HashToken(tokWriter) + ":submit\n"
+	require.NoError(t, os.WriteFile(f, []byte(body), 0o600))
+	return f
+}
+
 // orch is a running orchestrator.
 type orch struct {
 	base string
 	stop func()
+	// token is sent as the bearer token of do and submit (the platform's).
+	token string
 }
 
 // startOrch runs the orchestrator with cfg until the test ends.
@@ -45,7 +70,7 @@ func startOrch(t *testing.T, cfg *Config, opts *Options) *orch {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, cfg, testLogger(t), opts) }()
-	o := &orch{}
+	o := &orch{token: tokPlatform}
 	stopped := false
 	o.stop = func() {
 		if stopped {
@@ -75,17 +100,32 @@ func startOrch(t *testing.T, cfg *Config, opts *Options) *orch {
 	return o
 }
 
-func memConfig() *Config {
+// memConfig is an orchestrator in one process, with an in-memory queue,
+// token authentication (tokensFile) and every source of the configured
+// accounts allowed.
+func memConfig(t *testing.T) *Config {
 	return &Config{Mode: "all", Addr: "127.0.0.1:0", QueueURL: "mem://orch-test-" + testenv.RandomSuffix(),
-		Workers: 8, AllowLocal: true, MaxBodyBytes: 64 << 10, LeaseTimeout: time.Minute, ShutdownTimeout: 5 * time.Second}
+		Workers: 8, AllowLocal: true, MaxBodyBytes: 64 << 10, LeaseTimeout: time.Minute, ShutdownTimeout: 5 * time.Second,
+		Auth: "token", AuthTokensFile: tokensFile(t), AllowedSources: "*", SubmitRate: 100, SubmitBurst: 100}
 }
 
 func (o *orch) do(t *testing.T, method, path, contentType, body string) (int, map[string]any) {
+	t.Helper()
+	code, m, _ := o.doAs(t, o.token, method, path, contentType, body)
+	return code, m
+}
+
+// doAs sends a request with a bearer token ("" for none) and returns the
+// status, the JSON body and the headers.
+func (o *orch) doAs(t *testing.T, token, method, path, contentType, body string) (int, map[string]any, http.Header) {
 	t.Helper()
 	req, err := http.NewRequest(method, o.base+path, strings.NewReader(body))
 	require.NoError(t, err)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
@@ -96,7 +136,7 @@ func (o *orch) do(t *testing.T, method, path, contentType, body string) (int, ma
 	if len(b) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		require.NoError(t, json.Unmarshal(b, &m), "%s", b)
 	}
-	return resp.StatusCode, m
+	return resp.StatusCode, m, resp.Header
 }
 
 func (o *orch) submit(t *testing.T, body any) (int, map[string]any) {
@@ -138,9 +178,9 @@ func sampleDir(t *testing.T) string {
 }
 
 func TestAPIValidation(t *testing.T) {
-	cfg := memConfig()
+	cfg := memConfig(t)
 	cfg.MaxBodyBytes = 1024
-	o := startOrch(t, cfg, nil)
+	o := startOrch(t, cfg, &Options{Opener: &blobio.Opener{AccountName: "acct"}})
 	good := `{"dataset_id":"d","resource_id":"r","source_url":"abfs://cnt/p","data_type":"zarr","processing_options":{"concat_dim":"time"}}`
 	for _, tc := range []struct {
 		name, method, path, ctype, body string
@@ -153,7 +193,10 @@ func TestAPIValidation(t *testing.T) {
 		{"https source", "POST", "/api/platform/submit", "application/json", strings.Replace(good, "abfs://cnt/p", "https://x.blob.core.windows.net/c/p", 1), 400, "invalid_request", "source_url"},
 		{"wrong data_type", "POST", "/api/platform/submit", "application/json", strings.Replace(good, `"zarr"`, `"cog"`, 1), 400, "invalid_request", "data_type"},
 		{"too large", "POST", "/api/platform/submit", "application/json", `{"dataset_id":"` + strings.Repeat("x", 2000) + `"}`, 413, "request_too_large", "1024 bytes"},
-		{"form body", "POST", "/api/platform/submit", "application/x-www-form-urlencoded", good, 415, "invalid_request", "Content-Type"},
+		{"form body", "POST", "/api/platform/submit", "application/x-www-form-urlencoded", good, 415, "unsupported_media_type", "Content-Type"},
+		{"no Content-Type (sendBeacon)", "POST", "/api/platform/submit", "", good, 415, "unsupported_media_type", "Content-Type"},
+		{"text/plain", "POST", "/api/platform/submit", "text/plain;charset=UTF-8", good, 415, "unsupported_media_type", "Content-Type"},
+		{"json with charset", "POST", "/api/platform/submit", "application/json; charset=utf-8", strings.Replace(good, `"zarr"`, `"cog"`, 1), 400, "invalid_request", "data_type"},
 		{"unknown job", "GET", "/api/jobs/status/vz-nope", "", "", 404, "not_found", "vz-nope"},
 		{"unknown job tasks", "GET", "/api/dbadmin/tasks/vz-nope", "", "", 404, "not_found", "vz-nope"},
 		{"GET submit", "GET", "/api/platform/submit", "", "", 405, "", ""},
@@ -168,18 +211,21 @@ func TestAPIValidation(t *testing.T) {
 			}
 		})
 	}
-	code, m := o.do(t, "GET", "/healthz", "", "")
+	// /healthz and /readyz need no credentials.
+	code, m, _ := o.doAs(t, "", "GET", "/healthz", "", "")
 	assert.Equal(t, 200, code, m)
-	code, m = o.do(t, "GET", "/readyz", "", "")
+	code, m, _ = o.doAs(t, "", "GET", "/readyz", "", "")
 	assert.Equal(t, 200, code, m)
 }
 
 func TestAPISubmitToCompletion(t *testing.T) {
-	cfg := memConfig()
+	cfg := memConfig(t)
 	out := t.TempDir()
 	cfg.RefsURL = out
-	o := startOrch(t, cfg, &Options{Opener: &blobio.Opener{}})
 	dir := sampleDir(t)
+	cfg.AllowedSources = "file://" + dir
+	store := catalog.NewMemory()
+	o := startOrch(t, cfg, &Options{Opener: &blobio.Opener{}, Store: store})
 	body := map[string]any{"dataset_id": "sample", "resource_id": "monthly", "source_url": dir, "data_type": "zarr",
 		"collection_id": "samples", "processing_options": map[string]any{"pipeline": "kerchunk", "concat_dim": "time",
 			"file_pattern": "tas_*.nc", "fail_on_chunking_warnings": false, "overwrite": false}}
@@ -191,6 +237,10 @@ func TestAPISubmitToCompletion(t *testing.T) {
 		assert.NotEmpty(t, resp[k], k)
 	}
 	jobID := resp["job_id"].(string)
+	// The caller is recorded on the job and the Release.
+	job, err := store.GetJob(context.Background(), jobID)
+	require.NoError(t, err)
+	assert.Equal(t, "platform", job.SubmittedBy)
 
 	st := o.waitDone(t, jobID, 60*time.Second)
 	require.Equal(t, "COMPLETED", st["status"], st["error"])
@@ -198,6 +248,7 @@ func TestAPISubmitToCompletion(t *testing.T) {
 	rel := st["release"].(map[string]any)
 	assert.Equal(t, "COMPLETED", rel["processing_status"])
 	assert.Equal(t, resp["release_id"], rel["id"])
+	assert.Equal(t, "platform", rel["submitted_by"])
 	assert.Equal(t, filepath.Join(out, "sample", "monthly", "combined.json"), rel["blob_path"])
 	assert.Equal(t, true, rel["has_stac_item"])
 	assert.NotContains(t, rel, "stac_item_json")
@@ -213,6 +264,8 @@ func TestAPISubmitToCompletion(t *testing.T) {
 	code, tasks := o.do(t, "GET", "/api/dbadmin/tasks/"+jobID, "", "")
 	require.Equal(t, 200, code)
 	assert.EqualValues(t, 15, tasks["total"])
+	assert.EqualValues(t, 100, tasks["limit"])
+	assert.NotContains(t, tasks, "next_offset")
 	assert.Len(t, tasks["stage_gates"], 5)
 	code, tasks = o.do(t, "GET", "/api/dbadmin/tasks/"+jobID+"?stage=ref&limit=2&offset=1", "", "")
 	require.Equal(t, 200, code)
@@ -248,10 +301,11 @@ func TestAPISubmitToCompletion(t *testing.T) {
 }
 
 func TestAPIFailedJob(t *testing.T) {
-	cfg := memConfig()
+	cfg := memConfig(t)
 	cfg.RefsURL = t.TempDir()
-	o := startOrch(t, cfg, &Options{Opener: &blobio.Opener{}})
 	dir := sampleDir(t)
+	cfg.AllowedSources = "file://" + dir
+	o := startOrch(t, cfg, &Options{Opener: &blobio.Opener{}})
 	bad := filepath.Join(dir, "tas_2017.nc")
 	require.NoError(t, os.WriteFile(bad, []byte("CDF\x01 not really netCDF"), 0o644))
 	code, resp := o.submit(t, map[string]any{"dataset_id": "sample", "resource_id": "bad", "source_url": dir, "data_type": "zarr"})
@@ -269,8 +323,14 @@ func TestAPIFailedJob(t *testing.T) {
 }
 
 func TestParseConfig(t *testing.T) {
-	t.Setenv("VZARR_MODE", "")
-	os.Unsetenv("VZARR_MODE")
+	for _, k := range []string{"VZARR_MODE", "VZARR_CATALOG_DSN", "DATABASE_URL", "VZARR_QUEUE_URL", "VZARR_ADDR",
+		"VZARR_SUBMIT_RATE", "VZARR_SUBMIT_BURST", "VZARR_AUTH_TOKENS_FILE"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	// The API's required settings; cases blank them to test their absence.
+	t.Setenv("VZARR_AUTH", "none")
+	t.Setenv("VZARR_ALLOWED_SOURCES", "abfs://data/era5/")
 	for _, tc := range []struct {
 		args []string
 		env  map[string]string
@@ -281,21 +341,68 @@ func TestParseConfig(t *testing.T) {
 			assert.Equal(t, "all", c.Mode)
 			assert.Equal(t, "mem://vzarr-tasks", c.QueueURL)
 			assert.Equal(t, int64(64<<10), c.MaxBodyBytes)
+			assert.Equal(t, "none", c.Auth)
+			assert.Equal(t, "abfs://data/era5/", c.AllowedSources)
+			assert.Equal(t, DefaultSubmitRate, c.SubmitRate)
+			assert.Equal(t, DefaultSubmitBurst, c.SubmitBurst)
 		}},
 		{args: []string{"-mode", "api"}, err: "needs a shared catalog"},
 		{args: []string{"-mode", "worker", "-catalog", "postgres://x"}, err: "needs a shared queue"},
 		{args: []string{"-mode", "worker", "-catalog", "postgres://x", "-queue", "rabbit://q"}},
 		{args: []string{"-mode", "bogus"}, err: "-mode must be"},
 		{env: map[string]string{"VZARR_MODE": "api", "VZARR_CATALOG_DSN": "postgres://x", "VZARR_QUEUE_URL": "azuresb://t",
-			"VZARR_MAX_BODY_BYTES": "100", "VZARR_WORKERS": "3", "VZARR_ALLOW_LOCAL": "true"},
+			"VZARR_MAX_BODY_BYTES": "100", "VZARR_WORKERS": "3", "VZARR_ALLOW_LOCAL": "true",
+			"VZARR_SUBMIT_RATE": "0.5", "VZARR_SUBMIT_BURST": "7", "VZARR_AUTH": "token", "VZARR_AUTH_TOKENS_FILE": "/etc/vzarr/tokens"},
 			chk: func(t *testing.T, c *Config) {
 				assert.Equal(t, "api", c.Mode)
 				assert.Equal(t, "azuresb://t", c.QueueURL)
 				assert.Equal(t, int64(100), c.MaxBodyBytes)
 				assert.Equal(t, 3, c.Workers)
 				assert.True(t, c.AllowLocal)
+				assert.Equal(t, 0.5, c.SubmitRate)
+				assert.Equal(t, 7, c.SubmitBurst)
+				assert.Equal(t, "token", c.Auth)
+				assert.Equal(t, "/etc/vzarr/tokens", c.AuthTokensFile)
 			}},
 		{args: []string{"extra"}, err: "unexpected arguments"},
+
+		// Authentication is required and explicit.
+		{env: map[string]string{"VZARR_AUTH": ""}, err: "needs an authentication mode: set -auth (VZARR_AUTH)"},
+		{args: []string{"-auth", "basic"}, err: "-auth must be entra, token or none"},
+		{args: []string{"-auth", "none", "-addr", "0.0.0.0:8080"}, err: "loopback"},
+		{args: []string{"-auth", "none", "-addr", ":8080"}, err: "loopback"},
+		{args: []string{"-auth", "none", "-addr", "[::1]:8080"}},
+		{args: []string{"-auth", "entra", "-addr", "0.0.0.0:8080"}, chk: func(t *testing.T, c *Config) { assert.Equal(t, "entra", c.Auth) }},
+		{args: []string{"-auth", "token", "-auth-tokens-file", "/run/tokens"}, chk: func(t *testing.T, c *Config) {
+			assert.Equal(t, "/run/tokens", c.AuthTokensFile)
+		}},
+		// Workers serve no API: neither is needed.
+		{args: []string{"-mode", "worker", "-catalog", "postgres://x", "-queue", "rabbit://q"},
+			env: map[string]string{"VZARR_AUTH": "", "VZARR_ALLOWED_SOURCES": ""}},
+
+		// The allow-list of sources is required.
+		{env: map[string]string{"VZARR_ALLOWED_SOURCES": ""}, err: "needs an allow-list of sources: set -allowed-sources"},
+		{args: []string{"-allowed-sources", "*"}, chk: func(t *testing.T, c *Config) { assert.Equal(t, "*", c.AllowedSources) }},
+
+		// Rate limit.
+		{args: []string{"-submit-rate", "-1"}, err: "-submit-rate"},
+		{args: []string{"-submit-burst", "0"}, err: "-submit-burst"},
+		{args: []string{"-submit-rate", "0"}, chk: func(t *testing.T, c *Config) { assert.Zero(t, c.SubmitRate) }},
+
+		// No password on the command line.
+		{args: []string{"-catalog", "postgres://vzarr:s3cret@db.example/vzarr"}, err: "VZARR_CATALOG_DSN"},
+		{args: []string{"-catalog", "postgres://vzarr@db.example/vzarr?password=s3cret"}, err: "PGPASSFILE"},
+		{args: []string{"-catalog", "host=db.example user=vzarr password=s3cret"}, err: "holds a password"},
+		{args: []string{"-catalog", "host=db.example user=vzarr password = s3cret"}, err: "holds a password"},
+		{args: []string{"-catalog", "postgres://vzarr@db.example/vzarr"}, chk: func(t *testing.T, c *Config) {
+			assert.Equal(t, "postgres://vzarr@db.example/vzarr", c.CatalogDSN)
+		}},
+		{env: map[string]string{"VZARR_CATALOG_DSN": "postgres://vzarr:s3cret@db.example/vzarr"}, chk: func(t *testing.T, c *Config) {
+			assert.Equal(t, "postgres://vzarr:s3cret@db.example/vzarr", c.CatalogDSN, "a password in the environment is fine")
+		}},
+		{env: map[string]string{"DATABASE_URL": "postgres://a@b/c"}, chk: func(t *testing.T, c *Config) {
+			assert.Equal(t, "postgres://a@b/c", c.CatalogDSN)
+		}},
 	} {
 		t.Run(fmt.Sprint(tc.args, tc.env), func(t *testing.T) {
 			for k, v := range tc.env {
@@ -303,7 +410,9 @@ func TestParseConfig(t *testing.T) {
 			}
 			c, err := parseConfig(tc.args)
 			if tc.err != "" {
-				assert.ErrorContains(t, err, tc.err)
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.err)
+				assert.NotContains(t, err.Error(), "s3cret", "the error does not repeat the password")
 				return
 			}
 			require.NoError(t, err)
@@ -314,8 +423,51 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
+// TestHelpHidesDSN: -h does not print the DSN of the environment (it may
+// hold a password).
+func TestHelpHidesDSN(t *testing.T) {
+	t.Setenv("VZARR_CATALOG_DSN", "postgres://vzarr:s3cret@db.example/vzarr")
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	stderr := os.Stderr
+	os.Stderr = w
+	_, err = parseConfig([]string{"-h"})
+	os.Stderr = stderr
+	require.NoError(t, w.Close())
+	assert.ErrorIs(t, err, flag.ErrHelp)
+	out, rerr := io.ReadAll(r)
+	require.NoError(t, rerr)
+	assert.Contains(t, string(out), "-catalog")
+	assert.NotContains(t, string(out), "s3cret")
+}
+
+// TestRunRefusesUnsafeConfig: run itself (not only the flag parser)
+// refuses to serve the API without authentication, on a public address
+// with -auth none, or without an allow-list.
+func TestRunRefusesUnsafeConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(c *Config)
+		err  string
+	}{
+		{"no auth", func(c *Config) { c.Auth = "" }, "authentication mode"},
+		{"none on every interface", func(c *Config) { c.Auth, c.Addr = "none", "0.0.0.0:0" }, "loopback"},
+		{"no allow-list", func(c *Config) { c.AllowedSources = "" }, "allow-list"},
+		{"token mode without a file", func(c *Config) { c.AuthTokensFile = "" }, "tokens file"},
+		{"bad allow-list", func(c *Config) { c.AllowedSources = "https://example.com/x" }, "-allowed-sources"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := memConfig(t)
+			tc.edit(cfg)
+			err := run(context.Background(), cfg, testLogger(t), &Options{Opener: &blobio.Opener{AccountName: "acct"}})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.err)
+		})
+	}
+}
+
 func TestGracefulShutdown(t *testing.T) {
-	o := startOrch(t, memConfig(), nil)
+	o := startOrch(t, memConfig(t), nil)
 	code, _ := o.do(t, "GET", "/healthz", "", "")
 	require.Equal(t, 200, code)
 	start := time.Now()
@@ -328,14 +480,18 @@ func TestGracefulShutdown(t *testing.T) {
 func TestStoreUnavailableReady(t *testing.T) {
 	// A catalog that cannot be reached: /readyz says so.
 	st := &downStore{Store: catalog.NewMemory()}
-	o := startOrch(t, memConfig(), &Options{Store: st})
+	o := startOrch(t, memConfig(t), &Options{Store: st, Opener: &blobio.Opener{AccountName: "acct"}})
 	st.down = true
-	code, m := o.do(t, "GET", "/readyz", "", "")
+	code, m, _ := o.doAs(t, "", "GET", "/readyz", "", "")
 	assert.Equal(t, http.StatusServiceUnavailable, code)
-	assert.Equal(t, "unavailable", m["error_type"])
+	assert.Contains(t, []any{"unavailable", "catalog_unavailable"}, m["error_type"])
+	assert.Equal(t, "not ready", m["error"], "an open endpoint gives no details")
+	// An unclassified failure is 500 with a generic message; the detail
+	// is in the log only.
 	code, m = o.submit(t, map[string]any{"dataset_id": "d", "resource_id": "r", "source_url": "abfs://cnt/p", "data_type": "zarr"})
 	assert.Equal(t, http.StatusInternalServerError, code)
-	assert.Contains(t, m["error"], "database is down")
+	assert.Equal(t, "internal_error", m["error_type"])
+	assert.NotContains(t, m["error"], "database is down")
 }
 
 type downStore struct {
