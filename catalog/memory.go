@@ -283,6 +283,46 @@ func (m *Memory) TransitionJob(_ context.Context, id string, tr Transition) (*Jo
 	return c.clone(), nil
 }
 
+// ListJobs implements Store.
+func (m *Memory) ListJobs(_ context.Context, f JobFilter) ([]*Job, error) {
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []*Job{}
+	for _, j := range m.jobs {
+		if (f.Status == "" || j.Status == f.Status) && (f.UpdatedBefore.IsZero() || j.UpdatedAt.Before(f.UpdatedBefore)) {
+			out = append(out, j.clone())
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].UpdatedAt.Equal(out[j].UpdatedAt) {
+			return out[i].UpdatedAt.Before(out[j].UpdatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out[:min(len(out), listLimit(f.Limit))], nil
+}
+
+// TouchJob implements Store.
+func (m *Memory) TouchJob(_ context.Context, id string, ifRevision int64) (*Job, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j, ok := m.jobs[id]
+	if !ok {
+		return nil, notFound("job", id)
+	}
+	if j.Revision != ifRevision {
+		return nil, conflictf("job %q is at revision %d, not %d", id, j.Revision, ifRevision)
+	}
+	c := j.clone()
+	c.Revision++
+	c.UpdatedAt = now()
+	m.jobs[id] = c
+	return c.clone(), nil
+}
+
 // CreateTask implements Store.
 func (m *Memory) CreateTask(_ context.Context, nt NewTask) (*Task, error) {
 	params, err := normJSON("params", nt.Params, "{}")
@@ -341,6 +381,35 @@ func (m *Memory) ListTasks(_ context.Context, jobID string) ([]*Task, error) {
 	defer m.mu.Unlock()
 	out := []*Task{}
 	for _, tk := range m.sortedTasks(func(tk *Task) bool { return tk.JobID == jobID }) {
+		out = append(out, tk.clone())
+	}
+	return out, nil
+}
+
+// FindTasks implements Store.
+func (m *Memory) FindTasks(_ context.Context, f TaskFilter) ([]*Task, error) {
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	found := m.sortedTasks(func(tk *Task) bool {
+		return (f.Status == "" || tk.Status == f.Status) &&
+			(len(f.Types) == 0 || slices.Contains(f.Types, tk.Type)) &&
+			(f.StartedBefore.IsZero() || tk.StartedAt != nil && tk.StartedAt.Before(f.StartedBefore)) &&
+			(f.UpdatedBefore.IsZero() || tk.UpdatedAt.Before(f.UpdatedBefore))
+	})
+	sort.SliceStable(found, func(i, j int) bool {
+		a, b := found[i].StartedAt, found[j].StartedAt
+		switch {
+		case a == nil || b == nil:
+			return a != nil && b == nil
+		default:
+			return a.Before(*b)
+		}
+	})
+	out := make([]*Task, 0, min(len(found), listLimit(f.Limit)))
+	for _, tk := range found[:min(len(found), listLimit(f.Limit))] {
 		out = append(out, tk.clone())
 	}
 	return out, nil
