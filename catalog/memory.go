@@ -20,6 +20,7 @@ type Memory struct {
 	tasks    map[string]*Task
 	taskSeq  map[string]int64
 	seq      int64
+	clock    func() time.Time
 }
 
 var _ Store = (*Memory)(nil)
@@ -38,6 +39,23 @@ func NewMemory() *Memory {
 
 // Close does nothing.
 func (m *Memory) Close() {}
+
+// SetClock makes the store stamp records with clock's time instead of the
+// system clock's (tests move time with it). Call it before using the
+// store.
+func (m *Memory) SetClock(clock func() time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.clock = clock
+}
+
+// now is the store's time, as now() keeps it.
+func (m *Memory) now() time.Time {
+	if m.clock == nil {
+		return now()
+	}
+	return m.clock().UTC().Truncate(time.Microsecond)
+}
 
 func cloneJSON(b json.RawMessage) json.RawMessage {
 	if b == nil {
@@ -89,7 +107,7 @@ func (m *Memory) EnsureRelease(ctx context.Context, key ReleaseKey) (*EnsureResu
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	res := &EnsureResult{}
-	t := now()
+	t := m.now()
 	k := [2]string{key.DatasetID, key.ResourceID}
 	a, ok := m.assets[m.assetKey[k]]
 	if !ok {
@@ -176,7 +194,7 @@ func (m *Memory) updateRelease(id string, fn func(r *Release, t time.Time) error
 		return nil, notFound("release", id)
 	}
 	c := r.clone()
-	t := now()
+	t := m.now()
 	if err := fn(c, t); err != nil {
 		return nil, err
 	}
@@ -241,7 +259,7 @@ func (m *Memory) CreateJob(_ context.Context, nj NewJob) (*Job, error) {
 			return nil, notFound("release", nj.ReleaseID)
 		}
 	}
-	t := now()
+	t := m.now()
 	j := &Job{ID: nj.ID, Type: nj.Type, Stage: nj.Stage, Status: StatusPending, ReleaseID: nj.ReleaseID,
 		Params: params, Revision: 1, CreatedAt: t, UpdatedAt: t}
 	m.jobs[j.ID] = j
@@ -275,7 +293,7 @@ func (m *Memory) TransitionJob(_ context.Context, id string, tr Transition) (*Jo
 		return nil, err
 	}
 	c := j.clone()
-	t := now()
+	t := m.now()
 	c.run().apply(tr, result, t)
 	c.Revision++
 	c.UpdatedAt = t
@@ -318,7 +336,7 @@ func (m *Memory) TouchJob(_ context.Context, id string, ifRevision int64) (*Job,
 	}
 	c := j.clone()
 	c.Revision++
-	c.UpdatedAt = now()
+	c.UpdatedAt = m.now()
 	m.jobs[id] = c
 	return c.clone(), nil
 }
@@ -343,7 +361,7 @@ func (m *Memory) CreateTask(_ context.Context, nt NewTask) (*Task, error) {
 	if _, ok := m.tasks[nt.ID]; ok {
 		return nil, conflictf("task %q exists", nt.ID)
 	}
-	t := now()
+	t := m.now()
 	tk := &Task{ID: nt.ID, JobID: nt.JobID, Type: nt.Type, Stage: nt.Stage, Status: StatusPending,
 		Params: params, Revision: 1, CreatedAt: t, UpdatedAt: t}
 	m.tasks[tk.ID] = tk
@@ -431,7 +449,7 @@ func (m *Memory) ClaimTask(ctx context.Context, c Claim) (*Task, error) {
 		return nil, notFound("task", "(none pending)")
 	}
 	tk := cands[0].clone()
-	t := now()
+	t := m.now()
 	tk.run().apply(Transition{To: StatusProcessing}, nil, t)
 	tk.Revision++
 	tk.UpdatedAt = t
@@ -455,7 +473,7 @@ func (m *Memory) TransitionTask(_ context.Context, id string, tr Transition) (*T
 		return nil, err
 	}
 	c := tk.clone()
-	t := now()
+	t := m.now()
 	c.run().apply(tr, result, t)
 	c.Revision++
 	c.UpdatedAt = t
