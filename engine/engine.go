@@ -160,16 +160,19 @@ type Options struct {
 	Logger *slog.Logger
 	// LeaseTimeout: a task PROCESSING for longer than this is considered
 	// abandoned by its worker and is taken over by the next delivery of
-	// its message.
+	// its message or by the sweeper (default DefaultLeaseTimeout, 10
+	// minutes). Tasks must finish within it.
 	LeaseTimeout time.Duration
 	// FanoutTimeout: a stage gate left PENDING (its tasks being created
 	// and published) for longer than this is planned and published again.
 	FanoutTimeout time.Duration
 	// MaxAttempts bounds the runs of a task (retryable errors, lost
-	// workers).
+	// workers); a task that used them fails its job.
 	MaxAttempts int
 	// RetryBackoff is the delay before the first retry of a task; it
-	// doubles with each attempt, up to MaxRetryDelay.
+	// doubles with each attempt, up to MaxRetryDelay. The retries of
+	// receiving and of messages that failed on the catalog or the broker
+	// grow the same way per consecutive failure, with jitter.
 	RetryBackoff  time.Duration
 	MaxRetryDelay time.Duration
 	// Concurrency is the number of messages Work handles at once;
