@@ -501,7 +501,20 @@ func (e *Engine) cancelTask(ctx context.Context, job *catalog.Job, task *catalog
 		return
 	}
 	msg := "canceled: the job failed (" + job.Error + ")"
-	_, err := e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusFailed, IfRevision: task.Revision,
+	rev := task.Revision
+	if task.Status == catalog.StatusFailed {
+		// A task waiting for its retry: FAILED → FAILED is no move, so
+		// it goes back to PENDING first (both moves revision checked).
+		t, err := e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusPending, IfRevision: rev})
+		if err != nil {
+			if !isRace(err) {
+				e.log.WarnContext(ctx, "engine: could not cancel task", "task_id", task.ID, "error", err)
+			}
+			return
+		}
+		rev = t.Revision
+	}
+	_, err := e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusFailed, IfRevision: rev,
 		Error: msg, Result: failureEnvelope(msg, "canceled", leasesLost(task))})
 	if err != nil && !isRace(err) {
 		e.log.WarnContext(ctx, "engine: could not cancel task", "task_id", task.ID, "error", err)

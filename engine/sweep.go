@@ -148,6 +148,15 @@ func (e *Engine) sweepTask(ctx context.Context, t *catalog.Task) error {
 		}
 		return e.ensureFailed(ctx, def, job)
 	}
+	if job.Status == catalog.StatusProcessing && t.Attempts < e.opts.MaxAttempts {
+		// The task will run again, and its message may be gone with its
+		// worker: send one first, so that a failed publish leaves the
+		// task expired for the next sweep rather than waiting for a
+		// message that never comes. A duplicate is harmless.
+		if err := e.pub.Publish(ctx, queue.Message{JobID: t.JobID, TaskID: t.ID}); err != nil {
+			return err
+		}
+	}
 	claimed, err := e.takeOver(ctx, t)
 	if isRace(err) {
 		return nil // another worker acted first
@@ -155,12 +164,13 @@ func (e *Engine) sweepTask(ctx context.Context, t *catalog.Task) error {
 	if err != nil {
 		return err
 	}
-	if e.failedForGood(claimed) && job.Status == catalog.StatusProcessing {
+	switch {
+	case job.Status == catalog.StatusFailed:
+		e.cancelTask(ctx, job, claimed)
+	case e.failedForGood(claimed) && job.Status == catalog.StatusProcessing:
 		return e.failJob(ctx, def, job, failureOf(claimed.Stage, claimed), nil)
 	}
-	// The task's message may be gone (its worker's queue died with it):
-	// send one; a duplicate is harmless.
-	return e.pub.Publish(ctx, queue.Message{JobID: t.JobID, TaskID: t.ID})
+	return nil
 }
 
 // sweepPending enqueues again a job that never started.

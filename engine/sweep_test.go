@@ -552,3 +552,63 @@ func TestOutageLoggedOncePerStateChange(t *testing.T) {
 	assert.Equal(t, int64(40), v.Int64())
 	assert.Equal(t, 2, rec.count(slog.LevelError, ""), "no other ERROR line")
 }
+
+// downPublisher fails every publish while down.
+type downPublisher struct {
+	engine.Publisher
+	down atomic.Bool
+}
+
+func (d *downPublisher) Publish(ctx context.Context, m queue.Message) error {
+	if d.down.Load() {
+		return queue.ErrUnavailable
+	}
+	return d.Publisher.Publish(ctx, m)
+}
+
+func TestSweepExpiredTasks(t *testing.T) {
+	t.Run("a failed publish leaves the task for the next sweep", func(t *testing.T) {
+		r := newLeaseRig(t, engine.Options{})
+		pub := &downPublisher{Publisher: r.pub}
+		pub.down.Store(true)
+		e, err := engine.New(r.store, pub, engine.Options{Now: r.clock.Now, Logger: quietLogger(), LeaseTimeout: testLease}, r.fx.def())
+		require.NoError(t, err)
+		r.crash(t)
+		assert.ErrorIs(t, e.Sweep(r.ctx), queue.ErrUnavailable)
+		assert.Equal(t, catalog.StatusProcessing, r.task(t).Status, "not taken over without a message")
+		pub.down.Store(false)
+		require.NoError(t, e.Sweep(r.ctx))
+		assert.Equal(t, []queue.Message{r.msg}, r.pub.take())
+		require.NoError(t, r.e.Handle(r.ctx, r.msg))
+		tk := r.task(t)
+		assert.Equal(t, catalog.StatusCompleted, tk.Status)
+		assert.Equal(t, 2, tk.Attempts)
+	})
+	t.Run("a task of a failed job is canceled", func(t *testing.T) {
+		r := newLeaseRig(t, engine.Options{})
+		r.crash(t)
+		_, err := r.store.TransitionJob(r.ctx, r.job.ID, catalog.Transition{To: catalog.StatusFailed, Error: "stage list: other"})
+		require.NoError(t, err)
+		require.NoError(t, r.e.Sweep(r.ctx))
+		tk := r.task(t)
+		assert.Equal(t, catalog.StatusFailed, tk.Status)
+		assert.Contains(t, tk.Error, "canceled")
+		assert.Empty(t, r.pub.take())
+	})
+	t.Run("racing sweepers take over once", func(t *testing.T) {
+		r := newLeaseRig(t, engine.Options{})
+		r.crash(t)
+		var wg sync.WaitGroup
+		for range 4 {
+			e := r.engine(t, engine.Options{Now: r.clock.Now, Logger: slog.New(r.log), LeaseTimeout: testLease})
+			wg.Add(1)
+			go func() { defer wg.Done(); assert.NoError(t, e.Sweep(r.ctx)) }()
+		}
+		wg.Wait()
+		assert.Equal(t, 1, r.log.count(slog.LevelWarn, "lease expired; took over"))
+		tk := r.task(t)
+		assert.Equal(t, catalog.StatusFailed, tk.Status)
+		assert.Equal(t, 1, tk.Attempts)
+		assert.NotEmpty(t, r.pub.take())
+	})
+}
