@@ -97,9 +97,13 @@
 // the attempt's start and how long the job was delayed. With attempts
 // left the task runs again; without, the job fails with "worker_lost".
 // With the defaults a job whose worker is lost on a task's last attempt
-// fails at most LeaseTimeout + about 31 s after that attempt started; a
-// file that kills its worker every time fails its job after three leases,
-// about 3 × 10 minutes. Status (and Engine.Status) says so meanwhile: a
+// fails about LeaseTimeout + 1 s after that attempt started when the
+// broker delivers the message again (at most LeaseTimeout + 33 s, the
+// sweep interval and its jitter, when the message is gone); a file that
+// kills its worker every time fails its job after three leases, about
+// 30 minutes after its first attempt started (3.2-3.5 s in
+// pipeline's TestWorkerKilledThreeTimes, with a 1 s lease and a 200 ms
+// sweep). Status (and Engine.Status) says so meanwhile: a
 // stage left with only running tasks lists them in StageSummary.Waiting
 // ({task_id, attempt, started_at, until, expired}) and JobStatus.Note
 // reads "waiting for lease of task X until T".
