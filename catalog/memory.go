@@ -20,6 +20,7 @@ type Memory struct {
 	tasks    map[string]*Task
 	taskSeq  map[string]int64
 	seq      int64
+	clock    func() time.Time
 }
 
 var _ Store = (*Memory)(nil)
@@ -38,6 +39,23 @@ func NewMemory() *Memory {
 
 // Close does nothing.
 func (m *Memory) Close() {}
+
+// SetClock makes the store stamp records with clock's time instead of the
+// system clock's (tests move time with it). Call it before using the
+// store.
+func (m *Memory) SetClock(clock func() time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.clock = clock
+}
+
+// now is the store's time, as now() keeps it.
+func (m *Memory) now() time.Time {
+	if m.clock == nil {
+		return now()
+	}
+	return m.clock().UTC().Truncate(time.Microsecond)
+}
 
 func cloneJSON(b json.RawMessage) json.RawMessage {
 	if b == nil {
@@ -100,7 +118,7 @@ func (m *Memory) EnsureRelease(ctx context.Context, key ReleaseKey) (*EnsureResu
 // storing anything; commit stores the records it would create.
 func (m *Memory) planEnsure(key ReleaseKey) (*EnsureResult, func(), error) {
 	res := &EnsureResult{}
-	t := now()
+	t := m.now()
 	k := [2]string{key.DatasetID, key.ResourceID}
 	var todo []func()
 	commit := func() {
@@ -175,7 +193,7 @@ func (m *Memory) newJobLocked(nj NewJob) (*Job, error) {
 	if _, ok := m.jobs[nj.ID]; ok {
 		return nil, conflictf("job %q exists", nj.ID)
 	}
-	t := now()
+	t := m.now()
 	return &Job{ID: nj.ID, Type: nj.Type, Stage: nj.Stage, Status: StatusPending, ReleaseID: nj.ReleaseID,
 		SubmittedBy: nj.SubmittedBy, Params: params, Revision: 1, CreatedAt: t, UpdatedAt: t}, nil
 }
@@ -237,7 +255,7 @@ func (m *Memory) updateRelease(id string, fn func(r *Release, t time.Time) error
 		return nil, notFound("release", id)
 	}
 	c := r.clone()
-	t := now()
+	t := m.now()
 	if err := fn(c, t); err != nil {
 		return nil, err
 	}
@@ -324,10 +342,50 @@ func (m *Memory) TransitionJob(_ context.Context, id string, tr Transition) (*Jo
 		return nil, err
 	}
 	c := j.clone()
-	t := now()
+	t := m.now()
 	c.run().apply(tr, result, t)
 	c.Revision++
 	c.UpdatedAt = t
+	m.jobs[id] = c
+	return c.clone(), nil
+}
+
+// ListJobs implements Store.
+func (m *Memory) ListJobs(_ context.Context, f JobFilter) ([]*Job, error) {
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []*Job{}
+	for _, j := range m.jobs {
+		if (f.Status == "" || j.Status == f.Status) && (f.UpdatedBefore.IsZero() || j.UpdatedAt.Before(f.UpdatedBefore)) {
+			out = append(out, j.clone())
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].UpdatedAt.Equal(out[j].UpdatedAt) {
+			return out[i].UpdatedAt.Before(out[j].UpdatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out[:min(len(out), listLimit(f.Limit))], nil
+}
+
+// TouchJob implements Store.
+func (m *Memory) TouchJob(_ context.Context, id string, ifRevision int64) (*Job, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j, ok := m.jobs[id]
+	if !ok {
+		return nil, notFound("job", id)
+	}
+	if j.Revision != ifRevision {
+		return nil, conflictf("job %q is at revision %d, not %d", id, j.Revision, ifRevision)
+	}
+	c := j.clone()
+	c.Revision++
+	c.UpdatedAt = m.now()
 	m.jobs[id] = c
 	return c.clone(), nil
 }
@@ -352,7 +410,7 @@ func (m *Memory) CreateTask(_ context.Context, nt NewTask) (*Task, error) {
 	if _, ok := m.tasks[nt.ID]; ok {
 		return nil, conflictf("task %q exists", nt.ID)
 	}
-	t := now()
+	t := m.now()
 	tk := &Task{ID: nt.ID, JobID: nt.JobID, Type: nt.Type, Stage: nt.Stage, Status: StatusPending,
 		Params: params, Revision: 1, CreatedAt: t, UpdatedAt: t}
 	m.tasks[tk.ID] = tk
@@ -395,6 +453,35 @@ func (m *Memory) ListTasks(_ context.Context, jobID string) ([]*Task, error) {
 	return out, nil
 }
 
+// FindTasks implements Store.
+func (m *Memory) FindTasks(_ context.Context, f TaskFilter) ([]*Task, error) {
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	found := m.sortedTasks(func(tk *Task) bool {
+		return (f.Status == "" || tk.Status == f.Status) &&
+			(len(f.Types) == 0 || slices.Contains(f.Types, tk.Type)) &&
+			(f.StartedBefore.IsZero() || tk.StartedAt != nil && tk.StartedAt.Before(f.StartedBefore)) &&
+			(f.UpdatedBefore.IsZero() || tk.UpdatedAt.Before(f.UpdatedBefore))
+	})
+	sort.SliceStable(found, func(i, j int) bool {
+		a, b := found[i].StartedAt, found[j].StartedAt
+		switch {
+		case a == nil || b == nil:
+			return a != nil && b == nil
+		default:
+			return a.Before(*b)
+		}
+	})
+	out := make([]*Task, 0, min(len(found), listLimit(f.Limit)))
+	for _, tk := range found[:min(len(found), listLimit(f.Limit))] {
+		out = append(out, tk.clone())
+	}
+	return out, nil
+}
+
 // ClaimTask implements Store.
 func (m *Memory) ClaimTask(ctx context.Context, c Claim) (*Task, error) {
 	if err := ctx.Err(); err != nil {
@@ -411,7 +498,7 @@ func (m *Memory) ClaimTask(ctx context.Context, c Claim) (*Task, error) {
 		return nil, notFound("task", "(none pending)")
 	}
 	tk := cands[0].clone()
-	t := now()
+	t := m.now()
 	tk.run().apply(Transition{To: StatusProcessing}, nil, t)
 	tk.Revision++
 	tk.UpdatedAt = t
@@ -435,7 +522,7 @@ func (m *Memory) TransitionTask(_ context.Context, id string, tr Transition) (*T
 		return nil, err
 	}
 	c := tk.clone()
-	t := now()
+	t := m.now()
 	c.run().apply(tr, result, t)
 	c.Revision++
 	c.UpdatedAt = t

@@ -498,6 +498,45 @@ func (p *Postgres) TransitionJob(ctx context.Context, id string, tr Transition) 
 	return out, nil
 }
 
+// ListJobs implements Store.
+func (p *Postgres) ListJobs(ctx context.Context, f JobFilter) ([]*Job, error) {
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	var before *time.Time
+	if !f.UpdatedBefore.IsZero() {
+		b := f.UpdatedBefore.UTC()
+		before = &b
+	}
+	rows, err := p.pool.Query(ctx, `SELECT `+jobCols+` FROM `+p.t.jobs+`
+		WHERE ($1 = '' OR status = $1) AND ($2::timestamptz IS NULL OR updated_at < $2)
+		ORDER BY updated_at, id LIMIT $3`, string(f.Status), before, listLimit(f.Limit))
+	if err != nil {
+		return nil, pgErr("list jobs", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Job, error) { return scanJob(row) })
+	if err != nil {
+		return nil, pgErr("list jobs", err)
+	}
+	if out == nil {
+		out = []*Job{}
+	}
+	return out, nil
+}
+
+// TouchJob implements Store.
+func (p *Postgres) TouchJob(ctx context.Context, id string, ifRevision int64) (*Job, error) {
+	j, err := scanJob(p.pool.QueryRow(ctx, `UPDATE `+p.t.jobs+` SET revision = revision + 1, updated_at = $3
+		WHERE id = $1 AND revision = $2 RETURNING `+jobCols, id, ifRevision, now()))
+	if errors.Is(err, pgx.ErrNoRows) {
+		if _, gerr := p.GetJob(ctx, id); gerr != nil {
+			return nil, gerr
+		}
+		return nil, conflictf("job %q is not at revision %d", id, ifRevision)
+	}
+	return j, pgErr("touch job", err)
+}
+
 // CreateTask implements Store.
 func (p *Postgres) CreateTask(ctx context.Context, nt NewTask) (*Task, error) {
 	params, err := normJSON("params", nt.Params, "{}")
@@ -534,6 +573,40 @@ func (p *Postgres) ListTasks(ctx context.Context, jobID string) ([]*Task, error)
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Task, error) { return scanTask(row) })
 	if err != nil {
 		return nil, pgErr("list tasks", err)
+	}
+	if out == nil {
+		out = []*Task{}
+	}
+	return out, nil
+}
+
+// FindTasks implements Store.
+func (p *Postgres) FindTasks(ctx context.Context, f TaskFilter) ([]*Task, error) {
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	types := f.Types
+	if types == nil {
+		types = []string{}
+	}
+	opt := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		u := t.UTC()
+		return &u
+	}
+	rows, err := p.pool.Query(ctx, `SELECT `+taskCols+` FROM `+p.t.tasks+`
+		WHERE ($1 = '' OR status = $1) AND (cardinality($2::text[]) = 0 OR type = ANY($2::text[]))
+			AND ($3::timestamptz IS NULL OR started_at < $3) AND ($4::timestamptz IS NULL OR updated_at < $4)
+		ORDER BY started_at NULLS LAST, seq LIMIT $5`,
+		string(f.Status), types, opt(f.StartedBefore), opt(f.UpdatedBefore), listLimit(f.Limit))
+	if err != nil {
+		return nil, pgErr("find tasks", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Task, error) { return scanTask(row) })
+	if err != nil {
+		return nil, pgErr("find tasks", err)
 	}
 	if out == nil {
 		out = []*Task{}

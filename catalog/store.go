@@ -61,6 +61,14 @@ type Store interface {
 	// TransitionJob moves a Job's status; t.Stage, t.Result and t.Error
 	// are recorded with it.
 	TransitionJob(ctx context.Context, id string, t Transition) (*Job, error)
+	// ListJobs lists the Jobs matching f, least recently updated first
+	// (sweepers find the jobs left behind with it).
+	ListJobs(ctx context.Context, f JobFilter) ([]*Job, error)
+	// TouchJob bumps a Job's Revision and UpdatedAt without changing
+	// anything else, when its Revision still equals ifRevision (else
+	// ErrConflict): of racing workers that read the same revision, one
+	// succeeds, so one of them acts on the job.
+	TouchJob(ctx context.Context, id string, ifRevision int64) (*Job, error)
 
 	// CreateTask stores a new Task (PENDING) of an existing Job.
 	CreateTask(ctx context.Context, t NewTask) (*Task, error)
@@ -68,6 +76,9 @@ type Store interface {
 	GetTask(ctx context.Context, id string) (*Task, error)
 	// ListTasks lists a Job's Tasks in creation order.
 	ListTasks(ctx context.Context, jobID string) ([]*Task, error)
+	// FindTasks lists the Tasks of all Jobs matching f, least recently
+	// started first (then in creation order).
+	FindTasks(ctx context.Context, f TaskFilter) ([]*Task, error)
 	// ClaimTask moves the oldest PENDING Task matching c to PROCESSING
 	// and returns it; racing workers never claim the same Task. It
 	// returns ErrNotFound when no Task is waiting.
@@ -175,6 +186,54 @@ type NewTask struct {
 	Type   string
 	Stage  string
 	Params json.RawMessage // nil for {}
+}
+
+// DefaultListLimit is the row limit of ListJobs and FindTasks when the
+// filter sets none.
+const DefaultListLimit = 1000
+
+// JobFilter selects the Jobs ListJobs returns. Zero fields match all.
+type JobFilter struct {
+	Status Status
+	// UpdatedBefore keeps Jobs last changed before it.
+	UpdatedBefore time.Time
+	// Limit bounds the rows; <= 0 means DefaultListLimit.
+	Limit int
+}
+
+// TaskFilter selects the Tasks FindTasks returns. Zero fields match all.
+type TaskFilter struct {
+	Status Status
+	// Types keeps Tasks of these types.
+	Types []string
+	// StartedBefore keeps Tasks whose last attempt started before it
+	// (Tasks never started do not match).
+	StartedBefore time.Time
+	// UpdatedBefore keeps Tasks last changed before it.
+	UpdatedBefore time.Time
+	// Limit bounds the rows; <= 0 means DefaultListLimit.
+	Limit int
+}
+
+func listLimit(n int) int {
+	if n <= 0 {
+		return DefaultListLimit
+	}
+	return n
+}
+
+func (f *JobFilter) check() error {
+	if f.Status != "" && !f.Status.Valid() {
+		return invalidf("unknown status %q", f.Status)
+	}
+	return nil
+}
+
+func (f *TaskFilter) check() error {
+	if f.Status != "" && !f.Status.Valid() {
+		return invalidf("unknown status %q", f.Status)
+	}
+	return nil
 }
 
 // Claim selects the Task ClaimTask takes.

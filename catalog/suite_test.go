@@ -39,6 +39,9 @@ func runSuite(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"ConcurrentTransitions", testConcurrentTransitions},
 		{"CreateRun", testCreateRun},
 		{"CreateRunAllOrNothing", testCreateRunAllOrNothing},
+		{"ListJobs", testListJobs},
+		{"TouchJob", testTouchJob},
+		{"FindTasks", testFindTasks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -701,4 +704,139 @@ func testCreateRunAllOrNothing(t *testing.T, s catalog.Store) {
 	j, err := s.CreateJob(ctx, catalog.NewJob{Type: "virtualize", Params: json.RawMessage(`{"x":"\\u0000"}`)})
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"x":"\\u0000"}`, string(j.Params))
+}
+
+func testListJobs(t *testing.T, s catalog.Store) {
+	ctx := ctxT(t)
+	var ids []string
+	for i := range 4 {
+		j, err := s.CreateJob(ctx, catalog.NewJob{ID: fmt.Sprintf("lj-%d", i), Type: "virtualize"})
+		require.NoError(t, err)
+		ids = append(ids, j.ID)
+		time.Sleep(2 * time.Millisecond) // distinct updated_at
+	}
+	_, err := s.TransitionJob(ctx, ids[1], catalog.Transition{To: catalog.StatusProcessing})
+	require.NoError(t, err)
+	cut := time.Now()
+	time.Sleep(2 * time.Millisecond)
+	_, err = s.TransitionJob(ctx, ids[2], catalog.Transition{To: catalog.StatusProcessing})
+	require.NoError(t, err)
+	idsOf := func(js []*catalog.Job) []string {
+		out := []string{}
+		for _, j := range js {
+			out = append(out, j.ID)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		f    catalog.JobFilter
+		want []string
+	}{
+		{"all, oldest change first", catalog.JobFilter{}, []string{ids[0], ids[3], ids[1], ids[2]}},
+		{"pending", catalog.JobFilter{Status: catalog.StatusPending}, []string{ids[0], ids[3]}},
+		{"processing", catalog.JobFilter{Status: catalog.StatusProcessing}, []string{ids[1], ids[2]}},
+		{"processing before cut", catalog.JobFilter{Status: catalog.StatusProcessing, UpdatedBefore: cut}, []string{ids[1]}},
+		{"limit", catalog.JobFilter{Limit: 1}, []string{ids[0]}},
+		{"none", catalog.JobFilter{Status: catalog.StatusCompleted}, []string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			js, err := s.ListJobs(ctx, tc.f)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, idsOf(js))
+		})
+	}
+	_, err = s.ListJobs(ctx, catalog.JobFilter{Status: "BOGUS"})
+	assert.ErrorIs(t, err, catalog.ErrInvalid)
+}
+
+func testTouchJob(t *testing.T, s catalog.Store) {
+	ctx := ctxT(t)
+	j, err := s.CreateJob(ctx, catalog.NewJob{Type: "virtualize", Params: json.RawMessage(`{"a":1}`)})
+	require.NoError(t, err)
+	time.Sleep(2 * time.Millisecond)
+	// Of racing touches of one revision, exactly one succeeds.
+	var wins, conflicts int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.TouchJob(ctx, j.ID, j.Revision)
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				wins++
+			} else if assert.ErrorIs(t, err, catalog.ErrConflict) {
+				conflicts++
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, 1, wins)
+	assert.Equal(t, 7, conflicts)
+	got, err := s.GetJob(ctx, j.ID)
+	require.NoError(t, err)
+	assert.Equal(t, j.Revision+1, got.Revision)
+	assert.True(t, got.UpdatedAt.After(j.UpdatedAt))
+	assert.Equal(t, catalog.StatusPending, got.Status)
+	assert.JSONEq(t, `{"a":1}`, string(got.Params))
+	assertUTC(t, got.UpdatedAt)
+	_, err = s.TouchJob(ctx, "no-such-job", 1)
+	assert.ErrorIs(t, err, catalog.ErrNotFound)
+}
+
+func testFindTasks(t *testing.T, s catalog.Store) {
+	ctx := ctxT(t)
+	j, err := s.CreateJob(ctx, catalog.NewJob{ID: "ft", Type: "virtualize"})
+	require.NoError(t, err)
+	for i := range 4 {
+		typ := "ref"
+		if i == 3 {
+			typ = "gate"
+		}
+		_, err := s.CreateTask(ctx, catalog.NewTask{ID: fmt.Sprintf("ft/%d", i), JobID: j.ID, Type: typ})
+		require.NoError(t, err)
+	}
+	// Started in the order 2, 0, 3; task 1 never starts.
+	for _, id := range []string{"ft/2", "ft/0", "ft/3"} {
+		_, err := s.TransitionTask(ctx, id, catalog.Transition{To: catalog.StatusProcessing})
+		require.NoError(t, err)
+		time.Sleep(2 * time.Millisecond)
+	}
+	cut := time.Now()
+	time.Sleep(2 * time.Millisecond)
+	_, err = s.TransitionTask(ctx, "ft/2", catalog.Transition{To: catalog.StatusFailed, Error: "x"})
+	require.NoError(t, err)
+	_, err = s.TransitionTask(ctx, "ft/2", catalog.Transition{To: catalog.StatusProcessing})
+	require.NoError(t, err) // restarted after the cut
+	idsOf := func(ts []*catalog.Task) []string {
+		out := []string{}
+		for _, tk := range ts {
+			out = append(out, tk.ID)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		f    catalog.TaskFilter
+		want []string
+	}{
+		{"processing, by start", catalog.TaskFilter{Status: catalog.StatusProcessing}, []string{"ft/0", "ft/3", "ft/2"}},
+		{"types", catalog.TaskFilter{Status: catalog.StatusProcessing, Types: []string{"ref"}}, []string{"ft/0", "ft/2"}},
+		{"started before", catalog.TaskFilter{Status: catalog.StatusProcessing, StartedBefore: cut}, []string{"ft/0", "ft/3"}},
+		{"updated before", catalog.TaskFilter{UpdatedBefore: cut, Types: []string{"ref"}}, []string{"ft/0", "ft/1"}},
+		{"pending", catalog.TaskFilter{Status: catalog.StatusPending}, []string{"ft/1"}},
+		{"limit", catalog.TaskFilter{Status: catalog.StatusProcessing, Limit: 2}, []string{"ft/0", "ft/3"}},
+		{"none", catalog.TaskFilter{Status: catalog.StatusCompleted}, []string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts, err := s.FindTasks(ctx, tc.f)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, idsOf(ts))
+		})
+	}
+	_, err = s.FindTasks(ctx, catalog.TaskFilter{Status: "BOGUS"})
+	assert.ErrorIs(t, err, catalog.ErrInvalid)
 }

@@ -39,9 +39,15 @@
 //     catalog.ErrConflict, and only the creator plans and publishes the
 //     stage's tasks, themselves created with deterministic ids.
 //   - The job completes or fails once: TransitionJob to COMPLETED or FAILED
-//     is refused for a job already there. OnStart and OnFailure may run
-//     more than once after a crash and must be idempotent (OnFailure runs
-//     until it has succeeded once, which a marker record notes).
+//     is refused for a job already there. OnStart may run more than once
+//     after a crash and must be idempotent.
+//   - OnFailure runs once: its marker record "J/!failure" is a lease. The
+//     worker that moves it to PROCESSING (revision checked) runs the hook,
+//     then marks it FAILED with the job's error (done); racing deliveries
+//     find it held and leave it. A hook that returns an error is retried
+//     by the job's next message; a hook whose worker died is taken over
+//     after LeaseTimeout (by a message or the sweeper), so it may run again
+//     only then and must stay idempotent.
 //
 // No wake-up is lost: every worker that completes a task commits the task
 // first and reads the stage second, so of two workers that complete the
@@ -61,10 +67,75 @@
 //
 // # Failure
 //
-// A task whose Run returns an error that is not retryable (or that has
-// used MaxAttempts) fails its job: the task and its gate are FAILED with
-// the error, the job is FAILED with "stage NAME: ERROR", later stages are
-// never opened, and OnFailure runs (the pipeline marks the Release FAILED
-// and removes what the job wrote). Tasks of a failed job still waiting in
-// the queue are marked FAILED as canceled when their messages arrive.
+// A task whose Run returns an error that is not retryable, or that has
+// used MaxAttempts (retryable errors, or leases lost to crashed workers),
+// always fails its job: the task and its gate are FAILED with the error,
+// the job is FAILED with "stage NAME: ERROR", later stages are never
+// opened, and OnFailure runs (the pipeline marks the Release FAILED and
+// removes what the job wrote). Failed for good is a state a worker reads,
+// not a second move: a task FAILED with a retry-marked error and
+// MaxAttempts attempts is failed for good as it stands, so whichever
+// worker reads it (a delivery of its message, the stage check, the
+// sweeper) fails the job; the job's own FAILED transition and the
+// failure marker make that happen once. The Failure's error_type is the
+// last error's; "worker_lost" (ErrTypeWorkerLost) when the last attempt
+// lost its lease, with a message naming the task, its params (its file)
+// and how many attempts lost their lease. Tasks of a failed job still
+// waiting in the queue are marked FAILED as canceled when their messages
+// arrive.
+//
+// # Lost workers
+//
+// A claim is a lease of LeaseTimeout (default 10 minutes) from the
+// attempt's start. A worker that dies (kill -9, OOM) leaves its task
+// PROCESSING; once the lease has expired the task is taken over, with a
+// revision-checked move to FAILED, by the next delivery of its message
+// (RabbitMQ and Service Bus deliver it again when the worker's connection
+// drops; the delivery that finds the task held comes back every
+// min(remaining lease, MaxRetryDelay) + up to 1 s) or by the sweeper,
+// whichever comes first; each take-over is logged at WARN with the task,
+// the attempt's start and how long the job was delayed. With attempts
+// left the task runs again; without, the job fails with "worker_lost".
+// With the defaults a job whose worker is lost on a task's last attempt
+// fails about LeaseTimeout + 1 s after that attempt started when the
+// broker delivers the message again (at most LeaseTimeout + 33 s, the
+// sweep interval and its jitter, when the message is gone); a file that
+// kills its worker every time fails its job after three leases, about
+// 30 minutes after its first attempt started (3.2-3.5 s in
+// pipeline's TestWorkerKilledThreeTimes, with a 1 s lease and a 200 ms
+// sweep). Status (and Engine.Status) says so meanwhile: a
+// stage left with only running tasks lists them in StageSummary.Waiting
+// ({task_id, attempt, started_at, until, expired}) and JobStatus.Note
+// reads "waiting for lease of task X until T".
+//
+// # Sweeper
+//
+// Work runs Sweep every SweepInterval (default 30 s, with up to 10%
+// jitter; negative: never) in every worker. Each action is a
+// revision-checked catalog change that only one worker wins, so sweepers
+// never act twice:
+//
+//   - tasks (and failure hooks) PROCESSING past their lease: taken over;
+//     the task's message is published again (it may be gone with its
+//     worker; a duplicate is harmless) or, without attempts left, the job
+//     fails with "worker_lost";
+//   - jobs still PENDING PendingAfter (default 2 minutes) after their
+//     last change: their message was lost or never sent (the submit path
+//     commits its records, then publishes): the sweeper is the outbox
+//     relay; it touches the job (catalog.Store.TouchJob) and enqueues it
+//     again, once per PendingAfter;
+//   - jobs whose current stage has been open longer than StageDeadline
+//     (default 6 h; negative: no deadline): failed with error_type
+//     "timeout" (ErrTypeTimeout), OnFailure runs.
+//
+// # Retries and outages
+//
+// When receiving fails (the broker is down) or handling a message fails
+// with a catalog or broker error, the retry waits grow exponentially from
+// RetryBackoff to MaxRetryDelay with jitter (a delay d becomes a random
+// one in [d/2, d)), counted over consecutive failures. Each of receiving,
+// handling and sweeping logs one line per state change: ERROR with the
+// first error when it starts failing, INFO with the failure count and the
+// outage's duration when it recovers; the attempts in between log at
+// DEBUG.
 package engine

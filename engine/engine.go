@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"sync"
@@ -26,6 +27,20 @@ const (
 	DefaultRetryBackoff  = 2 * time.Second
 	DefaultMaxRetryDelay = 30 * time.Second
 	DefaultShutdownGrace = 30 * time.Second
+	DefaultSweepInterval = 30 * time.Second
+	DefaultPendingAfter  = 2 * time.Minute
+	DefaultStageDeadline = 6 * time.Hour
+)
+
+// Error types the engine itself gives failures (Failure.ErrorType and the
+// task envelopes).
+const (
+	// ErrTypeWorkerLost: the task's last attempt lost its lease (its
+	// worker died or hung) and it had no attempts left.
+	ErrTypeWorkerLost = "worker_lost"
+	// ErrTypeTimeout: a stage stayed open longer than
+	// Options.StageDeadline.
+	ErrTypeTimeout = "timeout"
 )
 
 // retryMarker starts the Error of a task that failed in a way that will be
@@ -145,16 +160,19 @@ type Options struct {
 	Logger *slog.Logger
 	// LeaseTimeout: a task PROCESSING for longer than this is considered
 	// abandoned by its worker and is taken over by the next delivery of
-	// its message.
+	// its message or by the sweeper (default DefaultLeaseTimeout, 10
+	// minutes). Tasks must finish within it.
 	LeaseTimeout time.Duration
 	// FanoutTimeout: a stage gate left PENDING (its tasks being created
 	// and published) for longer than this is planned and published again.
 	FanoutTimeout time.Duration
 	// MaxAttempts bounds the runs of a task (retryable errors, lost
-	// workers).
+	// workers); a task that used them fails its job.
 	MaxAttempts int
 	// RetryBackoff is the delay before the first retry of a task; it
-	// doubles with each attempt, up to MaxRetryDelay.
+	// doubles with each attempt, up to MaxRetryDelay. The retries of
+	// receiving and of messages that failed on the catalog or the broker
+	// grow the same way per consecutive failure, with jitter.
 	RetryBackoff  time.Duration
 	MaxRetryDelay time.Duration
 	// Concurrency is the number of messages Work handles at once;
@@ -174,6 +192,19 @@ type Options struct {
 	// PublishConcurrency bounds concurrent publishes of a fan-out;
 	// default 16.
 	PublishConcurrency int
+	// SweepInterval is how often Work runs Sweep (with up to 10% jitter);
+	// default DefaultSweepInterval, negative: never.
+	SweepInterval time.Duration
+	// PendingAfter: a job still PENDING (never started) this long after
+	// its last change lost its message; Sweep enqueues it again. Default
+	// DefaultPendingAfter.
+	PendingAfter time.Duration
+	// StageDeadline: a job whose current stage has been open for longer
+	// fails with error_type "timeout". Default DefaultStageDeadline;
+	// negative: no deadline.
+	StageDeadline time.Duration
+	// Now is the engine's clock (tests move it); default time.Now.
+	Now func() time.Time
 }
 
 // Engine runs jobs of its Definitions.
@@ -186,6 +217,12 @@ type Engine struct {
 
 	hintMu sync.Mutex
 	hints  map[string]string // job/stage → a task id known not to be COMPLETED
+
+	// retry spaces the retries of the receive loop and of failed
+	// messages; the outages log one line per state change.
+	retry                    retryPolicy
+	recvOutage, handleOutage *outage
+	sweepOutage              *outage
 }
 
 // New returns an Engine over store that publishes with pub.
@@ -224,10 +261,26 @@ func New(store catalog.Store, pub Publisher, opts Options, defs ...*Definition) 
 	if e.opts.ErrorType == nil {
 		e.opts.ErrorType = func(error) string { return "error" }
 	}
+	if e.opts.SweepInterval == 0 {
+		e.opts.SweepInterval = DefaultSweepInterval
+	}
+	if e.opts.PendingAfter <= 0 {
+		e.opts.PendingAfter = DefaultPendingAfter
+	}
+	if e.opts.StageDeadline == 0 {
+		e.opts.StageDeadline = DefaultStageDeadline
+	}
+	if e.opts.Now == nil {
+		e.opts.Now = time.Now
+	}
 	e.log = e.opts.Logger
 	if e.log == nil {
 		e.log = slog.Default()
 	}
+	e.retry = retryPolicy{Base: e.opts.RetryBackoff, Max: e.opts.MaxRetryDelay, Rand: rand.Float64}
+	e.recvOutage = &outage{what: "receiving messages", log: e.log, now: e.opts.Now}
+	e.handleOutage = &outage{what: "handling messages", log: e.log, now: e.opts.Now}
+	e.sweepOutage = &outage{what: "sweeping", log: e.log, now: e.opts.Now}
 	for _, d := range defs {
 		if err := d.check(); err != nil {
 			return nil, err
@@ -285,6 +338,8 @@ type envelope struct {
 	Result    json.RawMessage `json:"result,omitempty"`
 	Error     string          `json:"error,omitempty"`
 	ErrorType string          `json:"error_type,omitempty"`
+	// LeasesLost counts the task's attempts whose lease expired.
+	LeasesLost int `json:"leases_lost,omitempty"`
 }
 
 // Result returns the "result" of a completed task's envelope (nil when
@@ -317,9 +372,18 @@ func successEnvelope(result json.RawMessage) json.RawMessage {
 	return b
 }
 
-func failureEnvelope(msg, typ string) json.RawMessage {
-	b, _ := json.Marshal(envelope{Success: false, Error: msg, ErrorType: typ})
+func failureEnvelope(msg, typ string, leasesLost int) json.RawMessage {
+	b, _ := json.Marshal(envelope{Success: false, Error: msg, ErrorType: typ, LeasesLost: leasesLost})
 	return b
+}
+
+// leasesLost reads how many attempts of a task lost their lease.
+func leasesLost(t *catalog.Task) int {
+	var env envelope
+	if len(t.Result) == 0 || json.Unmarshal(t.Result, &env) != nil {
+		return 0
+	}
+	return env.LeasesLost
 }
 
 // RetryError asks the transport to deliver the message again after a
@@ -341,6 +405,9 @@ func retryLater(after time.Duration, format string, args ...any) error {
 func isRace(err error) bool {
 	return errors.Is(err, catalog.ErrConflict) || errors.Is(err, catalog.ErrIllegalTransition)
 }
+
+// now reads the engine's clock.
+func (e *Engine) now() time.Time { return e.opts.Now() }
 
 func (e *Engine) backoff(attempt int) time.Duration {
 	d := e.opts.RetryBackoff

@@ -121,6 +121,10 @@ type fixture struct {
 	panicAt   int
 	planErr   error
 	slow      time.Duration
+	// hookFail fails that many OnFailure calls first.
+	hookFail atomic.Int64
+	// hookSlow delays OnFailure.
+	hookSlow time.Duration
 }
 
 var errFlaky = errors.New("flaky storage")
@@ -232,6 +236,10 @@ func (f *fixture) def() *engine.Definition {
 		},
 		OnStart: func(context.Context, *catalog.Job) error { f.starts.Add(1); return nil },
 		OnFailure: func(_ context.Context, _ *catalog.Job, fl *engine.Failure) error {
+			if f.hookFail.Add(-1) >= 0 {
+				return errors.New("cleanup: storage unavailable")
+			}
+			time.Sleep(f.hookSlow)
 			f.failures.Add(1)
 			f.mu.Lock()
 			f.failure = fl

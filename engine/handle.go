@@ -136,7 +136,7 @@ func (e *Engine) advance(ctx context.Context, def *Definition, job *catalog.Job,
 			// (a job message or a task of an earlier stage) must come
 			// back until then, so that the stage is recovered if the
 			// creator died; a message of the stage's own tasks may go.
-			if age := time.Since(gate.CreatedAt); age < e.opts.FanoutTimeout {
+			if age := e.now().Sub(gate.CreatedAt); age < e.opts.FanoutTimeout {
 				if from >= k {
 					return nil
 				}
@@ -340,7 +340,7 @@ func (e *Engine) stageDone(ctx context.Context, def *Definition, job *catalog.Jo
 	// Cheap test first: a task this worker last saw unfinished.
 	if hint := e.hint(key); hint != "" {
 		t, err := e.store.GetTask(ctx, hint)
-		if err == nil && t.Status != catalog.StatusCompleted && !failedForGood(t) {
+		if err == nil && t.Status != catalog.StatusCompleted && !e.failedForGood(t) {
 			return false, nil
 		}
 	}
@@ -357,7 +357,7 @@ func (e *Engine) stageDone(ctx context.Context, def *Definition, job *catalog.Jo
 		switch {
 		case t.Status == catalog.StatusCompleted:
 			completed++
-		case failedForGood(t):
+		case e.failedForGood(t):
 			if failed == nil {
 				failed = t
 			}
@@ -381,11 +381,17 @@ func (e *Engine) stageDone(ctx context.Context, def *Definition, job *catalog.Jo
 	return true, nil
 }
 
-func failedForGood(t *catalog.Task) bool {
-	return t.Status == catalog.StatusFailed && !strings.HasPrefix(t.Error, retryMarker)
+// failedForGood reports a task that failed and will not run again: its
+// error is not marked for a retry, or it has used its attempts. The
+// second case is a state, not a status move: a retry-marked task with
+// MaxAttempts attempts is failed for good as it stands (FAILED → FAILED
+// is not a transition), so every worker that reads it fails its job.
+func (e *Engine) failedForGood(t *catalog.Task) bool {
+	return t.Status == catalog.StatusFailed && (!strings.HasPrefix(t.Error, retryMarker) || t.Attempts >= e.opts.MaxAttempts)
 }
 
-// failureOf reads the Failure of a failed task.
+// failureOf reads the Failure of a failed task: its last error and that
+// error's type (ErrTypeWorkerLost when the last attempt lost its lease).
 func failureOf(stage string, t *catalog.Task) *Failure {
 	f := &Failure{Stage: stage, TaskID: t.ID, Error: strings.TrimPrefix(t.Error, retryMarker), ErrorType: "error"}
 	var env envelope
@@ -458,27 +464,18 @@ func (e *Engine) handleTask(ctx context.Context, m queue.Message) error {
 			// triggered happened.
 			return e.advance(ctx, def, job, stageIndex(def, st))
 		case catalog.StatusFailed:
-			if failedForGood(task) {
+			if e.failedForGood(task) {
 				return e.failJob(ctx, def, job, failureOf(st.Name, task), nil)
-			}
-			if task.Attempts >= e.opts.MaxAttempts {
-				return e.failTask(ctx, def, st, job, task, errors.New(strings.TrimPrefix(task.Error, retryMarker)), "")
 			}
 			claimed, err = e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusProcessing, IfRevision: task.Revision})
 		case catalog.StatusPending:
 			claimed, err = e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusProcessing, IfRevision: task.Revision})
 		case catalog.StatusProcessing:
-			held := time.Duration(0)
-			if task.StartedAt != nil {
-				held = time.Since(*task.StartedAt)
-			}
-			if held < e.opts.LeaseTimeout {
+			if held := e.held(task); held < e.opts.LeaseTimeout {
 				wait := min(e.opts.LeaseTimeout-held, e.opts.MaxRetryDelay) + time.Duration(rand.Int64N(int64(time.Second)))
 				return retryLater(wait, "task %s is being run by another worker", task.ID)
 			}
-			e.log.WarnContext(ctx, "engine: taking over a task whose worker was lost", "task_id", task.ID, "held", held.Round(time.Second))
-			claimed, err = e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusFailed, IfRevision: task.Revision,
-				Error: retryMarker + fmt.Sprintf("lease expired: no result after %s", held.Round(time.Second))})
+			claimed, err = e.takeOver(ctx, task)
 			if err == nil {
 				task = claimed
 				continue
@@ -500,12 +497,25 @@ func (e *Engine) handleTask(ctx context.Context, m queue.Message) error {
 
 // cancelTask marks a task of a failed job that never ran.
 func (e *Engine) cancelTask(ctx context.Context, job *catalog.Job, task *catalog.Task) {
-	if task.Status != catalog.StatusPending && !(task.Status == catalog.StatusFailed && !failedForGood(task)) {
+	if task.Status != catalog.StatusPending && !(task.Status == catalog.StatusFailed && !e.failedForGood(task)) {
 		return
 	}
 	msg := "canceled: the job failed (" + job.Error + ")"
-	_, err := e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusFailed, IfRevision: task.Revision,
-		Error: msg, Result: failureEnvelope(msg, "canceled")})
+	rev := task.Revision
+	if task.Status == catalog.StatusFailed {
+		// A task waiting for its retry: FAILED → FAILED is no move, so
+		// it goes back to PENDING first (both moves revision checked).
+		t, err := e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusPending, IfRevision: rev})
+		if err != nil {
+			if !isRace(err) {
+				e.log.WarnContext(ctx, "engine: could not cancel task", "task_id", task.ID, "error", err)
+			}
+			return
+		}
+		rev = t.Revision
+	}
+	_, err := e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusFailed, IfRevision: rev,
+		Error: msg, Result: failureEnvelope(msg, "canceled", leasesLost(task))})
 	if err != nil && !isRace(err) {
 		e.log.WarnContext(ctx, "engine: could not cancel task", "task_id", task.ID, "error", err)
 	}
@@ -534,9 +544,9 @@ func (e *Engine) safePlan(ctx context.Context, st *Stage, job *catalog.Job, done
 
 // runTask runs a claimed task and commits its outcome.
 func (e *Engine) runTask(ctx context.Context, def *Definition, st *Stage, job *catalog.Job, task *catalog.Task) error {
-	start := time.Now()
+	start := e.now()
 	result, runErr := e.safeRun(ctx, st, job, task)
-	dur := time.Since(start)
+	dur := e.now().Sub(start)
 	if runErr == nil && result != nil && !json.Valid(result) {
 		runErr = fmt.Errorf("internal error: stage %s returned invalid JSON", st.Name)
 	}
@@ -566,7 +576,7 @@ func (e *Engine) runTask(ctx context.Context, def *Definition, st *Stage, job *c
 	if e.opts.IsRetryable(runErr) && task.Attempts < e.opts.MaxAttempts {
 		typ := e.opts.ErrorType(runErr)
 		_, err := e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusFailed, IfRevision: task.Revision,
-			Error: retryMarker + runErr.Error(), Result: failureEnvelope(runErr.Error(), typ)})
+			Error: retryMarker + runErr.Error(), Result: failureEnvelope(runErr.Error(), typ, leasesLost(task))})
 		if err != nil && !isRace(err) {
 			return err
 		}
@@ -591,8 +601,19 @@ func (e *Engine) failTask(ctx context.Context, def *Definition, st *Stage, job *
 	}
 	msg := runErr.Error()
 	_, err := e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusFailed, IfRevision: task.Revision,
-		Error: msg, Result: failureEnvelope(msg, typ)})
+		Error: msg, Result: failureEnvelope(msg, typ, leasesLost(task))})
 	if isRace(err) {
+		// Another worker changed the task first (it took over our
+		// lease). When the task now stands failed for good, its job
+		// fails here too: never leave that to chance.
+		cur, gerr := e.store.GetTask(ctx, task.ID)
+		if gerr != nil {
+			return gerr
+		}
+		if e.failedForGood(cur) {
+			return e.failJob(ctx, def, job, failureOf(st.Name, cur), nil)
+		}
+		e.log.WarnContext(ctx, "engine: failure discarded: the task was taken over", "task_id", task.ID, "error", msg)
 		return nil
 	}
 	if err != nil {
@@ -647,33 +668,79 @@ func jobFailure(job *catalog.Job) *Failure {
 	return &Failure{Stage: job.Stage, Error: job.Error, ErrorType: "error"}
 }
 
-// ensureFailed runs OnFailure unless it has run to the end before.
+// ensureFailed runs OnFailure once for a failed job. The hook's marker
+// record is its lease: the worker that moves it to PROCESSING (revision
+// checked) runs the hook, then moves it to FAILED with the job's error
+// (done). A hook that fails leaves the marker retry-marked, for the next
+// message of the job; a marker held longer than LeaseTimeout (its worker
+// died) is taken over, by a message or by the sweeper.
 func (e *Engine) ensureFailed(ctx context.Context, def *Definition, job *catalog.Job) error {
-	marker := failureMarkerID(job.ID)
-	if _, err := e.store.GetTask(ctx, marker); err == nil {
+	id := failureMarkerID(job.ID)
+	for range maxRaces {
+		m, err := e.store.GetTask(ctx, id)
+		if errors.Is(err, catalog.ErrNotFound) {
+			_, err = e.store.CreateTask(ctx, catalog.NewTask{ID: id, JobID: job.ID, Type: failureType, Stage: job.Stage})
+			if err != nil && !errors.Is(err, catalog.ErrConflict) {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		var claimed *catalog.Task
+		switch m.Status {
+		case catalog.StatusCompleted:
+			return nil
+		case catalog.StatusFailed:
+			if !strings.HasPrefix(m.Error, retryMarker) {
+				return nil // the hook has run
+			}
+			claimed, err = e.store.TransitionTask(ctx, id, catalog.Transition{To: catalog.StatusProcessing, IfRevision: m.Revision})
+		case catalog.StatusPending:
+			claimed, err = e.store.TransitionTask(ctx, id, catalog.Transition{To: catalog.StatusProcessing, IfRevision: m.Revision})
+		case catalog.StatusProcessing:
+			held := e.held(m)
+			if held < e.opts.LeaseTimeout {
+				return nil // another worker runs the hook
+			}
+			e.log.WarnContext(ctx, "engine: lease expired; taking over the failure hook", "job_id", job.ID,
+				"attempt", m.Attempts, "attempt_started", m.StartedAt, "delayed", held.Round(time.Millisecond))
+			_, err = e.store.TransitionTask(ctx, id, catalog.Transition{To: catalog.StatusFailed, IfRevision: m.Revision,
+				Error: retryMarker + "lease expired"})
+			if err == nil {
+				continue
+			}
+		}
+		if isRace(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if def.OnFailure != nil {
+			if herr := def.OnFailure(ctx, job, jobFailure(job)); herr != nil {
+				e.log.ErrorContext(ctx, "engine: failure hook failed", "job_id", job.ID, "error", herr)
+				_, err := e.store.TransitionTask(ctx, id, catalog.Transition{To: catalog.StatusFailed, IfRevision: claimed.Revision,
+					Error: retryMarker + herr.Error()})
+				if err != nil && !isRace(err) {
+					e.log.WarnContext(ctx, "engine: could not release the failure hook", "job_id", job.ID, "error", err)
+				}
+				return herr
+			}
+		}
+		_, err = e.store.TransitionTask(ctx, id, catalog.Transition{To: catalog.StatusFailed, IfRevision: claimed.Revision, Error: job.Error})
+		if err != nil && !isRace(err) {
+			return err
+		}
+		if err == nil {
+			if f := e.opts.Observer.JobDone; f != nil {
+				f(job)
+			}
+		}
 		return nil
-	} else if !errors.Is(err, catalog.ErrNotFound) {
-		return err
 	}
-	if def.OnFailure != nil {
-		if err := def.OnFailure(ctx, job, jobFailure(job)); err != nil {
-			e.log.ErrorContext(ctx, "engine: failure hook failed", "job_id", job.ID, "error", err)
-			return err
-		}
-	}
-	_, err := e.store.CreateTask(ctx, catalog.NewTask{ID: marker, JobID: job.ID, Type: failureType, Stage: job.Stage})
-	if err != nil && !errors.Is(err, catalog.ErrConflict) {
-		return err
-	}
-	if err == nil {
-		if _, err := e.store.TransitionTask(ctx, marker, catalog.Transition{To: catalog.StatusFailed, Error: job.Error}); err != nil && !isRace(err) {
-			return err
-		}
-		if f := e.opts.Observer.JobDone; f != nil {
-			f(job)
-		}
-	}
-	return nil
+	return retryLater(e.backoff(1), "the failure marker of job %s keeps changing", job.ID)
 }
 
 // completeJob completes a job whose last stage is done (once) and runs

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/greensight/vzarr/catalog"
@@ -28,7 +29,28 @@ type StageSummary struct {
 	// end; BusyMS adds up the tasks' own run times.
 	RunMS  int64 `json:"run_ms"`
 	BusyMS int64 `json:"busy_ms"`
+	// Waiting lists the running tasks an open stage waits for once it has
+	// nothing else to start (at most maxWaiting, longest running first),
+	// and any task whose lease has expired: if a task's worker was lost,
+	// the task is taken over when its lease ends.
+	Waiting []LeaseWait `json:"waiting,omitempty"`
 }
+
+// LeaseWait is a running task whose stage waits for it.
+type LeaseWait struct {
+	TaskID    string    `json:"task_id"`
+	Attempt   int       `json:"attempt"`
+	StartedAt time.Time `json:"started_at"`
+	// Until is the end of the attempt's lease: a lost worker's task is
+	// taken over then.
+	Until time.Time `json:"until"`
+	// Expired: the lease has ended; the next delivery of the task's
+	// message, or the next sweep, takes it over.
+	Expired bool `json:"expired,omitempty"`
+}
+
+// maxWaiting bounds StageSummary.Waiting.
+const maxWaiting = 10
 
 // JobSummary is the Result a completed job records.
 type JobSummary struct {
@@ -141,10 +163,25 @@ type JobStatus struct {
 	Tasks map[catalog.Status]int `json:"tasks"`
 	// Failure is set for a FAILED job.
 	Failure *Failure `json:"failure,omitempty"`
+	// Note says what a PROCESSING job waits for when its current stage
+	// waits on a task whose worker may be lost: "waiting for lease of
+	// task X until T".
+	Note string `json:"note,omitempty"`
 }
 
-// Status reads a job's state with two catalog reads.
+// Status reads a job's state with two catalog reads, judging leases by
+// DefaultLeaseTimeout (Engine.Status uses the engine's).
 func Status(ctx context.Context, store catalog.Store, jobID string) (*JobStatus, error) {
+	return readStatus(ctx, store, jobID, DefaultLeaseTimeout, time.Now())
+}
+
+// Status reads a job's state with two catalog reads, judging leases by
+// the engine's LeaseTimeout and clock.
+func (e *Engine) Status(ctx context.Context, jobID string) (*JobStatus, error) {
+	return readStatus(ctx, e.store, jobID, e.opts.LeaseTimeout, e.now())
+}
+
+func readStatus(ctx context.Context, store catalog.Store, jobID string, lease time.Duration, now time.Time) (*JobStatus, error) {
 	job, err := store.GetJob(ctx, jobID)
 	if err != nil {
 		return nil, err
@@ -153,7 +190,45 @@ func Status(ctx context.Context, store catalog.Store, jobID string) (*JobStatus,
 	if err != nil {
 		return nil, err
 	}
-	return statusOf(job, tasks), nil
+	st := statusOf(job, tasks)
+	if job.Status == catalog.StatusProcessing {
+		st.addWaiting(tasks, lease, now)
+	}
+	return st, nil
+}
+
+// addWaiting fills the open stages' Waiting and the job's Note.
+func (st *JobStatus) addWaiting(tasks []*catalog.Task, lease time.Duration, now time.Time) {
+	for i := range st.Stages {
+		s := &st.Stages[i]
+		if s.Status.Terminal() {
+			continue
+		}
+		var running []*catalog.Task
+		for _, t := range tasks {
+			if t.Stage == s.Name && !IsInternal(t) && t.Status == catalog.StatusProcessing && t.StartedAt != nil {
+				running = append(running, t)
+			}
+		}
+		sort.SliceStable(running, func(a, b int) bool { return running[a].StartedAt.Before(*running[b].StartedAt) })
+		tail := s.Counts[catalog.StatusPending] == 0
+		for _, t := range running {
+			until := t.StartedAt.Add(lease)
+			expired := !now.Before(until)
+			if (tail || expired) && len(s.Waiting) < maxWaiting {
+				s.Waiting = append(s.Waiting, LeaseWait{TaskID: t.ID, Attempt: t.Attempts, StartedAt: *t.StartedAt,
+					Until: until, Expired: expired})
+			}
+		}
+		if s.Name == st.Stage && len(s.Waiting) > 0 {
+			w := s.Waiting[0]
+			if w.Expired {
+				st.Note = fmt.Sprintf("lease of task %s expired at %s; waiting for its take-over", w.TaskID, w.Until.Format(time.RFC3339))
+			} else {
+				st.Note = fmt.Sprintf("waiting for lease of task %s until %s", w.TaskID, w.Until.Format(time.RFC3339))
+			}
+		}
+	}
 }
 
 func statusOf(job *catalog.Job, tasks []*catalog.Task) *JobStatus {

@@ -14,7 +14,8 @@ import (
 // one to be retried is returned to the queue (Nack) after its delay. When
 // ctx ends, Work stops receiving, lets running handlers finish for up to
 // Options.ShutdownGrace (then cancels them), returns the messages waiting
-// for a retry to the queue, and returns nil.
+// for a retry to the queue, and returns nil. Work also runs Sweep every
+// Options.SweepInterval.
 func (e *Engine) Work(ctx context.Context, r Receiver) error {
 	// Handlers outlive ctx by the grace period.
 	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -48,8 +49,11 @@ func (e *Engine) Work(ctx context.Context, r Receiver) error {
 			}
 		})
 	}
+	if e.opts.SweepInterval > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); e.sweepLoop(ctx) }()
+	}
 	sem := make(chan struct{}, e.opts.Concurrency)
-	failures := 0
 	var werr error
 loop:
 	for {
@@ -68,9 +72,7 @@ loop:
 				werr = err
 				break
 			}
-			failures++
-			wait := e.backoff(failures)
-			e.log.ErrorContext(ctx, "engine: receive failed", "error", err, "retry_in", wait)
+			wait := e.retry.delay(e.recvOutage.failed(ctx, err))
 			select {
 			case <-time.After(wait):
 				continue
@@ -78,7 +80,7 @@ loop:
 				break loop
 			}
 		}
-		failures = 0
+		e.recvOutage.recovered(ctx)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -92,16 +94,21 @@ loop:
 			var re *RetryError
 			switch {
 			case err == nil:
+				e.handleOutage.recovered(hctx)
 				d.Ack()
 			case errors.As(err, &re):
+				e.handleOutage.recovered(hctx)
 				e.log.DebugContext(hctx, "engine: message deferred", "message", d.Message.String(), "reason", re.Reason, "after", re.After)
 				nackLater(d, re.After)
 			case hctx.Err() != nil:
 				d.Nack()
 			default:
-				e.log.ErrorContext(hctx, "engine: handling failed; the message will be delivered again",
-					"message", d.Message.String(), "error", err)
-				nackLater(d, e.backoff(1))
+				// The catalog or the broker is failing: one line per
+				// outage (handleOutage), a growing delay per message.
+				wait := e.retry.delay(e.handleOutage.failed(hctx, err))
+				e.log.DebugContext(hctx, "engine: handling failed; the message will be delivered again",
+					"message", d.Message.String(), "error", err, "retry_in", wait)
+				nackLater(d, wait)
 			}
 		}()
 	}

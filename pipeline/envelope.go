@@ -7,6 +7,7 @@ import (
 
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/catalog"
+	"github.com/greensight/vzarr/engine"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/stac"
 )
@@ -42,7 +43,8 @@ const (
 	ErrTypeUnavailable       = "storage_unavailable"
 	ErrTypeConfig            = "configuration_error"
 	ErrTypeSourceNotAllowed  = "source_not_allowed"
-	ErrTypeTimeout           = "timeout"
+	ErrTypeTimeout           = engine.ErrTypeTimeout // also a stage past engine.Options.StageDeadline
+	ErrTypeWorkerLost        = engine.ErrTypeWorkerLost
 	ErrTypeCanceled          = "canceled"
 	ErrTypeInternal          = "internal_error"
 	// ErrTypeCatalogUnavailable: the catalog database cannot be reached.
