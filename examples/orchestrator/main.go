@@ -42,6 +42,10 @@
 //	-allow-local      VZARR_ALLOW_LOCAL     accept local folders as source_url (development only)
 //	-max-body         VZARR_MAX_BODY_BYTES  largest request body (default 65536)
 //	-lease-timeout    VZARR_LEASE_TIMEOUT   a task held longer is taken over (default 10m)
+//	-sweep-interval   VZARR_SWEEP_INTERVAL  how often each worker sweeps for expired leases, unqueued
+//	                                        PENDING jobs and stuck stages (default 30s)
+//	-stage-deadline   VZARR_STAGE_DEADLINE  a stage open longer fails its job with error_type
+//	                                        "timeout" (default 6h; negative: none)
 //	-shutdown-timeout VZARR_SHUTDOWN_TIMEOUT time given to requests and tasks at shutdown (default 30s)
 //	-log-level        VZARR_LOG_LEVEL       debug, info, warn, error (default info)
 //
@@ -114,6 +118,8 @@ type Config struct {
 	AllowLocal      bool
 	MaxBodyBytes    int64
 	LeaseTimeout    time.Duration
+	SweepInterval   time.Duration
+	StageDeadline   time.Duration
 	ShutdownTimeout time.Duration
 	LogLevel        string
 	// AllowedSources is the allow-list of source_url prefixes
@@ -207,6 +213,10 @@ func parseConfig(args []string) (*Config, error) {
 	fs.BoolVar(&c.AllowLocal, "allow-local", envBool("VZARR_ALLOW_LOCAL", false), "accept local folders as source_url")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body", envInt("VZARR_MAX_BODY_BYTES", 64<<10), "largest request body in bytes")
 	fs.DurationVar(&c.LeaseTimeout, "lease-timeout", envDuration("VZARR_LEASE_TIMEOUT", engine.DefaultLeaseTimeout), "task lease")
+	fs.DurationVar(&c.SweepInterval, "sweep-interval", envDuration("VZARR_SWEEP_INTERVAL", engine.DefaultSweepInterval),
+		"how often each worker looks for expired leases, unqueued PENDING jobs and stuck stages")
+	fs.DurationVar(&c.StageDeadline, "stage-deadline", envDuration("VZARR_STAGE_DEADLINE", engine.DefaultStageDeadline),
+		"a stage open longer fails its job with error_type timeout (negative: no deadline)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("VZARR_SHUTDOWN_TIMEOUT", 30*time.Second), "graceful shutdown")
 	fs.StringVar(&c.LogLevel, "log-level", env("VZARR_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.StringVar(&c.AllowedSources, "allowed-sources", env("VZARR_ALLOWED_SOURCES", ""),
@@ -391,8 +401,9 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, opts *Options) erro
 		QueueURL:     cfg.QueueURL,
 		QueueOptions: queue.Options{NoSubscription: cfg.Mode == "api", Logger: log},
 		Deps:         pipeline.Deps{Opener: opener, Logger: log, Metrics: opts.Metrics},
-		Engine:       engine.Options{Concurrency: cfg.Workers, LeaseTimeout: cfg.LeaseTimeout, ShutdownGrace: cfg.ShutdownTimeout},
-		Submit:       pipeline.Submitter{RefsURL: cfg.RefsURL, AllowedSchemes: schemes, Sources: sources},
+		Engine: engine.Options{Concurrency: cfg.Workers, LeaseTimeout: cfg.LeaseTimeout, ShutdownGrace: cfg.ShutdownTimeout,
+			SweepInterval: cfg.SweepInterval, StageDeadline: cfg.StageDeadline},
+		Submit: pipeline.Submitter{RefsURL: cfg.RefsURL, AllowedSchemes: schemes, Sources: sources},
 	})
 	if err != nil {
 		return err

@@ -231,8 +231,11 @@ type statusResponse struct {
 	JobID   string `json:"job_id"`
 	Type    string `json:"job_type"`
 	// Status is the job's: PENDING, PROCESSING, COMPLETED or FAILED.
-	Status     catalog.Status         `json:"status"`
-	Stage      string                 `json:"stage"`
+	Status catalog.Status `json:"status"`
+	Stage  string         `json:"stage"`
+	// Note says what a PROCESSING job waits for, e.g. "waiting for lease
+	// of task X until T".
+	Note       string                 `json:"note,omitempty"`
 	Error      string                 `json:"error,omitempty"`
 	Failure    *engine.Failure        `json:"failure,omitempty"`
 	Stages     []engine.StageSummary  `json:"stages"`
@@ -249,13 +252,13 @@ type statusResponse struct {
 // Release's cached STAC item.
 func (a *api) status(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	st, err := engine.Status(ctx, a.svc.Store, r.PathValue("job_id"))
+	st, err := a.svc.Engine.Status(ctx, r.PathValue("job_id"))
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	j := st.Job
-	resp := statusResponse{Success: true, JobID: j.ID, Type: j.Type, Status: j.Status, Stage: st.Stage,
+	resp := statusResponse{Success: true, JobID: j.ID, Type: j.Type, Status: j.Status, Stage: st.Stage, Note: st.Note,
 		Error: j.Error, Failure: st.Failure, Stages: st.Stages, TaskCounts: st.Tasks, CreatedAt: j.CreatedAt,
 		StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, Params: j.Params, Result: j.Result}
 	if resp.Stage == "" {

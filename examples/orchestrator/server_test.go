@@ -20,6 +20,7 @@ import (
 	"github.com/greensight/vzarr/auth"
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/catalog"
+	"github.com/greensight/vzarr/engine"
 	"github.com/greensight/vzarr/internal/testenv"
 )
 
@@ -506,4 +507,31 @@ func (d *downStore) GetJob(ctx context.Context, id string) (*catalog.Job, error)
 		return nil, errDown
 	}
 	return d.Store.GetJob(ctx, id)
+}
+
+// The status endpoint says which lease a stage waits for, judged by the
+// configured lease (not the engine's default of 10 minutes).
+func TestAPIStatusSaysWhichLeaseItWaits(t *testing.T) {
+	cfg := memConfig(t)
+	cfg.LeaseTimeout = 3 * time.Minute
+	store := catalog.NewMemory()
+	o := startOrch(t, cfg, &Options{Store: store, Opener: &blobio.Opener{}})
+	ctx := context.Background()
+	// A job whose scan task a worker holds (no message is queued, so no
+	// worker of this process touches it).
+	job, err := store.CreateJob(ctx, catalog.NewJob{ID: "vz-lease", Type: "virtualize", Stage: "scan"})
+	require.NoError(t, err)
+	_, err = store.TransitionJob(ctx, job.ID, catalog.Transition{To: catalog.StatusProcessing, Stage: "scan"})
+	require.NoError(t, err)
+	_, err = store.CreateTask(ctx, catalog.NewTask{ID: engine.GateID(job.ID, "scan"), JobID: job.ID, Type: engine.GateType, Stage: "scan"})
+	require.NoError(t, err)
+	tk, err := store.CreateTask(ctx, catalog.NewTask{ID: job.ID + "/scan/00000", JobID: job.ID, Type: "scan", Stage: "scan"})
+	require.NoError(t, err)
+	tk, err = store.TransitionTask(ctx, tk.ID, catalog.Transition{To: catalog.StatusProcessing})
+	require.NoError(t, err)
+
+	code, st := o.do(t, "GET", "/api/jobs/status/"+job.ID, "", "")
+	require.Equal(t, http.StatusOK, code, st)
+	until := tk.StartedAt.Add(cfg.LeaseTimeout).Format(time.RFC3339)
+	assert.Equal(t, "waiting for lease of task "+tk.ID+" until "+until, st["note"])
 }
