@@ -65,6 +65,11 @@ type Deps struct {
 	STAC STACConfig
 	// Metrics, when set, counts the stages' storage traffic.
 	Metrics *Metrics
+	// Sources, when set, confines the scan stage's source_url to an
+	// allow-list (the worker's own check, behind the Submitter's): a job
+	// whose params were written by another process still reads only
+	// allowed sources.
+	Sources *blobio.AllowList
 }
 
 func (d *Deps) opener() *blobio.Opener {
@@ -167,6 +172,12 @@ func Scan(ctx context.Context, deps *Deps, p ScanParams) (*blobio.ScanResult, er
 	log := deps.logger().With("stage", StageScan, "source_url", p.SourceURL, "file_pattern", p.FilePattern, "recursive", p.Recursive)
 	if strings.TrimSpace(p.SourceURL) == "" {
 		return nil, invalidParams("source_url is required")
+	}
+	if deps.Sources != nil {
+		if _, err := deps.Sources.Check(p.SourceURL); err != nil {
+			log.ErrorContext(ctx, "pipeline: source refused", "error", err)
+			return nil, fmt.Errorf("scan: %w", err)
+		}
 	}
 	res, err := deps.opener().Scan(ctx, p.SourceURL, blobio.ScanOptions{Pattern: p.FilePattern, Recursive: p.Recursive})
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -369,4 +371,30 @@ func TestOutFolder(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, tc.want, got)
 	}
+}
+
+// A worker checks the scan stage's source against its own allow-list,
+// before any storage call: job params written by another process (or
+// edited in the catalog) read only allowed sources.
+func TestScanChecksSources(t *testing.T) {
+	ctx := context.Background()
+	allowed := t.TempDir()
+	other := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(allowed, "a.nc"), []byte("x"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(other, "b.nc"), []byte("x"), 0o644))
+	list, err := blobio.ParseAllowList("file://"+allowed+"/", &blobio.Opener{}, true)
+	require.NoError(t, err)
+	deps := &pipeline.Deps{Opener: &blobio.Opener{}, Sources: list}
+
+	res, err := pipeline.Scan(ctx, deps, pipeline.ScanParams{SourceURL: allowed, FilePattern: "*.nc"})
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.FileCount)
+
+	for _, src := range []string{other, "abfs://c@attacker.evil.example/x", allowed + "/../" + filepath.Base(other)} {
+		_, err = pipeline.Scan(ctx, deps, pipeline.ScanParams{SourceURL: src, FilePattern: "*.nc"})
+		require.Error(t, err, src)
+		assert.Contains(t, []string{pipeline.ErrTypeSourceNotAllowed, pipeline.ErrTypeConfig}, pipeline.ErrorType(err), "%s: %v", src, err)
+	}
+	_, err = pipeline.Scan(ctx, deps, pipeline.ScanParams{SourceURL: other, FilePattern: "*.nc"})
+	assert.Equal(t, pipeline.ErrTypeSourceNotAllowed, pipeline.ErrorType(err))
 }

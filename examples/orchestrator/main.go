@@ -400,7 +400,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, opts *Options) erro
 		Store:        store,
 		QueueURL:     cfg.QueueURL,
 		QueueOptions: queue.Options{NoSubscription: cfg.Mode == "api", Logger: log},
-		Deps:         pipeline.Deps{Opener: opener, Logger: log, Metrics: opts.Metrics},
+		Deps:         pipeline.Deps{Sources: sources, Opener: opener, Logger: log, Metrics: opts.Metrics},
 		Engine: engine.Options{Concurrency: cfg.Workers, LeaseTimeout: cfg.LeaseTimeout, ShutdownGrace: cfg.ShutdownTimeout,
 			SweepInterval: cfg.SweepInterval, StageDeadline: cfg.StageDeadline},
 		Submit: pipeline.Submitter{RefsURL: cfg.RefsURL, AllowedSchemes: schemes, Sources: sources},
