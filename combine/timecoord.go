@@ -10,6 +10,7 @@ import (
 	"github.com/greensight/vzarr/internal/cftime"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/kerchunk/codecs"
+	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/refread"
 )
 
@@ -88,6 +89,10 @@ func (c *combiner) rewrite(ctx context.Context, v *concatVar, total int) (*rewri
 	ax := a0.axis
 	shape := append([]int(nil), m0.Shape...)
 	shape[ax] = total
+	// Check the size before allocating: shape comes from the inputs.
+	if err := limits.CheckVar(limits.CoordElements, p0.file, v.path, limits.Product(shape), c.opts.Limits.CoordElements); err != nil {
+		return nil, err
+	}
 	outer, inner := 1, 1
 	for j := 0; j < ax; j++ {
 		outer *= shape[j]
@@ -246,13 +251,13 @@ func (c *combiner) decodePart(ctx context.Context, path string, pt *part, cal0 c
 		kb = chunkKey(kb[:0], path, fa.meta.Sep, ch.idx)
 		refs.Set(string(kb), ch.ref)
 	}
-	arr, err := refread.NewStore(refs, c.fetch).Open(path)
+	arr, err := c.store(refs).Open(path)
 	if err != nil {
 		return decodedPart{}, incompatible(pt.file, path, "%v", err)
 	}
 	data, err := arr.Read(ctx)
 	if err != nil {
-		return decodedPart{}, fmt.Errorf("%s: variable %q: reading its times: %w", pt.file, path, err)
+		return decodedPart{}, fmt.Errorf("%s: variable %q: reading its times: %w", pt.file, path, limits.Locate(err, pt.file, path))
 	}
 	vals, err := data.Float64s()
 	if err != nil {

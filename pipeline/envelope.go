@@ -93,5 +93,8 @@ func ErrorType(err error) string {
 	case errors.Is(err, blobio.ErrConfig), errors.Is(err, blobio.ErrInvalidURL):
 		return ErrTypeConfig
 	}
+	if t := sentinelType(err); t != "" {
+		return t
+	}
 	return ErrTypeInternal
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/greensight/vzarr/combine"
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/kerchunk"
-	"github.com/greensight/vzarr/netcdf3"
 	"github.com/greensight/vzarr/validate"
 )
 
@@ -125,21 +124,7 @@ func classify(err error) error {
 	if errors.As(err, &se) {
 		return err
 	}
-	typ := ""
-	switch {
-	case errors.Is(err, hdf5meta.ErrTruncated):
-		typ = ErrTypeTruncated
-	case errors.Is(err, hdf5meta.ErrUnsupported), errors.Is(err, kerchunk.ErrUnsupported):
-		typ = ErrTypeUnsupported
-	case errors.Is(err, hdf5meta.ErrFormat), errors.Is(err, netcdf3.ErrFormat):
-		typ = ErrTypeFormat
-	case errors.Is(err, validate.ErrNotNetCDF), errors.Is(err, kerchunk.ErrNotNetCDF):
-		typ = ErrTypeNotNetCDF
-	case errors.Is(err, combine.ErrIncompatible):
-		typ = ErrTypeIncompatible
-	case errors.Is(err, combine.ErrInvalid):
-		typ = ErrTypeInvalidParams
-	}
+	typ := sentinelType(err)
 	if typ == "" {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/greensight/vzarr/combine"
 	"github.com/greensight/vzarr/kerchunk"
+	"github.com/greensight/vzarr/limits"
 )
 
 func init() {
@@ -177,6 +178,7 @@ func runCombine(args []string, stdout, stderr io.Writer) int {
 func failCombine(stdout io.Writer, err error) int {
 	t := errorType(err)
 	switch {
+	case errors.Is(err, limits.ErrExceeded):
 	case errors.Is(err, combine.ErrIncompatible):
 		t = "incompatible_inputs"
 	case errors.Is(err, combine.ErrInvalid):

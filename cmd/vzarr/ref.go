@@ -17,6 +17,7 @@ import (
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/kerchunk/codecs"
+	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/netcdf3"
 )
 
@@ -295,6 +296,8 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 func refErrorType(err error) string {
 	var ve *kerchunk.VarError
 	switch {
+	case errors.Is(err, limits.ErrExceeded):
+		return "limit_exceeded"
 	case errors.Is(err, netcdf3.ErrTruncated) || errors.Is(err, hdf5meta.ErrTruncated):
 		return "truncated_file"
 	case errors.Is(err, kerchunk.ErrNotNetCDF):
