@@ -18,6 +18,7 @@ import (
 	"github.com/greensight/vzarr/combine"
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/kerchunk"
+	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/validate"
 )
 
@@ -64,6 +65,19 @@ type Deps struct {
 	STAC STACConfig
 	// Metrics, when set, counts the stages' storage traffic.
 	Metrics *Metrics
+	// Limits bound what hostile files and references may make the stages
+	// allocate (see package limits); the zero value means
+	// limits.Default(). They apply to Translate too unless it sets its own.
+	Limits limits.Limits
+}
+
+// translateOptions returns Translate with Limits when it has none.
+func (d *Deps) translateOptions() kerchunk.Options {
+	o := d.Translate
+	if o.Limits == (limits.Limits{}) {
+		o.Limits = d.Limits
+	}
+	return o
 }
 
 func (d *Deps) opener() *blobio.Opener {
@@ -287,7 +301,7 @@ func generateRef(ctx context.Context, deps *Deps, p RefParams) (*RefResult, erro
 	}
 	defer obj.Close()
 	defer deps.Metrics.read(obj)
-	opts := deps.Translate
+	opts := deps.translateOptions()
 	opts.Name = p.NCURL
 	tr, err := kerchunk.Translate(obj.Reader, obj.Size(), obj.RefURL, opts)
 	if err != nil {
@@ -380,10 +394,10 @@ func combineRefs(ctx context.Context, deps *Deps, p CombineParams) (*CombineResu
 	o := deps.opener()
 	sources := make([]combine.Source, len(p.RefURLs))
 	for i, u := range p.RefURLs {
-		sources[i] = &combine.URLSource{URL: u, Opener: o, Translate: deps.Translate}
+		sources[i] = &combine.URLSource{URL: u, Opener: o, Translate: deps.translateOptions()}
 	}
 	res, err := combine.Combine(ctx, sources, combine.Options{ConcatDim: p.ConcatDim, Identical: p.Identical,
-		Opener: o, Parallel: deps.CombineParallel, Logger: deps.Logger})
+		Opener: o, Parallel: deps.CombineParallel, Logger: deps.Logger, Limits: deps.Limits})
 	if err != nil {
 		return nil, classify(fmt.Errorf("combine: %w", err))
 	}
@@ -485,7 +499,7 @@ func (d *Deps) registerDeps() RegisterDeps {
 		// the item names the connection string's account.
 		sc.Account = connStringAccount(o.ConnectionString)
 	}
-	return RegisterDeps{Store: d.Store, Opener: o, STAC: sc, Logger: d.Logger}
+	return RegisterDeps{Store: d.Store, Opener: o, STAC: sc, Logger: d.Logger, Limits: d.Limits}
 }
 
 // connStringAccount is the AccountName of an Azure Storage connection

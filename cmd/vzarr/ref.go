@@ -64,8 +64,13 @@ func runRef(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.format, "format", "json", "output format: json or parquet")
 	fs.BoolVar(&o.noTempl, "no-templates", false, "write every chunk URL in full (no URL templates)")
 	fs.IntVar(&o.parallel, "j", runtime.GOMAXPROCS(0), "with --out-dir: sources translated at once")
+	limitFlags := addLimitFlags(fs)
 	if err := fs.Parse(interleaved(fs, args)); err != nil {
 		return 2
+	}
+	var err error
+	if o.trans.Limits, err = limitFlags.limits(); err != nil {
+		return fail(stdout, err)
 	}
 	if o.format != "json" && o.format != "parquet" {
 		return fail(stdout, usagef("--format must be json or parquet, not %q", o.format))
