@@ -3,6 +3,7 @@ package combine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -63,6 +64,14 @@ func (c *combiner) rewrite(ctx context.Context, v *concatVar, total int) (*rewri
 		return nil, incompatible(p0.file, v.path, "holds CF times as %s, which combine cannot re-encode", a0.meta.DType.Str)
 	}
 
+	// Check the output's size before reading or allocating anything:
+	// the shapes come from the inputs.
+	outShape := append([]int(nil), a0.meta.Shape...)
+	outShape[a0.axis] = total
+	if err := limits.CheckVar(limits.CoordElements, p0.file, v.path, limits.Product(outShape), c.opts.Limits.CoordElements); err != nil {
+		return nil, err
+	}
+
 	// Decode every part, a few at once.
 	dec := make([]decodedPart, len(v.parts))
 	errs := make([]error, len(v.parts))
@@ -89,10 +98,6 @@ func (c *combiner) rewrite(ctx context.Context, v *concatVar, total int) (*rewri
 	ax := a0.axis
 	shape := append([]int(nil), m0.Shape...)
 	shape[ax] = total
-	// Check the size before allocating: shape comes from the inputs.
-	if err := limits.CheckVar(limits.CoordElements, p0.file, v.path, limits.Product(shape), c.opts.Limits.CoordElements); err != nil {
-		return nil, err
-	}
 	outer, inner := 1, 1
 	for j := 0; j < ax; j++ {
 		outer *= shape[j]
@@ -256,8 +261,11 @@ func (c *combiner) decodePart(ctx context.Context, path string, pt *part, cal0 c
 		return decodedPart{}, incompatible(pt.file, path, "%v", err)
 	}
 	data, err := arr.Read(ctx)
+	if errors.Is(err, limits.ErrExceeded) {
+		return decodedPart{}, limits.Locate(err, pt.file, path)
+	}
 	if err != nil {
-		return decodedPart{}, fmt.Errorf("%s: variable %q: reading its times: %w", pt.file, path, limits.Locate(err, pt.file, path))
+		return decodedPart{}, fmt.Errorf("%s: variable %q: reading its times: %w", pt.file, path, err)
 	}
 	vals, err := data.Float64s()
 	if err != nil {
