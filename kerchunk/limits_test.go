@@ -2,6 +2,7 @@ package kerchunk
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -85,4 +86,56 @@ func TestTranslateLimits(t *testing.T) {
 			require.NoError(t, err)
 		})
 	}
+}
+
+// TestReadParquetSetLimits: a .zmetadata declaring a huge chunk grid or
+// record_size fails before the records are listed, and a refs file with
+// more rows than its record_size is refused.
+func TestReadParquetSetLimits(t *testing.T) {
+	zmeta := func(shape, chunks string, rs int) []byte {
+		za := `{"chunks":` + chunks + `,"compressor":null,"dtype":"<f8","fill_value":null,"filters":null,"order":"C","shape":` + shape + `,"zarr_format":2}`
+		b, _ := json.Marshal(map[string]any{"metadata": map[string]any{".zgroup": map[string]int{"zarr_format": 2}, "v/.zarray": json.RawMessage(za)}, "record_size": rs})
+		return b
+	}
+	cases := []struct {
+		name string
+		meta []byte
+		what string
+	}{
+		{"grid of 2^60 chunks", zmeta("[1152921504606846976]", "[1]", 1), limits.ChunksPerVariable},
+		{"overflowing grid", zmeta("[4294967296,4294967296,4294967296]", "[1,1,1]", 1000), limits.ChunksPerVariable},
+		{"record size", zmeta("[10]", "[1]", 1<<40), limits.ChunksPerFile},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			calls := 0
+			_, err := ReadParquetSet(func(name string) ([]byte, error) {
+				if name == ".zmetadata" {
+					return c.meta, nil
+				}
+				calls++
+				return nil, os.ErrNotExist
+			})
+			var le *limits.Error
+			require.ErrorAs(t, err, &le, "%v", err)
+			assert.Equal(t, c.what, le.What)
+			assert.Zero(t, calls, "no refs file asked for")
+		})
+	}
+
+	// A refs file of 3 rows in a set of record_size 2.
+	rows := []Ref{Range("/a", 1, 2), Range("/a", 3, 2), Range("/a", 5, 2)}
+	b, err := encodeRefsParquet(rows, []bool{true, true, true})
+	require.NoError(t, err)
+	_, err = ReadParquetSet(func(name string) ([]byte, error) {
+		switch name {
+		case ".zmetadata":
+			return zmeta("[4]", "[1]", 2), nil
+		case "v/refs.0.parq":
+			return b, nil
+		}
+		return nil, os.ErrNotExist
+	})
+	require.ErrorIs(t, err, ErrBadRefs)
+	assert.Contains(t, err.Error(), "at most 2 rows")
 }
