@@ -630,6 +630,11 @@ func (a *Array) checkLimits(lim limits.Limits) error {
 			return err
 		}
 	}
+	// No chunk decodes to more than codecs.MaxDecoded: a larger declared
+	// chunk could only overflow the index arithmetic of placeChunk.
+	if n := limits.Mul(limits.Product(a.Chunks), uint64(max(a.DType.Size, 1))); n > codecs.MaxDecoded {
+		return fmt.Errorf("%w: %s: chunks %v of %s hold %d bytes, more than the %d a chunk may decode to", ErrUnsupported, a.Path, a.Chunks, a.DType.Str, n, int64(codecs.MaxDecoded))
+	}
 	return nil
 }
 

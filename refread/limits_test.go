@@ -83,3 +83,17 @@ func TestFetchRanges(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, b, 4)
 }
+
+// TestHugeChunks: a chunk shape whose element count overflows (or that
+// could never decode) is refused before its index arithmetic runs.
+func TestHugeChunks(t *testing.T) {
+	for _, chunks := range []string{"[4294967296,4294967296]", "[1073741824,2]"} {
+		refs := kerchunk.NewRefs(0)
+		refs.SetText("v/.zarray", zarray("[2,2]", chunks, "<f8", "null", "null", "null", ""))
+		refs.Set("v/0.0", kerchunk.Inline(make([]byte, 32)))
+		a, err := NewStore(refs, nil).Open("v")
+		require.NoError(t, err)
+		_, err = a.Read(context.Background())
+		assert.ErrorIs(t, err, ErrUnsupported, chunks)
+	}
+}
