@@ -139,3 +139,15 @@ func TestReadParquetSetLimits(t *testing.T) {
 	require.ErrorIs(t, err, ErrBadRefs)
 	assert.Contains(t, err.Error(), "at most 2 rows")
 }
+
+// TestNetCDF3LimitNames: limit errors of netCDF-3 headers name the
+// attribute ("@title", "var@units").
+func TestNetCDF3LimitNames(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "netcdf3", "classic.nc"))
+	require.NoError(t, err)
+	_, err = Translate(bytes.NewReader(b), int64(len(b)), "/f.nc", Options{Name: "c.nc", Limits: limits.Limits{AttrBytes: 2}})
+	var le *limits.Error
+	require.ErrorAs(t, err, &le)
+	assert.Equal(t, "c.nc", le.File)
+	assert.Regexp(t, `^[A-Za-z0-9_]*@[A-Za-z0-9_]+$`, le.Variable)
+}

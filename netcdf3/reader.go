@@ -111,6 +111,21 @@ func (l *location) String() string {
 	return s + ": "
 }
 
+// path names the element being read for a limit error: "@title" for a
+// global attribute, "tas@units" for a variable's, "tas" for a variable,
+// else the location as String gives it.
+func (l *location) path() string {
+	switch {
+	case l.kind == "global attribute" && l.named:
+		return "@" + l.name
+	case l.kind == "variable" && l.named && l.inAttr && l.attrNamed:
+		return l.name + "@" + l.attrName
+	case l.kind == "variable" && l.named && !l.inAttr:
+		return l.name
+	}
+	return strings.TrimSuffix(l.String(), ": ")
+}
+
 func (d *decoder) fail(sentinel error, off int64, format string, args ...any) error {
 	return &FormatError{Offset: off, What: d.loc.String() + fmt.Sprintf(format, args...), Err: sentinel}
 }
@@ -262,7 +277,7 @@ func (d *decoder) name(what string) (string, error) {
 	if n > d.remaining() {
 		return "", d.fail(ErrTruncated, at, "%s: length %d exceeds the %d bytes left", what, n, d.remaining())
 	}
-	if err := limits.CheckVar(limits.StringBytes, "", strings.TrimSuffix(d.loc.String(), ": "), uint64(n), d.lim.StringBytes); err != nil {
+	if err := limits.CheckVar(limits.StringBytes, "", d.loc.path(), uint64(n), d.lim.StringBytes); err != nil {
 		return "", err
 	}
 	b, err := d.next(pad4(n), what)
@@ -445,7 +460,7 @@ func (d *decoder) attr(global bool) (Attr, error) {
 	if n > d.remaining()/size {
 		return a, d.fail(ErrTruncated, at, "%d values of %d bytes exceed the %d bytes left", n, size, d.remaining())
 	}
-	if err := limits.CheckVar(limits.AttrBytes, "", strings.TrimSuffix(d.loc.String(), ": "), uint64(n*size), d.lim.AttrBytes); err != nil {
+	if err := limits.CheckVar(limits.AttrBytes, "", d.loc.path(), uint64(n*size), d.lim.AttrBytes); err != nil {
 		return a, err
 	}
 	b, err := d.next(pad4(n*size), "values")
