@@ -248,6 +248,9 @@ func inspect(ctx context.Context, deps *Deps, p ValidateParams) (*validate.Repor
 		opts = *deps.Validate
 	}
 	opts.Chunks = false
+	if opts.Limits == (limits.Limits{}) {
+		opts.Limits = deps.Limits
+	}
 	rep, err := validate.Inspect(obj.Reader, obj.Size(), p.NCURL, opts)
 	if err != nil {
 		return nil, classify(fmt.Errorf("validate %s: %w", p.NCURL, err))
