@@ -8,7 +8,7 @@ import (
 )
 
 // limitFlags are the --limit-NAME flags of the commands that read files
-// and references (ref, combine, run, stac): one per field of
+// and references (inspect, ref, combine, run, stac): one per field of
 // limits.Limits. Their defaults are the VZARR_LIMIT_NAME variables, else
 // limits.Default(); -1 turns a limit off.
 type limitFlags struct {

@@ -71,3 +71,14 @@ func TestRefLimits(t *testing.T) {
 	assert.Equal(t, "limit_exceeded", res.ErrorType, res.Error)
 	assert.Contains(t, res.Error, "chunk references of one file")
 }
+
+// TestInspectLimits: vzarr inspect takes the --limit-* flags too.
+func TestInspectLimits(t *testing.T) {
+	sample := filepath.Join("..", "..", "testdata", "sample", "tas_2015.nc")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"inspect", "--limit-attr-bytes", "4", sample}, &stdout, &stderr)
+	require.Equal(t, 1, code, "%s\n%s", stdout.String(), stderr.String())
+	var res failure
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res), stdout.String())
+	assert.Equal(t, "limit_exceeded", res.ErrorType, res.Error)
+}
