@@ -20,6 +20,8 @@
 //   - kerchunk: the reference model and the HDF5/netCDF-3 to Zarr v2
 //     translation.
 //   - combine: concatenation of many references along one dimension.
+//   - limits: the bounds every reader checks numbers from files and
+//     references against before allocating (error_type limit_exceeded).
 //   - stac and catalog: STAC items and the Asset/Release store.
 //   - blobio: URLs to gocloud.dev buckets, ranged reads with few round trips.
 //   - pipeline: the stage handlers with contract-shaped inputs and outputs,

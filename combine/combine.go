@@ -18,6 +18,7 @@ import (
 	"github.com/greensight/vzarr/internal/cftime"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/kerchunk/codecs"
+	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/refread"
 )
 
@@ -43,6 +44,12 @@ type Options struct {
 	Parallel int
 	// Logger receives progress and decisions (nil: slog.Default()).
 	Logger *slog.Logger
+	// Limits bound what the inputs may make Combine allocate: the values
+	// it reads (coordinates, Identical variables, re-encoded times), the
+	// chunks of a variable and the references of the result. The zero
+	// value means limits.Default(). Exceeding one fails with a
+	// *limits.Error naming the file and variable.
+	Limits limits.Limits
 }
 
 // Result is a combined dataset: its references and a summary (the
@@ -119,6 +126,7 @@ func Combine(ctx context.Context, sources []Source, opts Options) (*Result, erro
 	if opts.Parallel <= 0 {
 		opts.Parallel = runtime.GOMAXPROCS(0)
 	}
+	opts.Limits = opts.Limits.WithDefaults()
 	c := &combiner{opts: opts, log: opts.Logger, fetch: opts.Fetcher, identical: map[string]bool{},
 		vars: map[string]*concatVar{}, timeLike: map[string]*timeInfo{}}
 	if c.log == nil {

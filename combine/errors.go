@@ -3,6 +3,10 @@ package combine
 import (
 	"errors"
 	"fmt"
+
+	"github.com/greensight/vzarr/kerchunk"
+	"github.com/greensight/vzarr/limits"
+	"github.com/greensight/vzarr/refread"
 )
 
 // ErrIncompatible reports inputs that cannot be concatenated into one
@@ -37,6 +41,23 @@ func (e *IncompatibleError) Is(target error) bool { return target == ErrIncompat
 
 func incompatible(file, variable, format string, args ...any) error {
 	return &IncompatibleError{File: file, Variable: variable, Reason: fmt.Sprintf(format, args...)}
+}
+
+// store returns a refread.Store over refs reading with the combiner's
+// fetcher and limits.
+func (c *combiner) store(refs *kerchunk.Refs) *refread.Store {
+	s := refread.NewStore(refs, c.fetch)
+	s.Limits = c.opts.Limits
+	return s
+}
+
+// readErr is the error of reading the values of variable in file: a
+// limit error as it is (located), others as incompatible inputs.
+func readErr(file, variable, what string, err error) error {
+	if errors.Is(err, limits.ErrExceeded) {
+		return limits.Locate(err, file, variable)
+	}
+	return incompatible(file, variable, "%s%v", what, err)
 }
 
 func invalid(format string, args ...any) error {

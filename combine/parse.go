@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/greensight/vzarr/kerchunk"
+	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/refread"
 )
 
@@ -47,6 +48,9 @@ func (fa *fileArray) chunk() int  { return fa.meta.Chunks[fa.axis] }
 // read.
 func (c *combiner) parseFile(ctx context.Context, index int, name string, refs *kerchunk.Refs) (*fileModel, error) {
 	fm := &fileModel{index: index, name: name, arrays: map[string]*fileArray{}}
+	if err := limits.CheckVar(limits.ChunksPerFile, name, "", uint64(refs.Len()), c.opts.Limits.ChunksPerFile); err != nil {
+		return nil, err
+	}
 	attrs := map[string]string{}
 	for _, k := range refs.Keys() {
 		if !kerchunk.IsMetadataKey(k) {
@@ -135,7 +139,7 @@ func (c *combiner) parseFile(ctx context.Context, index int, name string, refs *
 	}
 	// Values of the arrays to check for identity.
 	if len(c.identical) > 0 {
-		store := refread.NewStore(refs, c.fetch)
+		store := c.store(refs)
 		for p := range c.identical {
 			fa, ok := fm.arrays[p]
 			if !ok || fa.axis >= 0 {
@@ -146,7 +150,7 @@ func (c *combiner) parseFile(ctx context.Context, index int, name string, refs *
 				return nil, incompatible(name, p, "%v", err)
 			}
 			if fa.values, err = a.Read(ctx); err != nil {
-				return nil, incompatible(name, p, "reading its values: %v", err)
+				return nil, readErr(name, p, "reading its values: ", err)
 			}
 		}
 	}

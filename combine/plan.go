@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/greensight/vzarr/kerchunk"
+	"github.com/greensight/vzarr/limits"
 )
 
 // How an array along the concat dimension is written.
@@ -51,6 +53,30 @@ func (c *combiner) finish(ctx context.Context) (*Result, error) {
 			keys += len(pt.chunks)
 		}
 	}
+	// The result's references: those of the first input's other arrays,
+	// and its concat arrays' chunks, as renumbered, split or re-encoded.
+	var total uint64
+	for _, p := range c.first.order {
+		if pl := plans[p]; pl != nil && pl.kind == planRewrite {
+			total += uint64(len(pl.rw.chunks)) + 2
+			continue
+		}
+		if v := c.vars[p]; v != nil {
+			for _, pt := range v.parts {
+				n := uint64(len(pt.chunks))
+				if pl := plans[p]; pl != nil && pl.kind == planSplit {
+					n = limits.Mul(n, uint64(pt.chunk/pl.chunk))
+				}
+				total += n
+			}
+		} else {
+			total += uint64(len(c.first.arrays[p].chunks))
+		}
+		total += 2
+	}
+	if err := limits.CheckVar(limits.CombinedRefs, "", "", total, c.opts.Limits.CombinedRefs); err != nil {
+		return nil, err
+	}
 	out := kerchunk.NewRefs(keys + 3*len(c.first.order) + 8)
 	var consolidated bool
 	var kb []byte
@@ -83,7 +109,9 @@ func (c *combiner) finish(ctx context.Context) (*Result, error) {
 		}
 	}
 	res := &Result{Refs: out, SourceFiles: c.files, Warnings: c.warnings}
-	c.summarize(ctx, res, plans, shapes, chunks)
+	if err := c.summarize(ctx, res, plans, shapes, chunks); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 
@@ -91,6 +119,9 @@ func (c *combiner) finish(ctx context.Context) (*Result, error) {
 func (c *combiner) planVar(ctx context.Context, v *concatVar, n int) (*plan, error) {
 	total := 0
 	for _, pt := range v.parts {
+		if pt.length > math.MaxInt-total {
+			return nil, incompatible(pt.file, v.path, "the inputs' lengths along %q add up to more than %d", c.opts.ConcatDim, math.MaxInt)
+		}
 		total += pt.length
 	}
 	pl := &plan{total: total, chunk: v.parts[0].chunk}
@@ -131,6 +162,14 @@ func (c *combiner) planVar(ctx context.Context, v *concatVar, n int) (*plan, err
 		g = gcd(g, pt.chunk)
 		if i < n-1 {
 			g = gcd(g, pt.length)
+		}
+	}
+	// Splitting multiplies the references: count them before writing.
+	var pieces uint64
+	for _, pt := range v.parts {
+		pieces += limits.Mul(uint64(len(pt.chunks)), uint64(pt.chunk/g))
+		if err := limits.CheckVar(limits.ChunksPerVariable, pt.file, v.path, pieces, c.opts.Limits.ChunksPerVariable); err != nil {
+			return nil, err
 		}
 	}
 	pl.kind, pl.chunk = planSplit, g

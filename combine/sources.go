@@ -38,7 +38,7 @@ func Refs(name string, refs *kerchunk.Refs) Source { return memSource{name, refs
 type URLSource struct {
 	URL       string
 	Opener    *blobio.Opener   // nil: blobio.NewOpenerFromEnv()
-	Translate kerchunk.Options // options for source files
+	Translate kerchunk.Options // options for source files; its Limits also bound reference files
 }
 
 // Name returns the URL.
@@ -61,7 +61,7 @@ func (s *URLSource) Load(ctx context.Context) (*kerchunk.Refs, error) {
 		return nil, fmt.Errorf("reading %s: %w", s.URL, err)
 	}
 	if t := bytes.TrimLeft(head, " \t\r\n\ufeff"); len(t) > 0 && t[0] == '{' {
-		refs, err := kerchunk.ReadJSON(io.NewSectionReader(obj, 0, obj.Size()))
+		refs, err := kerchunk.ReadJSONLimits(io.NewSectionReader(obj, 0, obj.Size()), s.Translate.Limits)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s.URL, err)
 		}

@@ -2,6 +2,7 @@ package combine
 
 import (
 	"context"
+	"errors"
 	"math"
 	"sort"
 	"strconv"
@@ -10,13 +11,14 @@ import (
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/internal/cftime"
 	"github.com/greensight/vzarr/kerchunk"
+	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/refread"
 )
 
 // summarize fills the dimensions, data variables, time range and spatial
-// extent of res. Problems reading coordinates become warnings: the
-// references themselves are complete.
-func (c *combiner) summarize(ctx context.Context, res *Result, plans map[string]*plan, shapes, chunks map[string][]int) {
+// extent of res. Problems reading coordinates become warnings (the
+// references themselves are complete), except a coordinate above a limit.
+func (c *combiner) summarize(ctx context.Context, res *Result, plans map[string]*plan, shapes, chunks map[string][]int) error {
 	res.Dimensions = map[string]uint64{}
 	coords, bounds := map[string]bool{}, map[string]bool{}
 	for _, p := range c.first.order {
@@ -63,19 +65,26 @@ func (c *combiner) summarize(ctx context.Context, res *Result, plans map[string]
 		}
 		res.Variables[p] = vi
 	}
-	store := refread.NewStore(res.Refs, c.fetch)
+	store := c.store(res.Refs)
 	store.Parallel = max(c.opts.Parallel, refread.DefaultParallel)
-	if tr, err := c.timeRange(ctx, store, plans); err != nil {
+	// A coordinate too large to read is an error, not a missing summary:
+	// readers of the result would hit the same wall.
+	if tr, err := c.timeRange(ctx, store, plans); errors.Is(err, limits.ErrExceeded) {
+		return limits.Locate(err, c.first.name, c.opts.ConcatDim)
+	} else if err != nil {
 		c.warn("time_range: " + err.Error())
 	} else {
 		res.TimeRange = tr
 	}
-	if ext, err := c.spatialExtent(ctx, store); err != nil {
+	if ext, err := c.spatialExtent(ctx, store); errors.Is(err, limits.ErrExceeded) {
+		return limits.Locate(err, c.first.name, "")
+	} else if err != nil {
 		c.warn("spatial_extent: " + err.Error())
 	} else {
 		res.SpatialExtent = ext
 	}
 	res.Warnings = c.warnings
+	return nil
 }
 
 func (c *combiner) warn(msg string) {

@@ -3,6 +3,7 @@ package combine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/greensight/vzarr/internal/cftime"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/kerchunk/codecs"
+	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/refread"
 )
 
@@ -60,6 +62,14 @@ func (c *combiner) rewrite(ctx context.Context, v *concatVar, total int) (*rewri
 	}
 	if !a0.meta.DType.IsFloat() && !a0.meta.DType.IsInteger() || a0.meta.DType.Kind == 'M' || a0.meta.DType.Kind == 'm' || a0.meta.DType.Kind == 'b' {
 		return nil, incompatible(p0.file, v.path, "holds CF times as %s, which combine cannot re-encode", a0.meta.DType.Str)
+	}
+
+	// Check the output's size before reading or allocating anything:
+	// the shapes come from the inputs.
+	outShape := append([]int(nil), a0.meta.Shape...)
+	outShape[a0.axis] = total
+	if err := limits.CheckVar(limits.CoordElements, p0.file, v.path, limits.Product(outShape), c.opts.Limits.CoordElements); err != nil {
+		return nil, err
 	}
 
 	// Decode every part, a few at once.
@@ -246,11 +256,14 @@ func (c *combiner) decodePart(ctx context.Context, path string, pt *part, cal0 c
 		kb = chunkKey(kb[:0], path, fa.meta.Sep, ch.idx)
 		refs.Set(string(kb), ch.ref)
 	}
-	arr, err := refread.NewStore(refs, c.fetch).Open(path)
+	arr, err := c.store(refs).Open(path)
 	if err != nil {
 		return decodedPart{}, incompatible(pt.file, path, "%v", err)
 	}
 	data, err := arr.Read(ctx)
+	if errors.Is(err, limits.ErrExceeded) {
+		return decodedPart{}, limits.Locate(err, pt.file, path)
+	}
 	if err != nil {
 		return decodedPart{}, fmt.Errorf("%s: variable %q: reading its times: %w", pt.file, path, err)
 	}

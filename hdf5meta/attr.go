@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/greensight/vzarr/internal/elem"
+	"github.com/greensight/vzarr/limits"
 )
 
 // Attribute is a decoded HDF5 attribute.
@@ -87,6 +88,9 @@ func (f *File) parseAttribute(m *message) (*Attribute, error) {
 	a.Raw = d.bytes(int(n) * a.Type.Size)
 	if d.err != nil {
 		return nil, d.err
+	}
+	if err := limits.CheckVar(limits.AttrBytes, "", "@"+a.Name, mulSat(n, uint64(a.Type.Size)), f.opts.limits.AttrBytes); err != nil {
+		return nil, err
 	}
 	if a.Space.Kind != SpaceNull {
 		if err := f.charge(mulSat(n, a.Type.nodes*valueCost), m.off, "attribute "+a.Name); err != nil {
@@ -270,6 +274,11 @@ func (f *File) decodeElement(t *Datatype, b []byte, depth int) (any, error) {
 		data, count, err := f.vlenData(b)
 		if err != nil {
 			return nil, err
+		}
+		if t.VarLenString {
+			if err := limits.Check(limits.StringBytes, uint64(len(data)), f.opts.limits.StringBytes); err != nil {
+				return nil, err
+			}
 		}
 		// Many elements may name one large heap object (or, nested, each
 		// other): charge every fetch, so they cannot multiply the file.

@@ -6,7 +6,9 @@ import (
 )
 
 // Sentinel errors. Every error returned by this package wraps exactly one of
-// them, so callers can classify failures with errors.Is.
+// them, or is a *limits.Error (errors.Is(err, limits.ErrExceeded)) when the
+// file exceeds a limit set with WithLimits, so callers can classify
+// failures with errors.Is.
 var (
 	// ErrFormat reports bytes that do not follow the HDF5 file format:
 	// a bad signature, checksum, version or an impossible value.

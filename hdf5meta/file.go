@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/rangeio"
 )
 
@@ -82,6 +83,7 @@ type Option func(*options)
 
 type options struct {
 	maxDepth     int // group nesting depth limit for walks
+	limits       limits.Limits
 	verifyChksum bool
 	readerOpts   []rangeio.Option
 }
@@ -106,6 +108,20 @@ func DefaultReaderOptions() []rangeio.Option {
 // WithMaxDepth limits how deep Walk descends into nested groups (default 256).
 func WithMaxDepth(n int) Option { return func(o *options) { o.maxDepth = n } }
 
+// WithLimits sets the limits on what the file's metadata may make the
+// reader allocate: the size of one attribute's value (Limits.AttrBytes),
+// of one string (Limits.StringBytes) and the group nesting depth of walks
+// (Limits.Depth, unless WithMaxDepth comes later). Zero fields take the
+// defaults of package limits. Exceeding one fails with a *limits.Error.
+func WithLimits(l limits.Limits) Option {
+	return func(o *options) {
+		o.limits = l.WithDefaults()
+		if o.limits.Depth > 0 {
+			o.maxDepth = int(min(o.limits.Depth, 1<<20))
+		}
+	}
+}
+
 // WithoutChecksums skips verification of metadata checksums. Checksums are
 // verified by default; turning them off only helps to salvage damaged files.
 func WithoutChecksums() Option { return func(o *options) { o.verifyChksum = false } }
@@ -119,7 +135,7 @@ var signature = []byte("\x89HDF\r\n\x1a\n")
 func Open(r io.ReaderAt, size int64, opts ...Option) (*File, error) {
 	f := &File{size: size, headers: map[uint64]*objectHeader{}}
 	f.initBudget()
-	f.opts = options{maxDepth: 256, verifyChksum: true}
+	f.opts = options{maxDepth: limits.DefaultDepth, verifyChksum: true, limits: limits.Default()}
 	for _, o := range opts {
 		o(&f.opts)
 	}

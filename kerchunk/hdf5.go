@@ -12,6 +12,7 @@ import (
 
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/kerchunk/codecs"
+	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/rangeio"
 )
 
@@ -25,13 +26,13 @@ func TranslateHDF5(r io.ReaderAt, size int64, url string, opts Options) (*Result
 	if _, ok := r.(*rangeio.Reader); !ok {
 		r = rangeio.NewReader(r, size, hdf5meta.DefaultReaderOptions()...)
 	}
-	f, err := hdf5meta.Open(r, size)
+	f, err := hdf5meta.Open(r, size, hdf5meta.WithLimits(o.Limits))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fileErr(name, "", err)
 	}
 	m, err := buildModel(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fileErr(name, "", err)
 	}
 	t := &h5translator{opts: o, name: name, url: url, f: f, h: newH5Reader(r, size, f), m: m,
 		refs: NewRefs(64), res: &Result{Format: "hdf5", Dimensions: map[string]uint64{}, Variables: map[string]*VarInfo{}}}
@@ -57,6 +58,7 @@ type h5translator struct {
 	paths    map[uint64]string // object header address -> path, for object references
 	fillUsed int64
 	seen     map[string]bool // variable keys written
+	nchunks  uint64          // chunks listed so far, for Limits.ChunksPerFile
 }
 
 func (t *h5translator) run() error {
@@ -105,7 +107,7 @@ func (t *h5translator) run() error {
 			if errors.As(err, new(unsupportedType)) {
 				err = fmt.Errorf("%w: %w", ErrUnsupported, err)
 			}
-			return &VarError{File: t.name, Variable: key, Err: err}
+			return fileErr(t.name, key, err)
 		}
 	}
 	return nil
@@ -558,7 +560,14 @@ func (t *h5translator) storedChunks(p *varPlan) ([]srcChunk, error) {
 	h5dims := ds.Space.Dims
 	rank := len(p.grid)
 	var arena []uint64 // backing store of the chunks' grid indexes
+	lim := t.opts.Limits
 	err := ds.ForEachChunk(func(c hdf5meta.Chunk) error {
+		if err := limits.CheckVar(limits.ChunksPerVariable, t.name, p.key, uint64(len(out))+1, lim.ChunksPerVariable); err != nil {
+			return err
+		}
+		if err := limits.CheckVar(limits.ChunksPerFile, t.name, "", t.nchunks+uint64(len(out))+1, lim.ChunksPerFile); err != nil {
+			return err
+		}
 		if len(c.Offset) != p.h5rank {
 			return fmt.Errorf("%w: chunk offset of rank %d", hdf5meta.ErrFormat, len(c.Offset))
 		}
@@ -592,6 +601,7 @@ func (t *h5translator) storedChunks(p *varPlan) ([]srcChunk, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.nchunks += uint64(len(out))
 	slices.SortStableFunc(out, func(a, b srcChunk) int {
 		switch {
 		case a.lin < b.lin:

@@ -7,8 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"math/big"
 	"strconv"
 	"strings"
+
+	"github.com/greensight/vzarr/limits"
 )
 
 // ErrBadRefs reports a reference file that cannot be read.
@@ -23,8 +27,18 @@ func badRefs(format string, args ...any) error {
 // object alone), as written by this package, by Python's kerchunk or by
 // fsspec. Templates are expanded, so every Ref holds a full URL. "gen"
 // entries are expanded when their templates are plain variable names or
-// integer arithmetic on them ("{{ i * 1000 + 8 }}").
+// integer arithmetic on them ("{{ i * 1000 + 8 }}"). The default limits
+// apply (see ReadJSONLimits).
 func ReadJSON(r io.Reader) (*Refs, error) {
+	return ReadJSONLimits(r, limits.Limits{})
+}
+
+// ReadJSONLimits is ReadJSON with limits: a reference set of more than
+// lim.ChunksPerFile references (counting those "gen" entries would
+// expand to, checked before expanding them) fails with a *limits.Error.
+// Zero fields of lim take the defaults.
+func ReadJSONLimits(r io.Reader, lim limits.Limits) (*Refs, error) {
+	lim = lim.WithDefaults()
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
@@ -49,6 +63,9 @@ func ReadJSON(r io.Reader) (*Refs, error) {
 	v, ok := get("version")
 	if !ok {
 		// Version 0: the whole object is the references.
+		if err := limits.Check(limits.ChunksPerFile, uint64(len(top)), lim.ChunksPerFile); err != nil {
+			return nil, err
+		}
 		refs := NewRefs(len(top))
 		for _, kv := range top {
 			ref, err := parseRefValue(kv.val, nil)
@@ -80,8 +97,11 @@ func ReadJSON(r io.Reader) (*Refs, error) {
 			return nil, err
 		}
 	}
+	if err := limits.Check(limits.ChunksPerFile, uint64(refs.Len()), lim.ChunksPerFile); err != nil {
+		return nil, err
+	}
 	if raw, ok := get("gen"); ok && string(raw) != "null" {
-		if err := expandGen(raw, templates, refs); err != nil {
+		if err := expandGen(raw, templates, refs, lim); err != nil {
 			return nil, err
 		}
 	}
@@ -293,10 +313,34 @@ type genEntry struct {
 }
 
 // expandGen expands version 1 "gen" entries.
-func expandGen(raw []byte, templates map[string]string, refs *Refs) error {
+func expandGen(raw []byte, templates map[string]string, refs *Refs, lim limits.Limits) error {
 	var gens []genEntry
 	if err := json.Unmarshal(raw, &gens); err != nil {
 		return badRefs("gen: %v", err)
+	}
+	// Count the references before expanding any: a few bytes of "gen"
+	// may stand for billions.
+	total := uint64(refs.Len())
+	for gi, g := range gens {
+		n := uint64(1)
+		for name, d := range g.Dimensions {
+			c, err := genCount(d)
+			if err != nil {
+				return badRefs("gen[%d].dimensions[%q]: %v", gi, name, err)
+			}
+			// Each dimension's values are listed, even when another
+			// dimension is empty.
+			if err := limits.Check(limits.ChunksPerFile, c, lim.ChunksPerFile); err != nil {
+				return err
+			}
+			n = limits.Mul(n, c)
+		}
+		if total += n; total < n {
+			total = math.MaxUint64
+		}
+		if err := limits.Check(limits.ChunksPerFile, total, lim.ChunksPerFile); err != nil {
+			return err
+		}
 	}
 	for gi, g := range gens {
 		names := make([]string, 0, len(g.Dimensions))
@@ -368,6 +412,44 @@ func expandGen(raw []byte, templates map[string]string, refs *Refs) error {
 	return nil
 }
 
+// genCount returns the number of values of a "gen" dimension without
+// listing them (math.MaxUint64 when it does not fit).
+func genCount(d json.RawMessage) (uint64, error) {
+	var n int64
+	if err := json.Unmarshal(d, &n); err == nil {
+		return uint64(max(n, 0)), nil
+	}
+	var list []json.RawMessage
+	if err := json.Unmarshal(d, &list); err == nil {
+		return uint64(len(list)), nil
+	}
+	var r struct {
+		Start int64  `json:"start"`
+		Stop  *int64 `json:"stop"`
+		Step  int64  `json:"step"`
+	}
+	if err := json.Unmarshal(d, &r); err != nil || r.Stop == nil {
+		return 0, fmt.Errorf("not a count, list or {start, stop, step}")
+	}
+	if r.Step == 0 {
+		r.Step = 1
+	}
+	lo, hi, step := new(big.Int).SetInt64(r.Start), new(big.Int).SetInt64(*r.Stop), new(big.Int).SetInt64(r.Step)
+	if r.Step < 0 {
+		lo, hi, step = hi, lo, step.Neg(step)
+	}
+	span := new(big.Int).Sub(hi, lo)
+	if span.Sign() <= 0 {
+		return 0, nil
+	}
+	// ceil(span / step)
+	span.Add(span, step).Sub(span, big.NewInt(1)).Quo(span, step)
+	if !span.IsUint64() {
+		return math.MaxUint64, nil
+	}
+	return span.Uint64(), nil
+}
+
 func genDimension(d json.RawMessage) ([]int64, error) {
 	var n int64
 	if err := json.Unmarshal(d, &n); err == nil {
@@ -397,6 +479,9 @@ func genDimension(d json.RawMessage) ([]int64, error) {
 		out = append(out, i)
 		if len(out) > 1<<26 {
 			return nil, fmt.Errorf("range too long")
+		}
+		if r.Step > 0 && i > math.MaxInt64-r.Step || r.Step < 0 && i < math.MinInt64-r.Step {
+			break // the next value would wrap around
 		}
 	}
 	return out, nil

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/netcdf3"
 	"github.com/greensight/vzarr/rangeio"
 )
@@ -27,9 +28,25 @@ func TranslateNetCDF3(r io.ReaderAt, size int64, url string, opts Options) (*Res
 	if name == "" {
 		name = url
 	}
-	f, err := netcdf3.Open(r, size)
+	f, err := netcdf3.Open(r, size, netcdf3.WithLimits(o.Limits))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fileErr(name, "", err)
+	}
+	// One chunk per slab: check the counts before listing them.
+	var nchunks uint64
+	for i := range f.Vars {
+		v := &f.Vars[i]
+		if v.SlabSize() == 0 {
+			continue
+		}
+		n := uint64(v.NumSlabs())
+		if err := limits.CheckVar(limits.ChunksPerVariable, name, v.Name, n, o.Limits.ChunksPerVariable); err != nil {
+			return nil, err
+		}
+		nchunks += n
+		if err := limits.CheckVar(limits.ChunksPerFile, name, "", nchunks, o.Limits.ChunksPerFile); err != nil {
+			return nil, err
+		}
 	}
 	res := &Result{Dimensions: map[string]uint64{}, Variables: map[string]*VarInfo{}}
 	switch f.Format {

@@ -15,6 +15,8 @@ import (
 
 	"github.com/klauspost/compress/snappy"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/greensight/vzarr/limits"
 )
 
 // Parquet references, in the layout of fsspec's LazyReferenceMapper:
@@ -210,8 +212,18 @@ func WriteParquetSet(s *Refs, put func(name string, data []byte) error, opts *Pa
 
 // ReadParquetSet reads a Parquet reference set through get, which returns
 // the file at a path relative to the set's directory (an error for an
-// absent refs file means that its chunks have no reference).
+// absent refs file means that its chunks have no reference). The default
+// limits apply (see ReadParquetSetLimits).
 func ReadParquetSet(get func(name string) ([]byte, error)) (*Refs, error) {
+	return ReadParquetSetLimits(get, limits.Limits{})
+}
+
+// ReadParquetSetLimits is ReadParquetSet with limits: a variable's chunk
+// grid above lim.ChunksPerVariable, a record_size above
+// lim.ChunksPerFile, or a page of more rows than its file's record_size
+// fails before it is listed or allocated. Zero fields take the defaults.
+func ReadParquetSetLimits(get func(name string) ([]byte, error), lim limits.Limits) (*Refs, error) {
+	lim = lim.WithDefaults()
 	data, err := get(".zmetadata")
 	if err != nil {
 		return nil, err
@@ -236,6 +248,9 @@ func ReadParquetSet(get func(name string) ([]byte, error)) (*Refs, error) {
 	if metaRaw == nil || rs == 0 {
 		return nil, badRefs(".zmetadata without metadata or record_size")
 	}
+	if err := limits.Check(limits.ChunksPerFile, uint64(rs), lim.ChunksPerFile); err != nil {
+		return nil, err
+	}
 	metas, err := lenientObject(metaRaw)
 	if err != nil {
 		return nil, badRefs(".zmetadata: %v", err)
@@ -253,9 +268,9 @@ func ReadParquetSet(get func(name string) ([]byte, error)) (*Refs, error) {
 		if err != nil {
 			return nil, badRefs("%s: %v", kv.key, err)
 		}
-		total := uint64(1)
-		for _, g := range grid {
-			total *= g
+		total := limits.Product(grid)
+		if err := limits.CheckVar(limits.ChunksPerVariable, "", name, total, lim.ChunksPerVariable); err != nil {
+			return nil, err
 		}
 		nrec := (total + uint64(rs) - 1) / uint64(rs)
 		for rec := uint64(0); rec < nrec; rec++ {
@@ -263,7 +278,7 @@ func ReadParquetSet(get func(name string) ([]byte, error)) (*Refs, error) {
 			if err != nil {
 				continue // no file: no chunks in this record
 			}
-			cols, n, err := decodeParquet(b)
+			cols, n, err := decodeParquet(b, rs)
 			if err != nil {
 				return nil, badRefs("%s/refs.%d.parq: %v", name, rec, err)
 			}
@@ -274,10 +289,10 @@ func ReadParquetSet(get func(name string) ([]byte, error)) (*Refs, error) {
 				}
 				var ref Ref
 				switch {
-				case cols["raw"] != nil && cols["raw"].bytes[r] != nil:
-					ref = Inline(cols["raw"].bytes[r])
-				case cols["path"] != nil && cols["path"].bytes[r] != nil:
-					ref.URL = string(cols["path"].bytes[r])
+				case cols["raw"].bytesAt(r) != nil:
+					ref = Inline(cols["raw"].bytesAt(r))
+				case cols["path"].bytesAt(r) != nil:
+					ref.URL = string(cols["path"].bytesAt(r))
 					off, size := cols["offset"].int(r), cols["size"].int(r)
 					if off == 0 && size == 0 {
 						ref.Length = -1
@@ -735,6 +750,13 @@ type pqValues struct {
 	ints  []int64
 }
 
+func (c *pqValues) bytesAt(r int) []byte {
+	if c == nil || r >= len(c.bytes) {
+		return nil
+	}
+	return c.bytes[r]
+}
+
 func (c *pqValues) int(r int) int64 {
 	if c == nil || r >= len(c.ints) {
 		return 0
@@ -815,7 +837,9 @@ func hybrid(b []byte, bw int, n int) ([]uint32, error) {
 }
 
 // decodeParquet reads the flat columns of a Parquet file of references.
-func decodeParquet(b []byte) (map[string]*pqValues, int, error) {
+// decodeParquet decodes a refs file of at most maxRows rows (its set's
+// record_size): counts above it fail before anything is allocated.
+func decodeParquet(b []byte, maxRows int) (map[string]*pqValues, int, error) {
 	if len(b) < 12 || string(b[:4]) != "PAR1" || string(b[len(b)-4:]) != "PAR1" {
 		return nil, 0, errors.New("not a Parquet file")
 	}
@@ -858,6 +882,9 @@ func decodeParquet(b []byte) (map[string]*pqValues, int, error) {
 			md := cc.get(3)
 			codec := md.get(4).i
 			numValues := int(md.get(5).i)
+			if numValues < 0 || numValues > maxRows {
+				return nil, 0, fmt.Errorf("column chunk of %d values in a file of at most %d rows", numValues, maxRows)
+			}
 			start := md.get(9).i
 			if d := md.get(11); d.fields != nil || d.i > 0 {
 				if d.i > 0 && d.i < start {
@@ -895,6 +922,9 @@ func decodeParquet(b []byte) (map[string]*pqValues, int, error) {
 						return nil, 0, err
 					}
 					cnt := int(ph.get(7).get(1).i)
+					if cnt < 0 || cnt > maxRows {
+						return nil, 0, fmt.Errorf("dictionary of %d values in a file of at most %d rows", cnt, maxRows)
+					}
 					bs, is, err := plainValues(raw, col.typ, cnt)
 					if err != nil {
 						return nil, 0, err
@@ -908,6 +938,9 @@ func decodeParquet(b []byte) (map[string]*pqValues, int, error) {
 					}
 					dh := ph.get(5)
 					n = int(dh.get(1).i)
+					if n < 0 || n > maxRows-got {
+						return nil, 0, fmt.Errorf("page of %d values past the %d rows of the file", n, maxRows)
+					}
 					enc = dh.get(2).i
 					if col.optional {
 						if len(raw) < 4 {
@@ -926,6 +959,9 @@ func decodeParquet(b []byte) (map[string]*pqValues, int, error) {
 				case pageDataV2:
 					dh := ph.get(8)
 					n = int(dh.get(1).i)
+					if n < 0 || n > maxRows-got {
+						return nil, 0, fmt.Errorf("page of %d values past the %d rows of the file", n, maxRows)
+					}
 					enc = dh.get(4).i
 					dl, rl := int(dh.get(5).i), int(dh.get(6).i)
 					if dl+rl > len(body) || dl < 0 || rl < 0 {

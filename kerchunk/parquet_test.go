@@ -60,8 +60,8 @@ func TestParquetRejectsCorruptFiles(t *testing.T) {
 	for i := 0; i < len(b); i += 3 {
 		c := append([]byte(nil), b...)
 		c[i] ^= 0xff
-		_, _, _ = decodeParquet(c) // must not panic
+		_, _, _ = decodeParquet(c, 1) // must not panic
 	}
-	_, _, err = decodeParquet(b[:len(b)-5])
+	_, _, err = decodeParquet(b[:len(b)-5], 1)
 	assert.Error(t, err)
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/netcdf3"
 	"github.com/greensight/vzarr/rangeio"
 )
@@ -41,6 +42,12 @@ type Options struct {
 	SkipUnsupported bool
 	// Name names the source in error messages (default: the URL).
 	Name string
+	// Limits bound what the file may make the translation allocate:
+	// chunks per variable and per file, attribute and string sizes,
+	// group depth. Zero fields take the defaults of package limits;
+	// exceeding one fails with a *limits.Error naming the file and
+	// variable.
+	Limits limits.Limits
 }
 
 func (o *Options) norm() Options {
@@ -54,6 +61,7 @@ func (o *Options) norm() Options {
 	if c.FillBudget == 0 {
 		c.FillBudget = DefaultFillBudget
 	}
+	c.Limits = c.Limits.WithDefaults()
 	return c
 }
 
@@ -128,6 +136,18 @@ func (e *VarError) Error() string {
 }
 
 func (e *VarError) Unwrap() error { return e.Err }
+
+// fileErr wraps an error of reading the file named name; a limit error
+// is returned as it is, with the file (and variable) named in it.
+func fileErr(name, variable string, err error) error {
+	if errors.Is(err, limits.ErrExceeded) {
+		return limits.Locate(err, name, variable)
+	}
+	if variable != "" {
+		return &VarError{File: name, Variable: variable, Err: err}
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
 
 // Translate writes the references of the NetCDF/HDF5 file in r (size bytes)
 // whose data lives at url: the URL the chunk references name (an absolute

@@ -7,6 +7,9 @@ import (
 	"io"
 	"math"
 	"math/bits"
+	"strings"
+
+	"github.com/greensight/vzarr/limits"
 )
 
 // initialRead is how many bytes Open reads first; most headers fit.
@@ -29,15 +32,33 @@ const (
 // ids, the unlimited dimension first, variables' offsets in order and after
 // the header, the CDF-1/CDF-2 size limits) and also that every variable's
 // data lies inside the file, so that Var.Slab never points past its end.
-func Open(r io.ReaderAt, size int64) (*File, error) {
-	return open(r, size, initialRead)
+//
+// The header's own numbers are checked against the file size before
+// anything is allocated; attribute values and names are also checked
+// against the limits set with WithLimits (by default those of
+// limits.Default()), failing with a *limits.Error.
+func Open(r io.ReaderAt, size int64, opts ...Option) (*File, error) {
+	return open(r, size, initialRead, opts...)
 }
 
-func open(r io.ReaderAt, size int64, initial int64) (*File, error) {
+// Option configures Open.
+type Option func(*decoder)
+
+// WithLimits sets the limits Open checks: Limits.AttrBytes bounds one
+// attribute's values, Limits.StringBytes one name. Zero fields take the
+// defaults.
+func WithLimits(l limits.Limits) Option {
+	return func(d *decoder) { d.lim = l.WithDefaults() }
+}
+
+func open(r io.ReaderAt, size int64, initial int64, opts ...Option) (*File, error) {
 	if size < 0 {
 		return nil, &FormatError{0, fmt.Sprintf("negative file size %d", size), ErrFormat}
 	}
-	d := &decoder{r: r, size: size}
+	d := &decoder{r: r, size: size, lim: limits.Default()}
+	for _, o := range opts {
+		o(d)
+	}
 	if err := d.fill(min(initial, size)); err != nil {
 		return nil, err
 	}
@@ -57,6 +78,7 @@ type decoder struct {
 	off    int64
 	format Format
 	loc    location // what is being read, for error messages
+	lim    limits.Limits
 }
 
 // location names the header element being read. It is kept as parts and
@@ -87,6 +109,21 @@ func (l *location) String() string {
 		}
 	}
 	return s + ": "
+}
+
+// path names the element being read for a limit error: "@title" for a
+// global attribute, "tas@units" for a variable's, "tas" for a variable,
+// else the location as String gives it.
+func (l *location) path() string {
+	switch {
+	case l.kind == "global attribute" && l.named:
+		return "@" + l.name
+	case l.kind == "variable" && l.named && l.inAttr && l.attrNamed:
+		return l.name + "@" + l.attrName
+	case l.kind == "variable" && l.named && !l.inAttr:
+		return l.name
+	}
+	return strings.TrimSuffix(l.String(), ": ")
 }
 
 func (d *decoder) fail(sentinel error, off int64, format string, args ...any) error {
@@ -239,6 +276,9 @@ func (d *decoder) name(what string) (string, error) {
 	}
 	if n > d.remaining() {
 		return "", d.fail(ErrTruncated, at, "%s: length %d exceeds the %d bytes left", what, n, d.remaining())
+	}
+	if err := limits.CheckVar(limits.StringBytes, "", d.loc.path(), uint64(n), d.lim.StringBytes); err != nil {
+		return "", err
 	}
 	b, err := d.next(pad4(n), what)
 	if err != nil {
@@ -419,6 +459,9 @@ func (d *decoder) attr(global bool) (Attr, error) {
 	size := int64(a.Type.Size())
 	if n > d.remaining()/size {
 		return a, d.fail(ErrTruncated, at, "%d values of %d bytes exceed the %d bytes left", n, size, d.remaining())
+	}
+	if err := limits.CheckVar(limits.AttrBytes, "", d.loc.path(), uint64(n*size), d.lim.AttrBytes); err != nil {
+		return a, err
 	}
 	b, err := d.next(pad4(n*size), "values")
 	if err != nil {

@@ -5,11 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/greensight/vzarr/blobio"
-	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/engine"
-	"github.com/greensight/vzarr/kerchunk"
-	"github.com/greensight/vzarr/stac"
 )
 
 // Envelope is what every stage returns, as JSON:
@@ -79,28 +75,9 @@ func ErrorType(err error) string {
 		return ErrTypeTimeout
 	case errors.Is(err, context.Canceled):
 		return ErrTypeCanceled
-	case errors.Is(err, catalog.ErrIllegalTransition):
-		return ErrTypeIllegalTransition
-	case errors.Is(err, catalog.ErrConflict):
-		return ErrTypeConflict
-	case errors.Is(err, catalog.ErrNotFound), errors.Is(err, blobio.ErrNotFound):
-		return ErrTypeNotFound
-	case errors.Is(err, catalog.ErrInvalid):
-		return ErrTypeInvalidParams
-	case errors.Is(err, kerchunk.ErrBadRefs), errors.Is(err, stac.ErrReferences):
-		return ErrTypeInvalidRefs
-	case errors.Is(err, stac.ErrInvalid):
-		return ErrTypeInvalidMetadata
-	case errors.Is(err, blobio.ErrPermission):
-		return ErrTypePermission
-	case errors.Is(err, blobio.ErrUnavailable):
-		return ErrTypeUnavailable
-	case errors.Is(err, catalog.ErrUnavailable):
-		return ErrTypeCatalogUnavailable
-	case errors.Is(err, blobio.ErrSourceNotAllowed):
-		return ErrTypeSourceNotAllowed
-	case errors.Is(err, blobio.ErrConfig), errors.Is(err, blobio.ErrInvalidURL):
-		return ErrTypeConfig
+	}
+	if t := sentinelType(err); t != "" {
+		return t
 	}
 	return ErrTypeInternal
 }

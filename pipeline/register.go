@@ -14,6 +14,7 @@ import (
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/kerchunk"
+	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/refread"
 	"github.com/greensight/vzarr/stac"
 )
@@ -80,6 +81,9 @@ type RegisterDeps struct {
 	Logger *slog.Logger
 	// Now gives the item's "created" time; nil means time.Now.
 	Now func() time.Time
+	// Limits bound what reading the references and their coordinates
+	// may allocate; the zero value means limits.Default().
+	Limits limits.Limits
 }
 
 // RegisterZarrSTACJSON runs the register stage on JSON parameters.
@@ -227,7 +231,9 @@ func register(ctx context.Context, deps *RegisterDeps, p *RegisterParams) (*Regi
 	}
 	load := deps.LoadRefs
 	if load == nil {
-		load = func(ctx context.Context, url string) (*kerchunk.Refs, error) { return LoadRefs(ctx, opener, url) }
+		load = func(ctx context.Context, url string) (*kerchunk.Refs, error) {
+			return loadRefs(ctx, opener, url, deps.Limits)
+		}
 	}
 	refs, err := load(ctx, p.CombinedRefURL)
 	if err != nil {
@@ -235,7 +241,7 @@ func register(ctx context.Context, deps *RegisterDeps, p *RegisterParams) (*Regi
 	}
 	fetch := refread.NewBlobFetcher(opener, 0)
 	defer fetch.Close()
-	info, err := stac.FromReferences(ctx, refs, stac.RefOptions{ReadRange: fetch.Fetch})
+	info, err := stac.FromReferences(ctx, refs, stac.RefOptions{ReadRange: fetch.Fetch, Limits: deps.Limits})
 	if err != nil {
 		return nil, nil, fmt.Errorf("register: %w", err)
 	}
@@ -332,6 +338,10 @@ func applyCombineResult(info *stac.DatasetInfo, p *RegisterParams, tr *stac.Time
 
 // LoadRefs reads a kerchunk JSON reference file through opener.
 func LoadRefs(ctx context.Context, opener *blobio.Opener, url string) (*kerchunk.Refs, error) {
+	return loadRefs(ctx, opener, url, limits.Limits{})
+}
+
+func loadRefs(ctx context.Context, opener *blobio.Opener, url string, lim limits.Limits) (*kerchunk.Refs, error) {
 	obj, err := opener.OpenObject(ctx, url)
 	if err != nil {
 		return nil, err
@@ -340,5 +350,5 @@ func LoadRefs(ctx context.Context, opener *blobio.Opener, url string) (*kerchunk
 	if obj.Size() > 1<<30 {
 		return nil, fmt.Errorf("%w: %s is %d bytes", kerchunk.ErrBadRefs, url, obj.Size())
 	}
-	return kerchunk.ReadJSON(io.NewSectionReader(obj, 0, obj.Size()))
+	return kerchunk.ReadJSONLimits(io.NewSectionReader(obj, 0, obj.Size()), lim)
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/greensight/vzarr/combine"
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/kerchunk"
-	"github.com/greensight/vzarr/netcdf3"
+	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/validate"
 )
 
@@ -70,6 +70,20 @@ type Deps struct {
 	// whose params were written by another process still reads only
 	// allowed sources.
 	Sources *blobio.AllowList
+
+	// Limits bound what hostile files and references may make the stages
+	// allocate (see package limits); the zero value means
+	// limits.Default(). They apply to Translate too unless it sets its own.
+	Limits limits.Limits
+}
+
+// translateOptions returns Translate with Limits when it has none.
+func (d *Deps) translateOptions() kerchunk.Options {
+	o := d.Translate
+	if o.Limits == (limits.Limits{}) {
+		o.Limits = d.Limits
+	}
+	return o
 }
 
 func (d *Deps) opener() *blobio.Opener {
@@ -130,21 +144,7 @@ func classify(err error) error {
 	if errors.As(err, &se) {
 		return err
 	}
-	typ := ""
-	switch {
-	case errors.Is(err, hdf5meta.ErrTruncated):
-		typ = ErrTypeTruncated
-	case errors.Is(err, hdf5meta.ErrUnsupported), errors.Is(err, kerchunk.ErrUnsupported):
-		typ = ErrTypeUnsupported
-	case errors.Is(err, hdf5meta.ErrFormat), errors.Is(err, netcdf3.ErrFormat):
-		typ = ErrTypeFormat
-	case errors.Is(err, validate.ErrNotNetCDF), errors.Is(err, kerchunk.ErrNotNetCDF):
-		typ = ErrTypeNotNetCDF
-	case errors.Is(err, combine.ErrIncompatible):
-		typ = ErrTypeIncompatible
-	case errors.Is(err, combine.ErrInvalid):
-		typ = ErrTypeInvalidParams
-	}
+	typ := sentinelType(err)
 	if typ == "" {
 		return err
 	}
@@ -264,6 +264,9 @@ func inspect(ctx context.Context, deps *Deps, p ValidateParams) (*validate.Repor
 		opts = *deps.Validate
 	}
 	opts.Chunks = false
+	if opts.Limits == (limits.Limits{}) {
+		opts.Limits = deps.Limits
+	}
 	rep, err := validate.Inspect(obj.Reader, obj.Size(), p.NCURL, opts)
 	if err != nil {
 		return nil, classify(fmt.Errorf("validate %s: %w", p.NCURL, err))
@@ -317,7 +320,7 @@ func generateRef(ctx context.Context, deps *Deps, p RefParams) (*RefResult, erro
 	}
 	defer obj.Close()
 	defer deps.Metrics.read(obj)
-	opts := deps.Translate
+	opts := deps.translateOptions()
 	opts.Name = p.NCURL
 	tr, err := kerchunk.Translate(obj.Reader, obj.Size(), obj.RefURL, opts)
 	if err != nil {
@@ -419,10 +422,10 @@ func combineRefs(ctx context.Context, deps *Deps, p CombineParams) (*CombineResu
 	}
 	sources := make([]combine.Source, len(inputs))
 	for i, u := range inputs {
-		sources[i] = &combine.URLSource{URL: u, Opener: o, Translate: deps.Translate}
+		sources[i] = &combine.URLSource{URL: u, Opener: o, Translate: deps.translateOptions()}
 	}
 	res, err := combine.Combine(ctx, sources, combine.Options{ConcatDim: p.ConcatDim, Identical: p.Identical,
-		Opener: o, Parallel: deps.CombineParallel, Logger: deps.Logger})
+		Opener: o, Parallel: deps.CombineParallel, Logger: deps.Logger, Limits: deps.Limits})
 	if err != nil {
 		return nil, classify(fmt.Errorf("combine: %w", err))
 	}
@@ -524,7 +527,7 @@ func (d *Deps) registerDeps() RegisterDeps {
 		// the item names the connection string's account.
 		sc.Account = connStringAccount(o.ConnectionString)
 	}
-	return RegisterDeps{Store: d.Store, Opener: o, STAC: sc, Logger: d.Logger}
+	return RegisterDeps{Store: d.Store, Opener: o, STAC: sc, Logger: d.Logger, Limits: d.Limits}
 }
 
 // connStringAccount is the AccountName of an Azure Storage connection

@@ -14,6 +14,7 @@ import (
 
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/kerchunk/codecs"
+	"github.com/greensight/vzarr/limits"
 )
 
 // Errors, for errors.Is.
@@ -40,6 +41,10 @@ type Store struct {
 	fetch    Fetcher
 	own      *BlobFetcher // created by NewStore, closed by Close
 	Parallel int          // chunks fetched at once (0: DefaultParallel)
+	// Limits bound what Read allocates for an array (its elements,
+	// chunks and string lengths) before it allocates; the zero value
+	// means limits.Default().
+	Limits limits.Limits
 }
 
 // NewStore returns a Store reading refs. Chunk bytes behind URLs come
@@ -514,6 +519,9 @@ func (a *Array) ReadChunks(ctx context.Context, want func(idx []int) bool) (*Dat
 	if err != nil {
 		return nil, err
 	}
+	if err := a.checkLimits(a.store.Limits.WithDefaults()); err != nil {
+		return nil, err
+	}
 	n := a.Len()
 	d := &Data{Shape: append([]int(nil), a.Shape...), DType: a.DType}
 	switch {
@@ -602,6 +610,32 @@ feed:
 		return nil, err
 	}
 	return d, nil
+}
+
+// checkLimits checks the array's size against lim before Read allocates
+// for it: its elements, its chunk grid and its string length.
+func (a *Array) checkLimits(lim limits.Limits) error {
+	if err := limits.CheckVar(limits.CoordElements, "", a.Path, limits.Product(a.Shape), lim.CoordElements); err != nil {
+		return err
+	}
+	grid := uint64(1)
+	for i := range a.Shape {
+		grid = limits.Mul(grid, uint64((a.Shape[i]+a.Chunks[i]-1)/a.Chunks[i]))
+	}
+	if err := limits.CheckVar(limits.ChunksPerVariable, "", a.Path, grid, lim.ChunksPerVariable); err != nil {
+		return err
+	}
+	if a.DType.IsString() {
+		if err := limits.CheckVar(limits.StringBytes, "", a.Path, uint64(a.DType.Size), lim.StringBytes); err != nil {
+			return err
+		}
+	}
+	// No chunk decodes to more than codecs.MaxDecoded: a larger declared
+	// chunk could only overflow the index arithmetic of placeChunk.
+	if n := limits.Mul(limits.Product(a.Chunks), uint64(max(a.DType.Size, 1))); n > codecs.MaxDecoded {
+		return fmt.Errorf("%w: %s: chunks %v of %s hold %d bytes, more than the %d a chunk may decode to", ErrUnsupported, a.Path, a.Chunks, a.DType.Str, n, int64(codecs.MaxDecoded))
+	}
+	return nil
 }
 
 // element is one decoded value.

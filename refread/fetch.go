@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/greensight/vzarr/blobio"
+	"github.com/greensight/vzarr/kerchunk/codecs"
 	"github.com/greensight/vzarr/rangeio"
 )
 
@@ -129,8 +130,11 @@ func (f *BlobFetcher) Fetch(ctx context.Context, url string, offset, length int6
 	if length < 0 {
 		offset, length = 0, size
 	}
-	if offset < 0 || offset+length > size {
-		return nil, fmt.Errorf("%w: %s: range [%d, %d) past the end of the object (%d bytes)", ErrBadRef, url, offset, offset+length, size)
+	if offset < 0 || length < 0 || offset > size || length > size-offset {
+		return nil, fmt.Errorf("%w: %s: range of %d bytes at %d past the end of the object (%d bytes)", ErrBadRef, url, length, offset, size)
+	}
+	if length > codecs.MaxDecoded {
+		return nil, fmt.Errorf("%w: %s: a chunk of %d bytes at %d, larger than the %d bytes a chunk may hold", ErrUnsupported, url, length, offset, int64(codecs.MaxDecoded))
 	}
 	buf := make([]byte, length)
 	n, err := o.obj.ReadAt(buf, offset)

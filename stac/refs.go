@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/greensight/vzarr/kerchunk"
+	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/refread"
 )
 
@@ -45,8 +46,12 @@ type RefOptions struct {
 	// a monotonic coordinate but no step (default DefaultMaxCoordChunks).
 	MaxCoordChunks int
 	// MaxCoordBytes bounds the decoded size of a coordinate that is read
-	// (default DefaultMaxCoordBytes).
+	// (default DefaultMaxCoordBytes): a description reads less than
+	// Limits allow.
 	MaxCoordBytes int64
+	// Limits bound what reading the references may allocate (refread's
+	// checks, the reference file's size); zero fields take the defaults.
+	Limits limits.Limits
 }
 
 func (o *RefOptions) norm() {
@@ -72,7 +77,7 @@ func FromReferenceFile(ctx context.Context, path string, opts RefOptions) (*Data
 		return nil, err
 	}
 	defer f.Close()
-	refs, err := kerchunk.ReadJSON(f)
+	refs, err := kerchunk.ReadJSONLimits(f, opts.Limits)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +136,9 @@ func (d *describer) warnf(format string, args ...any) {
 // error means the references themselves are unusable.
 func FromReferences(ctx context.Context, refs *kerchunk.Refs, opts RefOptions) (*DatasetInfo, error) {
 	opts.norm()
-	d := &describer{ctx: ctx, refs: refs, store: refread.NewStore(refs, refread.FetcherFunc(opts.ReadRange)),
+	store := refread.NewStore(refs, refread.FetcherFunc(opts.ReadRange))
+	store.Limits = opts.Limits
+	d := &describer{ctx: ctx, refs: refs, store: store,
 		opts: opts, info: &DatasetInfo{}, vars: map[string]*zvar{}, aux: map[string]bool{}}
 	if err := d.load(); err != nil {
 		return nil, err

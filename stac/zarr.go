@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/url"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/kerchunk/codecs"
+	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/refread"
 )
 
@@ -93,22 +94,26 @@ func ReadLocalRange(_ context.Context, u string, off, n int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	// The range comes from the references: check it against the file
+	// before allocating for it.
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
 	if n < 0 {
-		return io.ReadAll(f)
+		off, n = 0, st.Size()
+	}
+	if off < 0 || off > st.Size() || n > st.Size()-off {
+		return nil, fmt.Errorf("%w: %s: range of %d bytes at %d past the end of the file (%d bytes)", ErrReferences, u, n, off, st.Size())
+	}
+	if n > codecs.MaxDecoded {
+		return nil, fmt.Errorf("%w: %s: a chunk of %d bytes, larger than the %d bytes a chunk may hold", ErrReferences, u, n, int64(codecs.MaxDecoded))
 	}
 	buf := make([]byte, n)
 	if _, err := f.ReadAt(buf, off); err != nil {
 		return nil, fmt.Errorf("read %s [%d, %d): %w", u, off, off+n, err)
 	}
 	return buf, nil
-}
-
-func product(xs []int64) int64 {
-	p := int64(1)
-	for _, x := range xs {
-		p *= x
-	}
-	return p
 }
 
 // readNumbers reads a numeric array through refread as float64 values in
@@ -119,7 +124,7 @@ func (d *describer) readNumbers(v *zvar) ([]float64, bool, error) {
 	if !numeric(v.dt) {
 		return nil, false, fmt.Errorf("dtype %s is not numeric", v.dt.Str)
 	}
-	if total := product(v.meta.Shape); total*8 > d.opts.MaxCoordBytes {
+	if total := limits.Product(v.meta.Shape); limits.Mul(total, 8) > uint64(d.opts.MaxCoordBytes) {
 		return nil, false, fmt.Errorf("%d values exceed the coordinate size limit", total)
 	}
 	arr, err := d.store.Open(v.name)
@@ -196,13 +201,22 @@ func toFloat(v any) (float64, bool) {
 	return 0, false
 }
 
+// ceilDiv returns ceil(a/b) for a >= 0, b > 0, without overflow.
+func ceilDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 {
+		q++
+	}
+	return q
+}
+
 // readStrings reads a one-dimensional string array through refread.
 func (d *describer) readStrings(v *zvar) ([]string, error) {
 	if len(v.meta.Shape) != 1 {
 		return nil, errors.New("not one-dimensional")
 	}
 	n := v.meta.Shape[0]
-	if n*int64(max(v.dt.Size, 8)) > d.opts.MaxCoordBytes || (n+v.meta.Chunks[0]-1)/v.meta.Chunks[0] > int64(d.opts.MaxCoordChunks) {
+	if limits.Mul(uint64(n), uint64(max(v.dt.Size, 8))) > uint64(d.opts.MaxCoordBytes) || ceilDiv(n, v.meta.Chunks[0]) > int64(d.opts.MaxCoordChunks) {
 		return nil, fmt.Errorf("%d values exceed the coordinate size limit", n)
 	}
 	arr, err := d.store.Open(v.name)

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/netcdf3"
 )
 
@@ -13,7 +14,8 @@ import (
 // variables one range per record (the record dimension becomes the chunk
 // axis with one record per chunk).
 func InspectNetCDF3(r io.ReaderAt, size int64, url string, opts Options) (*Report, error) {
-	f, err := netcdf3.Open(r, size)
+	lim := opts.Limits.WithDefaults()
+	f, err := netcdf3.Open(r, size, netcdf3.WithLimits(lim))
 	if err != nil {
 		return nil, err
 	}
@@ -31,6 +33,11 @@ func InspectNetCDF3(r io.ReaderAt, size int64, url string, opts Options) (*Repor
 		for _, s := range v.Shape {
 			info.Shape = append(info.Shape, uint64(s))
 			total *= uint64(s)
+		}
+		// One chunk per slab: a file of 1-byte records has as many as
+		// it has bytes, so count them before listing them.
+		if err := limits.CheckVar(limits.ChunksPerVariable, url, v.Name, uint64(v.NumSlabs()), lim.ChunksPerVariable); err != nil {
+			return nil, err
 		}
 		slabs := v.Slabs()
 		if v.IsRecord {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/limits"
 )
 
 // Status values of a Report.
@@ -99,6 +100,9 @@ type Options struct {
 	// time dimension while its spatial extent is a fraction of the map makes
 	// one map tile read many time steps.
 	TimeSeriesChunkSteps uint64
+	// Limits bound what the file may make the report allocate (see
+	// package limits); zero fields take the defaults.
+	Limits limits.Limits
 }
 
 // DefaultOptions returns the default thresholds.
@@ -123,7 +127,7 @@ var ErrNotNetCDF = errors.New("validate: not an HDF5 or netCDF file")
 
 // InspectHDF5 builds the report for an HDF5/netCDF-4 file.
 func InspectHDF5(r io.ReaderAt, size int64, url string, opts Options) (*Report, error) {
-	f, err := hdf5meta.Open(r, size)
+	f, err := hdf5meta.Open(r, size, hdf5meta.WithLimits(opts.Limits))
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +160,7 @@ func InspectHDF5(r io.ReaderAt, size int64, url string, opts Options) (*Report, 
 			if !ok {
 				return nil
 			}
-			st, err := storage(f, ds)
+			st, err := storage(f, ds, opts.Limits)
 			if err != nil {
 				return err
 			}
@@ -235,7 +239,7 @@ func compressionName(id uint16) string {
 	return ""
 }
 
-func storage(f *hdf5meta.File, ds *hdf5meta.Dataset) (*DatasetStorage, error) {
+func storage(f *hdf5meta.File, ds *hdf5meta.Dataset, lim limits.Limits) (*DatasetStorage, error) {
 	st := &DatasetStorage{Layout: ds.Layout.Class.String()}
 	switch ds.Layout.Class {
 	case hdf5meta.LayoutContiguous:
@@ -251,7 +255,11 @@ func storage(f *hdf5meta.File, ds *hdf5meta.Dataset) (*DatasetStorage, error) {
 		st.Size = &size
 	case hdf5meta.LayoutChunked:
 		st.ChunkList = []ChunkInfo{}
+		lim := lim.WithDefaults()
 		err := ds.ForEachChunk(func(c hdf5meta.Chunk) error {
+			if err := limits.Check(limits.ChunksPerVariable, uint64(len(st.ChunkList))+1, lim.ChunksPerVariable); err != nil {
+				return err
+			}
 			st.ChunkList = append(st.ChunkList, ChunkInfo{Offset: c.Offset, Addr: f.AbsOffset(c.Addr), Size: c.Size, FilterMask: c.FilterMask})
 			return nil
 		})

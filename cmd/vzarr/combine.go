@@ -15,6 +15,7 @@ import (
 
 	"github.com/greensight/vzarr/combine"
 	"github.com/greensight/vzarr/kerchunk"
+	"github.com/greensight/vzarr/limits"
 )
 
 func init() {
@@ -75,9 +76,14 @@ func runCombine(args []string, stdout, stderr io.Writer) int {
 	noTempl := fs.Bool("no-templates", false, "write every chunk URL in full (no URL templates)")
 	parallel := fs.Int("j", runtime.GOMAXPROCS(0), "inputs read or translated at once")
 	verbose := fs.Bool("verbose", false, "debug logs on stderr")
+	limitFlags := addLimitFlags(fs)
 	help, err := parseFlags(fs, args, combineUsage, stderr)
 	if help {
 		return 0
+	}
+	var lim limits.Limits
+	if err == nil {
+		lim, err = limitFlags.limits()
 	}
 	if err == nil {
 		switch {
@@ -119,7 +125,7 @@ func runCombine(args []string, stdout, stderr io.Writer) int {
 		if l := localURL(in); l != "" {
 			u = l
 		}
-		sources[i] = &combine.URLSource{URL: u, Opener: opener, Translate: kerchunk.Options{Name: in}}
+		sources[i] = &combine.URLSource{URL: u, Opener: opener, Translate: kerchunk.Options{Name: in, Limits: lim}}
 	}
 	var ids []string
 	for _, v := range strings.Split(*identical, ",") {
@@ -128,7 +134,7 @@ func runCombine(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	res, err := combine.Combine(ctx, sources, combine.Options{ConcatDim: *dim, Identical: ids,
-		Opener: opener, Parallel: *parallel, Logger: logger})
+		Opener: opener, Parallel: *parallel, Logger: logger, Limits: lim})
 	if err != nil {
 		return failCombine(stdout, err)
 	}
@@ -177,6 +183,7 @@ func runCombine(args []string, stdout, stderr io.Writer) int {
 func failCombine(stdout io.Writer, err error) int {
 	t := errorType(err)
 	switch {
+	case errors.Is(err, limits.ErrExceeded):
 	case errors.Is(err, combine.ErrIncompatible):
 		t = "incompatible_inputs"
 	case errors.Is(err, combine.ErrInvalid):

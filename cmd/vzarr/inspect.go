@@ -30,8 +30,13 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&opts.HugeChunkBytes, "huge-chunk-bytes", opts.HugeChunkBytes, "warn when chunks are larger than this (uncompressed)")
 	fs.Uint64Var(&opts.TimeSeriesChunkSteps, "time-series-chunk-steps", opts.TimeSeriesChunkSteps, "warn when a chunk holds more time steps than this")
 	storageFlags(fs)
+	limitFlags := addLimitFlags(fs)
 	if err := fs.Parse(interleaved(fs, args)); err != nil {
 		return 2
+	}
+	var err error
+	if opts.Limits, err = limitFlags.limits(); err != nil {
+		return fail(stdout, err)
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()

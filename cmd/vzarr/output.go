@@ -8,6 +8,8 @@ import (
 
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/limits"
+	"github.com/greensight/vzarr/netcdf3"
 	"github.com/greensight/vzarr/validate"
 )
 
@@ -41,11 +43,14 @@ func fail(stdout io.Writer, err error) int {
 // errors by blobio's kinds (not_found, permission_denied, unavailable,
 // invalid_url, ...), file format errors by the readers' sentinels.
 func errorType(err error) string {
+	if errors.Is(err, limits.ErrExceeded) {
+		return "limit_exceeded"
+	}
 	if t := blobio.ErrorType(err); t != "error" {
 		return t
 	}
 	switch {
-	case errors.Is(err, hdf5meta.ErrTruncated):
+	case errors.Is(err, hdf5meta.ErrTruncated), errors.Is(err, netcdf3.ErrTruncated):
 		return "truncated_file"
 	case errors.Is(err, hdf5meta.ErrFormat):
 		return "format_error"

@@ -17,6 +17,7 @@ import (
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/kerchunk/codecs"
+	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/netcdf3"
 )
 
@@ -64,8 +65,13 @@ func runRef(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.noTempl, "no-templates", false, "write every chunk URL in full (no URL templates)")
 	fs.IntVar(&o.parallel, "j", runtime.GOMAXPROCS(0), "with --out-dir: sources translated at once")
 	storageFlags(fs)
+	limitFlags := addLimitFlags(fs)
 	if err := fs.Parse(interleaved(fs, args)); err != nil {
 		return 2
+	}
+	var err error
+	if o.trans.Limits, err = limitFlags.limits(); err != nil {
+		return fail(stdout, err)
 	}
 	if o.format != "json" && o.format != "parquet" {
 		return fail(stdout, usagef("--format must be json or parquet, not %q", o.format))
@@ -296,6 +302,8 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 func refErrorType(err error) string {
 	var ve *kerchunk.VarError
 	switch {
+	case errors.Is(err, limits.ErrExceeded):
+		return "limit_exceeded"
 	case errors.Is(err, netcdf3.ErrTruncated) || errors.Is(err, hdf5meta.ErrTruncated):
 		return "truncated_file"
 	case errors.Is(err, kerchunk.ErrNotNetCDF):

@@ -20,6 +20,7 @@ import (
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/engine"
+	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/pipeline"
 )
 
@@ -104,9 +105,14 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	queueURL := fs.String("queue", "", "work queue URL (default: in process)")
 	progress := fs.String("progress", "auto", "progress on stderr: auto (on a terminal), always, never")
 	verbose := fs.Bool("verbose", false, "the pipeline's logs on stderr")
+	limitFlags := addLimitFlags(fs)
 	help, err := parseFlags(fs, args, runUsage, stderr)
 	if help {
 		return 0
+	}
+	var lim limits.Limits
+	if err == nil {
+		lim, err = limitFlags.limits()
 	}
 	if err == nil {
 		switch {
@@ -173,7 +179,7 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	svc, err := pipeline.NewService(ctx, pipeline.ServiceConfig{
 		Store:    store,
 		QueueURL: qurl,
-		Deps:     pipeline.Deps{Opener: opener, Logger: logger, Metrics: metrics},
+		Deps:     pipeline.Deps{Opener: opener, Logger: logger, Metrics: metrics, Limits: lim},
 		Engine:   engine.Options{Concurrency: max(*workers, 1), Observer: prog.observer()},
 		Submit: pipeline.Submitter{OutURL: outURL, AllowedSchemes: []string{"file", blobio.SchemeABFS, blobio.SchemeABFSS,
 			blobio.SchemeAZ, blobio.SchemeAZBlob, blobio.SchemeMem}},

@@ -51,8 +51,13 @@ func runStac(args []string, stdout, stderr io.Writer) int {
 	created := fs.String("created", "", "the item's created time, RFC 3339 (default: now)")
 	maxValues := fs.Int("max-values", stac.DefaultMaxValues, "list the coordinate values of dimensions with at most this many")
 	storageFlags(fs)
+	limitFlags := addLimitFlags(fs)
 	if err := fs.Parse(interleaved(fs, args)); err != nil {
 		return 2
+	}
+	lim, err := limitFlags.limits()
+	if err != nil {
+		return stacFail(stdout, err)
 	}
 	if *combined == "" && fs.NArg() == 1 {
 		*combined = fs.Arg(0)
@@ -95,7 +100,7 @@ func runStac(args []string, stdout, stderr io.Writer) int {
 	}
 	fetch := refread.NewBlobFetcher(opener, 0)
 	defer fetch.Close()
-	info, err := stac.FromReferences(ctx, refs, stac.RefOptions{ReadRange: fetch.Fetch, MaxValues: *maxValues})
+	info, err := stac.FromReferences(ctx, refs, stac.RefOptions{ReadRange: fetch.Fetch, MaxValues: *maxValues, Limits: lim})
 	if err != nil {
 		return stacFail(stdout, err)
 	}

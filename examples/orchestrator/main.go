@@ -48,6 +48,8 @@
 //	                                        "timeout" (default 6h; negative: none)
 //	-shutdown-timeout VZARR_SHUTDOWN_TIMEOUT time given to requests and tasks at shutdown (default 30s)
 //	-log-level        VZARR_LOG_LEVEL       debug, info, warn, error (default info)
+//	                  VZARR_LIMIT_*         limits on what a file may make a worker allocate
+//	                                        (VZARR_LIMIT_COORD_ELEMENTS, ...; see package limits)
 //
 // The API refuses to start without -auth, with -auth none on an address
 // that is not loopback, and without -allowed-sources. Workers (-mode
@@ -101,6 +103,7 @@ import (
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/engine"
+	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/pipeline"
 	"github.com/greensight/vzarr/queue"
 )
@@ -382,6 +385,12 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, opts *Options) erro
 		opener = blobio.NewOpenerFromEnv()
 		opener.Logger = log
 	}
+	// Limits on what hostile files may make a worker allocate: the
+	// VZARR_LIMIT_* variables, else limits.Default().
+	lim, err := limits.Default().FromEnv(nil)
+	if err != nil {
+		return err
+	}
 	schemes := []string{blobio.SchemeABFS}
 	if cfg.AllowLocal {
 		schemes = append(schemes, "file")
@@ -400,7 +409,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, opts *Options) erro
 		Store:        store,
 		QueueURL:     cfg.QueueURL,
 		QueueOptions: queue.Options{NoSubscription: cfg.Mode == "api", Logger: log},
-		Deps:         pipeline.Deps{Sources: sources, Opener: opener, Logger: log, Metrics: opts.Metrics},
+		Deps:         pipeline.Deps{Sources: sources, Opener: opener, Logger: log, Metrics: opts.Metrics, Limits: lim},
 		Engine: engine.Options{Concurrency: cfg.Workers, LeaseTimeout: cfg.LeaseTimeout, ShutdownGrace: cfg.ShutdownTimeout,
 			SweepInterval: cfg.SweepInterval, StageDeadline: cfg.StageDeadline},
 		Submit: pipeline.Submitter{RefsURL: cfg.RefsURL, AllowedSchemes: schemes, Sources: sources},
