@@ -46,9 +46,9 @@ type ProcessingOptions struct {
 	// FailOnChunkingWarnings refuses files whose chunking report has
 	// warnings.
 	FailOnChunkingWarnings bool `json:"fail_on_chunking_warnings,omitempty"`
-	// Overwrite starts a new run (a new job and Release) that replaces
-	// the references of earlier runs, instead of returning the earlier
-	// run of the same request.
+	// Overwrite starts a new run (a new job and Release, in its own
+	// folder), instead of returning the earlier run of the same request.
+	// The earlier runs' references stay until pruned (Prune).
 	Overwrite bool `json:"overwrite,omitempty"`
 	// Recursive also lists files in subfolders of source_url.
 	Recursive bool `json:"recursive,omitempty"`
@@ -66,6 +66,8 @@ type SubmitResponse struct {
 	// Created is false when the request had been submitted before and no
 	// new work was queued.
 	Created bool `json:"-"`
+	// OutURL is the run folder of a new job.
+	OutURL string `json:"-"`
 }
 
 // ErrInvalidRequest reports a submit request that breaks Contract 1; the
@@ -205,20 +207,27 @@ type Publisher interface {
 type Submitter struct {
 	Store catalog.Store
 	Queue Publisher
-	// RefsURL is the folder under which jobs write their references:
-	// RefsURL/<dataset_id>/<resource_id>/. Default: the folder "refs" of
+	// RefsURL is the folder under which jobs write their references: each
+	// run (Release) in its own folder,
+	// RefsURL/<dataset_id>/<resource_id>/<release_id>/, so that no run
+	// ever overwrites or deletes another's. Default: the folder "refs" of
 	// the source's container (abfs://CONTAINER/refs).
 	RefsURL string
 	// OutURL, when set, is the output folder of every job (the CLI's
-	// --out), instead of the RefsURL layout.
+	// --out: the run folder itself), instead of the RefsURL layout.
 	OutURL string
+	// PublishURL, with OutURL, is where the caller moves OutURL's set
+	// after the job (JobParams.PublishURL).
+	PublishURL string
 	// AllowedSchemes of source_url; default abfs only ("file" allows
 	// local paths).
 	AllowedSchemes []string
 	Logger         *slog.Logger
 }
 
-// OutFolder is where a job of req writes its references.
+// OutFolder is the folder of req's asset: the run folders of its
+// Releases are inside it (RunFolder). With OutURL set, it is OutURL, which
+// is also the run folder.
 func (s *Submitter) OutFolder(req *SubmitRequest) (string, error) {
 	if s.OutURL != "" {
 		return s.OutURL, nil
@@ -235,6 +244,12 @@ func (s *Submitter) OutFolder(req *SubmitRequest) (string, error) {
 		base = loc.WithKey("refs").String()
 	}
 	return joinURL(joinURL(base, url.PathEscape(req.DatasetID)), url.PathEscape(req.ResourceID)), nil
+}
+
+// RunFolder is the folder a run writes to: the asset folder (OutFolder)
+// joined with the Release id.
+func RunFolder(assetFolder, releaseID string) string {
+	return joinURL(assetFolder, url.PathEscape(releaseID))
 }
 
 // statusWord is how a submit response names a job's status.
@@ -303,7 +318,7 @@ func (s *Submitter) Submit(ctx context.Context, req SubmitRequest) (*SubmitRespo
 		}
 		log.InfoContext(ctx, "pipeline: submitted", "job_id", resp.JobID, "release_id", resp.ReleaseID,
 			"asset_id", resp.AssetID, "dataset_id", req.DatasetID, "resource_id", req.ResourceID,
-			"source_url", req.SourceURL, "overwrite", req.ProcessingOptions.Overwrite, "out_url", out)
+			"source_url", req.SourceURL, "overwrite", req.ProcessingOptions.Overwrite, "out_url", resp.OutURL)
 		return resp, nil
 	}
 	return nil, fmt.Errorf("%w: more than %d runs of one request", catalog.ErrConflict, maxRuns)
@@ -330,10 +345,15 @@ func (s *Submitter) create(ctx context.Context, req *SubmitRequest, id, out stri
 	if err != nil {
 		return nil, err
 	}
+	if s.OutURL == "" {
+		// Each run writes to its own folder, named by its Release.
+		out = RunFolder(out, ens.Release.ID)
+	}
 	po := req.ProcessingOptions
 	params, err := json.Marshal(JobParams{DatasetID: req.DatasetID, ResourceID: req.ResourceID, CollectionID: req.CollectionID,
 		SourceURL: req.SourceURL, ConcatDim: po.ConcatDim, FilePattern: po.FilePattern, Recursive: po.Recursive,
-		FailOnChunkingWarnings: po.FailOnChunkingWarnings, Overwrite: po.Overwrite, OutURL: out, ReleaseID: ens.Release.ID})
+		FailOnChunkingWarnings: po.FailOnChunkingWarnings, Overwrite: po.Overwrite, OutURL: out, ReleaseID: ens.Release.ID,
+		PublishURL: s.PublishURL})
 	if err != nil {
 		return nil, err
 	}
@@ -346,5 +366,5 @@ func (s *Submitter) create(ctx context.Context, req *SubmitRequest, id, out stri
 		return nil, fmt.Errorf("queueing job %s: %w", job.ID, err)
 	}
 	return &SubmitResponse{Success: true, JobID: job.ID, ReleaseID: ens.Release.ID, AssetID: ens.Asset.ID,
-		Status: "queued", Created: true}, nil
+		Status: "queued", Created: true, OutURL: out}, nil
 }
