@@ -1,0 +1,266 @@
+package pipeline_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/greensight/vzarr/blobio"
+	"github.com/greensight/vzarr/catalog"
+	"github.com/greensight/vzarr/engine"
+	"github.com/greensight/vzarr/internal/testenv"
+	"github.com/greensight/vzarr/pipeline"
+)
+
+// startRefs runs the pipeline in process over local files with the
+// platform's layout: REFS/<dataset_id>/<resource_id>/<release_id>/.
+func startRefs(t *testing.T, store catalog.Store) (*pipeline.Service, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	refs := filepath.Join(t.TempDir(), "refs")
+	svc, err := pipeline.NewService(ctx, pipeline.ServiceConfig{
+		Store:    store,
+		QueueURL: "mem://runscope-test-" + testenv.RandomSuffix(),
+		Deps:     pipeline.Deps{Opener: &blobio.Opener{}},
+		Engine:   engine.Options{Concurrency: 8, RetryBackoff: 10 * time.Millisecond},
+		Submit:   pipeline.Submitter{RefsURL: refs, AllowedSchemes: []string{"file"}},
+	})
+	require.NoError(t, err)
+	done := make(chan struct{})
+	go func() { defer close(done); assert.NoError(t, svc.Work(ctx)) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = svc.Close(context.Background())
+	})
+	return svc, refs
+}
+
+func runS20(t *testing.T, svc *pipeline.Service, src string, overwrite bool) *catalog.Job {
+	t.Helper()
+	ctx := context.Background()
+	resp, err := svc.Submit(ctx, pipeline.SubmitRequest{DatasetID: "s20", ResourceID: "ow", SourceURL: src, DataType: "zarr",
+		ProcessingOptions: pipeline.ProcessingOptions{ConcatDim: "time", Overwrite: overwrite}})
+	require.NoError(t, err)
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	j, err := svc.Wait(wctx, resp.JobID, 0)
+	require.NoError(t, err)
+	return j
+}
+
+// hashTree maps every file under dir (relative path) to its SHA-256.
+func hashTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		h := sha256.Sum256(b)
+		out[rel] = hex.EncodeToString(h[:])
+		return nil
+	})
+	if os.IsNotExist(err) {
+		return out
+	}
+	require.NoError(t, err)
+	return out
+}
+
+// withBadFile copies the sample and adds tas_1870.nc, a netCDF-4 file
+// whose grid differs: the job fails at combine, after every ref is written.
+func withBadFile(t *testing.T) string {
+	t.Helper()
+	dir, _ := copySample(t)
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "hdf5", "nc4_basic.nc"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "tas_1870.nc"), b, 0o644))
+	return dir
+}
+
+// TestFailedRunsKeepCompletedRelease is reproduction (1) of issue 11 on
+// local files: a failed overwrite and a failed submit of another source on
+// the same ids leave every object of the COMPLETED Release v1 as it was.
+func TestFailedRunsKeepCompletedRelease(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			store := open(t)
+			svc, refs := startRefs(t, store)
+			src, files := copySample(t)
+
+			v1 := runS20(t, svc, src, false)
+			require.Equal(t, catalog.StatusCompleted, v1.Status, v1.Error)
+			v1Dir := filepath.Join(refs, "s20", "ow", v1.ReleaseID)
+			v1Hashes := hashTree(t, v1Dir)
+			require.Len(t, v1Hashes, len(files)+1, "a reference per file and combined.json, in v1's own folder")
+			rel1, err := store.GetRelease(ctx, v1.ReleaseID)
+			require.NoError(t, err)
+			assert.Equal(t, filepath.Join(v1Dir, "combined.json"), rel1.BlobPath)
+
+			// The source gains an incompatible file; overwrite fails at combine.
+			require.NoError(t, os.WriteFile(filepath.Join(src, "tas_1870.nc"),
+				must(os.ReadFile(filepath.Join("..", "testdata", "hdf5", "nc4_basic.nc"))), 0o644))
+			v2 := runS20(t, svc, src, true)
+			require.Equal(t, catalog.StatusFailed, v2.Status)
+			assert.Contains(t, v2.Error, "stage combine")
+			assert.Equal(t, v1Hashes, hashTree(t, v1Dir), "v1 is byte-identical after the failed overwrite")
+			assert.Empty(t, hashTree(t, filepath.Join(refs, "s20", "ow", v2.ReleaseID)), "the failed run left nothing")
+
+			// Another source on the same ids, without overwrite: fails too.
+			v3 := runS20(t, svc, withBadFile(t), false)
+			require.Equal(t, catalog.StatusFailed, v3.Status)
+			assert.NotEqual(t, v1.ReleaseID, v3.ReleaseID)
+			assert.Equal(t, v1Hashes, hashTree(t, v1Dir), "v1 is byte-identical after the failed other-source run")
+			assert.Empty(t, hashTree(t, filepath.Join(refs, "s20", "ow", v3.ReleaseID)))
+
+			got, err := store.GetRelease(ctx, v1.ReleaseID)
+			require.NoError(t, err)
+			assert.Equal(t, catalog.StatusCompleted, got.ProcessingStatus)
+			assert.Equal(t, rel1.BlobPath, got.BlobPath)
+			checkCombined(t, got.BlobPath, files)
+		})
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// TestOverlappingRuns runs two runs of the same ids at once, one that
+// completes and one that fails at combine: neither touches the other's
+// folder, and the completed one is whole.
+func TestOverlappingRuns(t *testing.T) {
+	store := catalog.NewMemory()
+	svc, refs := startRefs(t, store)
+	good, files := copySample(t)
+	bad := withBadFile(t)
+	var wg sync.WaitGroup
+	jobs := make([]*catalog.Job, 2)
+	for i, src := range []string{good, bad} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			jobs[i] = runS20(t, svc, src, true)
+		}()
+	}
+	wg.Wait()
+	require.NotNil(t, jobs[0])
+	require.NotNil(t, jobs[1])
+	require.Equal(t, catalog.StatusCompleted, jobs[0].Status, jobs[0].Error)
+	require.Equal(t, catalog.StatusFailed, jobs[1].Status)
+	okDir := filepath.Join(refs, "s20", "ow", jobs[0].ReleaseID)
+	h := hashTree(t, okDir)
+	assert.Len(t, h, len(files)+1)
+	assert.Empty(t, hashTree(t, filepath.Join(refs, "s20", "ow", jobs[1].ReleaseID)))
+	assert.Len(t, hashTree(t, filepath.Join(refs, "s20", "ow")), len(files)+1, "nothing else in the asset folder")
+	checkCombined(t, filepath.Join(okDir, "combined.json"), files)
+}
+
+// TestFailureCleanupIsRecorded drives the failure cleanup directly: it
+// removes what the run's tasks recorded — also an object whose task never
+// finished (a crash mid-write) — and never an object outside the run's
+// folder or one a COMPLETED Release records.
+func TestFailureCleanupIsRecorded(t *testing.T) {
+	ctx := context.Background()
+	store := catalog.NewMemory()
+	dir := t.TempDir()
+	deps := &pipeline.Deps{Store: store, Opener: &blobio.Opener{}}
+	def := pipeline.NewDefinition(deps)
+	write := func(p string) string {
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(p), 0o644))
+		return p
+	}
+	newJob := func(id, out string) *catalog.Job {
+		ens, err := store.EnsureRelease(ctx, catalog.ReleaseKey{DatasetID: "d", ResourceID: "r", JobID: id})
+		require.NoError(t, err)
+		params, _ := json.Marshal(pipeline.JobParams{DatasetID: "d", ResourceID: "r", SourceURL: "/src", ConcatDim: "time",
+			OutURL: out, ReleaseID: ens.Release.ID})
+		j, err := store.CreateJob(ctx, catalog.NewJob{ID: id, Type: pipeline.JobType, ReleaseID: ens.Release.ID, Params: params})
+		require.NoError(t, err)
+		return j
+	}
+	task := func(j *catalog.Job, typ string, i int, params any, status catalog.Status) {
+		b, _ := json.Marshal(params)
+		tk, err := store.CreateTask(ctx, catalog.NewTask{ID: engine.TaskID(j.ID, typ, i), JobID: j.ID, Type: typ, Stage: typ, Params: b})
+		require.NoError(t, err)
+		if status != catalog.StatusPending {
+			_, err = store.TransitionTask(ctx, tk.ID, catalog.Transition{To: catalog.StatusProcessing})
+			require.NoError(t, err)
+		}
+		if status == catalog.StatusCompleted || status == catalog.StatusFailed {
+			_, err = store.TransitionTask(ctx, tk.ID, catalog.Transition{To: status, Error: "x"})
+			require.NoError(t, err)
+		}
+	}
+
+	// A COMPLETED release whose run shares a folder with the failing one
+	// (vzarr run --out DIR, or references from before run folders).
+	shared := filepath.Join(dir, "shared")
+	j1 := newJob("j1", shared)
+	keptRef := write(filepath.Join(shared, "a.json"))
+	task(j1, pipeline.StageRef, 0, pipeline.RefParams{NCURL: "/src/a.nc", RefURL: keptRef}, catalog.StatusCompleted)
+	_, err := store.CompleteRelease(ctx, j1.ReleaseID, catalog.Completion{BlobPath: "x"})
+	require.NoError(t, err)
+
+	// The failing run: its own folder, and one task whose params name the
+	// shared folder (it can happen only by corruption; still refused).
+	own := filepath.Join(dir, "own")
+	j2 := newJob("j2", own)
+	done := write(filepath.Join(own, "b.json"))
+	crashed := write(filepath.Join(own, "sub", "c.json"))
+	combined := write(filepath.Join(own, "combined.json"))
+	outside := write(filepath.Join(dir, "elsewhere.json"))
+	notMine := write(filepath.Join(own, "unrecorded.json"))
+	task(j2, pipeline.StageRef, 0, pipeline.RefParams{NCURL: "/src/b.nc", RefURL: done}, catalog.StatusCompleted)
+	task(j2, pipeline.StageRef, 1, pipeline.RefParams{NCURL: "/src/c.nc", RefURL: crashed}, catalog.StatusProcessing)
+	task(j2, pipeline.StageRef, 2, pipeline.RefParams{NCURL: "/src/d.nc", RefURL: outside}, catalog.StatusFailed)
+	task(j2, pipeline.StageRef, 3, pipeline.RefParams{NCURL: "/src/e.nc", RefURL: filepath.Join(own, "never.json")}, catalog.StatusPending)
+	task(j2, pipeline.StageCombine, 0, pipeline.CombineParams{DatasetID: "d", RefURLs: []string{done}, ConcatDim: "time",
+		CombinedRefURL: combined}, catalog.StatusFailed)
+	require.NoError(t, def.OnFailure(ctx, j2, &engine.Failure{Stage: pipeline.StageCombine, Error: "boom"}))
+
+	for _, tc := range []struct {
+		path   string
+		exists bool
+	}{
+		{done, false}, {crashed, false}, {combined, false},
+		{outside, true}, {notMine, true}, {keptRef, true},
+	} {
+		_, err := os.Stat(tc.path)
+		assert.Equal(t, tc.exists, err == nil, strings.TrimPrefix(tc.path, dir))
+	}
+	rel, err := store.GetRelease(ctx, j2.ReleaseID)
+	require.NoError(t, err)
+	assert.Equal(t, catalog.StatusFailed, rel.ProcessingStatus)
+
+	// The same cleanup in the shared folder spares the COMPLETED run's object.
+	j3 := newJob("j3", shared)
+	task(j3, pipeline.StageRef, 0, pipeline.RefParams{NCURL: "/src/a.nc", RefURL: keptRef}, catalog.StatusProcessing)
+	mine := write(filepath.Join(shared, "z.json"))
+	task(j3, pipeline.StageRef, 1, pipeline.RefParams{NCURL: "/src/z.nc", RefURL: mine}, catalog.StatusCompleted)
+	require.NoError(t, def.OnFailure(ctx, j3, &engine.Failure{Stage: pipeline.StageRef, Error: "boom"}))
+	assert.FileExists(t, keptRef)
+	assert.NoFileExists(t, mine)
+}
