@@ -264,3 +264,116 @@ func TestFailureCleanupIsRecorded(t *testing.T) {
 	assert.FileExists(t, keptRef)
 	assert.NoFileExists(t, mine)
 }
+
+// TestPrune completes four runs of one asset and prunes with the rules of
+// pipeline.Prune, on every store.
+func TestPrune(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			store := open(t)
+			svc, refs := startRefs(t, store)
+			src, files := copySample(t)
+			var rels []*catalog.Release
+			for i := range 4 {
+				j := runS20(t, svc, src, i > 0)
+				require.Equal(t, catalog.StatusCompleted, j.Status, j.Error)
+				r, err := store.GetRelease(ctx, j.ReleaseID)
+				require.NoError(t, err)
+				rels = append(rels, r)
+			}
+			folder := func(r *catalog.Release) string { return filepath.Join(refs, "s20", "ow", r.ID) }
+			for _, r := range rels {
+				require.Len(t, hashTree(t, folder(r)), len(files)+1)
+			}
+			// v1 is published (APPROVED); v3 is REJECTED.
+			_, err := store.SetApproval(ctx, rels[0].ID, catalog.ApprovalApproved)
+			require.NoError(t, err)
+			_, err = store.SetApproval(ctx, rels[2].ID, catalog.ApprovalRejected)
+			require.NoError(t, err)
+			deps := &pipeline.Deps{Store: store, Opener: &blobio.Opener{}}
+			opts := pipeline.PruneOptions{DatasetID: "s20", ResourceID: "ow", KeepLast: 1}
+
+			tests := []struct {
+				name   string
+				opts   func(o *pipeline.PruneOptions)
+				pruned []int // versions
+				reason []string
+			}{
+				{name: "too young", opts: func(o *pipeline.PruneOptions) {
+					o.OlderThan = time.Hour
+				}},
+				{name: "dry run", opts: func(o *pipeline.PruneOptions) {
+					o.DryRun = true
+					o.OlderThan = time.Hour
+					o.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+				}, pruned: []int{2, 3}, reason: []string{pipeline.PruneSuperseded, pipeline.PruneRejected}},
+			}
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					o := opts
+					tc.opts(&o)
+					res, err := pipeline.Prune(ctx, deps, o)
+					require.NoError(t, err)
+					var got []int
+					var reasons []string
+					for _, p := range res.Pruned {
+						got = append(got, p.Version)
+						reasons = append(reasons, p.Reason)
+						assert.Equal(t, len(files)+1, p.Objects)
+					}
+					assert.Equal(t, tc.pruned, got)
+					assert.Equal(t, tc.reason, reasons)
+					for _, r := range rels {
+						assert.Len(t, hashTree(t, folder(r)), len(files)+1, "nothing deleted")
+						g, err := store.GetRelease(ctx, r.ID)
+						require.NoError(t, err)
+						assert.Nil(t, g.PrunedAt)
+					}
+				})
+			}
+
+			// KeepLast 1: v2 (superseded) and v3 (REJECTED) go; v1 stays —
+			// APPROVED, and no newer release is approved — and v4, the newest.
+			v4Hashes := hashTree(t, folder(rels[3]))
+			res, err := pipeline.Prune(ctx, deps, opts)
+			require.NoError(t, err)
+			require.Len(t, res.Pruned, 2)
+			assert.Equal(t, []string{rels[3].ID, rels[0].ID}, res.Kept)
+			for i, r := range rels {
+				g, err := store.GetRelease(ctx, r.ID)
+				require.NoError(t, err)
+				if i == 1 || i == 2 {
+					assert.Empty(t, hashTree(t, folder(r)), "v%d pruned", r.Version)
+					assert.NotNil(t, g.PrunedAt)
+					assert.Empty(t, g.BlobPath)
+				} else {
+					assert.Len(t, hashTree(t, folder(r)), len(files)+1)
+					assert.Nil(t, g.PrunedAt)
+					assert.Equal(t, r.BlobPath, g.BlobPath)
+				}
+			}
+			assert.Equal(t, v4Hashes, hashTree(t, folder(rels[3])), "the newest release is untouched")
+
+			// Once v4 is approved, v1 is superseded too; v4 never goes.
+			_, err = store.SetApproval(ctx, rels[3].ID, catalog.ApprovalApproved)
+			require.NoError(t, err)
+			res, err = pipeline.Prune(ctx, deps, pipeline.PruneOptions{DatasetID: "s20", ResourceID: "ow"})
+			require.NoError(t, err)
+			require.Len(t, res.Pruned, 1)
+			assert.Equal(t, rels[0].ID, res.Pruned[0].ReleaseID)
+			assert.Equal(t, v4Hashes, hashTree(t, folder(rels[3])))
+			assert.Empty(t, hashTree(t, folder(rels[0])))
+			checkCombined(t, filepath.Join(folder(rels[3]), "combined.json"), files)
+
+			// Nothing left to prune; unknown assets and missing ids are errors.
+			res, err = pipeline.Prune(ctx, deps, opts)
+			require.NoError(t, err)
+			assert.Empty(t, res.Pruned)
+			_, err = pipeline.Prune(ctx, deps, pipeline.PruneOptions{DatasetID: "s20", ResourceID: "nope"})
+			assert.ErrorIs(t, err, catalog.ErrNotFound)
+			_, err = pipeline.Prune(ctx, deps, pipeline.PruneOptions{DatasetID: "s20"})
+			assert.Equal(t, pipeline.ErrTypeInvalidParams, pipeline.Fail(err).ErrorType)
+		})
+	}
+}
