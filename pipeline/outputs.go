@@ -20,7 +20,8 @@ import (
 // runOutputs lists the objects a job writes (or wrote), from its tasks'
 // parameters. Only URLs inside the job's own folder (JobParams.OutURL)
 // count, so a corrupt or foreign task can never point the cleanup at
-// another folder.
+// another folder; a completed job with a PublishURL also has the same
+// names there.
 func runOutputs(ctx context.Context, store catalog.Store, job *catalog.Job) ([]string, error) {
 	jp, err := jobParams(job)
 	if err != nil {
@@ -50,6 +51,17 @@ func runOutputs(ctx context.Context, store catalog.Store, job *catalog.Job) ([]s
 			var p CombineParams
 			if json.Unmarshal(t.Params, &p) == nil {
 				add(p.CombinedRefURL)
+			}
+		}
+	}
+	if jp.PublishURL != "" && job.Status == catalog.StatusCompleted {
+		// A completed run's set was (or is about to be) moved to
+		// PublishURL: its objects are there, under the same names.
+		pub := strings.TrimRight(jp.PublishURL, "/") + "/"
+		for _, u := range urls {
+			if p := pub + strings.TrimPrefix(u, inside); !seen[p] {
+				seen[p] = true
+				urls = append(urls, p)
 			}
 		}
 	}
