@@ -57,7 +57,28 @@ func runS20(t *testing.T, svc *pipeline.Service, src string, overwrite bool) *ca
 	defer cancel()
 	j, err := svc.Wait(wctx, resp.JobID, 0)
 	require.NoError(t, err)
+	if j.Status == catalog.StatusFailed {
+		waitCleanedUp(t, svc.Store, j.ID)
+	}
 	return j
+}
+
+// waitCleanedUp waits for the engine's marker that a FAILED job's failure
+// hook (the cleanup) has run to the end: the job turns FAILED first.
+func waitCleanedUp(t *testing.T, store catalog.Store, jobID string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		tasks, err := store.ListTasks(context.Background(), jobID)
+		require.NoError(t, err)
+		for _, tk := range tasks {
+			if tk.Type == "engine.failure" {
+				return
+			}
+		}
+		require.False(t, time.Now().After(deadline), "job %s: no failure marker", jobID)
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // hashTree maps every file under dir (relative path) to its SHA-256.

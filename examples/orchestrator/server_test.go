@@ -198,7 +198,7 @@ func TestAPISubmitToCompletion(t *testing.T) {
 	rel := st["release"].(map[string]any)
 	assert.Equal(t, "COMPLETED", rel["processing_status"])
 	assert.Equal(t, resp["release_id"], rel["id"])
-	assert.Equal(t, filepath.Join(out, "sample", "monthly", "combined.json"), rel["blob_path"])
+	assert.Equal(t, filepath.Join(out, "sample", "monthly", resp["release_id"].(string), "combined.json"), rel["blob_path"])
 	assert.Equal(t, true, rel["has_stac_item"])
 	assert.NotContains(t, rel, "stac_item_json")
 	counts := st["task_counts"].(map[string]any)
