@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
+	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/catalog"
 )
 
@@ -110,6 +113,38 @@ func protectedOutputs(ctx context.Context, store catalog.Store, assetID, skip st
 	return keep, nil
 }
 
+// removeLocalTemps deletes the temporary siblings a local atomic write
+// of url leaves when its process is killed mid-write
+// (".NAME.tmp-*", see blobio.WriteAtomic) and returns how many it deleted.
+// Blob uploads leave nothing: uncommitted blocks are not objects.
+func removeLocalTemps(url string) int {
+	loc, err := blobio.ParseURL(url)
+	if err != nil || !loc.IsLocal() {
+		return 0
+	}
+	p := loc.Path()
+	temps, _ := filepath.Glob(filepath.Join(filepath.Dir(p), "."+escapeGlob(filepath.Base(p))+".tmp-*"))
+	n := 0
+	for _, tmp := range temps {
+		if os.Remove(tmp) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// escapeGlob quotes filepath.Match's special characters.
+func escapeGlob(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // removeOutputs deletes urls except the protected ones and returns how
 // many objects it deleted; missing objects are not errors.
 func removeOutputs(ctx context.Context, deps *Deps, urls []string, protected map[string]bool) (int, error) {
@@ -119,6 +154,7 @@ func removeOutputs(ctx context.Context, deps *Deps, urls []string, protected map
 		if protected[u] {
 			continue
 		}
+		removed += removeLocalTemps(u)
 		ok, err := removeObject(ctx, deps.opener(), u)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("removing %s: %w", u, err))

@@ -172,7 +172,12 @@ func must[T any](v T, err error) T {
 // completes and one that fails at combine: neither touches the other's
 // folder, and the completed one is whole.
 func TestOverlappingRuns(t *testing.T) {
-	store := catalog.NewMemory()
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) { overlappingRuns(t, open(t)) })
+	}
+}
+
+func overlappingRuns(t *testing.T, store catalog.Store) {
 	svc, refs := startRefs(t, store)
 	good, files := copySample(t)
 	bad := withBadFile(t)
@@ -252,6 +257,8 @@ func TestFailureCleanupIsRecorded(t *testing.T) {
 	done := write(filepath.Join(own, "b.json"))
 	crashed := write(filepath.Join(own, "sub", "c.json"))
 	combined := write(filepath.Join(own, "combined.json"))
+	// A worker killed while writing c.json leaves blobio's temporary sibling.
+	tmp := write(filepath.Join(own, "sub", ".c.json.tmp-12345"))
 	outside := write(filepath.Join(dir, "elsewhere.json"))
 	notMine := write(filepath.Join(own, "unrecorded.json"))
 	task(j2, pipeline.StageRef, 0, pipeline.RefParams{NCURL: "/src/b.nc", RefURL: done}, catalog.StatusCompleted)
@@ -266,7 +273,7 @@ func TestFailureCleanupIsRecorded(t *testing.T) {
 		path   string
 		exists bool
 	}{
-		{done, false}, {crashed, false}, {combined, false},
+		{done, false}, {crashed, false}, {combined, false}, {tmp, false},
 		{outside, true}, {notMine, true}, {keptRef, true},
 	} {
 		_, err := os.Stat(tc.path)
