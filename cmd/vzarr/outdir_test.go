@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/greensight/vzarr/blobio"
+	"github.com/greensight/vzarr/internal/testenv"
 )
 
 // dirHashes maps the files under dir to their SHA-256.
@@ -128,30 +129,46 @@ func TestRunOutReplace(t *testing.T) {
 }
 
 func TestSwapOutBlob(t *testing.T) {
-	ctx := context.Background()
-	o := &blobio.Opener{Mem: &blobio.MemBuckets{}}
-	b := o.Mem.Create("c")
-	defer b.Close()
-	put := func(key, v string) { require.NoError(t, b.WriteAll(ctx, key, []byte(v), nil)) }
-	put("refs/x/a.json", "old a")
-	put("refs/x/stale.json", "old stale")
-	put("refs/x/combined.json", "old combined")
-	put("refs/x.vzarr-staging-1/a.json", "new a")
-	put("refs/x.vzarr-staging-1/sub/b.json", "new b")
-	put("refs/x.vzarr-staging-1/combined.json", "new combined")
-	put("refs/xy/keep.json", "a neighbour")
-	require.NoError(t, swapOut(ctx, o, "mem://c/refs/x.vzarr-staging-1", "mem://c/refs/x", "1"))
-	got := map[string]string{}
-	res, err := o.Scan(ctx, "mem://c/refs", blobio.ScanOptions{Pattern: "*", Recursive: true})
-	require.NoError(t, err)
-	for _, u := range res.NCFiles {
-		key := strings.TrimPrefix(u, "mem://c/")
-		v, err := b.ReadAll(ctx, key)
-		require.NoError(t, err)
-		got[key] = string(v)
+	backends := map[string]func(t *testing.T) (*blobio.Opener, string){
+		"mem": func(*testing.T) (*blobio.Opener, string) {
+			o := &blobio.Opener{Mem: &blobio.MemBuckets{}}
+			o.Mem.Create("c").Close()
+			return o, "mem://c"
+		},
+		"azurite": func(t *testing.T) (*blobio.Opener, string) {
+			o, container := testenv.Azurite(t)
+			return o, "abfs://" + container
+		},
 	}
-	assert.Equal(t, map[string]string{"refs/x/a.json": "new a", "refs/x/sub/b.json": "new b",
-		"refs/x/combined.json": "new combined", "refs/xy/keep.json": "a neighbour"}, got)
+	for name, open := range backends {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			o, root := open(t)
+			b, _, err := o.Open(ctx, root+"/")
+			require.NoError(t, err)
+			defer b.Close()
+			put := func(key, v string) { require.NoError(t, b.WriteAll(ctx, key, []byte(v), nil)) }
+			put("refs/x/a.json", "old a")
+			put("refs/x/stale.json", "old stale")
+			put("refs/x/combined.json", "old combined")
+			put("refs/x.vzarr-staging-1/a.json", "new a")
+			put("refs/x.vzarr-staging-1/sub/b.json", "new b")
+			put("refs/x.vzarr-staging-1/combined.json", "new combined")
+			put("refs/xy/keep.json", "a neighbour")
+			require.NoError(t, swapOut(ctx, o, root+"/refs/x.vzarr-staging-1", root+"/refs/x", "1"))
+			got := map[string]string{}
+			res, err := o.Scan(ctx, root+"/refs", blobio.ScanOptions{Pattern: "*", Recursive: true})
+			require.NoError(t, err)
+			for _, u := range res.NCFiles {
+				key := strings.TrimPrefix(u, root+"/")
+				v, err := b.ReadAll(ctx, key)
+				require.NoError(t, err)
+				got[key] = string(v)
+			}
+			assert.Equal(t, map[string]string{"refs/x/a.json": "new a", "refs/x/sub/b.json": "new b",
+				"refs/x/combined.json": "new combined", "refs/xy/keep.json": "a neighbour"}, got)
+		})
+	}
 }
 
 func TestIsSetMember(t *testing.T) {
@@ -159,4 +176,33 @@ func TestIsSetMember(t *testing.T) {
 		"notes.txt": false, "a.nc": false, ".hidden": false} {
 		assert.Equal(t, want, isSetMember(name), name)
 	}
+}
+
+// TestRunOutReplaceBlob: vzarr run --out on a blob prefix (Azurite).
+func TestRunOutReplaceBlob(t *testing.T) {
+	o, container := testenv.Azurite(t)
+	ctx := context.Background()
+	src := sampleCopy(t)
+	out := "abfs://" + container + "/out"
+	ids := []string{"--dataset-id", "d", "--resource-id", "r", "--out", out}
+	code, res := runCLI(t, append([]string{src}, ids...)...)
+	require.Equal(t, 0, code, res)
+	list := func() []string {
+		r, err := o.Scan(ctx, "abfs://"+container+"/", blobio.ScanOptions{Pattern: "*", Recursive: true})
+		require.NoError(t, err)
+		return r.NCFiles
+	}
+	require.Len(t, list(), 8)
+
+	code, res = runCLI(t, append([]string{src}, ids...)...)
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "output_exists", res["error_type"])
+
+	require.NoError(t, os.Remove(filepath.Join(src, "tas_2020.nc")))
+	code, res = runCLI(t, append([]string{src, "--overwrite"}, ids...)...)
+	require.Equal(t, 0, code, res)
+	assert.Equal(t, "out/combined.json", res["result"].(map[string]any)["blob_path"])
+	got := list()
+	assert.Len(t, got, 7, "5 references, combined.json, stac-item.json: no stale reference, no staging object: %v", got)
+	assert.NotContains(t, got, out+"/tas_2020.json")
 }
