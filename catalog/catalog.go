@@ -188,6 +188,9 @@ type Release struct {
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
 	// ApprovalAt is when the approval state was last set.
 	ApprovalAt *time.Time `json:"approval_at,omitempty"`
+	// PrunedAt is when the release's data was deleted (pipeline.Prune);
+	// its BlobPath is then empty. A pruned release changes no more.
+	PrunedAt *time.Time `json:"pruned_at,omitempty"`
 }
 
 // Job is one pipeline run (for example: virtualize one dataset resource).

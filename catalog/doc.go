@@ -7,7 +7,10 @@
 // (PENDING → APPROVED or REJECTED). While it is processed, the STAC item of
 // the virtual dataset is only cached on the Release (StacItemJSON); the
 // platform's approval flow copies it to pgSTAC. This package never writes
-// pgSTAC.
+// pgSTAC. A REJECTED Release is the catalog's revoked one (there is no
+// separate REVOKED status). When retention (pipeline.Prune) deletes a
+// COMPLETED Release's data, MarkReleasePruned sets its PrunedAt and clears
+// its BlobPath; a pruned Release changes no more.
 //
 // Store is the interface the pipeline uses. Two implementations share one
 // behavioural test suite:

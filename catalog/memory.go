@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"sort"
 	"sync"
@@ -79,6 +80,7 @@ func (r *Release) clone() *Release {
 	c.StacItemJSON = cloneJSON(r.StacItemJSON)
 	c.CompletedAt = cloneTime(r.CompletedAt)
 	c.ApprovalAt = cloneTime(r.ApprovalAt)
+	c.PrunedAt = cloneTime(r.PrunedAt)
 	return &c
 }
 
@@ -256,7 +258,9 @@ func (m *Memory) updateRelease(id string, fn func(r *Release, t time.Time) error
 	}
 	c := r.clone()
 	t := m.now()
-	if err := fn(c, t); err != nil {
+	if err := fn(c, t); errors.Is(err, errUnchanged) {
+		return r.clone(), nil
+	} else if err != nil {
 		return nil, err
 	}
 	c.Revision++
@@ -296,6 +300,11 @@ func (m *Memory) CompleteRelease(_ context.Context, releaseID string, c Completi
 // SetApproval implements Store.
 func (m *Memory) SetApproval(_ context.Context, releaseID string, state ApprovalState) (*Release, error) {
 	return m.updateRelease(releaseID, setApproval(state))
+}
+
+// MarkReleasePruned implements Store.
+func (m *Memory) MarkReleasePruned(_ context.Context, releaseID string, ifRevision int64) (*Release, error) {
+	return m.updateRelease(releaseID, markPruned(ifRevision))
 }
 
 // CreateJob implements Store.

@@ -186,20 +186,20 @@ func scanAsset(row pgx.Row) (*Asset, error) {
 	return &a, nil
 }
 
-const releaseCols = "id, asset_id, job_id, version, processing_status, approval_state, blob_path, stac_item_json, error, revision, created_at, updated_at, completed_at, approval_at, submitted_by"
+const releaseCols = "id, asset_id, job_id, version, processing_status, approval_state, blob_path, stac_item_json, error, revision, created_at, updated_at, completed_at, approval_at, submitted_by, pruned_at"
 
 func scanRelease(row pgx.Row) (*Release, error) {
 	var r Release
 	var item []byte
 	if err := row.Scan(&r.ID, &r.AssetID, &r.JobID, &r.Version, &r.ProcessingStatus, &r.ApprovalState, &r.BlobPath,
-		&item, &r.Error, &r.Revision, &r.CreatedAt, &r.UpdatedAt, &r.CompletedAt, &r.ApprovalAt, &r.SubmittedBy); err != nil {
+		&item, &r.Error, &r.Revision, &r.CreatedAt, &r.UpdatedAt, &r.CompletedAt, &r.ApprovalAt, &r.SubmittedBy, &r.PrunedAt); err != nil {
 		return nil, err
 	}
 	if item != nil {
 		r.StacItemJSON = json.RawMessage(item)
 	}
 	r.CreatedAt, r.UpdatedAt = utc(r.CreatedAt), utc(r.UpdatedAt)
-	r.CompletedAt, r.ApprovalAt = utcPtr(r.CompletedAt), utcPtr(r.ApprovalAt)
+	r.CompletedAt, r.ApprovalAt, r.PrunedAt = utcPtr(r.CompletedAt), utcPtr(r.ApprovalAt), utcPtr(r.PrunedAt)
 	return &r, nil
 }
 
@@ -381,15 +381,19 @@ func (p *Postgres) updateRelease(ctx context.Context, op, id string, fn func(*Re
 			return err
 		}
 		t := now()
-		if err := fn(r, t); err != nil {
+		if err := fn(r, t); errors.Is(err, errUnchanged) {
+			out = r
+			return nil
+		} else if err != nil {
 			return err
 		}
 		r.Revision++
 		r.UpdatedAt = t
 		_, err = tx.Exec(ctx, `UPDATE `+p.t.releases+` SET processing_status = $2, approval_state = $3, blob_path = $4,
-			stac_item_json = $5, error = $6, revision = $7, updated_at = $8, completed_at = $9, approval_at = $10
+			stac_item_json = $5, error = $6, revision = $7, updated_at = $8, completed_at = $9, approval_at = $10,
+			pruned_at = $11
 			WHERE id = $1`, r.ID, r.ProcessingStatus, r.ApprovalState, r.BlobPath, jsonArg(r.StacItemJSON), r.Error,
-			r.Revision, r.UpdatedAt, r.CompletedAt, r.ApprovalAt)
+			r.Revision, r.UpdatedAt, r.CompletedAt, r.ApprovalAt, r.PrunedAt)
 		out = r
 		return err
 	})
@@ -430,6 +434,11 @@ func (p *Postgres) CompleteRelease(ctx context.Context, releaseID string, c Comp
 // SetApproval implements Store.
 func (p *Postgres) SetApproval(ctx context.Context, releaseID string, state ApprovalState) (*Release, error) {
 	return p.updateRelease(ctx, "set approval", releaseID, setApproval(state))
+}
+
+// MarkReleasePruned implements Store.
+func (p *Postgres) MarkReleasePruned(ctx context.Context, releaseID string, ifRevision int64) (*Release, error) {
+	return p.updateRelease(ctx, "mark release pruned", releaseID, markPruned(ifRevision))
 }
 
 // CreateJob implements Store.

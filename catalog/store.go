@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 )
 
@@ -44,6 +45,12 @@ type Store interface {
 	// SetApproval decides a COMPLETED Release's approval: PENDING →
 	// APPROVED or REJECTED.
 	SetApproval(ctx context.Context, releaseID string, state ApprovalState) (*Release, error)
+	// MarkReleasePruned records that a COMPLETED Release's data was
+	// deleted: it sets PrunedAt and clears BlobPath, whatever the
+	// approval. Other releases are refused with ErrIllegalTransition; an
+	// already pruned one is returned unchanged. ifRevision: as in
+	// Transition.
+	MarkReleasePruned(ctx context.Context, releaseID string, ifRevision int64) (*Release, error)
 
 	// CreateRun creates, in one transaction, the Asset and Release of key
 	// (as EnsureRelease does) and a new Job producing the Release: job is
@@ -266,6 +273,10 @@ func checkCompletion(r *Release, c *Completion) error {
 	if c.IfRevision != 0 && c.IfRevision != r.Revision {
 		return conflictf("release %q is at revision %d, not %d", r.ID, r.Revision, c.IfRevision)
 	}
+	if r.PrunedAt != nil {
+		return &TransitionError{Kind: "release", ID: r.ID, From: string(r.ProcessingStatus), To: string(StatusCompleted),
+			Reason: "pruned"}
+	}
 	if r.ApprovalState != ApprovalPending {
 		return &TransitionError{Kind: "release", ID: r.ID, From: string(r.ProcessingStatus), To: string(StatusCompleted),
 			Reason: "approval already " + string(r.ApprovalState)}
@@ -279,6 +290,10 @@ func checkCompletion(r *Release, c *Completion) error {
 
 // checkMutable refuses changes to a release whose approval is decided.
 func checkMutable(r *Release, what string) error {
+	if r.PrunedAt != nil {
+		return &TransitionError{Kind: "release", ID: r.ID, From: string(r.ProcessingStatus), To: string(r.ProcessingStatus),
+			Reason: what + ": pruned"}
+	}
 	if r.ApprovalState != ApprovalPending {
 		return &TransitionError{Kind: "release", ID: r.ID, From: string(r.ProcessingStatus), To: string(r.ProcessingStatus),
 			Reason: what + ": approval already " + string(r.ApprovalState)}
@@ -360,6 +375,27 @@ func setApproval(state ApprovalState) func(*Release, time.Time) error {
 			return err
 		}
 		r.ApprovalState, r.ApprovalAt = state, &t
+		return nil
+	}
+}
+
+// errUnchanged tells a store's updateRelease to return the release as it
+// is, without a new revision.
+var errUnchanged = errors.New("catalog: unchanged")
+
+func markPruned(ifRevision int64) func(*Release, time.Time) error {
+	return func(r *Release, t time.Time) error {
+		if ifRevision != 0 && ifRevision != r.Revision {
+			return conflictf("release %q is at revision %d, not %d", r.ID, r.Revision, ifRevision)
+		}
+		if r.PrunedAt != nil {
+			return errUnchanged
+		}
+		if r.ProcessingStatus != StatusCompleted {
+			return &TransitionError{Kind: "release", ID: r.ID, From: string(r.ProcessingStatus), To: "pruned",
+				Reason: "only COMPLETED releases are pruned"}
+		}
+		r.PrunedAt, r.BlobPath = &t, ""
 		return nil
 	}
 }

@@ -31,6 +31,7 @@ func runSuite(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"ReleaseTransitions", testReleaseTransitions},
 		{"CompleteRelease", testCompleteRelease},
 		{"Approval", testApproval},
+		{"MarkReleasePruned", testMarkPruned},
 		{"OptimisticLock", testOptimisticLock},
 		{"JobsAndTasks", testJobsAndTasks},
 		{"ConcurrentEnsureSameKey", testConcurrentEnsureSame},
@@ -340,6 +341,66 @@ func testApproval(t *testing.T, s catalog.Store) {
 	require.NoError(t, err)
 	assert.Equal(t, "refs/x.json", got.BlobPath)
 	assert.JSONEq(t, `{}`, string(got.StacItemJSON))
+}
+
+func testMarkPruned(t *testing.T, s catalog.Store) {
+	ctx := ctxT(t)
+	completed := func(job string, approval catalog.ApprovalState) *catalog.Release {
+		res, err := s.EnsureRelease(ctx, key(job))
+		require.NoError(t, err)
+		r, err := s.CompleteRelease(ctx, res.Release.ID, catalog.Completion{BlobPath: "refs/" + job + "/combined.json", StacItemJSON: json.RawMessage(`{}`)})
+		require.NoError(t, err)
+		if approval != catalog.ApprovalPending {
+			r, err = s.SetApproval(ctx, r.ID, approval)
+			require.NoError(t, err)
+		}
+		return r
+	}
+	for _, approval := range []catalog.ApprovalState{catalog.ApprovalPending, catalog.ApprovalApproved, catalog.ApprovalRejected} {
+		t.Run(string(approval), func(t *testing.T) {
+			r := completed("prune-"+string(approval), approval)
+			_, err := s.MarkReleasePruned(ctx, r.ID, r.Revision+5)
+			require.ErrorIs(t, err, catalog.ErrConflict, "a stale revision")
+			p, err := s.MarkReleasePruned(ctx, r.ID, r.Revision)
+			require.NoError(t, err)
+			require.NotNil(t, p.PrunedAt)
+			assertUTC(t, *p.PrunedAt)
+			assert.Empty(t, p.BlobPath)
+			assert.Equal(t, r.Revision+1, p.Revision)
+			assert.Equal(t, catalog.StatusCompleted, p.ProcessingStatus)
+			assert.Equal(t, approval, p.ApprovalState)
+			got, err := s.GetRelease(ctx, r.ID)
+			require.NoError(t, err)
+			assert.Equal(t, p.PrunedAt, got.PrunedAt)
+			assert.Empty(t, got.BlobPath)
+
+			again, err := s.MarkReleasePruned(ctx, r.ID, 0)
+			require.NoError(t, err, "idempotent")
+			assert.Equal(t, p.Revision, again.Revision)
+			assert.Equal(t, p.PrunedAt, again.PrunedAt)
+
+			// A pruned release changes no more.
+			_, err = s.CompleteRelease(ctx, r.ID, catalog.Completion{BlobPath: "refs/again.json"})
+			assert.ErrorIs(t, err, catalog.ErrIllegalTransition)
+			_, err = s.SetBlobPath(ctx, r.ID, "refs/again.json")
+			assert.ErrorIs(t, err, catalog.ErrIllegalTransition)
+		})
+	}
+	t.Run("not COMPLETED", func(t *testing.T) {
+		res, err := s.EnsureRelease(ctx, key("prune-pending"))
+		require.NoError(t, err)
+		_, err = s.MarkReleasePruned(ctx, res.Release.ID, 0)
+		assert.ErrorIs(t, err, catalog.ErrIllegalTransition)
+		_, err = s.TransitionRelease(ctx, res.Release.ID, catalog.Transition{To: catalog.StatusFailed, Error: "x"})
+		require.NoError(t, err)
+		_, err = s.MarkReleasePruned(ctx, res.Release.ID, 0)
+		assert.ErrorIs(t, err, catalog.ErrIllegalTransition)
+		got, err := s.GetRelease(ctx, res.Release.ID)
+		require.NoError(t, err)
+		assert.Nil(t, got.PrunedAt)
+	})
+	_, err := s.MarkReleasePruned(ctx, "nope", 0)
+	assert.ErrorIs(t, err, catalog.ErrNotFound)
 }
 
 func testOptimisticLock(t *testing.T, s catalog.Store) {

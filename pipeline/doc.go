@@ -9,4 +9,10 @@
 // of a combined kerchunk reference file, caches it on the Release and
 // completes the Release, in one catalog transaction. Stages log with slog:
 // their inputs, the outcome and the duration.
+//
+// Each run (Release) writes to its own folder,
+// REFS_URL/<dataset_id>/<resource_id>/<release_id>/ (Submitter, RunFolder).
+// A failed run's cleanup deletes exactly the objects its tasks' parameters
+// recorded before they ran, inside that folder, never an object another
+// live Release records; Prune applies the retention rules to old Releases.
 package pipeline

@@ -27,6 +27,11 @@ type RegisterParams struct {
 	ResourceID     string `json:"resource_id"`
 	CollectionID   string `json:"collection_id"`
 	CombinedRefURL string `json:"combined_ref_url"`
+	// PublishRefURL, when set, is where the combined reference is
+	// published after the job (a staging folder swapped into place): the
+	// item and blob_path name it, while the reference is read from
+	// CombinedRefURL.
+	PublishRefURL string `json:"publish_ref_url,omitempty"`
 	// Dimensions maps dimension names to lengths.
 	Dimensions map[string]int64 `json:"dimensions"`
 	// Variables names the data variables.
@@ -220,7 +225,11 @@ func register(ctx context.Context, deps *RegisterDeps, p *RegisterParams) (*Regi
 		}
 		return nil, nil, te
 	}
-	loc, err := stac.ParseRefURL(p.CombinedRefURL)
+	published := p.CombinedRefURL
+	if p.PublishRefURL != "" {
+		published = p.PublishRefURL
+	}
+	loc, err := stac.ParseRefURL(published)
 	if err != nil {
 		return nil, nil, invalidParams("combined_ref_url: %v", err)
 	}
@@ -255,7 +264,7 @@ func register(ctx context.Context, deps *RegisterDeps, p *RegisterParams) (*Regi
 	// The item names the reference file as adlfs resolves it: an
 	// abfs://ACCOUNT/CONTAINER/PATH URL (an account of opener.Accounts)
 	// becomes CONTAINER@ACCOUNT..., and the account a URL names wins.
-	refURL := p.CombinedRefURL
+	refURL := published
 	if l, err := opener.Parse(refURL); err == nil && l.IsAzure() && l.Account != "" {
 		refURL, account = l.RefURL(), l.Account
 	}

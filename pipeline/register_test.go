@@ -296,3 +296,18 @@ func TestRegisterFromBlobStorage(t *testing.T) {
 	assert.Equal(t, []float64{170, 10, -160, 20}, item.BBox, "coordinates read from the blob")
 	assert.Equal(t, "2000-01-01T00:00:00Z", item.Properties.Start)
 }
+
+// TestRegisterPublishRefURL: a reference read from a staging folder is
+// registered under the folder it is published to.
+func TestRegisterPublishRefURL(t *testing.T) {
+	e := newEnv(t, func(*testing.T) catalog.Store { return catalog.NewMemory() })
+	ctx := context.Background()
+	e.params.PublishRefURL = "/data/published/combined.json"
+	out := pipeline.RegisterZarrSTAC(ctx, e.deps, e.params)
+	require.True(t, out.Success, out.Error)
+	rel, err := e.store.GetRelease(ctx, e.release.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "/data/published/combined.json", rel.BlobPath)
+	assert.Contains(t, string(rel.StacItemJSON), `"/data/published/combined.json"`)
+	assert.NotContains(t, string(rel.StacItemJSON), e.params.CombinedRefURL, "the staging path is not published")
+}

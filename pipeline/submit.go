@@ -55,9 +55,9 @@ type ProcessingOptions struct {
 	// FailOnChunkingWarnings refuses files whose chunking report has
 	// warnings.
 	FailOnChunkingWarnings bool `json:"fail_on_chunking_warnings,omitempty"`
-	// Overwrite starts a new run (a new job and Release) that replaces
-	// the references of earlier runs, instead of returning the earlier
-	// run of the same request.
+	// Overwrite starts a new run (a new job and Release, in its own
+	// folder), instead of returning the earlier run of the same request.
+	// The earlier runs' references stay until pruned (Prune).
 	Overwrite bool `json:"overwrite,omitempty"`
 	// Recursive also lists files in subfolders of source_url.
 	Recursive bool `json:"recursive,omitempty"`
@@ -75,6 +75,8 @@ type SubmitResponse struct {
 	// Created is false when the request had been submitted before and no
 	// new work was queued.
 	Created bool `json:"-"`
+	// OutURL is the run folder of a new job.
+	OutURL string `json:"-"`
 }
 
 // ErrInvalidRequest reports a submit request that breaks Contract 1; the
@@ -250,13 +252,18 @@ type Publisher interface {
 type Submitter struct {
 	Store catalog.Store
 	Queue Publisher
-	// RefsURL is the folder under which jobs write their references:
-	// RefsURL/<dataset_id>/<resource_id>/. Default: the folder "refs" of
+	// RefsURL is the folder under which jobs write their references: each
+	// run (Release) in its own folder,
+	// RefsURL/<dataset_id>/<resource_id>/<release_id>/, so that no run
+	// ever overwrites or deletes another's. Default: the folder "refs" of
 	// the source's container (abfs://CONTAINER/refs).
 	RefsURL string
 	// OutURL, when set, is the output folder of every job (the CLI's
-	// --out), instead of the RefsURL layout.
+	// --out: the run folder itself), instead of the RefsURL layout.
 	OutURL string
+	// PublishURL, with OutURL, is where the caller moves OutURL's set
+	// after the job (JobParams.PublishURL).
+	PublishURL string
 	// AllowedSchemes of source_url; default abfs only ("file" allows
 	// local paths).
 	AllowedSchemes []string
@@ -290,7 +297,9 @@ func (s *Submitter) checkSource(req *SubmitRequest) error {
 	return fmt.Errorf("source_url: %w: %v", blobio.ErrSourceNotAllowed, err)
 }
 
-// OutFolder is where a job of req writes its references.
+// OutFolder is the folder of req's asset: the run folders of its
+// Releases are inside it (RunFolder). With OutURL set, it is OutURL, which
+// is also the run folder.
 func (s *Submitter) OutFolder(req *SubmitRequest) (string, error) {
 	if s.OutURL != "" {
 		return s.OutURL, nil
@@ -307,6 +316,12 @@ func (s *Submitter) OutFolder(req *SubmitRequest) (string, error) {
 		base = loc.WithKey("refs").String()
 	}
 	return joinURL(joinURL(base, url.PathEscape(req.DatasetID)), url.PathEscape(req.ResourceID)), nil
+}
+
+// RunFolder is the folder a run writes to: the asset folder (OutFolder)
+// joined with the Release id.
+func RunFolder(assetFolder, releaseID string) string {
+	return joinURL(assetFolder, url.PathEscape(releaseID))
 }
 
 // statusWord is how a submit response names a job's status.
@@ -375,7 +390,7 @@ func (s *Submitter) Submit(ctx context.Context, req SubmitRequest) (*SubmitRespo
 		}
 		log.InfoContext(ctx, "pipeline: submitted", "job_id", resp.JobID, "release_id", resp.ReleaseID,
 			"asset_id", resp.AssetID, "dataset_id", req.DatasetID, "resource_id", req.ResourceID,
-			"source_url", req.SourceURL, "overwrite", req.ProcessingOptions.Overwrite, "out_url", out,
+			"source_url", req.SourceURL, "overwrite", req.ProcessingOptions.Overwrite, "out_url", resp.OutURL,
 			"submitted_by", req.SubmittedBy)
 		return resp, nil
 	}
@@ -408,12 +423,19 @@ func (s *Submitter) existing(ctx context.Context, job *catalog.Job) (*SubmitResp
 // it again too. So the answer is still 202 "queued", with a warning logged.
 func (s *Submitter) create(ctx context.Context, req *SubmitRequest, id, out string) (*SubmitResponse, error) {
 	po := req.ProcessingOptions
+	runOut := out
 	ens, job, err := s.Store.CreateRun(ctx, catalog.ReleaseKey{DatasetID: req.DatasetID, ResourceID: req.ResourceID,
 		JobID: id, DataType: req.DataType, SubmittedBy: req.SubmittedBy},
 		func(ens *catalog.EnsureResult) (catalog.NewJob, error) {
+			runOut = out
+			if s.OutURL == "" {
+				// Each run writes to its own folder, named by its Release.
+				runOut = RunFolder(out, ens.Release.ID)
+			}
 			params, err := json.Marshal(JobParams{DatasetID: req.DatasetID, ResourceID: req.ResourceID, CollectionID: req.CollectionID,
 				SourceURL: req.SourceURL, ConcatDim: po.ConcatDim, FilePattern: po.FilePattern, Recursive: po.Recursive,
-				FailOnChunkingWarnings: po.FailOnChunkingWarnings, Overwrite: po.Overwrite, OutURL: out, ReleaseID: ens.Release.ID})
+				FailOnChunkingWarnings: po.FailOnChunkingWarnings, Overwrite: po.Overwrite, OutURL: runOut, ReleaseID: ens.Release.ID,
+				PublishURL: s.PublishURL})
 			if err != nil {
 				return catalog.NewJob{}, err
 			}
@@ -427,7 +449,7 @@ func (s *Submitter) create(ctx context.Context, req *SubmitRequest, id, out stri
 			"job_id", job.ID, "error", err)
 	}
 	return &SubmitResponse{Success: true, JobID: job.ID, ReleaseID: ens.Release.ID, AssetID: ens.Asset.ID,
-		Status: "queued", Created: true}, nil
+		Status: "queued", Created: true, OutURL: runOut}, nil
 }
 
 func (s *Submitter) logger() *slog.Logger {

@@ -192,7 +192,7 @@ func TestSubmit(t *testing.T) {
 	assert.Equal(t, pipeline.JobType, job.Type)
 	assert.Equal(t, first.ReleaseID, job.ReleaseID)
 	assert.JSONEq(t, `{"dataset_id":"cmip6-tas","resource_id":"monthly","source_url":"abfs://climate/cmip6/tas/",
-		"concat_dim":"time","file_pattern":"*.nc","out_url":"abfs://climate/refs/cmip6-tas/monthly",
+		"concat_dim":"time","file_pattern":"*.nc","out_url":"abfs://climate/refs/cmip6-tas/monthly/`+first.ReleaseID+`",
 		"release_id":"`+first.ReleaseID+`"}`, string(job.Params))
 	rel, err := store.GetRelease(ctx, first.ReleaseID)
 	require.NoError(t, err)
@@ -226,6 +226,10 @@ func TestSubmit(t *testing.T) {
 		rel, err := store.GetRelease(ctx, run2.ReleaseID)
 		require.NoError(t, err)
 		assert.Equal(t, 2, rel.Version)
+		// Each run writes to its own folder, named by its Release.
+		j2, err := store.GetJob(ctx, run2.JobID)
+		require.NoError(t, err)
+		assert.Contains(t, string(j2.Params), `"out_url":"abfs://climate/refs/cmip6-tas/monthly/`+run2.ReleaseID+`"`)
 		run3, err := s.Submit(ctx, r)
 		require.NoError(t, err)
 		assert.Equal(t, first.JobID+"-r3", run3.JobID)

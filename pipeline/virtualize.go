@@ -32,9 +32,13 @@ type JobParams struct {
 	Recursive              bool   `json:"recursive,omitempty"`
 	FailOnChunkingWarnings bool   `json:"fail_on_chunking_warnings,omitempty"`
 	Overwrite              bool   `json:"overwrite,omitempty"`
-	// OutURL is the folder the job writes to: one reference per source
-	// (<name>.json) and combined.json.
+	// OutURL is the folder the job writes to, its own (run-scoped): one
+	// reference per source (<name>.json) and combined.json.
 	OutURL string `json:"out_url"`
+	// PublishURL, when set, is the folder the set is moved to after the
+	// job (vzarr run --overwrite writes to a staging folder and swaps it
+	// into its --out): the STAC item and blob_path name it.
+	PublishURL string `json:"publish_url,omitempty"`
 	// ReleaseID is the Release the job produces.
 	ReleaseID string `json:"release_id"`
 }
@@ -140,7 +144,11 @@ func NewDefinition(deps *Deps) *engine.Definition {
 					if err := engine.Decode(done[StageCombine][0], &c); err != nil {
 						return nil, err
 					}
-					return one(RegisterParamsFrom(&c, jp.ReleaseID, jp.DatasetID, jp.ResourceID, jp.CollectionID))
+					rp := RegisterParamsFrom(&c, jp.ReleaseID, jp.DatasetID, jp.ResourceID, jp.CollectionID)
+					if jp.PublishURL != "" {
+						rp.PublishRefURL = joinURL(jp.PublishURL, CombinedName)
+					}
+					return one(rp)
 				},
 				Run: runWith(func(ctx context.Context, _ *catalog.Job, p RegisterParams) (any, error) {
 					env := RegisterZarrSTAC(ctx, deps.registerDeps(), p)
@@ -240,38 +248,22 @@ func onFailure(ctx context.Context, deps *Deps, job *catalog.Job, f *engine.Fail
 	if rel.ProcessingStatus == catalog.StatusCompleted {
 		return nil
 	}
-	// Remove what the job wrote: the references of the sources it
-	// referenced and the combined reference.
-	tasks, err := deps.Store.ListTasks(ctx, job.ID)
+	// Remove what the job wrote, or began to write: the objects its
+	// tasks' parameters name (recorded before each task ran), inside its
+	// own folder, except any object another Release keeps.
+	urls, err := runOutputs(ctx, deps.Store, job)
 	if err != nil {
 		return err
 	}
-	var urls []string
-	for _, t := range tasks {
-		switch {
-		case t.Type == StageRef && t.Status == catalog.StatusCompleted:
-			var r RefResult
-			if engine.Decode(t, &r) == nil {
-				urls = append(urls, r.RefURL)
-			}
-		case t.Type == StageCombine:
-			urls = append(urls, jp.CombinedRefURL())
-		}
+	protected, err := protectedOutputs(ctx, deps.Store, rel.AssetID, rel.ID)
+	if err != nil {
+		return err
 	}
-	removed := 0
-	for _, u := range urls {
-		ok, err := removeObject(ctx, deps.opener(), u)
-		if err != nil {
-			return fmt.Errorf("removing %s: %w", u, err)
-		}
-		if ok {
-			removed++
-		}
-	}
+	removed, err := removeOutputs(ctx, deps, urls, protected)
 	if removed > 0 {
-		log.InfoContext(ctx, "pipeline: removed the references of the failed job", "objects", removed)
+		log.InfoContext(ctx, "pipeline: removed the references of the failed job", "objects", removed, "out_url", jp.OutURL)
 	}
-	return nil
+	return err
 }
 
 // removeObject deletes the object at url; a missing one is not an error.

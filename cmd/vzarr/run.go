@@ -40,6 +40,16 @@ them along --concat-dim, and build the STAC item. Under OUT_URL (a folder or
 blob prefix) it writes <file name>.json per source (tas_2020.nc gives
 tas_2020.json), combined.json and stac-item.json.
 
+OUT_URL is the run's folder. If it already holds the combined.json of
+another run, run refuses (error_type "output_exists") unless --overwrite;
+then the new set is written to a sibling staging folder,
+OUT_URL.vzarr-staging-*, and replaces the old set only once the run has
+completed (a failed run leaves OUT_URL as it was). Local folders are swapped
+in one atomic rename (Linux); blob prefixes get the new objects copied over
+and the stale ones deleted, so a reader of combined.json sees the old or the
+new dataset, never a mix. --overwrite refuses a folder holding files other
+than references (.json).
+
 By default everything is embedded: an in-memory catalog and an in-process
 queue. With --catalog the Asset/Release/Job records go to PostgreSQL (the
 tables are created if missing); running the same command again then returns
@@ -98,7 +108,7 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	dsn := fs.String("catalog", "", "PostgreSQL DSN of the catalog (default: in memory)")
 	schema := fs.String("catalog-schema", catalog.DefaultSchema, "schema of the catalog tables")
 	fs.BoolVar(&po.FailOnChunkingWarnings, "fail-on-chunking-warnings", false, "refuse files whose chunking report has warnings")
-	fs.BoolVar(&po.Overwrite, "overwrite", false, "with --catalog: a new run even if this one ran before")
+	fs.BoolVar(&po.Overwrite, "overwrite", false, "replace the result of another run in --out (with --catalog: a new run even if this one ran before)")
 	fs.StringVar(&po.FilePattern, "pattern", blobio.DefaultPattern, "glob of the file names to take")
 	fs.BoolVar(&po.Recursive, "recursive", false, "also take files in subfolders")
 	workers := fs.Int("j", 4*runtime.GOMAXPROCS(0), "tasks run at once")
@@ -168,6 +178,49 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	}
 	defer store.Close()
 
+	// --out is the run folder. One that holds another run's result is
+	// refused, or, with --overwrite, replaced by a staging folder once the
+	// job has completed.
+	opener := newOpener()
+	suffix := fmt.Sprint(os.Getpid(), "-", time.Now().UnixNano())
+	publish := "" // where the staging folder goes; "" when none
+	listing, err := listOut(ctx, opener, outURL)
+	if err != nil {
+		return fail(stdout, fmt.Errorf("--out %s: %w", outURL, err))
+	}
+	if listing.combined {
+		sameRun := false
+		if *dsn != "" && !po.Overwrite {
+			// The same command again answers with its earlier run.
+			_, err := store.GetJob(ctx, pipeline.JobID(req.DatasetID, req.ResourceID, req.SourceURL))
+			sameRun = err == nil
+		}
+		switch {
+		case sameRun:
+		case !po.Overwrite:
+			_ = writeJSON(stdout, failure{Success: false, ErrorType: "output_exists", Error: fmt.Sprintf(
+				"%s: %s already holds the %s of another run; --overwrite replaces it", errOutputExists, outURL, pipeline.CombinedName)})
+			return 1
+		case len(listing.foreign) > 0:
+			_ = writeJSON(stdout, failure{Success: false, ErrorType: "output_exists", Error: fmt.Sprintf(
+				"%s: --overwrite replaces the whole folder %s, which holds files that are not references (%s); move them or choose another --out",
+				errOutputExists, outURL, strings.Join(listing.foreign, ", "))})
+			return 1
+		default:
+			publish, outURL = outURL, stagingURL(outURL, suffix)
+		}
+	}
+	final, staged := outURL, false
+	if publish != "" {
+		final = publish
+		staging := outURL
+		defer func() {
+			if !staged { // the run failed: the staging folder goes, --out stays as it was
+				removeStaging(context.Background(), opener, staging)
+			}
+		}()
+	}
+
 	showProgress := *progress == "always" || *progress == "auto" && isTerminal(stderr)
 	prog := newProgress(stderr, showProgress)
 	metrics := &pipeline.Metrics{}
@@ -175,13 +228,12 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	if qurl == "" {
 		qurl = "mem://vzarr-run-" + fmt.Sprint(os.Getpid(), "-", time.Now().UnixNano())
 	}
-	opener := newOpener()
 	svc, err := pipeline.NewService(ctx, pipeline.ServiceConfig{
 		Store:    store,
 		QueueURL: qurl,
 		Deps:     pipeline.Deps{Opener: opener, Logger: logger, Metrics: metrics, Limits: lim},
 		Engine:   engine.Options{Concurrency: max(*workers, 1), Observer: prog.observer()},
-		Submit: pipeline.Submitter{OutURL: outURL, AllowedSchemes: []string{"file", blobio.SchemeABFS, blobio.SchemeABFSS,
+		Submit: pipeline.Submitter{OutURL: outURL, PublishURL: publish, AllowedSchemes: []string{"file", blobio.SchemeABFS, blobio.SchemeABFSS,
 			blobio.SchemeAZ, blobio.SchemeAZBlob, blobio.SchemeMem}},
 	})
 	if err != nil {
@@ -216,7 +268,7 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 		return fail(stdout, fmt.Errorf("job %s: %w", resp.JobID, err))
 	}
 	sum := &runSummary{JobID: job.ID, ReleaseID: resp.ReleaseID, AssetID: resp.AssetID, Created: resp.Created,
-		Status: strings.ToLower(string(job.Status)), RefsURL: outURL}
+		Status: strings.ToLower(string(job.Status)), RefsURL: final}
 	st, err := engine.Status(ctx, store, job.ID)
 	if err == nil {
 		sum.Stages = st.Stages
@@ -247,13 +299,21 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 		return fail(stdout, err)
 	}
 	sum.BlobPath = rel.BlobPath
-	sum.CombinedRefURL = strings.TrimRight(outURL, "/") + "/" + pipeline.CombinedName
-	sum.StacItemURL = strings.TrimRight(outURL, "/") + "/stac-item.json"
-	if err := opener.WriteAtomic(ctx, sum.StacItemURL, func(w io.Writer) error {
+	sum.CombinedRefURL = strings.TrimRight(final, "/") + "/" + pipeline.CombinedName
+	sum.StacItemURL = strings.TrimRight(final, "/") + "/stac-item.json"
+	// The item goes with the set (into the staging folder, when there is one).
+	itemURL := strings.TrimRight(outURL, "/") + "/stac-item.json"
+	if err := opener.WriteAtomic(ctx, itemURL, func(w io.Writer) error {
 		_, err := w.Write(append(indentJSON(rel.StacItemJSON), '\n'))
 		return err
 	}); err != nil {
-		return fail(stdout, fmt.Errorf("writing %s: %w", sum.StacItemURL, err))
+		return fail(stdout, fmt.Errorf("writing %s: %w", itemURL, err))
+	}
+	if publish != "" {
+		if err := swapOut(ctx, opener, outURL, publish, suffix); err != nil {
+			return fail(stdout, fmt.Errorf("replacing %s with %s: %w", publish, outURL, err))
+		}
+		staged = true
 	}
 	prog.summary(sum, "")
 	if err := writeJSON(stdout, struct {

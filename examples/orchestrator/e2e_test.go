@@ -158,7 +158,9 @@ func TestE2EPlatform(t *testing.T) {
 		// The Release holds the STAC item and the blob path.
 		rel := st["release"].(map[string]any)
 		assert.Equal(t, "COMPLETED", rel["processing_status"])
-		assert.Equal(t, "refs/cmip6-tas/monthly/combined.json", rel["blob_path"])
+		// Each run has its own folder, named by its Release.
+		runDir := "refs/cmip6-tas/monthly/" + resp["release_id"].(string)
+		assert.Equal(t, runDir+"/combined.json", rel["blob_path"])
 		assert.Equal(t, true, rel["has_stac_item"])
 		_, full := p.api.do(t, "GET", "/api/jobs/status/"+jobID+"?stac_item=true", "", "")
 		item := full["release"].(map[string]any)["stac_item_json"].(map[string]any)
@@ -168,17 +170,17 @@ func TestE2EPlatform(t *testing.T) {
 		assert.Equal(t, "1971-01-16T12:00:00Z", props["start_datetime"])
 		assert.Equal(t, "2020-12-16T12:00:00Z", props["end_datetime"])
 		refsAsset := item["assets"].(map[string]any)["references"].(map[string]any)
-		assert.Equal(t, "abfs://"+p.container+"/refs/cmip6-tas/monthly/combined.json", refsAsset["href"])
+		assert.Equal(t, "abfs://"+p.container+"/"+runDir+"/combined.json", refsAsset["href"])
 
 		// One reference per source and the combined one, in Azurite.
 		refs := p.list(t, "refs/cmip6-tas/monthly")
 		assert.Len(t, refs, n+1)
-		assert.True(t, p.exists(t, "refs/cmip6-tas/monthly/tas_1971.json"))
+		assert.True(t, p.exists(t, runDir+"/tas_1971.json"))
 
 		// The combined reference reads back what xarray reads from the 50
 		// files: its chunk URLs name the blobs, which are the local files'
 		// copies, so the check runs on the local files.
-		combined := p.read(t, "refs/cmip6-tas/monthly/combined.json")
+		combined := p.read(t, runDir+"/combined.json")
 		dir := filepath.Dir(files[0])
 		local := strings.ReplaceAll(string(combined), "abfs://"+p.container+"/cmip6/tas/", dir+"/")
 		require.NotEqual(t, string(combined), local, "the chunk URLs name the blobs")
@@ -234,6 +236,9 @@ func TestE2EPlatform(t *testing.T) {
 		require.Equal(t, http.StatusAccepted, code, resp)
 		st := p.api.waitDone(t, resp["job_id"].(string), 5*time.Minute)
 		require.Equal(t, "FAILED", st["status"])
+		// The job turns FAILED first; the Release and the cleanup follow.
+		p.api.waitCleanedUp(t, resp["job_id"].(string), time.Minute)
+		_, st = p.api.do(t, "GET", "/api/jobs/status/"+resp["job_id"].(string), "", "")
 		badURL := "abfs://" + p.container + "/cmip6/tas-bad/" + filepath.Base(bad)
 		assert.Contains(t, st["error"], badURL, "the error names the file")
 		rel := st["release"].(map[string]any)

@@ -36,7 +36,7 @@
 //	                                        in a PGPASSFILE
 //	-catalog-schema   VZARR_CATALOG_SCHEMA  schema of the catalog tables (default app)
 //	-migrate          VZARR_MIGRATE         create or update the catalog tables at start (default true)
-//	-refs-url         VZARR_REFS_URL        folder of the references: REFS_URL/<dataset_id>/<resource_id>/
+//	-refs-url         VZARR_REFS_URL        folder of the references: REFS_URL/<dataset_id>/<resource_id>/<release_id>/
 //	                                        (default abfs://<source container>/refs)
 //	-workers          VZARR_WORKERS         tasks a worker process runs at once (default 4 x CPUs)
 //	-allow-local      VZARR_ALLOW_LOCAL     accept local folders as source_url (development only)

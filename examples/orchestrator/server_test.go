@@ -250,7 +250,7 @@ func TestAPISubmitToCompletion(t *testing.T) {
 	assert.Equal(t, "COMPLETED", rel["processing_status"])
 	assert.Equal(t, resp["release_id"], rel["id"])
 	assert.Equal(t, "platform", rel["submitted_by"])
-	assert.Equal(t, filepath.Join(out, "sample", "monthly", "combined.json"), rel["blob_path"])
+	assert.Equal(t, filepath.Join(out, "sample", "monthly", resp["release_id"].(string), "combined.json"), rel["blob_path"])
 	assert.Equal(t, true, rel["has_stac_item"])
 	assert.NotContains(t, rel, "stac_item_json")
 	counts := st["task_counts"].(map[string]any)

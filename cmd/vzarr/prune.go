@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/greensight/vzarr/catalog"
+	"github.com/greensight/vzarr/pipeline"
+)
+
+func init() {
+	register(command{name: "prune",
+		synopsis: "prune --catalog DSN --dataset-id ID --resource-id ID [--keep-last N] [--older-than D]   delete old Releases' references",
+		run:      runPrune})
+}
+
+const pruneUsage = `Usage: vzarr prune --catalog postgres://... --dataset-id ID --resource-id ID
+         [--keep-last 1] [--older-than 720h] [--dry-run] [--catalog-schema app]
+
+Retention of one asset's Releases. Every run writes its own folder
+(REFS_URL/<dataset_id>/<resource_id>/<release_id>/) and nothing removes it
+until prune. prune deletes the references of the COMPLETED Releases that are
+REJECTED (the catalog's revoked state) or superseded — a newer COMPLETED, not
+rejected Release exists; an APPROVED (published) Release is superseded only
+by a newer APPROVED one — except the --keep-last newest COMPLETED Releases
+(at least 1: the newest is never touched), and, with --older-than, those
+completed more recently than that. It deletes exactly the objects each run
+recorded (never one another live Release records), then marks the Release
+pruned (pruned_at set, blob_path cleared). PENDING, PROCESSING and FAILED
+Releases are left alone. Running it again finishes an interrupted prune.
+
+The summary is JSON on stdout:
+
+  {"success": true, "result": {"dataset_id", "resource_id", "pruned": [{"release_id",
+   "version", "reason", "blob_path", "objects"}...], "kept": [release_id...]}}
+
+Flags:
+`
+
+func runPrune(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("prune", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var opts pipeline.PruneOptions
+	dsn := fs.String("catalog", "", "PostgreSQL DSN of the catalog (required)")
+	schema := fs.String("catalog-schema", catalog.DefaultSchema, "schema of the catalog tables")
+	fs.StringVar(&opts.DatasetID, "dataset-id", "", "dataset id (required)")
+	fs.StringVar(&opts.ResourceID, "resource-id", "", "resource id (required)")
+	fs.IntVar(&opts.KeepLast, "keep-last", 1, "keep the N newest COMPLETED Releases (at least 1)")
+	fs.DurationVar(&opts.OlderThan, "older-than", 0, "prune only Releases completed longer ago than this (e.g. 720h)")
+	fs.BoolVar(&opts.DryRun, "dry-run", false, "list what would be pruned, change nothing")
+	verbose := fs.Bool("verbose", false, "logs on stderr")
+	help, err := parseFlags(fs, args, pruneUsage, stderr)
+	if help {
+		return 0
+	}
+	if err == nil {
+		switch {
+		case fs.NArg() != 0:
+			err = usagef("prune takes no arguments, got %d", fs.NArg())
+		case *dsn == "":
+			err = usagef("prune needs --catalog")
+		case opts.DatasetID == "" || opts.ResourceID == "":
+			err = usagef("prune needs --dataset-id and --resource-id")
+		case opts.KeepLast < 1:
+			err = usagef("--keep-last must be at least 1, not %d", opts.KeepLast)
+		case opts.OlderThan < 0:
+			err = usagef("--older-than must not be negative")
+		}
+		if err != nil {
+			fs.Usage()
+		}
+	}
+	if err != nil {
+		_ = writeJSON(stdout, failure{Success: false, Error: err.Error(), ErrorType: "usage_error"})
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	level := slog.LevelError + 4
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	pg, err := catalog.OpenPostgres(ctx, *dsn, catalog.PostgresOptions{Schema: *schema, Logger: logger})
+	if err != nil {
+		return fail(stdout, err)
+	}
+	defer pg.Close()
+	if _, err := pg.Migrate(ctx); err != nil {
+		return fail(stdout, err)
+	}
+	res, err := pipeline.Prune(ctx, &pipeline.Deps{Store: pg, Opener: newOpener(), Logger: logger}, opts)
+	if err != nil {
+		env := pipeline.Fail(err)
+		_ = writeJSON(stdout, struct {
+			failure
+			Result *pipeline.PruneResult `json:"result,omitempty"`
+		}{failure{Success: false, Error: env.Error, ErrorType: env.ErrorType}, res})
+		return 1
+	}
+	if err := writeJSON(stdout, struct {
+		Success bool                  `json:"success"`
+		Result  *pipeline.PruneResult `json:"result"`
+	}{true, res}); err != nil {
+		return 1
+	}
+	return 0
+}
