@@ -68,12 +68,27 @@ func openAzureSB(ctx context.Context, name string, query url.Values, opts *Optio
 		return nil, err
 	}
 	opener := &azuresb.URLOpener{ConnectionString: cfg.ConnectionString, ServiceBusHostname: cfg.Hostname}
+	connect := func(ctx context.Context) (*session, error) {
+		return connectAzureSB(ctx, opener, cfg, opts.NoSubscription)
+	}
+	first, err := connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The clients connect lazily and reconnect on their own; a
+	// subscription whose receive failed is replaced by the link. The
+	// namespace counts as reachable again once an operation succeeds.
+	return &Queue{link: newLink("", first, connect, opts)}, nil
+}
+
+// connectAzureSB opens the topic and, unless noSub, the subscription.
+func connectAzureSB(ctx context.Context, opener *azuresb.URLOpener, cfg *serviceBusConfig, noSub bool) (*session, error) {
 	topic, err := opener.OpenTopicURL(ctx, &url.URL{Scheme: SchemeAzureSB, Host: cfg.Topic})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	q := &Queue{topic: topic}
-	if !opts.NoSubscription {
+	s := &session{topic: topic}
+	if !noSub {
 		sq := url.Values{"subscription": {cfg.Subscription}}
 		for k, v := range cfg.SubQuery {
 			sq[k] = v
@@ -84,7 +99,7 @@ func openAzureSB(ctx context.Context, name string, query url.Values, opts *Optio
 			_ = topic.Shutdown(ctx)
 			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 		}
-		q.sub = sub
+		s.sub = sub
 	}
-	return q, nil
+	return s, nil
 }

@@ -127,6 +127,12 @@ type Options struct {
 	NoSubscription bool
 	// Logger receives the queue's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// Reconnect is the schedule of reconnect attempts after a broker
+	// fault (rabbit://, azuresb://); zero fields take Backoff's defaults.
+	Reconnect Backoff
+	// SendTimeout bounds one Publish on a broker; default
+	// DefaultSendTimeout.
+	SendTimeout time.Duration
 }
 
 func (o *Options) logger() *slog.Logger {
@@ -148,6 +154,12 @@ type Queue struct {
 	// shuts them down with the last one.
 	shared bool
 	log    *slog.Logger
+	// link, for brokers (rabbit://, azuresb://), holds the current topic
+	// and subscription across reconnects; topic, sub and closer are then
+	// unused.
+	link           *link
+	noSubscription bool
+	sendTimeout    time.Duration
 }
 
 // Open opens the queue rawURL names (see the package documentation).
@@ -177,7 +189,16 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Queue, error) {
 	q.url = redact(u)
 	q.scheme = u.Scheme
 	q.log = opts.logger()
-	q.log.Debug("queue: opened", "url", q.url, "subscription", q.sub != nil)
+	q.noSubscription = opts.NoSubscription
+	q.sendTimeout = opts.SendTimeout
+	if q.sendTimeout <= 0 {
+		q.sendTimeout = DefaultSendTimeout
+	}
+	if q.link != nil {
+		q.link.url = q.url
+		q.link.start()
+	}
+	q.log.Debug("queue: opened", "url", q.url, "subscription", !opts.NoSubscription)
 	return q, nil
 }
 
@@ -200,10 +221,52 @@ func (q *Queue) Publish(ctx context.Context, m Message) error {
 		return err
 	}
 	pm := &pubsub.Message{Body: m.Encode(), BeforeSend: q.beforeSend}
-	if err := q.topic.Send(ctx, pm); err != nil {
-		return q.classify("publish "+m.String(), err)
+	if q.link == nil {
+		if err := q.topic.Send(ctx, pm); err != nil {
+			return q.classify("publish "+m.String(), err)
+		}
+		return nil
 	}
-	return nil
+	s, err := q.link.get()
+	if err != nil {
+		return fmt.Errorf("queue: publish %s: %w", m.String(), err)
+	}
+	sctx, cancel := sessionCtx(ctx, s, q.sendTimeout)
+	defer cancel()
+	err = s.topic.Send(sctx, pm)
+	switch {
+	case err == nil:
+		q.link.succeeded()
+		return nil
+	case ctx.Err() != nil:
+		return q.classify("publish "+m.String(), err)
+	case s.isLost():
+		return fmt.Errorf("%w: publish %s on %s: connection lost", ErrUnavailable, m.String(), q.url)
+	}
+	if sctx.Err() != nil {
+		err = fmt.Errorf("no answer within %s", q.sendTimeout)
+	}
+	q.link.failed(s, err, s.isBroken())
+	err = q.classify("publish "+m.String(), err)
+	if !errors.Is(err, ErrClosed) && !errors.Is(err, ErrConfig) && !errors.Is(err, ErrUnavailable) {
+		err = fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return err
+}
+
+// Ready reports whether the queue can reach its broker: nil when it is
+// connected (always, for mem://), an error wrapping ErrUnavailable with
+// the reason while it is not (ErrClosed after Close). For rabbit:// it is
+// the state of the connection; for azuresb://, whose clients connect
+// lazily, it is the outcome of the last publish or receive.
+func (q *Queue) Ready(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if q.link == nil {
+		return nil
+	}
+	return q.link.ready()
 }
 
 // beforeSend makes RabbitMQ messages persistent; other drivers ignore it.
@@ -241,19 +304,57 @@ func (d *Delivery) Nack() {
 // Receive waits for the next message. It returns ErrClosed after Close,
 // ctx's error when ctx ends.
 func (q *Queue) Receive(ctx context.Context) (*Delivery, error) {
-	if q.sub == nil {
+	if q.noSub() {
 		return nil, fmt.Errorf("%w: %s was opened for publishing only", ErrConfig, q.url)
 	}
-	m, err := q.sub.Receive(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+	if q.link == nil {
+		m, err := q.sub.Receive(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, q.classify("receive", err)
 		}
-		return nil, q.classify("receive", err)
+		return newDelivery(m), nil
 	}
+	for {
+		s, err := q.link.wait(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rctx, cancel := sessionCtx(ctx, s, 0)
+		m, err := s.sub.Receive(rctx)
+		cancel()
+		switch {
+		case err == nil:
+			q.link.succeeded()
+			return newDelivery(m), nil
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case s.isLost():
+			continue // wait for the next session
+		}
+		// A gocloud.dev subscription whose receive failed stays failed:
+		// open a new one. Configuration errors go to the caller too.
+		q.link.failed(s, err, true)
+		if cerr := q.classify("receive", err); errors.Is(cerr, ErrConfig) || errors.Is(cerr, ErrClosed) {
+			return nil, cerr
+		}
+	}
+}
+
+func newDelivery(m *pubsub.Message) *Delivery {
 	d := &Delivery{msg: m}
 	d.Message, d.err = Decode(m.Body)
-	return d, nil
+	return d
+}
+
+// noSub reports a queue opened for publishing only.
+func (q *Queue) noSub() bool {
+	if q.link != nil {
+		return q.noSubscription
+	}
+	return q.sub == nil
 }
 
 // DefaultCloseTimeout bounds Close when its context has no deadline.
@@ -267,6 +368,9 @@ func (q *Queue) Close(ctx context.Context) error {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultCloseTimeout)
 		defer cancel()
+	}
+	if q.link != nil {
+		return q.link.close(ctx)
 	}
 	var errs []error
 	if q.sub != nil && !q.shared {
