@@ -3,7 +3,6 @@ package queue_test
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -266,68 +265,6 @@ func TestServiceBusWiring(t *testing.T) {
 	})
 }
 
-// proxy forwards TCP connections to target until it is cut: cut closes
-// every connection and refuses new ones (a broker that went away), heal
-// accepts them again.
-type proxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	down   bool
-	conns  []net.Conn
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &proxy{ln: ln, target: target}
-	go p.serve()
-	t.Cleanup(func() { _ = ln.Close(); p.cut() })
-	return p
-}
-
-func (p *proxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		down := p.down
-		p.mu.Unlock()
-		if down {
-			_ = c.Close()
-			continue
-		}
-		u, err := net.Dial("tcp", p.target)
-		if err != nil {
-			_ = c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, c, u)
-		p.mu.Unlock()
-		go func() { _, _ = io.Copy(u, c); _ = u.Close() }()
-		go func() { _, _ = io.Copy(c, u); _ = c.Close() }()
-	}
-}
-
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *proxy) heal() {
-	p.mu.Lock()
-	p.down = false
-	p.mu.Unlock()
-}
-
 // TestRabbitReconnects cuts the connections to the broker (through a
 // proxy, so that the shared broker keeps running): Ready reports the
 // outage, publishes fail fast with ErrUnavailable, a receiver waits; once
@@ -338,9 +275,9 @@ func TestRabbitReconnects(t *testing.T) {
 	server := testenv.RabbitURL(t)
 	su, err := url.Parse(server)
 	require.NoError(t, err)
-	px := newProxy(t, su.Host)
+	px := testenv.NewProxy(t, su.Host)
 	via := *su
-	via.Host = px.ln.Addr().String()
+	via.Host = px.Addr()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var logs lockedBuffer
@@ -353,7 +290,7 @@ func TestRabbitReconnects(t *testing.T) {
 	require.NoError(t, q.Ready(ctx))
 
 	require.NoError(t, q.Publish(ctx, queue.Message{JobID: "before"}))
-	px.cut()
+	px.Cut()
 	require.Eventually(t, func() bool { return q.Ready(ctx) != nil }, 10*time.Second, 5*time.Millisecond)
 	err = q.Ready(ctx)
 	require.ErrorIs(t, err, queue.ErrUnavailable)
@@ -374,7 +311,7 @@ func TestRabbitReconnects(t *testing.T) {
 	}()
 	time.Sleep(300 * time.Millisecond) // several reconnect attempts fail
 	require.ErrorIs(t, q.Ready(ctx), queue.ErrUnavailable)
-	px.heal()
+	px.Heal()
 	require.Eventually(t, func() bool { return q.Ready(ctx) == nil }, 10*time.Second, 5*time.Millisecond)
 	require.NoError(t, q.Publish(ctx, queue.Message{JobID: "after"}))
 	seen := map[string]bool{}

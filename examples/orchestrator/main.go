@@ -39,7 +39,7 @@
 //	GET  /api/jobs/status/{job_id}       the job, its stage, task counts, its Release
 //	GET  /api/dbadmin/tasks/{job_id}     the job's task records (?stage=, ?status=, ?limit=, ?offset=)
 //	GET  /healthz                        liveness
-//	GET  /readyz                         the catalog answers
+//	GET  /readyz                         the queue is connected and the catalog answers (else 503)
 package main
 
 import (
