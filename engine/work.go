@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -49,6 +50,7 @@ func (e *Engine) Work(ctx context.Context, r Receiver) error {
 		})
 	}
 	sem := make(chan struct{}, e.opts.Concurrency)
+	streak := &outage{log: e.log}
 	failures := 0
 	var werr error
 loop:
@@ -92,6 +94,7 @@ loop:
 			var re *RetryError
 			switch {
 			case err == nil:
+				streak.ok(hctx)
 				d.Ack()
 			case errors.As(err, &re):
 				e.log.DebugContext(hctx, "engine: message deferred", "message", d.Message.String(), "reason", re.Reason, "after", re.After)
@@ -99,9 +102,8 @@ loop:
 			case hctx.Err() != nil:
 				d.Nack()
 			default:
-				e.log.ErrorContext(hctx, "engine: handling failed; the message will be delivered again",
-					"message", d.Message.String(), "error", err)
-				nackLater(d, e.backoff(1))
+				n := streak.fail(hctx, d.Message, err)
+				nackLater(d, e.retryDelay(n))
 			}
 		}()
 	}
@@ -118,4 +120,51 @@ loop:
 		return nil
 	}
 	return werr
+}
+
+// retryDelay is the wait before a message whose handling failed is
+// delivered again, after n failures in a row (of any message): exponential
+// from RetryBackoff, capped at MaxRetryDelay, with jitter so that the
+// messages of an outage do not come back in step.
+func (e *Engine) retryDelay(n int) time.Duration {
+	return queue.Backoff{Initial: e.opts.RetryBackoff, Max: e.opts.MaxRetryDelay}.Delay(n)
+}
+
+// outage follows runs of handling failures in a row (the catalog or the
+// broker away: every message fails the same way). The first failure of a
+// run is logged as an error, the others at debug level, and the end of the
+// run once, with its length: an outage costs two lines, not one per
+// message per retry.
+type outage struct {
+	log      *slog.Logger
+	mu       sync.Mutex
+	failures int
+	since    time.Time
+}
+
+// fail records a failure; it returns the length of the run.
+func (o *outage) fail(ctx context.Context, m queue.Message, err error) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.failures++
+	if o.failures == 1 {
+		o.since = time.Now()
+		o.log.ErrorContext(ctx, "engine: handling failed; the message will be delivered again (further failures in a row are logged at debug level)",
+			"message", m.String(), "error", err)
+	} else {
+		o.log.DebugContext(ctx, "engine: handling failed; the message will be delivered again",
+			"message", m.String(), "error", err, "failures_in_a_row", o.failures)
+	}
+	return o.failures
+}
+
+// ok records a success: a run of failures ends.
+func (o *outage) ok(ctx context.Context) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.failures > 0 {
+		o.log.InfoContext(ctx, "engine: handling succeeds again", "failures_in_a_row", o.failures,
+			"duration", time.Since(o.since).Round(time.Millisecond))
+		o.failures = 0
+	}
 }
