@@ -50,7 +50,7 @@ func (e *Engine) Work(ctx context.Context, r Receiver) error {
 		})
 	}
 	sem := make(chan struct{}, e.opts.Concurrency)
-	streak := &outage{log: e.log}
+	streak := &outage{log: e.log, step: e.backoff}
 	failures := 0
 	var werr error
 loop:
@@ -123,9 +123,9 @@ loop:
 }
 
 // retryDelay is the wait before a message whose handling failed is
-// delivered again, after n failures in a row (of any message): exponential
-// from RetryBackoff, capped at MaxRetryDelay, with jitter so that the
-// messages of an outage do not come back in step.
+// delivered again, at level n of a run of failures (see outage):
+// exponential from RetryBackoff, capped at MaxRetryDelay, with jitter so
+// that the messages of an outage do not come back in step.
 func (e *Engine) retryDelay(n int) time.Duration {
 	return queue.Backoff{Initial: e.opts.RetryBackoff, Max: e.opts.MaxRetryDelay}.Delay(n)
 }
@@ -134,28 +134,39 @@ func (e *Engine) retryDelay(n int) time.Duration {
 // broker away: every message fails the same way). The first failure of a
 // run is logged as an error, the others at debug level, and the end of the
 // run once, with its length: an outage costs two lines, not one per
-// message per retry.
+// message per retry. The run's level, the exponent of the retry delay,
+// rises with time, not with the count of failures (an outage fails every
+// message at once): by one each time a whole delay of the current level
+// has passed, so that the retries of a short outage stay close together.
 type outage struct {
 	log      *slog.Logger
+	step     func(level int) time.Duration // the delay of a level, without jitter
 	mu       sync.Mutex
 	failures int
+	level    int
 	since    time.Time
+	levelAt  time.Time
 }
 
-// fail records a failure; it returns the length of the run.
+// fail records a failure; it returns the run's level (from 1).
 func (o *outage) fail(ctx context.Context, m queue.Message, err error) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	now := time.Now()
 	o.failures++
 	if o.failures == 1 {
-		o.since = time.Now()
+		o.since, o.levelAt, o.level = now, now, 1
 		o.log.ErrorContext(ctx, "engine: handling failed; the message will be delivered again (further failures in a row are logged at debug level)",
 			"message", m.String(), "error", err)
-	} else {
-		o.log.DebugContext(ctx, "engine: handling failed; the message will be delivered again",
-			"message", m.String(), "error", err, "failures_in_a_row", o.failures)
+		return o.level
 	}
-	return o.failures
+	if now.Sub(o.levelAt) >= o.step(o.level) {
+		o.level++
+		o.levelAt = now
+	}
+	o.log.DebugContext(ctx, "engine: handling failed; the message will be delivered again",
+		"message", m.String(), "error", err, "failures_in_a_row", o.failures, "level", o.level)
+	return o.level
 }
 
 // ok records a success: a run of failures ends.
@@ -165,6 +176,6 @@ func (o *outage) ok(ctx context.Context) {
 	if o.failures > 0 {
 		o.log.InfoContext(ctx, "engine: handling succeeds again", "failures_in_a_row", o.failures,
 			"duration", time.Since(o.since).Round(time.Millisecond))
-		o.failures = 0
+		o.failures, o.level = 0, 0
 	}
 }
