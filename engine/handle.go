@@ -534,6 +534,7 @@ func (e *Engine) safePlan(ctx context.Context, st *Stage, job *catalog.Job, done
 
 // runTask runs a claimed task and commits its outcome.
 func (e *Engine) runTask(ctx context.Context, def *Definition, st *Stage, job *catalog.Job, task *catalog.Task) error {
+	e.log.DebugContext(ctx, "engine: task started", "task_id", task.ID, "attempt", task.Attempts)
 	start := time.Now()
 	result, runErr := e.safeRun(ctx, st, job, task)
 	dur := time.Since(start)

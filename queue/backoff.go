@@ -8,7 +8,7 @@ import (
 // Defaults of Backoff.
 const (
 	DefaultBackoffInitial = 250 * time.Millisecond
-	DefaultBackoffMax     = 15 * time.Second
+	DefaultBackoffMax     = 5 * time.Second
 	DefaultBackoffJitter  = 0.5
 )
 

@@ -33,7 +33,7 @@ func TestBackoffSchedule(t *testing.T) {
 		{"full jitter near 1 leaves almost nothing", Backoff{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Jitter: 1, Rand: one},
 			[]time.Duration{0, 0, 0, 0}},
 		{"defaults", Backoff{Rand: zero},
-			[]time.Duration{250, 500, 1000, 2000, 4000, 8000, 15000, 15000}},
+			[]time.Duration{250, 500, 1000, 2000, 4000, 5000, 5000}},
 		{"max below initial is raised", Backoff{Initial: time.Second, Max: time.Millisecond, Jitter: -1},
 			[]time.Duration{1000, 1000}},
 	} {
