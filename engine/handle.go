@@ -542,8 +542,11 @@ func (e *Engine) runTask(ctx context.Context, def *Definition, st *Stage, job *c
 		runErr = fmt.Errorf("internal error: stage %s returned invalid JSON", st.Name)
 	}
 	if runErr == nil {
-		_, err := e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusCompleted,
-			IfRevision: task.Revision, Result: successEnvelope(result)})
+		err := e.persist(ctx, task, func() error {
+			_, err := e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusCompleted,
+				IfRevision: task.Revision, Result: successEnvelope(result)})
+			return err
+		})
 		if isRace(err) {
 			e.log.WarnContext(ctx, "engine: result discarded: the task was taken over", "task_id", task.ID)
 			return nil

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/queue"
 )
 
@@ -177,5 +178,38 @@ func (o *outage) ok(ctx context.Context) {
 		o.log.InfoContext(ctx, "engine: handling succeeds again", "failures_in_a_row", o.failures,
 			"duration", time.Since(o.since).Round(time.Millisecond))
 		o.failures, o.level = 0, 0
+	}
+}
+
+// persist runs write, the catalog write that records the outcome of a
+// task this worker ran, again while it fails for another reason than a
+// race (the catalog away), backing off, until it succeeds, ctx ends or the
+// task's lease would be over (another worker may then take the task
+// over). A result already computed is then not lost to a short database
+// outage, and the task does not wait for its lease to run again.
+func (e *Engine) persist(ctx context.Context, task *catalog.Task, write func() error) error {
+	deadline := time.Now().Add(e.opts.LeaseTimeout)
+	if task.StartedAt != nil {
+		deadline = task.StartedAt.Add(e.opts.LeaseTimeout)
+	}
+	b := queue.Backoff{Initial: e.opts.RetryBackoff / 4, Max: e.opts.MaxRetryDelay}
+	for n := 1; ; n++ {
+		err := write()
+		if err == nil || isRace(err) || ctx.Err() != nil {
+			return err
+		}
+		wait := b.Delay(n)
+		if time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		e.log.DebugContext(ctx, "engine: recording a task's outcome failed; retrying", "task_id", task.ID,
+			"attempt", n, "retry_in", wait, "error", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
 	}
 }

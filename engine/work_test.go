@@ -107,3 +107,51 @@ func TestCatalogOutageLogsOnce(t *testing.T) {
 	assert.Equal(t, 1, logs.count("level=ERROR"), "one error for the outage, not %d", store.calls.Load())
 	assert.Equal(t, 1, logs.count("handling succeeds again"), "the end of the outage is logged once")
 }
+
+// blipStore fails the first writes that complete a task (the database
+// restarting just as tasks finish).
+type blipStore struct {
+	catalog.Store
+	fail atomic.Int64 // completions left to fail
+}
+
+func (s *blipStore) TransitionTask(ctx context.Context, id string, tr catalog.Transition) (*catalog.Task, error) {
+	if tr.To == catalog.StatusCompleted && !strings.HasSuffix(id, "/list") && !strings.HasSuffix(id, "/square") &&
+		!strings.HasSuffix(id, "/sum") && s.fail.Add(-1) >= 0 {
+		return nil, errDBDown
+	}
+	return s.Store.TransitionTask(ctx, id, tr)
+}
+
+// TestCompletionSurvivesCatalogBlip: a task whose result cannot be
+// recorded at once (the catalog away for a moment) keeps its result and
+// records it when the catalog is back: it runs once, and does not wait
+// for its lease (10 minutes here) to run again.
+func TestCompletionSurvivesCatalogBlip(t *testing.T) {
+	store := &blipStore{Store: catalog.NewMemory()}
+	store.fail.Store(8)
+	fx := newFixture()
+	q, err := queue.Open(context.Background(), "mem://engine-blip-"+testenv.RandomSuffix()+"?ackdeadline=1m", queue.Options{})
+	require.NoError(t, err)
+	defer q.Close(context.Background())
+	e, err := engine.New(store, q, engine.Options{Logger: quietLogger(), RetryBackoff: 20 * time.Millisecond,
+		MaxRetryDelay: 100 * time.Millisecond, LeaseTimeout: 10 * time.Minute, Concurrency: 4}, fx.def())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Work(ctx, q) }()
+	defer func() { cancel(); <-done }()
+
+	j, err := store.CreateJob(context.Background(), catalog.NewJob{ID: "job-" + testenv.RandomSuffix(), Type: "squares"})
+	require.NoError(t, err)
+	require.NoError(t, e.Enqueue(context.Background(), j.ID))
+	j = waitJob(t, store, j.ID, 30*time.Second)
+	require.Equal(t, catalog.StatusCompleted, j.Status)
+	checkSum(t, j)
+	assert.Less(t, store.fail.Load(), int64(0), "the completions did fail")
+	fx.mu.Lock()
+	defer fx.mu.Unlock()
+	for id, n := range fx.runs {
+		assert.Equal(t, 1, n, "task %s ran once", id)
+	}
+}

@@ -72,7 +72,13 @@ func newFaultEnv(t *testing.T) *faultEnv {
 			require.NotEqual(t, shared, filepath.Clean(os.Getenv(v)), "the suite must not stop the shared instances")
 		}
 	}
-	e.work = t.TempDir()
+	// The processes' logs and data stay in VZARR_FAULTS_WORK when it is
+	// set (scripts/faults keeps it with VZARR_FAULTS_KEEP=1).
+	e.work = os.Getenv("VZARR_FAULTS_WORK")
+	if e.work == "" {
+		e.work = t.TempDir()
+	}
+	require.NoError(t, os.MkdirAll(e.work, 0o755))
 	e.bin = filepath.Join(e.work, "orchestrator")
 	out, err := exec.Command("go", "build", "-o", e.bin, ".").CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
@@ -170,22 +176,26 @@ func (p *proc) startedTask(t *testing.T, id string) bool {
 
 // cluster is one case's API and workers, on their own schema and queue.
 type cluster struct {
-	env     *faultEnv
-	name    string
-	schema  string
-	queue   string
-	refs    string
-	lease   time.Duration
-	api     *proc
-	base    string
-	workers []*proc
+	env    *faultEnv
+	name   string
+	schema string
+	queue  string
+	refs   string
+	lease  time.Duration
+	// concurrency is each worker's -workers.
+	concurrency int
+	api         *proc
+	base        string
+	workers     []*proc
 }
 
-func (e *faultEnv) cluster(t *testing.T, name string, lease time.Duration) *cluster {
+// cluster starts an API and two workers, each running concurrency tasks
+// at once and holding up to 2×concurrency unacknowledged messages.
+func (e *faultEnv) cluster(t *testing.T, name string, lease time.Duration, concurrency int) *cluster {
 	t.Helper()
 	c := &cluster{env: e, name: name, schema: "faults_" + name + "_" + testenv.RandomSuffix(),
-		queue: "rabbit://vzarr-faults-" + name + "-" + testenv.RandomSuffix() + "?prefetch_count=1",
-		refs:  filepath.Join(e.work, name, "refs"), lease: lease}
+		queue: fmt.Sprintf("rabbit://vzarr-faults-%s-%s?prefetch_count=%d", name, testenv.RandomSuffix(), 2*concurrency),
+		refs:  filepath.Join(e.work, name, "refs"), lease: lease, concurrency: concurrency}
 	require.NoError(t, os.MkdirAll(c.refs, 0o755))
 	// The API first: it creates the schema; then the workers.
 	c.api = c.start(t, "api", "api")
@@ -200,7 +210,7 @@ func (e *faultEnv) cluster(t *testing.T, name string, lease time.Duration) *clus
 func (c *cluster) start(t *testing.T, name, mode string) *proc {
 	t.Helper()
 	args := []string{"-mode", mode, "-addr", "127.0.0.1:0", "-queue", c.queue, "-catalog", c.env.dsn,
-		"-catalog-schema", c.schema, "-refs-url", c.refs, "-allow-local", "-workers", "1",
+		"-catalog-schema", c.schema, "-refs-url", c.refs, "-allow-local", "-workers", fmt.Sprint(c.concurrency),
 		"-lease-timeout", c.lease.String(), "-shutdown-timeout", "5s", "-log-level", "debug"}
 	args = append(args, c.env.extraArgs...)
 	p := &proc{name: name, log: filepath.Join(c.env.work, c.name, name+".log"), done: make(chan struct{})}
@@ -483,7 +493,7 @@ func TestFaults(t *testing.T) {
 	})
 
 	t.Run("RabbitMQRestart", func(t *testing.T) {
-		c := e.cluster(t, "rabbit", 30*time.Second)
+		c := e.cluster(t, "rabbit", 30*time.Second, 1)
 		job := c.submit(t)
 		c.freezeMidRef(t, job, faultFiles/2)
 		stopTook := e.service(t, "rabbitmq", "stop")
@@ -524,7 +534,7 @@ func TestFaults(t *testing.T) {
 	})
 
 	t.Run("WorkerKill9", func(t *testing.T) {
-		c := e.cluster(t, "kill", 2*time.Second)
+		c := e.cluster(t, "kill", 2*time.Second, 1)
 		job := c.submit(t)
 		// Freeze until a worker is seen holding a ref task (its log
 		// says it started a task the catalog shows PROCESSING): the
@@ -572,7 +582,9 @@ func TestFaults(t *testing.T) {
 	})
 
 	t.Run("PostgresRestart", func(t *testing.T) {
-		c := e.cluster(t, "pg", 30*time.Second)
+		// Several messages in flight per worker, as in production: a
+		// retry loop that logs each failure would show here.
+		c := e.cluster(t, "pg", 30*time.Second, 4)
 		job := c.submit(t)
 		c.freezeMidRef(t, job, faultFiles/2)
 		stopTook := e.service(t, "postgres", "stop")
