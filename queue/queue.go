@@ -25,6 +25,17 @@
 // bytes whatever the size of the job (Service Bus limits messages to
 // 256 KB).
 //
+// A broker's connection (rabbit://) or subscription (azuresb://) that
+// breaks is reopened in the background with exponential backoff and
+// jitter (Options.Reconnect): RabbitMQ's connections are watched
+// (NotifyClose) and the exchange and queue declared again; Service Bus
+// clients reconnect on their own, and a subscription whose receive failed
+// is replaced. Meanwhile Publish fails at once with ErrUnavailable (and a
+// publish under way when the connection breaks fails within
+// Options.SendTimeout), Receive waits for the new connection, and Ready
+// reports the outage. An outage is logged twice: when the broker goes away
+// (with the error) and when it is back (with how long it was away).
+//
 // Delivery is at least once on every driver: a consumer acknowledges a
 // message after it has handled it; a message that is not acknowledged (a
 // worker that died, a Nack, an expired ack deadline or lock) is delivered
