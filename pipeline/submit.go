@@ -216,6 +216,12 @@ type Submitter struct {
 	// local paths).
 	AllowedSchemes []string
 	Logger         *slog.Logger
+	// Ready, when set, is asked before a new job's records are created
+	// (NewService sets the queue's Ready): while the broker is away a
+	// submit fails with its error and creates nothing. (Should the broker
+	// go away between this check and the publish, the job stays PENDING
+	// and the same submit queues it again.)
+	Ready func(ctx context.Context) error
 }
 
 // OutFolder is where a job of req writes its references.
@@ -325,6 +331,11 @@ func (s *Submitter) existing(ctx context.Context, job *catalog.Job) (*SubmitResp
 }
 
 func (s *Submitter) create(ctx context.Context, req *SubmitRequest, id, out string) (*SubmitResponse, error) {
+	if s.Ready != nil {
+		if err := s.Ready(ctx); err != nil {
+			return nil, fmt.Errorf("not queueing job %s: %w", id, err)
+		}
+	}
 	ens, err := s.Store.EnsureRelease(ctx, catalog.ReleaseKey{DatasetID: req.DatasetID, ResourceID: req.ResourceID,
 		JobID: id, DataType: req.DataType})
 	if err != nil {

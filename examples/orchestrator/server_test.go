@@ -368,9 +368,15 @@ func TestQueueUnavailableReady(t *testing.T) {
 	assert.NotContains(t, m["error"], "guest")
 	code, m = o.do(t, "GET", "/healthz", "", "")
 	assert.Equal(t, http.StatusOK, code, "alive, only not ready")
+	body := map[string]any{"dataset_id": "d", "resource_id": "r", "source_url": "abfs://c/p", "data_type": "zarr"}
+	code, m = o.submit(t, body)
+	assert.Equal(t, http.StatusServiceUnavailable, code, m)
+	assert.Equal(t, "unavailable", m["error_type"])
 
 	px.Heal()
 	require.Eventually(t, func() bool { code, _ := o.do(t, "GET", "/readyz", "", ""); return code == 200 }, 30*time.Second, 20*time.Millisecond)
+	code, m = o.submit(t, body)
+	assert.Equal(t, http.StatusAccepted, code, "the submit during the outage created nothing: %v", m)
 }
 
 type downStore struct {
