@@ -241,9 +241,16 @@ func (l *link) recovered() {
 
 // reconnect opens sessions, backing off between attempts, until one
 // opens or the link is closed.
+//
+// The attempts count on across sessions that fail again before the outage
+// ends (a Service Bus subscription, opened lazily, whose first receive
+// fails): the delays keep growing.
 func (l *link) reconnect() {
 	defer l.wg.Done()
-	for n := 1; ; n++ {
+	l.mu.Lock()
+	first := l.attempts + 1
+	l.mu.Unlock()
+	for n := first; ; n++ {
 		if l.sleep(l.ctx, l.backoff.Delay(n)) != nil {
 			l.mu.Lock()
 			l.reconnecting = false

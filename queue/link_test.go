@@ -249,3 +249,38 @@ func TestMemAlwaysReady(t *testing.T) {
 	cancel()
 	assert.ErrorIs(t, q.Ready(cctx), context.Canceled)
 }
+
+// TestLinkUnverifiedBacksOff: a link whose sessions open at once but fail
+// at their first operation (Service Bus connects lazily) keeps backing
+// off across sessions, and stays down until an operation succeeds.
+func TestLinkUnverifiedBacksOff(t *testing.T) {
+	ctx := context.Background()
+	f := &fakeBroker{}
+	first, err := f.connect(ctx)
+	require.NoError(t, err)
+	opts := &Options{Logger: slog.New(slog.DiscardHandler), Reconnect: Backoff{Initial: time.Millisecond, Max: 8 * time.Millisecond, Jitter: -1}}
+	l := newLink("fake://q", first, f.connect, opts)
+	var mu sync.Mutex
+	var slept []time.Duration
+	l.sleep = func(ctx context.Context, d time.Duration) error {
+		mu.Lock()
+		slept = append(slept, d)
+		mu.Unlock()
+		return ctx.Err()
+	}
+	q := &Queue{url: "fake://q", link: l, log: opts.Logger, sendTimeout: time.Second}
+	defer q.Close(ctx)
+	s := first
+	for i := range 5 {
+		l.failed(s, errors.New("amqp: connection refused"), true)
+		require.ErrorIs(t, q.Ready(ctx), ErrUnavailable, "round %d", i)
+		s, err = l.wait(ctx)
+		require.NoError(t, err)
+		require.ErrorIs(t, q.Ready(ctx), ErrUnavailable, "a new lazy session proves nothing")
+	}
+	mu.Lock()
+	assert.Equal(t, []time.Duration{1 * time.Millisecond, 2 * time.Millisecond, 4 * time.Millisecond, 8 * time.Millisecond, 8 * time.Millisecond}, slept)
+	mu.Unlock()
+	require.NoError(t, q.Publish(ctx, Message{JobID: "j"}))
+	require.NoError(t, q.Ready(ctx), "an operation succeeded")
+}
