@@ -46,7 +46,7 @@ import (
 
 // faultFiles is the size of the series: enough that the ref stage lasts
 // long enough to be caught PROCESSING.
-const faultFiles = 40
+const faultFiles = 60
 
 // faultEnv is what the cases share: the binary, the instances, the data.
 type faultEnv struct {
