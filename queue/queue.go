@@ -312,8 +312,9 @@ func (d *Delivery) Nack() {
 	}
 }
 
-// Receive waits for the next message. It returns ErrClosed after Close,
-// ctx's error when ctx ends.
+// Receive waits for the next message, and while the broker is away, for
+// the connection to be reopened. It returns ErrClosed after Close, ctx's
+// error when ctx ends.
 func (q *Queue) Receive(ctx context.Context) (*Delivery, error) {
 	if q.noSub() {
 		return nil, fmt.Errorf("%w: %s was opened for publishing only", ErrConfig, q.url)
