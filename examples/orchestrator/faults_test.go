@@ -106,6 +106,17 @@ func (e *faultEnv) service(t *testing.T, which, verb string) time.Duration {
 		env = []string{"VZARR_PG_DIR=" + os.Getenv("VZARR_FAULTS_PG_DIR"), "VZARR_PG_PORT=" + os.Getenv("VZARR_FAULTS_PG_PORT"),
 			"VZARR_PG_DB=" + os.Getenv("VZARR_FAULTS_PG_DB")}
 	}
+	if verb == "stop" {
+		// A case that fails while the service is down must not take the
+		// next cases with it.
+		t.Cleanup(func() {
+			cmd := exec.Command(filepath.Join(e.scripts, which), "start")
+			cmd.Env = append(os.Environ(), env...)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("restarting %s: %v: %s", which, err, out)
+			}
+		})
+	}
 	start := time.Now()
 	cmd := exec.Command(filepath.Join(e.scripts, which), verb)
 	cmd.Env = append(os.Environ(), env...)
