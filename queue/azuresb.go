@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	servicebus "github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"gocloud.dev/pubsub"
 	"gocloud.dev/pubsub/azuresb"
 )
@@ -100,6 +101,13 @@ func connectAzureSB(ctx context.Context, opener *azuresb.URLOpener, cfg *service
 			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 		}
 		s.sub = sub
+		var recv *servicebus.Receiver
+		if sub.As(&recv) && recv != nil {
+			s.probe = func(ctx context.Context) error {
+				_, err := recv.PeekMessages(ctx, 1, nil)
+				return err
+			}
+		}
 	}
 	return s, nil
 }

@@ -28,6 +28,10 @@ import (
 // deadline applies when it is shorter).
 const DefaultSendTimeout = 10 * time.Second
 
+// probeTimeout bounds a readiness probe (the caller's deadline applies
+// when it is shorter).
+const probeTimeout = 5 * time.Second
+
 // reconnectShutdownTimeout bounds releasing a broken session.
 const reconnectShutdownTimeout = 5 * time.Second
 
@@ -45,6 +49,9 @@ type session struct {
 	release func() error
 	// conns are a RabbitMQ session's connections (for watchRabbit).
 	conns []*amqp.Connection
+	// probe, when set, asks the broker whether it answers (Ready on a
+	// driver whose clients retry on their own, out of sight).
+	probe func(ctx context.Context) error
 }
 
 func (s *session) isBroken() bool { return s.broken != nil && s.broken() }
@@ -175,8 +182,24 @@ func (l *link) unavailable() error {
 	return fmt.Errorf("%w: %s: %v (since %s)", ErrUnavailable, l.url, l.downErr, l.downSince.UTC().Format(time.RFC3339))
 }
 
-// ready is Queue.Ready for a linked queue.
-func (l *link) ready() error {
+// ready is Queue.Ready for a linked queue. A session with a probe is
+// asked (bounded by ctx), and the outcome counts as an operation's.
+func (l *link) ready(ctx context.Context) error {
+	l.mu.Lock()
+	s := l.cur
+	l.mu.Unlock()
+	if s != nil && s.probe != nil {
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		err := s.probe(pctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil || errors.Is(err, context.DeadlineExceeded) {
+				l.failed(s, err, false)
+			}
+		} else {
+			l.succeeded()
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {

@@ -269,7 +269,9 @@ func (q *Queue) Publish(ctx context.Context, m Message) error {
 // connected (always, for mem://), an error wrapping ErrUnavailable with
 // the reason while it is not (ErrClosed after Close). For rabbit:// it is
 // the state of the connection; for azuresb://, whose clients connect
-// lazily, it is the outcome of the last publish or receive.
+// lazily and retry out of sight, a queue that receives peeks at its
+// subscription (bounded by ctx), one that only publishes reports the
+// outcome of its last publish.
 func (q *Queue) Ready(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -277,7 +279,7 @@ func (q *Queue) Ready(ctx context.Context) error {
 	if q.link == nil {
 		return nil
 	}
-	return q.link.ready()
+	return q.link.ready(ctx)
 }
 
 // beforeSend makes RabbitMQ messages persistent; other drivers ignore it.

@@ -376,3 +376,32 @@ func TestServiceBusReady(t *testing.T) {
 	_, err = q.Receive(ctx)
 	assert.ErrorIs(t, err, queue.ErrConfig, "opened for publishing only")
 }
+
+// TestServiceBusReceiverReady: a Service Bus queue that receives asks its
+// subscription when Ready is called (its clients retry out of sight, so
+// a receive never fails): a namespace that does not answer (a closed
+// local port) is reported within the caller's deadline, without the key.
+func TestServiceBusReceiverReady(t *testing.T) {
+	t.Setenv("SERVICEBUS_CONNECTION_STRING", "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	host := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	ctx := context.Background()
+	conn := "Endpoint=sb://" + host + "/;SharedAccessKeyName=k;SharedAccessKey=c2VjcmV0"
+	q, err := queue.Open(ctx, "azuresb://vzarr-tasks?subscription=workers", queue.Options{ServiceBusConnectionString: conn,
+		Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	defer func() {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_ = q.Close(cctx)
+	}()
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	err = q.Ready(rctx)
+	require.ErrorIs(t, err, queue.ErrUnavailable)
+	assert.NotContains(t, err.Error(), "c2VjcmV0")
+	// Without a deadline of its own the probe is still bounded.
+	assert.ErrorIs(t, q.Ready(context.Background()), queue.ErrUnavailable)
+}
