@@ -61,6 +61,18 @@
 // are harmless); a task held PROCESSING for longer than LeaseTimeout is
 // taken over by the next delivery of its message.
 //
+// # Outages
+//
+// When the catalog or the broker is away every message fails the same
+// way. Work returns each one to the queue after a delay that grows
+// exponentially with the outage's duration (RetryBackoff doubling up to
+// MaxRetryDelay, with jitter), and logs the outage twice: an error at its
+// first failure, a line when handling succeeds again (the failures in
+// between at debug level). A task whose result cannot be recorded because
+// the catalog is away keeps its result and records it again with backoff
+// while its lease lasts, so a short database restart neither loses the
+// work nor makes the task wait for its lease to run again.
+//
 // Messages carry ids only, so a 10,000-file job sends 10,000 messages of
 // about 70 bytes; the file list, the per-file reports and results live in
 // the catalog (task params and results).

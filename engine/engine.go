@@ -279,7 +279,7 @@ func New(store catalog.Store, pub Publisher, opts Options, defs ...*Definition) 
 	}
 	e.retry = retryPolicy{Base: e.opts.RetryBackoff, Max: e.opts.MaxRetryDelay, Rand: rand.Float64}
 	e.recvOutage = &outage{what: "receiving messages", log: e.log, now: e.opts.Now}
-	e.handleOutage = &outage{what: "handling messages", log: e.log, now: e.opts.Now}
+	e.handleOutage = &outage{what: "handling messages", log: e.log, now: e.opts.Now, step: e.backoff}
 	e.sweepOutage = &outage{what: "sweeping", log: e.log, now: e.opts.Now}
 	for _, d := range defs {
 		if err := d.check(); err != nil {

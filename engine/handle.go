@@ -544,6 +544,7 @@ func (e *Engine) safePlan(ctx context.Context, st *Stage, job *catalog.Job, done
 
 // runTask runs a claimed task and commits its outcome.
 func (e *Engine) runTask(ctx context.Context, def *Definition, st *Stage, job *catalog.Job, task *catalog.Task) error {
+	e.log.DebugContext(ctx, "engine: task started", "task_id", task.ID, "attempt", task.Attempts)
 	start := e.now()
 	result, runErr := e.safeRun(ctx, st, job, task)
 	dur := e.now().Sub(start)
@@ -551,8 +552,11 @@ func (e *Engine) runTask(ctx context.Context, def *Definition, st *Stage, job *c
 		runErr = fmt.Errorf("internal error: stage %s returned invalid JSON", st.Name)
 	}
 	if runErr == nil {
-		_, err := e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusCompleted,
-			IfRevision: task.Revision, Result: successEnvelope(result)})
+		err := e.persist(ctx, task, func() error {
+			_, err := e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusCompleted,
+				IfRevision: task.Revision, Result: successEnvelope(result)})
+			return err
+		})
 		if isRace(err) {
 			e.log.WarnContext(ctx, "engine: result discarded: the task was taken over", "task_id", task.ID)
 			return nil

@@ -270,28 +270,47 @@ func (p retryPolicy) delay(n int) time.Duration {
 // outage tracks consecutive failures of one activity and logs its state
 // changes only: the first failure (ERROR, with the error) and the
 // recovery (INFO, with the outage's duration), not every attempt.
+//
+// failed returns the outage's level, the exponent of the retry delay. By
+// default it is the count of failures (an activity that retries one at a
+// time). With step set, it rises with time instead: by one each time a
+// whole delay of the current level (step(level)) has passed — for
+// activities such as message handling where an outage fails many
+// attempts at once, so that the retries of a short outage stay close
+// together rather than climbing to the cap in a burst.
 type outage struct {
 	what string
 	log  *slog.Logger
 	now  func() time.Time
+	step func(level int) time.Duration
 
 	mu       sync.Mutex
 	failures int
+	level    int
 	since    time.Time
+	levelAt  time.Time
 }
 
-// failed records a failure and returns the count of consecutive ones.
+// failed records a failure and returns the outage's level (from 1).
 func (o *outage) failed(ctx context.Context, err error) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	now := o.now()
 	o.failures++
 	if o.failures == 1 {
-		o.since = o.now()
+		o.since, o.levelAt, o.level = now, now, 1
 		o.log.ErrorContext(ctx, "engine: "+o.what+" failed; retrying with backoff until it recovers", "error", err)
-	} else {
-		o.log.DebugContext(ctx, "engine: "+o.what+" still failing", "failures", o.failures, "error", err)
+		return 1
 	}
-	return o.failures
+	switch {
+	case o.step == nil:
+		o.level = o.failures
+	case now.Sub(o.levelAt) >= o.step(o.level):
+		o.level++
+		o.levelAt = now
+	}
+	o.log.DebugContext(ctx, "engine: "+o.what+" still failing", "failures", o.failures, "level", o.level, "error", err)
+	return o.level
 }
 
 // recovered records a success, logging the end of an outage.
@@ -303,5 +322,5 @@ func (o *outage) recovered(ctx context.Context) {
 	}
 	o.log.InfoContext(ctx, "engine: "+o.what+" recovered", "failures", o.failures,
 		"outage", o.now().Sub(o.since).Round(time.Millisecond))
-	o.failures = 0
+	o.failures, o.level = 0, 0
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/queue"
 )
 
@@ -125,4 +126,37 @@ loop:
 		return nil
 	}
 	return werr
+}
+
+// persist runs write, the catalog write that records the outcome of a
+// task this worker ran, again while it fails with catalog.ErrUnavailable
+// (the catalog away), backing off, until it succeeds, ctx ends or the
+// task's lease would be over (another worker may then take the task
+// over). A result already computed is then not lost to a short database
+// outage, and the task does not wait for its lease to run again.
+func (e *Engine) persist(ctx context.Context, task *catalog.Task, write func() error) error {
+	deadline := e.now().Add(e.opts.LeaseTimeout)
+	if task.StartedAt != nil {
+		deadline = task.StartedAt.Add(e.opts.LeaseTimeout)
+	}
+	b := queue.Backoff{Initial: e.opts.RetryBackoff / 4, Max: e.opts.MaxRetryDelay}
+	for n := 1; ; n++ {
+		err := write()
+		if err == nil || !errors.Is(err, catalog.ErrUnavailable) || ctx.Err() != nil {
+			return err
+		}
+		wait := b.Delay(n)
+		if e.now().Add(wait).After(deadline) {
+			return err
+		}
+		e.log.DebugContext(ctx, "engine: recording a task's outcome failed; retrying", "task_id", task.ID,
+			"attempt", n, "retry_in", wait, "error", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+	}
 }

@@ -72,6 +72,9 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 	}
 	sub := cfg.Submit
 	sub.Store, sub.Queue = cfg.Store, eng
+	if sub.Ready == nil {
+		sub.Ready = q.Ready
+	}
 	if sub.Logger == nil {
 		sub.Logger = deps.Logger
 	}

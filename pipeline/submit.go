@@ -274,6 +274,12 @@ type Submitter struct {
 	// checks nothing (the CLI's `vzarr run`, which runs its own source).
 	Sources *blobio.AllowList
 	Logger  *slog.Logger
+	// Ready, when set, is asked before a new job's records are created
+	// (NewService sets the queue's Ready): while the broker is away a
+	// submit fails with its error and creates nothing. (Should the broker
+	// go away between this check and the publish, the job stays PENDING
+	// and the same submit queues it again.)
+	Ready func(ctx context.Context) error
 }
 
 // checkSource checks source_url against the allow-list: a malformed URL
@@ -422,6 +428,11 @@ func (s *Submitter) existing(ctx context.Context, job *catalog.Job) (*SubmitResp
 // whose message was lost (an outbox); a submit of the same request queues
 // it again too. So the answer is still 202 "queued", with a warning logged.
 func (s *Submitter) create(ctx context.Context, req *SubmitRequest, id, out string) (*SubmitResponse, error) {
+	if s.Ready != nil {
+		if err := s.Ready(ctx); err != nil {
+			return nil, fmt.Errorf("not queueing job %s: %w", id, err)
+		}
+	}
 	po := req.ProcessingOptions
 	runOut := out
 	ens, job, err := s.Store.CreateRun(ctx, catalog.ReleaseKey{DatasetID: req.DatasetID, ResourceID: req.ResourceID,

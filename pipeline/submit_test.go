@@ -16,6 +16,7 @@ import (
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/pipeline"
+	"github.com/greensight/vzarr/queue"
 )
 
 // recordingQueue records the jobs queued, and checks that each job's
@@ -401,4 +402,29 @@ func TestScanChecksSources(t *testing.T) {
 	}
 	_, err = pipeline.Scan(ctx, deps, pipeline.ScanParams{SourceURL: other, FilePattern: "*.nc"})
 	assert.Equal(t, pipeline.ErrTypeSourceNotAllowed, pipeline.ErrorType(err))
+}
+
+// TestSubmitQueueUnavailable: while the broker is away a submit fails
+// with queue.ErrUnavailable and creates no Job, Asset or Release; once it
+// is back the same submit creates and queues the job.
+func TestSubmitQueueUnavailable(t *testing.T) {
+	ctx := context.Background()
+	store := catalog.NewMemory()
+	q := &recordingQueue{t: t, store: store}
+	var ready error = fmt.Errorf("%w: rabbit://vzarr-tasks: connection refused", queue.ErrUnavailable)
+	s := &pipeline.Submitter{Store: store, Queue: q, Ready: func(context.Context) error { return ready }}
+	_, err := s.Submit(ctx, validSubmit())
+	require.ErrorIs(t, err, queue.ErrUnavailable)
+	id := pipeline.JobID("cmip6-tas", "monthly", "abfs://climate/cmip6/tas/")
+	_, err = store.GetJob(ctx, id)
+	assert.ErrorIs(t, err, catalog.ErrNotFound, "no job")
+	_, err = store.FindAsset(ctx, "cmip6-tas", "monthly")
+	assert.ErrorIs(t, err, catalog.ErrNotFound, "no asset, no release")
+	assert.Empty(t, q.jobs)
+
+	ready = nil
+	resp, err := s.Submit(ctx, validSubmit())
+	require.NoError(t, err)
+	assert.True(t, resp.Created)
+	assert.Equal(t, []string{id}, q.jobs)
 }

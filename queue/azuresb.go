@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	servicebus "github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"gocloud.dev/pubsub"
 	"gocloud.dev/pubsub/azuresb"
 )
@@ -68,12 +69,27 @@ func openAzureSB(ctx context.Context, name string, query url.Values, opts *Optio
 		return nil, err
 	}
 	opener := &azuresb.URLOpener{ConnectionString: cfg.ConnectionString, ServiceBusHostname: cfg.Hostname}
+	connect := func(ctx context.Context) (*session, error) {
+		return connectAzureSB(ctx, opener, cfg, opts.NoSubscription)
+	}
+	first, err := connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The clients connect lazily and reconnect on their own; a
+	// subscription whose receive failed is replaced by the link. The
+	// namespace counts as reachable again once an operation succeeds.
+	return &Queue{link: newLink("", first, connect, opts)}, nil
+}
+
+// connectAzureSB opens the topic and, unless noSub, the subscription.
+func connectAzureSB(ctx context.Context, opener *azuresb.URLOpener, cfg *serviceBusConfig, noSub bool) (*session, error) {
 	topic, err := opener.OpenTopicURL(ctx, &url.URL{Scheme: SchemeAzureSB, Host: cfg.Topic})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	q := &Queue{topic: topic}
-	if !opts.NoSubscription {
+	s := &session{topic: topic}
+	if !noSub {
 		sq := url.Values{"subscription": {cfg.Subscription}}
 		for k, v := range cfg.SubQuery {
 			sq[k] = v
@@ -84,7 +100,14 @@ func openAzureSB(ctx context.Context, name string, query url.Values, opts *Optio
 			_ = topic.Shutdown(ctx)
 			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 		}
-		q.sub = sub
+		s.sub = sub
+		var recv *servicebus.Receiver
+		if sub.As(&recv) && recv != nil {
+			s.probe = func(ctx context.Context) error {
+				_, err := recv.PeekMessages(ctx, 1, nil)
+				return err
+			}
+		}
 	}
-	return q, nil
+	return s, nil
 }

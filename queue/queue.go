@@ -25,6 +25,17 @@
 // bytes whatever the size of the job (Service Bus limits messages to
 // 256 KB).
 //
+// A broker's connection (rabbit://) or subscription (azuresb://) that
+// breaks is reopened in the background with exponential backoff and
+// jitter (Options.Reconnect): RabbitMQ's connections are watched
+// (NotifyClose) and the exchange and queue declared again; Service Bus
+// clients reconnect on their own, and a subscription whose receive failed
+// is replaced. Meanwhile Publish fails at once with ErrUnavailable (and a
+// publish under way when the connection breaks fails within
+// Options.SendTimeout), Receive waits for the new connection, and Ready
+// reports the outage. An outage is logged twice: when the broker goes away
+// (with the error) and when it is back (with how long it was away).
+//
 // Delivery is at least once on every driver: a consumer acknowledges a
 // message after it has handled it; a message that is not acknowledged (a
 // worker that died, a Nack, an expired ack deadline or lock) is delivered
@@ -127,6 +138,12 @@ type Options struct {
 	NoSubscription bool
 	// Logger receives the queue's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// Reconnect is the schedule of reconnect attempts after a broker
+	// fault (rabbit://, azuresb://); zero fields take Backoff's defaults.
+	Reconnect Backoff
+	// SendTimeout bounds one Publish on a broker; default
+	// DefaultSendTimeout.
+	SendTimeout time.Duration
 }
 
 func (o *Options) logger() *slog.Logger {
@@ -148,6 +165,12 @@ type Queue struct {
 	// shuts them down with the last one.
 	shared bool
 	log    *slog.Logger
+	// link, for brokers (rabbit://, azuresb://), holds the current topic
+	// and subscription across reconnects; topic, sub and closer are then
+	// unused.
+	link           *link
+	noSubscription bool
+	sendTimeout    time.Duration
 }
 
 // Open opens the queue rawURL names (see the package documentation).
@@ -177,7 +200,16 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Queue, error) {
 	q.url = redact(u)
 	q.scheme = u.Scheme
 	q.log = opts.logger()
-	q.log.Debug("queue: opened", "url", q.url, "subscription", q.sub != nil)
+	q.noSubscription = opts.NoSubscription
+	q.sendTimeout = opts.SendTimeout
+	if q.sendTimeout <= 0 {
+		q.sendTimeout = DefaultSendTimeout
+	}
+	if q.link != nil {
+		q.link.url = q.url
+		q.link.start()
+	}
+	q.log.Debug("queue: opened", "url", q.url, "subscription", !opts.NoSubscription)
 	return q, nil
 }
 
@@ -200,10 +232,54 @@ func (q *Queue) Publish(ctx context.Context, m Message) error {
 		return err
 	}
 	pm := &pubsub.Message{Body: m.Encode(), BeforeSend: q.beforeSend}
-	if err := q.topic.Send(ctx, pm); err != nil {
-		return q.classify("publish "+m.String(), err)
+	if q.link == nil {
+		if err := q.topic.Send(ctx, pm); err != nil {
+			return q.classify("publish "+m.String(), err)
+		}
+		return nil
 	}
-	return nil
+	s, err := q.link.get()
+	if err != nil {
+		return fmt.Errorf("queue: publish %s: %w", m.String(), err)
+	}
+	sctx, cancel := sessionCtx(ctx, s, q.sendTimeout)
+	defer cancel()
+	err = s.topic.Send(sctx, pm)
+	switch {
+	case err == nil:
+		q.link.succeeded()
+		return nil
+	case ctx.Err() != nil:
+		return q.classify("publish "+m.String(), err)
+	case s.isLost():
+		return fmt.Errorf("%w: publish %s on %s: connection lost", ErrUnavailable, m.String(), q.url)
+	}
+	if sctx.Err() != nil {
+		err = fmt.Errorf("no answer within %s", q.sendTimeout)
+	}
+	q.link.failed(s, err, s.isBroken())
+	err = q.classify("publish "+m.String(), err)
+	if !errors.Is(err, ErrClosed) && !errors.Is(err, ErrConfig) && !errors.Is(err, ErrUnavailable) {
+		err = fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return err
+}
+
+// Ready reports whether the queue can reach its broker: nil when it is
+// connected (always, for mem://), an error wrapping ErrUnavailable with
+// the reason while it is not (ErrClosed after Close). For rabbit:// it is
+// the state of the connection; for azuresb://, whose clients connect
+// lazily and retry out of sight, a queue that receives peeks at its
+// subscription (bounded by ctx), one that only publishes reports the
+// outcome of its last publish.
+func (q *Queue) Ready(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if q.link == nil {
+		return nil
+	}
+	return q.link.ready(ctx)
 }
 
 // beforeSend makes RabbitMQ messages persistent; other drivers ignore it.
@@ -238,22 +314,61 @@ func (d *Delivery) Nack() {
 	}
 }
 
-// Receive waits for the next message. It returns ErrClosed after Close,
-// ctx's error when ctx ends.
+// Receive waits for the next message, and while the broker is away, for
+// the connection to be reopened. It returns ErrClosed after Close, ctx's
+// error when ctx ends.
 func (q *Queue) Receive(ctx context.Context) (*Delivery, error) {
-	if q.sub == nil {
+	if q.noSub() {
 		return nil, fmt.Errorf("%w: %s was opened for publishing only", ErrConfig, q.url)
 	}
-	m, err := q.sub.Receive(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+	if q.link == nil {
+		m, err := q.sub.Receive(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, q.classify("receive", err)
 		}
-		return nil, q.classify("receive", err)
+		return newDelivery(m), nil
 	}
+	for {
+		s, err := q.link.wait(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rctx, cancel := sessionCtx(ctx, s, 0)
+		m, err := s.sub.Receive(rctx)
+		cancel()
+		switch {
+		case err == nil:
+			q.link.succeeded()
+			return newDelivery(m), nil
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case s.isLost():
+			continue // wait for the next session
+		}
+		// A gocloud.dev subscription whose receive failed stays failed:
+		// open a new one. Configuration errors go to the caller too.
+		q.link.failed(s, err, true)
+		if cerr := q.classify("receive", err); errors.Is(cerr, ErrConfig) || errors.Is(cerr, ErrClosed) {
+			return nil, cerr
+		}
+	}
+}
+
+func newDelivery(m *pubsub.Message) *Delivery {
 	d := &Delivery{msg: m}
 	d.Message, d.err = Decode(m.Body)
-	return d, nil
+	return d
+}
+
+// noSub reports a queue opened for publishing only.
+func (q *Queue) noSub() bool {
+	if q.link != nil {
+		return q.noSubscription
+	}
+	return q.sub == nil
 }
 
 // DefaultCloseTimeout bounds Close when its context has no deadline.
@@ -267,6 +382,9 @@ func (q *Queue) Close(ctx context.Context) error {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultCloseTimeout)
 		defer cancel()
+	}
+	if q.link != nil {
+		return q.link.close(ctx)
 	}
 	var errs []error
 	if q.sub != nil && !q.shared {

@@ -3,7 +3,9 @@ package queue_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -261,4 +263,145 @@ func TestServiceBusWiring(t *testing.T) {
 		_, err := queue.Open(ctx, "azuresb://vzarr-tasks", queue.Options{ServiceBusConnectionString: "not a connection string"})
 		require.ErrorIs(t, err, queue.ErrConfig)
 	})
+}
+
+// TestRabbitReconnects cuts the connections to the broker (through a
+// proxy, so that the shared broker keeps running): Ready reports the
+// outage, publishes fail fast with ErrUnavailable, a receiver waits; once
+// the broker is reachable again the queue reconnects by itself, a message
+// published before the cut is still delivered (durable queue, persistent
+// message) and new ones flow, without reopening the queue.
+func TestRabbitReconnects(t *testing.T) {
+	server := testenv.RabbitURL(t)
+	su, err := url.Parse(server)
+	require.NoError(t, err)
+	px := testenv.NewProxy(t, su.Host)
+	via := *su
+	via.Host = px.Addr()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var logs lockedBuffer
+	opts := queue.Options{RabbitURL: via.String(), Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+		Reconnect: queue.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond}, SendTimeout: 5 * time.Second}
+	name := "rabbit://vzarr-reconnect-test-" + testenv.RandomSuffix()
+	q, err := queue.Open(ctx, name, opts)
+	require.NoError(t, err)
+	defer q.Close(context.Background())
+	require.NoError(t, q.Ready(ctx))
+
+	require.NoError(t, q.Publish(ctx, queue.Message{JobID: "before"}))
+	px.Cut()
+	require.Eventually(t, func() bool { return q.Ready(ctx) != nil }, 10*time.Second, 5*time.Millisecond)
+	err = q.Ready(ctx)
+	require.ErrorIs(t, err, queue.ErrUnavailable)
+	assert.NotContains(t, err.Error(), "guest:guest")
+	err = q.Publish(ctx, queue.Message{JobID: "during"})
+	require.ErrorIs(t, err, queue.ErrUnavailable)
+
+	got := make(chan string, 4)
+	go func() {
+		for {
+			d, err := q.Receive(ctx)
+			if err != nil {
+				return
+			}
+			got <- d.JobID
+			d.Ack()
+		}
+	}()
+	time.Sleep(300 * time.Millisecond) // several reconnect attempts fail
+	require.ErrorIs(t, q.Ready(ctx), queue.ErrUnavailable)
+	px.Heal()
+	require.Eventually(t, func() bool { return q.Ready(ctx) == nil }, 10*time.Second, 5*time.Millisecond)
+	require.NoError(t, q.Publish(ctx, queue.Message{JobID: "after"}))
+	seen := map[string]bool{}
+	for len(seen) < 2 {
+		select {
+		case id := <-got:
+			seen[id] = true
+		case <-ctx.Done():
+			t.Fatalf("received only %v", seen)
+		}
+	}
+	assert.Equal(t, map[string]bool{"before": true, "after": true}, seen)
+	out := logs.String()
+	assert.Equal(t, 1, strings.Count(out, "broker unavailable"), out)
+	assert.Equal(t, 1, strings.Count(out, "broker reachable again"), out)
+	assert.NotContains(t, out, "guest:guest")
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestServiceBusReady: a Service Bus queue's readiness follows its last
+// operation. Opened (lazily) it is ready; a publish to a namespace that
+// does not answer (a closed local port) makes it unavailable, with the
+// reason and without the key.
+func TestServiceBusReady(t *testing.T) {
+	t.Setenv("SERVICEBUS_CONNECTION_STRING", "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	host := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	ctx := context.Background()
+	conn := "Endpoint=sb://" + host + "/;SharedAccessKeyName=k;SharedAccessKey=c2VjcmV0"
+	q, err := queue.Open(ctx, "azuresb://vzarr-tasks?subscription=workers", queue.Options{ServiceBusConnectionString: conn,
+		NoSubscription: true, SendTimeout: 3 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	defer func() {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_ = q.Close(cctx)
+	}()
+	require.NoError(t, q.Ready(ctx), "nothing tried yet")
+	err = q.Publish(ctx, queue.Message{JobID: "j"})
+	require.ErrorIs(t, err, queue.ErrUnavailable)
+	err = q.Ready(ctx)
+	require.ErrorIs(t, err, queue.ErrUnavailable)
+	assert.NotContains(t, err.Error(), "c2VjcmV0")
+	_, err = q.Receive(ctx)
+	assert.ErrorIs(t, err, queue.ErrConfig, "opened for publishing only")
+}
+
+// TestServiceBusReceiverReady: a Service Bus queue that receives asks its
+// subscription when Ready is called (its clients retry out of sight, so
+// a receive never fails): a namespace that does not answer (a closed
+// local port) is reported within the caller's deadline, without the key.
+func TestServiceBusReceiverReady(t *testing.T) {
+	t.Setenv("SERVICEBUS_CONNECTION_STRING", "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	host := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	ctx := context.Background()
+	conn := "Endpoint=sb://" + host + "/;SharedAccessKeyName=k;SharedAccessKey=c2VjcmV0"
+	q, err := queue.Open(ctx, "azuresb://vzarr-tasks?subscription=workers", queue.Options{ServiceBusConnectionString: conn,
+		Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	defer func() {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_ = q.Close(cctx)
+	}()
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	err = q.Ready(rctx)
+	require.ErrorIs(t, err, queue.ErrUnavailable)
+	assert.NotContains(t, err.Error(), "c2VjcmV0")
+	// Without a deadline of its own the probe is still bounded.
+	assert.ErrorIs(t, q.Ready(context.Background()), queue.ErrUnavailable)
 }

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -45,7 +46,7 @@ func openRabbit(ctx context.Context, name string, query url.Values, opts *Option
 		return nil, fmt.Errorf("%w: RABBIT_SERVER_URL: %v", ErrConfig, err)
 	}
 	where := fmt.Sprintf("amqp://%s:%d%s", su.Host, su.Port, su.Vhost)
-	dial := func() (*amqp.Connection, error) {
+	dial := func(ctx context.Context) (*amqp.Connection, error) {
 		cfg := amqp.Config{Properties: amqp.NewConnectionProperties()}
 		cfg.Properties.SetClientConnectionName("vzarr-" + name)
 		timeout := rabbitDialTimeout
@@ -59,7 +60,23 @@ func openRabbit(ctx context.Context, name string, query url.Values, opts *Option
 		}
 		return c, nil
 	}
-	pubConn, err := dial()
+	connect := func(ctx context.Context) (*session, error) {
+		return connectRabbit(ctx, dial, name, &subOpts, opts.NoSubscription)
+	}
+	first, err := connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l := newLink("", first, connect, opts)
+	l.verified = true
+	l.watch = watchRabbit
+	return &Queue{link: l}, nil
+}
+
+// connectRabbit dials, declares the exchange and the queue, and opens a
+// session: the topic on one connection, the subscription on another.
+func connectRabbit(ctx context.Context, dial func(context.Context) (*amqp.Connection, error), name string, subOpts *rabbitpubsub.SubscriptionOptions, noSub bool) (*session, error) {
+	pubConn, err := dial(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -67,27 +84,58 @@ func openRabbit(ctx context.Context, name string, query url.Values, opts *Option
 		_ = pubConn.Close()
 		return nil, err
 	}
-	q := &Queue{topic: rabbitpubsub.OpenTopic(pubConn, name, nil)}
 	conns := []*amqp.Connection{pubConn}
-	if !opts.NoSubscription {
-		subConn, err := dial()
+	s := &session{topic: rabbitpubsub.OpenTopic(pubConn, name, nil)}
+	if !noSub {
+		subConn, err := dial(ctx)
 		if err != nil {
+			_ = s.topic.Shutdown(context.Background())
 			_ = pubConn.Close()
 			return nil, err
 		}
 		conns = append(conns, subConn)
-		q.sub = rabbitpubsub.OpenSubscription(subConn, name, &subOpts)
+		// The driver's options are copied: each session gets its own.
+		so := *subOpts
+		s.sub = rabbitpubsub.OpenSubscription(subConn, name, &so)
 	}
-	q.closer = func(context.Context) error {
+	s.broken = func() bool {
+		for _, c := range conns {
+			if c.IsClosed() {
+				return true
+			}
+		}
+		return false
+	}
+	s.release = func() error {
 		var first error
 		for _, c := range conns {
-			if err := c.Close(); err != nil && err != amqp.ErrClosed && first == nil {
+			if err := c.Close(); err != nil && !errors.Is(err, amqp.ErrClosed) && first == nil {
 				first = err
 			}
 		}
 		return first
 	}
-	return q, nil
+	s.conns = conns
+	return s, nil
+}
+
+// watchRabbit drops s when one of its connections closes (the broker
+// stopped, the network failed, a connection-level error).
+func watchRabbit(l *link, s *session) {
+	for _, c := range s.conns {
+		closed := c.NotifyClose(make(chan *amqp.Error, 1))
+		go func() {
+			select {
+			case e, ok := <-closed:
+				var err error = amqp.ErrClosed
+				if ok && e != nil {
+					err = e
+				}
+				l.failed(s, fmt.Errorf("connection closed: %w", err), true)
+			case <-s.lost:
+			}
+		}()
+	}
 }
 
 // declareRabbit declares the durable fanout exchange and the durable queue

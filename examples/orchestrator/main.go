@@ -69,8 +69,8 @@
 //	GET  /api/dbadmin/tasks/{job_id}     role read: the job's task records (?stage=, ?status=, ?limit= (default
 //	                                     100, at most 1000, larger is 400), ?offset=; total, next_offset)
 //	GET  /healthz                        liveness (open)
-//	GET  /readyz                         the catalog answers (open; a failure says only "not ready", the
-//	                                     detail is logged)
+//	GET  /readyz                         the queue is connected and the catalog answers (open; else 503
+//	                                     queue_unavailable or catalog_unavailable, "not ready"; the detail is logged)
 //
 // Errors are {"success": false, "error", "error_type"}: 400 invalid_request
 // (a malformed or invalid request; a control character in any string

@@ -358,12 +358,20 @@ func (a *api) tasks(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// ready is GET /readyz: the catalog answers.
+// ready is GET /readyz: the queue is connected and the catalog answers.
+// A 503 names what is down ("queue_unavailable", "catalog_unavailable")
+// but not where (no host, no DSN); the log has the details.
 func (a *api) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
+	if err := a.svc.Queue.Ready(ctx); err != nil {
+		a.log.DebugContext(ctx, "orchestrator: not ready", "error", err)
+		writeError(w, http.StatusServiceUnavailable, "queue_unavailable", errors.New("the "+a.svc.Queue.Scheme()+" queue is not connected to its broker"))
+		return
+	}
 	if _, err := a.svc.Store.GetJob(ctx, "readyz-probe"); err != nil && !errors.Is(err, catalog.ErrNotFound) {
-		writeError(w, http.StatusServiceUnavailable, "unavailable", err)
+		a.log.DebugContext(ctx, "orchestrator: not ready", "error", err)
+		writeError(w, http.StatusServiceUnavailable, "catalog_unavailable", errors.New("the catalog does not answer"))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"success": true, "status": "ready"})

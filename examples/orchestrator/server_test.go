@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -485,7 +486,7 @@ func TestStoreUnavailableReady(t *testing.T) {
 	st.down = true
 	code, m, _ := o.doAs(t, "", "GET", "/readyz", "", "")
 	assert.Equal(t, http.StatusServiceUnavailable, code)
-	assert.Contains(t, []any{"unavailable", "catalog_unavailable"}, m["error_type"])
+	assert.Equal(t, "catalog_unavailable", m["error_type"])
 	assert.Equal(t, "not ready", m["error"], "an open endpoint gives no details")
 	// An unclassified failure is 500 with a generic message; the detail
 	// is in the log only.
@@ -493,6 +494,45 @@ func TestStoreUnavailableReady(t *testing.T) {
 	assert.Equal(t, http.StatusInternalServerError, code)
 	assert.Equal(t, "internal_error", m["error_type"])
 	assert.NotContains(t, m["error"], "database is down")
+}
+
+// TestQueueUnavailableReady: /readyz is 503 queue_unavailable while the
+// connections to RabbitMQ are cut (a proxy stands for the broker), without
+// the broker's address, and 200 again once the queue has reconnected.
+func TestQueueUnavailableReady(t *testing.T) {
+	server := testenv.RabbitURL(t)
+	su, err := url.Parse(server)
+	require.NoError(t, err)
+	px := testenv.NewProxy(t, su.Host)
+	via := *su
+	via.Host = px.Addr()
+	t.Setenv("RABBIT_SERVER_URL", via.String())
+	cfg := memConfig(t)
+	cfg.Mode = "api"
+	cfg.QueueURL = "rabbit://vzarr-readyz-test-" + testenv.RandomSuffix()
+	o := startOrch(t, cfg, &Options{Store: catalog.NewMemory()})
+	code, m := o.do(t, "GET", "/readyz", "", "")
+	require.Equal(t, http.StatusOK, code, m)
+
+	px.Cut()
+	require.Eventually(t, func() bool { code, _ := o.do(t, "GET", "/readyz", "", ""); return code == 503 }, 10*time.Second, 10*time.Millisecond)
+	code, m = o.do(t, "GET", "/readyz", "", "")
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Equal(t, "queue_unavailable", m["error_type"])
+	assert.Equal(t, false, m["success"])
+	assert.NotContains(t, m["error"], px.Addr(), "no host in the body")
+	assert.NotContains(t, m["error"], "guest")
+	code, m = o.do(t, "GET", "/healthz", "", "")
+	assert.Equal(t, http.StatusOK, code, "alive, only not ready")
+	body := map[string]any{"dataset_id": "d", "resource_id": "r", "source_url": "abfs://cnt/p", "data_type": "zarr"}
+	code, m = o.submit(t, body)
+	assert.Equal(t, http.StatusServiceUnavailable, code, m)
+	assert.Equal(t, "unavailable", m["error_type"])
+
+	px.Heal()
+	require.Eventually(t, func() bool { code, _ := o.do(t, "GET", "/readyz", "", ""); return code == 200 }, 30*time.Second, 20*time.Millisecond)
+	code, m = o.submit(t, body)
+	assert.Equal(t, http.StatusAccepted, code, "the submit during the outage created nothing: %v", m)
 }
 
 type downStore struct {
