@@ -143,12 +143,26 @@ func (e *Engine) sweepTask(ctx context.Context, t *catalog.Task) error {
 		return err
 	}
 	if t.Type == failureType {
-		if job.Status != catalog.StatusFailed {
+		// A failure hook whose worker was lost: take it over, run the
+		// hook, move the job to FAILED.
+		if job.Status == catalog.StatusCompleted {
 			return nil
 		}
-		return e.ensureFailed(ctx, def, job)
+		return e.ensureFailed(ctx, def, job, nil)
 	}
-	if job.Status == catalog.StatusProcessing && t.Attempts < e.opts.MaxAttempts {
+	// A task of a failed or failing job (its stage's gate FAILED) is
+	// canceled, not run again.
+	failing, reason := job.Status == catalog.StatusFailed, job.Error
+	if job.Status == catalog.StatusProcessing {
+		gate, err := e.store.GetTask(ctx, GateID(job.ID, t.Stage))
+		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+			return err
+		}
+		if err == nil && gate.Status == catalog.StatusFailed {
+			failing, reason = true, gateFailure(gate).Message()
+		}
+	}
+	if job.Status == catalog.StatusProcessing && !failing && t.Attempts < e.opts.MaxAttempts {
 		// The task will run again, and its message may be gone with its
 		// worker: send one first, so that a failed publish leaves the
 		// task expired for the next sweep rather than waiting for a
@@ -165,8 +179,8 @@ func (e *Engine) sweepTask(ctx context.Context, t *catalog.Task) error {
 		return err
 	}
 	switch {
-	case job.Status == catalog.StatusFailed:
-		e.cancelTask(ctx, job, claimed)
+	case failing:
+		e.cancelTask(ctx, claimed, reason)
 	case e.failedForGood(claimed) && job.Status == catalog.StatusProcessing:
 		return e.failJob(ctx, def, job, failureOf(claimed.Stage, claimed), nil)
 	}
@@ -204,8 +218,14 @@ func (e *Engine) sweepDeadline(ctx context.Context, j *catalog.Job) error {
 		since = *j.StartedAt
 	}
 	if k >= 0 {
+		if gate.Status == catalog.StatusFailed {
+			// Failing: finish it (the worker that failed the gate may
+			// have died before it created the failure marker, and a
+			// sweeper's failure has no message to finish it).
+			return e.failJob(ctx, def, j, gateFailure(gate), gate)
+		}
 		if gate.Status.Terminal() {
-			return nil // advancing, or failed: the messages finish it
+			return nil // advancing: the messages finish it
 		}
 		since, stage = gate.CreatedAt, gate.Stage
 	}
