@@ -125,6 +125,8 @@ type fixture struct {
 	hookFail atomic.Int64
 	// hookSlow delays OnFailure.
 	hookSlow time.Duration
+	// onHook, when set, is called first by OnFailure.
+	onHook func(job *catalog.Job, f *engine.Failure)
 }
 
 var errFlaky = errors.New("flaky storage")
@@ -235,7 +237,10 @@ func (f *fixture) def() *engine.Definition {
 				})},
 		},
 		OnStart: func(context.Context, *catalog.Job) error { f.starts.Add(1); return nil },
-		OnFailure: func(_ context.Context, _ *catalog.Job, fl *engine.Failure) error {
+		OnFailure: func(_ context.Context, job *catalog.Job, fl *engine.Failure) error {
+			if f.onHook != nil {
+				f.onHook(job, fl)
+			}
 			if f.hookFail.Add(-1) >= 0 {
 				return errors.New("cleanup: storage unavailable")
 			}
