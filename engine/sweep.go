@@ -85,9 +85,11 @@ func (e *Engine) taskTypes() []string {
 // each once (every action is a revision-checked catalog change, so
 // sweepers in many workers never act twice):
 //
-//   - a task (or failure hook) PROCESSING past its lease: taken over and
-//     its message published again; with no attempts left its job fails
-//     with error type "worker_lost";
+//   - a task PROCESSING past its lease: taken over and its message
+//     published again; with no attempts left its job fails with error
+//     type "worker_lost"; a task of a failing job is canceled;
+//   - a failure hook PROCESSING past its lease: taken over and run, then
+//     its job moved to FAILED;
 //   - a job still PENDING PendingAfter after its last change (its message
 //     was lost, or never published: the submit path's outbox): touched and
 //     enqueued again;

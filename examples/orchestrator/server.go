@@ -231,10 +231,13 @@ type statusResponse struct {
 	JobID   string `json:"job_id"`
 	Type    string `json:"job_type"`
 	// Status is the job's: PENDING, PROCESSING, COMPLETED or FAILED.
-	Status     catalog.Status         `json:"status"`
-	Stage      string                 `json:"stage"`
-	Error      string                 `json:"error,omitempty"`
-	Failure    *engine.Failure        `json:"failure,omitempty"`
+	Status  catalog.Status  `json:"status"`
+	Stage   string          `json:"stage"`
+	Error   string          `json:"error,omitempty"`
+	Failure *engine.Failure `json:"failure,omitempty"`
+	// Note says what a PROCESSING job waits for (engine.JobStatus.Note):
+	// "failing: cleaning up after ..." while its failure hook runs.
+	Note       string                 `json:"note,omitempty"`
 	Stages     []engine.StageSummary  `json:"stages"`
 	TaskCounts map[catalog.Status]int `json:"task_counts"`
 	CreatedAt  time.Time              `json:"created_at"`
@@ -256,7 +259,7 @@ func (a *api) status(w http.ResponseWriter, r *http.Request) {
 	}
 	j := st.Job
 	resp := statusResponse{Success: true, JobID: j.ID, Type: j.Type, Status: j.Status, Stage: st.Stage,
-		Error: j.Error, Failure: st.Failure, Stages: st.Stages, TaskCounts: st.Tasks, CreatedAt: j.CreatedAt,
+		Error: j.Error, Failure: st.Failure, Note: st.Note, Stages: st.Stages, TaskCounts: st.Tasks, CreatedAt: j.CreatedAt,
 		StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, Params: j.Params, Result: j.Result}
 	if resp.Stage == "" {
 		resp.Stage = j.Stage
