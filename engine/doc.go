@@ -83,19 +83,25 @@
 //     wins; a gate already COMPLETED is not failed (the failure is
 //     discarded: the stage advanced first);
 //  2. the failure marker is created with the Failure as its params;
-//  3. the worker holding the marker's lease runs OnFailure (the pipeline
-//     marks the Release FAILED and removes what the job wrote), then
-//     moves the job to FAILED with "stage NAME: ERROR" and the Failure
-//     (Observer.JobDone fires then, once), then marks the marker done.
+//  3. once none of the job's tasks still runs on a live worker (a task
+//     PROCESSING within its lease may still write; the worker of each
+//     comes back when it ends, and the others' messages are delivered
+//     again meanwhile; a job past its stage deadline does not wait for
+//     its hung tasks), the worker holding the marker's lease runs
+//     OnFailure (the pipeline marks the Release FAILED and removes what
+//     the job wrote), then moves the job to FAILED with "stage NAME:
+//     ERROR" and the Failure (Observer.JobDone fires then, once), then
+//     marks the marker done.
 //
 // So a job is FAILED, for status and for resubmits, only once its hook has
 // completed; until then it stays PROCESSING, "failing", and
 // JobStatus.Note reads "failing: cleaning up after stage NAME: ERROR"
-// (with the hook's last error while it is being retried). Nothing else of
-// a failing job runs: a task message whose stage's gate is FAILED cancels
-// its task and goes on with the failure (creating the marker if the
-// worker that failed the gate died first, running the hook if it is not
-// held), and so do job messages, the stage check and the sweeper. Failed
+// (with the hook's last error while it is being retried, or the running
+// tasks it waits for). Nothing else of a failing job runs: a task message
+// whose stage's gate is FAILED cancels its task (and creates the marker
+// if the worker that failed the gate died first); the messages of tasks
+// failed for good, job messages, the stage check and the sweeper go on
+// with the failure (running the hook if it is not held). Failed
 // for good is a state a worker reads, not a second move: a task FAILED
 // with a retry-marked error and MaxAttempts attempts is failed for good as
 // it stands, so whichever worker reads it (a delivery of its message, the

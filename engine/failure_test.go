@@ -151,6 +151,58 @@ func TestJobFailsOnlyAfterItsHook(t *testing.T) {
 		assert.Zero(t, st.Tasks[catalog.StatusPending]+st.Tasks[catalog.StatusProcessing], "no task left to run")
 	})
 
+	t.Run("the hook waits for the tasks still running", func(t *testing.T) {
+		// Task 5 runs on a live worker when task 3 fails the job: it may
+		// still write, so the cleanup waits until it ends.
+		var done jobDoneCounter
+		fx := newFixture()
+		fx.failAt, fx.blockAt = 3, 5
+		fx.block, fx.blocked = make(chan struct{}), make(chan struct{})
+		store := newCounting(catalog.NewMemory())
+		pub := &direct{}
+		e, err := engine.New(store, pub, done.opts(engine.Options{Logger: quietLogger()}), fx.def())
+		require.NoError(t, err)
+		ctx := context.Background()
+		j, err := store.CreateJob(ctx, catalog.NewJob{ID: "running-task", Type: "squares"})
+		require.NoError(t, err)
+		require.NoError(t, e.Handle(ctx, queue.Message{JobID: j.ID}))
+		list := pub.take()
+		require.Len(t, list, 1)
+		require.NoError(t, e.Handle(ctx, list[0]))
+		squares := pub.take()
+		require.Len(t, squares, 24)
+		sort.Slice(squares, func(a, b int) bool { return squares[a].TaskID < squares[b].TaskID })
+
+		running := make(chan error, 1)
+		go func() { running <- e.Handle(ctx, squares[5]) }()
+		<-fx.blocked
+		var re *engine.RetryError
+		require.ErrorAs(t, e.Handle(ctx, squares[3]), &re, "the failing task's message comes back")
+		assert.Positive(t, re.After)
+		assert.Zero(t, fx.failures.Load(), "no cleanup while a task runs")
+		st, err := e.Status(ctx, j.ID)
+		require.NoError(t, err)
+		assert.Equal(t, catalog.StatusProcessing, st.Job.Status)
+		assert.Equal(t, "failing: cleaning up after stage square: item 3 is corrupt (once 1 running task(s) end)", st.Note)
+		require.ErrorAs(t, e.Handle(ctx, queue.Message{JobID: j.ID}), &re, "a job message comes back too")
+		require.NoError(t, e.Handle(ctx, squares[7]), "another task's message is acknowledged")
+		tk, err := store.GetTask(ctx, squares[7].TaskID)
+		require.NoError(t, err)
+		assert.Contains(t, tk.Error, "canceled")
+		assert.Zero(t, fx.failures.Load())
+
+		close(fx.block) // task 5 ends: its worker runs the hook
+		require.NoError(t, <-running)
+		assert.Equal(t, int64(1), fx.failures.Load())
+		got, err := store.GetJob(ctx, j.ID)
+		require.NoError(t, err)
+		require.Equal(t, catalog.StatusFailed, got.Status)
+		assert.Equal(t, "stage square: item 3 is corrupt", got.Error)
+		assert.Equal(t, int64(1), done.n.Load())
+		require.NoError(t, e.Handle(ctx, squares[3]))
+		assert.Equal(t, int64(1), fx.failures.Load())
+	})
+
 	t.Run("the hook's worker dies mid-hook: the sweeper takes over and fails the job", func(t *testing.T) {
 		var done jobDoneCounter
 		r := newLeaseRig(t, done.opts(engine.Options{MaxAttempts: 1}))

@@ -459,7 +459,17 @@ func (e *Engine) handleTask(ctx context.Context, m queue.Message) error {
 	}
 	if err == nil && gate.Status == catalog.StatusFailed {
 		f := gateFailure(gate)
-		e.cancelTask(ctx, task, f.Message())
+		if !e.failedForGood(task) {
+			// A task canceled (or a redelivery): once the failure marker
+			// exists, the failure is driven by the messages of the tasks
+			// that failed for good or still run, the job's messages and
+			// the sweeper, not by each of the stage's messages.
+			e.cancelTask(ctx, task, f.Message())
+			_, err := e.store.GetTask(ctx, failureMarkerID(job.ID))
+			if err == nil || !errors.Is(err, catalog.ErrNotFound) {
+				return err
+			}
+		}
 		return e.failJob(ctx, def, job, f, gate)
 	}
 	for range maxRaces {
@@ -763,8 +773,9 @@ func (e *Engine) recordedFailure(ctx context.Context, def *Definition, job *cata
 // once, and only then does the job move to FAILED. The failure marker
 // "J/!failure" records the failure (its params; created from f, or from
 // the failure the job's records hold when f is nil) and is the hook's
-// lease: the worker that moves it to PROCESSING (revision checked) runs
-// the hook, moves the job to FAILED and marks the marker COMPLETED
+// lease: once no task of the job runs on a live worker (until then a
+// *RetryError), the worker that moves it to PROCESSING (revision checked)
+// runs the hook, moves the job to FAILED and marks the marker COMPLETED
 // (done). A hook that fails leaves the marker retry-marked, for the next
 // message of the job; a marker held longer than LeaseTimeout (its worker
 // died) is taken over, by a message or by the sweeper.
@@ -793,15 +804,29 @@ func (e *Engine) ensureFailed(ctx context.Context, def *Definition, job *catalog
 			// moved it before marking the marker done).
 			return e.markFailed(ctx, job, markerFailure(m, job))
 		}
+		held := e.held(m)
+		if m.Status == catalog.StatusProcessing && held < e.opts.LeaseTimeout {
+			return nil // another worker runs the hook
+		}
+		if f := markerFailure(m, job); f.ErrorType != ErrTypeTimeout {
+			// The hook cleans up what the job wrote: it waits for the
+			// job's tasks still running on live workers, which may still
+			// write. Each comes back here when it ends (a lost one when
+			// its lease ends). A job past its stage deadline does not
+			// wait for its hung tasks.
+			n, wait, err := e.runningTasks(ctx, job.ID)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				return retryLater(wait, "job %s is failing: its failure hook waits for %d running task(s)", job.ID, n)
+			}
+		}
 		var claimed *catalog.Task
 		switch m.Status {
 		case catalog.StatusFailed, catalog.StatusPending:
 			claimed, err = e.store.TransitionTask(ctx, id, catalog.Transition{To: catalog.StatusProcessing, IfRevision: m.Revision})
 		case catalog.StatusProcessing:
-			held := e.held(m)
-			if held < e.opts.LeaseTimeout {
-				return nil // another worker runs the hook
-			}
 			e.log.WarnContext(ctx, "engine: lease expired; taking over the failure hook", "job_id", job.ID,
 				"attempt", m.Attempts, "attempt_started", m.StartedAt, "delayed", held.Round(time.Millisecond))
 			_, err = e.store.TransitionTask(ctx, id, catalog.Transition{To: catalog.StatusFailed, IfRevision: m.Revision,
@@ -819,6 +844,27 @@ func (e *Engine) ensureFailed(ctx context.Context, def *Definition, job *catalog
 		return e.runFailureHook(ctx, def, job.ID, claimed)
 	}
 	return retryLater(e.backoff(1), "the failure marker of job %s keeps changing", job.ID)
+}
+
+// runningTasks counts a job's tasks running on live workers (PROCESSING
+// within their lease) and returns when to look again: when the first of
+// their leases ends, at most MaxRetryDelay (plus up to 1 s of jitter).
+func (e *Engine) runningTasks(ctx context.Context, jobID string) (int, time.Duration, error) {
+	tasks, err := e.store.ListTasks(ctx, jobID)
+	if err != nil {
+		return 0, 0, err
+	}
+	n, wait := 0, e.opts.MaxRetryDelay
+	for _, t := range tasks {
+		if IsInternal(t) || t.Status != catalog.StatusProcessing {
+			continue
+		}
+		if held := e.held(t); held < e.opts.LeaseTimeout {
+			n++
+			wait = min(wait, e.opts.LeaseTimeout-held)
+		}
+	}
+	return n, wait + time.Duration(rand.Int64N(int64(time.Second))), nil
 }
 
 // runFailureHook runs OnFailure under the marker m this worker claimed,

@@ -223,6 +223,17 @@ func (st *JobStatus) addFailing(job *catalog.Job, tasks []*catalog.Task) {
 	if marker != nil && marker.Status == catalog.StatusFailed && strings.HasPrefix(marker.Error, retryMarker) {
 		st.Note += " (the cleanup failed and will be retried: " + strings.TrimPrefix(marker.Error, retryMarker) + ")"
 	}
+	if (marker == nil || marker.Status != catalog.StatusProcessing) && f.ErrorType != ErrTypeTimeout {
+		running := 0
+		for _, t := range tasks {
+			if !IsInternal(t) && t.Status == catalog.StatusProcessing {
+				running++
+			}
+		}
+		if running > 0 {
+			st.Note += fmt.Sprintf(" (once %d running task(s) end)", running)
+		}
+	}
 }
 
 // addWaiting fills the open stages' Waiting and the job's Note.

@@ -106,7 +106,7 @@ func (e *Engine) Sweep(ctx context.Context) error {
 		return fmt.Errorf("engine: sweep: expired leases: %w", err)
 	}
 	for _, t := range tasks {
-		if err := e.sweepTask(ctx, t); err != nil {
+		if err := e.sweepTask(ctx, t); err != nil && !isRetry(err) {
 			errs = append(errs, fmt.Errorf("task %s: %w", t.ID, err))
 		}
 	}
@@ -127,7 +127,7 @@ func (e *Engine) Sweep(ctx context.Context) error {
 			return errors.Join(append(errs, fmt.Errorf("engine: sweep: deadlines: %w", err))...)
 		}
 		for _, j := range jobs {
-			if err := e.sweepDeadline(ctx, j); err != nil {
+			if err := e.sweepDeadline(ctx, j); err != nil && !isRetry(err) {
 				errs = append(errs, fmt.Errorf("job %s: %w", j.ID, err))
 			}
 		}
@@ -136,6 +136,12 @@ func (e *Engine) Sweep(ctx context.Context) error {
 		return fmt.Errorf("engine: sweep: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// isRetry reports a *RetryError: not now (a sweep tries again next time).
+func isRetry(err error) bool {
+	var re *RetryError
+	return errors.As(err, &re)
 }
 
 // sweepTask takes over a task whose lease expired.
