@@ -20,8 +20,9 @@ import (
 // worker changed first.
 const maxRaces = 8
 
-// failureType is the task type of the record that says a failed job's
-// OnFailure hook has run.
+// failureType is the task type of the failure marker: the record of a
+// failing job's Failure (its params) and the lease of its OnFailure hook
+// (COMPLETED once the hook has run).
 const failureType = "engine.failure"
 
 func failureMarkerID(jobID string) string { return jobID + "/!failure" }
