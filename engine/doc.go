@@ -18,8 +18,8 @@
 //     deterministic id "J/Sk". Its status is the stage's: PENDING while the
 //     stage's tasks are created and published, PROCESSING while they run,
 //     COMPLETED once every task has completed and the stage has been
-//     advanced past, FAILED when the job failed in it. Its Result records
-//     the number of tasks.
+//     advanced past, FAILED when the job fails in it. Its Result records
+//     the number of tasks (and, when FAILED, the Failure).
 //   - the stage's tasks, with the deterministic ids "J/Sk/00000",
 //     "J/Sk/00001", ...; their params are the stage's plan, their results
 //     the result envelopes ({"success": true, "result": ...}, or
@@ -39,14 +39,18 @@
 //     catalog.ErrConflict, and only the creator plans and publishes the
 //     stage's tasks, themselves created with deterministic ids.
 //   - The job completes or fails once: TransitionJob to COMPLETED or FAILED
-//     is refused for a job already there. OnStart may run more than once
-//     after a crash and must be idempotent.
-//   - OnFailure runs once: its marker record "J/!failure" is a lease. The
-//     worker that moves it to PROCESSING (revision checked) runs the hook,
-//     then marks it FAILED with the job's error (done); racing deliveries
-//     find it held and leave it. A hook that returns an error is retried
-//     by the job's next message; a hook whose worker died is taken over
-//     after LeaseTimeout (by a message or the sweeper), so it may run again
+//     is refused for a job already there, and a job that fails never
+//     completes (its failing stage's gate is FAILED, so the stage never
+//     advances; a stage that advanced first is not failed). OnStart may
+//     run more than once after a crash and must be idempotent.
+//   - OnFailure runs once, before the job becomes FAILED: the failure
+//     marker record "J/!failure" (its params: the Failure) is a lease.
+//     The worker that moves it to PROCESSING (revision checked) runs the
+//     hook, then moves the job to FAILED, then marks the marker COMPLETED
+//     (done); racing deliveries find it held and leave it. A hook that
+//     returns an error is retried by the job's next message; a hook whose
+//     worker died is taken over after LeaseTimeout (by a message or the
+//     sweeper, which then moves the job to FAILED), so it may run again
 //     only then and must stay idempotent.
 //
 // No wake-up is lost: every worker that completes a task commits the task
@@ -81,20 +85,47 @@
 //
 // A task whose Run returns an error that is not retryable, or that has
 // used MaxAttempts (retryable errors, or leases lost to crashed workers),
-// always fails its job: the task and its gate are FAILED with the error,
-// the job is FAILED with "stage NAME: ERROR", later stages are never
-// opened, and OnFailure runs (the pipeline marks the Release FAILED and
-// removes what the job wrote). Failed for good is a state a worker reads,
-// not a second move: a task FAILED with a retry-marked error and
-// MaxAttempts attempts is failed for good as it stands, so whichever
-// worker reads it (a delivery of its message, the stage check, the
-// sweeper) fails the job; the job's own FAILED transition and the
-// failure marker make that happen once. The Failure's error_type is the
+// always fails its job (so do a failing OnStart or Plan, and the stage
+// deadline). Failing is three records, in this order:
+//
+//  1. the stage's gate moves to FAILED with the Failure (stage, task,
+//     error, error_type; a gate is created for a stage that never
+//     opened): the stage stops for good, later stages are never opened,
+//     and the job can no longer complete. The first failure recorded
+//     wins; a gate already COMPLETED is not failed (the failure is
+//     discarded: the stage advanced first);
+//  2. the failure marker is created with the Failure as its params;
+//  3. once none of the job's tasks still runs on a live worker (a task
+//     PROCESSING within its lease may still write; the worker of each
+//     comes back when it ends, and the others' messages are delivered
+//     again meanwhile; a job past its stage deadline does not wait for
+//     its hung tasks), the worker holding the marker's lease runs
+//     OnFailure (the pipeline marks the Release FAILED and removes what
+//     the job wrote), then moves the job to FAILED with "stage NAME:
+//     ERROR" and the Failure (Observer.JobDone fires then, once), then
+//     marks the marker done.
+//
+// So a job is FAILED, for status and for resubmits, only once its hook has
+// completed; until then it stays PROCESSING, "failing", and
+// JobStatus.Note reads "failing: cleaning up after stage NAME: ERROR"
+// (with the hook's last error while it is being retried, or the running
+// tasks it waits for). Nothing else of a failing job runs: a task message
+// whose stage's gate is FAILED cancels its task (and creates the marker
+// if the worker that failed the gate died first); the messages of tasks
+// failed for good, job messages, the stage check and the sweeper go on
+// with the failure (running the hook if it is not held). Failed
+// for good is a state a worker reads, not a second move: a task FAILED
+// with a retry-marked error and MaxAttempts attempts is failed for good as
+// it stands, so whichever worker reads it (a delivery of its message, the
+// stage check, the sweeper) fails the job; the gate's revision-checked
+// move, the marker's deterministic id and lease and the job's own FAILED
+// transition make each step happen once. The Failure's error_type is the
 // last error's; "worker_lost" (ErrTypeWorkerLost) when the last attempt
 // lost its lease, with a message naming the task, its params (its file)
-// and how many attempts lost their lease. Tasks of a failed job still
-// waiting in the queue are marked FAILED as canceled when their messages
-// arrive.
+// and how many attempts lost their lease. Tasks of a failing or failed
+// job still waiting in the queue are marked FAILED as canceled when their
+// messages arrive (a task already running when the job started failing
+// finishes its run; its result is kept but nothing advances).
 //
 // # Lost workers
 //
@@ -127,10 +158,13 @@
 // revision-checked catalog change that only one worker wins, so sweepers
 // never act twice:
 //
-//   - tasks (and failure hooks) PROCESSING past their lease: taken over;
-//     the task's message is published again (it may be gone with its
-//     worker; a duplicate is harmless) or, without attempts left, the job
-//     fails with "worker_lost";
+//   - tasks PROCESSING past their lease: taken over; the task's message
+//     is published again (it may be gone with its worker; a duplicate is
+//     harmless) or, without attempts left, the job fails with
+//     "worker_lost"; a task of a failing job is canceled instead;
+//   - failure hooks PROCESSING past their lease (their worker died
+//     mid-hook): taken over; the sweeper runs the hook and moves the job
+//     to FAILED;
 //   - jobs still PENDING PendingAfter (default 2 minutes) after their
 //     last change: their message was lost or never sent (the submit path
 //     commits its records, then publishes): the sweeper is the outbox
@@ -138,7 +172,9 @@
 //     again, once per PendingAfter;
 //   - jobs whose current stage has been open longer than StageDeadline
 //     (default 6 h; negative: no deadline): failed with error_type
-//     "timeout" (ErrTypeTimeout), OnFailure runs.
+//     "timeout" (ErrTypeTimeout), OnFailure runs; for a job still failing
+//     that long after its last change, the failure is finished (the
+//     marker created, a released hook run again).
 //
 // # Retries and outages
 //

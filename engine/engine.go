@@ -76,9 +76,11 @@ type Definition struct {
 	// OnStart runs when the job starts its first stage. It must be
 	// idempotent (it may run more than once); an error fails the job.
 	OnStart func(ctx context.Context, job *catalog.Job) error
-	// OnFailure runs when the job has failed, at least once; it must be
-	// idempotent. Its error is logged (and the hook is tried again on the
-	// next message of the job).
+	// OnFailure runs when the job fails, at least once, before the job
+	// becomes FAILED (job is still PROCESSING when it is called); it must
+	// be idempotent. Its error is logged and the hook is tried again on
+	// the next message of the job; the job becomes FAILED only once the
+	// hook has returned nil.
 	OnFailure func(ctx context.Context, job *catalog.Job, f *Failure) error
 	// OnComplete runs once the job has completed, in the worker that
 	// completed it (best effort: it is not run again if that worker dies

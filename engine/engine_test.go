@@ -125,12 +125,18 @@ type fixture struct {
 	hookFail atomic.Int64
 	// hookSlow delays OnFailure.
 	hookSlow time.Duration
+	// blockAt is a square task whose run waits for block to close after
+	// closing blocked (-1: none).
+	blockAt        int
+	block, blocked chan struct{}
+	// onHook, when set, is called first by OnFailure.
+	onHook func(job *catalog.Job, f *engine.Failure)
 }
 
 var errFlaky = errors.New("flaky storage")
 
 func newFixture() *fixture {
-	return &fixture{runs: map[string]int{}, plans: map[string]int{}, failAt: -1, panicAt: -1, retryable: map[int]int{}}
+	return &fixture{runs: map[string]int{}, plans: map[string]int{}, failAt: -1, panicAt: -1, blockAt: -1, retryable: map[int]int{}}
 }
 
 func (f *fixture) def() *engine.Definition {
@@ -199,6 +205,10 @@ func (f *fixture) def() *engine.Definition {
 					if p.I == f.panicAt {
 						panic("boom")
 					}
+					if p.I == f.blockAt {
+						close(f.blocked)
+						<-f.block
+					}
 					f.mu.Lock()
 					flaky := task.Attempts <= f.retryable[p.I]
 					f.mu.Unlock()
@@ -235,7 +245,10 @@ func (f *fixture) def() *engine.Definition {
 				})},
 		},
 		OnStart: func(context.Context, *catalog.Job) error { f.starts.Add(1); return nil },
-		OnFailure: func(_ context.Context, _ *catalog.Job, fl *engine.Failure) error {
+		OnFailure: func(_ context.Context, job *catalog.Job, fl *engine.Failure) error {
+			if f.onHook != nil {
+				f.onHook(job, fl)
+			}
 			if f.hookFail.Add(-1) >= 0 {
 				return errors.New("cleanup: storage unavailable")
 			}

@@ -20,8 +20,9 @@ import (
 // worker changed first.
 const maxRaces = 8
 
-// failureType is the task type of the record that says a failed job's
-// OnFailure hook has run.
+// failureType is the task type of the failure marker: the record of a
+// failing job's Failure (its params) and the lease of its OnFailure hook
+// (COMPLETED once the hook has run).
 const failureType = "engine.failure"
 
 func failureMarkerID(jobID string) string { return jobID + "/!failure" }
@@ -73,7 +74,7 @@ func (e *Engine) reconcile(ctx context.Context, jobID string) error {
 		case catalog.StatusCompleted:
 			return nil
 		case catalog.StatusFailed:
-			return e.ensureFailed(ctx, def, job)
+			return e.ensureFailed(ctx, def, job, nil)
 		case catalog.StatusPending:
 			j, err := e.store.TransitionJob(ctx, job.ID, catalog.Transition{To: catalog.StatusProcessing,
 				Stage: def.Stages[0].Name, IfRevision: job.Revision})
@@ -172,14 +173,8 @@ func (e *Engine) advance(ctx context.Context, def *Definition, job *catalog.Job,
 				return err
 			}
 		case catalog.StatusFailed:
-			j, err := e.store.GetJob(ctx, job.ID)
-			if err != nil {
-				return err
-			}
-			if j.Status != catalog.StatusFailed {
-				return e.failJob(ctx, def, j, &Failure{Stage: st.Name, Error: gate.Error, ErrorType: "error"}, gate)
-			}
-			return e.ensureFailed(ctx, def, j)
+			// The job is failing (or failed): finish that.
+			return e.failJob(ctx, def, job, gateFailure(gate), gate)
 		}
 		// Something moved: read the job again.
 		if job, err = e.store.GetJob(ctx, job.ID); err != nil {
@@ -195,7 +190,7 @@ func (e *Engine) advance(ctx context.Context, def *Definition, job *catalog.Job,
 // reconcileLoaded finishes a job that left PROCESSING under us.
 func (e *Engine) reconcileLoaded(ctx context.Context, def *Definition, job *catalog.Job) error {
 	if job.Status == catalog.StatusFailed {
-		return e.ensureFailed(ctx, def, job)
+		return e.ensureFailed(ctx, def, job, nil)
 	}
 	return nil
 }
@@ -449,12 +444,34 @@ func (e *Engine) handleTask(ctx context.Context, m queue.Message) error {
 	}
 	switch job.Status {
 	case catalog.StatusFailed:
-		e.cancelTask(ctx, job, task)
-		return e.ensureFailed(ctx, def, job)
+		e.cancelTask(ctx, task, job.Error)
+		return e.ensureFailed(ctx, def, job, nil)
 	case catalog.StatusCompleted:
 		return nil
 	case catalog.StatusPending:
 		return e.reconcile(ctx, job.ID)
+	}
+	// A failing job (its failure recorded on the stage's gate, its hook
+	// pending or running) runs nothing more: the task is canceled and the
+	// failure finished.
+	gate, err := e.store.GetTask(ctx, GateID(job.ID, st.Name))
+	if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+		return err
+	}
+	if err == nil && gate.Status == catalog.StatusFailed {
+		f := gateFailure(gate)
+		if !e.failedForGood(task) {
+			// A task canceled (or a redelivery): once the failure marker
+			// exists, the failure is driven by the messages of the tasks
+			// that failed for good or still run, the job's messages and
+			// the sweeper, not by each of the stage's messages.
+			e.cancelTask(ctx, task, f.Message())
+			_, err := e.store.GetTask(ctx, failureMarkerID(job.ID))
+			if err == nil || !errors.Is(err, catalog.ErrNotFound) {
+				return err
+			}
+		}
+		return e.failJob(ctx, def, job, f, gate)
 	}
 	for range maxRaces {
 		var claimed *catalog.Task
@@ -495,12 +512,13 @@ func (e *Engine) handleTask(ctx context.Context, m queue.Message) error {
 	return retryLater(e.backoff(1), "task %s keeps changing", m.TaskID)
 }
 
-// cancelTask marks a task of a failed job that never ran.
-func (e *Engine) cancelTask(ctx context.Context, job *catalog.Job, task *catalog.Task) {
+// cancelTask marks a task of a failed (or failing) job that never ran;
+// reason is the job's failure.
+func (e *Engine) cancelTask(ctx context.Context, task *catalog.Task, reason string) {
 	if task.Status != catalog.StatusPending && !(task.Status == catalog.StatusFailed && !e.failedForGood(task)) {
 		return
 	}
-	msg := "canceled: the job failed (" + job.Error + ")"
+	msg := "canceled: the job failed (" + reason + ")"
 	rev := task.Revision
 	if task.Status == catalog.StatusFailed {
 		// A task waiting for its retry: FAILED → FAILED is no move, so
@@ -628,37 +646,70 @@ func (e *Engine) failTask(ctx context.Context, def *Definition, st *Stage, job *
 	return e.failJob(ctx, def, job, &Failure{Stage: st.Name, TaskID: task.ID, Error: msg, ErrorType: typ}, nil)
 }
 
-// failJob fails a job (once) and runs its OnFailure hook.
+// failJob fails a job in stage f.Stage. It records the failure first on
+// the stage's gate (failGate), which stops the stage for good and so
+// excludes the job's completion, then on the failure marker, and finishes
+// the failure (ensureFailed): OnFailure runs, then the job moves to
+// FAILED. The first failure recorded wins; a stage that completed first is
+// not failed, and neither is a completed job.
 func (e *Engine) failJob(ctx context.Context, def *Definition, job *catalog.Job, f *Failure, gate *catalog.Task) error {
-	result, _ := json.Marshal(map[string]any{"failure": f})
-	j, err := e.store.TransitionJob(ctx, job.ID, catalog.Transition{To: catalog.StatusFailed, Stage: f.Stage,
-		Error: f.Message(), Result: result})
-	switch {
-	case err == nil:
-		e.log.ErrorContext(ctx, "engine: job failed", "job_id", job.ID, "stage", f.Stage, "task_id", f.TaskID,
-			"error", f.Error, "error_type", f.ErrorType)
-		job = j
-	case isRace(err):
-		if job, err = e.store.GetJob(ctx, job.ID); err != nil {
-			return err
-		}
-		if job.Status != catalog.StatusFailed {
-			return nil // it completed: nothing to fail
-		}
-	default:
+	switch job.Status {
+	case catalog.StatusCompleted:
+		return nil
+	case catalog.StatusFailed:
+		return e.ensureFailed(ctx, def, job, nil)
+	}
+	f, err := e.failGate(ctx, def, job, f, gate)
+	if err != nil || f == nil {
 		return err
 	}
-	if gate == nil {
-		if g, err := e.store.GetTask(ctx, GateID(job.ID, f.Stage)); err == nil {
+	return e.ensureFailed(ctx, def, job, f)
+}
+
+// failGate moves the gate of stage f.Stage to FAILED with the failure (in
+// its Result, next to the task count), creating the gate when the stage
+// never opened (OnStart failed). It returns the failure the gate records:
+// f, or an earlier one; nil when the stage completed first.
+func (e *Engine) failGate(ctx context.Context, def *Definition, job *catalog.Job, f *Failure, gate *catalog.Task) (*Failure, error) {
+	for range maxRaces {
+		if gate == nil {
+			g, err := e.store.GetTask(ctx, GateID(job.ID, f.Stage))
+			if errors.Is(err, catalog.ErrNotFound) {
+				params, _ := json.Marshal(map[string]any{"index": stageIndexOf(def, f.Stage)})
+				g, err = e.store.CreateTask(ctx, catalog.NewTask{ID: GateID(job.ID, f.Stage), JobID: job.ID,
+					Type: GateType, Stage: f.Stage, Params: params})
+				if errors.Is(err, catalog.ErrConflict) {
+					continue
+				}
+			}
+			if err != nil {
+				return nil, err
+			}
 			gate = g
 		}
-	}
-	if gate != nil && !gate.Status.Terminal() {
-		if _, err := e.store.TransitionTask(ctx, gate.ID, catalog.Transition{To: catalog.StatusFailed, Error: f.Message()}); err != nil && !isRace(err) {
-			return err
+		switch gate.Status {
+		case catalog.StatusCompleted:
+			e.log.WarnContext(ctx, "engine: failure discarded: the stage completed first", "job_id", job.ID,
+				"stage", f.Stage, "error", f.Error)
+			return nil, nil
+		case catalog.StatusFailed:
+			return gateFailure(gate), nil
 		}
+		result, _ := json.Marshal(map[string]any{"tasks": gateTasks(gate), "failure": f})
+		_, err := e.store.TransitionTask(ctx, gate.ID, catalog.Transition{To: catalog.StatusFailed, IfRevision: gate.Revision,
+			Error: f.Message(), Result: result})
+		if isRace(err) {
+			gate = nil
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		e.log.ErrorContext(ctx, "engine: job failing; running its failure hook", "job_id", job.ID, "stage", f.Stage,
+			"task_id", f.TaskID, "error", f.Error, "error_type", f.ErrorType)
+		return f, nil
 	}
-	return e.ensureFailed(ctx, def, job)
+	return nil, retryLater(e.backoff(1), "the gate of stage %s of job %s keeps changing", f.Stage, job.ID)
 }
 
 // jobFailure reads the Failure a FAILED job recorded.
@@ -672,18 +723,79 @@ func jobFailure(job *catalog.Job) *Failure {
 	return &Failure{Stage: job.Stage, Error: job.Error, ErrorType: "error"}
 }
 
-// ensureFailed runs OnFailure once for a failed job. The hook's marker
-// record is its lease: the worker that moves it to PROCESSING (revision
-// checked) runs the hook, then moves it to FAILED with the job's error
+// gateFailure reads the Failure a FAILED gate recorded.
+func gateFailure(gate *catalog.Task) *Failure {
+	var r struct {
+		Failure *Failure `json:"failure"`
+	}
+	if json.Unmarshal(gate.Result, &r) == nil && r.Failure != nil {
+		return r.Failure
+	}
+	return &Failure{Stage: gate.Stage, Error: strings.TrimPrefix(gate.Error, "stage "+gate.Stage+": "), ErrorType: "error"}
+}
+
+// markerFailure reads the Failure a failure marker records (its params);
+// a marker without one (written by an older engine, for a job already
+// FAILED) has the job's.
+func markerFailure(m *catalog.Task, job *catalog.Job) *Failure {
+	var f Failure
+	if json.Unmarshal(m.Params, &f) == nil && f.Stage != "" {
+		return &f
+	}
+	return jobFailure(job)
+}
+
+// markerDone reports a failure marker whose hook has run: COMPLETED, or
+// FAILED without a retry mark (older engines).
+func markerDone(m *catalog.Task) bool {
+	return m.Status == catalog.StatusCompleted || m.Status == catalog.StatusFailed && !strings.HasPrefix(m.Error, retryMarker)
+}
+
+// recordedFailure reads the failure of a job whose marker is missing: a
+// FAILED job's own, or the one its FAILED gate records (the worker that
+// failed the gate died before creating the marker). nil: the job is not
+// failing.
+func (e *Engine) recordedFailure(ctx context.Context, def *Definition, job *catalog.Job) (*Failure, error) {
+	if job.Status == catalog.StatusFailed {
+		return jobFailure(job), nil
+	}
+	for _, st := range def.Stages {
+		g, err := e.store.GetTask(ctx, GateID(job.ID, st.Name))
+		if errors.Is(err, catalog.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if g.Status == catalog.StatusFailed {
+			return gateFailure(g), nil
+		}
+	}
+	return nil, nil
+}
+
+// ensureFailed finishes the failure of a failing job: OnFailure runs
+// once, and only then does the job move to FAILED. The failure marker
+// "J/!failure" records the failure (its params; created from f, or from
+// the failure the job's records hold when f is nil) and is the hook's
+// lease: once no task of the job runs on a live worker (until then a
+// *RetryError), the worker that moves it to PROCESSING (revision checked)
+// runs the hook, moves the job to FAILED and marks the marker COMPLETED
 // (done). A hook that fails leaves the marker retry-marked, for the next
 // message of the job; a marker held longer than LeaseTimeout (its worker
 // died) is taken over, by a message or by the sweeper.
-func (e *Engine) ensureFailed(ctx context.Context, def *Definition, job *catalog.Job) error {
+func (e *Engine) ensureFailed(ctx context.Context, def *Definition, job *catalog.Job, f *Failure) error {
 	id := failureMarkerID(job.ID)
 	for range maxRaces {
 		m, err := e.store.GetTask(ctx, id)
 		if errors.Is(err, catalog.ErrNotFound) {
-			_, err = e.store.CreateTask(ctx, catalog.NewTask{ID: id, JobID: job.ID, Type: failureType, Stage: job.Stage})
+			if f == nil {
+				if f, err = e.recordedFailure(ctx, def, job); err != nil || f == nil {
+					return err
+				}
+			}
+			params, _ := json.Marshal(f)
+			_, err = e.store.CreateTask(ctx, catalog.NewTask{ID: id, JobID: job.ID, Type: failureType, Stage: f.Stage, Params: params})
 			if err != nil && !errors.Is(err, catalog.ErrConflict) {
 				return err
 			}
@@ -692,22 +804,34 @@ func (e *Engine) ensureFailed(ctx context.Context, def *Definition, job *catalog
 		if err != nil {
 			return err
 		}
+		if markerDone(m) {
+			// The hook has run; the job is FAILED (the hook's worker
+			// moved it before marking the marker done).
+			return e.markFailed(ctx, job, markerFailure(m, job))
+		}
+		held := e.held(m)
+		if m.Status == catalog.StatusProcessing && held < e.opts.LeaseTimeout {
+			return nil // another worker runs the hook
+		}
+		if f := markerFailure(m, job); f.ErrorType != ErrTypeTimeout {
+			// The hook cleans up what the job wrote: it waits for the
+			// job's tasks still running on live workers, which may still
+			// write. Each comes back here when it ends (a lost one when
+			// its lease ends). A job past its stage deadline does not
+			// wait for its hung tasks.
+			n, wait, err := e.runningTasks(ctx, job.ID)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				return retryLater(wait, "job %s is failing: its failure hook waits for %d running task(s)", job.ID, n)
+			}
+		}
 		var claimed *catalog.Task
 		switch m.Status {
-		case catalog.StatusCompleted:
-			return nil
-		case catalog.StatusFailed:
-			if !strings.HasPrefix(m.Error, retryMarker) {
-				return nil // the hook has run
-			}
-			claimed, err = e.store.TransitionTask(ctx, id, catalog.Transition{To: catalog.StatusProcessing, IfRevision: m.Revision})
-		case catalog.StatusPending:
+		case catalog.StatusFailed, catalog.StatusPending:
 			claimed, err = e.store.TransitionTask(ctx, id, catalog.Transition{To: catalog.StatusProcessing, IfRevision: m.Revision})
 		case catalog.StatusProcessing:
-			held := e.held(m)
-			if held < e.opts.LeaseTimeout {
-				return nil // another worker runs the hook
-			}
 			e.log.WarnContext(ctx, "engine: lease expired; taking over the failure hook", "job_id", job.ID,
 				"attempt", m.Attempts, "attempt_started", m.StartedAt, "delayed", held.Round(time.Millisecond))
 			_, err = e.store.TransitionTask(ctx, id, catalog.Transition{To: catalog.StatusFailed, IfRevision: m.Revision,
@@ -722,29 +846,98 @@ func (e *Engine) ensureFailed(ctx context.Context, def *Definition, job *catalog
 		if err != nil {
 			return err
 		}
-		if def.OnFailure != nil {
-			if herr := def.OnFailure(ctx, job, jobFailure(job)); herr != nil {
-				e.log.ErrorContext(ctx, "engine: failure hook failed", "job_id", job.ID, "error", herr)
-				_, err := e.store.TransitionTask(ctx, id, catalog.Transition{To: catalog.StatusFailed, IfRevision: claimed.Revision,
-					Error: retryMarker + herr.Error()})
-				if err != nil && !isRace(err) {
-					e.log.WarnContext(ctx, "engine: could not release the failure hook", "job_id", job.ID, "error", err)
-				}
-				return herr
-			}
-		}
-		_, err = e.store.TransitionTask(ctx, id, catalog.Transition{To: catalog.StatusFailed, IfRevision: claimed.Revision, Error: job.Error})
-		if err != nil && !isRace(err) {
-			return err
-		}
-		if err == nil {
-			if f := e.opts.Observer.JobDone; f != nil {
-				f(job)
-			}
-		}
-		return nil
+		return e.runFailureHook(ctx, def, job.ID, claimed)
 	}
 	return retryLater(e.backoff(1), "the failure marker of job %s keeps changing", job.ID)
+}
+
+// runningTasks counts a job's tasks running on live workers (PROCESSING
+// within their lease) and returns when to look again: when the first of
+// their leases ends, at most MaxRetryDelay (plus up to 1 s of jitter).
+func (e *Engine) runningTasks(ctx context.Context, jobID string) (int, time.Duration, error) {
+	tasks, err := e.store.ListTasks(ctx, jobID)
+	if err != nil {
+		return 0, 0, err
+	}
+	n, wait := 0, e.opts.MaxRetryDelay
+	for _, t := range tasks {
+		if IsInternal(t) || t.Status != catalog.StatusProcessing {
+			continue
+		}
+		if held := e.held(t); held < e.opts.LeaseTimeout {
+			n++
+			wait = min(wait, e.opts.LeaseTimeout-held)
+		}
+	}
+	return n, wait + time.Duration(rand.Int64N(int64(time.Second))), nil
+}
+
+// runFailureHook runs OnFailure under the marker m this worker claimed,
+// then moves the job to FAILED and marks m done. On an error the marker
+// is released (retry-marked) for the next message.
+func (e *Engine) runFailureHook(ctx context.Context, def *Definition, jobID string, m *catalog.Task) error {
+	release := func(cause error) error {
+		_, err := e.store.TransitionTask(ctx, m.ID, catalog.Transition{To: catalog.StatusFailed, IfRevision: m.Revision,
+			Error: retryMarker + cause.Error()})
+		if err != nil && !isRace(err) {
+			e.log.WarnContext(ctx, "engine: could not release the failure hook", "job_id", jobID, "error", err)
+		}
+		return cause
+	}
+	// With the lease held, the job read now is current.
+	job, err := e.store.GetJob(ctx, jobID)
+	if err != nil {
+		return release(err)
+	}
+	f := markerFailure(m, job)
+	if job.Status == catalog.StatusCompleted {
+		// Cannot happen (a failed gate stops its stage), and must not:
+		// a completed job is never failed.
+		e.log.ErrorContext(ctx, "engine: failure marker of a completed job; not failing it", "job_id", jobID, "error", f.Message())
+	} else {
+		if def.OnFailure != nil {
+			if herr := def.OnFailure(ctx, job, f); herr != nil {
+				e.log.ErrorContext(ctx, "engine: failure hook failed", "job_id", job.ID, "error", herr)
+				return release(herr)
+			}
+		}
+		if err := e.markFailed(ctx, job, f); err != nil {
+			return release(err)
+		}
+	}
+	_, err = e.store.TransitionTask(ctx, m.ID, catalog.Transition{To: catalog.StatusCompleted, IfRevision: m.Revision})
+	if err != nil && !isRace(err) {
+		return err
+	}
+	return nil
+}
+
+// markFailed moves a failing job whose hook has run to FAILED with its
+// failure, once (a job already FAILED, or COMPLETED, is left as it is),
+// and reports it to Observer.JobDone.
+func (e *Engine) markFailed(ctx context.Context, job *catalog.Job, f *Failure) error {
+	if job.Status.Terminal() {
+		return nil
+	}
+	result, _ := json.Marshal(map[string]any{"failure": f})
+	j, err := e.store.TransitionJob(ctx, job.ID, catalog.Transition{To: catalog.StatusFailed, Stage: f.Stage,
+		Error: f.Message(), Result: result})
+	if isRace(err) {
+		return nil // FAILED already (FAILED → FAILED is no move), or completed
+	}
+	if err != nil {
+		return err
+	}
+	var total time.Duration
+	if j.StartedAt != nil && j.FinishedAt != nil {
+		total = j.FinishedAt.Sub(*j.StartedAt)
+	}
+	e.log.ErrorContext(ctx, "engine: job failed", "job_id", j.ID, "stage", f.Stage, "task_id", f.TaskID,
+		"error", f.Error, "error_type", f.ErrorType, "duration", total.Round(time.Millisecond))
+	if fn := e.opts.Observer.JobDone; fn != nil {
+		fn(j)
+	}
+	return nil
 }
 
 // completeJob completes a job whose last stage is done (once) and runs
@@ -791,6 +984,16 @@ func taskIndex(id string) int {
 // sortByIndex orders a stage's tasks as its plan did.
 func sortByIndex(ts []*catalog.Task) {
 	sort.SliceStable(ts, func(i, j int) bool { return taskIndex(ts[i].ID) < taskIndex(ts[j].ID) })
+}
+
+// stageIndexOf is the index of the stage named name (-1: none).
+func stageIndexOf(def *Definition, name string) int {
+	for i := range def.Stages {
+		if def.Stages[i].Name == name {
+			return i
+		}
+	}
+	return -1
 }
 
 func stageIndex(def *Definition, st *Stage) int {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/greensight/vzarr/catalog"
@@ -163,9 +164,11 @@ type JobStatus struct {
 	Tasks map[catalog.Status]int `json:"tasks"`
 	// Failure is set for a FAILED job.
 	Failure *Failure `json:"failure,omitempty"`
-	// Note says what a PROCESSING job waits for when its current stage
-	// waits on a task whose worker may be lost: "waiting for lease of
-	// task X until T".
+	// Note says what a PROCESSING job waits for: when it is failing (its
+	// failure is recorded, its OnFailure hook pending or running; the job
+	// becomes FAILED once the hook has completed), "failing: cleaning up
+	// after stage S: ERROR"; when its current stage waits on a task whose
+	// worker may be lost, "waiting for lease of task X until T".
 	Note string `json:"note,omitempty"`
 }
 
@@ -193,8 +196,44 @@ func readStatus(ctx context.Context, store catalog.Store, jobID string, lease ti
 	st := statusOf(job, tasks)
 	if job.Status == catalog.StatusProcessing {
 		st.addWaiting(tasks, lease, now)
+		st.addFailing(job, tasks)
 	}
 	return st, nil
+}
+
+// addFailing sets the Note of a failing job: its failure is recorded (on
+// the failure marker, or on the FAILED gate alone before the marker is
+// created) and its OnFailure hook has not completed.
+func (st *JobStatus) addFailing(job *catalog.Job, tasks []*catalog.Task) {
+	var f *Failure
+	var marker *catalog.Task
+	for _, t := range tasks {
+		switch {
+		case t.Type == failureType:
+			marker = t
+			f = markerFailure(t, job)
+		case t.Type == GateType && t.Status == catalog.StatusFailed && f == nil:
+			f = gateFailure(t)
+		}
+	}
+	if f == nil {
+		return
+	}
+	st.Note = "failing: cleaning up after " + f.Message()
+	if marker != nil && marker.Status == catalog.StatusFailed && strings.HasPrefix(marker.Error, retryMarker) {
+		st.Note += " (the cleanup failed and will be retried: " + strings.TrimPrefix(marker.Error, retryMarker) + ")"
+	}
+	if (marker == nil || marker.Status != catalog.StatusProcessing) && f.ErrorType != ErrTypeTimeout {
+		running := 0
+		for _, t := range tasks {
+			if !IsInternal(t) && t.Status == catalog.StatusProcessing {
+				running++
+			}
+		}
+		if running > 0 {
+			st.Note += fmt.Sprintf(" (once %d running task(s) end)", running)
+		}
+	}
 }
 
 // addWaiting fills the open stages' Waiting and the job's Note.

@@ -85,9 +85,11 @@ func (e *Engine) taskTypes() []string {
 // each once (every action is a revision-checked catalog change, so
 // sweepers in many workers never act twice):
 //
-//   - a task (or failure hook) PROCESSING past its lease: taken over and
-//     its message published again; with no attempts left its job fails
-//     with error type "worker_lost";
+//   - a task PROCESSING past its lease: taken over and its message
+//     published again; with no attempts left its job fails with error
+//     type "worker_lost"; a task of a failing job is canceled;
+//   - a failure hook PROCESSING past its lease: taken over and run, then
+//     its job moved to FAILED;
 //   - a job still PENDING PendingAfter after its last change (its message
 //     was lost, or never published: the submit path's outbox): touched and
 //     enqueued again;
@@ -104,7 +106,7 @@ func (e *Engine) Sweep(ctx context.Context) error {
 		return fmt.Errorf("engine: sweep: expired leases: %w", err)
 	}
 	for _, t := range tasks {
-		if err := e.sweepTask(ctx, t); err != nil {
+		if err := e.sweepTask(ctx, t); err != nil && !isRetry(err) {
 			errs = append(errs, fmt.Errorf("task %s: %w", t.ID, err))
 		}
 	}
@@ -125,7 +127,7 @@ func (e *Engine) Sweep(ctx context.Context) error {
 			return errors.Join(append(errs, fmt.Errorf("engine: sweep: deadlines: %w", err))...)
 		}
 		for _, j := range jobs {
-			if err := e.sweepDeadline(ctx, j); err != nil {
+			if err := e.sweepDeadline(ctx, j); err != nil && !isRetry(err) {
 				errs = append(errs, fmt.Errorf("job %s: %w", j.ID, err))
 			}
 		}
@@ -136,6 +138,12 @@ func (e *Engine) Sweep(ctx context.Context) error {
 	return nil
 }
 
+// isRetry reports a *RetryError: not now (a sweep tries again next time).
+func isRetry(err error) bool {
+	var re *RetryError
+	return errors.As(err, &re)
+}
+
 // sweepTask takes over a task whose lease expired.
 func (e *Engine) sweepTask(ctx context.Context, t *catalog.Task) error {
 	job, def, err := e.loadJob(ctx, t.JobID)
@@ -143,12 +151,26 @@ func (e *Engine) sweepTask(ctx context.Context, t *catalog.Task) error {
 		return err
 	}
 	if t.Type == failureType {
-		if job.Status != catalog.StatusFailed {
+		// A failure hook whose worker was lost: take it over, run the
+		// hook, move the job to FAILED.
+		if job.Status == catalog.StatusCompleted {
 			return nil
 		}
-		return e.ensureFailed(ctx, def, job)
+		return e.ensureFailed(ctx, def, job, nil)
 	}
-	if job.Status == catalog.StatusProcessing && t.Attempts < e.opts.MaxAttempts {
+	// A task of a failed or failing job (its stage's gate FAILED) is
+	// canceled, not run again.
+	failing, reason := job.Status == catalog.StatusFailed, job.Error
+	if job.Status == catalog.StatusProcessing {
+		gate, err := e.store.GetTask(ctx, GateID(job.ID, t.Stage))
+		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+			return err
+		}
+		if err == nil && gate.Status == catalog.StatusFailed {
+			failing, reason = true, gateFailure(gate).Message()
+		}
+	}
+	if job.Status == catalog.StatusProcessing && !failing && t.Attempts < e.opts.MaxAttempts {
 		// The task will run again, and its message may be gone with its
 		// worker: send one first, so that a failed publish leaves the
 		// task expired for the next sweep rather than waiting for a
@@ -165,8 +187,8 @@ func (e *Engine) sweepTask(ctx context.Context, t *catalog.Task) error {
 		return err
 	}
 	switch {
-	case job.Status == catalog.StatusFailed:
-		e.cancelTask(ctx, job, claimed)
+	case failing:
+		e.cancelTask(ctx, claimed, reason)
 	case e.failedForGood(claimed) && job.Status == catalog.StatusProcessing:
 		return e.failJob(ctx, def, job, failureOf(claimed.Stage, claimed), nil)
 	}
@@ -204,8 +226,14 @@ func (e *Engine) sweepDeadline(ctx context.Context, j *catalog.Job) error {
 		since = *j.StartedAt
 	}
 	if k >= 0 {
+		if gate.Status == catalog.StatusFailed {
+			// Failing: finish it (the worker that failed the gate may
+			// have died before it created the failure marker, and a
+			// sweeper's failure has no message to finish it).
+			return e.failJob(ctx, def, j, gateFailure(gate), gate)
+		}
 		if gate.Status.Terminal() {
-			return nil // advancing, or failed: the messages finish it
+			return nil // advancing: the messages finish it
 		}
 		since, stage = gate.CreatedAt, gate.Stage
 	}

@@ -435,9 +435,10 @@ func TestFailureHookRunsOnce(t *testing.T) {
 		require.NoError(t, r.e.Handle(r.ctx, queue.Message{JobID: r.job.ID}))
 		assert.Equal(t, int64(1), r.fx.failures.Load())
 	})
-	t.Run("a hook whose worker died is taken over by the sweeper", func(t *testing.T) {
+	t.Run("an older engine's state: a hook whose worker died is taken over by the sweeper", func(t *testing.T) {
 		r := newLeaseRig(t, engine.Options{MaxAttempts: 1})
-		// The job failed and a worker claimed its hook, then died.
+		// An older engine moved the job to FAILED before its hook; a
+		// worker claimed the hook (a marker without params), then died.
 		_, err := r.store.TransitionJob(r.ctx, r.job.ID, catalog.Transition{To: catalog.StatusFailed, Error: "stage list: x"})
 		require.NoError(t, err)
 		marker, err := r.store.CreateTask(r.ctx, catalog.NewTask{ID: r.job.ID + "/!failure", JobID: r.job.ID, Type: "engine.failure"})

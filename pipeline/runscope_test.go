@@ -72,9 +72,9 @@ func waitCleanedUp(t *testing.T, store catalog.Store, jobID string) {
 		tasks, err := store.ListTasks(context.Background(), jobID)
 		require.NoError(t, err)
 		for _, tk := range tasks {
-			// The marker is the hook's lease: FAILED without the retry
-			// prefix once the hook has run to the end.
-			if tk.Type == "engine.failure" && tk.Status == catalog.StatusFailed && !strings.HasPrefix(tk.Error, "retrying: ") {
+			// The marker is the hook's lease: COMPLETED once the hook has
+			// run to the end (and the job is FAILED only then).
+			if tk.Type == "engine.failure" && tk.Status == catalog.StatusCompleted {
 				return
 			}
 		}

@@ -110,10 +110,10 @@ func (o *orch) waitCleanedUp(t *testing.T, jobID string, timeout time.Duration) 
 		require.Equal(t, http.StatusOK, code, resp)
 		gates, _ := resp["stage_gates"].([]any)
 		for _, g := range gates {
-			// The marker is the hook's lease: FAILED without the retry
-			// prefix once the hook has run to the end.
+			// The marker is the hook's lease: COMPLETED once the hook has
+			// run to the end (and the job is FAILED only then).
 			m := g.(map[string]any)
-			if e, _ := m["error"].(string); m["type"] == "engine.failure" && m["status"] == "FAILED" && !strings.HasPrefix(e, "retrying: ") {
+			if m["type"] == "engine.failure" && m["status"] == "COMPLETED" {
 				return
 			}
 		}

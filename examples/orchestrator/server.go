@@ -233,8 +233,9 @@ type statusResponse struct {
 	// Status is the job's: PENDING, PROCESSING, COMPLETED or FAILED.
 	Status catalog.Status `json:"status"`
 	Stage  string         `json:"stage"`
-	// Note says what a PROCESSING job waits for, e.g. "waiting for lease
-	// of task X until T".
+	// Note says what a PROCESSING job waits for (engine.JobStatus.Note),
+	// e.g. "waiting for lease of task X until T", or "failing: cleaning up
+	// after ..." while its failure hook runs.
 	Note       string                 `json:"note,omitempty"`
 	Error      string                 `json:"error,omitempty"`
 	Failure    *engine.Failure        `json:"failure,omitempty"`
