@@ -99,8 +99,6 @@ func readRefsObject(raw []byte, templates map[string]string, refs *Refs) error {
 	if err != nil {
 		return badRefs("refs: %v", err)
 	}
-	refs.keys = make([]string, 0, len(members))
-	refs.refs = make([]Ref, 0, len(members))
 	for _, kv := range members {
 		ref, err := parseRefValue(kv.val, templates)
 		if err != nil {

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -81,12 +81,21 @@ func zarrayGrid(text string) ([]uint64, error) {
 
 // parseChunkKey returns the C-order chunk number of a chunk key "i.j.k".
 func parseChunkKey(s string, grid []uint64) (uint64, bool) {
-	parts := strings.Split(s, ".")
-	if len(parts) != len(grid) {
+	if len(grid) == 0 {
 		return 0, false
 	}
 	var n uint64
-	for i, p := range parts {
+	for i := range grid {
+		p := s
+		j := strings.IndexByte(s, '.')
+		if i < len(grid)-1 {
+			if j < 0 {
+				return 0, false
+			}
+			p, s = s[:j], s[j+1:]
+		} else if j >= 0 {
+			return 0, false
+		}
 		v, err := strconv.ParseUint(p, 10, 64)
 		if err != nil || v >= grid[i] {
 			return 0, false
@@ -113,20 +122,21 @@ func WriteParquetSet(s *Refs, put func(name string, data []byte) error, opts *Pa
 		opts = &ParquetOptions{}
 	}
 	type field struct {
-		grid   []uint64
-		total  uint64
-		chunks map[uint64]Ref
+		name  string
+		grid  []uint64
+		total uint64
 	}
-	fields := map[string]*field{}
-	var order []string
+	fields := map[string]int32{} // array path -> index in list
+	var list []*field
 	var meta bytes.Buffer
 	meta.WriteString(`{"metadata":{`)
 	nmeta := 0
-	for i, k := range s.keys {
+	for i := range s.n {
+		k := s.key(i)
 		if !IsMetadataKey(k) {
 			continue
 		}
-		r := s.refs[i]
+		r := s.ref(i)
 		if !r.IsInline() || !json.Valid(bytes.ReplaceAll(bytes.ReplaceAll(r.Data, []byte("NaN"), []byte("0")), []byte("Infinity"), []byte("0"))) {
 			return fmt.Errorf("parquet: metadata key %q does not hold JSON", k)
 		}
@@ -143,31 +153,65 @@ func WriteParquetSet(s *Refs, put func(name string, data []byte) error, opts *Pa
 			if err != nil {
 				return fmt.Errorf("parquet: %s: %w", k, err)
 			}
-			f := &field{grid: g, total: 1, chunks: map[uint64]Ref{}}
+			f := &field{name: name, grid: g, total: 1}
 			for _, x := range g {
 				f.total *= x
 			}
-			fields[name] = f
-			order = append(order, name)
+			if j, ok := fields[name]; ok {
+				list[j] = f
+			} else {
+				fields[name] = int32(len(list))
+				list = append(list, f)
+			}
 		}
 	}
-	maxChunks := uint64(1)
-	for i, k := range s.keys {
+	// The chunks, 16 bytes each: array, chunk number and entry, sorted by
+	// array and number (a later key for the same chunk wins, as in a map).
+	type chunkRow struct {
+		num   uint64
+		field int32
+		ent   int32
+	}
+	if s.n > math.MaxInt32 {
+		return fmt.Errorf("parquet: %d references, more than %d", s.n, math.MaxInt32)
+	}
+	rows := make([]chunkRow, 0, s.n-nmeta)
+	var lastField int32 = -1
+	lastPrefix := ""
+	for i := range s.n {
+		k := s.key(i)
 		if IsMetadataKey(k) {
 			continue
 		}
 		j := strings.LastIndexByte(k, '/')
-		f := fields[k[:max(j, 0)]]
-		if j < 0 || f == nil {
+		if j < 0 {
 			return fmt.Errorf("parquet: key %q is not a chunk of an array", k)
 		}
-		n, ok := parseChunkKey(k[j+1:], f.grid)
-		if !ok {
-			return fmt.Errorf("parquet: key %q is not on the chunk grid %v", k, f.grid)
+		fi := lastField
+		if lastField < 0 || k[:j] != lastPrefix {
+			var ok bool
+			if fi, ok = fields[k[:j]]; !ok {
+				return fmt.Errorf("parquet: key %q is not a chunk of an array", k)
+			}
+			lastField, lastPrefix = fi, k[:j]
 		}
-		f.chunks[n] = s.refs[i]
+		n, ok := parseChunkKey(k[j+1:], list[fi].grid)
+		if !ok {
+			return fmt.Errorf("parquet: key %q is not on the chunk grid %v", k, list[fi].grid)
+		}
+		rows = append(rows, chunkRow{num: n, field: fi, ent: int32(i)})
 	}
-	for _, f := range fields {
+	less := func(a, b chunkRow) bool {
+		if a.field != b.field {
+			return list[a.field].name < list[b.field].name
+		}
+		return a.num < b.num
+	}
+	if !slices.IsSortedFunc(rows, func(a, b chunkRow) int { return cmpBool(less(a, b), less(b, a)) }) {
+		slices.SortStableFunc(rows, func(a, b chunkRow) int { return cmpBool(less(a, b), less(b, a)) })
+	}
+	maxChunks := uint64(1)
+	for _, f := range list {
 		maxChunks = max(maxChunks, f.total)
 	}
 	rs := opts.RecordSize
@@ -177,35 +221,39 @@ func WriteParquetSet(s *Refs, put func(name string, data []byte) error, opts *Pa
 	meta.WriteString(`},"record_size":`)
 	meta.WriteString(strconv.Itoa(rs))
 	meta.WriteString("}")
-	sort.Strings(order)
-	for _, name := range order {
-		f := fields[name]
-		if len(f.chunks) == 0 {
-			continue // no file: every key reads as missing
+	recRows := make([]Ref, rs)
+	present := make([]bool, rs)
+	for start := 0; start < len(rows); {
+		// One record file: the rows of one array with the same record number.
+		fi, rec := rows[start].field, rows[start].num/uint64(rs)
+		clear(recRows)
+		clear(present)
+		end := start
+		for ; end < len(rows) && rows[end].field == fi && rows[end].num/uint64(rs) == rec; end++ {
+			r := rows[end].num % uint64(rs)
+			recRows[r], present[r] = s.ref(int(rows[end].ent)), true // a later duplicate wins
 		}
-		nrec := (f.total + uint64(rs) - 1) / uint64(rs)
-		for rec := uint64(0); rec < nrec; rec++ {
-			rows := make([]Ref, rs)
-			present := make([]bool, rs)
-			any := false
-			for r := 0; r < rs; r++ {
-				if ref, ok := f.chunks[rec*uint64(rs)+uint64(r)]; ok {
-					rows[r], present[r], any = ref, true, true
-				}
-			}
-			if !any {
-				continue // fsspec treats a missing file as missing keys
-			}
-			data, err := encodeRefsParquet(rows, present)
-			if err != nil {
-				return err
-			}
-			if err := put(name+"/refs."+strconv.FormatUint(rec, 10)+".parq", data); err != nil {
-				return err
-			}
+		start = end
+		data, err := encodeRefsParquet(recRows, present)
+		if err != nil {
+			return err
+		}
+		if err := put(list[fi].name+"/refs."+strconv.FormatUint(rec, 10)+".parq", data); err != nil {
+			return err
 		}
 	}
 	return put(".zmetadata", meta.Bytes())
+}
+
+// cmpBool turns two less-than results into a comparison.
+func cmpBool(less, greater bool) int {
+	switch {
+	case less:
+		return -1
+	case greater:
+		return 1
+	}
+	return 0
 }
 
 // ReadParquetSet reads a Parquet reference set through get, which returns
