@@ -39,6 +39,20 @@ func TranslateHDF5(r io.ReaderAt, size int64, url string, opts Options) (*Result
 		t.res.Format = "netcdf4"
 	}
 	t.res.Refs = t.refs
+	h := HeaderInfo{Name: name, Size: size}
+	for _, g := range m.groups {
+		for _, v := range g.vars {
+			h.Variables++
+			if v.ds.Layout.Class == hdf5meta.LayoutChunked {
+				h.Chunks = addSat(h.Chunks, gridChunks(v.ds.Space.Dims, v.ds.Layout.ChunkDims))
+			} else {
+				h.Chunks = addSat(h.Chunks, 1)
+			}
+		}
+	}
+	if err := o.onHeader(h); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	if err := t.run(); err != nil {
 		return nil, err
 	}

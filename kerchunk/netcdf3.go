@@ -41,6 +41,13 @@ func TranslateNetCDF3(r io.ReaderAt, size int64, url string, opts Options) (*Res
 	default:
 		res.Format = "netcdf3_64bit_data"
 	}
+	h := HeaderInfo{Name: name, Size: size, Variables: len(f.Vars)}
+	for i := range f.Vars {
+		h.Chunks = addSat(h.Chunks, max(f.Vars[i].NumSlabs(), 0))
+	}
+	if err := o.onHeader(h); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	refs := NewRefs(16 + 4*len(f.Vars))
 	res.Refs = refs
 	refs.add(".zgroup", Ref{Data: []byte(`{"zarr_format":2}`)})

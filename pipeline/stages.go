@@ -65,6 +65,19 @@ type Deps struct {
 	STAC STACConfig
 	// Metrics, when set, counts the stages' storage traffic.
 	Metrics *Metrics
+	// MemoryBudget bounds, in bytes, the memory the ref tasks of this
+	// process hold at once (0: no bound besides the task count). Each
+	// GenerateRef reserves its file's estimate (EstimateMemory) once the
+	// file's header is read, before reading its chunk indexes, waits until
+	// it fits, and gives it back once the references are written. A file
+	// estimated above the whole budget waits for the whole budget and
+	// runs alone.
+	MemoryBudget int64
+	// EstimateMemory estimates a translation's memory from its header
+	// (nil: kerchunk.EstimateMemory).
+	EstimateMemory func(kerchunk.HeaderInfo) int64
+
+	budget *memBudget // created on first use
 }
 
 func (d *Deps) opener() *blobio.Opener {
@@ -302,7 +315,8 @@ func generateRef(ctx context.Context, deps *Deps, p RefParams) (*RefResult, erro
 	}
 	defer obj.Close()
 	defer deps.Metrics.read(obj)
-	opts := deps.Translate
+	opts, release := deps.reserveOnHeader(ctx, deps.Translate)
+	defer release()
 	opts.Name = p.NCURL
 	tr, err := kerchunk.Translate(obj.Reader, obj.Size(), obj.RefURL, opts)
 	if err != nil {

@@ -23,6 +23,9 @@
 //	-refs-url         VZARR_REFS_URL        folder of the references: REFS_URL/<dataset_id>/<resource_id>/
 //	                                        (default abfs://<source container>/refs)
 //	-workers          VZARR_WORKERS         tasks a worker process runs at once (default 4 x CPUs)
+//	-memory-budget    VZARR_MEMORY_BUDGET   memory the ref tasks of a worker process hold at once, e.g. 3GiB;
+//	                                        each reserves its file's estimate (from its chunk count) and
+//	                                        waits until it fits; 0: no bound (default 0)
 //	-allow-local      VZARR_ALLOW_LOCAL     accept local folders as source_url (development only)
 //	-max-body         VZARR_MAX_BODY_BYTES  largest request body (default 65536)
 //	-lease-timeout    VZARR_LEASE_TIMEOUT   a task held longer is taken over (default 10m)
@@ -81,6 +84,7 @@ type Config struct {
 	LeaseTimeout    time.Duration
 	ShutdownTimeout time.Duration
 	LogLevel        string
+	MemoryBudget    int64 // bytes; 0: no bound
 }
 
 func env(name, def string) string {
@@ -135,8 +139,13 @@ func parseConfig(args []string) (*Config, error) {
 	fs.DurationVar(&c.LeaseTimeout, "lease-timeout", envDuration("VZARR_LEASE_TIMEOUT", engine.DefaultLeaseTimeout), "task lease")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("VZARR_SHUTDOWN_TIMEOUT", 30*time.Second), "graceful shutdown")
 	fs.StringVar(&c.LogLevel, "log-level", env("VZARR_LOG_LEVEL", "info"), "debug, info, warn or error")
+	budget := fs.String("memory-budget", env("VZARR_MEMORY_BUDGET", "0"), "memory the ref tasks of a worker hold at once, e.g. 3GiB (0: no bound)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	var err error
+	if c.MemoryBudget, err = pipeline.ParseBytes(*budget); err != nil {
+		return nil, fmt.Errorf("-memory-budget: %w", err)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
@@ -243,7 +252,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, opts *Options) erro
 		Store:        store,
 		QueueURL:     cfg.QueueURL,
 		QueueOptions: queue.Options{NoSubscription: cfg.Mode == "api", Logger: log},
-		Deps:         pipeline.Deps{Opener: opener, Logger: log, Metrics: opts.Metrics},
+		Deps:         pipeline.Deps{Opener: opener, Logger: log, Metrics: opts.Metrics, MemoryBudget: cfg.MemoryBudget},
 		Engine:       engine.Options{Concurrency: cfg.Workers, LeaseTimeout: cfg.LeaseTimeout, ShutdownGrace: cfg.ShutdownTimeout},
 		Submit:       pipeline.Submitter{RefsURL: cfg.RefsURL, AllowedSchemes: schemes},
 	})

@@ -281,6 +281,7 @@ func TestParseConfig(t *testing.T) {
 			assert.Equal(t, "all", c.Mode)
 			assert.Equal(t, "mem://vzarr-tasks", c.QueueURL)
 			assert.Equal(t, int64(64<<10), c.MaxBodyBytes)
+			assert.Zero(t, c.MemoryBudget)
 		}},
 		{args: []string{"-mode", "api"}, err: "needs a shared catalog"},
 		{args: []string{"-mode", "worker", "-catalog", "postgres://x"}, err: "needs a shared queue"},
@@ -296,6 +297,9 @@ func TestParseConfig(t *testing.T) {
 				assert.True(t, c.AllowLocal)
 			}},
 		{args: []string{"extra"}, err: "unexpected arguments"},
+		{args: []string{"-memory-budget", "3GiB"}, chk: func(t *testing.T, c *Config) { assert.Equal(t, int64(3<<30), c.MemoryBudget) }},
+		{env: map[string]string{"VZARR_MEMORY_BUDGET": "512MiB"}, chk: func(t *testing.T, c *Config) { assert.Equal(t, int64(512<<20), c.MemoryBudget) }},
+		{args: []string{"-memory-budget", "lots"}, err: "-memory-budget"},
 	} {
 		t.Run(fmt.Sprint(tc.args, tc.env), func(t *testing.T) {
 			for k, v := range tc.env {
