@@ -560,6 +560,7 @@ type chunkList struct {
 	one  *srcChunk
 	url  string
 	grid []uint64
+	idx  []uint64 // getShared's
 }
 
 // n returns the number of stored chunks.
@@ -585,6 +586,19 @@ func (l *chunkList) get(i int) srcChunk {
 	}
 	e := l.ents[i]
 	return srcChunk{lin: e.lin, idx: unravel(e.lin, l.grid), url: l.url, off: e.off, size: e.size, mask: e.mask}
+}
+
+// getShared returns chunk i with an idx that the next call overwrites.
+func (l *chunkList) getShared(i int) srcChunk {
+	if l.one != nil {
+		return *l.one
+	}
+	e := l.ents[i]
+	if len(l.idx) != len(l.grid) {
+		l.idx = make([]uint64, len(l.grid))
+	}
+	unravelInto(l.idx, e.lin, l.grid)
+	return srcChunk{lin: e.lin, idx: l.idx, url: l.url, off: e.off, size: e.size, mask: e.mask}
 }
 
 // storedChunks lists the stored chunks of a variable in grid order.
@@ -697,13 +711,14 @@ var errNotStreamable = errors.New("chunks not streamable")
 func (t *h5translator) streamChunks(p *varPlan, em *chunkEmitter, insideOK bool) (n int, ok bool, err error) {
 	window := make([]storedEntry, 0, min(uint64(streamWindow), p.total))
 	list := &chunkList{url: t.url, grid: p.grid}
+	pf := t.prefetcher(p, list)
 	next := uint64(0) // the lin that follows the last chunk
 	flush := func() error {
 		list.ents = window
-		pf := t.prefetcher(p, list)
+		pf.next = 0
 		for i := range window {
 			pf.at(i)
-			c := list.get(i)
+			c := list.getShared(i)
 			ref, err := t.chunkRef(p, c)
 			if err != nil {
 				return fmt.Errorf("chunk %v: %w", c.idx, err)

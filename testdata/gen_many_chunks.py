@@ -4,11 +4,11 @@ memory benchmark of `vzarr ref` and `vzarr run` (issue 11, reproduction 4;
 kerchunk.BenchmarkManyChunks, scripts/bench-refmem). Not committed: the file
 is 50+ MB.
 
-usage: gen_many_chunks.py OUT.nc [CHUNKS] [FIRST_DAY]
+usage: gen_many_chunks.py OUT.nc [CHUNKS] [FIRST]
 
 Dimension "time" of CHUNKS steps (default 5,000,000); coordinate "time"
-(float64, contiguous, "days since 2000-01-01", FIRST_DAY + i, so that
-files written with successive FIRST_DAY values combine along time);
+(float64, contiguous, "minutes since 2000-01-01", FIRST + i, so that
+files written with successive FIRST values combine along time);
 variable "x" (int8, chunks of 1 element, every chunk written, values
 i % 127): CHUNKS one-byte chunks in a v1 B-tree chunk index, as netCDF-C
 writes them.
@@ -27,7 +27,7 @@ def main():
         ds.title = "many one-byte chunks"
         ds.createDimension("time", n)
         t = ds.createVariable("time", "f8", ("time",), contiguous=True)
-        t.units = "days since 2000-01-01"
+        t.units = "minutes since 2000-01-01"
         t.calendar = "standard"
         t[:] = np.arange(first, first + n, dtype="f8")
         x = ds.createVariable("x", "i1", ("time",), chunksizes=(1,))
