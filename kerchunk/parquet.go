@@ -2,6 +2,7 @@ package kerchunk
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"encoding/binary"
 	"encoding/json"
@@ -165,50 +166,120 @@ func WriteParquetSet(s *Refs, put func(name string, data []byte) error, opts *Pa
 			}
 		}
 	}
-	// The chunks, 16 bytes each: array, chunk number and entry, sorted by
-	// array and number (a later key for the same chunk wins, as in a map).
+	if s.n > math.MaxInt32 {
+		return fmt.Errorf("parquet: %d references, more than %d", s.n, math.MaxInt32)
+	}
+	// chunkOf resolves chunk key i: its array and chunk number (ok false
+	// for metadata).
+	var lastField int32 = -1
+	lastPrefix := ""
+	chunkOf := func(i int) (fi int32, num uint64, ok bool, err error) {
+		k := s.key(i)
+		if IsMetadataKey(k) {
+			return 0, 0, false, nil
+		}
+		j := strings.LastIndexByte(k, '/')
+		if j < 0 {
+			return 0, 0, false, fmt.Errorf("parquet: key %q is not a chunk of an array", k)
+		}
+		fi = lastField
+		if lastField < 0 || k[:j] != lastPrefix {
+			var found bool
+			if fi, found = fields[k[:j]]; !found {
+				return 0, 0, false, fmt.Errorf("parquet: key %q is not a chunk of an array", k)
+			}
+			lastField, lastPrefix = fi, k[:j]
+		}
+		num, found := parseChunkKey(k[j+1:], list[fi].grid)
+		if !found {
+			return 0, 0, false, fmt.Errorf("parquet: key %q is not on the chunk grid %v", k, list[fi].grid)
+		}
+		return fi, num, true, nil
+	}
+	// Usually (always for translations) each array's chunks are one run of
+	// keys in increasing chunk order: then the arrays' runs are written in
+	// name order straight from s. Else the chunks are listed, 16 bytes
+	// each, and sorted.
+	type run struct {
+		first, last int
+		lastNum     uint64
+		seen        bool
+	}
+	runs := make([]run, len(list))
+	var each func(fn func(fi int32, num uint64, ent int) error) error
+	inOrder := true
+	prev := int32(-1)
+	for i := range s.n {
+		fi, num, ok, err := chunkOf(i)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		r := &runs[fi]
+		switch {
+		case !r.seen:
+			r.first, r.seen = i, true
+		case fi != prev || num <= r.lastNum:
+			inOrder = false
+		}
+		r.last, r.lastNum, prev = i, num, fi
+	}
 	type chunkRow struct {
 		num   uint64
 		field int32
 		ent   int32
 	}
-	if s.n > math.MaxInt32 {
-		return fmt.Errorf("parquet: %d references, more than %d", s.n, math.MaxInt32)
-	}
-	rows := make([]chunkRow, 0, s.n-nmeta)
-	var lastField int32 = -1
-	lastPrefix := ""
-	for i := range s.n {
-		k := s.key(i)
-		if IsMetadataKey(k) {
-			continue
-		}
-		j := strings.LastIndexByte(k, '/')
-		if j < 0 {
-			return fmt.Errorf("parquet: key %q is not a chunk of an array", k)
-		}
-		fi := lastField
-		if lastField < 0 || k[:j] != lastPrefix {
-			var ok bool
-			if fi, ok = fields[k[:j]]; !ok {
-				return fmt.Errorf("parquet: key %q is not a chunk of an array", k)
+	var rows []chunkRow
+	if inOrder {
+		byName := make([]int32, 0, len(list))
+		for fi := range list {
+			if runs[fi].seen {
+				byName = append(byName, int32(fi))
 			}
-			lastField, lastPrefix = fi, k[:j]
 		}
-		n, ok := parseChunkKey(k[j+1:], list[fi].grid)
-		if !ok {
-			return fmt.Errorf("parquet: key %q is not on the chunk grid %v", k, list[fi].grid)
+		slices.SortStableFunc(byName, func(a, b int32) int { return strings.Compare(list[a].name, list[b].name) })
+		each = func(fn func(fi int32, num uint64, ent int) error) error {
+			for _, fi := range byName {
+				for i := runs[fi].first; i <= runs[fi].last; i++ {
+					f, num, ok, err := chunkOf(i)
+					if err != nil {
+						return err
+					}
+					if ok {
+						if err := fn(f, num, i); err != nil {
+							return err
+						}
+					}
+				}
+			}
+			return nil
 		}
-		rows = append(rows, chunkRow{num: n, field: fi, ent: int32(i)})
-	}
-	less := func(a, b chunkRow) bool {
-		if a.field != b.field {
-			return list[a.field].name < list[b.field].name
+	} else {
+		// The chunks sorted by array name and number (a later key for the
+		// same chunk wins, as in a map).
+		rows = make([]chunkRow, 0, s.n-nmeta)
+		for i := range s.n {
+			fi, num, ok, _ := chunkOf(i) // checked above
+			if ok {
+				rows = append(rows, chunkRow{num: num, field: fi, ent: int32(i)})
+			}
 		}
-		return a.num < b.num
-	}
-	if !slices.IsSortedFunc(rows, func(a, b chunkRow) int { return cmpBool(less(a, b), less(b, a)) }) {
-		slices.SortStableFunc(rows, func(a, b chunkRow) int { return cmpBool(less(a, b), less(b, a)) })
+		slices.SortStableFunc(rows, func(a, b chunkRow) int {
+			if a.field != b.field {
+				return strings.Compare(list[a.field].name, list[b.field].name)
+			}
+			return cmp.Compare(a.num, b.num)
+		})
+		each = func(fn func(fi int32, num uint64, ent int) error) error {
+			for _, r := range rows {
+				if err := fn(r.field, r.num, int(r.ent)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 	}
 	maxChunks := uint64(1)
 	for _, f := range list {
@@ -221,39 +292,42 @@ func WriteParquetSet(s *Refs, put func(name string, data []byte) error, opts *Pa
 	meta.WriteString(`},"record_size":`)
 	meta.WriteString(strconv.Itoa(rs))
 	meta.WriteString("}")
+	// One record file per array and record number holding chunks.
 	recRows := make([]Ref, rs)
 	present := make([]bool, rs)
-	for start := 0; start < len(rows); {
-		// One record file: the rows of one array with the same record number.
-		fi, rec := rows[start].field, rows[start].num/uint64(rs)
-		clear(recRows)
-		clear(present)
-		end := start
-		for ; end < len(rows) && rows[end].field == fi && rows[end].num/uint64(rs) == rec; end++ {
-			r := rows[end].num % uint64(rs)
-			recRows[r], present[r] = s.ref(int(rows[end].ent)), true // a later duplicate wins
+	curField, curRec, pending := int32(-1), uint64(0), false
+	flush := func() error {
+		if !pending {
+			return nil
 		}
-		start = end
+		pending = false
 		data, err := encodeRefsParquet(recRows, present)
 		if err != nil {
 			return err
 		}
-		if err := put(list[fi].name+"/refs."+strconv.FormatUint(rec, 10)+".parq", data); err != nil {
-			return err
+		clear(recRows)
+		clear(present)
+		return put(list[curField].name+"/refs."+strconv.FormatUint(curRec, 10)+".parq", data)
+	}
+	err := each(func(fi int32, num uint64, ent int) error {
+		rec := num / uint64(rs)
+		if pending && (fi != curField || rec != curRec) {
+			if err := flush(); err != nil {
+				return err
+			}
 		}
+		curField, curRec, pending = fi, rec, true
+		r := num % uint64(rs)
+		recRows[r], present[r] = s.ref(ent), true // a later duplicate wins
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return err
 	}
 	return put(".zmetadata", meta.Bytes())
-}
-
-// cmpBool turns two less-than results into a comparison.
-func cmpBool(less, greater bool) int {
-	switch {
-	case less:
-		return -1
-	case greater:
-		return 1
-	}
-	return 0
 }
 
 // ReadParquetSet reads a Parquet reference set through get, which returns
