@@ -1,7 +1,10 @@
 package kerchunk
 
 import (
+	"cmp"
 	"fmt"
+	"hash/maphash"
+	"slices"
 	"strings"
 	"unsafe"
 )
@@ -51,8 +54,9 @@ func (r Ref) String() string {
 // to 1 MiB), URLs in a table of distinct URLs, and a reference takes one
 // 32-byte entry (in blocks of 32768) besides its key and inline bytes:
 // about 42 bytes for a one-byte chunk "v/1234567". Past the first block
-// and pages nothing is copied as the set grows. The
-// key-to-position index that Get and Set need is built on first use only;
+// and pages nothing is copied as the set grows. The key-to-position index
+// that Get and Set need (sorted key hashes, 16 bytes a key) is built on
+// first use only;
 // building references with add (the translators) and iterating with All
 // (the writers) never build it. Keys and Data returned by Refs share the
 // arenas: they must not be modified.
@@ -65,9 +69,8 @@ type Refs struct {
 	n       int              // entries
 	urls    []string         // distinct URLs in order of first use
 	urlIdx  map[string]int32 // URL -> position in urls
-	index   map[string]int   // key -> position, for entries [0, indexed)
-	indexed int
-	keys    []string // Keys' cache, nil when stale
+	index   *keyIndex        // key -> position, built on first use
+	keys    []string         // Keys' cache, nil when stale
 }
 
 // refEntry is one reference: where its key is in keyText, its URL (an
@@ -250,19 +253,75 @@ func (s *Refs) push(e refEntry) {
 	s.keys = nil
 }
 
+// keyIndex finds keys by position compactly (16 bytes a key, where a map
+// of strings takes several times that): entries [0, sorted) as key hashes
+// sorted with their positions, binary-searched; later entries in a small
+// map until it is worth merging them in.
+type keyIndex struct {
+	seed   maphash.Seed
+	sorted []hashPos
+	n      int            // entries covered by sorted
+	extra  map[string]int // entries [n, indexed)
+	upto   int            // entries indexed
+}
+
+type hashPos struct {
+	h   uint64
+	pos int
+}
+
+// syncIndex brings the index up to date with the entries.
 func (s *Refs) syncIndex() {
-	if s.index == nil {
-		s.index = make(map[string]int, s.n)
+	x := s.index
+	if x == nil || s.n-x.n > max(1024, x.n/4) {
+		// (Re)build the sorted part over every entry.
+		seed := maphash.MakeSeed()
+		if x != nil {
+			seed = x.seed
+		}
+		sorted := make([]hashPos, s.n)
+		for i := range s.n {
+			sorted[i] = hashPos{maphash.String(seed, s.key(i)), i}
+		}
+		slices.SortFunc(sorted, func(a, b hashPos) int {
+			if c := cmp.Compare(a.h, b.h); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.pos, b.pos)
+		})
+		s.index = &keyIndex{seed: seed, sorted: sorted, n: s.n, upto: s.n}
+		return
 	}
-	for ; s.indexed < s.n; s.indexed++ {
-		s.index[s.key(s.indexed)] = s.indexed
+	for ; x.upto < s.n; x.upto++ {
+		if x.extra == nil {
+			x.extra = map[string]int{}
+		}
+		x.extra[s.key(x.upto)] = x.upto
 	}
+}
+
+// lookup returns the position of key (the last one when a key was added
+// twice).
+func (s *Refs) lookup(key string) (int, bool) {
+	s.syncIndex()
+	x := s.index
+	if i, ok := x.extra[key]; ok {
+		return i, true
+	}
+	h := maphash.String(x.seed, key)
+	i, _ := slices.BinarySearchFunc(x.sorted, h, func(e hashPos, h uint64) int { return cmp.Compare(e.h, h) })
+	found := -1
+	for ; i < len(x.sorted) && x.sorted[i].h == h; i++ {
+		if s.key(x.sorted[i].pos) == key {
+			found = x.sorted[i].pos
+		}
+	}
+	return found, found >= 0
 }
 
 // Set adds or replaces the reference of key.
 func (s *Refs) Set(key string, r Ref) {
-	s.syncIndex()
-	if i, ok := s.index[key]; ok {
+	if i, ok := s.lookup(key); ok {
 		s.setAt(i, r)
 		return
 	}
@@ -316,7 +375,9 @@ func (s *Refs) truncate(m refsMark) {
 	}
 	s.keyText.truncate(m.keyText)
 	s.data.truncate(m.data)
-	s.indexed = min(s.indexed, m.n)
+	if s.index != nil && (s.index.n > m.n || s.index.upto > m.n) {
+		s.index = nil // covered removed keys
+	}
 	s.keys = nil
 }
 
@@ -336,8 +397,7 @@ func (s *Refs) SetText(key, text string) {
 
 // Get returns the reference of key.
 func (s *Refs) Get(key string) (Ref, bool) {
-	s.syncIndex()
-	i, ok := s.index[key]
+	i, ok := s.lookup(key)
 	if !ok {
 		return Ref{}, false
 	}
@@ -346,8 +406,7 @@ func (s *Refs) Get(key string) (Ref, bool) {
 
 // Delete removes key, keeping the order of the others.
 func (s *Refs) Delete(key string) {
-	s.syncIndex()
-	if _, ok := s.index[key]; !ok {
+	if _, ok := s.lookup(key); !ok {
 		return
 	}
 	s.deleteIf(func(k string) bool { return k == key })

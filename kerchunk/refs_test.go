@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -222,4 +223,31 @@ func sortedCopy(s []string) []string {
 	out := append([]string(nil), s...)
 	slices.Sort(out)
 	return out
+}
+
+// TestRefsIndexGrowsWithSet interleaves Set and Get so that the index
+// serves keys from its sorted part, from its map of later keys, and after
+// rebuilds; replaced keys keep their position.
+func TestRefsIndexGrowsWithSet(t *testing.T) {
+	s := NewRefs(0)
+	const n = 5000
+	for i := range n {
+		k := "v/" + strconv.Itoa(i)
+		s.Set(k, Range("/a", int64(i), 1))
+		got, ok := s.Get(k)
+		require.True(t, ok, k)
+		require.Equal(t, int64(i), got.Offset, k)
+		if i%7 == 0 && i > 0 {
+			prev := "v/" + strconv.Itoa(i/2)
+			s.Set(prev, Range("/b", int64(i), 2)) // replace an older key
+			got, ok := s.Get(prev)
+			require.True(t, ok, prev)
+			require.Equal(t, "/b", got.URL, prev)
+		}
+	}
+	assert.Equal(t, n, s.Len())
+	_, ok := s.Get("v/" + strconv.Itoa(n))
+	assert.False(t, ok)
+	assert.Equal(t, "v/0", s.Keys()[0])
+	assert.Equal(t, "v/4999", s.Keys()[n-1])
 }
