@@ -55,8 +55,9 @@ func ReadJSON(r io.Reader) (*Refs, error) {
 			if err != nil {
 				return nil, badRefs("refs[%q]: %v", kv.key, err)
 			}
-			refs.Set(kv.key, ref)
+			refs.add(kv.key, ref)
 		}
+		refs.dedupeKeys()
 		return refs, nil
 	}
 	var n json.Number
@@ -104,8 +105,9 @@ func readRefsObject(raw []byte, templates map[string]string, refs *Refs) error {
 		if err != nil {
 			return badRefs("refs[%q]: %v", kv.key, err)
 		}
-		refs.Set(kv.key, ref)
+		refs.add(kv.key, ref)
 	}
+	refs.dedupeKeys()
 	return nil
 }
 

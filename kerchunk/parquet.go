@@ -364,7 +364,7 @@ func ReadParquetSet(get func(name string) ([]byte, error)) (*Refs, error) {
 	}
 	refs := NewRefs(len(metas))
 	for _, kv := range metas {
-		refs.Set(kv.key, Inline(append([]byte(nil), kv.val...)))
+		refs.add(kv.key, Inline(kv.val)) // copied into the arena
 	}
 	for _, kv := range metas {
 		if !strings.HasSuffix(kv.key, "/.zarray") {
@@ -409,10 +409,12 @@ func ReadParquetSet(get func(name string) ([]byte, error)) (*Refs, error) {
 				default:
 					continue
 				}
-				refs.Set(string(chunkKey(nil, name+"/", unravel(num, grid))), ref)
+				idx := unravel(num, grid)
+				refs.addKey(func(b []byte) []byte { return chunkKey(b, name+"/", idx) }, ref)
 			}
 		}
 	}
+	refs.dedupeKeys()
 	return refs, nil
 }
 

@@ -273,7 +273,7 @@ type hashPos struct {
 // syncIndex brings the index up to date with the entries.
 func (s *Refs) syncIndex() {
 	x := s.index
-	if x == nil || s.n-x.n > max(1024, x.n/4) {
+	if x == nil || s.n-x.n > max(1024, x.n/2) {
 		// (Re)build the sorted part over every entry.
 		seed := maphash.MakeSeed()
 		if x != nil {
@@ -298,6 +298,40 @@ func (s *Refs) syncIndex() {
 		}
 		x.extra[s.key(x.upto)] = x.upto
 	}
+}
+
+// dedupeKeys makes keys appended with add unique, as Set would have: a
+// key given again keeps its first position and takes the last reference.
+// Readers append every key and call it once (one sort) instead of calling
+// Set per key.
+func (s *Refs) dedupeKeys() {
+	s.index = nil
+	s.syncIndex()
+	x := s.index.sorted
+	dup := false
+	for i := 0; i < len(x) && !dup; {
+		j := i + 1
+		for j < len(x) && x[j].h == x[i].h {
+			j++
+		}
+		for a := i; a < j && !dup; a++ { // a run of equal hashes: tiny
+			for b := a + 1; b < j; b++ {
+				if s.key(x[a].pos) == s.key(x[b].pos) {
+					dup = true
+					break
+				}
+			}
+		}
+		i = j
+	}
+	if !dup {
+		return
+	}
+	out := &Refs{}
+	for i := range s.n {
+		out.Set(s.key(i), s.ref(i))
+	}
+	*s = *out
 }
 
 // lookup returns the position of key (the last one when a key was added

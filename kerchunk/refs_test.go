@@ -251,3 +251,20 @@ func TestRefsIndexGrowsWithSet(t *testing.T) {
 	assert.Equal(t, "v/0", s.Keys()[0])
 	assert.Equal(t, "v/4999", s.Keys()[n-1])
 }
+
+// TestReadJSONDuplicateKeys: a key given twice keeps its first position
+// and its last value, as a JSON object read into a map would (version 1
+// and version 0).
+func TestReadJSONDuplicateKeys(t *testing.T) {
+	for _, doc := range []string{
+		`{"version":1,"refs":{"a":"x","b":"y","a":"z"}}`,
+		`{"a":"x","b":"y","a":"z"}`,
+	} {
+		r, err := ReadJSON(strings.NewReader(doc))
+		require.NoError(t, err, doc)
+		assert.Equal(t, []string{"a", "b"}, r.Keys(), doc)
+		text, ok := r.Text("a")
+		require.True(t, ok, doc)
+		assert.Equal(t, "z", text, doc)
+	}
+}
