@@ -188,7 +188,9 @@ func (a *arena) size() int64 {
 
 // NewRefs returns an empty reference set; n, the number of keys expected,
 // is a hint (the set grows by pages and blocks, never by copying).
-func NewRefs(n int) *Refs { return &Refs{} }
+func NewRefs(n int) *Refs {
+	return &Refs{blocks: [][]refEntry{make([]refEntry, 0, min(max(n, 0), refBlock))}}
+}
 
 // Len returns the number of keys.
 func (s *Refs) Len() int { return s.n }
@@ -265,6 +267,10 @@ type keyIndex struct {
 	upto   int            // entries indexed
 }
 
+// mapIndexMax is the number of keys a keyIndex holds in its map before it
+// sorts them (a map is faster, the sorted hashes smaller).
+const mapIndexMax = 1 << 16
+
 type hashPos struct {
 	h   uint64
 	pos int
@@ -273,23 +279,17 @@ type hashPos struct {
 // syncIndex brings the index up to date with the entries.
 func (s *Refs) syncIndex() {
 	x := s.index
-	if x == nil || s.n-x.n > max(1024, x.n/2) {
+	if x == nil && s.n < mapIndexMax {
+		x = &keyIndex{seed: maphash.MakeSeed()} // small sets: a map alone
+		s.index = x
+	}
+	if x == nil || s.n-x.n > max(mapIndexMax, x.n/4) {
 		// (Re)build the sorted part over every entry.
 		seed := maphash.MakeSeed()
 		if x != nil {
 			seed = x.seed
 		}
-		sorted := make([]hashPos, s.n)
-		for i := range s.n {
-			sorted[i] = hashPos{maphash.String(seed, s.key(i)), i}
-		}
-		slices.SortFunc(sorted, func(a, b hashPos) int {
-			if c := cmp.Compare(a.h, b.h); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.pos, b.pos)
-		})
-		s.index = &keyIndex{seed: seed, sorted: sorted, n: s.n, upto: s.n}
+		s.index = s.sortedHashes(seed)
 		return
 	}
 	for ; x.upto < s.n; x.upto++ {
@@ -306,17 +306,20 @@ func (s *Refs) syncIndex() {
 // Set per key.
 func (s *Refs) dedupeKeys() {
 	s.index = nil
-	s.syncIndex()
-	x := s.index.sorted
+	x := s.sortedHashes(maphash.MakeSeed())
+	if s.n >= mapIndexMax {
+		s.index = &keyIndex{seed: x.seed, sorted: x.sorted, n: s.n, upto: s.n} // Get's index, built anyway
+	}
 	dup := false
-	for i := 0; i < len(x) && !dup; {
+	hs := x.sorted
+	for i := 0; i < len(hs) && !dup; {
 		j := i + 1
-		for j < len(x) && x[j].h == x[i].h {
+		for j < len(hs) && hs[j].h == hs[i].h {
 			j++
 		}
 		for a := i; a < j && !dup; a++ { // a run of equal hashes: tiny
 			for b := a + 1; b < j; b++ {
-				if s.key(x[a].pos) == s.key(x[b].pos) {
+				if s.key(hs[a].pos) == s.key(hs[b].pos) {
 					dup = true
 					break
 				}
@@ -332,6 +335,21 @@ func (s *Refs) dedupeKeys() {
 		out.Set(s.key(i), s.ref(i))
 	}
 	*s = *out
+}
+
+// sortedHashes returns an index of every entry in its sorted part.
+func (s *Refs) sortedHashes(seed maphash.Seed) *keyIndex {
+	sorted := make([]hashPos, s.n)
+	for i := range s.n {
+		sorted[i] = hashPos{maphash.String(seed, s.key(i)), i}
+	}
+	slices.SortFunc(sorted, func(a, b hashPos) int {
+		if c := cmp.Compare(a.h, b.h); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.pos, b.pos)
+	})
+	return &keyIndex{seed: seed, sorted: sorted, n: s.n, upto: s.n}
 }
 
 // lookup returns the position of key (the last one when a key was added

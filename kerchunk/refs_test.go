@@ -230,7 +230,7 @@ func sortedCopy(s []string) []string {
 // rebuilds; replaced keys keep their position.
 func TestRefsIndexGrowsWithSet(t *testing.T) {
 	s := NewRefs(0)
-	const n = 5000
+	const n = 3 * mapIndexMax // past the map-only index: sorted, map, rebuilds
 	for i := range n {
 		k := "v/" + strconv.Itoa(i)
 		s.Set(k, Range("/a", int64(i), 1))
@@ -249,7 +249,8 @@ func TestRefsIndexGrowsWithSet(t *testing.T) {
 	_, ok := s.Get("v/" + strconv.Itoa(n))
 	assert.False(t, ok)
 	assert.Equal(t, "v/0", s.Keys()[0])
-	assert.Equal(t, "v/4999", s.Keys()[n-1])
+	assert.Equal(t, "v/"+strconv.Itoa(n-1), s.Keys()[n-1])
+	assert.NotEmpty(t, s.index.sorted, "the sorted index was used")
 }
 
 // TestReadJSONDuplicateKeys: a key given twice keeps its first position
