@@ -269,7 +269,7 @@ type keyIndex struct {
 
 // mapIndexMax is the number of keys a keyIndex holds in its map before it
 // sorts them (a map is faster, the sorted hashes smaller).
-const mapIndexMax = 1 << 16
+const mapIndexMax = 1 << 12
 
 type hashPos struct {
 	h   uint64
