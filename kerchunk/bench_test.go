@@ -169,7 +169,7 @@ func heapPeak() (stop func() uint64) {
 // Measured (5,000,000 chunks of testdata/gen_many_chunks.py, 2 cores, the
 // 232 MB file held in memory, i.e. 46 B/chunk of the figure): JSON 156
 // heap-B/chunk, 2.4 s; Parquet 183 heap-B/chunk, 3.0 s. `vzarr ref` on the
-// same file (scripts/bench-refmem): 469 MiB RSS, 98 B/chunk (JSON); 574
+// same file (scripts/bench-refmem): 456 MiB RSS, 96 B/chunk (JSON); 573
 // MiB, 120 B/chunk (Parquet); before the streaming Refs 2,041 MiB (428
 // B/chunk) and 2,601 MiB (546 B/chunk). See README "Measured".
 func BenchmarkManyChunks(b *testing.B) {
