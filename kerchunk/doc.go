@@ -21,7 +21,15 @@
 //
 // # Reference model
 //
-// Refs maps Zarr keys to Ref values, in insertion order. WriteJSON writes
+// Refs maps Zarr keys to Ref values, in insertion order, compactly: keys
+// and inline bytes in paged arenas, a 32-byte entry per reference, no
+// per-chunk strings or maps (the Get/Set index is built on first use).
+// TranslateHDF5 streams chunk references from a chunk index into it a
+// window at a time when the index lists chunks in grid order (else it
+// lists them first, 32 bytes each), so that translating and writing a file
+// takes about 100 bytes of memory per chunk (Options.OnHeader and
+// EstimateMemory let a caller budget it before the chunk indexes are
+// read). WriteJSON writes
 // kerchunk spec version 1 ({"version": 1, "templates": ..., "refs": ...})
 // deterministically, one reference per line; URLs used more than once
 // become templates ("{{u}}"), which fsspec expands by simple substitution.

@@ -173,7 +173,7 @@ func encodeScalar(t *hdf5meta.Datatype, v any) []byte {
 // itemChunks writes a variable of variable-length strings, sequences or
 // object references: every chunk is decoded into its items and inlined
 // with the vlen-utf8 or vlen-array codec.
-func (t *h5translator) itemChunks(p *varPlan) ([]chunkOut, error) {
+func (t *h5translator) itemChunks(p *varPlan, em *chunkEmitter) error {
 	zt := p.zt
 	switch zt.kind {
 	case kindVArray:
@@ -183,14 +183,14 @@ func (t *h5translator) itemChunks(p *varPlan) ([]chunkOut, error) {
 	}
 	p.za.fill = nil
 	if p.tooBig {
-		return nil, p.errTooBig()
+		return p.errTooBig()
 	}
 	stored, err := t.storedChunks(p)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if size := p.total * uint64(p.nelem); size > 1<<26 || (p.nelem > 0 && size/uint64(p.nelem) != p.total) {
-		return nil, fmt.Errorf("%w: %d variable-length elements to embed", ErrUnsupported, size)
+		return fmt.Errorf("%w: %d variable-length elements to embed", ErrUnsupported, size)
 	}
 	encode := func(raw []byte) ([]byte, error) {
 		items, err := t.vlenItems(p, raw)
@@ -200,7 +200,6 @@ func (t *h5translator) itemChunks(p *varPlan) ([]chunkOut, error) {
 		return encodeItems(p, items), nil
 	}
 	esize := p.ds.Type.Size
-	var out []chunkOut
 	next := uint64(0)
 	var empty []byte
 	emitEmpty := func(lin uint64) error {
@@ -210,44 +209,45 @@ func (t *h5translator) itemChunks(p *varPlan) ([]chunkOut, error) {
 				return err
 			}
 		}
-		out = append(out, chunkOut{lin: lin, idx: unravel(lin, p.grid), ref: Inline(empty)})
+		em.emit(lin, Inline(empty))
 		return nil
 	}
-	for _, c := range stored {
+	for i := range stored.n() {
+		c := stored.get(i)
 		for ; next < c.lin; next++ {
 			if err := emitEmpty(next); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		next = c.lin + 1
 		raw := c.data
 		if raw == nil {
 			if c.url != t.url {
-				return nil, fmt.Errorf("%w: variable-length data in an external file", ErrUnsupported)
+				return fmt.Errorf("%w: variable-length data in an external file", ErrUnsupported)
 			}
 			b, err := t.h.readAbs(c.off, c.size, "chunk")
 			if err != nil {
-				return nil, err
+				return err
 			}
 			raw = b
 			if !c.whole {
 				if raw, err = decodePipeline(p.srcFilters, c.mask, b, p.rawChunk, p.ds.Type, p.nelem); err != nil {
-					return nil, fmt.Errorf("chunk %v: %w", c.idx, err)
+					return fmt.Errorf("chunk %v: %w", c.idx, err)
 				}
 			}
 		}
 		enc, err := encode(raw)
 		if err != nil {
-			return nil, fmt.Errorf("chunk %v: %w", c.idx, err)
+			return fmt.Errorf("chunk %v: %w", c.idx, err)
 		}
-		out = append(out, chunkOut{lin: c.lin, idx: c.idx, ref: Inline(enc)})
+		em.emit(c.lin, Inline(enc))
 	}
 	for ; next < p.total; next++ {
 		if err := emitEmpty(next); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func trimPad(s string, pad hdf5meta.StringPad) string {

@@ -40,6 +40,20 @@ func TranslateHDF5(r io.ReaderAt, size int64, url string, opts Options) (*Result
 		t.res.Format = "netcdf4"
 	}
 	t.res.Refs = t.refs
+	h := HeaderInfo{Name: name, Size: size}
+	for _, g := range m.groups {
+		for _, v := range g.vars {
+			h.Variables++
+			if v.ds.Layout.Class == hdf5meta.LayoutChunked {
+				h.Chunks = addSat(h.Chunks, gridChunks(v.ds.Space.Dims, v.ds.Layout.ChunkDims))
+			} else {
+				h.Chunks = addSat(h.Chunks, 1)
+			}
+		}
+	}
+	if err := o.onHeader(h); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	if err := t.run(); err != nil {
 		return nil, err
 	}
@@ -274,45 +288,58 @@ func (t *h5translator) variable(key string, v *ncVar) error {
 		}
 		za.add(a.Name, t.attrValue(a))
 	}
-	var chunks []chunkOut
+	// .zarray and .zattrs come first; the chunks may still change .zarray
+	// (codecs, fill_value), so it is written once they are done.
+	m := t.refs.mark()
+	zarrayAt := t.refs.Len()
+	t.refs.add(key+"/.zarray", Ref{})
+	t.refs.add(key+"/.zattrs", Ref{Data: []byte(asciiJSON(za.text()))})
+	em := newChunkEmitter(t.refs, key, p.grid)
 	if p.zt.kind == kindFixed {
-		chunks, err = t.fixedChunks(p)
+		err = t.fixedChunks(p, em)
 	} else {
-		chunks, err = t.itemChunks(p)
+		err = t.itemChunks(p, em)
 	}
 	if err != nil {
+		t.refs.truncate(m) // variable adds its keys only once it has succeeded
 		return err
 	}
+	t.refs.setAt(zarrayAt, Ref{Data: []byte(asciiJSON(p.za.json()))})
 	t.res.Variables[key] = &VarInfo{Shape: nonNil(p.za.shape), Dims: p.dimNames, Chunks: nonNil(p.za.chunks),
 		Dtype: numpyName(p.za.dtype, p.zt.kind == kindVStr || p.zt.kind == kindObjRef)}
-	t.refs.add(key+"/.zarray", Ref{Data: []byte(asciiJSON(p.za.json()))})
-	t.refs.add(key+"/.zattrs", Ref{Data: []byte(asciiJSON(za.text()))})
-	addChunks(t.refs, key, chunks)
-	for _, c := range chunks {
-		if c.ref.IsInline() {
-			t.res.InlineBytes += int64(len(c.ref.Data))
-		}
-	}
+	t.res.InlineBytes += em.inlineBytes
 	return nil
 }
 
-// addChunks adds the chunk keys of an array, formatted into one string
-// (one allocation for all keys).
-func addChunks(refs *Refs, key string, chunks []chunkOut) {
-	refs.keys = slices.Grow(refs.keys, len(chunks))
-	refs.refs = slices.Grow(refs.refs, len(chunks))
-	buf := make([]byte, 0, len(chunks)*(len(key)+8))
-	ends := make([]int, len(chunks))
-	for i, c := range chunks {
-		buf = chunkKey(buf, key+"/", c.idx)
-		ends[i] = len(buf)
+// chunkEmitter adds the chunk references of one array to a Refs, in grid
+// order, formatting each key straight into the Refs' key arena: a chunk
+// costs its entry and key text, nothing else.
+type chunkEmitter struct {
+	refs        *Refs
+	prefix      string
+	grid        []uint64
+	idx         []uint64 // scratch
+	start       refsMark // where the array's chunks start
+	inlineBytes int64
+}
+
+func newChunkEmitter(refs *Refs, key string, grid []uint64) *chunkEmitter {
+	return &chunkEmitter{refs: refs, prefix: key + "/", grid: grid, idx: make([]uint64, len(grid)), start: refs.mark()}
+}
+
+// emit adds the reference of the chunk with linear grid index lin.
+func (e *chunkEmitter) emit(lin uint64, r Ref) {
+	unravelInto(e.idx, lin, e.grid)
+	e.refs.addKey(func(b []byte) []byte { return chunkKey(b, e.prefix, e.idx) }, r)
+	if r.IsInline() {
+		e.inlineBytes += int64(len(r.Data))
 	}
-	all := string(buf)
-	start := 0
-	for i, c := range chunks {
-		refs.add(all[start:ends[i]], c.ref)
-		start = ends[i]
-	}
+}
+
+// reset removes the chunks emitted so far (to start the array over).
+func (e *chunkEmitter) reset() {
+	e.refs.truncate(e.start)
+	e.inlineBytes = 0
 }
 
 // plan works out a variable's Zarr array: shape, chunks, dtype, the fill
@@ -504,12 +531,6 @@ func missingBytes(ds *hdf5meta.Dataset) []byte {
 	return out
 }
 
-type chunkOut struct {
-	lin uint64
-	idx []uint64
-	ref Ref
-}
-
 // srcChunk is one stored chunk (or the contiguous/compact data).
 type srcChunk struct {
 	lin   uint64
@@ -525,106 +546,252 @@ type srcChunk struct {
 	straddles bool
 }
 
+// storedEntry is one stored chunk of a chunked dataset, compactly: its
+// linear grid index, absolute offset in the source, size and filter mask.
+type storedEntry struct {
+	lin  uint64
+	off  int64
+	size int64
+	mask uint32
+}
+
+// chunkList is the stored chunks of a variable in grid order: either a
+// chunked dataset's table or the one chunk of contiguous or compact data.
+type chunkList struct {
+	ents []storedEntry
+	one  *srcChunk
+	url  string
+	grid []uint64
+	idx  []uint64 // getShared's
+}
+
+// n returns the number of stored chunks.
+func (l *chunkList) n() int {
+	if l.one != nil {
+		return 1
+	}
+	return len(l.ents)
+}
+
+// lin returns the linear grid index of chunk i.
+func (l *chunkList) lin(i int) uint64 {
+	if l.one != nil {
+		return l.one.lin
+	}
+	return l.ents[i].lin
+}
+
+// get returns chunk i.
+func (l *chunkList) get(i int) srcChunk {
+	if l.one != nil {
+		return *l.one
+	}
+	e := l.ents[i]
+	return srcChunk{lin: e.lin, idx: unravel(e.lin, l.grid), url: l.url, off: e.off, size: e.size, mask: e.mask}
+}
+
+// getShared returns chunk i with an idx that the next call overwrites.
+func (l *chunkList) getShared(i int) srcChunk {
+	if l.one != nil {
+		return *l.one
+	}
+	e := l.ents[i]
+	if len(l.idx) != len(l.grid) {
+		l.idx = make([]uint64, len(l.grid))
+	}
+	unravelInto(l.idx, e.lin, l.grid)
+	return srcChunk{lin: e.lin, idx: l.idx, url: l.url, off: e.off, size: e.size, mask: e.mask}
+}
+
 // storedChunks lists the stored chunks of a variable in grid order.
-func (t *h5translator) storedChunks(p *varPlan) ([]srcChunk, error) {
+func (t *h5translator) storedChunks(p *varPlan) (*chunkList, error) {
 	ds := p.ds
-	extraZeros := make([]uint64, len(p.zt.extra))
+	list := &chunkList{url: t.url, grid: p.grid}
+	one := func(c srcChunk) (*chunkList, error) {
+		list.one = &c
+		return list, nil
+	}
 	switch ds.Layout.Class {
 	case hdf5meta.LayoutCompact:
 		if p.total == 0 {
-			return nil, nil
+			return list, nil
 		}
 		need := int(ds.Space.NumElements()) * ds.Type.Size
 		if len(ds.Layout.CompactData) < need {
-			return nil, nil // never written
+			return list, nil // never written
 		}
-		return []srcChunk{{idx: make([]uint64, len(p.grid)), data: ds.Layout.CompactData[:need], whole: true, size: int64(need)}}, nil
+		return one(srcChunk{idx: make([]uint64, len(p.grid)), data: ds.Layout.CompactData[:need], whole: true, size: int64(need)})
 	case hdf5meta.LayoutContiguous:
 		if p.total == 0 {
-			return nil, nil
+			return list, nil
 		}
 		need := int64(ds.Space.NumElements()) * int64(ds.Type.Size)
 		if len(ds.External) > 0 {
-			return t.externalChunk(p, need)
+			c, err := t.externalChunk(p, need)
+			if err != nil {
+				return nil, err
+			}
+			return one(c)
 		}
 		if ds.Layout.Address == undefAddr {
-			return nil, nil
+			return list, nil
 		}
 		off := t.f.AbsOffset(ds.Layout.Address)
 		if off < 0 || need > t.h.size-off {
 			return nil, fmt.Errorf("%w: contiguous data of %d bytes at offset %d past the end of the %d-byte file", hdf5meta.ErrTruncated, need, off, t.h.size)
 		}
-		return []srcChunk{{idx: make([]uint64, len(p.grid)), url: t.url, off: off, size: need, whole: true}}, nil
+		return one(srcChunk{idx: make([]uint64, len(p.grid)), url: t.url, off: off, size: need, whole: true})
 	}
-	var out []srcChunk
-	h5dims := ds.Space.Dims
-	rank := len(p.grid)
-	var arena []uint64 // backing store of the chunks' grid indexes
-	lim := t.opts.Limits
+	var out []storedEntry
+	sorted := true
 	err := ds.ForEachChunk(func(c hdf5meta.Chunk) error {
-		if err := limits.CheckVar(limits.ChunksPerVariable, t.name, p.key, uint64(len(out))+1, lim.ChunksPerVariable); err != nil {
+		if err := t.countChunk(p, uint64(len(out))+1); err != nil {
 			return err
 		}
-		if err := limits.CheckVar(limits.ChunksPerFile, t.name, "", t.nchunks+uint64(len(out))+1, lim.ChunksPerFile); err != nil {
+		e, ok, err := t.storedEntry(p, c)
+		if !ok || err != nil {
 			return err
 		}
-		if len(c.Offset) != p.h5rank {
-			return fmt.Errorf("%w: chunk offset of rank %d", hdf5meta.ErrFormat, len(c.Offset))
+		if n := len(out); n > 0 && out[n-1].lin >= e.lin {
+			sorted = false
 		}
-		if cap(arena)-len(arena) < rank {
-			arena = make([]uint64, 0, min(max(16*rank, 2*cap(arena)), 1<<16*max(rank, 1)))
-		}
-		idx := arena[len(arena) : len(arena) : len(arena)+rank]
-		var lin uint64
-		for i, o := range c.Offset {
-			if o >= h5dims[i] {
-				return nil // beyond the current extent: never read
-			}
-			if o%ds.Layout.ChunkDims[i] != 0 {
-				return fmt.Errorf("%w: chunk offset %v not on the chunk grid", hdf5meta.ErrFormat, c.Offset)
-			}
-			k := o / ds.Layout.ChunkDims[i]
-			idx = append(idx, k)
-			lin = lin*p.grid[i] + k
-		}
-		for range extraZeros {
-			idx = append(idx, 0)
-		}
-		arena = arena[:len(arena)+rank]
-		off := t.f.AbsOffset(c.Addr)
-		if off < 0 || int64(c.Size) > t.h.size-off {
-			return fmt.Errorf("%w: chunk %v of %d bytes at offset %d past the end of the %d-byte file", hdf5meta.ErrTruncated, c.Offset, c.Size, off, t.h.size)
-		}
-		out = append(out, srcChunk{lin: lin, idx: idx, url: t.url, off: off, size: int64(c.Size), mask: c.FilterMask})
+		out = append(out, e)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	if !sorted {
+		slices.SortStableFunc(out, func(a, b storedEntry) int {
+			switch {
+			case a.lin < b.lin:
+				return -1
+			case a.lin > b.lin:
+				return 1
+			}
+			return 0
+		})
+		// A chunk listed twice (corrupt index): keep the first.
+		out = slices.CompactFunc(out, func(a, b storedEntry) bool { return a.lin == b.lin })
+	}
 	t.nchunks += uint64(len(out))
-	slices.SortStableFunc(out, func(a, b srcChunk) int {
-		switch {
-		case a.lin < b.lin:
-			return -1
-		case a.lin > b.lin:
-			return 1
-		}
-		return 0
-	})
-	// A chunk listed twice (corrupt index): keep the first.
-	out = slices.CompactFunc(out, func(a, b srcChunk) bool { return a.lin == b.lin })
-	return out, nil
+	list.ents = slices.Clip(out)
+	return list, nil
 }
+
+// storedEntry checks a chunk the index lists and returns its entry; ok is
+// false for a chunk beyond the dataset's current extent (never read).
+func (t *h5translator) storedEntry(p *varPlan, c hdf5meta.Chunk) (e storedEntry, ok bool, err error) {
+	ds := p.ds
+	if len(c.Offset) != p.h5rank {
+		return e, false, fmt.Errorf("%w: chunk offset of rank %d", hdf5meta.ErrFormat, len(c.Offset))
+	}
+	var lin uint64
+	for i, o := range c.Offset {
+		if o >= ds.Space.Dims[i] {
+			return e, false, nil // beyond the current extent: never read
+		}
+		if o%ds.Layout.ChunkDims[i] != 0 {
+			return e, false, fmt.Errorf("%w: chunk offset %v not on the chunk grid", hdf5meta.ErrFormat, c.Offset)
+		}
+		lin = lin*p.grid[i] + o/ds.Layout.ChunkDims[i]
+	}
+	off := t.f.AbsOffset(c.Addr)
+	if off < 0 || int64(c.Size) > t.h.size-off {
+		return e, false, fmt.Errorf("%w: chunk %v of %d bytes at offset %d past the end of the %d-byte file", hdf5meta.ErrTruncated, c.Offset, c.Size, off, t.h.size)
+	}
+	return storedEntry{lin: lin, off: off, size: int64(c.Size), mask: c.FilterMask}, true, nil
+}
+
+// errNotStreamable stops streamChunks: the index does not list the chunks
+// in grid order, or never-written chunks must be written out.
+var errNotStreamable = errors.New("chunks not streamable")
+
+// streamChunks writes the stored chunks of a chunked variable as the chunk
+// index lists them, a window of streamWindow chunks at a time (prefetched
+// together), without listing them all first: the memory of a variable is
+// then its references alone. That holds when the index lists chunks in
+// grid order (v1 B-trees and fixed arrays do) and never-written chunks are
+// left out (fill_value reads as they do) or there are none; otherwise it
+// writes nothing and returns false, and the caller lists the chunks.
+func (t *h5translator) streamChunks(p *varPlan, em *chunkEmitter, insideOK bool) (n int, ok bool, err error) {
+	window := make([]storedEntry, 0, min(uint64(streamWindow), p.total))
+	list := &chunkList{url: t.url, grid: p.grid}
+	pf := t.prefetcher(p, list)
+	next := uint64(0) // the lin that follows the last chunk
+	flush := func() error {
+		list.ents = window
+		pf.next = 0
+		for i := range window {
+			pf.at(i)
+			c := list.getShared(i)
+			ref, err := t.chunkRef(p, c)
+			if err != nil {
+				return fmt.Errorf("chunk %v: %w", c.idx, err)
+			}
+			em.emit(c.lin, ref)
+		}
+		n += len(window)
+		window = window[:0]
+		return nil
+	}
+	err = p.ds.ForEachChunk(func(c hdf5meta.Chunk) error {
+		if err := t.countChunk(p, uint64(n+len(window))+1); err != nil {
+			return err
+		}
+		e, ok, err := t.storedEntry(p, c)
+		if !ok || err != nil {
+			return err
+		}
+		if e.lin < next || (e.lin > next && !insideOK) {
+			return errNotStreamable // out of order, listed twice, or a gap to fill
+		}
+		next = e.lin + 1
+		window = append(window, e)
+		if len(window) == cap(window) {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err == nil && !insideOK && next < p.total {
+		err = errNotStreamable // never-written chunks at the end
+	}
+	if errors.Is(err, errNotStreamable) {
+		em.reset()
+		return 0, false, nil
+	}
+	if err == nil {
+		t.nchunks += uint64(n)
+	}
+	return n, err == nil, err
+}
+
+// countChunk checks the limits on chunk references before the n-th chunk
+// of p (from 1) is taken: chunks per variable, and per file with those
+// of the variables translated before.
+func (t *h5translator) countChunk(p *varPlan, n uint64) error {
+	lim := t.opts.Limits
+	if err := limits.CheckVar(limits.ChunksPerVariable, t.name, p.key, n, lim.ChunksPerVariable); err != nil {
+		return err
+	}
+	return limits.CheckVar(limits.ChunksPerFile, t.name, "", t.nchunks+n, lim.ChunksPerFile)
+}
+
+// streamWindow is the number of chunks streamChunks handles at a time.
+const streamWindow = 1 << 14
 
 const undefAddr = ^uint64(0)
 
 // externalChunk handles contiguous data stored in external files.
-func (t *h5translator) externalChunk(p *varPlan, need int64) ([]srcChunk, error) {
+func (t *h5translator) externalChunk(p *varPlan, need int64) (srcChunk, error) {
 	ext := p.ds.External
 	if len(ext) == 1 && int64(ext[0].Size) >= need {
-		return []srcChunk{{idx: make([]uint64, len(p.grid)), url: t.siblingURL(ext[0].Name), off: int64(ext[0].Offset), size: need, whole: true}}, nil
+		return srcChunk{idx: make([]uint64, len(p.grid)), url: t.siblingURL(ext[0].Name), off: int64(ext[0].Offset), size: need, whole: true}, nil
 	}
-	return nil, fmt.Errorf("%w: external storage in %d segments", ErrUnsupported, len(ext))
+	return srcChunk{}, fmt.Errorf("%w: external storage in %d segments", ErrUnsupported, len(ext))
 }
 
 // siblingURL resolves a file name relative to the directory of the source.
@@ -644,30 +811,36 @@ func (t *h5translator) siblingURL(name string) string {
 
 // ------------------------------------------------------------ fixed-size
 
-// fixedChunks lists the chunks of a variable of fixed-size elements.
-func (t *h5translator) fixedChunks(p *varPlan) ([]chunkOut, error) {
-	ds, zt := p.ds, p.zt
-	stored, err := t.storedChunks(p)
-	if err != nil {
-		return nil, err
-	}
+// fixedChunks writes the chunks of a variable of fixed-size elements, in
+// grid order.
+func (t *h5translator) fixedChunks(p *varPlan, em *chunkEmitter) error {
+	ds := p.ds
 	if p.transform {
 		size := int64(ds.Space.NumElements()) * int64(ds.Type.Size)
 		if t.opts.InlineVarMax < 0 || size > t.opts.InlineVarMax {
-			return nil, fmt.Errorf("%w: %s; the variable (%d bytes decoded) is larger than the %d-byte limit for decoding it into the references",
+			return fmt.Errorf("%w: %s; the variable (%d bytes decoded) is larger than the %d-byte limit for decoding it into the references",
 				ErrUnsupported, p.exactWhy, size, max(t.opts.InlineVarMax, 0))
 		}
 	}
-	if len(stored) == 0 || p.transform {
-		// Every chunk is written here: choose the codec. Small variables are
-		// not worth compressing.
-		p.za.filters = nil
-		p.za.compressor = ""
-		p.out = &codecs.Chain{}
-		if int64(p.total)*int64(p.nelem)*int64(zt.size) > 64<<10 {
-			p.za.compressor = `{"id":"zlib","level":1}`
-			p.out, _ = chainOf([]rawJSON{p.za.compressor})
+	if ds.Layout.Class == hdf5meta.LayoutChunked && !p.transform && !p.extended() {
+		n, ok, err := t.streamChunks(p, em, newFillChunks(p, p.fill).insideOK)
+		if err != nil {
+			return err
 		}
+		if ok {
+			if n == 0 {
+				ownCodec(p)
+			}
+			return nil
+		}
+	}
+	stored, err := t.storedChunks(p)
+	if err != nil {
+		return err
+	}
+	nstored := stored.n()
+	if nstored == 0 || p.transform {
+		ownCodec(p)
 	}
 	fill := p.fill
 
@@ -676,31 +849,32 @@ func (t *h5translator) fixedChunks(p *varPlan) ([]chunkOut, error) {
 	// extent (a netCDF variable shorter than its unlimited dimension) read
 	// as the netCDF fill value instead.
 	gap := newFillChunks(p, fill)
-	t.prefetch(p, stored)
-	if missing := p.total - uint64(len(stored)); missing > 0 {
+	if missing := p.total - uint64(nstored); missing > 0 {
 		// Would writing the never-written chunks out blow the budget? Ask
 		// before walking a grid that may have billions of positions.
 		need, enc, err := gap.chunk(make([]uint64, len(p.grid)))
 		cost := float64(missing) * float64(len(enc))
 		if err == nil && (need || p.extended()) && (p.out == nil || missing > 1<<22 || float64(t.fillUsed)+cost > float64(t.opts.FillBudget)) {
-			return t.fillFallback(p, fill, stored, int64(missing), p.out == nil)
+			return t.fillFallback(p, fill, stored, int64(missing), p.out == nil, em)
 		}
 	}
+	pf := t.prefetcher(p, stored)
 
-	if p.total > uint64(len(stored)) && gap.insideOK && !p.extended() {
+	if p.total > uint64(nstored) && gap.insideOK && !p.extended() {
 		// Never-written chunks read as fill_value: list the stored ones.
-		out := make([]chunkOut, 0, len(stored))
-		for _, c := range stored {
+		for i := range nstored {
+			pf.at(i)
+			c := stored.get(i)
 			ref, err := t.chunkRef(p, c)
 			if err != nil {
-				return nil, fmt.Errorf("chunk %v: %w", c.idx, err)
+				return fmt.Errorf("chunk %v: %w", c.idx, err)
 			}
-			out = append(out, chunkOut{lin: c.lin, idx: c.idx, ref: ref})
+			em.emit(c.lin, ref)
 		}
-		return out, nil
+		return nil
 	}
-	out := make([]chunkOut, 0, len(stored))
-	var missing []uint64 // grid positions written out
+	// The never-written chunks to write out, and their cost.
+	var missing []uint64
 	var cost int64
 	next := uint64(0)
 	consider := func(lin uint64) error {
@@ -715,54 +889,65 @@ func (t *h5translator) fixedChunks(p *varPlan) ([]chunkOut, error) {
 		}
 		return nil
 	}
-	for _, c := range stored {
-		for ; next < c.lin; next++ {
+	for i := range nstored {
+		lin := stored.lin(i)
+		for ; next < lin; next++ {
 			if err := consider(next); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		next = c.lin + 1
+		next = lin + 1
+	}
+	for ; next < p.total; next++ {
+		if err := consider(next); err != nil {
+			return err
+		}
+	}
+	if len(missing) > 0 && (p.out == nil || t.fillUsed+cost > t.opts.FillBudget) {
+		return t.fillFallback(p, fill, stored, int64(len(missing)), p.out == nil, em)
+	}
+	t.fillUsed += cost
+	emitMissing := func(lin uint64) {
+		_, enc, _ := gap.chunk(unravel(lin, p.grid))
+		em.emit(lin, Inline(enc))
+	}
+	mi := 0
+	for i := range nstored {
+		pf.at(i)
+		c := stored.get(i)
+		for ; mi < len(missing) && missing[mi] < c.lin; mi++ {
+			emitMissing(missing[mi])
+		}
 		if gap.class(c.idx) == chunkStraddles {
 			c.straddles = true
 		}
 		ref, err := t.chunkRef(p, c)
 		if err != nil {
-			return nil, fmt.Errorf("chunk %v: %w", c.idx, err)
+			return fmt.Errorf("chunk %v: %w", c.idx, err)
 		}
-		out = append(out, chunkOut{lin: c.lin, idx: c.idx, ref: ref})
+		em.emit(c.lin, ref)
 	}
-	for ; next < p.total; next++ {
-		if err := consider(next); err != nil {
-			return nil, err
-		}
+	for ; mi < len(missing); mi++ {
+		emitMissing(missing[mi])
 	}
-	if len(missing) == 0 {
-		return out, nil
+	return nil
+}
+
+// ownCodec chooses the codec of a variable whose chunks are all written
+// by the translator. Small variables are not worth compressing.
+func ownCodec(p *varPlan) {
+	p.za.filters = nil
+	p.za.compressor = ""
+	p.out = &codecs.Chain{}
+	if int64(p.total)*int64(p.nelem)*int64(p.zt.size) > 64<<10 {
+		p.za.compressor = `{"id":"zlib","level":1}`
+		p.out, _ = chainOf([]rawJSON{p.za.compressor})
 	}
-	if p.out == nil || t.fillUsed+cost > t.opts.FillBudget {
-		return t.fillFallback(p, fill, stored, int64(len(missing)), p.out == nil)
-	}
-	t.fillUsed += cost
-	for _, lin := range missing {
-		idx := unravel(lin, p.grid)
-		_, enc, _ := gap.chunk(idx)
-		out = append(out, chunkOut{lin: lin, idx: idx, ref: Inline(enc)})
-	}
-	slices.SortFunc(out, func(a, b chunkOut) int {
-		switch {
-		case a.lin < b.lin:
-			return -1
-		case a.lin > b.lin:
-			return 1
-		}
-		return 0
-	})
-	return out, nil
 }
 
 // fillFallback lists the stored chunks only and lets fill_value stand for
 // the others: exact for raw reads, masked by xarray, said in a warning.
-func (t *h5translator) fillFallback(p *varPlan, fill []byte, stored []srcChunk, missing int64, noEncoder bool) ([]chunkOut, error) {
+func (t *h5translator) fillFallback(p *varPlan, fill []byte, stored *chunkList, missing int64, noEncoder bool, em *chunkEmitter) error {
 	zt := p.zt
 	if fill == nil && uniformElem(p.missing, zt.size) {
 		p.za.fill = zt.fillJSON(p.missing[:zt.size])
@@ -773,34 +958,79 @@ func (t *h5translator) fillFallback(p *varPlan, fill []byte, stored []srcChunk, 
 	}
 	t.res.Warnings = append(t.res.Warnings, fmt.Sprintf("%s: %d never-written chunks read as fill_value %s, which xarray masks (%s)",
 		p.key, missing, string(p.za.fill), why))
-	out := make([]chunkOut, 0, len(stored))
+	em.reset()
 	gap := newFillChunks(p, fill)
-	for _, c := range stored {
+	pf := t.prefetcher(p, stored)
+	for i := range stored.n() {
+		pf.at(i)
+		c := stored.get(i)
 		c.straddles = gap.class(c.idx) == chunkStraddles
 		ref, err := t.chunkRef(p, c)
 		if err != nil {
-			return nil, fmt.Errorf("chunk %v: %w", c.idx, err)
+			return fmt.Errorf("chunk %v: %w", c.idx, err)
 		}
-		out = append(out, chunkOut{lin: c.lin, idx: c.idx, ref: ref})
+		em.emit(c.lin, ref)
 	}
-	return out, nil
+	return nil
 }
 
-// prefetch asks the reader for the chunks that will be copied, in few
-// requests.
-func (t *h5translator) prefetch(p *varPlan, stored []srcChunk) {
-	rr, ok := t.h.r.(*rangeio.Reader)
-	if !ok {
+// chunkPrefetcher asks the reader, a window at a time, for the stored
+// chunks that will be copied, in few requests: the window bounds the
+// ranges listed and the bytes fetched ahead of use (the cache is bounded).
+type chunkPrefetcher struct {
+	t      *h5translator
+	p      *varPlan
+	stored *chunkList
+	rr     *rangeio.Reader
+	next   int // first chunk not prefetched yet
+	ranges []rangeio.Range
+}
+
+// Prefetch windows: at most this many chunks, spanning at most this many
+// bytes of the file.
+const (
+	prefetchChunks = 1 << 14
+	prefetchSpan   = 16 << 20
+)
+
+func (t *h5translator) prefetcher(p *varPlan, stored *chunkList) *chunkPrefetcher {
+	rr, _ := t.h.r.(*rangeio.Reader)
+	return &chunkPrefetcher{t: t, p: p, stored: stored, rr: rr}
+}
+
+// at is called before chunk i is read: it prefetches the window that
+// starts at i when i has not been prefetched yet.
+func (f *chunkPrefetcher) at(i int) {
+	if f.rr == nil || i < f.next {
 		return
 	}
-	var ranges []rangeio.Range
-	for _, c := range stored {
-		if c.data == nil && c.url == t.url && (p.transform || c.mask != 0 || c.size < int64(t.opts.InlineThreshold)) {
-			ranges = append(ranges, rangeio.Range{Off: c.off, Len: c.size})
+	ranges := f.ranges[:0]
+	lo, hi := int64(-1), int64(-1)
+	j := i
+	for ; j < f.stored.n() && j-i < prefetchChunks; j++ {
+		var c srcChunk
+		if f.stored.one != nil {
+			c = *f.stored.one
+		} else {
+			e := f.stored.ents[j]
+			c = srcChunk{url: f.stored.url, off: e.off, size: e.size, mask: e.mask}
 		}
+		if !(c.data == nil && c.url == f.t.url && (f.p.transform || c.mask != 0 || c.size < int64(f.t.opts.InlineThreshold))) {
+			continue
+		}
+		if lo < 0 {
+			lo, hi = c.off, c.off+c.size
+		}
+		lo, hi = min(lo, c.off), max(hi, c.off+c.size)
+		if hi-lo > prefetchSpan && len(ranges) > 0 {
+			break
+		}
+		ranges = append(ranges, rangeio.Range{Off: c.off, Len: c.size})
 	}
+	f.next = max(j, i+1)
+	f.ranges = ranges
 	if len(ranges) > 1 {
-		_ = rr.Prefetch(context.Background(), ranges)
+		_ = f.rr.Prefetch(context.Background(), ranges)
 	}
 }
 
@@ -873,13 +1103,18 @@ func uniformElem(b []byte, size int) bool {
 
 func unravel(lin uint64, grid []uint64) []uint64 {
 	idx := make([]uint64, len(grid))
+	unravelInto(idx, lin, grid)
+	return idx
+}
+
+// unravelInto writes the grid index of lin into idx (len(grid) long).
+func unravelInto(idx []uint64, lin uint64, grid []uint64) {
 	for i := len(grid) - 1; i >= 0; i-- {
 		if grid[i] > 0 {
 			idx[i] = lin % grid[i]
 			lin /= grid[i]
 		}
 	}
-	return idx
 }
 
 // chunkRef writes one stored chunk: a reference, or inline bytes.

@@ -72,8 +72,9 @@ func ReadJSONLimits(r io.Reader, lim limits.Limits) (*Refs, error) {
 			if err != nil {
 				return nil, badRefs("refs[%q]: %v", kv.key, err)
 			}
-			refs.Set(kv.key, ref)
+			refs.add(kv.key, ref)
 		}
+		refs.dedupeKeys()
 		return refs, nil
 	}
 	var n json.Number
@@ -119,15 +120,14 @@ func readRefsObject(raw []byte, templates map[string]string, refs *Refs) error {
 	if err != nil {
 		return badRefs("refs: %v", err)
 	}
-	refs.keys = make([]string, 0, len(members))
-	refs.refs = make([]Ref, 0, len(members))
 	for _, kv := range members {
 		ref, err := parseRefValue(kv.val, templates)
 		if err != nil {
 			return badRefs("refs[%q]: %v", kv.key, err)
 		}
-		refs.Set(kv.key, ref)
+		refs.add(kv.key, ref)
 	}
+	refs.dedupeKeys()
 	return nil
 }
 

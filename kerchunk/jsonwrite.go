@@ -19,19 +19,19 @@ type WriteOptions struct {
 // those referenced at least twice whose text fsspec's simple template
 // substitution (str.format) leaves intact.
 func templateNames(s *Refs) (names map[string]string, order []string) {
-	count := map[string]int{}
-	for _, r := range s.refs {
-		if r.URL != "" {
-			if count[r.URL] == 0 {
-				order = append(order, r.URL)
+	count := make([]int, len(s.urls))
+	for i := range s.n {
+		if u := s.ent(i).url; u >= 0 {
+			if count[u] == 0 {
+				order = append(order, s.urls[u])
 			}
-			count[r.URL]++
+			count[u]++
 		}
 	}
 	names = map[string]string{}
 	var kept []string
 	for _, u := range order {
-		if count[u] < 2 || len(u) < 8 || strings.ContainsAny(u, "{}") {
+		if count[s.urlIdx[u]] < 2 || len(u) < 8 || strings.ContainsAny(u, "{}") {
 			continue
 		}
 		name := "u"
@@ -80,14 +80,14 @@ func WriteJSON(w io.Writer, s *Refs, opts *WriteOptions) error {
 		jw.raw("}")
 	}
 	jw.raw(`,"refs":{`)
-	for i, k := range s.keys {
+	for i := range s.n {
 		if i > 0 {
 			jw.raw(",")
 		}
 		jw.raw("\n")
-		jw.str(k)
+		jw.str(s.key(i))
 		jw.raw(":")
-		r := s.refs[i]
+		r := s.ref(i)
 		switch {
 		case r.IsInline():
 			jw.inline(r.Data)
@@ -111,7 +111,7 @@ func WriteJSON(w io.Writer, s *Refs, opts *WriteOptions) error {
 		}
 		jw.maybeFlush()
 	}
-	if len(s.keys) > 0 {
+	if s.n > 0 {
 		jw.raw("\n")
 	}
 	jw.raw("}}\n")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unsafe"
 
 	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/netcdf3"
@@ -57,15 +58,22 @@ func TranslateNetCDF3(r io.ReaderAt, size int64, url string, opts Options) (*Res
 	default:
 		res.Format = "netcdf3_64bit_data"
 	}
+	h := HeaderInfo{Name: name, Size: size, Variables: len(f.Vars)}
+	for i := range f.Vars {
+		h.Chunks = addSat(h.Chunks, max(f.Vars[i].NumSlabs(), 0))
+	}
+	if err := o.onHeader(h); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	refs := NewRefs(16 + 4*len(f.Vars))
 	res.Refs = refs
-	refs.SetText(".zgroup", `{"zarr_format":2}`)
+	refs.add(".zgroup", Ref{Data: []byte(`{"zarr_format":2}`)})
 	var ga attrsJSON
 	for _, a := range f.Attrs {
 		ga.add(a.Name, nc3AttrValue(a))
 	}
 	if ga.n > 0 {
-		refs.SetText(".zattrs", asciiJSON(ga.text()))
+		refs.add(".zattrs", Ref{Data: []byte(asciiJSON(ga.text()))})
 	}
 	for _, d := range f.Dims {
 		res.Dimensions[d.Name] = uint64(d.Len)
@@ -88,8 +96,16 @@ func TranslateNetCDF3(r io.ReaderAt, size int64, url string, opts Options) (*Res
 	}
 
 	var keyBuf []byte
+	seen := make(map[string]bool, len(f.Vars))
 	for i := range f.Vars {
 		v := &f.Vars[i]
+		// Keys are new unless a (hostile) file repeats a name: appended
+		// without building Refs' index, else replaced.
+		set := refs.add
+		if seen[v.Name] || v.Name == "" {
+			set = refs.Set
+		}
+		seen[v.Name] = true
 		za := zarray{dtype: rawJSON(`"` + v.Type.Dtype() + `"`)}
 		for _, n := range v.Shape {
 			za.shape = append(za.shape, uint64(n))
@@ -112,8 +128,8 @@ func TranslateNetCDF3(r io.ReaderAt, size int64, url string, opts Options) (*Res
 			}
 			at.add(a.Name, nc3AttrValue(a))
 		}
-		refs.SetText(v.Name+"/.zarray", asciiJSON(za.json()))
-		refs.SetText(v.Name+"/.zattrs", asciiJSON(at.text()))
+		set(v.Name+"/.zarray", Ref{Data: []byte(asciiJSON(za.json()))})
+		set(v.Name+"/.zattrs", Ref{Data: []byte(asciiJSON(at.text()))})
 		res.Variables[v.Name] = &VarInfo{Shape: nonNil(za.shape), Dims: append([]string{}, v.Dims...), Dtype: numpyName(za.dtype, false), Chunks: nonNil(za.chunks)}
 		res.VarOrder = append(res.VarOrder, v.Name)
 		if v.SlabSize() == 0 {
@@ -137,7 +153,7 @@ func TranslateNetCDF3(r io.ReaderAt, size int64, url string, opts Options) (*Res
 				ref = Range(url, s.Offset, s.Length)
 			}
 			keyBuf = chunkKey(keyBuf[:0], v.Name+"/", idx)
-			refs.Set(string(keyBuf), ref)
+			set(unsafe.String(unsafe.SliceData(keyBuf), len(keyBuf)), ref) // copied by Refs
 		}
 	}
 	return res, nil

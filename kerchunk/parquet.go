@@ -2,6 +2,7 @@ package kerchunk
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"encoding/binary"
 	"encoding/json"
@@ -9,7 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -83,12 +84,21 @@ func zarrayGrid(text string) ([]uint64, error) {
 
 // parseChunkKey returns the C-order chunk number of a chunk key "i.j.k".
 func parseChunkKey(s string, grid []uint64) (uint64, bool) {
-	parts := strings.Split(s, ".")
-	if len(parts) != len(grid) {
+	if len(grid) == 0 {
 		return 0, false
 	}
 	var n uint64
-	for i, p := range parts {
+	for i := range grid {
+		p := s
+		j := strings.IndexByte(s, '.')
+		if i < len(grid)-1 {
+			if j < 0 {
+				return 0, false
+			}
+			p, s = s[:j], s[j+1:]
+		} else if j >= 0 {
+			return 0, false
+		}
 		v, err := strconv.ParseUint(p, 10, 64)
 		if err != nil || v >= grid[i] {
 			return 0, false
@@ -115,20 +125,21 @@ func WriteParquetSet(s *Refs, put func(name string, data []byte) error, opts *Pa
 		opts = &ParquetOptions{}
 	}
 	type field struct {
-		grid   []uint64
-		total  uint64
-		chunks map[uint64]Ref
+		name  string
+		grid  []uint64
+		total uint64
 	}
-	fields := map[string]*field{}
-	var order []string
+	fields := map[string]int32{} // array path -> index in list
+	var list []*field
 	var meta bytes.Buffer
 	meta.WriteString(`{"metadata":{`)
 	nmeta := 0
-	for i, k := range s.keys {
+	for i := range s.n {
+		k := s.key(i)
 		if !IsMetadataKey(k) {
 			continue
 		}
-		r := s.refs[i]
+		r := s.ref(i)
 		if !r.IsInline() || !json.Valid(bytes.ReplaceAll(bytes.ReplaceAll(r.Data, []byte("NaN"), []byte("0")), []byte("Infinity"), []byte("0"))) {
 			return fmt.Errorf("parquet: metadata key %q does not hold JSON", k)
 		}
@@ -145,31 +156,135 @@ func WriteParquetSet(s *Refs, put func(name string, data []byte) error, opts *Pa
 			if err != nil {
 				return fmt.Errorf("parquet: %s: %w", k, err)
 			}
-			f := &field{grid: g, total: 1, chunks: map[uint64]Ref{}}
+			f := &field{name: name, grid: g, total: 1}
 			for _, x := range g {
 				f.total *= x
 			}
-			fields[name] = f
-			order = append(order, name)
+			if j, ok := fields[name]; ok {
+				list[j] = f
+			} else {
+				fields[name] = int32(len(list))
+				list = append(list, f)
+			}
+		}
+	}
+	if s.n > math.MaxInt32 {
+		return fmt.Errorf("parquet: %d references, more than %d", s.n, math.MaxInt32)
+	}
+	// chunkOf resolves chunk key i: its array and chunk number (ok false
+	// for metadata).
+	var lastField int32 = -1
+	lastPrefix := ""
+	chunkOf := func(i int) (fi int32, num uint64, ok bool, err error) {
+		k := s.key(i)
+		if IsMetadataKey(k) {
+			return 0, 0, false, nil
+		}
+		j := strings.LastIndexByte(k, '/')
+		if j < 0 {
+			return 0, 0, false, fmt.Errorf("parquet: key %q is not a chunk of an array", k)
+		}
+		fi = lastField
+		if lastField < 0 || k[:j] != lastPrefix {
+			var found bool
+			if fi, found = fields[k[:j]]; !found {
+				return 0, 0, false, fmt.Errorf("parquet: key %q is not a chunk of an array", k)
+			}
+			lastField, lastPrefix = fi, k[:j]
+		}
+		num, found := parseChunkKey(k[j+1:], list[fi].grid)
+		if !found {
+			return 0, 0, false, fmt.Errorf("parquet: key %q is not on the chunk grid %v", k, list[fi].grid)
+		}
+		return fi, num, true, nil
+	}
+	// Usually (always for translations) each array's chunks are one run of
+	// keys in increasing chunk order: then the arrays' runs are written in
+	// name order straight from s. Else the chunks are listed, 16 bytes
+	// each, and sorted.
+	type run struct {
+		first, last int
+		lastNum     uint64
+		seen        bool
+	}
+	runs := make([]run, len(list))
+	var each func(fn func(fi int32, num uint64, ent int) error) error
+	inOrder := true
+	prev := int32(-1)
+	for i := range s.n {
+		fi, num, ok, err := chunkOf(i)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		r := &runs[fi]
+		switch {
+		case !r.seen:
+			r.first, r.seen = i, true
+		case fi != prev || num <= r.lastNum:
+			inOrder = false
+		}
+		r.last, r.lastNum, prev = i, num, fi
+	}
+	type chunkRow struct {
+		num   uint64
+		field int32
+		ent   int32
+	}
+	var rows []chunkRow
+	if inOrder {
+		byName := make([]int32, 0, len(list))
+		for fi := range list {
+			if runs[fi].seen {
+				byName = append(byName, int32(fi))
+			}
+		}
+		slices.SortStableFunc(byName, func(a, b int32) int { return strings.Compare(list[a].name, list[b].name) })
+		each = func(fn func(fi int32, num uint64, ent int) error) error {
+			for _, fi := range byName {
+				for i := runs[fi].first; i <= runs[fi].last; i++ {
+					f, num, ok, err := chunkOf(i)
+					if err != nil {
+						return err
+					}
+					if ok {
+						if err := fn(f, num, i); err != nil {
+							return err
+						}
+					}
+				}
+			}
+			return nil
+		}
+	} else {
+		// The chunks sorted by array name and number (a later key for the
+		// same chunk wins, as in a map).
+		rows = make([]chunkRow, 0, s.n-nmeta)
+		for i := range s.n {
+			fi, num, ok, _ := chunkOf(i) // checked above
+			if ok {
+				rows = append(rows, chunkRow{num: num, field: fi, ent: int32(i)})
+			}
+		}
+		slices.SortStableFunc(rows, func(a, b chunkRow) int {
+			if a.field != b.field {
+				return strings.Compare(list[a.field].name, list[b.field].name)
+			}
+			return cmp.Compare(a.num, b.num)
+		})
+		each = func(fn func(fi int32, num uint64, ent int) error) error {
+			for _, r := range rows {
+				if err := fn(r.field, r.num, int(r.ent)); err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 	}
 	maxChunks := uint64(1)
-	for i, k := range s.keys {
-		if IsMetadataKey(k) {
-			continue
-		}
-		j := strings.LastIndexByte(k, '/')
-		f := fields[k[:max(j, 0)]]
-		if j < 0 || f == nil {
-			return fmt.Errorf("parquet: key %q is not a chunk of an array", k)
-		}
-		n, ok := parseChunkKey(k[j+1:], f.grid)
-		if !ok {
-			return fmt.Errorf("parquet: key %q is not on the chunk grid %v", k, f.grid)
-		}
-		f.chunks[n] = s.refs[i]
-	}
-	for _, f := range fields {
+	for _, f := range list {
 		maxChunks = max(maxChunks, f.total)
 	}
 	rs := opts.RecordSize
@@ -179,33 +294,40 @@ func WriteParquetSet(s *Refs, put func(name string, data []byte) error, opts *Pa
 	meta.WriteString(`},"record_size":`)
 	meta.WriteString(strconv.Itoa(rs))
 	meta.WriteString("}")
-	sort.Strings(order)
-	for _, name := range order {
-		f := fields[name]
-		if len(f.chunks) == 0 {
-			continue // no file: every key reads as missing
+	// One record file per array and record number holding chunks.
+	recRows := make([]Ref, rs)
+	present := make([]bool, rs)
+	curField, curRec, pending := int32(-1), uint64(0), false
+	flush := func() error {
+		if !pending {
+			return nil
 		}
-		nrec := (f.total + uint64(rs) - 1) / uint64(rs)
-		for rec := uint64(0); rec < nrec; rec++ {
-			rows := make([]Ref, rs)
-			present := make([]bool, rs)
-			any := false
-			for r := 0; r < rs; r++ {
-				if ref, ok := f.chunks[rec*uint64(rs)+uint64(r)]; ok {
-					rows[r], present[r], any = ref, true, true
-				}
-			}
-			if !any {
-				continue // fsspec treats a missing file as missing keys
-			}
-			data, err := encodeRefsParquet(rows, present)
-			if err != nil {
-				return err
-			}
-			if err := put(name+"/refs."+strconv.FormatUint(rec, 10)+".parq", data); err != nil {
+		pending = false
+		data, err := encodeRefsParquet(recRows, present)
+		if err != nil {
+			return err
+		}
+		clear(recRows)
+		clear(present)
+		return put(list[curField].name+"/refs."+strconv.FormatUint(curRec, 10)+".parq", data)
+	}
+	err := each(func(fi int32, num uint64, ent int) error {
+		rec := num / uint64(rs)
+		if pending && (fi != curField || rec != curRec) {
+			if err := flush(); err != nil {
 				return err
 			}
 		}
+		curField, curRec, pending = fi, rec, true
+		r := num % uint64(rs)
+		recRows[r], present[r] = s.ref(ent), true // a later duplicate wins
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return err
 	}
 	return put(".zmetadata", meta.Bytes())
 }
@@ -257,7 +379,7 @@ func ReadParquetSetLimits(get func(name string) ([]byte, error), lim limits.Limi
 	}
 	refs := NewRefs(len(metas))
 	for _, kv := range metas {
-		refs.Set(kv.key, Inline(append([]byte(nil), kv.val...)))
+		refs.add(kv.key, Inline(kv.val)) // copied into the arena
 	}
 	for _, kv := range metas {
 		if !strings.HasSuffix(kv.key, "/.zarray") {
@@ -302,10 +424,12 @@ func ReadParquetSetLimits(get func(name string) ([]byte, error), lim limits.Limi
 				default:
 					continue
 				}
-				refs.Set(string(chunkKey(nil, name+"/", unravel(num, grid))), ref)
+				idx := unravel(num, grid)
+				refs.addKey(func(b []byte) []byte { return chunkKey(b, name+"/", idx) }, ref)
 			}
 		}
 	}
+	refs.dedupeKeys()
 	return refs, nil
 }
 

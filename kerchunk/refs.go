@@ -1,8 +1,12 @@
 package kerchunk
 
 import (
+	"cmp"
 	"fmt"
+	"hash/maphash"
+	"slices"
 	"strings"
+	"unsafe"
 )
 
 // Ref is one reference: either inline data or a byte range of an object.
@@ -45,36 +49,332 @@ func (r Ref) String() string {
 // which they were first set, so that writing the same references twice
 // gives the same bytes.
 //
+// Refs is compact, since a file may have tens of millions of chunks: keys
+// and inline data live in append-only byte arenas of pages (4 KiB growing
+// to 1 MiB), URLs in a table of distinct URLs, and a reference takes one
+// 32-byte entry (in blocks of 32768) besides its key and inline bytes:
+// about 42 bytes for a one-byte chunk "v/1234567". Past the first block
+// and pages nothing is copied as the set grows. The key-to-position index
+// that Get and Set need (sorted key hashes, 16 bytes a key) is built on
+// first use only;
+// building references with add (the translators) and iterating with All
+// (the writers) never build it. Keys and Data returned by Refs share the
+// arenas: they must not be modified.
+//
 // Refs is not safe for concurrent mutation.
 type Refs struct {
-	keys    []string
-	refs    []Ref
-	index   map[string]int // key -> position, for keys[:indexed]
-	indexed int
+	keyText arena // the keys
+	data    arena // inline data
+	blocks  [][]refEntry
+	n       int              // entries
+	urls    []string         // distinct URLs in order of first use
+	urlIdx  map[string]int32 // URL -> position in urls
+	index   *keyIndex        // key -> position, built on first use
+	keys    []string         // Keys' cache, nil when stale
 }
 
-// NewRefs returns an empty reference set with room for n keys.
+// refEntry is one reference: where its key is in keyText, its URL (an
+// index into urls, -1 for inline data) and its range (for inline data the
+// position and length of its bytes in data).
+type refEntry struct {
+	key    int64
+	keyLen uint32
+	url    int32
+	off    int64
+	n      int64
+}
+
+const (
+	refBlockBits = 15
+	refBlock     = 1 << refBlockBits
+	// refEntryBytes is the memory a reference takes besides its key text
+	// and inline bytes.
+	refEntryBytes = 32
+)
+
+// arena is an append-only store of byte strings in pages; a string never
+// spans pages, and a stored string never moves.
+type arena struct {
+	pages [][]byte
+}
+
+const arenaPage = 1 << 20
+
+// pos encodes a page and an offset.
+func arenaPos(page, off int) int64 { return int64(page)<<32 | int64(off) }
+
+func (a *arena) get(pos int64, n int) []byte {
+	if n == 0 {
+		return nil
+	}
+	p := a.pages[pos>>32]
+	off := int(pos & 0xffffffff)
+	return p[off : off+n : off+n]
+}
+
+// room returns the last page with room for n more bytes.
+func (a *arena) room(n int) int {
+	if k := len(a.pages); k > 0 && cap(a.pages[k-1])-len(a.pages[k-1]) >= n {
+		return k - 1
+	}
+	size := 4 << 10 // pages grow from 4 KiB to 1 MiB: small sets stay small
+	if k := len(a.pages); k > 0 {
+		size = min(2*cap(a.pages[k-1]), arenaPage)
+	}
+	a.pages = append(a.pages, make([]byte, 0, max(size, n)))
+	return len(a.pages) - 1
+}
+
+// put stores b and returns its position.
+func (a *arena) put(b []byte) int64 {
+	if len(b) == 0 {
+		return 0
+	}
+	k := a.room(len(b))
+	off := len(a.pages[k])
+	a.pages[k] = append(a.pages[k], b...)
+	return arenaPos(k, off)
+}
+
+// putFunc stores what fn appends to the slice it is given and returns its
+// position and length.
+func (a *arena) putFunc(fn func([]byte) []byte) (int64, int) {
+	k := a.room(0)
+	p := a.pages[k]
+	off := len(p)
+	out := fn(p)
+	n := len(out) - off
+	if n == 0 {
+		return 0, 0
+	}
+	if cap(out) == cap(p) {
+		a.pages[k] = out // formatted in place
+		return arenaPos(k, off), n
+	}
+	// The page was too short: move the string to a new page.
+	piece := out[off:]
+	k = a.room(n)
+	start := len(a.pages[k])
+	a.pages[k] = append(a.pages[k], piece...)
+	return arenaPos(k, start), n
+}
+
+type arenaMark struct{ pages, last int }
+
+func (a *arena) mark() arenaMark {
+	m := arenaMark{pages: len(a.pages)}
+	if m.pages > 0 {
+		m.last = len(a.pages[m.pages-1])
+	}
+	return m
+}
+
+func (a *arena) truncate(m arenaMark) {
+	clear(a.pages[m.pages:])
+	a.pages = a.pages[:m.pages]
+	if m.pages > 0 {
+		a.pages[m.pages-1] = a.pages[m.pages-1][:m.last]
+	}
+}
+
+// size returns the bytes held.
+func (a *arena) size() int64 {
+	var n int64
+	for _, p := range a.pages {
+		n += int64(cap(p))
+	}
+	return n
+}
+
+// NewRefs returns an empty reference set; n, the number of keys expected,
+// is a hint (the set grows by pages and blocks, never by copying).
 func NewRefs(n int) *Refs {
-	return &Refs{keys: make([]string, 0, n), refs: make([]Ref, 0, n)}
+	return &Refs{blocks: [][]refEntry{make([]refEntry, 0, min(max(n, 0), refBlock))}}
 }
 
 // Len returns the number of keys.
-func (s *Refs) Len() int { return len(s.keys) }
+func (s *Refs) Len() int { return s.n }
 
+func (s *Refs) ent(i int) *refEntry { return &s.blocks[i>>refBlockBits][i&(refBlock-1)] }
+
+// key returns key i (sharing the arena).
+func (s *Refs) key(i int) string {
+	e := s.ent(i)
+	b := s.keyText.get(e.key, int(e.keyLen))
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// ref returns reference i (Data sharing the arena).
+func (s *Refs) ref(i int) Ref {
+	e := s.ent(i)
+	if e.url < 0 {
+		return Ref{Data: s.data.get(e.off, int(e.n))}
+	}
+	return Ref{URL: s.urls[e.url], Offset: e.off, Length: e.n}
+}
+
+// entry encodes r, storing its inline data.
+func (s *Refs) entry(r Ref) refEntry {
+	if r.IsInline() {
+		return refEntry{off: s.data.put(r.Data), n: int64(len(r.Data)), url: -1}
+	}
+	return refEntry{off: r.Offset, n: r.Length, url: s.urlID(r.URL)}
+}
+
+func (s *Refs) urlID(u string) int32 {
+	if n := len(s.urls); n > 0 && s.urls[n-1] == u {
+		return int32(n - 1)
+	}
+	if id, ok := s.urlIdx[u]; ok {
+		return id
+	}
+	if s.urlIdx == nil {
+		s.urlIdx = map[string]int32{}
+	}
+	id := int32(len(s.urls))
+	s.urls = append(s.urls, u)
+	s.urlIdx[u] = id
+	return id
+}
+
+// push appends an entry.
+func (s *Refs) push(e refEntry) {
+	b := s.n >> refBlockBits
+	if b == len(s.blocks) {
+		var blk []refEntry // the first block grows by appending: small sets stay small
+		if b > 0 {
+			blk = make([]refEntry, 0, refBlock)
+		}
+		s.blocks = append(s.blocks, blk)
+	}
+	s.blocks[b] = append(s.blocks[b], e)
+	s.n++
+	s.keys = nil
+}
+
+// keyIndex finds keys by position compactly (16 bytes a key, where a map
+// of strings takes several times that): entries [0, sorted) as key hashes
+// sorted with their positions, binary-searched; later entries in a small
+// map until it is worth merging them in.
+type keyIndex struct {
+	seed   maphash.Seed
+	sorted []hashPos
+	n      int            // entries covered by sorted
+	extra  map[string]int // entries [n, indexed)
+	upto   int            // entries indexed
+}
+
+// mapIndexMax is the number of keys a keyIndex holds in its map before it
+// sorts them (a map is faster, the sorted hashes smaller).
+const mapIndexMax = 1 << 12
+
+type hashPos struct {
+	h   uint64
+	pos int
+}
+
+// syncIndex brings the index up to date with the entries.
 func (s *Refs) syncIndex() {
-	if s.index == nil {
-		s.index = make(map[string]int, len(s.keys))
+	x := s.index
+	if x == nil && s.n < mapIndexMax {
+		x = &keyIndex{seed: maphash.MakeSeed()} // small sets: a map alone
+		s.index = x
 	}
-	for ; s.indexed < len(s.keys); s.indexed++ {
-		s.index[s.keys[s.indexed]] = s.indexed
+	if x == nil || s.n-x.n > max(mapIndexMax, x.n/4) {
+		// (Re)build the sorted part over every entry.
+		seed := maphash.MakeSeed()
+		if x != nil {
+			seed = x.seed
+		}
+		s.index = s.sortedHashes(seed)
+		return
 	}
+	for ; x.upto < s.n; x.upto++ {
+		if x.extra == nil {
+			x.extra = map[string]int{}
+		}
+		x.extra[s.key(x.upto)] = x.upto
+	}
+}
+
+// dedupeKeys makes keys appended with add unique, as Set would have: a
+// key given again keeps its first position and takes the last reference.
+// Readers append every key and call it once (one sort) instead of calling
+// Set per key.
+func (s *Refs) dedupeKeys() {
+	s.index = nil
+	x := s.sortedHashes(maphash.MakeSeed())
+	if s.n >= mapIndexMax {
+		s.index = &keyIndex{seed: x.seed, sorted: x.sorted, n: s.n, upto: s.n} // Get's index, built anyway
+	}
+	dup := false
+	hs := x.sorted
+	for i := 0; i < len(hs) && !dup; {
+		j := i + 1
+		for j < len(hs) && hs[j].h == hs[i].h {
+			j++
+		}
+		for a := i; a < j && !dup; a++ { // a run of equal hashes: tiny
+			for b := a + 1; b < j; b++ {
+				if s.key(hs[a].pos) == s.key(hs[b].pos) {
+					dup = true
+					break
+				}
+			}
+		}
+		i = j
+	}
+	if !dup {
+		return
+	}
+	out := &Refs{}
+	for i := range s.n {
+		out.Set(s.key(i), s.ref(i))
+	}
+	*s = *out
+}
+
+// sortedHashes returns an index of every entry in its sorted part.
+func (s *Refs) sortedHashes(seed maphash.Seed) *keyIndex {
+	sorted := make([]hashPos, s.n)
+	for i := range s.n {
+		sorted[i] = hashPos{maphash.String(seed, s.key(i)), i}
+	}
+	slices.SortFunc(sorted, func(a, b hashPos) int {
+		if c := cmp.Compare(a.h, b.h); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.pos, b.pos)
+	})
+	return &keyIndex{seed: seed, sorted: sorted, n: s.n, upto: s.n}
+}
+
+// lookup returns the position of key (the last one when a key was added
+// twice).
+func (s *Refs) lookup(key string) (int, bool) {
+	s.syncIndex()
+	x := s.index
+	if i, ok := x.extra[key]; ok {
+		return i, true
+	}
+	h := maphash.String(x.seed, key)
+	i, _ := slices.BinarySearchFunc(x.sorted, h, func(e hashPos, h uint64) int { return cmp.Compare(e.h, h) })
+	found := -1
+	for ; i < len(x.sorted) && x.sorted[i].h == h; i++ {
+		if s.key(x.sorted[i].pos) == key {
+			found = x.sorted[i].pos
+		}
+	}
+	return found, found >= 0
 }
 
 // Set adds or replaces the reference of key.
 func (s *Refs) Set(key string, r Ref) {
-	s.syncIndex()
-	if i, ok := s.index[key]; ok {
-		s.refs[i] = r
+	if i, ok := s.lookup(key); ok {
+		s.setAt(i, r)
 		return
 	}
 	s.add(key, r)
@@ -82,57 +382,117 @@ func (s *Refs) Set(key string, r Ref) {
 
 // add appends a key the caller knows is new; the index catches up lazily.
 func (s *Refs) add(key string, r Ref) {
-	s.keys = append(s.keys, key)
-	s.refs = append(s.refs, r)
+	e := s.entry(r)
+	e.key = s.keyText.put(unsafe.Slice(unsafe.StringData(key), len(key)))
+	e.keyLen = uint32(len(key))
+	s.push(e)
+}
+
+// addKey appends a key the caller knows is new, its text appended by
+// appendKey straight into the arena (no string is allocated).
+func (s *Refs) addKey(appendKey func([]byte) []byte, r Ref) {
+	e := s.entry(r)
+	pos, n := s.keyText.putFunc(appendKey)
+	e.key, e.keyLen = pos, uint32(n)
+	s.push(e)
+}
+
+// setAt replaces the reference of key i.
+func (s *Refs) setAt(i int, r Ref) {
+	e := s.entry(r)
+	old := s.ent(i)
+	e.key, e.keyLen = old.key, old.keyLen
+	*old = e
+}
+
+// mark returns the current end of s, for truncate.
+func (s *Refs) mark() refsMark {
+	return refsMark{n: s.n, keyText: s.keyText.mark(), data: s.data.mark()}
+}
+
+type refsMark struct {
+	n             int
+	keyText, data arenaMark
+}
+
+// truncate removes the keys added since m (only keys added with add or
+// addKey, never indexed).
+func (s *Refs) truncate(m refsMark) {
+	s.n = m.n
+	nb := (m.n + refBlock - 1) >> refBlockBits
+	clear(s.blocks[nb:])
+	s.blocks = s.blocks[:nb]
+	if nb > 0 {
+		s.blocks[nb-1] = s.blocks[nb-1][:m.n-(nb-1)<<refBlockBits]
+	}
+	s.keyText.truncate(m.keyText)
+	s.data.truncate(m.data)
+	if s.index != nil && (s.index.n > m.n || s.index.upto > m.n) {
+		s.index = nil // covered removed keys
+	}
+	s.keys = nil
+}
+
+// memory returns the bytes s holds (entries, arenas), for estimates.
+func (s *Refs) memory() int64 {
+	var n int64
+	for _, b := range s.blocks {
+		n += int64(cap(b)) * refEntryBytes
+	}
+	return n + s.keyText.size() + s.data.size()
 }
 
 // SetText adds an inline reference holding text (Zarr metadata).
-func (s *Refs) SetText(key, text string) { s.Set(key, Ref{Data: []byte(text)}) }
+func (s *Refs) SetText(key, text string) {
+	s.Set(key, Ref{Data: unsafe.Slice(unsafe.StringData(text), len(text))}) // copied into the arena
+}
 
 // Get returns the reference of key.
 func (s *Refs) Get(key string) (Ref, bool) {
-	s.syncIndex()
-	i, ok := s.index[key]
+	i, ok := s.lookup(key)
 	if !ok {
 		return Ref{}, false
 	}
-	return s.refs[i], true
+	return s.ref(i), true
 }
 
 // Delete removes key, keeping the order of the others.
 func (s *Refs) Delete(key string) {
-	s.syncIndex()
-	i, ok := s.index[key]
-	if !ok {
+	if _, ok := s.lookup(key); !ok {
 		return
 	}
-	s.keys = append(s.keys[:i], s.keys[i+1:]...)
-	s.refs = append(s.refs[:i], s.refs[i+1:]...)
-	s.index, s.indexed = nil, 0
+	s.deleteIf(func(k string) bool { return k == key })
 }
 
-// deleteIf removes the keys for which drop returns true.
+// deleteIf removes the keys for which drop returns true (the arenas are
+// rebuilt: strings handed out before stay valid).
 func (s *Refs) deleteIf(drop func(key string) bool) {
-	keys, refs := s.keys[:0], s.refs[:0]
-	for i, k := range s.keys {
-		if !drop(k) {
-			keys = append(keys, k)
-			refs = append(refs, s.refs[i])
+	out := &Refs{}
+	for i := range s.n {
+		if k := s.key(i); !drop(k) {
+			out.add(k, s.ref(i))
 		}
 	}
-	clear(s.keys[len(keys):])
-	clear(s.refs[len(refs):])
-	s.keys, s.refs = keys, refs
-	s.index, s.indexed = nil, 0
+	*s = *out
 }
 
-// Keys returns the keys in order. The slice must not be modified.
-func (s *Refs) Keys() []string { return s.keys }
+// Keys returns the keys in order. The slice must not be modified. It is
+// built on first call after a change (16 bytes per key, the key text
+// shared): prefer All over a large set.
+func (s *Refs) Keys() []string {
+	if s.keys == nil || len(s.keys) != s.n {
+		s.keys = make([]string, s.n)
+		for i := range s.n {
+			s.keys[i] = s.key(i)
+		}
+	}
+	return s.keys
+}
 
 // All calls fn for every key in order until fn returns false.
 func (s *Refs) All(fn func(key string, r Ref) bool) {
-	for i, k := range s.keys {
-		if !fn(k, s.refs[i]) {
+	for i := range s.n {
+		if !fn(s.key(i), s.ref(i)) {
 			return
 		}
 	}
@@ -149,12 +509,12 @@ func (s *Refs) Text(key string) (string, bool) {
 
 // URLs returns the distinct URLs referenced, in order of first use.
 func (s *Refs) URLs() []string {
+	seen := make([]bool, len(s.urls))
 	var out []string
-	seen := map[string]bool{}
-	for _, r := range s.refs {
-		if r.URL != "" && !seen[r.URL] {
-			seen[r.URL] = true
-			out = append(out, r.URL)
+	for i := range s.n {
+		if u := s.ent(i).url; u >= 0 && !seen[u] {
+			seen[u] = true
+			out = append(out, s.urls[u])
 		}
 	}
 	return out

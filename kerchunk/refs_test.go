@@ -3,6 +3,8 @@ package kerchunk
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -140,3 +142,130 @@ func TestRefsSetGetDelete(t *testing.T) {
 }
 
 func nanF64() float64 { var z float64; return z / z }
+
+// TestRefsCompactStorage fills a Refs past several entry blocks and arena
+// pages (keys formatted in place, inline data, ranges, a replaced value, a
+// long key and inline value larger than a page) and checks every key and
+// reference read back, then truncate and Delete.
+func TestRefsCompactStorage(t *testing.T) {
+	const n = 3*refBlock + 17
+	s := NewRefs(0)
+	s.SetText(".zgroup", `{"zarr_format":2}`)
+	em := newChunkEmitter(s, "g/v", []uint64{(n + 6) / 7, 7})
+	want := map[string]Ref{".zgroup": Inline([]byte(`{"zarr_format":2}`))}
+	var order []string
+	order = append(order, ".zgroup")
+	for lin := range uint64(n) {
+		var r Ref
+		switch lin % 3 {
+		case 0:
+			r = Inline([]byte{byte(lin), byte(lin >> 8)})
+		case 1:
+			r = Range("/data/a.nc", int64(lin)*10, 10)
+		default:
+			r = Range("/data/b.nc", int64(lin), 1)
+		}
+		em.emit(lin, r)
+		k := string(chunkKey(nil, "g/v/", unravel(lin, em.grid)))
+		want[k] = r
+		order = append(order, k)
+	}
+	big := bytes.Repeat([]byte("x"), 3*arenaPage)
+	longKey := strings.Repeat("k", arenaPage+5)
+	s.Set(longKey, Inline(big))
+	want[longKey] = Inline(big)
+	order = append(order, longKey)
+	s.Set("g/v/0.1", Whole("/data/c.nc")) // replaced in place
+	want["g/v/0.1"] = Whole("/data/c.nc")
+
+	require.Equal(t, len(order), s.Len())
+	assert.True(t, slices.Equal(order, s.Keys()), "keys in order")
+	i := 0
+	s.All(func(k string, r Ref) bool {
+		require.Equal(t, order[i], k)
+		w := want[k]
+		if w.IsInline() {
+			assert.True(t, r.IsInline(), k)
+			assert.Equal(t, w.Data, r.Data, k)
+		} else {
+			assert.Equal(t, w, r, k)
+		}
+		i++
+		return true
+	})
+	assert.Equal(t, []string{"/data/a.nc", "/data/b.nc", "/data/c.nc"}, sortedCopy(s.URLs()))
+	assert.Equal(t, em.inlineBytes, int64(2*((n+2)/3)))
+
+	// truncate back to a mark, then add again.
+	m := s.mark()
+	s.add("extra/0", Inline([]byte("abc")))
+	s.add("extra/1", Range("/data/d.nc", 1, 2))
+	s.truncate(m)
+	assert.Equal(t, len(order), s.Len())
+	_, ok := s.Get("extra/0")
+	assert.False(t, ok)
+	s.add("after/0", Inline([]byte("def")))
+	got, ok := s.Get("after/0")
+	require.True(t, ok)
+	assert.Equal(t, []byte("def"), got.Data)
+	assert.NotContains(t, s.URLs(), "/data/d.nc")
+
+	// Delete keeps the order of the others.
+	s.Delete("g/v/0.0")
+	_, ok = s.Get("g/v/0.0")
+	assert.False(t, ok)
+	assert.Equal(t, len(order), s.Len())
+	wantKeys := append([]string{order[0]}, order[2:]...)
+	assert.True(t, slices.Equal(append(wantKeys, "after/0"), s.Keys()), "keys after Delete")
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	slices.Sort(out)
+	return out
+}
+
+// TestRefsIndexGrowsWithSet interleaves Set and Get so that the index
+// serves keys from its sorted part, from its map of later keys, and after
+// rebuilds; replaced keys keep their position.
+func TestRefsIndexGrowsWithSet(t *testing.T) {
+	s := NewRefs(0)
+	const n = 3 * mapIndexMax // past the map-only index: sorted, map, rebuilds
+	for i := range n {
+		k := "v/" + strconv.Itoa(i)
+		s.Set(k, Range("/a", int64(i), 1))
+		got, ok := s.Get(k)
+		require.True(t, ok, k)
+		require.Equal(t, int64(i), got.Offset, k)
+		if i%7 == 0 && i > 0 {
+			prev := "v/" + strconv.Itoa(i/2)
+			s.Set(prev, Range("/b", int64(i), 2)) // replace an older key
+			got, ok := s.Get(prev)
+			require.True(t, ok, prev)
+			require.Equal(t, "/b", got.URL, prev)
+		}
+	}
+	assert.Equal(t, n, s.Len())
+	_, ok := s.Get("v/" + strconv.Itoa(n))
+	assert.False(t, ok)
+	assert.Equal(t, "v/0", s.Keys()[0])
+	assert.Equal(t, "v/"+strconv.Itoa(n-1), s.Keys()[n-1])
+	assert.NotEmpty(t, s.index.sorted, "the sorted index was used")
+}
+
+// TestReadJSONDuplicateKeys: a key given twice keeps its first position
+// and its last value, as a JSON object read into a map would (version 1
+// and version 0).
+func TestReadJSONDuplicateKeys(t *testing.T) {
+	for _, doc := range []string{
+		`{"version":1,"refs":{"a":"x","b":"y","a":"z"}}`,
+		`{"a":"x","b":"y","a":"z"}`,
+	} {
+		r, err := ReadJSON(strings.NewReader(doc))
+		require.NoError(t, err, doc)
+		assert.Equal(t, []string{"a", "b"}, r.Keys(), doc)
+		text, ok := r.Text("a")
+		require.True(t, ok, doc)
+		assert.Equal(t, "z", text, doc)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"math/bits"
 	"strconv"
 
 	"github.com/greensight/vzarr/hdf5meta"
@@ -48,6 +50,55 @@ type Options struct {
 	// exceeding one fails with a *limits.Error naming the file and
 	// variable.
 	Limits limits.Limits
+
+	// OnHeader, when set, is called once the file's header is read and
+	// before any chunk index is, with what the translation will hold (for
+	// a memory budget: see EstimateMemory). An error from it ends the
+	// translation and is returned, wrapped.
+	OnHeader func(HeaderInfo) error
+}
+
+// HeaderInfo is what a translation knows once it has read a file's header,
+// before it reads the chunk indexes.
+type HeaderInfo struct {
+	// Name names the source (Options.Name, else the URL).
+	Name string
+	// Size is the file's size in bytes.
+	Size int64
+	// Variables counts the variables (datasets) to translate.
+	Variables int
+	// Chunks bounds the chunk references the translation may hold: the
+	// chunks of every variable's grid, capped at the file size (a stored
+	// chunk takes at least one byte of it).
+	Chunks int64
+}
+
+// Memory a translation takes, as EstimateMemory counts it. Measured with
+// scripts/bench-refmem on 5,000,000 one-byte chunks (README "Measured"):
+// about 100 bytes of RSS per chunk writing JSON, 150 writing Parquet,
+// besides a fixed part (the read cache of 64 MiB, buffers, the runtime).
+const (
+	MemoryPerChunk = 128
+	MemoryOverhead = 96 << 20
+)
+
+// EstimateMemory estimates the memory a translation of the file h
+// describes and the writing of its references take, in bytes:
+// MemoryOverhead + h.Chunks × MemoryPerChunk.
+func EstimateMemory(h HeaderInfo) int64 {
+	if h.Chunks > (math.MaxInt64-MemoryOverhead)/MemoryPerChunk {
+		return math.MaxInt64
+	}
+	return MemoryOverhead + max(h.Chunks, 0)*MemoryPerChunk
+}
+
+// onHeader calls o.OnHeader, if set.
+func (o *Options) onHeader(h HeaderInfo) error {
+	if o.OnHeader == nil {
+		return nil
+	}
+	h.Chunks = min(h.Chunks, h.Size)
+	return o.OnHeader(h)
 }
 
 func (o *Options) norm() Options {
@@ -182,6 +233,32 @@ func hasHDF5Signature(r io.ReaderAt, size int64) bool {
 		}
 	}
 	return false
+}
+
+// addSat adds without wrapping past math.MaxInt64.
+func addSat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// gridChunks counts the chunks of a grid of dims in chunks of cdims
+// (saturating at math.MaxInt64); a contiguous variable is one chunk.
+func gridChunks(dims, cdims []uint64) int64 {
+	n := uint64(1)
+	for i, d := range dims {
+		c := uint64(1)
+		if i < len(cdims) && cdims[i] > 0 {
+			c = cdims[i]
+		}
+		hi, lo := bits.Mul64(n, (d+c-1)/c)
+		if hi != 0 || lo > math.MaxInt64 {
+			return math.MaxInt64
+		}
+		n = lo
+	}
+	return int64(n)
 }
 
 // zarray describes one Zarr v2 array.

@@ -111,7 +111,8 @@ func Verify(ctx context.Context, refs *Refs, src io.ReaderAt, size int64, opts V
 				return nil, err
 			}
 			e := &h5Expect{t: t, p: p, stored: map[uint64]srcChunk{}}
-			for _, c := range stored {
+			for i := range stored.n() {
+				c := stored.get(i)
 				e.stored[c.lin] = c
 			}
 			return e, nil

@@ -75,6 +75,20 @@ type Deps struct {
 	// allocate (see package limits); the zero value means
 	// limits.Default(). They apply to Translate too unless it sets its own.
 	Limits limits.Limits
+
+	// MemoryBudget bounds, in bytes, the memory the ref tasks of this
+	// process hold at once (0: no bound besides the task count). Each
+	// GenerateRef reserves its file's estimate (EstimateMemory) once the
+	// file's header is read, before reading its chunk indexes, waits until
+	// it fits, and gives it back once the references are written. A file
+	// estimated above the whole budget waits for the whole budget and
+	// runs alone.
+	MemoryBudget int64
+	// EstimateMemory estimates a translation's memory from its header
+	// (nil: kerchunk.EstimateMemory).
+	EstimateMemory func(kerchunk.HeaderInfo) int64
+
+	budget *memBudget // created on first use
 }
 
 // translateOptions returns Translate with Limits when it has none.
@@ -320,7 +334,8 @@ func generateRef(ctx context.Context, deps *Deps, p RefParams) (*RefResult, erro
 	}
 	defer obj.Close()
 	defer deps.Metrics.read(obj)
-	opts := deps.translateOptions()
+	opts, release := deps.reserveOnHeader(ctx, deps.translateOptions())
+	defer release()
 	opts.Name = p.NCURL
 	tr, err := kerchunk.Translate(obj.Reader, obj.Size(), obj.RefURL, opts)
 	if err != nil {

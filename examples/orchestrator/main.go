@@ -39,6 +39,9 @@
 //	-refs-url         VZARR_REFS_URL        folder of the references: REFS_URL/<dataset_id>/<resource_id>/<release_id>/
 //	                                        (default abfs://<source container>/refs)
 //	-workers          VZARR_WORKERS         tasks a worker process runs at once (default 4 x CPUs)
+//	-memory-budget    VZARR_MEMORY_BUDGET   memory the ref tasks of a worker process hold at once, e.g. 3GiB;
+//	                                        each reserves its file's estimate (from its chunk count) and
+//	                                        waits until it fits; 0: no bound (default 0)
 //	-allow-local      VZARR_ALLOW_LOCAL     accept local folders as source_url (development only)
 //	-max-body         VZARR_MAX_BODY_BYTES  largest request body (default 65536)
 //	-lease-timeout    VZARR_LEASE_TIMEOUT   a task held longer is taken over (default 10m)
@@ -139,6 +142,7 @@ type Config struct {
 	Auth string
 	// AuthTokensFile is token mode's client file.
 	AuthTokensFile string
+	MemoryBudget   int64 // bytes; 0: no bound
 }
 
 func env(name, def string) string {
@@ -228,8 +232,13 @@ func parseConfig(args []string) (*Config, error) {
 	fs.IntVar(&c.SubmitBurst, "submit-burst", int(envInt("VZARR_SUBMIT_BURST", DefaultSubmitBurst)), "submits one caller may make at once")
 	fs.StringVar(&c.Auth, "auth", env("VZARR_AUTH", ""), "authentication of the API: entra, token or none (loopback only); required")
 	fs.StringVar(&c.AuthTokensFile, "auth-tokens-file", env("VZARR_AUTH_TOKENS_FILE", ""), "token mode: file of NAME:SHA256-HEX-OF-TOKEN:ROLES lines")
+	budget := fs.String("memory-budget", env("VZARR_MEMORY_BUDGET", "0"), "memory the ref tasks of a worker hold at once, e.g. 3GiB (0: no bound)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	var err error
+	if c.MemoryBudget, err = pipeline.ParseBytes(*budget); err != nil {
+		return nil, fmt.Errorf("-memory-budget: %w", err)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
@@ -409,7 +418,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, opts *Options) erro
 		Store:        store,
 		QueueURL:     cfg.QueueURL,
 		QueueOptions: queue.Options{NoSubscription: cfg.Mode == "api", Logger: log},
-		Deps:         pipeline.Deps{Sources: sources, Opener: opener, Logger: log, Metrics: opts.Metrics, Limits: lim},
+		Deps:         pipeline.Deps{Sources: sources, Opener: opener, Logger: log, Metrics: opts.Metrics, Limits: lim, MemoryBudget: cfg.MemoryBudget},
 		Engine: engine.Options{Concurrency: cfg.Workers, LeaseTimeout: cfg.LeaseTimeout, ShutdownGrace: cfg.ShutdownTimeout,
 			SweepInterval: cfg.SweepInterval, StageDeadline: cfg.StageDeadline},
 		Submit: pipeline.Submitter{RefsURL: cfg.RefsURL, AllowedSchemes: schemes, Sources: sources},

@@ -347,6 +347,7 @@ func TestParseConfig(t *testing.T) {
 			assert.Equal(t, "abfs://data/era5/", c.AllowedSources)
 			assert.Equal(t, DefaultSubmitRate, c.SubmitRate)
 			assert.Equal(t, DefaultSubmitBurst, c.SubmitBurst)
+			assert.Zero(t, c.MemoryBudget)
 		}},
 		{args: []string{"-mode", "api"}, err: "needs a shared catalog"},
 		{args: []string{"-mode", "worker", "-catalog", "postgres://x"}, err: "needs a shared queue"},
@@ -405,6 +406,9 @@ func TestParseConfig(t *testing.T) {
 		{env: map[string]string{"DATABASE_URL": "postgres://a@b/c"}, chk: func(t *testing.T, c *Config) {
 			assert.Equal(t, "postgres://a@b/c", c.CatalogDSN)
 		}},
+		{args: []string{"-memory-budget", "3GiB"}, chk: func(t *testing.T, c *Config) { assert.Equal(t, int64(3<<30), c.MemoryBudget) }},
+		{env: map[string]string{"VZARR_MEMORY_BUDGET": "512MiB"}, chk: func(t *testing.T, c *Config) { assert.Equal(t, int64(512<<20), c.MemoryBudget) }},
+		{args: []string{"-memory-budget", "lots"}, err: "-memory-budget"},
 	} {
 		t.Run(fmt.Sprint(tc.args, tc.env), func(t *testing.T) {
 			for k, v := range tc.env {
