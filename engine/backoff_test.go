@@ -10,35 +10,27 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/greensight/vzarr/catalog"
+	"github.com/greensight/vzarr/queue"
 )
 
-func TestRetryPolicySchedule(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		rand func() float64
-		want []time.Duration
-	}{
-		{"low jitter: half of each step", func() float64 { return 0 },
-			[]time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 15 * time.Second, 15 * time.Second}},
-		{"mid jitter", func() float64 { return 0.5 },
-			[]time.Duration{1500 * time.Millisecond, 3 * time.Second, 6 * time.Second, 12 * time.Second, 22500 * time.Millisecond, 22500 * time.Millisecond}},
-		{"high jitter: up to each step, capped", func() float64 { return 1 },
-			[]time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second}},
-		{"no rand", nil,
-			[]time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 15 * time.Second, 15 * time.Second}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			p := retryPolicy{Base: 2 * time.Second, Max: 30 * time.Second, Rand: tc.rand}
-			var got []time.Duration
-			for n := 1; n <= len(tc.want); n++ {
-				got = append(got, p.delay(n))
-			}
-			assert.Equal(t, tc.want, got)
-		})
+type nopPublisher struct{}
+
+func (nopPublisher) Publish(context.Context, queue.Message) error { return nil }
+
+// The engine's retries use queue.Backoff (its schedule is tested there)
+// with its options and half of each delay as jitter.
+func TestRetryPolicy(t *testing.T) {
+	e, err := New(catalog.NewMemory(), nopPublisher{}, Options{RetryBackoff: 2 * time.Second, MaxRetryDelay: 30 * time.Second})
+	require.NoError(t, err)
+	assert.Equal(t, 2*time.Second, e.retry.Initial)
+	assert.Equal(t, 30*time.Second, e.retry.Max)
+	assert.Equal(t, 0.5, e.retry.Jitter)
+	for n, want := range map[int]time.Duration{1: 2 * time.Second, 2: 4 * time.Second, 5: 30 * time.Second, 10000: 30 * time.Second} {
+		assert.Equal(t, want, e.backoff(n), "attempt %d", n)
 	}
-	// A very long outage does not overflow.
-	p := retryPolicy{Base: 2 * time.Second, Max: 30 * time.Second, Rand: func() float64 { return 1 }}
-	assert.Equal(t, 30*time.Second, p.delay(10000))
 }
 
 func TestOutageLogsStateChangesOnly(t *testing.T) {

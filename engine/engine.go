@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"runtime"
 	"strings"
 	"sync"
@@ -222,7 +221,7 @@ type Engine struct {
 
 	// retry spaces the retries of the receive loop and of failed
 	// messages; the outages log one line per state change.
-	retry                    retryPolicy
+	retry                    queue.Backoff
 	recvOutage, handleOutage *outage
 	sweepOutage              *outage
 }
@@ -279,7 +278,7 @@ func New(store catalog.Store, pub Publisher, opts Options, defs ...*Definition) 
 	if e.log == nil {
 		e.log = slog.Default()
 	}
-	e.retry = retryPolicy{Base: e.opts.RetryBackoff, Max: e.opts.MaxRetryDelay, Rand: rand.Float64}
+	e.retry = queue.Backoff{Initial: e.opts.RetryBackoff, Max: e.opts.MaxRetryDelay, Jitter: 0.5}
 	e.recvOutage = &outage{what: "receiving messages", log: e.log, now: e.opts.Now}
 	e.handleOutage = &outage{what: "handling messages", log: e.log, now: e.opts.Now, step: e.backoff}
 	e.sweepOutage = &outage{what: "sweeping", log: e.log, now: e.opts.Now}
@@ -411,10 +410,7 @@ func isRace(err error) bool {
 // now reads the engine's clock.
 func (e *Engine) now() time.Time { return e.opts.Now() }
 
+// backoff is the retry delay of a task's attempt, without jitter.
 func (e *Engine) backoff(attempt int) time.Duration {
-	d := e.opts.RetryBackoff
-	for i := 1; i < attempt && d < e.opts.MaxRetryDelay; i++ {
-		d *= 2
-	}
-	return min(d, e.opts.MaxRetryDelay)
+	return queue.Backoff{Initial: e.opts.RetryBackoff, Max: e.opts.MaxRetryDelay, Jitter: -1}.Delay(attempt)
 }

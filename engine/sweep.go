@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -248,7 +249,7 @@ func (e *Engine) sweepDeadline(ctx context.Context, j *catalog.Job) error {
 // sweepLoop runs Sweep every SweepInterval until ctx ends.
 func (e *Engine) sweepLoop(ctx context.Context) {
 	for {
-		wait := e.opts.SweepInterval + time.Duration(e.retry.rand()*float64(e.opts.SweepInterval/10))
+		wait := e.opts.SweepInterval + time.Duration(rand.Float64()*float64(e.opts.SweepInterval/10))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -265,34 +266,6 @@ func (e *Engine) sweepLoop(ctx context.Context) {
 		}
 		e.sweepOutage.recovered(ctx)
 	}
-}
-
-// retryPolicy spaces retries: exponential from Base, doubling per
-// consecutive failure up to Max, with "equal jitter" (a delay d becomes a
-// random one in [d/2, d)) so that workers that failed together do not
-// retry together.
-type retryPolicy struct {
-	Base, Max time.Duration
-	// Rand returns a number in [0, 1); nil means no jitter (d/2).
-	Rand func() float64
-}
-
-func (p retryPolicy) rand() float64 {
-	if p.Rand == nil {
-		return 0
-	}
-	return p.Rand()
-}
-
-// delay is the wait after the n-th consecutive failure (n >= 1).
-func (p retryPolicy) delay(n int) time.Duration {
-	d := p.Base
-	for i := 1; i < n && d < p.Max; i++ {
-		d *= 2
-	}
-	d = min(d, p.Max)
-	half := d / 2
-	return half + time.Duration(p.rand()*float64(d-half))
 }
 
 // outage tracks consecutive failures of one activity and logs its state

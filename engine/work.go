@@ -73,7 +73,7 @@ loop:
 				werr = err
 				break
 			}
-			wait := e.retry.delay(e.recvOutage.failed(ctx, err))
+			wait := e.retry.Delay(e.recvOutage.failed(ctx, err))
 			select {
 			case <-time.After(wait):
 				continue
@@ -106,7 +106,7 @@ loop:
 			default:
 				// The catalog or the broker is failing: one line per
 				// outage (handleOutage), a growing delay per message.
-				wait := e.retry.delay(e.handleOutage.failed(hctx, err))
+				wait := e.retry.Delay(e.handleOutage.failed(hctx, err))
 				e.log.DebugContext(hctx, "engine: handling failed; the message will be delivered again",
 					"message", d.Message.String(), "error", err, "retry_in", wait)
 				nackLater(d, wait)

@@ -421,7 +421,7 @@ func (c *cluster) assertExactlyOnce(t *testing.T, jobID string, st map[string]an
 	assert.Equal(t, "COMPLETED", rel["processing_status"])
 	assert.EqualValues(t, 1, rel["version"], "one Release")
 
-	_, tasks := c.get(t, "/api/dbadmin/tasks/"+jobID+"?limit=100000")
+	_, tasks := c.get(t, "/api/dbadmin/tasks/"+jobID+"?limit=1000")
 	gates, _ := tasks["stage_gates"].([]any)
 	planned := map[string]int{}
 	require.Len(t, gates, 5)
@@ -588,7 +588,7 @@ func TestFaults(t *testing.T) {
 		st := c.waitJob(t, job, 90*time.Second)
 		c.assertExactlyOnce(t, job, st)
 		c.assertNoRestart(t, c.api, survivor)
-		_, tasks := c.get(t, "/api/dbadmin/tasks/"+job+"?stage=ref&limit=100000")
+		_, tasks := c.get(t, "/api/dbadmin/tasks/"+job+"?stage=ref&limit=1000")
 		retried := 0
 		for _, tk := range tasks["tasks"].([]any) {
 			tk := tk.(map[string]any)

@@ -81,9 +81,10 @@ func (a *api) rateKey(r *http.Request) string {
 }
 
 // opaque keeps the details of a failed /readyz (which is open to anyone)
-// in the log: the client gets the handler's status and error_type (what is
-// down, such as "catalog_unavailable") with the message "not ready", never
-// a host, port, user or DSN.
+// in the log, at debug level (probes poll it all through an outage): the
+// client gets the handler's status and error_type (what is down, such as
+// "catalog_unavailable") with the message "not ready", never a host,
+// port, user or DSN.
 func (a *api) opaque(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &bufferedWriter{header: http.Header{}, status: http.StatusOK}
@@ -96,7 +97,7 @@ func (a *api) opaque(next http.Handler) http.Handler {
 			_, _ = w.Write(rec.body.Bytes())
 			return
 		}
-		a.log.WarnContext(r.Context(), "orchestrator: not ready", "status", rec.status, "detail", rec.body.String())
+		a.log.DebugContext(r.Context(), "orchestrator: not ready", "status", rec.status, "detail", rec.body.String())
 		var body apiError
 		if json.Unmarshal(rec.body.Bytes(), &body) != nil || body.ErrorType == "" {
 			body.ErrorType = "unavailable"
