@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 	"syscall"
 	"time"
@@ -683,4 +684,22 @@ func (p *Postgres) TransitionTask(ctx context.Context, id string, tr Transition)
 		return nil, pgErr("transition task", err)
 	}
 	return out, nil
+}
+
+// DSNHasPassword reports whether a PostgreSQL DSN (a postgres:// URL or
+// key=value pairs) holds a password. Commands refuse such a DSN on their
+// command line, which every user of the machine can read (ps): the
+// password belongs in the environment (PGPASSWORD, or a DSN in a
+// variable) or a PGPASSFILE.
+func DSNHasPassword(dsn string) bool {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		_, ok := u.User.Password()
+		return ok || u.Query().Has("password")
+	}
+	for _, f := range strings.Fields(dsn) {
+		if k, _, ok := strings.Cut(f, "="); ok && strings.TrimSpace(k) == "password" {
+			return true
+		}
+	}
+	return strings.Contains(dsn, "password")
 }

@@ -46,7 +46,7 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("prune", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var opts pipeline.PruneOptions
-	dsn := fs.String("catalog", "", "PostgreSQL DSN of the catalog (required)")
+	dsn := fs.String("catalog", "", "PostgreSQL DSN of the catalog, without a password (PGPASSWORD or PGPASSFILE hold it; default VZARR_CATALOG_DSN)")
 	schema := fs.String("catalog-schema", catalog.DefaultSchema, "schema of the catalog tables")
 	fs.StringVar(&opts.DatasetID, "dataset-id", "", "dataset id (required)")
 	fs.StringVar(&opts.ResourceID, "resource-id", "", "resource id (required)")
@@ -62,8 +62,10 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 		switch {
 		case fs.NArg() != 0:
 			err = usagef("prune takes no arguments, got %d", fs.NArg())
-		case *dsn == "":
-			err = usagef("prune needs --catalog")
+		case catalog.DSNHasPassword(*dsn):
+			err = usagef("--catalog holds a password, which the command line shows to every user: give it in PGPASSWORD, a PGPASSFILE or VZARR_CATALOG_DSN")
+		case *dsn == "" && os.Getenv("VZARR_CATALOG_DSN") == "":
+			err = usagef("prune needs --catalog (or VZARR_CATALOG_DSN)")
 		case opts.DatasetID == "" || opts.ResourceID == "":
 			err = usagef("prune needs --dataset-id and --resource-id")
 		case opts.KeepLast < 1:
@@ -86,6 +88,9 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelInfo
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if *dsn == "" {
+		*dsn = os.Getenv("VZARR_CATALOG_DSN")
+	}
 	pg, err := catalog.OpenPostgres(ctx, *dsn, catalog.PostgresOptions{Schema: *schema, Logger: logger})
 	if err != nil {
 		return fail(stdout, err)

@@ -16,6 +16,7 @@ import (
 )
 
 func TestPruneCommandUsage(t *testing.T) {
+	t.Setenv("VZARR_CATALOG_DSN", "")
 	for _, args := range [][]string{
 		{"prune"},
 		{"prune", "--catalog", "postgres://x"},
@@ -23,6 +24,10 @@ func TestPruneCommandUsage(t *testing.T) {
 		{"prune", "--catalog", "postgres://x", "--dataset-id", "d", "--resource-id", "r", "--keep-last", "0"},
 		{"prune", "--catalog", "postgres://x", "--dataset-id", "d", "--resource-id", "r", "--older-than", "-1h"},
 		{"prune", "--catalog", "postgres://x", "--dataset-id", "d", "--resource-id", "r", "extra"},
+		// A password on the command line is refused (ps shows it).
+		{"prune", "--catalog", "postgres://u:pw@x/db", "--dataset-id", "d", "--resource-id", "r"},
+		{"prune", "--catalog", "host=x password=pw", "--dataset-id", "d", "--resource-id", "r"},
+		{"run", "testdata/sample", "--out", "/tmp/never-written", "--dataset-id", "d", "--resource-id", "r", "--catalog", "postgres://u:pw@x/db"},
 	} {
 		var stdout, stderr bytes.Buffer
 		assert.Equal(t, 2, run(args, &stdout, &stderr), strings.Join(args, " "))

@@ -105,7 +105,7 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&req.ResourceID, "resource-id", "", "resource id (required)")
 	fs.StringVar(&req.CollectionID, "collection-id", "", "STAC collection of the item")
 	out := fs.String("out", "", "output folder or blob prefix (required)")
-	dsn := fs.String("catalog", "", "PostgreSQL DSN of the catalog (default: in memory)")
+	dsn := fs.String("catalog", "", "PostgreSQL DSN of the catalog, without a password (PGPASSWORD or PGPASSFILE hold it; default: in memory)")
 	schema := fs.String("catalog-schema", catalog.DefaultSchema, "schema of the catalog tables")
 	fs.BoolVar(&po.FailOnChunkingWarnings, "fail-on-chunking-warnings", false, "refuse files whose chunking report has warnings")
 	fs.BoolVar(&po.Overwrite, "overwrite", false, "replace the result of another run in --out (with --catalog: a new run even if this one ran before)")
@@ -130,6 +130,8 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 			err = usagef("run wants exactly one SOURCE_URL, got %d arguments", fs.NArg())
 		case *out == "":
 			err = usagef("run needs --out OUT_URL")
+		case catalog.DSNHasPassword(*dsn):
+			err = usagef("--catalog holds a password, which the command line shows to every user: give it in PGPASSWORD or a PGPASSFILE")
 		case req.DatasetID == "" || req.ResourceID == "":
 			err = usagef("run needs --dataset-id and --resource-id")
 		case *progress != "auto" && *progress != "always" && *progress != "never":

@@ -92,7 +92,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
@@ -180,21 +179,6 @@ func envFloat(name string, def float64) float64 {
 	return def
 }
 
-// dsnHasPassword reports whether a PostgreSQL DSN (a postgres:// URL or
-// key=value pairs) holds a password.
-func dsnHasPassword(dsn string) bool {
-	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		_, ok := u.User.Password()
-		return ok || u.Query().Has("password")
-	}
-	for _, f := range strings.Fields(dsn) {
-		if k, _, ok := strings.Cut(f, "="); ok && strings.TrimSpace(k) == "password" {
-			return true
-		}
-	}
-	return strings.Contains(dsn, "password")
-}
-
 func envDuration(name string, def time.Duration) time.Duration {
 	if v, ok := os.LookupEnv(name); ok {
 		if d, err := time.ParseDuration(v); err == nil {
@@ -245,7 +229,7 @@ func parseConfig(args []string) (*Config, error) {
 	}
 	flagSet := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { flagSet[f.Name] = true })
-	if flagSet["catalog"] && dsnHasPassword(c.CatalogDSN) {
+	if flagSet["catalog"] && catalog.DSNHasPassword(c.CatalogDSN) {
 		// Command lines are visible to every user of the machine (ps).
 		return nil, errors.New("-catalog holds a password, which the command line shows to every user: " +
 			"give the DSN in VZARR_CATALOG_DSN, or the password in a PGPASSFILE (~/.pgpass)")
