@@ -498,6 +498,27 @@ func (s *Refs) All(fn func(key string, r Ref) bool) {
 	}
 }
 
+// At returns key i and its reference, 0 <= i < Len(), in the order of
+// Keys and All (both sharing the arenas: they must not be modified).
+func (s *Refs) At(i int) (string, Ref) { return s.key(i), s.ref(i) }
+
+// Append adds key at the end without looking it up: no key index is built
+// or kept up to date, so building a large set with Append then calling
+// Dedupe once costs one sort instead of an index grown key by key.
+// Until Dedupe, a key appended twice is held twice.
+func (s *Refs) Append(key string, r Ref) { s.add(key, r) }
+
+// AppendKey is Append with the key's text appended by appendKey (given a
+// slice to append to) straight into the key storage: no string is
+// allocated per key.
+func (s *Refs) AppendKey(appendKey func(b []byte) []byte, r Ref) { s.addKey(appendKey, r) }
+
+// Dedupe makes the keys added with Append or AppendKey unique as Set
+// would have: a key given again keeps its first position and takes the
+// last reference. It builds the key index Get and Set use (16 bytes a
+// key) in passing.
+func (s *Refs) Dedupe() { s.dedupeKeys() }
+
 // Text returns the inline text of key (metadata such as ".zarray").
 func (s *Refs) Text(key string) (string, bool) {
 	r, ok := s.Get(key)
