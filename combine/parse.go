@@ -182,6 +182,11 @@ func (c *combiner) parseFile(ctx context.Context, index int, name string, refs *
 		if fa.chunks.refs == nil {
 			fa.chunks = chunkList{refs: refs, skip: len(fa.path) + 1, sep: fa.meta.Sep, rank: len(fa.meta.Shape)}
 		}
+		if l := &fa.chunks.pos; len(*l) == cap(*l) {
+			// Doubling: append grows large slices by a quarter, which
+			// allocates several times the final size along the way.
+			*l = append(make([]uint32, 0, max(2*cap(*l), 64)), *l...)
+		}
 		fa.chunks.pos = append(fa.chunks.pos, uint32(pos))
 		return true
 	})

@@ -139,7 +139,7 @@ func (a *arena) put(b []byte) int64 {
 // putFunc stores what fn appends to the slice it is given and returns its
 // position and length.
 func (a *arena) putFunc(fn func([]byte) []byte) (int64, int) {
-	k := a.room(0)
+	k := a.room(putFuncRoom)
 	p := a.pages[k]
 	off := len(p)
 	out := fn(p)
@@ -158,6 +158,11 @@ func (a *arena) putFunc(fn func([]byte) []byte) (int64, int) {
 	a.pages[k] = append(a.pages[k], piece...)
 	return arenaPos(k, start), n
 }
+
+// putFuncRoom is the room putFunc asks of the last page before fn
+// appends: a string that fits (a chunk key does) never outgrows the page,
+// which would copy it (append doubles a full page).
+const putFuncRoom = 64
 
 type arenaMark struct{ pages, last int }
 
