@@ -215,6 +215,9 @@ func (c *combiner) parseFile(ctx context.Context, index int, name string, refs *
 			fa.chunks = chunkList{}
 		}
 	}
+	// From here the input is only read by position: its key index (which
+	// readers build) is not needed.
+	refs.DropIndex()
 	return fm, nil
 }
 

@@ -524,6 +524,12 @@ func (s *Refs) AppendKey(appendKey func(b []byte) []byte, r Ref) { s.addKey(appe
 // key) in passing.
 func (s *Refs) Dedupe() { s.dedupeKeys() }
 
+// DropIndex frees the key index that Get and Set use (16 bytes a key;
+// readers such as ReadJSON build it) and the Keys cache: for a holder of
+// a large set that only iterates it (All, At) from then on. The next Get
+// or Set builds the index again.
+func (s *Refs) DropIndex() { s.index, s.keys = nil, nil }
+
 // Text returns the inline text of key (metadata such as ".zarray").
 func (s *Refs) Text(key string) (string, bool) {
 	r, ok := s.Get(key)

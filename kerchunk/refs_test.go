@@ -306,5 +306,10 @@ func TestRefsAppendDedupe(t *testing.T) {
 		k, r := viaAppend.At(2)
 		assert.Equal(t, "v/2", k)
 		assert.Equal(t, Range("u", 2, 1), r)
+		viaAppend.DropIndex()
+		assert.Nil(t, viaAppend.index, "n=%d", n)
+		got, ok := viaAppend.Get("v/2") // rebuilt on use
+		require.True(t, ok)
+		assert.Equal(t, Range("u", 2, 1), got)
 	}
 }
