@@ -57,8 +57,9 @@ func (r Ref) String() string {
 // and pages nothing is copied as the set grows. The key-to-position index
 // that Get and Set need (sorted key hashes, 16 bytes a key) is built on
 // first use only;
-// building references with add (the translators) and iterating with All
-// (the writers) never build it. Keys and Data returned by Refs share the
+// building references with add (the translators) or Append (combine) and
+// iterating with All or At (the writers) never build it, and DropIndex
+// frees it. Keys and Data returned by Refs share the
 // arenas: they must not be modified.
 //
 // Refs is not safe for concurrent mutation.
