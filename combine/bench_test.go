@@ -9,8 +9,11 @@ import (
 	"log/slog"
 	"math"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
 
 	"github.com/greensight/vzarr/kerchunk"
 )
@@ -180,4 +183,95 @@ type genSource struct{ i int }
 func (s genSource) Name() string { return fmt.Sprintf("file_%05d.json", s.i) }
 func (s genSource) Load(context.Context) (*kerchunk.Refs, error) {
 	return synthFile(s.i, 10), nil
+}
+
+// manyChunkFile builds the references of one file of n one-byte inline
+// chunks of "x" along time, and its time coordinate in one chunk, as
+// `vzarr ref` makes of testdata/gen_many_chunks.py's files (issue 11).
+func manyChunkFile(i, n int) *kerchunk.Refs {
+	refs := kerchunk.NewRefs(n + 8)
+	refs.Append(".zgroup", kerchunk.Inline([]byte(`{"zarr_format":2}`)))
+	refs.Append("time/.zarray", kerchunk.Inline(fmt.Appendf(nil, `{"chunks":[%d],"compressor":null,"dtype":"<f8","fill_value":null,"filters":null,"order":"C","shape":[%d],"zarr_format":2}`, n, n)))
+	refs.Append("time/.zattrs", kerchunk.Inline([]byte(`{"_ARRAY_DIMENSIONS":["time"],"units":"minutes since 2000-01-01","calendar":"standard"}`)))
+	refs.Append("time/0", kerchunk.Range(fmt.Sprintf("/data/many_%d.nc", i), 805, 8*int64(n)))
+	refs.Append("x/.zarray", kerchunk.Inline(fmt.Appendf(nil, `{"chunks":[1],"compressor":null,"dtype":"|i1","fill_value":null,"filters":null,"order":"C","shape":[%d],"zarr_format":2}`, n)))
+	refs.Append("x/.zattrs", kerchunk.Inline([]byte(`{"_ARRAY_DIMENSIONS":["time"],"long_name":"value"}`)))
+	for k := range n {
+		refs.AppendKey(func(b []byte) []byte { return strconv.AppendInt(append(b, "x/"...), int64(k), 10) }, kerchunk.Inline([]byte{byte(k % 127)}))
+	}
+	return refs
+}
+
+// manyChunkFetcher serves the time coordinates of manyChunkFile: the
+// values i*n+k.
+type manyChunkFetcher struct{ n int }
+
+func (f manyChunkFetcher) Fetch(_ context.Context, url string, _, _ int64) ([]byte, error) {
+	var i int
+	if _, err := fmt.Sscanf(url, "/data/many_%d.nc", &i); err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, 8*f.n)
+	for k := range f.n {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(float64(i*f.n+k)))
+	}
+	return b, nil
+}
+
+// combineManyChunks combines files of n one-byte chunks each, made before
+// measuring, and returns, per output chunk, the heap the result holds
+// after a GC (the inputs dropped) and the bytes allocated while combining.
+func combineManyChunks(tb testing.TB, files, n int) (heldPerChunk, allocPerChunk float64) {
+	var empty, before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&empty)
+	src := make([]Source, files)
+	for i := range src {
+		src[i] = Refs(fmt.Sprintf("many_%d.json", i), manyChunkFile(i, n))
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	res, err := Combine(context.Background(), src, Options{ConcatDim: "time", Logger: quiet, Fetcher: manyChunkFetcher{n}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	src = nil
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if got := res.Refs.Len(); got != files*n+7 {
+		tb.Fatalf("%d keys, want %d", got, files*n+7)
+	}
+	runtime.KeepAlive(res)
+	chunks := float64(files * n)
+	return (float64(after.HeapAlloc) - float64(empty.HeapAlloc)) / chunks, float64(alloc) / chunks
+}
+
+// TestCombineManyChunksMemory bounds what combining millions of chunks
+// costs (issue 11): combine keeps 4 bytes a chunk of its own (positions
+// into the inputs) and builds the output by appending, so what it
+// allocates is about the output itself (a 32-byte entry, the key and the
+// inline byte, and the 16-byte key index), not per-chunk records, maps or
+// key slices. The inputs are made before measuring.
+func TestCombineManyChunksMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	held, alloc := combineManyChunks(t, 2, 200_000)
+	t.Logf("per output chunk: %.1f B held by the result, %.1f B allocated while combining", held, alloc)
+	assert.Less(t, held, 72.0, "bytes per chunk held by the combined references")
+	assert.Less(t, alloc, 100.0, "bytes per chunk allocated while combining")
+}
+
+// BenchmarkCombineManyChunks combines two files of 1,000,000 one-byte
+// chunks and reports the bytes per output chunk the result holds and
+// combining allocated.
+func BenchmarkCombineManyChunks(b *testing.B) {
+	var held, alloc float64
+	for b.Loop() {
+		held, alloc = combineManyChunks(b, 2, 1_000_000)
+	}
+	b.ReportMetric(held, "held-B/chunk")
+	b.ReportMetric(alloc, "alloc-B/chunk")
 }

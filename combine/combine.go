@@ -87,6 +87,9 @@ type combiner struct {
 	vars     map[string]*concatVar // arrays along the concat dimension
 	timeLike map[string]*timeInfo  // arrays holding CF times, by path
 	warnings []string
+	// lastUse is, for every input, the last array written whose chunks
+	// it holds (see planReleases).
+	lastUse []string
 }
 
 // concatVar is an array along the concat dimension: each input's part.
@@ -106,7 +109,7 @@ type part struct {
 	file   string
 	length int // along the concat axis
 	chunk  int // chunk length along the concat axis
-	chunks []chunkRef
+	chunks chunkList
 	// Time-like arrays: the input's metadata, and the units and calendar
 	// that apply (a bounds variable's coordinate's when it has none).
 	fa       *fileArray

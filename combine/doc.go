@@ -16,6 +16,19 @@
 //   - every array along the concat dimension with its chunk keys renumbered
 //     along that axis, each input after the previous one.
 //
+// # Memory
+//
+// A file may have tens of millions of chunks, so combine keeps no record
+// per chunk: for each input array, the positions of its chunk references
+// in the loaded input (4 bytes a chunk; the grid index is parsed again
+// from the key when written). The output is appended key by key in its
+// final order into a compact kerchunk.Refs and made unique once at the
+// end (as Set would have), with no index grown key by key; the inputs'
+// key indexes are dropped once parsed, and each input's references are
+// released as soon as its last chunk is written. What combine holds is
+// about the loaded inputs plus the output (TestCombineManyChunksMemory,
+// BenchmarkCombineManyChunks).
+//
 // # What it checks
 //
 // Every input must have the same variables with the same dimensions,

@@ -1,8 +1,10 @@
 package combine
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -17,8 +19,18 @@ type fileModel struct {
 	index  int
 	name   string
 	arrays map[string]*fileArray
-	order  []string       // array paths, in the order of their .zarray keys
-	refs   *kerchunk.Refs // the whole input; kept for the first file only
+	order  []string // array paths, in the order of their .zarray keys
+	// meta holds the metadata keys (.zgroup, .zarray, .zattrs,
+	// .zmetadata) of the first input, in order, copied out of its
+	// references so that those can be released once their chunks are
+	// written.
+	meta []metaRef
+}
+
+// metaRef is a metadata key and its reference.
+type metaRef struct {
+	key string
+	ref kerchunk.Ref
 }
 
 // fileArray is one array of one input.
@@ -28,17 +40,45 @@ type fileArray struct {
 	zattrs string // .zattrs text ("" when absent)
 	meta   *refread.Array
 	axis   int // index of the concat dimension in meta.Dims, -1 if none
-	chunks []chunkRef
+	chunks chunkList
 	values *refread.Data // Options.Identical arrays: the values
 }
 
-// chunkRef is one chunk reference of an input array: its grid index and
-// where its bytes are.
+// chunkRef is one chunk reference: its grid index and where its bytes
+// are (re-encoded times, built by combine).
 type chunkRef struct {
 	idx []int
 	ref kerchunk.Ref
 }
 
+// chunkList is the chunk references of an input array: their positions
+// in the input's references, which it keeps (4 bytes a chunk besides the
+// references themselves; a file may have tens of millions of chunks).
+// The grid index of a chunk is parsed again from its key when needed.
+type chunkList struct {
+	refs *kerchunk.Refs
+	pos  []uint32
+	// How the keys parse: the length of the array's path and "/", the
+	// separator and rank of the indexes.
+	skip int
+	sep  string
+	rank int
+}
+
+func (l chunkList) len() int { return len(l.pos) }
+
+// at returns the grid index of chunk j, parsed again from its key into
+// buf (reset, reused), and its reference. The key was parsed when the
+// input was read: an error here is a bug, reported as one.
+func (l chunkList) at(j int, buf *[]int) ([]int, kerchunk.Ref, error) {
+	k, r := l.refs.At(int(l.pos[j]))
+	*buf = (*buf)[:0]
+	idx, ok := parseIndex(k[min(l.skip, len(k)):], l.sep, l.rank, buf)
+	if !ok {
+		return nil, r, fmt.Errorf("combine: internal error: chunk key %q no longer parses", k)
+	}
+	return idx, r, nil
+}
 func (fa *fileArray) length() int { return fa.meta.Shape[fa.axis] }
 func (fa *fileArray) chunk() int  { return fa.meta.Chunks[fa.axis] }
 
@@ -51,28 +91,42 @@ func (c *combiner) parseFile(ctx context.Context, index int, name string, refs *
 	if err := limits.CheckVar(limits.ChunksPerFile, name, "", uint64(refs.Len()), c.opts.Limits.ChunksPerFile); err != nil {
 		return nil, err
 	}
+	if refs.Len() > math.MaxUint32 {
+		return nil, incompatible(name, "", "%d references: more than combine can hold", refs.Len())
+	}
+	// Metadata keys, read with All: Keys and Get would build a key slice
+	// and an index of every chunk key.
 	attrs := map[string]string{}
-	for _, k := range refs.Keys() {
+	var bad error
+	refs.All(func(k string, r kerchunk.Ref) bool {
 		if !kerchunk.IsMetadataKey(k) {
-			continue
+			return true
+		}
+		if index == 0 {
+			fm.meta = append(fm.meta, metaRef{strings.Clone(k), kerchunk.Ref{URL: r.URL, Offset: r.Offset, Length: r.Length, Data: bytes.Clone(r.Data)}})
 		}
 		prefix, base := splitKey(k)
 		switch base {
 		case ".zarray":
 			if prefix == "" {
-				return nil, incompatible(name, "", "the references hold a single array, not a group of variables")
+				bad = incompatible(name, "", "the references hold a single array, not a group of variables")
+				return false
 			}
-			text, ok := refs.Text(k)
-			if !ok {
-				return nil, incompatible(name, prefix, ".zarray is not inline metadata")
+			if !r.IsInline() {
+				bad = incompatible(name, prefix, ".zarray is not inline metadata")
+				return false
 			}
-			fm.arrays[prefix] = &fileArray{path: prefix, zarray: text}
+			fm.arrays[prefix] = &fileArray{path: prefix, zarray: string(r.Data)}
 			fm.order = append(fm.order, prefix)
 		case ".zattrs":
-			if text, ok := refs.Text(k); ok {
-				attrs[prefix] = text
+			if r.IsInline() {
+				attrs[prefix] = string(r.Data)
 			}
 		}
+		return true
+	})
+	if bad != nil {
+		return nil, bad
 	}
 	for _, p := range fm.order {
 		fa := fm.arrays[p]
@@ -102,14 +156,15 @@ func (c *combiner) parseFile(ctx context.Context, index int, name string, refs *
 			}
 		}
 	}
-	// Chunk keys. URLs are interned: one string per object, not per chunk.
-	urls := map[string]string{}
+	// Chunk keys: their positions in refs.
 	var buf []int
-	var bad error
+	pos := -1
 	refs.All(func(k string, r kerchunk.Ref) bool {
+		pos++
 		if kerchunk.IsMetadataKey(k) {
 			return true
 		}
+		buf = buf[:0]
 		fa, idx := fm.chunkOf(k, &buf)
 		if fa == nil {
 			c.log.Debug("combine: key of no array ignored", "file", name, "key", k)
@@ -124,14 +179,15 @@ func (c *combiner) parseFile(ctx context.Context, index int, name string, refs *
 		if index > 0 && fa.axis < 0 && !c.identical[fa.path] {
 			return true // taken from the first file
 		}
-		if r.URL != "" {
-			if u, ok := urls[r.URL]; ok {
-				r.URL = u
-			} else {
-				urls[r.URL] = r.URL
-			}
+		if fa.chunks.refs == nil {
+			fa.chunks = chunkList{refs: refs, skip: len(fa.path) + 1, sep: fa.meta.Sep, rank: len(fa.meta.Shape)}
 		}
-		fa.chunks = append(fa.chunks, chunkRef{idx: idx, ref: r})
+		if l := &fa.chunks.pos; len(*l) == cap(*l) {
+			// Doubling: append grows large slices by a quarter, which
+			// allocates several times the final size along the way.
+			*l = append(make([]uint32, 0, max(2*cap(*l), 64)), *l...)
+		}
+		fa.chunks.pos = append(fa.chunks.pos, uint32(pos))
 		return true
 	})
 	if bad != nil {
@@ -156,12 +212,12 @@ func (c *combiner) parseFile(ctx context.Context, index int, name string, refs *
 	}
 	for _, fa := range fm.arrays {
 		if index > 0 && fa.axis < 0 && !c.identical[fa.path] {
-			fa.chunks = nil
+			fa.chunks = chunkList{}
 		}
 	}
-	if index == 0 {
-		fm.refs = refs
-	}
+	// From here the input is only read by position: its key index (which
+	// readers build) is not needed.
+	refs.DropIndex()
 	return fm, nil
 }
 

@@ -50,7 +50,7 @@ func (c *combiner) finish(ctx context.Context) (*Result, error) {
 	keys := 0
 	for _, v := range c.vars {
 		for _, pt := range v.parts {
-			keys += len(pt.chunks)
+			keys += pt.chunks.len()
 		}
 	}
 	// The result's references: those of the first input's other arrays,
@@ -63,46 +63,48 @@ func (c *combiner) finish(ctx context.Context) (*Result, error) {
 		}
 		if v := c.vars[p]; v != nil {
 			for _, pt := range v.parts {
-				n := uint64(len(pt.chunks))
+				n := uint64(pt.chunks.len())
 				if pl := plans[p]; pl != nil && pl.kind == planSplit {
 					n = limits.Mul(n, uint64(pt.chunk/pl.chunk))
 				}
 				total += n
 			}
 		} else {
-			total += uint64(len(c.first.arrays[p].chunks))
+			total += uint64(c.first.arrays[p].chunks.len())
 		}
 		total += 2
 	}
 	if err := limits.CheckVar(limits.CombinedRefs, "", "", total, c.opts.Limits.CombinedRefs); err != nil {
 		return nil, err
 	}
+	// Keys are appended in order, without an index grown key by key, and
+	// made unique once at the end (as Set would have: no input key is
+	// lost or reordered, even a repeated one). Each input's references
+	// are released once its last chunk is written.
 	out := kerchunk.NewRefs(keys + 3*len(c.first.order) + 8)
+	c.planReleases(plans)
 	var consolidated bool
-	var kb []byte
 	shapes := map[string][]int{}
 	chunks := map[string][]int{}
-	for _, k := range c.first.refs.Keys() {
-		if !kerchunk.IsMetadataKey(k) {
-			continue // chunks are written with their array
-		}
-		prefix, base := splitKey(k)
+	for _, m := range c.first.meta {
+		prefix, base := splitKey(m.key)
 		a := c.first.arrays[prefix]
 		switch {
 		case base == ".zarray" && a != nil:
-			if err := c.emitArray(out, a, plans[prefix], &kb, shapes, chunks); err != nil {
+			if err := c.emitArray(out, a, plans[prefix], shapes, chunks); err != nil {
 				return nil, err
 			}
 		case base == ".zattrs" && a != nil:
 			// written with the array
 		case base == ".zmetadata":
 			consolidated = true
-			out.SetText(k, "{}") // placeholder, keeps the position
+			out.Append(m.key, kerchunk.Inline([]byte("{}"))) // placeholder, keeps the position
 		default:
-			r, _ := c.first.refs.Get(k)
-			out.Set(k, r)
+			out.Append(m.key, m.ref)
 		}
 	}
+	c.first.meta = nil
+	out.Dedupe()
 	if consolidated {
 		if err := consolidate(out); err != nil {
 			return nil, err
@@ -112,7 +114,68 @@ func (c *combiner) finish(ctx context.Context) (*Result, error) {
 	if err := c.summarize(ctx, res, plans, shapes, chunks); err != nil {
 		return nil, err
 	}
+	// Callers write the result (All): its key index, built by Dedupe and
+	// used by the summary, would be a sixth of its memory.
+	out.DropIndex()
 	return res, nil
+}
+
+// planReleases notes, for every input, the last array whose chunks it
+// holds, in the order finish writes them, so that the input's references
+// are released right after (the others hold their own; re-encoded times
+// hold none once planned).
+func (c *combiner) planReleases(plans map[string]*plan) {
+	c.lastUse = make([]string, len(c.files))
+	for _, p := range c.first.order {
+		if v := c.vars[p]; v != nil {
+			if pl := plans[p]; pl == nil || pl.kind != planRewrite {
+				for i := range min(len(v.parts), len(c.lastUse)) {
+					c.lastUse[i] = p
+				}
+			}
+		} else if c.first.arrays[p].chunks.len() > 0 {
+			c.lastUse[0] = p
+		}
+	}
+	for i, p := range c.lastUse {
+		if p == "" {
+			c.release(i)
+		}
+	}
+}
+
+// released is called when the first input's array p is written.
+func (c *combiner) released(p string) {
+	if len(c.lastUse) > 0 && c.lastUse[0] == p {
+		c.release(0)
+	}
+}
+
+// releasedPart is called when input i's part of the concat array p is
+// written.
+func (c *combiner) releasedPart(p string, i int) {
+	if i < len(c.lastUse) && c.lastUse[i] == p {
+		c.release(i)
+	}
+}
+
+// release drops what combine holds of input i's references: its chunk
+// lists (the first input's metadata was copied out when it was read).
+func (c *combiner) release(i int) {
+	for _, v := range c.vars {
+		if i < len(v.parts) {
+			pt := v.parts[i]
+			pt.chunks = chunkList{}
+			if pt.fa != nil {
+				pt.fa.chunks = chunkList{}
+			}
+		}
+	}
+	if i == 0 {
+		for _, a := range c.first.arrays {
+			a.chunks = chunkList{}
+		}
+	}
 }
 
 // planVar decides how to write an array along the concat dimension.
@@ -167,7 +230,7 @@ func (c *combiner) planVar(ctx context.Context, v *concatVar, n int) (*plan, err
 	// Splitting multiplies the references: count them before writing.
 	var pieces uint64
 	for _, pt := range v.parts {
-		pieces += limits.Mul(uint64(len(pt.chunks)), uint64(pt.chunk/g))
+		pieces += limits.Mul(uint64(pt.chunks.len()), uint64(pt.chunk/g))
 		if err := limits.CheckVar(limits.ChunksPerVariable, pt.file, v.path, pieces, c.opts.Limits.ChunksPerVariable); err != nil {
 			return nil, err
 		}
@@ -212,31 +275,45 @@ func gcd(a, b int) int {
 	return a
 }
 
+// appendText appends a metadata key holding text.
+func appendText(out *kerchunk.Refs, key, text string) {
+	out.Append(key, kerchunk.Inline([]byte(text)))
+}
+
 // emitArray writes an array's metadata and chunks.
-func (c *combiner) emitArray(out *kerchunk.Refs, a *fileArray, pl *plan, kb *[]byte, shapes, chunkShapes map[string][]int) error {
+func (c *combiner) emitArray(out *kerchunk.Refs, a *fileArray, pl *plan, shapes, chunkShapes map[string][]int) error {
 	p := a.path
 	shape := append([]int(nil), a.meta.Shape...)
 	chunks := append([]int(nil), a.meta.Chunks...)
+	// Chunk keys are formatted straight into out's key storage.
+	var idx []int
+	appendKey := func(b []byte) []byte { return chunkKey(b, p, a.meta.Sep, idx) }
 	if pl == nil {
-		out.SetText(p+"/.zarray", a.zarray)
+		appendText(out, p+"/.zarray", a.zarray)
 		if a.zattrs != "" {
-			out.SetText(p+"/.zattrs", a.zattrs)
+			appendText(out, p+"/.zattrs", a.zattrs)
 		}
-		for _, ch := range a.chunks {
-			*kb = chunkKey((*kb)[:0], p, a.meta.Sep, ch.idx)
-			out.Set(string(*kb), ch.ref)
+		var buf []int
+		for j := range a.chunks.len() {
+			var r kerchunk.Ref
+			var err error
+			if idx, r, err = a.chunks.at(j, &buf); err != nil {
+				return err
+			}
+			out.AppendKey(appendKey, r)
 		}
 		shapes[p], chunkShapes[p] = shape, chunks
+		c.released(p)
 		return nil
 	}
 	if pl.kind == planRewrite {
-		out.SetText(p+"/.zarray", pl.rw.zarray)
+		appendText(out, p+"/.zarray", pl.rw.zarray)
 		if pl.rw.zattrs != "" {
-			out.SetText(p+"/.zattrs", pl.rw.zattrs)
+			appendText(out, p+"/.zattrs", pl.rw.zattrs)
 		}
 		for _, ch := range pl.rw.chunks {
-			*kb = chunkKey((*kb)[:0], p, a.meta.Sep, ch.idx)
-			out.Set(string(*kb), ch.ref)
+			idx = ch.idx
+			out.AppendKey(appendKey, ch.ref)
 		}
 		shapes[p], chunkShapes[p] = pl.rw.shape, pl.rw.chunks2
 		return nil
@@ -260,37 +337,40 @@ func (c *combiner) emitArray(out *kerchunk.Refs, a *fileArray, pl *plan, kb *[]b
 	if err != nil {
 		return incompatible(c.first.name, p, ".zarray: %v", err)
 	}
-	out.SetText(p+"/.zarray", text)
+	appendText(out, p+"/.zarray", text)
 	if zattrs != "" {
-		out.SetText(p+"/.zattrs", zattrs)
+		appendText(out, p+"/.zattrs", zattrs)
 	}
 	shapes[p], chunkShapes[p] = shape, chunks
 	v := c.vars[p]
 	start := 0 // position of the part along the axis
-	idx := make([]int, len(shape))
-	for _, pt := range v.parts {
+	var buf []int
+	for i, pt := range v.parts {
 		switch pl.kind {
 		case planRegular:
 			off := start / pl.chunk
-			for _, ch := range pt.chunks {
-				copy(idx, ch.idx)
+			for j := range pt.chunks.len() {
+				var r kerchunk.Ref
+				if idx, r, err = pt.chunks.at(j, &buf); err != nil {
+					return err
+				}
 				idx[ax] += off
-				*kb = chunkKey((*kb)[:0], p, a.meta.Sep, idx)
-				out.Set(string(*kb), ch.ref)
+				out.AppendKey(appendKey, r)
 			}
 		case planSplit:
-			if err := c.emitSplit(out, a, pt, pl, start, kb); err != nil {
+			if err := c.emitSplit(out, a, pt, pl, start); err != nil {
 				return err
 			}
 		}
 		start += pt.length
+		c.releasedPart(p, i)
 	}
 	return nil
 }
 
 // emitSplit writes the chunks of an uncompressed part as byte ranges of
 // pl.chunk steps along the concat axis.
-func (c *combiner) emitSplit(out *kerchunk.Refs, a *fileArray, pt *part, pl *plan, start int, kb *[]byte) error {
+func (c *combiner) emitSplit(out *kerchunk.Refs, a *fileArray, pt *part, pl *plan, start int) error {
 	ax := a.axis
 	pieces := pt.chunk / pl.chunk
 	chunkBytes := int64(a.meta.DType.Size)
@@ -302,8 +382,13 @@ func (c *combiner) emitSplit(out *kerchunk.Refs, a *fileArray, pt *part, pl *pla
 	}
 	pieceBytes := chunkBytes / int64(pieces)
 	idx := make([]int, len(a.meta.Shape))
-	for _, ch := range pt.chunks {
-		r := ch.ref
+	appendKey := func(b []byte) []byte { return chunkKey(b, a.path, a.meta.Sep, idx) }
+	var buf []int
+	for j := range pt.chunks.len() {
+		chIdx, r, err := pt.chunks.at(j, &buf)
+		if err != nil {
+			return err
+		}
 		size := r.Length
 		if r.IsInline() {
 			size = int64(len(r.Data))
@@ -313,15 +398,15 @@ func (c *combiner) emitSplit(out *kerchunk.Refs, a *fileArray, pt *part, pl *pla
 			r.Offset = 0
 		}
 		if size != chunkBytes {
-			*kb = chunkKey((*kb)[:0], a.path, a.meta.Sep, ch.idx)
-			return incompatible(pt.file, a.path, "chunk %s holds %d bytes, not the %d of an uncompressed %v chunk, so it cannot be split", string(*kb), size, chunkBytes, a.meta.Chunks)
+			key := chunkKey(nil, a.path, a.meta.Sep, chIdx)
+			return incompatible(pt.file, a.path, "chunk %s holds %d bytes, not the %d of an uncompressed %v chunk, so it cannot be split", string(key), size, chunkBytes, a.meta.Chunks)
 		}
 		for k := 0; k < pieces; k++ {
-			pos := ch.idx[ax]*pt.chunk + k*pl.chunk
+			pos := chIdx[ax]*pt.chunk + k*pl.chunk
 			if pos >= pt.length {
 				break
 			}
-			copy(idx, ch.idx)
+			copy(idx, chIdx)
 			idx[ax] = (start + pos) / pl.chunk
 			var piece kerchunk.Ref
 			if r.IsInline() {
@@ -329,8 +414,7 @@ func (c *combiner) emitSplit(out *kerchunk.Refs, a *fileArray, pt *part, pl *pla
 			} else {
 				piece = kerchunk.Range(r.URL, r.Offset+int64(k)*pieceBytes, pieceBytes)
 			}
-			*kb = chunkKey((*kb)[:0], a.path, a.meta.Sep, idx)
-			out.Set(string(*kb), piece)
+			out.AppendKey(appendKey, piece)
 		}
 	}
 	return nil
@@ -420,17 +504,21 @@ func slicesContains(s []string, x string) bool {
 // consolidate rewrites .zmetadata from the metadata keys of out.
 func consolidate(out *kerchunk.Refs) error {
 	meta := map[string]json.RawMessage{}
-	for _, k := range out.Keys() {
+	var targets []string
+	out.All(func(k string, r kerchunk.Ref) bool {
 		_, base := splitKey(k)
+		if base == ".zmetadata" {
+			targets = append(targets, k)
+		}
 		if !kerchunk.IsMetadataKey(k) || base == ".zmetadata" {
-			continue
+			return true
 		}
-		text, ok := out.Text(k)
-		if !ok || !json.Valid([]byte(text)) {
-			continue
+		if !r.IsInline() || !json.Valid(r.Data) {
+			return true
 		}
-		meta[k] = json.RawMessage(text)
-	}
+		meta[k] = json.RawMessage(bytes.Clone(r.Data))
+		return true
+	})
 	b, err := json.Marshal(struct {
 		Metadata map[string]json.RawMessage `json:"metadata"`
 		Format   int                        `json:"zarr_consolidated_format"`
@@ -438,10 +526,8 @@ func consolidate(out *kerchunk.Refs) error {
 	if err != nil {
 		return err
 	}
-	for _, k := range out.Keys() {
-		if _, base := splitKey(k); base == ".zmetadata" {
-			out.SetText(k, string(b))
-		}
+	for _, k := range targets {
+		out.SetText(k, string(b))
 	}
 	return nil
 }

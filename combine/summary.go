@@ -119,11 +119,25 @@ func (c *combiner) timeRange(ctx context.Context, store *refread.Store, plans ma
 	if a == nil || len(a.meta.Dims) != 1 || c.timeLike[p] == nil {
 		return nil, nil
 	}
-	var instants []cftime.Instant
-	var missing []bool
+	var lo, hi cftime.Instant
+	found := false
+	consider := func(in cftime.Instant) {
+		if !found || in.Before(lo) {
+			lo = in
+		}
+		if !found || hi.Before(in) {
+			hi = in
+		}
+		found = true
+	}
 	var cal cftime.Calendar
 	if pl := plans[p]; pl != nil && pl.kind == planRewrite {
-		instants, missing, cal = pl.rw.instants, pl.rw.missing, pl.rw.units.Calendar
+		cal = pl.rw.units.Calendar
+		for k, in := range pl.rw.instants {
+			if pl.rw.missing == nil || !pl.rw.missing[k] {
+				consider(in)
+			}
+		}
 	} else {
 		pt := c.vars[p].parts[0]
 		var err error
@@ -142,7 +156,9 @@ func (c *combiner) timeRange(ctx context.Context, store *refread.Store, plans ma
 		if err != nil {
 			return nil, err
 		}
-		// Written without a fill value: only NaN is missing.
+		// Written without a fill value: only NaN is missing. The range
+		// is taken as the values are decoded (one Instant per value
+		// would be several times the values' memory).
 		scale, hasScale := a.meta.AttrFloat("scale_factor")
 		offset, _ := a.meta.AttrFloat("add_offset")
 		if !hasScale {
@@ -156,22 +172,8 @@ func (c *combiner) timeRange(ctx context.Context, store *refread.Store, plans ma
 			if err != nil {
 				return nil, err
 			}
-			instants = append(instants, in)
+			consider(in)
 		}
-	}
-	var lo, hi cftime.Instant
-	found := false
-	for k, in := range instants {
-		if missing != nil && missing[k] {
-			continue
-		}
-		if !found || in.Before(lo) {
-			lo = in
-		}
-		if !found || hi.Before(in) {
-			hi = in
-		}
-		found = true
 	}
 	if !found {
 		return nil, nil

@@ -249,12 +249,17 @@ func (c *combiner) decodePart(ctx context.Context, path string, pt *part, cal0 c
 	if err != nil {
 		return decodedPart{}, incompatible(pt.file, path, "%v", err)
 	}
-	refs := kerchunk.NewRefs(len(pt.chunks) + 1)
+	refs := kerchunk.NewRefs(pt.chunks.len() + 1)
 	refs.SetText(path+"/.zarray", fa.zarray)
 	var kb []byte
-	for _, ch := range pt.chunks {
-		kb = chunkKey(kb[:0], path, fa.meta.Sep, ch.idx)
-		refs.Set(string(kb), ch.ref)
+	var buf []int
+	for j := range pt.chunks.len() {
+		idx, r, err := pt.chunks.at(j, &buf)
+		if err != nil {
+			return decodedPart{}, err
+		}
+		kb = chunkKey(kb[:0], path, fa.meta.Sep, idx)
+		refs.Set(string(kb), r)
 	}
 	arr, err := c.store(refs).Open(path)
 	if err != nil {

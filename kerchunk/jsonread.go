@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/greensight/vzarr/limits"
 )
@@ -39,7 +40,7 @@ func ReadJSON(r io.Reader) (*Refs, error) {
 // Zero fields of lim take the defaults.
 func ReadJSONLimits(r io.Reader, lim limits.Limits) (*Refs, error) {
 	lim = lim.WithDefaults()
-	data, err := io.ReadAll(r)
+	data, err := readAll(r)
 	if err != nil {
 		return nil, err
 	}
@@ -48,33 +49,41 @@ func ReadJSONLimits(r io.Reader, lim limits.Limits) (*Refs, error) {
 		err := json.Unmarshal(data, &v)
 		return nil, badRefs("%v", err)
 	}
-	top, err := fastObject(data)
-	if err != nil {
+	// The top-level members this reader knows (the first of each name);
+	// the references are read from data member by member, never held
+	// as a list (a file may have tens of millions).
+	top := map[string]json.RawMessage{}
+	members := 0
+	if err := eachMember(data, func(k, v []byte) error {
+		members++
+		key, err := jsonKey(k)
+		if err != nil {
+			return badRefs("object key: %v", err)
+		}
+		switch key {
+		case "version", "templates", "refs", "gen":
+			if _, ok := top[key]; !ok {
+				top[key] = v
+			}
+		}
+		return nil
+	}); err != nil {
 		return nil, err
 	}
 	get := func(name string) (json.RawMessage, bool) {
-		for _, kv := range top {
-			if kv.key == name {
-				return kv.val, true
-			}
-		}
-		return nil, false
+		v, ok := top[name]
+		return v, ok
 	}
 	v, ok := get("version")
 	if !ok {
 		// Version 0: the whole object is the references.
-		if err := limits.Check(limits.ChunksPerFile, uint64(len(top)), lim.ChunksPerFile); err != nil {
+		if err := limits.Check(limits.ChunksPerFile, uint64(members), lim.ChunksPerFile); err != nil {
 			return nil, err
 		}
-		refs := NewRefs(len(top))
-		for _, kv := range top {
-			ref, err := parseRefValue(kv.val, nil)
-			if err != nil {
-				return nil, badRefs("refs[%q]: %v", kv.key, err)
-			}
-			refs.add(kv.key, ref)
+		refs := NewRefs(members)
+		if err := readRefsObject(data, nil, refs); err != nil {
+			return nil, err
 		}
-		refs.dedupeKeys()
 		return refs, nil
 	}
 	var n json.Number
@@ -116,54 +125,87 @@ type keyValue struct {
 
 // readRefsObject reads a JSON object of references, keeping key order.
 func readRefsObject(raw []byte, templates map[string]string, refs *Refs) error {
-	members, err := fastObject(raw)
+	var refErr error
+	err := eachMember(raw, func(k, v []byte) error {
+		key, err := jsonKey(k)
+		if err != nil {
+			return badRefs("object key: %v", err)
+		}
+		ref, err := parseRefValue(v, templates)
+		if err != nil {
+			refErr = badRefs("refs[%q]: %v", key, err)
+			return refErr
+		}
+		refs.add(key, ref) // copies the key: it may be a view of raw
+		return nil
+	})
+	if refErr != nil {
+		return refErr
+	}
 	if err != nil {
 		return badRefs("refs: %v", err)
-	}
-	for _, kv := range members {
-		ref, err := parseRefValue(kv.val, templates)
-		if err != nil {
-			return badRefs("refs[%q]: %v", kv.key, err)
-		}
-		refs.add(kv.key, ref)
 	}
 	refs.dedupeKeys()
 	return nil
 }
 
-// fastObject splits a JSON object, known to be valid JSON, into members
-// in order.
-func fastObject(data []byte) ([]keyValue, error) {
+// eachMember calls fn with the key (a JSON string literal) and value of
+// every member of a JSON object, known to be valid JSON, in order.
+func eachMember(data []byte, fn func(key, val []byte) error) error {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
-		return nil, badRefs("not a JSON object")
+		return badRefs("not a JSON object")
 	}
 	i = skipSpace(data, i+1)
-	var out []keyValue
 	for i < len(data) && data[i] != '}' {
 		end, err := scanValue(data, i)
 		if err != nil {
-			return nil, badRefs("%v", err)
+			return badRefs("%v", err)
 		}
-		key, err := jsonString(data[i:end])
-		if err != nil {
-			return nil, badRefs("object key: %v", err)
-		}
+		key := data[i:end]
 		i = skipSpace(data, end)
 		if i >= len(data) || data[i] != ':' {
-			return nil, badRefs("missing ':'")
+			return badRefs("missing ':'")
 		}
 		i = skipSpace(data, i+1)
 		if end, err = scanValue(data, i); err != nil {
-			return nil, badRefs("%v", err)
+			return badRefs("%v", err)
 		}
-		out = append(out, keyValue{key, data[i:end]})
+		if err := fn(key, data[i:end]); err != nil {
+			return err
+		}
 		i = skipSpace(data, end)
 		if i < len(data) && data[i] == ',' {
 			i = skipSpace(data, i+1)
 		}
 	}
-	return out, nil
+	return nil
+}
+
+// jsonKey decodes an object key: without escapes, a view of raw (no
+// allocation; valid while raw is), else a new string.
+func jsonKey(raw []byte) (string, error) {
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && bytes.IndexByte(raw, '\\') < 0 {
+		if len(raw) == 2 {
+			return "", nil
+		}
+		return unsafe.String(&raw[1], len(raw)-2), nil
+	}
+	return jsonString(raw)
+}
+
+// readAll reads r whole, into one buffer of the right size when r tells
+// its size (an io.SectionReader does): io.ReadAll would grow it by
+// copies, several times the file along the way.
+func readAll(r io.Reader) ([]byte, error) {
+	sz, ok := r.(interface{ Size() int64 })
+	if !ok || sz.Size() <= 0 {
+		return io.ReadAll(r)
+	}
+	var b bytes.Buffer
+	b.Grow(int(min(sz.Size(), 256<<20)) + bytes.MinRead) // a hint: a larger file still reads, by growing
+	_, err := b.ReadFrom(r)
+	return b.Bytes(), err
 }
 
 // jsonString decodes a JSON string literal (fast when it has no escapes).

@@ -57,8 +57,9 @@ func (r Ref) String() string {
 // and pages nothing is copied as the set grows. The key-to-position index
 // that Get and Set need (sorted key hashes, 16 bytes a key) is built on
 // first use only;
-// building references with add (the translators) and iterating with All
-// (the writers) never build it. Keys and Data returned by Refs share the
+// building references with add (the translators) or Append (combine) and
+// iterating with All or At (the writers) never build it, and DropIndex
+// frees it. Keys and Data returned by Refs share the
 // arenas: they must not be modified.
 //
 // Refs is not safe for concurrent mutation.
@@ -139,7 +140,7 @@ func (a *arena) put(b []byte) int64 {
 // putFunc stores what fn appends to the slice it is given and returns its
 // position and length.
 func (a *arena) putFunc(fn func([]byte) []byte) (int64, int) {
-	k := a.room(0)
+	k := a.room(putFuncRoom)
 	p := a.pages[k]
 	off := len(p)
 	out := fn(p)
@@ -158,6 +159,11 @@ func (a *arena) putFunc(fn func([]byte) []byte) (int64, int) {
 	a.pages[k] = append(a.pages[k], piece...)
 	return arenaPos(k, start), n
 }
+
+// putFuncRoom is the room putFunc asks of the last page before fn
+// appends: a string that fits (a chunk key does) never outgrows the page,
+// which would copy it (append doubles a full page).
+const putFuncRoom = 64
 
 type arenaMark struct{ pages, last int }
 
@@ -497,6 +503,33 @@ func (s *Refs) All(fn func(key string, r Ref) bool) {
 		}
 	}
 }
+
+// At returns key i and its reference, 0 <= i < Len(), in the order of
+// Keys and All (both sharing the arenas: they must not be modified).
+func (s *Refs) At(i int) (string, Ref) { return s.key(i), s.ref(i) }
+
+// Append adds key at the end without looking it up: no key index is built
+// or kept up to date, so building a large set with Append then calling
+// Dedupe once costs one sort instead of an index grown key by key.
+// Until Dedupe, a key appended twice is held twice.
+func (s *Refs) Append(key string, r Ref) { s.add(key, r) }
+
+// AppendKey is Append with the key's text appended by appendKey (given a
+// slice to append to) straight into the key storage: no string is
+// allocated per key.
+func (s *Refs) AppendKey(appendKey func(b []byte) []byte, r Ref) { s.addKey(appendKey, r) }
+
+// Dedupe makes the keys added with Append or AppendKey unique as Set
+// would have: a key given again keeps its first position and takes the
+// last reference. It builds the key index Get and Set use (16 bytes a
+// key) in passing.
+func (s *Refs) Dedupe() { s.dedupeKeys() }
+
+// DropIndex frees the key index that Get and Set use (16 bytes a key;
+// readers such as ReadJSON build it) and the Keys cache: for a holder of
+// a large set that only iterates it (All, At) from then on. The next Get
+// or Set builds the index again.
+func (s *Refs) DropIndex() { s.index, s.keys = nil, nil }
 
 // Text returns the inline text of key (metadata such as ".zarray").
 func (s *Refs) Text(key string) (string, bool) {

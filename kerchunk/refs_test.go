@@ -269,3 +269,47 @@ func TestReadJSONDuplicateKeys(t *testing.T) {
 		assert.Equal(t, "z", text, doc)
 	}
 }
+
+// TestRefsAppendDedupe: a set built with Append, AppendKey and Dedupe is
+// the set Set would have built (a repeated key keeps its first position
+// and its last reference), for small sets (map index) and sets past the
+// sorted index threshold; At reads entries by position.
+func TestRefsAppendDedupe(t *testing.T) {
+	for _, n := range []int{3, mapIndexMax + 10} {
+		viaSet, viaAppend := NewRefs(0), NewRefs(n)
+		for i := range n {
+			k := "v/" + strconv.Itoa(i)
+			r := Range("u", int64(i), 1)
+			viaSet.Set(k, r)
+			if i%2 == 0 {
+				viaAppend.Append(k, r)
+			} else {
+				viaAppend.AppendKey(func(b []byte) []byte { return strconv.AppendInt(append(b, "v/"...), int64(i), 10) }, r)
+			}
+		}
+		for _, k := range []string{"v/1", "v/0"} { // repeated: last reference wins
+			viaSet.Set(k, Inline([]byte(k)))
+			viaAppend.Append(k, Inline([]byte(k)))
+		}
+		assert.Equal(t, n+2, viaAppend.Len(), "held twice until Dedupe")
+		viaAppend.Dedupe()
+		require.Equal(t, viaSet.Len(), viaAppend.Len(), "n=%d", n)
+		for i := range viaSet.Len() {
+			k0, r0 := viaSet.At(i)
+			k, r := viaAppend.At(i)
+			assert.Equal(t, k0, k, "n=%d i=%d", n, i)
+			assert.Equal(t, r0, r, "n=%d i=%d", n, i)
+		}
+		text, ok := viaAppend.Text("v/0")
+		require.True(t, ok)
+		assert.Equal(t, "v/0", text)
+		k, r := viaAppend.At(2)
+		assert.Equal(t, "v/2", k)
+		assert.Equal(t, Range("u", 2, 1), r)
+		viaAppend.DropIndex()
+		assert.Nil(t, viaAppend.index, "n=%d", n)
+		got, ok := viaAppend.Get("v/2") // rebuilt on use
+		require.True(t, ok)
+		assert.Equal(t, Range("u", 2, 1), got)
+	}
+}
