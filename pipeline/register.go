@@ -236,7 +236,7 @@ func register(ctx context.Context, deps *RegisterDeps, p *RegisterParams) (*Regi
 
 	opener := deps.Opener
 	if opener == nil {
-		opener = blobio.NewOpenerFromEnv()
+		opener = envOpener()
 	}
 	load := deps.LoadRefs
 	if load == nil {

@@ -10,6 +10,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -100,12 +101,17 @@ func (d *Deps) translateOptions() kerchunk.Options {
 	return o
 }
 
+// opener returns d.Opener, or else one Opener from the environment shared
+// by the process. It never writes to d: one Deps serves concurrent stages.
 func (d *Deps) opener() *blobio.Opener {
-	if d.Opener == nil {
-		d.Opener = blobio.NewOpenerFromEnv()
+	if d.Opener != nil {
+		return d.Opener
 	}
-	return d.Opener
+	return envOpener()
 }
+
+// envOpener is the process's Opener from the environment, made once.
+var envOpener = sync.OnceValue(blobio.NewOpenerFromEnv)
 
 func (d *Deps) logger() *slog.Logger {
 	if d.Logger != nil {

@@ -428,3 +428,25 @@ func TestSubmitQueueUnavailable(t *testing.T) {
 	assert.True(t, resp.Created)
 	assert.Equal(t, []string{id}, q.jobs)
 }
+
+// Stages called concurrently with one zero Deps (no Opener) share the
+// environment's Opener without writing to the Deps: no data race under
+// -race.
+func TestZeroDepsConcurrentStages(t *testing.T) {
+	ctx := context.Background()
+	deps := &pipeline.Deps{}
+	dir := t.TempDir()
+	src, err := filepath.Abs(filepath.Join("..", "testdata", "sample", "tas_2015.nc"))
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := pipeline.GenerateRef(ctx, deps, pipeline.RefParams{NCURL: src, RefURL: filepath.Join(dir, fmt.Sprintf("r%d.json", i))})
+			assert.NoError(t, err)
+		}()
+	}
+	wg.Wait()
+	assert.Nil(t, deps.Opener, "the shared Deps is not written to")
+}
