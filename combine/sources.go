@@ -9,6 +9,7 @@ import (
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/kerchunk"
+	"github.com/greensight/vzarr/refread"
 )
 
 // Source is one input of Combine: a reference set, loaded when Combine
@@ -45,7 +46,8 @@ type URLSource struct {
 func (s *URLSource) Name() string { return s.URL }
 
 // Load reads or translates the object: JSON (its first non-blank byte is
-// "{") is read as references, anything else translated.
+// "{") is read as references, anything else translated; a URL that names
+// no object is read as a Parquet reference set (refread.LoadRefs).
 func (s *URLSource) Load(ctx context.Context) (*kerchunk.Refs, error) {
 	o := s.Opener
 	if o == nil {
@@ -53,7 +55,8 @@ func (s *URLSource) Load(ctx context.Context) (*kerchunk.Refs, error) {
 	}
 	obj, err := o.OpenObject(ctx, s.URL, hdf5meta.DefaultReaderOptions()...)
 	if err != nil {
-		return nil, err
+		// No object: a Parquet reference set (a folder or prefix)?
+		return refread.LoadRefs(ctx, o, s.URL, s.Translate.Limits)
 	}
 	defer obj.Close()
 	head := make([]byte, min(obj.Size(), 64))

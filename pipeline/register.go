@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -345,19 +344,12 @@ func applyCombineResult(info *stac.DatasetInfo, p *RegisterParams, tr *stac.Time
 	return warnings
 }
 
-// LoadRefs reads a kerchunk JSON reference file through opener.
+// LoadRefs reads references through opener: a JSON file or a Parquet
+// set (refread.LoadRefs).
 func LoadRefs(ctx context.Context, opener *blobio.Opener, url string) (*kerchunk.Refs, error) {
 	return loadRefs(ctx, opener, url, limits.Limits{})
 }
 
 func loadRefs(ctx context.Context, opener *blobio.Opener, url string, lim limits.Limits) (*kerchunk.Refs, error) {
-	obj, err := opener.OpenObject(ctx, url)
-	if err != nil {
-		return nil, err
-	}
-	defer obj.Close()
-	if obj.Size() > 1<<30 {
-		return nil, fmt.Errorf("%w: %s is %d bytes", kerchunk.ErrBadRefs, url, obj.Size())
-	}
-	return kerchunk.ReadJSONLimits(io.NewSectionReader(obj, 0, obj.Size()), lim)
+	return refread.LoadRefs(ctx, opener, url, lim)
 }

@@ -1,20 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/kerchunk"
+	"github.com/greensight/vzarr/limits"
+	"github.com/greensight/vzarr/refread"
 )
 
 func init() {
@@ -54,7 +52,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	if l := localURL(refURL); l != "" {
 		refURL = l
 	}
-	refs, err := readRefs(ctx, opener, refURL)
+	refs, err := refread.LoadRefs(ctx, opener, refURL, limits.Limits{})
 	if err != nil {
 		return failRef(stdout, err)
 	}
@@ -87,45 +85,6 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// readRefs reads a JSON reference file (local or blob).
-func readRefs(ctx context.Context, opener *blobio.Opener, url string) (*kerchunk.Refs, error) {
-	if st, err := os.Stat(url); err == nil && st.IsDir() {
-		return kerchunk.ReadParquetSet(func(name string) ([]byte, error) {
-			return os.ReadFile(filepath.Join(url, filepath.FromSlash(name)))
-		})
-	}
-	if !strings.HasSuffix(url, ".json") && strings.Contains(url, "://") {
-		// A Parquet set under a blob prefix?
-		base := strings.TrimRight(url, "/") + "/"
-		if meta, err := readBlob(ctx, opener, base+".zmetadata"); err == nil {
-			return kerchunk.ReadParquetSet(func(name string) ([]byte, error) {
-				if name == ".zmetadata" {
-					return meta, nil
-				}
-				return readBlob(ctx, opener, base+name)
-			})
-		}
-	}
-	data, err := readBlob(ctx, opener, url)
-	if err != nil {
-		return nil, err
-	}
-	return kerchunk.ReadJSON(bytes.NewReader(data))
-}
-
-func readBlob(ctx context.Context, opener *blobio.Opener, url string) ([]byte, error) {
-	obj, err := opener.OpenObject(ctx, url)
-	if err != nil {
-		return nil, err
-	}
-	defer obj.Close()
-	data := make([]byte, obj.Size())
-	if _, err := obj.ReadAt(data, 0); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	return data, nil
 }
 
 // fetcher reads byte ranges of the objects references name.
