@@ -114,7 +114,7 @@ func TestWorkerKilledThreeTimes(t *testing.T) {
 	require.NoError(t, err)
 
 	var child *exec.Cmd
-	logs := &lockedWriter{}
+	logs := &testenv.SyncBuffer{}
 	start := func() {
 		child = exec.Command(os.Args[0], "-test.run=^TestCrashWorkerHelper$", "-test.count=1")
 		child.Env = append(os.Environ(), crashEnvVar+"="+string(env))

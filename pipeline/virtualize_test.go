@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -47,14 +46,14 @@ func copySample(t *testing.T) (string, []string) {
 type plRun struct {
 	svc  *pipeline.Service
 	out  string
-	logs *lockedWriter
+	logs *testenv.SyncBuffer
 }
 
 // startLocal runs the pipeline in process over local files.
 func startLocal(t *testing.T, store catalog.Store) *plRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &lockedWriter{}
+	logs := &testenv.SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	out := filepath.Join(t.TempDir(), "refs")
 	svc, err := pipeline.NewService(ctx, pipeline.ServiceConfig{
@@ -75,23 +74,7 @@ func startLocal(t *testing.T, store catalog.Store) *plRun {
 	return &plRun{svc: svc, out: out, logs: logs}
 }
 
-// lockedWriter is a log buffer that workers write while the test reads.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.String()
-}
+// testenv.SyncBuffer is a log buffer that workers write while the test reads.
 
 func (r *plRun) submit(t *testing.T, src string) *catalog.Job {
 	t.Helper()

@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -13,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gocloud.dev/pubsub/mempubsub"
+
+	"github.com/greensight/vzarr/internal/testenv"
 )
 
 func TestBackoffSchedule(t *testing.T) {
@@ -83,7 +84,7 @@ func (f *fakeBroker) setDown(down bool) {
 }
 
 // logLines counts the lines of a JSON log buffer at level that contain msg.
-func logLines(buf *syncBuffer, level, msg string) int {
+func logLines(buf *testenv.SyncBuffer, level, msg string) int {
 	n := 0
 	for _, l := range strings.Split(buf.String(), "\n") {
 		if strings.Contains(l, `"level":"`+level+`"`) && strings.Contains(l, msg) {
@@ -91,23 +92,6 @@ func logLines(buf *syncBuffer, level, msg string) int {
 		}
 	}
 	return n
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestLinkOutage drives a link through an outage with a fake broker and a
@@ -118,7 +102,7 @@ func (s *syncBuffer) String() string {
 func TestLinkOutage(t *testing.T) {
 	ctx := context.Background()
 	f := &fakeBroker{}
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts := &Options{Logger: log, Reconnect: Backoff{Initial: 10 * time.Millisecond, Max: 80 * time.Millisecond, Jitter: 0.5,
 		Rand: func() float64 { return 0.5 }}}

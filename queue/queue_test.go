@@ -280,7 +280,7 @@ func TestRabbitReconnects(t *testing.T) {
 	via.Host = px.Addr()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var logs lockedBuffer
+	var logs testenv.SyncBuffer
 	opts := queue.Options{RabbitURL: via.String(), Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 		Reconnect: queue.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond}, SendTimeout: 5 * time.Second}
 	name := "rabbit://vzarr-reconnect-test-" + testenv.RandomSuffix()
@@ -330,22 +330,6 @@ func TestRabbitReconnects(t *testing.T) {
 	assert.NotContains(t, out, "guest:guest")
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestServiceBusReady: a Service Bus queue's readiness follows its last
 // operation. Opened (lazily) it is ready; a publish to a namespace that
