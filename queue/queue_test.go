@@ -330,7 +330,6 @@ func TestRabbitReconnects(t *testing.T) {
 	assert.NotContains(t, out, "guest:guest")
 }
 
-
 // TestServiceBusReady: a Service Bus queue's readiness follows its last
 // operation. Opened (lazily) it is ready; a publish to a namespace that
 // does not answer (a closed local port) makes it unavailable, with the
