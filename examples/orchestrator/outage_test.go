@@ -32,7 +32,9 @@ func ownPostgres(t *testing.T) (pg func(cmd string) string, dsn string) {
 	require.NoError(t, err)
 	pg = func(cmd string) string {
 		c := exec.Command(script, cmd)
-		c.Env = append(os.Environ(), "VZARR_PG_DIR="+dir, "VZARR_PG_PORT=55470", "VZARR_PG_DB=vzarr_outage")
+		// A port below Linux's ephemeral range (32768-60999): there a
+		// client connection of a test running in parallel may hold it.
+		c.Env = append(os.Environ(), "VZARR_PG_DIR="+dir, "VZARR_PG_PORT=25470", "VZARR_PG_DB=vzarr_outage")
 		out, err := c.Output()
 		if err != nil {
 			var ee *exec.ExitError
