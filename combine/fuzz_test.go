@@ -31,7 +31,7 @@ func fuzzSeedRefs(f *testing.F, files ...string) (seeds [][]byte, sources map[st
 		url := "/" + filepath.Base(p)
 		sources[url] = b
 		for _, inline := range []int{1 << 20, -1} {
-			res, err := kerchunk.Translate(bytes.NewReader(b), int64(len(b)), url, kerchunk.Options{InlineThreshold: inline})
+			res, err := kerchunk.Translate(context.Background(), bytes.NewReader(b), int64(len(b)), url, kerchunk.Options{InlineThreshold: inline})
 			if err != nil {
 				f.Fatal(err)
 			}

@@ -74,7 +74,7 @@ func (s *URLSource) Load(ctx context.Context) (*kerchunk.Refs, error) {
 	if opts.Name == "" {
 		opts.Name = s.URL
 	}
-	res, err := kerchunk.Translate(obj.Reader, obj.Size(), obj.RefURL, opts)
+	res, err := kerchunk.Translate(ctx, obj.Reader, obj.Size(), obj.RefURL, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -46,24 +46,3 @@ func BenchmarkListChunks(b *testing.B) {
 		})
 	}
 }
-
-// BenchmarkInspectSmall opens a small netCDF-4 file, builds its netCDF view
-// and lists every chunk: the per-file metadata cost of the pipeline.
-func BenchmarkInspectSmall(b *testing.B) {
-	data, err := os.ReadFile(filepath.Join("..", "testdata", "hdf5", "nc4_basic.nc"))
-	require.NoError(b, err)
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		f, err := hdf5meta.Open(bytes.NewReader(data), int64(len(data)))
-		require.NoError(b, err)
-		v, err := f.NetCDF()
-		require.NoError(b, err)
-		for _, x := range v.Vars {
-			if x.Dataset.Layout.Class == hdf5meta.LayoutChunked {
-				if _, _, err := x.Dataset.NumChunks(); err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-	}
-}

@@ -113,9 +113,6 @@ func exercise(data []byte, opts ...Option) []error {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := f.NetCDF(); err != nil {
-		errs = append(errs, err)
-	}
 	for _, s := range softs {
 		if _, err := f.Object(s); err != nil {
 			errs = append(errs, err)

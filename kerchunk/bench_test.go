@@ -3,6 +3,7 @@ package kerchunk
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"io"
 	"os"
 	"os/exec"
@@ -40,7 +41,7 @@ func BenchmarkTranslateFixtures(b *testing.B) {
 	n := 0
 	for i := 0; i < b.N; i++ {
 		for name, data := range files {
-			res, err := Translate(bytes.NewReader(data), int64(len(data)), "/data/"+name, Options{SkipUnsupported: true})
+			res, err := Translate(context.Background(), bytes.NewReader(data), int64(len(data)), "/data/"+name, Options{SkipUnsupported: true})
 			if err != nil {
 				b.Fatalf("%s: %v", name, err)
 			}
@@ -73,7 +74,7 @@ func BenchmarkBigToJSON(b *testing.B) {
 	b.ResetTimer()
 	var chunks int
 	for i := 0; i < b.N; i++ {
-		res, err := Translate(bytes.NewReader(data), int64(len(data)), "/data/h5_big_btree_v1.h5", Options{})
+		res, err := Translate(context.Background(), bytes.NewReader(data), int64(len(data)), "/data/h5_big_btree_v1.h5", Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -94,7 +95,7 @@ func BenchmarkReadJSON(b *testing.B) {
 	defer f.Close()
 	zr, _ := gzip.NewReader(f)
 	data, _ := io.ReadAll(zr)
-	res, err := Translate(bytes.NewReader(data), int64(len(data)), "/data/h5_big_btree_v1.h5", Options{})
+	res, err := Translate(context.Background(), bytes.NewReader(data), int64(len(data)), "/data/h5_big_btree_v1.h5", Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -186,7 +187,7 @@ func BenchmarkManyChunks(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				runtime.GC()
 				stop := heapPeak()
-				res, err := Translate(bytes.NewReader(data), int64(len(data)), path, Options{})
+				res, err := Translate(context.Background(), bytes.NewReader(data), int64(len(data)), path, Options{})
 				if err != nil {
 					b.Fatal(err)
 				}

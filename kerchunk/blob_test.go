@@ -33,7 +33,7 @@ func TestTranslateFromBlob(t *testing.T) {
 		}))
 		obj, err := opener.OpenObject(ctx, url, hdf5meta.DefaultReaderOptions()...)
 		require.NoError(t, err)
-		res, err := kerchunk.Translate(obj.Reader, obj.Size(), obj.RefURL, kerchunk.Options{})
+		res, err := kerchunk.Translate(context.Background(), obj.Reader, obj.Size(), obj.RefURL, kerchunk.Options{})
 		require.NoError(t, err)
 		stats := obj.Reader.Stats()
 		assert.LessOrEqual(t, stats.Requests, int64(3), "requests to storage")

@@ -22,7 +22,7 @@ func FuzzTranslate(f *testing.F) {
 		}
 		data = append([]byte(nil), data...)
 		data[int(pos)%len(data)] ^= flip
-		res, err := Translate(bytes.NewReader(data), int64(len(data)), "/f.nc", Options{SkipUnsupported: true})
+		res, err := Translate(context.Background(), bytes.NewReader(data), int64(len(data)), "/f.nc", Options{SkipUnsupported: true})
 		if err != nil {
 			return
 		}

@@ -13,11 +13,14 @@ import (
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/kerchunk/codecs"
 	"github.com/greensight/vzarr/limits"
+	"github.com/greensight/vzarr/netcdf4"
 	"github.com/greensight/vzarr/rangeio"
 )
 
-// TranslateHDF5 writes the references of an HDF5 or netCDF-4 file.
-func TranslateHDF5(r io.ReaderAt, size int64, url string, opts Options) (*Result, error) {
+// TranslateHDF5 writes the references of an HDF5 or netCDF-4 file,
+// naming variables and dimensions as the netCDF-4 view (package netcdf4)
+// does. It stops with ctx's error when ctx is done.
+func TranslateHDF5(ctx context.Context, r io.ReaderAt, size int64, url string, opts Options) (*Result, error) {
 	o := opts.norm()
 	name := o.Name
 	if name == "" {
@@ -30,25 +33,23 @@ func TranslateHDF5(r io.ReaderAt, size int64, url string, opts Options) (*Result
 	if err != nil {
 		return nil, fileErr(name, "", err)
 	}
-	m, err := buildModel(f)
+	m, err := netcdf4.New(ctx, f)
 	if err != nil {
 		return nil, fileErr(name, "", err)
 	}
-	t := &h5translator{opts: o, name: name, url: url, f: f, h: newH5Reader(r, size, f), m: m,
+	t := &h5translator{ctx: ctx, opts: o, name: name, url: url, f: f, h: newH5Reader(r, size, f), m: m,
 		refs: NewRefs(64), res: &Result{Format: "hdf5", Dimensions: map[string]uint64{}, Variables: map[string]*VarInfo{}}}
-	if m.isNetCDF4 {
+	if m.IsNetCDF4 {
 		t.res.Format = "netcdf4"
 	}
 	t.res.Refs = t.refs
 	h := HeaderInfo{Name: name, Size: size}
-	for _, g := range m.groups {
-		for _, v := range g.vars {
-			h.Variables++
-			if v.ds.Layout.Class == hdf5meta.LayoutChunked {
-				h.Chunks = addSat(h.Chunks, gridChunks(v.ds.Space.Dims, v.ds.Layout.ChunkDims))
-			} else {
-				h.Chunks = addSat(h.Chunks, 1)
-			}
+	for _, v := range m.Vars {
+		h.Variables++
+		if ds := v.Dataset; ds.Layout.Class == hdf5meta.LayoutChunked {
+			h.Chunks = addSat(h.Chunks, gridChunks(ds.Space.Dims, ds.Layout.ChunkDims))
+		} else {
+			h.Chunks = addSat(h.Chunks, 1)
 		}
 	}
 	if err := o.onHeader(h); err != nil {
@@ -61,48 +62,44 @@ func TranslateHDF5(r io.ReaderAt, size int64, url string, opts Options) (*Result
 }
 
 type h5translator struct {
+	// ctx is the context of the one Translate or Verify call the
+	// translator serves; loops over variables and chunks check it.
+	ctx      context.Context
 	opts     Options
 	name     string
 	url      string
 	f        *hdf5meta.File
 	h        *h5reader
-	m        *ncModel
+	m        *netcdf4.File
 	refs     *Refs
 	res      *Result
 	paths    map[uint64]string // object header address -> path, for object references
 	fillUsed int64
-	seen     map[string]bool // variable keys written
-	nchunks  uint64          // chunks listed so far, for Limits.ChunksPerFile
+	nchunks  uint64 // chunks listed so far, for Limits.ChunksPerFile
 }
 
 func (t *h5translator) run() error {
-	t.seen = map[string]bool{}
-	for _, g := range t.m.groups {
+	for _, g := range t.m.Groups {
 		prefix := ""
-		if g.path != "" {
-			prefix = g.path + "/"
+		if g.Path != "" {
+			prefix = g.Path + "/"
 		}
 		t.refs.add(prefix+".zgroup", Ref{Data: []byte(`{"zarr_format":2}`)})
 		var za attrsJSON
-		for _, a := range g.attrs {
-			if hdf5meta.BookkeepingAttrs[a.Name] {
-				continue
-			}
+		for _, a := range g.Attrs {
 			za.add(a.Name, t.attrValue(a))
 		}
 		if za.n > 0 {
 			t.refs.add(prefix+".zattrs", Ref{Data: []byte(asciiJSON(za.text()))})
 		}
-		for _, d := range g.dims {
-			t.res.Dimensions[prefix+d.name] = d.size
+		for _, d := range g.Dims {
+			t.res.Dimensions[d.Key()] = d.Size
 		}
-		for _, v := range g.vars {
-			key := prefix + v.name
-			if t.seen[key] {
-				t.res.Skipped = append(t.res.Skipped, Skipped{Variable: key, Reason: "another variable of the group has the same netCDF name (" + v.h5path + ")"})
-				continue
+		for _, v := range g.Vars {
+			if err := t.ctx.Err(); err != nil {
+				return err
 			}
-			t.seen[key] = true
+			key := v.Key()
 			err := t.variable(key, v)
 			if err == nil {
 				t.res.VarOrder = append(t.res.VarOrder, key)
@@ -122,6 +119,9 @@ func (t *h5translator) run() error {
 				err = fmt.Errorf("%w: %w", ErrUnsupported, err)
 			}
 			return fileErr(t.name, key, err)
+		}
+		for _, v := range g.Shadowed {
+			t.res.Skipped = append(t.res.Skipped, Skipped{Variable: v.Key(), Reason: "another variable of the group has the same netCDF name (" + v.HDF5Path + ")"})
 		}
 	}
 	return nil
@@ -241,7 +241,7 @@ func (t *h5translator) refPath(addr uint64) string {
 // varPlan is everything needed to write one variable's chunks.
 type varPlan struct {
 	key    string
-	v      *ncVar
+	v      *netcdf4.Var
 	ds     *hdf5meta.Dataset
 	zt     *zType
 	za     zarray
@@ -275,16 +275,16 @@ func (p *varPlan) errTooBig() error {
 	return fmt.Errorf("%w: chunks of %v elements are too large to decode in memory", ErrUnsupported, p.za.chunks)
 }
 
-func (t *h5translator) variable(key string, v *ncVar) error {
+func (t *h5translator) variable(key string, v *netcdf4.Var) error {
 	p, err := t.plan(key, v)
 	if err != nil {
 		return err
 	}
 	var za attrsJSON
 	za.add("_ARRAY_DIMENSIONS", dimNamesJSON(p.dimNames))
-	for _, a := range p.ds.Attrs {
-		if hdf5meta.BookkeepingAttrs[a.Name] || a == p.fillAttr {
-			continue // bookkeeping, or carried by fill_value
+	for _, a := range v.Attrs {
+		if a == p.fillAttr {
+			continue // carried by fill_value
 		}
 		za.add(a.Name, t.attrValue(a))
 	}
@@ -344,8 +344,8 @@ func (e *chunkEmitter) reset() {
 
 // plan works out a variable's Zarr array: shape, chunks, dtype, the fill
 // semantics and whether chunks can be referenced as stored.
-func (t *h5translator) plan(key string, v *ncVar) (*varPlan, error) {
-	ds := v.ds
+func (t *h5translator) plan(key string, v *netcdf4.Var) (*varPlan, error) {
+	ds := v.Dataset
 	if ds.Space.Kind == hdf5meta.SpaceNull {
 		return nil, skipError{"null dataspace: the dataset has no elements"}
 	}
@@ -357,23 +357,13 @@ func (t *h5translator) plan(key string, v *ncVar) (*varPlan, error) {
 		return nil, err
 	}
 	p := &varPlan{key: key, v: v, ds: ds, zt: zt, h5rank: len(ds.Space.Dims)}
-	// Shape: the dataset's, with unlimited netCDF dimensions as long as
-	// their longest variable, then array-type dimensions.
-	p.dimNames = make([]string, 0, len(ds.Space.Dims)+len(zt.extra))
-	for i, n := range ds.Space.Dims {
-		if i < len(v.dims) && v.dims[i] != nil {
-			if v.dims[i].unlimited && v.dims[i].size > n {
-				n = v.dims[i].size
-			}
-			p.dimNames = append(p.dimNames, v.dims[i].name)
-		}
-		p.za.shape = append(p.za.shape, n)
+	// Shape and dimensions: the view's (unlimited dimensions as long as
+	// their longest variable, then array-type dimensions).
+	p.dimNames = v.DimNames()
+	p.za.shape = v.Shape()
+	if len(p.za.shape) != len(ds.Space.Dims)+len(zt.extra) {
+		return nil, fmt.Errorf("%w: shape %v does not match the dataset's rank %d and array type", hdf5meta.ErrFormat, p.za.shape, len(ds.Space.Dims))
 	}
-	for range zt.extra {
-		p.dimNames = append(p.dimNames, fmt.Sprintf("phony_dim_%d", t.m.nextID))
-		t.m.nextID++
-	}
-	p.za.shape = append(p.za.shape, zt.extra...)
 	switch ds.Layout.Class {
 	case hdf5meta.LayoutChunked:
 		p.za.chunks = append(slices.Clone(ds.Layout.ChunkDims), zt.extra...)
@@ -771,8 +761,13 @@ func (t *h5translator) streamChunks(p *varPlan, em *chunkEmitter, insideOK bool)
 
 // countChunk checks the limits on chunk references before the n-th chunk
 // of p (from 1) is taken: chunks per variable, and per file with those
-// of the variables translated before.
+// of the variables translated before; and, every 4096 chunks, the context.
 func (t *h5translator) countChunk(p *varPlan, n uint64) error {
+	if n%4096 == 0 {
+		if err := t.ctx.Err(); err != nil {
+			return err
+		}
+	}
 	lim := t.opts.Limits
 	if err := limits.CheckVar(limits.ChunksPerVariable, t.name, p.key, n, lim.ChunksPerVariable); err != nil {
 		return err
@@ -1030,7 +1025,7 @@ func (f *chunkPrefetcher) at(i int) {
 	f.next = max(j, i+1)
 	f.ranges = ranges
 	if len(ranges) > 1 {
-		_ = f.rr.Prefetch(context.Background(), ranges)
+		_ = f.rr.Prefetch(f.t.ctx, ranges)
 	}
 }
 
@@ -1039,7 +1034,7 @@ func (f *chunkPrefetcher) at(i int) {
 // type) for netCDF-4 files, as netCDF-C returns it; libhdf5's fill value
 // otherwise, as h5netcdf pads.
 func (t *h5translator) beyondBytes(p *varPlan, fillAttr *hdf5meta.Attribute) []byte {
-	if !t.m.isNetCDF4 {
+	if !t.m.IsNetCDF4 {
 		b := make([]byte, p.ds.Type.Size)
 		if p.ds.Fill.Defined && len(p.ds.Fill.Value) == len(b) {
 			copy(b, p.ds.Fill.Value)

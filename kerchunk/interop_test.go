@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -262,7 +263,7 @@ func translateFile(path string, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Translate(f, st.Size(), path, opts)
+	return Translate(context.Background(), f, st.Size(), path, opts)
 }
 
 func writeJSONFile(t *testing.T, path string, v any) {

@@ -2,6 +2,7 @@ package kerchunk
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -74,7 +75,7 @@ func TestTranslateLimits(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			b, err := os.ReadFile(c.file)
 			require.NoError(t, err)
-			_, err = Translate(bytes.NewReader(b), int64(len(b)), "/f.nc", Options{Name: c.file, Limits: c.lim})
+			_, err = Translate(context.Background(), bytes.NewReader(b), int64(len(b)), "/f.nc", Options{Name: c.file, Limits: c.lim})
 			var le *limits.Error
 			require.ErrorAs(t, err, &le, "%v", err)
 			assert.True(t, errors.Is(err, limits.ErrExceeded))
@@ -82,7 +83,7 @@ func TestTranslateLimits(t *testing.T) {
 			assert.Equal(t, c.file, le.File)
 			assert.Contains(t, err.Error(), c.file)
 			// With the defaults, the same file translates.
-			_, err = Translate(bytes.NewReader(b), int64(len(b)), "/f.nc", Options{Name: c.file})
+			_, err = Translate(context.Background(), bytes.NewReader(b), int64(len(b)), "/f.nc", Options{Name: c.file})
 			require.NoError(t, err)
 		})
 	}
@@ -145,7 +146,7 @@ func TestReadParquetSetLimits(t *testing.T) {
 func TestNetCDF3LimitNames(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("..", "testdata", "netcdf3", "classic.nc"))
 	require.NoError(t, err)
-	_, err = Translate(bytes.NewReader(b), int64(len(b)), "/f.nc", Options{Name: "c.nc", Limits: limits.Limits{AttrBytes: 2}})
+	_, err = Translate(context.Background(), bytes.NewReader(b), int64(len(b)), "/f.nc", Options{Name: "c.nc", Limits: limits.Limits{AttrBytes: 2}})
 	var le *limits.Error
 	require.ErrorAs(t, err, &le)
 	assert.Equal(t, "c.nc", le.File)

@@ -22,8 +22,9 @@ import (
 // types: numbers stay numbers (one value as a scalar, several as a list, as
 // netCDF4-python returns them), text stays text (NUL bytes removed, as
 // netCDF4-python does). _FillValue becomes fill_value; netCDF-3 files
-// store every element, so no chunk is ever missing.
-func TranslateNetCDF3(r io.ReaderAt, size int64, url string, opts Options) (*Result, error) {
+// store every element, so no chunk is ever missing. It stops with ctx's
+// error when ctx is done.
+func TranslateNetCDF3(ctx context.Context, r io.ReaderAt, size int64, url string, opts Options) (*Result, error) {
 	o := opts.norm()
 	name := o.Name
 	if name == "" {
@@ -91,13 +92,16 @@ func TranslateNetCDF3(r io.ReaderAt, size int64, url string, opts Options) (*Res
 			}
 		}
 		if len(ranges) > 1 {
-			_ = rr.Prefetch(context.Background(), ranges)
+			_ = rr.Prefetch(ctx, ranges)
 		}
 	}
 
 	var keyBuf []byte
 	seen := make(map[string]bool, len(f.Vars))
 	for i := range f.Vars {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		v := &f.Vars[i]
 		// Keys are new unless a (hostile) file repeats a name: appended
 		// without building Refs' index, else replaced.
@@ -137,6 +141,11 @@ func TranslateNetCDF3(r io.ReaderAt, size int64, url string, opts Options) (*Res
 		}
 		idx := make([]uint64, len(za.shape))
 		for k := int64(0); k < v.NumSlabs(); k++ {
+			if k%4096 == 4095 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+			}
 			if v.IsRecord {
 				idx[0] = uint64(k)
 			}

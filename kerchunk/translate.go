@@ -2,6 +2,7 @@ package kerchunk
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -203,19 +204,20 @@ func fileErr(name, variable string, err error) error {
 // Translate writes the references of the NetCDF/HDF5 file in r (size bytes)
 // whose data lives at url: the URL the chunk references name (an absolute
 // path or file:// URL for local files, az://... or https://... for blobs).
-func Translate(r io.ReaderAt, size int64, url string, opts Options) (*Result, error) {
+// It stops with ctx's error when ctx is done.
+func Translate(ctx context.Context, r io.ReaderAt, size int64, url string, opts Options) (*Result, error) {
 	if _, ok := r.(*rangeio.Reader); !ok {
 		r = rangeio.NewReader(r, size, hdf5meta.DefaultReaderOptions()...)
 	}
 	var head [8]byte
 	n, _ := r.ReadAt(head[:], 0)
 	if n >= 4 && netcdf3.IsNetCDF3(head[:n]) {
-		return TranslateNetCDF3(r, size, url, opts)
+		return TranslateNetCDF3(ctx, r, size, url, opts)
 	}
 	if n >= 4 && bytes.Equal(head[:3], []byte("CDF")) {
 		return nil, fmt.Errorf("%w: netCDF classic format version %d", ErrNotNetCDF, head[3])
 	}
-	res, err := TranslateHDF5(r, size, url, opts)
+	res, err := TranslateHDF5(ctx, r, size, url, opts)
 	if err != nil && errors.Is(err, hdf5meta.ErrFormat) && size >= 8 && !hasHDF5Signature(r, size) {
 		return nil, fmt.Errorf("%w (%v)", ErrNotNetCDF, err)
 	}

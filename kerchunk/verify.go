@@ -18,6 +18,7 @@ import (
 	"github.com/greensight/vzarr/internal/elem"
 	"github.com/greensight/vzarr/kerchunk/codecs"
 	"github.com/greensight/vzarr/netcdf3"
+	"github.com/greensight/vzarr/netcdf4"
 	"github.com/greensight/vzarr/rangeio"
 )
 
@@ -81,21 +82,13 @@ func Verify(ctx context.Context, refs *Refs, src io.ReaderAt, size int64, opts V
 			return &nc3Expect{r: src, v: v}, nil
 		}
 	} else {
-		t, err := newH5Translator(src, size, "", Options{})
+		t, err := newH5Translator(ctx, src, size, "", Options{})
 		if err != nil {
 			return nil, err
 		}
-		vars := map[string]*ncVar{}
-		for _, g := range t.m.groups {
-			for _, v := range g.vars {
-				k := v.name
-				if g.path != "" {
-					k = g.path + "/" + v.name
-				}
-				if _, dup := vars[k]; !dup {
-					vars[k] = v
-				}
-			}
+		vars := map[string]*netcdf4.Var{}
+		for _, v := range t.m.Vars {
+			vars[v.Key()] = v
 		}
 		srcOf = func(key string) (expecter, error) {
 			v := vars[key]
@@ -169,18 +162,18 @@ func Verify(ctx context.Context, refs *Refs, src io.ReaderAt, size int64, opts V
 	return rep, nil
 }
 
-// newH5Translator opens an HDF5 file and builds its netCDF model.
-func newH5Translator(r io.ReaderAt, size int64, url string, opts Options) (*h5translator, error) {
+// newH5Translator opens an HDF5 file and builds its netCDF-4 view.
+func newH5Translator(ctx context.Context, r io.ReaderAt, size int64, url string, opts Options) (*h5translator, error) {
 	o := opts.norm()
 	f, err := hdf5meta.Open(r, size)
 	if err != nil {
 		return nil, err
 	}
-	m, err := buildModel(f)
+	m, err := netcdf4.New(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	return &h5translator{opts: o, name: url, url: url, f: f, h: newH5Reader(r, size, f), m: m,
+	return &h5translator{ctx: ctx, opts: o, name: url, url: url, f: f, h: newH5Reader(r, size, f), m: m,
 		refs: NewRefs(0), res: &Result{Dimensions: map[string]uint64{}, Variables: map[string]*VarInfo{}}}, nil
 }
 

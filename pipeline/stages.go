@@ -287,7 +287,7 @@ func inspect(ctx context.Context, deps *Deps, p ValidateParams) (*validate.Repor
 	if opts.Limits == (limits.Limits{}) {
 		opts.Limits = deps.Limits
 	}
-	rep, err := validate.Inspect(obj.Reader, obj.Size(), p.NCURL, opts)
+	rep, err := validate.Inspect(ctx, obj.Reader, obj.Size(), p.NCURL, opts)
 	if err != nil {
 		return nil, classify(fmt.Errorf("validate %s: %w", p.NCURL, err))
 	}
@@ -343,7 +343,7 @@ func generateRef(ctx context.Context, deps *Deps, p RefParams) (*RefResult, erro
 	opts, release := deps.reserveOnHeader(ctx, deps.translateOptions())
 	defer release()
 	opts.Name = p.NCURL
-	tr, err := kerchunk.Translate(obj.Reader, obj.Size(), obj.RefURL, opts)
+	tr, err := kerchunk.Translate(ctx, obj.Reader, obj.Size(), obj.RefURL, opts)
 	if err != nil {
 		return nil, classify(fmt.Errorf("ref %s: %w", p.NCURL, err))
 	}

@@ -24,7 +24,7 @@ func FuzzReadArray(f *testing.F) {
 		f.Fatal(err)
 	}
 	for _, inline := range []int{1 << 20, -1} {
-		res, err := kerchunk.Translate(bytes.NewReader(b), int64(len(b)), "/tas.nc", kerchunk.Options{InlineThreshold: inline})
+		res, err := kerchunk.Translate(context.Background(), bytes.NewReader(b), int64(len(b)), "/tas.nc", kerchunk.Options{InlineThreshold: inline})
 		if err != nil {
 			f.Fatal(err)
 		}

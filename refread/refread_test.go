@@ -288,7 +288,7 @@ func TestTranslatedFile(t *testing.T) {
 	defer fh.Close()
 	st, err := fh.Stat()
 	require.NoError(t, err)
-	res, err := kerchunk.Translate(fh, st.Size(), path, kerchunk.Options{InlineThreshold: -1})
+	res, err := kerchunk.Translate(context.Background(), fh, st.Size(), path, kerchunk.Options{InlineThreshold: -1})
 	require.NoError(t, err)
 	s := NewStore(res.Refs, nil)
 	defer s.Close()

@@ -47,7 +47,7 @@ func translateFixture(t *testing.T, path string) *kerchunk.Refs {
 	defer f.Close()
 	st, err := f.Stat()
 	require.NoError(t, err)
-	res, err := kerchunk.Translate(f, st.Size(), abs, kerchunk.Options{})
+	res, err := kerchunk.Translate(context.Background(), f, st.Size(), abs, kerchunk.Options{})
 	require.NoError(t, err)
 	return res.Refs
 }

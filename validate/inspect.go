@@ -2,6 +2,7 @@ package validate
 
 import (
 	"bytes"
+	"context"
 	"io"
 
 	"github.com/greensight/vzarr/hdf5meta"
@@ -40,16 +41,17 @@ func Sniff(r io.ReaderAt, size int64) Format {
 
 // Inspect builds the report for a NetCDF/HDF5 file of any supported format.
 // Unless r is already a *rangeio.Reader, reads go through one block cache,
-// so sniffing the format costs no extra request.
-func Inspect(r io.ReaderAt, size int64, url string, opts Options) (*Report, error) {
+// so sniffing the format costs no extra request. It stops with ctx's
+// error when ctx is done.
+func Inspect(ctx context.Context, r io.ReaderAt, size int64, url string, opts Options) (*Report, error) {
 	if _, ok := r.(*rangeio.Reader); !ok {
 		r = rangeio.NewReader(r, size, hdf5meta.DefaultReaderOptions()...)
 	}
 	switch Sniff(r, size) {
 	case FormatHDF5:
-		return InspectHDF5(r, size, url, opts)
+		return InspectHDF5(ctx, r, size, url, opts)
 	case FormatNetCDF3:
-		return InspectNetCDF3(r, size, url, opts)
+		return InspectNetCDF3(ctx, r, size, url, opts)
 	}
 	return nil, ErrNotNetCDF
 }

@@ -2,6 +2,7 @@ package validate
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -33,10 +34,10 @@ func TestInspectLimits(t *testing.T) {
 			require.NoError(t, err)
 			opts := DefaultOptions()
 			opts.Chunks = c.chunks
-			_, err = Inspect(bytes.NewReader(b), int64(len(b)), "/f.nc", opts)
+			_, err = Inspect(context.Background(), bytes.NewReader(b), int64(len(b)), "/f.nc", opts)
 			require.NoError(t, err, "the defaults let it through")
 			opts.Limits = c.lim
-			_, err = Inspect(bytes.NewReader(b), int64(len(b)), "/f.nc", opts)
+			_, err = Inspect(context.Background(), bytes.NewReader(b), int64(len(b)), "/f.nc", opts)
 			var le *limits.Error
 			require.ErrorAs(t, err, &le, "%v", err)
 			assert.Equal(t, c.what, le.What)

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -12,8 +13,9 @@ import (
 // InspectNetCDF3 builds the report for a netCDF-3 file. Its data is never
 // compressed: fixed-size variables are one contiguous range each, record
 // variables one range per record (the record dimension becomes the chunk
-// axis with one record per chunk).
-func InspectNetCDF3(r io.ReaderAt, size int64, url string, opts Options) (*Report, error) {
+// axis with one record per chunk). It stops with ctx's error when ctx is
+// done.
+func InspectNetCDF3(ctx context.Context, r io.ReaderAt, size int64, url string, opts Options) (*Report, error) {
 	lim := opts.Limits.WithDefaults()
 	f, err := netcdf3.Open(r, size, netcdf3.WithLimits(lim))
 	if err != nil {
@@ -27,6 +29,9 @@ func InspectNetCDF3(r io.ReaderAt, size int64, url string, opts Options) (*Repor
 		rep.Datasets = map[string]*DatasetStorage{}
 	}
 	for i := range f.Vars {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		v := &f.Vars[i]
 		info := &Variable{Shape: []uint64{}, Dims: append([]string{}, v.Dims...), Dtype: hdf5meta.NumpyName(v.Type.Dtype()), Filters: []FilterInfo{}, Layout: "contiguous"}
 		total := uint64(v.Type.Size())

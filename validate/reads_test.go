@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,7 +45,7 @@ func TestInspectReadCount(t *testing.T) {
 			cr := rangeio.NewCountingReaderAt(fh)
 			opts := DefaultOptions()
 			opts.Chunks = true
-			rep, err := Inspect(cr, st.Size(), p, opts)
+			rep, err := Inspect(context.Background(), cr, st.Size(), p, opts)
 			require.NoError(t, err)
 			require.NotEmpty(t, rep.Variables)
 			stats := cr.Stats()

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/limits"
+	"github.com/greensight/vzarr/netcdf4"
 )
 
 // Status values of a Report.
@@ -125,13 +127,18 @@ var zarrCodecFilters = map[uint16]bool{
 // ErrNotNetCDF reports a file that is neither HDF5 nor netCDF-3.
 var ErrNotNetCDF = errors.New("validate: not an HDF5 or netCDF file")
 
-// InspectHDF5 builds the report for an HDF5/netCDF-4 file.
-func InspectHDF5(r io.ReaderAt, size int64, url string, opts Options) (*Report, error) {
+// InspectHDF5 builds the report for an HDF5/netCDF-4 file. Variables and
+// dimensions are named by the netCDF-4 view (package netcdf4), as kerchunk
+// translation names them. With Options.Chunks, every dataset's storage is
+// listed, whatever its datatype and filters; a dataset whose chunk index
+// cannot be read gets a "chunk_index" error in the report instead of a
+// listing. It stops with ctx's error when ctx is done.
+func InspectHDF5(ctx context.Context, r io.ReaderAt, size int64, url string, opts Options) (*Report, error) {
 	f, err := hdf5meta.Open(r, size, hdf5meta.WithLimits(opts.Limits))
 	if err != nil {
 		return nil, err
 	}
-	view, err := f.NetCDF()
+	view, err := netcdf4.New(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -145,12 +152,17 @@ func InspectHDF5(r io.ReaderAt, size int64, url string, opts Options) (*Report, 
 	}
 	f.PrefetchChunkIndexes(dsets)
 	for _, v := range view.Vars {
-		info, chunkSizes, err := describe(v.Dataset)
-		if err != nil {
+		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		info.Dims = v.DimNames()
-		rep.Variables[v.Path] = info
+		info, chunkSizes, err := describe(v)
+		if err != nil {
+			if !isFileFinding(err) {
+				return nil, err
+			}
+			rep.Errors = append(rep.Errors, Finding{Variable: v.Key(), Code: "chunk_index", Message: err.Error()})
+		}
+		rep.Variables[v.Key()] = info
 		check(rep, v, info, chunkSizes, opts)
 	}
 	if opts.Chunks {
@@ -160,11 +172,21 @@ func InspectHDF5(r io.ReaderAt, size int64, url string, opts Options) (*Report, 
 			if !ok {
 				return nil
 			}
-			st, err := storage(f, ds, opts.Limits)
-			if err != nil {
+			if err := ctx.Err(); err != nil {
 				return err
 			}
-			rep.Datasets[strings.TrimPrefix(p, "/")] = st
+			key := strings.TrimPrefix(p, "/")
+			st, err := storage(ctx, f, ds, opts.Limits)
+			if err != nil {
+				if !isFileFinding(err) {
+					return err
+				}
+				f := Finding{Variable: key, Code: "chunk_index", Message: err.Error()}
+				if !slices.Contains(rep.Errors, f) {
+					rep.Errors = append(rep.Errors, f)
+				}
+			}
+			rep.Datasets[key] = st
 			return nil
 		})
 		if err != nil {
@@ -175,11 +197,21 @@ func InspectHDF5(r io.ReaderAt, size int64, url string, opts Options) (*Report, 
 	return rep, nil
 }
 
-// describe summarises a dataset; chunkSizes are the uncompressed chunk
-// size (one value per chunked variable, for the median checks).
-func describe(ds *hdf5meta.Dataset) (*Variable, uint64, error) {
+// isFileFinding reports an error about one dataset's storage that the
+// report states (a chunk index it cannot read) rather than one that stops
+// it (a limit, cancellation).
+func isFileFinding(err error) bool {
+	return !errors.Is(err, limits.ErrExceeded) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// describe summarises a variable; chunkSizes are the uncompressed chunk
+// size (one value per chunked variable, for the median checks). On an
+// error the summary lacks the chunk count.
+func describe(nv *netcdf4.Var) (*Variable, uint64, error) {
+	ds := nv.Dataset
 	v := &Variable{
-		Shape:   append([]uint64{}, ds.Space.Dims...),
+		Shape:   nv.Shape(),
+		Dims:    nv.DimNames(),
 		Dtype:   ds.Type.Name(),
 		Layout:  ds.Layout.Class.String(),
 		Filters: []FilterInfo{},
@@ -200,7 +232,7 @@ func describe(ds *hdf5meta.Dataset) (*Variable, uint64, error) {
 		v.ChunkIndex = ds.Layout.ChunkIndex.String()
 		n, stored, err := ds.NumChunks()
 		if err != nil {
-			return nil, 0, err
+			return v, 0, err
 		}
 		v.NumChunks, v.StoredBytes = n, stored
 		chunkBytes = uint64(ds.Type.Size)
@@ -239,7 +271,9 @@ func compressionName(id uint16) string {
 	return ""
 }
 
-func storage(f *hdf5meta.File, ds *hdf5meta.Dataset, lim limits.Limits) (*DatasetStorage, error) {
+// storage lists where a dataset's data is stored. On an error the listing
+// holds the chunks read before it.
+func storage(ctx context.Context, f *hdf5meta.File, ds *hdf5meta.Dataset, lim limits.Limits) (*DatasetStorage, error) {
 	st := &DatasetStorage{Layout: ds.Layout.Class.String()}
 	switch ds.Layout.Class {
 	case hdf5meta.LayoutContiguous:
@@ -257,45 +291,52 @@ func storage(f *hdf5meta.File, ds *hdf5meta.Dataset, lim limits.Limits) (*Datase
 		st.ChunkList = []ChunkInfo{}
 		lim := lim.WithDefaults()
 		err := ds.ForEachChunk(func(c hdf5meta.Chunk) error {
-			if err := limits.Check(limits.ChunksPerVariable, uint64(len(st.ChunkList))+1, lim.ChunksPerVariable); err != nil {
+			n := uint64(len(st.ChunkList)) + 1
+			if err := limits.Check(limits.ChunksPerVariable, n, lim.ChunksPerVariable); err != nil {
 				return err
+			}
+			if n%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
 			}
 			st.ChunkList = append(st.ChunkList, ChunkInfo{Offset: c.Offset, Addr: f.AbsOffset(c.Addr), Size: c.Size, FilterMask: c.FilterMask})
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return st, err
 		}
 	}
 	return st, nil
 }
 
-func check(rep *Report, v *hdf5meta.Var, info *Variable, chunkBytes uint64, opts Options) {
+func check(rep *Report, v *netcdf4.Var, info *Variable, chunkBytes uint64, opts Options) {
 	ds := v.Dataset
+	key := v.Key()
 	for _, flt := range ds.Filters {
 		if !zarrCodecFilters[flt.ID] {
-			rep.Errors = append(rep.Errors, Finding{Variable: v.Path, Code: "unsupported_filter",
+			rep.Errors = append(rep.Errors, Finding{Variable: key, Code: "unsupported_filter",
 				Message: fmt.Sprintf("filter %d (%s) has no Zarr codec: the chunks cannot be decoded by Zarr readers", flt.ID, nameOr(flt.Name, "unknown"))})
 		}
 	}
 	if ds.Type.HasVarLen() && !v.IsCoord && len(ds.Space.Dims) > 0 {
-		rep.Warnings = append(rep.Warnings, Finding{Variable: v.Path, Code: "vlen_data",
+		rep.Warnings = append(rep.Warnings, Finding{Variable: key, Code: "vlen_data",
 			Message: "variable-length data lives in the HDF5 global heap, not in chunks: it must be embedded in the reference"})
 	}
 	total := ds.Space.NumElements() * uint64(ds.Type.Size)
 	if ds.Layout.Class == hdf5meta.LayoutContiguous && total > opts.ContiguousMaxBytes {
-		rep.Warnings = append(rep.Warnings, Finding{Variable: v.Path, Code: "large_contiguous",
+		rep.Warnings = append(rep.Warnings, Finding{Variable: key, Code: "large_contiguous",
 			Message: fmt.Sprintf("contiguous variable of %s: every read fetches it as one %s chunk", human(total), human(total))})
 	}
 	if ds.Layout.Class != hdf5meta.LayoutChunked || info.NumChunks == 0 {
 		return
 	}
 	if chunkBytes < opts.TinyChunkBytes && info.NumChunks > 1 {
-		rep.Warnings = append(rep.Warnings, Finding{Variable: v.Path, Code: "tiny_chunks",
+		rep.Warnings = append(rep.Warnings, Finding{Variable: key, Code: "tiny_chunks",
 			Message: fmt.Sprintf("chunks of %s (%d chunks): reading a map takes many small requests", human(chunkBytes), info.NumChunks)})
 	}
 	if chunkBytes > opts.HugeChunkBytes {
-		rep.Warnings = append(rep.Warnings, Finding{Variable: v.Path, Code: "huge_chunks",
+		rep.Warnings = append(rep.Warnings, Finding{Variable: key, Code: "huge_chunks",
 			Message: fmt.Sprintf("chunks of %s: each read holds a whole chunk in memory", human(chunkBytes))})
 	}
 	// Time-series chunking: many time steps per chunk while a chunk covers
@@ -306,7 +347,7 @@ func check(rep *Report, v *hdf5meta.Var, info *Variable, chunkBytes uint64, opts
 		}
 		steps := ds.Layout.ChunkDims[i]
 		if steps > opts.TimeSeriesChunkSteps && d.Size > 1 {
-			rep.Warnings = append(rep.Warnings, Finding{Variable: v.Path, Code: "time_series_chunking",
+			rep.Warnings = append(rep.Warnings, Finding{Variable: key, Code: "time_series_chunking",
 				Message: fmt.Sprintf("each chunk holds %d steps of %q: a map of one time step reads %d times the data it shows", steps, d.Name, steps)})
 		}
 	}

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -16,7 +17,7 @@ func inspectFile(t *testing.T, p string, opts Options) *Report {
 	defer fh.Close()
 	st, err := fh.Stat()
 	require.NoError(t, err)
-	rep, err := Inspect(fh, st.Size(), p, opts)
+	rep, err := Inspect(context.Background(), fh, st.Size(), p, opts)
 	require.NoError(t, err)
 	return rep
 }
@@ -95,6 +96,6 @@ func TestInspectNotNetCDF(t *testing.T) {
 	fh, err := os.Open(p)
 	require.NoError(t, err)
 	defer fh.Close()
-	_, err = Inspect(fh, 28, p, DefaultOptions())
+	_, err = Inspect(context.Background(), fh, 28, p, DefaultOptions())
 	assert.ErrorIs(t, err, ErrNotNetCDF)
 }

@@ -194,7 +194,7 @@ func refOne(ctx context.Context, src, out string, o *refOptions) (*refResult, er
 	defer obj.Close()
 	opts := o.trans
 	opts.Name = src
-	res, err := kerchunk.Translate(obj.Reader, obj.Size(), obj.RefURL, opts)
+	res, err := kerchunk.Translate(ctx, obj.Reader, obj.Size(), obj.RefURL, opts)
 	if err != nil {
 		return nil, err
 	}

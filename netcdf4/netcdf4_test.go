@@ -1,4 +1,4 @@
-package hdf5meta_test
+package netcdf4_test
 
 import (
 	"encoding/json"
@@ -25,10 +25,10 @@ type ncGroup struct {
 	Groups     map[string]ncGroup `json:"groups"`
 }
 
-// TestNetCDFViewMatchesNetCDF4Python compares the netCDF view (dimension
-// names, sizes, unlimited flags; variables and their dimension names) with
-// what netCDF-C reports through netCDF4-python.
-func TestNetCDFViewMatchesNetCDF4Python(t *testing.T) {
+// TestViewMatchesTruthFiles compares the view (dimension names, sizes,
+// unlimited flags; variables and their dimension names) with what netCDF-C
+// reported through netCDF4-python when the fixtures were written.
+func TestViewMatchesTruthFiles(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("..", "testdata", "hdf5", "nc4_*.nc"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
@@ -42,9 +42,7 @@ func TestNetCDFViewMatchesNetCDF4Python(t *testing.T) {
 				} `json:"netcdf"`
 			}
 			require.NoError(t, json.Unmarshal(raw, &tr))
-			f, _ := openFile(t, p)
-			view, err := f.NetCDF()
-			require.NoError(t, err)
+			view := openView(t, p)
 			assert.True(t, view.IsNetCDF4)
 
 			wantDims := map[string][2]any{}
@@ -73,7 +71,7 @@ func TestNetCDFViewMatchesNetCDF4Python(t *testing.T) {
 				if names == nil {
 					names = []string{}
 				}
-				gotVars[v.Path] = names
+				gotVars[v.Key()] = names
 			}
 			assert.Equal(t, wantDims, gotDims, "dimensions")
 			for name, dims := range wantVars {
