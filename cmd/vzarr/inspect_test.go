@@ -33,6 +33,22 @@ func TestInspectCommand(t *testing.T) {
 	require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
 	assert.Equal(t, "error", rep["status"])
 
+	// With --chunks the listing is the answer: every dataset (szip and
+	// scale-offset ones too) with the report's errors beside it, exit 0.
+	out.Reset()
+	assert.Equal(t, 0, run([]string{"inspect", "--chunks", filepath.Join("..", "..", "testdata", "hdf5", "h5_latest_layouts.h5")}, &out, &errb))
+	var listing struct {
+		Status   string                    `json:"status"`
+		Errors   []map[string]string       `json:"errors"`
+		Datasets map[string]map[string]any `json:"datasets"`
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &listing))
+	assert.Equal(t, "error", listing.Status)
+	assert.NotEmpty(t, listing.Errors)
+	for _, name := range []string{"filters/szip", "filters/scaleoffset_float", "filters/gzip1"} {
+		assert.NotEmpty(t, listing.Datasets[name]["chunk_list"], name)
+	}
+
 	// A truncated file gives the structured error.
 	data, err := os.ReadFile(basic)
 	require.NoError(t, err)
