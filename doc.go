@@ -9,8 +9,10 @@
 //   - hdf5meta: a pure-Go HDF5 (NetCDF-4) metadata reader. It walks
 //     superblocks, object headers, groups, datatypes, filters, fill values and
 //     attributes, and lists the file address of every chunk of every dataset
-//     from the chunk indexes, without libhdf5. Its NetCDF method names
-//     dimensions and variables as netCDF-C does.
+//     from the chunk indexes, without libhdf5.
+//   - netcdf4: the netCDF-4 data model over hdf5meta, naming groups,
+//     dimensions (phony ones included), variables and attributes as
+//     netCDF-C does; validate and kerchunk both use it.
 //   - netcdf3: the classic, 64-bit-offset and CDF-5 header reader.
 //   - rangeio: the caching, coalescing io.ReaderAt that every reader goes
 //     through, so a file's metadata costs a few range requests.

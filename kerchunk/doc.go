@@ -51,15 +51,12 @@
 // do; netCDF-4 dimension-only datasets are not variables.
 //
 // _ARRAY_DIMENSIONS holds plain names (never group paths), as netCDF-C
-// names them: a dimension is a dimension scale, named after the scale's
-// link name; multi-dimensional coordinate variables take theirs from
-// _Netcdf4Coordinates; axes without a scale get phony dimensions exactly as
-// netCDF-C creates them (groups matched children first, each axis taking
-// the first dimension of its group with the same length and unlimitedness
-// that the variable does not use yet, else "phony_dim_N" with N the next
-// file-wide dimension id). A name therefore always means one length within
-// a group, and the names equal those netCDF4-python and h5netcdf
-// (phony_dims="sort") show. A variable shorter than its unlimited dimension
+// names them; variables, dimensions and attributes come from package
+// netcdf4, the one netCDF-4 view that the validation report uses too (see
+// its documentation for the rules: dimension scales, _Netcdf4Coordinates,
+// phony dimensions numbered as netCDF-C numbers them). A name therefore
+// always means one length within a group, and the names equal those
+// netCDF4-python shows. A variable shorter than its unlimited dimension
 // is given the dimension's length, its tail reading as the netCDF fill
 // value, as netCDF-C returns it.
 //

@@ -2,11 +2,9 @@ package netcdf4_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -14,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/internal/testenv"
 	"github.com/greensight/vzarr/netcdf4"
 )
 
@@ -21,7 +20,7 @@ import (
 // builds its view.
 func openView(t testing.TB, p string) *netcdf4.File {
 	t.Helper()
-	data := readFixture(t, p)
+	data := testenv.ReadFixture(t, p)
 	f, err := hdf5meta.Open(bytes.NewReader(data), int64(len(data)))
 	require.NoError(t, err)
 	v, err := netcdf4.New(context.Background(), f)
@@ -29,36 +28,13 @@ func openView(t testing.TB, p string) *netcdf4.File {
 	return v
 }
 
-func readFixture(t testing.TB, p string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(p)
-	require.NoError(t, err)
-	if strings.HasSuffix(p, ".gz") {
-		zr, err := gzip.NewReader(bytes.NewReader(data))
-		require.NoError(t, err)
-		data, err = io.ReadAll(zr)
-		require.NoError(t, err)
-	}
-	return data
-}
-
-// hdf5Files returns the HDF5 files of the repository's test data and,
-// when it exists, ../shared/realworld (netCDF-3 files left out).
+// hdf5Files returns the HDF5 files among testenv.SourceFiles.
 func hdf5Files(t testing.TB) []string {
 	t.Helper()
 	var out []string
-	for _, pat := range []string{
-		"../testdata/hdf5/*.h5", "../testdata/hdf5/*.nc", "../testdata/hdf5/*.h5.gz",
-		"../kerchunk/testdata/*.h5", "../kerchunk/testdata/*.nc",
-		"../testdata/sample/*.nc", "../testdata/series/*/*.nc",
-		"../../shared/realworld/*.nc",
-	} {
-		m, err := filepath.Glob(pat)
-		require.NoError(t, err)
-		for _, p := range m {
-			if isHDF5(t, p) {
-				out = append(out, p)
-			}
+	for _, p := range testenv.SourceFiles(t, "..") {
+		if isHDF5(t, p) {
+			out = append(out, p)
 		}
 	}
 	sort.Strings(out)

@@ -45,21 +45,7 @@ func TestViewMatchesTruthFiles(t *testing.T) {
 			view := openView(t, p)
 			assert.True(t, view.IsNetCDF4)
 
-			wantDims := map[string][2]any{}
-			wantVars := map[string][]string{}
-			var collect func(prefix string, g ncGroup)
-			collect = func(prefix string, g ncGroup) {
-				for n, d := range g.Dimensions {
-					wantDims[prefix+n] = [2]any{d.Size, d.Unlimited}
-				}
-				for n, v := range g.Variables {
-					wantVars[prefix+n] = v.Dimensions
-				}
-				for n, sub := range g.Groups {
-					collect(prefix+n+"/", sub)
-				}
-			}
-			collect("", tr.NetCDF.Root)
+			wantDims, wantVars := flatten(tr.NetCDF.Root)
 
 			gotDims := map[string][2]any{}
 			for _, d := range view.Dims {

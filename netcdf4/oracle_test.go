@@ -40,7 +40,7 @@ func TestViewMatchesNetCDFC(t *testing.T) {
 			src := p
 			if strings.HasSuffix(p, ".gz") {
 				src = filepath.Join(dir, strings.TrimSuffix(filepath.Base(p), ".gz"))
-				require.NoError(t, os.WriteFile(src, readFixture(t, p), 0o644))
+				require.NoError(t, os.WriteFile(src, testenv.ReadFixture(t, p), 0o644))
 			}
 			// netCDF-C refuses (or crashes on) some plain HDF5 files: a
 			// dangling link, a datatype it cannot read. Nothing to compare.

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/greensight/vzarr/internal/testenv"
 	"github.com/greensight/vzarr/validate"
 )
 
@@ -51,7 +52,7 @@ func TestInspectChunksListsEveryDataset(t *testing.T) {
 				Datasets map[string]truthDataset `json:"datasets"`
 			}
 			require.NoError(t, json.Unmarshal(raw, &truth))
-			data := readSource(t, src)
+			data := testenv.ReadFixture(t, src)
 			rep, err := validate.Inspect(context.Background(), bytes.NewReader(data), int64(len(data)), src, opts)
 			require.NoError(t, err)
 			for name, want := range truth.Datasets {
@@ -92,7 +93,7 @@ func TestInspectChunksKeepsErrors(t *testing.T) {
 	opts := validate.DefaultOptions()
 	opts.Chunks = true
 	src := filepath.Join("..", "testdata", "hdf5", "h5_latest_layouts.h5")
-	data := readSource(t, src)
+	data := testenv.ReadFixture(t, src)
 	rep, err := validate.Inspect(context.Background(), bytes.NewReader(data), int64(len(data)), src, opts)
 	require.NoError(t, err)
 	assert.Equal(t, validate.StatusError, rep.Status)
@@ -114,7 +115,7 @@ func TestInspectCancelled(t *testing.T) {
 	cancel()
 	for _, name := range []string{"hdf5/nc4_basic.nc", "netcdf3/classic.nc"} {
 		src := filepath.Join("..", "testdata", name)
-		data := readSource(t, src)
+		data := testenv.ReadFixture(t, src)
 		_, err := validate.Inspect(ctx, bytes.NewReader(data), int64(len(data)), src, validate.DefaultOptions())
 		assert.ErrorIs(t, err, context.Canceled, name)
 	}

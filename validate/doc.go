@@ -4,7 +4,10 @@
 // publisher needs before virtualizing the file as Zarr (filters with no
 // Zarr codec, huge contiguous variables, tiny or huge chunks, chunking that
 // makes a map of one time step read a whole time series, variable-length
-// data). With Options.Chunks it also lists every HDF5 dataset's storage:
-// each chunk's element offset, absolute file address, stored size and
-// filter mask.
+// data). Variables and dimensions are named by package netcdf4, the view
+// kerchunk translation uses too, so the report and the references describe
+// the same dataset. With Options.Chunks it also lists every HDF5 dataset's
+// storage, whatever its datatype and filters: each chunk's element offset,
+// absolute file address, stored size and filter mask (a chunk index that
+// cannot be read is a "chunk_index" error of the report, not a failure).
 package validate

@@ -1,0 +1,62 @@
+package testenv
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// SourcePatterns are the NetCDF/HDF5 files of the repository's test data,
+// relative to the repository root, then those of ../shared/realworld (a
+// user's clone has none: the pattern matches nothing).
+var SourcePatterns = []string{
+	"testdata/hdf5/*.h5", "testdata/hdf5/*.nc", "testdata/hdf5/*.h5.gz",
+	"testdata/netcdf3/*.nc", "kerchunk/testdata/*.h5", "kerchunk/testdata/*.nc",
+	"testdata/sample/*.nc", "testdata/series/*/*.nc",
+	"../shared/realworld/*.nc",
+}
+
+// SourceFiles returns every file SourcePatterns match below root, the
+// repository root (".." from a package folder), sorted.
+func SourceFiles(t testing.TB, root string) []string {
+	t.Helper()
+	var out []string
+	for _, pat := range SourcePatterns {
+		m, err := filepath.Glob(filepath.Join(root, pat))
+		if err != nil {
+			t.Fatalf("glob %s: %v", pat, err)
+		}
+		out = append(out, m...)
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		t.Fatalf("no test files under %s", root)
+	}
+	return out
+}
+
+// ReadFixture returns a test file's bytes, decompressed when its name ends
+// in .gz (the big fixtures are committed gzip-compressed).
+func ReadFixture(t testing.TB, p string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(p, ".gz") {
+		return data
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("%s: %v", p, err)
+	}
+	if data, err = io.ReadAll(zr); err != nil {
+		t.Fatalf("%s: %v", p, err)
+	}
+	return data
+}
