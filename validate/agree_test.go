@@ -17,7 +17,8 @@ import (
 // TestInspectAndRefAgree checks that the validation report (vzarr inspect)
 // and the kerchunk translation (vzarr ref) describe the same dataset on
 // every file: the same variables (translated or listed as skipped) and the
-// same dimension names for each translated one, and the same dimensions.
+// same dimension names and shape for each translated one, and the same
+// dimensions.
 func TestInspectAndRefAgree(t *testing.T) {
 	ctx := context.Background()
 	for _, p := range testenv.SourceFiles(t, "..") {
@@ -35,6 +36,7 @@ func TestInspectAndRefAgree(t *testing.T) {
 				refVars[name] = true
 				if assert.Contains(t, rep.Variables, name, "ref translates %s, inspect does not report it", name) {
 					assert.Equal(t, v.Dims, rep.Variables[name].Dims, "dimensions of %s", name)
+					assert.Equal(t, v.Shape, rep.Variables[name].Shape, "shape of %s", name)
 				}
 			}
 			for _, s := range res.Skipped {
