@@ -14,7 +14,7 @@ import (
 
 // The fuzz target and the corruption tests share exercise: it does what a
 // user of the package does with a file (open it, walk every object, list
-// every dataset's chunks, build the netCDF view, resolve soft links, read
+// every dataset's chunks, resolve soft links, read
 // every attribute) and reports every error it meets.
 
 // fixtureDir holds the HDF5 and netCDF-4 fixtures.
