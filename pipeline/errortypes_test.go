@@ -1,6 +1,8 @@
 package pipeline_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -24,13 +26,14 @@ import (
 	"github.com/greensight/vzarr/netcdf3"
 	"github.com/greensight/vzarr/pipeline"
 	"github.com/greensight/vzarr/refread"
+	"github.com/greensight/vzarr/refstore"
 	"github.com/greensight/vzarr/stac"
 	"github.com/greensight/vzarr/validate"
 )
 
 // sentinelPackages are the packages whose exported sentinel errors must
 // all have an error_type (directories relative to this one).
-var sentinelPackages = []string{"hdf5meta", "netcdf3", "kerchunk", "kerchunk/codecs", "refread", "combine",
+var sentinelPackages = []string{"hdf5meta", "netcdf3", "kerchunk", "kerchunk/codecs", "refread", "refstore", "combine",
 	"stac", "blobio", "catalog", "limits", "validate", "pipeline"}
 
 // sentinels lists every exported sentinel error of sentinelPackages, by
@@ -56,6 +59,7 @@ var sentinels = map[string]struct {
 	"refread.ErrBadMetadata":         {refread.ErrBadMetadata, "invalid_references"},
 	"refread.ErrBadRef":              {refread.ErrBadRef, "invalid_references"},
 	"refread.ErrUnsupported":         {refread.ErrUnsupported, "unsupported_feature"},
+	"refstore.ErrFormat":             {refstore.ErrFormat, "invalid_params"},
 	"combine.ErrIncompatible":        {combine.ErrIncompatible, "incompatible_inputs"},
 	"combine.ErrInvalid":             {combine.ErrInvalid, "invalid_params"},
 	"stac.ErrInvalid":                {stac.ErrInvalid, "invalid_metadata"},
@@ -137,6 +141,28 @@ func TestSentinelErrorTypes(t *testing.T) {
 			assert.NotEqual(t, pipeline.ErrTypeInternal, got)
 			assert.Equal(t, s.typ, got)
 			assert.Equal(t, s.typ, pipeline.Fail(wrapped).ErrorType)
+		})
+	}
+}
+
+// TestErrorTypePrecedence: an explicit StageError wins over the sentinels
+// in its chain; the caller's context gives timeout or canceled, also
+// through a storage error; an unknown error is internal.
+func TestErrorTypePrecedence(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"stage error", &pipeline.StageError{Type: pipeline.ErrTypeValidation, Err: fmt.Errorf("x: %w", hdf5meta.ErrFormat)}, pipeline.ErrTypeValidation},
+		{"deadline", fmt.Errorf("ref: %w", context.DeadlineExceeded), pipeline.ErrTypeTimeout},
+		{"canceled storage", &blobio.Error{Op: "read", Kind: blobio.ErrUnavailable, Err: context.Canceled}, pipeline.ErrTypeCanceled},
+		{"limit inside incompatible", fmt.Errorf("%w: %w", combine.ErrIncompatible, limits.ErrExceeded), pipeline.ErrTypeLimitExceeded},
+		{"unknown", errors.New("boom"), pipeline.ErrTypeInternal},
+		{"nil", nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, pipeline.ErrorType(tc.err))
 		})
 	}
 }

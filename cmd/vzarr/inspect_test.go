@@ -15,8 +15,13 @@ func TestInspectCommand(t *testing.T) {
 	basic := filepath.Join("..", "..", "testdata", "hdf5", "nc4_basic.nc")
 	var out, errb bytes.Buffer
 	require.Equal(t, 0, run([]string{"inspect", basic, "--chunks"}, &out, &errb), errb.String())
-	var rep map[string]any
-	require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
+	var env struct {
+		Success bool           `json:"success"`
+		Result  map[string]any `json:"result"`
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &env))
+	assert.True(t, env.Success)
+	rep := env.Result
 	assert.Equal(t, "hdf5", rep["format"])
 	assert.Contains(t, rep, "datasets")
 	assert.Contains(t, rep["variables"], "tas")
@@ -30,8 +35,8 @@ func TestInspectCommand(t *testing.T) {
 	// Filters without a Zarr codec are errors.
 	out.Reset()
 	assert.Equal(t, 1, run([]string{"inspect", filepath.Join("..", "..", "testdata", "hdf5", "h5_earliest_layouts.h5")}, &out, &errb))
-	require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
-	assert.Equal(t, "error", rep["status"])
+	require.NoError(t, json.Unmarshal(out.Bytes(), &env))
+	assert.Equal(t, "error", env.Result["status"])
 
 	// A truncated file gives the structured error.
 	data, err := os.ReadFile(basic)

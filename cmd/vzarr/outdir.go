@@ -21,8 +21,9 @@ import (
 // swapped in only when the job has completed (swapOut), so a failed run
 // leaves DIR as it was.
 
-// errOutputExists refuses an --out that holds another run's result.
-var errOutputExists = errors.New("output exists")
+// errOutputExists refuses an --out that holds another run's result
+// (error_type output_exists).
+var errOutputExists = &pipeline.StageError{Type: pipeline.ErrTypeOutputExists, Err: errors.New("output exists")}
 
 // outListing is what an output folder holds: the URLs of its objects.
 type outListing struct {
