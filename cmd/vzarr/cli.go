@@ -101,7 +101,11 @@ func (f *cmdFlags) helpText() string {
 		if s := f.short[fl.Name]; s != "" {
 			fmt.Fprintf(&b, "-%s, ", s)
 		}
-		fmt.Fprintf(&b, "--%s", fl.Name)
+		dash := "--"
+		if len(fl.Name) == 1 {
+			dash = "-"
+		}
+		fmt.Fprintf(&b, "%s%s", dash, fl.Name)
 		if name != "" {
 			fmt.Fprintf(&b, " %s", name)
 		}

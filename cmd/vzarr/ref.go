@@ -18,7 +18,7 @@ import (
 
 func init() {
 	register(command{name: "ref",
-		synopsis: "ref [flags] SRC -o OUT | ref [flags] -o DIR SRC...",
+		synopsis: "ref [flags] -o OUT SRC...",
 		summary:  "write the kerchunk references of NetCDF/HDF5 files (JSON or Parquet; Contract 4)",
 		help: `Translates SRC (a local path or blob URL) into kerchunk references and
 writes them, atomically, to OUT: a JSON file, or with --format parquet (or
