@@ -27,6 +27,8 @@ type cmdFlags struct {
 	short   map[string]string // a flag's one-letter alias, shown with it
 	verbose bool
 	printed bool // the flag package has printed the error and the help
+	// limitErr is the error of the VZARR_LIMIT_* variables (addLimits).
+	limitErr error
 }
 
 // newFlags returns the flag set of the registered command name, with
@@ -70,6 +72,9 @@ func (f *cmdFlags) parse(args []string) (help bool, err error) {
 	if err != nil {
 		f.printed = true
 		return false, usageError(err.Error())
+	}
+	if f.limitErr != nil {
+		return false, usagef("%v", f.limitErr)
 	}
 	return false, nil
 }

@@ -49,15 +49,12 @@ func runCombine(args []string, stdout, stderr io.Writer) int {
 	f.StringVar(&format, "format", "", "output format: json or parquet (default: parquet for an OUT ending in .parq or .parquet, else json)")
 	noTempl := f.Bool("no-templates", false, "write every chunk URL in full (no URL templates)")
 	parallel := f.Int("j", runtime.GOMAXPROCS(0), "inputs read or translated at once")
-	limitFlags := addLimitFlags(f.FlagSet)
+	lim := f.addLimits()
 	help, err := f.parse(args)
 	if help {
 		return 0
 	}
-	deps := pipeline.Deps{CombineParallel: *parallel}
-	if err == nil {
-		deps.Limits, err = limitFlags.limits()
-	}
+	deps := pipeline.Deps{CombineParallel: *parallel, Limits: *lim}
 	if err == nil {
 		p.RefFormat, err = refstore.ParseFormat(format)
 	}

@@ -34,14 +34,12 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&opts.TinyChunkBytes, "tiny-chunk-bytes", opts.TinyChunkBytes, "warn when chunks are smaller than this (uncompressed)")
 	fs.Uint64Var(&opts.HugeChunkBytes, "huge-chunk-bytes", opts.HugeChunkBytes, "warn when chunks are larger than this (uncompressed)")
 	fs.Uint64Var(&opts.TimeSeriesChunkSteps, "time-series-chunk-steps", opts.TimeSeriesChunkSteps, "warn when a chunk holds more time steps than this")
-	limitFlags := addLimitFlags(fs)
+	lim := f.addLimits()
 	help, err := f.parse(args)
 	if help {
 		return 0
 	}
-	if err == nil {
-		opts.Limits, err = limitFlags.limits()
-	}
+	opts.Limits = *lim
 	if err == nil && fs.NArg() != 1 {
 		err = usagef("inspect wants one URL, got %d arguments", fs.NArg())
 	}

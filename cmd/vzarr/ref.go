@@ -53,14 +53,12 @@ func runRef(args []string, stdout, stderr io.Writer) int {
 	f.StringVar(&format, "format", "", "output format: json or parquet (default: parquet for an OUT ending in .parq or .parquet, else json)")
 	noTempl := f.Bool("no-templates", false, "write every chunk URL in full (no URL templates)")
 	f.IntVar(&o.parallel, "j", runtime.GOMAXPROCS(0), "with several SRCs: sources translated at once")
-	limitFlags := addLimitFlags(f.FlagSet)
+	lim := f.addLimits()
 	help, err := f.parse(args)
 	if help {
 		return 0
 	}
-	if err == nil {
-		trans.Limits, err = limitFlags.limits()
-	}
+	trans.Limits = *lim
 	if err == nil {
 		o.format, err = refstore.ParseFormat(format)
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/engine"
-	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/pipeline"
 )
 
@@ -98,14 +97,10 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	workers := fs.Int("j", 4*runtime.GOMAXPROCS(0), "tasks run at once")
 	queueURL := fs.String("queue", "", "work queue URL (default: in process)")
 	progress := fs.String("progress", "auto", "progress on stderr: auto (on a terminal), always, never")
-	limitFlags := addLimitFlags(fs)
+	lim := f.addLimits()
 	help, err := f.parse(args)
 	if help {
 		return 0
-	}
-	var lim limits.Limits
-	if err == nil {
-		lim, err = limitFlags.limits()
 	}
 	if err == nil {
 		switch {
@@ -204,7 +199,7 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	svc, err := pipeline.NewService(ctx, pipeline.ServiceConfig{
 		Store:    store,
 		QueueURL: qurl,
-		Deps:     pipeline.Deps{Opener: opener, Logger: logger, Metrics: metrics, Limits: lim},
+		Deps:     pipeline.Deps{Opener: opener, Logger: logger, Metrics: metrics, Limits: *lim},
 		Engine:   engine.Options{Concurrency: max(*workers, 1), Observer: prog.observer()},
 		Submit: pipeline.Submitter{OutURL: outURL, PublishURL: publish, AllowedSchemes: []string{"file", blobio.SchemeABFS, blobio.SchemeABFSS,
 			blobio.SchemeAZ, blobio.SchemeAZBlob, blobio.SchemeMem}},

@@ -55,15 +55,12 @@ func runStac(args []string, stdout, stderr io.Writer) int {
 	titilerVar := f.String("titiler-variable", "", "variable of the tiles link (default: the first with x and y)")
 	created := f.String("created", "", "the item's created time, RFC 3339 (default: now)")
 	maxValues := f.Int("max-values", stac.DefaultMaxValues, "list the coordinate values of dimensions with at most this many")
-	limitFlags := addLimitFlags(f.FlagSet)
+	lim := f.addLimits()
 	help, err := f.parse(args)
 	if help {
 		return 0
 	}
-	store := &refstore.Store{}
-	if err == nil {
-		store.Limits, err = limitFlags.limits()
-	}
+	store := &refstore.Store{Limits: *lim}
 	if err == nil {
 		if combined == "" && f.NArg() == 1 {
 			combined = f.Arg(0)

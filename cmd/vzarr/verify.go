@@ -36,15 +36,12 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	f := newFlags("verify", stderr)
 	source := f.String("source", "", "the source file (default: the one URL the references name)")
 	sample := f.Int("sample", 8, "chunks checked per array: first, last and evenly spaced between (0: all)")
-	limitFlags := addLimitFlags(f.FlagSet)
+	lim := f.addLimits()
 	help, err := f.parse(args)
 	if help {
 		return 0
 	}
-	store := &refstore.Store{}
-	if err == nil {
-		store.Limits, err = limitFlags.limits()
-	}
+	store := &refstore.Store{Limits: *lim}
 	if err == nil && f.NArg() != 1 {
 		err = usagef("verify wants one reference set REF, got %d arguments", f.NArg())
 	}
