@@ -13,6 +13,7 @@ import (
 
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/internal/testenv"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/refstore"
 )
@@ -130,6 +131,39 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	}
 }
 
+// TestSaveAzurite: both formats round-trip through Azurite (skipped when
+// it is not configured), a replaced Parquet set keeps only the new files
+// and no staging object is left.
+func TestSaveAzurite(t *testing.T) {
+	o, container := testenv.Azurite(t)
+	st := &refstore.Store{Opener: o}
+	ctx := context.Background()
+	root := "abfs://" + container
+	small, big := translate(t, "sample/tas_2015.nc"), translate(t, "hdf5/nc4_groups.nc")
+	for _, url := range []string{root + "/refs/a.json", root + "/refs/a.parq"} {
+		for _, refs := range []*kerchunk.Refs{big, small} {
+			_, err := st.Save(ctx, url, refs, refstore.Auto)
+			require.NoError(t, err, url)
+			back, err := st.Load(ctx, url)
+			require.NoError(t, err, url)
+			assert.Equal(t, entries(refs), entries(back), url)
+		}
+	}
+	_, err := st.Save(ctx, root+"/fresh.parq", small, refstore.Parquet)
+	require.NoError(t, err)
+	rel := func(urls []string, prefix string) []string {
+		var out []string
+		for _, u := range urls {
+			out = append(out, strings.TrimPrefix(u, prefix))
+		}
+		return out
+	}
+	assert.Equal(t, rel(list(t, o, root+"/fresh.parq"), root+"/fresh.parq"), rel(list(t, o, root+"/refs/a.parq"), root+"/refs/a.parq"))
+	for _, u := range list(t, o, root+"/") {
+		assert.NotContains(t, u, "staging")
+	}
+}
+
 // TestSaveParquetReplaces: a second set written over a first leaves only
 // the second's files (a stale variable's records go), locally and in blob
 // storage.
@@ -217,4 +251,19 @@ func TestLoadErrors(t *testing.T) {
 
 	_, err = (&refstore.Store{}).Save(ctx, filepath.Join(dir, "x"), kerchunk.NewRefs(0), refstore.Format("xml"))
 	assert.ErrorIs(t, err, refstore.ErrFormat)
+}
+
+func TestPublishPrefixRefuses(t *testing.T) {
+	st, mem := memStore()
+	mem.Create("other")
+	ctx := context.Background()
+	for _, tc := range [][2]string{
+		{"mem://b/a.stage/", "mem://other/a/"},
+		{"mem://b/a/", "mem://b/a/sub/"},
+		{"mem://b/a/", "mem://b/"},
+		{t.TempDir(), "mem://b/a/"},
+	} {
+		err := refstore.PublishPrefix(ctx, st.Opener, tc[0], tc[1])
+		assert.ErrorIs(t, err, blobio.ErrInvalidArgument, "%v", tc)
+	}
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/greensight/vzarr/blobio"
@@ -175,11 +174,10 @@ func saveParquetLocal(dst string, refs *kerchunk.Refs, opts *kerchunk.ParquetOpt
 }
 
 // saveParquetBlob uploads the set under a staging prefix next to loc
-// (DST.vzarr-staging-RANDOM/), each file in one request; only when all are
-// there is the set copied into place, server side, record files first and
-// .zmetadata last (a reader that finds the new .zmetadata finds the new
-// records). The older set's files the new one lacks are deleted after,
-// then the staging prefix.
+// (DST.vzarr-staging-RANDOM/), each file in one request, and only when all
+// are there publishes it with PublishPrefix, .zmetadata last (a reader
+// that finds the new .zmetadata finds the new records). A set that fails
+// to be written or published leaves no staged objects.
 func saveParquetBlob(ctx context.Context, o *blobio.Opener, loc *blobio.Location, refs *kerchunk.Refs, opts *kerchunk.ParquetOptions) (int64, error) {
 	dstKey := strings.TrimRight(loc.Key, "/")
 	if dstKey == "" {
@@ -192,51 +190,32 @@ func saveParquetBlob(ctx context.Context, o *blobio.Opener, loc *blobio.Location
 	defer b.Close()
 	var suffix [6]byte
 	_, _ = rand.Read(suffix[:])
-	stageKey := dstKey + ".vzarr-staging-" + hex.EncodeToString(suffix[:])
+	stageKey := dstKey + ".vzarr-staging-" + hex.EncodeToString(suffix[:]) + "/"
+	staging := loc.WithKey(stageKey).String()
 	var names []string
 	var total int64
+	published := false
+	defer func() {
+		if !published {
+			for _, n := range names {
+				_ = b.Delete(context.WithoutCancel(ctx), stageKey+n)
+			}
+		}
+	}()
 	err = kerchunk.WriteParquetSet(refs, func(name string, data []byte) error {
 		names = append(names, name)
 		total += int64(len(data))
-		return o.WriteAtomic(ctx, loc.WithKey(stageKey+"/"+name).String(), func(w io.Writer) error {
+		return o.WriteAtomic(ctx, staging+name, func(w io.Writer) error {
 			_, err := w.Write(data)
 			return err
 		})
 	}, opts)
-	defer func() {
-		// The staging prefix goes, whether the set was published or not.
-		for _, n := range names {
-			_ = b.Delete(context.WithoutCancel(ctx), stageKey+"/"+n)
-		}
-	}()
 	if err != nil {
 		return 0, err
 	}
-	// .zmetadata last: it is what makes a folder a set for readers.
-	sort.SliceStable(names, func(i, j int) bool { return names[j] == ".zmetadata" && names[i] != ".zmetadata" })
-	fresh := map[string]bool{}
-	for _, n := range names {
-		fresh[n] = true
-		if err := b.Copy(ctx, dstKey+"/"+n, stageKey+"/"+n, nil); err != nil {
-			return 0, fmt.Errorf("publishing %s: copying %s: %w", loc, n, err)
-		}
+	if err := PublishPrefix(ctx, o, staging, loc.WithKey(dstKey+"/").String(), ".zmetadata"); err != nil {
+		return 0, err
 	}
-	old, err := o.Scan(ctx, loc.WithKey(dstKey+"/").String(), blobio.ScanOptions{Pattern: "*", Recursive: true})
-	if err != nil && !errors.Is(err, blobio.ErrNotFound) {
-		return total, fmt.Errorf("publishing %s: listing the older set: %w", loc, err)
-	}
-	if old != nil {
-		for _, f := range old.Files {
-			l, err := o.Parse(f.URL)
-			if err != nil {
-				continue
-			}
-			if rel := strings.TrimPrefix(l.Key, dstKey+"/"); !fresh[rel] {
-				if err := b.Delete(ctx, l.Key); err != nil {
-					return total, fmt.Errorf("publishing %s: deleting the stale %s: %w", loc, rel, err)
-				}
-			}
-		}
-	}
+	published = true
 	return total, nil
 }
