@@ -194,9 +194,6 @@ type ValidateParams struct {
 	FailOnWarnings bool `json:"fail_on_warnings,omitempty"`
 	// SizeBytes is the file's size from the scan (for progress reports).
 	SizeBytes int64 `json:"size_bytes,omitempty"`
-	// RefFormat is the layout written to RefURL: "json" or "parquet"
-	// (default: by RefURL's name, see refstore.FormatOf).
-	RefFormat refstore.Format `json:"ref_format,omitempty"`
 }
 
 // ValidationError is a file the validate stage refuses: its report has
@@ -347,11 +344,6 @@ func generateRef(ctx context.Context, deps *Deps, p RefParams) (*RefResult, erro
 func (d *Deps) saveRefs(ctx context.Context, url string, refs *kerchunk.Refs, f refstore.Format) (int64, error) {
 	st := &refstore.Store{Opener: d.opener(), Limits: d.Limits, JSON: d.RefWrite}
 	return st.Save(ctx, url, refs, f)
-}
-
-// refStore is the store the stages read references through.
-func (d *Deps) refStore() *refstore.Store {
-	return &refstore.Store{Opener: d.opener(), Limits: d.Limits}
 }
 
 // CombineParams are the combine stage's parameters (Contract 5): the
