@@ -175,3 +175,42 @@ func TestLimitErrorType(t *testing.T) {
 		assert.Equal(t, pipeline.ErrTypeLimitExceeded, pipeline.ErrorType(e), e.Error())
 	}
 }
+
+// TestOneErrorVocabulary: no Go file of the module but this package's
+// errortypes.go (and engine's, whose two types it re-exports) spells an
+// error_type of the table as a string literal: the commands, the
+// orchestrator and the stages all name them through the ErrType*
+// constants, so that there is one vocabulary.
+func TestOneErrorVocabulary(t *testing.T) {
+	vocab := map[string]bool{pipeline.ErrTypeUsage: true, pipeline.ErrTypeOutputExists: true, pipeline.ErrTypeInternal: true}
+	for _, s := range sentinels {
+		vocab[s.typ] = true
+	}
+	allowed := map[string]bool{filepath.Join("pipeline", "errortypes.go"): true, filepath.Join("engine", "engine.go"): true}
+	root := ".."
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && p != root {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		if allowed[rel] {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), p, nil, parser.SkipObjectResolution)
+		require.NoError(t, err)
+		ast.Inspect(f, func(n ast.Node) bool {
+			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING && vocab[strings.Trim(lit.Value, "`\"")] {
+				t.Errorf("%s: the error_type %s is spelled out; use the pipeline.ErrType* constant", rel, lit.Value)
+			}
+			return true
+		})
+		return nil
+	})
+	require.NoError(t, err)
+}
