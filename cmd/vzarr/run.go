@@ -23,7 +23,7 @@ import (
 
 func init() {
 	register(command{name: "run",
-		synopsis: "run [flags] --dataset-id ID --resource-id ID -o OUT SOURCE_URL",
+		synopsis: "run [flags] --dataset-id ID --resource-id ID -o OUT_URL SOURCE_URL",
 		summary:  "the whole pipeline in one process: scan, validate, ref, combine, STAC item",
 		help: `Runs the whole pipeline in this process: scan SOURCE_URL (a folder or blob
 prefix), validate every file, write one kerchunk reference per file, combine
@@ -107,7 +107,7 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 		case fs.NArg() != 1:
 			err = usagef("run wants exactly one SOURCE_URL, got %d arguments", fs.NArg())
 		case *out == "":
-			err = usagef("run needs -o OUT")
+			err = usagef("run needs -o OUT_URL")
 		case catalog.DSNHasPassword(*dsn):
 			err = usagef("--catalog holds a password, which the command line shows to every user: give it in PGPASSWORD or a PGPASSFILE")
 		case req.DatasetID == "" || req.ResourceID == "":
