@@ -21,6 +21,8 @@
 //     needs before virtualizing.
 //   - kerchunk: the reference model and the HDF5/netCDF-3 to Zarr v2
 //     translation.
+//   - refstore: the one place reference sets are loaded and saved (JSON or
+//     fsspec's Parquet layout, local or blob, written atomically).
 //   - combine: concatenation of many references along one dimension.
 //   - limits: the bounds every reader checks numbers from files and
 //     references against before allocating (error_type limit_exceeded).

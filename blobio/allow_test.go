@@ -79,7 +79,7 @@ func TestAllowList(t *testing.T) {
 			assert.Nil(t, loc)
 			assert.ErrorIs(t, err, tc.want)
 			if tc.want == ErrSourceNotAllowed {
-				assert.Equal(t, "source_not_allowed", ErrorType(err))
+				assert.ErrorIs(t, err, ErrSourceNotAllowed)
 			}
 		})
 	}

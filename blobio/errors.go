@@ -81,37 +81,6 @@ func (e *Error) Unwrap() []error {
 	return out
 }
 
-// ErrorType names the kind of err for JSON error reports: "not_found",
-// "permission_denied", "unavailable", "source_not_allowed", "invalid_url", "invalid_argument",
-// "config_error", "changed", "canceled", "timeout", or "error".
-func ErrorType(err error) string {
-	switch {
-	case err == nil:
-		return ""
-	case errors.Is(err, ErrNotFound):
-		return "not_found"
-	case errors.Is(err, ErrPermission):
-		return "permission_denied"
-	case errors.Is(err, ErrUnavailable):
-		return "unavailable"
-	case errors.Is(err, ErrSourceNotAllowed):
-		return "source_not_allowed"
-	case errors.Is(err, ErrInvalidURL):
-		return "invalid_url"
-	case errors.Is(err, ErrInvalidArgument):
-		return "invalid_argument"
-	case errors.Is(err, ErrConfig):
-		return "config_error"
-	case errors.Is(err, ErrChanged):
-		return "changed"
-	case errors.Is(err, context.Canceled):
-		return "canceled"
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
-	}
-	return "error"
-}
-
 // wrap turns err from an operation on url into an *Error with its kind.
 // ctx is the caller's context: when it has ended, its error is the cause.
 func wrap(ctx context.Context, op, url string, err error) error {

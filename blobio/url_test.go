@@ -164,9 +164,9 @@ func TestParseURLStrict(t *testing.T) {
 			require.Error(t, err)
 			assert.ErrorIs(t, err, tc.want)
 			if tc.want == ErrSourceNotAllowed {
-				assert.Equal(t, "source_not_allowed", ErrorType(err))
+				assert.ErrorIs(t, err, ErrSourceNotAllowed)
 			} else {
-				assert.Equal(t, "invalid_url", ErrorType(err))
+				assert.ErrorIs(t, err, ErrInvalidURL)
 			}
 		})
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/kerchunk"
-	"github.com/greensight/vzarr/refread"
+	"github.com/greensight/vzarr/refstore"
 )
 
 // Source is one input of Combine: a reference set, loaded when Combine
@@ -34,8 +34,10 @@ func (s memSource) Load(context.Context) (*kerchunk.Refs, error) { return s.refs
 func Refs(name string, refs *kerchunk.Refs) Source { return memSource{name, refs} }
 
 // URLSource reads the object at a URL (anything blobio opens): a kerchunk
-// reference file (JSON, version 0 or 1, ours or Python kerchunk's), or a
-// NetCDF/HDF5 source file, which is translated on the fly with Translate.
+// reference set in either layout refstore loads (a JSON file, version 0 or
+// 1, ours or Python kerchunk's; or a Parquet set, a folder or prefix), or
+// a NetCDF/HDF5 source file, which is translated on the fly with
+// Translate.
 type URLSource struct {
 	URL       string
 	Opener    *blobio.Opener   // nil: blobio.NewOpenerFromEnv()
@@ -45,18 +47,18 @@ type URLSource struct {
 // Name returns the URL.
 func (s *URLSource) Name() string { return s.URL }
 
-// Load reads or translates the object: JSON (its first non-blank byte is
-// "{") is read as references, anything else translated; a URL that names
-// no object is read as a Parquet reference set (refread.LoadRefs).
+// Load reads or translates the object: a URL that names no object (a
+// Parquet set), or an object that is JSON (its first non-blank byte is
+// "{"), is loaded with refstore; anything else is translated.
 func (s *URLSource) Load(ctx context.Context) (*kerchunk.Refs, error) {
 	o := s.Opener
 	if o == nil {
 		o = blobio.NewOpenerFromEnv()
 	}
+	store := &refstore.Store{Opener: o, Limits: s.Translate.Limits}
 	obj, err := o.OpenObject(ctx, s.URL, hdf5meta.DefaultReaderOptions()...)
 	if err != nil {
-		// No object: a Parquet reference set (a folder or prefix)?
-		return refread.LoadRefs(ctx, o, s.URL, s.Translate.Limits)
+		return store.Load(ctx, s.URL)
 	}
 	defer obj.Close()
 	head := make([]byte, min(obj.Size(), 64))
@@ -64,11 +66,7 @@ func (s *URLSource) Load(ctx context.Context) (*kerchunk.Refs, error) {
 		return nil, fmt.Errorf("reading %s: %w", s.URL, err)
 	}
 	if t := bytes.TrimLeft(head, " \t\r\n\ufeff"); len(t) > 0 && t[0] == '{' {
-		refs, err := kerchunk.ReadJSONLimits(io.NewSectionReader(obj, 0, obj.Size()), s.Translate.Limits)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", s.URL, err)
-		}
-		return refs, nil
+		return store.Load(ctx, s.URL)
 	}
 	opts := s.Translate
 	if opts.Name == "" {

@@ -5,6 +5,12 @@
 //	{"success": true, "result": {...}}
 //	{"success": false, "error": "...", "error_type": "..."}
 //
+// ErrorType gives error_type from one table, the error vocabulary of the
+// whole module: every sentinel error of the packages the stages call maps
+// to one ErrType* constant (a *StageError names its type explicitly).
+// The vzarr command uses the same table. The ref and combine stages write
+// JSON or Parquet references through package refstore (ref_format).
+//
 // The register stage (Contract 6), RegisterZarrSTAC, builds the STAC item
 // of a combined kerchunk reference file, caches it on the Release and
 // completes the Release, in one catalog transaction. Stages log with slog:

@@ -1,37 +1,77 @@
 package pipeline
 
 import (
+	"context"
 	"errors"
 
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/combine"
+	"github.com/greensight/vzarr/engine"
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/kerchunk/codecs"
 	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/netcdf3"
 	"github.com/greensight/vzarr/refread"
+	"github.com/greensight/vzarr/refstore"
 	"github.com/greensight/vzarr/stac"
 	"github.com/greensight/vzarr/validate"
 )
 
-// Error types of the sentinel errors below (besides those above).
+// The error_type vocabulary of failure envelopes: the one list, for the
+// stages, the job failures and the vzarr command alike.
 const (
-	ErrTypeLimitExceeded = "limit_exceeded"
-	ErrTypeObjectChanged = "object_changed"
+	// ErrTypeInvalidParams: the request or parameters break the contract.
+	ErrTypeInvalidParams = "invalid_params"
+	// ErrTypeUsage: bad command-line arguments (the vzarr command).
+	ErrTypeUsage = "usage_error"
+	// ErrTypeOutputExists: the output holds another run's result (vzarr
+	// run without --overwrite).
+	ErrTypeOutputExists = "output_exists"
+	// ErrTypeNotFound: the file, object, record or directory does not exist.
+	ErrTypeNotFound          = "not_found"
+	ErrTypeIllegalTransition = "illegal_transition"
+	ErrTypeConflict          = "conflict"
+	ErrTypeReleaseMismatch   = "release_mismatch"
+	ErrTypeInvalidRefs       = "invalid_references"
+	ErrTypeInvalidMetadata   = "invalid_metadata"
+	ErrTypePermission        = "permission_denied"
+	ErrTypeUnavailable       = "storage_unavailable"
+	ErrTypeConfig            = "configuration_error"
+	ErrTypeSourceNotAllowed  = "source_not_allowed"
+	ErrTypeTimeout           = engine.ErrTypeTimeout // also a stage past engine.Options.StageDeadline
+	ErrTypeWorkerLost        = engine.ErrTypeWorkerLost
+	ErrTypeCanceled          = "canceled"
+	ErrTypeInternal          = "internal_error"
+	// ErrTypeCatalogUnavailable: the catalog database cannot be reached.
+	ErrTypeCatalogUnavailable = "catalog_unavailable"
+	ErrTypeLimitExceeded      = "limit_exceeded"
+	ErrTypeObjectChanged      = "object_changed"
+
+	// Error types of the file-reading stages.
+	ErrTypeValidation   = "validation_failed"
+	ErrTypeFormat       = "format_error"
+	ErrTypeTruncated    = "truncated_file"
+	ErrTypeUnsupported  = "unsupported_feature"
+	ErrTypeNotNetCDF    = "not_netcdf"
+	ErrTypeIncompatible = "incompatible_inputs"
+	ErrTypeNoFiles      = "no_files"
 )
 
-// sentinelTypes gives every exported sentinel error of the packages the
-// stages call its error_type; the first match wins, so more specific
-// kinds (a limit, a truncated file) come before the generic ones that may
-// wrap them. TestSentinelErrorTypes fails when one of those packages
-// exports a sentinel that is not listed here.
+// sentinelTypes is the one table from sentinel errors to error_type:
+// every exported sentinel error of the packages the stages and the
+// command call. The first match wins, so more specific kinds (a limit, a
+// truncated file) come before the generic ones that may wrap them.
+// TestSentinelErrorTypes fails when one of those packages exports a
+// sentinel that is not listed here.
 var sentinelTypes = []struct {
 	err error
 	typ string
 }{
 	{limits.ErrExceeded, ErrTypeLimitExceeded},
+	{ErrInvalidParams, ErrTypeInvalidParams},
+	{ErrInvalidRequest, ErrTypeInvalidParams},
 
 	{hdf5meta.ErrTruncated, ErrTypeTruncated},
 	{netcdf3.ErrTruncated, ErrTypeTruncated},
@@ -55,9 +95,14 @@ var sentinelTypes = []struct {
 	{refread.ErrNotFound, ErrTypeInvalidRefs},
 	{refread.ErrBadMetadata, ErrTypeInvalidRefs},
 	{refread.ErrBadRef, ErrTypeInvalidRefs},
+	{refstore.ErrFormat, ErrTypeInvalidParams},
 	{stac.ErrReferences, ErrTypeInvalidRefs},
 	{stac.ErrInvalid, ErrTypeInvalidMetadata},
 	{stac.ErrTimeUnits, ErrTypeInvalidMetadata},
+
+	// The caller's context, before the storage kinds that may wrap it.
+	{context.DeadlineExceeded, ErrTypeTimeout},
+	{context.Canceled, ErrTypeCanceled},
 
 	{catalog.ErrIllegalTransition, ErrTypeIllegalTransition},
 	{catalog.ErrConflict, ErrTypeConflict},
@@ -73,18 +118,23 @@ var sentinelTypes = []struct {
 	{blobio.ErrInvalidURL, ErrTypeConfig},
 	{blobio.ErrInvalidArgument, ErrTypeInvalidParams},
 	{blobio.ErrChanged, ErrTypeObjectChanged},
-
-	{ErrInvalidParams, ErrTypeInvalidParams},
-	{ErrInvalidRequest, ErrTypeInvalidParams},
 }
 
-// sentinelType returns the error_type of the first sentinel of
-// sentinelTypes in err's chain, or "".
-func sentinelType(err error) string {
+// ErrorType classifies an error for the envelope's error_type: the Type of
+// the first *StageError in its chain, else the type of the first sentinel
+// of the table found in its chain, else ErrTypeInternal.
+func ErrorType(err error) string {
+	if err == nil {
+		return ""
+	}
+	var se *StageError
+	if errors.As(err, &se) {
+		return se.Type
+	}
 	for _, s := range sentinelTypes {
 		if errors.Is(err, s.err) {
 			return s.typ
 		}
 	}
-	return ""
+	return ErrTypeInternal
 }

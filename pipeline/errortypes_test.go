@@ -1,6 +1,8 @@
 package pipeline_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -24,13 +26,14 @@ import (
 	"github.com/greensight/vzarr/netcdf3"
 	"github.com/greensight/vzarr/pipeline"
 	"github.com/greensight/vzarr/refread"
+	"github.com/greensight/vzarr/refstore"
 	"github.com/greensight/vzarr/stac"
 	"github.com/greensight/vzarr/validate"
 )
 
 // sentinelPackages are the packages whose exported sentinel errors must
 // all have an error_type (directories relative to this one).
-var sentinelPackages = []string{"hdf5meta", "netcdf3", "kerchunk", "kerchunk/codecs", "refread", "combine",
+var sentinelPackages = []string{"hdf5meta", "netcdf3", "kerchunk", "kerchunk/codecs", "refread", "refstore", "combine",
 	"stac", "blobio", "catalog", "limits", "validate", "pipeline"}
 
 // sentinels lists every exported sentinel error of sentinelPackages, by
@@ -56,6 +59,7 @@ var sentinels = map[string]struct {
 	"refread.ErrBadMetadata":         {refread.ErrBadMetadata, "invalid_references"},
 	"refread.ErrBadRef":              {refread.ErrBadRef, "invalid_references"},
 	"refread.ErrUnsupported":         {refread.ErrUnsupported, "unsupported_feature"},
+	"refstore.ErrFormat":             {refstore.ErrFormat, "invalid_params"},
 	"combine.ErrIncompatible":        {combine.ErrIncompatible, "incompatible_inputs"},
 	"combine.ErrInvalid":             {combine.ErrInvalid, "invalid_params"},
 	"stac.ErrInvalid":                {stac.ErrInvalid, "invalid_metadata"},
@@ -141,6 +145,28 @@ func TestSentinelErrorTypes(t *testing.T) {
 	}
 }
 
+// TestErrorTypePrecedence: an explicit StageError wins over the sentinels
+// in its chain; the caller's context gives timeout or canceled, also
+// through a storage error; an unknown error is internal.
+func TestErrorTypePrecedence(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"stage error", &pipeline.StageError{Type: pipeline.ErrTypeValidation, Err: fmt.Errorf("x: %w", hdf5meta.ErrFormat)}, pipeline.ErrTypeValidation},
+		{"deadline", fmt.Errorf("ref: %w", context.DeadlineExceeded), pipeline.ErrTypeTimeout},
+		{"canceled storage", &blobio.Error{Op: "read", Kind: blobio.ErrUnavailable, Err: context.Canceled}, pipeline.ErrTypeCanceled},
+		{"limit inside incompatible", fmt.Errorf("%w: %w", combine.ErrIncompatible, limits.ErrExceeded), pipeline.ErrTypeLimitExceeded},
+		{"unknown", errors.New("boom"), pipeline.ErrTypeInternal},
+		{"nil", nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, pipeline.ErrorType(tc.err))
+		})
+	}
+}
+
 // TestLimitErrorType: a *limits.Error, however wrapped, is limit_exceeded.
 func TestLimitErrorType(t *testing.T) {
 	err := limits.CheckVar(limits.CoordElements, "a.nc", "time", 1<<40, 50_000_000)
@@ -148,4 +174,43 @@ func TestLimitErrorType(t *testing.T) {
 	for _, e := range []error{err, fmt.Errorf("combine: %w", err), fmt.Errorf("combine: %w", fmt.Errorf("%w: %w", combine.ErrIncompatible, err))} {
 		assert.Equal(t, pipeline.ErrTypeLimitExceeded, pipeline.ErrorType(e), e.Error())
 	}
+}
+
+// TestOneErrorVocabulary: no Go file of the module but this package's
+// errortypes.go (and engine's, whose two types it re-exports) spells an
+// error_type of the table as a string literal: the commands, the
+// orchestrator and the stages all name them through the ErrType*
+// constants, so that there is one vocabulary.
+func TestOneErrorVocabulary(t *testing.T) {
+	vocab := map[string]bool{pipeline.ErrTypeUsage: true, pipeline.ErrTypeOutputExists: true, pipeline.ErrTypeInternal: true}
+	for _, s := range sentinels {
+		vocab[s.typ] = true
+	}
+	allowed := map[string]bool{filepath.Join("pipeline", "errortypes.go"): true, filepath.Join("engine", "engine.go"): true}
+	root := ".."
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && p != root {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		if allowed[rel] {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), p, nil, parser.SkipObjectResolution)
+		require.NoError(t, err)
+		ast.Inspect(f, func(n ast.Node) bool {
+			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING && vocab[strings.Trim(lit.Value, "`\"")] {
+				t.Errorf("%s: the error_type %s is spelled out; use the pipeline.ErrType* constant", rel, lit.Value)
+			}
+			return true
+		})
+		return nil
+	})
+	require.NoError(t, err)
 }

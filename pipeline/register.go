@@ -15,6 +15,7 @@ import (
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/refread"
+	"github.com/greensight/vzarr/refstore"
 	"github.com/greensight/vzarr/stac"
 )
 
@@ -76,8 +77,8 @@ type RegisterDeps struct {
 	// Opener reads the reference file and coordinate chunks (local files,
 	// Azure); nil means blobio.NewOpenerFromEnv().
 	Opener *blobio.Opener
-	// LoadRefs overrides how the reference file is read; default: through
-	// Opener, JSON (version 0 or 1).
+	// LoadRefs overrides how the reference file is read; default:
+	// refstore.Store.Load through Opener (a JSON file or a Parquet set).
 	LoadRefs RefLoader
 	// STAC configures the item.
 	STAC STACConfig
@@ -240,7 +241,7 @@ func register(ctx context.Context, deps *RegisterDeps, p *RegisterParams) (*Regi
 	load := deps.LoadRefs
 	if load == nil {
 		load = func(ctx context.Context, url string) (*kerchunk.Refs, error) {
-			return loadRefs(ctx, opener, url, deps.Limits)
+			return (&refstore.Store{Opener: opener, Limits: deps.Limits}).Load(ctx, url)
 		}
 	}
 	refs, err := load(ctx, p.CombinedRefURL)
@@ -342,14 +343,4 @@ func applyCombineResult(info *stac.DatasetInfo, p *RegisterParams, tr *stac.Time
 		}
 	}
 	return warnings
-}
-
-// LoadRefs reads references through opener: a JSON file or a Parquet
-// set (refread.LoadRefs).
-func LoadRefs(ctx context.Context, opener *blobio.Opener, url string) (*kerchunk.Refs, error) {
-	return loadRefs(ctx, opener, url, limits.Limits{})
-}
-
-func loadRefs(ctx context.Context, opener *blobio.Opener, url string, lim limits.Limits) (*kerchunk.Refs, error) {
-	return refread.LoadRefs(ctx, opener, url, lim)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/pipeline"
+	"github.com/greensight/vzarr/refstore"
 )
 
 var now = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -211,7 +212,7 @@ func TestRegisterFailures(t *testing.T) {
 					local := e.params.CombinedRefURL
 					e.deps.Opener = &blobio.Opener{}
 					e.deps.LoadRefs = func(ctx context.Context, _ string) (*kerchunk.Refs, error) {
-						return pipeline.LoadRefs(ctx, &blobio.Opener{}, local)
+						return (&refstore.Store{Opener: &blobio.Opener{}}).Load(ctx, local)
 					}
 					e.params.CombinedRefURL = "abfs://refs/combined/global_monthly.json"
 				}, pipeline.ErrTypeInvalidMetadata, "storage account"},

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"path"
 	"sort"
@@ -20,6 +19,7 @@ import (
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/limits"
+	"github.com/greensight/vzarr/refstore"
 	"github.com/greensight/vzarr/validate"
 )
 
@@ -31,17 +31,6 @@ const (
 	StageRef      = "ref"
 	StageCombine  = "combine"
 	StageRegister = "register"
-)
-
-// Error types of the file-reading stages (besides ErrorType's).
-const (
-	ErrTypeValidation   = "validation_failed"
-	ErrTypeFormat       = "format_error"
-	ErrTypeTruncated    = "truncated_file"
-	ErrTypeUnsupported  = "unsupported_feature"
-	ErrTypeNotNetCDF    = "not_netcdf"
-	ErrTypeIncompatible = "incompatible_inputs"
-	ErrTypeNoFiles      = "no_files"
 )
 
 // Deps are what the stage handlers work with. The zero value works for
@@ -59,6 +48,9 @@ type Deps struct {
 	// Validate holds the chunking report's thresholds; the zero value
 	// means validate.DefaultOptions().
 	Validate *validate.Options
+	// RefWrite are the options of the JSON reference files the ref and
+	// combine stages write (nil: the defaults, with URL templates).
+	RefWrite *kerchunk.WriteOptions
 	// CombineParallel bounds the references the combine stage loads at
 	// once (0: GOMAXPROCS).
 	CombineParallel int
@@ -152,23 +144,6 @@ func (m *Metrics) wrote(n int64) {
 	}
 	m.ObjectsWriten.Add(1)
 	m.BytesWritten.Add(n)
-}
-
-// classify gives file errors their error_type (ErrorType knows the
-// catalog's and storage's).
-func classify(err error) error {
-	if err == nil {
-		return nil
-	}
-	var se *StageError
-	if errors.As(err, &se) {
-		return err
-	}
-	typ := sentinelType(err)
-	if typ == "" {
-		return err
-	}
-	return &StageError{Type: typ, Err: err}
 }
 
 // IsRetryable reports errors that may go away by themselves: storage or a
@@ -289,7 +264,7 @@ func inspect(ctx context.Context, deps *Deps, p ValidateParams) (*validate.Repor
 	}
 	rep, err := validate.Inspect(ctx, obj.Reader, obj.Size(), p.NCURL, opts)
 	if err != nil {
-		return nil, classify(fmt.Errorf("validate %s: %w", p.NCURL, err))
+		return nil, fmt.Errorf("validate %s: %w", p.NCURL, err)
 	}
 	return rep, nil
 }
@@ -301,12 +276,17 @@ type RefParams struct {
 	RefURL string `json:"ref_url"`
 	// SizeBytes is the file's size from the scan (for progress reports).
 	SizeBytes int64 `json:"size_bytes,omitempty"`
+	// RefFormat is the layout written to RefURL: "json" or "parquet"
+	// (default: by RefURL's name, see refstore.FormatOf).
+	RefFormat refstore.Format `json:"ref_format,omitempty"`
 }
 
 // RefResult is the ref stage's result (Contract 4).
 type RefResult struct {
-	NCURL        string                       `json:"nc_url"`
-	RefURL       string                       `json:"ref_url"`
+	NCURL  string `json:"nc_url"`
+	RefURL string `json:"ref_url"`
+	// Format is the source file's format (kerchunk.Result.Format).
+	Format       string                       `json:"format,omitempty"`
 	Dimensions   map[string]uint64            `json:"dimensions"`
 	Variables    map[string]*kerchunk.VarInfo `json:"variables"`
 	RefSizeBytes int64                        `json:"ref_size_bytes"`
@@ -333,6 +313,9 @@ func generateRef(ctx context.Context, deps *Deps, p RefParams) (*RefResult, erro
 	if strings.TrimSpace(p.NCURL) == "" || strings.TrimSpace(p.RefURL) == "" {
 		return nil, invalidParams("nc_url and ref_url are required")
 	}
+	if _, err := refstore.ParseFormat(string(p.RefFormat)); err != nil {
+		return nil, invalidParams("ref_format: %v", err)
+	}
 	o := deps.opener()
 	obj, err := o.OpenObject(ctx, p.NCURL, hdf5meta.DefaultReaderOptions()...)
 	if err != nil {
@@ -345,38 +328,22 @@ func generateRef(ctx context.Context, deps *Deps, p RefParams) (*RefResult, erro
 	opts.Name = p.NCURL
 	tr, err := kerchunk.Translate(ctx, obj.Reader, obj.Size(), obj.RefURL, opts)
 	if err != nil {
-		return nil, classify(fmt.Errorf("ref %s: %w", p.NCURL, err))
+		return nil, fmt.Errorf("ref %s: %w", p.NCURL, err)
 	}
-	n, err := writeRefs(ctx, o, p.RefURL, tr.Refs)
+	n, err := deps.saveRefs(ctx, p.RefURL, tr.Refs, p.RefFormat)
 	if err != nil {
 		return nil, fmt.Errorf("ref %s: writing %s: %w", p.NCURL, p.RefURL, err)
 	}
 	deps.Metrics.wrote(n)
-	return &RefResult{NCURL: p.NCURL, RefURL: p.RefURL, Dimensions: tr.Dimensions, Variables: tr.Variables,
+	return &RefResult{NCURL: p.NCURL, RefURL: p.RefURL, Format: tr.Format, Dimensions: tr.Dimensions, Variables: tr.Variables,
 		RefSizeBytes: n, Skipped: tr.Skipped, Warnings: tr.Warnings}, nil
 }
 
-// writeRefs writes references as JSON, atomically, and returns the size.
-func writeRefs(ctx context.Context, o *blobio.Opener, url string, refs *kerchunk.Refs) (int64, error) {
-	var n int64
-	err := o.WriteAtomic(ctx, url, func(w io.Writer) error {
-		cw := &byteCounter{w: w}
-		err := kerchunk.WriteJSON(cw, refs, nil)
-		n = cw.n
-		return err
-	})
-	return n, err
-}
-
-type byteCounter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *byteCounter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
+// saveRefs writes references, atomically, in format f (Auto: the URL's,
+// see refstore.FormatOf) and returns their size.
+func (d *Deps) saveRefs(ctx context.Context, url string, refs *kerchunk.Refs, f refstore.Format) (int64, error) {
+	st := &refstore.Store{Opener: d.opener(), Limits: d.Limits, JSON: d.RefWrite}
+	return st.Save(ctx, url, refs, f)
 }
 
 // CombineParams are the combine stage's parameters (Contract 5): the
@@ -392,6 +359,9 @@ type CombineParams struct {
 	// Identical names variables without ConcatDim whose values must match
 	// in every input.
 	Identical []string `json:"identical,omitempty"`
+	// RefFormat is the layout written to CombinedRefURL: "json" or
+	// "parquet" (default: by CombinedRefURL's name, see refstore.FormatOf).
+	RefFormat refstore.Format `json:"ref_format,omitempty"`
 }
 
 // CombineResult is the combine stage's result (Contract 5).
@@ -436,6 +406,9 @@ func combineRefs(ctx context.Context, deps *Deps, p CombineParams) (*CombineResu
 	case p.CombinedRefURL == "":
 		return nil, invalidParams("combined_ref_url is required")
 	}
+	if _, err := refstore.ParseFormat(string(p.RefFormat)); err != nil {
+		return nil, invalidParams("ref_format: %v", err)
+	}
 	o := deps.opener()
 	inputs := p.RefURLs
 	if len(inputs) == 0 {
@@ -448,9 +421,9 @@ func combineRefs(ctx context.Context, deps *Deps, p CombineParams) (*CombineResu
 	res, err := combine.Combine(ctx, sources, combine.Options{ConcatDim: p.ConcatDim, Identical: p.Identical,
 		Opener: o, Parallel: deps.CombineParallel, Logger: deps.Logger, Limits: deps.Limits})
 	if err != nil {
-		return nil, classify(fmt.Errorf("combine: %w", err))
+		return nil, fmt.Errorf("combine: %w", err)
 	}
-	n, err := writeRefs(ctx, o, p.CombinedRefURL, res.Refs)
+	n, err := deps.saveRefs(ctx, p.CombinedRefURL, res.Refs, p.RefFormat)
 	if err != nil {
 		return nil, fmt.Errorf("combine: writing %s: %w", p.CombinedRefURL, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/greensight/vzarr/kerchunk"
+	"github.com/greensight/vzarr/refstore"
 	"github.com/greensight/vzarr/stac"
 )
 
@@ -69,7 +70,9 @@ func TestOpenKwargsWithXarray(t *testing.T) {
 	require.NoError(t, kerchunk.WriteJSON(f, translateFixture(t, "testdata/hdf5/nc4_basic.nc"), nil))
 	require.NoError(t, f.Close())
 
-	info, err := stac.FromReferenceFile(context.Background(), refPath, stac.RefOptions{})
+	refs, err := (&refstore.Store{}).Load(context.Background(), refPath)
+	require.NoError(t, err)
+	info, err := stac.FromReferences(context.Background(), refs, stac.RefOptions{})
 	require.NoError(t, err)
 	item, err := stac.Build(info, stac.Options{DatasetID: "sample", RefURL: refPath, Created: created})
 	require.NoError(t, err)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -67,21 +66,6 @@ func (o *RefOptions) norm() {
 	if o.ReadRange == nil {
 		o.ReadRange = ReadLocalRange
 	}
-}
-
-// FromReferenceFile reads a kerchunk reference JSON file (version 0 or 1)
-// and describes it with FromReferences.
-func FromReferenceFile(ctx context.Context, path string, opts RefOptions) (*DatasetInfo, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	refs, err := kerchunk.ReadJSONLimits(f, opts.Limits)
-	if err != nil {
-		return nil, err
-	}
-	return FromReferences(ctx, refs, opts)
 }
 
 // zarray is the part of a .zarray document FromReferences describes

@@ -25,7 +25,7 @@ func TestAllowHost(t *testing.T) {
 	}
 	code, so, _ := scan(t, "abfs://../x")
 	assert.Equal(t, 1, code)
-	assert.Equal(t, "invalid_url", so.Type)
+	assert.Equal(t, "configuration_error", so.Type)
 
 	dir := t.TempDir()
 	code, _, _ = scan(t, dir, "--allow-host", "A.example, b.example:10000", "--allow-host=c.example")

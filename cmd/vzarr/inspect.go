@@ -2,26 +2,31 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
 
 	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/pipeline"
 	"github.com/greensight/vzarr/validate"
 )
 
 func init() {
 	register(command{name: "inspect",
-		synopsis: "inspect [--chunks] [--fail-on-warnings] URL   chunking validation report (JSON) of a file or blob",
-		run:      runInspect})
+		synopsis: "inspect [flags] [--chunks] [--fail-on-warnings] URL",
+		summary:  "the chunking validation report of a NetCDF/HDF5 file or blob (Contract 3)",
+		help: `Reads the headers of URL (a local path or blob URL) and reports its
+dimensions, variables, chunking and warnings (Contract 3's result: "status"
+is success, warning or error). The exit status is 1 when the status is
+error, or with --fail-on-warnings when there are warnings.`,
+		example: `vzarr inspect data/tas_2020.nc
+vzarr inspect --chunks --fail-on-warnings abfs://bronze/era5/tas_2020.nc`,
+		run: runInspect})
 }
 
 func runInspect(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	f := newFlags("inspect", stderr)
+	fs := f.FlagSet
 	opts := validate.DefaultOptions()
 	fs.BoolVar(&opts.Chunks, "chunks", false, "list every dataset's storage (chunk offsets, addresses, sizes); the listing is a property of the file: the command then exits 0 whatever the report's errors")
 	failOnWarnings := fs.Bool("fail-on-warnings", false, "exit with status 1 when the report has warnings")
@@ -29,23 +34,22 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&opts.TinyChunkBytes, "tiny-chunk-bytes", opts.TinyChunkBytes, "warn when chunks are smaller than this (uncompressed)")
 	fs.Uint64Var(&opts.HugeChunkBytes, "huge-chunk-bytes", opts.HugeChunkBytes, "warn when chunks are larger than this (uncompressed)")
 	fs.Uint64Var(&opts.TimeSeriesChunkSteps, "time-series-chunk-steps", opts.TimeSeriesChunkSteps, "warn when a chunk holds more time steps than this")
-	storageFlags(fs)
-	limitFlags := addLimitFlags(fs)
-	if err := fs.Parse(interleaved(fs, args)); err != nil {
-		return 2
+	lim := f.addLimits()
+	help, err := f.parse(args)
+	if help {
+		return 0
 	}
-	var err error
-	if opts.Limits, err = limitFlags.limits(); err != nil {
-		return fail(stdout, err)
+	opts.Limits = *lim
+	if err == nil && fs.NArg() != 1 {
+		err = usagef("inspect wants one URL, got %d arguments", fs.NArg())
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return 2
+	if err != nil {
+		return f.usageFail(stdout, err)
 	}
 	src := fs.Arg(0)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	obj, err := newOpener().OpenObject(ctx, src, hdf5meta.DefaultReaderOptions()...)
+	obj, err := f.opener().OpenObject(ctx, src, hdf5meta.DefaultReaderOptions()...)
 	if err != nil {
 		return fail(stdout, err)
 	}
@@ -55,7 +59,7 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 		return fail(stdout, err)
 	}
 	// Chunk lists can hold millions of entries: keep those on one line.
-	if err := encodeJSON(stdout, rep, !opts.Chunks); err != nil {
+	if err := encodeJSON(stdout, pipeline.OK(rep), !opts.Chunks); err != nil {
 		return fail(stdout, err)
 	}
 	// With --chunks the listing is what was asked for: the report's
@@ -65,58 +69,4 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// interleaved moves flags that follow positional arguments to the front,
-// so "vzarr inspect FILE --chunks" works like "vzarr inspect --chunks FILE".
-func interleaved(fs *flag.FlagSet, args []string) []string {
-	var flags, pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			pos = append(pos, args[i+1:]...)
-			break
-		}
-		if len(a) > 1 && a[0] == '-' {
-			flags = append(flags, a)
-			name := a[1:]
-			if len(name) > 0 && name[0] == '-' {
-				name = name[1:]
-			}
-			hasValue := false
-			for _, c := range name {
-				if c == '=' {
-					hasValue = true
-				}
-			}
-			if fl := fs.Lookup(name); fl != nil && !hasValue && !isBoolFlag(fl) && i+1 < len(args) {
-				flags = append(flags, args[i+1])
-				i++
-			}
-			continue
-		}
-		pos = append(pos, a)
-	}
-	return append(flags, pos...)
-}
-
-func isBoolFlag(fl *flag.Flag) bool {
-	b, ok := fl.Value.(interface{ IsBoolFlag() bool })
-	return ok && b.IsBoolFlag()
-}
-
-// parseFlags parses a command's arguments (flags before or after the
-// positional ones) with usage as the -h text. help reports that -h was
-// asked for and answered: the command then exits 0.
-func parseFlags(fs *flag.FlagSet, args []string, usage string, stderr io.Writer) (help bool, err error) {
-	storageFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-	}
-	err = fs.Parse(interleaved(fs, args))
-	if errors.Is(err, flag.ErrHelp) {
-		return true, nil
-	}
-	return false, err
 }

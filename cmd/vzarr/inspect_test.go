@@ -15,8 +15,13 @@ func TestInspectCommand(t *testing.T) {
 	basic := filepath.Join("..", "..", "testdata", "hdf5", "nc4_basic.nc")
 	var out, errb bytes.Buffer
 	require.Equal(t, 0, run([]string{"inspect", basic, "--chunks"}, &out, &errb), errb.String())
-	var rep map[string]any
-	require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
+	var env struct {
+		Success bool           `json:"success"`
+		Result  map[string]any `json:"result"`
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &env))
+	assert.True(t, env.Success)
+	rep := env.Result
 	assert.Equal(t, "hdf5", rep["format"])
 	assert.Contains(t, rep, "datasets")
 	assert.Contains(t, rep["variables"], "tas")
@@ -30,19 +35,22 @@ func TestInspectCommand(t *testing.T) {
 	// Filters without a Zarr codec are errors.
 	out.Reset()
 	assert.Equal(t, 1, run([]string{"inspect", filepath.Join("..", "..", "testdata", "hdf5", "h5_earliest_layouts.h5")}, &out, &errb))
-	require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
-	assert.Equal(t, "error", rep["status"])
+	require.NoError(t, json.Unmarshal(out.Bytes(), &env))
+	assert.Equal(t, "error", env.Result["status"])
 
 	// With --chunks the listing is the answer: every dataset (szip and
 	// scale-offset ones too) with the report's errors beside it, exit 0.
 	out.Reset()
 	assert.Equal(t, 0, run([]string{"inspect", "--chunks", filepath.Join("..", "..", "testdata", "hdf5", "h5_latest_layouts.h5")}, &out, &errb))
-	var listing struct {
-		Status   string                    `json:"status"`
-		Errors   []map[string]string       `json:"errors"`
-		Datasets map[string]map[string]any `json:"datasets"`
+	var listingEnv struct {
+		Result struct {
+			Status   string                    `json:"status"`
+			Errors   []map[string]string       `json:"errors"`
+			Datasets map[string]map[string]any `json:"datasets"`
+		} `json:"result"`
 	}
-	require.NoError(t, json.Unmarshal(out.Bytes(), &listing))
+	require.NoError(t, json.Unmarshal(out.Bytes(), &listingEnv))
+	listing := listingEnv.Result
 	assert.Equal(t, "error", listing.Status)
 	assert.NotEmpty(t, listing.Errors)
 	for _, name := range []string{"filters/szip", "filters/scaleoffset_float", "filters/gzip1"} {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/greensight/vzarr/pipeline"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -52,7 +53,7 @@ func TestCombineLimits(t *testing.T) {
 			if c.code == 0 {
 				return
 			}
-			var res failure
+			var res pipeline.Envelope
 			require.NoError(t, json.Unmarshal(stdout.Bytes(), &res), stdout.String())
 			assert.Equal(t, c.typ, res.ErrorType, res.Error)
 			assert.Contains(t, res.Error, c.contains)
@@ -66,7 +67,7 @@ func TestRefLimits(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"ref", "--limit-chunks-per-file", "1", sample, "-o", filepath.Join(t.TempDir(), "r.json")}, &stdout, &stderr)
 	require.Equal(t, 1, code, "%s\n%s", stdout.String(), stderr.String())
-	var res failure
+	var res pipeline.Envelope
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res), stdout.String())
 	assert.Equal(t, "limit_exceeded", res.ErrorType, res.Error)
 	assert.Contains(t, res.Error, "chunk references of one file")
@@ -78,7 +79,7 @@ func TestInspectLimits(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"inspect", "--limit-attr-bytes", "4", sample}, &stdout, &stderr)
 	require.Equal(t, 1, code, "%s\n%s", stdout.String(), stderr.String())
-	var res failure
+	var res pipeline.Envelope
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res), stdout.String())
 	assert.Equal(t, "limit_exceeded", res.ErrorType, res.Error)
 }

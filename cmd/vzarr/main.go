@@ -18,7 +18,10 @@ var version = "dev"
 // command is one vzarr subcommand.
 type command struct {
 	name     string
-	synopsis string // one line: "inspect [--chunks] FILE   what it does"
+	synopsis string // what follows "vzarr ": "ref [flags] SRC -o OUT"
+	summary  string // what it does, one line
+	help     string // more for --help (optional)
+	example  string // example command lines, one a line
 	run      func(args []string, stdout, stderr io.Writer) int
 }
 
@@ -28,11 +31,8 @@ var commands = map[string]command{}
 func register(c command) { commands[c.name] = c }
 
 func init() {
-	register(command{name: "version", synopsis: "version                 print the version",
-		run: func(_ []string, stdout, _ io.Writer) int {
-			fmt.Fprintln(stdout, "vzarr", version)
-			return 0
-		}})
+	register(command{name: "version", synopsis: "version", summary: "print the version",
+		example: "vzarr version", run: runVersion})
 }
 
 func main() {
@@ -48,9 +48,9 @@ func usage() string {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(&b, "  vzarr %s\n", commands[n].synopsis)
+		fmt.Fprintf(&b, "  vzarr %s\n      %s\n", commands[n].synopsis, commands[n].summary)
 	}
-	b.WriteString("\nRun \"vzarr COMMAND -h\" for the flags of a command.\n")
+	b.WriteString("\nRun \"vzarr COMMAND --help\" for the flags and an example of a command.\n")
 	return b.String()
 }
 
@@ -70,4 +70,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "vzarr: unknown command %q\n\n%s", args[0], usage())
 	return 2
+}
+
+// runVersion prints {"success": true, "result": {"version": ...}}.
+func runVersion(args []string, stdout, stderr io.Writer) int {
+	f := newFlags("version", stderr)
+	help, err := f.parse(args)
+	if help {
+		return 0
+	}
+	if err == nil && f.NArg() > 0 {
+		err = usagef("version takes no arguments")
+	}
+	if err != nil {
+		return f.usageFail(stdout, err)
+	}
+	return success(stdout, map[string]string{"version": version})
 }

@@ -15,7 +15,7 @@ func TestRunDispatch(t *testing.T) {
 	out.Reset()
 	errb.Reset()
 	assert.Equal(t, 0, run([]string{"version"}, &out, &errb))
-	assert.Contains(t, out.String(), "vzarr dev")
+	assert.JSONEq(t, `{"success": true, "result": {"version": "dev"}}`, out.String())
 
 	errb.Reset()
 	assert.Equal(t, 2, run([]string{"no-such-command"}, &out, &errb))

@@ -8,11 +8,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/pipeline"
+	"github.com/greensight/vzarr/refstore"
 )
 
 // vzarr run --out DIR: DIR is the run folder. A DIR that holds another
@@ -21,8 +21,9 @@ import (
 // swapped in only when the job has completed (swapOut), so a failed run
 // leaves DIR as it was.
 
-// errOutputExists refuses an --out that holds another run's result.
-var errOutputExists = errors.New("output exists")
+// errOutputExists refuses an --out that holds another run's result
+// (error_type output_exists).
+var errOutputExists = &pipeline.StageError{Type: pipeline.ErrTypeOutputExists, Err: errors.New("output exists")}
 
 // outListing is what an output folder holds: the URLs of its objects.
 type outListing struct {
@@ -93,9 +94,9 @@ func stagingURL(out, suffix string) string {
 // aside and staging renamed into place, so for that instant a reader finds
 // no out at all (never a mix). The old set is then deleted.
 //
-// Blob prefixes have no rename: the new objects are copied over (server
-// side, each copy atomic; per-file references first, combined.json and
-// stac-item.json last), then the old set's objects that the new set lacks
+// Blob prefixes have no rename: refstore.PublishPrefix copies the new
+// objects over (server side, each copy atomic; per-file references first,
+// combined.json and stac-item.json last), then the old set's objects that the new set lacks
 // are deleted, then the staging objects. A reader of combined.json — which
 // names the source files, not the per-file references — sees the old or
 // the new dataset whole; a reader listing the per-file references while
@@ -113,73 +114,7 @@ func swapOut(ctx context.Context, o *blobio.Opener, staging, out, suffix string)
 	if sloc.IsLocal() {
 		return swapDirs(sloc.Path(), oloc.Path(), oloc.Path()+".vzarr-old-"+suffix)
 	}
-	newSet, err := listOut(ctx, o, staging)
-	if err != nil {
-		return err
-	}
-	oldSet, err := listOut(ctx, o, out)
-	if err != nil {
-		return err
-	}
-	b, _, err := o.Open(ctx, out)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	keyOf := func(u string) (string, error) {
-		l, err := blobio.ParseURL(u)
-		if err != nil {
-			return "", err
-		}
-		return l.Key, nil
-	}
-	rel := func(u, folder string) string { return strings.TrimPrefix(u, strings.TrimRight(folder, "/")+"/") }
-	outKey := strings.TrimRight(oloc.Key, "/") + "/"
-	rank := func(name string) int {
-		switch name {
-		case pipeline.CombinedName:
-			return 1
-		case "stac-item.json":
-			return 2
-		}
-		return 0
-	}
-	urls := append([]string(nil), newSet.urls...)
-	sort.SliceStable(urls, func(i, j int) bool { return rank(rel(urls[i], staging)) < rank(rel(urls[j], staging)) })
-	fresh := map[string]bool{}
-	for _, u := range urls {
-		src, err := keyOf(u)
-		if err != nil {
-			return err
-		}
-		name := rel(u, staging)
-		fresh[name] = true
-		if err := b.Copy(ctx, outKey+name, src, nil); err != nil {
-			return fmt.Errorf("copying %s into %s: %w", u, out, err)
-		}
-	}
-	for _, u := range oldSet.urls {
-		if fresh[rel(u, out)] {
-			continue
-		}
-		k, err := keyOf(u)
-		if err != nil {
-			return err
-		}
-		if err := b.Delete(ctx, k); err != nil {
-			return fmt.Errorf("deleting the stale %s: %w", u, err)
-		}
-	}
-	for _, u := range urls {
-		k, err := keyOf(u)
-		if err != nil {
-			return err
-		}
-		if err := b.Delete(ctx, k); err != nil {
-			return fmt.Errorf("deleting the staging object %s: %w", u, err)
-		}
-	}
-	return nil
+	return refstore.PublishPrefix(ctx, o, staging, out, pipeline.CombinedName, "stac-item.json")
 }
 
 // swapDirs puts the directory staging in place of out and deletes the old

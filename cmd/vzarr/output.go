@@ -6,11 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/greensight/vzarr/blobio"
-	"github.com/greensight/vzarr/hdf5meta"
-	"github.com/greensight/vzarr/limits"
-	"github.com/greensight/vzarr/netcdf3"
-	"github.com/greensight/vzarr/validate"
+	"github.com/greensight/vzarr/pipeline"
 )
 
 // writeJSON writes v as indented JSON followed by a newline.
@@ -26,44 +22,28 @@ func encodeJSON(w io.Writer, v any, indent bool) error {
 	return enc.Encode(v)
 }
 
-// failure is the structured error every command prints on failure.
-type failure struct {
-	Success   bool   `json:"success"`
-	Error     string `json:"error"`
-	ErrorType string `json:"error_type"`
-}
-
-// fail prints the structured error for err and returns exit code 1.
+// fail prints the failure envelope of err and returns the exit status: 2
+// for a usage error, else 1.
 func fail(stdout io.Writer, err error) int {
-	_ = writeJSON(stdout, failure{Success: false, Error: err.Error(), ErrorType: errorType(err)})
+	_ = writeJSON(stdout, failure(err))
+	if errors.As(err, new(usageError)) {
+		return 2
+	}
 	return 1
 }
 
-// errorType classifies an error for machines reading the JSON: storage
-// errors by blobio's kinds (not_found, permission_denied, unavailable,
-// invalid_url, ...), file format errors by the readers' sentinels.
+// failure is the failure envelope of err.
+func failure(err error) pipeline.Envelope {
+	return pipeline.Envelope{Success: false, Error: err.Error(), ErrorType: errorType(err)}
+}
+
+// errorType classifies an error with the pipeline's one table
+// (pipeline.ErrorType); a usageError is usage_error.
 func errorType(err error) string {
-	if errors.Is(err, limits.ErrExceeded) {
-		return "limit_exceeded"
+	if errors.As(err, new(usageError)) {
+		return pipeline.ErrTypeUsage
 	}
-	if t := blobio.ErrorType(err); t != "error" {
-		return t
-	}
-	switch {
-	case errors.Is(err, hdf5meta.ErrTruncated), errors.Is(err, netcdf3.ErrTruncated):
-		return "truncated_file"
-	case errors.Is(err, hdf5meta.ErrFormat):
-		return "format_error"
-	case errors.Is(err, hdf5meta.ErrUnsupported):
-		return "unsupported_feature"
-	case errors.Is(err, validate.ErrNotNetCDF):
-		return "not_netcdf"
-	case errors.Is(err, hdf5meta.ErrNotFound):
-		return "not_found"
-	case errors.As(err, new(usageError)):
-		return "usage_error"
-	}
-	return "io_error"
+	return pipeline.ErrorType(err)
 }
 
 // usageError reports bad command-line arguments.

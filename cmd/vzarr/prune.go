@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"flag"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,14 +13,9 @@ import (
 
 func init() {
 	register(command{name: "prune",
-		synopsis: "prune --catalog DSN --dataset-id ID --resource-id ID [--keep-last N] [--older-than D]   delete old Releases' references",
-		run:      runPrune})
-}
-
-const pruneUsage = `Usage: vzarr prune --catalog postgres://... --dataset-id ID --resource-id ID
-         [--keep-last 1] [--older-than 720h] [--dry-run] [--catalog-schema app]
-
-Retention of one asset's Releases. Every run writes its own folder
+		synopsis: "prune [flags] --catalog DSN --dataset-id ID --resource-id ID [--keep-last N] [--older-than D]",
+		summary:  "delete the references of old Releases of one asset",
+		help: `Retention of one asset's Releases. Every run writes its own folder
 (REFS_URL/<dataset_id>/<resource_id>/<release_id>/) and nothing removes it
 until prune. prune deletes the references of the COMPLETED Releases that are
 REJECTED (the catalog's revoked state) or superseded — a newer COMPLETED, not
@@ -34,17 +27,16 @@ recorded (never one another live Release records), then marks the Release
 pruned (pruned_at set, blob_path cleared). PENDING, PROCESSING and FAILED
 Releases are left alone. Running it again finishes an interrupted prune.
 
-The summary is JSON on stdout:
-
-  {"success": true, "result": {"dataset_id", "resource_id", "pruned": [{"release_id",
-   "version", "reason", "blob_path", "objects"}...], "kept": [release_id...]}}
-
-Flags:
-`
+The result is {"dataset_id", "resource_id", "pruned": [{"release_id",
+"version", "reason", "blob_path", "objects"}...], "kept": [release_id...]}.`,
+		example: `PGPASSFILE=~/.pgpass vzarr prune --catalog postgres://vzarr@db/vzarr --dataset-id era5 --resource-id daily --keep-last 2 --older-than 720h
+vzarr prune --dry-run --dataset-id era5 --resource-id daily`,
+		run: runPrune})
+}
 
 func runPrune(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("prune", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	f := newFlags("prune", stderr)
+	fs := f.FlagSet
 	var opts pipeline.PruneOptions
 	dsn := fs.String("catalog", "", "PostgreSQL DSN of the catalog, without a password (PGPASSWORD or PGPASSFILE hold it; default VZARR_CATALOG_DSN)")
 	schema := fs.String("catalog-schema", catalog.DefaultSchema, "schema of the catalog tables")
@@ -53,8 +45,7 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&opts.KeepLast, "keep-last", 1, "keep the N newest COMPLETED Releases (at least 1)")
 	fs.DurationVar(&opts.OlderThan, "older-than", 0, "prune only Releases completed longer ago than this (e.g. 720h)")
 	fs.BoolVar(&opts.DryRun, "dry-run", false, "list what would be pruned, change nothing")
-	verbose := fs.Bool("verbose", false, "logs on stderr")
-	help, err := parseFlags(fs, args, pruneUsage, stderr)
+	help, err := f.parse(args)
 	if help {
 		return 0
 	}
@@ -73,21 +64,13 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 		case opts.OlderThan < 0:
 			err = usagef("--older-than must not be negative")
 		}
-		if err != nil {
-			fs.Usage()
-		}
 	}
 	if err != nil {
-		_ = writeJSON(stdout, failure{Success: false, Error: err.Error(), ErrorType: "usage_error"})
-		return 2
+		return f.usageFail(stdout, err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	level := slog.LevelError + 4
-	if *verbose {
-		level = slog.LevelInfo
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger := f.logger()
 	if *dsn == "" {
 		*dsn = os.Getenv("VZARR_CATALOG_DSN")
 	}
@@ -99,20 +82,14 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 	if _, err := pg.Migrate(ctx); err != nil {
 		return fail(stdout, err)
 	}
-	res, err := pipeline.Prune(ctx, &pipeline.Deps{Store: pg, Opener: newOpener(), Logger: logger}, opts)
+	res, err := pipeline.Prune(ctx, &pipeline.Deps{Store: pg, Opener: f.opener(), Logger: logger}, opts)
 	if err != nil {
-		env := pipeline.Fail(err)
-		_ = writeJSON(stdout, struct {
-			failure
-			Result *pipeline.PruneResult `json:"result,omitempty"`
-		}{failure{Success: false, Error: env.Error, ErrorType: env.ErrorType}, res})
+		env := failure(err)
+		if res != nil {
+			env.Result = res // what was pruned before the failure
+		}
+		_ = writeJSON(stdout, env)
 		return 1
 	}
-	if err := writeJSON(stdout, struct {
-		Success bool                  `json:"success"`
-		Result  *pipeline.PruneResult `json:"result"`
-	}{true, res}); err != nil {
-		return 1
-	}
-	return 0
+	return success(stdout, res)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/greensight/vzarr/pipeline"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,7 +121,7 @@ func TestRefBadInputLeavesNoOutput(t *testing.T) {
 		require.NoError(t, os.WriteFile(p, b, 0o644))
 		code, stdout, _ := runCmd("ref", p, "-o", out)
 		assert.Equal(t, 1, code, name)
-		var f failure
+		var f pipeline.Envelope
 		require.NoError(t, json.Unmarshal([]byte(stdout), &f), name)
 		assert.False(t, f.Success)
 		assert.NotEmpty(t, f.Error, name)
@@ -138,7 +139,7 @@ func TestRefUsage(t *testing.T) {
 	code, _, _ := runCmd("ref")
 	assert.Equal(t, 2, code)
 	code, stdout, _ := runCmd("ref", "a.nc", "-o", "b.json", "--format", "xml")
-	assert.Equal(t, 1, code)
+	assert.Equal(t, 2, code)
 	assert.Contains(t, stdout, "usage_error")
 }
 

@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"runtime"
@@ -20,21 +18,14 @@ import (
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/engine"
-	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/pipeline"
 )
 
 func init() {
 	register(command{name: "run",
-		synopsis: "run SOURCE_URL --dataset-id ID --resource-id ID --out OUT_URL   the whole pipeline in one process",
-		run:      runPipeline})
-}
-
-const runUsage = `Usage: vzarr run SOURCE_URL --concat-dim time --dataset-id ID --resource-id ID --out OUT_URL
-         [--catalog postgres://...] [--fail-on-chunking-warnings] [--overwrite]
-         [--pattern '*.nc'] [--recursive] [--collection-id ID] [-j N] [--queue URL]
-
-Runs the whole pipeline in this process: scan SOURCE_URL (a folder or blob
+		synopsis: "run [flags] --dataset-id ID --resource-id ID -o OUT_URL SOURCE_URL",
+		summary:  "the whole pipeline in one process: scan, validate, ref, combine, STAC item",
+		help: `Runs the whole pipeline in this process: scan SOURCE_URL (a folder or blob
 prefix), validate every file, write one kerchunk reference per file, combine
 them along --concat-dim, and build the STAC item. Under OUT_URL (a folder or
 blob prefix) it writes <file name>.json per source (tas_2020.nc gives
@@ -55,17 +46,14 @@ queue. With --catalog the Asset/Release/Job records go to PostgreSQL (the
 tables are created if missing); running the same command again then returns
 the earlier run and does no work, unless --overwrite.
 
-On a terminal, progress goes to stderr. The summary is JSON on stdout:
-
-  {"success": true, "result": {"job_id", "release_id", "asset_id", "status",
-   "file_count", "total_size_bytes", "combined_ref_url", "stac_item_url",
-   "blob_path", "stages": [...], "duration_ms", "storage_requests"}}
-
-or {"success": false, "error": "...", "error_type": "...", ...} with exit
-status 1 (2 for usage errors).
-
-Flags:
-`
+On a terminal, progress goes to stderr. The result is {"job_id",
+"release_id", "asset_id", "status", "file_count", "total_size_bytes",
+"combined_ref_url", "stac_item_url", "blob_path", "stages": [...],
+"duration_ms", "storage_requests"}; a failed job's envelope carries it too.`,
+		example: `vzarr run --concat-dim time --dataset-id era5 --resource-id daily-2020 -o refs/era5/ data/era5/
+vzarr run --catalog postgres://vzarr@db/vzarr --collection-id era5 --dataset-id era5 --resource-id daily -o abfs://silver/refs/era5/ abfs://bronze/era5/`,
+		run: runPipeline})
+}
 
 // runSummary is the "result" vzarr run prints.
 type runSummary struct {
@@ -87,16 +75,9 @@ type runSummary struct {
 	BytesWritten    int64                 `json:"bytes_written"`
 }
 
-type runFailure struct {
-	Success   bool        `json:"success"`
-	Error     string      `json:"error"`
-	ErrorType string      `json:"error_type"`
-	Result    *runSummary `json:"result,omitempty"`
-}
-
 func runPipeline(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	f := newFlags("run", stderr)
+	fs := f.FlagSet
 	var req pipeline.SubmitRequest
 	req.DataType = catalog.DataTypeZarr
 	po := &req.ProcessingOptions
@@ -104,7 +85,9 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&req.DatasetID, "dataset-id", "", "dataset id (required)")
 	fs.StringVar(&req.ResourceID, "resource-id", "", "resource id (required)")
 	fs.StringVar(&req.CollectionID, "collection-id", "", "STAC collection of the item")
-	out := fs.String("out", "", "output folder or blob prefix (required)")
+	f.alias("collection", "collection-id")
+	out := new(string)
+	f.output(out, "the run's output folder or blob prefix (required)")
 	dsn := fs.String("catalog", "", "PostgreSQL DSN of the catalog, without a password (PGPASSWORD or PGPASSFILE hold it; default: in memory)")
 	schema := fs.String("catalog-schema", catalog.DefaultSchema, "schema of the catalog tables")
 	fs.BoolVar(&po.FailOnChunkingWarnings, "fail-on-chunking-warnings", false, "refuse files whose chunking report has warnings")
@@ -114,22 +97,17 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	workers := fs.Int("j", 4*runtime.GOMAXPROCS(0), "tasks run at once")
 	queueURL := fs.String("queue", "", "work queue URL (default: in process)")
 	progress := fs.String("progress", "auto", "progress on stderr: auto (on a terminal), always, never")
-	verbose := fs.Bool("verbose", false, "the pipeline's logs on stderr")
-	limitFlags := addLimitFlags(fs)
-	help, err := parseFlags(fs, args, runUsage, stderr)
+	lim := f.addLimits()
+	help, err := f.parse(args)
 	if help {
 		return 0
-	}
-	var lim limits.Limits
-	if err == nil {
-		lim, err = limitFlags.limits()
 	}
 	if err == nil {
 		switch {
 		case fs.NArg() != 1:
 			err = usagef("run wants exactly one SOURCE_URL, got %d arguments", fs.NArg())
 		case *out == "":
-			err = usagef("run needs --out OUT_URL")
+			err = usagef("run needs -o OUT_URL")
 		case catalog.DSNHasPassword(*dsn):
 			err = usagef("--catalog holds a password, which the command line shows to every user: give it in PGPASSWORD or a PGPASSFILE")
 		case req.DatasetID == "" || req.ResourceID == "":
@@ -137,13 +115,9 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 		case *progress != "auto" && *progress != "always" && *progress != "never":
 			err = usagef("--progress must be auto, always or never, not %q", *progress)
 		}
-		if err != nil {
-			fs.Usage()
-		}
 	}
 	if err != nil {
-		_ = writeJSON(stdout, failure{Success: false, Error: err.Error(), ErrorType: "usage_error"})
-		return 2
+		return f.usageFail(stdout, err)
 	}
 	req.SourceURL = fs.Arg(0)
 	if l := localURL(req.SourceURL); l != "" {
@@ -158,11 +132,7 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	// The outcome, failures included, is the JSON on stdout; the logs
 	// are for --verbose.
-	level := slog.LevelError + 4
-	if *verbose {
-		level = slog.LevelInfo
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger := f.logger()
 
 	var store catalog.Store
 	if *dsn == "" {
@@ -183,7 +153,7 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	// --out is the run folder. One that holds another run's result is
 	// refused, or, with --overwrite, replaced by a staging folder once the
 	// job has completed.
-	opener := newOpener()
+	opener := f.opener()
 	suffix := fmt.Sprint(os.Getpid(), "-", time.Now().UnixNano())
 	publish := "" // where the staging folder goes; "" when none
 	listing, err := listOut(ctx, opener, outURL)
@@ -200,14 +170,10 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 		switch {
 		case sameRun:
 		case !po.Overwrite:
-			_ = writeJSON(stdout, failure{Success: false, ErrorType: "output_exists", Error: fmt.Sprintf(
-				"%s: %s already holds the %s of another run; --overwrite replaces it", errOutputExists, outURL, pipeline.CombinedName)})
-			return 1
+			return fail(stdout, fmt.Errorf("%w: %s already holds the %s of another run; --overwrite replaces it", errOutputExists, outURL, pipeline.CombinedName))
 		case len(listing.foreign) > 0:
-			_ = writeJSON(stdout, failure{Success: false, ErrorType: "output_exists", Error: fmt.Sprintf(
-				"%s: --overwrite replaces the whole folder %s, which holds files that are not references (%s); move them or choose another --out",
-				errOutputExists, outURL, strings.Join(listing.foreign, ", "))})
-			return 1
+			return fail(stdout, fmt.Errorf("%w: --overwrite replaces the whole folder %s, which holds files that are not references (%s); move them or choose another --out",
+				errOutputExists, outURL, strings.Join(listing.foreign, ", ")))
 		default:
 			publish, outURL = outURL, stagingURL(outURL, suffix)
 		}
@@ -233,7 +199,7 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	svc, err := pipeline.NewService(ctx, pipeline.ServiceConfig{
 		Store:    store,
 		QueueURL: qurl,
-		Deps:     pipeline.Deps{Opener: opener, Logger: logger, Metrics: metrics, Limits: lim},
+		Deps:     pipeline.Deps{Opener: opener, Logger: logger, Metrics: metrics, Limits: *lim},
 		Engine:   engine.Options{Concurrency: max(*workers, 1), Observer: prog.observer()},
 		Submit: pipeline.Submitter{OutURL: outURL, PublishURL: publish, AllowedSchemes: []string{"file", blobio.SchemeABFS, blobio.SchemeABFSS,
 			blobio.SchemeAZ, blobio.SchemeAZBlob, blobio.SchemeMem}},
@@ -258,8 +224,7 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	resp, err := svc.Submit(ctx, req)
 	if err != nil {
 		if errors.Is(err, pipeline.ErrInvalidRequest) {
-			_ = writeJSON(stdout, failure{Success: false, Error: err.Error(), ErrorType: "usage_error"})
-			return 2
+			return f.usageFail(stdout, err)
 		}
 		return fail(stdout, err)
 	}
@@ -293,7 +258,7 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 			typ = st.Failure.ErrorType
 		}
 		prog.summary(sum, job.Error)
-		_ = writeJSON(stdout, runFailure{Success: false, Error: job.Error, ErrorType: typ, Result: sum})
+		_ = writeJSON(stdout, pipeline.Envelope{Success: false, Error: job.Error, ErrorType: typ, Result: sum})
 		return 1
 	}
 	rel, err := store.GetRelease(ctx, resp.ReleaseID)
@@ -318,13 +283,7 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 		staged = true
 	}
 	prog.summary(sum, "")
-	if err := writeJSON(stdout, struct {
-		Success bool        `json:"success"`
-		Result  *runSummary `json:"result"`
-	}{true, sum}); err != nil {
-		return 1
-	}
-	return 0
+	return success(stdout, sum)
 }
 
 // isTerminal reports whether w is a character device (a terminal).

@@ -87,16 +87,16 @@ func TestScanErrors(t *testing.T) {
 
 	code, so, _ = scan(t, t.TempDir(), "--pattern", "[")
 	assert.Equal(t, 1, code)
-	assert.Equal(t, "invalid_argument", so.Type)
+	assert.Equal(t, "invalid_params", so.Type)
 
 	code, so, _ = scan(t, "s3://bucket/x")
 	assert.Equal(t, 1, code)
-	assert.Equal(t, "invalid_url", so.Type)
+	assert.Equal(t, "configuration_error", so.Type)
 
 	code, so, stderr := scan(t)
 	assert.Equal(t, 2, code)
 	assert.Equal(t, "usage_error", so.Type)
-	assert.Contains(t, stderr, "Usage: vzarr scan URL")
+	assert.Contains(t, stderr, "Usage: vzarr scan [flags] [--pattern GLOB] [--recursive] URL")
 
 	code, so, _ = scan(t, "a", "b")
 	assert.Equal(t, 2, code)

@@ -41,7 +41,15 @@ func TestStacCommand(t *testing.T) {
 	code = run([]string{"stac", ref, "--dataset-id", "d", "--href", "abfs://refs/x.json", "--account", "acct",
 		"--href-style", "https"}, &stdout, &stderr)
 	require.Equal(t, 0, code, stdout.String())
-	require.NoError(t, json.Unmarshal(stdout.Bytes(), &item))
+	var env struct {
+		Result struct {
+			ItemID string         `json:"item_id"`
+			Item   map[string]any `json:"item"`
+		} `json:"result"`
+	}
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &env))
+	item = env.Result.Item
+	assert.Equal(t, "d", env.Result.ItemID)
 	assert.Equal(t, "https://acct.blob.core.windows.net/refs/x.json", item["assets"].(map[string]any)["references"].(map[string]any)["href"])
 }
 

@@ -2,23 +2,27 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
-	"sync"
+	"os"
+	"os/signal"
 
-	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/kerchunk"
-	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/refread"
+	"github.com/greensight/vzarr/refstore"
 )
 
 func init() {
 	register(command{name: "verify",
-		synopsis: "verify REF [--source SRC] [--sample N]   read chunks through references (JSON or Parquet) and compare with the source",
-		run:      runVerify})
+		synopsis: "verify [flags] [--source SRC] [--sample N] REF",
+		summary:  "read chunks through a reference set (JSON or Parquet) and compare them with the source",
+		help: `Loads the reference set REF (a JSON file or Parquet set, local or a blob
+URL), reads sampled chunks of every array through it and compares them with
+the same chunks read from the source file. The result is {"ref_url",
+"nc_url", "ok", ...the report}; the exit status is 1 when a chunk differs.`,
+		example: `vzarr verify refs/tas_2020.json
+vzarr verify --sample 0 --source data/tas_2020.nc refs/tas_2020.parq`,
+		run: runVerify})
 }
 
 type verifyResult struct {
@@ -28,33 +32,30 @@ type verifyResult struct {
 	*kerchunk.VerifyReport
 }
 
-type verifySuccess struct {
-	Success bool          `json:"success"`
-	Result  *verifyResult `json:"result"`
-}
-
 func runVerify(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	source := fs.String("source", "", "the source file (default: the one URL the references name)")
-	sample := fs.Int("sample", 8, "chunks checked per array: first, last and evenly spaced between (0: all)")
-	storageFlags(fs)
-	if err := fs.Parse(interleaved(fs, args)); err != nil {
-		return 2
+	f := newFlags("verify", stderr)
+	source := f.String("source", "", "the source file (default: the one URL the references name)")
+	sample := f.Int("sample", 8, "chunks checked per array: first, last and evenly spaced between (0: all)")
+	lim := f.addLimits()
+	help, err := f.parse(args)
+	if help {
+		return 0
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return 2
+	store := &refstore.Store{Limits: *lim}
+	if err == nil && f.NArg() != 1 {
+		err = usagef("verify wants one reference set REF, got %d arguments", f.NArg())
 	}
-	ctx := context.Background()
-	opener := newOpener()
-	refURL := fs.Arg(0)
-	if l := localURL(refURL); l != "" {
-		refURL = l
-	}
-	refs, err := refread.LoadRefs(ctx, opener, refURL, limits.Limits{})
 	if err != nil {
-		return failRef(stdout, err)
+		return f.usageFail(stdout, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	opener := f.opener()
+	store.Opener = opener
+	refURL := absURL(f.Arg(0))
+	refs, err := store.Load(ctx, refURL)
+	if err != nil {
+		return fail(stdout, err)
 	}
 	src := *source
 	if src == "" {
@@ -64,74 +65,21 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		}
 		src = urls[0]
 	}
-	if l := localURL(src); l != "" {
-		src = l
-	}
-	f := &fetcher{opener: opener, objs: map[string]*blobio.Object{}}
-	defer f.close()
-	obj, err := f.open(ctx, src)
+	src = absURL(src)
+	obj, err := opener.OpenObject(ctx, src, hdf5meta.DefaultReaderOptions()...)
 	if err != nil {
-		return failRef(stdout, err)
+		return fail(stdout, err)
 	}
-	rep, err := kerchunk.Verify(ctx, refs, obj.Reader, obj.Size(), kerchunk.VerifyOptions{Sample: *sample, Fetch: f.fetch})
+	defer obj.Close()
+	fetch := refread.NewBlobFetcher(opener, 0)
+	defer fetch.Close()
+	rep, err := kerchunk.Verify(ctx, refs, obj.Reader, obj.Size(), kerchunk.VerifyOptions{Sample: *sample, Fetch: fetch.Fetch})
 	if err != nil {
-		return failRef(stdout, err)
+		return fail(stdout, err)
 	}
-	res := &verifyResult{RefURL: refURL, NCURL: src, OK: rep.OK(), VerifyReport: rep}
-	if err := writeJSON(stdout, verifySuccess{Success: true, Result: res}); err != nil {
-		return failRef(stdout, err)
-	}
-	if !rep.OK() {
+	code := success(stdout, &verifyResult{RefURL: refURL, NCURL: src, OK: rep.OK(), VerifyReport: rep})
+	if code == 0 && !rep.OK() {
 		return 1
 	}
-	return 0
+	return code
 }
-
-// fetcher reads byte ranges of the objects references name.
-type fetcher struct {
-	opener *blobio.Opener
-	mu     sync.Mutex
-	objs   map[string]*blobio.Object
-}
-
-func (f *fetcher) open(ctx context.Context, url string) (*blobio.Object, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if o, ok := f.objs[url]; ok {
-		return o, nil
-	}
-	o, err := f.opener.OpenObject(ctx, refToBlobURL(url), hdf5meta.DefaultReaderOptions()...)
-	if err != nil {
-		return nil, err
-	}
-	f.objs[url] = o
-	return o, nil
-}
-
-func (f *fetcher) fetch(ctx context.Context, url string, off, n int64) ([]byte, error) {
-	o, err := f.open(ctx, url)
-	if err != nil {
-		return nil, err
-	}
-	if n < 0 {
-		n = o.Size() - off
-	}
-	if off < 0 || off+n > o.Size() {
-		return nil, fmt.Errorf("range [%d, %d) past the end of %s (%d bytes)", off, off+n, url, o.Size())
-	}
-	b := make([]byte, n)
-	if _, err := o.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	return b, nil
-}
-
-func (f *fetcher) close() {
-	for _, o := range f.objs {
-		_ = o.Close()
-	}
-}
-
-// refToBlobURL turns a chunk URL as fsspec reads it (an absolute path,
-// file://, abfs://...) into one blobio opens (it takes them all).
-func refToBlobURL(u string) string { return u }

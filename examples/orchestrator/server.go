@@ -172,9 +172,9 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, blobio.ErrSourceNotAllowed):
 		writeError(w, http.StatusBadRequest, pipeline.ErrTypeSourceNotAllowed, err)
 	case errors.Is(err, catalog.ErrNotFound):
-		writeError(w, http.StatusNotFound, "not_found", err)
+		writeError(w, http.StatusNotFound, pipeline.ErrTypeNotFound, err)
 	case errors.Is(err, catalog.ErrConflict):
-		writeError(w, http.StatusConflict, "conflict", err)
+		writeError(w, http.StatusConflict, pipeline.ErrTypeConflict, err)
 	case errors.Is(err, catalog.ErrUnavailable):
 		a.log.ErrorContext(r.Context(), "orchestrator: catalog unavailable", "path", r.URL.Path, "error", err)
 		writeError(w, http.StatusServiceUnavailable, pipeline.ErrTypeCatalogUnavailable,
@@ -185,7 +185,7 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 			errors.New("a service the API depends on did not answer; try again later"))
 	default:
 		a.log.ErrorContext(r.Context(), "orchestrator: request failed", "path", r.URL.Path, "error", err)
-		writeError(w, http.StatusInternalServerError, "internal_error", errors.New("internal error (logged by the server)"))
+		writeError(w, http.StatusInternalServerError, pipeline.ErrTypeInternal, errors.New("internal error (logged by the server)"))
 	}
 }
 
@@ -373,7 +373,7 @@ func (a *api) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	if _, err := a.svc.Store.GetJob(ctx, "readyz-probe"); err != nil && !errors.Is(err, catalog.ErrNotFound) {
 		a.log.DebugContext(ctx, "orchestrator: not ready", "error", err)
-		writeError(w, http.StatusServiceUnavailable, "catalog_unavailable", errors.New("the catalog does not answer"))
+		writeError(w, http.StatusServiceUnavailable, pipeline.ErrTypeCatalogUnavailable, errors.New("the catalog does not answer"))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"success": true, "status": "ready"})
