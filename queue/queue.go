@@ -55,6 +55,8 @@ import (
 
 	"gocloud.dev/gcerrors"
 	"gocloud.dev/pubsub"
+
+	"github.com/greensight/vzarr/engine"
 )
 
 // Errors of the package; test them with errors.Is.
@@ -66,10 +68,12 @@ var (
 	ErrConfig = errors.New("queue: configuration error")
 	// ErrUnavailable: the broker could not be reached.
 	ErrUnavailable = errors.New("queue: broker unavailable")
-	// ErrClosed: the queue was closed.
-	ErrClosed = errors.New("queue: closed")
-	// ErrBadMessage: a received message is not a work message.
-	ErrBadMessage = errors.New("queue: malformed message")
+	// ErrClosed: the queue was closed (engine.ErrClosed, so that
+	// engine.Work stops on it).
+	ErrClosed = engine.ErrClosed
+	// ErrBadMessage: a received message is not a work message
+	// (engine.ErrBadMessage).
+	ErrBadMessage = engine.ErrBadMessage
 )
 
 // Schemes of queue URLs.
@@ -83,30 +87,12 @@ const (
 const DefaultURL = "mem://vzarr-tasks"
 
 // Message is one unit of work: a job to start or advance, or a task of a
-// job to run. Only ids travel; everything else is in the catalog.
-type Message struct {
-	JobID  string `json:"job_id"`
-	TaskID string `json:"task_id,omitempty"`
-}
+// job to run (the engine's message). Only ids travel; everything else is
+// in the catalog.
+type Message = engine.Message
 
-// Validate checks that m names a job.
-func (m Message) Validate() error {
-	if m.JobID == "" {
-		return fmt.Errorf("%w: no job_id", ErrBadMessage)
-	}
-	return nil
-}
-
-// String is a short form for logs.
-func (m Message) String() string {
-	if m.TaskID == "" {
-		return "job " + m.JobID
-	}
-	return "task " + m.TaskID
-}
-
-// Encode returns the message body.
-func (m Message) Encode() []byte {
+// Encode returns the body of m.
+func Encode(m Message) []byte {
 	b, _ := json.Marshal(m)
 	return b
 }
@@ -231,7 +217,7 @@ func (q *Queue) Publish(ctx context.Context, m Message) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
-	pm := &pubsub.Message{Body: m.Encode(), BeforeSend: q.beforeSend}
+	pm := &pubsub.Message{Body: Encode(m), BeforeSend: q.beforeSend}
 	if q.link == nil {
 		if err := q.topic.Send(ctx, pm); err != nil {
 			return q.classify("publish "+m.String(), err)
@@ -290,29 +276,9 @@ func (q *Queue) beforeSend(as func(any) bool) error {
 	return nil
 }
 
-// Delivery is a received message. Exactly one of Ack and Nack must be
-// called once the message is handled.
-type Delivery struct {
-	Message
-	msg *pubsub.Message
-	err error // a malformed body
-}
-
-// Err is non-nil for a body that is not a work message (Ack it: delivering
-// it again cannot help).
-func (d *Delivery) Err() error { return d.err }
-
-// Ack removes the message from the queue.
-func (d *Delivery) Ack() { d.msg.Ack() }
-
-// Nack returns the message to the queue for another delivery, now. On a
-// driver that cannot nack it is left unacknowledged, and comes back when
-// its ack deadline (lock) expires.
-func (d *Delivery) Nack() {
-	if d.msg.Nackable() {
-		d.msg.Nack()
-	}
-}
+// Delivery is a received message (the engine's). Exactly one of Ack and
+// Nack must be called once the message is handled.
+type Delivery = engine.Delivery
 
 // Receive waits for the next message, and while the broker is away, for
 // the connection to be reopened. It returns ErrClosed after Close, ctx's
@@ -358,9 +324,15 @@ func (q *Queue) Receive(ctx context.Context) (*Delivery, error) {
 }
 
 func newDelivery(m *pubsub.Message) *Delivery {
-	d := &Delivery{msg: m}
-	d.Message, d.err = Decode(m.Body)
-	return d
+	msg, err := Decode(m.Body)
+	nack := func() {
+		// A driver that cannot nack leaves the message unacknowledged:
+		// it comes back when its ack deadline (lock) expires.
+		if m.Nackable() {
+			m.Nack()
+		}
+	}
+	return engine.NewDelivery(msg, err, m.Ack, nack)
 }
 
 // noSub reports a queue opened for publishing only.
