@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -533,4 +534,28 @@ func TestAzureWithoutDriver(t *testing.T) {
 	_, _, err = o.Open(context.Background(), "abfs://cnt/x.nc")
 	assert.ErrorIs(t, err, ErrConfig)
 	assert.Contains(t, err.Error(), "blobio/azure")
+}
+
+// TestBlobFetcherRanges: ranges from untrusted references are checked
+// against the object before a buffer is allocated for them.
+func TestBlobFetcherRanges(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "data.bin")
+	require.NoError(t, os.WriteFile(path, make([]byte, 64), 0o644))
+	f := NewBlobFetcher(&Opener{}, 0)
+	defer f.Close()
+	for _, r := range []struct{ off, n int64 }{
+		{1, math.MaxInt64}, {math.MaxInt64, 1}, {65, 0}, {-1, 4}, {60, 8},
+	} {
+		_, err := f.Fetch(ctx, path, r.off, r.n)
+		assert.ErrorIs(t, err, ErrInvalidArgument, "%+v", r)
+		var re *RangeError
+		require.ErrorAs(t, err, &re)
+		assert.False(t, re.TooLong(), "outside the object")
+		assert.Equal(t, int64(64), re.Size)
+	}
+	b, err := f.Fetch(ctx, path, 60, 4)
+	require.NoError(t, err)
+	assert.Len(t, b, 4)
+	assert.True(t, (&RangeError{Length: DefaultMaxFetch + 1, Size: 2 << 30}).TooLong())
 }

@@ -247,7 +247,7 @@ func register(ctx context.Context, deps *RegisterDeps, p *RegisterParams) (*Regi
 	if err != nil {
 		return nil, nil, fmt.Errorf("register: reading %s: %w", p.CombinedRefURL, err)
 	}
-	fetch := refread.NewBlobFetcher(opener, 0)
+	fetch := blobio.NewBlobFetcher(opener, 0)
 	defer fetch.Close()
 	info, err := stac.FromReferences(ctx, refs, stac.RefOptions{ReadRange: fetch.Fetch, Limits: deps.Limits})
 	if err != nil {

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/pipeline"
-	"github.com/greensight/vzarr/refread"
 	"github.com/greensight/vzarr/stac"
 )
 
@@ -98,7 +98,7 @@ func runStac(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return stacFail(stdout, err)
 	}
-	fetch := refread.NewBlobFetcher(opener, 0)
+	fetch := blobio.NewBlobFetcher(opener, 0)
 	defer fetch.Close()
 	info, err := stac.FromReferences(ctx, refs, stac.RefOptions{ReadRange: fetch.Fetch, MaxValues: *maxValues, Limits: lim})
 	if err != nil {
