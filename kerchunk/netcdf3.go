@@ -80,7 +80,7 @@ func TranslateNetCDF3(r io.ReaderAt, size int64, url string, opts Options) (*Res
 	}
 
 	// Copy small slabs in one batch of reads.
-	if rr, ok := r.(*rangeio.Reader); ok && o.InlineThreshold > 0 {
+	if rr, ok := r.(rangeio.Prefetcher); ok && o.InlineThreshold > 0 {
 		var ranges []rangeio.Range
 		for i := range f.Vars {
 			v := &f.Vars[i]

@@ -3,9 +3,6 @@ package validate
 import (
 	"bytes"
 	"io"
-
-	"github.com/greensight/vzarr/hdf5meta"
-	"github.com/greensight/vzarr/rangeio"
 )
 
 // Format names a file format as Sniff detects it.
@@ -39,12 +36,9 @@ func Sniff(r io.ReaderAt, size int64) Format {
 }
 
 // Inspect builds the report for a NetCDF/HDF5 file of any supported format.
-// Unless r is already a *rangeio.Reader, reads go through one block cache,
-// so sniffing the format costs no extra request.
+// r is read as given: a caller reading slow storage passes a cached reader
+// (blobio's objects), so that sniffing the format costs no extra request.
 func Inspect(r io.ReaderAt, size int64, url string, opts Options) (*Report, error) {
-	if _, ok := r.(*rangeio.Reader); !ok {
-		r = rangeio.NewReader(r, size, hdf5meta.DefaultReaderOptions()...)
-	}
 	switch Sniff(r, size) {
 	case FormatHDF5:
 		return InspectHDF5(r, size, url, opts)
