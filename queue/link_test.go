@@ -65,7 +65,7 @@ type fakeBroker struct {
 	failures int
 }
 
-func (f *fakeBroker) connect(context.Context) (*session, error) {
+func (f *fakeBroker) connect(context.Context) (*Session, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.connects++
@@ -74,7 +74,7 @@ func (f *fakeBroker) connect(context.Context) (*session, error) {
 		return nil, errors.New("connection refused")
 	}
 	topic := mempubsub.NewTopic()
-	return &session{topic: topic, sub: mempubsub.NewSubscription(topic, time.Minute)}, nil
+	return &Session{Topic: topic, Subscription: mempubsub.NewSubscription(topic, time.Minute)}, nil
 }
 
 func (f *fakeBroker) setDown(down bool) {
@@ -267,4 +267,26 @@ func TestLinkUnverifiedBacksOff(t *testing.T) {
 	mu.Unlock()
 	require.NoError(t, q.Publish(ctx, Message{JobID: "j"}))
 	require.NoError(t, q.Ready(ctx), "an operation succeeded")
+}
+
+// TestDriverMissing: a scheme whose driver the program did not import is
+// a configuration error naming the package to import; an unknown scheme
+// is an invalid URL.
+func TestDriverMissing(t *testing.T) {
+	drivers.Lock()
+	d, had := drivers.m[SchemeRabbit]
+	delete(drivers.m, SchemeRabbit)
+	drivers.Unlock()
+	t.Cleanup(func() {
+		if had {
+			drivers.Lock()
+			drivers.m[SchemeRabbit] = d
+			drivers.Unlock()
+		}
+	})
+	_, err := Open(context.Background(), "rabbit://q", Options{})
+	require.ErrorIs(t, err, ErrConfig)
+	assert.Contains(t, err.Error(), "github.com/greensight/vzarr/queue/rabbit")
+	_, err = Open(context.Background(), "kafka://q", Options{})
+	require.ErrorIs(t, err, ErrInvalidURL)
 }

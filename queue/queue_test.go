@@ -16,6 +16,9 @@ import (
 
 	"github.com/greensight/vzarr/internal/testenv"
 	"github.com/greensight/vzarr/queue"
+	_ "github.com/greensight/vzarr/queue/azuresb"
+	_ "github.com/greensight/vzarr/queue/mem"
+	_ "github.com/greensight/vzarr/queue/rabbit"
 )
 
 func TestMessageCodec(t *testing.T) {
