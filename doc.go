@@ -14,8 +14,10 @@
 //     dimensions (phony ones included), variables and attributes as
 //     netCDF-C does; validate and kerchunk both use it.
 //   - netcdf3: the classic, 64-bit-offset and CDF-5 header reader.
-//   - rangeio: the caching, coalescing io.ReaderAt that every reader goes
-//     through, so a file's metadata costs a few range requests.
+//   - rangeio: the caching, coalescing io.ReaderAt that callers put in
+//     front of slow storage, so a file's metadata costs a few range
+//     requests. Parsers take a plain io.ReaderAt and prefetch through the
+//     optional rangeio.Prefetcher.
 //   - validate: the chunking validation report (Contract 3) for either
 //     format: variables, chunking, filters, and the warnings a publisher
 //     needs before virtualizing.
@@ -27,15 +29,20 @@
 //   - limits: the bounds every reader checks numbers from files and
 //     references against before allocating (error_type limit_exceeded).
 //   - stac and catalog: STAC items and the Asset/Release store.
-//   - blobio: URLs to gocloud.dev buckets, ranged reads with few round trips.
+//   - blobio: URLs to gocloud.dev buckets, cached ranged reads with few
+//     round trips, the fetcher of chunk references. Its core links no
+//     cloud SDK; the Azure driver, blobio/azure, registers itself when a
+//     program imports it.
 //   - pipeline: the stage handlers with contract-shaped inputs and outputs,
 //     the virtualize job (scan → validate → ref → combine → register), the
 //     submit logic (Contract 1) and Service, which wires them together.
 //   - engine: the job engine that runs staged jobs with fan-out tasks over
 //     a queue, advancing each stage exactly once under duplicate and
 //     out-of-order delivery.
-//   - queue: the work queue over gocloud.dev/pubsub, chosen by URL
-//     (mem://, rabbit://, azuresb://).
+//   - queue: the work queue over gocloud.dev/pubsub, chosen by URL; the
+//     brokers are drivers a program imports (queue/mem, queue/rabbit,
+//     queue/azuresb). The engine defines the messages and the store it
+//     needs and links neither the queue nor a broker.
 //
 // The command-line tool lives in cmd/vzarr (vzarr run is the whole
 // pipeline in one process); examples/orchestrator is the platform's

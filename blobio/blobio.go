@@ -84,20 +84,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"gocloud.dev/blob"
-	"gocloud.dev/blob/azureblob"
 	"gocloud.dev/blob/fileblob"
 )
 
@@ -108,6 +101,20 @@ const (
 	DefaultRetryDelay    = 500 * time.Millisecond
 	DefaultMaxRetryDelay = 8 * time.Second
 )
+
+// RetryOptions is the retry policy of Azure requests (the Azure SDK's
+// policy.RetryOptions, as far as blobio sets it).
+type RetryOptions struct {
+	// MaxRetries is the number of retries after the first try; < 0 means
+	// none.
+	MaxRetries int32
+	// TryTimeout bounds one try.
+	TryTimeout time.Duration
+	// RetryDelay is the first delay between tries; it doubles up to
+	// MaxRetryDelay.
+	RetryDelay    time.Duration
+	MaxRetryDelay time.Duration
+}
 
 // Opener opens blobio URLs with one configuration. The zero value is usable
 // (DefaultAzureCredential, default retries, no account, no mem:// buckets;
@@ -145,13 +152,15 @@ type Opener struct {
 	AllowedHosts []string
 
 	// Credential is used for Azure accounts not reached through
-	// ConnectionString. Nil means azidentity.NewDefaultAzureCredential,
-	// created once on first use.
-	Credential azcore.TokenCredential
+	// ConnectionString: an azcore.TokenCredential (blobio's core does not
+	// link the Azure SDK; the Azure driver, blobio/azure, uses it). Nil
+	// means azidentity's DefaultAzureCredential, created once per process
+	// on first use.
+	Credential any
 
 	// Retry configures the Azure SDK retry policy. Zero fields take the
 	// Default* values above (MaxRetries < 0 means no retries).
-	Retry policy.RetryOptions
+	Retry RetryOptions
 
 	// Mem holds the buckets of mem:// URLs; nil rejects mem:// URLs.
 	Mem *MemBuckets
@@ -159,14 +168,6 @@ type Opener struct {
 	// Logger receives debug logs of opens, scans and writes; nil means
 	// slog.Default().
 	Logger *slog.Logger
-
-	// dial, when set, replaces the HTTP transport's dialer (tests count
-	// connection attempts with it).
-	dial func(ctx context.Context, network, addr string) (net.Conn, error)
-
-	credOnce sync.Once
-	cred     azcore.TokenCredential
-	credErr  error
 
 	mu           sync.Mutex
 	listAccounts map[string]bool // accounts named in AllowLists of this Opener
@@ -246,44 +247,33 @@ func (o *Opener) OpenLocation(ctx context.Context, loc *Location) (*blob.Bucket,
 			return nil, fmt.Errorf("%w: no mem bucket %q", ErrNotFound, loc.Container)
 		}
 		return b, nil
-	case loc.Scheme == SchemeAZBlob:
-		return o.openAZBlob(ctx, loc)
 	case loc.IsAzure():
-		client, err := o.containerClient(loc.Account, loc.Container, func(account string) string {
-			return "https://" + account + "." + loc.blobDomain()
-		})
-		if err != nil {
-			return nil, err
+		d := registeredAzure()
+		serviceURL := func(account string) string { return "https://" + account + "." + loc.blobDomain() }
+		if d == nil {
+			if loc.Scheme != SchemeAZBlob {
+				// The same checks as with the driver, the same errors.
+				if _, err := o.AzureContainer(loc.Account, loc.Container, serviceURL); err != nil {
+					return nil, err
+				}
+			}
+			return nil, fmt.Errorf("%w: %s:// URLs need the Azure driver: import _ %q", ErrConfig, loc.Scheme, "github.com/greensight/vzarr/blobio/azure")
 		}
-		return azureblob.OpenBucket(ctx, client, nil)
+		if loc.Scheme != SchemeAZBlob {
+			return d.OpenContainer(ctx, o, loc.Account, loc.Container, serviceURL)
+		}
+		account := loc.Query.Get("storage_account")
+		if account == "" {
+			account = o.accountName()
+		}
+		b, err := d.OpenAZBlob(ctx, o, account, loc.Container, loc.Query)
+		if err != nil && classify(ctx, err) == nil {
+			// gocloud.dev's own checks of the query parameters.
+			err = fmt.Errorf("%w: %v", ErrInvalidURL, err)
+		}
+		return b, err
 	}
 	return nil, fmt.Errorf("%w: unknown scheme %q", ErrInvalidURL, loc.Scheme)
-}
-
-// openAZBlob opens azblob:// URLs with gocloud.dev's URL opener (its query
-// parameters and service URL rules) and blobio's credentials.
-func (o *Opener) openAZBlob(ctx context.Context, loc *Location) (*blob.Bucket, error) {
-	account := loc.Query.Get("storage_account")
-	if account == "" {
-		account = o.accountName()
-	}
-	opener := &azureblob.URLOpener{
-		ServiceURLOptions: azureblob.ServiceURLOptions{AccountName: account},
-		MakeClient: func(svcURL azureblob.ServiceURL, containerName azureblob.ContainerName) (*container.Client, error) {
-			return o.containerClient(account, string(containerName), func(string) string { return string(svcURL) })
-		},
-	}
-	if account == "" {
-		// Let a connection string supply the endpoint; gocloud.dev wants
-		// an account name for the service URL it would not use.
-		opener.ServiceURLOptions.AccountName = "unused"
-	}
-	b, err := opener.OpenBucketURL(ctx, &url.URL{Scheme: SchemeAZBlob, Host: loc.Container, RawQuery: loc.Query.Encode()})
-	if err != nil && classify(ctx, err) == nil {
-		// gocloud.dev's own checks of the query parameters.
-		err = fmt.Errorf("%w: %v", ErrInvalidURL, err)
-	}
-	return b, err
 }
 
 // accountName is the configured default account: AccountName, else the
@@ -295,27 +285,41 @@ func (o *Opener) accountName() string {
 	return connStringField(o.ConnectionString, "AccountName")
 }
 
-// containerClient returns a client for a container of account ("" for the
-// configured one). serviceURL gives the service URL of an account for
-// credential-based access; its host must be one the Opener may reach
-// (hostAllowed), else ErrSourceNotAllowed.
-func (o *Opener) containerClient(account, containerName string, serviceURL func(account string) string) (*container.Client, error) {
-	opts := &container.ClientOptions{ClientOptions: o.clientOptions()}
+// AzureContainer is how an Azure container is reached, as the Opener's
+// configuration decides (see Opener.AzureContainer): with
+// ConnectionString when it is set, else at URL with the Opener's
+// Credential.
+type AzureContainer struct {
+	Account          string // the storage account, as configured or named
+	Name             string // the container
+	ConnectionString string // for the container's account (it may hold a key)
+	URL              string // https://HOST/CONTAINER, when ConnectionString is empty
+}
+
+// ConfigError reports a connection string the Azure SDK refused, without
+// echoing its key: an error wrapping ErrConfig.
+func (c AzureContainer) ConfigError(err error) error {
+	return fmt.Errorf("%w: bad connection string: %v", ErrConfig, redact(err.Error(), c.ConnectionString))
+}
+
+// AzureContainer decides how the Azure driver reaches containerName of
+// account ("" for the configured one): through the connection string of
+// the account when one is configured, else at serviceURL(account) with
+// the credential, when its host is one the Opener may reach (a storage
+// endpoint of a configured account or an allowed host), else
+// ErrSourceNotAllowed; ErrConfig when no account is known. It is the
+// check a driver makes before it creates a client.
+func (o *Opener) AzureContainer(account, containerName string, serviceURL func(account string) string) (AzureContainer, error) {
 	if account == "" {
 		account = strings.ToLower(o.AccountName)
 	}
 	if cs := o.connStringFor(account); cs != "" {
 		connAccount := connStringField(cs, "AccountName")
-		client, err := container.NewClientFromConnectionString(cs, containerName, opts)
-		if err != nil {
-			// Do not echo the connection string: it may hold a key.
-			return nil, fmt.Errorf("%w: bad connection string: %v", ErrConfig, redact(err.Error(), cs))
-		}
-		o.logger().Debug("blobio: azure container", "container", containerName, "account", connAccount, "auth", "connection-string", "endpoint", client.URL())
-		return client, nil
+		o.logger().Debug("blobio: azure container", "container", containerName, "account", connAccount, "auth", "connection-string")
+		return AzureContainer{Account: connAccount, Name: containerName, ConnectionString: cs}, nil
 	}
 	if account == "" {
-		return nil, fmt.Errorf("%w: no storage account for container %q: set AZURE_STORAGE_ACCOUNT_NAME (Opener.AccountName) or name it in the URL (abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PATH)", ErrConfig, containerName)
+		return AzureContainer{}, fmt.Errorf("%w: no storage account for container %q: set AZURE_STORAGE_ACCOUNT_NAME (Opener.AccountName) or name it in the URL (abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PATH)", ErrConfig, containerName)
 	}
 	u := strings.TrimSuffix(serviceURL(account), "/") + "/" + containerName
 	if pu, err := url.Parse(u); err != nil || !o.hostAllowed(pu.Host) {
@@ -323,29 +327,14 @@ func (o *Opener) containerClient(account, containerName string, serviceURL func(
 		if err == nil {
 			host = pu.Host
 		}
-		return nil, fmt.Errorf("%w: %s is no storage endpoint of a configured account (AZURE_STORAGE_ACCOUNT_NAME, VZARR_STORAGE_ACCOUNTS) nor an allowed host (--allow-host); nothing was sent to it", ErrSourceNotAllowed, host)
-	}
-	cred, err := o.credential()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrPermission, err)
+		return AzureContainer{}, fmt.Errorf("%w: %s is no storage endpoint of a configured account (AZURE_STORAGE_ACCOUNT_NAME, VZARR_STORAGE_ACCOUNTS) nor an allowed host (--allow-host); nothing was sent to it", ErrSourceNotAllowed, host)
 	}
 	o.logger().Debug("blobio: azure container", "container", containerName, "account", account, "auth", "token-credential", "endpoint", u)
-	return container.NewClient(u, cred, opts)
+	return AzureContainer{Account: account, Name: containerName, URL: u}, nil
 }
 
-func (o *Opener) credential() (azcore.TokenCredential, error) {
-	if o.Credential != nil {
-		return o.Credential, nil
-	}
-	o.credOnce.Do(func() {
-		o.cred, o.credErr = azidentity.NewDefaultAzureCredential(nil)
-	})
-	return o.cred, o.credErr
-}
-
-// clientOptions returns the Azure SDK options: bounded retries with a per-try
-// timeout, and vzarr's application id.
-func (o *Opener) clientOptions() azcore.ClientOptions {
+// RetryPolicy returns Retry with the defaults filled in.
+func (o *Opener) RetryPolicy() RetryOptions {
 	r := o.Retry
 	if r.MaxRetries == 0 {
 		r.MaxRetries = DefaultMaxRetries
@@ -359,27 +348,19 @@ func (o *Opener) clientOptions() azcore.ClientOptions {
 	if r.MaxRetryDelay == 0 {
 		r.MaxRetryDelay = DefaultMaxRetryDelay
 	}
-	opts := azcore.ClientOptions{
-		Retry:           r,
-		Telemetry:       policy.TelemetryOptions{ApplicationID: "vzarr"},
-		PerCallPolicies: []policy.Policy{hostGuard{o}},
-	}
-	if o.dial != nil {
-		opts.Transport = &http.Client{Transport: &http.Transport{DialContext: o.dial}}
-	}
-	return opts
+	return r
 }
 
-// hostGuard refuses requests to hosts the Opener may not reach, before
-// the credential is attached and before any connection: the last line of
-// defence behind containerClient's check.
-type hostGuard struct{ o *Opener }
-
-func (g hostGuard) Do(req *policy.Request) (*http.Response, error) {
-	if host := req.Raw().URL.Host; !g.o.requestHostAllowed(host) {
-		return nil, fmt.Errorf("%w: request to %s refused: no storage endpoint of a configured account nor an allowed host", ErrSourceNotAllowed, host)
+// CheckRequestHost is the last line of defence of the Azure driver, run
+// for every request before the credential is attached and before any
+// connection: nil when the Opener may reach host (see AzureContainer, and
+// the endpoints of the configured connection strings, such as an
+// emulator's), else an error wrapping ErrSourceNotAllowed.
+func (o *Opener) CheckRequestHost(host string) error {
+	if !o.requestHostAllowed(host) {
+		return fmt.Errorf("%w: request to %s refused: no storage endpoint of a configured account nor an allowed host", ErrSourceNotAllowed, host)
 	}
-	return req.Next()
+	return nil
 }
 
 // connStringFor returns the connection string for the URLs of account
@@ -492,7 +473,7 @@ func (o *Opener) explain(loc *Location, err error) error {
 	if loc == nil || !loc.IsAzure() || !errors.Is(err, ErrUnavailable) || !errors.As(err, &be) {
 		return err
 	}
-	r := o.clientOptions().Retry
+	r := o.RetryPolicy()
 	tries := max(r.MaxRetries, 0) + 1
 	c := *be
 	c.Err = fmt.Errorf("%w (gave up after %d tries, each with a %v timeout)", be.Err, tries, r.TryTimeout)

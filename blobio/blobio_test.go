@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,9 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gocloud.dev/blob"
@@ -500,62 +497,6 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-// fakeCredential stands in for DefaultAzureCredential; these tests make no
-// request with it.
-type fakeCredential struct{}
-
-func (fakeCredential) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
-	return azcore.AccessToken{}, errors.New("fake credential")
-}
-
-// TestAccountSelection: which endpoint and authentication each URL gets
-// (clients are built without any request).
-func TestAccountSelection(t *testing.T) {
-	conn := devstoreConn("http://127.0.0.1:10000")
-	for _, tc := range []struct {
-		name string
-		o    *Opener
-		url  string
-		want string // container client URL, or an error kind
-	}{
-		{"conn string, no account in URL", &Opener{ConnectionString: conn}, "abfs://cnt/x.nc", "http://127.0.0.1:10000/devstoreaccount1/cnt"},
-		{"conn string, its account in URL", &Opener{ConnectionString: conn}, "az://cnt@devstoreaccount1.dfs.core.windows.net/x.nc", "http://127.0.0.1:10000/devstoreaccount1/cnt"},
-		{"conn string, another account in URL", &Opener{ConnectionString: conn, Credential: fakeCredential{}}, "abfs://cnt@other.dfs.core.windows.net/x.nc", "source_not_allowed"},
-		{"another account in URL, configured", &Opener{ConnectionString: conn, Accounts: []string{"other"}, Credential: fakeCredential{}}, "abfs://cnt@other.dfs.core.windows.net/x.nc", "https://other.blob.core.windows.net/cnt"},
-		{"another account in URL, allowed host", &Opener{ConnectionString: conn, AllowedHosts: []string{"other.blob.core.windows.net"}, Credential: fakeCredential{}}, "abfs://cnt@OTHER.dfs.core.windows.net/x.nc", "https://other.blob.core.windows.net/cnt"},
-		{"conn string, configured account differs", &Opener{ConnectionString: conn, AccountName: "mine", Credential: fakeCredential{}}, "abfs://cnt/x.nc", "https://mine.blob.core.windows.net/cnt"},
-		{"conn string, configured account same", &Opener{ConnectionString: conn, AccountName: "devstoreaccount1"}, "abfs://cnt/x.nc", "http://127.0.0.1:10000/devstoreaccount1/cnt"},
-		{"account from config", &Opener{AccountName: "acct", Credential: fakeCredential{}}, "abfs://cnt/x.nc", "https://acct.blob.core.windows.net/cnt"},
-		{"account in URL wins", &Opener{AccountName: "acct", Accounts: []string{"urlacct"}, Credential: fakeCredential{}}, "abfss://cnt@urlacct.dfs.core.usgovcloudapi.net/x.nc", "https://urlacct.blob.core.usgovcloudapi.net/cnt"},
-		{"account in URL, not configured", &Opener{AccountName: "acct", Credential: fakeCredential{}}, "abfss://cnt@urlacct.dfs.core.usgovcloudapi.net/x.nc", "source_not_allowed"},
-		{"account path form", &Opener{AccountName: "acct", Accounts: []string{"bronze"}, Credential: fakeCredential{}}, "abfs://bronze/cnt/x.nc", "https://bronze.blob.core.windows.net/cnt"},
-		{"account path form, conn strings", &Opener{ConnectionString: conn, Accounts: []string{"bronze"}, ConnectionStrings: []string{devstoreConnFor("silver", "http://127.0.0.1:10000"), devstoreConnFor("bronze", "http://127.0.0.1:10000")}}, "abfs://bronze/cnt/x.nc", "http://127.0.0.1:10000/bronze/cnt"},
-		{"azblob with storage_account", &Opener{Accounts: []string{"qacct"}, Credential: fakeCredential{}}, "azblob://cnt/x.nc?storage_account=qacct", "https://qacct.blob.core.windows.net/cnt"},
-		{"azblob, unconfigured storage_account", &Opener{Credential: fakeCredential{}}, "azblob://cnt/x.nc?storage_account=qacct", "source_not_allowed"},
-		{"azblob, Azurite by query", &Opener{AllowedHosts: []string{"127.0.0.1:10000"}, Credential: fakeCredential{}}, "azblob://cnt/x.nc?storage_account=devstoreaccount1&domain=127.0.0.1:10000&protocol=https", "https://127.0.0.1:10000/devstoreaccount1/cnt"},
-		{"azblob, other host by query", &Opener{AccountName: "devstoreaccount1", Credential: fakeCredential{}}, "azblob://cnt/x.nc?storage_account=devstoreaccount1&domain=evil.example&protocol=https", "source_not_allowed"},
-		{"azblob via conn string", &Opener{ConnectionString: conn}, "azblob://cnt/x.nc", "http://127.0.0.1:10000/devstoreaccount1/cnt"},
-		{"no account", &Opener{Credential: fakeCredential{}}, "abfs://cnt/x.nc", "config_error"},
-		{"azblob, no account", &Opener{Credential: fakeCredential{}}, "azblob://cnt/x.nc", "config_error"},
-		{"azblob, bad query", &Opener{Credential: fakeCredential{}}, "azblob://cnt/x.nc?storage_account=a&nonsense=1", "invalid_url"},
-		{"azblob, bad protocol", &Opener{Credential: fakeCredential{}}, "azblob://cnt/x.nc?storage_account=a&protocol=ftp", "invalid_url"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			b, _, err := tc.o.Open(context.Background(), tc.url)
-			if !strings.Contains(tc.want, "://") {
-				require.Error(t, err)
-				assert.ErrorIs(t, err, errorKinds[tc.want])
-				return
-			}
-			require.NoError(t, err)
-			defer b.Close()
-			var client *container.Client
-			require.True(t, b.As(&client))
-			assert.Equal(t, tc.want, client.URL())
-		})
-	}
-}
-
 func TestNewOpenerFromEnv(t *testing.T) {
 	t.Setenv("AZURE_STORAGE_ACCOUNT_NAME", "acct1")
 	t.Setenv("AZURE_STORAGE_CONNECTION_STRING", "")
@@ -567,19 +508,6 @@ func TestNewOpenerFromEnv(t *testing.T) {
 	assert.Equal(t, "acct2", NewOpenerFromEnv().AccountName)
 }
 
-func TestClientOptionsDefaults(t *testing.T) {
-	o := &Opener{}
-	r := o.clientOptions().Retry
-	assert.Equal(t, policy.RetryOptions{MaxRetries: 3, TryTimeout: 60 * time.Second, RetryDelay: 500 * time.Millisecond, MaxRetryDelay: 8 * time.Second}, r)
-	o.Retry = policy.RetryOptions{MaxRetries: -1, TryTimeout: time.Second}
-	r = o.clientOptions().Retry
-	assert.Equal(t, int32(-1), r.MaxRetries)
-	assert.Equal(t, time.Second, r.TryTimeout)
-}
-
-// errorKinds names the kinds of the table tests.
-var errorKinds = map[string]error{"config_error": ErrConfig, "invalid_url": ErrInvalidURL, "source_not_allowed": ErrSourceNotAllowed}
-
 // TestErrorKinds: an *Error is its kind and its cause for errors.Is.
 func TestErrorKinds(t *testing.T) {
 	err := &Error{Op: "scan", Kind: ErrUnavailable, Err: context.Canceled}
@@ -589,92 +517,45 @@ func TestErrorKinds(t *testing.T) {
 	assert.ErrorIs(t, fmt.Errorf("w: %w", &Error{Op: "open", Kind: ErrPermission}), ErrPermission)
 }
 
-// devstoreConn is Azurite's well-known development connection string (a
-// public key that works only against the emulator) for an endpoint.
-func devstoreConn(endpoint string) string {
-	return "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=" + endpoint + "/devstoreaccount1;"
+func TestRetryPolicyDefaults(t *testing.T) {
+	o := &Opener{}
+	assert.Equal(t, RetryOptions{MaxRetries: 3, TryTimeout: 60 * time.Second, RetryDelay: 500 * time.Millisecond, MaxRetryDelay: 8 * time.Second}, o.RetryPolicy())
+	o.Retry = RetryOptions{MaxRetries: -1, TryTimeout: time.Second}
+	assert.Equal(t, RetryOptions{MaxRetries: -1, TryTimeout: time.Second, RetryDelay: 500 * time.Millisecond, MaxRetryDelay: 8 * time.Second}, o.RetryPolicy())
 }
 
-// devstoreConnFor is a connection string of another emulator account (the
-// devstoreaccount1 key, which no request uses here).
-func devstoreConnFor(account, endpoint string) string {
-	return "DefaultEndpointsProtocol=http;AccountName=" + account + ";AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=" + endpoint + "/" + account + ";"
+// TestAzureWithoutDriver: blobio's core links no Azure SDK; without the
+// driver (blobio/azure) Azure URLs are still checked, and opening an
+// allowed one is a configuration error.
+func TestAzureWithoutDriver(t *testing.T) {
+	o := &Opener{AccountName: "acct"}
+	_, _, err := o.Open(context.Background(), "abfs://cnt@other.dfs.core.windows.net/x.nc")
+	assert.ErrorIs(t, err, ErrSourceNotAllowed)
+	_, _, err = o.Open(context.Background(), "abfs://cnt/x.nc")
+	assert.ErrorIs(t, err, ErrConfig)
+	assert.Contains(t, err.Error(), "blobio/azure")
 }
 
-// TestStorageDownClosedPort: with nothing listening, the error comes after
-// the bounded retries, quickly, and says what happened.
-func TestStorageDownClosedPort(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-
-	o := &Opener{
-		ConnectionString: devstoreConn("http://" + addr),
-		Retry:            policy.RetryOptions{MaxRetries: 2, RetryDelay: 50 * time.Millisecond, TryTimeout: time.Second},
+// TestBlobFetcherRanges: ranges from untrusted references are checked
+// against the object before a buffer is allocated for them.
+func TestBlobFetcherRanges(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "data.bin")
+	require.NoError(t, os.WriteFile(path, make([]byte, 64), 0o644))
+	f := NewBlobFetcher(&Opener{}, 0)
+	defer f.Close()
+	for _, r := range []struct{ off, n int64 }{
+		{1, math.MaxInt64}, {math.MaxInt64, 1}, {65, 0}, {-1, 4}, {60, 8},
+	} {
+		_, err := f.Fetch(ctx, path, r.off, r.n)
+		assert.ErrorIs(t, err, ErrInvalidArgument, "%+v", r)
+		var re *RangeError
+		require.ErrorAs(t, err, &re)
+		assert.False(t, re.TooLong(), "outside the object")
+		assert.Equal(t, int64(64), re.Size)
 	}
-	start := time.Now()
-	_, err = o.Scan(context.Background(), "abfs://cnt/dir", ScanOptions{})
-	el := time.Since(start)
-	require.Error(t, err)
-	t.Logf("closed port: %v after %v", err, el.Round(time.Millisecond))
-	assert.ErrorIs(t, err, ErrUnavailable)
-	assert.ErrorIs(t, err, ErrUnavailable)
-	assert.Contains(t, err.Error(), "connection refused")
-	assert.Contains(t, err.Error(), "abfs://cnt/dir")
-	assert.Contains(t, err.Error(), "gave up after 3 tries, each with a 1s timeout")
-	assert.Less(t, el, 3*time.Second)
-
-	start = time.Now()
-	_, err = o.OpenObject(context.Background(), "abfs://cnt/x.nc")
-	assert.ErrorIs(t, err, ErrUnavailable)
-	assert.Less(t, time.Since(start), 3*time.Second)
-}
-
-// TestStorageDownHang: a server that accepts connections and never answers;
-// the per-try timeout and bounded retries end the wait.
-func TestStorageDownHang(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	b, err := f.Fetch(ctx, path, 60, 4)
 	require.NoError(t, err)
-	defer l.Close()
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c) // hold it open, say nothing
-		}
-	}()
-	defer func() {
-		l.Close()
-		<-done
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
-
-	o := &Opener{
-		ConnectionString: devstoreConn("http://" + l.Addr().String()),
-		Retry:            policy.RetryOptions{MaxRetries: 1, RetryDelay: 50 * time.Millisecond, TryTimeout: 300 * time.Millisecond},
-	}
-	start := time.Now()
-	_, err = o.Scan(context.Background(), "abfs://cnt/dir", ScanOptions{})
-	el := time.Since(start)
-	require.Error(t, err)
-	t.Logf("hanging server: %v after %v", err, el.Round(time.Millisecond))
-	assert.ErrorIs(t, err, ErrUnavailable)
-	assert.Contains(t, err.Error(), "gave up after 2 tries, each with a 300ms timeout")
-	assert.Less(t, el, 3*time.Second)
-	assert.GreaterOrEqual(t, el, 600*time.Millisecond, "two tries of 300 ms")
-
-	// The caller's own deadline is reported as such.
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	_, err = o.Scan(ctx, "abfs://cnt/dir", ScanOptions{})
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Len(t, b, 4)
+	assert.True(t, (&RangeError{Length: DefaultMaxFetch + 1, Size: 2 << 30}).TooLong())
 }

@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"strings"
 	"syscall"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"gocloud.dev/gcerrors"
 )
 
@@ -97,6 +94,14 @@ func wrap(ctx context.Context, op, url string, err error) error {
 	return &Error{Op: op, URL: url, Kind: classify(ctx, err), Err: compact(err)}
 }
 
+// CompactError returns an error with the one-line message msg whose
+// chain holds err (the Azure driver shortens the SDK's errors with it).
+func CompactError(msg string, err error) error { return &compactError{msg: msg, err: err} }
+
+// StripQuery returns u without its query and user information (which can
+// hold a SAS token or a password), for messages.
+func StripQuery(u *url.URL) string { return stripQuery(u) }
+
 // compactError gives a short message to an error that keeps its chain.
 type compactError struct {
 	msg string
@@ -110,16 +115,10 @@ func (e *compactError) Unwrap() error { return e.err }
 // with the response body) to one line, and drops the query of request URLs
 // (which can hold a SAS token).
 func compact(err error) error {
-	var re *azcore.ResponseError
-	if errors.As(err, &re) {
-		msg := fmt.Sprintf("HTTP %d", re.StatusCode)
-		if re.ErrorCode != "" {
-			msg += " " + re.ErrorCode
+	if d := registeredAzure(); d != nil {
+		if c := d.Compact(err); c != nil {
+			return c
 		}
-		if r := re.RawResponse; r != nil && r.Request != nil && r.Request.URL != nil {
-			msg += fmt.Sprintf(" (%s %s)", r.Request.Method, stripQuery(r.Request.URL))
-		}
-		return &compactError{msg: msg, err: err}
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -149,23 +148,10 @@ func classify(ctx context.Context, err error) error {
 			return k
 		}
 	}
-	var re *azcore.ResponseError
-	if errors.As(err, &re) {
-		switch {
-		case re.StatusCode == http.StatusNotFound:
-			return ErrNotFound
-		case re.StatusCode == http.StatusPreconditionFailed:
-			return ErrChanged
-		case re.StatusCode == http.StatusUnauthorized || re.StatusCode == http.StatusForbidden:
-			return ErrPermission
-		case re.StatusCode == http.StatusRequestTimeout || re.StatusCode == http.StatusTooManyRequests || re.StatusCode >= 500:
-			return ErrUnavailable
+	if d := registeredAzure(); d != nil {
+		if kind, ok := d.Classify(err); ok {
+			return kind
 		}
-		return nil
-	}
-	var afe *azidentity.AuthenticationFailedError
-	if errors.As(err, &afe) {
-		return ErrPermission
 	}
 	if strings.Contains(err.Error(), "DefaultAzureCredential") || strings.Contains(err.Error(), "credential unavailable") {
 		return ErrPermission

@@ -2,14 +2,10 @@ package blobio
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	azblobblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"gocloud.dev/blob"
 
 	"github.com/greensight/vzarr/rangeio"
@@ -23,25 +19,20 @@ type blobReaderAt struct {
 	key     string
 	name    string // for errors
 	explain func(error) error
-	etag    *azcore.ETag // Azure: the version every read must match
+	version any // Azure: the version (ETag) every read must match
 }
 
-// readerOptions makes Azure reads conditional on the blob's ETag, so that a
+// readerOptions makes Azure reads conditional on the blob's version (ETag), so that a
 // blob replaced while it is being read gives ErrChanged instead of a mix of
 // two versions.
 func (r *blobReaderAt) readerOptions() *blob.ReaderOptions {
-	if r.etag == nil {
+	if r.version == nil {
 		return nil
 	}
-	return &blob.ReaderOptions{BeforeRead: func(as func(any) bool) error {
-		var opts *azblobblob.DownloadStreamOptions
-		if as(&opts) {
-			opts.AccessConditions = &azblobblob.AccessConditions{
-				ModifiedAccessConditions: &azblobblob.ModifiedAccessConditions{IfMatch: r.etag},
-			}
-		}
-		return nil
-	}}
+	if d := registeredAzure(); d != nil {
+		return d.ReaderOptions(r.version)
+	}
+	return nil
 }
 
 func (r *blobReaderAt) ReadAt(p []byte, off int64) (int, error) {
@@ -99,10 +90,7 @@ func newReaderAt(ctx context.Context, b *blob.Bucket, key, name string, explain 
 			return nil, wrap(ctx, "read", name, err)
 		}
 		defer rr.Close()
-		var resp azblobblob.DownloadStreamResponse
-		if rr.As(&resp) && resp.ETag != nil {
-			src.etag = resp.ETag
-		}
+		src.version = blobVersion(rr.As)
 		size := rr.Size()
 		data := make([]byte, min(first, size))
 		if _, err := io.ReadFull(rr, data); err != nil {
@@ -114,16 +102,22 @@ func newReaderAt(ctx context.Context, b *blob.Bucket, key, name string, explain 
 	if err != nil {
 		return nil, wrap(ctx, "stat", name, err)
 	}
-	var props azblobblob.GetPropertiesResponse
-	if attrs.As(&props) && props.ETag != nil {
-		src.etag = props.ETag
-	}
+	src.version = blobVersion(attrs.As)
 	return rangeio.NewReader(src, attrs.Size, opts...), nil
 }
 
 func isInvalidRange(err error) bool {
-	var re *azcore.ResponseError
-	return errors.As(err, &re) && re.StatusCode == http.StatusRequestedRangeNotSatisfiable
+	d := registeredAzure()
+	return err != nil && d != nil && d.InvalidRange(err)
+}
+
+// blobVersion is the version of an Azure blob that as (a reader's or
+// attributes' As) reports, nil for other blobs.
+func blobVersion(as func(any) bool) any {
+	if d := registeredAzure(); d != nil {
+		return d.Version(as)
+	}
+	return nil
 }
 
 // Object is an open blob or file: a caching io.ReaderAt with its URLs.

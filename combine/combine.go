@@ -33,7 +33,7 @@ type Options struct {
 	Identical []string
 	// Fetcher reads the chunk bytes of the coordinates combine needs
 	// (time values, lat/lon for the extent, Identical variables). Nil: a
-	// refread.BlobFetcher over Opener.
+	// blobio.BlobFetcher over Opener.
 	Fetcher refread.Fetcher
 	// Opener opens URLs for the default Fetcher (nil: from the
 	// environment, see blobio.NewOpenerFromEnv).
@@ -136,7 +136,7 @@ func Combine(ctx context.Context, sources []Source, opts Options) (*Result, erro
 		c.log = slog.Default()
 	}
 	if c.fetch == nil {
-		bf := refread.NewBlobFetcher(opts.Opener, 0)
+		bf := blobio.NewBlobFetcher(opts.Opener, 0)
 		defer bf.Close()
 		c.fetch = bf
 	}

@@ -13,14 +13,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/greensight/vzarr/catalog"
-	"github.com/greensight/vzarr/queue"
 )
 
 type nopPublisher struct{}
 
-func (nopPublisher) Publish(context.Context, queue.Message) error { return nil }
+func (nopPublisher) Publish(context.Context, Message) error { return nil }
 
-// The engine's retries use queue.Backoff (its schedule is tested there)
+// The engine's retries use internal/backoff (its schedule is tested there)
 // with its options and half of each delay as jitter.
 func TestRetryPolicy(t *testing.T) {
 	e, err := New(catalog.NewMemory(), nopPublisher{}, Options{RetryBackoff: 2 * time.Second, MaxRetryDelay: 30 * time.Second})

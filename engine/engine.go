@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/greensight/vzarr/catalog"
-	"github.com/greensight/vzarr/queue"
+	"github.com/greensight/vzarr/internal/backoff"
 )
 
 // GateType is the task type of stage gates (see the package documentation).
@@ -55,15 +55,22 @@ var (
 	ErrInvalidDefinition = errors.New("engine: invalid definition")
 )
 
-// Publisher sends work messages (a *queue.Queue).
-type Publisher interface {
-	Publish(ctx context.Context, m queue.Message) error
+// Store is what the engine needs of a catalog: its jobs and tasks
+// (catalog.Store has these methods, with the same contracts).
+type Store interface {
+	GetJob(ctx context.Context, id string) (*catalog.Job, error)
+	TransitionJob(ctx context.Context, id string, t catalog.Transition) (*catalog.Job, error)
+	ListJobs(ctx context.Context, f catalog.JobFilter) ([]*catalog.Job, error)
+	TouchJob(ctx context.Context, id string, ifRevision int64) (*catalog.Job, error)
+	CreateTask(ctx context.Context, t catalog.NewTask) (*catalog.Task, error)
+	GetTask(ctx context.Context, id string) (*catalog.Task, error)
+	ListTasks(ctx context.Context, jobID string) ([]*catalog.Task, error)
+	FindTasks(ctx context.Context, f catalog.TaskFilter) ([]*catalog.Task, error)
+	TransitionTask(ctx context.Context, id string, t catalog.Transition) (*catalog.Task, error)
 }
 
-// Receiver receives work messages (a *queue.Queue).
-type Receiver interface {
-	Receive(ctx context.Context) (*queue.Delivery, error)
-}
+// The catalog's stores are engine stores.
+var _ Store = catalog.Store(nil)
 
 // Definition describes a job type.
 type Definition struct {
@@ -210,7 +217,7 @@ type Options struct {
 
 // Engine runs jobs of its Definitions.
 type Engine struct {
-	store catalog.Store
+	store Store
 	pub   Publisher
 	defs  map[string]*Definition
 	opts  Options
@@ -221,13 +228,13 @@ type Engine struct {
 
 	// retry spaces the retries of the receive loop and of failed
 	// messages; the outages log one line per state change.
-	retry                    queue.Backoff
+	retry                    backoff.Backoff
 	recvOutage, handleOutage *outage
 	sweepOutage              *outage
 }
 
 // New returns an Engine over store that publishes with pub.
-func New(store catalog.Store, pub Publisher, opts Options, defs ...*Definition) (*Engine, error) {
+func New(store Store, pub Publisher, opts Options, defs ...*Definition) (*Engine, error) {
 	if store == nil || pub == nil {
 		return nil, fmt.Errorf("%w: a store and a publisher are required", ErrInvalidDefinition)
 	}
@@ -278,7 +285,7 @@ func New(store catalog.Store, pub Publisher, opts Options, defs ...*Definition) 
 	if e.log == nil {
 		e.log = slog.Default()
 	}
-	e.retry = queue.Backoff{Initial: e.opts.RetryBackoff, Max: e.opts.MaxRetryDelay, Jitter: 0.5}
+	e.retry = backoff.Backoff{Initial: e.opts.RetryBackoff, Max: e.opts.MaxRetryDelay, Jitter: 0.5}
 	e.recvOutage = &outage{what: "receiving messages", log: e.log, now: e.opts.Now}
 	e.handleOutage = &outage{what: "handling messages", log: e.log, now: e.opts.Now, step: e.backoff}
 	e.sweepOutage = &outage{what: "sweeping", log: e.log, now: e.opts.Now}
@@ -316,7 +323,7 @@ func (d *Definition) check() error {
 }
 
 // Store returns the engine's catalog.
-func (e *Engine) Store() catalog.Store { return e.store }
+func (e *Engine) Store() Store { return e.store }
 
 // Definition returns the definition of a job type, or nil.
 func (e *Engine) Definition(jobType string) *Definition { return e.defs[jobType] }
@@ -330,7 +337,7 @@ func TaskID(jobID, stage string, i int) string { return fmt.Sprintf("%s/%s/%05d"
 // Enqueue publishes the message that starts (or resumes) job jobID. It may
 // be sent any number of times.
 func (e *Engine) Enqueue(ctx context.Context, jobID string) error {
-	return e.pub.Publish(ctx, queue.Message{JobID: jobID})
+	return e.pub.Publish(ctx, Message{JobID: jobID})
 }
 
 // envelope is the stored form of a task result.
@@ -412,5 +419,5 @@ func (e *Engine) now() time.Time { return e.opts.Now() }
 
 // backoff is the retry delay of a task's attempt, without jitter.
 func (e *Engine) backoff(attempt int) time.Duration {
-	return queue.Backoff{Initial: e.opts.RetryBackoff, Max: e.opts.MaxRetryDelay, Jitter: -1}.Delay(attempt)
+	return backoff.Backoff{Initial: e.opts.RetryBackoff, Max: e.opts.MaxRetryDelay, Jitter: -1}.Delay(attempt)
 }

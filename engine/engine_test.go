@@ -20,6 +20,8 @@ import (
 	"github.com/greensight/vzarr/engine"
 	"github.com/greensight/vzarr/internal/testenv"
 	"github.com/greensight/vzarr/queue"
+	_ "github.com/greensight/vzarr/queue/mem"
+	_ "github.com/greensight/vzarr/queue/rabbit"
 )
 
 // countingStore counts the catalog changes that must happen once.

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/greensight/vzarr/catalog"
-	"github.com/greensight/vzarr/queue"
 )
 
 // maxRaces bounds how often one message re-reads a record that another
@@ -33,7 +32,7 @@ func failureMarkerID(jobID string) string { return jobID + "/!failure" }
 // delay, and another error when the catalog or the queue failed (deliver
 // again after a backoff). Handle is safe to call concurrently, any number
 // of times, in any order, for the same message.
-func (e *Engine) Handle(ctx context.Context, m queue.Message) error {
+func (e *Engine) Handle(ctx context.Context, m Message) error {
 	if err := m.Validate(); err != nil {
 		e.log.WarnContext(ctx, "engine: dropping message", "error", err)
 		return nil
@@ -299,7 +298,7 @@ func (e *Engine) publishAll(ctx context.Context, jobID string, ids []string) err
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem }()
-			errc <- e.pub.Publish(ctx, queue.Message{JobID: jobID, TaskID: id})
+			errc <- e.pub.Publish(ctx, Message{JobID: jobID, TaskID: id})
 		}()
 	}
 	for range cap(sem) {
@@ -416,7 +415,7 @@ func (e *Engine) setHint(key, id string) {
 }
 
 // handleTask runs a task message.
-func (e *Engine) handleTask(ctx context.Context, m queue.Message) error {
+func (e *Engine) handleTask(ctx context.Context, m Message) error {
 	task, err := e.store.GetTask(ctx, m.TaskID)
 	if errors.Is(err, catalog.ErrNotFound) {
 		e.log.WarnContext(ctx, "engine: message for an unknown task", "task_id", m.TaskID)

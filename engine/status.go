@@ -174,7 +174,7 @@ type JobStatus struct {
 
 // Status reads a job's state with two catalog reads, judging leases by
 // DefaultLeaseTimeout (Engine.Status uses the engine's).
-func Status(ctx context.Context, store catalog.Store, jobID string) (*JobStatus, error) {
+func Status(ctx context.Context, store Store, jobID string) (*JobStatus, error) {
 	return readStatus(ctx, store, jobID, DefaultLeaseTimeout, time.Now())
 }
 
@@ -184,7 +184,7 @@ func (e *Engine) Status(ctx context.Context, jobID string) (*JobStatus, error) {
 	return readStatus(ctx, e.store, jobID, e.opts.LeaseTimeout, e.now())
 }
 
-func readStatus(ctx context.Context, store catalog.Store, jobID string, lease time.Duration, now time.Time) (*JobStatus, error) {
+func readStatus(ctx context.Context, store Store, jobID string, lease time.Duration, now time.Time) (*JobStatus, error) {
 	job, err := store.GetJob(ctx, jobID)
 	if err != nil {
 		return nil, err

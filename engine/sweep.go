@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/greensight/vzarr/catalog"
-	"github.com/greensight/vzarr/queue"
 )
 
 // sweepBatch bounds the records one Sweep acts on per kind.
@@ -176,7 +175,7 @@ func (e *Engine) sweepTask(ctx context.Context, t *catalog.Task) error {
 		// worker: send one first, so that a failed publish leaves the
 		// task expired for the next sweep rather than waiting for a
 		// message that never comes. A duplicate is harmless.
-		if err := e.pub.Publish(ctx, queue.Message{JobID: t.JobID, TaskID: t.ID}); err != nil {
+		if err := e.pub.Publish(ctx, Message{JobID: t.JobID, TaskID: t.ID}); err != nil {
 			return err
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/greensight/vzarr/catalog"
-	"github.com/greensight/vzarr/queue"
+	"github.com/greensight/vzarr/internal/backoff"
 )
 
 // Work receives messages from r and handles them, Options.Concurrency at a
@@ -35,9 +35,9 @@ func (e *Engine) Work(ctx context.Context, r Receiver) error {
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
-		pending = map[*queue.Delivery]*time.Timer{}
+		pending = map[*Delivery]*time.Timer{}
 	)
-	nackLater := func(d *queue.Delivery, after time.Duration) {
+	nackLater := func(d *Delivery, after time.Duration) {
 		mu.Lock()
 		defer mu.Unlock()
 		pending[d] = time.AfterFunc(after, func() {
@@ -69,7 +69,7 @@ loop:
 			if ctx.Err() != nil {
 				break
 			}
-			if errors.Is(err, queue.ErrClosed) {
+			if errors.Is(err, ErrClosed) {
 				werr = err
 				break
 			}
@@ -122,7 +122,7 @@ loop:
 		delete(pending, d)
 	}
 	mu.Unlock()
-	if errors.Is(werr, queue.ErrClosed) {
+	if errors.Is(werr, ErrClosed) {
 		return nil
 	}
 	return werr
@@ -139,7 +139,7 @@ func (e *Engine) persist(ctx context.Context, task *catalog.Task, write func() e
 	if task.StartedAt != nil {
 		deadline = task.StartedAt.Add(e.opts.LeaseTimeout)
 	}
-	b := queue.Backoff{Initial: e.opts.RetryBackoff / 4, Max: e.opts.MaxRetryDelay}
+	b := backoff.Backoff{Initial: e.opts.RetryBackoff / 4, Max: e.opts.MaxRetryDelay}
 	for n := 1; ; n++ {
 		err := write()
 		if err == nil || !errors.Is(err, catalog.ErrUnavailable) || ctx.Err() != nil {

@@ -14,7 +14,9 @@ import (
 
 // File is an open HDF5 file. Its methods are safe for concurrent use.
 type File struct {
-	r       *rangeio.Reader
+	r       io.ReaderAt
+	pf      rangeio.Prefetcher    // r, when it can prefetch
+	stats   rangeio.StatsReporter // what counts the requests to r
 	size    int64
 	base    int64 // absolute file offset of HDF5 address 0 (the userblock size)
 	offSize int
@@ -46,7 +48,7 @@ type ReadStats struct {
 
 // Stats returns the read counters, for logs and benchmarks.
 func (f *File) Stats() ReadStats {
-	st := f.r.Stats()
+	st := f.stats.Stats()
 	return ReadStats{Requests: st.Requests, Bytes: st.Bytes, MetadataBytes: f.metaBytes.Load()}
 }
 
@@ -59,8 +61,11 @@ func (f *File) prefetch(ranges []rangeio.Range) {
 	for i := range ranges {
 		ranges[i].Off += f.base
 	}
+	if f.pf == nil {
+		return // a plain io.ReaderAt: the ranges are read as they are parsed
+	}
 	// Errors surface again, with context, when the ranges are parsed.
-	_ = f.r.Prefetch(context.Background(), ranges)
+	_ = f.pf.Prefetch(context.Background(), ranges)
 }
 
 // Superblock holds the fields of the HDF5 superblock this package uses.
@@ -85,22 +90,15 @@ type options struct {
 	maxDepth     int // group nesting depth limit for walks
 	limits       limits.Limits
 	verifyChksum bool
-	readerOpts   []rangeio.Option
 }
 
-// WithReaderOptions configures the read cache that Open puts in front of
-// its io.ReaderAt (block size, first read, memory bound); see rangeio.
-// It has no effect when the io.ReaderAt is already a *rangeio.Reader.
-func WithReaderOptions(opts ...rangeio.Option) Option {
-	return func(o *options) { o.readerOpts = append(o.readerOpts, opts...) }
-}
-
-// DefaultReaderOptions is the read cache Open uses: netCDF-4 files keep
+// DefaultReaderOptions is the read cache for HDF5 files that callers put
+// in front of Open (blobio.Opener.OpenObject(ctx, url,
+// DefaultReaderOptions()...), or rangeio.NewReader): netCDF-4 files keep
 // most metadata near the start, so the first request reads 256 KiB; later
 // misses read 16 KiB blocks (B-tree nodes scattered among the data of big
 // files are a few KiB each: measured on a 312 MB netCDF-4 file, 16 KiB
-// blocks cost 28 requests and 0.7 MB, 64 KiB blocks 26 requests and 1.9 MB). Callers that sniff a file before opening it
-// can build the same cache with rangeio.NewReader and pass it to Open.
+// blocks cost 28 requests and 0.7 MB, 64 KiB blocks 26 requests and 1.9 MB).
 func DefaultReaderOptions() []rangeio.Option {
 	return []rangeio.Option{rangeio.WithFirstRead(256 << 10), rangeio.WithBlockSize(16 << 10), rangeio.WithCoalesceGap(16 << 10)}
 }
@@ -130,8 +128,10 @@ var signature = []byte("\x89HDF\r\n\x1a\n")
 
 // Open reads the superblock of the HDF5 file in r and returns a File that
 // reads the rest of the metadata on demand. size is the file size in bytes.
-// Reads go through a block cache (see WithReaderOptions) unless r is
-// already a *rangeio.Reader, so each byte is requested from r at most once.
+// r is read as given: Open adds no cache. A caller reading slow storage
+// passes a cached reader (blobio's objects, or rangeio.NewReader with
+// DefaultReaderOptions); when r is a rangeio.Prefetcher, the parser asks
+// it for the ranges it will read next.
 func Open(r io.ReaderAt, size int64, opts ...Option) (*File, error) {
 	f := &File{size: size, headers: map[uint64]*objectHeader{}}
 	f.initBudget()
@@ -139,10 +139,13 @@ func Open(r io.ReaderAt, size int64, opts ...Option) (*File, error) {
 	for _, o := range opts {
 		o(&f.opts)
 	}
-	if rr, ok := r.(*rangeio.Reader); ok {
-		f.r = rr
+	f.r = r
+	f.pf, _ = r.(rangeio.Prefetcher)
+	if sr, ok := r.(rangeio.StatsReporter); ok {
+		f.stats = sr
 	} else {
-		f.r = rangeio.NewReader(r, size, append(DefaultReaderOptions(), f.opts.readerOpts...)...)
+		c := rangeio.NewCountingReaderAt(r)
+		f.r, f.stats = c, c
 	}
 	if size < int64(len(signature)) {
 		return nil, truncatedErr(0, "file of %d bytes has no HDF5 superblock", size)

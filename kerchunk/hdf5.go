@@ -26,9 +26,6 @@ func TranslateHDF5(ctx context.Context, r io.ReaderAt, size int64, url string, o
 	if name == "" {
 		name = url
 	}
-	if _, ok := r.(*rangeio.Reader); !ok {
-		r = rangeio.NewReader(r, size, hdf5meta.DefaultReaderOptions()...)
-	}
 	f, err := hdf5meta.Open(r, size, hdf5meta.WithLimits(o.Limits))
 	if err != nil {
 		return nil, fileErr(name, "", err)
@@ -976,7 +973,7 @@ type chunkPrefetcher struct {
 	t      *h5translator
 	p      *varPlan
 	stored *chunkList
-	rr     *rangeio.Reader
+	rr     rangeio.Prefetcher
 	next   int // first chunk not prefetched yet
 	ranges []rangeio.Range
 }
@@ -989,7 +986,7 @@ const (
 )
 
 func (t *h5translator) prefetcher(p *varPlan, stored *chunkList) *chunkPrefetcher {
-	rr, _ := t.h.r.(*rangeio.Reader)
+	rr, _ := t.h.r.(rangeio.Prefetcher)
 	return &chunkPrefetcher{t: t, p: p, stored: stored, rr: rr}
 }
 

@@ -81,7 +81,7 @@ func TranslateNetCDF3(ctx context.Context, r io.ReaderAt, size int64, url string
 	}
 
 	// Copy small slabs in one batch of reads.
-	if rr, ok := r.(*rangeio.Reader); ok && o.InlineThreshold > 0 {
+	if rr, ok := r.(rangeio.Prefetcher); ok && o.InlineThreshold > 0 {
 		var ranges []rangeio.Range
 		for i := range f.Vars {
 			v := &f.Vars[i]

@@ -13,7 +13,6 @@ import (
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/netcdf3"
-	"github.com/greensight/vzarr/rangeio"
 )
 
 // Defaults of Options.
@@ -206,9 +205,6 @@ func fileErr(name, variable string, err error) error {
 // path or file:// URL for local files, az://... or https://... for blobs).
 // It stops with ctx's error when ctx is done.
 func Translate(ctx context.Context, r io.ReaderAt, size int64, url string, opts Options) (*Result, error) {
-	if _, ok := r.(*rangeio.Reader); !ok {
-		r = rangeio.NewReader(r, size, hdf5meta.DefaultReaderOptions()...)
-	}
 	var head [8]byte
 	n, _ := r.ReadAt(head[:], 0)
 	if n >= 4 && netcdf3.IsNetCDF3(head[:n]) {

@@ -19,7 +19,6 @@ import (
 	"github.com/greensight/vzarr/kerchunk/codecs"
 	"github.com/greensight/vzarr/netcdf3"
 	"github.com/greensight/vzarr/netcdf4"
-	"github.com/greensight/vzarr/rangeio"
 )
 
 // VerifyOptions configures Verify.
@@ -63,9 +62,6 @@ func (r *VerifyReport) OK() bool { return len(r.Mismatches) == 0 }
 // Python: offsets, lengths, codecs, dtypes, shapes, chunk keys and fill
 // values. Arrays that do not exist in the source are reported.
 func Verify(ctx context.Context, refs *Refs, src io.ReaderAt, size int64, opts VerifyOptions) (*VerifyReport, error) {
-	if _, ok := src.(*rangeio.Reader); !ok {
-		src = rangeio.NewReader(src, size, hdf5meta.DefaultReaderOptions()...)
-	}
 	var head [4]byte
 	n, _ := src.ReadAt(head[:], 0)
 	var srcOf func(key string) (expecter, error)

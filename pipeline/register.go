@@ -14,7 +14,6 @@ import (
 	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/limits"
-	"github.com/greensight/vzarr/refread"
 	"github.com/greensight/vzarr/refstore"
 	"github.com/greensight/vzarr/stac"
 )
@@ -248,7 +247,7 @@ func register(ctx context.Context, deps *RegisterDeps, p *RegisterParams) (*Regi
 	if err != nil {
 		return nil, nil, fmt.Errorf("register: reading %s: %w", p.CombinedRefURL, err)
 	}
-	fetch := refread.NewBlobFetcher(opener, 0)
+	fetch := blobio.NewBlobFetcher(opener, 0)
 	defer fetch.Close()
 	info, err := stac.FromReferences(ctx, refs, stac.RefOptions{ReadRange: fetch.Fetch, Limits: deps.Limits})
 	if err != nil {

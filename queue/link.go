@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
 	"gocloud.dev/pubsub"
 )
 
@@ -35,39 +34,49 @@ const probeTimeout = 5 * time.Second
 // reconnectShutdownTimeout bounds releasing a broken session.
 const reconnectShutdownTimeout = 5 * time.Second
 
-// session is one connection's topic and subscription (nil when the queue
-// was opened for publishing only).
-type session struct {
-	topic *pubsub.Topic
-	sub   *pubsub.Subscription
+// Session is what a Driver opens: a topic and, unless the queue only
+// publishes, a subscription over one set of connections.
+type Session struct {
+	Topic        *pubsub.Topic
+	Subscription *pubsub.Subscription
+	// Broken reports a connection known to be dead (nil: never known).
+	Broken func() bool
+	// Release closes the session's connections, after its topic and
+	// subscription are shut down (nil: nothing to close).
+	Release func() error
+	// Close, when set, shuts the session down instead (its topic and
+	// subscription included): an in-process queue shared by several
+	// Queues closes them with the last one.
+	Close func(ctx context.Context) error
+	// Probe, when set, asks the broker whether it answers (Ready on a
+	// driver whose clients retry on their own, out of sight).
+	Probe func(ctx context.Context) error
+	// Watch, when set, is started once the session is in use: it calls
+	// fail when a connection of the session closes, and stops watching
+	// when lost is closed (the queue dropped the session).
+	Watch func(fail func(error), lost <-chan struct{})
+
 	// lost is closed when the link drops the session.
 	lost chan struct{}
-	// broken reports a connection known to be dead (nil: never known).
-	broken func() bool
-	// release closes the session's connections, after its topic and
-	// subscription are shut down (nil: nothing to close).
-	release func() error
-	// conns are a RabbitMQ session's connections (for watchRabbit).
-	conns []*amqp.Connection
-	// probe, when set, asks the broker whether it answers (Ready on a
-	// driver whose clients retry on their own, out of sight).
-	probe func(ctx context.Context) error
 }
 
-func (s *session) isBroken() bool { return s.broken != nil && s.broken() }
+func (s *Session) isBroken() bool { return s.Broken != nil && s.Broken() }
 
 // shutdown shuts the session's topic and subscription down and releases
 // its connections.
-func (s *session) shutdown(ctx context.Context) error {
+func (s *Session) shutdown(ctx context.Context) error {
+	if s.Close != nil {
+		return s.Close(ctx)
+	}
 	var errs []error
-	if s.sub != nil {
-		errs = append(errs, s.sub.Shutdown(ctx))
+	if s.Subscription != nil {
+		errs = append(errs, s.Subscription.Shutdown(ctx))
 	}
-	if s.topic != nil {
-		errs = append(errs, s.topic.Shutdown(ctx))
+	if s.Topic != nil {
+		errs = append(errs, s.Topic.Shutdown(ctx))
 	}
-	if s.release != nil {
-		errs = append(errs, s.release())
+	if s.Release != nil {
+		errs = append(errs, s.Release())
 	}
 	return errors.Join(errs...)
 }
@@ -76,10 +85,8 @@ func (s *session) shutdown(ctx context.Context) error {
 type link struct {
 	url string // redacted, for logs and errors
 	// connect opens a new session (dialing, declaring what the broker
-	// needs). watch, when set, is started for each new session; it calls
-	// l.failed when the session's connection closes.
-	connect func(ctx context.Context) (*session, error)
-	watch   func(l *link, s *session)
+	// needs). A session's Watch is started for it once it is in use.
+	connect func(ctx context.Context) (*Session, error)
 	// verified: a successful connect proves the broker answers (RabbitMQ
 	// dials). Otherwise (Service Bus clients connect lazily) the broker
 	// counts as back only once an operation succeeds.
@@ -94,7 +101,7 @@ type link struct {
 	wg     sync.WaitGroup
 
 	mu           sync.Mutex
-	cur          *session
+	cur          *Session
 	changed      chan struct{} // closed (and replaced) when cur changes or the link closes
 	down         bool
 	downErr      error
@@ -104,7 +111,7 @@ type link struct {
 	closed       bool
 }
 
-func newLink(url string, s *session, connect func(context.Context) (*session, error), opts *Options) *link {
+func newLink(url string, s *Session, connect func(context.Context) (*Session, error), opts *Options) *link {
 	ctx, cancel := context.WithCancel(context.Background())
 	if s != nil && s.lost == nil {
 		s.lost = make(chan struct{})
@@ -115,8 +122,15 @@ func newLink(url string, s *session, connect func(context.Context) (*session, er
 
 // start watches the first session; call it once the link is configured.
 func (l *link) start() {
-	if l.watch != nil && l.cur != nil {
-		l.watch(l, l.cur)
+	if l.cur != nil {
+		l.watchSession(l.cur)
+	}
+}
+
+// watchSession starts the Watch of s: a connection that closes drops s.
+func (l *link) watchSession(s *Session) {
+	if s.Watch != nil {
+		s.Watch(func(err error) { l.failed(s, err, true) }, s.lost)
 	}
 }
 
@@ -139,7 +153,7 @@ func (l *link) signal() {
 
 // get returns the open session, or ErrUnavailable at once while there is
 // none.
-func (l *link) get() (*session, error) {
+func (l *link) get() (*Session, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
@@ -153,7 +167,7 @@ func (l *link) get() (*session, error) {
 
 // wait returns the open session, waiting for one while the broker is
 // away, until ctx ends or the link is closed.
-func (l *link) wait(ctx context.Context) (*session, error) {
+func (l *link) wait(ctx context.Context) (*Session, error) {
 	for {
 		l.mu.Lock()
 		if l.closed {
@@ -188,9 +202,9 @@ func (l *link) ready(ctx context.Context) error {
 	l.mu.Lock()
 	s := l.cur
 	l.mu.Unlock()
-	if s != nil && s.probe != nil {
+	if s != nil && s.Probe != nil {
 		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-		err := s.probe(pctx)
+		err := s.Probe(pctx)
 		cancel()
 		if err != nil {
 			if ctx.Err() == nil || errors.Is(err, context.DeadlineExceeded) {
@@ -216,7 +230,7 @@ func (l *link) ready(ctx context.Context) error {
 // failed records an operation of s that failed with err. The first
 // failure of an outage is logged. drop ends the session: it is shut down
 // in the background and a new one is opened.
-func (l *link) failed(s *session, err error, drop bool) {
+func (l *link) failed(s *Session, err error, drop bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed || s != l.cur {
@@ -307,9 +321,7 @@ func (l *link) reconnect() {
 		}
 		l.signal()
 		l.mu.Unlock()
-		if l.watch != nil {
-			l.watch(l, s)
-		}
+		l.watchSession(s)
 		return
 	}
 }
@@ -345,7 +357,7 @@ func (l *link) close(ctx context.Context) error {
 
 // sessionCtx ends when ctx ends, s is dropped or timeout (when positive)
 // has passed.
-func sessionCtx(ctx context.Context, s *session, timeout time.Duration) (context.Context, context.CancelFunc) {
+func sessionCtx(ctx context.Context, s *Session, timeout time.Duration) (context.Context, context.CancelFunc) {
 	var cancel context.CancelFunc
 	if timeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -363,7 +375,7 @@ func sessionCtx(ctx context.Context, s *session, timeout time.Duration) (context
 }
 
 // isLost reports whether s was dropped.
-func (s *session) isLost() bool {
+func (s *Session) isLost() bool {
 	select {
 	case <-s.lost:
 		return true

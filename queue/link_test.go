@@ -16,47 +16,6 @@ import (
 	"github.com/greensight/vzarr/internal/testenv"
 )
 
-func TestBackoffSchedule(t *testing.T) {
-	half := func() float64 { return 0.5 }
-	zero := func() float64 { return 0 }
-	one := func() float64 { return 0.9999999 }
-	for _, tc := range []struct {
-		name string
-		b    Backoff
-		want []time.Duration // attempts 1, 2, ...
-	}{
-		{"no jitter doubles to the cap", Backoff{Initial: 100 * time.Millisecond, Max: time.Second, Jitter: -1},
-			[]time.Duration{100, 200, 400, 800, 1000, 1000}},
-		{"jitter at 0 keeps the full delay", Backoff{Initial: 100 * time.Millisecond, Max: time.Second, Jitter: 0.5, Rand: zero},
-			[]time.Duration{100, 200, 400, 800, 1000}},
-		{"half jitter at the midpoint takes a quarter off", Backoff{Initial: 100 * time.Millisecond, Max: time.Second, Jitter: 0.5, Rand: half},
-			[]time.Duration{75, 150, 300, 600, 750}},
-		{"full jitter near 1 leaves almost nothing", Backoff{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Jitter: 1, Rand: one},
-			[]time.Duration{0, 0, 0, 0}},
-		{"defaults", Backoff{Rand: zero},
-			[]time.Duration{250, 500, 1000, 2000, 4000, 5000, 5000}},
-		{"max below initial is raised", Backoff{Initial: time.Second, Max: time.Millisecond, Jitter: -1},
-			[]time.Duration{1000, 1000}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			for i, w := range tc.want {
-				got := tc.b.Delay(i + 1)
-				assert.InDelta(t, float64(w*time.Millisecond), float64(got), float64(time.Millisecond), "attempt %d", i+1)
-			}
-		})
-	}
-	// Attempt numbers below 1 and huge ones stay in range.
-	b := Backoff{Initial: time.Second, Max: 10 * time.Second, Jitter: -1}
-	assert.Equal(t, time.Second, b.Delay(0))
-	assert.Equal(t, 10*time.Second, b.Delay(1<<30))
-	// Jitter stays within [d×(1-Jitter), d].
-	for range 1000 {
-		d := Backoff{Initial: time.Second, Max: time.Second, Jitter: 0.3}.Delay(1)
-		require.GreaterOrEqual(t, d, 700*time.Millisecond)
-		require.LessOrEqual(t, d, time.Second)
-	}
-}
-
 // fakeBroker opens in-memory sessions, failing while it is down.
 type fakeBroker struct {
 	mu       sync.Mutex
@@ -65,7 +24,7 @@ type fakeBroker struct {
 	failures int
 }
 
-func (f *fakeBroker) connect(context.Context) (*session, error) {
+func (f *fakeBroker) connect(context.Context) (*Session, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.connects++
@@ -74,7 +33,7 @@ func (f *fakeBroker) connect(context.Context) (*session, error) {
 		return nil, errors.New("connection refused")
 	}
 	topic := mempubsub.NewTopic()
-	return &session{topic: topic, sub: mempubsub.NewSubscription(topic, time.Minute)}, nil
+	return &Session{Topic: topic, Subscription: mempubsub.NewSubscription(topic, time.Minute)}, nil
 }
 
 func (f *fakeBroker) setDown(down bool) {
@@ -267,4 +226,26 @@ func TestLinkUnverifiedBacksOff(t *testing.T) {
 	mu.Unlock()
 	require.NoError(t, q.Publish(ctx, Message{JobID: "j"}))
 	require.NoError(t, q.Ready(ctx), "an operation succeeded")
+}
+
+// TestDriverMissing: a scheme whose driver the program did not import is
+// a configuration error naming the package to import; an unknown scheme
+// is an invalid URL.
+func TestDriverMissing(t *testing.T) {
+	drivers.Lock()
+	d, had := drivers.m[SchemeRabbit]
+	delete(drivers.m, SchemeRabbit)
+	drivers.Unlock()
+	t.Cleanup(func() {
+		if had {
+			drivers.Lock()
+			drivers.m[SchemeRabbit] = d
+			drivers.Unlock()
+		}
+	})
+	_, err := Open(context.Background(), "rabbit://q", Options{})
+	require.ErrorIs(t, err, ErrConfig)
+	assert.Contains(t, err.Error(), "github.com/greensight/vzarr/queue/rabbit")
+	_, err = Open(context.Background(), "kafka://q", Options{})
+	require.ErrorIs(t, err, ErrInvalidURL)
 }

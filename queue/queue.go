@@ -1,5 +1,15 @@
 // Package queue carries the pipeline's work messages over gocloud.dev/pubsub,
-// so that the broker is chosen by a URL:
+// so that the broker is chosen by a URL. Each broker is a driver in a
+// subpackage that registers its scheme when it is imported, so that a
+// program links only the brokers it names:
+//
+//	import (
+//		_ "github.com/greensight/vzarr/queue/azuresb" // azuresb://
+//		_ "github.com/greensight/vzarr/queue/mem"     // mem://
+//		_ "github.com/greensight/vzarr/queue/rabbit"  // rabbit://
+//	)
+//
+// The drivers:
 //
 //   - mem://NAME: an in-process queue (the embedded default). Every Open of
 //     the same NAME in one process shares one topic and one subscription,
@@ -50,11 +60,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"gocloud.dev/gcerrors"
 	"gocloud.dev/pubsub"
+
+	"github.com/greensight/vzarr/engine"
 )
 
 // Errors of the package; test them with errors.Is.
@@ -66,10 +80,12 @@ var (
 	ErrConfig = errors.New("queue: configuration error")
 	// ErrUnavailable: the broker could not be reached.
 	ErrUnavailable = errors.New("queue: broker unavailable")
-	// ErrClosed: the queue was closed.
-	ErrClosed = errors.New("queue: closed")
-	// ErrBadMessage: a received message is not a work message.
-	ErrBadMessage = errors.New("queue: malformed message")
+	// ErrClosed: the queue was closed (engine.ErrClosed, so that
+	// engine.Work stops on it).
+	ErrClosed = engine.ErrClosed
+	// ErrBadMessage: a received message is not a work message
+	// (engine.ErrBadMessage).
+	ErrBadMessage = engine.ErrBadMessage
 )
 
 // Schemes of queue URLs.
@@ -83,30 +99,12 @@ const (
 const DefaultURL = "mem://vzarr-tasks"
 
 // Message is one unit of work: a job to start or advance, or a task of a
-// job to run. Only ids travel; everything else is in the catalog.
-type Message struct {
-	JobID  string `json:"job_id"`
-	TaskID string `json:"task_id,omitempty"`
-}
+// job to run (the engine's message). Only ids travel; everything else is
+// in the catalog.
+type Message = engine.Message
 
-// Validate checks that m names a job.
-func (m Message) Validate() error {
-	if m.JobID == "" {
-		return fmt.Errorf("%w: no job_id", ErrBadMessage)
-	}
-	return nil
-}
-
-// String is a short form for logs.
-func (m Message) String() string {
-	if m.TaskID == "" {
-		return "job " + m.JobID
-	}
-	return "task " + m.TaskID
-}
-
-// Encode returns the message body.
-func (m Message) Encode() []byte {
+// Encode returns the body of m.
+func Encode(m Message) []byte {
 	b, _ := json.Marshal(m)
 	return b
 }
@@ -158,19 +156,86 @@ func (o *Options) logger() *slog.Logger {
 type Queue struct {
 	url    string // redacted form, for logs
 	scheme string
-	topic  *pubsub.Topic
-	sub    *pubsub.Subscription
-	closer func(context.Context) error
-	// shared: topic and sub belong to several Queues (mem://); closer
-	// shuts them down with the last one.
-	shared bool
 	log    *slog.Logger
-	// link, for brokers (rabbit://, azuresb://), holds the current topic
-	// and subscription across reconnects; topic, sub and closer are then
-	// unused.
+	// static is the session of a queue that is never reconnected (mem://);
+	// link, for brokers (rabbit://, azuresb://), holds the current session
+	// across reconnects. Exactly one is set.
+	static         *Session
 	link           *link
+	beforeSend     func(as func(any) bool) error
 	noSubscription bool
 	sendTimeout    time.Duration
+}
+
+// Conn is what a Driver's Open returns: the queue's first session and how
+// to open the next ones.
+type Conn struct {
+	// Session is the first session.
+	Session *Session
+	// Reconnect, when set, opens a new session after a fault: the queue
+	// then reconnects in the background with Options.Reconnect. Nil: the
+	// queue is never reconnected (an in-process queue).
+	Reconnect func(ctx context.Context) (*Session, error)
+	// Verified: a successful Reconnect proves that the broker answers
+	// (RabbitMQ dials). Otherwise (Service Bus clients connect lazily) the
+	// broker counts as back only once an operation succeeds.
+	Verified bool
+	// BeforeSend, when set, is called for every outgoing message (as
+	// gocloud.dev's pubsub.Message.BeforeSend; RabbitMQ marks messages
+	// persistent with it).
+	BeforeSend func(as func(any) bool) error
+}
+
+// Driver opens the queues of one URL scheme. Drivers register with
+// Register when their package is imported.
+type Driver interface {
+	// Open opens queue name (SCHEME://NAME) with the URL's query
+	// parameters; unknown parameters are ErrInvalidURL, a missing
+	// configuration ErrConfig, a broker that cannot be reached
+	// ErrUnavailable.
+	Open(ctx context.Context, name string, query url.Values, opts *Options) (*Conn, error)
+}
+
+var drivers = struct {
+	sync.RWMutex
+	m map[string]Driver
+}{m: map[string]Driver{}}
+
+// Register makes a driver available for the queue URLs of scheme. It
+// panics when scheme already has one (two drivers imported for one
+// scheme).
+func Register(scheme string, d Driver) {
+	drivers.Lock()
+	defer drivers.Unlock()
+	if _, dup := drivers.m[scheme]; dup {
+		panic("queue: Register called twice for scheme " + scheme)
+	}
+	drivers.m[scheme] = d
+}
+
+// driverPackages are the packages of vzarr's drivers, for the error of a
+// scheme whose driver was not imported.
+var driverPackages = map[string]string{
+	SchemeMem:     "github.com/greensight/vzarr/queue/mem",
+	SchemeRabbit:  "github.com/greensight/vzarr/queue/rabbit",
+	SchemeAzureSB: "github.com/greensight/vzarr/queue/azuresb",
+}
+
+func driverFor(scheme string) (Driver, error) {
+	drivers.RLock()
+	defer drivers.RUnlock()
+	if d, ok := drivers.m[scheme]; ok {
+		return d, nil
+	}
+	if pkg, ok := driverPackages[scheme]; ok {
+		return nil, fmt.Errorf("%w: no driver for %s:// in this program: import _ %q", ErrConfig, scheme, pkg)
+	}
+	var known []string
+	for k := range drivers.m {
+		known = append(known, k+"://")
+	}
+	slices.Sort(known)
+	return nil, fmt.Errorf("%w: unknown scheme %q (want %s)", ErrInvalidURL, scheme, strings.Join(known, ", "))
 }
 
 // Open opens the queue rawURL names (see the package documentation).
@@ -183,30 +248,24 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Queue, error) {
 	if name == "" {
 		return nil, fmt.Errorf("%w: %q names no queue (want SCHEME://NAME)", ErrInvalidURL, rawURL)
 	}
-	var q *Queue
-	switch u.Scheme {
-	case SchemeMem:
-		q, err = openMem(name, u.Query(), &opts)
-	case SchemeRabbit:
-		q, err = openRabbit(ctx, name, u.Query(), &opts)
-	case SchemeAzureSB:
-		q, err = openAzureSB(ctx, name, u.Query(), &opts)
-	default:
-		return nil, fmt.Errorf("%w: %q: unknown scheme %q (want mem://, rabbit:// or azuresb://)", ErrInvalidURL, rawURL, u.Scheme)
+	d, err := driverFor(u.Scheme)
+	if err != nil {
+		return nil, fmt.Errorf("%q: %w", rawURL, err)
 	}
+	c, err := d.Open(ctx, name, u.Query(), &opts)
 	if err != nil {
 		return nil, err
 	}
-	q.url = redact(u)
-	q.scheme = u.Scheme
-	q.log = opts.logger()
-	q.noSubscription = opts.NoSubscription
-	q.sendTimeout = opts.SendTimeout
+	q := &Queue{url: redact(u), scheme: u.Scheme, log: opts.logger(), beforeSend: c.BeforeSend,
+		noSubscription: opts.NoSubscription, sendTimeout: opts.SendTimeout}
 	if q.sendTimeout <= 0 {
 		q.sendTimeout = DefaultSendTimeout
 	}
-	if q.link != nil {
-		q.link.url = q.url
+	if c.Reconnect == nil {
+		q.static = c.Session
+	} else {
+		q.link = newLink(q.url, c.Session, c.Reconnect, &opts)
+		q.link.verified = c.Verified
 		q.link.start()
 	}
 	q.log.Debug("queue: opened", "url", q.url, "subscription", !opts.NoSubscription)
@@ -231,9 +290,9 @@ func (q *Queue) Publish(ctx context.Context, m Message) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
-	pm := &pubsub.Message{Body: m.Encode(), BeforeSend: q.beforeSend}
+	pm := &pubsub.Message{Body: Encode(m), BeforeSend: q.beforeSend}
 	if q.link == nil {
-		if err := q.topic.Send(ctx, pm); err != nil {
+		if err := q.static.Topic.Send(ctx, pm); err != nil {
 			return q.classify("publish "+m.String(), err)
 		}
 		return nil
@@ -244,7 +303,7 @@ func (q *Queue) Publish(ctx context.Context, m Message) error {
 	}
 	sctx, cancel := sessionCtx(ctx, s, q.sendTimeout)
 	defer cancel()
-	err = s.topic.Send(sctx, pm)
+	err = s.Topic.Send(sctx, pm)
 	switch {
 	case err == nil:
 		q.link.succeeded()
@@ -282,37 +341,9 @@ func (q *Queue) Ready(ctx context.Context) error {
 	return q.link.ready(ctx)
 }
 
-// beforeSend makes RabbitMQ messages persistent; other drivers ignore it.
-func (q *Queue) beforeSend(as func(any) bool) error {
-	if q.scheme == SchemeRabbit {
-		rabbitPersistent(as)
-	}
-	return nil
-}
-
-// Delivery is a received message. Exactly one of Ack and Nack must be
-// called once the message is handled.
-type Delivery struct {
-	Message
-	msg *pubsub.Message
-	err error // a malformed body
-}
-
-// Err is non-nil for a body that is not a work message (Ack it: delivering
-// it again cannot help).
-func (d *Delivery) Err() error { return d.err }
-
-// Ack removes the message from the queue.
-func (d *Delivery) Ack() { d.msg.Ack() }
-
-// Nack returns the message to the queue for another delivery, now. On a
-// driver that cannot nack it is left unacknowledged, and comes back when
-// its ack deadline (lock) expires.
-func (d *Delivery) Nack() {
-	if d.msg.Nackable() {
-		d.msg.Nack()
-	}
-}
+// Delivery is a received message (the engine's). Exactly one of Ack and
+// Nack must be called once the message is handled.
+type Delivery = engine.Delivery
 
 // Receive waits for the next message, and while the broker is away, for
 // the connection to be reopened. It returns ErrClosed after Close, ctx's
@@ -322,7 +353,7 @@ func (q *Queue) Receive(ctx context.Context) (*Delivery, error) {
 		return nil, fmt.Errorf("%w: %s was opened for publishing only", ErrConfig, q.url)
 	}
 	if q.link == nil {
-		m, err := q.sub.Receive(ctx)
+		m, err := q.static.Subscription.Receive(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -337,7 +368,7 @@ func (q *Queue) Receive(ctx context.Context) (*Delivery, error) {
 			return nil, err
 		}
 		rctx, cancel := sessionCtx(ctx, s, 0)
-		m, err := s.sub.Receive(rctx)
+		m, err := s.Subscription.Receive(rctx)
 		cancel()
 		switch {
 		case err == nil:
@@ -358,9 +389,15 @@ func (q *Queue) Receive(ctx context.Context) (*Delivery, error) {
 }
 
 func newDelivery(m *pubsub.Message) *Delivery {
-	d := &Delivery{msg: m}
-	d.Message, d.err = Decode(m.Body)
-	return d
+	msg, err := Decode(m.Body)
+	nack := func() {
+		// A driver that cannot nack leaves the message unacknowledged:
+		// it comes back when its ack deadline (lock) expires.
+		if m.Nackable() {
+			m.Nack()
+		}
+	}
+	return engine.NewDelivery(msg, err, m.Ack, nack)
 }
 
 // noSub reports a queue opened for publishing only.
@@ -368,7 +405,7 @@ func (q *Queue) noSub() bool {
 	if q.link != nil {
 		return q.noSubscription
 	}
-	return q.sub == nil
+	return q.static.Subscription == nil
 }
 
 // DefaultCloseTimeout bounds Close when its context has no deadline.
@@ -386,17 +423,7 @@ func (q *Queue) Close(ctx context.Context) error {
 	if q.link != nil {
 		return q.link.close(ctx)
 	}
-	var errs []error
-	if q.sub != nil && !q.shared {
-		errs = append(errs, q.sub.Shutdown(ctx))
-	}
-	if q.topic != nil && !q.shared {
-		errs = append(errs, q.topic.Shutdown(ctx))
-	}
-	if q.closer != nil {
-		errs = append(errs, q.closer(ctx))
-	}
-	return errors.Join(errs...)
+	return q.static.shutdown(ctx)
 }
 
 // classify wraps a driver error with the package's kinds.

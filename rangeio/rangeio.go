@@ -47,6 +47,28 @@ type Stats struct {
 // Range is a byte range [Off, Off+Len) of a file.
 type Range struct{ Off, Len int64 }
 
+// Prefetcher is an io.ReaderAt that can fetch ranges before they are read
+// (a *Reader does, in few concurrent requests). It is optional: parsers
+// take a plain io.ReaderAt and, when they know which ranges they will read
+// next, ask for them if their reader is a Prefetcher. Whether reads are
+// cached is the caller's choice (blobio's objects are Readers).
+type Prefetcher interface {
+	io.ReaderAt
+	Prefetch(ctx context.Context, ranges []Range) error
+}
+
+// StatsReporter is a reader that counts the requests it made (a *Reader,
+// a *CountingReaderAt).
+type StatsReporter interface {
+	Stats() Stats
+}
+
+var (
+	_ Prefetcher    = (*Reader)(nil)
+	_ StatsReporter = (*Reader)(nil)
+	_ StatsReporter = (*CountingReaderAt)(nil)
+)
+
 // Config holds the settings of a Reader; see the With* options.
 type Config struct {
 	BlockSize     int64 // cache granularity in bytes

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/kerchunk/codecs"
 	"github.com/greensight/vzarr/limits"
@@ -39,8 +40,8 @@ type Store struct {
 	mu       sync.Mutex // kerchunk.Refs lookups may update its index
 	refs     *kerchunk.Refs
 	fetch    Fetcher
-	own      *BlobFetcher // created by NewStore, closed by Close
-	Parallel int          // chunks fetched at once (0: DefaultParallel)
+	own      *blobio.BlobFetcher // created by NewStore, closed by Close
+	Parallel int                 // chunks fetched at once (0: DefaultParallel)
 	// Limits bound what Read allocates for an array (its elements,
 	// chunks and string lengths) before it allocates; the zero value
 	// means limits.Default().
@@ -48,12 +49,12 @@ type Store struct {
 }
 
 // NewStore returns a Store reading refs. Chunk bytes behind URLs come
-// from fetch; nil means a BlobFetcher of its own over an Opener configured
+// from fetch; nil means a blobio.BlobFetcher of its own over an Opener configured
 // from the environment, released by Close.
 func NewStore(refs *kerchunk.Refs, fetch Fetcher) *Store {
 	s := &Store{refs: refs, fetch: fetch}
 	if fetch == nil {
-		s.own = NewBlobFetcher(nil, 0)
+		s.own = blobio.NewBlobFetcher(nil, 0)
 		s.fetch = s.own
 	}
 	return s
@@ -735,7 +736,7 @@ func (a *Array) readChunk(ctx context.Context, ch *chain, idx []int, fill elemen
 	} else {
 		var err error
 		if raw, err = a.store.fetch.Fetch(ctx, ref.URL, ref.Offset, ref.Length); err != nil {
-			return fmt.Errorf("%s: chunk %s: %w", a.Path, key, err)
+			return fmt.Errorf("%s: chunk %s: %w", a.Path, key, fetchError(err))
 		}
 	}
 	dec, err := ch.Decode(raw)

@@ -12,7 +12,7 @@
 // and vlen-utf8 object dtypes. Byte order ('<', '>', '|') and both chunk
 // orders (C, F) are honoured; Data.Float64s, Int64s and Strings convert.
 //
-// The default Fetcher, BlobFetcher, opens URLs with blobio (local paths,
+// The default Fetcher, blobio.BlobFetcher, opens URLs with blobio (local paths,
 // file://, abfs://, az://, azblob://, mem://) and keeps recently used
 // objects open; inject another Fetcher to read from elsewhere.
 //

@@ -246,7 +246,7 @@ func TestBlobFetcher(t *testing.T) {
 	refs.Set("v/1", kerchunk.Range("file://"+path, 24, 16))
 	refs.Set("v/2", kerchunk.Range("mem://c/x/data.bin", 32, 16))
 
-	f := NewBlobFetcher(&blobio.Opener{Mem: mem}, 1) // evictions on every switch
+	f := blobio.NewBlobFetcher(&blobio.Opener{Mem: mem}, 1) // evictions on every switch
 	defer f.Close()
 	var calls atomic.Int64
 	counting := FetcherFunc(func(ctx context.Context, url string, off, n int64) ([]byte, error) {
@@ -266,7 +266,7 @@ func TestBlobFetcher(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, payload, whole)
 	_, err = f.Fetch(ctx, path, 50, 16)
-	assert.ErrorIs(t, err, ErrBadRef)
+	assert.ErrorIs(t, err, blobio.ErrInvalidArgument)
 	_, err = f.Fetch(ctx, filepath.Join(dir, "missing"), 0, 1)
 	assert.ErrorIs(t, err, blobio.ErrNotFound)
 

@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-
-	"github.com/greensight/vzarr/hdf5meta"
-	"github.com/greensight/vzarr/rangeio"
 )
 
 // Format names a file format as Sniff detects it.
@@ -40,13 +37,10 @@ func Sniff(r io.ReaderAt, size int64) Format {
 }
 
 // Inspect builds the report for a NetCDF/HDF5 file of any supported format.
-// Unless r is already a *rangeio.Reader, reads go through one block cache,
-// so sniffing the format costs no extra request. It stops with ctx's
-// error when ctx is done.
+// r is read as given: a caller reading slow storage passes a cached reader
+// (blobio's objects), so that sniffing the format costs no extra request.
+// It stops with ctx's error when ctx is done.
 func Inspect(ctx context.Context, r io.ReaderAt, size int64, url string, opts Options) (*Report, error) {
-	if _, ok := r.(*rangeio.Reader); !ok {
-		r = rangeio.NewReader(r, size, hdf5meta.DefaultReaderOptions()...)
-	}
 	switch Sniff(r, size) {
 	case FormatHDF5:
 		return InspectHDF5(ctx, r, size, url, opts)

@@ -8,7 +8,7 @@ import (
 	"os/signal"
 	"time"
 
-	"github.com/greensight/vzarr/refread"
+	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/refstore"
 	"github.com/greensight/vzarr/stac"
 )
@@ -106,7 +106,7 @@ func runStac(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stdout, err)
 	}
-	fetch := refread.NewBlobFetcher(opener, 0)
+	fetch := blobio.NewBlobFetcher(opener, 0)
 	defer fetch.Close()
 	info, err := stac.FromReferences(ctx, refs, stac.RefOptions{ReadRange: fetch.Fetch, MaxValues: *maxValues, Limits: store.Limits})
 	if err != nil {

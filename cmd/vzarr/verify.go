@@ -6,9 +6,9 @@ import (
 	"os"
 	"os/signal"
 
+	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/kerchunk"
-	"github.com/greensight/vzarr/refread"
 	"github.com/greensight/vzarr/refstore"
 )
 
@@ -71,7 +71,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		return fail(stdout, err)
 	}
 	defer obj.Close()
-	fetch := refread.NewBlobFetcher(opener, 0)
+	fetch := blobio.NewBlobFetcher(opener, 0)
 	defer fetch.Close()
 	rep, err := kerchunk.Verify(ctx, refs, obj.Reader, obj.Size(), kerchunk.VerifyOptions{Sample: *sample, Fetch: fetch.Fetch})
 	if err != nil {

@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
 	"github.com/greensight/vzarr/blobio"
+	_ "github.com/greensight/vzarr/blobio/azure" // tests reach Azurite
 )
 
 // The platform's storage accounts (../shared/contracts.md), which
@@ -30,7 +30,7 @@ const (
 func AzuriteAccounts(t testing.TB, accounts ...string) *blobio.Opener {
 	t.Helper()
 	o := blobio.NewOpenerFromEnv()
-	o.Retry = policy.RetryOptions{MaxRetries: 2, RetryDelay: 100 * time.Millisecond, TryTimeout: 30 * time.Second}
+	o.Retry = blobio.RetryOptions{MaxRetries: 2, RetryDelay: 100 * time.Millisecond, TryTimeout: 30 * time.Second}
 	for _, a := range accounts {
 		cs := connString(o, a)
 		if cs == "" || !hasAccount(o, a) {

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -140,7 +139,7 @@ func Azurite(t testing.TB) (*blobio.Opener, string) {
 	}
 	_ = c.Close()
 	o := &blobio.Opener{ConnectionString: cs,
-		Retry: policy.RetryOptions{MaxRetries: 2, RetryDelay: 100 * time.Millisecond, TryTimeout: 30 * time.Second}}
+		Retry: blobio.RetryOptions{MaxRetries: 2, RetryDelay: 100 * time.Millisecond, TryTimeout: 30 * time.Second}}
 	name := "vz-" + RandomSuffix()
 	client, err := container.NewClientFromConnectionString(cs, name, nil)
 	if err != nil {

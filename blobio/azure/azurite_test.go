@@ -1,4 +1,4 @@
-package blobio
+package azure
 
 // Integration tests against Azurite, the Azure Storage emulator. They run
 // when VZARR_AZURITE=1 or AZURE_STORAGE_CONNECTION_STRING is set (for a
@@ -15,19 +15,20 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"gocloud.dev/blob"
 
+	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/rangeio"
 )
 
@@ -39,8 +40,8 @@ func skipOrFail(t testing.TB, msg string) {
 	t.Skip(msg)
 }
 
-// azurite returns an Opener for Azurite, or skips.
-func azurite(t testing.TB) *Opener {
+// azurite returns an blobio.Opener for Azurite, or skips.
+func azurite(t testing.TB) *blobio.Opener {
 	t.Helper()
 	cs := os.Getenv("AZURE_STORAGE_CONNECTION_STRING")
 	if os.Getenv("VZARR_AZURITE") != "1" && cs == "" {
@@ -49,7 +50,11 @@ func azurite(t testing.TB) *Opener {
 	if cs == "" {
 		cs = devstoreConn("http://127.0.0.1:10000")
 	}
-	u, err := url.Parse(connStringField(cs, "BlobEndpoint"))
+	client, err := container.NewClientFromConnectionString(cs, "probe", nil)
+	var u *url.URL
+	if err == nil {
+		u, err = url.Parse(client.URL())
+	}
 	if err != nil || u.Host == "" {
 		skipOrFail(t, "AZURE_STORAGE_CONNECTION_STRING has no BlobEndpoint; the integration tests run only against Azurite")
 	}
@@ -63,11 +68,11 @@ func azurite(t testing.TB) *Opener {
 		skipOrFail(t, fmt.Sprintf("Azurite does not answer at %s: %v", u.Host, err))
 	}
 	_ = c.Close()
-	return &Opener{ConnectionString: cs, Retry: policy.RetryOptions{MaxRetries: 2, RetryDelay: 100 * time.Millisecond, TryTimeout: 30 * time.Second}}
+	return &blobio.Opener{ConnectionString: cs, Retry: blobio.RetryOptions{MaxRetries: 2, RetryDelay: 100 * time.Millisecond, TryTimeout: 30 * time.Second}}
 }
 
 // newContainer creates a container with a unique name, deleted at the end.
-func newContainer(t testing.TB, o *Opener) string {
+func newContainer(t testing.TB, o *blobio.Opener) string {
 	t.Helper()
 	var b strings.Builder
 	for _, r := range strings.ToLower(t.Name()) {
@@ -89,14 +94,14 @@ func newContainer(t testing.TB, o *Opener) string {
 	return name
 }
 
-func containerClientFor(t testing.TB, o *Opener, name string) *container.Client {
-	client, err := o.containerClient("", name, func(string) string { return "" })
+func containerClientFor(t testing.TB, o *blobio.Opener, name string) *container.Client {
+	client, err := (&driver{}).containerClient(o, "", name, func(string) string { return "" })
 	require.NoError(t, err)
 	return client
 }
 
 // put uploads objects to a container.
-func put(t testing.TB, o *Opener, containerName string, files map[string][]byte) {
+func put(t testing.TB, o *blobio.Opener, containerName string, files map[string][]byte) {
 	t.Helper()
 	ctx := context.Background()
 	b, _, err := o.Open(ctx, "abfs://"+containerName+"/")
@@ -107,7 +112,7 @@ func put(t testing.TB, o *Opener, containerName string, files map[string][]byte)
 	}
 }
 
-func exists(t testing.TB, o *Opener, rawURL string) bool {
+func exists(t testing.TB, o *blobio.Opener, rawURL string) bool {
 	t.Helper()
 	b, key, err := o.Open(context.Background(), rawURL)
 	require.NoError(t, err)
@@ -117,46 +122,61 @@ func exists(t testing.TB, o *Opener, rawURL string) bool {
 	return ok
 }
 
+// scanTree is an archive of files for the scan tests: .nc files at two
+// depths, other names, a look-alike prefix and a directory named *.nc.
+var scanTree = map[string][]byte{
+	"era5/a.nc":              make([]byte, 10),
+	"era5/b.nc":              make([]byte, 20),
+	"era5/A.NC":              make([]byte, 1),
+	"era5/notes.txt":         make([]byte, 5),
+	"era5/2020/c.nc":         make([]byte, 300),
+	"era5/2020/deep/d.nc":    make([]byte, 4000),
+	"era5/2021/readme.md":    make([]byte, 1),
+	"era5/sub.nc/inside.txt": make([]byte, 1),
+	"era5x/e.nc":             make([]byte, 7),
+	"other/f.nc":             make([]byte, 1),
+}
+
 func TestAzuriteScan(t *testing.T) {
 	o := azurite(t)
 	ctx := context.Background()
 	c := newContainer(t, o)
-	put(t, o, c, scanFiles)
+	put(t, o, c, scanTree)
 
-	res, err := o.Scan(ctx, "abfs://"+c+"/era5", ScanOptions{})
+	res, err := o.Scan(ctx, "abfs://"+c+"/era5", blobio.ScanOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"abfs://" + c + "/era5/a.nc", "abfs://" + c + "/era5/b.nc"}, res.NCFiles)
 	assert.Equal(t, int64(30), res.TotalSizeBytes)
 	assert.Equal(t, 2, res.FileCount)
 	assert.False(t, res.Files[0].LastModified.IsZero())
 
-	res, err = o.Scan(ctx, "az://"+c+"/era5/", ScanOptions{Recursive: true})
+	res, err = o.Scan(ctx, "az://"+c+"/era5/", blobio.ScanOptions{Recursive: true})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"az://" + c + "/era5/2020/c.nc", "az://" + c + "/era5/2020/deep/d.nc", "az://" + c + "/era5/a.nc", "az://" + c + "/era5/b.nc"}, res.NCFiles)
 	assert.Equal(t, int64(4330), res.TotalSizeBytes)
 
-	res, err = o.Scan(ctx, "abfs://"+c+"@devstoreaccount1.dfs.core.windows.net/era5", ScanOptions{Pattern: "*.txt", Recursive: true})
+	res, err = o.Scan(ctx, "abfs://"+c+"@devstoreaccount1.dfs.core.windows.net/era5", blobio.ScanOptions{Pattern: "*.txt", Recursive: true})
 	require.NoError(t, err)
 	assert.Equal(t, []string{
 		"abfs://" + c + "@devstoreaccount1.dfs.core.windows.net/era5/notes.txt",
 		"abfs://" + c + "@devstoreaccount1.dfs.core.windows.net/era5/sub.nc/inside.txt",
 	}, res.NCFiles)
 
-	res, err = o.Scan(ctx, "azblob://"+c+"/", ScanOptions{Recursive: true})
+	res, err = o.Scan(ctx, "azblob://"+c+"/", blobio.ScanOptions{Recursive: true})
 	require.NoError(t, err)
 	assert.Equal(t, 6, res.FileCount)
 	assert.Equal(t, "azblob://"+c+"/era5/2020/c.nc", res.NCFiles[0])
 
 	// Empty prefix: an empty list, no error.
-	res, err = o.Scan(ctx, "abfs://"+c+"/no/such/prefix", ScanOptions{Recursive: true})
+	res, err = o.Scan(ctx, "abfs://"+c+"/no/such/prefix", blobio.ScanOptions{Recursive: true})
 	require.NoError(t, err)
 	assert.Equal(t, []string{}, res.NCFiles)
-	assert.Equal(t, []FileInfo{}, res.Files)
+	assert.Equal(t, []blobio.FileInfo{}, res.Files)
 
-	// A missing container: ErrNotFound.
-	_, err = o.Scan(ctx, "abfs://no-such-container-"+c[len(c)-8:]+"/x", ScanOptions{})
+	// A missing container: blobio.ErrNotFound.
+	_, err = o.Scan(ctx, "abfs://no-such-container-"+c[len(c)-8:]+"/x", blobio.ScanOptions{})
 	require.Error(t, err)
-	assert.ErrorIs(t, err, ErrNotFound)
+	assert.ErrorIs(t, err, blobio.ErrNotFound)
 	t.Logf("missing container: %v", err)
 }
 
@@ -164,7 +184,7 @@ func TestAzuriteReaderAt(t *testing.T) {
 	o := azurite(t)
 	ctx := context.Background()
 	c := newContainer(t, o)
-	data := randomBytes(7, 3<<20+5)
+	data := randomData(t, 3<<20+5)
 	put(t, o, c, map[string][]byte{"dir/f.nc": data, "dir/empty.nc": {}, "dir/small.nc": data[:1000]})
 
 	obj, err := o.OpenObject(ctx, "abfs://"+c+"/dir/f.nc")
@@ -220,22 +240,22 @@ func TestAzuriteReaderAt(t *testing.T) {
 	assert.Equal(t, int64(len(data)), attrsOnly.Size())
 
 	_, err = o.OpenObject(ctx, "abfs://"+c+"/dir/missing.nc")
-	assert.ErrorIs(t, err, ErrNotFound)
+	assert.ErrorIs(t, err, blobio.ErrNotFound)
 	_, err = o.OpenObject(ctx, "abfs://no-such-container-"+c[len(c)-8:]+"/x.nc")
-	assert.ErrorIs(t, err, ErrNotFound)
+	assert.ErrorIs(t, err, blobio.ErrNotFound)
 
 	// A blob replaced while it is open: reads of uncached bytes fail with
-	// ErrChanged rather than mixing versions; cached bytes still read.
+	// blobio.ErrChanged rather than mixing versions; cached bytes still read.
 	for _, opts := range [][]rangeio.Option{nil, {rangeio.WithFirstRead(0)}} {
 		put(t, o, c, map[string][]byte{"dir/g.nc": data})
 		g, err := o.OpenObject(ctx, "abfs://"+c+"/dir/g.nc", opts...)
 		require.NoError(t, err)
 		_, err = g.ReadAt(p, 0)
 		require.NoError(t, err)
-		put(t, o, c, map[string][]byte{"dir/g.nc": randomBytes(11, len(data))})
+		put(t, o, c, map[string][]byte{"dir/g.nc": randomData(t, len(data))})
 		_, err = g.ReadAt(p, 2<<20)
-		assert.ErrorIs(t, err, ErrChanged)
-		assert.ErrorIs(t, err, ErrChanged)
+		assert.ErrorIs(t, err, blobio.ErrChanged)
+
 		_, err = g.ReadAt(p, 0)
 		assert.NoError(t, err)
 		g.Close()
@@ -246,7 +266,7 @@ func TestAzuriteURLForms(t *testing.T) {
 	o := azurite(t)
 	ctx := context.Background()
 	c := newContainer(t, o)
-	data := randomBytes(8, 5000)
+	data := randomData(t, 5000)
 	put(t, o, c, map[string][]byte{"a b/x.nc": data})
 	for _, u := range []string{
 		"abfs://" + c + "/a b/x.nc",
@@ -321,7 +341,7 @@ func TestAzuriteWriteAtomic(t *testing.T) {
 	assert.Equal(t, `{"v": 2}`, read())
 
 	// A large successful write arrives whole.
-	big := randomBytes(9, 10<<20)
+	big := randomData(t, 10<<20)
 	require.NoError(t, o.WriteAtomic(ctx, u, func(w io.Writer) error { _, err := w.Write(big); return err }))
 	assert.Equal(t, string(big), read())
 
@@ -333,7 +353,7 @@ func TestAzuriteWriteAtomic(t *testing.T) {
 	b.Close()
 
 	assert.ErrorIs(t, o.WriteAtomic(ctx, "abfs://no-such-container-"+c[len(c)-8:]+"/x.json",
-		func(w io.Writer) error { _, err := io.WriteString(w, "{}"); return err }), ErrNotFound)
+		func(w io.Writer) error { _, err := io.WriteString(w, "{}"); return err }), blobio.ErrNotFound)
 }
 
 // TestAzuriteLatency reads from Azurite through a 20 ms delay before every
@@ -342,12 +362,8 @@ func TestAzuriteLatency(t *testing.T) {
 	o := azurite(t)
 	ctx := context.Background()
 	c := newContainer(t, o)
-	data := randomBytes(10, 16<<20)
+	data := randomData(t, 16<<20)
 	put(t, o, c, map[string][]byte{"f.nc": data})
-	b, key, err := o.Open(ctx, "abfs://"+c+"/f.nc")
-	require.NoError(t, err)
-	defer b.Close()
-
 	var ranges []rangeio.Range
 	for i := 0; i < 32; i++ {
 		ranges = append(ranges, rangeio.Range{Off: int64(2<<20 + i*400_000), Len: 4096})
@@ -363,9 +379,11 @@ func TestAzuriteLatency(t *testing.T) {
 		{"open + first MiB + 32 scattered 4 KiB reads", nil, false, 33},
 		{"open + first MiB + the 32 reads after one Prefetch", nil, true, 33},
 	} {
-		lb := newLatencyBlobBucket(t, b, 20*time.Millisecond)
+		lt := &latencyTransport{delay: 20 * time.Millisecond}
+		b, err := (&driver{transport: lt}).OpenContainer(ctx, o, "", c, func(string) string { return "" })
+		require.NoError(t, err)
 		start := time.Now()
-		r, err := NewReaderAt(ctx, lb.bucket, key, tc.opts...)
+		r, err := blobio.NewReaderAt(ctx, b, "f.nc", tc.opts...)
 		require.NoError(t, err)
 		for off := int64(0); off < 1<<20; off += 4096 {
 			p := make([]byte, 4096)
@@ -383,25 +401,32 @@ func TestAzuriteLatency(t *testing.T) {
 				assert.Equal(t, data[rg.Off:rg.Off+rg.Len], p)
 			}
 		}
-		t.Logf("azurite + 20 ms/request: %-52s %3d requests %6.0f ms", tc.name, lb.requests(), float64(time.Since(start).Microseconds())/1000)
-		assert.Equal(t, tc.want, lb.requests())
+		t.Logf("azurite + 20 ms/request: %-52s %3d requests %6.0f ms", tc.name, lt.requests.Load(), float64(time.Since(start).Microseconds())/1000)
+		assert.Equal(t, tc.want, lt.requests.Load())
+		require.NoError(t, b.Close())
 	}
 }
 
-// latencyBlobBucket puts a delay before every request to a bucket.
-type latencyBlobBucket struct {
-	lb     *latencyBucket
-	bucket *blob.Bucket
+// latencyTransport delays every request and counts them, to model
+// Azure's 20-50 ms per request.
+type latencyTransport struct {
+	delay    time.Duration
+	requests atomic.Int64
 }
 
-func newLatencyBlobBucket(t testing.TB, b *blob.Bucket, d time.Duration) *latencyBlobBucket {
-	lb := &latencyBucket{sharedBucket: sharedBucket{b}, delay: d}
-	nb := blob.NewBucket(lb)
-	t.Cleanup(func() { _ = nb.Close() })
-	return &latencyBlobBucket{lb: lb, bucket: nb}
+func (l *latencyTransport) Do(req *http.Request) (*http.Response, error) {
+	l.requests.Add(1)
+	time.Sleep(l.delay)
+	return http.DefaultClient.Do(req)
 }
 
-func (l *latencyBlobBucket) requests() int64 { return l.lb.requests.Load() }
+// randomData returns n random bytes.
+func randomData(t testing.TB, n int) []byte {
+	p := make([]byte, n)
+	_, err := rand.Read(p)
+	require.NoError(t, err)
+	return p
+}
 
 // BenchmarkAzuriteScan10k lists 10,000 blobs (target: well under 3 s per
 // scan). Setup uploads them once per Azurite instance.
@@ -416,7 +441,7 @@ func BenchmarkAzuriteScan10k(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	res, err := o.Scan(ctx, "abfs://"+name+"/data", ScanOptions{})
+	res, err := o.Scan(ctx, "abfs://"+name+"/data", blobio.ScanOptions{})
 	require.NoError(b, err)
 	if res.FileCount != n {
 		start := time.Now()
@@ -450,7 +475,7 @@ func BenchmarkAzuriteScan10k(b *testing.B) {
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		res, err := o.Scan(ctx, "abfs://"+name+"/data", ScanOptions{})
+		res, err := o.Scan(ctx, "abfs://"+name+"/data", blobio.ScanOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,0 +1,211 @@
+// Package azure is blobio's Azure Blob Storage driver: the code that needs
+// the Azure SDK (clients from connection strings or token credentials,
+// retries, conditional reads, the SDK's errors). Importing it registers it
+// with blobio, as gocloud.dev's drivers register with their URL muxes:
+//
+//	import _ "github.com/greensight/vzarr/blobio/azure"
+//
+// Which hosts may be reached and with which credential stays blobio's
+// decision (Opener.AzureContainer, Opener.CheckRequestHost): the driver asks
+// before it creates a client, and again before every request.
+package azure
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	azblobblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/azureblob"
+
+	"github.com/greensight/vzarr/blobio"
+)
+
+func init() { blobio.RegisterAzure(&driver{}) }
+
+// driver implements blobio.AzureDriver.
+type driver struct {
+	// transport, when set, replaces the SDK's HTTP transport (tests count
+	// connection attempts and requests with it).
+	transport policy.Transporter
+}
+
+// defaultCredential is DefaultAzureCredential, created once per process on
+// first use.
+var defaultCredential = sync.OnceValues(func() (azcore.TokenCredential, error) {
+	return azidentity.NewDefaultAzureCredential(nil)
+})
+
+// OpenContainer implements blobio.AzureDriver.
+func (d *driver) OpenContainer(ctx context.Context, o *blobio.Opener, account, containerName string, serviceURL func(string) string) (*blob.Bucket, error) {
+	client, err := d.containerClient(o, account, containerName, serviceURL)
+	if err != nil {
+		return nil, err
+	}
+	return azureblob.OpenBucket(ctx, client, nil)
+}
+
+// OpenAZBlob implements blobio.AzureDriver with gocloud.dev's URL opener
+// (its query parameters and service URL rules) and blobio's credentials.
+func (d *driver) OpenAZBlob(ctx context.Context, o *blobio.Opener, account, containerName string, query url.Values) (*blob.Bucket, error) {
+	opener := &azureblob.URLOpener{
+		ServiceURLOptions: azureblob.ServiceURLOptions{AccountName: account},
+		MakeClient: func(svcURL azureblob.ServiceURL, containerName azureblob.ContainerName) (*container.Client, error) {
+			return d.containerClient(o, account, string(containerName), func(string) string { return string(svcURL) })
+		},
+	}
+	if account == "" {
+		// Let a connection string supply the endpoint; gocloud.dev wants
+		// an account name for the service URL it would not use.
+		opener.ServiceURLOptions.AccountName = "unused"
+	}
+	return opener.OpenBucketURL(ctx, &url.URL{Scheme: blobio.SchemeAZBlob, Host: containerName, RawQuery: query.Encode()})
+}
+
+// containerClient returns a client for a container that o allows.
+func (d *driver) containerClient(o *blobio.Opener, account, containerName string, serviceURL func(string) string) (*container.Client, error) {
+	c, err := o.AzureContainer(account, containerName, serviceURL)
+	if err != nil {
+		return nil, err
+	}
+	opts := &container.ClientOptions{ClientOptions: d.clientOptions(o)}
+	if c.ConnectionString != "" {
+		client, err := container.NewClientFromConnectionString(c.ConnectionString, containerName, opts)
+		if err != nil {
+			return nil, c.ConfigError(err)
+		}
+		return client, nil
+	}
+	cred, err := credential(o)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", blobio.ErrPermission, err)
+	}
+	return container.NewClient(c.URL, cred, opts)
+}
+
+// credential is o.Credential, else the process's DefaultAzureCredential.
+func credential(o *blobio.Opener) (azcore.TokenCredential, error) {
+	if o.Credential == nil {
+		return defaultCredential()
+	}
+	cred, ok := o.Credential.(azcore.TokenCredential)
+	if !ok {
+		return nil, fmt.Errorf("%w: Opener.Credential is a %T, not an azcore.TokenCredential", blobio.ErrConfig, o.Credential)
+	}
+	return cred, nil
+}
+
+// clientOptions returns the Azure SDK options: bounded retries with a
+// per-try timeout, vzarr's application id, and the host guard.
+func (d *driver) clientOptions(o *blobio.Opener) azcore.ClientOptions {
+	r := o.RetryPolicy()
+	opts := azcore.ClientOptions{
+		Retry: policy.RetryOptions{MaxRetries: r.MaxRetries, TryTimeout: r.TryTimeout,
+			RetryDelay: r.RetryDelay, MaxRetryDelay: r.MaxRetryDelay},
+		Telemetry:       policy.TelemetryOptions{ApplicationID: "vzarr"},
+		PerCallPolicies: []policy.Policy{hostGuard{o}},
+	}
+	if d.transport != nil {
+		opts.Transport = d.transport
+	}
+	return opts
+}
+
+// hostGuard refuses requests to hosts the Opener may not reach, before
+// the credential is attached and before any connection: the last line of
+// defence behind Opener.AzureContainer.
+type hostGuard struct{ o *blobio.Opener }
+
+func (g hostGuard) Do(req *policy.Request) (*http.Response, error) {
+	if err := g.o.CheckRequestHost(req.Raw().URL.Host); err != nil {
+		return nil, err
+	}
+	return req.Next()
+}
+
+// Classify implements blobio.AzureDriver.
+func (d *driver) Classify(err error) (error, bool) {
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		switch {
+		case re.StatusCode == http.StatusNotFound:
+			return blobio.ErrNotFound, true
+		case re.StatusCode == http.StatusPreconditionFailed:
+			return blobio.ErrChanged, true
+		case re.StatusCode == http.StatusUnauthorized || re.StatusCode == http.StatusForbidden:
+			return blobio.ErrPermission, true
+		case re.StatusCode == http.StatusRequestTimeout || re.StatusCode == http.StatusTooManyRequests || re.StatusCode >= 500:
+			return blobio.ErrUnavailable, true
+		}
+		return nil, true
+	}
+	var afe *azidentity.AuthenticationFailedError
+	if errors.As(err, &afe) {
+		return blobio.ErrPermission, true
+	}
+	return nil, false
+}
+
+// Compact implements blobio.AzureDriver: the SDK's response errors span
+// many lines with the response body; the request URL loses its query
+// (which can hold a SAS token).
+func (d *driver) Compact(err error) error {
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) {
+		return nil
+	}
+	msg := fmt.Sprintf("HTTP %d", re.StatusCode)
+	if re.ErrorCode != "" {
+		msg += " " + re.ErrorCode
+	}
+	if r := re.RawResponse; r != nil && r.Request != nil && r.Request.URL != nil {
+		msg += fmt.Sprintf(" (%s %s)", r.Request.Method, blobio.StripQuery(r.Request.URL))
+	}
+	return blobio.CompactError(msg, err)
+}
+
+// Version implements blobio.AzureDriver: the ETag of a download or of the
+// blob's properties.
+func (d *driver) Version(as func(any) bool) any {
+	var resp azblobblob.DownloadStreamResponse
+	if as(&resp) && resp.ETag != nil {
+		return resp.ETag
+	}
+	var props azblobblob.GetPropertiesResponse
+	if as(&props) && props.ETag != nil {
+		return props.ETag
+	}
+	return nil
+}
+
+// ReaderOptions implements blobio.AzureDriver: reads carry If-Match.
+func (d *driver) ReaderOptions(version any) *blob.ReaderOptions {
+	etag, ok := version.(*azcore.ETag)
+	if !ok || etag == nil {
+		return nil
+	}
+	return &blob.ReaderOptions{BeforeRead: func(as func(any) bool) error {
+		var opts *azblobblob.DownloadStreamOptions
+		if as(&opts) {
+			opts.AccessConditions = &azblobblob.AccessConditions{
+				ModifiedAccessConditions: &azblobblob.ModifiedAccessConditions{IfMatch: etag},
+			}
+		}
+		return nil
+	}}
+}
+
+// InvalidRange implements blobio.AzureDriver: Azure answers 416 to a
+// range read of an empty blob.
+func (d *driver) InvalidRange(err error) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && re.StatusCode == http.StatusRequestedRangeNotSatisfiable
+}
