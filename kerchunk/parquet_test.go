@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/greensight/vzarr/internal/parquet"
 )
 
 func memStore() (map[string][]byte, func(string, []byte) error, func(string) ([]byte, error)) {
@@ -57,14 +59,14 @@ func TestParquetRoundTrip(t *testing.T) {
 }
 
 func TestParquetRejectsCorruptFiles(t *testing.T) {
-	b, err := encodeRefsParquet([]Ref{Range("/a", 1, 2)}, []bool{true})
+	b, err := parquet.Encode(pqRows([]Ref{Range("/a", 1, 2)}, []bool{true}))
 	require.NoError(t, err)
 	for i := 0; i < len(b); i += 3 {
 		c := append([]byte(nil), b...)
 		c[i] ^= 0xff
-		_, _, _ = decodeParquet(c, 1) // must not panic
+		_, _, _ = parquet.Decode(c, 1) // must not panic
 	}
-	_, _, err = decodeParquet(b[:len(b)-5], 1)
+	_, _, err = parquet.Decode(b[:len(b)-5], 1)
 	assert.Error(t, err)
 }
 
