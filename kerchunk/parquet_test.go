@@ -27,8 +27,8 @@ func memStore() (map[string][]byte, func(string, []byte) error, func(string) ([]
 }
 
 // TestParquetRoundTrip writes fixture references as Parquet and reads them
-// back to the same references. (The files were checked once against
-// arrow-go's independent Parquet reader and writer, see parquet.go.)
+// back to the same references. (internal/parquet's tests check the files
+// against arrow-go's independent Parquet reader and writer.)
 func TestParquetRoundTrip(t *testing.T) {
 	for _, rel := range []string{"../testdata/hdf5/nc4_groups.nc", "../testdata/netcdf3/classic.nc", "testdata/nc4_edge.nc", "testdata/filters.h5"} {
 		if _, err := os.Stat(rel); err != nil {
