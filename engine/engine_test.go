@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -120,7 +121,6 @@ type fixture struct {
 	retryable map[int]int
 	panicAt   int
 	planErr   error
-	slow      time.Duration
 	// hookFail fails that many OnFailure calls first.
 	hookFail atomic.Int64
 	// hookSlow delays OnFailure.
@@ -153,9 +153,6 @@ func (f *fixture) def() *engine.Definition {
 			f.mu.Lock()
 			f.runs[task.ID]++
 			f.mu.Unlock()
-			if f.slow > 0 {
-				time.Sleep(f.slow)
-			}
 			v, err := r(task)
 			if err != nil {
 				return nil, err
@@ -588,7 +585,10 @@ func (d *direct) take() []queue.Message {
 	return m
 }
 
-func TestLostWorkerLeaseTakeover(t *testing.T) {
+// TestLostWorkerLeaseTakeover runs in a synctest bubble: the lease expires on the bubble's clock, with no real wait.
+func TestLostWorkerLeaseTakeover(t *testing.T) { synctest.Test(t, testLostWorkerLeaseTakeover) }
+
+func testLostWorkerLeaseTakeover(t *testing.T) {
 	ctx := context.Background()
 	fx := newFixture()
 	store := newCounting(catalog.NewMemory())
@@ -619,7 +619,10 @@ func TestLostWorkerLeaseTakeover(t *testing.T) {
 	assert.Len(t, pub.take(), 24, "the square stage was published")
 }
 
-func TestAbandonedFanOut(t *testing.T) {
+// TestAbandonedFanOut runs in a synctest bubble: FanoutTimeout passes on the bubble's clock.
+func TestAbandonedFanOut(t *testing.T) { synctest.Test(t, testAbandonedFanOut) }
+
+func testAbandonedFanOut(t *testing.T) {
 	ctx := context.Background()
 	fx := newFixture()
 	store := newCounting(catalog.NewMemory())
@@ -680,16 +683,23 @@ func TestOutOfOrderDirect(t *testing.T) {
 	assertOnce(t, &cluster{store: store, fx: fx}, j.ID)
 }
 
-func TestWorkStopsOnCancel(t *testing.T) {
+// TestWorkStopsOnCancel runs in a synctest bubble: Work is cancelled
+// once it waits for messages.
+func TestWorkStopsOnCancel(t *testing.T) { synctest.Test(t, testWorkStopsOnCancel) }
+
+func testWorkStopsOnCancel(t *testing.T) {
 	q, err := queue.Open(context.Background(), "mem://engine-stop-"+testenv.RandomSuffix(), queue.Options{})
 	require.NoError(t, err)
-	defer q.Close(context.Background())
+	defer func() {
+		_ = q.Close(context.Background())
+		time.Sleep(time.Second) // bubble time: gocloud's receive loop ends its poll
+	}()
 	e, err := engine.New(catalog.NewMemory(), q, engine.Options{Logger: quietLogger()}, newFixture().def())
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Work(ctx, q) }()
-	time.Sleep(20 * time.Millisecond)
+	synctest.Wait() // Work waits for a message
 	cancel()
 	select {
 	case err := <-done:
@@ -767,7 +777,10 @@ func (f *flakyStore) CreateTask(ctx context.Context, nt catalog.NewTask) (*catal
 	return f.countingStore.CreateTask(ctx, nt)
 }
 
-func TestCrashWhileOpeningAStage(t *testing.T) {
+// TestCrashWhileOpeningAStage runs in a synctest bubble: FanoutTimeout passes on the bubble's clock.
+func TestCrashWhileOpeningAStage(t *testing.T) { synctest.Test(t, testCrashWhileOpeningAStage) }
+
+func testCrashWhileOpeningAStage(t *testing.T) {
 	ctx := context.Background()
 	fx := newFixture()
 	counting := newCounting(catalog.NewMemory())
