@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/greensight/vzarr/internal/parquet"
@@ -124,13 +123,7 @@ func TestPandasInterop(t *testing.T) {
 			}, &kerchunk.ParquetOptions{RecordSize: rs}))
 			for name, keys := range setArrays {
 				for rec := 0; rec*rs < len(keys); rec++ {
-					want := make([]parquet.Row, rs)
-					for r := range rs {
-						if c := rec*rs + r; c < len(keys) {
-							ref, ok := src.Get(keys[c])
-							want[r] = wantRow(ref, ok)
-						}
-					}
+					want, _ := recordRows(src, keys, rec, rs)
 					fn := filepath.Join(dir, filepath.FromSlash(name), "refs."+strconv.Itoa(rec)+".parq")
 					// pandas reads ours.
 					out, err := exec.Command("/usr/bin/python3", "-c", pyScript, engine, "read", fn).Output()
@@ -151,15 +144,7 @@ func TestPandasInterop(t *testing.T) {
 				return os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
 			})
 			require.NoError(t, err)
-			for _, k := range src.Keys() {
-				want, _ := src.Get(k)
-				have, ok := got.Get(k)
-				require.True(t, ok, k)
-				if !kerchunk.IsMetadataKey(k) {
-					assert.Equal(t, want, have, k)
-				}
-			}
-			assert.Equal(t, src.Len(), got.Len())
+			assertSameRefs(t, src, got)
 		})
 	}
 }

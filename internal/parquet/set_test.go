@@ -58,6 +58,39 @@ func wantRow(r kerchunk.Ref, ok bool) parquet.Row {
 	return parquet.Row{Path: []byte(r.URL), Offset: r.Offset, Size: r.Length}
 }
 
+// recordRows is the rows of refs.<rec>.parq of an array whose chunk keys
+// in C order are keys, in a set of record size rs, and whether any chunk
+// of the record has a reference.
+func recordRows(src *kerchunk.Refs, keys []string, rec, rs int) ([]parquet.Row, bool) {
+	rows := make([]parquet.Row, rs)
+	any := false
+	for r := range rs {
+		if c := rec*rs + r; c < len(keys) {
+			ref, ok := src.Get(keys[c])
+			rows[r] = wantRow(ref, ok)
+			any = any || ok
+		}
+	}
+	return rows, any
+}
+
+// assertSameRefs checks that got holds the keys of want with the same
+// references (metadata as equal JSON).
+func assertSameRefs(t *testing.T, want, got *kerchunk.Refs) {
+	t.Helper()
+	assert.ElementsMatch(t, want.Keys(), got.Keys())
+	for _, k := range want.Keys() {
+		w, _ := want.Get(k)
+		g, ok := got.Get(k)
+		require.True(t, ok, k)
+		if kerchunk.IsMetadataKey(k) {
+			assert.JSONEq(t, string(w.Data), string(g.Data), k)
+		} else {
+			assert.Equal(t, w, g, k)
+		}
+	}
+}
+
 // setArrays lists the set's arrays: name -> chunk keys in C order.
 var setArrays = map[string][]string{
 	"v":   {"v/0", "v/1", "v/2", "v/3", "v/4", "v/5", "v/6"},
@@ -85,15 +118,7 @@ func TestArrowReadsParquetSet(t *testing.T) {
 			for name, keys := range setArrays {
 				for rec := 0; rec*size < len(keys); rec++ {
 					fn := name + "/refs." + strconv.Itoa(rec) + ".parq"
-					want := make([]parquet.Row, size)
-					any := false
-					for r := range size {
-						if c := rec*size + r; c < len(keys) {
-							ref, ok := src.Get(keys[c])
-							want[r] = wantRow(ref, ok)
-							any = any || ok
-						}
-					}
+					want, any := recordRows(src, keys, rec, size)
 					b, ok := files[fn]
 					if !any { // a record without references has no file
 						assert.False(t, ok, fn)
@@ -132,13 +157,7 @@ func TestReadParquetSetFromArrow(t *testing.T) {
 			files := map[string][]byte{".zmetadata": []byte(zmeta)}
 			for name, keys := range setArrays {
 				for rec := 0; rec*rs < len(keys); rec++ {
-					rows := make([]parquet.Row, rs)
-					for r := range rs {
-						if c := rec*rs + r; c < len(keys) {
-							ref, ok := src.Get(keys[c])
-							rows[r] = wantRow(ref, ok)
-						}
-					}
+					rows, _ := recordRows(src, keys, rec, rs)
 					files[name+"/refs."+strconv.Itoa(rec)+".parq"] = writeArrow(t, rows, l)
 				}
 			}
@@ -150,17 +169,7 @@ func TestReadParquetSetFromArrow(t *testing.T) {
 				return b, nil
 			})
 			require.NoError(t, err)
-			assert.ElementsMatch(t, src.Keys(), got.Keys())
-			for _, k := range src.Keys() {
-				want, _ := src.Get(k)
-				have, ok := got.Get(k)
-				require.True(t, ok, k)
-				if kerchunk.IsMetadataKey(k) {
-					assert.JSONEq(t, string(want.Data), string(have.Data), k)
-				} else {
-					assert.Equal(t, want, have, k)
-				}
-			}
+			assertSameRefs(t, src, got)
 		})
 	}
 }
