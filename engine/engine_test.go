@@ -610,7 +610,7 @@ func testLostWorkerLeaseTakeover(t *testing.T) {
 	require.ErrorAs(t, err, &re)
 	assert.Positive(t, re.After)
 	// After the lease, the next delivery takes it over and runs it.
-	time.Sleep(60 * time.Millisecond)
+	time.Sleep(60 * time.Millisecond) // bubble time
 	require.NoError(t, e.Handle(ctx, msgs[0]))
 	tk, err := store.GetTask(ctx, msgs[0].TaskID)
 	require.NoError(t, err)
@@ -645,7 +645,7 @@ func testAbandonedFanOut(t *testing.T) {
 	require.ErrorAs(t, err, &re)
 	assert.LessOrEqual(t, re.After, 200*time.Millisecond)
 	assert.Empty(t, pub.take(), "a fresh PENDING gate belongs to its creator")
-	time.Sleep(60 * time.Millisecond)
+	time.Sleep(60 * time.Millisecond) // bubble time: past FanoutTimeout
 	require.NoError(t, e.Handle(ctx, queue.Message{JobID: j.ID}))
 	msgs := pub.take()
 	require.Len(t, msgs, 1)
@@ -816,7 +816,7 @@ func testCrashWhileOpeningAStage(t *testing.T) {
 	var re *engine.RetryError
 	require.ErrorAs(t, e.Handle(ctx, failedMsg), &re)
 	// After FanoutTimeout the stage is planned and published again.
-	time.Sleep(120 * time.Millisecond)
+	time.Sleep(120 * time.Millisecond) // bubble time
 	require.NoError(t, e.Handle(ctx, failedMsg))
 	msgs := pub.take()
 	require.Len(t, msgs, 1)
