@@ -22,7 +22,8 @@
 //     format: variables, chunking, filters, and the warnings a publisher
 //     needs before virtualizing.
 //   - kerchunk: the reference model and the HDF5/netCDF-3 to Zarr v2
-//     translation.
+//     translation; its Parquet codec is internal/parquet (tested against
+//     arrow-go).
 //   - refstore: the one place reference sets are loaded and saved (JSON or
 //     fsspec's Parquet layout, local or blob, written atomically).
 //   - combine: concatenation of many references along one dimension.
@@ -46,5 +47,7 @@
 //
 // The command-line tool lives in cmd/vzarr (vzarr run is the whole
 // pipeline in one process); examples/orchestrator is the platform's
-// reference deployment (HTTP API and workers).
+// reference deployment (HTTP API and workers). internal/doccheck's test
+// keeps the documentation complete: every exported identifier of every
+// package has a doc comment.
 package vzarr

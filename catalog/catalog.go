@@ -41,6 +41,7 @@ type UnavailableError struct {
 	Err error
 }
 
+// Error names the operation and the database error, never the DSN.
 func (e *UnavailableError) Error() string {
 	return "catalog: " + e.Op + ": database unavailable: " + e.Err.Error()
 }
@@ -73,6 +74,7 @@ type TransitionError struct {
 	Reason string
 }
 
+// Error names the record, both statuses and the reason.
 func (e *TransitionError) Error() string {
 	msg := fmt.Sprintf("catalog: illegal transition of %s %q from %s to %s", e.Kind, e.ID, e.From, e.To)
 	if e.Reason != "" {

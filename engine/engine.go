@@ -401,6 +401,7 @@ type RetryError struct {
 	Reason string
 }
 
+// Error gives the delay and the reason.
 func (e *RetryError) Error() string {
 	return fmt.Sprintf("engine: deliver again in %s: %s", e.After.Round(time.Millisecond), e.Reason)
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -122,7 +123,6 @@ type fixture struct {
 	retryable map[int]int
 	panicAt   int
 	planErr   error
-	slow      time.Duration
 	// hookFail fails that many OnFailure calls first.
 	hookFail atomic.Int64
 	// hookSlow delays OnFailure.
@@ -155,9 +155,6 @@ func (f *fixture) def() *engine.Definition {
 			f.mu.Lock()
 			f.runs[task.ID]++
 			f.mu.Unlock()
-			if f.slow > 0 {
-				time.Sleep(f.slow)
-			}
 			v, err := r(task)
 			if err != nil {
 				return nil, err
@@ -590,7 +587,10 @@ func (d *direct) take() []queue.Message {
 	return m
 }
 
-func TestLostWorkerLeaseTakeover(t *testing.T) {
+// TestLostWorkerLeaseTakeover runs in a synctest bubble: the lease expires on the bubble's clock, with no real wait.
+func TestLostWorkerLeaseTakeover(t *testing.T) { synctest.Test(t, testLostWorkerLeaseTakeover) }
+
+func testLostWorkerLeaseTakeover(t *testing.T) {
 	ctx := context.Background()
 	fx := newFixture()
 	store := newCounting(catalog.NewMemory())
@@ -612,7 +612,7 @@ func TestLostWorkerLeaseTakeover(t *testing.T) {
 	require.ErrorAs(t, err, &re)
 	assert.Positive(t, re.After)
 	// After the lease, the next delivery takes it over and runs it.
-	time.Sleep(60 * time.Millisecond)
+	time.Sleep(60 * time.Millisecond) // bubble time
 	require.NoError(t, e.Handle(ctx, msgs[0]))
 	tk, err := store.GetTask(ctx, msgs[0].TaskID)
 	require.NoError(t, err)
@@ -621,7 +621,10 @@ func TestLostWorkerLeaseTakeover(t *testing.T) {
 	assert.Len(t, pub.take(), 24, "the square stage was published")
 }
 
-func TestAbandonedFanOut(t *testing.T) {
+// TestAbandonedFanOut runs in a synctest bubble: FanoutTimeout passes on the bubble's clock.
+func TestAbandonedFanOut(t *testing.T) { synctest.Test(t, testAbandonedFanOut) }
+
+func testAbandonedFanOut(t *testing.T) {
 	ctx := context.Background()
 	fx := newFixture()
 	store := newCounting(catalog.NewMemory())
@@ -644,7 +647,7 @@ func TestAbandonedFanOut(t *testing.T) {
 	require.ErrorAs(t, err, &re)
 	assert.LessOrEqual(t, re.After, 200*time.Millisecond)
 	assert.Empty(t, pub.take(), "a fresh PENDING gate belongs to its creator")
-	time.Sleep(60 * time.Millisecond)
+	time.Sleep(60 * time.Millisecond) // bubble time: past FanoutTimeout
 	require.NoError(t, e.Handle(ctx, queue.Message{JobID: j.ID}))
 	msgs := pub.take()
 	require.Len(t, msgs, 1)
@@ -682,16 +685,23 @@ func TestOutOfOrderDirect(t *testing.T) {
 	assertOnce(t, &cluster{store: store, fx: fx}, j.ID)
 }
 
-func TestWorkStopsOnCancel(t *testing.T) {
+// TestWorkStopsOnCancel runs in a synctest bubble: Work is cancelled
+// once it waits for messages.
+func TestWorkStopsOnCancel(t *testing.T) { synctest.Test(t, testWorkStopsOnCancel) }
+
+func testWorkStopsOnCancel(t *testing.T) {
 	q, err := queue.Open(context.Background(), "mem://engine-stop-"+testenv.RandomSuffix(), queue.Options{})
 	require.NoError(t, err)
-	defer q.Close(context.Background())
+	defer func() {
+		_ = q.Close(context.Background())
+		time.Sleep(time.Second) // bubble time: gocloud's receive loop ends its poll
+	}()
 	e, err := engine.New(catalog.NewMemory(), q, engine.Options{Logger: quietLogger()}, newFixture().def())
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Work(ctx, q) }()
-	time.Sleep(20 * time.Millisecond)
+	synctest.Wait() // Work waits for a message
 	cancel()
 	select {
 	case err := <-done:
@@ -769,7 +779,10 @@ func (f *flakyStore) CreateTask(ctx context.Context, nt catalog.NewTask) (*catal
 	return f.countingStore.CreateTask(ctx, nt)
 }
 
-func TestCrashWhileOpeningAStage(t *testing.T) {
+// TestCrashWhileOpeningAStage runs in a synctest bubble: FanoutTimeout passes on the bubble's clock.
+func TestCrashWhileOpeningAStage(t *testing.T) { synctest.Test(t, testCrashWhileOpeningAStage) }
+
+func testCrashWhileOpeningAStage(t *testing.T) {
 	ctx := context.Background()
 	fx := newFixture()
 	counting := newCounting(catalog.NewMemory())
@@ -805,7 +818,7 @@ func TestCrashWhileOpeningAStage(t *testing.T) {
 	var re *engine.RetryError
 	require.ErrorAs(t, e.Handle(ctx, failedMsg), &re)
 	// After FanoutTimeout the stage is planned and published again.
-	time.Sleep(120 * time.Millisecond)
+	time.Sleep(120 * time.Millisecond) // bubble time
 	require.NoError(t, e.Handle(ctx, failedMsg))
 	msgs := pub.take()
 	require.Len(t, msgs, 1)

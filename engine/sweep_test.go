@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -520,10 +521,19 @@ func (f *failingReceiver) Receive(ctx context.Context) (*queue.Delivery, error) 
 	return f.Receiver.Receive(ctx)
 }
 
+// TestOutageLoggedOncePerStateChange runs in a synctest bubble: the
+// backoff and the queue's redeliveries pass on the bubble's clock.
 func TestOutageLoggedOncePerStateChange(t *testing.T) {
+	synctest.Test(t, testOutageLoggedOncePerStateChange)
+}
+
+func testOutageLoggedOncePerStateChange(t *testing.T) {
 	q, err := queue.Open(context.Background(), "mem://engine-outage-"+testenv.RandomSuffix()+"?ackdeadline=1m", queue.Options{})
 	require.NoError(t, err)
-	defer q.Close(context.Background())
+	defer func() {
+		_ = q.Close(context.Background())
+		time.Sleep(time.Second) // bubble time: gocloud's receive loop ends its poll
+	}()
 	store := &failingStore{Store: catalog.NewMemory()}
 	store.down.Store(40)
 	recv := &failingReceiver{Receiver: q}

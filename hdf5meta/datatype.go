@@ -27,6 +27,8 @@ const (
 var classNames = [...]string{"fixed-point", "float", "time", "string", "bitfield", "opaque",
 	"compound", "reference", "enum", "vlen", "array"}
 
+// String returns the class's name as the HDF5 specification spells it in
+// lower case ("fixed-point", "float", ..., "array"), or "class(N)".
 func (c Class) String() string {
 	if c >= 0 && int(c) < len(classNames) {
 		return classNames[c]
@@ -41,8 +43,8 @@ const (
 	PadNullTerm  StringPad = 0 // NUL-terminated
 	PadNull      StringPad = 1 // padded with NULs
 	PadSpace     StringPad = 2 // padded with spaces
-	CharsetASCII           = 0
-	CharsetUTF8            = 1
+	CharsetASCII           = 0 // a string's character set: US-ASCII
+	CharsetUTF8            = 1 // a string's character set: UTF-8
 )
 
 // Reference types.

@@ -29,6 +29,8 @@ type FormatError struct {
 	Err    error  // one of the sentinel errors
 }
 
+// Error says what is wrong, then where: the object's path and the file
+// offset, when known.
 func (e *FormatError) Error() string {
 	var loc string
 	switch {
@@ -42,6 +44,7 @@ func (e *FormatError) Error() string {
 	return fmt.Sprintf("%v: %s%s", e.Err, e.What, loc)
 }
 
+// Unwrap returns the sentinel error, for errors.Is.
 func (e *FormatError) Unwrap() error { return e.Err }
 
 func formatErr(off int64, format string, args ...any) error {

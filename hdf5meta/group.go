@@ -9,12 +9,14 @@ import (
 // LinkKind is the kind of a link from a group to an object.
 type LinkKind int
 
+// The link kinds of the link message (other values are user-defined).
 const (
-	LinkHard     LinkKind = 0
-	LinkSoft     LinkKind = 1
-	LinkExternal LinkKind = 64
+	LinkHard     LinkKind = 0  // to an object header address
+	LinkSoft     LinkKind = 1  // to a path in the same file
+	LinkExternal LinkKind = 64 // to a path in another file
 )
 
+// String returns "hard", "soft", "external" or "user-defined".
 func (k LinkKind) String() string {
 	switch k {
 	case LinkHard:

@@ -3,13 +3,16 @@ package hdf5meta
 // LayoutClass is how a dataset's raw data is stored.
 type LayoutClass int
 
+// The layout classes of the data layout message.
 const (
-	LayoutCompact    LayoutClass = 0
-	LayoutContiguous LayoutClass = 1
-	LayoutChunked    LayoutClass = 2
-	LayoutVirtual    LayoutClass = 3
+	LayoutCompact    LayoutClass = 0 // data inside the object header
+	LayoutContiguous LayoutClass = 1 // one contiguous extent of the file
+	LayoutChunked    LayoutClass = 2 // chunks found through a chunk index
+	LayoutVirtual    LayoutClass = 3 // mapped from other datasets (VDS)
 )
 
+// String returns the class's name as h5dump spells it in lower case
+// ("compact", "contiguous", "chunked", "virtual").
 func (c LayoutClass) String() string {
 	switch c {
 	case LayoutCompact:
@@ -27,15 +30,19 @@ func (c LayoutClass) String() string {
 // ChunkIndex is the structure that indexes a chunked dataset's chunks.
 type ChunkIndex int
 
+// The chunk indexes of the data layout message (the values of version 4's
+// index type field; version 1-3 layouts always use IndexBTreeV1).
 const (
 	IndexBTreeV1     ChunkIndex = 0 // layout message versions 1-3
-	IndexSingleChunk ChunkIndex = 1
-	IndexImplicit    ChunkIndex = 2
-	IndexFixedArray  ChunkIndex = 3
-	IndexExtArray    ChunkIndex = 4
-	IndexBTreeV2     ChunkIndex = 5
+	IndexSingleChunk ChunkIndex = 1 // one chunk, the whole dataset
+	IndexImplicit    ChunkIndex = 2 // chunks at fixed places, allocated early
+	IndexFixedArray  ChunkIndex = 3 // fixed-size dimensions
+	IndexExtArray    ChunkIndex = 4 // one unlimited dimension
+	IndexBTreeV2     ChunkIndex = 5 // several unlimited dimensions
 )
 
+// String returns the index's name ("btree_v1", "single_chunk",
+// "implicit", "fixed_array", "extensible_array", "btree_v2").
 func (c ChunkIndex) String() string {
 	switch c {
 	case IndexBTreeV1:

@@ -5,12 +5,14 @@ import "math"
 // SpaceKind is the kind of a dataspace.
 type SpaceKind int
 
+// The dataspace kinds.
 const (
-	SpaceScalar SpaceKind = 0
-	SpaceSimple SpaceKind = 1
-	SpaceNull   SpaceKind = 2
+	SpaceScalar SpaceKind = 0 // one element, no dimensions
+	SpaceSimple SpaceKind = 1 // an array of Dims
+	SpaceNull   SpaceKind = 2 // no elements (an empty attribute)
 )
 
+// String returns "scalar", "simple" or "null".
 func (k SpaceKind) String() string {
 	switch k {
 	case SpaceScalar:

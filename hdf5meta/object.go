@@ -59,14 +59,31 @@ type NamedDatatype struct {
 	Attrs []*Attribute
 }
 
-func (g *Group) ObjectPath() string               { return g.Path }
-func (g *Group) ObjectAddr() uint64               { return g.Addr }
-func (g *Group) Attributes() []*Attribute         { return g.Attrs }
-func (d *Dataset) ObjectPath() string             { return d.Path }
-func (d *Dataset) ObjectAddr() uint64             { return d.Addr }
-func (d *Dataset) Attributes() []*Attribute       { return d.Attrs }
-func (t *NamedDatatype) ObjectPath() string       { return t.Path }
-func (t *NamedDatatype) ObjectAddr() uint64       { return t.Addr }
+// ObjectPath returns the group's path.
+func (g *Group) ObjectPath() string { return g.Path }
+
+// ObjectAddr returns the address of the group's object header.
+func (g *Group) ObjectAddr() uint64 { return g.Addr }
+
+// Attributes returns the group's attributes.
+func (g *Group) Attributes() []*Attribute { return g.Attrs }
+
+// ObjectPath returns the dataset's path.
+func (d *Dataset) ObjectPath() string { return d.Path }
+
+// ObjectAddr returns the address of the dataset's object header.
+func (d *Dataset) ObjectAddr() uint64 { return d.Addr }
+
+// Attributes returns the dataset's attributes.
+func (d *Dataset) Attributes() []*Attribute { return d.Attrs }
+
+// ObjectPath returns the named datatype's path.
+func (t *NamedDatatype) ObjectPath() string { return t.Path }
+
+// ObjectAddr returns the address of the named datatype's object header.
+func (t *NamedDatatype) ObjectAddr() uint64 { return t.Addr }
+
+// Attributes returns the named datatype's attributes.
 func (t *NamedDatatype) Attributes() []*Attribute { return t.Attrs }
 
 // Attr returns the attribute with the given name, or nil.

@@ -39,8 +39,8 @@
 // fsspec. WriteParquetSet and ReadParquetSet use the layout of fsspec's
 // LazyReferenceMapper (a directory with .zmetadata and <array>/refs.N.parq
 // files; zstd-compressed PLAIN pages, as fsspec writes them), written and
-// read by a small built-in Parquet codec (checked against arrow-go's
-// implementation in both directions).
+// read by a small built-in Parquet codec (internal/parquet, tested against
+// arrow-go's implementation in both directions).
 //
 // # Groups, variables and dimensions
 //

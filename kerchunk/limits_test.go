@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/greensight/vzarr/internal/parquet"
 	"github.com/greensight/vzarr/limits"
 )
 
@@ -126,7 +127,7 @@ func TestReadParquetSetLimits(t *testing.T) {
 
 	// A refs file of 3 rows in a set of record_size 2.
 	rows := []Ref{Range("/a", 1, 2), Range("/a", 3, 2), Range("/a", 5, 2)}
-	b, err := encodeRefsParquet(rows, []bool{true, true, true})
+	b, err := parquet.Encode(pqRows(rows, []bool{true, true, true}))
 	require.NoError(t, err)
 	_, err = ReadParquetSet(func(name string) ([]byte, error) {
 		switch name {

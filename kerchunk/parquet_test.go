@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/greensight/vzarr/internal/parquet"
 )
 
 func memStore() (map[string][]byte, func(string, []byte) error, func(string) ([]byte, error)) {
@@ -25,8 +27,8 @@ func memStore() (map[string][]byte, func(string, []byte) error, func(string) ([]
 }
 
 // TestParquetRoundTrip writes fixture references as Parquet and reads them
-// back to the same references. (The files were checked once against
-// arrow-go's independent Parquet reader and writer, see parquet.go.)
+// back to the same references. (internal/parquet's tests check the files
+// against arrow-go's independent Parquet reader and writer.)
 func TestParquetRoundTrip(t *testing.T) {
 	for _, rel := range []string{"../testdata/hdf5/nc4_groups.nc", "../testdata/netcdf3/classic.nc", "testdata/nc4_edge.nc", "testdata/filters.h5"} {
 		if _, err := os.Stat(rel); err != nil {
@@ -57,14 +59,14 @@ func TestParquetRoundTrip(t *testing.T) {
 }
 
 func TestParquetRejectsCorruptFiles(t *testing.T) {
-	b, err := encodeRefsParquet([]Ref{Range("/a", 1, 2)}, []bool{true})
+	b, err := parquet.Encode(pqRows([]Ref{Range("/a", 1, 2)}, []bool{true}))
 	require.NoError(t, err)
 	for i := 0; i < len(b); i += 3 {
 		c := append([]byte(nil), b...)
 		c[i] ^= 0xff
-		_, _, _ = decodeParquet(c, 1) // must not panic
+		_, _, _ = parquet.Decode(c, 1) // must not panic
 	}
-	_, _, err = decodeParquet(b[:len(b)-5], 1)
+	_, _, err = parquet.Decode(b[:len(b)-5], 1)
 	assert.Error(t, err)
 }
 

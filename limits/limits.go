@@ -208,6 +208,8 @@ type Error struct {
 	Limit int64
 }
 
+// Error names the file and variable (when known), the limit, the value
+// and the limit's value.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("limit exceeded: ")

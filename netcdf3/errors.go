@@ -28,6 +28,7 @@ type FormatError struct {
 	Err    error  // ErrFormat, ErrTruncated or ErrUnsupported
 }
 
+// Error gives the problem and its file offset.
 func (e *FormatError) Error() string {
 	return fmt.Sprintf("%v: %s (offset %d)", e.Err, e.What, e.Offset)
 }

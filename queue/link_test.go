@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -146,8 +147,11 @@ func TestLinkOutage(t *testing.T) {
 }
 
 // TestLinkCloseStopsReconnecting: Close during an outage ends the
-// reconnect loop and wakes a waiting receiver with ErrClosed.
-func TestLinkCloseStopsReconnecting(t *testing.T) {
+// reconnect loop and wakes a waiting receiver with ErrClosed. It runs in
+// a synctest bubble: the backoff's timers run on the bubble's clock.
+func TestLinkCloseStopsReconnecting(t *testing.T) { synctest.Test(t, testLinkCloseStopsReconnecting) }
+
+func testLinkCloseStopsReconnecting(t *testing.T) {
 	ctx := context.Background()
 	f := &fakeBroker{}
 	first, err := f.connect(ctx)
@@ -176,7 +180,7 @@ func TestLinkCloseStopsReconnecting(t *testing.T) {
 	f.mu.Lock()
 	n := f.connects
 	f.mu.Unlock()
-	time.Sleep(20 * time.Millisecond)
+	time.Sleep(time.Minute) // bubble time: far past any backoff
 	f.mu.Lock()
 	assert.Equal(t, n, f.connects, "no connect after Close")
 	f.mu.Unlock()

@@ -312,7 +312,8 @@ func TestRabbitReconnects(t *testing.T) {
 			d.Ack()
 		}
 	}()
-	time.Sleep(300 * time.Millisecond) // several reconnect attempts fail
+	refused := px.Refused()
+	require.Eventually(t, func() bool { return px.Refused() >= refused+3 }, 10*time.Second, 5*time.Millisecond, "several reconnect attempts fail")
 	require.ErrorIs(t, q.Ready(ctx), queue.ErrUnavailable)
 	px.Heal()
 	require.Eventually(t, func() bool { return q.Ready(ctx) == nil }, 10*time.Second, 5*time.Millisecond)

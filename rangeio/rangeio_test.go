@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -260,7 +261,13 @@ func TestCachedReadMakesNoRequest(t *testing.T) {
 	assert.Equal(t, before, r.Stats())
 }
 
+// TestConcurrentSameBlockSingleRequest runs in a synctest bubble: the
+// fetch is released once every reader waits.
 func TestConcurrentSameBlockSingleRequest(t *testing.T) {
+	synctest.Test(t, testConcurrentSameBlockSingleRequest)
+}
+
+func testConcurrentSameBlockSingleRequest(t *testing.T) {
 	data := randomBytes(7, 1<<20)
 	rec := newRecorder(data)
 	rec.gate = make(chan struct{})
@@ -280,7 +287,7 @@ func TestConcurrentSameBlockSingleRequest(t *testing.T) {
 		}()
 	}
 	started.Wait()
-	time.Sleep(50 * time.Millisecond) // let them all find the block in flight
+	synctest.Wait() // all wait: one on the gate, the others for the block in flight
 	close(rec.gate)
 	wg.Wait()
 	assert.Len(t, rec.requests(), 1)
@@ -471,7 +478,11 @@ func TestPrefetchSplitsHugeRequests(t *testing.T) {
 	}
 }
 
-func TestPrefetchContextCanceled(t *testing.T) {
+// TestPrefetchContextCanceled runs in a synctest bubble: Prefetch is
+// cancelled once its requests wait.
+func TestPrefetchContextCanceled(t *testing.T) { synctest.Test(t, testPrefetchContextCanceled) }
+
+func testPrefetchContextCanceled(t *testing.T) {
 	data := randomBytes(15, 1<<20)
 	rec := newRecorder(data)
 	rec.gate = make(chan struct{})
@@ -479,7 +490,7 @@ func TestPrefetchContextCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- r.Prefetch(ctx, []Range{{0, 10}, {500_000, 10}}) }()
-	time.Sleep(20 * time.Millisecond)
+	synctest.Wait() // both requests wait on the gate
 	cancel()
 	select {
 	case err := <-done:
@@ -592,11 +603,14 @@ func (s slowReaderAt) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // TestLatencyPrefetchVsSequential shows what Prefetch buys with 20 ms per
-// request: 40 scattered chunk-index reads, sequential vs prefetched.
+// request: 40 scattered chunk-index reads, sequential vs prefetched. It
+// runs in a synctest bubble: the latency passes on the bubble's clock, so
+// the times compared are exact sums of the modelled delays.
 func TestLatencyPrefetchVsSequential(t *testing.T) {
-	if testing.Short() {
-		t.Skip("timing test")
-	}
+	synctest.Test(t, testLatencyPrefetchVsSequential)
+}
+
+func testLatencyPrefetchVsSequential(t *testing.T) {
 	data := randomBytes(20, 64<<20)
 	var ranges []Range
 	for i := 0; i < 40; i++ {

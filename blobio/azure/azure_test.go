@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -243,22 +244,21 @@ func TestStorageDownClosedPort(t *testing.T) {
 		ConnectionString: devstoreConn("http://" + addr),
 		Retry:            blobio.RetryOptions{MaxRetries: 2, RetryDelay: 50 * time.Millisecond, TryTimeout: time.Second},
 	}
-	start := time.Now()
-	_, err = o.Scan(context.Background(), "abfs://cnt/dir", blobio.ScanOptions{})
-	el := time.Since(start)
+	// The bounded retries end the call, not the test's own deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err = o.Scan(ctx, "abfs://cnt/dir", blobio.ScanOptions{})
 	require.Error(t, err)
-	t.Logf("closed port: %v after %v", err, el.Round(time.Millisecond))
+	t.Logf("closed port: %v", err)
 	assert.ErrorIs(t, err, blobio.ErrUnavailable)
-	assert.ErrorIs(t, err, blobio.ErrUnavailable)
+	assert.NoError(t, ctx.Err(), "the retries ended before the test's deadline")
 	assert.Contains(t, err.Error(), "connection refused")
 	assert.Contains(t, err.Error(), "abfs://cnt/dir")
 	assert.Contains(t, err.Error(), "gave up after 3 tries, each with a 1s timeout")
-	assert.Less(t, el, 3*time.Second)
 
-	start = time.Now()
-	_, err = o.OpenObject(context.Background(), "abfs://cnt/x.nc")
+	_, err = o.OpenObject(ctx, "abfs://cnt/x.nc")
 	assert.ErrorIs(t, err, blobio.ErrUnavailable)
-	assert.Less(t, time.Since(start), 3*time.Second)
+	assert.NoError(t, ctx.Err(), "the retries ended before the test's deadline")
 }
 
 // TestStorageDownHang: a server that accepts connections and never answers;
@@ -268,6 +268,7 @@ func TestStorageDownHang(t *testing.T) {
 	require.NoError(t, err)
 	defer l.Close()
 	var conns []net.Conn
+	var accepted atomic.Int32
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -276,6 +277,7 @@ func TestStorageDownHang(t *testing.T) {
 			if err != nil {
 				return
 			}
+			accepted.Add(1)
 			conns = append(conns, c) // hold it open, say nothing
 		}
 	}()
@@ -291,21 +293,22 @@ func TestStorageDownHang(t *testing.T) {
 		ConnectionString: devstoreConn("http://" + l.Addr().String()),
 		Retry:            blobio.RetryOptions{MaxRetries: 1, RetryDelay: 50 * time.Millisecond, TryTimeout: 300 * time.Millisecond},
 	}
-	start := time.Now()
-	_, err = o.Scan(context.Background(), "abfs://cnt/dir", blobio.ScanOptions{})
-	el := time.Since(start)
+	// The per-try timeout and the bounded retries end the call, not the
+	// test's own deadline: two tries, two connections left unanswered.
+	tctx, tcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer tcancel()
+	_, err = o.Scan(tctx, "abfs://cnt/dir", blobio.ScanOptions{})
 	require.Error(t, err)
-	t.Logf("hanging server: %v after %v", err, el.Round(time.Millisecond))
+	t.Logf("hanging server: %v", err)
 	assert.ErrorIs(t, err, blobio.ErrUnavailable)
+	assert.NoError(t, tctx.Err(), "the retries ended before the test's deadline")
 	assert.Contains(t, err.Error(), "gave up after 2 tries, each with a 300ms timeout")
-	assert.Less(t, el, 3*time.Second)
-	assert.GreaterOrEqual(t, el, 600*time.Millisecond, "two tries of 300 ms")
+	assert.Equal(t, int32(2), accepted.Load(), "two tries")
 
 	// The caller's own deadline is reported as such.
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, err = o.Scan(ctx, "abfs://cnt/dir", blobio.ScanOptions{})
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 }
 

@@ -48,6 +48,7 @@ const (
 
 var calendarNames = [...]string{"standard", "proleptic_gregorian", "noleap", "all_leap", "360_day", "julian"}
 
+// String returns the calendar's CF name ("standard", "noleap", ...).
 func (c Calendar) String() string {
 	if int(c) < len(calendarNames) {
 		return calendarNames[c]

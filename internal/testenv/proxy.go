@@ -14,11 +14,12 @@ import (
 // that went away, while the shared service keeps running), Heal accepts
 // them again. It is closed at the end of the test.
 type Proxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	down   bool
-	conns  []net.Conn
+	ln      net.Listener
+	target  string
+	mu      sync.Mutex
+	down    bool
+	conns   []net.Conn
+	refused int
 }
 
 // NewProxy starts a proxy to target (host:port).
@@ -46,6 +47,9 @@ func (p *Proxy) serve() {
 		p.mu.Unlock()
 		if down {
 			_ = c.Close()
+			p.mu.Lock()
+			p.refused++
+			p.mu.Unlock()
 			continue
 		}
 		u, err := net.Dial("tcp", p.target)
@@ -59,6 +63,14 @@ func (p *Proxy) serve() {
 		go func() { _, _ = io.Copy(u, c); _ = u.Close() }()
 		go func() { _, _ = io.Copy(c, u); _ = c.Close() }()
 	}
+}
+
+// Refused is the number of connections refused while cut (a client's
+// reconnect attempts).
+func (p *Proxy) Refused() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.refused
 }
 
 // Cut closes the open connections and refuses new ones.
