@@ -47,6 +47,7 @@ type Error struct {
 	Err  error  // the underlying error
 }
 
+// Error says what failed, on which URL, and why.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("blobio: ")

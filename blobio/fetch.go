@@ -22,6 +22,7 @@ type RangeError struct {
 	Size           int64 // the object's size
 }
 
+// Error says which range was asked for and why it is refused.
 func (e *RangeError) Error() string {
 	if e.TooLong() {
 		return fmt.Sprintf("%s: a range of %d bytes at %d, more than the %d bytes one fetch may read", e.URL, e.Length, e.Offset, int64(DefaultMaxFetch))

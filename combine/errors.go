@@ -29,6 +29,7 @@ type IncompatibleError struct {
 	Reason string
 }
 
+// Error names the file, the variable and what differs.
 func (e *IncompatibleError) Error() string {
 	if e.Variable == "" {
 		return fmt.Sprintf("combine: %s: %s", e.File, e.Reason)

@@ -34,6 +34,7 @@ func Whole(url string) Ref { return Ref{URL: url, Length: -1} }
 // IsInline reports whether the reference holds its data itself.
 func (r Ref) IsInline() bool { return r.URL == "" }
 
+// String shows the reference as it reads in a JSON reference file.
 func (r Ref) String() string {
 	switch {
 	case r.IsInline():

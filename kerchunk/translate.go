@@ -182,10 +182,12 @@ type VarError struct {
 	Err      error
 }
 
+// Error names the file and the variable the error is about.
 func (e *VarError) Error() string {
 	return fmt.Sprintf("%s: variable %q: %v", e.File, e.Variable, e.Err)
 }
 
+// Unwrap returns the cause, so errors.Is sees through a VarError.
 func (e *VarError) Unwrap() error { return e.Err }
 
 // fileErr wraps an error of reading the file named name; a limit error

@@ -37,7 +37,9 @@ type StageError struct {
 }
 
 // Error returns the message of Err.
+// Error is the wrapped error's message.
 func (e *StageError) Error() string { return e.Err.Error() }
 
 // Unwrap returns Err.
+// Unwrap returns the wrapped error.
 func (e *StageError) Unwrap() error { return e.Err }

@@ -204,6 +204,7 @@ type ValidationError struct {
 	Warnings bool
 }
 
+// Error summarises the validation report's errors.
 func (e *ValidationError) Error() string {
 	findings := e.Report.Errors
 	what := "not suitable for virtualization"

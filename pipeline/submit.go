@@ -89,6 +89,7 @@ type RequestError struct {
 	Reason string
 }
 
+// Error says which field of the request is wrong and why.
 func (e *RequestError) Error() string {
 	if e.Field == "" {
 		return "invalid request: " + e.Reason

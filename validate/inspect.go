@@ -9,9 +9,14 @@ import (
 // Format names a file format as Sniff detects it.
 type Format string
 
+// The formats Sniff tells apart.
 const (
-	FormatHDF5    Format = "hdf5"
+	// FormatHDF5 is HDF5, and so netCDF-4.
+	FormatHDF5 Format = "hdf5"
+	// FormatNetCDF3 is netCDF classic: CDF-1, CDF-2 (64-bit offset) or
+	// CDF-5 (64-bit data).
 	FormatNetCDF3 Format = "netcdf3"
+	// FormatUnknown is anything else.
 	FormatUnknown Format = ""
 )
 
