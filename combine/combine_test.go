@@ -19,6 +19,7 @@ import (
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/kerchunk/codecs"
 	"github.com/greensight/vzarr/refread"
+	"github.com/greensight/vzarr/zarr"
 )
 
 // spec describes a small hand-made input: time(n) with chunk length
@@ -506,7 +507,7 @@ func TestCombineTimes(t *testing.T) {
 	assert.Equal(t, []string{"2000-01-01T00:00:00Z", "2000-01-04T00:00:00Z"}, res.TimeRange)
 
 	// Missing integer times get a fill value no real time uses.
-	m := &refread.Array{DType: refread.DType{Str: "<i4", Kind: 'i', Size: 4}, Fill: json.RawMessage("0")}
+	m := &refread.Array{DType: zarr.DType{Str: "<i4", Kind: 'i', Size: 4}, Fill: json.RawMessage("0")}
 	f, v, err := chooseFill(m, []float64{0, 5, 0}, []bool{false, false, true})
 	require.NoError(t, err)
 	assert.Equal(t, "-2147483648", f)

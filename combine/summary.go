@@ -5,10 +5,8 @@ import (
 	"errors"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
 
-	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/internal/cftime"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/limits"
@@ -52,7 +50,7 @@ func (c *combiner) summarize(ctx context.Context, res *Result, plans map[string]
 			continue
 		}
 		a := c.first.arrays[p]
-		vi := &kerchunk.VarInfo{Dims: a.meta.Dims, Dtype: numpyName(a.meta)}
+		vi := &kerchunk.VarInfo{Dims: a.meta.Dims, Dtype: a.meta.DType.NumpyName()}
 		if vi.Dims == nil {
 			vi.Dims = []string{}
 		}
@@ -97,18 +95,6 @@ func baseName(p string) string {
 		return p[i+1:]
 	}
 	return p
-}
-
-// numpyName is NumPy's name of a dtype, as in Contract 4's variables.
-func numpyName(a *refread.Array) string {
-	d := a.DType
-	switch d.Kind {
-	case 'O':
-		return "str"
-	case 'U':
-		return "<U" + strconv.Itoa(d.Size/4)
-	}
-	return hdf5meta.NumpyName(d.Str)
 }
 
 // timeRange returns the earliest and latest value of the concat

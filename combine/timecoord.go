@@ -13,6 +13,7 @@ import (
 	"github.com/greensight/vzarr/kerchunk/codecs"
 	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/refread"
+	"github.com/greensight/vzarr/zarr"
 )
 
 // timeInfo marks an array along the concat dimension that holds CF times.
@@ -281,12 +282,12 @@ func (c *combiner) decodePart(ctx context.Context, path string, pt *part, cal0 c
 	switch mv := fa.meta.Attrs["missing_value"].(type) {
 	case []any:
 		for _, x := range mv {
-			if v, ok := refread.AsFloat(x); ok {
+			if v, ok := zarr.AsFloat(x); ok {
 				missingVals = append(missingVals, v)
 			}
 		}
 	default:
-		if v, ok := refread.AsFloat(mv); ok {
+		if v, ok := zarr.AsFloat(mv); ok {
 			missingVals = append(missingVals, v)
 		}
 	}

@@ -89,6 +89,21 @@ func TestParseDTypeErrors(t *testing.T) {
 	assert.ErrorIs(t, err, ErrUnsupported)
 }
 
+func TestPutFloat64(t *testing.T) {
+	d := mustDType(t, `">i2"`)
+	b := make([]byte, 2)
+	require.NoError(t, d.PutFloat64(b, -2))
+	assert.Equal(t, []byte{0xff, 0xfe}, b)
+	assert.ErrorIs(t, d.PutFloat64(b, 40000), ErrInvalid)
+	assert.ErrorIs(t, d.PutFloat64(b, 1.5), ErrInvalid)
+	f := mustDType(t, `"<f4"`)
+	assert.ErrorIs(t, f.PutFloat64(make([]byte, 4), 0.1), ErrInvalid, "0.1 is not a float32")
+	h := mustDType(t, `"<f2"`)
+	require.NoError(t, h.PutFloat64(b, -2))
+	assert.Equal(t, -2.0, h.Float64At(b))
+	assert.Equal(t, "", f.TimeUnit())
+}
+
 func TestNumpyNameObject(t *testing.T) {
 	d, err := ParseDTypeString("|O")
 	require.NoError(t, err)
@@ -223,6 +238,8 @@ func TestLenientJSON(t *testing.T) {
 	assert.Equal(t, "NaN Infinity \"NaN\"", m["s"], "strings are left alone")
 	assert.Equal(t, json.Number("12345678901234567890"), m["big"], "integers stay exact")
 	assert.True(t, math.IsNaN(m["n"].(map[string]any)["x"].(float64)))
+	esc := `{"c": "NaN \" Infinity", "d": "\\", "e": NaN}`
+	assert.Equal(t, `{"c": "NaN \" Infinity", "d": "\\", "e": "NaN"}`, string(QuoteNonFinite([]byte(esc))), "escaped quotes and backslashes")
 	plain := []byte(`{"a":1}`)
 	assert.Equal(t, &plain[0], &QuoteNonFinite(plain)[0], "text without the tokens is returned as is")
 	for _, bad := range []string{`[1]`, `{"a":}`, `{} {}`, `null`} {
