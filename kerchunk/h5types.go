@@ -1,12 +1,14 @@
 package kerchunk
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
 
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/internal/elem"
+	"github.com/greensight/vzarr/zarr"
 )
 
 // elemKind classifies how a dataset's elements reach Zarr.
@@ -22,7 +24,7 @@ const (
 // zType is the Zarr view of an HDF5 datatype.
 type zType struct {
 	kind  elemKind
-	dtype rawJSON // Zarr dtype: "\"<f4\"" or a structured list
+	dtype zarr.DType // the Zarr dtype
 	// extra holds the dimensions of an HDF5 array type, appended to the
 	// dataset's shape.
 	extra []uint64
@@ -206,7 +208,7 @@ func zarrType(t *hdf5meta.Datatype) (*zType, error) {
 	z := &zType{elem: t, size: t.Size}
 	if t.IsVarLenString() {
 		z.kind = kindVStr
-		z.dtype = `"|O"`
+		z.dtype = zarr.DType{Str: "|O", Kind: 'O', Object: zarr.VLenUTF8}
 		return z, nil
 	}
 	if t.Class == hdf5meta.ClassVarLen {
@@ -216,7 +218,7 @@ func zarrType(t *hdf5meta.Datatype) (*zType, error) {
 		}
 		z.kind = kindVArray
 		z.vlenBase = base
-		z.dtype = `"|O"`
+		z.dtype = zarr.DType{Str: "|O", Kind: 'O', Object: zarr.VLenArray}
 		return z, nil
 	}
 	if t.Class == hdf5meta.ClassReference {
@@ -224,7 +226,7 @@ func zarrType(t *hdf5meta.Datatype) (*zType, error) {
 			return nil, unsupportedType{"region references"}
 		}
 		z.kind = kindObjRef
-		z.dtype = `"|O"`
+		z.dtype = zarr.DType{Str: "|O", Kind: 'O', Object: zarr.VLenUTF8}
 		return z, nil
 	}
 	if t.Class == hdf5meta.ClassArray {
@@ -248,7 +250,9 @@ func zarrType(t *hdf5meta.Datatype) (*zType, error) {
 	if err != nil {
 		return nil, err
 	}
-	z.dtype = rawJSON(dt)
+	if z.dtype, err = zarr.ParseDType(json.RawMessage(dt)); err != nil {
+		return nil, unsupportedType{err.Error()}
+	}
 	if !(len(segs) == 1 && segs[0] == copySeg{0, 0, z.elem.Size}) {
 		z.repack = segs
 		z.size = size
@@ -261,33 +265,11 @@ func zarrType(t *hdf5meta.Datatype) (*zType, error) {
 // fillJSON returns the .zarray fill_value for raw element bytes (one Zarr
 // element) of the type.
 func (z *zType) fillJSON(raw []byte) []byte {
-	if raw == nil {
+	b, err := z.dtype.EncodeFill(raw)
+	if err != nil { // a short element: not a fill value
 		return []byte("null")
 	}
-	t := z.elem
-	switch t.Class {
-	case hdf5meta.ClassFloat:
-		if f, ok := elem.Float(raw, elem.Order(t.BigEndian), t.Size); ok {
-			return appendFillFloat(nil, f)
-		}
-	case hdf5meta.ClassFixedPoint, hdf5meta.ClassBitfield, hdf5meta.ClassEnum:
-		if isBoolEnum(t) {
-			return strconv.AppendBool(nil, raw[0] != 0)
-		}
-		et := t
-		if t.Class == hdf5meta.ClassEnum {
-			et = t.Base
-		}
-		bo := elem.Order(et.BigEndian)
-		if et.Signed && et.Class == hdf5meta.ClassFixedPoint {
-			i, _ := elem.Int(raw, bo, et.Size)
-			return strconv.AppendInt(nil, i, 10)
-		}
-		u, _ := elem.Uint(raw, bo, et.Size)
-		return strconv.AppendUint(nil, u, 10)
-	}
-	// Strings, opaque and structured types: base64 of the bytes.
-	return appendBase64(nil, raw)
+	return b
 }
 
 // isNaNBytes reports whether raw is a NaN of the float type.

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/kerchunk/codecs"
 	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/rangeio"
+	"github.com/greensight/vzarr/zarr"
 )
 
 // TranslateHDF5 writes the references of an HDF5 or netCDF-4 file.
@@ -244,7 +244,7 @@ type varPlan struct {
 	v      *ncVar
 	ds     *hdf5meta.Dataset
 	zt     *zType
-	za     zarray
+	za     zarr.ArrayV2
 	grid   []uint64 // chunks along each Zarr dimension
 	total  uint64   // chunks in the grid
 	h5rank int      // dataset rank (Zarr rank minus array-type dims)
@@ -272,7 +272,7 @@ type varPlan struct {
 const maxChunkBytes = 1 << 30
 
 func (p *varPlan) errTooBig() error {
-	return fmt.Errorf("%w: chunks of %v elements are too large to decode in memory", ErrUnsupported, p.za.chunks)
+	return fmt.Errorf("%w: chunks of %v elements are too large to decode in memory", ErrUnsupported, p.za.Chunks)
 }
 
 func (t *h5translator) variable(key string, v *ncVar) error {
@@ -304,9 +304,14 @@ func (t *h5translator) variable(key string, v *ncVar) error {
 		t.refs.truncate(m) // variable adds its keys only once it has succeeded
 		return err
 	}
-	t.refs.setAt(zarrayAt, Ref{Data: []byte(asciiJSON(p.za.json()))})
-	t.res.Variables[key] = &VarInfo{Shape: nonNil(p.za.shape), Dims: p.dimNames, Chunks: nonNil(p.za.chunks),
-		Dtype: numpyName(p.za.dtype, p.zt.kind == kindVStr || p.zt.kind == kindObjRef)}
+	text, err := zarrayText(&p.za)
+	if err != nil {
+		t.refs.truncate(m)
+		return err
+	}
+	t.refs.setAt(zarrayAt, Ref{Data: text})
+	t.res.Variables[key] = &VarInfo{Shape: nonNil(p.za.Shape), Dims: p.dimNames, Chunks: nonNil(p.za.Chunks),
+		Dtype: p.za.DType.NumpyName()}
 	t.res.InlineBytes += em.inlineBytes
 	return nil
 }
@@ -367,33 +372,33 @@ func (t *h5translator) plan(key string, v *ncVar) (*varPlan, error) {
 			}
 			p.dimNames = append(p.dimNames, v.dims[i].name)
 		}
-		p.za.shape = append(p.za.shape, n)
+		p.za.Shape = append(p.za.Shape, n)
 	}
 	for range zt.extra {
 		p.dimNames = append(p.dimNames, fmt.Sprintf("phony_dim_%d", t.m.nextID))
 		t.m.nextID++
 	}
-	p.za.shape = append(p.za.shape, zt.extra...)
+	p.za.Shape = append(p.za.Shape, zt.extra...)
 	switch ds.Layout.Class {
 	case hdf5meta.LayoutChunked:
-		p.za.chunks = append(slices.Clone(ds.Layout.ChunkDims), zt.extra...)
+		p.za.Chunks = append(slices.Clone(ds.Layout.ChunkDims), zt.extra...)
 	default:
-		for _, n := range p.za.shape {
-			p.za.chunks = append(p.za.chunks, max(n, 1))
+		for _, n := range p.za.Shape {
+			p.za.Chunks = append(p.za.Chunks, max(n, 1))
 		}
 	}
-	p.za.dtype = zt.dtype
-	p.grid = make([]uint64, len(p.za.shape))
+	p.za.DType = zt.dtype
+	p.grid = make([]uint64, len(p.za.Shape))
 	p.total = 1
-	for i, n := range p.za.shape {
-		p.grid[i] = (n + p.za.chunks[i] - 1) / p.za.chunks[i]
+	for i, n := range p.za.Shape {
+		p.grid[i] = (n + p.za.Chunks[i] - 1) / p.za.Chunks[i]
 		p.total *= p.grid[i]
 	}
 	// Chunk size in elements and bytes, saturating: chunks this translator
 	// may have to materialise (decode, fill) must fit in memory.
 	nelem := uint64(1)
 	for i := 0; i < p.h5rank; i++ {
-		c := p.za.chunks[i]
+		c := p.za.Chunks[i]
 		if c != 0 && nelem > maxChunkBytes/c {
 			nelem = maxChunkBytes + 1
 			break
@@ -423,7 +428,7 @@ func (t *h5translator) plan(key string, v *ncVar) (*varPlan, error) {
 		cfgs, why := zarrFilters(p.srcFilters, ds.Type, p.rawChunk)
 		p.exactWhy = why
 		if why == "" {
-			p.za.filters = cfgs
+			p.za.Filters = cfgs
 			p.out, _ = chainOf(cfgs)
 		}
 	}
@@ -450,7 +455,7 @@ func (t *h5translator) plan(key string, v *ncVar) (*varPlan, error) {
 	if p.fill == nil && zt.isNaNBytes(p.missing) {
 		p.fill = p.missing[:zt.size]
 	}
-	p.za.fill = zt.fillJSON(p.fill)
+	p.za.FillValue = zt.fillJSON(p.fill)
 	return p, nil
 }
 
@@ -458,7 +463,7 @@ func (t *h5translator) plan(key string, v *ncVar) (*varPlan, error) {
 // extent (shorter than its unlimited dimension).
 func (p *varPlan) extended() bool {
 	for i := 0; i < p.h5rank; i++ {
-		if p.za.shape[i] > p.ds.Space.Dims[i] {
+		if p.za.Shape[i] > p.ds.Space.Dims[i] {
 			return true
 		}
 	}
@@ -936,12 +941,12 @@ func (t *h5translator) fixedChunks(p *varPlan, em *chunkEmitter) error {
 // ownCodec chooses the codec of a variable whose chunks are all written
 // by the translator. Small variables are not worth compressing.
 func ownCodec(p *varPlan) {
-	p.za.filters = nil
-	p.za.compressor = ""
+	p.za.Filters = nil
+	p.za.Compressor = nil
 	p.out = &codecs.Chain{}
 	if int64(p.total)*int64(p.nelem)*int64(p.zt.size) > 64<<10 {
-		p.za.compressor = `{"id":"zlib","level":1}`
-		p.out, _ = chainOf([]rawJSON{p.za.compressor})
+		p.za.Compressor = codecs.Config{"id": "zlib", "level": 1}
+		p.out, _ = chainOf([]codecs.Config{p.za.Compressor})
 	}
 }
 
@@ -950,14 +955,14 @@ func ownCodec(p *varPlan) {
 func (t *h5translator) fillFallback(p *varPlan, fill []byte, stored *chunkList, missing int64, noEncoder bool, em *chunkEmitter) error {
 	zt := p.zt
 	if fill == nil && uniformElem(p.missing, zt.size) {
-		p.za.fill = zt.fillJSON(p.missing[:zt.size])
+		p.za.FillValue = zt.fillJSON(p.missing[:zt.size])
 	}
 	why := "writing them out would exceed the fill budget"
 	if noEncoder {
 		why = "their codecs have no Go encoder"
 	}
 	t.res.Warnings = append(t.res.Warnings, fmt.Sprintf("%s: %d never-written chunks read as fill_value %s, which xarray masks (%s)",
-		p.key, missing, string(p.za.fill), why))
+		p.key, missing, string(p.za.FillValue), why))
 	em.reset()
 	gap := newFillChunks(p, fill)
 	pf := t.prefetcher(p, stored)
@@ -1158,8 +1163,8 @@ func (t *h5translator) chunkRef(p *varPlan, c srcChunk) (Ref, error) {
 // zarrFilters maps an HDF5 filter pipeline to Zarr v2 filters, applied in
 // pipeline order (numcodecs decodes them in reverse, as libhdf5 does). It
 // returns why there is no exact mapping, or "".
-func zarrFilters(filters []hdf5meta.Filter, dt *hdf5meta.Datatype, rawChunk int) ([]rawJSON, string) {
-	var out []rawJSON
+func zarrFilters(filters []hdf5meta.Filter, dt *hdf5meta.Datatype, rawChunk int) ([]codecs.Config, string) {
+	var out []codecs.Config
 	length := rawChunk // bytes entering the next filter, -1 when unknown
 	for _, f := range filters {
 		switch f.ID {
@@ -1168,7 +1173,7 @@ func zarrFilters(filters []hdf5meta.Filter, dt *hdf5meta.Datatype, rawChunk int)
 			if len(f.Params) > 0 {
 				level = int(f.Params[0])
 			}
-			out = append(out, rawJSON(`{"id":"zlib","level":`+strconv.Itoa(level)+`}`))
+			out = append(out, codecs.Config{"id": "zlib", "level": level})
 			length = -1
 		case hdf5meta.FilterShuffle:
 			size := dt.Size
@@ -1178,27 +1183,27 @@ func zarrFilters(filters []hdf5meta.Filter, dt *hdf5meta.Datatype, rawChunk int)
 			if size > 1 && (length < 0 || length%size != 0) {
 				return nil, fmt.Sprintf("filter shuffle (id 2) of %d-byte elements applies to data that is not a whole number of elements (after %s), which numcodecs' shuffle rejects", size, prevName(filters, f))
 			}
-			out = append(out, rawJSON(`{"elementsize":`+strconv.Itoa(size)+`,"id":"shuffle"}`))
+			out = append(out, codecs.Config{"elementsize": size, "id": "shuffle"})
 		case hdf5meta.FilterFletcher32:
-			out = append(out, rawJSON(`{"id":"fletcher32"}`))
+			out = append(out, codecs.Config{"id": "fletcher32"})
 			if length >= 0 {
 				length += 4
 			}
 		case hdf5meta.FilterLZF:
-			out = append(out, rawJSON(`{"header":false,"id":"imagecodecs_lzf"}`))
+			out = append(out, codecs.Config{"header": false, "id": "imagecodecs_lzf"})
 			length = -1
 		case hdf5meta.FilterZstd:
 			level := 3
 			if len(f.Params) > 0 {
 				level = int(int32(f.Params[0]))
 			}
-			out = append(out, rawJSON(`{"id":"zstd","level":`+strconv.Itoa(level)+`}`))
+			out = append(out, codecs.Config{"id": "zstd", "level": level})
 			length = -1
 		case hdf5meta.FilterBlosc:
-			out = append(out, rawJSON(bloscConfig(f.Params)))
+			out = append(out, bloscConfig(f.Params))
 			length = -1
 		case hdf5meta.FilterLZ4:
-			out = append(out, rawJSON(`{"id":"imagecodecs_lz4h5"}`))
+			out = append(out, codecs.Config{"id": "imagecodecs_lz4h5"})
 			length = -1
 		default:
 			return nil, fmt.Sprintf("filter %s has no Zarr codec", filterName(f))
@@ -1216,7 +1221,7 @@ func prevName(filters []hdf5meta.Filter, f hdf5meta.Filter) string {
 	return "nothing"
 }
 
-func bloscConfig(params []uint32) string {
+func bloscConfig(params []uint32) codecs.Config {
 	cname, clevel, shuffle := "blosclz", 5, 1
 	names := []string{"blosclz", "lz4", "lz4hc", "snappy", "zlib", "zstd"}
 	if len(params) > 4 {
@@ -1228,18 +1233,14 @@ func bloscConfig(params []uint32) string {
 	if len(params) > 6 && int(params[6]) < len(names) {
 		cname = names[params[6]]
 	}
-	return fmt.Sprintf(`{"blocksize":0,"clevel":%d,"cname":%q,"id":"blosc","shuffle":%d}`, clevel, cname, shuffle)
+	return codecs.Config{"blocksize": 0, "clevel": clevel, "cname": cname, "id": "blosc", "shuffle": shuffle}
 }
 
 // chainOf builds an encoder for Zarr codec configurations, or returns an
 // error when one has no Go encoder.
-func chainOf(cfgs []rawJSON) (*codecs.Chain, error) {
+func chainOf(cfgs []codecs.Config) (*codecs.Chain, error) {
 	c := &codecs.Chain{}
-	for _, raw := range cfgs {
-		cfg, err := parseConfig(string(raw))
-		if err != nil {
-			return nil, err
-		}
+	for _, cfg := range cfgs {
 		codec, err := codecs.New(cfg)
 		if err != nil {
 			return nil, err

@@ -150,7 +150,9 @@ func readRefsObject(raw []byte, templates map[string]string, refs *Refs) error {
 }
 
 // eachMember calls fn with the key (a JSON string literal) and value of
-// every member of a JSON object, known to be valid JSON, in order.
+// every member of a JSON object, in order. It splits without validating
+// (ReadJSON checks the text first); bare NaN and Infinity values, which
+// Python writes, pass through as they are.
 func eachMember(data []byte, fn func(key, val []byte) error) error {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
@@ -178,6 +180,9 @@ func eachMember(data []byte, fn func(key, val []byte) error) error {
 		if i < len(data) && data[i] == ',' {
 			i = skipSpace(data, i+1)
 		}
+	}
+	if i >= len(data) {
+		return badRefs("unterminated object")
 	}
 	return nil
 }

@@ -2,50 +2,11 @@ package kerchunk
 
 import (
 	"encoding/base64"
-	"math"
+	"github.com/greensight/vzarr/zarr"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 )
-
-// appendFloat appends f as JSON the way Python's json module writes it:
-// shortest round-trip digits, NaN, Infinity and -Infinity as bare
-// literals (zarr reads .zattrs with Python's json, which accepts them).
-// float32 values are widened first, so Python gets the exact same number.
-func appendFloat(b []byte, f float64) []byte {
-	switch {
-	case math.IsNaN(f):
-		return append(b, "NaN"...)
-	case math.IsInf(f, 1):
-		return append(b, "Infinity"...)
-	case math.IsInf(f, -1):
-		return append(b, "-Infinity"...)
-	}
-	s := strconv.AppendFloat(b, f, 'g', -1, 64)
-	// Make integral floats look like floats (1.0, not 1), as Python does,
-	// so that readers keep them floating point.
-	tail := s[len(b):]
-	for _, c := range tail {
-		if c == '.' || c == 'e' || c == 'E' || c == 'n' || c == 'N' {
-			return s
-		}
-	}
-	return append(s, ".0"...)
-}
-
-// appendFillFloat appends a float fill value as Zarr v2 .zarray wants it:
-// "NaN", "Infinity", "-Infinity" as JSON strings, else a number.
-func appendFillFloat(b []byte, f float64) []byte {
-	switch {
-	case math.IsNaN(f):
-		return append(b, `"NaN"`...)
-	case math.IsInf(f, 1):
-		return append(b, `"Infinity"`...)
-	case math.IsInf(f, -1):
-		return append(b, `"-Infinity"`...)
-	}
-	return appendFloat(b, f)
-}
 
 // toValidUTF8 replaces each invalid byte by U+FFFD, as Python's
 // bytes.decode("utf-8", "replace") roughly does.
@@ -97,9 +58,9 @@ func appendValue(b []byte, v any) []byte {
 	case uint64:
 		return strconv.AppendUint(b, x, 10)
 	case float32:
-		return appendFloat(b, float64(x))
+		return zarr.AppendFloat(b, float64(x))
 	case float64:
-		return appendFloat(b, x)
+		return zarr.AppendFloat(b, x)
 	case []byte:
 		b = append(b, '[')
 		for i, c := range x {
@@ -112,9 +73,9 @@ func appendValue(b []byte, v any) []byte {
 	case []string:
 		return appendSlice(b, len(x), func(b []byte, i int) []byte { return appendJSONString(b, toValidUTF8(x[i])) })
 	case []float32:
-		return appendSlice(b, len(x), func(b []byte, i int) []byte { return appendFloat(b, float64(x[i])) })
+		return appendSlice(b, len(x), func(b []byte, i int) []byte { return zarr.AppendFloat(b, float64(x[i])) })
 	case []float64:
-		return appendSlice(b, len(x), func(b []byte, i int) []byte { return appendFloat(b, x[i]) })
+		return appendSlice(b, len(x), func(b []byte, i int) []byte { return zarr.AppendFloat(b, x[i]) })
 	case []int8:
 		return appendSlice(b, len(x), func(b []byte, i int) []byte { return strconv.AppendInt(b, int64(x[i]), 10) })
 	case []int16:

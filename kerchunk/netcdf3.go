@@ -10,6 +10,7 @@ import (
 	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/netcdf3"
 	"github.com/greensight/vzarr/rangeio"
+	"github.com/greensight/vzarr/zarr"
 )
 
 // TranslateNetCDF3 writes the references of a netCDF classic file (CDF-1,
@@ -106,36 +107,44 @@ func TranslateNetCDF3(r io.ReaderAt, size int64, url string, opts Options) (*Res
 			set = refs.Set
 		}
 		seen[v.Name] = true
-		za := zarray{dtype: rawJSON(`"` + v.Type.Dtype() + `"`)}
-		for _, n := range v.Shape {
-			za.shape = append(za.shape, uint64(n))
+		dt, err := zarr.ParseDTypeString(v.Type.Dtype())
+		if err != nil {
+			return nil, fmt.Errorf("%s: variable %q: %w", name, v.Name, err)
 		}
-		za.chunks = make([]uint64, len(za.shape))
-		for j, n := range za.shape {
-			za.chunks[j] = max(n, 1)
+		za := zarr.ArrayV2{DType: dt}
+		for _, n := range v.Shape {
+			za.Shape = append(za.Shape, uint64(n))
+		}
+		za.Chunks = make([]uint64, len(za.Shape))
+		for j, n := range za.Shape {
+			za.Chunks[j] = max(n, 1)
 		}
 		if v.IsRecord {
-			za.chunks[0] = 1
+			za.Chunks[0] = 1
 		}
 		var at attrsJSON
 		at.add("_ARRAY_DIMENSIONS", dimNamesJSON(v.Dims))
 		for _, a := range v.Attrs {
 			if a.Name == "_FillValue" && a.Type == v.Type {
 				if fb := nc3Fill(v, a); fb != nil {
-					za.fill = fb
+					za.FillValue = fb
 					continue
 				}
 			}
 			at.add(a.Name, nc3AttrValue(a))
 		}
-		set(v.Name+"/.zarray", Ref{Data: []byte(asciiJSON(za.json()))})
+		text, err := zarrayText(&za)
+		if err != nil {
+			return nil, fmt.Errorf("%s: variable %q: %w", name, v.Name, err)
+		}
+		set(v.Name+"/.zarray", Ref{Data: text})
 		set(v.Name+"/.zattrs", Ref{Data: []byte(asciiJSON(at.text()))})
-		res.Variables[v.Name] = &VarInfo{Shape: nonNil(za.shape), Dims: append([]string{}, v.Dims...), Dtype: numpyName(za.dtype, false), Chunks: nonNil(za.chunks)}
+		res.Variables[v.Name] = &VarInfo{Shape: nonNil(za.Shape), Dims: append([]string{}, v.Dims...), Dtype: za.DType.NumpyName(), Chunks: nonNil(za.Chunks)}
 		res.VarOrder = append(res.VarOrder, v.Name)
 		if v.SlabSize() == 0 {
 			continue
 		}
-		idx := make([]uint64, len(za.shape))
+		idx := make([]uint64, len(za.Shape))
 		for k := int64(0); k < v.NumSlabs(); k++ {
 			if v.IsRecord {
 				idx[0] = uint64(k)
@@ -198,7 +207,7 @@ func nc3Fill(v *netcdf3.Var, a netcdf3.Attr) []byte {
 		if v.Type == netcdf3.Float {
 			fl = float64(float32(fl))
 		}
-		return appendFillFloat(nil, fl)
+		return zarr.AppendFillFloat(nil, fl)
 	case netcdf3.Char:
 		return nil
 	}

@@ -120,7 +120,6 @@ func TestAppendValueNumbers(t *testing.T) {
 	assert.Equal(t, "18446744073709551615", string(appendValue(nil, uint64(18446744073709551615))))
 	assert.Equal(t, `[1,-2]`, string(appendValue(nil, []int8{1, -2})))
 	assert.Equal(t, `""`, string(appendValue(nil, "")))
-	assert.Equal(t, `"NaN"`, string(appendFillFloat(nil, nanF64())))
 }
 
 func TestRefsSetGetDelete(t *testing.T) {

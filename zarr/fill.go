@@ -334,10 +334,17 @@ func appendFillFloat(out, b []byte, o binary.ByteOrder, v3 bool) []byte {
 		}
 		return append(out, `"NaN"`...)
 	}
-	if math.IsInf(f, 0) {
-		return append(append(append(out, '"'), fillString(f)...), '"')
+	return AppendFillFloat(out, f)
+}
+
+// AppendFillFloat appends a float fill value in Zarr's v2 (and, for the
+// canonical NaN, v3) encoding: "NaN", "Infinity", "-Infinity" as JSON
+// strings, else the number as AppendFloat writes it.
+func AppendFillFloat(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(append(append(b, '"'), fillString(f)...), '"')
 	}
-	return AppendFloat(out, f)
+	return AppendFloat(b, f)
 }
 
 // canonicalNaN reports the quiet NaN Zarr v3 means by "NaN": sign 0, the

@@ -256,6 +256,8 @@ func TestLenientJSON(t *testing.T) {
 	}
 	_, ok := AsFloat("x")
 	assert.False(t, ok)
+	assert.Equal(t, `"NaN"`, string(AppendFillFloat(nil, math.NaN())))
+	assert.Equal(t, `-1e+20`, string(AppendFillFloat(nil, -1e20)))
 	for f, want := range map[float64]string{1: "1.0", 1e20: "1e+20", 0.1: "0.1", math.NaN(): "NaN", math.Inf(-1): "-Infinity", -2.5e-7: "-2.5e-07"} {
 		assert.Equal(t, want, string(AppendFloat(nil, f)))
 	}
