@@ -651,3 +651,82 @@ func set(d *Data, i int, e element) {
 		d.Str[i] = e.s
 	}
 }
+
+// ChunkBytes returns the chunk at grid index idx as a Zarr reader holds it
+// once the codec chain has run and before it interprets the elements: the
+// bytes of its elements (any fixed-size dtype, structured and complex
+// included, in the array's byte order), or, for object dtypes stored with
+// vlen-utf8, vlen-bytes or vlen-array, its items. A chunk without a
+// reference is the fill value repeated; with a null fill value, or for
+// object dtypes, that is an error (a reader would return uninitialised
+// memory). Errors wrap ErrBadRef, ErrBadMetadata or ErrUnsupported.
+func (a *Array) ChunkBytes(ctx context.Context, idx []int) (raw []byte, items [][]byte, err error) {
+	if a.store == nil {
+		return nil, nil, fmt.Errorf("refread: %s: array has no store", a.Path)
+	}
+	if len(idx) != len(a.Shape) {
+		return nil, nil, fmt.Errorf("refread: %s: chunk index %v for %d dimensions", a.Path, idx, len(a.Shape))
+	}
+	filters := a.Filters
+	vlen := ""
+	if len(filters) > 0 {
+		switch id := zarr.CodecID(filters[0]); id {
+		case zarr.VLenUTF8, zarr.VLenBytes, zarr.VLenArray:
+			vlen, filters = id, filters[1:]
+		}
+	}
+	if vlen == "" && a.DType.Kind == 'O' {
+		return nil, nil, fmt.Errorf("%w: %s: object dtype without a vlen codec", ErrUnsupported, a.Path)
+	}
+	nelem := limits.Product(a.Chunks)
+	if n := limits.Mul(nelem, uint64(max(a.DType.Size, 1))); n > codecs.MaxDecoded {
+		return nil, nil, fmt.Errorf("%w: %s: chunks %v of %s hold %d bytes, more than the %d a chunk may decode to", ErrUnsupported, a.Path, a.Chunks, a.DType.Str, n, int64(codecs.MaxDecoded))
+	}
+	chain, err := codecs.NewChain(filters, a.Compressor)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrUnsupported, a.Path, err)
+	}
+	key := a.ChunkKey(idx)
+	a.store.mu.Lock()
+	ref, ok := a.store.refs.Get(key)
+	a.store.mu.Unlock()
+	if !ok {
+		if vlen != "" {
+			return nil, nil, fmt.Errorf("%w: %s: no reference, and arrays of variable-length items have no fill_value to read instead", ErrBadRef, key)
+		}
+		fill, err := a.DType.DecodeFill(a.Fill)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %s: %w", ErrBadMetadata, a.Path, err)
+		}
+		if fill == nil {
+			return nil, nil, fmt.Errorf("%w: %s: no reference and fill_value null: a reader returns uninitialised memory", ErrBadRef, key)
+		}
+		return bytes.Repeat(fill, int(nelem)), nil, nil
+	}
+	data := ref.Data
+	if !ref.IsInline() {
+		if data, err = a.store.fetch.Fetch(ctx, ref.URL, ref.Offset, ref.Length); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", key, err)
+		}
+		if ref.Length >= 0 && int64(len(data)) != ref.Length {
+			return nil, nil, fmt.Errorf("%w: %s: read %d bytes of a %d-byte range", ErrBadRef, key, len(data), ref.Length)
+		}
+	}
+	dec, err := chain.Decode(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %v", ErrBadRef, key, err)
+	}
+	if vlen == "" {
+		if want := nelem * uint64(a.DType.Size); uint64(len(dec)) != want {
+			return nil, nil, fmt.Errorf("%w: %s: chunk decodes to %d bytes, want %d", ErrBadRef, key, len(dec), want)
+		}
+		return dec, nil, nil
+	}
+	if items, err = codecs.VLenItems(dec); err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %v", ErrBadRef, key, err)
+	}
+	if uint64(len(items)) != nelem {
+		return nil, nil, fmt.Errorf("%w: %s: chunk holds %d items, want %d", ErrBadRef, key, len(items), nelem)
+	}
+	return nil, items, nil
+}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/hdf5meta"
-	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/refread"
 )
@@ -25,7 +24,7 @@ type verifyResult struct {
 	RefURL string `json:"ref_url"`
 	NCURL  string `json:"nc_url"`
 	OK     bool   `json:"ok"`
-	*kerchunk.VerifyReport
+	*refread.VerifyReport
 }
 
 type verifySuccess struct {
@@ -73,7 +72,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failRef(stdout, err)
 	}
-	rep, err := kerchunk.Verify(ctx, refs, obj.Reader, obj.Size(), kerchunk.VerifyOptions{Sample: *sample, Fetch: f.fetch})
+	rep, err := refread.Verify(ctx, refs, obj.Reader, obj.Size(), refread.VerifyOptions{Sample: *sample, Fetcher: refread.FetcherFunc(f.fetch)})
 	if err != nil {
 		return failRef(stdout, err)
 	}
