@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/greensight/vzarr/internal/cf"
 	"github.com/greensight/vzarr/internal/cftime"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/limits"
@@ -169,11 +170,6 @@ func (c *combiner) timeRange(ctx context.Context, store *refread.Store, plans ma
 
 // Spatial coordinates.
 
-var (
-	latUnits = map[string]bool{"degrees_north": true, "degree_north": true, "degree_n": true, "degrees_n": true, "degreen": true, "degreesn": true}
-	lonUnits = map[string]bool{"degrees_east": true, "degree_east": true, "degree_e": true, "degrees_e": true, "degreee": true, "degreese": true}
-)
-
 // geoScore rates how surely an array is a latitude (axis "Y") or
 // longitude ("X") coordinate: 0 not at all.
 func geoScore(a *refread.Array, axis string) int {
@@ -182,16 +178,16 @@ func geoScore(a *refread.Array, axis string) int {
 	units = strings.ToLower(units)
 	ax, _ := a.AttrString("axis")
 	name := strings.ToLower(baseName(a.Path))
-	want, unitSet := "latitude", latUnits
+	want, isUnits := "latitude", cf.IsLatUnits
 	names := []string{"lat", "latitude", "nav_lat"}
 	if axis == "X" {
-		want, unitSet = "longitude", lonUnits
+		want, isUnits = "longitude", cf.IsLonUnits
 		names = []string{"lon", "longitude", "nav_lon"}
 	}
 	switch {
 	case sn == want:
 		return 4
-	case unitSet[units]:
+	case isUnits(units):
 		return 3
 	case strings.EqualFold(ax, axis) && strings.HasPrefix(units, "degree"):
 		return 2

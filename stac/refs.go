@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/greensight/vzarr/internal/cf"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/refread"
@@ -576,15 +577,10 @@ func (d *describer) bbox() {
 	d.info.BBox = &b
 }
 
-var (
-	lonUnits = []string{"degrees_east", "degree_east", "degree_e", "degrees_e", "degreee", "degreese"}
-	latUnits = []string{"degrees_north", "degree_north", "degree_n", "degrees_n", "degreen", "degreesn"}
-)
-
 // isGeographic reports whether a coordinate holds longitudes or latitudes.
 func isGeographic(v *zvar) bool {
 	u := strings.ToLower(v.attr("units"))
-	if slices.Contains(lonUnits, u) || slices.Contains(latUnits, u) {
+	if cf.IsLonUnits(u) || cf.IsLatUnits(u) {
 		return true
 	}
 	switch strings.ToLower(v.attr("standard_name")) {
@@ -609,10 +605,10 @@ func detectAxis(v *zvar) Axis {
 	name := strings.ToLower(v.name)
 	switch {
 	case axis == "X", sn == "longitude", sn == "grid_longitude", sn == "projection_x_coordinate",
-		slices.Contains(lonUnits, units):
+		cf.IsLonUnits(units):
 		return AxisX
 	case axis == "Y", sn == "latitude", sn == "grid_latitude", sn == "projection_y_coordinate",
-		slices.Contains(latUnits, units):
+		cf.IsLatUnits(units):
 		return AxisY
 	case axis == "T", sn == "time", strings.Contains(units, " since "), v.dt.Kind == 'M':
 		return AxisT
