@@ -1,7 +1,6 @@
 package kerchunk
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -125,24 +124,18 @@ func isBoolEnum(t *hdf5meta.Datatype) bool {
 // Zarr element.
 type copySeg struct{ src, dst, n int }
 
-// dtypeJSON returns the Zarr dtype of a fixed-size type (structured for
-// compounds, with array members as subarray shapes), its packed size and
-// the segments that copy an HDF5 element into it. Zarr's list form of
-// structured dtypes cannot say "padding", so compounds with gaps between
-// members are packed.
-func dtypeJSON(t *hdf5meta.Datatype) ([]byte, int, []copySeg, error) {
+// zarrDType returns the Zarr dtype of a fixed-size type (structured for
+// compounds, with array members as subarray shapes) and the segments that
+// copy an HDF5 element into its (packed) Zarr element. Zarr's list form
+// of structured dtypes cannot say "padding", so compounds with gaps
+// between members are packed.
+func zarrDType(t *hdf5meta.Datatype) (zarr.DType, []copySeg, error) {
 	switch t.Class {
 	case hdf5meta.ClassCompound:
-		b := []byte{'['}
 		var segs []copySeg
+		fields := make([]zarr.Field, 0, len(t.Members))
 		packed := 0
-		for i, m := range t.Members {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, '[')
-			b = appendJSONString(b, m.Name)
-			b = append(b, ',')
+		for _, m := range t.Members {
 			mt := m.Type
 			var dims []int
 			count := 1
@@ -153,34 +146,37 @@ func dtypeJSON(t *hdf5meta.Datatype) ([]byte, int, []copySeg, error) {
 				}
 				mt = mt.Base
 			}
-			inner, size, isegs, err := dtypeJSON(mt)
+			inner, isegs, err := zarrDType(mt)
 			if err != nil {
-				return nil, 0, nil, err
+				return zarr.DType{}, nil, err
 			}
-			b = append(b, inner...)
-			if len(dims) > 0 {
-				b = append(b, ',')
-				b = appendValue(b, intsToAny(dims))
-			}
-			b = append(b, ']')
+			fields = append(fields, zarr.Field{Name: m.Name, DType: inner, Shape: dims})
 			for k := 0; k < count; k++ {
 				for _, sg := range isegs {
-					segs = append(segs, copySeg{m.Offset + k*mt.Size + sg.src, packed + k*size + sg.dst, sg.n})
+					segs = append(segs, copySeg{m.Offset + k*mt.Size + sg.src, packed + k*inner.Size + sg.dst, sg.n})
 				}
 			}
-			packed += count * size
+			packed += count * inner.Size
 		}
-		return append(b, ']'), packed, mergeSegs(segs), nil
+		d, err := zarr.NewStructured(fields)
+		if err != nil {
+			return zarr.DType{}, nil, unsupportedType{err.Error()}
+		}
+		return d, mergeSegs(segs), nil
 	case hdf5meta.ClassArray:
-		return nil, 0, nil, unsupportedType{"nested array type"}
+		return zarr.DType{}, nil, unsupportedType{"nested array type"}
 	case hdf5meta.ClassVarLen, hdf5meta.ClassReference:
-		return nil, 0, nil, unsupportedType{fmt.Sprintf("%s member", t.Class)}
+		return zarr.DType{}, nil, unsupportedType{fmt.Sprintf("%s member", t.Class)}
 	}
 	s, err := simpleDtype(t)
 	if err != nil {
-		return nil, 0, nil, err
+		return zarr.DType{}, nil, err
 	}
-	return appendJSONString(nil, s), t.Size, []copySeg{{0, 0, t.Size}}, nil
+	d, err := zarr.ParseDTypeString(s)
+	if err != nil {
+		return zarr.DType{}, nil, unsupportedType{err.Error()}
+	}
+	return d, []copySeg{{0, 0, t.Size}}, nil
 }
 
 func mergeSegs(segs []copySeg) []copySeg {
@@ -191,14 +187,6 @@ func mergeSegs(segs []copySeg) []copySeg {
 			continue
 		}
 		out = append(out, s)
-	}
-	return out
-}
-
-func intsToAny(dims []int) []any {
-	out := make([]any, len(dims))
-	for i, d := range dims {
-		out[i] = d
 	}
 	return out
 }
@@ -246,13 +234,12 @@ func zarrType(t *hdf5meta.Datatype) (*zType, error) {
 	if z.elem.HasVarLen() {
 		return nil, unsupportedType{"compound with variable-length members"}
 	}
-	dt, size, segs, err := dtypeJSON(z.elem)
+	dt, segs, err := zarrDType(z.elem)
 	if err != nil {
 		return nil, err
 	}
-	if z.dtype, err = zarr.ParseDType(json.RawMessage(dt)); err != nil {
-		return nil, unsupportedType{err.Error()}
-	}
+	z.dtype = dt
+	size := dt.Size
 	if !(len(segs) == 1 && segs[0] == copySeg{0, 0, z.elem.Size}) {
 		z.repack = segs
 		z.size = size

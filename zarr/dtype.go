@@ -84,8 +84,7 @@ func parseDType(raw []byte, depth int) (DType, error) {
 	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
 		return DType{}, invalid("dtype %.40s is neither a string nor a list of fields", raw)
 	}
-	d := DType{Kind: 'V', Fields: make([]Field, 0, len(fields))}
-	seen := map[string]bool{}
+	list := make([]Field, 0, len(fields))
 	for _, f := range fields {
 		var parts []json.RawMessage
 		if err := json.Unmarshal(f, &parts); err != nil || len(parts) < 2 || len(parts) > 3 {
@@ -95,34 +94,46 @@ func parseDType(raw []byte, depth int) (DType, error) {
 		if err := json.Unmarshal(parts[0], &fd.Name); err != nil {
 			return DType{}, invalid("dtype field name %.40s: %v", parts[0], err)
 		}
-		if seen[fd.Name] {
-			return DType{}, invalid("dtype field %q appears twice", fd.Name)
-		}
-		seen[fd.Name] = true
 		sub, err := parseDType(bytes.TrimSpace(parts[1]), depth+1)
 		if err != nil {
 			return DType{}, err
 		}
-		if sub.Kind == 'O' {
-			return DType{}, unsupported("object field %q in a structured dtype", fd.Name)
-		}
 		fd.DType = sub
-		n := uint64(sub.Size)
 		if len(parts) == 3 {
 			if err := json.Unmarshal(parts[2], &fd.Shape); err != nil {
 				return DType{}, invalid("dtype field %q shape %.40s: %v", fd.Name, parts[2], err)
 			}
-			for _, x := range fd.Shape {
-				if x < 0 || x > maxItemSize {
-					return DType{}, invalid("dtype field %q shape %v", fd.Name, fd.Shape)
-				}
-				n *= uint64(x)
-				if n > maxItemSize {
-					break
-				}
-			}
 			if fd.Shape == nil {
 				fd.Shape = []int{}
+			}
+		}
+		list = append(list, fd)
+	}
+	return NewStructured(list)
+}
+
+// NewStructured returns the structured dtype of fields, packed in order
+// (their Offset fields are set; Shape nil for scalar members). Names must
+// be distinct and members fixed-size. Errors wrap ErrInvalid or
+// ErrUnsupported.
+func NewStructured(fields []Field) (DType, error) {
+	d := DType{Kind: 'V', Fields: make([]Field, 0, len(fields))}
+	seen := map[string]bool{}
+	for _, fd := range fields {
+		if seen[fd.Name] {
+			return DType{}, invalid("dtype field %q appears twice", fd.Name)
+		}
+		seen[fd.Name] = true
+		if fd.DType.Kind == 'O' {
+			return DType{}, unsupported("object field %q in a structured dtype", fd.Name)
+		}
+		n := uint64(fd.DType.Size)
+		for _, x := range fd.Shape {
+			if x < 0 || x > maxItemSize {
+				return DType{}, invalid("dtype field %q shape %v", fd.Name, fd.Shape)
+			}
+			if n *= uint64(x); n > maxItemSize {
+				break
 			}
 		}
 		fd.Offset = d.Size
