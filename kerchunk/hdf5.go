@@ -82,7 +82,7 @@ func (t *h5translator) run() error {
 		if g.path != "" {
 			prefix = g.path + "/"
 		}
-		t.refs.add(prefix+".zgroup", Ref{Data: []byte(`{"zarr_format":2}`)})
+		t.refs.add(prefix+zarr.GroupKeyV2, Ref{Data: []byte(zarr.GroupV2JSON)})
 		var za attrsJSON
 		for _, a := range g.attrs {
 			if hdf5meta.BookkeepingAttrs[a.Name] {

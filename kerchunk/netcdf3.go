@@ -68,7 +68,7 @@ func TranslateNetCDF3(r io.ReaderAt, size int64, url string, opts Options) (*Res
 	}
 	refs := NewRefs(16 + 4*len(f.Vars))
 	res.Refs = refs
-	refs.add(".zgroup", Ref{Data: []byte(`{"zarr_format":2}`)})
+	refs.add(zarr.GroupKeyV2, Ref{Data: []byte(zarr.GroupV2JSON)})
 	var ga attrsJSON
 	for _, a := range f.Attrs {
 		ga.add(a.Name, nc3AttrValue(a))
