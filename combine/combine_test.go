@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -669,4 +670,25 @@ func TestLoadErrors(t *testing.T) {
 	cancel()
 	_, err := Combine(ctx, src[8:], Options{ConcatDim: "time", Logger: quiet})
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+func intsJSON(v []int) string {
+	b := []byte{'['}
+	for i, x := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(x), 10)
+	}
+	return string(append(b, ']'))
+}
+
+// dropMembers keeps the other attributes' text, Python's bare NaN
+// included (encoding/json would refuse the whole object).
+func TestDropMembersKeepsNaN(t *testing.T) {
+	out, err := dropMembers(`{"_FillValue": NaN, "valid_max": Infinity, "units": "K", "missing_value": [1e20]}`, "_FillValue", "missing_value")
+	require.NoError(t, err)
+	assert.Equal(t, `{"valid_max":Infinity,"units":"K"}`, out)
+	_, err = dropMembers(`[1]`, "x")
+	assert.ErrorIs(t, err, zarr.ErrInvalid)
 }

@@ -425,54 +425,6 @@ func lenientObject(data []byte) ([]keyValue, error) {
 	return out, err
 }
 
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// scanValue returns the end of the JSON value starting at i.
-func scanValue(b []byte, i int) (int, error) {
-	depth := 0
-	for j := i; j < len(b); j++ {
-		switch c := b[j]; c {
-		case '"':
-			j++
-			for j < len(b) && b[j] != '"' {
-				if b[j] == '\\' {
-					j++
-				}
-				j++
-			}
-			if j >= len(b) {
-				return 0, errors.New("unterminated string")
-			}
-			if depth == 0 {
-				return j + 1, nil
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth == 0 {
-				return j, nil // the end of a number or literal
-			}
-			depth--
-			if depth == 0 {
-				return j + 1, nil
-			}
-		case ',', ':', ' ', '\n', '\t', '\r':
-			if depth == 0 {
-				return j, nil
-			}
-		}
-	}
-	if depth == 0 && len(b) > i {
-		return len(b), nil
-	}
-	return 0, errors.New("unterminated value")
-}
-
 // ---------------------------------------------------------------- writing
 
 type thrift struct {

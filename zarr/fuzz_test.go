@@ -21,6 +21,12 @@ func FuzzParseMetadata(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = ParseAttrs(data)
+		if err := EachMember(data, func(k, v []byte) error { return nil }); err != nil && !errors.Is(err, ErrInvalid) {
+			t.Fatalf("untyped error %v", err)
+		}
+		if _, err := SplitArray(data); err != nil && !errors.Is(err, ErrInvalid) {
+			t.Fatalf("untyped error %v", err)
+		}
 		if a, err := ParseArrayV2(data); err != nil {
 			if !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrUnsupported) {
 				t.Fatalf("untyped error %v", err)

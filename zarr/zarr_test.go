@@ -387,3 +387,26 @@ func TestGroupsAndV3Errors(t *testing.T) {
 	assert.Equal(t, "c", v.ChunkKey(nil))
 	_ = codecs.Config{}
 }
+
+func TestEachMemberAndSplitArray(t *testing.T) {
+	in := `{ "a" : NaN, "b":[1, {"c": "}"}], "d\"": -Infinity ,"e":{}}`
+	var keys, vals []string
+	require.NoError(t, EachMember([]byte(in), func(k, v []byte) error {
+		keys, vals = append(keys, string(k)), append(vals, string(v))
+		return nil
+	}))
+	assert.Equal(t, []string{`"a"`, `"b"`, `"d\""`, `"e"`}, keys)
+	assert.Equal(t, []string{`NaN`, `[1, {"c": "}"}]`, `-Infinity`, `{}`}, vals, "values keep their text")
+	stop := errors.New("stop")
+	assert.Equal(t, stop, EachMember([]byte(in), func(k, v []byte) error { return stop }))
+	for _, bad := range []string{`[]`, `{"a" 1}`, `{"a":`, `{"a":1`, `{1:2}`, `{"a":}`, `{"a":"x}`} {
+		assert.ErrorIs(t, EachMember([]byte(bad), func(k, v []byte) error { return nil }), ErrInvalid, bad)
+	}
+	parts, err := SplitArray([]byte(` ["u", 10,NaN ,[2]] `))
+	require.NoError(t, err)
+	assert.Equal(t, []string{`"u"`, `10`, `NaN`, `[2]`}, []string{string(parts[0]), string(parts[1]), string(parts[2]), string(parts[3])})
+	for _, bad := range []string{`{}`, `[1,`, `[,1]`, `["a]`} {
+		_, err := SplitArray([]byte(bad))
+		assert.ErrorIs(t, err, ErrInvalid, bad)
+	}
+}
