@@ -296,6 +296,9 @@ func CodecV3Of(c codecs.Config, typesize int) (CodecV3, error) {
 // dims become dimension_names, attrs (a JSON object, nil for none) the
 // attributes.
 func ArrayV3Of(a *ArrayV2, dims []string, attrs json.RawMessage) (*ArrayV3, error) {
+	if dims != nil && len(dims) != len(a.Shape) {
+		return nil, invalid("%d dimension names for %d dimensions", len(dims), len(a.Shape))
+	}
 	fill, err := a.DType.DecodeFill(a.FillValue)
 	if err != nil {
 		return nil, err

@@ -356,6 +356,9 @@ func TestArrayV3FromV2(t *testing.T) {
 		"codecs":[{"name":"transpose","configuration":{"order":[1,0]}},{"name":"vlen-utf8"},{"name":"gzip","configuration":{"level":5}},
 			{"name":"zstd","configuration":{"level":3,"checksum":false}}],"attributes":{}}`, string(b))
 
+	_, err = ArrayV3Of(a, []string{"lat"}, nil)
+	assert.ErrorIs(t, err, ErrInvalid, "one name for two dimensions")
+
 	u, err := ParseArrayV2([]byte(`{"chunks":[2],"compressor":{"id":"imagecodecs_lzf"},"dtype":"<i2","fill_value":0,"filters":null,"order":"C","shape":[4],"zarr_format":2}`))
 	require.NoError(t, err)
 	_, err = ArrayV3Of(u, nil, nil)
