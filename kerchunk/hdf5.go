@@ -91,7 +91,7 @@ func (t *h5translator) run() error {
 			za.add(a.Name, t.attrValue(a))
 		}
 		if za.n > 0 {
-			t.refs.add(prefix+".zattrs", Ref{Data: []byte(asciiJSON(za.text()))})
+			t.refs.add(prefix+".zattrs", Ref{Data: []byte(zarr.EscapeNonASCII(za.text()))})
 		}
 		for _, d := range g.dims {
 			t.res.Dimensions[prefix+d.name] = d.size
@@ -293,7 +293,7 @@ func (t *h5translator) variable(key string, v *ncVar) error {
 	m := t.refs.mark()
 	zarrayAt := t.refs.Len()
 	t.refs.add(key+"/.zarray", Ref{})
-	t.refs.add(key+"/.zattrs", Ref{Data: []byte(asciiJSON(za.text()))})
+	t.refs.add(key+"/.zattrs", Ref{Data: []byte(zarr.EscapeNonASCII(za.text()))})
 	em := newChunkEmitter(t.refs, key, p.grid)
 	if p.zt.kind == kindFixed {
 		err = t.fixedChunks(p, em)

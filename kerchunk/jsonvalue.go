@@ -156,38 +156,3 @@ func appendBase64(b []byte, data []byte) []byte {
 	b = base64.StdEncoding.AppendEncode(b, data)
 	return append(b, '"')
 }
-
-// asciiJSON escapes every non-ASCII character of JSON text as \uXXXX (with
-// surrogate pairs above U+FFFF), as Python's json.dumps does by default:
-// zarr 2 decodes metadata as ASCII. Non-ASCII bytes only occur inside
-// strings, so the text stays equivalent.
-func asciiJSON(s string) string {
-	i := 0
-	for i < len(s) && s[i] < utf8.RuneSelf {
-		i++
-	}
-	if i == len(s) {
-		return s
-	}
-	b := make([]byte, 0, len(s)+16)
-	b = append(b, s[:i]...)
-	for _, r := range s[i:] {
-		if r < utf8.RuneSelf {
-			b = append(b, byte(r))
-			continue
-		}
-		if r > 0xffff {
-			r -= 0x10000
-			hi, lo := 0xd800+(r>>10), 0xdc00+(r&0x3ff)
-			b = appendU4(b, hi)
-			b = appendU4(b, lo)
-			continue
-		}
-		b = appendU4(b, r)
-	}
-	return string(b)
-}
-
-func appendU4(b []byte, r rune) []byte {
-	return append(b, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
-}

@@ -74,7 +74,7 @@ func TranslateNetCDF3(r io.ReaderAt, size int64, url string, opts Options) (*Res
 		ga.add(a.Name, nc3AttrValue(a))
 	}
 	if ga.n > 0 {
-		refs.add(".zattrs", Ref{Data: []byte(asciiJSON(ga.text()))})
+		refs.add(".zattrs", Ref{Data: []byte(zarr.EscapeNonASCII(ga.text()))})
 	}
 	for _, d := range f.Dims {
 		res.Dimensions[d.Name] = uint64(d.Len)
@@ -138,7 +138,7 @@ func TranslateNetCDF3(r io.ReaderAt, size int64, url string, opts Options) (*Res
 			return nil, fmt.Errorf("%s: variable %q: %w", name, v.Name, err)
 		}
 		set(v.Name+"/.zarray", Ref{Data: text})
-		set(v.Name+"/.zattrs", Ref{Data: []byte(asciiJSON(at.text()))})
+		set(v.Name+"/.zattrs", Ref{Data: []byte(zarr.EscapeNonASCII(at.text()))})
 		res.Variables[v.Name] = &VarInfo{Shape: nonNil(za.Shape), Dims: append([]string{}, v.Dims...), Dtype: za.DType.NumpyName(), Chunks: nonNil(za.Chunks)}
 		res.VarOrder = append(res.VarOrder, v.Name)
 		if v.SlabSize() == 0 {

@@ -243,15 +243,8 @@ func gridChunks(dims, cdims []uint64) int64 {
 	return int64(n)
 }
 
-// zarrayText returns the .zarray text of a (keys sorted, as zarr writes
-// them; non-ASCII escaped, as Python's json does).
-func zarrayText(a *zarr.ArrayV2) ([]byte, error) {
-	b, err := a.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	return []byte(asciiJSON(string(b))), nil
-}
+// zarrayText returns the .zarray text of a (zarr.ArrayV2.MarshalJSON).
+func zarrayText(a *zarr.ArrayV2) ([]byte, error) { return a.MarshalJSON() }
 
 // attrsJSON builds a .zattrs object from ordered members.
 type attrsJSON struct {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
+	"unicode/utf8"
 )
 
 // QuoteNonFinite returns JSON text in which the bare NaN, Infinity and
@@ -173,4 +174,38 @@ func AppendFloat(b []byte, f float64) []byte {
 		}
 	}
 	return append(s, ".0"...)
+}
+
+// EscapeNonASCII returns JSON text with every non-ASCII character escaped
+// as \uXXXX (surrogate pairs above U+FFFF), as Python's json.dumps writes
+// by default: zarr 2 decodes metadata as ASCII. Non-ASCII bytes only occur
+// inside strings, so the text stays equivalent; s itself when it is ASCII.
+func EscapeNonASCII(s string) string {
+	i := 0
+	for i < len(s) && s[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	b := make([]byte, 0, len(s)+16)
+	b = append(b, s[:i]...)
+	for _, r := range s[i:] {
+		switch {
+		case r < utf8.RuneSelf:
+			b = append(b, byte(r))
+		case r > 0xffff:
+			r -= 0x10000
+			b = appendU4(b, 0xd800+(r>>10))
+			b = appendU4(b, 0xdc00+(r&0x3ff))
+		default:
+			b = appendU4(b, r)
+		}
+	}
+	return string(b)
+}
+
+func appendU4(b []byte, r rune) []byte {
+	const hexDigits = "0123456789abcdef"
+	return append(b, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
 }

@@ -134,7 +134,8 @@ func parseCodecV2(raw json.RawMessage) (codecs.Config, error) {
 }
 
 // MarshalJSON writes the .zarray document as zarr-python does: keys
-// sorted, compact (dimension_separator only when "/").
+// sorted, compact (dimension_separator only when "/"), non-ASCII escaped
+// (EscapeNonASCII).
 func (a *ArrayV2) MarshalJSON() ([]byte, error) {
 	b := make([]byte, 0, 256)
 	b = append(b, `{"chunks":`...)
@@ -179,7 +180,8 @@ func (a *ArrayV2) MarshalJSON() ([]byte, error) {
 	}
 	b = append(b, `","shape":`...)
 	b = appendUints(b, a.Shape)
-	return append(b, `,"zarr_format":2}`...), nil
+	b = append(b, `,"zarr_format":2}`...)
+	return []byte(EscapeNonASCII(string(b))), nil
 }
 
 func appendCodec(b []byte, c codecs.Config) ([]byte, error) {

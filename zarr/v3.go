@@ -361,7 +361,8 @@ func defaultFill(d DType) []byte {
 	return make([]byte, d.Size)
 }
 
-// MarshalJSON writes the zarr.json document.
+// MarshalJSON writes the zarr.json document (non-ASCII escaped, as
+// EscapeNonASCII does).
 func (a *ArrayV3) MarshalJSON() ([]byte, error) {
 	dt, err := a.DataType.DataTypeV3()
 	if err != nil {
@@ -409,7 +410,7 @@ func (a *ArrayV3) MarshalJSON() ([]byte, error) {
 		}
 		b = append(b, ']')
 	}
-	return append(b, '}'), nil
+	return []byte(EscapeNonASCII(string(append(b, '}')))), nil
 }
 
 func appendAttributes(b []byte, attrs json.RawMessage) []byte {
@@ -424,7 +425,7 @@ func appendAttributes(b []byte, attrs json.RawMessage) []byte {
 func (g *GroupV3) MarshalJSON() ([]byte, error) {
 	b := []byte(`{"zarr_format":3,"node_type":"group"`)
 	b = appendAttributes(b, g.Attributes)
-	return append(b, '}'), nil
+	return []byte(EscapeNonASCII(string(append(b, '}')))), nil
 }
 
 // v3JSON is the JSON form of a zarr.json document.
