@@ -262,7 +262,7 @@ func (d DType) EncodeFill(b []byte) (json.RawMessage, error) {
 
 // EncodeFillV3 writes b as a Zarr v3 fill_value: as EncodeFill, except
 // that a NaN other than the canonical quiet NaN keeps its bits as a hex
-// string, and raw bytes ('V', Zarr v3 r<N>) are a list of byte values.
+// string.
 func (d DType) EncodeFillV3(b []byte) (json.RawMessage, error) {
 	return d.encodeFill(b, true)
 }
@@ -281,19 +281,7 @@ func (d DType) encodeFill(b []byte, v3 bool) (json.RawMessage, error) {
 	b = b[:d.Size]
 	o := d.Order()
 	switch {
-	case d.Fields != nil || d.Kind == 'S':
-		return appendBase64(nil, b), nil
-	case d.Kind == 'V':
-		if v3 {
-			out := []byte{'['}
-			for i, c := range b {
-				if i > 0 {
-					out = append(out, ',')
-				}
-				out = strconv.AppendUint(out, uint64(c), 10)
-			}
-			return append(out, ']'), nil
-		}
+	case d.Fields != nil || d.Kind == 'S' || d.Kind == 'V':
 		return appendBase64(nil, b), nil
 	case d.Kind == 'f':
 		return appendFillFloat(nil, b, o, v3), nil

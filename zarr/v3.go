@@ -50,10 +50,11 @@ type GroupV3 struct {
 }
 
 // DataTypeV3 returns the Zarr v3 data_type of d: core names ("bool",
-// "int8" ... "uint64", "float16" ... "float64", "complex64", "complex128",
-// "r<bits>" for 'V'), and for the rest the extension names zarr-python 3
-// writes: "string" (vlen-utf8), "variable_length_bytes" (vlen-bytes),
-// "null_terminated_bytes" ('S'), "fixed_length_utf32" ('U'),
+// "int8" ... "uint64", "float16" ... "float64", "complex64", "complex128"),
+// and for the rest the extension names zarr-python 3 writes: "string"
+// (vlen-utf8), "variable_length_bytes" (vlen-bytes), "raw_bytes" ('V'; the
+// core "r<bits>" is read too), "null_terminated_bytes" ('S'),
+// "fixed_length_utf32" ('U'),
 // "numpy.datetime64" and "numpy.timedelta64" (unit and scale_factor),
 // "structured" (fields). Errors wrap ErrUnsupported.
 func (d DType) DataTypeV3() (json.RawMessage, error) {
@@ -78,7 +79,7 @@ func (d DType) DataTypeV3() (json.RawMessage, error) {
 	case d.Kind == 'b', d.Kind == 'i', d.Kind == 'u', d.Kind == 'f', d.Kind == 'c':
 		return quoted(d.NumpyName())
 	case d.Kind == 'V':
-		return quoted("r" + strconv.Itoa(8*d.Size))
+		return named("raw_bytes", map[string]any{"length_bytes": d.Size})
 	case d.Kind == 'S':
 		return named("null_terminated_bytes", map[string]any{"length_bytes": d.Size})
 	case d.Kind == 'U':
@@ -159,13 +160,13 @@ func parseDataTypeV3(raw []byte, depth int) (DType, error) {
 		return DType{Str: "|O", Kind: 'O', Object: VLenUTF8}, nil
 	case name == "variable_length_bytes":
 		return DType{Str: "|O", Kind: 'O', Object: VLenBytes}, nil
-	case len(name) > 1 && name[0] == 'r':
+	case len(name) > 1 && name[0] == 'r' && name[1] >= '0' && name[1] <= '9':
 		bits, err := strconv.Atoi(name[1:])
 		if err != nil || bits <= 0 || bits%8 != 0 || bits/8 > maxItemSize {
 			return DType{}, unsupported("data_type %q", name)
 		}
 		return ParseDTypeString("|V" + strconv.Itoa(bits/8))
-	case name == "null_terminated_bytes", name == "fixed_length_utf32":
+	case name == "null_terminated_bytes", name == "fixed_length_utf32", name == "raw_bytes":
 		n, err := cfgInt("length_bytes")
 		if err != nil {
 			return DType{}, err
@@ -175,6 +176,9 @@ func parseDataTypeV3(raw []byte, depth int) (DType, error) {
 				return DType{}, invalid("data_type %s: length_bytes %d", name, n)
 			}
 			return ParseDTypeString("<U" + strconv.Itoa(n/4))
+		}
+		if name == "raw_bytes" {
+			return ParseDTypeString("|V" + strconv.Itoa(n))
 		}
 		return ParseDTypeString("|S" + strconv.Itoa(n))
 	case name == "numpy.datetime64", name == "numpy.timedelta64":

@@ -33,7 +33,7 @@ func TestParseDType(t *testing.T) {
 		{`"<c16"`, 'c', 16, false, "", "complex128", `"complex128"`, ""},
 		{`"|S10"`, 'S', 10, false, "", "S10", `{"name":"null_terminated_bytes","configuration":{"length_bytes":10}}`, ""},
 		{`"<U5"`, 'U', 20, false, "", "U5", `{"name":"fixed_length_utf32","configuration":{"length_bytes":20}}`, ""},
-		{`"|V8"`, 'V', 8, false, "", "V8", `"r64"`, ""},
+		{`"|V8"`, 'V', 8, false, "", "V8", `{"name":"raw_bytes","configuration":{"length_bytes":8}}`, ""},
 		{`"<M8[ns]"`, 'M', 8, false, "ns", "datetime64[ns]", `{"name":"numpy.datetime64","configuration":{"scale_factor":1,"unit":"ns"}}`, ""},
 		{`"<m8[10s]"`, 'm', 8, false, "10s", "timedelta64[10s]", `{"name":"numpy.timedelta64","configuration":{"scale_factor":10,"unit":"s"}}`, ""},
 		{`[["r", "<f4"], ["i", "<f4"]]`, 'V', 8, false, "", "compound",
@@ -87,6 +87,19 @@ func TestParseDTypeErrors(t *testing.T) {
 	}
 	_, err := ParseDType(json.RawMessage(`[["o","|O"]]`))
 	assert.ErrorIs(t, err, ErrUnsupported)
+}
+
+func TestParseDataTypeV3CoreRawBits(t *testing.T) {
+	d, err := ParseDataTypeV3(json.RawMessage(`"r16"`))
+	require.NoError(t, err)
+	assert.Equal(t, "|V2", d.Str)
+	b, err := d.DecodeFill(json.RawMessage(`[1,2]`))
+	require.NoError(t, err)
+	assert.Equal(t, []byte{1, 2}, b)
+	for _, bad := range []string{`"r12"`, `"r"`, `"quaternion"`, `{"name":"raw_bytes"}`} {
+		_, err := ParseDataTypeV3(json.RawMessage(bad))
+		assert.Error(t, err, bad)
+	}
 }
 
 func TestPutFloat64(t *testing.T) {
@@ -148,7 +161,7 @@ func TestFillRoundTrip(t *testing.T) {
 		}},
 		{`"|S3"`, `"YWIA"`, "", func(t *testing.T, d DType, b []byte) { assert.Equal(t, "ab", d.StringAt(b)) }},
 		{`"<U2"`, `"é"`, "", func(t *testing.T, d DType, b []byte) { assert.Equal(t, "é", d.StringAt(b)) }},
-		{`"|V2"`, `"AQI="`, `[1,2]`, func(t *testing.T, d DType, b []byte) { assert.Equal(t, []byte{1, 2}, b) }},
+		{`"|V2"`, `"AQI="`, "", func(t *testing.T, d DType, b []byte) { assert.Equal(t, []byte{1, 2}, b) }},
 		{`"<M8[ns]"`, `-9223372036854775808`, "", func(t *testing.T, d DType, b []byte) { assert.Equal(t, int64(math.MinInt64), d.Int64At(b)) }},
 		{`[["r","<f4"],["i","<f4"]]`, `"AAAAAAAAgD8="`, "", func(t *testing.T, d DType, b []byte) { assert.Len(t, b, 8) }},
 	} {
