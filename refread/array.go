@@ -88,6 +88,9 @@ type Array struct {
 	Attrs map[string]any
 	// Sep is the chunk key separator, "." or "/".
 	Sep string
+	// Meta is the parsed .zarray (zarr.ArrayV3Of turns it into Zarr v3
+	// metadata); the fields above are its view for reading.
+	Meta *zarr.ArrayV2
 
 	store *Store
 }
@@ -127,7 +130,7 @@ func NewArray(path string, zarray, zattrs []byte) (*Array, error) {
 		return nil, fmt.Errorf("%w: %s/.zarray: %w", ErrBadMetadata, path, err)
 	}
 	a := &Array{Path: path, DType: z.DType, Order: z.Order, Fill: z.FillValue, Sep: ".",
-		Compressor: z.Compressor, Filters: z.Filters}
+		Compressor: z.Compressor, Filters: z.Filters, Meta: z}
 	if len(a.Fill) == 0 {
 		a.Fill = json.RawMessage("null")
 	}
