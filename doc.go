@@ -21,11 +21,16 @@
 //   - validate: the chunking validation report (Contract 3) for either
 //     format: variables, chunking, filters, and the warnings a publisher
 //     needs before virtualizing.
+//   - zarr: the one model of Zarr v2 and v3 metadata: .zarray/.zgroup/
+//     .zattrs and zarr.json, dtypes and their NumPy names, fill values,
+//     the lenient reading of the JSON Python writes.
 //   - kerchunk: the reference model and the HDF5/netCDF-3 to Zarr v2
 //     translation; its Parquet codec is internal/parquet (tested against
 //     arrow-go).
 //   - refstore: the one place reference sets are loaded and saved (JSON or
 //     fsspec's Parquet layout, local or blob, written atomically).
+//   - refread: reads Zarr arrays through references, in Go; Verify checks
+//     references against their source file.
 //   - combine: concatenation of many references along one dimension.
 //   - limits: the bounds every reader checks numbers from files and
 //     references against before allocating (error_type limit_exceeded).

@@ -20,6 +20,7 @@ import (
 	"github.com/greensight/vzarr/kerchunk/codecs"
 	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/refread"
+	"github.com/greensight/vzarr/zarr"
 )
 
 // Options configures Combine.
@@ -459,7 +460,7 @@ type fill struct {
 
 func effectiveFill(a *refread.Array) fill {
 	if v, ok := a.Attrs["_FillValue"]; ok {
-		if f, ok := refread.AsFloat(v); ok {
+		if f, ok := zarr.AsFloat(v); ok {
 			return fill{set: true, num: f}
 		}
 		b, _ := json.Marshal(v)
@@ -477,7 +478,7 @@ func effectiveFill(a *refread.Array) fill {
 			}
 			return fill{set: true}
 		}
-		if f, ok := refread.AsFloat(v); ok {
+		if f, ok := zarr.AsFloat(v); ok {
 			return fill{set: true, num: f}
 		}
 	}
@@ -485,7 +486,7 @@ func effectiveFill(a *refread.Array) fill {
 }
 
 // sameFill compares fills; for floats no fill and NaN are the same mask.
-func sameFill(a, b fill, dt refread.DType) bool {
+func sameFill(a, b fill, dt zarr.DType) bool {
 	if dt.IsFloat() {
 		if !a.set {
 			a = fill{set: true, num: math.NaN()}
@@ -513,8 +514,8 @@ func fillString(f fill) string {
 // sameAttr compares attribute values, NaN-aware and ignoring one-element
 // list wrapping.
 func sameAttr(a, b any) bool {
-	fa, oka := refread.AsFloat(a)
-	fb, okb := refread.AsFloat(b)
+	fa, oka := zarr.AsFloat(a)
+	fb, okb := zarr.AsFloat(b)
 	if oka && okb {
 		return fa == fb || (math.IsNaN(fa) && math.IsNaN(fb))
 	}
@@ -541,7 +542,7 @@ func attrString(v any, ok bool) string {
 	if s, ok := v.(string); ok {
 		return fmt.Sprintf("%q", s)
 	}
-	if f, ok := refread.AsFloat(v); ok {
+	if f, ok := zarr.AsFloat(v); ok {
 		return formatFloat(f)
 	}
 	b, _ := json.Marshal(v)

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/kerchunk/codecs"
 	"github.com/greensight/vzarr/refread"
+	"github.com/greensight/vzarr/zarr"
 )
 
 // spec describes a small hand-made input: time(n) with chunk length
@@ -506,7 +508,7 @@ func TestCombineTimes(t *testing.T) {
 	assert.Equal(t, []string{"2000-01-01T00:00:00Z", "2000-01-04T00:00:00Z"}, res.TimeRange)
 
 	// Missing integer times get a fill value no real time uses.
-	m := &refread.Array{DType: refread.DType{Str: "<i4", Kind: 'i', Size: 4}, Fill: json.RawMessage("0")}
+	m := &refread.Array{DType: zarr.DType{Str: "<i4", Kind: 'i', Size: 4}, Fill: json.RawMessage("0")}
 	f, v, err := chooseFill(m, []float64{0, 5, 0}, []bool{false, false, true})
 	require.NoError(t, err)
 	assert.Equal(t, "-2147483648", f)
@@ -668,4 +670,25 @@ func TestLoadErrors(t *testing.T) {
 	cancel()
 	_, err := Combine(ctx, src[8:], Options{ConcatDim: "time", Logger: quiet})
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+func intsJSON(v []int) string {
+	b := []byte{'['}
+	for i, x := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(x), 10)
+	}
+	return string(append(b, ']'))
+}
+
+// dropMembers keeps the other attributes' text, Python's bare NaN
+// included (encoding/json would refuse the whole object).
+func TestDropMembersKeepsNaN(t *testing.T) {
+	out, err := dropMembers(`{"_FillValue": NaN, "valid_max": Infinity, "units": "K", "missing_value": [1e20]}`, "_FillValue", "missing_value")
+	require.NoError(t, err)
+	assert.Equal(t, `{"valid_max":Infinity,"units":"K"}`, out)
+	_, err = dropMembers(`[1]`, "x")
+	assert.ErrorIs(t, err, zarr.ErrInvalid)
 }

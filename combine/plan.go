@@ -6,12 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/limits"
+	"github.com/greensight/vzarr/zarr"
 )
 
 // How an array along the concat dimension is written.
@@ -321,19 +320,23 @@ func (c *combiner) emitArray(out *kerchunk.Refs, a *fileArray, pl *plan, shapes,
 	ax := a.axis
 	shape[ax] = pl.total
 	chunks[ax] = pl.chunk
-	edits := map[string]string{"shape": intsJSON(shape), "chunks": intsJSON(chunks)}
+	dropFill := false
 	zattrs := a.zattrs
 	if p == c.opts.ConcatDim && len(shape) == 1 {
 		// A coordinate variable has no missing values (CF): no fill
 		// value, so none of its values can read as missing.
-		edits["fill_value"] = "null"
+		dropFill = true
 		if _, ok := a.meta.Attrs["_FillValue"]; ok {
-			zattrs, _ = editObject(zattrs, nil, []string{"_FillValue", "missing_value"})
+			zattrs, _ = dropMembers(zattrs, "_FillValue", "missing_value")
 		} else if _, ok := a.meta.Attrs["missing_value"]; ok {
-			zattrs, _ = editObject(zattrs, nil, []string{"missing_value"})
+			zattrs, _ = dropMembers(zattrs, "missing_value")
 		}
 	}
-	text, err := editObject(a.zarray, edits, nil)
+	text, err := editZarray(a.zarray, shape, chunks, func(z *zarr.ArrayV2) {
+		if dropFill {
+			z.FillValue = nil
+		}
+	})
 	if err != nil {
 		return incompatible(c.first.name, p, ".zarray: %v", err)
 	}
@@ -420,73 +423,52 @@ func (c *combiner) emitSplit(out *kerchunk.Refs, a *fileArray, pt *part, pl *pla
 	return nil
 }
 
-func intsJSON(v []int) string {
-	b := []byte{'['}
-	for i, x := range v {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(b, int64(x), 10)
-	}
-	return string(append(b, ']'))
-}
-
-// editObject rewrites a JSON object's text: members in set replaced (or
-// added, at the end), members in drop removed; other members keep their
-// order and text.
-func editObject(text string, set map[string]string, drop []string) (string, error) {
-	dec := json.NewDecoder(strings.NewReader(text))
-	dec.UseNumber()
-	tok, err := dec.Token()
+// editZarray returns the .zarray text with a new shape and chunks and
+// edit's other changes (edit may be nil), as package zarr writes it.
+func editZarray(text string, shape, chunks []int, edit func(*zarr.ArrayV2)) (string, error) {
+	z, err := zarr.ParseArrayV2([]byte(text))
 	if err != nil {
 		return "", err
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return "", fmt.Errorf("not a JSON object")
+	z.Shape, z.Chunks = make([]uint64, len(shape)), make([]uint64, len(chunks))
+	for i := range shape {
+		z.Shape[i] = uint64(shape[i])
 	}
-	var b bytes.Buffer
+	for i := range chunks {
+		z.Chunks[i] = uint64(chunks[i])
+	}
+	if edit != nil {
+		edit(z)
+	}
+	b, err := z.MarshalJSON()
+	return string(b), err
+}
+
+// dropMembers returns the JSON object text without the members named
+// drop; the other members keep their text (bare NaN and Infinity too).
+func dropMembers(text string, drop ...string) (string, error) {
+	var b strings.Builder
 	b.WriteByte('{')
-	done := map[string]bool{}
 	n := 0
-	write := func(k string, v []byte) {
+	err := zarr.EachMember([]byte(text), func(k, v []byte) error {
+		var key string
+		if err := json.Unmarshal(k, &key); err != nil {
+			return err
+		}
+		if slicesContains(drop, key) {
+			return nil
+		}
 		if n > 0 {
 			b.WriteByte(',')
 		}
-		kj, _ := json.Marshal(k)
-		b.Write(kj)
+		b.Write(k)
 		b.WriteByte(':')
 		b.Write(v)
 		n++
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return "", err
-		}
-		k, _ := tok.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return "", err
-		}
-		if slicesContains(drop, k) {
-			continue
-		}
-		if v, ok := set[k]; ok {
-			write(k, []byte(v))
-			done[k] = true
-			continue
-		}
-		write(k, raw)
-	}
-	var rest []string
-	for k := range set {
-		if !done[k] {
-			rest = append(rest, k)
-		}
-	}
-	sort.Strings(rest)
-	for _, k := range rest {
-		write(k, []byte(set[k]))
+		return nil
+	})
+	if err != nil {
+		return "", err
 	}
 	b.WriteByte('}')
 	return b.String(), nil

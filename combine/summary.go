@@ -5,10 +5,9 @@ import (
 	"errors"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
 
-	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/internal/cf"
 	"github.com/greensight/vzarr/internal/cftime"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/limits"
@@ -52,7 +51,7 @@ func (c *combiner) summarize(ctx context.Context, res *Result, plans map[string]
 			continue
 		}
 		a := c.first.arrays[p]
-		vi := &kerchunk.VarInfo{Dims: a.meta.Dims, Dtype: numpyName(a.meta)}
+		vi := &kerchunk.VarInfo{Dims: a.meta.Dims, Dtype: a.meta.DType.NumpyName()}
 		if vi.Dims == nil {
 			vi.Dims = []string{}
 		}
@@ -97,18 +96,6 @@ func baseName(p string) string {
 		return p[i+1:]
 	}
 	return p
-}
-
-// numpyName is NumPy's name of a dtype, as in Contract 4's variables.
-func numpyName(a *refread.Array) string {
-	d := a.DType
-	switch d.Kind {
-	case 'O':
-		return "str"
-	case 'U':
-		return "<U" + strconv.Itoa(d.Size/4)
-	}
-	return hdf5meta.NumpyName(d.Str)
 }
 
 // timeRange returns the earliest and latest value of the concat
@@ -183,11 +170,6 @@ func (c *combiner) timeRange(ctx context.Context, store *refread.Store, plans ma
 
 // Spatial coordinates.
 
-var (
-	latUnits = map[string]bool{"degrees_north": true, "degree_north": true, "degree_n": true, "degrees_n": true, "degreen": true, "degreesn": true}
-	lonUnits = map[string]bool{"degrees_east": true, "degree_east": true, "degree_e": true, "degrees_e": true, "degreee": true, "degreese": true}
-)
-
 // geoScore rates how surely an array is a latitude (axis "Y") or
 // longitude ("X") coordinate: 0 not at all.
 func geoScore(a *refread.Array, axis string) int {
@@ -196,16 +178,16 @@ func geoScore(a *refread.Array, axis string) int {
 	units = strings.ToLower(units)
 	ax, _ := a.AttrString("axis")
 	name := strings.ToLower(baseName(a.Path))
-	want, unitSet := "latitude", latUnits
+	want, isUnits := "latitude", cf.IsLatUnits
 	names := []string{"lat", "latitude", "nav_lat"}
 	if axis == "X" {
-		want, unitSet = "longitude", lonUnits
+		want, isUnits = "longitude", cf.IsLonUnits
 		names = []string{"lon", "longitude", "nav_lon"}
 	}
 	switch {
 	case sn == want:
 		return 4
-	case unitSet[units]:
+	case isUnits(units):
 		return 3
 	case strings.EqualFold(ax, axis) && strings.HasPrefix(units, "degree"):
 		return 2

@@ -13,6 +13,7 @@ import (
 	"github.com/greensight/vzarr/kerchunk/codecs"
 	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/refread"
+	"github.com/greensight/vzarr/zarr"
 )
 
 // timeInfo marks an array along the concat dimension that holds CF times.
@@ -196,9 +197,9 @@ func (c *combiner) rewrite(ctx context.Context, v *concatVar, total int) (*rewri
 		chunkElems *= n
 	}
 	compress := chunkElems*elem > rewriteCompressAbove
-	compressor := "null"
+	var compressor codecs.Config
 	if compress {
-		compressor = `{"id":"zlib","level":6}`
+		compressor = codecs.Config{"id": "zlib", "level": 6}
 	}
 	nchunks := 1
 	if ax == 0 && total > 0 {
@@ -220,16 +221,16 @@ func (c *combiner) rewrite(ctx context.Context, v *concatVar, total int) (*rewri
 		}
 		rw.chunks = append(rw.chunks, chunkRef{idx: idx, ref: kerchunk.Inline(data)})
 	}
-	rw.zarray, err = editObject(a0.zarray, map[string]string{
-		"shape": intsJSON(shape), "chunks": intsJSON(chunks), "fill_value": fillJSON,
-		"compressor": compressor, "filters": "null", "order": `"C"`,
-	}, nil)
+	rw.zarray, err = editZarray(a0.zarray, shape, chunks, func(z *zarr.ArrayV2) {
+		z.FillValue = json.RawMessage(fillJSON)
+		z.Compressor, z.Filters, z.Order = compressor, nil, 'C'
+	})
 	if err != nil {
 		return nil, incompatible(p0.file, v.path, ".zarray: %v", err)
 	}
 	if a0.zattrs != "" {
 		// The mask now lives in fill_value alone.
-		if rw.zattrs, err = editObject(a0.zattrs, nil, []string{"_FillValue", "missing_value"}); err != nil {
+		if rw.zattrs, err = dropMembers(a0.zattrs, "_FillValue", "missing_value"); err != nil {
 			return nil, incompatible(p0.file, v.path, ".zattrs: %v", err)
 		}
 	}
@@ -281,12 +282,12 @@ func (c *combiner) decodePart(ctx context.Context, path string, pt *part, cal0 c
 	switch mv := fa.meta.Attrs["missing_value"].(type) {
 	case []any:
 		for _, x := range mv {
-			if v, ok := refread.AsFloat(x); ok {
+			if v, ok := zarr.AsFloat(x); ok {
 				missingVals = append(missingVals, v)
 			}
 		}
 	default:
-		if v, ok := refread.AsFloat(mv); ok {
+		if v, ok := zarr.AsFloat(mv); ok {
 			missingVals = append(missingVals, v)
 		}
 	}

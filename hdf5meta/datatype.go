@@ -2,8 +2,9 @@ package hdf5meta
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
+
+	"github.com/greensight/vzarr/zarr"
 )
 
 // Class is an HDF5 datatype class.
@@ -183,13 +184,17 @@ func (t *Datatype) NumpyDtype() string {
 	return fmt.Sprintf("|V%d", t.Size)
 }
 
-// Name returns numpy's name for the type where one exists ("float32",
-// "int16", "uint8", "bool", "S10" for fixed-length strings, "str" for
-// variable-length strings) and the class name otherwise.
+// Name returns the type's name by the rule of zarr.DType.NumpyName where
+// NumPy has one ("float32", "int16", "uint8", "bool", "S10" for
+// fixed-length strings, "str" for variable-length strings) and the class
+// name otherwise.
 func (t *Datatype) Name() string {
 	switch t.Class {
 	case ClassFixedPoint, ClassFloat, ClassString:
-		return NumpyName(t.NumpyDtype())
+		if d, err := zarr.ParseDTypeString(t.NumpyDtype()); err == nil {
+			return d.NumpyName()
+		}
+		return t.Class.String()
 	case ClassEnum:
 		if t.isBool() {
 			return "bool"
@@ -202,37 +207,6 @@ func (t *Datatype) Name() string {
 		return "vlen"
 	}
 	return t.Class.String()
-}
-
-// NumpyName returns numpy's name of a numpy (Zarr v2) dtype string:
-// "float32" for "<f4", "int16" for ">i2", "uint8" for "|u1",
-// "complex128" for "<c16", "bool" for "|b1", and the string without its
-// byte order for other kinds ("S10", "U3", "O", "V8", "M8[ns]").
-func NumpyName(dtype string) string {
-	s := strings.TrimLeft(dtype, "<>|=")
-	if s == "" {
-		return dtype
-	}
-	var name string
-	switch s[0] {
-	case 'b':
-		return "bool"
-	case 'i':
-		name = "int"
-	case 'u':
-		name = "uint"
-	case 'f':
-		name = "float"
-	case 'c':
-		name = "complex"
-	default:
-		return s
-	}
-	n, err := strconv.Atoi(s[1:])
-	if err != nil || n <= 0 {
-		return s
-	}
-	return name + strconv.Itoa(8*n)
 }
 
 // isBool reports whether an enum is h5py's boolean (FALSE=0, TRUE=1, 1 byte).

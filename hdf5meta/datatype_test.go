@@ -8,12 +8,23 @@ import (
 	"github.com/greensight/vzarr/hdf5meta"
 )
 
-func TestNumpyName(t *testing.T) {
-	for dtype, want := range map[string]string{
-		"<f4": "float32", ">f8": "float64", "<f2": "float16", ">i2": "int16", "|i1": "int8", "|u1": "uint8",
-		">u8": "uint64", "<c16": "complex128", "|b1": "bool", "|S10": "S10", "<U3": "U3", "|O": "O",
-		"|V8": "V8", "<M8[ns]": "M8[ns]", "f8": "float64", "=i4": "int32", "": "",
+// Name follows zarr.DType.NumpyName for the types NumPy names.
+func TestDatatypeName(t *testing.T) {
+	str := &hdf5meta.Datatype{Class: hdf5meta.ClassString, Size: 1}
+	for _, c := range []struct {
+		t    *hdf5meta.Datatype
+		want string
+	}{
+		{&hdf5meta.Datatype{Class: hdf5meta.ClassFloat, Size: 4}, "float32"},
+		{&hdf5meta.Datatype{Class: hdf5meta.ClassFloat, Size: 2, BigEndian: true}, "float16"},
+		{&hdf5meta.Datatype{Class: hdf5meta.ClassFixedPoint, Size: 2, Signed: true, BigEndian: true}, "int16"},
+		{&hdf5meta.Datatype{Class: hdf5meta.ClassFixedPoint, Size: 8}, "uint64"},
+		{&hdf5meta.Datatype{Class: hdf5meta.ClassString, Size: 10}, "S10"},
+		{&hdf5meta.Datatype{Class: hdf5meta.ClassVarLen, VarLenString: true, Base: str}, "str"},
+		{&hdf5meta.Datatype{Class: hdf5meta.ClassEnum, Size: 1, EnumNames: []string{"FALSE", "TRUE"},
+			Base: &hdf5meta.Datatype{Class: hdf5meta.ClassFixedPoint, Size: 1, Signed: true}}, "bool"},
+		{&hdf5meta.Datatype{Class: hdf5meta.ClassFixedPoint, Size: 3}, "fixed-point"},
 	} {
-		assert.Equal(t, want, hdf5meta.NumpyName(dtype), dtype)
+		assert.Equal(t, c.want, c.t.Name(), c.want)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/internal/testenv"
 	"github.com/greensight/vzarr/kerchunk"
+	"github.com/greensight/vzarr/refread"
 )
 
 // TestTranslateFromBlob translates a file in (emulated) Azure Blob
@@ -50,7 +51,7 @@ func TestTranslateFromBlob(t *testing.T) {
 			_, err = o.ReadAt(b, off)
 			return b, err
 		}
-		rep, err := kerchunk.Verify(ctx, res.Refs, obj.Reader, obj.Size(), kerchunk.VerifyOptions{Fetch: f})
+		rep, err := refread.Verify(ctx, res.Refs, obj.Reader, obj.Size(), refread.VerifyOptions{Fetcher: refread.FetcherFunc(f)})
 		require.NoError(t, err)
 		assert.True(t, rep.OK(), "%v", rep.Mismatches)
 		require.NoError(t, obj.Close())

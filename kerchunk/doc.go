@@ -155,5 +155,6 @@
 // dtype. A variable shorter than its unlimited dimension has the netCDF
 // shape (h5py shows the shorter HDF5 shape), and "_nc4_non_coord_x" is
 // written as "x", its netCDF name. Chunks of more than 1 GiB decoded are
-// never materialised. See Verify for checking references without Python.
+// never materialised. See refread.Verify for checking references without
+// Python.
 package kerchunk

@@ -4,24 +4,28 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/greensight/vzarr/hdf5meta"
 )
 
-// Contract 4 names dtypes as numpy does; variable-length data ("|O") is
-// "str" for strings and "object" otherwise, never the raw "|O".
+// Contract 4 names dtypes by zarr.DType.NumpyName; variable-length data
+// ("|O") is "str" for strings and "object" otherwise, never the raw "|O".
 func TestNumpyNameInResult(t *testing.T) {
 	for _, c := range []struct {
-		dtype   string
-		vlenStr bool
-		want    string
+		typ  *hdf5meta.Datatype
+		want string
 	}{
-		{`"<f4"`, false, "float32"},
-		{`">i8"`, false, "int64"},
-		{`"|u1"`, false, "uint8"},
-		{`"|S1"`, false, "S1"},
-		{`"|O"`, true, "str"},
-		{`"|O"`, false, "object"},
-		{`[["a", "<i4"]]`, false, "compound"},
+		{&hdf5meta.Datatype{Class: hdf5meta.ClassFloat, Size: 4, Precision: 32, ExpLocation: 23, ExpSize: 8, MantSize: 23, ExpBias: 127}, "float32"},
+		{&hdf5meta.Datatype{Class: hdf5meta.ClassFixedPoint, Size: 8, Signed: true, BigEndian: true}, "int64"},
+		{&hdf5meta.Datatype{Class: hdf5meta.ClassFixedPoint, Size: 1}, "uint8"},
+		{&hdf5meta.Datatype{Class: hdf5meta.ClassString, Size: 1}, "S1"},
+		{&hdf5meta.Datatype{Class: hdf5meta.ClassVarLen, VarLenString: true, Size: 16, Base: &hdf5meta.Datatype{Class: hdf5meta.ClassString, Size: 1}}, "str"},
+		{&hdf5meta.Datatype{Class: hdf5meta.ClassVarLen, Size: 16, Base: &hdf5meta.Datatype{Class: hdf5meta.ClassFixedPoint, Size: 4, Signed: true}}, "object"},
+		{&hdf5meta.Datatype{Class: hdf5meta.ClassCompound, Size: 4, Members: []hdf5meta.Member{{Name: "a", Type: &hdf5meta.Datatype{Class: hdf5meta.ClassFixedPoint, Size: 4, Signed: true}}}}, "compound"},
 	} {
-		assert.Equal(t, c.want, numpyName(rawJSON(c.dtype), c.vlenStr), c.dtype)
+		z, err := zarrType(c.typ)
+		require.NoError(t, err, c.want)
+		assert.Equal(t, c.want, z.dtype.NumpyName(), c.want)
 	}
 }

@@ -40,14 +40,14 @@ func (g *fillChunks) class(idx []uint64) chunkClass {
 	c := chunkInside
 	for i := 0; i < p.h5rank; i++ {
 		h5 := p.ds.Space.Dims[i]
-		if p.za.shape[i] <= h5 {
+		if p.za.Shape[i] <= h5 {
 			continue
 		}
-		start := idx[i] * p.za.chunks[i]
+		start := idx[i] * p.za.Chunks[i]
 		if start >= h5 {
 			return chunkBeyond
 		}
-		if start+p.za.chunks[i] > h5 {
+		if start+p.za.Chunks[i] > h5 {
 			c = chunkStraddles
 		}
 	}
@@ -110,7 +110,7 @@ func patchBeyond(p *varPlan, idx []uint64, raw []byte) {
 	for e := 0; e < p.nelem; e++ {
 		past := false
 		for i := 0; i < rank; i++ {
-			if idx[i]*p.za.chunks[i]+coord[i] >= p.ds.Space.Dims[i] {
+			if idx[i]*p.za.Chunks[i]+coord[i] >= p.ds.Space.Dims[i] {
 				past = true
 				break
 			}
@@ -120,7 +120,7 @@ func patchBeyond(p *varPlan, idx []uint64, raw []byte) {
 		}
 		for i := rank - 1; i >= 0; i-- {
 			coord[i]++
-			if coord[i] < p.za.chunks[i] {
+			if coord[i] < p.za.Chunks[i] {
 				break
 			}
 			coord[i] = 0

@@ -9,6 +9,7 @@ import (
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/internal/elem"
 	"github.com/greensight/vzarr/kerchunk/codecs"
+	"github.com/greensight/vzarr/zarr"
 )
 
 func parseConfig(s string) (codecs.Config, error) {
@@ -177,11 +178,11 @@ func (t *h5translator) itemChunks(p *varPlan, em *chunkEmitter) error {
 	zt := p.zt
 	switch zt.kind {
 	case kindVArray:
-		p.za.filters = []rawJSON{rawJSON(`{"dtype":` + string(appendJSONString(nil, zt.vlenBase)) + `,"id":"vlen-array"}`)}
+		p.za.Filters = []codecs.Config{{"dtype": zt.vlenBase, "id": zarr.VLenArray}}
 	default:
-		p.za.filters = []rawJSON{`{"id":"vlen-utf8"}`}
+		p.za.Filters = []codecs.Config{{"id": zarr.VLenUTF8}}
 	}
-	p.za.fill = nil
+	p.za.FillValue = nil
 	if p.tooBig {
 		return p.errTooBig()
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/internal/elem"
+	"github.com/greensight/vzarr/zarr"
 )
 
 // elemKind classifies how a dataset's elements reach Zarr.
@@ -22,7 +23,7 @@ const (
 // zType is the Zarr view of an HDF5 datatype.
 type zType struct {
 	kind  elemKind
-	dtype rawJSON // Zarr dtype: "\"<f4\"" or a structured list
+	dtype zarr.DType // the Zarr dtype
 	// extra holds the dimensions of an HDF5 array type, appended to the
 	// dataset's shape.
 	extra []uint64
@@ -123,24 +124,18 @@ func isBoolEnum(t *hdf5meta.Datatype) bool {
 // Zarr element.
 type copySeg struct{ src, dst, n int }
 
-// dtypeJSON returns the Zarr dtype of a fixed-size type (structured for
-// compounds, with array members as subarray shapes), its packed size and
-// the segments that copy an HDF5 element into it. Zarr's list form of
-// structured dtypes cannot say "padding", so compounds with gaps between
-// members are packed.
-func dtypeJSON(t *hdf5meta.Datatype) ([]byte, int, []copySeg, error) {
+// zarrDType returns the Zarr dtype of a fixed-size type (structured for
+// compounds, with array members as subarray shapes) and the segments that
+// copy an HDF5 element into its (packed) Zarr element. Zarr's list form
+// of structured dtypes cannot say "padding", so compounds with gaps
+// between members are packed.
+func zarrDType(t *hdf5meta.Datatype) (zarr.DType, []copySeg, error) {
 	switch t.Class {
 	case hdf5meta.ClassCompound:
-		b := []byte{'['}
 		var segs []copySeg
+		fields := make([]zarr.Field, 0, len(t.Members))
 		packed := 0
-		for i, m := range t.Members {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, '[')
-			b = appendJSONString(b, m.Name)
-			b = append(b, ',')
+		for _, m := range t.Members {
 			mt := m.Type
 			var dims []int
 			count := 1
@@ -151,34 +146,37 @@ func dtypeJSON(t *hdf5meta.Datatype) ([]byte, int, []copySeg, error) {
 				}
 				mt = mt.Base
 			}
-			inner, size, isegs, err := dtypeJSON(mt)
+			inner, isegs, err := zarrDType(mt)
 			if err != nil {
-				return nil, 0, nil, err
+				return zarr.DType{}, nil, err
 			}
-			b = append(b, inner...)
-			if len(dims) > 0 {
-				b = append(b, ',')
-				b = appendValue(b, intsToAny(dims))
-			}
-			b = append(b, ']')
+			fields = append(fields, zarr.Field{Name: m.Name, DType: inner, Shape: dims})
 			for k := 0; k < count; k++ {
 				for _, sg := range isegs {
-					segs = append(segs, copySeg{m.Offset + k*mt.Size + sg.src, packed + k*size + sg.dst, sg.n})
+					segs = append(segs, copySeg{m.Offset + k*mt.Size + sg.src, packed + k*inner.Size + sg.dst, sg.n})
 				}
 			}
-			packed += count * size
+			packed += count * inner.Size
 		}
-		return append(b, ']'), packed, mergeSegs(segs), nil
+		d, err := zarr.NewStructured(fields)
+		if err != nil {
+			return zarr.DType{}, nil, unsupportedType{err.Error()}
+		}
+		return d, mergeSegs(segs), nil
 	case hdf5meta.ClassArray:
-		return nil, 0, nil, unsupportedType{"nested array type"}
+		return zarr.DType{}, nil, unsupportedType{"nested array type"}
 	case hdf5meta.ClassVarLen, hdf5meta.ClassReference:
-		return nil, 0, nil, unsupportedType{fmt.Sprintf("%s member", t.Class)}
+		return zarr.DType{}, nil, unsupportedType{fmt.Sprintf("%s member", t.Class)}
 	}
 	s, err := simpleDtype(t)
 	if err != nil {
-		return nil, 0, nil, err
+		return zarr.DType{}, nil, err
 	}
-	return appendJSONString(nil, s), t.Size, []copySeg{{0, 0, t.Size}}, nil
+	d, err := zarr.ParseDTypeString(s)
+	if err != nil {
+		return zarr.DType{}, nil, unsupportedType{err.Error()}
+	}
+	return d, []copySeg{{0, 0, t.Size}}, nil
 }
 
 func mergeSegs(segs []copySeg) []copySeg {
@@ -193,20 +191,12 @@ func mergeSegs(segs []copySeg) []copySeg {
 	return out
 }
 
-func intsToAny(dims []int) []any {
-	out := make([]any, len(dims))
-	for i, d := range dims {
-		out[i] = d
-	}
-	return out
-}
-
 // zarrType maps an HDF5 datatype to its Zarr representation.
 func zarrType(t *hdf5meta.Datatype) (*zType, error) {
 	z := &zType{elem: t, size: t.Size}
 	if t.IsVarLenString() {
 		z.kind = kindVStr
-		z.dtype = `"|O"`
+		z.dtype = zarr.DType{Str: "|O", Kind: 'O', Object: zarr.VLenUTF8}
 		return z, nil
 	}
 	if t.Class == hdf5meta.ClassVarLen {
@@ -216,7 +206,7 @@ func zarrType(t *hdf5meta.Datatype) (*zType, error) {
 		}
 		z.kind = kindVArray
 		z.vlenBase = base
-		z.dtype = `"|O"`
+		z.dtype = zarr.DType{Str: "|O", Kind: 'O', Object: zarr.VLenArray}
 		return z, nil
 	}
 	if t.Class == hdf5meta.ClassReference {
@@ -224,7 +214,7 @@ func zarrType(t *hdf5meta.Datatype) (*zType, error) {
 			return nil, unsupportedType{"region references"}
 		}
 		z.kind = kindObjRef
-		z.dtype = `"|O"`
+		z.dtype = zarr.DType{Str: "|O", Kind: 'O', Object: zarr.VLenUTF8}
 		return z, nil
 	}
 	if t.Class == hdf5meta.ClassArray {
@@ -244,11 +234,12 @@ func zarrType(t *hdf5meta.Datatype) (*zType, error) {
 	if z.elem.HasVarLen() {
 		return nil, unsupportedType{"compound with variable-length members"}
 	}
-	dt, size, segs, err := dtypeJSON(z.elem)
+	dt, segs, err := zarrDType(z.elem)
 	if err != nil {
 		return nil, err
 	}
-	z.dtype = rawJSON(dt)
+	z.dtype = dt
+	size := dt.Size
 	if !(len(segs) == 1 && segs[0] == copySeg{0, 0, z.elem.Size}) {
 		z.repack = segs
 		z.size = size
@@ -261,33 +252,11 @@ func zarrType(t *hdf5meta.Datatype) (*zType, error) {
 // fillJSON returns the .zarray fill_value for raw element bytes (one Zarr
 // element) of the type.
 func (z *zType) fillJSON(raw []byte) []byte {
-	if raw == nil {
+	b, err := z.dtype.EncodeFill(raw)
+	if err != nil { // a short element: not a fill value
 		return []byte("null")
 	}
-	t := z.elem
-	switch t.Class {
-	case hdf5meta.ClassFloat:
-		if f, ok := elem.Float(raw, elem.Order(t.BigEndian), t.Size); ok {
-			return appendFillFloat(nil, f)
-		}
-	case hdf5meta.ClassFixedPoint, hdf5meta.ClassBitfield, hdf5meta.ClassEnum:
-		if isBoolEnum(t) {
-			return strconv.AppendBool(nil, raw[0] != 0)
-		}
-		et := t
-		if t.Class == hdf5meta.ClassEnum {
-			et = t.Base
-		}
-		bo := elem.Order(et.BigEndian)
-		if et.Signed && et.Class == hdf5meta.ClassFixedPoint {
-			i, _ := elem.Int(raw, bo, et.Size)
-			return strconv.AppendInt(nil, i, 10)
-		}
-		u, _ := elem.Uint(raw, bo, et.Size)
-		return strconv.AppendUint(nil, u, 10)
-	}
-	// Strings, opaque and structured types: base64 of the bytes.
-	return appendBase64(nil, raw)
+	return b
 }
 
 // isNaNBytes reports whether raw is a NaN of the float type.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/greensight/vzarr/hdf5meta"
@@ -15,6 +14,7 @@ import (
 	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/netcdf4"
 	"github.com/greensight/vzarr/rangeio"
+	"github.com/greensight/vzarr/zarr"
 )
 
 // TranslateHDF5 writes the references of an HDF5 or netCDF-4 file,
@@ -81,13 +81,13 @@ func (t *h5translator) run() error {
 		if g.Path != "" {
 			prefix = g.Path + "/"
 		}
-		t.refs.add(prefix+".zgroup", Ref{Data: []byte(`{"zarr_format":2}`)})
+		t.refs.add(prefix+zarr.GroupKeyV2, Ref{Data: []byte(zarr.GroupV2JSON)})
 		var za attrsJSON
 		for _, a := range g.Attrs {
 			za.add(a.Name, t.attrValue(a))
 		}
 		if za.n > 0 {
-			t.refs.add(prefix+".zattrs", Ref{Data: []byte(asciiJSON(za.text()))})
+			t.refs.add(prefix+".zattrs", Ref{Data: []byte(zarr.EscapeNonASCII(za.text()))})
 		}
 		for _, d := range g.Dims {
 			t.res.Dimensions[d.Key()] = d.Size
@@ -241,7 +241,7 @@ type varPlan struct {
 	v      *netcdf4.Var
 	ds     *hdf5meta.Dataset
 	zt     *zType
-	za     zarray
+	za     zarr.ArrayV2
 	grid   []uint64 // chunks along each Zarr dimension
 	total  uint64   // chunks in the grid
 	h5rank int      // dataset rank (Zarr rank minus array-type dims)
@@ -269,7 +269,7 @@ type varPlan struct {
 const maxChunkBytes = 1 << 30
 
 func (p *varPlan) errTooBig() error {
-	return fmt.Errorf("%w: chunks of %v elements are too large to decode in memory", ErrUnsupported, p.za.chunks)
+	return fmt.Errorf("%w: chunks of %v elements are too large to decode in memory", ErrUnsupported, p.za.Chunks)
 }
 
 func (t *h5translator) variable(key string, v *netcdf4.Var) error {
@@ -290,7 +290,7 @@ func (t *h5translator) variable(key string, v *netcdf4.Var) error {
 	m := t.refs.mark()
 	zarrayAt := t.refs.Len()
 	t.refs.add(key+"/.zarray", Ref{})
-	t.refs.add(key+"/.zattrs", Ref{Data: []byte(asciiJSON(za.text()))})
+	t.refs.add(key+"/.zattrs", Ref{Data: []byte(zarr.EscapeNonASCII(za.text()))})
 	em := newChunkEmitter(t.refs, key, p.grid)
 	if p.zt.kind == kindFixed {
 		err = t.fixedChunks(p, em)
@@ -301,9 +301,14 @@ func (t *h5translator) variable(key string, v *netcdf4.Var) error {
 		t.refs.truncate(m) // variable adds its keys only once it has succeeded
 		return err
 	}
-	t.refs.setAt(zarrayAt, Ref{Data: []byte(asciiJSON(p.za.json()))})
-	t.res.Variables[key] = &VarInfo{Shape: nonNil(p.za.shape), Dims: p.dimNames, Chunks: nonNil(p.za.chunks),
-		Dtype: numpyName(p.za.dtype, p.zt.kind == kindVStr || p.zt.kind == kindObjRef)}
+	text, err := zarrayText(&p.za)
+	if err != nil {
+		t.refs.truncate(m)
+		return err
+	}
+	t.refs.setAt(zarrayAt, Ref{Data: text})
+	t.res.Variables[key] = &VarInfo{Shape: nonNil(p.za.Shape), Dims: p.dimNames, Chunks: nonNil(p.za.Chunks),
+		Dtype: p.za.DType.NumpyName()}
 	t.res.InlineBytes += em.inlineBytes
 	return nil
 }
@@ -357,30 +362,30 @@ func (t *h5translator) plan(key string, v *netcdf4.Var) (*varPlan, error) {
 	// Shape and dimensions: the view's (unlimited dimensions as long as
 	// their longest variable, then array-type dimensions).
 	p.dimNames = v.DimNames()
-	p.za.shape = v.Shape()
-	if len(p.za.shape) != len(ds.Space.Dims)+len(zt.extra) {
-		return nil, fmt.Errorf("%w: shape %v does not match the dataset's rank %d and array type", hdf5meta.ErrFormat, p.za.shape, len(ds.Space.Dims))
+	p.za.Shape = v.Shape()
+	if len(p.za.Shape) != len(ds.Space.Dims)+len(zt.extra) {
+		return nil, fmt.Errorf("%w: shape %v does not match the dataset's rank %d and array type", hdf5meta.ErrFormat, p.za.Shape, len(ds.Space.Dims))
 	}
 	switch ds.Layout.Class {
 	case hdf5meta.LayoutChunked:
-		p.za.chunks = append(slices.Clone(ds.Layout.ChunkDims), zt.extra...)
+		p.za.Chunks = append(slices.Clone(ds.Layout.ChunkDims), zt.extra...)
 	default:
-		for _, n := range p.za.shape {
-			p.za.chunks = append(p.za.chunks, max(n, 1))
+		for _, n := range p.za.Shape {
+			p.za.Chunks = append(p.za.Chunks, max(n, 1))
 		}
 	}
-	p.za.dtype = zt.dtype
-	p.grid = make([]uint64, len(p.za.shape))
+	p.za.DType = zt.dtype
+	p.grid = make([]uint64, len(p.za.Shape))
 	p.total = 1
-	for i, n := range p.za.shape {
-		p.grid[i] = (n + p.za.chunks[i] - 1) / p.za.chunks[i]
+	for i, n := range p.za.Shape {
+		p.grid[i] = (n + p.za.Chunks[i] - 1) / p.za.Chunks[i]
 		p.total *= p.grid[i]
 	}
 	// Chunk size in elements and bytes, saturating: chunks this translator
 	// may have to materialise (decode, fill) must fit in memory.
 	nelem := uint64(1)
 	for i := 0; i < p.h5rank; i++ {
-		c := p.za.chunks[i]
+		c := p.za.Chunks[i]
 		if c != 0 && nelem > maxChunkBytes/c {
 			nelem = maxChunkBytes + 1
 			break
@@ -410,7 +415,7 @@ func (t *h5translator) plan(key string, v *netcdf4.Var) (*varPlan, error) {
 		cfgs, why := zarrFilters(p.srcFilters, ds.Type, p.rawChunk)
 		p.exactWhy = why
 		if why == "" {
-			p.za.filters = cfgs
+			p.za.Filters = cfgs
 			p.out, _ = chainOf(cfgs)
 		}
 	}
@@ -437,7 +442,7 @@ func (t *h5translator) plan(key string, v *netcdf4.Var) (*varPlan, error) {
 	if p.fill == nil && zt.isNaNBytes(p.missing) {
 		p.fill = p.missing[:zt.size]
 	}
-	p.za.fill = zt.fillJSON(p.fill)
+	p.za.FillValue = zt.fillJSON(p.fill)
 	return p, nil
 }
 
@@ -445,7 +450,7 @@ func (t *h5translator) plan(key string, v *netcdf4.Var) (*varPlan, error) {
 // extent (shorter than its unlimited dimension).
 func (p *varPlan) extended() bool {
 	for i := 0; i < p.h5rank; i++ {
-		if p.za.shape[i] > p.ds.Space.Dims[i] {
+		if p.za.Shape[i] > p.ds.Space.Dims[i] {
 			return true
 		}
 	}
@@ -928,12 +933,12 @@ func (t *h5translator) fixedChunks(p *varPlan, em *chunkEmitter) error {
 // ownCodec chooses the codec of a variable whose chunks are all written
 // by the translator. Small variables are not worth compressing.
 func ownCodec(p *varPlan) {
-	p.za.filters = nil
-	p.za.compressor = ""
+	p.za.Filters = nil
+	p.za.Compressor = nil
 	p.out = &codecs.Chain{}
 	if int64(p.total)*int64(p.nelem)*int64(p.zt.size) > 64<<10 {
-		p.za.compressor = `{"id":"zlib","level":1}`
-		p.out, _ = chainOf([]rawJSON{p.za.compressor})
+		p.za.Compressor = codecs.Config{"id": "zlib", "level": 1}
+		p.out, _ = chainOf([]codecs.Config{p.za.Compressor})
 	}
 }
 
@@ -942,14 +947,14 @@ func ownCodec(p *varPlan) {
 func (t *h5translator) fillFallback(p *varPlan, fill []byte, stored *chunkList, missing int64, noEncoder bool, em *chunkEmitter) error {
 	zt := p.zt
 	if fill == nil && uniformElem(p.missing, zt.size) {
-		p.za.fill = zt.fillJSON(p.missing[:zt.size])
+		p.za.FillValue = zt.fillJSON(p.missing[:zt.size])
 	}
 	why := "writing them out would exceed the fill budget"
 	if noEncoder {
 		why = "their codecs have no Go encoder"
 	}
 	t.res.Warnings = append(t.res.Warnings, fmt.Sprintf("%s: %d never-written chunks read as fill_value %s, which xarray masks (%s)",
-		p.key, missing, string(p.za.fill), why))
+		p.key, missing, string(p.za.FillValue), why))
 	em.reset()
 	gap := newFillChunks(p, fill)
 	pf := t.prefetcher(p, stored)
@@ -1150,8 +1155,8 @@ func (t *h5translator) chunkRef(p *varPlan, c srcChunk) (Ref, error) {
 // zarrFilters maps an HDF5 filter pipeline to Zarr v2 filters, applied in
 // pipeline order (numcodecs decodes them in reverse, as libhdf5 does). It
 // returns why there is no exact mapping, or "".
-func zarrFilters(filters []hdf5meta.Filter, dt *hdf5meta.Datatype, rawChunk int) ([]rawJSON, string) {
-	var out []rawJSON
+func zarrFilters(filters []hdf5meta.Filter, dt *hdf5meta.Datatype, rawChunk int) ([]codecs.Config, string) {
+	var out []codecs.Config
 	length := rawChunk // bytes entering the next filter, -1 when unknown
 	for _, f := range filters {
 		switch f.ID {
@@ -1160,7 +1165,7 @@ func zarrFilters(filters []hdf5meta.Filter, dt *hdf5meta.Datatype, rawChunk int)
 			if len(f.Params) > 0 {
 				level = int(f.Params[0])
 			}
-			out = append(out, rawJSON(`{"id":"zlib","level":`+strconv.Itoa(level)+`}`))
+			out = append(out, codecs.Config{"id": "zlib", "level": level})
 			length = -1
 		case hdf5meta.FilterShuffle:
 			size := dt.Size
@@ -1170,27 +1175,27 @@ func zarrFilters(filters []hdf5meta.Filter, dt *hdf5meta.Datatype, rawChunk int)
 			if size > 1 && (length < 0 || length%size != 0) {
 				return nil, fmt.Sprintf("filter shuffle (id 2) of %d-byte elements applies to data that is not a whole number of elements (after %s), which numcodecs' shuffle rejects", size, prevName(filters, f))
 			}
-			out = append(out, rawJSON(`{"elementsize":`+strconv.Itoa(size)+`,"id":"shuffle"}`))
+			out = append(out, codecs.Config{"elementsize": size, "id": "shuffle"})
 		case hdf5meta.FilterFletcher32:
-			out = append(out, rawJSON(`{"id":"fletcher32"}`))
+			out = append(out, codecs.Config{"id": "fletcher32"})
 			if length >= 0 {
 				length += 4
 			}
 		case hdf5meta.FilterLZF:
-			out = append(out, rawJSON(`{"header":false,"id":"imagecodecs_lzf"}`))
+			out = append(out, codecs.Config{"header": false, "id": "imagecodecs_lzf"})
 			length = -1
 		case hdf5meta.FilterZstd:
 			level := 3
 			if len(f.Params) > 0 {
 				level = int(int32(f.Params[0]))
 			}
-			out = append(out, rawJSON(`{"id":"zstd","level":`+strconv.Itoa(level)+`}`))
+			out = append(out, codecs.Config{"id": "zstd", "level": level})
 			length = -1
 		case hdf5meta.FilterBlosc:
-			out = append(out, rawJSON(bloscConfig(f.Params)))
+			out = append(out, bloscConfig(f.Params))
 			length = -1
 		case hdf5meta.FilterLZ4:
-			out = append(out, rawJSON(`{"id":"imagecodecs_lz4h5"}`))
+			out = append(out, codecs.Config{"id": "imagecodecs_lz4h5"})
 			length = -1
 		default:
 			return nil, fmt.Sprintf("filter %s has no Zarr codec", filterName(f))
@@ -1208,7 +1213,7 @@ func prevName(filters []hdf5meta.Filter, f hdf5meta.Filter) string {
 	return "nothing"
 }
 
-func bloscConfig(params []uint32) string {
+func bloscConfig(params []uint32) codecs.Config {
 	cname, clevel, shuffle := "blosclz", 5, 1
 	names := []string{"blosclz", "lz4", "lz4hc", "snappy", "zlib", "zstd"}
 	if len(params) > 4 {
@@ -1220,18 +1225,14 @@ func bloscConfig(params []uint32) string {
 	if len(params) > 6 && int(params[6]) < len(names) {
 		cname = names[params[6]]
 	}
-	return fmt.Sprintf(`{"blocksize":0,"clevel":%d,"cname":%q,"id":"blosc","shuffle":%d}`, clevel, cname, shuffle)
+	return codecs.Config{"blocksize": 0, "clevel": clevel, "cname": cname, "id": "blosc", "shuffle": shuffle}
 }
 
 // chainOf builds an encoder for Zarr codec configurations, or returns an
 // error when one has no Go encoder.
-func chainOf(cfgs []rawJSON) (*codecs.Chain, error) {
+func chainOf(cfgs []codecs.Config) (*codecs.Chain, error) {
 	c := &codecs.Chain{}
-	for _, raw := range cfgs {
-		cfg, err := parseConfig(string(raw))
-		if err != nil {
-			return nil, err
-		}
+	for _, cfg := range cfgs {
 		codec, err := codecs.New(cfg)
 		if err != nil {
 			return nil, err

@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/greensight/vzarr/limits"
+	"github.com/greensight/vzarr/zarr"
 )
 
 // ErrBadRefs reports a reference file that cannot be read.
@@ -150,36 +151,14 @@ func readRefsObject(raw []byte, templates map[string]string, refs *Refs) error {
 }
 
 // eachMember calls fn with the key (a JSON string literal) and value of
-// every member of a JSON object, known to be valid JSON, in order.
+// every member of a JSON object, in order (zarr.EachMember: bare NaN and
+// Infinity pass through); structural errors wrap ErrBadRefs.
 func eachMember(data []byte, fn func(key, val []byte) error) error {
-	i := skipSpace(data, 0)
-	if i >= len(data) || data[i] != '{' {
-		return badRefs("not a JSON object")
+	err := zarr.EachMember(data, fn)
+	if errors.Is(err, zarr.ErrInvalid) {
+		return badRefs("%v", err)
 	}
-	i = skipSpace(data, i+1)
-	for i < len(data) && data[i] != '}' {
-		end, err := scanValue(data, i)
-		if err != nil {
-			return badRefs("%v", err)
-		}
-		key := data[i:end]
-		i = skipSpace(data, end)
-		if i >= len(data) || data[i] != ':' {
-			return badRefs("missing ':'")
-		}
-		i = skipSpace(data, i+1)
-		if end, err = scanValue(data, i); err != nil {
-			return badRefs("%v", err)
-		}
-		if err := fn(key, data[i:end]); err != nil {
-			return err
-		}
-		i = skipSpace(data, end)
-		if i < len(data) && data[i] == ',' {
-			i = skipSpace(data, i+1)
-		}
-	}
-	return nil
+	return err
 }
 
 // jsonKey decodes an object key: without escapes, a view of raw (no
@@ -251,7 +230,7 @@ func parseRefValue(val json.RawMessage, templates map[string]string) (Ref, error
 		}
 		return Inline([]byte(s)), nil
 	case '[':
-		parts, err := splitArray(val)
+		parts, err := zarr.SplitArray(val)
 		if err != nil {
 			return Ref{}, err
 		}
@@ -289,28 +268,6 @@ func parseRefValue(val json.RawMessage, templates map[string]string) (Ref, error
 		return Inline(buf.Bytes()), nil
 	}
 	return Ref{}, fmt.Errorf("unexpected value %.40s", string(val))
-}
-
-// splitArray splits a JSON array, known to be valid JSON, into elements.
-func splitArray(data []byte) ([][]byte, error) {
-	i := skipSpace(data, 0)
-	if i >= len(data) || data[i] != '[' {
-		return nil, errors.New("not an array")
-	}
-	i = skipSpace(data, i+1)
-	var out [][]byte
-	for i < len(data) && data[i] != ']' {
-		end, err := scanValue(data, i)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, data[i:end])
-		i = skipSpace(data, end)
-		if i < len(data) && data[i] == ',' {
-			i = skipSpace(data, i+1)
-		}
-	}
-	return out, nil
 }
 
 // expandTemplates replaces "{{name}}" (and, with vars, "{{ expr }}") in s.

@@ -2,50 +2,11 @@ package kerchunk
 
 import (
 	"encoding/base64"
-	"math"
+	"github.com/greensight/vzarr/zarr"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 )
-
-// appendFloat appends f as JSON the way Python's json module writes it:
-// shortest round-trip digits, NaN, Infinity and -Infinity as bare
-// literals (zarr reads .zattrs with Python's json, which accepts them).
-// float32 values are widened first, so Python gets the exact same number.
-func appendFloat(b []byte, f float64) []byte {
-	switch {
-	case math.IsNaN(f):
-		return append(b, "NaN"...)
-	case math.IsInf(f, 1):
-		return append(b, "Infinity"...)
-	case math.IsInf(f, -1):
-		return append(b, "-Infinity"...)
-	}
-	s := strconv.AppendFloat(b, f, 'g', -1, 64)
-	// Make integral floats look like floats (1.0, not 1), as Python does,
-	// so that readers keep them floating point.
-	tail := s[len(b):]
-	for _, c := range tail {
-		if c == '.' || c == 'e' || c == 'E' || c == 'n' || c == 'N' {
-			return s
-		}
-	}
-	return append(s, ".0"...)
-}
-
-// appendFillFloat appends a float fill value as Zarr v2 .zarray wants it:
-// "NaN", "Infinity", "-Infinity" as JSON strings, else a number.
-func appendFillFloat(b []byte, f float64) []byte {
-	switch {
-	case math.IsNaN(f):
-		return append(b, `"NaN"`...)
-	case math.IsInf(f, 1):
-		return append(b, `"Infinity"`...)
-	case math.IsInf(f, -1):
-		return append(b, `"-Infinity"`...)
-	}
-	return appendFloat(b, f)
-}
 
 // toValidUTF8 replaces each invalid byte by U+FFFD, as Python's
 // bytes.decode("utf-8", "replace") roughly does.
@@ -97,9 +58,9 @@ func appendValue(b []byte, v any) []byte {
 	case uint64:
 		return strconv.AppendUint(b, x, 10)
 	case float32:
-		return appendFloat(b, float64(x))
+		return zarr.AppendFloat(b, float64(x))
 	case float64:
-		return appendFloat(b, x)
+		return zarr.AppendFloat(b, x)
 	case []byte:
 		b = append(b, '[')
 		for i, c := range x {
@@ -112,9 +73,9 @@ func appendValue(b []byte, v any) []byte {
 	case []string:
 		return appendSlice(b, len(x), func(b []byte, i int) []byte { return appendJSONString(b, toValidUTF8(x[i])) })
 	case []float32:
-		return appendSlice(b, len(x), func(b []byte, i int) []byte { return appendFloat(b, float64(x[i])) })
+		return appendSlice(b, len(x), func(b []byte, i int) []byte { return zarr.AppendFloat(b, float64(x[i])) })
 	case []float64:
-		return appendSlice(b, len(x), func(b []byte, i int) []byte { return appendFloat(b, x[i]) })
+		return appendSlice(b, len(x), func(b []byte, i int) []byte { return zarr.AppendFloat(b, x[i]) })
 	case []int8:
 		return appendSlice(b, len(x), func(b []byte, i int) []byte { return strconv.AppendInt(b, int64(x[i]), 10) })
 	case []int16:
@@ -194,39 +155,4 @@ func appendBase64(b []byte, data []byte) []byte {
 	b = append(b, '"')
 	b = base64.StdEncoding.AppendEncode(b, data)
 	return append(b, '"')
-}
-
-// asciiJSON escapes every non-ASCII character of JSON text as \uXXXX (with
-// surrogate pairs above U+FFFF), as Python's json.dumps does by default:
-// zarr 2 decodes metadata as ASCII. Non-ASCII bytes only occur inside
-// strings, so the text stays equivalent.
-func asciiJSON(s string) string {
-	i := 0
-	for i < len(s) && s[i] < utf8.RuneSelf {
-		i++
-	}
-	if i == len(s) {
-		return s
-	}
-	b := make([]byte, 0, len(s)+16)
-	b = append(b, s[:i]...)
-	for _, r := range s[i:] {
-		if r < utf8.RuneSelf {
-			b = append(b, byte(r))
-			continue
-		}
-		if r > 0xffff {
-			r -= 0x10000
-			hi, lo := 0xd800+(r>>10), 0xdc00+(r&0x3ff)
-			b = appendU4(b, hi)
-			b = appendU4(b, lo)
-			continue
-		}
-		b = appendU4(b, r)
-	}
-	return string(b)
-}
-
-func appendU4(b []byte, r rune) []byte {
-	return append(b, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
 }

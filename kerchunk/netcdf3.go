@@ -10,6 +10,7 @@ import (
 	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/netcdf3"
 	"github.com/greensight/vzarr/rangeio"
+	"github.com/greensight/vzarr/zarr"
 )
 
 // TranslateNetCDF3 writes the references of a netCDF classic file (CDF-1,
@@ -68,13 +69,13 @@ func TranslateNetCDF3(ctx context.Context, r io.ReaderAt, size int64, url string
 	}
 	refs := NewRefs(16 + 4*len(f.Vars))
 	res.Refs = refs
-	refs.add(".zgroup", Ref{Data: []byte(`{"zarr_format":2}`)})
+	refs.add(zarr.GroupKeyV2, Ref{Data: []byte(zarr.GroupV2JSON)})
 	var ga attrsJSON
 	for _, a := range f.Attrs {
 		ga.add(a.Name, nc3AttrValue(a))
 	}
 	if ga.n > 0 {
-		refs.add(".zattrs", Ref{Data: []byte(asciiJSON(ga.text()))})
+		refs.add(".zattrs", Ref{Data: []byte(zarr.EscapeNonASCII(ga.text()))})
 	}
 	for _, d := range f.Dims {
 		res.Dimensions[d.Name] = uint64(d.Len)
@@ -110,36 +111,44 @@ func TranslateNetCDF3(ctx context.Context, r io.ReaderAt, size int64, url string
 			set = refs.Set
 		}
 		seen[v.Name] = true
-		za := zarray{dtype: rawJSON(`"` + v.Type.Dtype() + `"`)}
-		for _, n := range v.Shape {
-			za.shape = append(za.shape, uint64(n))
+		dt, err := zarr.ParseDTypeString(v.Type.Dtype())
+		if err != nil {
+			return nil, fmt.Errorf("%s: variable %q: %w", name, v.Name, err)
 		}
-		za.chunks = make([]uint64, len(za.shape))
-		for j, n := range za.shape {
-			za.chunks[j] = max(n, 1)
+		za := zarr.ArrayV2{DType: dt}
+		for _, n := range v.Shape {
+			za.Shape = append(za.Shape, uint64(n))
+		}
+		za.Chunks = make([]uint64, len(za.Shape))
+		for j, n := range za.Shape {
+			za.Chunks[j] = max(n, 1)
 		}
 		if v.IsRecord {
-			za.chunks[0] = 1
+			za.Chunks[0] = 1
 		}
 		var at attrsJSON
 		at.add("_ARRAY_DIMENSIONS", dimNamesJSON(v.Dims))
 		for _, a := range v.Attrs {
 			if a.Name == "_FillValue" && a.Type == v.Type {
 				if fb := nc3Fill(v, a); fb != nil {
-					za.fill = fb
+					za.FillValue = fb
 					continue
 				}
 			}
 			at.add(a.Name, nc3AttrValue(a))
 		}
-		set(v.Name+"/.zarray", Ref{Data: []byte(asciiJSON(za.json()))})
-		set(v.Name+"/.zattrs", Ref{Data: []byte(asciiJSON(at.text()))})
-		res.Variables[v.Name] = &VarInfo{Shape: nonNil(za.shape), Dims: append([]string{}, v.Dims...), Dtype: numpyName(za.dtype, false), Chunks: nonNil(za.chunks)}
+		text, err := zarrayText(&za)
+		if err != nil {
+			return nil, fmt.Errorf("%s: variable %q: %w", name, v.Name, err)
+		}
+		set(v.Name+"/.zarray", Ref{Data: text})
+		set(v.Name+"/.zattrs", Ref{Data: []byte(zarr.EscapeNonASCII(at.text()))})
+		res.Variables[v.Name] = &VarInfo{Shape: nonNil(za.Shape), Dims: append([]string{}, v.Dims...), Dtype: za.DType.NumpyName(), Chunks: nonNil(za.Chunks)}
 		res.VarOrder = append(res.VarOrder, v.Name)
 		if v.SlabSize() == 0 {
 			continue
 		}
-		idx := make([]uint64, len(za.shape))
+		idx := make([]uint64, len(za.Shape))
 		for k := int64(0); k < v.NumSlabs(); k++ {
 			if k%4096 == 4095 {
 				if err := ctx.Err(); err != nil {
@@ -207,7 +216,7 @@ func nc3Fill(v *netcdf3.Var, a netcdf3.Attr) []byte {
 		if v.Type == netcdf3.Float {
 			fl = float64(float32(fl))
 		}
-		return appendFillFloat(nil, fl)
+		return zarr.AppendFillFloat(nil, fl)
 	case netcdf3.Char:
 		return nil
 	}

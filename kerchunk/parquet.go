@@ -14,6 +14,7 @@ import (
 
 	"github.com/greensight/vzarr/internal/parquet"
 	"github.com/greensight/vzarr/limits"
+	"github.com/greensight/vzarr/zarr"
 )
 
 // Parquet references, in the layout of fsspec's LazyReferenceMapper:
@@ -41,41 +42,16 @@ type ParquetOptions struct {
 	RecordSize int
 }
 
-// zarrayGrid returns the chunk grid of a .zarray text.
+// zarrayGrid returns the chunk grid of a .zarray text ([1] for a scalar).
 func zarrayGrid(text string) ([]uint64, error) {
-	var m struct {
-		Shape  []uint64 `json:"shape"`
-		Chunks []uint64 `json:"chunks"`
-	}
-	members, err := lenientObject([]byte(text)) // fill_value may be a bare NaN
+	a, err := zarr.ParseArrayV2([]byte(text))
 	if err != nil {
 		return nil, err
 	}
-	for _, kv := range members {
-		switch kv.key {
-		case "shape":
-			err = json.Unmarshal(kv.val, &m.Shape)
-		case "chunks":
-			err = json.Unmarshal(kv.val, &m.Chunks)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %v", kv.key, err)
-		}
+	if g := a.Grid(); len(g) > 0 {
+		return g, nil
 	}
-	if len(m.Shape) != len(m.Chunks) {
-		return nil, fmt.Errorf("shape %v and chunks %v", m.Shape, m.Chunks)
-	}
-	g := make([]uint64, len(m.Shape))
-	for i := range g {
-		if m.Chunks[i] == 0 {
-			return nil, fmt.Errorf("chunk dimension 0")
-		}
-		g[i] = (m.Shape[i] + m.Chunks[i] - 1) / m.Chunks[i]
-	}
-	if len(g) == 0 {
-		g = []uint64{1}
-	}
-	return g, nil
+	return []uint64{1}, nil
 }
 
 // parseChunkKey returns the C-order chunk number of a chunk key "i.j.k".
@@ -136,7 +112,7 @@ func WriteParquetSet(s *Refs, put func(name string, data []byte) error, opts *Pa
 			continue
 		}
 		r := s.ref(i)
-		if !r.IsInline() || !json.Valid(bytes.ReplaceAll(bytes.ReplaceAll(r.Data, []byte("NaN"), []byte("0")), []byte("Infinity"), []byte("0"))) {
+		if !r.IsInline() || !json.Valid(zarr.QuoteNonFinite(r.Data)) {
 			return fmt.Errorf("parquet: metadata key %q does not hold JSON", k)
 		}
 		if nmeta > 0 {
@@ -429,91 +405,20 @@ func ReadParquetSetLimits(get func(name string) ([]byte, error), lim limits.Limi
 	return refs, nil
 }
 
-// lenientObject splits a JSON object into raw members, accepting the NaN,
-// Infinity and -Infinity literals Python's json module writes.
+// lenientObject splits a JSON object into raw members (eachMember), with
+// the NaN, Infinity and -Infinity literals Python's json module writes
+// kept as they are.
 func lenientObject(data []byte) ([]keyValue, error) {
-	i := skipSpace(data, 0)
-	if i >= len(data) || data[i] != '{' {
-		return nil, errors.New("not a JSON object")
-	}
-	i = skipSpace(data, i+1)
 	var out []keyValue
-	for i < len(data) && data[i] != '}' {
-		end, err := scanValue(data, i)
+	err := eachMember(data, func(k, v []byte) error {
+		key, err := jsonString(k)
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("object key: %v", err)
 		}
-		var key string
-		if err := json.Unmarshal(data[i:end], &key); err != nil {
-			return nil, fmt.Errorf("object key: %v", err)
-		}
-		i = skipSpace(data, end)
-		if i >= len(data) || data[i] != ':' {
-			return nil, errors.New("missing ':'")
-		}
-		i = skipSpace(data, i+1)
-		end, err = scanValue(data, i)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, keyValue{key, data[i:end]})
-		i = skipSpace(data, end)
-		if i < len(data) && data[i] == ',' {
-			i = skipSpace(data, i+1)
-		}
-	}
-	if i >= len(data) {
-		return nil, errors.New("unterminated object")
-	}
-	return out, nil
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// scanValue returns the end of the JSON value starting at i.
-func scanValue(b []byte, i int) (int, error) {
-	depth := 0
-	for j := i; j < len(b); j++ {
-		switch c := b[j]; c {
-		case '"':
-			j++
-			for j < len(b) && b[j] != '"' {
-				if b[j] == '\\' {
-					j++
-				}
-				j++
-			}
-			if j >= len(b) {
-				return 0, errors.New("unterminated string")
-			}
-			if depth == 0 {
-				return j + 1, nil
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth == 0 {
-				return j, nil // the end of a number or literal
-			}
-			depth--
-			if depth == 0 {
-				return j + 1, nil
-			}
-		case ',', ':', ' ', '\n', '\t', '\r':
-			if depth == 0 {
-				return j, nil
-			}
-		}
-	}
-	if depth == 0 && len(b) > i {
-		return len(b), nil
-	}
-	return 0, errors.New("unterminated value")
+		out = append(out, keyValue{key, v})
+		return nil
+	})
+	return out, err
 }
 
 // pqRows converts a record's references to refs file rows: path, offset

@@ -53,8 +53,8 @@ func TestParquetRoundTrip(t *testing.T) {
 			}
 			assert.Equal(t, want, got, "%s: %s", rel, k)
 		}
-		rep := verifyFile(t, abs, back, 0)
-		assert.True(t, rep.OK(), "%v", rep.Mismatches)
+		// Equal references: TestVerifyFixtures checks them against the
+		// source (through refread, which this package cannot import).
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/netcdf3"
+	"github.com/greensight/vzarr/zarr"
 )
 
 // Defaults of Options.
@@ -145,27 +146,8 @@ type Result struct {
 type VarInfo struct {
 	Shape  []uint64 `json:"shape"`
 	Dims   []string `json:"dims"`
-	Dtype  string   `json:"dtype"` // numpy's name: "float32", "S1", "str", ...
+	Dtype  string   `json:"dtype"` // zarr.DType.NumpyName: "float32", "S1", "str", ...
 	Chunks []uint64 `json:"chunks"`
-}
-
-// numpyName turns a Zarr dtype into numpy's type name.
-func numpyName(dtype rawJSON, vlenStr bool) string {
-	s := string(dtype)
-	if len(s) < 2 || s[0] != '"' {
-		return "compound"
-	}
-	s = s[1 : len(s)-1]
-	if len(s) >= 2 && s[1] == 'O' { // "|O": checked before the short-string case
-		if vlenStr {
-			return "str"
-		}
-		return "object"
-	}
-	if len(s) < 3 {
-		return s
-	}
-	return hdf5meta.NumpyName(s)
 }
 
 // ErrUnsupported reports a variable whose data the translator cannot
@@ -261,64 +243,8 @@ func gridChunks(dims, cdims []uint64) int64 {
 	return int64(n)
 }
 
-// zarray describes one Zarr v2 array.
-type zarray struct {
-	shape      []uint64
-	chunks     []uint64
-	dtype      rawJSON
-	fill       []byte // JSON of fill_value
-	filters    []rawJSON
-	compressor rawJSON // "" for null
-}
-
-func appendUints(b []byte, v []uint64) []byte {
-	b = append(b, '[')
-	for i, x := range v {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendUint(b, x, 10)
-	}
-	return append(b, ']')
-}
-
-// json returns the .zarray text (keys sorted, as zarr writes them).
-func (z *zarray) json() string {
-	b := make([]byte, 0, 256)
-	b = append(b, `{"chunks":`...)
-	b = appendUints(b, z.chunks)
-	b = append(b, `,"compressor":`...)
-	if z.compressor == "" {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, z.compressor...)
-	}
-	b = append(b, `,"dtype":`...)
-	b = append(b, z.dtype...)
-	b = append(b, `,"fill_value":`...)
-	if z.fill == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, z.fill...)
-	}
-	b = append(b, `,"filters":`...)
-	if len(z.filters) == 0 {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, f := range z.filters {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, f...)
-		}
-		b = append(b, ']')
-	}
-	b = append(b, `,"order":"C","shape":`...)
-	b = appendUints(b, z.shape)
-	b = append(b, `,"zarr_format":2}`...)
-	return string(b)
-}
+// zarrayText returns the .zarray text of a (zarr.ArrayV2.MarshalJSON).
+func zarrayText(a *zarr.ArrayV2) ([]byte, error) { return a.MarshalJSON() }
 
 // attrsJSON builds a .zattrs object from ordered members.
 type attrsJSON struct {

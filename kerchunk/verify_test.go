@@ -1,4 +1,4 @@
-package kerchunk
+package kerchunk_test
 
 import (
 	"bytes"
@@ -12,6 +12,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	. "github.com/greensight/vzarr/kerchunk"
+	"github.com/greensight/vzarr/refread"
 )
 
 // localFetch reads byte ranges of local files (absolute paths or file://).
@@ -35,13 +38,13 @@ func localFetch(_ context.Context, url string, off, n int64) ([]byte, error) {
 	return b, nil
 }
 
-func verifyFile(t *testing.T, path string, refs *Refs, sample int) *VerifyReport {
+func verifyFile(t *testing.T, path string, refs *Refs, sample int) *refread.VerifyReport {
 	f, err := os.Open(path)
 	require.NoError(t, err)
 	defer f.Close()
 	st, err := f.Stat()
 	require.NoError(t, err)
-	rep, err := Verify(context.Background(), refs, f, st.Size(), VerifyOptions{Sample: sample, Fetch: localFetch})
+	rep, err := refread.Verify(context.Background(), refs, f, st.Size(), refread.VerifyOptions{Sample: sample, Fetcher: refread.FetcherFunc(localFetch)})
 	require.NoError(t, err)
 	return rep
 }
@@ -49,11 +52,11 @@ func verifyFile(t *testing.T, path string, refs *Refs, sample int) *VerifyReport
 // TestVerifyFixtures checks every chunk of every fixture's references
 // against the source, without Python.
 func TestVerifyFixtures(t *testing.T) {
-	files := interopInputs(t, t.TempDir())
+	files := InteropInputs(t, t.TempDir())
 	for _, path := range files {
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
-			res, err := translateFile(path, Options{SkipUnsupported: true})
+			res, err := TranslateFile(path, Options{SkipUnsupported: true})
 			require.NoError(t, err)
 			// Round trip through JSON, as a reader would see them.
 			var buf bytes.Buffer
@@ -80,7 +83,7 @@ func TestVerifyDetectsDamage(t *testing.T) {
 		t.Skip("fixture missing")
 	}
 	abs, _ := filepath.Abs(path)
-	res, err := translateFile(abs, Options{})
+	res, err := TranslateFile(abs, Options{})
 	require.NoError(t, err)
 	refs := res.Refs
 	rep := verifyFile(t, abs, refs, 0)
@@ -117,7 +120,7 @@ func TestVerifyDetectsDamage(t *testing.T) {
 func TestFillBudgetFallback(t *testing.T) {
 	abs, err := filepath.Abs("testdata/nc4_edge.nc")
 	require.NoError(t, err)
-	res, err := translateFile(abs, Options{FillBudget: 1})
+	res, err := TranslateFile(abs, Options{FillBudget: 1})
 	require.NoError(t, err)
 	require.NotEmpty(t, res.Warnings)
 	assert.Contains(t, strings.Join(res.Warnings, "\n"), "zlib_nofill: ")
@@ -130,7 +133,7 @@ func TestFillBudgetFallback(t *testing.T) {
 
 	// With the default budget the chunks are written out and fill_value
 	// stays null: no mask for xarray.
-	res, err = translateFile(abs, Options{})
+	res, err = TranslateFile(abs, Options{})
 	require.NoError(t, err)
 	txt, _ = res.Refs.Text("zlib_nofill/.zarray")
 	assert.Contains(t, txt, `"fill_value":null`)

@@ -3,7 +3,6 @@ package refread
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/kerchunk/codecs"
 	"github.com/greensight/vzarr/limits"
+	"github.com/greensight/vzarr/zarr"
 )
 
 // Errors, for errors.Is.
@@ -73,7 +73,7 @@ type Array struct {
 	Path   string
 	Shape  []int
 	Chunks []int
-	DType  DType
+	DType  zarr.DType
 	// Order is 'C' or 'F'.
 	Order byte
 	// Fill is the .zarray fill_value as JSON ("null" for none).
@@ -83,26 +83,17 @@ type Array struct {
 	Filters    []codecs.Config
 	// Dims are the _ARRAY_DIMENSIONS of .zattrs (nil when absent).
 	Dims []string
-	// Attrs are the other attributes of .zattrs, as encoding/json decodes
-	// them (numbers are float64).
+	// Attrs are the other attributes of .zattrs, as zarr.ParseAttrs
+	// decodes them (numbers are json.Number; bare NaN and Infinity
+	// float64).
 	Attrs map[string]any
 	// Sep is the chunk key separator, "." or "/".
 	Sep string
+	// Meta is the parsed .zarray (zarr.ArrayV3Of turns it into Zarr v3
+	// metadata); the fields above are its view for reading.
+	Meta *zarr.ArrayV2
 
 	store *Store
-}
-
-// zarrayJSON is the JSON of a .zarray.
-type zarrayJSON struct {
-	Chunks     []int             `json:"chunks"`
-	Compressor json.RawMessage   `json:"compressor"`
-	DType      json.RawMessage   `json:"dtype"`
-	FillValue  json.RawMessage   `json:"fill_value"`
-	Filters    []json.RawMessage `json:"filters"`
-	Order      string            `json:"order"`
-	Shape      []int             `json:"shape"`
-	ZarrFormat int               `json:"zarr_format"`
-	DimSep     string            `json:"dimension_separator,omitempty"`
 }
 
 // Open returns the array at path ("tas", "group/tas"), from its .zarray
@@ -128,69 +119,38 @@ func (s *Store) Open(path string) (*Array, error) {
 }
 
 // NewArray parses the .zarray and .zattrs texts of the array at path
-// (attrs may be empty). The result has no store: use Store.Open to read.
+// (attrs may be empty) with package zarr. The result has no store: use
+// Store.Open to read. Errors wrap ErrBadMetadata, or ErrUnsupported for a
+// dtype zarr does not model.
 func NewArray(path string, zarray, zattrs []byte) (*Array, error) {
-	var z zarrayJSON
-	if err := json.Unmarshal(zarray, &z); err != nil {
-		return nil, fmt.Errorf("%w: %s/.zarray: %v", ErrBadMetadata, path, err)
-	}
-	var dt string
-	if err := json.Unmarshal(z.DType, &dt); err != nil {
-		return nil, fmt.Errorf("%w: %s: structured dtype %s", ErrUnsupported, path, string(z.DType))
-	}
-	dtype, err := ParseDType(dt)
+	z, err := zarr.ParseArrayV2(zarray)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if z.ZarrFormat != 2 {
-		return nil, fmt.Errorf("%w: %s/.zarray: zarr_format %d", ErrBadMetadata, path, z.ZarrFormat)
-	}
-	if len(z.Chunks) != len(z.Shape) {
-		return nil, fmt.Errorf("%w: %s/.zarray: %d chunk lengths for %d dimensions", ErrBadMetadata, path, len(z.Chunks), len(z.Shape))
-	}
-	for i := range z.Shape {
-		if z.Shape[i] < 0 || z.Chunks[i] <= 0 {
-			return nil, fmt.Errorf("%w: %s/.zarray: shape %v, chunks %v", ErrBadMetadata, path, z.Shape, z.Chunks)
+		if errors.Is(err, zarr.ErrUnsupported) {
+			return nil, fmt.Errorf("%w: %s/.zarray: %w", ErrUnsupported, path, err)
 		}
+		return nil, fmt.Errorf("%w: %s/.zarray: %w", ErrBadMetadata, path, err)
 	}
-	a := &Array{Path: path, Shape: z.Shape, Chunks: z.Chunks, DType: dtype, Order: 'C', Fill: z.FillValue, Sep: "."}
+	a := &Array{Path: path, DType: z.DType, Order: z.Order, Fill: z.FillValue, Sep: ".",
+		Compressor: z.Compressor, Filters: z.Filters, Meta: z}
 	if len(a.Fill) == 0 {
 		a.Fill = json.RawMessage("null")
 	}
-	switch z.Order {
-	case "", "C":
-	case "F":
-		a.Order = 'F'
-	default:
-		return nil, fmt.Errorf("%w: %s/.zarray: order %q", ErrBadMetadata, path, z.Order)
-	}
-	switch z.DimSep {
-	case "", ".":
-	case "/":
+	if z.DimensionSeparator == "/" {
 		a.Sep = "/"
-	default:
-		return nil, fmt.Errorf("%w: %s/.zarray: dimension_separator %q", ErrBadMetadata, path, z.DimSep)
 	}
-	if c := bytes.TrimSpace(z.Compressor); len(c) > 0 && string(c) != "null" {
-		if err := json.Unmarshal(c, &a.Compressor); err != nil {
-			return nil, fmt.Errorf("%w: %s/.zarray: compressor: %v", ErrBadMetadata, path, err)
+	for i := range z.Shape {
+		if z.Shape[i] > math.MaxInt || z.Chunks[i] > math.MaxInt {
+			return nil, fmt.Errorf("%w: %s/.zarray: shape %v, chunks %v", ErrUnsupported, path, z.Shape, z.Chunks)
 		}
+		a.Shape = append(a.Shape, int(z.Shape[i]))
+		a.Chunks = append(a.Chunks, int(z.Chunks[i]))
 	}
-	for _, f := range z.Filters {
-		var cfg codecs.Config
-		if err := json.Unmarshal(f, &cfg); err != nil {
-			return nil, fmt.Errorf("%w: %s/.zarray: filters: %v", ErrBadMetadata, path, err)
-		}
-		a.Filters = append(a.Filters, cfg)
+	if a.Shape == nil {
+		a.Shape, a.Chunks = []int{}, []int{}
 	}
 	if len(bytes.TrimSpace(zattrs)) > 0 {
-		if err := json.Unmarshal(zattrs, &a.Attrs); err != nil {
-			// Python's json writes NaN and Infinity, which encoding/json
-			// refuses: read those attributes as the floats they are.
-			var err2 error
-			if a.Attrs, err2 = unmarshalLenient(zattrs); err2 != nil {
-				return nil, fmt.Errorf("%w: %s/.zattrs: %v", ErrBadMetadata, path, err)
-			}
+		if a.Attrs, err = zarr.ParseAttrs(zattrs); err != nil {
+			return nil, fmt.Errorf("%w: %s/.zattrs: %w", ErrBadMetadata, path, err)
 		}
 		if d, ok := a.Attrs["_ARRAY_DIMENSIONS"].([]any); ok {
 			for _, x := range d {
@@ -201,92 +161,6 @@ func NewArray(path string, zarray, zattrs []byte) (*Array, error) {
 		}
 	}
 	return a, nil
-}
-
-// unmarshalLenient decodes JSON whose numbers may be NaN, Infinity or
-// -Infinity (outside strings).
-func unmarshalLenient(b []byte) (map[string]any, error) {
-	var m map[string]any
-	if err := json.Unmarshal(rewriteNonFinite(b, `"\u0000NaN"`, `"\u0000+Inf"`, `"\u0000-Inf"`), &m); err != nil {
-		return nil, err
-	}
-	for k, v := range m {
-		m[k] = fixSpecial(v)
-	}
-	return m, nil
-}
-
-// QuoteNonFinite returns JSON text in which the bare NaN, Infinity and
-// -Infinity tokens that Python's json module writes (outside strings) are
-// the strings "NaN", "Infinity" and "-Infinity", as Zarr writes float fill
-// values, so that encoding/json reads it; b itself when it has none.
-func QuoteNonFinite(b []byte) []byte {
-	return rewriteNonFinite(b, `"NaN"`, `"Infinity"`, `"-Infinity"`)
-}
-
-// rewriteNonFinite replaces the bare NaN, Infinity and -Infinity tokens of
-// JSON text (outside strings) with nan, inf and ninf.
-func rewriteNonFinite(b []byte, nan, inf, ninf string) []byte {
-	if !bytes.Contains(b, []byte("NaN")) && !bytes.Contains(b, []byte("Infinity")) {
-		return b
-	}
-	out := make([]byte, 0, len(b)+16)
-	inStr, esc := false, false
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if inStr {
-			out = append(out, c)
-			switch {
-			case esc:
-				esc = false
-			case c == '\\':
-				esc = true
-			case c == '"':
-				inStr = false
-			}
-			continue
-		}
-		switch {
-		case c == '"':
-			inStr = true
-			out = append(out, c)
-		case bytes.HasPrefix(b[i:], []byte("NaN")):
-			out = append(out, nan...)
-			i += 2
-		case bytes.HasPrefix(b[i:], []byte("-Infinity")):
-			out = append(out, ninf...)
-			i += 8
-		case bytes.HasPrefix(b[i:], []byte("Infinity")):
-			out = append(out, inf...)
-			i += 7
-		default:
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-func fixSpecial(v any) any {
-	switch x := v.(type) {
-	case string:
-		switch x {
-		case "\x00NaN":
-			return math.NaN()
-		case "\x00-Inf":
-			return math.Inf(-1)
-		case "\x00+Inf":
-			return math.Inf(1)
-		}
-	case []any:
-		for i := range x {
-			x[i] = fixSpecial(x[i])
-		}
-	case map[string]any:
-		for k := range x {
-			x[k] = fixSpecial(x[k])
-		}
-	}
-	return v
 }
 
 // Len returns the number of elements.
@@ -301,7 +175,7 @@ func (a *Array) Len() int {
 // AttrFloat returns an attribute as a float64 (numbers, or one-element lists
 // of a number).
 func (a *Array) AttrFloat(name string) (float64, bool) {
-	return AsFloat(a.Attrs[name])
+	return zarr.AsFloat(a.Attrs[name])
 }
 
 // AttrString returns a string attribute.
@@ -310,38 +184,11 @@ func (a *Array) AttrString(name string) (string, bool) {
 	return s, ok
 }
 
-// AsFloat converts a decoded JSON attribute value to a float64: a number,
-// a one-element list of a number, or one of the strings "NaN",
-// "Infinity", "-Infinity".
-func AsFloat(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case json.Number:
-		f, err := x.Float64()
-		return f, err == nil
-	case []any:
-		if len(x) == 1 {
-			return AsFloat(x[0])
-		}
-	case string:
-		switch x {
-		case "NaN":
-			return math.NaN(), true
-		case "Infinity":
-			return math.Inf(1), true
-		case "-Infinity":
-			return math.Inf(-1), true
-		}
-	}
-	return 0, false
-}
-
 // Data holds the values of an array in C order: one of Float (dtype kind
 // 'f'), Int (kinds 'b', 'i', 'u', 'M', 'm') or Str (kinds 'S', 'U', 'O').
 type Data struct {
 	Shape []int
-	DType DType
+	DType zarr.DType
 	Float []float64
 	Int   []int64
 	Str   []string
@@ -516,6 +363,10 @@ func (a *Array) ReadChunks(ctx context.Context, want func(idx []int) bool) (*Dat
 	if a.store == nil {
 		return nil, fmt.Errorf("refread: %s: array has no store", a.Path)
 	}
+	switch k := a.DType.Kind; {
+	case a.DType.IsStructured() || k == 'c' || k == 'V':
+		return nil, fmt.Errorf("%w: %s: reading values of dtype %s", ErrUnsupported, a.Path, a.DType.Str)
+	}
 	ch, err := a.chain()
 	if err != nil {
 		return nil, err
@@ -646,76 +497,25 @@ type element struct {
 	s string
 }
 
-// fillElement returns the fill value as an element.
+// fillElement returns the fill value as an element (zarr decodes it).
 func (a *Array) fillElement() (element, error) {
-	raw := bytes.TrimSpace(a.Fill)
-	if len(raw) == 0 || string(raw) == "null" {
+	b, err := a.DType.DecodeFill(a.Fill)
+	if err != nil {
+		return element{}, fmt.Errorf("%w: %s: %w", ErrBadMetadata, a.Path, err)
+	}
+	switch {
+	case b == nil:
 		return element{}, nil
+	case a.DType.Kind == 'O':
+		return element{s: string(b)}, nil
+	case a.DType.Kind == 'f':
+		return element{f: a.DType.Float64At(b)}, nil
+	case a.DType.IsInteger():
+		return element{i: a.DType.Int64At(b)}, nil
+	case a.DType.Kind == 'S' || a.DType.Kind == 'U':
+		return element{s: a.DType.StringAt(b)}, nil
 	}
-	bad := func() (element, error) {
-		return element{}, fmt.Errorf("%w: %s: fill_value %s for dtype %s", ErrBadMetadata, a.Path, string(raw), a.DType.Str)
-	}
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return bad()
-	}
-	switch a.DType.Kind {
-	case 'f':
-		f, ok := AsFloat(v)
-		if !ok {
-			return bad()
-		}
-		return element{f: f}, nil
-	case 'b':
-		switch x := v.(type) {
-		case bool:
-			if x {
-				return element{i: 1}, nil
-			}
-			return element{}, nil
-		case json.Number:
-			n, err := x.Int64()
-			if err != nil {
-				return bad()
-			}
-			return element{i: min(n, 1)}, nil
-		}
-		return bad()
-	case 'i', 'u', 'M', 'm':
-		x, ok := v.(json.Number)
-		if !ok {
-			return bad()
-		}
-		if n, err := x.Int64(); err == nil {
-			return element{i: n}, nil
-		}
-		if u, err := strconv.ParseUint(x.String(), 10, 64); err == nil {
-			return element{i: int64(u)}, nil
-		}
-		if f, err := x.Float64(); err == nil && f == math.Trunc(f) {
-			return element{i: int64(f)}, nil
-		}
-		return bad()
-	case 'S':
-		s, ok := v.(string)
-		if !ok {
-			return bad()
-		}
-		b, err := base64.StdEncoding.DecodeString(s)
-		if err != nil {
-			return bad()
-		}
-		return element{s: a.DType.stringAt(b)}, nil
-	case 'U', 'O':
-		s, ok := v.(string)
-		if !ok {
-			return element{}, nil
-		}
-		return element{s: s}, nil
-	}
-	return bad()
+	return element{}, fmt.Errorf("%w: %s: dtype %s", ErrUnsupported, a.Path, a.DType.Str)
 }
 
 // readChunk fetches, decodes and places the chunk at grid index idx; a
@@ -765,11 +565,11 @@ func (a *Array) readChunk(ctx context.Context, ch *chain, idx []int, fill elemen
 	dt := a.DType
 	switch {
 	case dt.Kind == 'f':
-		a.placeChunk(idx, d, func(i int) element { return element{f: dt.float64At(dec[i*es:])} })
+		a.placeChunk(idx, d, func(i int) element { return element{f: dt.Float64At(dec[i*es:])} })
 	case dt.IsInteger():
-		a.placeChunk(idx, d, func(i int) element { return element{i: dt.int64At(dec[i*es:])} })
+		a.placeChunk(idx, d, func(i int) element { return element{i: dt.Int64At(dec[i*es:])} })
 	default:
-		a.placeChunk(idx, d, func(i int) element { return element{s: dt.stringAt(dec[i*es : (i+1)*es])} })
+		a.placeChunk(idx, d, func(i int) element { return element{s: dt.StringAt(dec[i*es : (i+1)*es])} })
 	}
 	return nil
 }
@@ -854,4 +654,83 @@ func set(d *Data, i int, e element) {
 	default:
 		d.Str[i] = e.s
 	}
+}
+
+// ChunkBytes returns the chunk at grid index idx as a Zarr reader holds it
+// once the codec chain has run and before it interprets the elements: the
+// bytes of its elements (any fixed-size dtype, structured and complex
+// included, in the array's byte order), or, for object dtypes stored with
+// vlen-utf8, vlen-bytes or vlen-array, its items. A chunk without a
+// reference is the fill value repeated; with a null fill value, or for
+// object dtypes, that is an error (a reader would return uninitialised
+// memory). Errors wrap ErrBadRef, ErrBadMetadata or ErrUnsupported.
+func (a *Array) ChunkBytes(ctx context.Context, idx []int) (raw []byte, items [][]byte, err error) {
+	if a.store == nil {
+		return nil, nil, fmt.Errorf("refread: %s: array has no store", a.Path)
+	}
+	if len(idx) != len(a.Shape) {
+		return nil, nil, fmt.Errorf("refread: %s: chunk index %v for %d dimensions", a.Path, idx, len(a.Shape))
+	}
+	filters := a.Filters
+	vlen := ""
+	if len(filters) > 0 {
+		switch id := zarr.CodecID(filters[0]); id {
+		case zarr.VLenUTF8, zarr.VLenBytes, zarr.VLenArray:
+			vlen, filters = id, filters[1:]
+		}
+	}
+	if vlen == "" && a.DType.Kind == 'O' {
+		return nil, nil, fmt.Errorf("%w: %s: object dtype without a vlen codec", ErrUnsupported, a.Path)
+	}
+	nelem := limits.Product(a.Chunks)
+	if n := limits.Mul(nelem, uint64(max(a.DType.Size, 1))); n > codecs.MaxDecoded {
+		return nil, nil, fmt.Errorf("%w: %s: chunks %v of %s hold %d bytes, more than the %d a chunk may decode to", ErrUnsupported, a.Path, a.Chunks, a.DType.Str, n, int64(codecs.MaxDecoded))
+	}
+	chain, err := codecs.NewChain(filters, a.Compressor)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrUnsupported, a.Path, err)
+	}
+	key := a.ChunkKey(idx)
+	a.store.mu.Lock()
+	ref, ok := a.store.refs.Get(key)
+	a.store.mu.Unlock()
+	if !ok {
+		if vlen != "" {
+			return nil, nil, fmt.Errorf("%w: %s: no reference, and arrays of variable-length items have no fill_value to read instead", ErrBadRef, key)
+		}
+		fill, err := a.DType.DecodeFill(a.Fill)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %s: %w", ErrBadMetadata, a.Path, err)
+		}
+		if fill == nil {
+			return nil, nil, fmt.Errorf("%w: %s: no reference and fill_value null: a reader returns uninitialised memory", ErrBadRef, key)
+		}
+		return bytes.Repeat(fill, int(nelem)), nil, nil
+	}
+	data := ref.Data
+	if !ref.IsInline() {
+		if data, err = a.store.fetch.Fetch(ctx, ref.URL, ref.Offset, ref.Length); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", key, err)
+		}
+		if ref.Length >= 0 && int64(len(data)) != ref.Length {
+			return nil, nil, fmt.Errorf("%w: %s: read %d bytes of a %d-byte range", ErrBadRef, key, len(data), ref.Length)
+		}
+	}
+	dec, err := chain.Decode(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %v", ErrBadRef, key, err)
+	}
+	if vlen == "" {
+		if want := nelem * uint64(a.DType.Size); uint64(len(dec)) != want {
+			return nil, nil, fmt.Errorf("%w: %s: chunk decodes to %d bytes, want %d", ErrBadRef, key, len(dec), want)
+		}
+		return dec, nil, nil
+	}
+	if items, err = codecs.VLenItems(dec); err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %v", ErrBadRef, key, err)
+	}
+	if uint64(len(items)) != nelem {
+		return nil, nil, fmt.Errorf("%w: %s: chunk holds %d items, want %d", ErrBadRef, key, len(items), nelem)
+	}
+	return nil, items, nil
 }

@@ -3,7 +3,8 @@
 // would return, without Python.
 //
 // A Store wraps a kerchunk.Refs. Store.Open parses an array's .zarray and
-// .zattrs; Array.Read fetches every chunk (inline data, or a byte range of
+// .zattrs with package zarr (the one model of the metadata: dtypes, fill
+// values, Python's NaN); Array.Read fetches every chunk (inline data, or a byte range of
 // a URL through a Fetcher), runs the codec chain as zarr does (the
 // compressor, then the filters in reverse, with the Go codecs of package
 // kerchunk/codecs), fills chunks that have no reference with fill_value
@@ -18,5 +19,7 @@
 //
 // refread is meant for coordinates and other small arrays (package
 // combine reads time, latitude and longitude with it): Read materialises
-// the whole array.
+// the whole array. Array.ChunkBytes reads one chunk of any dtype as its
+// decoded bytes (or vlen items); Verify uses it to compare references
+// with their source file, read directly by kerchunk.Source.
 package refread

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/greensight/vzarr/internal/cf"
 )
 
 // ErrInvalid reports Options or a DatasetInfo that cannot make an Item.
@@ -457,5 +459,5 @@ func hasXY(info *DatasetInfo, dims []string) bool {
 // missing, as for a plain "lon" coordinate).
 func isDegrees(unit string) bool {
 	u := strings.ToLower(unit)
-	return u == "" || u == "degrees" || u == "degree" || slices.Contains(lonUnits, u) || slices.Contains(latUnits, u)
+	return u == "" || u == "degrees" || u == "degree" || cf.IsLonUnits(u) || cf.IsLatUnits(u)
 }

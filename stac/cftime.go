@@ -14,18 +14,11 @@ import (
 // ErrTimeUnits reports CF time units or a calendar that cannot be decoded.
 var ErrTimeUnits = errors.New("stac: cannot decode CF time")
 
-// cfTime decodes numeric time coordinates: CF units and calendars through
-// internal/cftime, which decodes them as xarray does, and also "weeks",
-// "months" and "years", which some files use: whole calendar months from
-// the reference date (fixed 30-day months in the 360-day calendar).
+// cfTime decodes numeric time coordinates: CF units and calendars as
+// xarray decodes them, and also "weeks", "months" and "years", which some
+// files use (cftime.Decoder).
 type cfTime struct {
-	u *cftime.Units
-	// scale converts a value to u's unit: 7 for weeks (u in days), 30 and
-	// 360 for months and years of the 360-day calendar, else 1.
-	scale float64
-	// months is 1 ("months") or 12 ("years") for calendar arithmetic from
-	// u's epoch (u is then in days), else 0.
-	months int
+	d *cftime.Decoder
 }
 
 // parseCFTime parses CF time units ("days since 1850-01-01 00:00:00") and
@@ -35,57 +28,23 @@ func parseCFTime(units, calName string) (*cfTime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrTimeUnits, err)
 	}
-	unit, since, ok := strings.Cut(strings.TrimSpace(units), " since ")
-	if !ok {
-		return nil, fmt.Errorf("%w: units %q are not \"<unit> since <date>\"", ErrTimeUnits, units)
-	}
-	ct := &cfTime{scale: 1}
-	unit = strings.ToLower(strings.TrimSpace(unit))
-	switch unit {
-	case "weeks", "week":
-		unit, ct.scale = "days", 7
-	case "months", "month":
-		unit, ct.months = "days", 1
-	case "years", "year", "common_years", "common_year":
-		unit, ct.months = "days", 12
-	}
-	if cal == cftime.Day360 && ct.months != 0 {
-		// In the 360-day calendar months and years have a fixed length.
-		ct.scale, ct.months = float64(ct.months)*30, 0
-	}
-	if ct.u, err = cftime.ParseUnits(unit+" since "+since, cal); err != nil {
+	d, err := cftime.NewDecoder(strings.TrimSpace(units), cal)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrTimeUnits, err)
 	}
-	return ct, nil
+	return &cfTime{d: d}, nil
 }
+
+// calendar is the calendar of the units.
+func (ct *cfTime) calendar() cftime.Calendar { return ct.d.Units.Calendar }
 
 // unitSeconds is the length of one unit in seconds; 0 for calendar months
 // and years.
-func (ct *cfTime) unitSeconds() float64 {
-	if ct.months != 0 {
-		return 0
-	}
-	return float64(ct.u.Unit) / 1e9 * ct.scale
-}
+func (ct *cfTime) unitSeconds() float64 { return ct.d.UnitSeconds() }
 
 // decode turns a coordinate value into an instant of the calendar.
 func (ct *cfTime) decode(v float64) (cftime.Instant, error) {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return cftime.Instant{}, fmt.Errorf("%w: value %v", ErrTimeUnits, v)
-	}
-	cal := ct.u.Calendar
-	if ct.months != 0 {
-		n := v * float64(ct.months)
-		if n != math.Trunc(n) || math.Abs(n) > 1e7 {
-			return cftime.Instant{}, fmt.Errorf("%w: %v months is not a whole number of months", ErrTimeUnits, n)
-		}
-		in, err := cal.Instant(cal.AddMonths(cal.Date(ct.u.Epoch), int64(n)))
-		if err != nil {
-			return cftime.Instant{}, fmt.Errorf("%w: %w", ErrTimeUnits, err)
-		}
-		return in, nil
-	}
-	in, err := ct.u.Decode(v * ct.scale)
+	in, err := ct.d.Decode(v)
 	if err != nil {
 		return cftime.Instant{}, fmt.Errorf("%w: %w", ErrTimeUnits, err)
 	}
@@ -100,7 +59,7 @@ func (ct *cfTime) decode(v float64) (cftime.Instant, error) {
 // converted to the Gregorian calendar.
 func (ct *cfTime) toTime(in cftime.Instant) time.Time {
 	var t cftime.Time
-	switch cal := ct.u.Calendar; cal {
+	switch cal := ct.calendar(); cal {
 	case cftime.Standard, cftime.ProlepticGregorian, cftime.Julian:
 		// Their day numbers are all Julian day numbers.
 		t = cftime.ProlepticGregorian.Date(in)
@@ -192,7 +151,7 @@ func summarizeTimes(ct *cfTime, vals []float64, complete bool) (*timeAxis, error
 		if err != nil {
 			return nil, err
 		}
-		dates[i] = ct.u.Calendar.Date(in)
+		dates[i] = ct.calendar().Date(in)
 	}
 	if k := monthlyStep(dates); k != 0 {
 		ax.spacing = SpacingRegular

@@ -10,9 +10,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/greensight/vzarr/internal/cf"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/refread"
+	"github.com/greensight/vzarr/zarr"
 )
 
 // ErrReferences reports a reference set FromReferences cannot describe.
@@ -68,23 +70,14 @@ func (o *RefOptions) norm() {
 	}
 }
 
-// zarray is the part of a .zarray document FromReferences describes
-// (refread reads the arrays).
-type zarray struct {
-	Shape     []int64         `json:"shape"`
-	Chunks    []int64         `json:"chunks"`
-	Dtype     json.RawMessage `json:"dtype"`
-	FillValue json.RawMessage `json:"fill_value"`
-}
-
 // zvar is one root-level array of the reference set.
 type zvar struct {
-	name  string
-	meta  zarray
-	attrs map[string]any
-	dims  []string
-	dt    refread.DType
-	dtErr error
+	name          string
+	meta          *zarr.ArrayV2
+	shape, chunks []int64
+	attrs         map[string]any
+	dims          []string
+	dt            zarr.DType
 }
 
 func (v *zvar) attr(name string) string { return attrString(v.attrs, name) }
@@ -166,16 +159,21 @@ func (d *describer) load() error {
 			return fmt.Errorf("%w: %s is not inline metadata", ErrReferences, key)
 		}
 		v := &zvar{name: name, attrs: map[string]any{}}
-		if err := json.Unmarshal(refread.QuoteNonFinite([]byte(text)), &v.meta); err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrReferences, key, err)
+		meta, err := zarr.ParseArrayV2([]byte(text))
+		if errors.Is(err, zarr.ErrUnsupported) {
+			d.warnf("array %q: %v: left out", name, err)
+			continue
 		}
-		if len(v.meta.Chunks) != len(v.meta.Shape) {
-			return fmt.Errorf("%w: %s: chunks %v do not match shape %v", ErrReferences, key, v.meta.Chunks, v.meta.Shape)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrReferences, key, err)
 		}
-		for i, c := range v.meta.Chunks {
-			if c <= 0 || v.meta.Shape[i] < 0 {
-				return fmt.Errorf("%w: %s: bad shape %v or chunks %v", ErrReferences, key, v.meta.Shape, v.meta.Chunks)
+		v.meta, v.dt = meta, meta.DType
+		for i := range meta.Shape {
+			if meta.Shape[i] > math.MaxInt64 || meta.Chunks[i] > math.MaxInt64 {
+				return fmt.Errorf("%w: %s: bad shape %v or chunks %v", ErrReferences, key, meta.Shape, meta.Chunks)
 			}
+			v.shape = append(v.shape, int64(meta.Shape[i]))
+			v.chunks = append(v.chunks, int64(meta.Chunks[i]))
 		}
 		if text, ok := d.refs.Text(name + "/.zattrs"); ok {
 			attrs, err := parseAttrs(text)
@@ -185,12 +183,11 @@ func (d *describer) load() error {
 			v.attrs = attrs
 		}
 		dims, ok := attrStrings(v.attrs, "_ARRAY_DIMENSIONS")
-		if !ok || len(dims) != len(v.meta.Shape) {
+		if !ok || len(dims) != len(v.shape) {
 			d.warnf("array %q has no valid _ARRAY_DIMENSIONS: left out", name)
 			continue
 		}
 		v.dims = dims
-		v.dt, v.dtErr = parseDtype(v.meta.Dtype)
 		d.vars[name] = v
 		d.order = append(d.order, name)
 	}
@@ -263,7 +260,7 @@ func (d *describer) describe() error {
 	var dimOrder []string
 	addDims := func(v *zvar) {
 		for i, dim := range v.dims {
-			n := v.meta.Shape[i]
+			n := v.shape[i]
 			if old, ok := sizes[dim]; ok {
 				if old != n {
 					d.warnf("dimension %q has length %d in %q but %d elsewhere", dim, n, v.name, old)
@@ -315,9 +312,9 @@ func (d *describer) variable(v *zvar) Variable {
 	out := Variable{
 		Name:        v.name,
 		Dims:        slices.Clone(v.dims),
-		Shape:       slices.Clone(v.meta.Shape),
-		Chunks:      slices.Clone(v.meta.Chunks),
-		DataType:    numpyName(v.dt),
+		Shape:       slices.Clone(v.shape),
+		Chunks:      slices.Clone(v.chunks),
+		DataType:    v.dt.NumpyName(),
 		Unit:        v.attr("units"),
 		Description: v.attr("long_name"),
 		Auxiliary:   d.aux[v.name],
@@ -325,9 +322,7 @@ func (d *describer) variable(v *zvar) Variable {
 	if out.Description == "" {
 		out.Description = v.attr("description")
 	}
-	if v.dtErr != nil {
-		out.DataType = "other"
-	} else if v.dt.Kind == 'i' && strings.EqualFold(v.attr("_Unsigned"), "true") {
+	if v.dt.Kind == 'i' && strings.EqualFold(v.attr("_Unsigned"), "true") {
 		out.DataType = "u" + out.DataType // netCDF-3's unsigned bytes
 	}
 	// The no-data value xarray masks: _FillValue, else the Zarr
@@ -370,8 +365,8 @@ func (d *describer) describeDim(dd *Dimension, cv *zvar) {
 	dd.Unit = cv.attr("units")
 	dd.Description = cv.attr("long_name")
 	dd.Axis = detectAxis(cv)
-	if cv.dtErr != nil {
-		d.warnf("coordinate %q: %v", cv.name, cv.dtErr)
+	if !numeric(cv.dt) && !cv.dt.IsString() {
+		d.warnf("coordinate %q: dtype %s is neither numeric nor text", cv.name, cv.dt.NumpyName())
 		return
 	}
 	if dd.Axis == AxisT && cv.dt.Kind != 'M' && !strings.Contains(dd.Unit, " since ") {
@@ -452,7 +447,7 @@ func (d *describer) crsOf(dim string) any {
 }
 
 // summarizeNumbers fills a dimension's extent, spacing and values.
-func summarizeNumbers(dd *Dimension, vals []float64, complete bool, dt refread.DType, maxValues int) {
+func summarizeNumbers(dd *Dimension, vals []float64, complete bool, dt zarr.DType, maxValues int) {
 	lo, hi := math.Inf(1), math.Inf(-1)
 	finite := 0
 	for _, v := range vals {
@@ -566,15 +561,10 @@ func (d *describer) bbox() {
 	d.info.BBox = &b
 }
 
-var (
-	lonUnits = []string{"degrees_east", "degree_east", "degree_e", "degrees_e", "degreee", "degreese"}
-	latUnits = []string{"degrees_north", "degree_north", "degree_n", "degrees_n", "degreen", "degreesn"}
-)
-
 // isGeographic reports whether a coordinate holds longitudes or latitudes.
 func isGeographic(v *zvar) bool {
 	u := strings.ToLower(v.attr("units"))
-	if slices.Contains(lonUnits, u) || slices.Contains(latUnits, u) {
+	if cf.IsLonUnits(u) || cf.IsLatUnits(u) {
 		return true
 	}
 	switch strings.ToLower(v.attr("standard_name")) {
@@ -599,10 +589,10 @@ func detectAxis(v *zvar) Axis {
 	name := strings.ToLower(v.name)
 	switch {
 	case axis == "X", sn == "longitude", sn == "grid_longitude", sn == "projection_x_coordinate",
-		slices.Contains(lonUnits, units):
+		cf.IsLonUnits(units):
 		return AxisX
 	case axis == "Y", sn == "latitude", sn == "grid_latitude", sn == "projection_y_coordinate",
-		slices.Contains(latUnits, units):
+		cf.IsLatUnits(units):
 		return AxisY
 	case axis == "T", sn == "time", strings.Contains(units, " since "), v.dt.Kind == 'M':
 		return AxisT
@@ -650,31 +640,22 @@ var numpyTimeUnits = map[string]string{
 	"m": "minutes", "h": "hours", "D": "days", "W": "weeks",
 }
 
-// fillValue reads a .zarray fill_value as a no-data value.
-func fillValue(raw json.RawMessage, dt refread.DType) any {
-	if len(raw) == 0 || string(raw) == "null" {
+// fillValue reads a .zarray fill_value as a no-data value: float64 for
+// float dtypes, int64 or uint64 for integers, nil for the others.
+func fillValue(raw json.RawMessage, dt zarr.DType) any {
+	b, err := dt.DecodeFill(raw)
+	if err != nil || b == nil {
 		return nil
 	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		switch s {
-		case "NaN":
-			return math.NaN()
-		case "Infinity":
-			return math.Inf(1)
-		case "-Infinity":
-			return math.Inf(-1)
-		}
-		return nil // base64 fill of a structured or string type
+	switch dt.Kind {
+	case 'f':
+		return dt.Float64At(b)
+	case 'i':
+		return dt.Int64At(b)
+	case 'u':
+		return uint64(dt.Int64At(b))
 	}
-	if dt.Kind == 'b' || dt.IsString() || dt.Kind == 'M' || dt.Kind == 'm' {
-		return nil
-	}
-	var n json.Number
-	if json.Unmarshal(raw, &n) != nil {
-		return nil
-	}
-	return numberValue(n)
+	return nil
 }
 
 // numberValue converts an attribute value to a no-data number: int64,
@@ -710,17 +691,10 @@ func numberValue(v any) any {
 	return nil
 }
 
-// parseAttrs parses a .zattrs document, numbers as json.Number. Bare NaN
-// and Infinity, which Python writes, are read as the strings "NaN",
-// "Infinity".
+// parseAttrs parses a .zattrs document (zarr.ParseAttrs: numbers as
+// json.Number, bare NaN and Infinity as float64).
 func parseAttrs(text string) (map[string]any, error) {
-	dec := json.NewDecoder(strings.NewReader(string(refread.QuoteNonFinite([]byte(text)))))
-	dec.UseNumber()
-	attrs := map[string]any{}
-	if err := dec.Decode(&attrs); err != nil {
-		return nil, err
-	}
-	return attrs, nil
+	return zarr.ParseAttrs([]byte(text))
 }
 
 // attrString returns a string attribute (or the first of a list).

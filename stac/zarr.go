@@ -2,7 +2,6 @@ package stac
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -11,48 +10,16 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/kerchunk/codecs"
 	"github.com/greensight/vzarr/limits"
-	"github.com/greensight/vzarr/refread"
+	"github.com/greensight/vzarr/zarr"
 )
 
-// parseDtype parses a .zarray dtype as refread reads it. Complex dtypes,
-// which refread does not read, are parsed here so that they can be named;
-// structured dtypes are an error.
-func parseDtype(raw json.RawMessage) (refread.DType, error) {
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return refread.DType{Str: "compound", Kind: 'V'}, fmt.Errorf("structured dtype %s is not supported", string(raw))
-	}
-	dt, err := refread.ParseDType(s)
-	if err != nil && len(s) > 2 && strings.ContainsRune("<>|=", rune(s[0])) && s[1] == 'c' {
-		if n, err2 := strconv.Atoi(s[2:]); err2 == nil && n > 0 {
-			return refread.DType{Str: s, Kind: 'c', Size: n, BigEndian: s[0] == '>'}, nil
-		}
-	}
-	return dt, err
-}
-
-// numpyName returns numpy's name of the type ("float32", "S8", "object",
-// "datetime64", ...).
-func numpyName(dt refread.DType) string {
-	switch dt.Kind {
-	case 'O':
-		return "object"
-	case 'M':
-		return "datetime64"
-	case 'm':
-		return "timedelta64"
-	}
-	return hdf5meta.NumpyName(dt.Str)
-}
-
 // numeric reports a dtype whose values readNumbers reads.
-func numeric(dt refread.DType) bool { return dt.IsFloat() || dt.IsInteger() }
+func numeric(dt zarr.DType) bool { return dt.IsFloat() || dt.IsInteger() }
 
 // epsilon is the relative precision of the type's values.
-func epsilon(dt refread.DType) float64 {
+func epsilon(dt zarr.DType) float64 {
 	switch {
 	case dt.Kind == 'f' && dt.Size == 2:
 		return 1e-3
@@ -66,7 +33,7 @@ func epsilon(dt refread.DType) float64 {
 
 // roundTo gives a computed value the precision of the type, so that a
 // float32 step of 0.1 is written 0.1, not 0.10000000149011612.
-func roundTo(dt refread.DType, f float64) float64 {
+func roundTo(dt zarr.DType, f float64) float64 {
 	if dt.Kind == 'f' && dt.Size <= 4 {
 		r, err := strconv.ParseFloat(strconv.FormatFloat(f, 'g', -1, 32), 64)
 		if err == nil {
@@ -124,7 +91,7 @@ func (d *describer) readNumbers(v *zvar) ([]float64, bool, error) {
 	if !numeric(v.dt) {
 		return nil, false, fmt.Errorf("dtype %s is not numeric", v.dt.Str)
 	}
-	if total := limits.Product(v.meta.Shape); limits.Mul(total, 8) > uint64(d.opts.MaxCoordBytes) {
+	if total := limits.Product(v.shape); limits.Mul(total, 8) > uint64(d.opts.MaxCoordBytes) {
 		return nil, false, fmt.Errorf("%d values exceed the coordinate size limit", total)
 	}
 	arr, err := d.store.Open(v.name)
@@ -212,11 +179,11 @@ func ceilDiv(a, b int64) int64 {
 
 // readStrings reads a one-dimensional string array through refread.
 func (d *describer) readStrings(v *zvar) ([]string, error) {
-	if len(v.meta.Shape) != 1 {
+	if len(v.shape) != 1 {
 		return nil, errors.New("not one-dimensional")
 	}
-	n := v.meta.Shape[0]
-	if limits.Mul(uint64(n), uint64(max(v.dt.Size, 8))) > uint64(d.opts.MaxCoordBytes) || ceilDiv(n, v.meta.Chunks[0]) > int64(d.opts.MaxCoordChunks) {
+	n := v.shape[0]
+	if limits.Mul(uint64(n), uint64(max(v.dt.Size, 8))) > uint64(d.opts.MaxCoordBytes) || ceilDiv(n, v.chunks[0]) > int64(d.opts.MaxCoordChunks) {
 		return nil, fmt.Errorf("%d values exceed the coordinate size limit", n)
 	}
 	arr, err := d.store.Open(v.name)

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/netcdf3"
+	"github.com/greensight/vzarr/zarr"
 )
 
 // InspectNetCDF3 builds the report for a netCDF-3 file. Its data is never
@@ -33,7 +33,7 @@ func InspectNetCDF3(ctx context.Context, r io.ReaderAt, size int64, url string, 
 			return nil, err
 		}
 		v := &f.Vars[i]
-		info := &Variable{Shape: []uint64{}, Dims: append([]string{}, v.Dims...), Dtype: hdf5meta.NumpyName(v.Type.Dtype()), Filters: []FilterInfo{}, Layout: "contiguous"}
+		info := &Variable{Shape: []uint64{}, Dims: append([]string{}, v.Dims...), Dtype: numpyName(v.Type.Dtype()), Filters: []FilterInfo{}, Layout: "contiguous"}
 		total := uint64(v.Type.Size())
 		for _, s := range v.Shape {
 			info.Shape = append(info.Shape, uint64(s))
@@ -80,4 +80,13 @@ func InspectNetCDF3(ctx context.Context, r io.ReaderAt, size int64, url string, 
 	}
 	finish(rep)
 	return rep, nil
+}
+
+// numpyName names a netCDF-3 type's dtype by zarr's one rule.
+func numpyName(dtype string) string {
+	d, err := zarr.ParseDTypeString(dtype)
+	if err != nil {
+		return dtype
+	}
+	return d.NumpyName()
 }

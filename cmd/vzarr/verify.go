@@ -8,7 +8,7 @@ import (
 
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/hdf5meta"
-	"github.com/greensight/vzarr/kerchunk"
+	"github.com/greensight/vzarr/refread"
 	"github.com/greensight/vzarr/refstore"
 )
 
@@ -29,7 +29,7 @@ type verifyResult struct {
 	RefURL string `json:"ref_url"`
 	NCURL  string `json:"nc_url"`
 	OK     bool   `json:"ok"`
-	*kerchunk.VerifyReport
+	*refread.VerifyReport
 }
 
 func runVerify(args []string, stdout, stderr io.Writer) int {
@@ -73,7 +73,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	defer obj.Close()
 	fetch := blobio.NewBlobFetcher(opener, 0)
 	defer fetch.Close()
-	rep, err := kerchunk.Verify(ctx, refs, obj.Reader, obj.Size(), kerchunk.VerifyOptions{Sample: *sample, Fetch: fetch.Fetch})
+	rep, err := refread.Verify(ctx, refs, obj.Reader, obj.Size(), refread.VerifyOptions{Sample: *sample, Fetcher: fetch})
 	if err != nil {
 		return fail(stdout, err)
 	}

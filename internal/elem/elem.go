@@ -76,10 +76,13 @@ func Float(b []byte, bo binary.ByteOrder, size int) (v float64, ok bool) {
 	return 0, false
 }
 
-// PutFloat writes f as an IEEE 754 float of size bytes (4, rounded to
-// float32, or 8) to b; it reports false, writing nothing, for other sizes.
+// PutFloat writes f as an IEEE 754 float of size bytes (2 or 4, rounded
+// to nearest even, or 8) to b; it reports false, writing nothing, for
+// other sizes.
 func PutFloat(b []byte, bo binary.ByteOrder, size int, f float64) bool {
 	switch size {
+	case 2:
+		bo.PutUint16(b, ToFloat16(f))
 	case 4:
 		bo.PutUint32(b, math.Float32bits(float32(f)))
 	case 8:
@@ -112,4 +115,32 @@ func Float16(h uint16) float32 {
 		return math.Float32frombits(sign | 0xff<<23 | mant<<13)
 	}
 	return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
+}
+
+// ToFloat16 returns the IEEE 754 half-precision bits nearest f (ties to
+// even; overflow to infinity; NaN stays a quiet NaN with its sign).
+func ToFloat16(f float64) uint16 {
+	bits := math.Float64bits(f)
+	sign := uint16(bits>>48) & 0x8000
+	a := math.Abs(f)
+	switch {
+	case math.IsNaN(f):
+		return sign | 0x7e00
+	case a >= 65520: // rounds past the largest half, 65504
+		return sign | 0x7c00
+	case a <= math.Ldexp(1, -25): // at most half the smallest subnormal
+		return sign
+	}
+	exp := math.Ilogb(a)
+	if exp < -14 { // subnormal: units of 2^-24
+		return sign | uint16(math.RoundToEven(math.Ldexp(a, 24)))
+	}
+	m := math.RoundToEven(math.Ldexp(a, 10-exp)) // 1024..2048
+	if m == 2048 {
+		m, exp = 1024, exp+1
+	}
+	if exp > 15 {
+		return sign | 0x7c00
+	}
+	return sign | uint16(exp+15)<<10 | (uint16(m) - 1024)
 }

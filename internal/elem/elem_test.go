@@ -42,7 +42,9 @@ func TestFloats(t *testing.T) {
 		assert.True(t, ok)
 		assert.Equal(t, -2.5, f)
 	}
-	assert.False(t, PutFloat(b, Order(false), 2, 1))
+	assert.True(t, PutFloat(b, Order(false), 2, 1))
+	assert.Equal(t, uint16(0x3c00), binary.LittleEndian.Uint16(b))
+	assert.False(t, PutFloat(b, Order(false), 3, 1))
 	binary.LittleEndian.PutUint16(b, 0x3c00)
 	f, ok := Float(b, Order(false), 2)
 	assert.True(t, ok)
@@ -57,4 +59,33 @@ func TestFloats(t *testing.T) {
 	assert.True(t, math.IsInf(float64(Float16(0xfc00)), -1))
 	assert.True(t, math.IsNaN(float64(Float16(0x7e00))))
 	assert.True(t, math.Signbit(float64(Float16(0x8000))))
+}
+
+// Every finite half value converts back to its own bits; values between
+// two halves round to the nearer (ties to even); beyond 65504 infinity.
+func TestToFloat16(t *testing.T) {
+	for h := 0; h < 1<<16; h++ {
+		f := float64(Float16(uint16(h)))
+		if math.IsNaN(f) {
+			assert.True(t, math.IsNaN(float64(Float16(ToFloat16(f)))), "%#04x", h)
+			continue
+		}
+		if got := ToFloat16(f); got != uint16(h) {
+			t.Fatalf("%#04x: %v converts back to %#04x", h, f, got)
+		}
+	}
+	for _, c := range []struct {
+		f    float64
+		want uint16
+	}{
+		{1 + 1.0/2048, 0x3c00}, // tie: to even
+		{1 + 3.0/2048, 0x3c02}, // tie: to even (up)
+		{65519, 0x7bff},
+		{65520, 0x7c00},
+		{-1e9, 0xfc00},
+		{math.Ldexp(1, -25), 0},
+		{math.Ldexp(1.5, -25), 1},
+	} {
+		assert.Equal(t, c.want, ToFloat16(c.f), "%v", c.f)
+	}
 }

@@ -208,25 +208,40 @@ func VLenUTF8Encode(items []string) []byte {
 
 // VLenUTF8Decode decodes numcodecs' VLenUTF8 encoding.
 func VLenUTF8Decode(src []byte) ([]string, error) {
+	items, err := VLenItems(src)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(items))
+	for i, b := range items {
+		out[i] = string(b)
+	}
+	return out, nil
+}
+
+// VLenItems splits the framing numcodecs' vlen-utf8, vlen-bytes and
+// vlen-array codecs share: a little-endian uint32 item count, then each
+// item as a uint32 length and its bytes. The items are views of src.
+func VLenItems(src []byte) ([][]byte, error) {
 	if len(src) < 4 {
-		return nil, corrupt("vlen-utf8: %d bytes", len(src))
+		return nil, corrupt("vlen: %d bytes", len(src))
 	}
 	n := binary.LittleEndian.Uint32(src)
 	if uint64(n)*4 > uint64(len(src)-4) {
-		return nil, corrupt("vlen-utf8: %d items in %d bytes", n, len(src))
+		return nil, corrupt("vlen: %d items in %d bytes", n, len(src))
 	}
-	out := make([]string, n)
+	out := make([][]byte, n)
 	p := 4
 	for i := range out {
 		if p+4 > len(src) {
-			return nil, corrupt("vlen-utf8: truncated at item %d", i)
+			return nil, corrupt("vlen: truncated at item %d", i)
 		}
 		l := int(binary.LittleEndian.Uint32(src[p:]))
 		p += 4
 		if l < 0 || l > len(src)-p {
-			return nil, corrupt("vlen-utf8: item %d of %d bytes past the end", i, l)
+			return nil, corrupt("vlen: item %d of %d bytes past the end", i, l)
 		}
-		out[i] = string(src[p : p+l])
+		out[i] = src[p : p+l]
 		p += l
 	}
 	return out, nil
