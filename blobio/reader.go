@@ -131,6 +131,18 @@ type Object struct {
 // Close releases the object's bucket.
 func (obj *Object) Close() error { return obj.bucket.Close() }
 
+// MetadataReaderOptions is the read cache for opening NetCDF/HDF5 files
+// to read their metadata (OpenObject(ctx, url, MetadataReaderOptions()...)):
+// netCDF-4 files keep most metadata near the start, so the first request
+// reads 256 KiB; later misses read 16 KiB blocks (B-tree nodes scattered
+// among the data of big files are a few KiB each: measured on a 312 MB
+// netCDF-4 file, 16 KiB blocks cost 28 requests and 0.7 MB, 64 KiB blocks
+// 26 requests and 1.9 MB). The parsers themselves take any io.ReaderAt and
+// add no cache: this is the one place the policy is decided.
+func MetadataReaderOptions() []rangeio.Option {
+	return []rangeio.Option{rangeio.WithFirstRead(256 << 10), rangeio.WithBlockSize(16 << 10), rangeio.WithCoalesceGap(16 << 10)}
+}
+
 // OpenObject opens the object at rawURL for ranged reads (see NewReaderAt).
 func (o *Opener) OpenObject(ctx context.Context, rawURL string, opts ...rangeio.Option) (*Object, error) {
 	loc, err := o.Parse(rawURL)

@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"github.com/greensight/vzarr/blobio"
-	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/refstore"
 )
@@ -56,7 +55,7 @@ func (s *URLSource) Load(ctx context.Context) (*kerchunk.Refs, error) {
 		o = blobio.NewOpenerFromEnv()
 	}
 	store := &refstore.Store{Opener: o, Limits: s.Translate.Limits}
-	obj, err := o.OpenObject(ctx, s.URL, hdf5meta.DefaultReaderOptions()...)
+	obj, err := o.OpenObject(ctx, s.URL, blobio.MetadataReaderOptions()...)
 	if err != nil {
 		return store.Load(ctx, s.URL)
 	}

@@ -92,17 +92,6 @@ type options struct {
 	verifyChksum bool
 }
 
-// DefaultReaderOptions is the read cache for HDF5 files that callers put
-// in front of Open (blobio.Opener.OpenObject(ctx, url,
-// DefaultReaderOptions()...), or rangeio.NewReader): netCDF-4 files keep
-// most metadata near the start, so the first request reads 256 KiB; later
-// misses read 16 KiB blocks (B-tree nodes scattered among the data of big
-// files are a few KiB each: measured on a 312 MB netCDF-4 file, 16 KiB
-// blocks cost 28 requests and 0.7 MB, 64 KiB blocks 26 requests and 1.9 MB).
-func DefaultReaderOptions() []rangeio.Option {
-	return []rangeio.Option{rangeio.WithFirstRead(256 << 10), rangeio.WithBlockSize(16 << 10), rangeio.WithCoalesceGap(16 << 10)}
-}
-
 // WithMaxDepth limits how deep Walk descends into nested groups (default 256).
 func WithMaxDepth(n int) Option { return func(o *options) { o.maxDepth = n } }
 
@@ -130,7 +119,7 @@ var signature = []byte("\x89HDF\r\n\x1a\n")
 // reads the rest of the metadata on demand. size is the file size in bytes.
 // r is read as given: Open adds no cache. A caller reading slow storage
 // passes a cached reader (blobio's objects, or rangeio.NewReader with
-// DefaultReaderOptions); when r is a rangeio.Prefetcher, the parser asks
+// blobio.MetadataReaderOptions); when r is a rangeio.Prefetcher, the parser asks
 // it for the ranges it will read next.
 func Open(r io.ReaderAt, size int64, opts ...Option) (*File, error) {
 	f := &File{size: size, headers: map[uint64]*objectHeader{}}

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/internal/testenv"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/refread"
@@ -32,7 +32,7 @@ func TestTranslateFromBlob(t *testing.T) {
 			_, err := w.Write(data)
 			return err
 		}))
-		obj, err := opener.OpenObject(ctx, url, hdf5meta.DefaultReaderOptions()...)
+		obj, err := opener.OpenObject(ctx, url, blobio.MetadataReaderOptions()...)
 		require.NoError(t, err)
 		res, err := kerchunk.Translate(context.Background(), obj.Reader, obj.Size(), obj.RefURL, kerchunk.Options{})
 		require.NoError(t, err)

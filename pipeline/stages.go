@@ -16,7 +16,6 @@ import (
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/combine"
-	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/refstore"
@@ -249,7 +248,7 @@ func inspect(ctx context.Context, deps *Deps, p ValidateParams) (*validate.Repor
 	if strings.TrimSpace(p.NCURL) == "" {
 		return nil, invalidParams("nc_url is required")
 	}
-	obj, err := deps.opener().OpenObject(ctx, p.NCURL, hdf5meta.DefaultReaderOptions()...)
+	obj, err := deps.opener().OpenObject(ctx, p.NCURL, blobio.MetadataReaderOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("validate %s: %w", p.NCURL, err)
 	}
@@ -318,7 +317,7 @@ func generateRef(ctx context.Context, deps *Deps, p RefParams) (*RefResult, erro
 		return nil, invalidParams("ref_format: %v", err)
 	}
 	o := deps.opener()
-	obj, err := o.OpenObject(ctx, p.NCURL, hdf5meta.DefaultReaderOptions()...)
+	obj, err := o.OpenObject(ctx, p.NCURL, blobio.MetadataReaderOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("ref %s: %w", p.NCURL, err)
 	}

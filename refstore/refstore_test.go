@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/greensight/vzarr/blobio"
-	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/internal/testenv"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/refstore"
@@ -23,7 +22,7 @@ func translate(t *testing.T, name string) *kerchunk.Refs {
 	t.Helper()
 	path, err := filepath.Abs(filepath.Join("..", "testdata", filepath.FromSlash(name)))
 	require.NoError(t, err)
-	obj, err := (&blobio.Opener{}).OpenObject(context.Background(), path, hdf5meta.DefaultReaderOptions()...)
+	obj, err := (&blobio.Opener{}).OpenObject(context.Background(), path, blobio.MetadataReaderOptions()...)
 	require.NoError(t, err)
 	defer obj.Close()
 	res, err := kerchunk.Translate(context.Background(), obj.Reader, obj.Size(), obj.RefURL, kerchunk.Options{Name: path})

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/rangeio"
 )
 
@@ -48,7 +48,7 @@ func TestInspectReadCount(t *testing.T) {
 			opts.Chunks = true
 			// The cache a caller puts in front of slow storage (blobio's
 			// objects are such readers).
-			cached := rangeio.NewReader(cr, st.Size(), hdf5meta.DefaultReaderOptions()...)
+			cached := rangeio.NewReader(cr, st.Size(), blobio.MetadataReaderOptions()...)
 			rep, err := Inspect(context.Background(), cached, st.Size(), p, opts)
 			require.NoError(t, err)
 			require.NotEmpty(t, rep.Variables)

@@ -6,7 +6,7 @@ import (
 	"os"
 	"os/signal"
 
-	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/pipeline"
 	"github.com/greensight/vzarr/validate"
 )
@@ -49,7 +49,7 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	src := fs.Arg(0)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	obj, err := f.opener().OpenObject(ctx, src, hdf5meta.DefaultReaderOptions()...)
+	obj, err := f.opener().OpenObject(ctx, src, blobio.MetadataReaderOptions()...)
 	if err != nil {
 		return fail(stdout, err)
 	}

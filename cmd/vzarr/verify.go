@@ -7,7 +7,6 @@ import (
 	"os/signal"
 
 	"github.com/greensight/vzarr/blobio"
-	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/refread"
 	"github.com/greensight/vzarr/refstore"
 )
@@ -66,7 +65,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		src = urls[0]
 	}
 	src = absURL(src)
-	obj, err := opener.OpenObject(ctx, src, hdf5meta.DefaultReaderOptions()...)
+	obj, err := opener.OpenObject(ctx, src, blobio.MetadataReaderOptions()...)
 	if err != nil {
 		return fail(stdout, err)
 	}
