@@ -337,26 +337,7 @@ func (m *Memory) GetJob(_ context.Context, id string) (*Job, error) {
 
 // TransitionJob implements Store.
 func (m *Memory) TransitionJob(_ context.Context, id string, tr Transition) (*Job, error) {
-	result, err := normJSON("result", tr.Result, "")
-	if err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	j, ok := m.jobs[id]
-	if !ok {
-		return nil, notFound("job", id)
-	}
-	if err := checkTransition("job", id, j.Status, &tr, j.Revision); err != nil {
-		return nil, err
-	}
-	c := j.clone()
-	t := m.now()
-	c.run().apply(tr, result, t)
-	c.Revision++
-	c.UpdatedAt = t
-	m.jobs[id] = c
-	return c.clone(), nil
+	return memTransition(m, m.jobs, "job", id, tr)
 }
 
 // ListJobs implements Store.
@@ -401,15 +382,9 @@ func (m *Memory) TouchJob(_ context.Context, id string, ifRevision int64) (*Job,
 
 // CreateTask implements Store.
 func (m *Memory) CreateTask(_ context.Context, nt NewTask) (*Task, error) {
-	params, err := normJSON("params", nt.Params, "{}")
+	params, err := nt.norm()
 	if err != nil {
 		return nil, err
-	}
-	if nt.Type == "" || nt.JobID == "" {
-		return nil, invalidf("task type and job_id are required")
-	}
-	if nt.ID == "" {
-		nt.ID = newID()
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -509,32 +484,34 @@ func (m *Memory) ClaimTask(ctx context.Context, c Claim) (*Task, error) {
 	tk := cands[0].clone()
 	t := m.now()
 	tk.run().apply(Transition{To: StatusProcessing}, nil, t)
-	tk.Revision++
-	tk.UpdatedAt = t
 	m.tasks[tk.ID] = tk
 	return tk.clone(), nil
 }
 
 // TransitionTask implements Store.
 func (m *Memory) TransitionTask(_ context.Context, id string, tr Transition) (*Task, error) {
+	return memTransition(m, m.tasks, "task", id, tr)
+}
+
+// memTransition is TransitionJob and TransitionTask: recs holds m's
+// records of kind.
+func memTransition[T any, P runRecord[T]](m *Memory, recs map[string]P, kind, id string, tr Transition) (P, error) {
 	result, err := normJSON("result", tr.Result, "")
 	if err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	tk, ok := m.tasks[id]
+	rec, ok := recs[id]
 	if !ok {
-		return nil, notFound("task", id)
+		return nil, notFound(kind, id)
 	}
-	if err := checkTransition("task", id, tk.Status, &tr, tk.Revision); err != nil {
+	r := rec.run()
+	if err := checkTransition(kind, id, *r.Status, &tr, *r.Revision); err != nil {
 		return nil, err
 	}
-	c := tk.clone()
-	t := m.now()
-	c.run().apply(tr, result, t)
-	c.Revision++
-	c.UpdatedAt = t
-	m.tasks[id] = c
+	c := P(rec.clone())
+	c.run().apply(tr, result, m.now())
+	recs[id] = c
 	return c.clone(), nil
 }

@@ -479,33 +479,7 @@ func (p *Postgres) GetJob(ctx context.Context, id string) (*Job, error) {
 
 // TransitionJob implements Store.
 func (p *Postgres) TransitionJob(ctx context.Context, id string, tr Transition) (*Job, error) {
-	result, err := normJSON("result", tr.Result, "")
-	if err != nil {
-		return nil, err
-	}
-	var out *Job
-	err = p.inTx(ctx, func(tx pgx.Tx) error {
-		j, err := scanJob(tx.QueryRow(ctx, `SELECT `+jobCols+` FROM `+p.t.jobs+` WHERE id = $1 FOR NO KEY UPDATE`, id))
-		if j, err = one(j, err, "job", id); err != nil {
-			return err
-		}
-		if err := checkTransition("job", id, j.Status, &tr, j.Revision); err != nil {
-			return err
-		}
-		t := now()
-		j.run().apply(tr, result, t)
-		j.Revision++
-		j.UpdatedAt = t
-		_, err = tx.Exec(ctx, `UPDATE `+p.t.jobs+` SET status = $2, stage = $3, result = $4, error = $5, attempts = $6,
-			revision = $7, updated_at = $8, started_at = $9, finished_at = $10 WHERE id = $1`,
-			j.ID, j.Status, j.Stage, jsonArg(j.Result), j.Error, j.Attempts, j.Revision, j.UpdatedAt, j.StartedAt, j.FinishedAt)
-		out = j
-		return err
-	})
-	if err != nil {
-		return nil, pgErr("transition job", err)
-	}
-	return out, nil
+	return pgTransition(ctx, p, p.t.jobs, jobCols, scanJob, "job", id, tr)
 }
 
 // ListJobs implements Store.
@@ -549,15 +523,9 @@ func (p *Postgres) TouchJob(ctx context.Context, id string, ifRevision int64) (*
 
 // CreateTask implements Store.
 func (p *Postgres) CreateTask(ctx context.Context, nt NewTask) (*Task, error) {
-	params, err := normJSON("params", nt.Params, "{}")
+	params, err := nt.norm()
 	if err != nil {
 		return nil, err
-	}
-	if nt.Type == "" || nt.JobID == "" {
-		return nil, invalidf("task type and job_id are required")
-	}
-	if nt.ID == "" {
-		nt.ID = newID()
 	}
 	t := now()
 	tk, err := scanTask(p.pool.QueryRow(ctx, `INSERT INTO `+p.t.tasks+`
@@ -657,31 +625,36 @@ func prefixed(alias, cols string) string {
 
 // TransitionTask implements Store.
 func (p *Postgres) TransitionTask(ctx context.Context, id string, tr Transition) (*Task, error) {
+	return pgTransition(ctx, p, p.t.tasks, taskCols, scanTask, "task", id, tr)
+}
+
+// pgTransition is TransitionJob and TransitionTask: table holds the
+// records of kind, cols and scan read one.
+func pgTransition[T any, P runRecord[T]](ctx context.Context, p *Postgres, table, cols string, scan func(pgx.Row) (P, error),
+	kind, id string, tr Transition) (P, error) {
 	result, err := normJSON("result", tr.Result, "")
 	if err != nil {
 		return nil, err
 	}
-	var out *Task
+	var out P
 	err = p.inTx(ctx, func(tx pgx.Tx) error {
-		tk, err := scanTask(tx.QueryRow(ctx, `SELECT `+taskCols+` FROM `+p.t.tasks+` WHERE id = $1 FOR NO KEY UPDATE`, id))
-		if tk, err = one(tk, err, "task", id); err != nil {
+		rec, err := scan(tx.QueryRow(ctx, `SELECT `+cols+` FROM `+table+` WHERE id = $1 FOR NO KEY UPDATE`, id))
+		if rec, err = one(rec, err, kind, id); err != nil {
 			return err
 		}
-		if err := checkTransition("task", id, tk.Status, &tr, tk.Revision); err != nil {
+		r := rec.run()
+		if err := checkTransition(kind, id, *r.Status, &tr, *r.Revision); err != nil {
 			return err
 		}
-		t := now()
-		tk.run().apply(tr, result, t)
-		tk.Revision++
-		tk.UpdatedAt = t
-		_, err = tx.Exec(ctx, `UPDATE `+p.t.tasks+` SET status = $2, stage = $3, result = $4, error = $5, attempts = $6,
+		r.apply(tr, result, now())
+		_, err = tx.Exec(ctx, `UPDATE `+table+` SET status = $2, stage = $3, result = $4, error = $5, attempts = $6,
 			revision = $7, updated_at = $8, started_at = $9, finished_at = $10 WHERE id = $1`,
-			tk.ID, tk.Status, tk.Stage, jsonArg(tk.Result), tk.Error, tk.Attempts, tk.Revision, tk.UpdatedAt, tk.StartedAt, tk.FinishedAt)
-		out = tk
+			id, *r.Status, *r.Stage, jsonArg(*r.Result), *r.Error, *r.Attempts, *r.Revision, *r.UpdatedAt, *r.StartedAt, *r.FinishedAt)
+		out = rec
 		return err
 	})
 	if err != nil {
-		return nil, pgErr("transition task", err)
+		return nil, pgErr("transition "+kind, err)
 	}
 	return out, nil
 }

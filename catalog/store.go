@@ -195,6 +195,21 @@ type NewTask struct {
 	Params json.RawMessage // nil for {}
 }
 
+// norm checks a new Task and returns its params (default {}).
+func (nt *NewTask) norm() (json.RawMessage, error) {
+	params, err := normJSON("params", nt.Params, "{}")
+	if err != nil {
+		return nil, err
+	}
+	if nt.Type == "" || nt.JobID == "" {
+		return nil, invalidf("task type and job_id are required")
+	}
+	if nt.ID == "" {
+		nt.ID = newID()
+	}
+	return params, nil
+}
+
 // DefaultListLimit is the row limit of ListJobs and FindTasks when the
 // filter sets none.
 const DefaultListLimit = 1000
@@ -410,18 +425,30 @@ type run struct {
 	StartedAt  **time.Time
 	FinishedAt **time.Time
 	Revision   *int64
+	UpdatedAt  *time.Time
 }
 
 func (j *Job) run() run {
-	return run{&j.Status, &j.Stage, &j.Result, &j.Error, &j.Attempts, &j.StartedAt, &j.FinishedAt, &j.Revision}
+	return run{&j.Status, &j.Stage, &j.Result, &j.Error, &j.Attempts, &j.StartedAt, &j.FinishedAt, &j.Revision, &j.UpdatedAt}
 }
 
 func (t *Task) run() run {
-	return run{&t.Status, &t.Stage, &t.Result, &t.Error, &t.Attempts, &t.StartedAt, &t.FinishedAt, &t.Revision}
+	return run{&t.Status, &t.Stage, &t.Result, &t.Error, &t.Attempts, &t.StartedAt, &t.FinishedAt, &t.Revision, &t.UpdatedAt}
 }
 
-// apply records a checked transition on a run at time t.
+// runRecord is a Job or a Task: a record with a run lifecycle, as either
+// store keeps it.
+type runRecord[T any] interface {
+	*T
+	run() run
+	clone() *T
+}
+
+// apply records a checked transition on a run at time t, counting it as
+// one change (Revision and UpdatedAt).
 func (r run) apply(tr Transition, result json.RawMessage, t time.Time) {
+	*r.Revision++
+	*r.UpdatedAt = t
 	*r.Status = tr.To
 	if tr.Stage != "" {
 		*r.Stage = tr.Stage
