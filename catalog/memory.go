@@ -200,15 +200,23 @@ func (m *Memory) newJobLocked(nj NewJob) (*Job, error) {
 		SubmittedBy: nj.SubmittedBy, Params: params, Revision: 1, CreatedAt: t, UpdatedAt: t}, nil
 }
 
-// GetAsset implements Store.
-func (m *Memory) GetAsset(_ context.Context, id string) (*Asset, error) {
+// memGet returns a copy of record id of kind from recs.
+func memGet[T any, P interface {
+	*T
+	clone() *T
+}](m *Memory, recs map[string]P, kind, id string) (*T, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	a, ok := m.assets[id]
+	rec, ok := recs[id]
 	if !ok {
-		return nil, notFound("asset", id)
+		return nil, notFound(kind, id)
 	}
-	return a.clone(), nil
+	return rec.clone(), nil
+}
+
+// GetAsset implements Store.
+func (m *Memory) GetAsset(_ context.Context, id string) (*Asset, error) {
+	return memGet(m, m.assets, "asset", id)
 }
 
 // FindAsset implements Store.
@@ -224,13 +232,7 @@ func (m *Memory) FindAsset(_ context.Context, datasetID, resourceID string) (*As
 
 // GetRelease implements Store.
 func (m *Memory) GetRelease(_ context.Context, id string) (*Release, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, ok := m.releases[id]
-	if !ok {
-		return nil, notFound("release", id)
-	}
-	return r.clone(), nil
+	return memGet(m, m.releases, "release", id)
 }
 
 // ListReleases implements Store.
@@ -326,13 +328,7 @@ func (m *Memory) CreateJob(_ context.Context, nj NewJob) (*Job, error) {
 
 // GetJob implements Store.
 func (m *Memory) GetJob(_ context.Context, id string) (*Job, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	j, ok := m.jobs[id]
-	if !ok {
-		return nil, notFound("job", id)
-	}
-	return j.clone(), nil
+	return memGet(m, m.jobs, "job", id)
 }
 
 // TransitionJob implements Store.
@@ -405,13 +401,7 @@ func (m *Memory) CreateTask(_ context.Context, nt NewTask) (*Task, error) {
 
 // GetTask implements Store.
 func (m *Memory) GetTask(_ context.Context, id string) (*Task, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	tk, ok := m.tasks[id]
-	if !ok {
-		return nil, notFound("task", id)
-	}
-	return tk.clone(), nil
+	return memGet(m, m.tasks, "task", id)
 }
 
 // sortedTasks returns the tasks matching keep in creation order.

@@ -349,6 +349,22 @@ func (p *Postgres) FindAsset(ctx context.Context, datasetID, resourceID string) 
 	return a, pgErr("find asset", err)
 }
 
+// collect reads every row of a query with scan: an empty, non-nil slice
+// when there is none. what names the operation in errors.
+func collect[T any](rows pgx.Rows, err error, scan func(pgx.Row) (*T, error), what string) ([]*T, error) {
+	if err != nil {
+		return nil, pgErr(what, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*T, error) { return scan(row) })
+	if err != nil {
+		return nil, pgErr(what, err)
+	}
+	if out == nil {
+		out = []*T{}
+	}
+	return out, nil
+}
+
 // GetRelease implements Store.
 func (p *Postgres) GetRelease(ctx context.Context, id string) (*Release, error) {
 	r, err := scanRelease(p.pool.QueryRow(ctx, `SELECT `+releaseCols+` FROM `+p.t.releases+` WHERE id = $1`, id))
@@ -359,17 +375,7 @@ func (p *Postgres) GetRelease(ctx context.Context, id string) (*Release, error) 
 // ListReleases implements Store.
 func (p *Postgres) ListReleases(ctx context.Context, assetID string) ([]*Release, error) {
 	rows, err := p.pool.Query(ctx, `SELECT `+releaseCols+` FROM `+p.t.releases+` WHERE asset_id = $1 ORDER BY version`, assetID)
-	if err != nil {
-		return nil, pgErr("list releases", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Release, error) { return scanRelease(row) })
-	if err != nil {
-		return nil, pgErr("list releases", err)
-	}
-	if out == nil {
-		out = []*Release{}
-	}
-	return out, nil
+	return collect(rows, err, scanRelease, "list releases")
 }
 
 // updateRelease locks release id, applies fn to it and writes it back
@@ -495,17 +501,7 @@ func (p *Postgres) ListJobs(ctx context.Context, f JobFilter) ([]*Job, error) {
 	rows, err := p.pool.Query(ctx, `SELECT `+jobCols+` FROM `+p.t.jobs+`
 		WHERE ($1 = '' OR status = $1) AND ($2::timestamptz IS NULL OR updated_at < $2)
 		ORDER BY updated_at, id LIMIT $3`, string(f.Status), before, listLimit(f.Limit))
-	if err != nil {
-		return nil, pgErr("list jobs", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Job, error) { return scanJob(row) })
-	if err != nil {
-		return nil, pgErr("list jobs", err)
-	}
-	if out == nil {
-		out = []*Job{}
-	}
-	return out, nil
+	return collect(rows, err, scanJob, "list jobs")
 }
 
 // TouchJob implements Store.
@@ -545,17 +541,7 @@ func (p *Postgres) GetTask(ctx context.Context, id string) (*Task, error) {
 // ListTasks implements Store.
 func (p *Postgres) ListTasks(ctx context.Context, jobID string) ([]*Task, error) {
 	rows, err := p.pool.Query(ctx, `SELECT `+taskCols+` FROM `+p.t.tasks+` WHERE job_id = $1 ORDER BY seq`, jobID)
-	if err != nil {
-		return nil, pgErr("list tasks", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Task, error) { return scanTask(row) })
-	if err != nil {
-		return nil, pgErr("list tasks", err)
-	}
-	if out == nil {
-		out = []*Task{}
-	}
-	return out, nil
+	return collect(rows, err, scanTask, "list tasks")
 }
 
 // FindTasks implements Store.
@@ -579,17 +565,7 @@ func (p *Postgres) FindTasks(ctx context.Context, f TaskFilter) ([]*Task, error)
 			AND ($3::timestamptz IS NULL OR started_at < $3) AND ($4::timestamptz IS NULL OR updated_at < $4)
 		ORDER BY started_at NULLS LAST, seq LIMIT $5`,
 		string(f.Status), types, opt(f.StartedBefore), opt(f.UpdatedBefore), listLimit(f.Limit))
-	if err != nil {
-		return nil, pgErr("find tasks", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Task, error) { return scanTask(row) })
-	if err != nil {
-		return nil, pgErr("find tasks", err)
-	}
-	if out == nil {
-		out = []*Task{}
-	}
-	return out, nil
+	return collect(rows, err, scanTask, "find tasks")
 }
 
 // ClaimTask implements Store: the oldest matching PENDING task is locked
