@@ -767,6 +767,29 @@ func testCreateRunAllOrNothing(t *testing.T, s catalog.Store) {
 	assert.JSONEq(t, `{"x":"\\u0000"}`, string(j.Params))
 }
 
+// listCase is one filter of a listing and the ids it must return, in order.
+type listCase[F any] struct {
+	name string
+	f    F
+	want []string
+}
+
+// checkListing runs each case's filter through list and compares the ids
+// of what it returns.
+func checkListing[F, R any](t *testing.T, list func(F) ([]R, error), id func(R) string, cases []listCase[F]) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := list(tc.f)
+			require.NoError(t, err)
+			ids := []string{}
+			for _, r := range got {
+				ids = append(ids, id(r))
+			}
+			assert.Equal(t, tc.want, ids)
+		})
+	}
+}
+
 func testListJobs(t *testing.T, s catalog.Store) {
 	ctx := ctxT(t)
 	var ids []string
@@ -782,31 +805,15 @@ func testListJobs(t *testing.T, s catalog.Store) {
 	time.Sleep(2 * time.Millisecond)
 	_, err = s.TransitionJob(ctx, ids[2], catalog.Transition{To: catalog.StatusProcessing})
 	require.NoError(t, err)
-	idsOf := func(js []*catalog.Job) []string {
-		out := []string{}
-		for _, j := range js {
-			out = append(out, j.ID)
-		}
-		return out
-	}
-	for _, tc := range []struct {
-		name string
-		f    catalog.JobFilter
-		want []string
-	}{
-		{"all, oldest change first", catalog.JobFilter{}, []string{ids[0], ids[3], ids[1], ids[2]}},
-		{"pending", catalog.JobFilter{Status: catalog.StatusPending}, []string{ids[0], ids[3]}},
-		{"processing", catalog.JobFilter{Status: catalog.StatusProcessing}, []string{ids[1], ids[2]}},
-		{"processing before cut", catalog.JobFilter{Status: catalog.StatusProcessing, UpdatedBefore: cut}, []string{ids[1]}},
-		{"limit", catalog.JobFilter{Limit: 1}, []string{ids[0]}},
-		{"none", catalog.JobFilter{Status: catalog.StatusCompleted}, []string{}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			js, err := s.ListJobs(ctx, tc.f)
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, idsOf(js))
+	checkListing(t, func(f catalog.JobFilter) ([]*catalog.Job, error) { return s.ListJobs(ctx, f) },
+		func(j *catalog.Job) string { return j.ID }, []listCase[catalog.JobFilter]{
+			{"all, oldest change first", catalog.JobFilter{}, []string{ids[0], ids[3], ids[1], ids[2]}},
+			{"pending", catalog.JobFilter{Status: catalog.StatusPending}, []string{ids[0], ids[3]}},
+			{"processing", catalog.JobFilter{Status: catalog.StatusProcessing}, []string{ids[1], ids[2]}},
+			{"processing before cut", catalog.JobFilter{Status: catalog.StatusProcessing, UpdatedBefore: cut}, []string{ids[1]}},
+			{"limit", catalog.JobFilter{Limit: 1}, []string{ids[0]}},
+			{"none", catalog.JobFilter{Status: catalog.StatusCompleted}, []string{}},
 		})
-	}
 	_, err = s.ListJobs(ctx, catalog.JobFilter{Status: "BOGUS"})
 	assert.ErrorIs(t, err, catalog.ErrInvalid)
 }
@@ -872,32 +879,16 @@ func testFindTasks(t *testing.T, s catalog.Store) {
 	require.NoError(t, err)
 	_, err = s.TransitionTask(ctx, "ft/2", catalog.Transition{To: catalog.StatusProcessing})
 	require.NoError(t, err) // restarted after the cut
-	idsOf := func(ts []*catalog.Task) []string {
-		out := []string{}
-		for _, tk := range ts {
-			out = append(out, tk.ID)
-		}
-		return out
-	}
-	for _, tc := range []struct {
-		name string
-		f    catalog.TaskFilter
-		want []string
-	}{
-		{"processing, by start", catalog.TaskFilter{Status: catalog.StatusProcessing}, []string{"ft/0", "ft/3", "ft/2"}},
-		{"types", catalog.TaskFilter{Status: catalog.StatusProcessing, Types: []string{"ref"}}, []string{"ft/0", "ft/2"}},
-		{"started before", catalog.TaskFilter{Status: catalog.StatusProcessing, StartedBefore: cut}, []string{"ft/0", "ft/3"}},
-		{"updated before", catalog.TaskFilter{UpdatedBefore: cut, Types: []string{"ref"}}, []string{"ft/0", "ft/1"}},
-		{"pending", catalog.TaskFilter{Status: catalog.StatusPending}, []string{"ft/1"}},
-		{"limit", catalog.TaskFilter{Status: catalog.StatusProcessing, Limit: 2}, []string{"ft/0", "ft/3"}},
-		{"none", catalog.TaskFilter{Status: catalog.StatusCompleted}, []string{}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ts, err := s.FindTasks(ctx, tc.f)
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, idsOf(ts))
+	checkListing(t, func(f catalog.TaskFilter) ([]*catalog.Task, error) { return s.FindTasks(ctx, f) },
+		func(tk *catalog.Task) string { return tk.ID }, []listCase[catalog.TaskFilter]{
+			{"processing, by start", catalog.TaskFilter{Status: catalog.StatusProcessing}, []string{"ft/0", "ft/3", "ft/2"}},
+			{"types", catalog.TaskFilter{Status: catalog.StatusProcessing, Types: []string{"ref"}}, []string{"ft/0", "ft/2"}},
+			{"started before", catalog.TaskFilter{Status: catalog.StatusProcessing, StartedBefore: cut}, []string{"ft/0", "ft/3"}},
+			{"updated before", catalog.TaskFilter{UpdatedBefore: cut, Types: []string{"ref"}}, []string{"ft/0", "ft/1"}},
+			{"pending", catalog.TaskFilter{Status: catalog.StatusPending}, []string{"ft/1"}},
+			{"limit", catalog.TaskFilter{Status: catalog.StatusProcessing, Limit: 2}, []string{"ft/0", "ft/3"}},
+			{"none", catalog.TaskFilter{Status: catalog.StatusCompleted}, []string{}},
 		})
-	}
 	_, err = s.FindTasks(ctx, catalog.TaskFilter{Status: "BOGUS"})
 	assert.ErrorIs(t, err, catalog.ErrInvalid)
 }
