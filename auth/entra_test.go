@@ -16,6 +16,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/greensight/vzarr/internal/testenv"
 )
 
 func TestEntraTokens(t *testing.T) {
@@ -88,8 +90,8 @@ func TestEntraTokens(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs logBuffer
-			resp := serve(t, a, tc.role, logs.logger(), "Bearer "+tc.token)
+			var logs testenv.SyncBuffer
+			resp := serve(t, a, tc.role, logs.Logger(), "Bearer "+tc.token)
 			assert.Equal(t, tc.wantCode, resp.code, "%v", resp.body)
 			switch tc.wantCode {
 			case 200:

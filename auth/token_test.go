@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/greensight/vzarr/internal/testenv"
 )
 
 const (
@@ -67,8 +69,8 @@ func TestTokenMode(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs logBuffer
-			resp := serve(t, a, tc.role, logs.logger(), tc.authz...)
+			var logs testenv.SyncBuffer
+			resp := serve(t, a, tc.role, logs.Logger(), tc.authz...)
 			assert.Equal(t, tc.wantCode, resp.code, "%v", resp.body)
 			switch tc.wantCode {
 			case 200:
@@ -162,9 +164,9 @@ func TestLoadTokensFilePermissions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs logBuffer
+			var logs testenv.SyncBuffer
 			path := writeTokensFile(t, content, tc.perm)
-			a, err := LoadTokensFile(path, logs.logger())
+			a, err := LoadTokensFile(path, logs.Logger())
 			if tc.wantErr != "" {
 				require.ErrorIs(t, err, ErrConfig)
 				assert.Contains(t, err.Error(), tc.wantErr)
