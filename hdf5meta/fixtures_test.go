@@ -1,12 +1,9 @@
 package hdf5meta_test
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -17,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/internal/testenv"
 )
 
 // truth is the part of testdata/hdf5/*.truth.json (written from h5py and
@@ -106,32 +104,11 @@ func fixtures(t testing.TB) []fixture {
 		tr := p + ".truth.json"
 		if strings.HasSuffix(n, ".gz") {
 			tr = strings.TrimSuffix(p, ".gz") + ".truth.json"
-			p = gunzip(t, p)
+			p = testenv.FixtureFile(t, p)
 		}
 		out = append(out, fixture{name: n, path: p, truth: tr})
 	}
 	require.NotEmpty(t, out, "no fixtures in %s", dir)
-	return out
-}
-
-func gunzip(t testing.TB, p string) string {
-	t.Helper()
-	in, err := os.Open(p)
-	require.NoError(t, err)
-	defer in.Close()
-	zr, err := gzip.NewReader(in)
-	require.NoError(t, err)
-	tmp := filepath.Join(os.TempDir(), "vzarr-fixtures")
-	require.NoError(t, os.MkdirAll(tmp, 0o755))
-	out := filepath.Join(tmp, strings.TrimSuffix(filepath.Base(p), ".gz"))
-	if st, err := os.Stat(out); err == nil && st.Size() > 0 {
-		return out
-	}
-	var buf bytes.Buffer
-	_, err = io.Copy(&buf, zr)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(out+".tmp", buf.Bytes(), 0o644))
-	require.NoError(t, os.Rename(out+".tmp", out))
 	return out
 }
 
