@@ -139,24 +139,32 @@ func parseNumbers(t *testing.T, typ Type, ns []json.Number) []any {
 
 func checkAttrs(t *testing.T, where string, got []Attr, want []truthAttr) {
 	t.Helper()
-	require.Len(t, got, len(want), where)
-	for i, w := range want {
-		a := got[i]
-		assert.Equal(t, w.Name, a.Name, where)
-		assert.Equal(t, w.Type, a.Type.String(), "%s %s", where, w.Name)
-		assert.Equal(t, w.Len, a.Len(), "%s %s", where, w.Name)
+	checkAttrList(t, where, got, want, func(w truthAttr) string { return w.Name }, func(a Attr, w truthAttr, label string) {
+		assert.Equal(t, w.Type, a.Type.String(), label)
+		assert.Equal(t, w.Len, a.Len(), label)
 		if a.Type == Char {
 			raw, err := base64.StdEncoding.DecodeString(w.RawB64)
 			require.NoError(t, err)
-			assert.Equal(t, string(raw), a.Value, "%s %s", where, w.Name)
+			assert.Equal(t, string(raw), a.Value, label)
 			require.NotNil(t, w.Python)
 			if w.Name != "_FillValue" {
 				// netCDF4-python removes every NUL.
-				assert.Equal(t, *w.Python, strings.ReplaceAll(a.Value.(string), "\x00", ""), "%s %s", where, w.Name)
+				assert.Equal(t, *w.Python, strings.ReplaceAll(a.Value.(string), "\x00", ""), label)
 			}
-			continue
+			return
 		}
-		assert.Equal(t, parseNumbers(t, a.Type, w.Values), scalars(a.Value), "%s %s", where, w.Name)
+		assert.Equal(t, parseNumbers(t, a.Type, w.Values), scalars(a.Value), label)
+	})
+}
+
+// checkAttrList checks that got holds the attributes of want, in order and
+// by name, and hands each pair to check with its label ("where name").
+func checkAttrList[W any](t *testing.T, where string, got []Attr, want []W, name func(W) string, check func(a Attr, w W, label string)) {
+	t.Helper()
+	require.Len(t, got, len(want), where)
+	for i, w := range want {
+		assert.Equal(t, name(w), got[i].Name, where)
+		check(got[i], w, where+" "+name(w))
 	}
 }
 
