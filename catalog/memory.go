@@ -86,16 +86,26 @@ func (r *Release) clone() *Release {
 
 func (j *Job) clone() *Job {
 	c := *j
-	c.Params, c.Result = cloneJSON(j.Params), cloneJSON(j.Result)
-	c.StartedAt, c.FinishedAt = cloneTime(j.StartedAt), cloneTime(j.FinishedAt)
+	c.RunState = j.RunState.clone()
 	return &c
 }
 
 func (t *Task) clone() *Task {
 	c := *t
-	c.Params, c.Result = cloneJSON(t.Params), cloneJSON(t.Result)
-	c.StartedAt, c.FinishedAt = cloneTime(t.StartedAt), cloneTime(t.FinishedAt)
+	c.RunState = t.RunState.clone()
 	return &c
+}
+
+// clone copies s deeply: the copy shares no JSON or time with s.
+func (s RunState) clone() RunState {
+	s.Params, s.Result = cloneJSON(s.Params), cloneJSON(s.Result)
+	s.StartedAt, s.FinishedAt = cloneTime(s.StartedAt), cloneTime(s.FinishedAt)
+	return s
+}
+
+// newRunState is the state of a new Job or Task: revision 1, created at t.
+func newRunState(params json.RawMessage, t time.Time) RunState {
+	return RunState{Params: params, Revision: 1, CreatedAt: t, UpdatedAt: t}
 }
 
 // EnsureRelease implements Store.
@@ -197,7 +207,7 @@ func (m *Memory) newJobLocked(nj NewJob) (*Job, error) {
 	}
 	t := m.now()
 	return &Job{ID: nj.ID, Type: nj.Type, Stage: nj.Stage, Status: StatusPending, ReleaseID: nj.ReleaseID,
-		SubmittedBy: nj.SubmittedBy, Params: params, Revision: 1, CreatedAt: t, UpdatedAt: t}, nil
+		SubmittedBy: nj.SubmittedBy, RunState: newRunState(params, t)}, nil
 }
 
 // memGet returns a copy of record id of kind from recs.
@@ -392,7 +402,7 @@ func (m *Memory) CreateTask(_ context.Context, nt NewTask) (*Task, error) {
 	}
 	t := m.now()
 	tk := &Task{ID: nt.ID, JobID: nt.JobID, Type: nt.Type, Stage: nt.Stage, Status: StatusPending,
-		Params: params, Revision: 1, CreatedAt: t, UpdatedAt: t}
+		RunState: newRunState(params, t)}
 	m.tasks[tk.ID] = tk
 	m.seq++
 	m.taskSeq[tk.ID] = m.seq
@@ -497,7 +507,7 @@ func memTransition[T any, P runRecord[T]](m *Memory, recs map[string]P, kind, id
 		return nil, notFound(kind, id)
 	}
 	r := rec.run()
-	if err := checkTransition(kind, id, *r.Status, &tr, *r.Revision); err != nil {
+	if err := checkTransition(kind, id, *r.Status, &tr, r.Revision); err != nil {
 		return nil, err
 	}
 	c := P(rec.clone())

@@ -619,13 +619,13 @@ func pgTransition[T any, P runRecord[T]](ctx context.Context, p *Postgres, table
 			return err
 		}
 		r := rec.run()
-		if err := checkTransition(kind, id, *r.Status, &tr, *r.Revision); err != nil {
+		if err := checkTransition(kind, id, *r.Status, &tr, r.Revision); err != nil {
 			return err
 		}
 		r.apply(tr, result, now())
 		_, err = tx.Exec(ctx, `UPDATE `+table+` SET status = $2, stage = $3, result = $4, error = $5, attempts = $6,
 			revision = $7, updated_at = $8, started_at = $9, finished_at = $10 WHERE id = $1`,
-			id, *r.Status, *r.Stage, jsonArg(*r.Result), *r.Error, *r.Attempts, *r.Revision, *r.UpdatedAt, *r.StartedAt, *r.FinishedAt)
+			id, *r.Status, *r.Stage, jsonArg(r.Result), r.Error, r.Attempts, r.Revision, r.UpdatedAt, r.StartedAt, r.FinishedAt)
 		out = rec
 		return err
 	})
