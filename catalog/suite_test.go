@@ -58,6 +58,15 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
+// ensure creates (or finds) the release of key(job) and fails the test on
+// an error.
+func ensure(t *testing.T, s catalog.Store, job string) *catalog.EnsureResult {
+	t.Helper()
+	res, err := s.EnsureRelease(ctxT(t), key(job))
+	require.NoError(t, err)
+	return res
+}
+
 func key(job string) catalog.ReleaseKey {
 	return catalog.ReleaseKey{DatasetID: "era5", ResourceID: "t2m", JobID: job}
 }
@@ -124,14 +133,12 @@ func testEnsureVersions(t *testing.T, s catalog.Store) {
 	ctx := ctxT(t)
 	var ids []string
 	for i, job := range []string{"a", "b", "", "c"} {
-		res, err := s.EnsureRelease(ctx, key(job))
-		require.NoError(t, err)
+		res := ensure(t, s, job)
 		assert.Equal(t, i+1, res.Release.Version, "job %q", job)
 		assert.Equal(t, i == 0, res.AssetCreated)
 		ids = append(ids, res.Release.ID)
 	}
-	res, err := s.EnsureRelease(ctx, key("b"))
-	require.NoError(t, err)
+	res := ensure(t, s, "b")
 	assert.Equal(t, 2, res.Release.Version)
 	list, err := s.ListReleases(ctx, res.Asset.ID)
 	require.NoError(t, err)
@@ -189,8 +196,7 @@ func testNotFound(t *testing.T, s catalog.Store) {
 
 func testStacItemAndBlobPath(t *testing.T, s catalog.Store) {
 	ctx := ctxT(t)
-	res, err := s.EnsureRelease(ctx, key("j"))
-	require.NoError(t, err)
+	res := ensure(t, s, "j")
 	id := res.Release.ID
 	item := json.RawMessage(`{"type":"Feature","id":"era5-t2m","properties":{"datetime":null}}`)
 	r, err := s.UpdateStacItemJSON(ctx, id, item)
@@ -222,8 +228,7 @@ func testReleaseTransitions(t *testing.T, s catalog.Store) {
 	for _, from := range []catalog.Status{P, R, C, F} {
 		for _, to := range []catalog.Status{P, R, C, F} {
 			t.Run(fmt.Sprintf("%s-%s", from, to), func(t *testing.T) {
-				res, err := s.EnsureRelease(ctx, key(fmt.Sprintf("%s-%s", from, to)))
-				require.NoError(t, err)
+				res := ensure(t, s, fmt.Sprintf("%s-%s", from, to))
 				id := res.Release.ID
 				for _, st := range paths[from] {
 					_, err := s.TransitionRelease(ctx, id, catalog.Transition{To: st, Error: "boom"})
@@ -260,9 +265,8 @@ func testReleaseTransitions(t *testing.T, s catalog.Store) {
 	assert.False(t, catalog.CanTransition(C, F))
 	assert.False(t, catalog.CanTransition(P, C))
 	assert.True(t, catalog.CanTransition(F, R))
-	res, err := s.EnsureRelease(ctx, key("bad-status"))
-	require.NoError(t, err)
-	_, err = s.TransitionRelease(ctx, res.Release.ID, catalog.Transition{To: "DONE"})
+	res := ensure(t, s, "bad-status")
+	_, err := s.TransitionRelease(ctx, res.Release.ID, catalog.Transition{To: "DONE"})
 	assert.ErrorIs(t, err, catalog.ErrInvalid)
 }
 
@@ -280,8 +284,7 @@ func testCompleteRelease(t *testing.T, s catalog.Store) {
 		{"from FAILED", []catalog.Status{catalog.StatusFailed}, catalog.ErrIllegalTransition},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := s.EnsureRelease(ctx, key(tc.name))
-			require.NoError(t, err)
+			res := ensure(t, s, tc.name)
 			id := res.Release.ID
 			for _, st := range tc.path {
 				_, err := s.TransitionRelease(ctx, id, catalog.Transition{To: st, Error: "x"})
@@ -314,10 +317,9 @@ func testCompleteRelease(t *testing.T, s catalog.Store) {
 
 func testApproval(t *testing.T, s catalog.Store) {
 	ctx := ctxT(t)
-	res, err := s.EnsureRelease(ctx, key("approve"))
-	require.NoError(t, err)
+	res := ensure(t, s, "approve")
 	id := res.Release.ID
-	_, err = s.SetApproval(ctx, id, catalog.ApprovalApproved)
+	_, err := s.SetApproval(ctx, id, catalog.ApprovalApproved)
 	require.ErrorIs(t, err, catalog.ErrIllegalTransition, "not COMPLETED yet")
 	_, err = s.CompleteRelease(ctx, id, catalog.Completion{BlobPath: "refs/x.json", StacItemJSON: json.RawMessage(`{}`)})
 	require.NoError(t, err)
@@ -346,8 +348,7 @@ func testApproval(t *testing.T, s catalog.Store) {
 func testMarkPruned(t *testing.T, s catalog.Store) {
 	ctx := ctxT(t)
 	completed := func(job string, approval catalog.ApprovalState) *catalog.Release {
-		res, err := s.EnsureRelease(ctx, key(job))
-		require.NoError(t, err)
+		res := ensure(t, s, job)
 		r, err := s.CompleteRelease(ctx, res.Release.ID, catalog.Completion{BlobPath: "refs/" + job + "/combined.json", StacItemJSON: json.RawMessage(`{}`)})
 		require.NoError(t, err)
 		if approval != catalog.ApprovalPending {
@@ -387,9 +388,8 @@ func testMarkPruned(t *testing.T, s catalog.Store) {
 		})
 	}
 	t.Run("not COMPLETED", func(t *testing.T) {
-		res, err := s.EnsureRelease(ctx, key("prune-pending"))
-		require.NoError(t, err)
-		_, err = s.MarkReleasePruned(ctx, res.Release.ID, 0)
+		res := ensure(t, s, "prune-pending")
+		_, err := s.MarkReleasePruned(ctx, res.Release.ID, 0)
 		assert.ErrorIs(t, err, catalog.ErrIllegalTransition)
 		_, err = s.TransitionRelease(ctx, res.Release.ID, catalog.Transition{To: catalog.StatusFailed, Error: "x"})
 		require.NoError(t, err)
@@ -405,8 +405,7 @@ func testMarkPruned(t *testing.T, s catalog.Store) {
 
 func testOptimisticLock(t *testing.T, s catalog.Store) {
 	ctx := ctxT(t)
-	res, err := s.EnsureRelease(ctx, key("lock"))
-	require.NoError(t, err)
+	res := ensure(t, s, "lock")
 	rev := res.Release.Revision
 	r, err := s.TransitionRelease(ctx, res.Release.ID, catalog.Transition{To: catalog.StatusProcessing, IfRevision: rev})
 	require.NoError(t, err)
@@ -423,8 +422,7 @@ func testOptimisticLock(t *testing.T, s catalog.Store) {
 
 func testJobsAndTasks(t *testing.T, s catalog.Store) {
 	ctx := ctxT(t)
-	res, err := s.EnsureRelease(ctx, key("job-x"))
-	require.NoError(t, err)
+	res := ensure(t, s, "job-x")
 	j, err := s.CreateJob(ctx, catalog.NewJob{ID: "job-x", Type: "virtualize", Stage: "ref", ReleaseID: res.Release.ID,
 		Params: json.RawMessage(`{"dataset_id": "era5"}`)})
 	require.NoError(t, err)
@@ -637,8 +635,7 @@ func testConcurrentClaim(t *testing.T, s catalog.Store) {
 // PENDING to PROCESSING: exactly one wins, the others see an illegal move.
 func testConcurrentTransitions(t *testing.T, s catalog.Store) {
 	ctx := ctxT(t)
-	res, err := s.EnsureRelease(ctx, key("move"))
-	require.NoError(t, err)
+	res := ensure(t, s, "move")
 	var wg sync.WaitGroup
 	errs := make([]error, racers)
 	for i := range racers {
