@@ -52,6 +52,23 @@ func runSuite(t *testing.T, open func(t *testing.T) catalog.Store) {
 	}
 }
 
+// race runs fn(0), ..., fn(n-1) in n goroutines, released together, and
+// waits for all of them.
+func race(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			fn(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+}
+
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
@@ -527,18 +544,9 @@ func testConcurrentEnsureSame(t *testing.T, s catalog.Store) {
 	ctx := ctxT(t)
 	results := make([]*catalog.EnsureResult, racers)
 	errs := make([]error, racers)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range racers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			results[i], errs[i] = s.EnsureRelease(ctx, key("race"))
-		}()
-	}
-	close(start)
-	wg.Wait()
+	race(racers, func(i int) {
+		results[i], errs[i] = s.EnsureRelease(ctx, key("race"))
+	})
 	assetsCreated, releasesCreated := 0, 0
 	for i := range racers {
 		require.NoError(t, errs[i])
@@ -560,16 +568,10 @@ func testConcurrentEnsureSame(t *testing.T, s catalog.Store) {
 
 func testConcurrentEnsureMany(t *testing.T, s catalog.Store) {
 	ctx := ctxT(t)
-	var wg sync.WaitGroup
 	errs := make([]error, racers)
-	for i := range racers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = s.EnsureRelease(ctx, key(fmt.Sprintf("job-%02d", i)))
-		}()
-	}
-	wg.Wait()
+	race(racers, func(i int) {
+		_, errs[i] = s.EnsureRelease(ctx, key(fmt.Sprintf("job-%02d", i)))
+	})
 	for _, err := range errs {
 		require.NoError(t, err)
 	}
@@ -597,28 +599,22 @@ func testConcurrentClaim(t *testing.T, s catalog.Store) {
 	}
 	var mu sync.Mutex
 	claimed := map[string]int{}
-	var wg sync.WaitGroup
-	for range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				tk, err := s.ClaimTask(ctx, catalog.Claim{JobID: j.ID})
-				if errors.Is(err, catalog.ErrNotFound) {
-					return
-				}
-				if !assert.NoError(t, err) {
-					return
-				}
-				mu.Lock()
-				claimed[tk.ID]++
-				mu.Unlock()
-				_, err = s.TransitionTask(ctx, tk.ID, catalog.Transition{To: catalog.StatusCompleted})
-				assert.NoError(t, err)
+	race(6, func(i int) {
+		for {
+			tk, err := s.ClaimTask(ctx, catalog.Claim{JobID: j.ID})
+			if errors.Is(err, catalog.ErrNotFound) {
+				return
 			}
-		}()
-	}
-	wg.Wait()
+			if !assert.NoError(t, err) {
+				return
+			}
+			mu.Lock()
+			claimed[tk.ID]++
+			mu.Unlock()
+			_, err = s.TransitionTask(ctx, tk.ID, catalog.Transition{To: catalog.StatusCompleted})
+			assert.NoError(t, err)
+		}
+	})
 	assert.Len(t, claimed, tasks)
 	for id, n := range claimed {
 		assert.Equal(t, 1, n, "task %s claimed %d times", id, n)
@@ -636,16 +632,10 @@ func testConcurrentClaim(t *testing.T, s catalog.Store) {
 func testConcurrentTransitions(t *testing.T, s catalog.Store) {
 	ctx := ctxT(t)
 	res := ensure(t, s, "move")
-	var wg sync.WaitGroup
 	errs := make([]error, racers)
-	for i := range racers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = s.TransitionRelease(ctx, res.Release.ID, catalog.Transition{To: catalog.StatusProcessing})
-		}()
-	}
-	wg.Wait()
+	race(racers, func(i int) {
+		_, errs[i] = s.TransitionRelease(ctx, res.Release.ID, catalog.Transition{To: catalog.StatusProcessing})
+	})
 	var wins, lost []int
 	for i, err := range errs {
 		if err == nil {
@@ -823,22 +813,16 @@ func testTouchJob(t *testing.T, s catalog.Store) {
 	// Of racing touches of one revision, exactly one succeeds.
 	var wins, conflicts int
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := s.TouchJob(ctx, j.ID, j.Revision)
-			mu.Lock()
-			defer mu.Unlock()
-			if err == nil {
-				wins++
-			} else if assert.ErrorIs(t, err, catalog.ErrConflict) {
-				conflicts++
-			}
-		}()
-	}
-	wg.Wait()
+	race(8, func(i int) {
+		_, err := s.TouchJob(ctx, j.ID, j.Revision)
+		mu.Lock()
+		defer mu.Unlock()
+		if err == nil {
+			wins++
+		} else if assert.ErrorIs(t, err, catalog.ErrConflict) {
+			conflicts++
+		}
+	})
 	assert.Equal(t, 1, wins)
 	assert.Equal(t, 7, conflicts)
 	got, err := s.GetJob(ctx, j.ID)
