@@ -10,16 +10,11 @@ const (
 	LayoutVirtual    LayoutClass = 3
 )
 
+var layoutNames = [...]string{"compact", "contiguous", "chunked", "virtual"}
+
 func (c LayoutClass) String() string {
-	switch c {
-	case LayoutCompact:
-		return "compact"
-	case LayoutContiguous:
-		return "contiguous"
-	case LayoutChunked:
-		return "chunked"
-	case LayoutVirtual:
-		return "virtual"
+	if s, ok := enumName(c, layoutNames[:]); ok {
+		return s
 	}
 	return "unknown"
 }
@@ -36,20 +31,11 @@ const (
 	IndexBTreeV2     ChunkIndex = 5
 )
 
+var chunkIndexNames = [...]string{"btree_v1", "single_chunk", "implicit", "fixed_array", "extensible_array", "btree_v2"}
+
 func (c ChunkIndex) String() string {
-	switch c {
-	case IndexBTreeV1:
-		return "btree_v1"
-	case IndexSingleChunk:
-		return "single_chunk"
-	case IndexImplicit:
-		return "implicit"
-	case IndexFixedArray:
-		return "fixed_array"
-	case IndexExtArray:
-		return "extensible_array"
-	case IndexBTreeV2:
-		return "btree_v2"
+	if s, ok := enumName(c, chunkIndexNames[:]); ok {
+		return s
 	}
 	return "unknown"
 }

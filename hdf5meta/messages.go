@@ -11,14 +11,11 @@ const (
 	SpaceNull   SpaceKind = 2
 )
 
+var spaceKindNames = [...]string{"scalar", "simple", "null"}
+
 func (k SpaceKind) String() string {
-	switch k {
-	case SpaceScalar:
-		return "scalar"
-	case SpaceSimple:
-		return "simple"
-	case SpaceNull:
-		return "null"
+	if s, ok := enumName(k, spaceKindNames[:]); ok {
+		return s
 	}
 	return "unknown"
 }
