@@ -10,14 +10,14 @@ const (
 	LayoutVirtual    LayoutClass = 3
 )
 
-var layoutNames = [...]string{"compact", "contiguous", "chunked", "virtual"}
-
 func (c LayoutClass) String() string {
 	if s, ok := enumName(c, layoutNames[:]); ok {
 		return s
 	}
 	return "unknown"
 }
+
+var layoutNames = [...]string{"compact", "contiguous", "chunked", "virtual"}
 
 // ChunkIndex is the structure that indexes a chunked dataset's chunks.
 type ChunkIndex int
@@ -31,14 +31,14 @@ const (
 	IndexBTreeV2     ChunkIndex = 5
 )
 
-var chunkIndexNames = [...]string{"btree_v1", "single_chunk", "implicit", "fixed_array", "extensible_array", "btree_v2"}
-
 func (c ChunkIndex) String() string {
 	if s, ok := enumName(c, chunkIndexNames[:]); ok {
 		return s
 	}
 	return "unknown"
 }
+
+var chunkIndexNames = [...]string{"btree_v1", "single_chunk", "implicit", "fixed_array", "extensible_array", "btree_v2"}
 
 // Layout is a dataset's data layout message.
 type Layout struct {

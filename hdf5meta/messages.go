@@ -11,14 +11,14 @@ const (
 	SpaceNull   SpaceKind = 2
 )
 
-var spaceKindNames = [...]string{"scalar", "simple", "null"}
-
 func (k SpaceKind) String() string {
 	if s, ok := enumName(k, spaceKindNames[:]); ok {
 		return s
 	}
 	return "unknown"
 }
+
+var spaceKindNames = [...]string{"scalar", "simple", "null"}
 
 // Unlimited is the MaxDims value of an unlimited dimension.
 const Unlimited = math.MaxUint64
