@@ -9,11 +9,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/greensight/vzarr/internal/testenv"
 )
 
 func TestNoneMode(t *testing.T) {
-	var logs logBuffer
-	a, err := New(context.Background(), Config{Mode: " None ", Logger: logs.logger()})
+	var logs testenv.SyncBuffer
+	a, err := New(context.Background(), Config{Mode: " None ", Logger: logs.Logger()})
 	require.NoError(t, err)
 	assert.Contains(t, logs.String(), "authentication is OFF")
 	for _, role := range []Role{RoleSubmit, RoleRead} {

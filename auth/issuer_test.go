@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,6 +8,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -216,33 +217,36 @@ func newTestEntra(t testing.TB, is *testIssuer, clock *fakeClock, mut func(*Conf
 	return ea
 }
 
-// logBuffer is a concurrency-safe slog sink.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
 // response is what serve observed.
 type response struct {
 	code      int
 	challenge string
 	body      map[string]any
+}
+
+// check asserts the status code and what every body of that code carries:
+// the identity's subject and method on 200, the error type on 401 and 403.
+func (r response) check(t *testing.T, code int, subject, method string) {
+	t.Helper()
+	assert.Equal(t, code, r.code, "%v", r.body)
+	switch code {
+	case 200:
+		assert.Equal(t, subject, r.body["subject"])
+		assert.Equal(t, method, r.body["method"])
+	case 401:
+		assert.Equal(t, "unauthorized", r.body["error_type"])
+	case 403:
+		assert.Equal(t, "forbidden", r.body["error_type"])
+	}
+}
+
+// hides asserts that no secret reaches the logs or the body.
+func (r response) hides(t *testing.T, logs string, secrets ...string) {
+	t.Helper()
+	for _, secret := range secrets {
+		assert.NotContains(t, logs, secret)
+		assert.NotContains(t, fmt.Sprint(r.body), secret)
+	}
 }
 
 // serve runs a request with the Authorization header values through

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/greensight/vzarr/internal/testenv"
 )
 
 const (
@@ -67,28 +69,18 @@ func TestTokenMode(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs logBuffer
-			resp := serve(t, a, tc.role, logs.logger(), tc.authz...)
-			assert.Equal(t, tc.wantCode, resp.code, "%v", resp.body)
-			switch tc.wantCode {
-			case 200:
-				assert.Equal(t, tc.wantSub, resp.body["subject"])
-				assert.Equal(t, ModeToken, resp.body["method"])
-			case 401:
+			var logs testenv.SyncBuffer
+			resp := serve(t, a, tc.role, logs.Logger(), tc.authz...)
+			resp.check(t, tc.wantCode, tc.wantSub, ModeToken)
+			if tc.wantCode == 401 {
 				assert.Equal(t, tc.challenge, resp.challenge)
-				assert.Equal(t, "unauthorized", resp.body["error_type"])
-			case 403:
-				assert.Equal(t, "forbidden", resp.body["error_type"])
 			}
 			if tc.wantErr != "" {
 				assert.Contains(t, resp.body["error"], tc.wantErr)
 				assert.Contains(t, logs.String(), tc.wantErr)
 				assert.Contains(t, logs.String(), `"remote_addr":"192.0.2.1:1234"`)
 			}
-			for _, secret := range []string{botToken, readerToken} {
-				assert.NotContains(t, logs.String(), secret)
-				assert.NotContains(t, fmt.Sprint(resp.body), secret)
-			}
+			resp.hides(t, logs.String(), botToken, readerToken)
 		})
 	}
 }
@@ -162,9 +154,9 @@ func TestLoadTokensFilePermissions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs logBuffer
+			var logs testenv.SyncBuffer
 			path := writeTokensFile(t, content, tc.perm)
-			a, err := LoadTokensFile(path, logs.logger())
+			a, err := LoadTokensFile(path, logs.Logger())
 			if tc.wantErr != "" {
 				require.ErrorIs(t, err, ErrConfig)
 				assert.Contains(t, err.Error(), tc.wantErr)

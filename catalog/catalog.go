@@ -206,35 +206,35 @@ type Job struct {
 	ReleaseID string `json:"release_id,omitempty"`
 	// SubmittedBy is the identity of the caller who submitted the job
 	// ("" when unknown).
-	SubmittedBy string          `json:"submitted_by,omitempty"`
-	Params      json.RawMessage `json:"params"`
-	Result      json.RawMessage `json:"result,omitempty"`
-	Error       string          `json:"error,omitempty"`
+	SubmittedBy string `json:"submitted_by,omitempty"`
+	RunState
+}
+
+// Task is one unit of work of a Job (for example: one stage run).
+type Task struct {
+	ID     string `json:"id"`
+	JobID  string `json:"job_id"`
+	Type   string `json:"type"`
+	Stage  string `json:"stage"`
+	Status Status `json:"status"`
+	RunState
+}
+
+// RunState is what a Job and a Task record of their runs: the parameters,
+// the outcome, the attempts and when things happened. Transitions change
+// it (with the Status and Stage beside it).
+type RunState struct {
+	Params json.RawMessage `json:"params"`
+	Result json.RawMessage `json:"result,omitempty"`
+	Error  string          `json:"error,omitempty"`
 	// Attempts counts the moves to PROCESSING.
-	Attempts   int        `json:"attempts"`
+	Attempts int `json:"attempts"`
+	// Revision grows by one with every change (optimistic locking).
 	Revision   int64      `json:"revision"`
 	CreatedAt  time.Time  `json:"created_at"`
 	UpdatedAt  time.Time  `json:"updated_at"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
-}
-
-// Task is one unit of work of a Job (for example: one stage run).
-type Task struct {
-	ID         string          `json:"id"`
-	JobID      string          `json:"job_id"`
-	Type       string          `json:"type"`
-	Stage      string          `json:"stage"`
-	Status     Status          `json:"status"`
-	Params     json.RawMessage `json:"params"`
-	Result     json.RawMessage `json:"result,omitempty"`
-	Error      string          `json:"error,omitempty"`
-	Attempts   int             `json:"attempts"`
-	Revision   int64           `json:"revision"`
-	CreatedAt  time.Time       `json:"created_at"`
-	UpdatedAt  time.Time       `json:"updated_at"`
-	StartedAt  *time.Time      `json:"started_at,omitempty"`
-	FinishedAt *time.Time      `json:"finished_at,omitempty"`
 }
 
 // newID returns a new random record id (a UUID).

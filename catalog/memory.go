@@ -86,16 +86,26 @@ func (r *Release) clone() *Release {
 
 func (j *Job) clone() *Job {
 	c := *j
-	c.Params, c.Result = cloneJSON(j.Params), cloneJSON(j.Result)
-	c.StartedAt, c.FinishedAt = cloneTime(j.StartedAt), cloneTime(j.FinishedAt)
+	c.RunState = j.RunState.clone()
 	return &c
 }
 
 func (t *Task) clone() *Task {
 	c := *t
-	c.Params, c.Result = cloneJSON(t.Params), cloneJSON(t.Result)
-	c.StartedAt, c.FinishedAt = cloneTime(t.StartedAt), cloneTime(t.FinishedAt)
+	c.RunState = t.RunState.clone()
 	return &c
+}
+
+// clone copies s deeply: the copy shares no JSON or time with s.
+func (s RunState) clone() RunState {
+	s.Params, s.Result = cloneJSON(s.Params), cloneJSON(s.Result)
+	s.StartedAt, s.FinishedAt = cloneTime(s.StartedAt), cloneTime(s.FinishedAt)
+	return s
+}
+
+// newRunState is the state of a new Job or Task: revision 1, created at t.
+func newRunState(params json.RawMessage, t time.Time) RunState {
+	return RunState{Params: params, Revision: 1, CreatedAt: t, UpdatedAt: t}
 }
 
 // EnsureRelease implements Store.
@@ -197,18 +207,26 @@ func (m *Memory) newJobLocked(nj NewJob) (*Job, error) {
 	}
 	t := m.now()
 	return &Job{ID: nj.ID, Type: nj.Type, Stage: nj.Stage, Status: StatusPending, ReleaseID: nj.ReleaseID,
-		SubmittedBy: nj.SubmittedBy, Params: params, Revision: 1, CreatedAt: t, UpdatedAt: t}, nil
+		SubmittedBy: nj.SubmittedBy, RunState: newRunState(params, t)}, nil
+}
+
+// memGet returns a copy of record id of kind from recs.
+func memGet[T any, P interface {
+	*T
+	clone() *T
+}](m *Memory, recs map[string]P, kind, id string) (*T, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec, ok := recs[id]
+	if !ok {
+		return nil, notFound(kind, id)
+	}
+	return rec.clone(), nil
 }
 
 // GetAsset implements Store.
 func (m *Memory) GetAsset(_ context.Context, id string) (*Asset, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	a, ok := m.assets[id]
-	if !ok {
-		return nil, notFound("asset", id)
-	}
-	return a.clone(), nil
+	return memGet(m, m.assets, "asset", id)
 }
 
 // FindAsset implements Store.
@@ -224,13 +242,7 @@ func (m *Memory) FindAsset(_ context.Context, datasetID, resourceID string) (*As
 
 // GetRelease implements Store.
 func (m *Memory) GetRelease(_ context.Context, id string) (*Release, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, ok := m.releases[id]
-	if !ok {
-		return nil, notFound("release", id)
-	}
-	return r.clone(), nil
+	return memGet(m, m.releases, "release", id)
 }
 
 // ListReleases implements Store.
@@ -326,37 +338,12 @@ func (m *Memory) CreateJob(_ context.Context, nj NewJob) (*Job, error) {
 
 // GetJob implements Store.
 func (m *Memory) GetJob(_ context.Context, id string) (*Job, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	j, ok := m.jobs[id]
-	if !ok {
-		return nil, notFound("job", id)
-	}
-	return j.clone(), nil
+	return memGet(m, m.jobs, "job", id)
 }
 
 // TransitionJob implements Store.
 func (m *Memory) TransitionJob(_ context.Context, id string, tr Transition) (*Job, error) {
-	result, err := normJSON("result", tr.Result, "")
-	if err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	j, ok := m.jobs[id]
-	if !ok {
-		return nil, notFound("job", id)
-	}
-	if err := checkTransition("job", id, j.Status, &tr, j.Revision); err != nil {
-		return nil, err
-	}
-	c := j.clone()
-	t := m.now()
-	c.run().apply(tr, result, t)
-	c.Revision++
-	c.UpdatedAt = t
-	m.jobs[id] = c
-	return c.clone(), nil
+	return memTransition(m, m.jobs, "job", id, tr)
 }
 
 // ListJobs implements Store.
@@ -401,15 +388,9 @@ func (m *Memory) TouchJob(_ context.Context, id string, ifRevision int64) (*Job,
 
 // CreateTask implements Store.
 func (m *Memory) CreateTask(_ context.Context, nt NewTask) (*Task, error) {
-	params, err := normJSON("params", nt.Params, "{}")
+	params, err := nt.norm()
 	if err != nil {
 		return nil, err
-	}
-	if nt.Type == "" || nt.JobID == "" {
-		return nil, invalidf("task type and job_id are required")
-	}
-	if nt.ID == "" {
-		nt.ID = newID()
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -421,7 +402,7 @@ func (m *Memory) CreateTask(_ context.Context, nt NewTask) (*Task, error) {
 	}
 	t := m.now()
 	tk := &Task{ID: nt.ID, JobID: nt.JobID, Type: nt.Type, Stage: nt.Stage, Status: StatusPending,
-		Params: params, Revision: 1, CreatedAt: t, UpdatedAt: t}
+		RunState: newRunState(params, t)}
 	m.tasks[tk.ID] = tk
 	m.seq++
 	m.taskSeq[tk.ID] = m.seq
@@ -430,13 +411,7 @@ func (m *Memory) CreateTask(_ context.Context, nt NewTask) (*Task, error) {
 
 // GetTask implements Store.
 func (m *Memory) GetTask(_ context.Context, id string) (*Task, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	tk, ok := m.tasks[id]
-	if !ok {
-		return nil, notFound("task", id)
-	}
-	return tk.clone(), nil
+	return memGet(m, m.tasks, "task", id)
 }
 
 // sortedTasks returns the tasks matching keep in creation order.
@@ -509,32 +484,34 @@ func (m *Memory) ClaimTask(ctx context.Context, c Claim) (*Task, error) {
 	tk := cands[0].clone()
 	t := m.now()
 	tk.run().apply(Transition{To: StatusProcessing}, nil, t)
-	tk.Revision++
-	tk.UpdatedAt = t
 	m.tasks[tk.ID] = tk
 	return tk.clone(), nil
 }
 
 // TransitionTask implements Store.
 func (m *Memory) TransitionTask(_ context.Context, id string, tr Transition) (*Task, error) {
+	return memTransition(m, m.tasks, "task", id, tr)
+}
+
+// memTransition is TransitionJob and TransitionTask: recs holds m's
+// records of kind.
+func memTransition[T any, P runRecord[T]](m *Memory, recs map[string]P, kind, id string, tr Transition) (P, error) {
 	result, err := normJSON("result", tr.Result, "")
 	if err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	tk, ok := m.tasks[id]
+	rec, ok := recs[id]
 	if !ok {
-		return nil, notFound("task", id)
+		return nil, notFound(kind, id)
 	}
-	if err := checkTransition("task", id, tk.Status, &tr, tk.Revision); err != nil {
+	r := rec.run()
+	if err := checkTransition(kind, id, *r.Status, &tr, r.Revision); err != nil {
 		return nil, err
 	}
-	c := tk.clone()
-	t := m.now()
-	c.run().apply(tr, result, t)
-	c.Revision++
-	c.UpdatedAt = t
-	m.tasks[id] = c
+	c := P(rec.clone())
+	c.run().apply(tr, result, m.now())
+	recs[id] = c
 	return c.clone(), nil
 }

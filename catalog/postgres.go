@@ -349,6 +349,22 @@ func (p *Postgres) FindAsset(ctx context.Context, datasetID, resourceID string) 
 	return a, pgErr("find asset", err)
 }
 
+// collect reads every row of a query with scan: an empty, non-nil slice
+// when there is none. what names the operation in errors.
+func collect[T any](rows pgx.Rows, err error, scan func(pgx.Row) (*T, error), what string) ([]*T, error) {
+	if err != nil {
+		return nil, pgErr(what, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*T, error) { return scan(row) })
+	if err != nil {
+		return nil, pgErr(what, err)
+	}
+	if out == nil {
+		out = []*T{}
+	}
+	return out, nil
+}
+
 // GetRelease implements Store.
 func (p *Postgres) GetRelease(ctx context.Context, id string) (*Release, error) {
 	r, err := scanRelease(p.pool.QueryRow(ctx, `SELECT `+releaseCols+` FROM `+p.t.releases+` WHERE id = $1`, id))
@@ -359,17 +375,7 @@ func (p *Postgres) GetRelease(ctx context.Context, id string) (*Release, error) 
 // ListReleases implements Store.
 func (p *Postgres) ListReleases(ctx context.Context, assetID string) ([]*Release, error) {
 	rows, err := p.pool.Query(ctx, `SELECT `+releaseCols+` FROM `+p.t.releases+` WHERE asset_id = $1 ORDER BY version`, assetID)
-	if err != nil {
-		return nil, pgErr("list releases", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Release, error) { return scanRelease(row) })
-	if err != nil {
-		return nil, pgErr("list releases", err)
-	}
-	if out == nil {
-		out = []*Release{}
-	}
-	return out, nil
+	return collect(rows, err, scanRelease, "list releases")
 }
 
 // updateRelease locks release id, applies fn to it and writes it back
@@ -479,33 +485,7 @@ func (p *Postgres) GetJob(ctx context.Context, id string) (*Job, error) {
 
 // TransitionJob implements Store.
 func (p *Postgres) TransitionJob(ctx context.Context, id string, tr Transition) (*Job, error) {
-	result, err := normJSON("result", tr.Result, "")
-	if err != nil {
-		return nil, err
-	}
-	var out *Job
-	err = p.inTx(ctx, func(tx pgx.Tx) error {
-		j, err := scanJob(tx.QueryRow(ctx, `SELECT `+jobCols+` FROM `+p.t.jobs+` WHERE id = $1 FOR NO KEY UPDATE`, id))
-		if j, err = one(j, err, "job", id); err != nil {
-			return err
-		}
-		if err := checkTransition("job", id, j.Status, &tr, j.Revision); err != nil {
-			return err
-		}
-		t := now()
-		j.run().apply(tr, result, t)
-		j.Revision++
-		j.UpdatedAt = t
-		_, err = tx.Exec(ctx, `UPDATE `+p.t.jobs+` SET status = $2, stage = $3, result = $4, error = $5, attempts = $6,
-			revision = $7, updated_at = $8, started_at = $9, finished_at = $10 WHERE id = $1`,
-			j.ID, j.Status, j.Stage, jsonArg(j.Result), j.Error, j.Attempts, j.Revision, j.UpdatedAt, j.StartedAt, j.FinishedAt)
-		out = j
-		return err
-	})
-	if err != nil {
-		return nil, pgErr("transition job", err)
-	}
-	return out, nil
+	return pgTransition(ctx, p, p.t.jobs, jobCols, scanJob, "job", id, tr)
 }
 
 // ListJobs implements Store.
@@ -521,17 +501,7 @@ func (p *Postgres) ListJobs(ctx context.Context, f JobFilter) ([]*Job, error) {
 	rows, err := p.pool.Query(ctx, `SELECT `+jobCols+` FROM `+p.t.jobs+`
 		WHERE ($1 = '' OR status = $1) AND ($2::timestamptz IS NULL OR updated_at < $2)
 		ORDER BY updated_at, id LIMIT $3`, string(f.Status), before, listLimit(f.Limit))
-	if err != nil {
-		return nil, pgErr("list jobs", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Job, error) { return scanJob(row) })
-	if err != nil {
-		return nil, pgErr("list jobs", err)
-	}
-	if out == nil {
-		out = []*Job{}
-	}
-	return out, nil
+	return collect(rows, err, scanJob, "list jobs")
 }
 
 // TouchJob implements Store.
@@ -549,15 +519,9 @@ func (p *Postgres) TouchJob(ctx context.Context, id string, ifRevision int64) (*
 
 // CreateTask implements Store.
 func (p *Postgres) CreateTask(ctx context.Context, nt NewTask) (*Task, error) {
-	params, err := normJSON("params", nt.Params, "{}")
+	params, err := nt.norm()
 	if err != nil {
 		return nil, err
-	}
-	if nt.Type == "" || nt.JobID == "" {
-		return nil, invalidf("task type and job_id are required")
-	}
-	if nt.ID == "" {
-		nt.ID = newID()
 	}
 	t := now()
 	tk, err := scanTask(p.pool.QueryRow(ctx, `INSERT INTO `+p.t.tasks+`
@@ -577,17 +541,7 @@ func (p *Postgres) GetTask(ctx context.Context, id string) (*Task, error) {
 // ListTasks implements Store.
 func (p *Postgres) ListTasks(ctx context.Context, jobID string) ([]*Task, error) {
 	rows, err := p.pool.Query(ctx, `SELECT `+taskCols+` FROM `+p.t.tasks+` WHERE job_id = $1 ORDER BY seq`, jobID)
-	if err != nil {
-		return nil, pgErr("list tasks", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Task, error) { return scanTask(row) })
-	if err != nil {
-		return nil, pgErr("list tasks", err)
-	}
-	if out == nil {
-		out = []*Task{}
-	}
-	return out, nil
+	return collect(rows, err, scanTask, "list tasks")
 }
 
 // FindTasks implements Store.
@@ -611,17 +565,7 @@ func (p *Postgres) FindTasks(ctx context.Context, f TaskFilter) ([]*Task, error)
 			AND ($3::timestamptz IS NULL OR started_at < $3) AND ($4::timestamptz IS NULL OR updated_at < $4)
 		ORDER BY started_at NULLS LAST, seq LIMIT $5`,
 		string(f.Status), types, opt(f.StartedBefore), opt(f.UpdatedBefore), listLimit(f.Limit))
-	if err != nil {
-		return nil, pgErr("find tasks", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Task, error) { return scanTask(row) })
-	if err != nil {
-		return nil, pgErr("find tasks", err)
-	}
-	if out == nil {
-		out = []*Task{}
-	}
-	return out, nil
+	return collect(rows, err, scanTask, "find tasks")
 }
 
 // ClaimTask implements Store: the oldest matching PENDING task is locked
@@ -657,31 +601,36 @@ func prefixed(alias, cols string) string {
 
 // TransitionTask implements Store.
 func (p *Postgres) TransitionTask(ctx context.Context, id string, tr Transition) (*Task, error) {
+	return pgTransition(ctx, p, p.t.tasks, taskCols, scanTask, "task", id, tr)
+}
+
+// pgTransition is TransitionJob and TransitionTask: table holds the
+// records of kind, cols and scan read one.
+func pgTransition[T any, P runRecord[T]](ctx context.Context, p *Postgres, table, cols string, scan func(pgx.Row) (P, error),
+	kind, id string, tr Transition) (P, error) {
 	result, err := normJSON("result", tr.Result, "")
 	if err != nil {
 		return nil, err
 	}
-	var out *Task
+	var out P
 	err = p.inTx(ctx, func(tx pgx.Tx) error {
-		tk, err := scanTask(tx.QueryRow(ctx, `SELECT `+taskCols+` FROM `+p.t.tasks+` WHERE id = $1 FOR NO KEY UPDATE`, id))
-		if tk, err = one(tk, err, "task", id); err != nil {
+		rec, err := scan(tx.QueryRow(ctx, `SELECT `+cols+` FROM `+table+` WHERE id = $1 FOR NO KEY UPDATE`, id))
+		if rec, err = one(rec, err, kind, id); err != nil {
 			return err
 		}
-		if err := checkTransition("task", id, tk.Status, &tr, tk.Revision); err != nil {
+		r := rec.run()
+		if err := checkTransition(kind, id, *r.Status, &tr, r.Revision); err != nil {
 			return err
 		}
-		t := now()
-		tk.run().apply(tr, result, t)
-		tk.Revision++
-		tk.UpdatedAt = t
-		_, err = tx.Exec(ctx, `UPDATE `+p.t.tasks+` SET status = $2, stage = $3, result = $4, error = $5, attempts = $6,
+		r.apply(tr, result, now())
+		_, err = tx.Exec(ctx, `UPDATE `+table+` SET status = $2, stage = $3, result = $4, error = $5, attempts = $6,
 			revision = $7, updated_at = $8, started_at = $9, finished_at = $10 WHERE id = $1`,
-			tk.ID, tk.Status, tk.Stage, jsonArg(tk.Result), tk.Error, tk.Attempts, tk.Revision, tk.UpdatedAt, tk.StartedAt, tk.FinishedAt)
-		out = tk
+			id, *r.Status, *r.Stage, jsonArg(r.Result), r.Error, r.Attempts, r.Revision, r.UpdatedAt, r.StartedAt, r.FinishedAt)
+		out = rec
 		return err
 	})
 	if err != nil {
-		return nil, pgErr("transition task", err)
+		return nil, pgErr("transition "+kind, err)
 	}
 	return out, nil
 }

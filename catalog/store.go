@@ -195,6 +195,21 @@ type NewTask struct {
 	Params json.RawMessage // nil for {}
 }
 
+// norm checks a new Task and returns its params (default {}).
+func (nt *NewTask) norm() (json.RawMessage, error) {
+	params, err := normJSON("params", nt.Params, "{}")
+	if err != nil {
+		return nil, err
+	}
+	if nt.Type == "" || nt.JobID == "" {
+		return nil, invalidf("task type and job_id are required")
+	}
+	if nt.ID == "" {
+		nt.ID = newID()
+	}
+	return params, nil
+}
+
 // DefaultListLimit is the row limit of ListJobs and FindTasks when the
 // filter sets none.
 const DefaultListLimit = 1000
@@ -400,50 +415,52 @@ func markPruned(ifRevision int64) func(*Release, time.Time) error {
 	}
 }
 
-// run is the status part of a Job or Task that transitions change.
+// run is the part of a Job or Task that transitions change.
 type run struct {
-	Status     *Status
-	Stage      *string
-	Result     *json.RawMessage
-	Error      *string
-	Attempts   *int
-	StartedAt  **time.Time
-	FinishedAt **time.Time
-	Revision   *int64
+	Status *Status
+	Stage  *string
+	*RunState
 }
 
-func (j *Job) run() run {
-	return run{&j.Status, &j.Stage, &j.Result, &j.Error, &j.Attempts, &j.StartedAt, &j.FinishedAt, &j.Revision}
+func (j *Job) run() run { return run{&j.Status, &j.Stage, &j.RunState} }
+
+func (t *Task) run() run { return run{&t.Status, &t.Stage, &t.RunState} }
+
+// runRecord is a Job or a Task: a record with a run lifecycle, as either
+// store keeps it.
+type runRecord[T any] interface {
+	*T
+	run() run
+	clone() *T
 }
 
-func (t *Task) run() run {
-	return run{&t.Status, &t.Stage, &t.Result, &t.Error, &t.Attempts, &t.StartedAt, &t.FinishedAt, &t.Revision}
-}
-
-// apply records a checked transition on a run at time t.
+// apply records a checked transition on a run at time t, counting it as
+// one change (Revision and UpdatedAt).
 func (r run) apply(tr Transition, result json.RawMessage, t time.Time) {
+	r.Revision++
+	r.UpdatedAt = t
 	*r.Status = tr.To
 	if tr.Stage != "" {
 		*r.Stage = tr.Stage
 	}
 	if result != nil {
-		*r.Result = result
+		r.Result = result
 	}
-	*r.Error = ""
+	r.Error = ""
 	switch tr.To {
 	case StatusProcessing:
-		*r.Attempts++
+		r.Attempts++
 		st := t
-		*r.StartedAt = &st
-		*r.FinishedAt = nil
+		r.StartedAt = &st
+		r.FinishedAt = nil
 	case StatusCompleted:
 		ft := t
-		*r.FinishedAt = &ft
+		r.FinishedAt = &ft
 	case StatusFailed:
-		*r.Error = tr.Error
+		r.Error = tr.Error
 		ft := t
-		*r.FinishedAt = &ft
+		r.FinishedAt = &ft
 	case StatusPending:
-		*r.FinishedAt = nil
+		r.FinishedAt = nil
 	}
 }

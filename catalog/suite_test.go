@@ -52,10 +52,36 @@ func runSuite(t *testing.T, open func(t *testing.T) catalog.Store) {
 	}
 }
 
+// race runs fn(0), ..., fn(n-1) in n goroutines, released together, and
+// waits for all of them.
+func race(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			fn(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+}
+
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// ensure creates (or finds) the release of key(job) and fails the test on
+// an error.
+func ensure(t *testing.T, s catalog.Store, job string) *catalog.EnsureResult {
+	t.Helper()
+	res, err := s.EnsureRelease(ctxT(t), key(job))
+	require.NoError(t, err)
+	return res
 }
 
 func key(job string) catalog.ReleaseKey {
@@ -124,14 +150,12 @@ func testEnsureVersions(t *testing.T, s catalog.Store) {
 	ctx := ctxT(t)
 	var ids []string
 	for i, job := range []string{"a", "b", "", "c"} {
-		res, err := s.EnsureRelease(ctx, key(job))
-		require.NoError(t, err)
+		res := ensure(t, s, job)
 		assert.Equal(t, i+1, res.Release.Version, "job %q", job)
 		assert.Equal(t, i == 0, res.AssetCreated)
 		ids = append(ids, res.Release.ID)
 	}
-	res, err := s.EnsureRelease(ctx, key("b"))
-	require.NoError(t, err)
+	res := ensure(t, s, "b")
 	assert.Equal(t, 2, res.Release.Version)
 	list, err := s.ListReleases(ctx, res.Asset.ID)
 	require.NoError(t, err)
@@ -189,8 +213,7 @@ func testNotFound(t *testing.T, s catalog.Store) {
 
 func testStacItemAndBlobPath(t *testing.T, s catalog.Store) {
 	ctx := ctxT(t)
-	res, err := s.EnsureRelease(ctx, key("j"))
-	require.NoError(t, err)
+	res := ensure(t, s, "j")
 	id := res.Release.ID
 	item := json.RawMessage(`{"type":"Feature","id":"era5-t2m","properties":{"datetime":null}}`)
 	r, err := s.UpdateStacItemJSON(ctx, id, item)
@@ -222,8 +245,7 @@ func testReleaseTransitions(t *testing.T, s catalog.Store) {
 	for _, from := range []catalog.Status{P, R, C, F} {
 		for _, to := range []catalog.Status{P, R, C, F} {
 			t.Run(fmt.Sprintf("%s-%s", from, to), func(t *testing.T) {
-				res, err := s.EnsureRelease(ctx, key(fmt.Sprintf("%s-%s", from, to)))
-				require.NoError(t, err)
+				res := ensure(t, s, fmt.Sprintf("%s-%s", from, to))
 				id := res.Release.ID
 				for _, st := range paths[from] {
 					_, err := s.TransitionRelease(ctx, id, catalog.Transition{To: st, Error: "boom"})
@@ -260,9 +282,8 @@ func testReleaseTransitions(t *testing.T, s catalog.Store) {
 	assert.False(t, catalog.CanTransition(C, F))
 	assert.False(t, catalog.CanTransition(P, C))
 	assert.True(t, catalog.CanTransition(F, R))
-	res, err := s.EnsureRelease(ctx, key("bad-status"))
-	require.NoError(t, err)
-	_, err = s.TransitionRelease(ctx, res.Release.ID, catalog.Transition{To: "DONE"})
+	res := ensure(t, s, "bad-status")
+	_, err := s.TransitionRelease(ctx, res.Release.ID, catalog.Transition{To: "DONE"})
 	assert.ErrorIs(t, err, catalog.ErrInvalid)
 }
 
@@ -280,8 +301,7 @@ func testCompleteRelease(t *testing.T, s catalog.Store) {
 		{"from FAILED", []catalog.Status{catalog.StatusFailed}, catalog.ErrIllegalTransition},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := s.EnsureRelease(ctx, key(tc.name))
-			require.NoError(t, err)
+			res := ensure(t, s, tc.name)
 			id := res.Release.ID
 			for _, st := range tc.path {
 				_, err := s.TransitionRelease(ctx, id, catalog.Transition{To: st, Error: "x"})
@@ -314,10 +334,9 @@ func testCompleteRelease(t *testing.T, s catalog.Store) {
 
 func testApproval(t *testing.T, s catalog.Store) {
 	ctx := ctxT(t)
-	res, err := s.EnsureRelease(ctx, key("approve"))
-	require.NoError(t, err)
+	res := ensure(t, s, "approve")
 	id := res.Release.ID
-	_, err = s.SetApproval(ctx, id, catalog.ApprovalApproved)
+	_, err := s.SetApproval(ctx, id, catalog.ApprovalApproved)
 	require.ErrorIs(t, err, catalog.ErrIllegalTransition, "not COMPLETED yet")
 	_, err = s.CompleteRelease(ctx, id, catalog.Completion{BlobPath: "refs/x.json", StacItemJSON: json.RawMessage(`{}`)})
 	require.NoError(t, err)
@@ -346,8 +365,7 @@ func testApproval(t *testing.T, s catalog.Store) {
 func testMarkPruned(t *testing.T, s catalog.Store) {
 	ctx := ctxT(t)
 	completed := func(job string, approval catalog.ApprovalState) *catalog.Release {
-		res, err := s.EnsureRelease(ctx, key(job))
-		require.NoError(t, err)
+		res := ensure(t, s, job)
 		r, err := s.CompleteRelease(ctx, res.Release.ID, catalog.Completion{BlobPath: "refs/" + job + "/combined.json", StacItemJSON: json.RawMessage(`{}`)})
 		require.NoError(t, err)
 		if approval != catalog.ApprovalPending {
@@ -387,9 +405,8 @@ func testMarkPruned(t *testing.T, s catalog.Store) {
 		})
 	}
 	t.Run("not COMPLETED", func(t *testing.T) {
-		res, err := s.EnsureRelease(ctx, key("prune-pending"))
-		require.NoError(t, err)
-		_, err = s.MarkReleasePruned(ctx, res.Release.ID, 0)
+		res := ensure(t, s, "prune-pending")
+		_, err := s.MarkReleasePruned(ctx, res.Release.ID, 0)
 		assert.ErrorIs(t, err, catalog.ErrIllegalTransition)
 		_, err = s.TransitionRelease(ctx, res.Release.ID, catalog.Transition{To: catalog.StatusFailed, Error: "x"})
 		require.NoError(t, err)
@@ -405,8 +422,7 @@ func testMarkPruned(t *testing.T, s catalog.Store) {
 
 func testOptimisticLock(t *testing.T, s catalog.Store) {
 	ctx := ctxT(t)
-	res, err := s.EnsureRelease(ctx, key("lock"))
-	require.NoError(t, err)
+	res := ensure(t, s, "lock")
 	rev := res.Release.Revision
 	r, err := s.TransitionRelease(ctx, res.Release.ID, catalog.Transition{To: catalog.StatusProcessing, IfRevision: rev})
 	require.NoError(t, err)
@@ -423,8 +439,7 @@ func testOptimisticLock(t *testing.T, s catalog.Store) {
 
 func testJobsAndTasks(t *testing.T, s catalog.Store) {
 	ctx := ctxT(t)
-	res, err := s.EnsureRelease(ctx, key("job-x"))
-	require.NoError(t, err)
+	res := ensure(t, s, "job-x")
 	j, err := s.CreateJob(ctx, catalog.NewJob{ID: "job-x", Type: "virtualize", Stage: "ref", ReleaseID: res.Release.ID,
 		Params: json.RawMessage(`{"dataset_id": "era5"}`)})
 	require.NoError(t, err)
@@ -529,18 +544,9 @@ func testConcurrentEnsureSame(t *testing.T, s catalog.Store) {
 	ctx := ctxT(t)
 	results := make([]*catalog.EnsureResult, racers)
 	errs := make([]error, racers)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range racers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			results[i], errs[i] = s.EnsureRelease(ctx, key("race"))
-		}()
-	}
-	close(start)
-	wg.Wait()
+	race(racers, func(i int) {
+		results[i], errs[i] = s.EnsureRelease(ctx, key("race"))
+	})
 	assetsCreated, releasesCreated := 0, 0
 	for i := range racers {
 		require.NoError(t, errs[i])
@@ -562,16 +568,10 @@ func testConcurrentEnsureSame(t *testing.T, s catalog.Store) {
 
 func testConcurrentEnsureMany(t *testing.T, s catalog.Store) {
 	ctx := ctxT(t)
-	var wg sync.WaitGroup
 	errs := make([]error, racers)
-	for i := range racers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = s.EnsureRelease(ctx, key(fmt.Sprintf("job-%02d", i)))
-		}()
-	}
-	wg.Wait()
+	race(racers, func(i int) {
+		_, errs[i] = s.EnsureRelease(ctx, key(fmt.Sprintf("job-%02d", i)))
+	})
 	for _, err := range errs {
 		require.NoError(t, err)
 	}
@@ -599,28 +599,22 @@ func testConcurrentClaim(t *testing.T, s catalog.Store) {
 	}
 	var mu sync.Mutex
 	claimed := map[string]int{}
-	var wg sync.WaitGroup
-	for range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				tk, err := s.ClaimTask(ctx, catalog.Claim{JobID: j.ID})
-				if errors.Is(err, catalog.ErrNotFound) {
-					return
-				}
-				if !assert.NoError(t, err) {
-					return
-				}
-				mu.Lock()
-				claimed[tk.ID]++
-				mu.Unlock()
-				_, err = s.TransitionTask(ctx, tk.ID, catalog.Transition{To: catalog.StatusCompleted})
-				assert.NoError(t, err)
+	race(6, func(i int) {
+		for {
+			tk, err := s.ClaimTask(ctx, catalog.Claim{JobID: j.ID})
+			if errors.Is(err, catalog.ErrNotFound) {
+				return
 			}
-		}()
-	}
-	wg.Wait()
+			if !assert.NoError(t, err) {
+				return
+			}
+			mu.Lock()
+			claimed[tk.ID]++
+			mu.Unlock()
+			_, err = s.TransitionTask(ctx, tk.ID, catalog.Transition{To: catalog.StatusCompleted})
+			assert.NoError(t, err)
+		}
+	})
 	assert.Len(t, claimed, tasks)
 	for id, n := range claimed {
 		assert.Equal(t, 1, n, "task %s claimed %d times", id, n)
@@ -637,18 +631,11 @@ func testConcurrentClaim(t *testing.T, s catalog.Store) {
 // PENDING to PROCESSING: exactly one wins, the others see an illegal move.
 func testConcurrentTransitions(t *testing.T, s catalog.Store) {
 	ctx := ctxT(t)
-	res, err := s.EnsureRelease(ctx, key("move"))
-	require.NoError(t, err)
-	var wg sync.WaitGroup
+	res := ensure(t, s, "move")
 	errs := make([]error, racers)
-	for i := range racers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = s.TransitionRelease(ctx, res.Release.ID, catalog.Transition{To: catalog.StatusProcessing})
-		}()
-	}
-	wg.Wait()
+	race(racers, func(i int) {
+		_, errs[i] = s.TransitionRelease(ctx, res.Release.ID, catalog.Transition{To: catalog.StatusProcessing})
+	})
 	var wins, lost []int
 	for i, err := range errs {
 		if err == nil {
@@ -767,6 +754,29 @@ func testCreateRunAllOrNothing(t *testing.T, s catalog.Store) {
 	assert.JSONEq(t, `{"x":"\\u0000"}`, string(j.Params))
 }
 
+// listCase is one filter of a listing and the ids it must return, in order.
+type listCase[F any] struct {
+	name string
+	f    F
+	want []string
+}
+
+// checkListing runs each case's filter through list and compares the ids
+// of what it returns.
+func checkListing[F, R any](t *testing.T, list func(F) ([]R, error), id func(R) string, cases []listCase[F]) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := list(tc.f)
+			require.NoError(t, err)
+			ids := []string{}
+			for _, r := range got {
+				ids = append(ids, id(r))
+			}
+			assert.Equal(t, tc.want, ids)
+		})
+	}
+}
+
 func testListJobs(t *testing.T, s catalog.Store) {
 	ctx := ctxT(t)
 	var ids []string
@@ -782,31 +792,15 @@ func testListJobs(t *testing.T, s catalog.Store) {
 	time.Sleep(2 * time.Millisecond)
 	_, err = s.TransitionJob(ctx, ids[2], catalog.Transition{To: catalog.StatusProcessing})
 	require.NoError(t, err)
-	idsOf := func(js []*catalog.Job) []string {
-		out := []string{}
-		for _, j := range js {
-			out = append(out, j.ID)
-		}
-		return out
-	}
-	for _, tc := range []struct {
-		name string
-		f    catalog.JobFilter
-		want []string
-	}{
-		{"all, oldest change first", catalog.JobFilter{}, []string{ids[0], ids[3], ids[1], ids[2]}},
-		{"pending", catalog.JobFilter{Status: catalog.StatusPending}, []string{ids[0], ids[3]}},
-		{"processing", catalog.JobFilter{Status: catalog.StatusProcessing}, []string{ids[1], ids[2]}},
-		{"processing before cut", catalog.JobFilter{Status: catalog.StatusProcessing, UpdatedBefore: cut}, []string{ids[1]}},
-		{"limit", catalog.JobFilter{Limit: 1}, []string{ids[0]}},
-		{"none", catalog.JobFilter{Status: catalog.StatusCompleted}, []string{}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			js, err := s.ListJobs(ctx, tc.f)
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, idsOf(js))
+	checkListing(t, func(f catalog.JobFilter) ([]*catalog.Job, error) { return s.ListJobs(ctx, f) },
+		func(j *catalog.Job) string { return j.ID }, []listCase[catalog.JobFilter]{
+			{"all, oldest change first", catalog.JobFilter{}, []string{ids[0], ids[3], ids[1], ids[2]}},
+			{"pending", catalog.JobFilter{Status: catalog.StatusPending}, []string{ids[0], ids[3]}},
+			{"processing", catalog.JobFilter{Status: catalog.StatusProcessing}, []string{ids[1], ids[2]}},
+			{"processing before cut", catalog.JobFilter{Status: catalog.StatusProcessing, UpdatedBefore: cut}, []string{ids[1]}},
+			{"limit", catalog.JobFilter{Limit: 1}, []string{ids[0]}},
+			{"none", catalog.JobFilter{Status: catalog.StatusCompleted}, []string{}},
 		})
-	}
 	_, err = s.ListJobs(ctx, catalog.JobFilter{Status: "BOGUS"})
 	assert.ErrorIs(t, err, catalog.ErrInvalid)
 }
@@ -819,22 +813,16 @@ func testTouchJob(t *testing.T, s catalog.Store) {
 	// Of racing touches of one revision, exactly one succeeds.
 	var wins, conflicts int
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := s.TouchJob(ctx, j.ID, j.Revision)
-			mu.Lock()
-			defer mu.Unlock()
-			if err == nil {
-				wins++
-			} else if assert.ErrorIs(t, err, catalog.ErrConflict) {
-				conflicts++
-			}
-		}()
-	}
-	wg.Wait()
+	race(8, func(i int) {
+		_, err := s.TouchJob(ctx, j.ID, j.Revision)
+		mu.Lock()
+		defer mu.Unlock()
+		if err == nil {
+			wins++
+		} else if assert.ErrorIs(t, err, catalog.ErrConflict) {
+			conflicts++
+		}
+	})
 	assert.Equal(t, 1, wins)
 	assert.Equal(t, 7, conflicts)
 	got, err := s.GetJob(ctx, j.ID)
@@ -872,32 +860,16 @@ func testFindTasks(t *testing.T, s catalog.Store) {
 	require.NoError(t, err)
 	_, err = s.TransitionTask(ctx, "ft/2", catalog.Transition{To: catalog.StatusProcessing})
 	require.NoError(t, err) // restarted after the cut
-	idsOf := func(ts []*catalog.Task) []string {
-		out := []string{}
-		for _, tk := range ts {
-			out = append(out, tk.ID)
-		}
-		return out
-	}
-	for _, tc := range []struct {
-		name string
-		f    catalog.TaskFilter
-		want []string
-	}{
-		{"processing, by start", catalog.TaskFilter{Status: catalog.StatusProcessing}, []string{"ft/0", "ft/3", "ft/2"}},
-		{"types", catalog.TaskFilter{Status: catalog.StatusProcessing, Types: []string{"ref"}}, []string{"ft/0", "ft/2"}},
-		{"started before", catalog.TaskFilter{Status: catalog.StatusProcessing, StartedBefore: cut}, []string{"ft/0", "ft/3"}},
-		{"updated before", catalog.TaskFilter{UpdatedBefore: cut, Types: []string{"ref"}}, []string{"ft/0", "ft/1"}},
-		{"pending", catalog.TaskFilter{Status: catalog.StatusPending}, []string{"ft/1"}},
-		{"limit", catalog.TaskFilter{Status: catalog.StatusProcessing, Limit: 2}, []string{"ft/0", "ft/3"}},
-		{"none", catalog.TaskFilter{Status: catalog.StatusCompleted}, []string{}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ts, err := s.FindTasks(ctx, tc.f)
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, idsOf(ts))
+	checkListing(t, func(f catalog.TaskFilter) ([]*catalog.Task, error) { return s.FindTasks(ctx, f) },
+		func(tk *catalog.Task) string { return tk.ID }, []listCase[catalog.TaskFilter]{
+			{"processing, by start", catalog.TaskFilter{Status: catalog.StatusProcessing}, []string{"ft/0", "ft/3", "ft/2"}},
+			{"types", catalog.TaskFilter{Status: catalog.StatusProcessing, Types: []string{"ref"}}, []string{"ft/0", "ft/2"}},
+			{"started before", catalog.TaskFilter{Status: catalog.StatusProcessing, StartedBefore: cut}, []string{"ft/0", "ft/3"}},
+			{"updated before", catalog.TaskFilter{UpdatedBefore: cut, Types: []string{"ref"}}, []string{"ft/0", "ft/1"}},
+			{"pending", catalog.TaskFilter{Status: catalog.StatusPending}, []string{"ft/1"}},
+			{"limit", catalog.TaskFilter{Status: catalog.StatusProcessing, Limit: 2}, []string{"ft/0", "ft/3"}},
+			{"none", catalog.TaskFilter{Status: catalog.StatusCompleted}, []string{}},
 		})
-	}
 	_, err = s.FindTasks(ctx, catalog.TaskFilter{Status: "BOGUS"})
 	assert.ErrorIs(t, err, catalog.ErrInvalid)
 }

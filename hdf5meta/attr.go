@@ -3,6 +3,7 @@ package hdf5meta
 import (
 	"encoding/binary"
 	"math"
+	"reflect"
 	"strings"
 
 	"github.com/greensight/vzarr/internal/elem"
@@ -169,59 +170,53 @@ func (f *File) decodeValues(t *Datatype, raw []byte, n int, scalar bool) (any, e
 }
 
 func typedIntSlice(t *Datatype, vals []any) any {
-	if len(vals) == 0 {
+	var proto any
+	switch {
+	case len(vals) > 0:
+		proto = vals[0]
+	case t.Size == 1 || t.Size == 2 || t.Size == 4 || t.Size == 8:
 		// An empty dataspace: no element to take the Go type from, so
-		// take it from the datatype as decodeElement would.
-		switch {
-		case t.Signed && t.Size == 1:
-			return []int8{}
-		case t.Signed && t.Size == 2:
-			return []int16{}
-		case t.Signed && t.Size == 4:
-			return []int32{}
-		case t.Signed && t.Size == 8:
-			return []int64{}
-		case t.Size == 1:
-			return []uint8{}
-		case t.Size == 2:
-			return []uint16{}
-		case t.Size == 4:
-			return []uint32{}
-		case t.Size == 8:
-			return []uint64{}
-		}
+		// take it from the datatype as decodeElement does.
+		proto = fixedValue(t, 0)
+	}
+	switch proto.(type) {
+	case int8, int16, int32, int64, uint8, uint16, uint32, uint64:
+	default:
 		return vals
 	}
-	switch vals[0].(type) {
-	case int8:
-		return convertSlice[int8](vals)
-	case int16:
-		return convertSlice[int16](vals)
-	case int32:
-		return convertSlice[int32](vals)
-	case int64:
-		return convertSlice[int64](vals)
-	case uint8:
-		return convertSlice[uint8](vals)
-	case uint16:
-		return convertSlice[uint16](vals)
-	case uint32:
-		return convertSlice[uint32](vals)
-	case uint64:
-		return convertSlice[uint64](vals)
-	}
-	return vals
-}
-
-func convertSlice[T any](vals []any) []T {
-	out := make([]T, len(vals))
+	out := reflect.MakeSlice(reflect.SliceOf(reflect.TypeOf(proto)), len(vals), len(vals))
 	for i, v := range vals {
-		out[i] = v.(T)
+		out.Index(i).Set(reflect.ValueOf(v))
 	}
-	return out
+	return out.Interface()
 }
 
 func order(t *Datatype) binary.ByteOrder { return elem.Order(t.BigEndian) }
+
+// fixedValue is the fixed-point element u of type t as the Go integer of
+// its size and sign.
+func fixedValue(t *Datatype, u uint64) any {
+	if t.Signed {
+		switch t.Size {
+		case 1:
+			return int8(u)
+		case 2:
+			return int16(u)
+		case 4:
+			return int32(u)
+		}
+		return int64(u)
+	}
+	switch t.Size {
+	case 1:
+		return uint8(u)
+	case 2:
+		return uint16(u)
+	case 4:
+		return uint32(u)
+	}
+	return u
+}
 
 // decodeElement decodes one element of type t.
 func (f *File) decodeElement(t *Datatype, b []byte, depth int) (any, error) {
@@ -238,26 +233,7 @@ func (f *File) decodeElement(t *Datatype, b []byte, depth int) (any, error) {
 		if !ok {
 			return append([]byte(nil), b[:t.Size]...), nil
 		}
-		if t.Signed {
-			switch t.Size {
-			case 1:
-				return int8(u), nil
-			case 2:
-				return int16(u), nil
-			case 4:
-				return int32(u), nil
-			}
-			return int64(u), nil
-		}
-		switch t.Size {
-		case 1:
-			return uint8(u), nil
-		case 2:
-			return uint16(u), nil
-		case 4:
-			return uint32(u), nil
-		}
-		return u, nil
+		return fixedValue(t, u), nil
 	case ClassFloat:
 		switch t.Size {
 		case 4:

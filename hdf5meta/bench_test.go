@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/internal/testenv"
 	"github.com/greensight/vzarr/rangeio"
 )
 
@@ -22,7 +23,7 @@ func BenchmarkListChunks(b *testing.B) {
 		b.Skip("no big fixtures")
 	}
 	for _, gz := range files {
-		p := gunzip(b, gz)
+		p := testenv.FixtureFile(b, gz)
 		data, err := os.ReadFile(p)
 		require.NoError(b, err)
 		name := strings.TrimSuffix(filepath.Base(p), ".h5")

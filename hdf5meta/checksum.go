@@ -75,3 +75,26 @@ func verifyChecksum(block []byte, off int64, what string) error {
 	}
 	return nil
 }
+
+// readBlock reads the n-byte metadata block at addr, which ends in a lookup3
+// checksum: it checks the block's signature (unless sig is "") and, unless
+// checksums are off, its checksum. It returns the block and its absolute
+// file offset.
+func (f *File) readBlock(addr uint64, n int, sig, what string) ([]byte, int64, error) {
+	b, err := f.read(addr, n, what)
+	if err != nil {
+		return nil, 0, err
+	}
+	off := f.AbsOffset(addr)
+	if sig != "" {
+		if err := checkSig(b, sig, off); err != nil {
+			return nil, 0, err
+		}
+	}
+	if f.opts.verifyChksum {
+		if err := verifyChecksum(b, off, what); err != nil {
+			return nil, 0, err
+		}
+	}
+	return b, off, nil
+}

@@ -212,15 +212,9 @@ func (d *Dataset) entryDecoder(entrySize int, filtered bool) (func(b []byte) (Ch
 func (d *Dataset) chunksFixedArray(fn func(Chunk) error) error {
 	f := d.f
 	hdrLen := 4 + 1 + 1 + 1 + 1 + f.lenSize + f.offSize + 4
-	b, err := f.read(d.Layout.Address, hdrLen, "fixed array header")
+	b, hoff, err := f.readBlock(d.Layout.Address, hdrLen, "", "fixed array header")
 	if err != nil {
 		return err
-	}
-	hoff := f.AbsOffset(d.Layout.Address)
-	if f.opts.verifyChksum {
-		if err := verifyChecksum(b, hoff, "fixed array header"); err != nil {
-			return err
-		}
 	}
 	hd := f.newDecoder(b, hoff, "fixed array header")
 	hd.signature("FAHD")
@@ -261,20 +255,11 @@ func (d *Dataset) chunksFixedArray(fn func(Chunk) error) error {
 		return fn(c)
 	}
 	prefix := 4 + 1 + 1 + f.offSize
-	doff := f.AbsOffset(dblk)
 	pageN := uint64(1) << pageBits
 	if n <= pageN {
-		blk, err := f.read(dblk, prefix+int(n)*entrySize+4, "fixed array data block")
+		blk, _, err := f.readBlock(dblk, prefix+int(n)*entrySize+4, "FADB", "fixed array data block")
 		if err != nil {
 			return err
-		}
-		if err := checkSig(blk, "FADB", doff); err != nil {
-			return err
-		}
-		if f.opts.verifyChksum {
-			if err := verifyChecksum(blk, doff, "fixed array data block"); err != nil {
-				return err
-			}
 		}
 		for i := uint64(0); i < n; i++ {
 			if err := emit(i, blk[prefix+int(i)*entrySize:]); err != nil {
@@ -285,17 +270,9 @@ func (d *Dataset) chunksFixedArray(fn func(Chunk) error) error {
 	}
 	npages := (n + pageN - 1) / pageN
 	bitmapLen := int((npages + 7) / 8)
-	hdr, err := f.read(dblk, prefix+bitmapLen+4, "fixed array data block")
+	hdr, _, err := f.readBlock(dblk, prefix+bitmapLen+4, "FADB", "fixed array data block")
 	if err != nil {
 		return err
-	}
-	if err := checkSig(hdr, "FADB", doff); err != nil {
-		return err
-	}
-	if f.opts.verifyChksum {
-		if err := verifyChecksum(hdr, doff, "fixed array data block"); err != nil {
-			return err
-		}
 	}
 	bitmap := hdr[prefix : prefix+bitmapLen]
 	pageAddr := dblk + uint64(len(hdr))
@@ -312,14 +289,9 @@ func (d *Dataset) chunksFixedArray(fn func(Chunk) error) error {
 		if bitmap[p/8]&(0x80>>(p%8)) == 0 {
 			continue // page never written: all its chunks are unallocated
 		}
-		pg, err := f.read(addr, int(cnt)*entrySize+4, "fixed array data block page")
+		pg, _, err := f.readBlock(addr, int(cnt)*entrySize+4, "", "fixed array data block page")
 		if err != nil {
 			return err
-		}
-		if f.opts.verifyChksum {
-			if err := verifyChecksum(pg, f.AbsOffset(addr), "fixed array data block page"); err != nil {
-				return err
-			}
 		}
 		for i := uint64(0); i < cnt; i++ {
 			if err := emit(p*pageN+i, pg[int(i)*entrySize:]); err != nil {

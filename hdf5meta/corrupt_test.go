@@ -196,6 +196,36 @@ func attrMsg(name string, dtype, space, data []byte) h5msg {
 	return h5msg{msgAttribute, append(d, data...)}
 }
 
+// symbolTableRoot gives the root object header a symbol table message
+// naming a v1 B-tree at 512 and a local heap at 256, and writes the heap's
+// header: a data segment of heapSize bytes at 288 and no free list. The
+// B-tree node is the caller's to write.
+func (h *h5build) symbolTableRoot(heapSize uint64) {
+	h.header(h5rootAddr, h5msg{msgSymbolTable, le64(512, 256)})
+	copy(h.b[256:], "HEAP")
+	h.u64(264, heapSize)
+	h.u64(272, undefAddr)
+	h.u64(280, 288)
+}
+
+// btreeNode writes the header of a group v1 B-tree node at 512: its level,
+// its entry count and no siblings. Keys and children are the caller's.
+func (h *h5build) btreeNode(level uint8, entries uint16) {
+	copy(h.b[512:], "TREE")
+	h.b[517] = level
+	h.u16(518, entries)
+	h.u64(520, undefAddr)
+	h.u64(528, undefAddr)
+}
+
+// vlenRef is a variable-length value's reference: n bytes, held as object 1
+// of the global heap collection at addr.
+func vlenRef(n uint32, addr uint64) []byte {
+	ref := binary.LittleEndian.AppendUint32(nil, n)
+	ref = binary.LittleEndian.AppendUint64(ref, addr)
+	return binary.LittleEndian.AppendUint32(ref, 1)
+}
+
 var (
 	scalarSpace = []byte{1, 0, 0, 0, 0, 0, 0, 0}
 	// A variable-length string of 1-byte characters.
@@ -219,52 +249,54 @@ func (h *h5build) globalHeap(addr, n int) int {
 	return addr + size
 }
 
+// bigHeapObject is the size of the one global heap object that thousands of
+// vlen string attributes name in TestHostileInputs.
+const bigHeapObject = 256 << 10
+
 func TestHostileInputs(t *testing.T) {
 	type op func(f *File) error
 	walk := func(f *File) error { return f.Walk(func(string, Object) error { return nil }) }
 	object := func(p string) op { return func(f *File) error { _, err := f.Object(p); return err } }
 	cases := []struct {
-		name string
-		file func() []byte
-		op   op // nil: Open must fail
-		want error
-		msg  string // in the error message
+		name  string
+		size  int
+		build func(h *h5build) // writes the damage into a valid skeleton
+		op    op               // nil: Open must fail
+		want  error
+		msg   string // in the error message
 	}{
 		{
 			name: "offset size 3",
-			file: func() []byte { h := newH5(512); h.b[13] = 3; return h.b },
+			size: 512, build: func(h *h5build) { h.b[13] = 3 },
 			want: ErrFormat, msg: "offset 0",
 		},
 		{
 			name: "superblock version 9",
-			file: func() []byte { h := newH5(512); h.b[8] = 9; return h.b },
+			size: 512, build: func(h *h5build) { h.b[8] = 9 },
 			want: ErrUnsupported, msg: "offset 0",
 		},
 		{
 			name: "superblock claims more bytes than the file has",
-			file: func() []byte { h := newH5(512); h.u64(40, 1<<20); return h.b },
+			size: 512, build: func(h *h5build) { h.u64(40, 1<<20) },
 			want: ErrTruncated, msg: "offset 0",
 		},
 		{
 			name: "root object header past the end",
-			file: func() []byte { h := newH5(512); h.u64(64, 1<<40); return h.b },
-			op:   walk, want: ErrFormat, msg: `object "/"`,
+			size: 512, build: func(h *h5build) { h.u64(64, 1<<40) },
+			op: walk, want: ErrFormat, msg: `object "/"`,
 		},
 		{
 			name: "continuation pointing to its own header",
-			file: func() []byte {
-				h := newH5(512)
+			size: 512, build: func(h *h5build) {
 				h.header(h5rootAddr, h5msg{msgContinuation, le64(h5rootAddr+16, 24)})
-				return h.b
 			},
 			op: walk, want: ErrFormat, msg: "offset 112",
 		},
 		{
 			name: "overlapping continuation chain",
-			file: func() []byte {
+			size: 4096, build: func(h *h5build) {
 				// Each continuation starts 8 bytes further into the
 				// previous one: every chunk holds the next continuation.
-				h := newH5(4096)
 				h.header(h5rootAddr, h5msg{msgContinuation, le64(1024, 3000)})
 				for a := 1024; a+24 < 4096; a += 24 {
 					h.u16(a, msgContinuation)
@@ -272,86 +304,52 @@ func TestHostileInputs(t *testing.T) {
 					h.u64(a+8, uint64(a+24))
 					h.u64(a+16, uint64(4096-a-24))
 				}
-				return h.b
 			},
 			op: walk, want: ErrFormat, msg: "offset",
 		},
 		{
 			name: "v1 B-tree node with 65535 entries in a tiny file",
-			file: func() []byte {
-				h := newH5(1024)
-				h.header(h5rootAddr, h5msg{msgSymbolTable, le64(512, 256)})
-				copy(h.b[256:], "HEAP")
-				h.u64(264, 16)
-				h.u64(272, undefAddr)
-				h.u64(280, 288)
-				copy(h.b[512:], "TREE")
-				h.u16(518, 0xffff)
-				h.u64(520, undefAddr)
-				h.u64(528, undefAddr)
-				return h.b
+			size: 1024, build: func(h *h5build) {
+				h.symbolTableRoot(16)
+				h.btreeNode(0, 0xffff)
 			},
 			op: walk, want: ErrTruncated, msg: "offset 536",
 		},
 		{
 			name: "v1 B-tree whose child claims its own level",
-			file: func() []byte {
-				h := newH5(1024)
-				h.header(h5rootAddr, h5msg{msgSymbolTable, le64(512, 256)})
-				copy(h.b[256:], "HEAP")
-				h.u64(264, 16)
-				h.u64(272, undefAddr)
-				h.u64(280, 288)
-				copy(h.b[512:], "TREE")
-				h.b[517] = 1 // level 1
-				h.u16(518, 1)
-				h.u64(520, undefAddr)
-				h.u64(528, undefAddr)
+			size: 1024, build: func(h *h5build) {
+				h.symbolTableRoot(16)
+				h.btreeNode(1, 1)
 				h.u64(544, 512) // the child is the node itself
-				return h.b
 			},
 			op: walk, want: ErrFormat, msg: "offset 512",
 		},
 		{
 			name: "v1 B-tree at level 200",
-			file: func() []byte {
-				h := newH5(1024)
-				h.header(h5rootAddr, h5msg{msgSymbolTable, le64(512, 256)})
-				copy(h.b[256:], "HEAP")
-				h.u64(264, 16)
-				h.u64(272, undefAddr)
-				h.u64(280, 288)
+			size: 1024, build: func(h *h5build) {
+				h.symbolTableRoot(16)
 				copy(h.b[512:], "TREE")
 				h.b[517] = 200
-				return h.b
 			},
 			op: walk, want: ErrFormat, msg: "offset 512",
 		},
 		{
 			name: "local heap larger than the file",
-			file: func() []byte {
-				h := newH5(1024)
-				h.header(h5rootAddr, h5msg{msgSymbolTable, le64(512, 256)})
-				copy(h.b[256:], "HEAP")
-				h.u64(264, 1<<40)
-				h.u64(272, undefAddr)
-				h.u64(280, 288)
-				return h.b
+			size: 1024, build: func(h *h5build) {
+				h.symbolTableRoot(1 << 40)
 			},
 			op: walk, want: ErrTruncated, msg: "offset 256",
 		},
 		{
 			name: "soft link to itself",
-			file: func() []byte {
-				h := newH5(512)
+			size: 512, build: func(h *h5build) {
 				h.header(h5rootAddr, linkMsg("a", 0, "/a"))
-				return h.b
 			},
 			op: object("/a"), want: ErrFormat, msg: `object "/a"`,
 		},
 		{
 			name: "soft links that double at every level",
-			file: func() []byte {
+			size: 4096, build: func(h *h5build) {
 				// s0 -> /s1/s1, s1 -> /s2/s2, ... s29 -> /: resolving s0
 				// naively takes 2^30 steps.
 				var msgs []h5msg
@@ -359,90 +357,75 @@ func TestHostileInputs(t *testing.T) {
 					msgs = append(msgs, linkMsg(fmt.Sprint("s", i), 0, fmt.Sprintf("/s%d/s%d", i+1, i+1)))
 				}
 				msgs = append(msgs, linkMsg("s30", 0, "/"))
-				h := newH5(4096)
 				h.header(h5rootAddr, msgs...)
-				return h.b
 			},
 			op: object("/s0"), want: ErrUnsupported, msg: `object "/s`,
 		},
 		{
 			name: "attribute datatype nested 40 deep",
-			file: func() []byte {
+			size: 2048, build: func(h *h5build) {
 				var dt []byte
 				for i := 0; i < 40; i++ {
 					dt = append(dt, 0x3a, 0, 0, 0, 4, 0, 0, 0, 1, 1, 0, 0, 0)
 				}
 				dt = append(dt, int32Type...)
-				h := newH5(2048)
 				h.header(h5rootAddr, attrMsg("deep", dt, scalarSpace, make([]byte, 4)))
-				return h.b
 			},
 			op: walk, want: ErrFormat, msg: `object "/"`,
 		},
 		{
 			name: "array datatype whose element count overflows",
-			file: func() []byte {
+			size: 2048, build: func(h *h5build) {
 				dt := []byte{0x3a, 0, 0, 0, 4, 0, 0, 0, 4}
 				for i := 0; i < 4; i++ {
 					dt = binary.LittleEndian.AppendUint32(dt, 0xffff)
 				}
 				dt = append(dt, int32Type...)
-				h := newH5(2048)
 				h.header(h5rootAddr, attrMsg("big", dt, scalarSpace, make([]byte, 4)))
-				return h.b
 			},
 			op: walk, want: ErrFormat, msg: `object "/"`,
 		},
 		{
 			name: "vlen strings all naming one large heap object",
-			file: func() []byte {
+			size: 512 + bigHeapObject + 64 + 3000*80 + 1024, build: func(h *h5build) {
 				// 3000 attributes of 64 bytes each decode to the same 256 KiB.
-				const obj = 256 << 10
 				var msgs []h5msg
 				for i := 0; i < 3000; i++ {
-					ref := binary.LittleEndian.AppendUint32(nil, obj)
-					ref = binary.LittleEndian.AppendUint64(ref, 512)
-					ref = binary.LittleEndian.AppendUint32(ref, 1)
+					ref := vlenRef(bigHeapObject, 512)
 					msgs = append(msgs, attrMsg(fmt.Sprint("a", i), vlenStringType, scalarSpace, ref))
 				}
-				h := newH5(512 + obj + 64 + 3000*80 + 1024)
-				h.u64(64, 512+obj+64)
-				h.globalHeap(512, obj)
-				h.header(512+obj+64, msgs...)
-				return h.b
+				h.u64(64, 512+bigHeapObject+64)
+				h.globalHeap(512, bigHeapObject)
+				h.header(512+bigHeapObject+64, msgs...)
 			},
 			op: walk, want: ErrUnsupported, msg: `object "@a`,
 		},
 		{
 			name: "global heap collection larger than the file",
-			file: func() []byte {
-				ref := binary.LittleEndian.AppendUint32(nil, 4)
-				ref = binary.LittleEndian.AppendUint64(ref, 1024)
-				ref = binary.LittleEndian.AppendUint32(ref, 1)
-				h := newH5(2048)
+			size: 2048, build: func(h *h5build) {
+				ref := vlenRef(4, 1024)
 				h.header(h5rootAddr, attrMsg("s", vlenStringType, scalarSpace, ref))
 				h.globalHeap(1024, 4)
 				h.u64(1032, 1<<40)
-				return h.b
 			},
 			op: walk, want: ErrFormat, msg: "offset 1024",
 		},
 		{
 			name: "dataspace of rank 40",
-			file: func() []byte {
+			size: 2048, build: func(h *h5build) {
 				space := []byte{1, 40, 0, 0, 0, 0, 0, 0}
 				space = append(space, make([]byte, 40*8)...)
-				h := newH5(2048)
 				h.header(h5rootAddr, attrMsg("r", int32Type, space, nil))
-				return h.b
 			},
 			op: walk, want: ErrFormat, msg: `object "/"`,
 		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			h := newH5(c.size)
+			c.build(h)
 			start := time.Now()
-			f, err := Open(bytes.NewReader(c.file()), int64(len(c.file())))
+			f, err := Open(bytes.NewReader(h.b), int64(len(h.b)))
 			if c.op == nil {
 				require.Error(t, err)
 			} else {
@@ -554,9 +537,7 @@ func builtSeeds() [][]byte {
 	var out [][]byte
 	h := newH5(2048)
 	g := 1024
-	ref := binary.LittleEndian.AppendUint32(nil, 5)
-	ref = binary.LittleEndian.AppendUint64(ref, 1536)
-	ref = binary.LittleEndian.AppendUint32(ref, 1)
+	ref := vlenRef(5, 1536)
 	arr := append([]byte{0x3a, 0, 0, 0, 8, 0, 0, 0, 1, 2, 0, 0, 0}, int32Type...)
 	h.header(h5rootAddr, linkMsg("g", uint64(g), ""), linkMsg("soft", 0, "/g"), linkMsg("loop", 0, "/loop"),
 		attrMsg("s", vlenStringType, scalarSpace, ref),

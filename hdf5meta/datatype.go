@@ -25,14 +25,23 @@ const (
 	ClassArray      Class = 10
 )
 
+// enumName returns names[v], the name of an enumeration value of the
+// package numbered from 0, or false when v has none.
+func enumName[T ~int](v T, names []string) (string, bool) {
+	if v >= 0 && int(v) < len(names) {
+		return names[v], true
+	}
+	return "", false
+}
+
 var classNames = [...]string{"fixed-point", "float", "time", "string", "bitfield", "opaque",
 	"compound", "reference", "enum", "vlen", "array"}
 
 // String returns the class's name as the HDF5 specification spells it in
 // lower case ("fixed-point", "float", ..., "array"), or "class(N)".
 func (c Class) String() string {
-	if c >= 0 && int(c) < len(classNames) {
-		return classNames[c]
+	if s, ok := enumName(c, classNames[:]); ok {
+		return s
 	}
 	return fmt.Sprintf("class(%d)", int(c))
 }

@@ -37,15 +37,9 @@ type eaSuperInfo struct {
 func (d *Dataset) chunksExtArray(fn func(Chunk) error) error {
 	f := d.f
 	hdrLen := 4 + 1 + 1 + 6 + 6*f.lenSize + f.offSize + 4
-	b, err := f.read(d.Layout.Address, hdrLen, "extensible array header")
+	b, hoff, err := f.readBlock(d.Layout.Address, hdrLen, "", "extensible array header")
 	if err != nil {
 		return err
-	}
-	hoff := f.AbsOffset(d.Layout.Address)
-	if f.opts.verifyChksum {
-		if err := verifyChecksum(b, hoff, "extensible array header"); err != nil {
-			return err
-		}
 	}
 	hd := f.newDecoder(b, hoff, "extensible array header")
 	hd.signature("EAHD")
@@ -143,18 +137,9 @@ func (d *Dataset) chunksExtArray(fn func(Chunk) error) error {
 
 	// Index block.
 	ib := 4 + 1 + 1 + f.offSize + h.idxElems*h.elemSize + (h.iblockDblks+h.iblockSblks)*f.offSize + 4
-	blk, err := f.read(h.iblockAddr, ib, "extensible array index block")
+	blk, ioff, err := f.readBlock(h.iblockAddr, ib, "EAIB", "extensible array index block")
 	if err != nil {
 		return err
-	}
-	ioff := f.AbsOffset(h.iblockAddr)
-	if err := checkSig(blk, "EAIB", ioff); err != nil {
-		return err
-	}
-	if f.opts.verifyChksum {
-		if err := verifyChecksum(blk, ioff, "extensible array index block"); err != nil {
-			return err
-		}
 	}
 	id := f.newDecoder(blk, ioff, "extensible array index block")
 	id.skip(6 + f.offSize)
@@ -246,18 +231,9 @@ func (d *Dataset) eaSuperBlock(h *eaHeader, addr uint64, s eaSuperInfo, first ui
 		bitmapLen = int(bl)
 	}
 	n := 4 + 1 + 1 + f.offSize + h.arrOffSize + bitmapLen + int(s.ndblks)*f.offSize + 4
-	blk, err := f.read(addr, n, "extensible array super block")
+	blk, off, err := f.readBlock(addr, n, "EASB", "extensible array super block")
 	if err != nil {
 		return err
-	}
-	off := f.AbsOffset(addr)
-	if err := checkSig(blk, "EASB", off); err != nil {
-		return err
-	}
-	if f.opts.verifyChksum {
-		if err := verifyChecksum(blk, off, "extensible array super block"); err != nil {
-			return err
-		}
 	}
 	sd := f.newDecoder(blk, off, "extensible array super block")
 	sd.skip(6 + f.offSize + h.arrOffSize)
@@ -302,20 +278,11 @@ func (d *Dataset) eaDataBlock(h *eaHeader, addr uint64, nelem, first uint64, bit
 		return nil
 	}
 	prefix := 4 + 1 + 1 + f.offSize + h.arrOffSize
-	off := f.AbsOffset(addr)
 	count := min(nelem, h.maxIndexSet-first) // elements worth reading
 	if nelem <= h.pageElems {
-		blk, err := f.read(addr, prefix+int(nelem)*h.elemSize+4, "extensible array data block")
+		blk, _, err := f.readBlock(addr, prefix+int(nelem)*h.elemSize+4, "EADB", "extensible array data block")
 		if err != nil {
 			return err
-		}
-		if err := checkSig(blk, "EADB", off); err != nil {
-			return err
-		}
-		if f.opts.verifyChksum {
-			if err := verifyChecksum(blk, off, "extensible array data block"); err != nil {
-				return err
-			}
 		}
 		for i := uint64(0); i < count; i++ {
 			if err := emit(first+i, blk[prefix+int(i)*h.elemSize:]); err != nil {
@@ -324,17 +291,8 @@ func (d *Dataset) eaDataBlock(h *eaHeader, addr uint64, nelem, first uint64, bit
 		}
 		return nil
 	}
-	hdr, err := f.read(addr, prefix+4, "extensible array data block")
-	if err != nil {
+	if _, _, err := f.readBlock(addr, prefix+4, "EADB", "extensible array data block"); err != nil {
 		return err
-	}
-	if err := checkSig(hdr, "EADB", off); err != nil {
-		return err
-	}
-	if f.opts.verifyChksum {
-		if err := verifyChecksum(hdr, off, "extensible array data block"); err != nil {
-			return err
-		}
 	}
 	pageSize := h.pageElems*uint64(h.elemSize) + 4
 	npages := nelem / h.pageElems
@@ -346,14 +304,9 @@ func (d *Dataset) eaDataBlock(h *eaHeader, addr uint64, nelem, first uint64, bit
 			continue
 		}
 		pa := addr + uint64(prefix+4) + p*pageSize
-		pg, err := f.read(pa, int(pageSize), "extensible array data block page")
+		pg, _, err := f.readBlock(pa, int(pageSize), "", "extensible array data block page")
 		if err != nil {
 			return err
-		}
-		if f.opts.verifyChksum {
-			if err := verifyChecksum(pg, f.AbsOffset(pa), "extensible array data block page"); err != nil {
-				return err
-			}
 		}
 		for i := uint64(0); i < h.pageElems && p*h.pageElems+i < count; i++ {
 			if err := emit(first+p*h.pageElems+i, pg[int(i)*h.elemSize:]); err != nil {

@@ -1,12 +1,9 @@
 package hdf5meta_test
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -17,72 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/internal/testenv"
 )
-
-// truth is the part of testdata/hdf5/*.truth.json (written from h5py and
-// libhdf5 by testdata/gen_fixtures.py) that these tests compare against.
-type truth struct {
-	Superblock struct {
-		Version int   `json:"version"`
-		Offset  int64 `json:"offset"`
-	} `json:"superblock"`
-	Groups   map[string]truthGroup   `json:"groups"`
-	Datasets map[string]truthDataset `json:"datasets"`
-}
-
-type truthGroup struct {
-	Links map[string]struct {
-		Type string `json:"type"`
-	} `json:"links"`
-	Attributes map[string]truthAttr `json:"attributes"`
-}
-
-type truthAttr struct {
-	Dataspace string `json:"dataspace"`
-	Dtype     struct {
-		Numpy string `json:"numpy"`
-		Kind  string `json:"kind"`
-	} `json:"dtype"`
-	Value  any    `json:"value"`
-	RawB64 string `json:"raw_b64"`
-}
-
-type truthDataset struct {
-	Dataspace string    `json:"dataspace"`
-	Shape     []uint64  `json:"shape"`
-	MaxShape  []*uint64 `json:"maxshape"`
-	Dtype     struct {
-		Numpy string `json:"numpy"`
-		Kind  string `json:"kind"`
-	} `json:"dtype"`
-	Layout     string `json:"layout"`
-	ChunkIndex string `json:"chunk_index"`
-	Chunks     []uint64
-	Filters    []struct {
-		ID     uint16   `json:"id"`
-		Flags  uint16   `json:"flags"`
-		Params []uint32 `json:"params"`
-	} `json:"filters"`
-	FillValue struct {
-		Defined string `json:"defined"`
-		RawB64  string `json:"raw_b64"`
-	} `json:"fill_value"`
-	Addr      *int64  `json:"addr"`
-	Size      *uint64 `json:"size"`
-	NumChunks *int    `json:"num_chunks"`
-	ChunkList []struct {
-		Offset     []uint64 `json:"offset"`
-		Addr       uint64   `json:"addr"`
-		Size       uint64   `json:"size"`
-		FilterMask uint32   `json:"filter_mask"`
-	} `json:"chunk_list"`
-	External []struct {
-		Name   string `json:"name"`
-		Offset uint64 `json:"offset"`
-		Size   uint64 `json:"size"`
-	} `json:"external"`
-	Attributes map[string]truthAttr `json:"attributes"`
-}
 
 // fixture is one HDF5 fixture file, gunzipped when stored compressed.
 type fixture struct {
@@ -106,32 +39,11 @@ func fixtures(t testing.TB) []fixture {
 		tr := p + ".truth.json"
 		if strings.HasSuffix(n, ".gz") {
 			tr = strings.TrimSuffix(p, ".gz") + ".truth.json"
-			p = gunzip(t, p)
+			p = testenv.FixtureFile(t, p)
 		}
 		out = append(out, fixture{name: n, path: p, truth: tr})
 	}
 	require.NotEmpty(t, out, "no fixtures in %s", dir)
-	return out
-}
-
-func gunzip(t testing.TB, p string) string {
-	t.Helper()
-	in, err := os.Open(p)
-	require.NoError(t, err)
-	defer in.Close()
-	zr, err := gzip.NewReader(in)
-	require.NoError(t, err)
-	tmp := filepath.Join(os.TempDir(), "vzarr-fixtures")
-	require.NoError(t, os.MkdirAll(tmp, 0o755))
-	out := filepath.Join(tmp, strings.TrimSuffix(filepath.Base(p), ".gz"))
-	if st, err := os.Stat(out); err == nil && st.Size() > 0 {
-		return out
-	}
-	var buf bytes.Buffer
-	_, err = io.Copy(&buf, zr)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(out+".tmp", buf.Bytes(), 0o644))
-	require.NoError(t, os.Rename(out+".tmp", out))
 	return out
 }
 
@@ -155,7 +67,7 @@ func TestFixturesMatchTruth(t *testing.T) {
 				t.Skipf("no truth file for %s", fx.name)
 			}
 			require.NoError(t, err)
-			var tr truth
+			var tr testenv.H5Truth
 			require.NoError(t, json.Unmarshal(raw, &tr))
 			f, _ := openFile(t, fx.path)
 			assert.Equal(t, tr.Superblock.Version, f.Superblock.Version, "superblock version")
@@ -189,7 +101,7 @@ func TestFixturesMatchTruth(t *testing.T) {
 	}
 }
 
-func checkGroup(t *testing.T, p string, g *hdf5meta.Group, tg truthGroup) {
+func checkGroup(t *testing.T, p string, g *hdf5meta.Group, tg testenv.H5TruthGroup) {
 	t.Helper()
 	got := map[string]string{}
 	for _, l := range g.Links {
@@ -203,7 +115,7 @@ func checkGroup(t *testing.T, p string, g *hdf5meta.Group, tg truthGroup) {
 	checkAttrs(t, p, g.Attrs, tg.Attributes)
 }
 
-func checkAttrs(t *testing.T, p string, attrs []*hdf5meta.Attribute, want map[string]truthAttr) {
+func checkAttrs(t *testing.T, p string, attrs []*hdf5meta.Attribute, want map[string]testenv.H5TruthAttr) {
 	t.Helper()
 	got := map[string]*hdf5meta.Attribute{}
 	for _, a := range attrs {
@@ -237,7 +149,7 @@ func checkAttrs(t *testing.T, p string, attrs []*hdf5meta.Attribute, want map[st
 	assert.Len(t, got, len(want), "number of attributes of %s", p)
 }
 
-func checkDataset(t *testing.T, f *hdf5meta.File, p string, d *hdf5meta.Dataset, td truthDataset) {
+func checkDataset(t *testing.T, f *hdf5meta.File, p string, d *hdf5meta.Dataset, td testenv.H5TruthDataset) {
 	t.Helper()
 	assert.Equal(t, td.Dataspace, d.Space.Kind.String(), "%s dataspace", p)
 	if td.Dataspace == "simple" {

@@ -57,26 +57,11 @@ func (f *File) links(oh *objectHeader) ([]Link, error) {
 		return f.symbolTableLinks(btree, heap)
 	}
 	if li := oh.find(msgLinkInfo); li != nil {
-		d := f.newDecoder(li.data, li.off, "link info message")
-		d.u8()
-		flags := d.u8()
-		if flags&1 != 0 {
-			d.u64()
-		}
-		heapAddr := d.addr()
-		nameIdx := d.addr()
-		var orderIdx uint64 = undefAddr
-		if flags&2 != 0 {
-			orderIdx = d.addr()
-		}
-		if d.err != nil {
-			return nil, d.err
+		heapAddr, idx, _, err := f.denseIndex(li, "link info message", 8)
+		if err != nil {
+			return nil, err
 		}
 		if heapAddr != undefAddr {
-			idx := nameIdx
-			if orderIdx != undefAddr {
-				idx = orderIdx
-			}
 			return f.denseLinks(heapAddr, idx)
 		}
 	}
@@ -93,6 +78,28 @@ func (f *File) links(oh *objectHeader) ([]Link, error) {
 	}
 	sortLinks(out)
 	return out, nil
+}
+
+// denseIndex decodes a link info or attribute info message (the two share
+// one layout; the maximum creation index is maxIdxSize bytes) and returns
+// the fractal heap holding the dense links or attributes and the v2 B-tree
+// to walk them by: the creation-order index when there is one (byOrder),
+// else the name index. heapAddr is undefAddr when they are stored compactly.
+func (f *File) denseIndex(m *message, what string, maxIdxSize int) (heapAddr, idx uint64, byOrder bool, err error) {
+	d := f.newDecoder(m.data, m.off, what)
+	d.u8()
+	flags := d.u8()
+	if flags&1 != 0 {
+		d.skip(maxIdxSize)
+	}
+	heapAddr = d.addr()
+	idx = d.addr()
+	if flags&2 != 0 {
+		if orderIdx := d.addr(); orderIdx != undefAddr {
+			idx, byOrder = orderIdx, true
+		}
+	}
+	return heapAddr, idx, byOrder, d.err
 }
 
 // chargeLink charges a link built from the file to its budget.

@@ -14,18 +14,13 @@ const (
 // String returns the class's name as h5dump spells it in lower case
 // ("compact", "contiguous", "chunked", "virtual").
 func (c LayoutClass) String() string {
-	switch c {
-	case LayoutCompact:
-		return "compact"
-	case LayoutContiguous:
-		return "contiguous"
-	case LayoutChunked:
-		return "chunked"
-	case LayoutVirtual:
-		return "virtual"
+	if s, ok := enumName(c, layoutNames[:]); ok {
+		return s
 	}
 	return "unknown"
 }
+
+var layoutNames = [...]string{"compact", "contiguous", "chunked", "virtual"}
 
 // ChunkIndex is the structure that indexes a chunked dataset's chunks.
 type ChunkIndex int
@@ -44,22 +39,13 @@ const (
 // String returns the index's name ("btree_v1", "single_chunk",
 // "implicit", "fixed_array", "extensible_array", "btree_v2").
 func (c ChunkIndex) String() string {
-	switch c {
-	case IndexBTreeV1:
-		return "btree_v1"
-	case IndexSingleChunk:
-		return "single_chunk"
-	case IndexImplicit:
-		return "implicit"
-	case IndexFixedArray:
-		return "fixed_array"
-	case IndexExtArray:
-		return "extensible_array"
-	case IndexBTreeV2:
-		return "btree_v2"
+	if s, ok := enumName(c, chunkIndexNames[:]); ok {
+		return s
 	}
 	return "unknown"
 }
+
+var chunkIndexNames = [...]string{"btree_v1", "single_chunk", "implicit", "fixed_array", "extensible_array", "btree_v2"}
 
 // Layout is a dataset's data layout message.
 type Layout struct {

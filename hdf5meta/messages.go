@@ -14,16 +14,13 @@ const (
 
 // String returns "scalar", "simple" or "null".
 func (k SpaceKind) String() string {
-	switch k {
-	case SpaceScalar:
-		return "scalar"
-	case SpaceSimple:
-		return "simple"
-	case SpaceNull:
-		return "null"
+	if s, ok := enumName(k, spaceKindNames[:]); ok {
+		return s
 	}
 	return "unknown"
 }
+
+var spaceKindNames = [...]string{"scalar", "simple", "null"}
 
 // Unlimited is the MaxDims value of an unlimited dimension.
 const Unlimited = math.MaxUint64

@@ -339,20 +339,9 @@ func (f *File) attributes(oh *objectHeader) ([]*Attribute, error) {
 	if ai == nil {
 		return out, nil
 	}
-	d := f.newDecoder(ai.data, ai.off, "attribute info message")
-	d.u8()
-	flags := d.u8()
-	if flags&1 != 0 {
-		d.u16()
-	}
-	heapAddr := d.addr()
-	nameIdx := d.addr()
-	var orderIdx uint64 = undefAddr
-	if flags&2 != 0 {
-		orderIdx = d.addr()
-	}
-	if d.err != nil {
-		return nil, d.err
+	heapAddr, idx, byOrder, err := f.denseIndex(ai, "attribute info message", 2)
+	if err != nil {
+		return nil, err
 	}
 	if heapAddr == undefAddr {
 		return out, nil
@@ -360,10 +349,6 @@ func (f *File) attributes(oh *objectHeader) ([]*Attribute, error) {
 	h, err := f.fractalHeap(heapAddr)
 	if err != nil {
 		return nil, err
-	}
-	idx := nameIdx
-	if orderIdx != undefAddr {
-		idx = orderIdx
 	}
 	type ordered struct {
 		a     *Attribute
@@ -404,7 +389,7 @@ func (f *File) attributes(oh *objectHeader) ([]*Attribute, error) {
 	if err != nil {
 		return nil, err
 	}
-	if orderIdx != undefAddr {
+	if byOrder {
 		slices.SortStableFunc(dense, func(x, y ordered) int { return cmp.Compare(x.order, y.order) })
 	} else {
 		slices.SortStableFunc(dense, func(x, y ordered) int { return strings.Compare(x.a.Name, y.a.Name) })

@@ -235,25 +235,12 @@ func (f *File) parseMessagesV1(oh *objectHeader, blk []byte, off int64, pending 
 		size := int(d.u16())
 		flags := d.u8()
 		d.skip(3)
-		dataOff := d.offset()
-		data := d.bytes(size)
-		if d.err != nil {
-			return nil, d.err
+		var err error
+		if pending, err = f.addMessage(d, oh, typ, flags, size, pending); err != nil {
+			return nil, err
 		}
 		d.align(0, 8)
 		d.err = nil // trailing alignment past the block end is harmless
-		if typ == msgContinuation {
-			cd := f.newDecoder(data, dataOff, "continuation message")
-			c := chunkRef{addr: cd.addr(), length: cd.length()}
-			if cd.err != nil {
-				return nil, cd.err
-			}
-			pending = append(pending, c)
-			continue
-		}
-		if typ != msgNil {
-			oh.msgs = append(oh.msgs, message{typ: typ, flags: flags, data: data, off: dataOff})
-		}
 	}
 	return pending, nil
 }
@@ -271,23 +258,34 @@ func (f *File) parseMessagesV2(oh *objectHeader, blk []byte, off int64, hdrFlags
 		if hdrFlags&0x04 != 0 {
 			d.skip(2)
 		}
-		dataOff := d.offset()
-		data := d.bytes(size)
-		if d.err != nil {
-			return nil, d.err
+		var err error
+		if pending, err = f.addMessage(d, oh, typ, flags, size, pending); err != nil {
+			return nil, err
 		}
-		if typ == msgContinuation {
-			cd := f.newDecoder(data, dataOff, "continuation message")
-			c := chunkRef{addr: cd.addr(), length: cd.length()}
-			if cd.err != nil {
-				return nil, cd.err
-			}
-			pending = append(pending, c)
-			continue
+	}
+	return pending, nil
+}
+
+// addMessage reads the size bytes of one message's data from d and files
+// the message: a continuation joins the chunks still to read, a NIL message
+// is padding, any other is kept in oh.
+func (f *File) addMessage(d *decoder, oh *objectHeader, typ uint16, flags uint8, size int, pending []chunkRef) ([]chunkRef, error) {
+	m := message{typ: typ, flags: flags, off: d.offset()}
+	m.data = d.bytes(size)
+	if d.err != nil {
+		return nil, d.err
+	}
+	switch m.typ {
+	case msgContinuation:
+		cd := f.newDecoder(m.data, m.off, "continuation message")
+		c := chunkRef{addr: cd.addr(), length: cd.length()}
+		if cd.err != nil {
+			return nil, cd.err
 		}
-		if typ != msgNil {
-			oh.msgs = append(oh.msgs, message{typ: typ, flags: flags, data: data, off: dataOff})
-		}
+		pending = append(pending, c)
+	case msgNil:
+	default:
+		oh.msgs = append(oh.msgs, m)
 	}
 	return pending, nil
 }

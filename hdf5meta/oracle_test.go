@@ -35,10 +35,8 @@ package hdf5meta_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -49,6 +47,7 @@ import (
 
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/internal/h5oracle"
+	"github.com/greensight/vzarr/internal/testenv"
 )
 
 // oracleMaxChunkInfoLoop bounds the datasets whose chunks are also listed
@@ -140,41 +139,13 @@ func runOracle(t *testing.T, dir string, files []string) {
 			name = p
 		}
 		t.Run(name, func(t *testing.T) {
-			path := p
-			if strings.HasSuffix(p, ".gz") {
-				path = oracleGunzip(t, p)
-			}
+			path := testenv.FixtureFile(t, p)
 			if !oracleIsHDF5(t, path) {
 				t.Skipf("%s is not an HDF5 file (no signature), e.g. netCDF-3", name)
 			}
 			oracleCheckFile(t, name, path)
 		})
 	}
-}
-
-func oracleGunzip(t *testing.T, p string) string {
-	t.Helper()
-	in, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	zr, err := gzip.NewReader(in)
-	if err != nil {
-		t.Fatalf("%s: %v", p, err)
-	}
-	out := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(p), ".gz"))
-	w, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(w, zr); err != nil {
-		t.Fatalf("gunzip %s: %v", p, err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // oracleIsHDF5 looks for the superblock signature where HDF5 puts it:

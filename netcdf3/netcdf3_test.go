@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -89,83 +90,26 @@ func openBytes(t testing.TB, b []byte) *File {
 // scalars converts a slice of any attribute element type, or a scalar of
 // one, to int64, uint64 or float64 values for comparison.
 func scalars(v any) []any {
-	var out []any
-	switch v := v.(type) {
-	case []int8:
-		for _, x := range v {
-			out = append(out, int64(x))
-		}
-	case []uint8:
-		for _, x := range v {
-			out = append(out, uint64(x))
-		}
-	case []int16:
-		for _, x := range v {
-			out = append(out, int64(x))
-		}
-	case []uint16:
-		for _, x := range v {
-			out = append(out, uint64(x))
-		}
-	case []int32:
-		for _, x := range v {
-			out = append(out, int64(x))
-		}
-	case []uint32:
-		for _, x := range v {
-			out = append(out, uint64(x))
-		}
-	case []int64:
-		for _, x := range v {
-			out = append(out, x)
-		}
-	case []uint64:
-		for _, x := range v {
-			out = append(out, x)
-		}
-	case []float32:
-		for _, x := range v {
-			out = append(out, float64(x))
-		}
-	case []float64:
-		for _, x := range v {
-			out = append(out, x)
-		}
-	case int8, uint8, int16, uint16, int32, uint32, int64, uint64, float32, float64:
-		return scalars(sliceOf(v))
-	default:
-		panic("scalars: unexpected type")
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Slice {
+		one := reflect.MakeSlice(reflect.SliceOf(rv.Type()), 1, 1)
+		one.Index(0).Set(rv)
+		rv = one
 	}
-	if out == nil {
-		out = []any{}
+	out := make([]any, 0, rv.Len())
+	for i := range rv.Len() {
+		switch e := rv.Index(i); {
+		case e.CanInt():
+			out = append(out, e.Int())
+		case e.CanUint():
+			out = append(out, e.Uint())
+		case e.CanFloat():
+			out = append(out, e.Float())
+		default:
+			panic("scalars: unexpected type")
+		}
 	}
 	return out
-}
-
-func sliceOf(v any) any {
-	switch v := v.(type) {
-	case int8:
-		return []int8{v}
-	case uint8:
-		return []uint8{v}
-	case int16:
-		return []int16{v}
-	case uint16:
-		return []uint16{v}
-	case int32:
-		return []int32{v}
-	case uint32:
-		return []uint32{v}
-	case int64:
-		return []int64{v}
-	case uint64:
-		return []uint64{v}
-	case float32:
-		return []float32{v}
-	case float64:
-		return []float64{v}
-	}
-	return nil
 }
 
 // parseNumbers parses JSON numbers as the scalars of type typ would be.
@@ -195,24 +139,32 @@ func parseNumbers(t *testing.T, typ Type, ns []json.Number) []any {
 
 func checkAttrs(t *testing.T, where string, got []Attr, want []truthAttr) {
 	t.Helper()
-	require.Len(t, got, len(want), where)
-	for i, w := range want {
-		a := got[i]
-		assert.Equal(t, w.Name, a.Name, where)
-		assert.Equal(t, w.Type, a.Type.String(), "%s %s", where, w.Name)
-		assert.Equal(t, w.Len, a.Len(), "%s %s", where, w.Name)
+	checkAttrList(t, where, got, want, func(w truthAttr) string { return w.Name }, func(a Attr, w truthAttr, label string) {
+		assert.Equal(t, w.Type, a.Type.String(), label)
+		assert.Equal(t, w.Len, a.Len(), label)
 		if a.Type == Char {
 			raw, err := base64.StdEncoding.DecodeString(w.RawB64)
 			require.NoError(t, err)
-			assert.Equal(t, string(raw), a.Value, "%s %s", where, w.Name)
+			assert.Equal(t, string(raw), a.Value, label)
 			require.NotNil(t, w.Python)
 			if w.Name != "_FillValue" {
 				// netCDF4-python removes every NUL.
-				assert.Equal(t, *w.Python, strings.ReplaceAll(a.Value.(string), "\x00", ""), "%s %s", where, w.Name)
+				assert.Equal(t, *w.Python, strings.ReplaceAll(a.Value.(string), "\x00", ""), label)
 			}
-			continue
+			return
 		}
-		assert.Equal(t, parseNumbers(t, a.Type, w.Values), scalars(a.Value), "%s %s", where, w.Name)
+		assert.Equal(t, parseNumbers(t, a.Type, w.Values), scalars(a.Value), label)
+	})
+}
+
+// checkAttrList checks that got holds the attributes of want, in order and
+// by name, and hands each pair to check with its label ("where name").
+func checkAttrList[W any](t *testing.T, where string, got []Attr, want []W, name func(W) string, check func(a Attr, w W, label string)) {
+	t.Helper()
+	require.Len(t, got, len(want), where)
+	for i, w := range want {
+		assert.Equal(t, name(w), got[i].Name, where)
+		check(got[i], w, where+" "+name(w))
 	}
 }
 

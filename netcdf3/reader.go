@@ -478,63 +478,36 @@ func decodeValues(t Type, b []byte, n int) any {
 	case Char:
 		return string(b)
 	case Byte:
-		v := make([]int8, n)
-		for i := range v {
-			v[i] = int8(b[i])
-		}
-		return v
+		return decodeEach(b, n, 1, func(b []byte) int8 { return int8(b[0]) })
 	case UByte:
 		return append([]uint8{}, b...)
 	case Short:
-		v := make([]int16, n)
-		for i := range v {
-			v[i] = int16(be.Uint16(b[2*i:]))
-		}
-		return v
+		return decodeEach(b, n, 2, func(b []byte) int16 { return int16(be.Uint16(b)) })
 	case UShort:
-		v := make([]uint16, n)
-		for i := range v {
-			v[i] = be.Uint16(b[2*i:])
-		}
-		return v
+		return decodeEach(b, n, 2, be.Uint16)
 	case Int:
-		v := make([]int32, n)
-		for i := range v {
-			v[i] = int32(be.Uint32(b[4*i:]))
-		}
-		return v
+		return decodeEach(b, n, 4, func(b []byte) int32 { return int32(be.Uint32(b)) })
 	case UInt:
-		v := make([]uint32, n)
-		for i := range v {
-			v[i] = be.Uint32(b[4*i:])
-		}
-		return v
+		return decodeEach(b, n, 4, be.Uint32)
 	case Float:
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = math.Float32frombits(be.Uint32(b[4*i:]))
-		}
-		return v
+		return decodeEach(b, n, 4, func(b []byte) float32 { return math.Float32frombits(be.Uint32(b)) })
 	case Int64:
-		v := make([]int64, n)
-		for i := range v {
-			v[i] = int64(be.Uint64(b[8*i:]))
-		}
-		return v
+		return decodeEach(b, n, 8, func(b []byte) int64 { return int64(be.Uint64(b)) })
 	case UInt64:
-		v := make([]uint64, n)
-		for i := range v {
-			v[i] = be.Uint64(b[8*i:])
-		}
-		return v
+		return decodeEach(b, n, 8, be.Uint64)
 	case Double:
-		v := make([]float64, n)
-		for i := range v {
-			v[i] = math.Float64frombits(be.Uint64(b[8*i:]))
-		}
-		return v
+		return decodeEach(b, n, 8, func(b []byte) float64 { return math.Float64frombits(be.Uint64(b)) })
 	}
 	return nil
+}
+
+// decodeEach decodes n values of size bytes each from b with one.
+func decodeEach[T any](b []byte, n, size int, one func([]byte) T) []T {
+	v := make([]T, n)
+	for i := range v {
+		v[i] = one(b[size*i:])
+	}
+	return v
 }
 
 func (d *decoder) vars(dims []Dim) ([]Var, error) {

@@ -18,6 +18,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/greensight/vzarr/internal/testenv"
 )
 
 // realworldDir holds files written by other projects' tools (see its
@@ -103,31 +105,6 @@ type oracleFile struct {
 	Vars      []oracleVar  `json:"vars"`
 }
 
-// requireTools reports a missing tool: a skip, or a failure when
-// VZARR_REQUIRE_TOOLS=1 (as in CI).
-func requireTools(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("VZARR_REQUIRE_TOOLS") == "1" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
-// python returns the path of a python3 that imports netCDF4, or skips.
-func python(t *testing.T) string {
-	t.Helper()
-	py := "/usr/bin/python3"
-	if _, err := os.Stat(py); err != nil {
-		if py, err = exec.LookPath("python3"); err != nil {
-			requireTools(t, "python3 not found")
-		}
-	}
-	if out, err := exec.Command(py, "-c", "import netCDF4, numpy").CombinedOutput(); err != nil {
-		requireTools(t, "python3 cannot import netCDF4 and numpy: %v\n%s", err, out)
-	}
-	return py
-}
-
 func TestRealWorld(t *testing.T) {
 	if _, err := os.Stat(realworldDir); err != nil {
 		t.Skipf("%s absent: %v", realworldDir, err)
@@ -136,7 +113,7 @@ func TestRealWorld(t *testing.T) {
 	for _, name := range realworldFiles {
 		paths = append(paths, filepath.Join(realworldDir, name))
 	}
-	py := python(t)
+	py := testenv.Python(t, "netCDF4", "numpy")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, py, append([]string{"-c", oracleScript}, paths...)...)
@@ -189,35 +166,32 @@ func TestRealWorld(t *testing.T) {
 
 func checkOracleAttrs(t *testing.T, where string, got []Attr, want []oracleAttr) {
 	t.Helper()
-	require.Len(t, got, len(want), where)
-	for i, w := range want {
-		a := got[i]
-		assert.Equal(t, w.Name, a.Name, where)
+	checkAttrList(t, where, got, want, func(w oracleAttr) string { return w.Name }, func(a Attr, w oracleAttr, label string) {
 		if a.Type == Char {
-			require.NotNil(t, w.Text, "%s %s", where, w.Name)
+			require.NotNil(t, w.Text, label)
 			s := a.Value.(string)
 			if !w.Raw {
 				s = strings.ReplaceAll(s, "\x00", "")
 			}
 			if utf8.ValidString(s) {
-				assert.Equal(t, *w.Text, s, "%s %s", where, w.Name)
+				assert.Equal(t, *w.Text, s, label)
 			}
-			continue
+			return
 		}
-		assert.Equal(t, w.Dtype, a.Type.Dtype()[1:], "%s %s", where, w.Name)
+		assert.Equal(t, w.Dtype, a.Type.Dtype()[1:], label)
 		vals := scalars(a.Value)
-		require.Len(t, vals, len(w.Values), "%s %s", where, w.Name)
+		require.Len(t, vals, len(w.Values), label)
 		for j, x := range vals {
 			switch x := x.(type) {
 			case float64:
 				y, err := strconv.ParseFloat(w.Values[j], 64)
 				require.NoError(t, err)
-				assert.True(t, x == y || math.IsNaN(x) && math.IsNaN(y), "%s %s[%d]: %v != %v", where, w.Name, j, x, y)
+				assert.True(t, x == y || math.IsNaN(x) && math.IsNaN(y), "%s[%d]: %v != %v", label, j, x, y)
 			default:
-				assert.Equal(t, w.Values[j], formatInt(x), "%s %s[%d]", where, w.Name, j)
+				assert.Equal(t, w.Values[j], formatInt(x), "%s[%d]", label, j)
 			}
 		}
-	}
+	})
 }
 
 func formatInt(x any) string {

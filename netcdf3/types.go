@@ -2,6 +2,7 @@ package netcdf3
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 )
 
@@ -186,29 +187,9 @@ type Attr struct {
 // Len returns the number of values of the attribute (for Char, the number of
 // bytes).
 func (a Attr) Len() int {
-	switch v := a.Value.(type) {
-	case string:
-		return len(v)
-	case []int8:
-		return len(v)
-	case []uint8:
-		return len(v)
-	case []int16:
-		return len(v)
-	case []uint16:
-		return len(v)
-	case []int32:
-		return len(v)
-	case []uint32:
-		return len(v)
-	case []int64:
-		return len(v)
-	case []uint64:
-		return len(v)
-	case []float32:
-		return len(v)
-	case []float64:
-		return len(v)
+	switch v := reflect.ValueOf(a.Value); v.Kind() {
+	case reflect.String, reflect.Slice:
+		return v.Len()
 	}
 	return 0
 }
@@ -230,29 +211,11 @@ func (a Attr) first() any {
 	if a.Len() == 0 {
 		return nil
 	}
-	switch v := a.Value.(type) {
-	case string:
-		return v[:1]
-	case []int8:
-		return v[0]
-	case []uint8:
-		return v[0]
-	case []int16:
-		return v[0]
-	case []uint16:
-		return v[0]
-	case []int32:
-		return v[0]
-	case []uint32:
-		return v[0]
-	case []int64:
-		return v[0]
-	case []uint64:
-		return v[0]
-	case []float32:
-		return v[0]
-	case []float64:
-		return v[0]
+	switch v := reflect.ValueOf(a.Value); v.Kind() {
+	case reflect.String:
+		return v.String()[:1]
+	case reflect.Slice:
+		return v.Index(0).Interface()
 	}
 	return nil
 }

@@ -17,18 +17,6 @@ import (
 	"github.com/greensight/vzarr/validate"
 )
 
-// truthDataset is what h5py recorded about one dataset of a fixture.
-type truthDataset struct {
-	Layout    string `json:"layout"`
-	NumChunks *int   `json:"num_chunks"`
-	ChunkList []struct {
-		Offset     []uint64 `json:"offset"`
-		Addr       int64    `json:"addr"`
-		Size       uint64   `json:"size"`
-		FilterMask uint32   `json:"filter_mask"`
-	} `json:"chunk_list"`
-}
-
 // TestInspectChunksListsEveryDataset checks that Options.Chunks lists the
 // storage of every dataset h5py found in each fixture, whatever its
 // datatype (compound, opaque, references...) and filters (szip,
@@ -48,9 +36,7 @@ func TestInspectChunksListsEveryDataset(t *testing.T) {
 		t.Run(filepath.Base(src), func(t *testing.T) {
 			raw, err := os.ReadFile(tp)
 			require.NoError(t, err)
-			var truth struct {
-				Datasets map[string]truthDataset `json:"datasets"`
-			}
+			var truth testenv.H5Truth
 			require.NoError(t, json.Unmarshal(raw, &truth))
 			data := testenv.ReadFixture(t, src)
 			rep, err := validate.Inspect(context.Background(), bytes.NewReader(data), int64(len(data)), src, opts)
@@ -78,7 +64,7 @@ func TestInspectChunksListsEveryDataset(t *testing.T) {
 					if !assert.True(t, ok, "%s: no chunk at %v", name, c.Offset) {
 						continue
 					}
-					assert.Equal(t, c.Addr, g.Addr, "%s chunk %v address", name, c.Offset)
+					assert.Equal(t, c.Addr, uint64(g.Addr), "%s chunk %v address", name, c.Offset)
 					assert.Equal(t, c.Size, g.Size, "%s chunk %v size", name, c.Offset)
 					assert.Equal(t, c.FilterMask, g.FilterMask, "%s chunk %v filter mask", name, c.Offset)
 				}

@@ -60,3 +60,18 @@ func ReadFixture(t testing.TB, p string) []byte {
 	}
 	return data
 }
+
+// FixtureFile returns the path of a test file whose bytes are those
+// ReadFixture returns: p itself, or for a .gz file a decompressed copy in
+// t.TempDir(), for code that opens files by name.
+func FixtureFile(t testing.TB, p string) string {
+	t.Helper()
+	if !strings.HasSuffix(p, ".gz") {
+		return p
+	}
+	out := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(p), ".gz"))
+	if err := os.WriteFile(out, ReadFixture(t, p), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

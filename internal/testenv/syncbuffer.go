@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bytes"
+	"log/slog"
 	"sync"
 )
 
@@ -25,4 +26,10 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Logger returns a logger that writes JSON records of every level, down to
+// debug, to s.
+func (s *SyncBuffer) Logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(s, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
