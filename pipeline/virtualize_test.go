@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -162,8 +161,8 @@ func TestVirtualizeSample(t *testing.T) {
 	}
 }
 
-// checkCombined runs shared/tools/check_refs.py --combined when it and
-// Python's stack are there.
+// checkCombined runs shared/tools/check_refs.py --combined on every
+// reader stack (testenv.Pythons) when it is there.
 func checkCombined(t *testing.T, combined string, files []string) {
 	t.Helper()
 	tool, ok := testenv.SharedTool("check_refs.py")
@@ -171,11 +170,12 @@ func checkCombined(t *testing.T, combined string, files []string) {
 		t.Log("../shared/tools/check_refs.py is absent: skipping the xarray comparison")
 		return
 	}
-	py := testenv.Python(t, "xarray", "fsspec", "zarr", "netCDF4")
 	args := append([]string{tool, "--combined", "--refs", combined, "--concat-dim", "time", "--files"}, files...)
-	out, err := exec.Command(py, args...).CombinedOutput()
-	require.NoError(t, err, "check_refs.py: %s", out)
-	assert.Contains(t, string(out), "1 passed, 0 failed")
+	for _, stack := range testenv.Pythons(t, "xarray", "fsspec", "zarr", "netCDF4") {
+		out, err := stack.Command(args...).CombinedOutput()
+		require.NoError(t, err, "%s: check_refs.py: %s", stack.Name, out)
+		assert.Contains(t, string(out), "1 passed, 0 failed", stack.Name)
+	}
 }
 
 func TestVirtualizeCorruptFile(t *testing.T) {
