@@ -106,6 +106,7 @@ func TestSeries(t *testing.T) {
 		tool, stacks := checkRefsTool(t)
 		for _, stack := range stacks {
 			t.Run(stack.Name, func(t *testing.T) {
+				t.Parallel()
 				pass := 0
 				for _, c := range ok {
 					b, err := stack.Command(tool, "--combined", "--refs", c.refs, "--series", c.dir, "-v").CombinedOutput()
