@@ -161,21 +161,11 @@ func TestVirtualizeSample(t *testing.T) {
 	}
 }
 
-// checkCombined runs shared/tools/check_refs.py --combined on every
-// reader stack (testenv.Pythons) when it is there.
+// checkCombined compares a combined reference with xarray's reading of its
+// files on every reader stack (testenv.CheckCombined).
 func checkCombined(t *testing.T, combined string, files []string) {
 	t.Helper()
-	tool, ok := testenv.SharedTool("check_refs.py")
-	if !ok {
-		t.Log("../shared/tools/check_refs.py is absent: skipping the xarray comparison")
-		return
-	}
-	args := append([]string{tool, "--combined", "--refs", combined, "--concat-dim", "time", "--files"}, files...)
-	for _, stack := range testenv.Pythons(t, "xarray", "fsspec", "zarr", "netCDF4") {
-		out, err := stack.Command(args...).CombinedOutput()
-		require.NoError(t, err, "%s: check_refs.py: %s", stack.Name, out)
-		assert.Contains(t, string(out), "1 passed, 0 failed", stack.Name)
-	}
+	testenv.CheckCombined(t, combined, "time", files)
 }
 
 func TestVirtualizeCorruptFile(t *testing.T) {

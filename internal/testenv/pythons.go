@@ -161,3 +161,24 @@ func repoRoot() (string, bool) {
 		dir = parent
 	}
 }
+
+// CheckCombined runs ../shared/tools/check_refs.py --combined on a combined
+// reference and the files it was combined from (concatenated along
+// concatDim), on every reader stack (Pythons), and fails t unless each
+// stack reports exactly one pass. Without ../shared (a user's clone) it
+// logs and returns.
+func CheckCombined(t testing.TB, refs, concatDim string, files []string) {
+	t.Helper()
+	tool, ok := SharedTool("check_refs.py")
+	if !ok {
+		t.Log("../shared/tools/check_refs.py is absent: skipping the xarray comparison")
+		return
+	}
+	args := append([]string{tool, "--combined", "--refs", refs, "--concat-dim", concatDim, "--files"}, files...)
+	for _, stack := range Pythons(t, "xarray", "fsspec", "zarr", "netCDF4") {
+		out, err := stack.Command(args...).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "1 passed, 0 failed") {
+			t.Errorf("%s: check_refs.py --combined %s: %v\n%s", stack.Name, refs, err, out)
+		}
+	}
+}
