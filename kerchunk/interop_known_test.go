@@ -30,13 +30,16 @@ var (
 		Reason: "zarr-python 3 lists the store to find a group's members; listing a reference:// store below the root fails, so arrays below the root are missing",
 		Item:   "Groups disappear -> consolidated metadata (.zmetadata) in every reference set",
 	}
-	// zarr-python 3.0.6 hands a Zarr v2 structured dtype ([["x", "<f8"],
-	// ...] in .zarray) to numpy as lists, which numpy refuses: the whole
-	// reference set fails to open, at both levels.
+	// zarr-python 3.0.6 turns the fields of a Zarr v2 structured dtype
+	// from JSON lists into tuples only at the top level: a compound member
+	// that is itself a compound ([["id", "<i4"], ["where", [["lat", "<f4"],
+	// ...]]]) reaches numpy as lists, which numpy refuses, and the whole
+	// reference set fails to open, at both levels. Flat compounds (and
+	// h5py's complex r/i compounds) open.
 	causeStructuredDtype = &failureCause{
 		Errors: regexp.MustCompile(`^(xr: cannot open refs \(group '[^']*'\)|raw: cannot open refs with zarr): TypeError: Field elements must be 2- or 3-tuples`),
-		Reason: "zarr-python 3.0.6 cannot parse a Zarr v2 structured (compound) dtype from .zarray: the file does not open",
-		Item:   "Compound types (and complex numbers, written as compounds)",
+		Reason: "zarr-python 3.0.6 cannot parse a Zarr v2 structured dtype with a nested compound member: the file does not open",
+		Item:   "Compound types",
 	}
 )
 
