@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,17 +16,17 @@ import (
 	"github.com/greensight/vzarr/kerchunk"
 )
 
-// checkRefsTool returns the path of ../shared/tools/check_refs.py, or
-// skips: cleanly when ../shared is absent (a user's clone), and failing
-// with VZARR_REQUIRE_TOOLS=1 when Python's packages are missing.
-func checkRefsTool(t *testing.T) string {
+// checkRefsTool returns the path of ../shared/tools/check_refs.py and the
+// reader stacks to run it on (testenv.Pythons), or skips: cleanly when
+// ../shared is absent (a user's clone), and failing with
+// VZARR_REQUIRE_TOOLS=1 when a stack or its packages are missing.
+func checkRefsTool(t *testing.T) (string, []testenv.Stack) {
 	t.Helper()
 	tool, ok := testenv.SharedTool("check_refs.py")
 	if !ok {
 		t.Skip("../shared/tools/check_refs.py is absent: skipping the xarray comparison")
 	}
-	testenv.Python(t, "xarray", "zarr", "fsspec", "netCDF4")
-	return tool
+	return tool, testenv.Pythons(t, "xarray", "zarr", "fsspec", "netCDF4")
 }
 
 type manifest struct {
@@ -104,14 +103,21 @@ func TestSeries(t *testing.T) {
 		})
 	}
 	t.Run("check_refs", func(t *testing.T) {
-		tool := checkRefsTool(t)
-		for _, c := range ok {
-			cmd := exec.Command("/usr/bin/python3", tool, "--combined", "--refs", c.refs, "--series", c.dir, "-v")
-			b, err := cmd.CombinedOutput()
-			text := string(b)
-			assert.NoError(t, err, "%s", text)
-			assert.Contains(t, text, "PASS ", text)
-			t.Logf("%s", strings.SplitN(text, "\n", 2)[0])
+		tool, stacks := checkRefsTool(t)
+		for _, stack := range stacks {
+			t.Run(stack.Name, func(t *testing.T) {
+				t.Parallel()
+				pass := 0
+				for _, c := range ok {
+					b, err := stack.Command(tool, "--combined", "--refs", c.refs, "--series", c.dir, "-v").CombinedOutput()
+					text := string(b)
+					if assert.NoError(t, err, "%s: %s", filepath.Base(c.refs), text) && assert.Contains(t, text, "PASS ", text) {
+						pass++
+					}
+					t.Logf("%s", strings.SplitN(text, "\n", 2)[0])
+				}
+				t.Logf("%s: %d series: %d pass, %d fail", stack.Name, len(ok), pass, len(ok)-pass)
+			})
 		}
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -162,20 +161,11 @@ func TestVirtualizeSample(t *testing.T) {
 	}
 }
 
-// checkCombined runs shared/tools/check_refs.py --combined when it and
-// Python's stack are there.
+// checkCombined compares a combined reference with xarray's reading of its
+// files on every reader stack (testenv.CheckCombined).
 func checkCombined(t *testing.T, combined string, files []string) {
 	t.Helper()
-	tool, ok := testenv.SharedTool("check_refs.py")
-	if !ok {
-		t.Log("../shared/tools/check_refs.py is absent: skipping the xarray comparison")
-		return
-	}
-	py := testenv.Python(t, "xarray", "fsspec", "zarr", "netCDF4")
-	args := append([]string{tool, "--combined", "--refs", combined, "--concat-dim", "time", "--files"}, files...)
-	out, err := exec.Command(py, args...).CombinedOutput()
-	require.NoError(t, err, "check_refs.py: %s", out)
-	assert.Contains(t, string(out), "1 passed, 0 failed")
+	testenv.CheckCombined(t, combined, "time", files)
 }
 
 func TestVirtualizeCorruptFile(t *testing.T) {

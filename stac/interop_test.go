@@ -11,34 +11,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/greensight/vzarr/internal/testenv"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/refstore"
 	"github.com/greensight/vzarr/stac"
 )
-
-// python returns a python3 that imports xarray, fsspec and zarr; without
-// one the test skips, or fails when VZARR_REQUIRE_TOOLS=1 (as in CI).
-func python(t *testing.T) string {
-	t.Helper()
-	py := "/usr/bin/python3"
-	if _, err := os.Stat(py); err != nil {
-		if py, err = exec.LookPath("python3"); err != nil {
-			requireTools(t, "python3 not found")
-		}
-	}
-	if out, err := exec.Command(py, "-c", "import xarray, fsspec, zarr").CombinedOutput(); err != nil {
-		requireTools(t, "python3 cannot import xarray, fsspec and zarr: %v\n%s", err, out)
-	}
-	return py
-}
-
-func requireTools(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("VZARR_REQUIRE_TOOLS") == "1" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
 
 const openItem = `
 import json, sys
@@ -60,9 +37,9 @@ print(json.dumps(out))
 
 // TestOpenKwargsWithXarray opens a reference file with xarray through the
 // item's xarray:open_kwargs, exactly as a user would, and checks that what
-// xarray sees is what the item says.
+// xarray sees is what the item says, on every reader stack.
 func TestOpenKwargsWithXarray(t *testing.T) {
-	py := python(t)
+	stacks := testenv.Pythons(t, "xarray", "fsspec", "zarr")
 	dir := t.TempDir()
 	refPath := filepath.Join(dir, "nc4_basic.json")
 	f, err := os.Create(refPath)
@@ -79,31 +56,35 @@ func TestOpenKwargsWithXarray(t *testing.T) {
 	itemPath := filepath.Join(dir, "item.json")
 	require.NoError(t, os.WriteFile(itemPath, encode(t, item), 0o644))
 
-	out, err := exec.Command(py, "-c", openItem, itemPath).Output()
-	if ee, ok := err.(*exec.ExitError); ok {
-		t.Fatalf("python: %v\n%s", err, ee.Stderr)
+	for _, stack := range stacks {
+		t.Run(stack.Name, func(t *testing.T) {
+			out, err := stack.Command("-c", openItem, itemPath).Output()
+			if ee, ok := err.(*exec.ExitError); ok {
+				t.Fatalf("python: %v\n%s", err, ee.Stderr)
+			}
+			require.NoError(t, err)
+			var got struct {
+				Sizes    map[string]int64 `json:"sizes"`
+				DataVars []string         `json:"data_vars"`
+				Lat, Lon []float64
+				Time     []string
+				Units    string  `json:"tas_units"`
+				Mean     float64 `json:"tas_mean"`
+			}
+			require.NoError(t, json.Unmarshal(out, &got))
+			dims := item.Properties.CubeDimensions
+			for name, d := range got.Sizes {
+				require.Contains(t, dims, name)
+				assert.Equal(t, info.Dimension(name).Size, d, name)
+			}
+			assert.Equal(t, []any{got.Lat[0], got.Lat[1]}, dims["lat"].Extent)
+			assert.Equal(t, []any{got.Lon[0], got.Lon[1]}, dims["lon"].Extent)
+			assert.Equal(t, []any{got.Time[0], got.Time[1]}, dims["time"].Extent)
+			assert.Equal(t, item.Properties.StartDatetime, got.Time[0])
+			assert.Contains(t, got.DataVars, "tas")
+			assert.Equal(t, "K", got.Units)
+			assert.Equal(t, item.Properties.CubeVariables["tas"].Unit, got.Units)
+			assert.Greater(t, got.Mean, 150.0, "the data is read through the references")
+		})
 	}
-	require.NoError(t, err)
-	var got struct {
-		Sizes    map[string]int64 `json:"sizes"`
-		DataVars []string         `json:"data_vars"`
-		Lat, Lon []float64
-		Time     []string
-		Units    string  `json:"tas_units"`
-		Mean     float64 `json:"tas_mean"`
-	}
-	require.NoError(t, json.Unmarshal(out, &got))
-	dims := item.Properties.CubeDimensions
-	for name, d := range got.Sizes {
-		require.Contains(t, dims, name)
-		assert.Equal(t, info.Dimension(name).Size, d, name)
-	}
-	assert.Equal(t, []any{got.Lat[0], got.Lat[1]}, dims["lat"].Extent)
-	assert.Equal(t, []any{got.Lon[0], got.Lon[1]}, dims["lon"].Extent)
-	assert.Equal(t, []any{got.Time[0], got.Time[1]}, dims["time"].Extent)
-	assert.Equal(t, item.Properties.StartDatetime, got.Time[0])
-	assert.Contains(t, got.DataVars, "tas")
-	assert.Equal(t, "K", got.Units)
-	assert.Equal(t, item.Properties.CubeVariables["tas"].Unit, got.Units)
-	assert.Greater(t, got.Mean, 150.0, "the data is read through the references")
 }

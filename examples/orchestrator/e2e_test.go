@@ -186,14 +186,7 @@ func TestE2EPlatform(t *testing.T) {
 		require.NotEqual(t, string(combined), local, "the chunk URLs name the blobs")
 		refPath := filepath.Join(t.TempDir(), "combined.json")
 		require.NoError(t, os.WriteFile(refPath, []byte(local), 0o644))
-		if tool, ok := testenv.SharedTool("check_refs.py"); ok {
-			py := testenv.Python(t, "xarray", "fsspec", "zarr")
-			out, err := exec.Command(py, append([]string{tool, "--combined", "--refs", refPath, "--concat-dim", "time", "--files"}, files...)...).CombinedOutput()
-			require.NoError(t, err, "check_refs.py: %s", out)
-			assert.Contains(t, string(out), "1 passed, 0 failed")
-		} else {
-			t.Log("../shared/tools/check_refs.py is absent: skipping the xarray comparison")
-		}
+		testenv.CheckCombined(t, refPath, "time", files)
 
 		// The same submit again: the same job, and no work.
 		_, tasksBefore := p.api.do(t, "GET", "/api/dbadmin/tasks/"+jobID, "", "")

@@ -174,22 +174,13 @@ func Python(t testing.TB, modules ...string) string {
 // A user's clone has no ../shared, so its absence is never a failure, even
 // with VZARR_REQUIRE_TOOLS=1: callers skip or log and go on.
 func SharedTool(name string) (string, bool) {
-	dir, err := os.Getwd()
-	if err != nil {
+	root, ok := repoRoot()
+	if !ok {
 		return "", false
 	}
-	for {
-		if _, err := os.Stat(dir + "/go.mod"); err == nil {
-			p := dir + "/../shared/tools/" + name
-			if _, err := os.Stat(p); err == nil {
-				return p, true
-			}
-			return "", false
-		}
-		parent := dir[:max(strings.LastIndex(dir, "/"), 0)]
-		if parent == dir || parent == "" {
-			return "", false
-		}
-		dir = parent
+	p := root + "/../shared/tools/" + name
+	if _, err := os.Stat(p); err != nil {
+		return "", false
 	}
+	return p, true
 }
