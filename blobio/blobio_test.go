@@ -316,23 +316,22 @@ func testLatency(t *testing.T) {
 	for i := 0; i < 64; i++ {
 		ranges = append(ranges, rangeio.Range{Off: int64(2<<20 + i*450_000), Len: 4096})
 	}
+	readRanges := func(r *rangeio.Reader) {
+		for _, rg := range ranges {
+			p := make([]byte, rg.Len)
+			_, err := r.ReadAt(p, rg.Off)
+			require.NoError(t, err)
+		}
+	}
 	start = time.Now()
 	r, lb = open()
-	for _, rg := range ranges {
-		p := make([]byte, rg.Len)
-		_, err := r.ReadAt(p, rg.Off)
-		require.NoError(t, err)
-	}
+	readRanges(r)
 	report("open + 64 scattered 4 KiB reads, one by one", start, lb, 65)
 
 	start = time.Now()
 	r, lb = open()
 	require.NoError(t, r.Prefetch(ctx, ranges))
-	for _, rg := range ranges {
-		p := make([]byte, rg.Len)
-		_, err := r.ReadAt(p, rg.Off)
-		require.NoError(t, err)
-	}
+	readRanges(r)
 	report("open + the same 64 reads after one Prefetch (8 at a time)", start, lb, 65)
 
 	// A whole 32 MiB file read in one ReadAt: one request for the rest.

@@ -362,6 +362,17 @@ func (c *cluster) submit(t *testing.T) string {
 	return j.ID
 }
 
+// completes submits a job, waits up to timeout for it to end and checks
+// that it completed with the right sum; it returns the job's ID.
+func (c *cluster) completes(t *testing.T, timeout time.Duration) string {
+	t.Helper()
+	id := c.submit(t)
+	j := waitJob(t, c.store, id, timeout)
+	require.Equal(t, catalog.StatusCompleted, j.Status, j.Error)
+	checkSum(t, j)
+	return id
+}
+
 func waitJob(t *testing.T, s catalog.Store, id string, timeout time.Duration) *catalog.Job {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -442,10 +453,7 @@ func TestDuplicatedReorderedMessagesAdvanceOnce(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fx := newFixture()
 			c := startCluster(t, catalog.NewMemory(), fx, clusterOpts{workers: tc.workers, dup: tc.dup})
-			id := c.submit(t)
-			j := waitJob(t, c.store, id, 30*time.Second)
-			require.Equal(t, catalog.StatusCompleted, j.Status, j.Error)
-			checkSum(t, j)
+			id := c.completes(t, 30*time.Second)
 			assertOnce(t, c, id)
 			assert.GreaterOrEqual(t, fx.starts.Load(), int64(1))
 			assert.Zero(t, fx.failures.Load())
@@ -457,10 +465,7 @@ func TestPostgresManyWorkers(t *testing.T) {
 	store := testenv.Postgres(t)
 	fx := newFixture()
 	c := startCluster(t, store, fx, clusterOpts{workers: 6, dup: 2})
-	id := c.submit(t)
-	j := waitJob(t, c.store, id, 60*time.Second)
-	require.Equal(t, catalog.StatusCompleted, j.Status, j.Error)
-	checkSum(t, j)
+	id := c.completes(t, 60*time.Second)
 	assertOnce(t, c, id)
 }
 
@@ -478,10 +483,7 @@ func TestRabbitManyWorkers(t *testing.T) {
 			t.Cleanup(func() { _ = q.Close(context.Background()) })
 			return q, q
 		}})
-	id := c.submit(t)
-	j := waitJob(t, c.store, id, 60*time.Second)
-	require.Equal(t, catalog.StatusCompleted, j.Status, j.Error)
-	checkSum(t, j)
+	id := c.completes(t, 60*time.Second)
 	assertOnce(t, c, id)
 }
 
@@ -524,10 +526,7 @@ func TestRetryableErrors(t *testing.T) {
 		fx := newFixture()
 		fx.retryable[3] = 2 // fails on attempts 1 and 2, succeeds on 3
 		c := startCluster(t, catalog.NewMemory(), fx, clusterOpts{workers: 2})
-		id := c.submit(t)
-		j := waitJob(t, c.store, id, 30*time.Second)
-		require.Equal(t, catalog.StatusCompleted, j.Status, j.Error)
-		checkSum(t, j)
+		id := c.completes(t, 30*time.Second)
 		tk, err := c.store.GetTask(context.Background(), engine.TaskID(id, "square", 3))
 		require.NoError(t, err)
 		assert.Equal(t, 3, tk.Attempts)
