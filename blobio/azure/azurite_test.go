@@ -29,6 +29,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/greensight/vzarr/blobio"
+	"github.com/greensight/vzarr/internal/fixture"
 	"github.com/greensight/vzarr/rangeio"
 )
 
@@ -122,26 +123,11 @@ func exists(t testing.TB, o *blobio.Opener, rawURL string) bool {
 	return ok
 }
 
-// scanTree is an archive of files for the scan tests: .nc files at two
-// depths, other names, a look-alike prefix and a directory named *.nc.
-var scanTree = map[string][]byte{
-	"era5/a.nc":              make([]byte, 10),
-	"era5/b.nc":              make([]byte, 20),
-	"era5/A.NC":              make([]byte, 1),
-	"era5/notes.txt":         make([]byte, 5),
-	"era5/2020/c.nc":         make([]byte, 300),
-	"era5/2020/deep/d.nc":    make([]byte, 4000),
-	"era5/2021/readme.md":    make([]byte, 1),
-	"era5/sub.nc/inside.txt": make([]byte, 1),
-	"era5x/e.nc":             make([]byte, 7),
-	"other/f.nc":             make([]byte, 1),
-}
-
 func TestAzuriteScan(t *testing.T) {
 	o := azurite(t)
 	ctx := context.Background()
 	c := newContainer(t, o)
-	put(t, o, c, scanTree)
+	put(t, o, c, fixture.ScanTree())
 
 	res, err := o.Scan(ctx, "abfs://"+c+"/era5", blobio.ScanOptions{})
 	require.NoError(t, err)
