@@ -115,9 +115,7 @@ func (p *platform) upload(t *testing.T, prefix string, files []string) {
 
 func (p *platform) exists(t *testing.T, key string) bool {
 	t.Helper()
-	ctx := context.Background()
-	b := p.bucket(t)
-	ok, err := b.Exists(ctx, key)
+	ok, err := p.bucket(t).Exists(context.Background(), key)
 	require.NoError(t, err)
 	return ok
 }
@@ -131,9 +129,7 @@ func (p *platform) list(t *testing.T, prefix string) []string {
 
 func (p *platform) read(t *testing.T, key string) []byte {
 	t.Helper()
-	ctx := context.Background()
-	b := p.bucket(t)
-	data, err := b.ReadAll(ctx, key)
+	data, err := p.bucket(t).ReadAll(context.Background(), key)
 	require.NoError(t, err)
 	return data
 }
