@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,16 +21,9 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/driver"
 
+	"github.com/greensight/vzarr/internal/fixture"
 	"github.com/greensight/vzarr/rangeio"
 )
-
-func randomBytes(seed uint64, n int) []byte {
-	var key [32]byte
-	key[0], key[1] = byte(seed), byte(seed>>8)
-	p := make([]byte, n)
-	_, _ = rand.NewChaCha8(key).Read(p)
-	return p
-}
 
 // memOpener returns an Opener with a mem bucket "arch" holding files.
 func memOpener(t *testing.T, files map[string][]byte) *Opener {
@@ -45,22 +37,9 @@ func memOpener(t *testing.T, files map[string][]byte) *Opener {
 	return o
 }
 
-var scanFiles = map[string][]byte{
-	"era5/b.nc":              make([]byte, 20),
-	"era5/a.nc":              make([]byte, 10),
-	"era5/notes.txt":         make([]byte, 5),
-	"era5/A.NC":              make([]byte, 1),
-	"era5/2020/c.nc":         make([]byte, 300),
-	"era5/2020/deep/d.nc":    make([]byte, 4000),
-	"era5x/e.nc":             make([]byte, 7), // same prefix string, other "directory"
-	"other/f.nc":             make([]byte, 1),
-	"era5/2021/readme.md":    make([]byte, 1),
-	"era5/sub.nc/inside.txt": make([]byte, 1),
-}
-
 func TestScanMem(t *testing.T) {
 	ctx := context.Background()
-	o := memOpener(t, scanFiles)
+	o := memOpener(t, fixture.ScanTree())
 
 	res, err := o.Scan(ctx, "mem://arch/era5", ScanOptions{})
 	require.NoError(t, err)
@@ -120,7 +99,7 @@ func TestScanMem(t *testing.T) {
 func TestScanLocal(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	for k, v := range scanFiles {
+	for k, v := range fixture.ScanTree() {
 		p := filepath.Join(dir, filepath.FromSlash(k))
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
 		require.NoError(t, os.WriteFile(p, v, 0o644))
@@ -179,7 +158,7 @@ func (l *latencyBucket) ListPaged(ctx context.Context, opts *driver.ListOptions)
 
 func TestNewReaderAtMem(t *testing.T) {
 	ctx := context.Background()
-	data := randomBytes(1, 3<<20+123)
+	data := fixture.RandomBytes(1, 3<<20+123)
 	o := memOpener(t, map[string][]byte{"f.nc": data, "empty.nc": {}, "small.nc": []byte("hello")})
 
 	obj, err := o.OpenObject(ctx, "mem://arch/f.nc")
@@ -243,7 +222,7 @@ func TestNewReaderAtMem(t *testing.T) {
 
 func TestNewReaderAtLocal(t *testing.T) {
 	ctx := context.Background()
-	data := randomBytes(2, 100_000)
+	data := fixture.RandomBytes(2, 100_000)
 	p := filepath.Join(t.TempDir(), "x.nc")
 	require.NoError(t, os.WriteFile(p, data, 0o644))
 	o := &Opener{}
@@ -269,7 +248,7 @@ func TestLatency(t *testing.T) { synctest.Test(t, testLatency) }
 func testLatency(t *testing.T) {
 	ctx := context.Background()
 	const delay = 20 * time.Millisecond
-	data := randomBytes(3, 32<<20)
+	data := fixture.RandomBytes(3, 32<<20)
 	mem := &MemBuckets{}
 	func() {
 		b := mem.Create("arch")
@@ -316,23 +295,22 @@ func testLatency(t *testing.T) {
 	for i := 0; i < 64; i++ {
 		ranges = append(ranges, rangeio.Range{Off: int64(2<<20 + i*450_000), Len: 4096})
 	}
+	readRanges := func(r *rangeio.Reader) {
+		for _, rg := range ranges {
+			p := make([]byte, rg.Len)
+			_, err := r.ReadAt(p, rg.Off)
+			require.NoError(t, err)
+		}
+	}
 	start = time.Now()
 	r, lb = open()
-	for _, rg := range ranges {
-		p := make([]byte, rg.Len)
-		_, err := r.ReadAt(p, rg.Off)
-		require.NoError(t, err)
-	}
+	readRanges(r)
 	report("open + 64 scattered 4 KiB reads, one by one", start, lb, 65)
 
 	start = time.Now()
 	r, lb = open()
 	require.NoError(t, r.Prefetch(ctx, ranges))
-	for _, rg := range ranges {
-		p := make([]byte, rg.Len)
-		_, err := r.ReadAt(p, rg.Off)
-		require.NoError(t, err)
-	}
+	readRanges(r)
 	report("open + the same 64 reads after one Prefetch (8 at a time)", start, lb, 65)
 
 	// A whole 32 MiB file read in one ReadAt: one request for the rest.

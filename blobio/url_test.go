@@ -11,6 +11,18 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// assertLocation checks a parsed URL: its fields, its String (in when
+// str is empty) and its RefURL.
+func assertLocation(t *testing.T, got *Location, want Location, in, str, ref string) {
+	t.Helper()
+	assert.Equal(t, want, *got)
+	if str == "" {
+		str = in
+	}
+	assert.Equal(t, str, got.String())
+	assert.Equal(t, ref, got.RefURL())
+}
+
 func TestParseURL(t *testing.T) {
 	wd, err := os.Getwd()
 	require.NoError(t, err)
@@ -66,13 +78,7 @@ func TestParseURL(t *testing.T) {
 		t.Run(tc.in, func(t *testing.T) {
 			got, err := ParseURL(tc.in)
 			require.NoError(t, err)
-			assert.Equal(t, tc.want, *got)
-			str := tc.str
-			if str == "" {
-				str = tc.in
-			}
-			assert.Equal(t, str, got.String())
-			assert.Equal(t, tc.ref, got.RefURL())
+			assertLocation(t, got, tc.want, tc.in, tc.str, tc.ref)
 			ref, err := RefURL(tc.in)
 			require.NoError(t, err)
 			assert.Equal(t, tc.ref, ref)
@@ -222,13 +228,7 @@ func TestOpenerParse(t *testing.T) {
 		t.Run(tc.in, func(t *testing.T) {
 			got, err := o.Parse(tc.in)
 			require.NoError(t, err)
-			assert.Equal(t, tc.want, *got)
-			str := tc.str
-			if str == "" {
-				str = tc.in
-			}
-			assert.Equal(t, str, got.String())
-			assert.Equal(t, tc.ref, got.RefURL())
+			assertLocation(t, got, tc.want, tc.in, tc.str, tc.ref)
 			again, err := o.Parse(got.String())
 			require.NoError(t, err)
 			assert.Equal(t, got, again, "String round-trips")

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -361,6 +362,17 @@ func (c *cluster) submit(t *testing.T) string {
 	return j.ID
 }
 
+// completes submits a job, waits up to timeout for it to end and checks
+// that it completed with the right sum; it returns the job's ID.
+func (c *cluster) completes(t *testing.T, timeout time.Duration) string {
+	t.Helper()
+	id := c.submit(t)
+	j := waitJob(t, c.store, id, timeout)
+	require.Equal(t, catalog.StatusCompleted, j.Status, j.Error)
+	checkSum(t, j)
+	return id
+}
+
 func waitJob(t *testing.T, s catalog.Store, id string, timeout time.Duration) *catalog.Job {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -441,10 +453,7 @@ func TestDuplicatedReorderedMessagesAdvanceOnce(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fx := newFixture()
 			c := startCluster(t, catalog.NewMemory(), fx, clusterOpts{workers: tc.workers, dup: tc.dup})
-			id := c.submit(t)
-			j := waitJob(t, c.store, id, 30*time.Second)
-			require.Equal(t, catalog.StatusCompleted, j.Status, j.Error)
-			checkSum(t, j)
+			id := c.completes(t, 30*time.Second)
 			assertOnce(t, c, id)
 			assert.GreaterOrEqual(t, fx.starts.Load(), int64(1))
 			assert.Zero(t, fx.failures.Load())
@@ -456,10 +465,7 @@ func TestPostgresManyWorkers(t *testing.T) {
 	store := testenv.Postgres(t)
 	fx := newFixture()
 	c := startCluster(t, store, fx, clusterOpts{workers: 6, dup: 2})
-	id := c.submit(t)
-	j := waitJob(t, c.store, id, 60*time.Second)
-	require.Equal(t, catalog.StatusCompleted, j.Status, j.Error)
-	checkSum(t, j)
+	id := c.completes(t, 60*time.Second)
 	assertOnce(t, c, id)
 }
 
@@ -477,10 +483,7 @@ func TestRabbitManyWorkers(t *testing.T) {
 			t.Cleanup(func() { _ = q.Close(context.Background()) })
 			return q, q
 		}})
-	id := c.submit(t)
-	j := waitJob(t, c.store, id, 60*time.Second)
-	require.Equal(t, catalog.StatusCompleted, j.Status, j.Error)
-	checkSum(t, j)
+	id := c.completes(t, 60*time.Second)
 	assertOnce(t, c, id)
 }
 
@@ -523,10 +526,7 @@ func TestRetryableErrors(t *testing.T) {
 		fx := newFixture()
 		fx.retryable[3] = 2 // fails on attempts 1 and 2, succeeds on 3
 		c := startCluster(t, catalog.NewMemory(), fx, clusterOpts{workers: 2})
-		id := c.submit(t)
-		j := waitJob(t, c.store, id, 30*time.Second)
-		require.Equal(t, catalog.StatusCompleted, j.Status, j.Error)
-		checkSum(t, j)
+		id := c.completes(t, 30*time.Second)
 		tk, err := c.store.GetTask(context.Background(), engine.TaskID(id, "square", 3))
 		require.NoError(t, err)
 		assert.Equal(t, 3, tk.Attempts)
@@ -587,34 +587,70 @@ func (d *direct) take() []queue.Message {
 	return m
 }
 
+// directJob is one "squares" job driven by hand: an engine over a
+// counting in-memory catalog that publishes to a direct publisher.
+type directJob struct {
+	ctx   context.Context
+	store *countingStore
+	pub   *direct
+	e     *engine.Engine
+	job   *catalog.Job
+}
+
+// newDirectJob creates the engine (with fx's definition and opts) and the
+// job id.
+func newDirectJob(t *testing.T, fx *fixture, opts engine.Options, id string) *directJob {
+	t.Helper()
+	d := &directJob{ctx: context.Background(), store: newCounting(catalog.NewMemory()), pub: &direct{}}
+	var err error
+	d.e, err = engine.New(d.store, d.pub, opts, fx.def())
+	require.NoError(t, err)
+	d.job, err = d.store.CreateJob(d.ctx, catalog.NewJob{ID: id, Type: "squares"})
+	require.NoError(t, err)
+	return d
+}
+
+// list handles the job's first message and returns the one message of the
+// "list" stage it publishes.
+func (d *directJob) list(t *testing.T) queue.Message {
+	t.Helper()
+	require.NoError(t, d.e.Handle(d.ctx, queue.Message{JobID: d.job.ID}))
+	msgs := d.pub.take()
+	require.Len(t, msgs, 1)
+	return msgs[0]
+}
+
+// squares runs the "list" stage and returns the 24 messages of the
+// "square" stage, sorted by task ID (they are published concurrently).
+func (d *directJob) squares(t *testing.T) []queue.Message {
+	t.Helper()
+	require.NoError(t, d.e.Handle(d.ctx, d.list(t)))
+	squares := d.pub.take()
+	require.Len(t, squares, 24)
+	sort.Slice(squares, func(a, b int) bool { return squares[a].TaskID < squares[b].TaskID })
+	return squares
+}
+
 // TestLostWorkerLeaseTakeover runs in a synctest bubble: the lease expires on the bubble's clock, with no real wait.
 func TestLostWorkerLeaseTakeover(t *testing.T) { synctest.Test(t, testLostWorkerLeaseTakeover) }
 
 func testLostWorkerLeaseTakeover(t *testing.T) {
-	ctx := context.Background()
-	fx := newFixture()
-	store := newCounting(catalog.NewMemory())
-	pub := &direct{}
-	e, err := engine.New(store, pub, engine.Options{Logger: quietLogger(), LeaseTimeout: 50 * time.Millisecond}, fx.def())
-	require.NoError(t, err)
-	j, err := store.CreateJob(ctx, catalog.NewJob{ID: "lease", Type: "squares"})
-	require.NoError(t, err)
-	require.NoError(t, e.Handle(ctx, queue.Message{JobID: j.ID}))
-	msgs := pub.take()
-	require.Len(t, msgs, 1)
+	d := newDirectJob(t, newFixture(), engine.Options{Logger: quietLogger(), LeaseTimeout: 50 * time.Millisecond}, "lease")
+	ctx, store, pub, e := d.ctx, d.store, d.pub, d.e
+	msg := d.list(t)
 
 	// A worker claims the task, then dies without a result.
-	_, err = store.TransitionTask(ctx, msgs[0].TaskID, catalog.Transition{To: catalog.StatusProcessing})
+	_, err := store.TransitionTask(ctx, msg.TaskID, catalog.Transition{To: catalog.StatusProcessing})
 	require.NoError(t, err)
 	// The message comes again at once: the task is held, come back later.
-	err = e.Handle(ctx, msgs[0])
+	err = e.Handle(ctx, msg)
 	var re *engine.RetryError
 	require.ErrorAs(t, err, &re)
 	assert.Positive(t, re.After)
 	// After the lease, the next delivery takes it over and runs it.
 	time.Sleep(60 * time.Millisecond) // bubble time
-	require.NoError(t, e.Handle(ctx, msgs[0]))
-	tk, err := store.GetTask(ctx, msgs[0].TaskID)
+	require.NoError(t, e.Handle(ctx, msg))
+	tk, err := store.GetTask(ctx, msg.TaskID)
 	require.NoError(t, err)
 	assert.Equal(t, catalog.StatusCompleted, tk.Status)
 	assert.Equal(t, 2, tk.Attempts)
@@ -625,15 +661,9 @@ func testLostWorkerLeaseTakeover(t *testing.T) {
 func TestAbandonedFanOut(t *testing.T) { synctest.Test(t, testAbandonedFanOut) }
 
 func testAbandonedFanOut(t *testing.T) {
-	ctx := context.Background()
-	fx := newFixture()
-	store := newCounting(catalog.NewMemory())
-	pub := &direct{}
-	e, err := engine.New(store, pub, engine.Options{Logger: quietLogger(), FanoutTimeout: 50 * time.Millisecond}, fx.def())
-	require.NoError(t, err)
-	j, err := store.CreateJob(ctx, catalog.NewJob{ID: "fanout", Type: "squares"})
-	require.NoError(t, err)
-	_, err = store.TransitionJob(ctx, j.ID, catalog.Transition{To: catalog.StatusProcessing})
+	d := newDirectJob(t, newFixture(), engine.Options{Logger: quietLogger(), FanoutTimeout: 50 * time.Millisecond}, "fanout")
+	ctx, store, pub, e, j := d.ctx, d.store, d.pub, d.e, d.job
+	_, err := store.TransitionJob(ctx, j.ID, catalog.Transition{To: catalog.StatusProcessing})
 	require.NoError(t, err)
 	// A worker created the first gate, then died before publishing.
 	_, err = store.CreateTask(ctx, catalog.NewTask{ID: engine.GateID(j.ID, "list"), JobID: j.ID, Type: engine.GateType, Stage: "list"})
@@ -657,14 +687,9 @@ func testAbandonedFanOut(t *testing.T) {
 func TestOutOfOrderDirect(t *testing.T) {
 	// Every message is handled twice, the copies in reverse order, with
 	// the second copies running concurrently with each other.
-	ctx := context.Background()
 	fx := newFixture()
-	store := newCounting(catalog.NewMemory())
-	pub := &direct{}
-	e, err := engine.New(store, pub, engine.Options{Logger: quietLogger()}, fx.def())
-	require.NoError(t, err)
-	j, err := store.CreateJob(ctx, catalog.NewJob{ID: "ooo", Type: "squares"})
-	require.NoError(t, err)
+	d := newDirectJob(t, fx, engine.Options{Logger: quietLogger()}, "ooo")
+	ctx, store, pub, e, j := d.ctx, d.store, d.pub, d.e, d.job
 	pending := []queue.Message{{JobID: j.ID}, {JobID: j.ID}}
 	for round := 0; len(pending) > 0 && round < 20; round++ {
 		for i := len(pending) - 1; i >= 0; i-- {
@@ -678,7 +703,7 @@ func TestOutOfOrderDirect(t *testing.T) {
 		wg.Wait()
 		pending = pub.take()
 	}
-	j, err = store.GetJob(ctx, j.ID)
+	j, err := store.GetJob(ctx, j.ID)
 	require.NoError(t, err)
 	require.Equal(t, catalog.StatusCompleted, j.Status)
 	checkSum(t, j)

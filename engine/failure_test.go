@@ -3,7 +3,6 @@ package engine_test
 import (
 	"context"
 	"log/slog"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -75,20 +74,9 @@ func TestJobFailsOnlyAfterItsHook(t *testing.T) {
 		var done jobDoneCounter
 		fx := newFixture()
 		fx.failAt = 3
-		store := newCounting(catalog.NewMemory())
-		pub := &direct{}
-		e, err := engine.New(store, pub, done.opts(engine.Options{Logger: quietLogger()}), fx.def())
-		require.NoError(t, err)
-		ctx := context.Background()
-		j, err := store.CreateJob(ctx, catalog.NewJob{ID: "blocking-hook", Type: "squares"})
-		require.NoError(t, err)
-		require.NoError(t, e.Handle(ctx, queue.Message{JobID: j.ID}))
-		list := pub.take()
-		require.Len(t, list, 1)
-		require.NoError(t, e.Handle(ctx, list[0]))
-		squares := pub.take()
-		require.Len(t, squares, 24)
-		sort.Slice(squares, func(a, b int) bool { return squares[a].TaskID < squares[b].TaskID }) // published concurrently
+		d := newDirectJob(t, fx, done.opts(engine.Options{Logger: quietLogger()}), "blocking-hook")
+		ctx, store, e, j := d.ctx, d.store, d.e, d.job
+		squares := d.squares(t)
 
 		entered, release := make(chan struct{}), make(chan struct{})
 		fx.onHook = func(*catalog.Job, *engine.Failure) {
@@ -158,20 +146,9 @@ func TestJobFailsOnlyAfterItsHook(t *testing.T) {
 		fx := newFixture()
 		fx.failAt, fx.blockAt = 3, 5
 		fx.block, fx.blocked = make(chan struct{}), make(chan struct{})
-		store := newCounting(catalog.NewMemory())
-		pub := &direct{}
-		e, err := engine.New(store, pub, done.opts(engine.Options{Logger: quietLogger()}), fx.def())
-		require.NoError(t, err)
-		ctx := context.Background()
-		j, err := store.CreateJob(ctx, catalog.NewJob{ID: "running-task", Type: "squares"})
-		require.NoError(t, err)
-		require.NoError(t, e.Handle(ctx, queue.Message{JobID: j.ID}))
-		list := pub.take()
-		require.Len(t, list, 1)
-		require.NoError(t, e.Handle(ctx, list[0]))
-		squares := pub.take()
-		require.Len(t, squares, 24)
-		sort.Slice(squares, func(a, b int) bool { return squares[a].TaskID < squares[b].TaskID })
+		d := newDirectJob(t, fx, done.opts(engine.Options{Logger: quietLogger()}), "running-task")
+		ctx, store, e, j := d.ctx, d.store, d.e, d.job
+		squares := d.squares(t)
 
 		running := make(chan error, 1)
 		go func() { running <- e.Handle(ctx, squares[5]) }()

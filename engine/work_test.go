@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -51,23 +50,6 @@ func (s *outageStore) GetTask(ctx context.Context, id string) (*catalog.Task, er
 	return s.Store.GetTask(ctx, id)
 }
 
-type lineCounter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lineCounter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lineCounter) count(substr string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), substr)
-}
-
 // TestCatalogOutageLogsOnce: while the catalog is down every message
 // fails; the worker retries them with a growing delay and logs one error
 // for the whole outage (and one line when it ends), not one per message
@@ -75,7 +57,7 @@ func (l *lineCounter) count(substr string) int {
 func TestCatalogOutageLogsOnce(t *testing.T) {
 	store := &outageStore{Store: catalog.NewMemory()}
 	fx := newFixture()
-	var logs lineCounter
+	var logs testenv.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	q, err := queue.Open(context.Background(), "mem://engine-outage-"+testenv.RandomSuffix()+"?ackdeadline=1m", queue.Options{})
 	require.NoError(t, err)
@@ -104,8 +86,8 @@ func TestCatalogOutageLogsOnce(t *testing.T) {
 		require.Equal(t, catalog.StatusCompleted, j.Status, id)
 		checkSum(t, j)
 	}
-	assert.Equal(t, 1, logs.count("level=ERROR"), "one error for the outage, not %d", store.calls.Load())
-	assert.Equal(t, 1, logs.count("handling messages recovered"), "the end of the outage is logged once")
+	assert.Equal(t, 1, strings.Count(logs.String(), "level=ERROR"), "one error for the outage, not %d", store.calls.Load())
+	assert.Equal(t, 1, strings.Count(logs.String(), "handling messages recovered"), "the end of the outage is logged once")
 }
 
 // blipStore fails the first writes that complete a task (the database

@@ -98,7 +98,7 @@ func TestWorkerKilledThreeTimes(t *testing.T) {
 	rabbit := testenv.RabbitURL(t)
 	store := testenv.Postgres(t)
 	ctx := context.Background()
-	dir, files := copySample(t)
+	dir, files := testenv.CopySample(t, "..")
 	require.GreaterOrEqual(t, len(files), 2)
 	name := "vzarr-crash-test-" + testenv.RandomSuffix()
 	ce := crashEnv{Schema: store.Schema(), QueueURL: "rabbit://" + name, Out: filepath.Join(t.TempDir(), "refs"),

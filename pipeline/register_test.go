@@ -3,8 +3,6 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -13,13 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/catalog"
+	"github.com/greensight/vzarr/internal/testenv"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/pipeline"
 	"github.com/greensight/vzarr/refstore"
@@ -41,25 +38,15 @@ func stores(t *testing.T) map[string]func(t *testing.T) catalog.Store {
 		}
 		return out
 	}
-	out["postgres"] = func(t *testing.T) catalog.Store {
-		ctx := context.Background()
-		pool, err := pgxpool.New(ctx, dsn)
-		require.NoError(t, err)
-		var b [6]byte
-		_, _ = rand.Read(b[:])
-		schema := "vzarr_pipe_" + hex.EncodeToString(b[:])
-		t.Cleanup(func() {
-			_, err := pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-			assert.NoError(t, err)
-			pool.Close()
-		})
-		s, err := catalog.NewPostgres(pool, catalog.PostgresOptions{Schema: schema})
-		require.NoError(t, err)
-		_, err = s.Migrate(ctx)
-		require.NoError(t, err)
-		return s
-	}
+	out["postgres"] = func(t *testing.T) catalog.Store { return testenv.Postgres(t) }
 	return out
+}
+
+// forEachStore runs test as a subtest on each of the stores.
+func forEachStore(t *testing.T, test func(t *testing.T, store catalog.Store)) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) { test(t, open(t)) })
+	}
 }
 
 // fixture copies a reference fixture of testdata/stac into dir.

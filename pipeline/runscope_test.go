@@ -23,42 +23,14 @@ import (
 	"github.com/greensight/vzarr/pipeline"
 )
 
-// startRefs runs the pipeline in process over local files with the
-// platform's layout: REFS/<dataset_id>/<resource_id>/<release_id>/.
-func startRefs(t *testing.T, store catalog.Store) (*pipeline.Service, string) {
+// runS20 runs the "s20"/"ow" asset on src and waits for a failed job's
+// cleanup.
+func runS20(t *testing.T, r *plRun, src string, overwrite bool) *catalog.Job {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	refs := filepath.Join(t.TempDir(), "refs")
-	svc, err := pipeline.NewService(ctx, pipeline.ServiceConfig{
-		Store:    store,
-		QueueURL: "mem://runscope-test-" + testenv.RandomSuffix(),
-		Deps:     pipeline.Deps{Opener: &blobio.Opener{}},
-		Engine:   engine.Options{Concurrency: 8, RetryBackoff: 10 * time.Millisecond},
-		Submit:   pipeline.Submitter{RefsURL: refs, AllowedSchemes: []string{"file"}},
-	})
-	require.NoError(t, err)
-	done := make(chan struct{})
-	go func() { defer close(done); assert.NoError(t, svc.Work(ctx)) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		_ = svc.Close(context.Background())
-	})
-	return svc, refs
-}
-
-func runS20(t *testing.T, svc *pipeline.Service, src string, overwrite bool) *catalog.Job {
-	t.Helper()
-	ctx := context.Background()
-	resp, err := svc.Submit(ctx, pipeline.SubmitRequest{DatasetID: "s20", ResourceID: "ow", SourceURL: src, DataType: "zarr",
-		ProcessingOptions: pipeline.ProcessingOptions{ConcatDim: "time", Overwrite: overwrite}})
-	require.NoError(t, err)
-	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	j, err := svc.Wait(wctx, resp.JobID, 0)
-	require.NoError(t, err)
+	j := r.run(t, pipeline.SubmitRequest{DatasetID: "s20", ResourceID: "ow", SourceURL: src, DataType: "zarr",
+		ProcessingOptions: pipeline.ProcessingOptions{ConcatDim: "time", Overwrite: overwrite}}, 90*time.Second)
 	if j.Status == catalog.StatusFailed {
-		waitCleanedUp(t, svc.Store, j.ID)
+		waitCleanedUp(t, r.svc.Store, j.ID)
 	}
 	return j
 }
@@ -111,7 +83,7 @@ func hashTree(t *testing.T, dir string) map[string]string {
 // whose grid differs: the job fails at combine, after every ref is written.
 func withBadFile(t *testing.T) string {
 	t.Helper()
-	dir, _ := copySample(t)
+	dir, _ := testenv.CopySample(t, "..")
 	b, err := os.ReadFile(filepath.Join("..", "testdata", "hdf5", "nc4_basic.nc"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "tas_1870.nc"), b, 0o644))
@@ -122,45 +94,43 @@ func withBadFile(t *testing.T) string {
 // local files: a failed overwrite and a failed submit of another source on
 // the same ids leave every object of the COMPLETED Release v1 as it was.
 func TestFailedRunsKeepCompletedRelease(t *testing.T) {
-	for name, open := range stores(t) {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			store := open(t)
-			svc, refs := startRefs(t, store)
-			src, files := copySample(t)
+	forEachStore(t, func(t *testing.T, store catalog.Store) {
+		ctx := context.Background()
+		r := startRefs(t, store)
+		refs := r.out
+		src, files := testenv.CopySample(t, "..")
 
-			v1 := runS20(t, svc, src, false)
-			require.Equal(t, catalog.StatusCompleted, v1.Status, v1.Error)
-			v1Dir := filepath.Join(refs, "s20", "ow", v1.ReleaseID)
-			v1Hashes := hashTree(t, v1Dir)
-			require.Len(t, v1Hashes, len(files)+1, "a reference per file and combined.json, in v1's own folder")
-			rel1, err := store.GetRelease(ctx, v1.ReleaseID)
-			require.NoError(t, err)
-			assert.Equal(t, filepath.Join(v1Dir, "combined.json"), rel1.BlobPath)
+		v1 := runS20(t, r, src, false)
+		require.Equal(t, catalog.StatusCompleted, v1.Status, v1.Error)
+		v1Dir := filepath.Join(refs, "s20", "ow", v1.ReleaseID)
+		v1Hashes := hashTree(t, v1Dir)
+		require.Len(t, v1Hashes, len(files)+1, "a reference per file and combined.json, in v1's own folder")
+		rel1, err := store.GetRelease(ctx, v1.ReleaseID)
+		require.NoError(t, err)
+		assert.Equal(t, filepath.Join(v1Dir, "combined.json"), rel1.BlobPath)
 
-			// The source gains an incompatible file; overwrite fails at combine.
-			require.NoError(t, os.WriteFile(filepath.Join(src, "tas_1870.nc"),
-				must(os.ReadFile(filepath.Join("..", "testdata", "hdf5", "nc4_basic.nc"))), 0o644))
-			v2 := runS20(t, svc, src, true)
-			require.Equal(t, catalog.StatusFailed, v2.Status)
-			assert.Contains(t, v2.Error, "stage combine")
-			assert.Equal(t, v1Hashes, hashTree(t, v1Dir), "v1 is byte-identical after the failed overwrite")
-			assert.Empty(t, hashTree(t, filepath.Join(refs, "s20", "ow", v2.ReleaseID)), "the failed run left nothing")
+		// The source gains an incompatible file; overwrite fails at combine.
+		require.NoError(t, os.WriteFile(filepath.Join(src, "tas_1870.nc"),
+			must(os.ReadFile(filepath.Join("..", "testdata", "hdf5", "nc4_basic.nc"))), 0o644))
+		v2 := runS20(t, r, src, true)
+		require.Equal(t, catalog.StatusFailed, v2.Status)
+		assert.Contains(t, v2.Error, "stage combine")
+		assert.Equal(t, v1Hashes, hashTree(t, v1Dir), "v1 is byte-identical after the failed overwrite")
+		assert.Empty(t, hashTree(t, filepath.Join(refs, "s20", "ow", v2.ReleaseID)), "the failed run left nothing")
 
-			// Another source on the same ids, without overwrite: fails too.
-			v3 := runS20(t, svc, withBadFile(t), false)
-			require.Equal(t, catalog.StatusFailed, v3.Status)
-			assert.NotEqual(t, v1.ReleaseID, v3.ReleaseID)
-			assert.Equal(t, v1Hashes, hashTree(t, v1Dir), "v1 is byte-identical after the failed other-source run")
-			assert.Empty(t, hashTree(t, filepath.Join(refs, "s20", "ow", v3.ReleaseID)))
+		// Another source on the same ids, without overwrite: fails too.
+		v3 := runS20(t, r, withBadFile(t), false)
+		require.Equal(t, catalog.StatusFailed, v3.Status)
+		assert.NotEqual(t, v1.ReleaseID, v3.ReleaseID)
+		assert.Equal(t, v1Hashes, hashTree(t, v1Dir), "v1 is byte-identical after the failed other-source run")
+		assert.Empty(t, hashTree(t, filepath.Join(refs, "s20", "ow", v3.ReleaseID)))
 
-			got, err := store.GetRelease(ctx, v1.ReleaseID)
-			require.NoError(t, err)
-			assert.Equal(t, catalog.StatusCompleted, got.ProcessingStatus)
-			assert.Equal(t, rel1.BlobPath, got.BlobPath)
-			checkCombined(t, got.BlobPath, files)
-		})
-	}
+		got, err := store.GetRelease(ctx, v1.ReleaseID)
+		require.NoError(t, err)
+		assert.Equal(t, catalog.StatusCompleted, got.ProcessingStatus)
+		assert.Equal(t, rel1.BlobPath, got.BlobPath)
+		checkCombined(t, got.BlobPath, files)
+	})
 }
 
 func must[T any](v T, err error) T {
@@ -174,14 +144,13 @@ func must[T any](v T, err error) T {
 // completes and one that fails at combine: neither touches the other's
 // folder, and the completed one is whole.
 func TestOverlappingRuns(t *testing.T) {
-	for name, open := range stores(t) {
-		t.Run(name, func(t *testing.T) { overlappingRuns(t, open(t)) })
-	}
+	forEachStore(t, overlappingRuns)
 }
 
 func overlappingRuns(t *testing.T, store catalog.Store) {
-	svc, refs := startRefs(t, store)
-	good, files := copySample(t)
+	r := startRefs(t, store)
+	refs := r.out
+	good, files := testenv.CopySample(t, "..")
 	bad := withBadFile(t)
 	var wg sync.WaitGroup
 	jobs := make([]*catalog.Job, 2)
@@ -189,7 +158,7 @@ func overlappingRuns(t *testing.T, store catalog.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			jobs[i] = runS20(t, svc, src, true)
+			jobs[i] = runS20(t, r, src, true)
 		}()
 	}
 	wg.Wait()
@@ -298,112 +267,110 @@ func TestFailureCleanupIsRecorded(t *testing.T) {
 // TestPrune completes four runs of one asset and prunes with the rules of
 // pipeline.Prune, on every store.
 func TestPrune(t *testing.T) {
-	for name, open := range stores(t) {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			store := open(t)
-			svc, refs := startRefs(t, store)
-			src, files := copySample(t)
-			var rels []*catalog.Release
-			for i := range 4 {
-				j := runS20(t, svc, src, i > 0)
-				require.Equal(t, catalog.StatusCompleted, j.Status, j.Error)
-				r, err := store.GetRelease(ctx, j.ReleaseID)
-				require.NoError(t, err)
-				rels = append(rels, r)
-			}
-			folder := func(r *catalog.Release) string { return filepath.Join(refs, "s20", "ow", r.ID) }
-			for _, r := range rels {
-				require.Len(t, hashTree(t, folder(r)), len(files)+1)
-			}
-			// v1 is published (APPROVED); v3 is REJECTED.
-			_, err := store.SetApproval(ctx, rels[0].ID, catalog.ApprovalApproved)
+	forEachStore(t, func(t *testing.T, store catalog.Store) {
+		ctx := context.Background()
+		pl := startRefs(t, store)
+		refs := pl.out
+		src, files := testenv.CopySample(t, "..")
+		var rels []*catalog.Release
+		for i := range 4 {
+			j := runS20(t, pl, src, i > 0)
+			require.Equal(t, catalog.StatusCompleted, j.Status, j.Error)
+			r, err := store.GetRelease(ctx, j.ReleaseID)
 			require.NoError(t, err)
-			_, err = store.SetApproval(ctx, rels[2].ID, catalog.ApprovalRejected)
-			require.NoError(t, err)
-			deps := &pipeline.Deps{Store: store, Opener: &blobio.Opener{}}
-			opts := pipeline.PruneOptions{DatasetID: "s20", ResourceID: "ow", KeepLast: 1}
+			rels = append(rels, r)
+		}
+		folder := func(r *catalog.Release) string { return filepath.Join(refs, "s20", "ow", r.ID) }
+		for _, r := range rels {
+			require.Len(t, hashTree(t, folder(r)), len(files)+1)
+		}
+		// v1 is published (APPROVED); v3 is REJECTED.
+		_, err := store.SetApproval(ctx, rels[0].ID, catalog.ApprovalApproved)
+		require.NoError(t, err)
+		_, err = store.SetApproval(ctx, rels[2].ID, catalog.ApprovalRejected)
+		require.NoError(t, err)
+		deps := &pipeline.Deps{Store: store, Opener: &blobio.Opener{}}
+		opts := pipeline.PruneOptions{DatasetID: "s20", ResourceID: "ow", KeepLast: 1}
 
-			tests := []struct {
-				name   string
-				opts   func(o *pipeline.PruneOptions)
-				pruned []int // versions
-				reason []string
-			}{
-				{name: "too young", opts: func(o *pipeline.PruneOptions) {
-					o.OlderThan = time.Hour
-				}},
-				{name: "dry run", opts: func(o *pipeline.PruneOptions) {
-					o.DryRun = true
-					o.OlderThan = time.Hour
-					o.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
-				}, pruned: []int{2, 3}, reason: []string{pipeline.PruneSuperseded, pipeline.PruneRejected}},
-			}
-			for _, tc := range tests {
-				t.Run(tc.name, func(t *testing.T) {
-					o := opts
-					tc.opts(&o)
-					res, err := pipeline.Prune(ctx, deps, o)
-					require.NoError(t, err)
-					var got []int
-					var reasons []string
-					for _, p := range res.Pruned {
-						got = append(got, p.Version)
-						reasons = append(reasons, p.Reason)
-						assert.Equal(t, len(files)+1, p.Objects)
-					}
-					assert.Equal(t, tc.pruned, got)
-					assert.Equal(t, tc.reason, reasons)
-					for _, r := range rels {
-						assert.Len(t, hashTree(t, folder(r)), len(files)+1, "nothing deleted")
-						g, err := store.GetRelease(ctx, r.ID)
-						require.NoError(t, err)
-						assert.Nil(t, g.PrunedAt)
-					}
-				})
-			}
-
-			// KeepLast 1: v2 (superseded) and v3 (REJECTED) go; v1 stays —
-			// APPROVED, and no newer release is approved — and v4, the newest.
-			v4Hashes := hashTree(t, folder(rels[3]))
-			res, err := pipeline.Prune(ctx, deps, opts)
-			require.NoError(t, err)
-			require.Len(t, res.Pruned, 2)
-			assert.Equal(t, []string{rels[3].ID, rels[0].ID}, res.Kept)
-			for i, r := range rels {
-				g, err := store.GetRelease(ctx, r.ID)
+		tests := []struct {
+			name   string
+			opts   func(o *pipeline.PruneOptions)
+			pruned []int // versions
+			reason []string
+		}{
+			{name: "too young", opts: func(o *pipeline.PruneOptions) {
+				o.OlderThan = time.Hour
+			}},
+			{name: "dry run", opts: func(o *pipeline.PruneOptions) {
+				o.DryRun = true
+				o.OlderThan = time.Hour
+				o.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+			}, pruned: []int{2, 3}, reason: []string{pipeline.PruneSuperseded, pipeline.PruneRejected}},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				o := opts
+				tc.opts(&o)
+				res, err := pipeline.Prune(ctx, deps, o)
 				require.NoError(t, err)
-				if i == 1 || i == 2 {
-					assert.Empty(t, hashTree(t, folder(r)), "v%d pruned", r.Version)
-					assert.NotNil(t, g.PrunedAt)
-					assert.Empty(t, g.BlobPath)
-				} else {
-					assert.Len(t, hashTree(t, folder(r)), len(files)+1)
-					assert.Nil(t, g.PrunedAt)
-					assert.Equal(t, r.BlobPath, g.BlobPath)
+				var got []int
+				var reasons []string
+				for _, p := range res.Pruned {
+					got = append(got, p.Version)
+					reasons = append(reasons, p.Reason)
+					assert.Equal(t, len(files)+1, p.Objects)
 				}
+				assert.Equal(t, tc.pruned, got)
+				assert.Equal(t, tc.reason, reasons)
+				for _, r := range rels {
+					assert.Len(t, hashTree(t, folder(r)), len(files)+1, "nothing deleted")
+					g, err := store.GetRelease(ctx, r.ID)
+					require.NoError(t, err)
+					assert.Nil(t, g.PrunedAt)
+				}
+			})
+		}
+
+		// KeepLast 1: v2 (superseded) and v3 (REJECTED) go; v1 stays —
+		// APPROVED, and no newer release is approved — and v4, the newest.
+		v4Hashes := hashTree(t, folder(rels[3]))
+		res, err := pipeline.Prune(ctx, deps, opts)
+		require.NoError(t, err)
+		require.Len(t, res.Pruned, 2)
+		assert.Equal(t, []string{rels[3].ID, rels[0].ID}, res.Kept)
+		for i, r := range rels {
+			g, err := store.GetRelease(ctx, r.ID)
+			require.NoError(t, err)
+			if i == 1 || i == 2 {
+				assert.Empty(t, hashTree(t, folder(r)), "v%d pruned", r.Version)
+				assert.NotNil(t, g.PrunedAt)
+				assert.Empty(t, g.BlobPath)
+			} else {
+				assert.Len(t, hashTree(t, folder(r)), len(files)+1)
+				assert.Nil(t, g.PrunedAt)
+				assert.Equal(t, r.BlobPath, g.BlobPath)
 			}
-			assert.Equal(t, v4Hashes, hashTree(t, folder(rels[3])), "the newest release is untouched")
+		}
+		assert.Equal(t, v4Hashes, hashTree(t, folder(rels[3])), "the newest release is untouched")
 
-			// Once v4 is approved, v1 is superseded too; v4 never goes.
-			_, err = store.SetApproval(ctx, rels[3].ID, catalog.ApprovalApproved)
-			require.NoError(t, err)
-			res, err = pipeline.Prune(ctx, deps, pipeline.PruneOptions{DatasetID: "s20", ResourceID: "ow"})
-			require.NoError(t, err)
-			require.Len(t, res.Pruned, 1)
-			assert.Equal(t, rels[0].ID, res.Pruned[0].ReleaseID)
-			assert.Equal(t, v4Hashes, hashTree(t, folder(rels[3])))
-			assert.Empty(t, hashTree(t, folder(rels[0])))
-			checkCombined(t, filepath.Join(folder(rels[3]), "combined.json"), files)
+		// Once v4 is approved, v1 is superseded too; v4 never goes.
+		_, err = store.SetApproval(ctx, rels[3].ID, catalog.ApprovalApproved)
+		require.NoError(t, err)
+		res, err = pipeline.Prune(ctx, deps, pipeline.PruneOptions{DatasetID: "s20", ResourceID: "ow"})
+		require.NoError(t, err)
+		require.Len(t, res.Pruned, 1)
+		assert.Equal(t, rels[0].ID, res.Pruned[0].ReleaseID)
+		assert.Equal(t, v4Hashes, hashTree(t, folder(rels[3])))
+		assert.Empty(t, hashTree(t, folder(rels[0])))
+		checkCombined(t, filepath.Join(folder(rels[3]), "combined.json"), files)
 
-			// Nothing left to prune; unknown assets and missing ids are errors.
-			res, err = pipeline.Prune(ctx, deps, opts)
-			require.NoError(t, err)
-			assert.Empty(t, res.Pruned)
-			_, err = pipeline.Prune(ctx, deps, pipeline.PruneOptions{DatasetID: "s20", ResourceID: "nope"})
-			assert.ErrorIs(t, err, catalog.ErrNotFound)
-			_, err = pipeline.Prune(ctx, deps, pipeline.PruneOptions{DatasetID: "s20"})
-			assert.Equal(t, pipeline.ErrTypeInvalidParams, pipeline.Fail(err).ErrorType)
-		})
-	}
+		// Nothing left to prune; unknown assets and missing ids are errors.
+		res, err = pipeline.Prune(ctx, deps, opts)
+		require.NoError(t, err)
+		assert.Empty(t, res.Pruned)
+		_, err = pipeline.Prune(ctx, deps, pipeline.PruneOptions{DatasetID: "s20", ResourceID: "nope"})
+		assert.ErrorIs(t, err, catalog.ErrNotFound)
+		_, err = pipeline.Prune(ctx, deps, pipeline.PruneOptions{DatasetID: "s20"})
+		assert.Equal(t, pipeline.ErrTypeInvalidParams, pipeline.Fail(err).ErrorType)
+	})
 }

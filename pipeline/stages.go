@@ -468,49 +468,36 @@ func Run(ctx context.Context, deps *Deps, stage string, params json.RawMessage) 
 }
 
 func runJSON(ctx context.Context, deps *Deps, stage string, params json.RawMessage) (any, error) {
-	decode := func(v any) error {
-		if err := strictJSON(params, v); err != nil {
-			return invalidParams("%s: %v", stage, err)
-		}
-		return nil
-	}
 	switch stage {
 	case StageScan:
-		var p ScanParams
-		if err := decode(&p); err != nil {
-			return nil, err
-		}
-		return Scan(ctx, deps, p)
+		return callWith(params, stage, func(p ScanParams) (any, error) { return Scan(ctx, deps, p) })
 	case StageValidate:
-		var p ValidateParams
-		if err := decode(&p); err != nil {
-			return nil, err
-		}
-		return Validate(ctx, deps, p)
+		return callWith(params, stage, func(p ValidateParams) (any, error) { return Validate(ctx, deps, p) })
 	case StageRef:
-		var p RefParams
-		if err := decode(&p); err != nil {
-			return nil, err
-		}
-		return GenerateRef(ctx, deps, p)
+		return callWith(params, stage, func(p RefParams) (any, error) { return GenerateRef(ctx, deps, p) })
 	case StageCombine:
-		var p CombineParams
-		if err := decode(&p); err != nil {
-			return nil, err
-		}
-		return CombineRefs(ctx, deps, p)
+		return callWith(params, stage, func(p CombineParams) (any, error) { return CombineRefs(ctx, deps, p) })
 	case StageRegister:
-		var p RegisterParams
-		if err := decode(&p); err != nil {
-			return nil, err
-		}
-		env := RegisterZarrSTAC(ctx, deps.registerDeps(), p)
-		if !env.Success {
-			return nil, &StageError{Type: env.ErrorType, Err: errors.New(env.Error)}
-		}
-		return env.Result, nil
+		return callWith(params, stage, func(p RegisterParams) (any, error) {
+			env := RegisterZarrSTAC(ctx, deps.registerDeps(), p)
+			if !env.Success {
+				return nil, &StageError{Type: env.ErrorType, Err: errors.New(env.Error)}
+			}
+			return env.Result, nil
+		})
 	}
 	return nil, invalidParams("unknown stage %q", stage)
+}
+
+// callWith decodes a stage's JSON parameters strictly (what names them in
+// the ErrInvalidParams error) and calls f with them: the one way both
+// Run and the engine's tasks (runWith) turn parameters into a stage call.
+func callWith[P any](params json.RawMessage, what string, f func(P) (any, error)) (any, error) {
+	var p P
+	if err := strictJSON(params, &p); err != nil {
+		return nil, invalidParams("%s: %v", what, err)
+	}
+	return f(p)
 }
 
 func (d *Deps) registerDeps() RegisterDeps {

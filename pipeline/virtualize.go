@@ -185,11 +185,7 @@ func NewDefinition(deps *Deps) *engine.Definition {
 // runWith adapts a typed stage function to engine.Stage.Run.
 func runWith[P any](f func(ctx context.Context, job *catalog.Job, p P) (any, error)) func(context.Context, *catalog.Job, *catalog.Task) (json.RawMessage, error) {
 	return func(ctx context.Context, job *catalog.Job, task *catalog.Task) (json.RawMessage, error) {
-		var p P
-		if err := strictJSON(task.Params, &p); err != nil {
-			return nil, invalidParams("task %s: %v", task.ID, err)
-		}
-		res, err := f(ctx, job, p)
+		res, err := callWith(task.Params, "task "+task.ID, func(p P) (any, error) { return f(ctx, job, p) })
 		if err != nil {
 			return nil, err
 		}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -22,45 +21,42 @@ import (
 	"github.com/greensight/vzarr/pipeline"
 )
 
-// copySample copies testdata/sample/*.nc into a new folder.
-func copySample(t *testing.T) (string, []string) {
-	t.Helper()
-	src, err := filepath.Glob(filepath.Join("..", "testdata", "sample", "*.nc"))
-	require.NoError(t, err)
-	require.NotEmpty(t, src, "testdata/sample is empty: run testdata/gen_sample.py")
-	dir := filepath.Join(t.TempDir(), "src")
-	require.NoError(t, os.MkdirAll(dir, 0o755))
-	var files []string
-	for _, f := range src {
-		b, err := os.ReadFile(f)
-		require.NoError(t, err)
-		dst := filepath.Join(dir, filepath.Base(f))
-		require.NoError(t, os.WriteFile(dst, b, 0o644))
-		files = append(files, dst)
-	}
-	sort.Strings(files)
-	return dir, files
-}
-
+// plRun is the pipeline running in process over local files.
 type plRun struct {
 	svc  *pipeline.Service
-	out  string
+	out  string // where the references go
 	logs *testenv.SyncBuffer
 }
 
-// startLocal runs the pipeline in process over local files.
+// startLocal runs the pipeline in process over local files; the
+// references of a run go to r.out.
 func startLocal(t *testing.T, store catalog.Store) *plRun {
+	return startPipeline(t, store, false)
+}
+
+// startRefs runs the pipeline in process over local files with the
+// platform's layout: REFS/<dataset_id>/<resource_id>/<release_id>/, REFS
+// being r.out.
+func startRefs(t *testing.T, store catalog.Store) *plRun {
+	return startPipeline(t, store, true)
+}
+
+func startPipeline(t *testing.T, store catalog.Store, platformLayout bool) *plRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &testenv.SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	out := filepath.Join(t.TempDir(), "refs")
+	sub := pipeline.Submitter{OutURL: out, AllowedSchemes: []string{"file"}}
+	if platformLayout {
+		sub.OutURL, sub.RefsURL = "", out
+	}
 	svc, err := pipeline.NewService(ctx, pipeline.ServiceConfig{
 		Store:    store,
 		QueueURL: "mem://pipeline-test-" + testenv.RandomSuffix(),
 		Deps:     pipeline.Deps{Opener: &blobio.Opener{}, Logger: log, Metrics: &pipeline.Metrics{}},
 		Engine:   engine.Options{Concurrency: 8, RetryBackoff: 10 * time.Millisecond},
-		Submit:   pipeline.Submitter{OutURL: out, AllowedSchemes: []string{"file"}},
+		Submit:   sub,
 	})
 	require.NoError(t, err)
 	done := make(chan struct{})
@@ -73,92 +69,94 @@ func startLocal(t *testing.T, store catalog.Store) *plRun {
 	return &plRun{svc: svc, out: out, logs: logs}
 }
 
-// testenv.SyncBuffer is a log buffer that workers write while the test reads.
-
-func (r *plRun) submit(t *testing.T, src string) *catalog.Job {
+// run submits req and waits up to timeout for the job to end.
+func (r *plRun) run(t *testing.T, req pipeline.SubmitRequest, timeout time.Duration) *catalog.Job {
 	t.Helper()
 	ctx := context.Background()
-	resp, err := r.svc.Submit(ctx, pipeline.SubmitRequest{DatasetID: "sample-tas", ResourceID: "monthly", SourceURL: src,
-		DataType: "zarr", CollectionID: "samples", ProcessingOptions: pipeline.ProcessingOptions{ConcatDim: "time"}})
+	resp, err := r.svc.Submit(ctx, req)
 	require.NoError(t, err)
-	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	j, err := r.svc.Wait(wctx, resp.JobID, 0)
 	require.NoError(t, err)
 	return j
 }
 
+// submit runs the sample's request on src.
+func (r *plRun) submit(t *testing.T, src string) *catalog.Job {
+	t.Helper()
+	return r.run(t, pipeline.SubmitRequest{DatasetID: "sample-tas", ResourceID: "monthly", SourceURL: src,
+		DataType: "zarr", CollectionID: "samples", ProcessingOptions: pipeline.ProcessingOptions{ConcatDim: "time"}}, 60*time.Second)
+}
+
 func TestVirtualizeSample(t *testing.T) {
-	for name, open := range stores(t) {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			store := open(t)
-			r := startLocal(t, store)
-			dir, files := copySample(t)
-			j := r.submit(t, dir)
-			require.Equal(t, catalog.StatusCompleted, j.Status, j.Error)
-			assert.Equal(t, pipeline.StageRegister, j.Stage)
+	forEachStore(t, func(t *testing.T, store catalog.Store) {
+		ctx := context.Background()
+		r := startLocal(t, store)
+		dir, files := testenv.CopySample(t, "..")
+		j := r.submit(t, dir)
+		require.Equal(t, catalog.StatusCompleted, j.Status, j.Error)
+		assert.Equal(t, pipeline.StageRegister, j.Stage)
 
-			// One reference per source, and the combined one.
-			for _, f := range files {
-				assert.FileExists(t, filepath.Join(r.out, strings.TrimSuffix(filepath.Base(f), ".nc")+".json"))
-			}
-			combined := filepath.Join(r.out, "combined.json")
-			assert.FileExists(t, combined)
+		// One reference per source, and the combined one.
+		for _, f := range files {
+			assert.FileExists(t, filepath.Join(r.out, strings.TrimSuffix(filepath.Base(f), ".nc")+".json"))
+		}
+		combined := filepath.Join(r.out, "combined.json")
+		assert.FileExists(t, combined)
 
-			// The job's summary: five stages, a task per file in two.
-			var sum engine.JobSummary
-			require.NoError(t, json.Unmarshal(j.Result, &sum))
-			require.Len(t, sum.Stages, 5)
-			for i, want := range []int{1, len(files), len(files), 1, 1} {
-				assert.Equal(t, want, sum.Stages[i].Tasks, sum.Stages[i].Name)
-				assert.Equal(t, catalog.StatusCompleted, sum.Stages[i].Status)
-			}
-			assert.JSONEq(t, `{"stac_item_cached": true, "release_updated": true, "blob_path": `+asJSON(t, combined)+`}`, string(sum.Result))
+		// The job's summary: five stages, a task per file in two.
+		var sum engine.JobSummary
+		require.NoError(t, json.Unmarshal(j.Result, &sum))
+		require.Len(t, sum.Stages, 5)
+		for i, want := range []int{1, len(files), len(files), 1, 1} {
+			assert.Equal(t, want, sum.Stages[i].Tasks, sum.Stages[i].Name)
+			assert.Equal(t, catalog.StatusCompleted, sum.Stages[i].Status)
+		}
+		assert.JSONEq(t, `{"stac_item_cached": true, "release_updated": true, "blob_path": `+asJSON(t, combined)+`}`, string(sum.Result))
 
-			// The Release holds the item and the blob path.
-			rel, err := store.GetRelease(ctx, j.ReleaseID)
-			require.NoError(t, err)
-			assert.Equal(t, catalog.StatusCompleted, rel.ProcessingStatus)
-			assert.Equal(t, combined, rel.BlobPath)
-			var item struct {
-				ID         string         `json:"id"`
-				Collection string         `json:"collection"`
-				Properties map[string]any `json:"properties"`
-				BBox       []float64      `json:"bbox"`
-			}
-			require.NoError(t, json.Unmarshal(rel.StacItemJSON, &item))
-			assert.Equal(t, "samples", item.Collection)
-			assert.Equal(t, "2015-01-16T12:00:00Z", item.Properties["start_datetime"])
-			assert.Equal(t, "2020-12-16T12:00:00Z", item.Properties["end_datetime"])
-			// Grid centres -170..170 and -80..80 (20-degree cells).
-			require.Len(t, item.BBox, 4)
-			assert.InDelta(t, -180, item.BBox[0], 10)
-			assert.InDelta(t, -85, item.BBox[1], 5)
-			assert.InDelta(t, 180, item.BBox[2], 10)
-			assert.InDelta(t, 85, item.BBox[3], 5)
+		// The Release holds the item and the blob path.
+		rel, err := store.GetRelease(ctx, j.ReleaseID)
+		require.NoError(t, err)
+		assert.Equal(t, catalog.StatusCompleted, rel.ProcessingStatus)
+		assert.Equal(t, combined, rel.BlobPath)
+		var item struct {
+			ID         string         `json:"id"`
+			Collection string         `json:"collection"`
+			Properties map[string]any `json:"properties"`
+			BBox       []float64      `json:"bbox"`
+		}
+		require.NoError(t, json.Unmarshal(rel.StacItemJSON, &item))
+		assert.Equal(t, "samples", item.Collection)
+		assert.Equal(t, "2015-01-16T12:00:00Z", item.Properties["start_datetime"])
+		assert.Equal(t, "2020-12-16T12:00:00Z", item.Properties["end_datetime"])
+		// Grid centres -170..170 and -80..80 (20-degree cells).
+		require.Len(t, item.BBox, 4)
+		assert.InDelta(t, -180, item.BBox[0], 10)
+		assert.InDelta(t, -85, item.BBox[1], 5)
+		assert.InDelta(t, 180, item.BBox[2], 10)
+		assert.InDelta(t, 85, item.BBox[3], 5)
 
-			// The combine task's result is Contract 5.
-			tk, err := store.GetTask(ctx, engine.TaskID(j.ID, pipeline.StageCombine, 0))
-			require.NoError(t, err)
-			var c map[string]any
-			require.NoError(t, json.Unmarshal(engine.Result(tk), &c))
-			for _, k := range []string{"dataset_id", "combined_ref_url", "source_files", "dimensions", "variables",
-				"time_range", "spatial_extent", "ref_size_bytes"} {
-				assert.Contains(t, c, k)
-			}
-			assert.Equal(t, map[string]any{"time": 72.0, "lat": 9.0, "lon": 18.0, "bnds": 2.0}, c["dimensions"])
+		// The combine task's result is Contract 5.
+		tk, err := store.GetTask(ctx, engine.TaskID(j.ID, pipeline.StageCombine, 0))
+		require.NoError(t, err)
+		var c map[string]any
+		require.NoError(t, json.Unmarshal(engine.Result(tk), &c))
+		for _, k := range []string{"dataset_id", "combined_ref_url", "source_files", "dimensions", "variables",
+			"time_range", "spatial_extent", "ref_size_bytes"} {
+			assert.Contains(t, c, k)
+		}
+		assert.Equal(t, map[string]any{"time": 72.0, "lat": 9.0, "lon": 18.0, "bnds": 2.0}, c["dimensions"])
 
-			// INFO logs of every stage with inputs, counts, sizes, durations.
-			logs := r.logs.String()
-			for _, msg := range []string{`"msg":"pipeline: scanned"`, `"file_count":6`, `"msg":"pipeline: validated"`,
-				`"msg":"pipeline: referenced"`, `"ref_size_bytes"`, `"msg":"pipeline: combined"`, `"msg":"pipeline: registered"`,
-				`"duration"`} {
-				assert.Contains(t, logs, msg)
-			}
-			checkCombined(t, combined, files)
-		})
-	}
+		// INFO logs of every stage with inputs, counts, sizes, durations.
+		logs := r.logs.String()
+		for _, msg := range []string{`"msg":"pipeline: scanned"`, `"file_count":6`, `"msg":"pipeline: validated"`,
+			`"msg":"pipeline: referenced"`, `"ref_size_bytes"`, `"msg":"pipeline: combined"`, `"msg":"pipeline: registered"`,
+			`"duration"`} {
+			assert.Contains(t, logs, msg)
+		}
+		checkCombined(t, combined, files)
+	})
 }
 
 // checkCombined compares a combined reference with xarray's reading of its
@@ -172,7 +170,7 @@ func TestVirtualizeCorruptFile(t *testing.T) {
 	ctx := context.Background()
 	store := catalog.NewMemory()
 	r := startLocal(t, store)
-	dir, files := copySample(t)
+	dir, files := testenv.CopySample(t, "..")
 	bad := files[3]
 	b, err := os.ReadFile(bad)
 	require.NoError(t, err)
@@ -207,7 +205,7 @@ func TestVirtualizeIncompatibleFilesLeaveNothing(t *testing.T) {
 	ctx := context.Background()
 	store := catalog.NewMemory()
 	r := startLocal(t, store)
-	dir, _ := copySample(t)
+	dir, _ := testenv.CopySample(t, "..")
 	other, err := filepath.Glob(filepath.Join("..", "testdata", "series", "same_units", "*.nc"))
 	require.NoError(t, err)
 	require.NotEmpty(t, other)
@@ -245,7 +243,7 @@ func TestVirtualizeMissingSource(t *testing.T) {
 
 func TestStageEnvelopes(t *testing.T) {
 	ctx := context.Background()
-	dir, files := copySample(t)
+	dir, files := testenv.CopySample(t, "..")
 	out := t.TempDir()
 	deps := &pipeline.Deps{Opener: &blobio.Opener{}, Logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))}
 	run := func(stage string, params string) map[string]any {

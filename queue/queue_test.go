@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -191,12 +190,9 @@ func TestRabbit(t *testing.T) {
 }
 
 func TestRabbitUnreachable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close()) // nothing listens there now
+	addr := testenv.ClosedAddr(t) // nothing listens there
 	start := time.Now()
-	_, err = queue.Open(context.Background(), "rabbit://q", queue.Options{RabbitURL: "amqp://guest:guest@" + addr + "/"})
+	_, err := queue.Open(context.Background(), "rabbit://q", queue.Options{RabbitURL: "amqp://guest:guest@" + addr + "/"})
 	require.ErrorIs(t, err, queue.ErrUnavailable)
 	assert.Contains(t, err.Error(), addr)
 	assert.NotContains(t, err.Error(), "guest:guest", "no credentials in errors")
@@ -275,16 +271,11 @@ func TestServiceBusWiring(t *testing.T) {
 // published before the cut is still delivered (durable queue, persistent
 // message) and new ones flow, without reopening the queue.
 func TestRabbitReconnects(t *testing.T) {
-	server := testenv.RabbitURL(t)
-	su, err := url.Parse(server)
-	require.NoError(t, err)
-	px := testenv.NewProxy(t, su.Host)
-	via := *su
-	via.Host = px.Addr()
+	px, via := testenv.RabbitProxy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var logs testenv.SyncBuffer
-	opts := queue.Options{RabbitURL: via.String(), Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+	opts := queue.Options{RabbitURL: via, Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 		Reconnect: queue.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond}, SendTimeout: 5 * time.Second}
 	name := "rabbit://vzarr-reconnect-test-" + testenv.RandomSuffix()
 	q, err := queue.Open(ctx, name, opts)
@@ -334,28 +325,34 @@ func TestRabbitReconnects(t *testing.T) {
 	assert.NotContains(t, out, "guest:guest")
 }
 
+// openUnreachableServiceBus opens the queue vzarr-tasks (subscription
+// workers) with opts on a Service Bus namespace that does not answer (a
+// closed local port), its key "c2VjcmV0", logging nothing; the queue is
+// closed at the end of the test.
+func openUnreachableServiceBus(t *testing.T, opts queue.Options) *queue.Queue {
+	t.Helper()
+	t.Setenv("SERVICEBUS_CONNECTION_STRING", "")
+	opts.ServiceBusConnectionString = "Endpoint=sb://" + testenv.ClosedAddr(t) + "/;SharedAccessKeyName=k;SharedAccessKey=c2VjcmV0"
+	opts.Logger = slog.New(slog.DiscardHandler)
+	q, err := queue.Open(context.Background(), "azuresb://vzarr-tasks?subscription=workers", opts)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = q.Close(ctx)
+	})
+	return q
+}
+
 // TestServiceBusReady: a Service Bus queue's readiness follows its last
 // operation. Opened (lazily) it is ready; a publish to a namespace that
 // does not answer (a closed local port) makes it unavailable, with the
 // reason and without the key.
 func TestServiceBusReady(t *testing.T) {
-	t.Setenv("SERVICEBUS_CONNECTION_STRING", "")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	host := ln.Addr().String()
-	require.NoError(t, ln.Close())
 	ctx := context.Background()
-	conn := "Endpoint=sb://" + host + "/;SharedAccessKeyName=k;SharedAccessKey=c2VjcmV0"
-	q, err := queue.Open(ctx, "azuresb://vzarr-tasks?subscription=workers", queue.Options{ServiceBusConnectionString: conn,
-		NoSubscription: true, SendTimeout: 3 * time.Second, Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	defer func() {
-		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		_ = q.Close(cctx)
-	}()
+	q := openUnreachableServiceBus(t, queue.Options{NoSubscription: true, SendTimeout: 3 * time.Second})
 	require.NoError(t, q.Ready(ctx), "nothing tried yet")
-	err = q.Publish(ctx, queue.Message{JobID: "j"})
+	err := q.Publish(ctx, queue.Message{JobID: "j"})
 	require.ErrorIs(t, err, queue.ErrUnavailable)
 	err = q.Ready(ctx)
 	require.ErrorIs(t, err, queue.ErrUnavailable)
@@ -369,24 +366,11 @@ func TestServiceBusReady(t *testing.T) {
 // a receive never fails): a namespace that does not answer (a closed
 // local port) is reported within the caller's deadline, without the key.
 func TestServiceBusReceiverReady(t *testing.T) {
-	t.Setenv("SERVICEBUS_CONNECTION_STRING", "")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	host := ln.Addr().String()
-	require.NoError(t, ln.Close())
 	ctx := context.Background()
-	conn := "Endpoint=sb://" + host + "/;SharedAccessKeyName=k;SharedAccessKey=c2VjcmV0"
-	q, err := queue.Open(ctx, "azuresb://vzarr-tasks?subscription=workers", queue.Options{ServiceBusConnectionString: conn,
-		Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	defer func() {
-		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		_ = q.Close(cctx)
-	}()
+	q := openUnreachableServiceBus(t, queue.Options{})
 	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	err = q.Ready(rctx)
+	err := q.Ready(rctx)
 	require.ErrorIs(t, err, queue.ErrUnavailable)
 	assert.NotContains(t, err.Error(), "c2VjcmV0")
 	// Without a deadline of its own the probe is still bounded.

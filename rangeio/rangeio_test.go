@@ -15,15 +15,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-func randomBytes(seed uint64, n int) []byte {
-	var key [32]byte
-	key[0], key[1] = byte(seed), byte(seed>>8)
-	p := make([]byte, n)
-	_, _ = rand.NewChaCha8(key).Read(p)
-	return p
-}
+	"github.com/greensight/vzarr/internal/fixture"
+)
 
 // recorder is an io.ReaderAt that records every request and how often each
 // byte was read; an optional gate holds requests until it is closed, and
@@ -95,7 +89,7 @@ func TestReadAtMatchesBytesReader(t *testing.T) {
 		if seed%10 == 0 {
 			size = rng.IntN(10) // tiny files, including empty ones
 		}
-		data := randomBytes(seed, size)
+		data := fixture.RandomBytes(seed, size)
 		bs := int64(1 + rng.IntN(20_000))
 		opts := []Option{
 			WithBlockSize(bs),
@@ -141,7 +135,7 @@ func TestReadAtMatchesBytesReader(t *testing.T) {
 }
 
 func TestFirstReadCoversStart(t *testing.T) {
-	data := randomBytes(1, 5<<20)
+	data := fixture.RandomBytes(1, 5<<20)
 	rec := newRecorder(data)
 	r := NewReader(rec, int64(len(data)))
 	assert.Equal(t, int64(len(data)), r.Size())
@@ -170,7 +164,7 @@ func TestFirstReadCoversStart(t *testing.T) {
 }
 
 func TestFirstReadCappedAtSize(t *testing.T) {
-	data := randomBytes(2, 1000)
+	data := fixture.RandomBytes(2, 1000)
 	rec := newRecorder(data)
 	r := NewReader(rec, 1000)
 	p := make([]byte, 10)
@@ -183,7 +177,7 @@ func TestFirstReadCappedAtSize(t *testing.T) {
 func TestFirstReadElsewhere(t *testing.T) {
 	// A first ReadAt far from the start still reads the start (one request)
 	// plus its own block (another request).
-	data := randomBytes(3, 4<<20)
+	data := fixture.RandomBytes(3, 4<<20)
 	rec := newRecorder(data)
 	r := NewReader(rec, int64(len(data)), WithFirstRead(256<<10))
 	p := make([]byte, 10)
@@ -193,7 +187,7 @@ func TestFirstReadElsewhere(t *testing.T) {
 }
 
 func TestMissingSpanIsOneRequest(t *testing.T) {
-	data := randomBytes(4, 1<<20)
+	data := fixture.RandomBytes(4, 1<<20)
 	rec := newRecorder(data)
 	r := NewReader(rec, int64(len(data)), WithFirstRead(0), WithBlockSize(1024))
 
@@ -218,7 +212,7 @@ func TestMissingSpanIsOneRequest(t *testing.T) {
 // TestNeverReadTwiceWhileCached: with a cache large enough for the file,
 // random reads, prefetches and concurrent readers never request a byte twice.
 func TestNeverReadTwiceWhileCached(t *testing.T) {
-	data := randomBytes(5, 3<<20)
+	data := fixture.RandomBytes(5, 3<<20)
 	rec := newRecorder(data)
 	rec.delay = 100 * time.Microsecond
 	r := NewReader(rec, int64(len(data)), WithBlockSize(4096), WithFirstRead(64<<10))
@@ -247,7 +241,7 @@ func TestNeverReadTwiceWhileCached(t *testing.T) {
 }
 
 func TestCachedReadMakesNoRequest(t *testing.T) {
-	data := randomBytes(6, 200_000)
+	data := fixture.RandomBytes(6, 200_000)
 	rec := newRecorder(data)
 	r := NewReader(rec, int64(len(data)), WithFirstRead(0))
 	p := make([]byte, 150_000)
@@ -268,7 +262,7 @@ func TestConcurrentSameBlockSingleRequest(t *testing.T) {
 }
 
 func testConcurrentSameBlockSingleRequest(t *testing.T) {
-	data := randomBytes(7, 1<<20)
+	data := fixture.RandomBytes(7, 1<<20)
 	rec := newRecorder(data)
 	rec.gate = make(chan struct{})
 	r := NewReader(rec, int64(len(data)), WithFirstRead(0))
@@ -295,7 +289,7 @@ func testConcurrentSameBlockSingleRequest(t *testing.T) {
 }
 
 func TestConcurrencyBound(t *testing.T) {
-	data := randomBytes(8, 4<<20)
+	data := fixture.RandomBytes(8, 4<<20)
 	rec := newRecorder(data)
 	rec.delay = 2 * time.Millisecond
 	r := NewReader(rec, int64(len(data)), WithFirstRead(0), WithConcurrency(3), WithBlockSize(4096), WithCoalesceGap(0))
@@ -323,7 +317,7 @@ func TestConcurrencyBound(t *testing.T) {
 }
 
 func TestEOF(t *testing.T) {
-	data := randomBytes(9, 1000)
+	data := fixture.RandomBytes(9, 1000)
 	r := NewReader(bytes.NewReader(data), 1000, WithBlockSize(64))
 	p := make([]byte, 100)
 
@@ -364,7 +358,7 @@ func TestEOF(t *testing.T) {
 }
 
 func TestShortUnderlyingFile(t *testing.T) {
-	data := randomBytes(10, 1000)
+	data := fixture.RandomBytes(10, 1000)
 	r := NewReader(bytes.NewReader(data), 2000, WithBlockSize(512), WithFirstRead(0))
 	p := make([]byte, 100)
 	_, err := r.ReadAt(p, 1500)
@@ -374,7 +368,7 @@ func TestShortUnderlyingFile(t *testing.T) {
 }
 
 func TestErrorsAreNotCached(t *testing.T) {
-	data := randomBytes(11, 100_000)
+	data := fixture.RandomBytes(11, 100_000)
 	rec := newRecorder(data)
 	boom := errors.New("storage says no")
 	rec.fail.Store(&boom)
@@ -404,7 +398,7 @@ func TestUnderlyingPanicIsAnError(t *testing.T) {
 }
 
 func TestPrefetchCoalescing(t *testing.T) {
-	data := randomBytes(12, 4<<20)
+	data := fixture.RandomBytes(12, 4<<20)
 	rec := newRecorder(data)
 	r := NewReader(rec, int64(len(data)), WithFirstRead(0), WithBlockSize(4096), WithCoalesceGap(64<<10))
 	ranges := []Range{
@@ -442,7 +436,7 @@ func TestPrefetchCoalescing(t *testing.T) {
 }
 
 func TestPrefetchDoesNotRereadCachedGap(t *testing.T) {
-	data := randomBytes(13, 1<<20)
+	data := fixture.RandomBytes(13, 1<<20)
 	rec := newRecorder(data)
 	r := NewReader(rec, int64(len(data)), WithFirstRead(0), WithBlockSize(1024), WithCoalesceGap(16<<10))
 	p := make([]byte, 10)
@@ -455,7 +449,7 @@ func TestPrefetchDoesNotRereadCachedGap(t *testing.T) {
 }
 
 func TestPrefetchIncludesFirstRead(t *testing.T) {
-	data := randomBytes(14, 4<<20)
+	data := fixture.RandomBytes(14, 4<<20)
 	rec := newRecorder(data)
 	r := NewReader(rec, int64(len(data)), WithFirstRead(100_000), WithBlockSize(4096), WithCoalesceGap(4096))
 	require.NoError(t, r.Prefetch(context.Background(), []Range{{50_000, 10}, {2_000_000, 10}}))
@@ -483,7 +477,7 @@ func TestPrefetchSplitsHugeRequests(t *testing.T) {
 func TestPrefetchContextCanceled(t *testing.T) { synctest.Test(t, testPrefetchContextCanceled) }
 
 func testPrefetchContextCanceled(t *testing.T) {
-	data := randomBytes(15, 1<<20)
+	data := fixture.RandomBytes(15, 1<<20)
 	rec := newRecorder(data)
 	rec.gate = make(chan struct{})
 	r := NewReader(rec, int64(len(data)), WithFirstRead(0))
@@ -514,7 +508,7 @@ func testPrefetchContextCanceled(t *testing.T) {
 }
 
 func TestMemoryBound(t *testing.T) {
-	data := randomBytes(16, 8<<20)
+	data := fixture.RandomBytes(16, 8<<20)
 	r := NewReader(bytes.NewReader(data), int64(len(data)), WithMaxCacheBytes(1<<20))
 	rng := rand.New(rand.NewPCG(1, 2))
 	p := make([]byte, 200_000)
@@ -534,7 +528,7 @@ func TestMemoryBound(t *testing.T) {
 }
 
 func TestLRUKeepsRecentlyUsed(t *testing.T) {
-	data := randomBytes(17, 1<<20)
+	data := fixture.RandomBytes(17, 1<<20)
 	rec := newRecorder(data)
 	r := NewReader(rec, int64(len(data)), WithFirstRead(0), WithBlockSize(1024), WithMaxCacheBytes(4*1024))
 	p := make([]byte, 1)
@@ -551,7 +545,7 @@ func TestLRUKeepsRecentlyUsed(t *testing.T) {
 }
 
 func TestInitialData(t *testing.T) {
-	data := randomBytes(18, 300_000)
+	data := fixture.RandomBytes(18, 300_000)
 	rec := newRecorder(data)
 	r := NewReader(rec, int64(len(data)), WithBlockSize(4096), WithInitialData(data[:10_000]))
 	assert.Equal(t, Stats{Requests: 1, Bytes: 10_000}, r.Stats())
@@ -565,7 +559,7 @@ func TestInitialData(t *testing.T) {
 	assert.Equal(t, []Range{{8192, 4096}}, rec.requests())
 
 	// A whole small file handed in needs no request at all.
-	small := randomBytes(19, 5000)
+	small := fixture.RandomBytes(19, 5000)
 	rec2 := newRecorder(small)
 	r2 := NewReader(rec2, 5000, WithBlockSize(4096), WithInitialData(small))
 	all, err := io.ReadAll(io.NewSectionReader(r2, 0, 5000))
@@ -611,7 +605,7 @@ func TestLatencyPrefetchVsSequential(t *testing.T) {
 }
 
 func testLatencyPrefetchVsSequential(t *testing.T) {
-	data := randomBytes(20, 64<<20)
+	data := fixture.RandomBytes(20, 64<<20)
 	var ranges []Range
 	for i := 0; i < 40; i++ {
 		ranges = append(ranges, Range{int64(2<<20 + i*1_500_000), 2000})
@@ -640,7 +634,7 @@ func testLatencyPrefetchVsSequential(t *testing.T) {
 }
 
 func BenchmarkReadAtCached(b *testing.B) {
-	data := randomBytes(1, 1<<20)
+	data := fixture.RandomBytes(1, 1<<20)
 	r := NewReader(bytes.NewReader(data), int64(len(data)))
 	p := make([]byte, 4096)
 	_, _ = r.ReadAt(p, 0)
@@ -652,7 +646,7 @@ func BenchmarkReadAtCached(b *testing.B) {
 }
 
 func BenchmarkReadAtRandomMiss(b *testing.B) {
-	data := randomBytes(2, 256<<20)
+	data := fixture.RandomBytes(2, 256<<20)
 	r := NewReader(NewCountingReaderAt(bytes.NewReader(data)), int64(len(data)), WithMaxCacheBytes(8<<20))
 	rng := rand.New(rand.NewPCG(1, 1))
 	p := make([]byte, 8192)
@@ -664,7 +658,7 @@ func BenchmarkReadAtRandomMiss(b *testing.B) {
 }
 
 func BenchmarkReadAtParallel(b *testing.B) {
-	data := randomBytes(3, 16<<20)
+	data := fixture.RandomBytes(3, 16<<20)
 	r := NewReader(bytes.NewReader(data), int64(len(data)))
 	b.SetBytes(4096)
 	b.RunParallel(func(pb *testing.PB) {

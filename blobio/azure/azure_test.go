@@ -232,6 +232,22 @@ func devstoreConnFor(account, endpoint string) string {
 	return "DefaultEndpointsProtocol=http;AccountName=" + account + ";AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=" + endpoint + "/" + account + ";"
 }
 
+// scanUnavailable scans abfs://cnt/dir with o, which cannot reach its
+// storage, and checks that the bounded retries ended the call with
+// ErrUnavailable, not the test's own deadline (a minute); it logs the
+// error as what and returns its text.
+func scanUnavailable(t *testing.T, o *blobio.Opener, what string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := o.Scan(ctx, "abfs://cnt/dir", blobio.ScanOptions{})
+	require.Error(t, err)
+	t.Logf("%s: %v", what, err)
+	assert.ErrorIs(t, err, blobio.ErrUnavailable)
+	assert.NoError(t, ctx.Err(), "the retries ended before the test's deadline")
+	return err.Error()
+}
+
 // TestStorageDownClosedPort: with nothing listening, the error comes after
 // the bounded retries, quickly, and says what happened.
 func TestStorageDownClosedPort(t *testing.T) {
@@ -244,18 +260,13 @@ func TestStorageDownClosedPort(t *testing.T) {
 		ConnectionString: devstoreConn("http://" + addr),
 		Retry:            blobio.RetryOptions{MaxRetries: 2, RetryDelay: 50 * time.Millisecond, TryTimeout: time.Second},
 	}
-	// The bounded retries end the call, not the test's own deadline.
+	msg := scanUnavailable(t, o, "closed port")
+	assert.Contains(t, msg, "connection refused")
+	assert.Contains(t, msg, "abfs://cnt/dir")
+	assert.Contains(t, msg, "gave up after 3 tries, each with a 1s timeout")
+
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, err = o.Scan(ctx, "abfs://cnt/dir", blobio.ScanOptions{})
-	require.Error(t, err)
-	t.Logf("closed port: %v", err)
-	assert.ErrorIs(t, err, blobio.ErrUnavailable)
-	assert.NoError(t, ctx.Err(), "the retries ended before the test's deadline")
-	assert.Contains(t, err.Error(), "connection refused")
-	assert.Contains(t, err.Error(), "abfs://cnt/dir")
-	assert.Contains(t, err.Error(), "gave up after 3 tries, each with a 1s timeout")
-
 	_, err = o.OpenObject(ctx, "abfs://cnt/x.nc")
 	assert.ErrorIs(t, err, blobio.ErrUnavailable)
 	assert.NoError(t, ctx.Err(), "the retries ended before the test's deadline")
@@ -293,16 +304,9 @@ func TestStorageDownHang(t *testing.T) {
 		ConnectionString: devstoreConn("http://" + l.Addr().String()),
 		Retry:            blobio.RetryOptions{MaxRetries: 1, RetryDelay: 50 * time.Millisecond, TryTimeout: 300 * time.Millisecond},
 	}
-	// The per-try timeout and the bounded retries end the call, not the
-	// test's own deadline: two tries, two connections left unanswered.
-	tctx, tcancel := context.WithTimeout(context.Background(), time.Minute)
-	defer tcancel()
-	_, err = o.Scan(tctx, "abfs://cnt/dir", blobio.ScanOptions{})
-	require.Error(t, err)
-	t.Logf("hanging server: %v", err)
-	assert.ErrorIs(t, err, blobio.ErrUnavailable)
-	assert.NoError(t, tctx.Err(), "the retries ended before the test's deadline")
-	assert.Contains(t, err.Error(), "gave up after 2 tries, each with a 300ms timeout")
+	// The per-try timeout and the bounded retries end the call: two
+	// tries, two connections left unanswered.
+	assert.Contains(t, scanUnavailable(t, o, "hanging server"), "gave up after 2 tries, each with a 300ms timeout")
 	assert.Equal(t, int32(2), accepted.Load(), "two tries")
 
 	// The caller's own deadline is reported as such.

@@ -29,6 +29,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/greensight/vzarr/blobio"
+	"github.com/greensight/vzarr/internal/fixture"
 	"github.com/greensight/vzarr/rangeio"
 )
 
@@ -122,26 +123,11 @@ func exists(t testing.TB, o *blobio.Opener, rawURL string) bool {
 	return ok
 }
 
-// scanTree is an archive of files for the scan tests: .nc files at two
-// depths, other names, a look-alike prefix and a directory named *.nc.
-var scanTree = map[string][]byte{
-	"era5/a.nc":              make([]byte, 10),
-	"era5/b.nc":              make([]byte, 20),
-	"era5/A.NC":              make([]byte, 1),
-	"era5/notes.txt":         make([]byte, 5),
-	"era5/2020/c.nc":         make([]byte, 300),
-	"era5/2020/deep/d.nc":    make([]byte, 4000),
-	"era5/2021/readme.md":    make([]byte, 1),
-	"era5/sub.nc/inside.txt": make([]byte, 1),
-	"era5x/e.nc":             make([]byte, 7),
-	"other/f.nc":             make([]byte, 1),
-}
-
 func TestAzuriteScan(t *testing.T) {
 	o := azurite(t)
 	ctx := context.Background()
 	c := newContainer(t, o)
-	put(t, o, c, scanTree)
+	put(t, o, c, fixture.ScanTree())
 
 	res, err := o.Scan(ctx, "abfs://"+c+"/era5", blobio.ScanOptions{})
 	require.NoError(t, err)
@@ -184,7 +170,7 @@ func TestAzuriteReaderAt(t *testing.T) {
 	o := azurite(t)
 	ctx := context.Background()
 	c := newContainer(t, o)
-	data := randomData(t, 3<<20+5)
+	data := fixture.RandomBytes(1, 3<<20+5)
 	put(t, o, c, map[string][]byte{"dir/f.nc": data, "dir/empty.nc": {}, "dir/small.nc": data[:1000]})
 
 	obj, err := o.OpenObject(ctx, "abfs://"+c+"/dir/f.nc")
@@ -252,7 +238,7 @@ func TestAzuriteReaderAt(t *testing.T) {
 		require.NoError(t, err)
 		_, err = g.ReadAt(p, 0)
 		require.NoError(t, err)
-		put(t, o, c, map[string][]byte{"dir/g.nc": randomData(t, len(data))})
+		put(t, o, c, map[string][]byte{"dir/g.nc": fixture.RandomBytes(2, len(data))})
 		_, err = g.ReadAt(p, 2<<20)
 		assert.ErrorIs(t, err, blobio.ErrChanged)
 
@@ -266,7 +252,7 @@ func TestAzuriteURLForms(t *testing.T) {
 	o := azurite(t)
 	ctx := context.Background()
 	c := newContainer(t, o)
-	data := randomData(t, 5000)
+	data := fixture.RandomBytes(3, 5000)
 	put(t, o, c, map[string][]byte{"a b/x.nc": data})
 	for _, u := range []string{
 		"abfs://" + c + "/a b/x.nc",
@@ -341,7 +327,7 @@ func TestAzuriteWriteAtomic(t *testing.T) {
 	assert.Equal(t, `{"v": 2}`, read())
 
 	// A large successful write arrives whole.
-	big := randomData(t, 10<<20)
+	big := fixture.RandomBytes(4, 10<<20)
 	require.NoError(t, o.WriteAtomic(ctx, u, func(w io.Writer) error { _, err := w.Write(big); return err }))
 	assert.Equal(t, string(big), read())
 
@@ -362,7 +348,7 @@ func TestAzuriteLatency(t *testing.T) {
 	o := azurite(t)
 	ctx := context.Background()
 	c := newContainer(t, o)
-	data := randomData(t, 16<<20)
+	data := fixture.RandomBytes(5, 16<<20)
 	put(t, o, c, map[string][]byte{"f.nc": data})
 	var ranges []rangeio.Range
 	for i := 0; i < 32; i++ {
@@ -418,14 +404,6 @@ func (l *latencyTransport) Do(req *http.Request) (*http.Response, error) {
 	l.requests.Add(1)
 	time.Sleep(l.delay)
 	return http.DefaultClient.Do(req)
-}
-
-// randomData returns n random bytes.
-func randomData(t testing.TB, n int) []byte {
-	p := make([]byte, n)
-	_, err := rand.Read(p)
-	require.NoError(t, err)
-	return p
 }
 
 // BenchmarkAzuriteScan10k lists 10,000 blobs (target: well under 3 s per

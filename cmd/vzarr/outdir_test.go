@@ -65,7 +65,7 @@ func runCLI(t *testing.T, args ...string) (int, map[string]any) {
 }
 
 func TestRunOutReplace(t *testing.T) {
-	src := sampleCopy(t)
+	src, _ := testenv.CopySample(t, filepath.Join("..", ".."))
 	out := filepath.Join(t.TempDir(), "out")
 	ids := []string{"--dataset-id", "d", "--resource-id", "r", "--out", out}
 	code, res := runCLI(t, append([]string{src}, ids...)...)
@@ -182,7 +182,7 @@ func TestIsSetMember(t *testing.T) {
 func TestRunOutReplaceBlob(t *testing.T) {
 	o, container := testenv.Azurite(t)
 	ctx := context.Background()
-	src := sampleCopy(t)
+	src, _ := testenv.CopySample(t, filepath.Join("..", ".."))
 	out := "abfs://" + container + "/out"
 	ids := []string{"--dataset-id", "d", "--resource-id", "r", "--out", out}
 	code, res := runCLI(t, append([]string{src}, ids...)...)

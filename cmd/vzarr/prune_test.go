@@ -42,7 +42,7 @@ func TestPruneCommand(t *testing.T) {
 	pg := testenv.Postgres(t) // a migrated schema, dropped afterwards
 	dsn := testenv.PostgresDSN(t)
 	cat := []string{"--catalog", dsn, "--catalog-schema", pg.Schema()}
-	src := sampleCopy(t)
+	src, _ := testenv.CopySample(t, filepath.Join("..", ".."))
 	out1 := filepath.Join(t.TempDir(), "out1")
 	out2 := filepath.Join(t.TempDir(), "out2")
 	ids := []string{"--dataset-id", "d", "--resource-id", "r"}

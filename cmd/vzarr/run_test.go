@@ -10,24 +10,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/greensight/vzarr/internal/testenv"
 )
 
-func sampleCopy(t *testing.T) string {
-	t.Helper()
-	src, err := filepath.Glob(filepath.Join("..", "..", "testdata", "sample", "*.nc"))
-	require.NoError(t, err)
-	require.NotEmpty(t, src)
-	dir := t.TempDir()
-	for _, f := range src {
-		b, err := os.ReadFile(f)
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644))
-	}
-	return dir
-}
-
 func TestRunCommand(t *testing.T) {
-	src := sampleCopy(t)
+	src, _ := testenv.CopySample(t, filepath.Join("..", ".."))
 	out := filepath.Join(t.TempDir(), "out")
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"run", src, "--concat-dim", "time", "--dataset-id", "sample-tas", "--resource-id", "monthly",
@@ -81,7 +69,7 @@ func TestRunCommand(t *testing.T) {
 }
 
 func TestRunCommandFailure(t *testing.T) {
-	src := sampleCopy(t)
+	src, _ := testenv.CopySample(t, filepath.Join("..", ".."))
 	bad := filepath.Join(src, "tas_2018.nc")
 	b, err := os.ReadFile(bad)
 	require.NoError(t, err)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gocloud.dev/blob"
 
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/internal/testenv"
@@ -91,12 +92,20 @@ func (p *platform) series(t *testing.T, prefix string, n int) []string {
 	return files
 }
 
+// bucket opens the platform's container; it is closed at the end of the
+// test.
+func (p *platform) bucket(t *testing.T) *blob.Bucket {
+	t.Helper()
+	b, _, err := p.opener.Open(context.Background(), "abfs://"+p.container+"/")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
 func (p *platform) upload(t *testing.T, prefix string, files []string) {
 	t.Helper()
 	ctx := context.Background()
-	b, _, err := p.opener.Open(ctx, "abfs://"+p.container+"/")
-	require.NoError(t, err)
-	defer b.Close()
+	b := p.bucket(t)
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		require.NoError(t, err)
@@ -106,11 +115,7 @@ func (p *platform) upload(t *testing.T, prefix string, files []string) {
 
 func (p *platform) exists(t *testing.T, key string) bool {
 	t.Helper()
-	ctx := context.Background()
-	b, _, err := p.opener.Open(ctx, "abfs://"+p.container+"/")
-	require.NoError(t, err)
-	defer b.Close()
-	ok, err := b.Exists(ctx, key)
+	ok, err := p.bucket(t).Exists(context.Background(), key)
 	require.NoError(t, err)
 	return ok
 }
@@ -124,11 +129,7 @@ func (p *platform) list(t *testing.T, prefix string) []string {
 
 func (p *platform) read(t *testing.T, key string) []byte {
 	t.Helper()
-	ctx := context.Background()
-	b, _, err := p.opener.Open(ctx, "abfs://"+p.container+"/")
-	require.NoError(t, err)
-	defer b.Close()
-	data, err := b.ReadAll(ctx, key)
+	data, err := p.bucket(t).ReadAll(context.Background(), key)
 	require.NoError(t, err)
 	return data
 }

@@ -60,7 +60,7 @@ func TestPostgresOutage(t *testing.T) {
 	pg, dsn := ownPostgres(t)
 	cfg := memConfig(t)
 	cfg.CatalogDSN, cfg.CatalogSchema, cfg.Migrate = dsn, "app", true
-	dir := sampleDir(t)
+	dir, _ := testenv.CopySample(t, filepath.Join("..", ".."))
 	cfg.AllowedSources = "file://" + dir
 	cfg.RefsURL = t.TempDir()
 	o := startOrch(t, cfg, &Options{Opener: &blobio.Opener{}})

@@ -325,10 +325,7 @@ func TestAPITasksPaging(t *testing.T) {
 // TestAPICatalogUnavailable: a catalog database nobody answers for is 503
 // catalog_unavailable, with no host, port, user or database in the body.
 func TestAPICatalogUnavailable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr := testenv.ClosedAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
 	cfg := memConfig(t)
 	cfg.CatalogDSN = "postgres://vzarr_user@" + addr + "/vzarr_db?sslmode=disable&connect_timeout=5"

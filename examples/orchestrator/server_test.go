@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,20 +164,6 @@ func (o *orch) waitDone(t *testing.T, jobID string, timeout time.Duration) map[s
 	}
 }
 
-func sampleDir(t *testing.T) string {
-	t.Helper()
-	src, err := filepath.Glob(filepath.Join("..", "..", "testdata", "sample", "*.nc"))
-	require.NoError(t, err)
-	require.NotEmpty(t, src)
-	dir := t.TempDir()
-	for _, f := range src {
-		b, err := os.ReadFile(f)
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644))
-	}
-	return dir
-}
-
 func TestAPIValidation(t *testing.T) {
 	cfg := memConfig(t)
 	cfg.MaxBodyBytes = 1024
@@ -224,7 +209,7 @@ func TestAPISubmitToCompletion(t *testing.T) {
 	cfg := memConfig(t)
 	out := t.TempDir()
 	cfg.RefsURL = out
-	dir := sampleDir(t)
+	dir, _ := testenv.CopySample(t, filepath.Join("..", ".."))
 	cfg.AllowedSources = "file://" + dir
 	store := catalog.NewMemory()
 	o := startOrch(t, cfg, &Options{Opener: &blobio.Opener{}, Store: store})
@@ -305,7 +290,7 @@ func TestAPISubmitToCompletion(t *testing.T) {
 func TestAPIFailedJob(t *testing.T) {
 	cfg := memConfig(t)
 	cfg.RefsURL = t.TempDir()
-	dir := sampleDir(t)
+	dir, _ := testenv.CopySample(t, filepath.Join("..", ".."))
 	cfg.AllowedSources = "file://" + dir
 	o := startOrch(t, cfg, &Options{Opener: &blobio.Opener{}})
 	bad := filepath.Join(dir, "tas_2017.nc")
@@ -504,13 +489,8 @@ func TestStoreUnavailableReady(t *testing.T) {
 // connections to RabbitMQ are cut (a proxy stands for the broker), without
 // the broker's address, and 200 again once the queue has reconnected.
 func TestQueueUnavailableReady(t *testing.T) {
-	server := testenv.RabbitURL(t)
-	su, err := url.Parse(server)
-	require.NoError(t, err)
-	px := testenv.NewProxy(t, su.Host)
-	via := *su
-	via.Host = px.Addr()
-	t.Setenv("RABBIT_SERVER_URL", via.String())
+	px, via := testenv.RabbitProxy(t)
+	t.Setenv("RABBIT_SERVER_URL", via)
 	cfg := memConfig(t)
 	cfg.Mode = "api"
 	cfg.QueueURL = "rabbit://vzarr-readyz-test-" + testenv.RandomSuffix()

@@ -75,3 +75,36 @@ func FixtureFile(t testing.TB, p string) string {
 	}
 	return out
 }
+
+// CopySample copies the files of testdata/sample (below root, the
+// repository root: ".." from a package folder) into a new folder of the
+// test's, so that a test may change or remove them, and returns the folder
+// and the copies, sorted.
+func CopySample(t testing.TB, root string) (string, []string) {
+	t.Helper()
+	src, err := filepath.Glob(filepath.Join(root, "testdata", "sample", "*.nc"))
+	if err != nil {
+		t.Fatalf("glob testdata/sample: %v", err)
+	}
+	if len(src) == 0 {
+		t.Fatalf("testdata/sample is empty: run testdata/gen_sample.py")
+	}
+	dir := filepath.Join(t.TempDir(), "src")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, f := range src {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(dir, filepath.Base(f))
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, dst)
+	}
+	sort.Strings(files)
+	return dir, files
+}

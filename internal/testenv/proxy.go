@@ -3,6 +3,7 @@ package testenv
 import (
 	"io"
 	"net"
+	"net/url"
 	"sync"
 	"testing"
 
@@ -89,4 +90,26 @@ func (p *Proxy) Heal() {
 	p.mu.Lock()
 	p.down = false
 	p.mu.Unlock()
+}
+
+// RabbitProxy returns a Proxy to the broker of RabbitURL and the broker's
+// URL through the proxy, or skips.
+func RabbitProxy(t testing.TB) (*Proxy, string) {
+	t.Helper()
+	u, err := url.Parse(RabbitURL(t))
+	require.NoError(t, err)
+	px := NewProxy(t, u.Host)
+	u.Host = px.Addr()
+	return px, u.String()
+}
+
+// ClosedAddr returns a loopback host:port that nothing listens on (it did
+// a moment ago): a service that does not answer.
+func ClosedAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
 }
