@@ -1,0 +1,556 @@
+package icechunk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// VirtualChunkContainer authorises virtual chunk locations under URLPrefix, read
+// with the given store (StoreLocalFilesystem, or an object store type later).
+type VirtualChunkContainer struct {
+	URLPrefix string
+	Store     string
+}
+
+// StoreLocalFilesystem is the store type of a container of file:// locations.
+const StoreLocalFilesystem = "local_filesystem"
+
+// RepoConfig is the repository configuration vzarr intends to store. It is not
+// serialised yet (see the package comment).
+type RepoConfig struct {
+	VirtualChunkContainers []VirtualChunkContainer
+}
+
+// Repo is an open repository: its storage and the repo info last read.
+type Repo struct {
+	st      Storage
+	info    *RepoInfo
+	version Version
+	now     func() time.Time
+}
+
+// MaxCommitRetries bounds how often Commit and CreateTag re-read the repo info
+// after losing a conditional write.
+const MaxCommitRetries = 10
+
+// Create initialises an empty repository: the initial snapshot, its transaction
+// log, and the repo info file with branch main (created only if absent, so of two
+// concurrent creators exactly one wins; the other gets ErrConflict).
+func Create(ctx context.Context, st Storage) (*Repo, error) {
+	now := time.Now().UTC()
+	snap := &Snapshot{ID: InitialSnapshotID, FlushedAt: now, Message: "Repository initialized"}
+	if err := putMeta(ctx, st, SnapshotPath(snap.ID), FileSnapshot, EncodeSnapshot(snap)); err != nil {
+		return nil, err
+	}
+	tl := &TransactionLog{ID: snap.ID}
+	if err := putMeta(ctx, st, TransactionLogPath(snap.ID), FileTransactionLog, EncodeTransactionLog(tl)); err != nil {
+		return nil, err
+	}
+	info := &RepoInfo{
+		Branches:    map[string]ObjectID{"main": snap.ID},
+		Tags:        map[string]ObjectID{},
+		Snapshots:   []SnapshotInfo{{ID: snap.ID, FlushedAt: now, Message: snap.Message}},
+		StatusSetAt: now,
+		Updates:     []Update{{Kind: UpdateRepoInitialized, At: now}},
+	}
+	payload, err := EncodeRepoInfo(info)
+	if err != nil {
+		return nil, err
+	}
+	v, err := st.Put(ctx, RepoInfoPath, EncodeFile(FileRepoInfo, payload), PutCondition{IfNoneMatch: true})
+	if err != nil {
+		return nil, err
+	}
+	return &Repo{st: st, info: info, version: v, now: time.Now}, nil
+}
+
+// putMeta writes a new immutable metadata file (create-if-absent; an existing
+// identical-path object means an id collision and is an error).
+func putMeta(ctx context.Context, st Storage, path string, typ FileType, payload []byte) error {
+	_, err := st.Put(ctx, path, EncodeFile(typ, payload), PutCondition{IfNoneMatch: true})
+	if errors.Is(err, ErrConflict) && path == SnapshotPath(InitialSnapshotID) {
+		return nil // the well-known initial snapshot may already exist
+	}
+	return err
+}
+
+// Open reads the repo info of an existing repository.
+func Open(ctx context.Context, st Storage) (*Repo, error) {
+	r := &Repo{st: st, now: time.Now}
+	return r, r.refresh(ctx)
+}
+
+func (r *Repo) refresh(ctx context.Context) error {
+	b, v, err := r.st.Get(ctx, RepoInfoPath)
+	if err != nil {
+		return err
+	}
+	payload, _, err := DecodeFile(FileRepoInfo, b)
+	if err != nil {
+		return err
+	}
+	info, err := DecodeRepoInfo(payload)
+	if err != nil {
+		return err
+	}
+	r.info, r.version = info, v
+	return nil
+}
+
+// Info returns the repo info last read or written.
+func (r *Repo) Info() *RepoInfo { return r.info }
+
+// Ref returns the snapshot id a branch (or, failing that, a tag) points at.
+func (r *Repo) Ref(name string) (ObjectID, error) {
+	if id, ok := r.info.Branches[name]; ok {
+		return id, nil
+	}
+	if id, ok := r.info.Tags[name]; ok {
+		return id, nil
+	}
+	return ObjectID{}, fmt.Errorf("%w: %q", ErrNoRef, name)
+}
+
+// Snapshot reads the snapshot file with the given id.
+func (r *Repo) Snapshot(ctx context.Context, id ObjectID) (*Snapshot, error) {
+	b, _, err := r.st.Get(ctx, SnapshotPath(id))
+	if err != nil {
+		return nil, err
+	}
+	payload, _, err := DecodeFile(FileSnapshot, b)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeSnapshot(payload)
+}
+
+// Manifest reads the manifest file with the given id.
+func (r *Repo) Manifest(ctx context.Context, id ObjectID) (*Manifest, error) {
+	b, _, err := r.st.Get(ctx, ManifestPath(id))
+	if err != nil {
+		return nil, err
+	}
+	payload, _, err := DecodeFile(FileManifest, b)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeManifest(payload)
+}
+
+// TransactionLog reads the transaction log of the snapshot with the given id.
+func (r *Repo) TransactionLog(ctx context.Context, id ObjectID) (*TransactionLog, error) {
+	b, _, err := r.st.Get(ctx, TransactionLogPath(id))
+	if err != nil {
+		return nil, err
+	}
+	payload, _, err := DecodeFile(FileTransactionLog, b)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeTransactionLog(payload)
+}
+
+// ArrayRefs returns every chunk ref of the array node, from all its manifests.
+func (r *Repo) ArrayRefs(ctx context.Context, n *Node) ([]ChunkRef, error) {
+	if n.Array == nil {
+		return nil, fmt.Errorf("%w: %s is a group", ErrInvalidArgument, n.Path)
+	}
+	var out []ChunkRef
+	for _, mr := range n.Array.Manifests {
+		m, err := r.Manifest(ctx, mr.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range m.Arrays {
+			if a.Node == n.ID {
+				out = append(out, a.Refs...)
+			}
+		}
+	}
+	return out, nil
+}
+
+// ParseChunkKey splits a Zarr v3 store key ("a/b/c/0/1", default chunk key
+// encoding with "/") into the node path ("/a/b") and chunk index, using the snapshot
+// to find which prefix is an array.
+func ParseChunkKey(s *Snapshot, key string) (string, []uint32, error) {
+	segs := strings.Split(key, "/")
+	for i, seg := range segs {
+		if seg != "c" {
+			continue
+		}
+		path := "/" + strings.Join(segs[:i], "/")
+		n, ok := s.Node(path)
+		if !ok || n.Array == nil {
+			continue
+		}
+		idx := make([]uint32, 0, len(segs)-i-1)
+		for _, c := range segs[i+1:] {
+			v, err := strconv.ParseUint(c, 10, 32)
+			if err != nil {
+				return "", nil, fmt.Errorf("%w: chunk key %q", ErrInvalidArgument, key)
+			}
+			idx = append(idx, uint32(v))
+		}
+		if len(idx) != len(n.Array.Shape) {
+			return "", nil, fmt.Errorf("%w: chunk key %q has %d indexes for a %d-d array", ErrInvalidArgument, key, len(idx), len(n.Array.Shape))
+		}
+		return path, idx, nil
+	}
+	return "", nil, fmt.Errorf("%w: %q is not a chunk key of an array", ErrNoNode, key)
+}
+
+// ResolveChunk returns the chunk ref for a Zarr v3 chunk key in snapshot s.
+func (r *Repo) ResolveChunk(ctx context.Context, s *Snapshot, key string) (ChunkRef, error) {
+	path, idx, err := ParseChunkKey(s, key)
+	if err != nil {
+		return ChunkRef{}, err
+	}
+	n, _ := s.Node(path)
+	for _, mr := range n.Array.Manifests {
+		if !covers(mr.Extents, idx) {
+			continue
+		}
+		m, err := r.Manifest(ctx, mr.ID)
+		if err != nil {
+			return ChunkRef{}, err
+		}
+		for _, a := range m.Arrays {
+			if a.Node != n.ID {
+				continue
+			}
+			i, ok := slices.BinarySearchFunc(a.Refs, idx, func(c ChunkRef, t []uint32) int { return slices.Compare(c.Index, t) })
+			if ok {
+				return a.Refs[i], nil
+			}
+		}
+	}
+	return ChunkRef{}, fmt.Errorf("%w: %s", ErrNoChunk, key)
+}
+
+func covers(ext [][2]uint32, idx []uint32) bool {
+	if len(ext) != len(idx) {
+		return false
+	}
+	for d, e := range ext {
+		if idx[d] < e[0] || idx[d] >= e[1] {
+			return false
+		}
+	}
+	return true
+}
+
+// Session accumulates changes on top of a branch's head snapshot.
+type Session struct {
+	repo    *Repo
+	branch  string
+	base    *Snapshot
+	nodes   map[string]*Node
+	newNode map[NodeID]bool
+	updated map[NodeID]bool
+	chunks  map[NodeID]map[string]ChunkRef
+}
+
+// NewSession starts changes on branch.
+func (r *Repo) NewSession(ctx context.Context, branch string) (*Session, error) {
+	id, ok := r.info.Branches[branch]
+	if !ok {
+		return nil, fmt.Errorf("%w: branch %q", ErrNoRef, branch)
+	}
+	base, err := r.Snapshot(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{repo: r, branch: branch, base: base, nodes: map[string]*Node{},
+		newNode: map[NodeID]bool{}, updated: map[NodeID]bool{}, chunks: map[NodeID]map[string]ChunkRef{}}
+	for i := range base.Nodes {
+		n := base.Nodes[i]
+		s.nodes[n.Path] = &n
+	}
+	return s, nil
+}
+
+func validPath(p string) bool {
+	if p == "/" {
+		return true
+	}
+	if !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") {
+		return false
+	}
+	for _, seg := range strings.Split(p[1:], "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Session) put(path string, zarrJSON []byte, a *ArrayData) error {
+	if !validPath(path) {
+		return fmt.Errorf("%w: node path %q", ErrInvalidArgument, path)
+	}
+	if n, ok := s.nodes[path]; ok {
+		if (n.Array == nil) != (a == nil) {
+			return fmt.Errorf("%w: %s changes between group and array", ErrInvalidArgument, path)
+		}
+		n.UserData, n.Array = zarrJSON, a
+		if !s.newNode[n.ID] {
+			s.updated[n.ID] = true
+		}
+		return nil
+	}
+	n := &Node{ID: NewNodeID(), Path: path, UserData: zarrJSON, Array: a}
+	s.nodes[path] = n
+	s.newNode[n.ID] = true
+	return nil
+}
+
+// AddGroup creates or updates the group at path with its zarr.json bytes.
+func (s *Session) AddGroup(path string, zarrJSON []byte) error { return s.put(path, zarrJSON, nil) }
+
+// AddArray creates or updates the array at path: its zarr.json bytes, shape (array
+// length and chunk count per dimension) and optional dimension names. The
+// array's existing chunk refs are kept.
+func (s *Session) AddArray(path string, zarrJSON []byte, shape []DimShape, dimensionNames []string) error {
+	if dimensionNames != nil && len(dimensionNames) != len(shape) {
+		return fmt.Errorf("%w: %d dimension names for %d dimensions", ErrInvalidArgument, len(dimensionNames), len(shape))
+	}
+	a := &ArrayData{Shape: shape, DimensionNames: dimensionNames}
+	if old, ok := s.nodes[path]; ok && old.Array != nil {
+		a.Manifests = old.Array.Manifests
+	}
+	return s.put(path, zarrJSON, a)
+}
+
+// SetChunk sets the chunk ref at ref.Index of the array at path.
+func (s *Session) SetChunk(path string, ref ChunkRef) error {
+	n, ok := s.nodes[path]
+	if !ok || n.Array == nil {
+		return fmt.Errorf("%w: no array at %q", ErrNoNode, path)
+	}
+	if len(ref.Index) != len(n.Array.Shape) {
+		return fmt.Errorf("%w: index rank %d for a %d-d array", ErrInvalidArgument, len(ref.Index), len(n.Array.Shape))
+	}
+	for d, i := range ref.Index {
+		if i >= n.Array.Shape[d].NumChunks {
+			return fmt.Errorf("%w: chunk index %v outside the %d-chunk grid of dimension %d", ErrInvalidArgument, ref.Index, n.Array.Shape[d].NumChunks, d)
+		}
+	}
+	kinds := 0
+	if ref.Inline != nil {
+		kinds++
+	}
+	if ref.ChunkID != nil {
+		kinds++
+	}
+	if ref.Location != "" {
+		kinds++
+	}
+	if kinds != 1 {
+		return fmt.Errorf("%w: a chunk ref must be exactly one of inline, native or virtual", ErrInvalidArgument)
+	}
+	m := s.chunks[n.ID]
+	if m == nil {
+		m = map[string]ChunkRef{}
+		s.chunks[n.ID] = m
+	}
+	m[fmt.Sprint(ref.Index)] = ref
+	return nil
+}
+
+// Commit writes the changed arrays' chunk refs to one new manifest, the new
+// snapshot and its transaction log, then moves the branch with a compare-and-swap
+// of the repo info. If another writer moved the branch meanwhile, Commit fails
+// with ErrConflict (no rebase yet); other concurrent updates are retried.
+func (s *Session) Commit(ctx context.Context, message string) (ObjectID, error) {
+	r := s.repo
+	snapID := NewObjectID()
+	now := r.now().UTC()
+	paths := slices.Sorted(maps.Keys(s.nodes))
+	byID := map[NodeID]*Node{}
+	for _, p := range paths {
+		byID[s.nodes[p].ID] = s.nodes[p]
+	}
+
+	tl := &TransactionLog{ID: snapID}
+	files := append([]ManifestFileInfo(nil), s.base.ManifestFiles...)
+	if len(s.chunks) > 0 {
+		man := &Manifest{ID: NewObjectID()}
+		for id, changed := range s.chunks {
+			n := byID[id]
+			merged := map[string]ChunkRef{}
+			if !s.newNode[id] {
+				old, err := r.ArrayRefs(ctx, n)
+				if err != nil {
+					return ObjectID{}, err
+				}
+				for _, c := range old {
+					merged[fmt.Sprint(c.Index)] = c
+				}
+			}
+			var ac ArrayChunks
+			ac.Node = id
+			for k, c := range changed {
+				merged[k] = c
+				ac.Chunks = append(ac.Chunks, c.Index)
+			}
+			tl.UpdatedChunks = append(tl.UpdatedChunks, ac)
+			refs := slices.Collect(maps.Values(merged))
+			man.Arrays = append(man.Arrays, ArrayManifest{Node: id, Refs: refs})
+			ext := make([][2]uint32, len(n.Array.Shape))
+			for d := range ext {
+				ext[d] = [2]uint32{^uint32(0), 0}
+			}
+			for _, c := range refs {
+				for d, i := range c.Index {
+					ext[d][0] = min(ext[d][0], i)
+					ext[d][1] = max(ext[d][1], i+1)
+				}
+			}
+			n.Array.Manifests = []ManifestRef{{ID: man.ID, Extents: ext}}
+		}
+		payload := EncodeManifest(man)
+		blob := EncodeFile(FileManifest, payload)
+		if _, err := r.st.Put(ctx, ManifestPath(man.ID), blob, PutCondition{IfNoneMatch: true}); err != nil {
+			return ObjectID{}, err
+		}
+		files = append(files, ManifestFileInfo{ID: man.ID, SizeBytes: uint64(len(blob)), NumChunkRefs: uint32(man.NumRefs())})
+	}
+
+	snap := &Snapshot{ID: snapID, FlushedAt: now, Message: message}
+	used := map[ObjectID]bool{}
+	for _, p := range paths {
+		n := s.nodes[p]
+		snap.Nodes = append(snap.Nodes, *n)
+		if n.Array != nil {
+			for _, m := range n.Array.Manifests {
+				used[m.ID] = true
+			}
+		}
+		switch {
+		case s.newNode[n.ID] && n.Array == nil:
+			tl.NewGroups = append(tl.NewGroups, n.ID)
+		case s.newNode[n.ID]:
+			tl.NewArrays = append(tl.NewArrays, n.ID)
+		case s.updated[n.ID] && n.Array == nil:
+			tl.UpdatedGroups = append(tl.UpdatedGroups, n.ID)
+		case s.updated[n.ID]:
+			tl.UpdatedArrays = append(tl.UpdatedArrays, n.ID)
+		}
+	}
+	for _, f := range files {
+		if used[f.ID] {
+			snap.ManifestFiles = append(snap.ManifestFiles, f)
+		}
+	}
+	if err := putMeta(ctx, r.st, TransactionLogPath(snapID), FileTransactionLog, EncodeTransactionLog(tl)); err != nil {
+		return ObjectID{}, err
+	}
+	if err := putMeta(ctx, r.st, SnapshotPath(snapID), FileSnapshot, EncodeSnapshot(snap)); err != nil {
+		return ObjectID{}, err
+	}
+	parent := s.base.ID
+	err := r.update(ctx, func(info *RepoInfo, at time.Time) error {
+		if info.Branches[s.branch] != parent {
+			return fmt.Errorf("%w: branch %q moved to %s since the session started at %s", ErrConflict, s.branch, info.Branches[s.branch], parent)
+		}
+		p := parent
+		info.Snapshots = append(info.Snapshots, SnapshotInfo{ID: snapID, Parent: &p, FlushedAt: now, Message: message})
+		info.Branches[s.branch] = snapID
+		info.Updates = append([]Update{{Kind: UpdateNewCommit, Name: s.branch, New: snapID, At: at}}, info.Updates...)
+		return nil
+	})
+	if err != nil {
+		return ObjectID{}, err
+	}
+	return snapID, nil
+}
+
+// CreateTag points a new tag at snapshot id. Tags are never reused, so an
+// existing or deleted tag name fails with ErrTagExists.
+func (r *Repo) CreateTag(ctx context.Context, name string, id ObjectID) error {
+	if name == "" {
+		return fmt.Errorf("%w: empty tag name", ErrInvalidArgument)
+	}
+	return r.update(ctx, func(info *RepoInfo, at time.Time) error {
+		if _, ok := info.Tags[name]; ok || slices.Contains(info.DeletedTags, name) {
+			return fmt.Errorf("%w: %q", ErrTagExists, name)
+		}
+		if _, ok := info.SnapshotInfo(id); !ok {
+			return fmt.Errorf("%w: snapshot %s", ErrNoRef, id)
+		}
+		info.Tags[name] = id
+		info.Updates = append([]Update{{Kind: UpdateTagCreated, Name: name, At: at}}, info.Updates...)
+		return nil
+	})
+}
+
+// update applies change to the current repo info and writes it with a
+// compare-and-swap, backing up the previous file under overwritten/ first. A lost
+// race re-reads the repo info and retries; an error from change is returned as is.
+func (r *Repo) update(ctx context.Context, change func(*RepoInfo, time.Time) error) error {
+	for attempt := 0; attempt < MaxCommitRetries; attempt++ {
+		if attempt > 0 {
+			if err := r.refresh(ctx); err != nil {
+				return err
+			}
+		}
+		old, v, err := r.st.Get(ctx, RepoInfoPath)
+		if err != nil {
+			return err
+		}
+		if v != r.version {
+			if err := r.refresh(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		info := r.info
+		next := *info
+		next.Branches = maps.Clone(info.Branches)
+		next.Tags = maps.Clone(info.Tags)
+		next.Snapshots = slices.Clone(info.Snapshots)
+		next.Updates = slices.Clone(info.Updates)
+		at := r.now().UTC().Truncate(time.Microsecond)
+		if len(next.Updates) > 0 && !at.After(next.Updates[0].At) {
+			at = next.Updates[0].At.Add(time.Microsecond)
+		}
+		// Back up the file being replaced; the previous newest update points at it.
+		backup := fmt.Sprintf("repo.%d.%s", backupStamp(at), NewObjectID())
+		if _, err := r.st.Put(ctx, OverwrittenDir+backup, old, PutCondition{IfNoneMatch: true}); err != nil {
+			return err
+		}
+		if len(next.Updates) > 0 {
+			next.Updates[0].BackupPath = backup
+		}
+		if err := change(&next, at); err != nil {
+			return err
+		}
+		payload, err := EncodeRepoInfo(&next)
+		if err != nil {
+			return err
+		}
+		nv, err := r.st.Put(ctx, RepoInfoPath, EncodeFile(FileRepoInfo, payload), PutCondition{IfMatch: v})
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		r.info, r.version = &next, nv
+		return nil
+	}
+	return fmt.Errorf("%w: gave up after %d attempts", ErrConflict, MaxCommitRetries)
+}
+
+// backupStamp is milliseconds from t to 3000-01-01T00:00:00Z, so newer backups
+// list first.
+func backupStamp(t time.Time) int64 {
+	return time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli() - t.UnixMilli()
+}
