@@ -1,0 +1,132 @@
+package icechunk
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// judge locates the official library: the Debian 13 chroot of scripts/trixie
+// (VZARR_TRIXIE_SCRIPT overrides the path) with `npm install @earthmover/icechunk@2.2.2`
+// done in /opt/icechunk-js inside it. It skips when either is missing, unless
+// VZARR_REQUIRE_TOOLS=1.
+func judge(t *testing.T) func(args ...string) []byte {
+	t.Helper()
+	script := os.Getenv("VZARR_TRIXIE_SCRIPT")
+	if script == "" {
+		script = filepath.Join("..", "scripts", "trixie")
+	}
+	missing := func(why string) {
+		if os.Getenv("VZARR_REQUIRE_TOOLS") == "1" {
+			t.Fatalf("official Icechunk library unavailable: %s", why)
+		}
+		t.Skipf("official Icechunk library unavailable: %s", why)
+	}
+	abs, err := filepath.Abs(script)
+	if err != nil {
+		missing(err.Error())
+	}
+	if _, err := os.Stat(abs); err != nil {
+		missing("no " + script)
+	}
+	out, err := exec.Command(abs, "dir").Output()
+	if err != nil {
+		missing("trixie dir: " + err.Error())
+	}
+	root := strings.TrimSpace(string(out)) // the chroot directory
+	if _, err := os.Stat(filepath.Join(root, "opt/icechunk-js/node_modules/@earthmover/icechunk/package.json")); err != nil {
+		missing("npm package not installed in the chroot (cd " + root + "/opt/icechunk-js && npm install @earthmover/icechunk@2.2.2 zarrita)")
+	}
+	src, err := os.ReadFile(filepath.Join("testdata", "judge.cjs"))
+	require.NoError(t, err)
+	dir := t.TempDir() // under /tmp, which scripts/trixie mounts
+	js := filepath.Join(dir, "judge.cjs")
+	require.NoError(t, os.WriteFile(js, src, 0o644))
+	return func(args ...string) []byte {
+		t.Helper()
+		cmd := exec.Command(abs, append([]string{"run", "node", js}, args...)...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "ICECHUNK_JS_DIR=/opt/icechunk-js")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		require.NoError(t, err, "judge %v: %s", args, stderr.String())
+		return out
+	}
+}
+
+type judgeReport struct {
+	Branches []string           `json:"branches"`
+	Tags     []string           `json:"tags"`
+	Refs     map[string]string  `json:"refs"`
+	Keys     map[string]*string `json:"keys"`
+}
+
+func decodeKeys(t *testing.T, r judgeReport) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	for k, v := range r.Keys {
+		require.NotNil(t, v, "key %s has no value", k)
+		b, err := base64.StdEncoding.DecodeString(*v)
+		require.NoError(t, err)
+		out[k] = b
+	}
+	return out
+}
+
+// TestOfficialLibraryReadsOurRepo: the official library opens a repo vzarr wrote,
+// lists the keys of main and reads every chunk, virtual and inline, byte for byte.
+func TestOfficialLibraryReadsOurRepo(t *testing.T) {
+	run := judge(t)
+	ctx := context.Background()
+	base := t.TempDir()
+	srcDir := filepath.Join(base, "src")
+	require.NoError(t, os.MkdirAll(srcDir, 0o755))
+	source := []byte{0xde, 0xad, 1, 0, 2, 0, 0xbe, 0xef}
+	require.NoError(t, os.WriteFile(filepath.Join(srcDir, "data.bin"), source, 0o644))
+	prefix := "file://" + srcDir + "/"
+
+	st := DirStorage{Root: filepath.Join(base, "repo")}
+	repo, err := Create(ctx, st)
+	require.NoError(t, err)
+	s, err := repo.NewSession(ctx, "main")
+	require.NoError(t, err)
+	rootJSON := []byte(`{"zarr_format":3,"node_type":"group","attributes":{"title":"vzarr"}}`)
+	arrayJSON := []byte(`{"zarr_format":3,"node_type":"array","shape":[4],"data_type":"uint16",` +
+		`"chunk_grid":{"name":"regular","configuration":{"chunk_shape":[2]}},` +
+		`"chunk_key_encoding":{"name":"default","configuration":{"separator":"/"}},` +
+		`"fill_value":0,"codecs":[{"name":"bytes","configuration":{"endian":"little"}}],` +
+		`"attributes":{},"dimension_names":["x"]}`)
+	inline := []byte{3, 0, 4, 0}
+	require.NoError(t, s.AddGroup("/", rootJSON))
+	require.NoError(t, s.AddArray("/x", arrayJSON, []DimShape{{Length: 4, NumChunks: 2}}, []string{"x"}))
+	require.NoError(t, s.SetChunk("/x", ChunkRef{Index: []uint32{0}, Location: prefix + "data.bin", Offset: 2, Length: 4}))
+	require.NoError(t, s.SetChunk("/x", ChunkRef{Index: []uint32{1}, Inline: inline}))
+	snap, err := s.Commit(ctx, "written by vzarr")
+	require.NoError(t, err)
+	require.NoError(t, repo.CreateTag(ctx, "v1", snap))
+
+	var rep judgeReport
+	out := run("read", st.Root, prefix, "with-config")
+	require.NoError(t, json.Unmarshal(out, &rep), "%s", out)
+	assert.Equal(t, []string{"main"}, rep.Branches)
+	assert.Equal(t, []string{"v1"}, rep.Tags)
+	assert.Equal(t, snap.String(), rep.Refs["main"])
+	assert.Equal(t, snap.String(), rep.Refs["v1"])
+	keys := decodeKeys(t, rep)
+	assert.Equal(t, source[2:6], keys["x/c/0"], "virtual chunk resolved by the official library")
+	assert.Equal(t, inline, keys["x/c/1"], "inline chunk")
+	assert.JSONEq(t, string(rootJSON), string(keys["zarr.json"]))
+	assert.JSONEq(t, string(arrayJSON), string(keys["x/zarr.json"]))
+	assert.Len(t, keys, 4)
+	t.Logf("official library: %d keys of main at %s", len(keys), rep.Refs["main"])
+}

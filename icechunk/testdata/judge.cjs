@@ -1,0 +1,69 @@
+// judge.cjs: the official Icechunk library (npm @earthmover/icechunk) as the judge
+// of repositories vzarr writes, and as a writer of repositories vzarr must read.
+//
+//   node judge.cjs read  REPO_DIR URL_PREFIX [with-config]
+//       open REPO_DIR authorising the virtual chunk container URL_PREFIX
+//       (file:///...); with "with-config" the container is also passed in the
+//       open config (for repos whose stored config does not declare it). Prints
+//       JSON: branches, tags, the snapshot ids of main and of every tag, and for
+//       main every key with its bytes (base64).
+//   node judge.cjs write REPO_DIR URL_PREFIX SOURCE_FILE
+//       create a repo with a group, an array with a virtual chunk (bytes 0..8 of
+//       SOURCE_FILE) and an inline chunk, commit to main, tag v1, print the ids.
+//
+// ICECHUNK_JS_DIR names the directory whose node_modules holds the package.
+'use strict';
+const path = require('node:path');
+const { createRequire } = require('node:module');
+const req = createRequire(path.join(process.env.ICECHUNK_JS_DIR || process.cwd(), 'package.json'));
+const { Repository, Storage } = req('@earthmover/icechunk');
+
+function container(prefix) {
+  const dir = new URL(prefix).pathname;
+  return { [prefix]: { urlPrefix: prefix, store: { type: 'LocalFileSystem', field0: dir } } };
+}
+
+async function read(dir, prefix, withConfig) {
+  const storage = await Storage.newLocalFilesystem(dir);
+  const config = withConfig ? { virtualChunkContainers: container(prefix) } : undefined;
+  const repo = await Repository.open(storage, config, { [prefix]: null });
+  const out = { branches: (await repo.listBranches()).sort(), tags: (await repo.listTags()).sort(), refs: {}, keys: {} };
+  out.refs.main = await repo.lookupBranch('main');
+  for (const t of out.tags) out.refs[t] = await repo.lookupTag(t);
+  const session = await repo.readonlySession({ branch: 'main' });
+  const store = session.store;
+  const keys = (await store.list()).sort();
+  for (const k of keys) {
+    const v = await store.get(k);
+    out.keys[k] = v === null ? null : Buffer.from(v).toString('base64');
+  }
+  return out;
+}
+
+async function write(dir, prefix, source) {
+  const storage = await Storage.newLocalFilesystem(dir);
+  const repo = await Repository.create(storage, { virtualChunkContainers: container(prefix) }, undefined, { [prefix]: null });
+  const session = await repo.writableSession('main');
+  const store = session.store;
+  const group = { zarr_format: 3, node_type: 'group', attributes: { title: 'judge' } };
+  const array = {
+    zarr_format: 3, node_type: 'array', shape: [4], data_type: 'uint16',
+    chunk_grid: { name: 'regular', configuration: { chunk_shape: [2] } },
+    chunk_key_encoding: { name: 'default', configuration: { separator: '/' } },
+    fill_value: 0, codecs: [{ name: 'bytes', configuration: { endian: 'little' } }],
+    dimension_names: ['x'], attributes: {},
+  };
+  await store.set('zarr.json', Buffer.from(JSON.stringify(group)));
+  await store.set('x/zarr.json', Buffer.from(JSON.stringify(array)));
+  await store.setVirtualRef('x/c/0', new URL(source, 'file://').href, 0, 4, null, null, true);
+  await store.set('x/c/1', Buffer.from([7, 0, 8, 0]));
+  const snap = await session.commit('written by the official library');
+  await repo.createTag('v1', snap);
+  return { snapshot: snap };
+}
+
+(async () => {
+  const [mode, dir, prefix, arg] = process.argv.slice(2);
+  const out = mode === 'write' ? await write(dir, prefix, arg) : await read(dir, prefix, arg === 'with-config');
+  process.stdout.write(JSON.stringify(out) + '\n');
+})().catch((e) => { console.error(e && e.stack ? e.stack : String(e)); process.exit(1); });
