@@ -130,3 +130,66 @@ func TestOfficialLibraryReadsOurRepo(t *testing.T) {
 	assert.Len(t, keys, 4)
 	t.Logf("official library: %d keys of main at %s", len(keys), rep.Refs["main"])
 }
+
+// TestWeReadOfficialRepo: a repo written by the official library (with its
+// virtual chunk container in the stored config) is readable here; a commit made
+// here on top of it is then read back by the official library (interleaved
+// writers), which finds the container in the config we passed through.
+func TestWeReadOfficialRepo(t *testing.T) {
+	run := judge(t)
+	ctx := context.Background()
+	base := t.TempDir()
+	source := []byte{1, 0, 2, 0, 5, 0, 6, 0}
+	srcPath := filepath.Join(base, "src.bin")
+	require.NoError(t, os.WriteFile(srcPath, source, 0o644))
+	prefix := "file://" + base + "/"
+	repoDir := filepath.Join(base, "repo")
+	var wrote struct{ Snapshot string }
+	require.NoError(t, json.Unmarshal(run("write", repoDir, prefix, srcPath), &wrote))
+
+	repo, err := Open(ctx, DirStorage{Root: repoDir})
+	require.NoError(t, err)
+	main, err := repo.Ref("main")
+	require.NoError(t, err)
+	assert.Equal(t, wrote.Snapshot, main.String())
+	tag, err := repo.Ref("v1")
+	require.NoError(t, err)
+	assert.Equal(t, main, tag)
+	assert.NotEmpty(t, repo.Info().Config, "the official library stores its config")
+	snap, err := repo.Snapshot(ctx, main)
+	require.NoError(t, err)
+	var paths []string
+	for _, n := range snap.Nodes {
+		paths = append(paths, n.Path)
+	}
+	assert.Equal(t, []string{"/", "/x"}, paths)
+	x, ok := snap.Node("/x")
+	require.True(t, ok)
+	assert.Equal(t, []DimShape{{Length: 4, NumChunks: 2}}, x.Array.Shape)
+	assert.Equal(t, []string{"x"}, x.Array.DimensionNames)
+	ref, err := repo.ResolveChunk(ctx, snap, "x/c/0")
+	require.NoError(t, err)
+	assert.Equal(t, "file://"+srcPath, ref.Location)
+	assert.Equal(t, source[ref.Offset:ref.Offset+ref.Length], source[:4])
+	ref, err = repo.ResolveChunk(ctx, snap, "x/c/1")
+	require.NoError(t, err)
+	assert.Equal(t, []byte{7, 0, 8, 0}, ref.Inline)
+	tl, err := repo.TransactionLog(ctx, main)
+	require.NoError(t, err)
+	assert.Len(t, tl.NewArrays, 1)
+
+	// Our commit on top of theirs; the official library reads it back.
+	s, err := repo.NewSession(ctx, "main")
+	require.NoError(t, err)
+	require.NoError(t, s.SetChunk("/x", ChunkRef{Index: []uint32{1}, Location: "file://" + srcPath, Offset: 4, Length: 4}))
+	ours, err := s.Commit(ctx, "appended by vzarr")
+	require.NoError(t, err)
+	var rep judgeReport
+	out := run("read", repoDir, prefix)
+	require.NoError(t, json.Unmarshal(out, &rep), "%s", out)
+	assert.Equal(t, ours.String(), rep.Refs["main"])
+	assert.Equal(t, wrote.Snapshot, rep.Refs["v1"], "the tag still points at their commit")
+	keys := decodeKeys(t, rep)
+	assert.Equal(t, source[:4], keys["x/c/0"])
+	assert.Equal(t, source[4:8], keys["x/c/1"])
+}
