@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +20,7 @@ import (
 // (VZARR_TRIXIE_SCRIPT overrides the path) with `npm install @earthmover/icechunk@2.2.2`
 // done in /opt/icechunk-js inside it. It skips when either is missing, unless
 // VZARR_REQUIRE_TOOLS=1.
-func judge(t *testing.T) func(args ...string) []byte {
+func judge(t *testing.T) func(args ...string) ([]byte, error) {
 	t.Helper()
 	script := os.Getenv("VZARR_TRIXIE_SCRIPT")
 	if script == "" {
@@ -51,7 +52,7 @@ func judge(t *testing.T) func(args ...string) []byte {
 	dir := t.TempDir() // under /tmp, which scripts/trixie mounts
 	js := filepath.Join(dir, "judge.cjs")
 	require.NoError(t, os.WriteFile(js, src, 0o644))
-	return func(args ...string) []byte {
+	return func(args ...string) ([]byte, error) {
 		t.Helper()
 		cmd := exec.Command(abs, append([]string{"run", "node", js}, args...)...)
 		cmd.Dir = dir
@@ -59,9 +60,19 @@ func judge(t *testing.T) func(args ...string) []byte {
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
-		require.NoError(t, err, "judge %v: %s", args, stderr.String())
-		return out
+		if err != nil {
+			return out, fmt.Errorf("judge %v: %w: %s", args, err, stderr.String())
+		}
+		return out, nil
 	}
+}
+
+// mustJudge runs the judge and requires success.
+func mustJudge(t *testing.T, run func(args ...string) ([]byte, error), args ...string) []byte {
+	t.Helper()
+	out, err := run(args...)
+	require.NoError(t, err)
+	return out
 }
 
 type judgeReport struct {
@@ -96,7 +107,7 @@ func TestOfficialLibraryReadsOurRepo(t *testing.T) {
 	prefix := "file://" + srcDir + "/"
 
 	st := DirStorage{Root: filepath.Join(base, "repo")}
-	repo, err := Create(ctx, st)
+	repo, err := Create(ctx, st, RepoConfig{VirtualChunkContainers: []VirtualChunkContainer{{URLPrefix: prefix, Store: StoreLocalFilesystem}}})
 	require.NoError(t, err)
 	s, err := repo.NewSession(ctx, "main")
 	require.NoError(t, err)
@@ -116,7 +127,7 @@ func TestOfficialLibraryReadsOurRepo(t *testing.T) {
 	require.NoError(t, repo.CreateTag(ctx, "v1", snap))
 
 	var rep judgeReport
-	out := run("read", st.Root, prefix, "with-config")
+	out := mustJudge(t, run, "read", st.Root, prefix) // the container comes from the config we stored
 	require.NoError(t, json.Unmarshal(out, &rep), "%s", out)
 	assert.Equal(t, []string{"main"}, rep.Branches)
 	assert.Equal(t, []string{"v1"}, rep.Tags)
@@ -129,6 +140,26 @@ func TestOfficialLibraryReadsOurRepo(t *testing.T) {
 	assert.JSONEq(t, string(arrayJSON), string(keys["x/zarr.json"]))
 	assert.Len(t, keys, 4)
 	t.Logf("official library: %d keys of main at %s", len(keys), rep.Refs["main"])
+
+	// Without the container in the stored config, the official library refuses
+	// the virtual chunk: the config we write is what authorises the prefix.
+	bare := DirStorage{Root: filepath.Join(base, "bare")}
+	repo, err = Create(ctx, bare, RepoConfig{})
+	require.NoError(t, err)
+	s, err = repo.NewSession(ctx, "main")
+	require.NoError(t, err)
+	require.NoError(t, s.AddGroup("/", rootJSON))
+	require.NoError(t, s.AddArray("/x", arrayJSON, []DimShape{{Length: 4, NumChunks: 2}}, []string{"x"}))
+	require.NoError(t, s.SetChunk("/x", ChunkRef{Index: []uint32{0}, Location: prefix + "data.bin", Offset: 2, Length: 4}))
+	_, err = s.Commit(ctx, "no container")
+	require.NoError(t, err)
+	_, err = run("read", bare.Root, prefix)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "virtual chunk container")
+	out = mustJudge(t, run, "read", bare.Root, prefix, "with-config")
+	var bareRep judgeReport
+	require.NoError(t, json.Unmarshal(out, &bareRep))
+	assert.Equal(t, source[2:6], decodeKeys(t, bareRep)["x/c/0"])
 }
 
 // TestWeReadOfficialRepo: a repo written by the official library (with its
@@ -145,7 +176,7 @@ func TestWeReadOfficialRepo(t *testing.T) {
 	prefix := "file://" + base + "/"
 	repoDir := filepath.Join(base, "repo")
 	var wrote struct{ Snapshot string }
-	require.NoError(t, json.Unmarshal(run("write", repoDir, prefix, srcPath), &wrote))
+	require.NoError(t, json.Unmarshal(mustJudge(t, run, "write", repoDir, prefix, srcPath), &wrote))
 
 	repo, err := Open(ctx, DirStorage{Root: repoDir})
 	require.NoError(t, err)
@@ -185,7 +216,7 @@ func TestWeReadOfficialRepo(t *testing.T) {
 	ours, err := s.Commit(ctx, "appended by vzarr")
 	require.NoError(t, err)
 	var rep judgeReport
-	out := run("read", repoDir, prefix)
+	out := mustJudge(t, run, "read", repoDir, prefix)
 	require.NoError(t, json.Unmarshal(out, &rep), "%s", out)
 	assert.Equal(t, ours.String(), rep.Refs["main"])
 	assert.Equal(t, wrote.Snapshot, rep.Refs["v1"], "the tag still points at their commit")

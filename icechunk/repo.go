@@ -5,26 +5,68 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// VirtualChunkContainer authorises virtual chunk locations under URLPrefix, read
-// with the given store (StoreLocalFilesystem, or an object store type later).
+// StoreKind names the object store of a virtual chunk container, as the
+// reference implementation's ObjectStoreConfig variants are named in its config.
+type StoreKind string
+
+// The store kinds vzarr writes.
+const (
+	StoreLocalFilesystem StoreKind = "local_file_system" // file:// locations
+	StoreAzure           StoreKind = "azure"             // az:// / abfs:// locations
+)
+
+// VirtualChunkContainer declares where virtual chunks may live: every location
+// under URLPrefix is read with the given store. A local-filesystem container's
+// root is the path of its file:// prefix; Options are the Azure settings
+// ("account", ...). Readers must still authorise each container.
 type VirtualChunkContainer struct {
 	URLPrefix string
-	Store     string
+	Store     StoreKind
+	Options   map[string]string
 }
 
-// StoreLocalFilesystem is the store type of a container of file:// locations.
-const StoreLocalFilesystem = "local_filesystem"
-
-// RepoConfig is the repository configuration vzarr intends to store. It is not
-// serialised yet (see the package comment).
+// RepoConfig is the repository configuration stored in the repo info file.
 type RepoConfig struct {
 	VirtualChunkContainers []VirtualChunkContainer
+}
+
+// encode returns the FlexBuffers config, nil when there is nothing to store.
+func (c RepoConfig) encode() ([]byte, error) {
+	if len(c.VirtualChunkContainers) == 0 {
+		return nil, nil
+	}
+	vccs := flexMap{}
+	for _, v := range c.VirtualChunkContainers {
+		var store flexValue
+		switch v.Store {
+		case StoreLocalFilesystem:
+			u, err := url.Parse(v.URLPrefix)
+			if err != nil || u.Scheme != "file" || u.Path == "" {
+				return nil, fmt.Errorf("%w: local container prefix %q is not a file:// URL", ErrInvalidArgument, v.URLPrefix)
+			}
+			store = u.Path
+		case StoreAzure:
+			opts := flexMap{}
+			for k, o := range v.Options {
+				opts[k] = o
+			}
+			store = opts
+		default:
+			return nil, fmt.Errorf("%w: store kind %q", ErrInvalidArgument, v.Store)
+		}
+		if !strings.HasSuffix(v.URLPrefix, "/") {
+			return nil, fmt.Errorf("%w: container prefix %q must end with /", ErrInvalidArgument, v.URLPrefix)
+		}
+		vccs[v.URLPrefix] = flexMap{"name": nil, "url_prefix": v.URLPrefix, "store": flexMap{string(v.Store): store}}
+	}
+	return encodeFlex(flexMap{"virtual_chunk_containers": vccs}), nil
 }
 
 // Repo is an open repository: its storage and the repo info last read.
@@ -40,9 +82,13 @@ type Repo struct {
 const MaxCommitRetries = 10
 
 // Create initialises an empty repository: the initial snapshot, its transaction
-// log, and the repo info file with branch main (created only if absent, so of two
-// concurrent creators exactly one wins; the other gets ErrConflict).
-func Create(ctx context.Context, st Storage) (*Repo, error) {
+// log, and the repo info file with branch main and cfg (created only if absent,
+// so of two concurrent creators exactly one wins; the other gets ErrConflict).
+func Create(ctx context.Context, st Storage, cfg RepoConfig) (*Repo, error) {
+	config, err := cfg.encode()
+	if err != nil {
+		return nil, err
+	}
 	now := time.Now().UTC()
 	snap := &Snapshot{ID: InitialSnapshotID, FlushedAt: now, Message: "Repository initialized"}
 	if err := putMeta(ctx, st, SnapshotPath(snap.ID), FileSnapshot, EncodeSnapshot(snap)); err != nil {
@@ -58,6 +104,7 @@ func Create(ctx context.Context, st Storage) (*Repo, error) {
 		Snapshots:   []SnapshotInfo{{ID: snap.ID, FlushedAt: now, Message: snap.Message}},
 		StatusSetAt: now,
 		Updates:     []Update{{Kind: UpdateRepoInitialized, At: now}},
+		Config:      config,
 	}
 	payload, err := EncodeRepoInfo(info)
 	if err != nil {

@@ -72,9 +72,9 @@ func TestDirStorageRace(t *testing.T) {
 func TestRepoWriteRead(t *testing.T) {
 	ctx := context.Background()
 	st := DirStorage{Root: t.TempDir()}
-	repo, err := Create(ctx, st)
+	repo, err := Create(ctx, st, RepoConfig{})
 	require.NoError(t, err)
-	_, err = Create(ctx, st)
+	_, err = Create(ctx, st, RepoConfig{})
 	require.ErrorIs(t, err, ErrConflict, "a second create loses")
 
 	s, err := repo.NewSession(ctx, "main")
@@ -161,4 +161,21 @@ func TestRepoWriteRead(t *testing.T) {
 	// The stale session (based on first) cannot move main any more.
 	_, err = s.Commit(ctx, "stale")
 	assert.True(t, errors.Is(err, ErrConflict), "got %v", err)
+}
+
+func TestRepoConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		vcc  VirtualChunkContainer
+	}{
+		{"not file url", VirtualChunkContainer{URLPrefix: "az://c/", Store: StoreLocalFilesystem}},
+		{"no trailing slash", VirtualChunkContainer{URLPrefix: "file:///data", Store: StoreLocalFilesystem}},
+		{"unknown store", VirtualChunkContainer{URLPrefix: "s3://b/", Store: "s3"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Create(context.Background(), DirStorage{Root: t.TempDir()}, RepoConfig{VirtualChunkContainers: []VirtualChunkContainer{tt.vcc}})
+			assert.ErrorIs(t, err, ErrInvalidArgument)
+		})
+	}
 }
