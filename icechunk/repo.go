@@ -1,6 +1,7 @@
 package icechunk
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -293,8 +294,15 @@ func covers(ext [][2]uint32, idx []uint32) bool {
 	return true
 }
 
+// DefaultMaxRefsPerManifest is the manifest split size a new Session uses.
+const DefaultMaxRefsPerManifest = 1_000_000
+
 // Session accumulates changes on top of a branch's head snapshot.
 type Session struct {
+	// MaxRefsPerManifest splits the chunk refs a commit writes into manifests of
+	// at most this many refs (see packManifests); 0 or less means no limit.
+	MaxRefsPerManifest int
+
 	repo    *Repo
 	branch  string
 	base    *Snapshot
@@ -314,7 +322,7 @@ func (r *Repo) NewSession(ctx context.Context, branch string) (*Session, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{repo: r, branch: branch, base: base, nodes: map[string]*Node{},
+	s := &Session{MaxRefsPerManifest: DefaultMaxRefsPerManifest, repo: r, branch: branch, base: base, nodes: map[string]*Node{},
 		newNode: map[NodeID]bool{}, updated: map[NodeID]bool{}, chunks: map[NodeID]map[string]ChunkRef{}}
 	for i := range base.Nodes {
 		n := base.Nodes[i]
@@ -428,7 +436,7 @@ func (s *Session) Commit(ctx context.Context, message string) (ObjectID, error) 
 	tl := &TransactionLog{ID: snapID}
 	files := append([]ManifestFileInfo(nil), s.base.ManifestFiles...)
 	if len(s.chunks) > 0 {
-		man := &Manifest{ID: NewObjectID()}
+		var arrays []ArrayManifest
 		for id, changed := range s.chunks {
 			n := byID[id]
 			merged := map[string]ChunkRef{}
@@ -441,33 +449,25 @@ func (s *Session) Commit(ctx context.Context, message string) (ObjectID, error) 
 					merged[fmt.Sprint(c.Index)] = c
 				}
 			}
-			var ac ArrayChunks
-			ac.Node = id
+			ac := ArrayChunks{Node: id}
 			for k, c := range changed {
 				merged[k] = c
 				ac.Chunks = append(ac.Chunks, c.Index)
 			}
 			tl.UpdatedChunks = append(tl.UpdatedChunks, ac)
-			refs := slices.Collect(maps.Values(merged))
-			man.Arrays = append(man.Arrays, ArrayManifest{Node: id, Refs: refs})
-			ext := make([][2]uint32, len(n.Array.Shape))
-			for d := range ext {
-				ext[d] = [2]uint32{^uint32(0), 0}
-			}
-			for _, c := range refs {
-				for d, i := range c.Index {
-					ext[d][0] = min(ext[d][0], i)
-					ext[d][1] = max(ext[d][1], i+1)
-				}
-			}
-			n.Array.Manifests = []ManifestRef{{ID: man.ID, Extents: ext}}
+			arrays = append(arrays, ArrayManifest{Node: id, Refs: slices.Collect(maps.Values(merged))})
 		}
-		payload := EncodeManifest(man)
-		blob := EncodeFile(FileManifest, payload)
-		if _, err := r.st.Put(ctx, ManifestPath(man.ID), blob, PutCondition{IfNoneMatch: true}); err != nil {
-			return ObjectID{}, err
+		mans, refs := packManifests(arrays, s.MaxRefsPerManifest)
+		for id := range s.chunks {
+			byID[id].Array.Manifests = refs[id]
 		}
-		files = append(files, ManifestFileInfo{ID: man.ID, SizeBytes: uint64(len(blob)), NumChunkRefs: uint32(man.NumRefs())})
+		for _, man := range mans {
+			blob := EncodeFile(FileManifest, EncodeManifest(man))
+			if _, err := r.st.Put(ctx, ManifestPath(man.ID), blob, PutCondition{IfNoneMatch: true}); err != nil {
+				return ObjectID{}, err
+			}
+			files = append(files, ManifestFileInfo{ID: man.ID, SizeBytes: uint64(len(blob)), NumChunkRefs: uint32(man.NumRefs())})
+		}
 	}
 
 	snap := &Snapshot{ID: snapID, FlushedAt: now, Message: message}
@@ -600,4 +600,68 @@ func (r *Repo) update(ctx context.Context, change func(*RepoInfo, time.Time) err
 // list first.
 func backupStamp(t time.Time) int64 {
 	return time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli() - t.UnixMilli()
+}
+
+// packManifests distributes the arrays' refs over manifests of at most maxRefs refs
+// and returns the manifests and, per array, the manifest refs with their extents.
+// Arrays are taken in node-id order and each array's refs in index order; a
+// manifest is cut only between runs of refs sharing their first index, so every
+// manifest covers a contiguous range of the first dimension and the extents of
+// one array never overlap. A single run larger than maxRefs gets a manifest of its own.
+func packManifests(arrays []ArrayManifest, maxRefs int) ([]*Manifest, map[NodeID][]ManifestRef) {
+	slices.SortFunc(arrays, func(a, b ArrayManifest) int { return bytes.Compare(a.Node[:], b.Node[:]) })
+	var mans []*Manifest
+	refs := map[NodeID][]ManifestRef{}
+	cur := &Manifest{ID: NewObjectID()}
+	count := 0
+	flush := func() {
+		if count == 0 {
+			return
+		}
+		for _, a := range cur.Arrays {
+			refs[a.Node] = append(refs[a.Node], ManifestRef{ID: cur.ID, Extents: extents(a.Refs)})
+		}
+		mans = append(mans, cur)
+		cur, count = &Manifest{ID: NewObjectID()}, 0
+	}
+	for _, a := range arrays {
+		slices.SortFunc(a.Refs, func(x, y ChunkRef) int { return slices.Compare(x.Index, y.Index) })
+		for start := 0; start < len(a.Refs); {
+			end := start + 1
+			for end < len(a.Refs) && len(a.Refs[end].Index) > 0 && a.Refs[end].Index[0] == a.Refs[start].Index[0] {
+				end++
+			}
+			run := a.Refs[start:end]
+			if maxRefs > 0 && count > 0 && count+len(run) > maxRefs {
+				flush()
+			}
+			if k := len(cur.Arrays); k > 0 && cur.Arrays[k-1].Node == a.Node {
+				cur.Arrays[k-1].Refs = append(cur.Arrays[k-1].Refs, run...)
+			} else {
+				cur.Arrays = append(cur.Arrays, ArrayManifest{Node: a.Node, Refs: slices.Clone(run)})
+			}
+			count += len(run)
+			start = end
+		}
+	}
+	flush()
+	return mans, refs
+}
+
+// extents is the bounding box of the refs' indexes, [from, to) per dimension.
+func extents(refs []ChunkRef) [][2]uint32 {
+	if len(refs) == 0 {
+		return nil
+	}
+	ext := make([][2]uint32, len(refs[0].Index))
+	for d := range ext {
+		ext[d] = [2]uint32{^uint32(0), 0}
+	}
+	for _, c := range refs {
+		for d, i := range c.Index {
+			ext[d][0] = min(ext[d][0], i)
+			ext[d][1] = max(ext[d][1], i+1)
+		}
+	}
+	return ext
 }

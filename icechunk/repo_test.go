@@ -179,3 +179,55 @@ func TestRepoConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestPackManifests(t *testing.T) {
+	grid := func(node byte, rows, cols uint32) ArrayManifest {
+		a := ArrayManifest{Node: NodeID{node}}
+		for i := rows; i > 0; i-- { // reversed: packManifests sorts
+			for j := uint32(0); j < cols; j++ {
+				a.Refs = append(a.Refs, ChunkRef{Index: []uint32{i - 1, j}, Inline: []byte{byte(i), byte(j)}})
+			}
+		}
+		return a
+	}
+	tests := []struct {
+		name      string
+		arrays    []ArrayManifest
+		max       int
+		manifests int
+		extents   map[byte][][][2]uint32 // node -> its manifest refs' extents
+	}{
+		{"no limit", []ArrayManifest{grid(1, 3, 2), grid(2, 1, 1)}, 0, 1,
+			map[byte][][][2]uint32{1: {{{0, 3}, {0, 2}}}, 2: {{{0, 1}, {0, 1}}}}},
+		{"rows of two", []ArrayManifest{grid(1, 3, 2)}, 2, 3,
+			map[byte][][][2]uint32{1: {{{0, 1}, {0, 2}}, {{1, 2}, {0, 2}}, {{2, 3}, {0, 2}}}}},
+		{"two rows fit in five", []ArrayManifest{grid(1, 3, 2)}, 5, 2,
+			map[byte][][][2]uint32{1: {{{0, 2}, {0, 2}}, {{2, 3}, {0, 2}}}}},
+		{"row larger than limit stays whole", []ArrayManifest{grid(1, 2, 3)}, 2, 2,
+			map[byte][][][2]uint32{1: {{{0, 1}, {0, 3}}, {{1, 2}, {0, 3}}}}},
+		{"arrays share a manifest", []ArrayManifest{grid(2, 1, 2), grid(1, 1, 1)}, 3, 1,
+			map[byte][][][2]uint32{1: {{{0, 1}, {0, 1}}}, 2: {{{0, 1}, {0, 2}}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			total := 0
+			for _, a := range tt.arrays {
+				total += len(a.Refs)
+			}
+			mans, refs := packManifests(tt.arrays, tt.max)
+			require.Len(t, mans, tt.manifests)
+			got := 0
+			for _, m := range mans {
+				got += m.NumRefs()
+			}
+			assert.Equal(t, total, got, "every ref lands in exactly one manifest")
+			for node, want := range tt.extents {
+				var ext [][][2]uint32
+				for _, r := range refs[NodeID{node}] {
+					ext = append(ext, r.Extents)
+				}
+				assert.Equal(t, want, ext, "node %d", node)
+			}
+		})
+	}
+}
