@@ -220,32 +220,30 @@ func (t fbTable) table(slot int) (fbTable, bool, error) {
 	return sub, true, sub.check()
 }
 
-// objectID reads an ObjectId12 struct field; required fields report ErrCorrupt when absent.
-func (t fbTable) objectID(slot int, what string) (ObjectID, error) {
-	var id ObjectID
-	b, err := t.structBytes(slot, 12)
+// idInto copies a fixed-size id struct field into dst; required fields report
+// ErrCorrupt when absent.
+func (t fbTable) idInto(slot int, dst []byte, what string) error {
+	b, err := t.structBytes(slot, len(dst))
 	if err != nil {
-		return id, err
+		return err
 	}
 	if b == nil {
-		return id, corruptf("%s missing", what)
+		return corruptf("%s missing", what)
 	}
-	copy(id[:], b)
-	return id, nil
+	copy(dst, b)
+	return nil
 }
 
-// nodeID reads an ObjectId8 struct field.
+// objectID reads a required ObjectId12 struct field.
+func (t fbTable) objectID(slot int, what string) (ObjectID, error) {
+	var id ObjectID
+	return id, t.idInto(slot, id[:], what)
+}
+
+// nodeID reads a required ObjectId8 struct field.
 func (t fbTable) nodeID(slot int, what string) (NodeID, error) {
 	var id NodeID
-	b, err := t.structBytes(slot, 8)
-	if err != nil {
-		return id, err
-	}
-	if b == nil {
-		return id, corruptf("%s missing", what)
-	}
-	copy(id[:], b)
-	return id, nil
+	return id, t.idInto(slot, id[:], what)
 }
 
 // --- writing helpers ---

@@ -165,13 +165,19 @@ func (r *Repo) Ref(name string) (ObjectID, error) {
 	return ObjectID{}, fmt.Errorf("%w: %q", ErrNoRef, name)
 }
 
-// Snapshot reads the snapshot file with the given id.
-func (r *Repo) Snapshot(ctx context.Context, id ObjectID) (*Snapshot, error) {
-	b, _, err := r.st.Get(ctx, SnapshotPath(id))
+// readMeta reads a metadata file and returns its decompressed payload.
+func (r *Repo) readMeta(ctx context.Context, path string, typ FileType) ([]byte, error) {
+	b, _, err := r.st.Get(ctx, path)
 	if err != nil {
 		return nil, err
 	}
-	payload, _, err := DecodeFile(FileSnapshot, b)
+	payload, _, err := DecodeFile(typ, b)
+	return payload, err
+}
+
+// Snapshot reads the snapshot file with the given id.
+func (r *Repo) Snapshot(ctx context.Context, id ObjectID) (*Snapshot, error) {
+	payload, err := r.readMeta(ctx, SnapshotPath(id), FileSnapshot)
 	if err != nil {
 		return nil, err
 	}
@@ -180,11 +186,7 @@ func (r *Repo) Snapshot(ctx context.Context, id ObjectID) (*Snapshot, error) {
 
 // Manifest reads the manifest file with the given id.
 func (r *Repo) Manifest(ctx context.Context, id ObjectID) (*Manifest, error) {
-	b, _, err := r.st.Get(ctx, ManifestPath(id))
-	if err != nil {
-		return nil, err
-	}
-	payload, _, err := DecodeFile(FileManifest, b)
+	payload, err := r.readMeta(ctx, ManifestPath(id), FileManifest)
 	if err != nil {
 		return nil, err
 	}
@@ -193,11 +195,7 @@ func (r *Repo) Manifest(ctx context.Context, id ObjectID) (*Manifest, error) {
 
 // TransactionLog reads the transaction log of the snapshot with the given id.
 func (r *Repo) TransactionLog(ctx context.Context, id ObjectID) (*TransactionLog, error) {
-	b, _, err := r.st.Get(ctx, TransactionLogPath(id))
-	if err != nil {
-		return nil, err
-	}
-	payload, _, err := DecodeFile(FileTransactionLog, b)
+	payload, err := r.readMeta(ctx, TransactionLogPath(id), FileTransactionLog)
 	if err != nil {
 		return nil, err
 	}
