@@ -2,6 +2,7 @@ package icechunk
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 	"time"
 
@@ -235,5 +236,42 @@ func TestDecodeHostile(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestSortByIndex(t *testing.T) {
+	tests := []struct {
+		name string
+		in   [][]uint32
+		want [][]uint32
+	}{
+		{"sorted", [][]uint32{{0, 1}, {0, 2}}, [][]uint32{{0, 1}, {0, 2}}},
+		{"reversed", [][]uint32{{2, 0}, {1, 5}, {1, 0}, {0, 9}}, [][]uint32{{0, 9}, {1, 0}, {1, 5}, {2, 0}}},
+		{"big values", [][]uint32{{1 << 31}, {255}, {256}}, [][]uint32{{255}, {256}, {1 << 31}}},
+		{"mixed rank", [][]uint32{{1}, {0, 5}, {}}, [][]uint32{{}, {0, 5}, {1}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sortByIndex(tt.in, func(c *[]uint32) []uint32 { return *c })
+			assert.Equal(t, tt.want, tt.in)
+		})
+	}
+}
+
+// TestSortByIndexRandom compares the radix sort with a comparison sort.
+func TestSortByIndexRandom(t *testing.T) {
+	for _, rank := range []int{1, 2, 3} {
+		in := make([][]uint32, 5000)
+		for i := range in {
+			in[i] = make([]uint32, rank)
+			id := NewObjectID() // random bytes
+			for d := range in[i] {
+				in[i][d] = uint32(id[4*d])<<24 | uint32(id[4*d+1])<<8 | uint32(id[4*d+2])%7
+			}
+		}
+		want := slices.Clone(in)
+		slices.SortFunc(want, slices.Compare)
+		sortByIndex(in, func(c *[]uint32) []uint32 { return *c })
+		assert.Equal(t, want, in, "rank %d", rank)
 	}
 }

@@ -51,7 +51,7 @@ const (
 func sortManifest(m *Manifest) {
 	slices.SortFunc(m.Arrays, func(a, b ArrayManifest) int { return bytes.Compare(a.Node[:], b.Node[:]) })
 	for _, a := range m.Arrays {
-		slices.SortFunc(a.Refs, func(x, y ChunkRef) int { return slices.Compare(x.Index, y.Index) })
+		sortByIndex(a.Refs, func(r *ChunkRef) []uint32 { return r.Index })
 	}
 }
 
@@ -70,7 +70,7 @@ func EncodeManifest(m *Manifest) []byte {
 				inline = b.CreateByteVector(r.Inline)
 			}
 			if r.Location != "" {
-				loc = b.CreateString(r.Location)
+				loc = b.CreateSharedString(r.Location) // one copy per source file
 			}
 			if r.ChecksumETag != "" {
 				etag = b.CreateString(r.ChecksumETag)

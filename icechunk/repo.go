@@ -413,7 +413,7 @@ func (s *Session) SetChunk(path string, ref ChunkRef) error {
 		m = map[string]ChunkRef{}
 		s.chunks[n.ID] = m
 	}
-	m[fmt.Sprint(ref.Index)] = ref
+	m[sortKey(ref.Index)] = ref
 	return nil
 }
 
@@ -437,23 +437,25 @@ func (s *Session) Commit(ctx context.Context, message string) (ObjectID, error) 
 		var arrays []ArrayManifest
 		for id, changed := range s.chunks {
 			n := byID[id]
-			merged := map[string]ChunkRef{}
-			if !s.newNode[id] {
+			ac := ArrayChunks{Node: id, Chunks: make([][]uint32, 0, len(changed))}
+			refs := make([]ChunkRef, 0, len(changed))
+			for _, c := range changed {
+				ac.Chunks = append(ac.Chunks, c.Index)
+				refs = append(refs, c)
+			}
+			if !s.newNode[id] { // keep the refs of the previous snapshot that were not replaced
 				old, err := r.ArrayRefs(ctx, n)
 				if err != nil {
 					return ObjectID{}, err
 				}
 				for _, c := range old {
-					merged[fmt.Sprint(c.Index)] = c
+					if _, ok := changed[sortKey(c.Index)]; !ok {
+						refs = append(refs, c)
+					}
 				}
 			}
-			ac := ArrayChunks{Node: id}
-			for k, c := range changed {
-				merged[k] = c
-				ac.Chunks = append(ac.Chunks, c.Index)
-			}
 			tl.UpdatedChunks = append(tl.UpdatedChunks, ac)
-			arrays = append(arrays, ArrayManifest{Node: id, Refs: slices.Collect(maps.Values(merged))})
+			arrays = append(arrays, ArrayManifest{Node: id, Refs: refs})
 		}
 		mans, refs := packManifests(arrays, s.MaxRefsPerManifest)
 		for id := range s.chunks {
@@ -623,7 +625,7 @@ func packManifests(arrays []ArrayManifest, maxRefs int) ([]*Manifest, map[NodeID
 		cur, count = &Manifest{ID: NewObjectID()}, 0
 	}
 	for _, a := range arrays {
-		slices.SortFunc(a.Refs, func(x, y ChunkRef) int { return slices.Compare(x.Index, y.Index) })
+		sortByIndex(a.Refs, func(r *ChunkRef) []uint32 { return r.Index })
 		for start := 0; start < len(a.Refs); {
 			end := start + 1
 			for end < len(a.Refs) && len(a.Refs[end].Index) > 0 && a.Refs[end].Index[0] == a.Refs[start].Index[0] {

@@ -44,7 +44,7 @@ func EncodeTransactionLog(t *TransactionLog) []byte {
 	b := flatbuffers.NewBuilder(1024)
 	chunks := make([]flatbuffers.UOffsetT, len(t.UpdatedChunks))
 	for i, ac := range t.UpdatedChunks {
-		slices.SortFunc(ac.Chunks, slices.Compare)
+		sortByIndex(ac.Chunks, func(c *[]uint32) []uint32 { return *c })
 		cs := make([]flatbuffers.UOffsetT, len(ac.Chunks))
 		for j, c := range ac.Chunks {
 			v := u32Vector(b, c)
