@@ -275,3 +275,18 @@ func TestSortByIndexRandom(t *testing.T) {
 		assert.Equal(t, want, in, "rank %d", rank)
 	}
 }
+
+func TestLastModifiedChecksum(t *testing.T) {
+	tests := []struct {
+		name string
+		in   time.Time
+		want uint32
+	}{
+		{"whole second", time.Unix(1_700_000_000, 0), 1_700_000_000},
+		{"rounded up", time.Unix(1_700_000_000, 1), 1_700_000_001},
+		{"just below", time.Unix(1_700_000_000, 999_999_999), 1_700_000_001},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { assert.Equal(t, tt.want, LastModifiedChecksum(tt.in)) })
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -76,16 +77,22 @@ func mustJudge(t *testing.T, run func(args ...string) ([]byte, error), args ...s
 }
 
 type judgeReport struct {
-	Branches []string           `json:"branches"`
-	Tags     []string           `json:"tags"`
-	Refs     map[string]string  `json:"refs"`
-	Keys     map[string]*string `json:"keys"`
+	Branches []string                      `json:"branches"`
+	Tags     []string                      `json:"tags"`
+	Refs     map[string]string             `json:"refs"`
+	Keys     map[string]*string            `json:"keys"`
+	TagKeys  map[string]map[string]*string `json:"tagKeys"`
 }
 
 func decodeKeys(t *testing.T, r judgeReport) map[string][]byte {
 	t.Helper()
+	return decodeKeyMap(t, r.Keys)
+}
+
+func decodeKeyMap(t *testing.T, m map[string]*string) map[string][]byte {
+	t.Helper()
 	out := map[string][]byte{}
-	for k, v := range r.Keys {
+	for k, v := range m {
 		require.NotNil(t, v, "key %s has no value", k)
 		b, err := base64.StdEncoding.DecodeString(*v)
 		require.NoError(t, err)
@@ -103,7 +110,11 @@ func TestOfficialLibraryReadsOurRepo(t *testing.T) {
 	srcDir := filepath.Join(base, "src")
 	require.NoError(t, os.MkdirAll(srcDir, 0o755))
 	source := []byte{0xde, 0xad, 1, 0, 2, 0, 0xbe, 0xef}
-	require.NoError(t, os.WriteFile(filepath.Join(srcDir, "data.bin"), source, 0o644))
+	dataPath := filepath.Join(srcDir, "data.bin")
+	require.NoError(t, os.WriteFile(dataPath, source, 0o644))
+	fi, err := os.Stat(dataPath)
+	require.NoError(t, err)
+	mtime := LastModifiedChecksum(fi.ModTime())
 	prefix := "file://" + srcDir + "/"
 
 	st := DirStorage{Root: filepath.Join(base, "repo")}
@@ -120,26 +131,44 @@ func TestOfficialLibraryReadsOurRepo(t *testing.T) {
 	inline := []byte{3, 0, 4, 0}
 	require.NoError(t, s.AddGroup("/", rootJSON))
 	require.NoError(t, s.AddArray("/x", arrayJSON, []DimShape{{Length: 4, NumChunks: 2}}, []string{"x"}))
-	require.NoError(t, s.SetChunk("/x", ChunkRef{Index: []uint32{0}, Location: prefix + "data.bin", Offset: 2, Length: 4}))
+	require.NoError(t, s.SetChunk("/x", ChunkRef{Index: []uint32{0}, Location: prefix + "data.bin", Offset: 2, Length: 4, ChecksumLastModified: mtime}))
 	require.NoError(t, s.SetChunk("/x", ChunkRef{Index: []uint32{1}, Inline: inline}))
 	snap, err := s.Commit(ctx, "written by vzarr")
 	require.NoError(t, err)
 	require.NoError(t, repo.CreateTag(ctx, "v1", snap))
+	// A second commit on main; the tag keeps the first version.
+	s, err = repo.NewSession(ctx, "main")
+	require.NoError(t, err)
+	inline2 := []byte{5, 0, 6, 0}
+	require.NoError(t, s.SetChunk("/x", ChunkRef{Index: []uint32{1}, Inline: inline2}))
+	snap2, err := s.Commit(ctx, "second")
+	require.NoError(t, err)
 
 	var rep judgeReport
 	out := mustJudge(t, run, "read", st.Root, prefix) // the container comes from the config we stored
 	require.NoError(t, json.Unmarshal(out, &rep), "%s", out)
 	assert.Equal(t, []string{"main"}, rep.Branches)
 	assert.Equal(t, []string{"v1"}, rep.Tags)
-	assert.Equal(t, snap.String(), rep.Refs["main"])
+	assert.Equal(t, snap2.String(), rep.Refs["main"])
 	assert.Equal(t, snap.String(), rep.Refs["v1"])
 	keys := decodeKeys(t, rep)
 	assert.Equal(t, source[2:6], keys["x/c/0"], "virtual chunk resolved by the official library")
-	assert.Equal(t, inline, keys["x/c/1"], "inline chunk")
+	assert.Equal(t, inline2, keys["x/c/1"], "inline chunk of the second commit")
 	assert.JSONEq(t, string(rootJSON), string(keys["zarr.json"]))
 	assert.JSONEq(t, string(arrayJSON), string(keys["x/zarr.json"]))
 	assert.Len(t, keys, 4)
-	t.Logf("official library: %d keys of main at %s", len(keys), rep.Refs["main"])
+	old := decodeKeyMap(t, rep.TagKeys["v1"])
+	assert.Equal(t, inline, old["x/c/1"], "time travel: the tag reads the first commit")
+	assert.Equal(t, source[2:6], old["x/c/0"])
+	t.Logf("official library: %d keys of main at %s, %d at v1", len(keys), rep.Refs["main"], len(old))
+
+	// The recorded last-modified is a checksum: once the source changes after it,
+	// the official library refuses the virtual chunk instead of reading new bytes.
+	later := fi.ModTime().Add(time.Hour)
+	require.NoError(t, os.Chtimes(dataPath, later, later))
+	_, err = run("read", st.Root, prefix)
+	require.Error(t, err, "a modified source must not be read silently")
+	assert.Contains(t, err.Error(), "checksum")
 
 	// Without the container in the stored config, the official library refuses
 	// the virtual chunk: the config we write is what authorises the prefix.

@@ -3,6 +3,7 @@ package icechunk
 import (
 	"bytes"
 	"slices"
+	"time"
 
 	flatbuffers "github.com/google/flatbuffers/go"
 )
@@ -178,4 +179,16 @@ func decodeChunkRef(t fbTable) (ChunkRef, error) {
 		r.Inline = bytes.Clone(r.Inline)
 	}
 	return r, nil
+}
+
+// LastModifiedChecksum converts a source's modification time to the
+// ChecksumLastModified of a virtual ref. The field holds whole seconds and a
+// reader refuses the chunk when the object was modified after it, so the time is
+// rounded up: a file modified at 12:00:00.4 is recorded as 12:00:01.
+func LastModifiedChecksum(t time.Time) uint32 {
+	s := t.Unix()
+	if t.Nanosecond() > 0 {
+		s++
+	}
+	return uint32(s)
 }

@@ -6,7 +6,7 @@
 //       (file:///...); with "with-config" the container is also passed in the
 //       open config (for repos whose stored config does not declare it). Prints
 //       JSON: branches, tags, the snapshot ids of main and of every tag, and for
-//       main every key with its bytes (base64).
+//       main and for every tag every key with its bytes (base64).
 //   node judge.cjs write REPO_DIR URL_PREFIX SOURCE_FILE
 //       create a repo with a group, an array with a virtual chunk (bytes 0..8 of
 //       SOURCE_FILE) and an inline chunk, commit to main, tag v1, print the ids.
@@ -27,15 +27,20 @@ async function read(dir, prefix, withConfig) {
   const storage = await Storage.newLocalFilesystem(dir);
   const config = withConfig ? { virtualChunkContainers: container(prefix) } : undefined;
   const repo = await Repository.open(storage, config, { [prefix]: null });
-  const out = { branches: (await repo.listBranches()).sort(), tags: (await repo.listTags()).sort(), refs: {}, keys: {} };
+  const out = { branches: (await repo.listBranches()).sort(), tags: (await repo.listTags()).sort(), refs: {}, keys: {}, tagKeys: {} };
   out.refs.main = await repo.lookupBranch('main');
   for (const t of out.tags) out.refs[t] = await repo.lookupTag(t);
-  const session = await repo.readonlySession({ branch: 'main' });
+  out.keys = await readAll(await repo.readonlySession({ branch: 'main' }));
+  for (const t of out.tags) out.tagKeys[t] = await readAll(await repo.readonlySession({ tag: t }));
+  return out;
+}
+
+async function readAll(session) {
   const store = session.store;
-  const keys = (await store.list()).sort();
-  for (const k of keys) {
+  const out = {};
+  for (const k of (await store.list()).sort()) {
     const v = await store.get(k);
-    out.keys[k] = v === null ? null : Buffer.from(v).toString('base64');
+    out[k] = v === null ? null : Buffer.from(v).toString('base64');
   }
   return out;
 }
