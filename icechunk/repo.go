@@ -307,7 +307,7 @@ type Session struct {
 	nodes   map[string]*Node
 	newNode map[NodeID]bool
 	updated map[NodeID]bool
-	chunks  map[NodeID]map[string]ChunkRef
+	chunks  map[NodeID][]ChunkRef // in the order set; the last ref for an index wins
 }
 
 // NewSession starts changes on branch.
@@ -321,7 +321,7 @@ func (r *Repo) NewSession(ctx context.Context, branch string) (*Session, error) 
 		return nil, err
 	}
 	s := &Session{MaxRefsPerManifest: DefaultMaxRefsPerManifest, repo: r, branch: branch, base: base, nodes: map[string]*Node{},
-		newNode: map[NodeID]bool{}, updated: map[NodeID]bool{}, chunks: map[NodeID]map[string]ChunkRef{}}
+		newNode: map[NodeID]bool{}, updated: map[NodeID]bool{}, chunks: map[NodeID][]ChunkRef{}}
 	for i := range base.Nodes {
 		n := base.Nodes[i]
 		s.nodes[n.Path] = &n
@@ -408,13 +408,43 @@ func (s *Session) SetChunk(path string, ref ChunkRef) error {
 	if kinds != 1 {
 		return fmt.Errorf("%w: a chunk ref must be exactly one of inline, native or virtual", ErrInvalidArgument)
 	}
-	m := s.chunks[n.ID]
-	if m == nil {
-		m = map[string]ChunkRef{}
-		s.chunks[n.ID] = m
-	}
-	m[sortKey(ref.Index)] = ref
+	s.chunks[n.ID] = append(s.chunks[n.ID], ref)
 	return nil
+}
+
+// lastPerIndex sorts refs by index (stably) and keeps the last ref of each index.
+func lastPerIndex(refs []ChunkRef) []ChunkRef {
+	sortByIndex(refs, func(r *ChunkRef) []uint32 { return r.Index })
+	out := refs[:0]
+	for i, r := range refs {
+		if i+1 < len(refs) && slices.Equal(r.Index, refs[i+1].Index) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// mergeRefs merges two index-sorted ref lists; on equal indexes the newer wins.
+func mergeRefs(old, newer []ChunkRef) []ChunkRef {
+	out := make([]ChunkRef, 0, len(old)+len(newer))
+	i, j := 0, 0
+	for i < len(old) && j < len(newer) {
+		switch c := slices.Compare(old[i].Index, newer[j].Index); {
+		case c < 0:
+			out = append(out, old[i])
+			i++
+		case c > 0:
+			out = append(out, newer[j])
+			j++
+		default:
+			out = append(out, newer[j])
+			i++
+			j++
+		}
+	}
+	out = append(out, old[i:]...)
+	return append(out, newer[j:]...)
 }
 
 // Commit writes the changed arrays' chunk refs to one new manifest, the new
@@ -435,26 +465,22 @@ func (s *Session) Commit(ctx context.Context, message string) (ObjectID, error) 
 	files := append([]ManifestFileInfo(nil), s.base.ManifestFiles...)
 	if len(s.chunks) > 0 {
 		var arrays []ArrayManifest
-		for id, changed := range s.chunks {
+		for id, set := range s.chunks {
 			n := byID[id]
-			ac := ArrayChunks{Node: id, Chunks: make([][]uint32, 0, len(changed))}
-			refs := make([]ChunkRef, 0, len(changed))
-			for _, c := range changed {
-				ac.Chunks = append(ac.Chunks, c.Index)
-				refs = append(refs, c)
+			refs := lastPerIndex(set)
+			s.chunks[id] = refs
+			ac := ArrayChunks{Node: id, Chunks: make([][]uint32, len(refs))}
+			for i, c := range refs {
+				ac.Chunks[i] = c.Index
 			}
+			tl.UpdatedChunks = append(tl.UpdatedChunks, ac)
 			if !s.newNode[id] { // keep the refs of the previous snapshot that were not replaced
 				old, err := r.ArrayRefs(ctx, n)
 				if err != nil {
 					return ObjectID{}, err
 				}
-				for _, c := range old {
-					if _, ok := changed[sortKey(c.Index)]; !ok {
-						refs = append(refs, c)
-					}
-				}
+				refs = mergeRefs(lastPerIndex(old), refs)
 			}
-			tl.UpdatedChunks = append(tl.UpdatedChunks, ac)
 			arrays = append(arrays, ArrayManifest{Node: id, Refs: refs})
 		}
 		mans, refs := packManifests(arrays, s.MaxRefsPerManifest)

@@ -231,3 +231,22 @@ func TestPackManifests(t *testing.T) {
 		})
 	}
 }
+
+func TestLastPerIndexAndMerge(t *testing.T) {
+	ref := func(i uint32, v byte) ChunkRef { return ChunkRef{Index: []uint32{i}, Inline: []byte{v}} }
+	tests := []struct {
+		name       string
+		old, newer []ChunkRef
+		want       []ChunkRef
+	}{
+		{"later set wins", nil, []ChunkRef{ref(1, 1), ref(0, 1), ref(1, 2), ref(1, 3)}, []ChunkRef{ref(0, 1), ref(1, 3)}},
+		{"new replaces old", []ChunkRef{ref(0, 1), ref(1, 1), ref(2, 1)}, []ChunkRef{ref(1, 9)}, []ChunkRef{ref(0, 1), ref(1, 9), ref(2, 1)}},
+		{"interleave", []ChunkRef{ref(0, 1), ref(2, 1)}, []ChunkRef{ref(3, 9), ref(1, 9)}, []ChunkRef{ref(0, 1), ref(1, 9), ref(2, 1), ref(3, 9)}},
+		{"only old", []ChunkRef{ref(0, 1)}, nil, []ChunkRef{ref(0, 1)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, mergeRefs(lastPerIndex(tt.old), lastPerIndex(tt.newer)))
+		})
+	}
+}

@@ -1,18 +1,6 @@
 package icechunk
 
-import (
-	"encoding/binary"
-	"slices"
-)
-
-// sortKey is a chunk index as big-endian bytes, a compact map key for an index.
-func sortKey(idx []uint32) string {
-	b := make([]byte, 4*len(idx))
-	for i, v := range idx {
-		binary.BigEndian.PutUint32(b[4*i:], v)
-	}
-	return string(b)
-}
+import "slices"
 
 // sortByIndex sorts items by their chunk index (lexicographic, as manifests and
 // transaction logs require). When all indexes have the same rank it uses an LSD
