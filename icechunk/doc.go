@@ -1,5 +1,6 @@
 // Package icechunk reads and writes repositories in the Icechunk storage format,
-// spec version 2.1 (on disk the spec version byte is 2, as for spec 2.0).
+// spec version 2.1 (on disk the spec version byte is 2, as for spec 2.0; 2.1 only
+// adds an optional field vzarr does not write).
 //
 // The package is the storage-format layer: object ids and their Crockford base32
 // names ([ObjectID], [NodeID]), the binary file header ([FileHeader]) with zstd
@@ -8,28 +9,60 @@
 // local-directory implementation ([DirStorage]) that gives create-if-absent and
 // compare-and-swap on the repo info file, a writer ([Create], [Repo.NewSession],
 // [Session.Commit], [Repo.CreateTag]) and a reader ([Repo.Snapshot],
-// [Snapshot.Nodes], [Repo.ResolveChunk]).
+// [Snapshot.Node], [Repo.ResolveChunk]).
+//
+// # Layout and files
+//
+// A repository is a directory (or object prefix) holding repo (the repo info
+// file, the only object ever replaced), snapshots/ID, manifests/ID,
+// transactions/ID (one per snapshot, same id), chunks/ID and overwritten/ (the
+// previous repo info files, named repo.<ms until 3000-01-01>.<random id>). Every
+// metadata file starts with a 39-byte header: the 12 UTF-8 bytes of "ICE🧊CHUNK",
+// a 24-byte space-padded implementation name, the spec version byte (2), the file
+// type (1 snapshot, 2 manifest, 4 transaction log, 6 repo info) and the
+// compression byte (1 zstd), then the zstd-compressed FlatBuffers payload (file
+// identifier "Ichk"). Object ids are 12 random bytes, node ids 8, rendered in
+// upper-case Crockford base32 without padding (20 and 13 characters); the first
+// snapshot of every repository has the fixed id 1CECHNKREP0F1RSTCMT0.
 //
 // # FlatBuffers: hand-written builders and accessors
 //
 // The schemas (icechunk-format/flatbuffers/*.fbs in earth-mover/icechunk, Apache-2.0)
 // were read for field order and types only; the builders and accessors here are
-// written by hand on top of github.com/google/flatbuffers/go. Reasons: no flatc
-// binary is available pinned in this environment (the Debian package would pin a
-// different flatc release than the module's v25.12.19 runtime, and generated Go
-// would add ~3,000 lines for a handful of tables), the subset we need is small
-// (about 20 tables, each a few slots), and the hand-written accessors go through one
-// bounds-checked reader (fbTable) so hostile input yields [ErrCorrupt] instead of a
-// panic. The vtable slot of every field is its declaration index in the schema
-// (unions take two slots: the type byte, then the value); the slot constants are
-// named after the schema fields so a reviewer can check them against the .fbs.
+// written by hand on top of github.com/google/flatbuffers/go. Reasons: the flatc
+// Debian ships here (flatbuffers-compiler 2.0.8 in Debian 12) is years older than
+// the module's v25.12.19 runtime, so generated code would need a second pinned
+// toolchain every developer and CI installs; the subset we need is small (about 20
+// tables of a few slots each); and hand-written accessors all go through one bounds-checked
+// reader (fbTable) so hostile input yields [ErrCorrupt] instead of a panic, which
+// generated Go code does not give. The vtable slot of a field is its declaration
+// index in the schema (a union takes two: the type byte, then the value); the
+// slot constants are named after the schema fields so a reviewer can check them
+// against the .fbs.
 //
-// # What is not implemented
+// The repository config inside the repo info file is FlexBuffers written with
+// Rust serde's layout (structs and maps as maps, None as null, an enum variant as a
+// one-entry map); vzarr writes only the virtual chunk containers ([RepoConfig])
+// and passes any other config through unchanged when it commits to a repository
+// another implementation created.
 //
-// Repo config (a FlexBuffers blob in the repo info file) is not written yet, so the
-// virtual chunk containers must be supplied by the reader's config at open time (the
-// official library merges the given config over the stored one); [RepoConfig] and
-// [VirtualChunkContainer] hold the intended values. Also missing: compressed virtual
-// locations, native chunk files, the overwritten/ backups of the repo info file,
-// snapshot metadata items, move operations, and expiration.
+// # Verified against the official library
+//
+// interop_test.go runs @earthmover/icechunk 2.2.2 (the Rust library as a Node
+// addon, in the Debian 13 chroot of scripts/trixie, installed with npm in
+// /opt/icechunk-js there): it opens repositories written here, lists every key
+// of main and of each tag and reads every chunk (virtual, inline, split
+// manifests), and it writes a repository that is read and committed to here and
+// then read back by it. The tests skip when the chroot or the package is
+// missing, unless VZARR_REQUIRE_TOOLS=1.
+//
+// # Not implemented yet
+//
+// Compressed virtual locations (dictionary-zstd; read returns ErrCorrupt, write
+// never uses them), native chunk files, deleting or moving nodes, branch
+// creation and reset, snapshot and repo metadata items, expiration and garbage
+// collection, rebase of a commit that lost the race to another commit on the
+// same branch (it fails with [ErrConflict]; a race with other updates, e.g. a
+// tag, is retried), an object-store [Storage] (blobio, Azure If-Match /
+// If-None-Match), and the ops-log size limit (all updates stay in one file).
 package icechunk
