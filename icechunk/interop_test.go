@@ -82,6 +82,18 @@ type judgeReport struct {
 	Refs     map[string]string             `json:"refs"`
 	Keys     map[string]*string            `json:"keys"`
 	TagKeys  map[string]map[string]*string `json:"tagKeys"`
+	Ancestry []struct {
+		ID       string  `json:"id"`
+		ParentID *string `json:"parentId"`
+		Message  string  `json:"message"`
+	} `json:"ancestry"`
+	Diff struct {
+		NewGroups     []string              `json:"newGroups"`
+		NewArrays     []string              `json:"newArrays"`
+		UpdatedGroups []string              `json:"updatedGroups"`
+		UpdatedArrays []string              `json:"updatedArrays"`
+		UpdatedChunks map[string][][]uint32 `json:"updatedChunks"`
+	} `json:"diff"`
 }
 
 func decodeKeys(t *testing.T, r judgeReport) map[string][]byte {
@@ -161,6 +173,23 @@ func TestOfficialLibraryReadsOurRepo(t *testing.T) {
 	assert.Equal(t, inline, old["x/c/1"], "time travel: the tag reads the first commit")
 	assert.Equal(t, source[2:6], old["x/c/0"])
 	t.Logf("official library: %d keys of main at %s, %d at v1", len(keys), rep.Refs["main"], len(old))
+
+	// History and diff: the official library follows our repo info and reads our
+	// transaction logs.
+	var ids, msgs []string
+	for _, a := range rep.Ancestry {
+		ids, msgs = append(ids, a.ID), append(msgs, a.Message)
+	}
+	assert.Equal(t, []string{snap2.String(), snap.String(), InitialSnapshotID.String()}, ids)
+	assert.Equal(t, []string{"second", "written by vzarr", "Repository initialized"}, msgs)
+	require.Len(t, rep.Ancestry, 3)
+	require.NotNil(t, rep.Ancestry[0].ParentID)
+	assert.Equal(t, snap.String(), *rep.Ancestry[0].ParentID)
+	assert.Nil(t, rep.Ancestry[2].ParentID)
+	assert.Equal(t, []string{"/"}, rep.Diff.NewGroups)
+	assert.Equal(t, []string{"/x"}, rep.Diff.NewArrays)
+	assert.Empty(t, rep.Diff.UpdatedArrays)
+	assert.Equal(t, map[string][][]uint32{"/x": {{0}, {1}}}, rep.Diff.UpdatedChunks)
 
 	// The recorded last-modified is a checksum: once the source changes after it,
 	// the official library refuses the virtual chunk instead of reading new bytes.

@@ -6,7 +6,9 @@
 //       (file:///...); with "with-config" the container is also passed in the
 //       open config (for repos whose stored config does not declare it). Prints
 //       JSON: branches, tags, the snapshot ids of main and of every tag, and for
-//       main and for every tag every key with its bytes (base64).
+//       main and for every tag every key with its bytes (base64); the ancestry
+//       of main (id, parent, message) and the diff from the first snapshot to
+//       main (which the library computes from the transaction logs).
 //   node judge.cjs write REPO_DIR URL_PREFIX SOURCE_FILE
 //       create a repo with a group, an array with a virtual chunk (bytes 0..8 of
 //       SOURCE_FILE) and an inline chunk, commit to main, tag v1, print the ids.
@@ -32,6 +34,18 @@ async function read(dir, prefix, withConfig) {
   for (const t of out.tags) out.refs[t] = await repo.lookupTag(t);
   out.keys = await readAll(await repo.readonlySession({ branch: 'main' }));
   for (const t of out.tags) out.tagKeys[t] = await readAll(await repo.readonlySession({ tag: t }));
+  const ancestry = await repo.ancestry({ branch: 'main' });
+  out.ancestry = ancestry.map((s) => ({ id: s.id, parentId: s.parentId || null, message: s.message }));
+  const first = ancestry[ancestry.length - 1].id;
+  const d = await repo.diff({ fromSnapshotId: first, toBranch: 'main' });
+  const chunks = {};
+  const uc = d.updatedChunks instanceof Map ? Object.fromEntries(d.updatedChunks) : d.updatedChunks;
+  for (const [k, v] of Object.entries(uc || {})) chunks[k] = Array.from(v).map((c) => Array.from(c));
+  out.diff = {
+    newGroups: [...d.newGroups].sort(), newArrays: [...d.newArrays].sort(),
+    updatedGroups: [...d.updatedGroups].sort(), updatedArrays: [...d.updatedArrays].sort(),
+    updatedChunks: chunks,
+  };
   return out;
 }
 
