@@ -250,3 +250,66 @@ func TestLastPerIndexAndMerge(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentWriters: writers with their own Repo handles race on one
+// repository. Commits to the same branch from the same base: exactly one wins,
+// the others fail with ErrConflict. Tags created meanwhile are retried on the
+// new head and all land.
+func TestConcurrentWriters(t *testing.T) {
+	ctx := context.Background()
+	st := DirStorage{Root: t.TempDir()}
+	repo, err := Create(ctx, st, RepoConfig{})
+	require.NoError(t, err)
+	s, err := repo.NewSession(ctx, "main")
+	require.NoError(t, err)
+	require.NoError(t, s.AddGroup("/", []byte(`{}`)))
+	base, err := s.Commit(ctx, "base")
+	require.NoError(t, err)
+
+	const writers = 4
+	sessions := make([]*Session, writers)
+	taggers := make([]*Repo, writers)
+	for i := range sessions {
+		r, err := Open(ctx, st)
+		require.NoError(t, err)
+		sessions[i], err = r.NewSession(ctx, "main")
+		require.NoError(t, err)
+		require.NoError(t, sessions[i].AddGroup("/g", []byte{'{', byte('0' + i), '}'}))
+		taggers[i], err = Open(ctx, st)
+		require.NoError(t, err)
+	}
+	var wg sync.WaitGroup
+	commitErrs := make([]error, writers)
+	tagErrs := make([]error, writers)
+	for i := 0; i < writers; i++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			_, commitErrs[i] = sessions[i].Commit(ctx, "racer")
+		}()
+		go func() {
+			defer wg.Done()
+			tagErrs[i] = taggers[i].CreateTag(ctx, "t"+string(rune('a'+i)), base)
+		}()
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range commitErrs {
+		if err == nil {
+			wins++
+		} else {
+			assert.ErrorIs(t, err, ErrConflict)
+		}
+	}
+	assert.Equal(t, 1, wins, "exactly one commit on main wins")
+	final, err := Open(ctx, st)
+	require.NoError(t, err)
+	for i, err := range tagErrs {
+		if err == nil {
+			assert.Contains(t, final.Info().Tags, "t"+string(rune('a'+i)))
+		} else {
+			assert.ErrorIs(t, err, ErrConflict, "a tagger only gives up after MaxCommitRetries lost races")
+		}
+	}
+	assert.Len(t, final.Info().Snapshots, 3, "initial, base and the one winner")
+}
