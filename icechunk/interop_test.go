@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greensight/vzarr/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -28,10 +29,7 @@ func judge(t *testing.T) func(args ...string) ([]byte, error) {
 		script = filepath.Join("..", "scripts", "trixie")
 	}
 	missing := func(why string) {
-		if os.Getenv("VZARR_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("official Icechunk library unavailable: %s", why)
-		}
-		t.Skipf("official Icechunk library unavailable: %s", why)
+		testenv.SkipOrFail(t, "official Icechunk library unavailable: %s", why)
 	}
 	abs, err := filepath.Abs(script)
 	if err != nil {
