@@ -49,8 +49,8 @@
 // # Verified against the official library
 //
 // interop_test.go runs @earthmover/icechunk 2.2.2 (the Rust library as a Node
-// addon, in the Debian 13 chroot of scripts/trixie, installed with npm in
-// /opt/icechunk-js there): it opens repositories written here, lists every key
+// addon, in the Debian 13 chroot of scripts/trixie, installed in /opt/icechunk-js
+// there by testdata/install-judge.sh): it opens repositories written here, lists every key
 // of main and of each tag and reads every chunk (virtual, inline, split
 // manifests), and it writes a repository that is read and committed to here and
 // then read back by it. The tests skip when the chroot or the package is

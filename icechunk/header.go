@@ -11,8 +11,10 @@ import (
 // Magic is the 12-byte UTF-8 string every Icechunk metadata file starts with.
 var Magic = []byte("ICE\U0001F9CACHUNK")
 
-// ImplementationName is written in the 24-byte implementation field of the header.
-const ImplementationName = "vzarr-icechunk-0.1"
+// ImplementationName is written in the 24-byte implementation field of the
+// header; readers take the part before the first '-' as the application name
+// and the rest as its version (the reference implementation writes "ic-2.2.2").
+const ImplementationName = "vzarr-0.1"
 
 // HeaderLen is the size of the binary header: magic, implementation name, spec
 // version, file type and compression bytes.
