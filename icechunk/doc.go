@@ -52,14 +52,16 @@
 // addon, in the Debian 13 chroot of scripts/trixie, installed in /opt/icechunk-js
 // there by testdata/install-judge.sh): it opens repositories written here, lists every key
 // of main and of each tag and reads every chunk (virtual, inline, split
-// manifests), and it writes a repository that is read and committed to here and
-// then read back by it. The tests skip when the chroot or the package is
+// manifests, history, diff, a last-modified checksum that must refuse a changed
+// source), and it writes repositories (one with compressed locations) that are
+// read and committed to here and then read back by it. The tests skip when the chroot or the package is
 // missing, unless VZARR_REQUIRE_TOOLS=1.
 //
 // # Not implemented yet
 //
-// Compressed virtual locations (dictionary-zstd; read returns ErrCorrupt, write
-// never uses them), native chunk files, deleting or moving nodes, branch
+// Writing compressed virtual locations (the official library compresses them with
+// a trained zstd dictionary once a manifest has 1,000 virtual refs; they are read
+// here, and written plain, which the format allows), native chunk files, deleting or moving nodes, branch
 // creation and reset, snapshot and repo metadata items, expiration and garbage
 // collection, rebase of a commit that lost the race to another commit on the
 // same branch (it fails with [ErrConflict]; a race with other updates, e.g. a

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	flatbuffers "github.com/google/flatbuffers/go"
 )
 
@@ -45,7 +47,8 @@ func (m *Manifest) NumRefs() int {
 const (
 	crIndex, crInline, crOffset, crLength, crChunkID, crLocation, crETag, crLastModified = 0, 1, 2, 3, 4, 5, 6, 7
 	amNodeID, amRefs                                                                     = 0, 1
-	mfID, mfArrays, mfCompressionAlgorithm                                               = 0, 1, 3
+	crCompressedLocation                                                                 = 8
+	mfID, mfArrays, mfLocationDictionary, mfCompressionAlgorithm                         = 0, 1, 2, 3
 )
 
 // sortManifest orders arrays by node id and refs by index, as the spec requires.
@@ -103,8 +106,52 @@ func EncodeManifest(m *Manifest) []byte {
 	return finish(b, b.EndObject())
 }
 
-// DecodeManifest parses a manifest payload. Compressed locations are reported as
-// ErrCorrupt (not supported yet).
+// maxLocationLen bounds a decompressed virtual location, as the reference
+// implementation does.
+const maxLocationLen = 1024
+
+// locationDecoder decompresses the dictionary-compressed virtual locations of
+// one manifest (compression_algorithm 1); nil when the manifest has none.
+type locationDecoder struct{ dec *zstd.Decoder }
+
+func newLocationDecoder(root fbTable) (*locationDecoder, error) {
+	alg, err := root.u8(mfCompressionAlgorithm, 1)
+	if err != nil || alg != 1 {
+		return nil, err
+	}
+	dict, err := root.bytesField(mfLocationDictionary)
+	if err != nil || dict == nil {
+		return nil, err
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderDicts(dict), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<20))
+	if err != nil {
+		return nil, corruptf("location dictionary: %v", err)
+	}
+	return &locationDecoder{dec: dec}, nil
+}
+
+func (l *locationDecoder) decode(b []byte) (string, error) {
+	if l == nil {
+		return "", corruptf("compressed virtual location without a dictionary")
+	}
+	out, err := l.dec.DecodeAll(b, make([]byte, 0, 128))
+	if err != nil {
+		return "", corruptf("compressed virtual location: %v", err)
+	}
+	if len(out) > maxLocationLen {
+		return "", corruptf("virtual location of %d bytes", len(out))
+	}
+	return string(out), nil
+}
+
+func (l *locationDecoder) close() {
+	if l != nil {
+		l.dec.Close()
+	}
+}
+
+// DecodeManifest parses a manifest payload, decompressing dictionary-compressed
+// virtual locations.
 func DecodeManifest(buf []byte) (*Manifest, error) {
 	root, err := rootTable(buf)
 	if err != nil {
@@ -114,6 +161,11 @@ func DecodeManifest(buf []byte) (*Manifest, error) {
 	if m.ID, err = root.objectID(mfID, "manifest id"); err != nil {
 		return nil, err
 	}
+	locs, err := newLocationDecoder(root)
+	if err != nil {
+		return nil, err
+	}
+	defer locs.close()
 	arrays, err := root.tables(mfArrays)
 	if err != nil {
 		return nil, err
@@ -129,7 +181,7 @@ func DecodeManifest(buf []byte) (*Manifest, error) {
 		}
 		a.Refs = make([]ChunkRef, len(refs))
 		for i, rt := range refs {
-			if a.Refs[i], err = decodeChunkRef(rt); err != nil {
+			if a.Refs[i], err = decodeChunkRef(rt, locs); err != nil {
 				return nil, err
 			}
 		}
@@ -138,7 +190,7 @@ func DecodeManifest(buf []byte) (*Manifest, error) {
 	return m, nil
 }
 
-func decodeChunkRef(t fbTable) (ChunkRef, error) {
+func decodeChunkRef(t fbTable, locs *locationDecoder) (ChunkRef, error) {
 	var r ChunkRef
 	var err error
 	if r.Index, err = t.u32s(crIndex); err != nil {
@@ -170,10 +222,12 @@ func decodeChunkRef(t fbTable) (ChunkRef, error) {
 	if r.ChecksumLastModified, err = t.u32(crLastModified, 0); err != nil {
 		return r, err
 	}
-	if cl, err := t.bytesField(8); err != nil {
+	if cl, err := t.bytesField(crCompressedLocation); err != nil {
 		return r, err
 	} else if cl != nil && r.Location == "" {
-		return r, corruptf("compressed virtual chunk locations are not supported")
+		if r.Location, err = locs.decode(cl); err != nil {
+			return r, err
+		}
 	}
 	if r.Inline != nil {
 		r.Inline = bytes.Clone(r.Inline)

@@ -12,6 +12,10 @@
 //   node judge.cjs write REPO_DIR URL_PREFIX SOURCE_FILE
 //       create a repo with a group, an array with a virtual chunk (bytes 0..8 of
 //       SOURCE_FILE) and an inline chunk, commit to main, tag v1, print the ids.
+//   node judge.cjs write-many REPO_DIR URL_PREFIX SOURCE_FILE N
+//       create a repo whose array /v has N one-byte virtual chunks, chunk i at
+//       byte i of SOURCE_FILE (enough refs for the library to compress the
+//       locations of its manifest), commit to main, print the snapshot id.
 //
 // ICECHUNK_JS_DIR names the directory whose node_modules holds the package.
 'use strict';
@@ -81,8 +85,30 @@ async function write(dir, prefix, source) {
   return { snapshot: snap };
 }
 
+async function writeMany(dir, prefix, source, n) {
+  const storage = await Storage.newLocalFilesystem(dir);
+  const repo = await Repository.create(storage, { virtualChunkContainers: container(prefix) }, undefined, { [prefix]: null });
+  const session = await repo.writableSession('main');
+  const store = session.store;
+  await store.set('zarr.json', Buffer.from(JSON.stringify({ zarr_format: 3, node_type: 'group', attributes: {} })));
+  await store.set('v/zarr.json', Buffer.from(JSON.stringify({
+    zarr_format: 3, node_type: 'array', shape: [n], data_type: 'uint8',
+    chunk_grid: { name: 'regular', configuration: { chunk_shape: [1] } },
+    chunk_key_encoding: { name: 'default', configuration: { separator: '/' } },
+    fill_value: 0, codecs: [{ name: 'bytes' }], attributes: {},
+  })));
+  const url = new URL(source, 'file://').href;
+  const chunks = [];
+  for (let i = 0; i < n; i++) chunks.push({ index: [i], location: url, offset: i, length: 1 });
+  await store.setVirtualRefs('v', chunks, true);
+  return { snapshot: await session.commit('many virtual refs') };
+}
+
 (async () => {
-  const [mode, dir, prefix, arg] = process.argv.slice(2);
-  const out = mode === 'write' ? await write(dir, prefix, arg) : await read(dir, prefix, arg === 'with-config');
+  const [mode, dir, prefix, arg, n] = process.argv.slice(2);
+  let out;
+  if (mode === 'write') out = await write(dir, prefix, arg);
+  else if (mode === 'write-many') out = await writeMany(dir, prefix, arg, Number(n));
+  else out = await read(dir, prefix, arg === 'with-config');
   process.stdout.write(JSON.stringify(out) + '\n');
 })().catch((e) => { console.error(e && e.stack ? e.stack : String(e)); process.exit(1); });
