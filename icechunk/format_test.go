@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	flatbuffers "github.com/google/flatbuffers/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -288,5 +289,48 @@ func TestLastModifiedChecksum(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { assert.Equal(t, tt.want, LastModifiedChecksum(tt.in)) })
+	}
+}
+
+// compressedManifest builds a one-ref manifest whose location is "compressed"
+// (the bytes given) with the given dictionary, as the official library lays it out.
+func compressedManifest(loc, dict []byte) []byte {
+	b := flatbuffers.NewBuilder(256)
+	idx := u32Vector(b, []uint32{0})
+	cl := b.CreateByteVector(loc)
+	b.StartObject(10)
+	b.PrependUOffsetTSlot(crIndex, idx, 0)
+	b.PrependUOffsetTSlot(crCompressedLocation, cl, 0)
+	b.PrependUint64Slot(crLength, 1, 0)
+	ref := b.EndObject()
+	refs := offsetVector(b, []flatbuffers.UOffsetT{ref})
+	b.StartObject(3)
+	b.PrependStructSlot(amNodeID, prependID(b, []byte{1, 2, 3, 4, 5, 6, 7, 8}), 0)
+	b.PrependUOffsetTSlot(amRefs, refs, 0)
+	arr := offsetVector(b, []flatbuffers.UOffsetT{b.EndObject()})
+	var d flatbuffers.UOffsetT
+	if dict != nil {
+		d = b.CreateByteVector(dict)
+	}
+	b.StartObject(5)
+	b.PrependStructSlot(mfID, prependID(b, make([]byte, 12)), 0)
+	b.PrependUOffsetTSlot(mfArrays, arr, 0)
+	b.PrependUOffsetTSlot(mfLocationDictionary, d, 0)
+	return finish(b, b.EndObject())
+}
+
+func TestDecodeCompressedLocationErrors(t *testing.T) {
+	tests := []struct {
+		name      string
+		loc, dict []byte
+	}{
+		{"no dictionary", []byte{1, 2, 3}, nil},
+		{"garbage dictionary", []byte{1, 2, 3}, []byte("not a zstd dictionary")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := DecodeManifest(compressedManifest(tt.loc, tt.dict))
+			assert.ErrorIs(t, err, ErrCorrupt)
+		})
 	}
 }

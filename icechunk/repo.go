@@ -70,7 +70,9 @@ func (c RepoConfig) encode() ([]byte, error) {
 	return encodeFlex(flexMap{"virtual_chunk_containers": vccs}), nil
 }
 
-// Repo is an open repository: its storage and the repo info last read.
+// Repo is an open repository: its storage and the repo info last read. A Repo
+// and its Sessions are not safe for concurrent use; concurrent writers each open
+// their own and the conditional writes on the repo info decide between them.
 type Repo struct {
 	st      Storage
 	info    *RepoInfo
