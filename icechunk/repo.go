@@ -326,6 +326,10 @@ func (r *Repo) NewSession(ctx context.Context, branch string) (*Session, error) 
 		newNode: map[NodeID]bool{}, updated: map[NodeID]bool{}, chunks: map[NodeID][]ChunkRef{}}
 	for i := range base.Nodes {
 		n := base.Nodes[i]
+		if n.Array != nil { // the session edits its own copy, never the base snapshot
+			a := *n.Array
+			n.Array = &a
+		}
 		s.nodes[n.Path] = &n
 	}
 	return s, nil
