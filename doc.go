@@ -32,6 +32,10 @@
 //   - refread: reads Zarr arrays through references, in Go; Verify checks
 //     references against their source file.
 //   - combine: concatenation of many references along one dimension.
+//   - icechunk: the Icechunk (spec 2.1) storage format: ids, headers,
+//     snapshots, manifests, transaction logs, the repo info file with
+//     conditional updates, a writer and a reader, checked against the
+//     official library.
 //   - limits: the bounds every reader checks numbers from files and
 //     references against before allocating (error_type limit_exceeded).
 //   - stac and catalog: STAC items and the Asset/Release store.

@@ -1,0 +1,70 @@
+// Package icechunk reads and writes repositories in the Icechunk storage format,
+// spec version 2.1 (on disk the spec version byte is 2, as for spec 2.0; 2.1 only
+// adds an optional field vzarr does not write).
+//
+// The package is the storage-format layer: object ids and their Crockford base32
+// names ([ObjectID], [NodeID]), the binary file header ([FileHeader]) with zstd
+// compression, the FlatBuffers payloads of the four metadata files (repo info,
+// snapshot, manifest, transaction log), a small [Storage] interface with a
+// local-directory implementation ([DirStorage]) that gives create-if-absent and
+// compare-and-swap on the repo info file, a writer ([Create], [Repo.NewSession],
+// [Session.Commit], [Repo.CreateTag]) and a reader ([Repo.Snapshot],
+// [Snapshot.Node], [Repo.ResolveChunk]).
+//
+// # Layout and files
+//
+// A repository is a directory (or object prefix) holding repo (the repo info
+// file, the only object ever replaced), snapshots/ID, manifests/ID,
+// transactions/ID (one per snapshot, same id), chunks/ID and overwritten/ (the
+// previous repo info files, named repo.<ms until 3000-01-01>.<random id>). Every
+// metadata file starts with a 39-byte header: the 12 UTF-8 bytes of "ICE🧊CHUNK",
+// a 24-byte space-padded implementation name, the spec version byte (2), the file
+// type (1 snapshot, 2 manifest, 4 transaction log, 6 repo info) and the
+// compression byte (1 zstd), then the zstd-compressed FlatBuffers payload (file
+// identifier "Ichk"). Object ids are 12 random bytes, node ids 8, rendered in
+// upper-case Crockford base32 without padding (20 and 13 characters); the first
+// snapshot of every repository has the fixed id 1CECHNKREP0F1RSTCMT0.
+//
+// # FlatBuffers: hand-written builders and accessors
+//
+// The schemas (icechunk-format/flatbuffers/*.fbs in earth-mover/icechunk, Apache-2.0)
+// were read for field order and types only; the builders and accessors here are
+// written by hand on top of github.com/google/flatbuffers/go. Reasons: the flatc
+// Debian ships here (flatbuffers-compiler 2.0.8 in Debian 12) is years older than
+// the module's v25.12.19 runtime, so generated code would need a second pinned
+// toolchain every developer and CI installs; the subset we need is small (about 20
+// tables of a few slots each); and hand-written accessors all go through one bounds-checked
+// reader (fbTable) so hostile input yields [ErrCorrupt] instead of a panic, which
+// generated Go code does not give. The vtable slot of a field is its declaration
+// index in the schema (a union takes two: the type byte, then the value); the
+// slot constants are named after the schema fields so a reviewer can check them
+// against the .fbs.
+//
+// The repository config inside the repo info file is FlexBuffers written with
+// Rust serde's layout (structs and maps as maps, None as null, an enum variant as a
+// one-entry map); vzarr writes only the virtual chunk containers ([RepoConfig])
+// and passes any other config through unchanged when it commits to a repository
+// another implementation created.
+//
+// # Verified against the official library
+//
+// interop_test.go runs @earthmover/icechunk 2.2.2 (the Rust library as a Node
+// addon, in the Debian 13 chroot of scripts/trixie, installed in /opt/icechunk-js
+// there by testdata/install-judge.sh): it opens repositories written here, lists every key
+// of main and of each tag and reads every chunk (virtual, inline, split
+// manifests, history, diff, a last-modified checksum that must refuse a changed
+// source), and it writes repositories (one with compressed locations) that are
+// read and committed to here and then read back by it. The tests skip when the chroot or the package is
+// missing, unless VZARR_REQUIRE_TOOLS=1.
+//
+// # Not implemented yet
+//
+// Writing compressed virtual locations (the official library compresses them with
+// a trained zstd dictionary once a manifest has 1,000 virtual refs; they are read
+// here, and written plain, which the format allows), native chunk files, deleting or moving nodes, branch
+// creation and reset, snapshot and repo metadata items, expiration and garbage
+// collection, rebase of a commit that lost the race to another commit on the
+// same branch (it fails with [ErrConflict]; a race with other updates, e.g. a
+// tag, is retried), an object-store [Storage] (blobio, Azure If-Match /
+// If-None-Match), and the ops-log size limit (all updates stay in one file).
+package icechunk

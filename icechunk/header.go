@@ -1,0 +1,136 @@
+package icechunk
+
+import (
+	"bytes"
+	"fmt"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Magic is the 12-byte UTF-8 string every Icechunk metadata file starts with.
+var Magic = []byte("ICE\U0001F9CACHUNK")
+
+// ImplementationName is written in the 24-byte implementation field of the
+// header; readers take the part before the first '-' as the application name
+// and the rest as its version (the reference implementation writes "ic-2.2.2").
+const ImplementationName = "vzarr-0.1"
+
+// HeaderLen is the size of the binary header: magic, implementation name, spec
+// version, file type and compression bytes.
+const HeaderLen = 12 + 24 + 1 + 1 + 1
+
+// SpecVersion is the on-disk spec version byte; spec 2.1 writes 2.
+const SpecVersion = 2
+
+// FileType is the header's file type byte.
+type FileType uint8
+
+// The file types of the spec (3 = attributes and 5 = chunk exist in the reference
+// implementation but are not metadata files of spec 2).
+const (
+	FileSnapshot       FileType = 1
+	FileManifest       FileType = 2
+	FileTransactionLog FileType = 4
+	FileRepoInfo       FileType = 6
+)
+
+// Compression is the header's compression byte.
+type Compression uint8
+
+// The compression algorithms of the spec.
+const (
+	CompressionNone Compression = 0
+	CompressionZstd Compression = 1
+)
+
+// FileHeader is the decoded binary header of a metadata file.
+type FileHeader struct {
+	Implementation string // trimmed of trailing spaces and NULs
+	SpecVersion    uint8
+	Type           FileType
+	Compression    Compression
+}
+
+var (
+	zencOnce sync.Once
+	zenc     *zstd.Encoder
+	zdec     *zstd.Decoder
+)
+
+func zstdCodecs() (*zstd.Encoder, *zstd.Decoder) {
+	zencOnce.Do(func() {
+		zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault))
+		zdec, _ = zstd.NewReader(nil, zstd.WithDecoderMaxMemory(1<<31))
+	})
+	return zenc, zdec
+}
+
+// EncodeFile prepends the header for typ to payload, zstd-compressed.
+func EncodeFile(typ FileType, payload []byte) []byte {
+	enc, _ := zstdCodecs()
+	out := make([]byte, HeaderLen, HeaderLen+len(payload)/2+64)
+	copy(out, Magic)
+	name := out[12:36]
+	for i := range name {
+		name[i] = ' '
+	}
+	copy(name, ImplementationName)
+	out[36] = SpecVersion
+	out[37] = byte(typ)
+	out[38] = byte(CompressionZstd)
+	return enc.EncodeAll(payload, out)
+}
+
+// ParseHeader decodes the first HeaderLen bytes of a metadata file.
+func ParseHeader(b []byte) (FileHeader, error) {
+	if len(b) < HeaderLen {
+		return FileHeader{}, fmt.Errorf("%w: %d bytes, want at least %d", ErrHeader, len(b), HeaderLen)
+	}
+	if !bytes.Equal(b[:12], Magic) {
+		return FileHeader{}, fmt.Errorf("%w: bad magic bytes", ErrHeader)
+	}
+	h := FileHeader{
+		Implementation: string(bytes.TrimRight(b[12:36], " \x00")),
+		SpecVersion:    b[36],
+		Type:           FileType(b[37]),
+		Compression:    Compression(b[38]),
+	}
+	if h.SpecVersion != 1 && h.SpecVersion != 2 {
+		return h, fmt.Errorf("%w: spec version %d", ErrHeader, h.SpecVersion)
+	}
+	switch h.Type {
+	case FileSnapshot, FileManifest, FileTransactionLog, FileRepoInfo:
+	default:
+		return h, fmt.Errorf("%w: file type %d", ErrHeader, h.Type)
+	}
+	if h.Compression != CompressionNone && h.Compression != CompressionZstd {
+		return h, fmt.Errorf("%w: compression %d", ErrHeader, h.Compression)
+	}
+	return h, nil
+}
+
+// DecodeFile checks the header of a metadata file against want and returns the
+// decompressed FlatBuffers payload.
+func DecodeFile(want FileType, b []byte) ([]byte, FileHeader, error) {
+	h, err := ParseHeader(b)
+	if err != nil {
+		return nil, h, err
+	}
+	if h.Type != want {
+		return nil, h, fmt.Errorf("%w: file type %d, want %d", ErrHeader, h.Type, want)
+	}
+	if h.SpecVersion != SpecVersion {
+		return nil, h, fmt.Errorf("%w: spec version %d is not supported", ErrHeader, h.SpecVersion)
+	}
+	body := b[HeaderLen:]
+	if h.Compression == CompressionNone {
+		return body, h, nil
+	}
+	_, dec := zstdCodecs()
+	out, err := dec.DecodeAll(body, nil)
+	if err != nil {
+		return nil, h, fmt.Errorf("%w: zstd: %w", ErrCorrupt, err)
+	}
+	return out, h, nil
+}

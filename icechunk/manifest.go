@@ -1,0 +1,248 @@
+package icechunk
+
+import (
+	"bytes"
+	"slices"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	flatbuffers "github.com/google/flatbuffers/go"
+)
+
+// ChunkRef is one chunk reference of a manifest. Exactly one kind is set: Inline
+// (non-nil Inline), native (non-nil ChunkID) or virtual (Location non-empty).
+type ChunkRef struct {
+	Index                []uint32  // chunk grid coordinates
+	Inline               []byte    // inline chunk bytes
+	ChunkID              *ObjectID // native chunk file
+	Location             string    // virtual: absolute URL of the containing object
+	Offset, Length       uint64    // native and virtual byte range
+	ChecksumETag         string    // virtual: expected ETag of the object
+	ChecksumLastModified uint32    // virtual: expected last-modified, Unix seconds
+}
+
+// ArrayManifest holds the chunk references of one array.
+type ArrayManifest struct {
+	Node NodeID
+	Refs []ChunkRef
+}
+
+// Manifest is a chunk manifest file.
+type Manifest struct {
+	ID     ObjectID
+	Arrays []ArrayManifest
+}
+
+// NumRefs is the total number of chunk references.
+func (m *Manifest) NumRefs() int {
+	n := 0
+	for _, a := range m.Arrays {
+		n += len(a.Refs)
+	}
+	return n
+}
+
+// Schema slots (declaration order in manifest.fbs).
+const (
+	crIndex, crInline, crOffset, crLength, crChunkID, crLocation, crETag, crLastModified = 0, 1, 2, 3, 4, 5, 6, 7
+	amNodeID, amRefs                                                                     = 0, 1
+	crCompressedLocation                                                                 = 8
+	mfID, mfArrays, mfLocationDictionary, mfCompressionAlgorithm                         = 0, 1, 2, 3
+)
+
+// sortManifest orders arrays by node id and refs by index, as the spec requires.
+func sortManifest(m *Manifest) {
+	slices.SortFunc(m.Arrays, func(a, b ArrayManifest) int { return bytes.Compare(a.Node[:], b.Node[:]) })
+	for _, a := range m.Arrays {
+		sortByIndex(a.Refs, func(r *ChunkRef) []uint32 { return r.Index })
+	}
+}
+
+// EncodeManifest sorts m in place and returns its FlatBuffers payload. Locations are
+// written uncompressed (compression_algorithm 0).
+func EncodeManifest(m *Manifest) []byte {
+	sortManifest(m)
+	b := flatbuffers.NewBuilder(1024 + 64*m.NumRefs())
+	arrays := make([]flatbuffers.UOffsetT, len(m.Arrays))
+	for i, a := range m.Arrays {
+		refs := make([]flatbuffers.UOffsetT, len(a.Refs))
+		for j, r := range a.Refs {
+			idx := u32Vector(b, r.Index)
+			var inline, loc, etag flatbuffers.UOffsetT
+			if r.Inline != nil {
+				inline = b.CreateByteVector(r.Inline)
+			}
+			if r.Location != "" {
+				loc = b.CreateSharedString(r.Location) // one copy per source file
+			}
+			if r.ChecksumETag != "" {
+				etag = b.CreateString(r.ChecksumETag)
+			}
+			b.StartObject(10)
+			b.PrependUint64Slot(crOffset, r.Offset, 0)
+			b.PrependUint64Slot(crLength, r.Length, 0)
+			b.PrependUOffsetTSlot(crIndex, idx, 0)
+			b.PrependUOffsetTSlot(crInline, inline, 0)
+			if r.ChunkID != nil {
+				b.PrependStructSlot(crChunkID, prependID(b, r.ChunkID[:]), 0)
+			}
+			b.PrependUOffsetTSlot(crLocation, loc, 0)
+			b.PrependUOffsetTSlot(crETag, etag, 0)
+			b.PrependUint32Slot(crLastModified, r.ChecksumLastModified, 0)
+			refs[j] = b.EndObject()
+		}
+		rv := offsetVector(b, refs)
+		b.StartObject(3)
+		b.PrependStructSlot(amNodeID, prependID(b, a.Node[:]), 0)
+		b.PrependUOffsetTSlot(amRefs, rv, 0)
+		arrays[i] = b.EndObject()
+	}
+	av := offsetVector(b, arrays)
+	b.StartObject(5)
+	b.PrependStructSlot(mfID, prependID(b, m.ID[:]), 0)
+	b.PrependUOffsetTSlot(mfArrays, av, 0)
+	b.PrependUint8Slot(mfCompressionAlgorithm, 0, 1)
+	return finish(b, b.EndObject())
+}
+
+// maxLocationLen bounds a decompressed virtual location, as the reference
+// implementation does.
+const maxLocationLen = 1024
+
+// locationDecoder decompresses the dictionary-compressed virtual locations of
+// one manifest (compression_algorithm 1); nil when the manifest has none.
+type locationDecoder struct{ dec *zstd.Decoder }
+
+func newLocationDecoder(root fbTable) (*locationDecoder, error) {
+	alg, err := root.u8(mfCompressionAlgorithm, 1)
+	if err != nil || alg != 1 {
+		return nil, err
+	}
+	dict, err := root.bytesField(mfLocationDictionary)
+	if err != nil || dict == nil {
+		return nil, err
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderDicts(dict), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<20))
+	if err != nil {
+		return nil, corruptf("location dictionary: %v", err)
+	}
+	return &locationDecoder{dec: dec}, nil
+}
+
+func (l *locationDecoder) decode(b []byte) (string, error) {
+	if l == nil {
+		return "", corruptf("compressed virtual location without a dictionary")
+	}
+	out, err := l.dec.DecodeAll(b, make([]byte, 0, 128))
+	if err != nil {
+		return "", corruptf("compressed virtual location: %v", err)
+	}
+	if len(out) > maxLocationLen {
+		return "", corruptf("virtual location of %d bytes", len(out))
+	}
+	return string(out), nil
+}
+
+func (l *locationDecoder) close() {
+	if l != nil {
+		l.dec.Close()
+	}
+}
+
+// DecodeManifest parses a manifest payload, decompressing dictionary-compressed
+// virtual locations.
+func DecodeManifest(buf []byte) (*Manifest, error) {
+	root, err := rootTable(buf)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manifest{}
+	if m.ID, err = root.objectID(mfID, "manifest id"); err != nil {
+		return nil, err
+	}
+	locs, err := newLocationDecoder(root)
+	if err != nil {
+		return nil, err
+	}
+	defer locs.close()
+	arrays, err := root.tables(mfArrays)
+	if err != nil {
+		return nil, err
+	}
+	for _, at := range arrays {
+		var a ArrayManifest
+		if a.Node, err = at.nodeID(amNodeID, "array manifest node id"); err != nil {
+			return nil, err
+		}
+		refs, err := at.tables(amRefs)
+		if err != nil {
+			return nil, err
+		}
+		a.Refs = make([]ChunkRef, len(refs))
+		for i, rt := range refs {
+			if a.Refs[i], err = decodeChunkRef(rt, locs); err != nil {
+				return nil, err
+			}
+		}
+		m.Arrays = append(m.Arrays, a)
+	}
+	return m, nil
+}
+
+func decodeChunkRef(t fbTable, locs *locationDecoder) (ChunkRef, error) {
+	var r ChunkRef
+	var err error
+	if r.Index, err = t.u32s(crIndex); err != nil {
+		return r, err
+	}
+	if r.Inline, err = t.bytesField(crInline); err != nil {
+		return r, err
+	}
+	if r.Offset, err = t.u64(crOffset, 0); err != nil {
+		return r, err
+	}
+	if r.Length, err = t.u64(crLength, 0); err != nil {
+		return r, err
+	}
+	id, err := t.structBytes(crChunkID, 12)
+	if err != nil {
+		return r, err
+	}
+	if id != nil {
+		r.ChunkID = new(ObjectID)
+		copy(r.ChunkID[:], id)
+	}
+	if r.Location, err = t.str(crLocation); err != nil {
+		return r, err
+	}
+	if r.ChecksumETag, err = t.str(crETag); err != nil {
+		return r, err
+	}
+	if r.ChecksumLastModified, err = t.u32(crLastModified, 0); err != nil {
+		return r, err
+	}
+	if cl, err := t.bytesField(crCompressedLocation); err != nil {
+		return r, err
+	} else if cl != nil && r.Location == "" {
+		if r.Location, err = locs.decode(cl); err != nil {
+			return r, err
+		}
+	}
+	if r.Inline != nil {
+		r.Inline = bytes.Clone(r.Inline)
+	}
+	return r, nil
+}
+
+// LastModifiedChecksum converts a source's modification time to the
+// ChecksumLastModified of a virtual ref. The field holds whole seconds and a
+// reader refuses the chunk when the object was modified after it, so the time is
+// rounded up: a file modified at 12:00:00.4 is recorded as 12:00:01.
+func LastModifiedChecksum(t time.Time) uint32 {
+	s := t.Unix()
+	if t.Nanosecond() > 0 {
+		s++
+	}
+	return uint32(s)
+}

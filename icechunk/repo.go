@@ -1,0 +1,699 @@
+package icechunk
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// StoreKind names the object store of a virtual chunk container, as the
+// reference implementation's ObjectStoreConfig variants are named in its config.
+type StoreKind string
+
+// The store kinds vzarr writes.
+const (
+	StoreLocalFilesystem StoreKind = "local_file_system" // file:// locations
+	StoreAzure           StoreKind = "azure"             // az:// / abfs:// locations
+)
+
+// VirtualChunkContainer declares where virtual chunks may live: every location
+// under URLPrefix is read with the given store. A local-filesystem container's
+// root is the path of its file:// prefix; Options are the Azure settings
+// ("account", ...). Readers must still authorise each container.
+type VirtualChunkContainer struct {
+	URLPrefix string
+	Store     StoreKind
+	Options   map[string]string
+}
+
+// RepoConfig is the repository configuration stored in the repo info file.
+type RepoConfig struct {
+	VirtualChunkContainers []VirtualChunkContainer
+}
+
+// encode returns the FlexBuffers config, nil when there is nothing to store.
+func (c RepoConfig) encode() ([]byte, error) {
+	if len(c.VirtualChunkContainers) == 0 {
+		return nil, nil
+	}
+	vccs := flexMap{}
+	for _, v := range c.VirtualChunkContainers {
+		var store flexValue
+		switch v.Store {
+		case StoreLocalFilesystem:
+			u, err := url.Parse(v.URLPrefix)
+			if err != nil || u.Scheme != "file" || u.Path == "" {
+				return nil, fmt.Errorf("%w: local container prefix %q is not a file:// URL", ErrInvalidArgument, v.URLPrefix)
+			}
+			store = u.Path
+		case StoreAzure:
+			opts := flexMap{}
+			for k, o := range v.Options {
+				opts[k] = o
+			}
+			store = opts
+		default:
+			return nil, fmt.Errorf("%w: store kind %q", ErrInvalidArgument, v.Store)
+		}
+		if !strings.HasSuffix(v.URLPrefix, "/") {
+			return nil, fmt.Errorf("%w: container prefix %q must end with /", ErrInvalidArgument, v.URLPrefix)
+		}
+		vccs[v.URLPrefix] = flexMap{"name": nil, "url_prefix": v.URLPrefix, "store": flexMap{string(v.Store): store}}
+	}
+	return encodeFlex(flexMap{"virtual_chunk_containers": vccs}), nil
+}
+
+// Repo is an open repository: its storage and the repo info last read. A Repo
+// and its Sessions are not safe for concurrent use; concurrent writers each open
+// their own and the conditional writes on the repo info decide between them.
+type Repo struct {
+	st      Storage
+	info    *RepoInfo
+	version Version
+	now     func() time.Time
+}
+
+// MaxCommitRetries bounds how often Commit and CreateTag re-read the repo info
+// after losing a conditional write.
+const MaxCommitRetries = 10
+
+// Create initialises an empty repository: the initial snapshot, its transaction
+// log, and the repo info file with branch main and cfg (created only if absent,
+// so of two concurrent creators exactly one wins; the other gets ErrConflict).
+func Create(ctx context.Context, st Storage, cfg RepoConfig) (*Repo, error) {
+	config, err := cfg.encode()
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	snap := &Snapshot{ID: InitialSnapshotID, FlushedAt: now, Message: "Repository initialized"}
+	if err := putMeta(ctx, st, SnapshotPath(snap.ID), FileSnapshot, EncodeSnapshot(snap)); err != nil {
+		return nil, err
+	}
+	tl := &TransactionLog{ID: snap.ID}
+	if err := putMeta(ctx, st, TransactionLogPath(snap.ID), FileTransactionLog, EncodeTransactionLog(tl)); err != nil {
+		return nil, err
+	}
+	info := &RepoInfo{
+		Branches:    map[string]ObjectID{"main": snap.ID},
+		Tags:        map[string]ObjectID{},
+		Snapshots:   []SnapshotInfo{{ID: snap.ID, FlushedAt: now, Message: snap.Message}},
+		StatusSetAt: now,
+		Updates:     []Update{{Kind: UpdateRepoInitialized, At: now}},
+		Config:      config,
+	}
+	payload, err := EncodeRepoInfo(info)
+	if err != nil {
+		return nil, err
+	}
+	v, err := st.Put(ctx, RepoInfoPath, EncodeFile(FileRepoInfo, payload), PutCondition{IfNoneMatch: true})
+	if err != nil {
+		return nil, err
+	}
+	return &Repo{st: st, info: info, version: v, now: time.Now}, nil
+}
+
+// putMeta writes a new immutable metadata file (create-if-absent; an existing
+// identical-path object means an id collision and is an error).
+func putMeta(ctx context.Context, st Storage, path string, typ FileType, payload []byte) error {
+	_, err := st.Put(ctx, path, EncodeFile(typ, payload), PutCondition{IfNoneMatch: true})
+	if errors.Is(err, ErrConflict) && path == SnapshotPath(InitialSnapshotID) {
+		return nil // the well-known initial snapshot may already exist
+	}
+	return err
+}
+
+// Open reads the repo info of an existing repository.
+func Open(ctx context.Context, st Storage) (*Repo, error) {
+	r := &Repo{st: st, now: time.Now}
+	return r, r.refresh(ctx)
+}
+
+func (r *Repo) refresh(ctx context.Context) error {
+	b, v, err := r.st.Get(ctx, RepoInfoPath)
+	if err != nil {
+		return err
+	}
+	payload, _, err := DecodeFile(FileRepoInfo, b)
+	if err != nil {
+		return err
+	}
+	info, err := DecodeRepoInfo(payload)
+	if err != nil {
+		return err
+	}
+	r.info, r.version = info, v
+	return nil
+}
+
+// Info returns the repo info last read or written.
+func (r *Repo) Info() *RepoInfo { return r.info }
+
+// Ref returns the snapshot id a branch (or, failing that, a tag) points at.
+func (r *Repo) Ref(name string) (ObjectID, error) {
+	if id, ok := r.info.Branches[name]; ok {
+		return id, nil
+	}
+	if id, ok := r.info.Tags[name]; ok {
+		return id, nil
+	}
+	return ObjectID{}, fmt.Errorf("%w: %q", ErrNoRef, name)
+}
+
+// readMeta reads a metadata file and returns its decompressed payload.
+func (r *Repo) readMeta(ctx context.Context, path string, typ FileType) ([]byte, error) {
+	b, _, err := r.st.Get(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	payload, _, err := DecodeFile(typ, b)
+	return payload, err
+}
+
+// Snapshot reads the snapshot file with the given id.
+func (r *Repo) Snapshot(ctx context.Context, id ObjectID) (*Snapshot, error) {
+	payload, err := r.readMeta(ctx, SnapshotPath(id), FileSnapshot)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeSnapshot(payload)
+}
+
+// Manifest reads the manifest file with the given id.
+func (r *Repo) Manifest(ctx context.Context, id ObjectID) (*Manifest, error) {
+	payload, err := r.readMeta(ctx, ManifestPath(id), FileManifest)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeManifest(payload)
+}
+
+// TransactionLog reads the transaction log of the snapshot with the given id.
+func (r *Repo) TransactionLog(ctx context.Context, id ObjectID) (*TransactionLog, error) {
+	payload, err := r.readMeta(ctx, TransactionLogPath(id), FileTransactionLog)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeTransactionLog(payload)
+}
+
+// ArrayRefs returns every chunk ref of the array node, from all its manifests.
+func (r *Repo) ArrayRefs(ctx context.Context, n *Node) ([]ChunkRef, error) {
+	if n.Array == nil {
+		return nil, fmt.Errorf("%w: %s is a group", ErrInvalidArgument, n.Path)
+	}
+	var out []ChunkRef
+	for _, mr := range n.Array.Manifests {
+		m, err := r.Manifest(ctx, mr.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range m.Arrays {
+			if a.Node == n.ID {
+				out = append(out, a.Refs...)
+			}
+		}
+	}
+	return out, nil
+}
+
+// ParseChunkKey splits a Zarr v3 store key ("a/b/c/0/1", default chunk key
+// encoding with "/") into the node path ("/a/b") and chunk index, using the snapshot
+// to find which prefix is an array.
+func ParseChunkKey(s *Snapshot, key string) (string, []uint32, error) {
+	segs := strings.Split(key, "/")
+	for i, seg := range segs {
+		if seg != "c" {
+			continue
+		}
+		path := "/" + strings.Join(segs[:i], "/")
+		n, ok := s.Node(path)
+		if !ok || n.Array == nil {
+			continue
+		}
+		idx := make([]uint32, 0, len(segs)-i-1)
+		for _, c := range segs[i+1:] {
+			v, err := strconv.ParseUint(c, 10, 32)
+			if err != nil {
+				return "", nil, fmt.Errorf("%w: chunk key %q", ErrInvalidArgument, key)
+			}
+			idx = append(idx, uint32(v))
+		}
+		if len(idx) != len(n.Array.Shape) {
+			return "", nil, fmt.Errorf("%w: chunk key %q has %d indexes for a %d-d array", ErrInvalidArgument, key, len(idx), len(n.Array.Shape))
+		}
+		return path, idx, nil
+	}
+	return "", nil, fmt.Errorf("%w: %q is not a chunk key of an array", ErrNoNode, key)
+}
+
+// ResolveChunk returns the chunk ref for a Zarr v3 chunk key in snapshot s.
+func (r *Repo) ResolveChunk(ctx context.Context, s *Snapshot, key string) (ChunkRef, error) {
+	path, idx, err := ParseChunkKey(s, key)
+	if err != nil {
+		return ChunkRef{}, err
+	}
+	n, _ := s.Node(path)
+	for _, mr := range n.Array.Manifests {
+		if !covers(mr.Extents, idx) {
+			continue
+		}
+		m, err := r.Manifest(ctx, mr.ID)
+		if err != nil {
+			return ChunkRef{}, err
+		}
+		for _, a := range m.Arrays {
+			if a.Node != n.ID {
+				continue
+			}
+			i, ok := slices.BinarySearchFunc(a.Refs, idx, func(c ChunkRef, t []uint32) int { return slices.Compare(c.Index, t) })
+			if ok {
+				return a.Refs[i], nil
+			}
+		}
+	}
+	return ChunkRef{}, fmt.Errorf("%w: %s", ErrNoChunk, key)
+}
+
+func covers(ext [][2]uint32, idx []uint32) bool {
+	if len(ext) != len(idx) {
+		return false
+	}
+	for d, e := range ext {
+		if idx[d] < e[0] || idx[d] >= e[1] {
+			return false
+		}
+	}
+	return true
+}
+
+// DefaultMaxRefsPerManifest is the manifest split size a new Session uses.
+const DefaultMaxRefsPerManifest = 1_000_000
+
+// Session accumulates changes on top of a branch's head snapshot.
+type Session struct {
+	// MaxRefsPerManifest splits the chunk refs a commit writes into manifests of
+	// at most this many refs (see packManifests); 0 or less means no limit.
+	MaxRefsPerManifest int
+
+	repo    *Repo
+	branch  string
+	base    *Snapshot
+	nodes   map[string]*Node
+	newNode map[NodeID]bool
+	updated map[NodeID]bool
+	chunks  map[NodeID][]ChunkRef // in the order set; the last ref for an index wins
+}
+
+// NewSession starts changes on branch.
+func (r *Repo) NewSession(ctx context.Context, branch string) (*Session, error) {
+	id, ok := r.info.Branches[branch]
+	if !ok {
+		return nil, fmt.Errorf("%w: branch %q", ErrNoRef, branch)
+	}
+	base, err := r.Snapshot(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{MaxRefsPerManifest: DefaultMaxRefsPerManifest, repo: r, branch: branch, base: base, nodes: map[string]*Node{},
+		newNode: map[NodeID]bool{}, updated: map[NodeID]bool{}, chunks: map[NodeID][]ChunkRef{}}
+	for i := range base.Nodes {
+		n := base.Nodes[i]
+		if n.Array != nil { // the session edits its own copy, never the base snapshot
+			a := *n.Array
+			n.Array = &a
+		}
+		s.nodes[n.Path] = &n
+	}
+	return s, nil
+}
+
+func validPath(p string) bool {
+	if p == "/" {
+		return true
+	}
+	if !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") {
+		return false
+	}
+	for _, seg := range strings.Split(p[1:], "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Session) put(path string, zarrJSON []byte, a *ArrayData) error {
+	if !validPath(path) {
+		return fmt.Errorf("%w: node path %q", ErrInvalidArgument, path)
+	}
+	if n, ok := s.nodes[path]; ok {
+		if (n.Array == nil) != (a == nil) {
+			return fmt.Errorf("%w: %s changes between group and array", ErrInvalidArgument, path)
+		}
+		n.UserData, n.Array = zarrJSON, a
+		if !s.newNode[n.ID] {
+			s.updated[n.ID] = true
+		}
+		return nil
+	}
+	n := &Node{ID: NewNodeID(), Path: path, UserData: zarrJSON, Array: a}
+	s.nodes[path] = n
+	s.newNode[n.ID] = true
+	return nil
+}
+
+// AddGroup creates or updates the group at path with its zarr.json bytes.
+func (s *Session) AddGroup(path string, zarrJSON []byte) error { return s.put(path, zarrJSON, nil) }
+
+// AddArray creates or updates the array at path: its zarr.json bytes, shape (array
+// length and chunk count per dimension) and optional dimension names. The
+// array's existing chunk refs are kept.
+func (s *Session) AddArray(path string, zarrJSON []byte, shape []DimShape, dimensionNames []string) error {
+	if dimensionNames != nil && len(dimensionNames) != len(shape) {
+		return fmt.Errorf("%w: %d dimension names for %d dimensions", ErrInvalidArgument, len(dimensionNames), len(shape))
+	}
+	a := &ArrayData{Shape: shape, DimensionNames: dimensionNames}
+	if old, ok := s.nodes[path]; ok && old.Array != nil {
+		a.Manifests = old.Array.Manifests
+	}
+	return s.put(path, zarrJSON, a)
+}
+
+// SetChunk sets the chunk ref at ref.Index of the array at path.
+func (s *Session) SetChunk(path string, ref ChunkRef) error {
+	n, ok := s.nodes[path]
+	if !ok || n.Array == nil {
+		return fmt.Errorf("%w: no array at %q", ErrNoNode, path)
+	}
+	if len(ref.Index) != len(n.Array.Shape) {
+		return fmt.Errorf("%w: index rank %d for a %d-d array", ErrInvalidArgument, len(ref.Index), len(n.Array.Shape))
+	}
+	for d, i := range ref.Index {
+		if i >= n.Array.Shape[d].NumChunks {
+			return fmt.Errorf("%w: chunk index %v outside the %d-chunk grid of dimension %d", ErrInvalidArgument, ref.Index, n.Array.Shape[d].NumChunks, d)
+		}
+	}
+	kinds := 0
+	if ref.Inline != nil {
+		kinds++
+	}
+	if ref.ChunkID != nil {
+		kinds++
+	}
+	if ref.Location != "" {
+		kinds++
+	}
+	if kinds != 1 {
+		return fmt.Errorf("%w: a chunk ref must be exactly one of inline, native or virtual", ErrInvalidArgument)
+	}
+	s.chunks[n.ID] = append(s.chunks[n.ID], ref)
+	return nil
+}
+
+// lastPerIndex sorts refs by index (stably) and keeps the last ref of each index.
+func lastPerIndex(refs []ChunkRef) []ChunkRef {
+	sortByIndex(refs, func(r *ChunkRef) []uint32 { return r.Index })
+	out := refs[:0]
+	for i, r := range refs {
+		if i+1 < len(refs) && slices.Equal(r.Index, refs[i+1].Index) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// mergeRefs merges two index-sorted ref lists; on equal indexes the newer wins.
+func mergeRefs(old, newer []ChunkRef) []ChunkRef {
+	out := make([]ChunkRef, 0, len(old)+len(newer))
+	i, j := 0, 0
+	for i < len(old) && j < len(newer) {
+		switch c := slices.Compare(old[i].Index, newer[j].Index); {
+		case c < 0:
+			out = append(out, old[i])
+			i++
+		case c > 0:
+			out = append(out, newer[j])
+			j++
+		default:
+			out = append(out, newer[j])
+			i++
+			j++
+		}
+	}
+	out = append(out, old[i:]...)
+	return append(out, newer[j:]...)
+}
+
+// Commit writes the changed arrays' chunk refs to one new manifest, the new
+// snapshot and its transaction log, then moves the branch with a compare-and-swap
+// of the repo info. If another writer moved the branch meanwhile, Commit fails
+// with ErrConflict (no rebase yet); other concurrent updates are retried.
+func (s *Session) Commit(ctx context.Context, message string) (ObjectID, error) {
+	r := s.repo
+	snapID := NewObjectID()
+	now := r.now().UTC()
+	paths := slices.Sorted(maps.Keys(s.nodes))
+	byID := map[NodeID]*Node{}
+	for _, p := range paths {
+		byID[s.nodes[p].ID] = s.nodes[p]
+	}
+
+	tl := &TransactionLog{ID: snapID}
+	files := append([]ManifestFileInfo(nil), s.base.ManifestFiles...)
+	if len(s.chunks) > 0 {
+		var arrays []ArrayManifest
+		for id, set := range s.chunks {
+			n := byID[id]
+			refs := lastPerIndex(set)
+			s.chunks[id] = refs
+			ac := ArrayChunks{Node: id, Chunks: make([][]uint32, len(refs))}
+			for i, c := range refs {
+				ac.Chunks[i] = c.Index
+			}
+			tl.UpdatedChunks = append(tl.UpdatedChunks, ac)
+			if !s.newNode[id] { // keep the refs of the previous snapshot that were not replaced
+				old, err := r.ArrayRefs(ctx, n)
+				if err != nil {
+					return ObjectID{}, err
+				}
+				refs = mergeRefs(lastPerIndex(old), refs)
+			}
+			arrays = append(arrays, ArrayManifest{Node: id, Refs: refs})
+		}
+		mans, refs := packManifests(arrays, s.MaxRefsPerManifest)
+		for id := range s.chunks {
+			byID[id].Array.Manifests = refs[id]
+		}
+		for _, man := range mans {
+			blob := EncodeFile(FileManifest, EncodeManifest(man))
+			if _, err := r.st.Put(ctx, ManifestPath(man.ID), blob, PutCondition{IfNoneMatch: true}); err != nil {
+				return ObjectID{}, err
+			}
+			files = append(files, ManifestFileInfo{ID: man.ID, SizeBytes: uint64(len(blob)), NumChunkRefs: uint32(man.NumRefs())})
+		}
+	}
+
+	snap := &Snapshot{ID: snapID, FlushedAt: now, Message: message}
+	used := map[ObjectID]bool{}
+	for _, p := range paths {
+		n := s.nodes[p]
+		snap.Nodes = append(snap.Nodes, *n)
+		if n.Array != nil {
+			for _, m := range n.Array.Manifests {
+				used[m.ID] = true
+			}
+		}
+		switch {
+		case s.newNode[n.ID] && n.Array == nil:
+			tl.NewGroups = append(tl.NewGroups, n.ID)
+		case s.newNode[n.ID]:
+			tl.NewArrays = append(tl.NewArrays, n.ID)
+		case s.updated[n.ID] && n.Array == nil:
+			tl.UpdatedGroups = append(tl.UpdatedGroups, n.ID)
+		case s.updated[n.ID]:
+			tl.UpdatedArrays = append(tl.UpdatedArrays, n.ID)
+		}
+	}
+	for _, f := range files {
+		if used[f.ID] {
+			snap.ManifestFiles = append(snap.ManifestFiles, f)
+		}
+	}
+	if err := putMeta(ctx, r.st, TransactionLogPath(snapID), FileTransactionLog, EncodeTransactionLog(tl)); err != nil {
+		return ObjectID{}, err
+	}
+	if err := putMeta(ctx, r.st, SnapshotPath(snapID), FileSnapshot, EncodeSnapshot(snap)); err != nil {
+		return ObjectID{}, err
+	}
+	parent := s.base.ID
+	err := r.update(ctx, func(info *RepoInfo, at time.Time) error {
+		if info.Branches[s.branch] != parent {
+			return fmt.Errorf("%w: branch %q moved to %s since the session started at %s", ErrConflict, s.branch, info.Branches[s.branch], parent)
+		}
+		p := parent
+		info.Snapshots = append(info.Snapshots, SnapshotInfo{ID: snapID, Parent: &p, FlushedAt: now, Message: message})
+		info.Branches[s.branch] = snapID
+		info.Updates = append([]Update{{Kind: UpdateNewCommit, Name: s.branch, New: snapID, At: at}}, info.Updates...)
+		return nil
+	})
+	if err != nil {
+		return ObjectID{}, err
+	}
+	return snapID, nil
+}
+
+// CreateTag points a new tag at snapshot id. Tags are never reused, so an
+// existing or deleted tag name fails with ErrTagExists.
+func (r *Repo) CreateTag(ctx context.Context, name string, id ObjectID) error {
+	if name == "" {
+		return fmt.Errorf("%w: empty tag name", ErrInvalidArgument)
+	}
+	return r.update(ctx, func(info *RepoInfo, at time.Time) error {
+		if _, ok := info.Tags[name]; ok || slices.Contains(info.DeletedTags, name) {
+			return fmt.Errorf("%w: %q", ErrTagExists, name)
+		}
+		if _, ok := info.SnapshotInfo(id); !ok {
+			return fmt.Errorf("%w: snapshot %s", ErrNoRef, id)
+		}
+		info.Tags[name] = id
+		info.Updates = append([]Update{{Kind: UpdateTagCreated, Name: name, At: at}}, info.Updates...)
+		return nil
+	})
+}
+
+// update applies change to the current repo info and writes it with a
+// compare-and-swap, backing up the previous file under overwritten/ first. A lost
+// race re-reads the repo info and retries; an error from change is returned as is.
+func (r *Repo) update(ctx context.Context, change func(*RepoInfo, time.Time) error) error {
+	for attempt := 0; attempt < MaxCommitRetries; attempt++ {
+		if attempt > 0 {
+			if err := r.refresh(ctx); err != nil {
+				return err
+			}
+		}
+		old, v, err := r.st.Get(ctx, RepoInfoPath)
+		if err != nil {
+			return err
+		}
+		if v != r.version {
+			if err := r.refresh(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		info := r.info
+		next := *info
+		next.Branches = maps.Clone(info.Branches)
+		next.Tags = maps.Clone(info.Tags)
+		next.Snapshots = slices.Clone(info.Snapshots)
+		next.Updates = slices.Clone(info.Updates)
+		at := r.now().UTC().Truncate(time.Microsecond)
+		if len(next.Updates) > 0 && !at.After(next.Updates[0].At) {
+			at = next.Updates[0].At.Add(time.Microsecond)
+		}
+		// Back up the file being replaced; the previous newest update points at it.
+		backup := fmt.Sprintf("repo.%d.%s", backupStamp(at), NewObjectID())
+		if _, err := r.st.Put(ctx, OverwrittenDir+backup, old, PutCondition{IfNoneMatch: true}); err != nil {
+			return err
+		}
+		if len(next.Updates) > 0 {
+			next.Updates[0].BackupPath = backup
+		}
+		if err := change(&next, at); err != nil {
+			return err
+		}
+		payload, err := EncodeRepoInfo(&next)
+		if err != nil {
+			return err
+		}
+		nv, err := r.st.Put(ctx, RepoInfoPath, EncodeFile(FileRepoInfo, payload), PutCondition{IfMatch: v})
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		r.info, r.version = &next, nv
+		return nil
+	}
+	return fmt.Errorf("%w: gave up after %d attempts", ErrConflict, MaxCommitRetries)
+}
+
+// backupStamp is milliseconds from t to 3000-01-01T00:00:00Z, so newer backups
+// list first.
+func backupStamp(t time.Time) int64 {
+	return time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli() - t.UnixMilli()
+}
+
+// packManifests distributes the arrays' refs over manifests of at most maxRefs refs
+// and returns the manifests and, per array, the manifest refs with their extents.
+// Arrays are taken in node-id order and each array's refs in index order; a
+// manifest is cut only between runs of refs sharing their first index, so every
+// manifest covers a contiguous range of the first dimension and the extents of
+// one array never overlap. A single run larger than maxRefs gets a manifest of its own.
+func packManifests(arrays []ArrayManifest, maxRefs int) ([]*Manifest, map[NodeID][]ManifestRef) {
+	slices.SortFunc(arrays, func(a, b ArrayManifest) int { return bytes.Compare(a.Node[:], b.Node[:]) })
+	var mans []*Manifest
+	refs := map[NodeID][]ManifestRef{}
+	cur := &Manifest{ID: NewObjectID()}
+	count := 0
+	flush := func() {
+		if count == 0 {
+			return
+		}
+		for _, a := range cur.Arrays {
+			refs[a.Node] = append(refs[a.Node], ManifestRef{ID: cur.ID, Extents: extents(a.Refs)})
+		}
+		mans = append(mans, cur)
+		cur, count = &Manifest{ID: NewObjectID()}, 0
+	}
+	for _, a := range arrays {
+		sortByIndex(a.Refs, func(r *ChunkRef) []uint32 { return r.Index })
+		for start := 0; start < len(a.Refs); {
+			end := start + 1
+			for end < len(a.Refs) && len(a.Refs[end].Index) > 0 && a.Refs[end].Index[0] == a.Refs[start].Index[0] {
+				end++
+			}
+			run := a.Refs[start:end]
+			if maxRefs > 0 && count > 0 && count+len(run) > maxRefs {
+				flush()
+			}
+			if k := len(cur.Arrays); k > 0 && cur.Arrays[k-1].Node == a.Node {
+				cur.Arrays[k-1].Refs = append(cur.Arrays[k-1].Refs, run...)
+			} else {
+				cur.Arrays = append(cur.Arrays, ArrayManifest{Node: a.Node, Refs: slices.Clone(run)})
+			}
+			count += len(run)
+			start = end
+		}
+	}
+	flush()
+	return mans, refs
+}
+
+// extents is the bounding box of the refs' indexes, [from, to) per dimension.
+func extents(refs []ChunkRef) [][2]uint32 {
+	if len(refs) == 0 {
+		return nil
+	}
+	ext := make([][2]uint32, len(refs[0].Index))
+	for d := range ext {
+		ext[d] = [2]uint32{^uint32(0), 0}
+	}
+	for _, c := range refs {
+		for d, i := range c.Index {
+			ext[d][0] = min(ext[d][0], i)
+			ext[d][1] = max(ext[d][1], i+1)
+		}
+	}
+	return ext
+}
