@@ -85,9 +85,10 @@
 //     be left out, since zarr would return uninitialised memory: they are
 //     written inline holding what libhdf5 returns for them (the dataset's
 //     fill value, or zeros when its fill time is "never" or no fill value
-//     is defined). With a compressor such a chunk is a few bytes; when all
-//     chunks of a variable are missing the translator compresses them with
-//     zlib. Past Options.FillBudget (default 16 MiB of such chunks per
+//     is defined). With a compressor such a chunk is a few bytes. Such
+//     chunks are encoded with the variable's own codec chain, even when
+//     none of its chunks was written, so that the variable combines with
+//     the same variable of files where it was. Past Options.FillBudget (default 16 MiB of such chunks per
 //     file), or when the variable's codecs have no Go encoder, fill_value
 //     is set to that value instead (raw reads stay exact, xarray masks it)
 //     and Result.Warnings says so.

@@ -144,6 +144,9 @@ func TestInteropCheckRefs(t *testing.T) {
 	require.NotEmpty(t, files)
 	var cases []interopCase
 	mapping := map[string]string{}
+	// The variables each case's translation left out (listed in
+	// Result.Skipped): the checker finds them missing, and nothing else.
+	skipped := map[string][]string{}
 	for _, path := range files {
 		name := filepath.Base(path)
 		if strings.HasPrefix(name, "h5_big_") && os.Getenv("VZARR_INTEROP_ALL") != "1" {
@@ -178,6 +181,10 @@ func TestInteropCheckRefs(t *testing.T) {
 				c.Groups = append(c.Groups, strings.TrimSuffix(k, "/.zgroup"))
 			}
 		}
+		for _, s := range res.Skipped {
+			base := s.Variable[strings.LastIndexByte(s.Variable, '/')+1:]
+			skipped[name] = append(skipped[name], "variable '"+base+"' missing from refs", "raw:"+s.Variable+": array missing from refs")
+		}
 		cases = append(cases, c)
 		mapping[name] = out
 	}
@@ -189,6 +196,9 @@ func TestInteropCheckRefs(t *testing.T) {
 	start := time.Now()
 	jsonOut := filepath.Join(dir, "results.json")
 	cmd := exec.Command(python, checker, "--corpus", corpus, "--map", filepath.Join(dir, "map.json"), "-v", "--json-out", jsonOut)
+	// libhdf5 resolves external raw data files relative to the working
+	// directory unless told, as the references do, to use the HDF5 file's.
+	cmd.Env = append(os.Environ(), "HDF5_EXTFILE_PREFIX=${ORIGIN}")
 	out, _ := cmd.CombinedOutput()
 	t.Logf("checker ran in %v", time.Since(start).Round(time.Millisecond))
 	if b, err := os.ReadFile(jsonOut); err == nil {
@@ -231,7 +241,7 @@ func TestInteropCheckRefs(t *testing.T) {
 		if st == "PASS" {
 			continue
 		}
-		allowed := append(append([]string{}, anyCaseAllowed...), caseAllowed[c.Name]...)
+		allowed := append(append(append([]string{}, anyCaseAllowed...), caseAllowed[c.Name]...), skipped[c.Name]...)
 		var unexpected []string
 		for _, e := range errs[c.Name] {
 			ok := false

@@ -304,6 +304,9 @@ func GenerateRef(ctx context.Context, deps *Deps, p RefParams) (*RefResult, erro
 		log.ErrorContext(ctx, "pipeline: ref failed", "error", err, "duration", time.Since(start))
 		return nil, err
 	}
+	for _, s := range res.Skipped {
+		log.WarnContext(ctx, "pipeline: variable left out of the references", "variable", s.Variable, "reason", s.Reason)
+	}
 	log.InfoContext(ctx, "pipeline: referenced", "variables", len(res.Variables), "ref_size_bytes", res.RefSizeBytes,
 		"duration", time.Since(start))
 	return res, nil
