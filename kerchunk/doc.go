@@ -16,8 +16,11 @@
 // dimensions, coordinates, decoded dtypes, values and attributes. Where that
 // cannot hold (see "Limits") translation fails with an error naming the
 // file, the variable and the reason, or, with Options.SkipUnsupported,
-// omits the variable and lists it in Result.Skipped. Nothing is dropped
-// silently.
+// omits the variable and lists it in Result.Skipped. Variables no Zarr
+// reader can use at all (region references, compounds with
+// variable-length members: see UnusableType) are left out by default,
+// listed in Result.Skipped and Result.Warnings; Options.Strict refuses
+// them. Nothing is dropped silently.
 //
 // # Reference model
 //
@@ -128,8 +131,18 @@
 // and h5py read them. Variable-length strings (data, coordinates, scalars)
 // are embedded with the vlen-utf8 codec, variable-length sequences with
 // vlen-array, object references as the paths of their targets (vlen-utf8).
-// Region references, compounds with variable-length members and virtual
-// datasets are unsupported.
+// Region references and compounds with variable-length members are left
+// out (see above); virtual datasets are unsupported.
+//
+// # External storage
+//
+// Contiguous data stored in external raw files (H5Pset_external) is
+// referenced there, never copied: file names are resolved relative to the
+// HDF5 file's directory (as libhdf5 does with the prefix "${ORIGIN}") and
+// must stay inside it (else ErrExternalPath). One segment is one chunk;
+// several become a grid of chunks each inside one segment (1 along leading
+// dimensions, a divisor of one dimension, whole trailing ones); a segment
+// boundary that cuts an element is ErrUnsupported.
 //
 // Attributes keep their types as far as JSON can: numbers stay numbers
 // (integers exact; float32 values written as the float64 they widen to),

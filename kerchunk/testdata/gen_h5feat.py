@@ -118,8 +118,33 @@ def unwritten():
         f.write("\n")
 
 
+def odd_attrs():
+    """Attributes of unusual types xarray shows: a byte array named like
+    netCDF-C's bookkeeping (_NCPROPERTIES, as in a netCDF4-python test file),
+    unsigned and 64-bit arrays, strings; then, written with h5py, a
+    fixed-length string array and a byte array attribute."""
+    name = "nc4_odd_attrs.nc"
+    fresh(name)
+    ds = netCDF4.Dataset(name, "w", format="NETCDF4")
+    ds.setncattr("_NCPROPERTIES", np.frombuffer(b"version=2,netcdf=4.9.0\0", "i1"))
+    ds.setncattr("_NCsomething", np.array([1, 2, 250], "u1"))
+    ds.setncattr("big", np.array([-(2 ** 40), 2 ** 50], "i8"))
+    ds.setncattr("ubig", np.array([2 ** 63 + 1], "u8"))
+    ds.setncattr_string("strs", ["a", "bé"])
+    ds.createDimension("x", 3)
+    v = ds.createVariable("v", "i2", ("x",))
+    v[:] = [1, 2, 3]
+    v.setncattr("_NCPROPERTIES", np.array([104, 105, 0], "i1"))
+    v.setncattr("flags", np.array([1, 2, 4], "u2"))
+    ds.close()
+    with h5py.File(name, "a") as f:
+        f["v"].attrs["fixed_strs"] = np.array([b"ab", b"cde"], "S3")
+        f["v"].attrs.create("bytes", np.frombuffer(b"\x01\x02\xff", "u1"))
+
+
 if __name__ == "__main__":
     os.chdir(HERE)
     external()
     regionref()
     unwritten()
+    odd_attrs()
