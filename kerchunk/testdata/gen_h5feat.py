@@ -9,6 +9,9 @@ with h5py and netCDF4-python (Debian 12's python3-h5py, python3-netcdf4):
 - h5_external_refused.hdf5 (not an interop input): external names that leave
   the file's directory ("../../etc/passwd", "/etc/passwd") and segments in two
   files that cut an element.
+- h5_vds.h5: virtual datasets placing whole source datasets on their chunk
+  grid (h5_vds_refused.hdf5: a mapping of part of a source, a source in
+  another file).
 - h5_regionref.h5: a dataset of region references next to ordinary data.
 - nc4_unwritten_a.nc / nc4_unwritten_b.nc: the same zlib+shuffle variable
   (fixed dimensions), no chunk written in a, all written in b: a series
@@ -142,9 +145,47 @@ def odd_attrs():
         f["v"].attrs.create("bytes", np.frombuffer(b"\x01\x02\xff", "u1"))
 
 
+def vds():
+    """Virtual datasets whose mappings place whole source datasets of the
+    same file ("."), chunked or contiguous, on their chunk grid; and, in
+    h5_vds_refused.hdf5 (not an interop input), mappings that select part
+    of a source, or a source in another file."""
+    fresh("h5_vds.h5")
+    with h5py.File("h5_vds.h5", "w", track_order=True) as f:
+        src = f.create_group("src")
+        a = src.create_dataset("a", data=np.arange(24, dtype="<f4").reshape(4, 6), chunks=(2, 3), compression="gzip")
+        src.create_dataset("b", data=-np.arange(24, dtype="<f4").reshape(4, 6), chunks=(2, 3), compression="gzip")
+        src.create_dataset("c", data=np.array([1.5, 2.5, 3.5]), chunks=None)
+        src.create_dataset("d", data=np.array([4.5, 5.5, 6.5]), chunks=None)
+        lay = h5py.VirtualLayout(shape=(8, 6), dtype="<f4")
+        lay[0:4, :] = h5py.VirtualSource(".", "src/a", shape=(4, 6))
+        lay[4:8, :] = h5py.VirtualSource(".", "src/b", shape=(4, 6))
+        f.create_virtual_dataset("stack", lay, fillvalue=-1)
+        lay = h5py.VirtualLayout(shape=(4, 14), dtype="<f4")
+        lay[:, 0:6] = h5py.VirtualSource(".", "src/a", shape=(4, 6))
+        lay[:, 6:12] = h5py.VirtualSource(".", "src/b", shape=(4, 6))
+        f.create_virtual_dataset("tiles", lay, fillvalue=7)
+        lay = h5py.VirtualLayout(shape=(7,), dtype="<f8")
+        lay[0:3] = h5py.VirtualSource(".", "src/c", shape=(3,))
+        lay[3:6] = h5py.VirtualSource(".", "src/d", shape=(3,))
+        f.create_virtual_dataset("joined", lay, fillvalue=np.nan)
+        del a
+
+    fresh("h5_vds_refused.hdf5")
+    with h5py.File("h5_vds_refused.hdf5", "w", track_order=True) as f:
+        f.create_dataset("src", data=np.arange(10, dtype="<i4"), chunks=(5,))
+        lay = h5py.VirtualLayout(shape=(4,), dtype="<i4")
+        lay[0:4] = h5py.VirtualSource(".", "src", shape=(10,))[3:7]
+        f.create_virtual_dataset("part", lay, fillvalue=0)
+        lay = h5py.VirtualLayout(shape=(3,), dtype="<f4")
+        lay[:] = h5py.VirtualSource("h5_external.h5", "in_subdir", shape=(3,))
+        f.create_virtual_dataset("other_file", lay, fillvalue=0)
+
+
 if __name__ == "__main__":
     os.chdir(HERE)
     external()
     regionref()
     unwritten()
     odd_attrs()
+    vds()
