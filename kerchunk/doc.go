@@ -132,7 +132,16 @@
 // are embedded with the vlen-utf8 codec, variable-length sequences with
 // vlen-array, object references as the paths of their targets (vlen-utf8).
 // Region references and compounds with variable-length members are left
-// out (see above); virtual datasets are unsupported.
+// out (see above).
+//
+// # Virtual datasets
+//
+// A virtual dataset (VDS) whose mappings each place a whole source dataset
+// of the same file, chunked (or contiguous) like the other sources with
+// the same filters, at a position on that chunk grid references the
+// sources' chunks directly; positions no mapping covers read as the VDS's
+// fill value. Other mappings (part of a source, sources in other files,
+// points, unlimited or strided selections) are ErrUnsupported, saying why.
 //
 // # External storage
 //

@@ -264,6 +264,8 @@ type varPlan struct {
 	// ext is the external storage of contiguous data (H5Pset_external),
 	// resolved and merged; nil when the data is in the file.
 	ext []extSegment
+	// vds is the sources of a virtual dataset, or nil.
+	vds *vdsPlan
 }
 
 // maxChunkBytes bounds the decoded size of a chunk the translator
@@ -348,9 +350,6 @@ func (t *h5translator) plan(key string, v *netcdf4.Var) (*varPlan, error) {
 	if ds.Space.Kind == hdf5meta.SpaceNull {
 		return nil, skipError{"null dataspace: the dataset has no elements"}
 	}
-	if ds.Layout.Class == hdf5meta.LayoutVirtual {
-		return nil, fmt.Errorf("%w: virtual dataset (VDS) layout", ErrUnsupported)
-	}
 	zt, err := zarrType(ds.Type)
 	if err != nil {
 		return nil, err
@@ -366,6 +365,15 @@ func (t *h5translator) plan(key string, v *netcdf4.Var) (*varPlan, error) {
 	switch ds.Layout.Class {
 	case hdf5meta.LayoutChunked:
 		p.za.chunks = append(slices.Clone(ds.Layout.ChunkDims), zt.extra...)
+	case hdf5meta.LayoutVirtual:
+		if zt.kind != kindFixed {
+			return nil, fmt.Errorf("%w: virtual dataset (VDS) of variable-length or reference data", ErrUnsupported)
+		}
+		chunks, err := t.planVirtual(p)
+		if err != nil {
+			return nil, err
+		}
+		p.za.chunks = append(chunks, zt.extra...)
 	default:
 		chunks := p.za.shape
 		if len(ds.External) > 0 && ds.Layout.Class == hdf5meta.LayoutContiguous {
@@ -409,6 +417,9 @@ func (t *h5translator) plan(key string, v *netcdf4.Var) (*varPlan, error) {
 	p.rawChunk = p.nelem * ds.Type.Size
 	if ds.Layout.Class == hdf5meta.LayoutChunked {
 		p.srcFilters = ds.Filters
+	}
+	if p.vds != nil {
+		p.srcFilters = p.vds.filters
 	}
 	p.missing = missingBytes(ds)
 	p.fillAttr = hdf5meta.Attr(ds, "_FillValue")
@@ -634,6 +645,8 @@ func (t *h5translator) storedChunks(p *varPlan) (*chunkList, error) {
 			return list, nil // never written
 		}
 		return one(srcChunk{idx: make([]uint64, len(p.grid)), data: ds.Layout.CompactData[:need], whole: true, size: int64(need)})
+	case hdf5meta.LayoutVirtual:
+		return t.virtualChunks(p, list)
 	case hdf5meta.LayoutContiguous:
 		if p.total == 0 {
 			return list, nil

@@ -1,0 +1,60 @@
+package kerchunk
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestVirtualDataset: the chunks of a virtual dataset whose mappings place
+// whole sources of the same file on their chunk grid are the sources'
+// chunks (testdata/h5_vds.h5, gen_h5feat.py); positions no mapping covers
+// read as the VDS's fill value.
+func TestVirtualDataset(t *testing.T) {
+	path, err := filepath.Abs("testdata/h5_vds.h5")
+	require.NoError(t, err)
+	res, err := translateFile(path, Options{})
+	require.NoError(t, err)
+	require.Empty(t, res.Skipped)
+	same := map[string]string{
+		"stack/0.0": "src/a/0.0", "stack/1.1": "src/a/1.1", "stack/2.0": "src/b/0.0", "stack/3.1": "src/b/1.1",
+		"tiles/0.0": "src/a/0.0", "tiles/1.1": "src/a/1.1", "tiles/0.2": "src/b/0.0", "tiles/1.3": "src/b/1.1",
+		"joined/0": "src/c/0", "joined/1": "src/d/0",
+	}
+	for vk, sk := range same {
+		v, ok := res.Refs.Get(vk)
+		require.True(t, ok, vk)
+		s, ok := res.Refs.Get(sk)
+		require.True(t, ok, sk)
+		assert.Equal(t, s, v, "%s is %s", vk, sk)
+	}
+	assert.Equal(t, []uint64{2, 3}, res.Variables["stack"].Chunks)
+	assert.Equal(t, []uint64{4, 14}, res.Variables["tiles"].Shape)
+	// tiles' last chunk column is unmapped: the VDS's fill value 7, written
+	// out since fill_value is null; joined's last chunk reads as NaN, its
+	// fill_value.
+	_, ok := res.Refs.Get("tiles/0.4")
+	assert.True(t, ok, "unmapped chunk written as the VDS's fill value")
+	_, ok = res.Refs.Get("joined/2")
+	assert.False(t, ok, "unmapped chunk left to fill_value NaN")
+}
+
+// TestVirtualRefused: mappings of part of a source, or of a source in
+// another file, are ErrUnsupported naming the reason.
+func TestVirtualRefused(t *testing.T) {
+	path, err := filepath.Abs("testdata/h5_vds_refused.hdf5")
+	require.NoError(t, err)
+	_, err = translateFile(path, Options{})
+	require.ErrorIs(t, err, ErrUnsupported)
+	assert.Contains(t, err.Error(), "selects part of the source")
+	res, err := translateFile(path, Options{SkipUnsupported: true})
+	require.NoError(t, err)
+	reasons := map[string]string{}
+	for _, s := range res.Skipped {
+		reasons[s.Variable] = s.Reason
+	}
+	assert.Contains(t, reasons["part"], "selects part of the source")
+	assert.Contains(t, reasons["other_file"], "the source is in another file")
+}
