@@ -188,15 +188,7 @@ func (t *h5translator) virtualChunks(p *varPlan, list *chunkList) (*chunkList, e
 			return nil, fmt.Errorf("%w: virtual dataset (VDS) source %s has never-written chunks, which read as its fill value, not the VDS's", ErrUnsupported, src.Path)
 		}
 	}
-	slices.SortFunc(list.ents, func(a, b storedEntry) int {
-		switch {
-		case a.lin < b.lin:
-			return -1
-		case a.lin > b.lin:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(list.ents, byLin)
 	for i := 1; i < len(list.ents); i++ {
 		if list.ents[i].lin == list.ents[i-1].lin {
 			return nil, fmt.Errorf("%w: virtual dataset (VDS) mappings overlap", ErrUnsupported)

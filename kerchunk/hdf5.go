@@ -2,6 +2,7 @@ package kerchunk
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -561,6 +562,9 @@ type srcChunk struct {
 	straddles bool
 }
 
+// byLin orders stored entries by their linear grid index.
+func byLin(a, b storedEntry) int { return cmp.Compare(a.lin, b.lin) }
+
 // storedEntry is one stored chunk of a chunked dataset, compactly: its
 // linear grid index, absolute offset in the source, size and filter mask.
 type storedEntry struct {
@@ -687,15 +691,7 @@ func (t *h5translator) storedChunks(p *varPlan) (*chunkList, error) {
 		return nil, err
 	}
 	if !sorted {
-		slices.SortStableFunc(out, func(a, b storedEntry) int {
-			switch {
-			case a.lin < b.lin:
-				return -1
-			case a.lin > b.lin:
-				return 1
-			}
-			return 0
-		})
+		slices.SortStableFunc(out, byLin)
 		// A chunk listed twice (corrupt index): keep the first.
 		out = slices.CompactFunc(out, func(a, b storedEntry) bool { return a.lin == b.lin })
 	}
