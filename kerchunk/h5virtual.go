@@ -19,6 +19,7 @@ type vdsPlan struct {
 type vdsSource struct {
 	ds    *hdf5meta.Dataset
 	start []uint64 // where the source's first element lies in the VDS
+	pad   int      // leading VDS dimensions the source lacks (of length 1)
 }
 
 // planVirtual checks that every mapping of a virtual dataset places a
@@ -52,9 +53,13 @@ func (t *h5translator) planVirtual(p *varPlan) ([]uint64, error) {
 			return nil, unsupported(i, m, "the source is not a dataset")
 		}
 		sdims := src.Space.Dims
-		if len(sdims) != len(dims) || src.Space.Kind != hdf5meta.SpaceSimple {
+		if len(sdims) > len(dims) || src.Space.Kind != hdf5meta.SpaceSimple {
 			return nil, unsupported(i, m, "the source has rank %d, the VDS %d", len(sdims), len(dims))
 		}
+		// A source of lower rank is a block of length 1 along the VDS's
+		// leading dimensions (rows of a stack).
+		pad := len(dims) - len(sdims)
+		full := append(slices.Repeat([]uint64{1}, pad), sdims...)
 		zs, err := zarrType(src.Type)
 		if err != nil || zs.dtype != p.zt.dtype || src.Type.Size != ds.Type.Size {
 			return nil, unsupported(i, m, "the source's type differs from the VDS's")
@@ -62,7 +67,7 @@ func (t *h5translator) planVirtual(p *varPlan) ([]uint64, error) {
 		if !wholeSelection(m.Source, sdims) {
 			return nil, unsupported(i, m, "it selects part of the source (%s selection)", m.Source.Kind)
 		}
-		start, ok := blockAt(m.Virtual, sdims, dims)
+		start, ok := blockAt(m.Virtual, full, dims)
 		if !ok {
 			return nil, unsupported(i, m, "its place in the VDS is not one block of the source's shape (%s selection)", m.Virtual.Kind)
 		}
@@ -82,17 +87,18 @@ func (t *h5translator) planVirtual(p *varPlan) ([]uint64, error) {
 		default:
 			return nil, unsupported(i, m, "the source's layout is %s", src.Layout.Class)
 		}
+		c = append(slices.Repeat([]uint64{1}, pad), c...)
 		if chunks == nil {
-			chunks, vp.filters = slices.Clone(c), filters
+			chunks, vp.filters = c, filters
 		} else if !slices.Equal(chunks, c) || !sameFilters(vp.filters, filters) {
 			return nil, unsupported(i, m, "the source is chunked %v with %d filters, another %v with %d", c, len(filters), chunks, len(vp.filters))
 		}
 		for k := range dims {
-			if chunks[k] == 0 || start[k]%chunks[k] != 0 || (sdims[k]%chunks[k] != 0 && start[k]+sdims[k] != dims[k]) {
+			if chunks[k] == 0 || start[k]%chunks[k] != 0 || (full[k]%chunks[k] != 0 && start[k]+full[k] != dims[k]) {
 				return nil, unsupported(i, m, "its place %v is not on the %v chunk grid", start, chunks)
 			}
 		}
-		vp.sources = append(vp.sources, vdsSource{ds: src, start: start})
+		vp.sources = append(vp.sources, vdsSource{ds: src, start: start, pad: pad})
 	}
 	if chunks == nil {
 		chunks = make([]uint64, len(dims))
@@ -150,7 +156,11 @@ func (t *h5translator) virtualChunks(p *varPlan, list *chunkList) (*chunkList, e
 				return err
 			}
 			var lin uint64
-			for k, o := range offset {
+			for k := range p.h5rank {
+				o := uint64(0)
+				if k >= s.pad {
+					o = offset[k-s.pad]
+				}
 				lin = lin*p.grid[k] + (s.start[k]+o)/chunks[k]
 			}
 			off := t.f.AbsOffset(addr)
@@ -164,13 +174,13 @@ func (t *h5translator) virtualChunks(p *varPlan, list *chunkList) (*chunkList, e
 		switch src.Layout.Class {
 		case hdf5meta.LayoutContiguous:
 			if src.Layout.Address != undefAddr {
-				if err := add(make([]uint64, p.h5rank), src.Layout.Address, src.Space.NumElements()*uint64(src.Type.Size), 0); err != nil {
+				if err := add(make([]uint64, len(src.Space.Dims)), src.Layout.Address, src.Space.NumElements()*uint64(src.Type.Size), 0); err != nil {
 					return nil, err
 				}
 			}
 		default:
 			for k, d := range src.Space.Dims {
-				total *= (d + chunks[k] - 1) / chunks[k]
+				total *= (d + chunks[s.pad+k] - 1) / chunks[s.pad+k]
 			}
 			err := src.ForEachChunk(func(c hdf5meta.Chunk) error {
 				for k, o := range c.Offset {

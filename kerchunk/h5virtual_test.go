@@ -41,6 +41,25 @@ func TestVirtualDataset(t *testing.T) {
 	assert.False(t, ok, "unmapped chunk left to fill_value NaN")
 }
 
+// TestVirtualStack: sources of lower rank placed as rows of a VDS (h5py's
+// VirtualLayout stacking 1-D datasets; testdata/hdf5/h5_latest_layouts.h5)
+// are chunks of one row.
+func TestVirtualStack(t *testing.T) {
+	path, err := filepath.Abs("../testdata/hdf5/h5_latest_layouts.h5")
+	require.NoError(t, err)
+	res, err := translateFile(path, Options{})
+	require.NoError(t, err)
+	require.NotNil(t, res.Variables["layout/virtual"])
+	assert.Equal(t, []uint64{1, 5}, res.Variables["layout/virtual"].Chunks)
+	for vk, sk := range map[string]string{"layout/virtual/0.0": "layout/vds_src_a/0", "layout/virtual/1.0": "layout/vds_src_b/0"} {
+		v, ok := res.Refs.Get(vk)
+		require.True(t, ok, vk)
+		s, ok := res.Refs.Get(sk)
+		require.True(t, ok, sk)
+		assert.Equal(t, s, v, "%s is %s", vk, sk)
+	}
+}
+
 // TestVirtualRefused: mappings of part of a source, or of a source in
 // another file, are ErrUnsupported naming the reason.
 func TestVirtualRefused(t *testing.T) {
