@@ -137,11 +137,14 @@
 // # Virtual datasets
 //
 // A virtual dataset (VDS) whose mappings each place a whole source dataset
-// of the same file, chunked (or contiguous) like the other sources with
-// the same filters, at a position on that chunk grid references the
-// sources' chunks directly; positions no mapping covers read as the VDS's
-// fill value. Other mappings (part of a source, sources in other files,
-// points, unlimited or strided selections) are ErrUnsupported, saying why.
+// (of the same rank, or rows of a lower rank), chunked (or contiguous)
+// like the other sources with the same filters, at a position on that
+// chunk grid references the sources' chunks directly; positions no mapping
+// covers read as the VDS's fill value. Sources may be in the same file or,
+// when Options.OpenSource is set, in other files inside its directory
+// (resolved like external storage; their chunks are referenced, never
+// copied). Other mappings (part of a source, points, unlimited or strided
+// selections, overlaps) are ErrUnsupported, saying why.
 //
 // # External storage
 //

@@ -18,8 +18,9 @@ type vdsPlan struct {
 
 type vdsSource struct {
 	ds    *hdf5meta.Dataset
-	start []uint64 // where the source's first element lies in the VDS
-	pad   int      // leading VDS dimensions the source lacks (of length 1)
+	file  *sourceFile // the file holding ds
+	start []uint64    // where the source's first element lies in the VDS
+	pad   int         // leading VDS dimensions the source lacks (of length 1)
 }
 
 // planVirtual checks that every mapping of a virtual dataset places a
@@ -41,10 +42,16 @@ func (t *h5translator) planVirtual(p *varPlan) ([]uint64, error) {
 	vp := &vdsPlan{}
 	var chunks []uint64
 	for i, m := range ms {
+		sf := &sourceFile{f: t.f, url: t.url, size: t.h.size}
 		if m.SourceFile != "." && m.SourceFile != path.Base(t.url) {
-			return nil, unsupported(i, m, "the source is in another file")
+			if t.opts.OpenSource == nil {
+				return nil, unsupported(i, m, "the source is in another file")
+			}
+			if sf, err = t.sourceFile(m.SourceFile); err != nil {
+				return nil, fmt.Errorf("virtual dataset (VDS) mapping %d: %w", i, err)
+			}
 		}
-		o, err := t.f.Object("/" + m.SourceDataset)
+		o, err := sf.f.Object("/" + m.SourceDataset)
 		if err != nil {
 			return nil, unsupported(i, m, "%v", err)
 		}
@@ -98,7 +105,7 @@ func (t *h5translator) planVirtual(p *varPlan) ([]uint64, error) {
 				return nil, unsupported(i, m, "its place %v is not on the %v chunk grid", start, chunks)
 			}
 		}
-		vp.sources = append(vp.sources, vdsSource{ds: src, start: start, pad: pad})
+		vp.sources = append(vp.sources, vdsSource{ds: src, file: sf, start: start, pad: pad})
 	}
 	if chunks == nil {
 		chunks = make([]uint64, len(dims))
@@ -142,13 +149,64 @@ func sameFilters(a, b []hdf5meta.Filter) bool {
 	})
 }
 
+// sourceFile is an HDF5 file a virtual dataset reads: the one translated,
+// or another one opened with Options.OpenSource.
+type sourceFile struct {
+	f     *hdf5meta.File
+	url   string
+	size  int64
+	close func()
+}
+
+// sourceFile opens (once) the file a virtual dataset mapping names.
+func (t *h5translator) sourceFile(name string) (*sourceFile, error) {
+	url, err := t.externalURL(name)
+	if err != nil {
+		return nil, err
+	}
+	if sf, ok := t.sources[url]; ok {
+		return sf, nil
+	}
+	r, size, closeFn, err := t.opts.OpenSource(t.ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("opening the source file %s: %w", url, err)
+	}
+	f, err := hdf5meta.Open(r, size, hdf5meta.WithLimits(t.opts.Limits))
+	if err != nil {
+		if closeFn != nil {
+			closeFn()
+		}
+		return nil, fmt.Errorf("source file %s: %w", url, err)
+	}
+	if t.sources == nil {
+		t.sources = map[string]*sourceFile{}
+	}
+	sf := &sourceFile{f: f, url: url, size: size, close: closeFn}
+	t.sources[url] = sf
+	return sf, nil
+}
+
+// closeSources closes the files sourceFile opened.
+func (t *h5translator) closeSources() {
+	for _, sf := range t.sources {
+		if sf.close != nil {
+			sf.close()
+		}
+	}
+}
+
 // virtualChunks lists the chunks of a virtual dataset's sources at their
 // places in its grid. A source's never-written chunks must read as the
 // VDS's never-written chunks do, and mappings must not overlap.
 func (t *h5translator) virtualChunks(p *varPlan, list *chunkList) (*chunkList, error) {
 	chunks := p.za.chunks[:p.h5rank]
+	var urls []string
 	for _, s := range p.vds.sources {
 		src := s.ds
+		other := s.file.url != t.url
+		if other && p.transform {
+			return nil, fmt.Errorf("%w: %s, and virtual dataset (VDS) source %s is in another file, which the translator does not copy", ErrUnsupported, p.exactWhy, src.Path)
+		}
 		n := 0
 		add := func(offset []uint64, addr, size uint64, mask uint32) error {
 			n++
@@ -163,11 +221,15 @@ func (t *h5translator) virtualChunks(p *varPlan, list *chunkList) (*chunkList, e
 				}
 				lin = lin*p.grid[k] + (s.start[k]+o)/chunks[k]
 			}
-			off := t.f.AbsOffset(addr)
-			if off < 0 || int64(size) > t.h.size-off {
-				return fmt.Errorf("%w: chunk %v of %s, %d bytes at offset %d, past the end of the %d-byte file", hdf5meta.ErrTruncated, offset, src.Path, size, off, t.h.size)
+			off := s.file.f.AbsOffset(addr)
+			if off < 0 || int64(size) > s.file.size-off {
+				return fmt.Errorf("%w: chunk %v of %s, %d bytes at offset %d, past the end of the %d-byte file %s", hdf5meta.ErrTruncated, offset, src.Path, size, off, s.file.size, s.file.url)
+			}
+			if other && mask != 0 {
+				return fmt.Errorf("%w: chunk %v of virtual dataset (VDS) source %s in another file skipped filters (mask %#x) and would have to be re-encoded", ErrUnsupported, offset, src.Path, mask)
 			}
 			list.ents = append(list.ents, storedEntry{lin: lin, off: off, size: int64(size), mask: mask})
+			urls = append(urls, s.file.url)
 			return nil
 		}
 		total := uint64(1)
@@ -198,7 +260,18 @@ func (t *h5translator) virtualChunks(p *varPlan, list *chunkList) (*chunkList, e
 			return nil, fmt.Errorf("%w: virtual dataset (VDS) source %s has never-written chunks, which read as its fill value, not the VDS's", ErrUnsupported, src.Path)
 		}
 	}
-	slices.SortFunc(list.ents, byLin)
+	// Sort entries (and their URLs) by grid position.
+	order := make([]int, len(list.ents))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return byLin(list.ents[a], list.ents[b]) })
+	ents := make([]storedEntry, len(order))
+	list.urls = make([]string, len(order))
+	for i, j := range order {
+		ents[i], list.urls[i] = list.ents[j], urls[j]
+	}
+	list.ents = ents
 	for i := 1; i < len(list.ents); i++ {
 		if list.ents[i].lin == list.ents[i-1].lin {
 			return nil, fmt.Errorf("%w: virtual dataset (VDS) mappings overlap", ErrUnsupported)

@@ -1,6 +1,9 @@
 package kerchunk
 
 import (
+	"context"
+	"io"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -76,4 +79,61 @@ func TestVirtualRefused(t *testing.T) {
 	}
 	assert.Contains(t, reasons["part"], "selects part of the source")
 	assert.Contains(t, reasons["other_file"], "the source is in another file")
+}
+
+// TestVirtualOtherFile: with Options.OpenSource, the sources of a VDS in
+// another file (testdata/h5_vds_files.h5 reads h5_vds.h5) are referenced
+// in that file; without it, the mapping is ErrUnsupported.
+func TestVirtualOtherFile(t *testing.T) {
+	path, err := filepath.Abs("testdata/h5_vds_files.h5")
+	require.NoError(t, err)
+	_, err = translateFile(path, Options{})
+	require.ErrorIs(t, err, ErrUnsupported)
+	assert.Contains(t, err.Error(), "another file")
+
+	var opened []string
+	open := func(ctx context.Context, url string) (io.ReaderAt, int64, func(), error) {
+		opened = append(opened, url)
+		return localOpenSource(ctx, url)
+	}
+	res, err := translateFile(path, Options{OpenSource: open})
+	require.NoError(t, err)
+	src := filepath.Join(filepath.Dir(path), "h5_vds.h5")
+	assert.Equal(t, []string{src}, opened, "the source file is opened once")
+	srcRes, err := translateFile(src, Options{})
+	require.NoError(t, err)
+	for vk, sk := range map[string]string{"swapped/0.0": "src/b/0.0", "swapped/1.1": "src/b/1.1", "swapped/0.2": "src/a/0.0", "swapped/1.3": "src/a/1.1"} {
+		v, ok := res.Refs.Get(vk)
+		require.True(t, ok, vk)
+		s, ok := srcRes.Refs.Get(sk)
+		require.True(t, ok, sk)
+		if !s.IsInline() {
+			assert.Equal(t, s, v, "%s is %s", vk, sk)
+			continue
+		}
+		// Small chunks of another file are referenced, never copied.
+		require.Equal(t, src, v.URL, vk)
+		b, err := localFetch(context.Background(), v.URL, v.Offset, v.Length)
+		require.NoError(t, err)
+		assert.Equal(t, s.Data, b, "%s holds the bytes of %s", vk, sk)
+	}
+
+	// A source outside the directory is refused before anything is opened.
+	tr := &h5translator{url: path, opts: Options{OpenSource: open}}
+	_, err = tr.sourceFile("../elsewhere.h5")
+	require.ErrorIs(t, err, ErrExternalPath)
+}
+
+// localOpenSource is an Options.OpenSource for local files.
+func localOpenSource(_ context.Context, url string) (io.ReaderAt, int64, func(), error) {
+	f, err := os.Open(url)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, nil, err
+	}
+	return f, st.Size(), func() { f.Close() }, nil
 }

@@ -52,6 +52,7 @@ func TranslateHDF5(ctx context.Context, r io.ReaderAt, size int64, url string, o
 	if err := o.onHeader(h); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	defer t.closeSources()
 	if err := t.run(); err != nil {
 		return nil, err
 	}
@@ -73,6 +74,8 @@ type h5translator struct {
 	paths    map[uint64]string // object header address -> path, for object references
 	fillUsed int64
 	nchunks  uint64 // chunks listed so far, for Limits.ChunksPerFile
+	// sources are the other files virtual datasets read, by URL.
+	sources map[string]*sourceFile
 }
 
 func (t *h5translator) run() error {

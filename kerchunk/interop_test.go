@@ -149,10 +149,10 @@ func TestInteropCheckRefs(t *testing.T) {
 		if strings.HasPrefix(name, "h5_big_") && os.Getenv("VZARR_INTEROP_ALL") != "1" {
 			continue // 100,000 chunks take xarray a minute each; TestVerifyFixtures covers them
 		}
-		res, err := translateFile(path, Options{})
+		res, err := translateFile(path, Options{OpenSource: localOpenSource})
 		if err != nil && errors.Is(err, ErrUnsupported) {
 			t.Logf("%s: %v; translating with SkipUnsupported", name, err)
-			res, err = translateFile(path, Options{SkipUnsupported: true})
+			res, err = translateFile(path, Options{SkipUnsupported: true, OpenSource: localOpenSource})
 		}
 		if err != nil {
 			t.Errorf("%s: %v", name, err)

@@ -47,6 +47,12 @@ type Options struct {
 	// UnusableType), which are otherwise left out, listed in
 	// Result.Skipped and Result.Warnings. It overrides SkipUnsupported.
 	Strict bool
+	// OpenSource, when set, opens another HDF5 file that a virtual
+	// dataset's mappings name, by the URL its chunks are referenced at
+	// (resolved like external storage: inside the directory of the file
+	// translated, else ErrExternalPath); close is called when the
+	// translation ends. Nil: such mappings are ErrUnsupported.
+	OpenSource func(ctx context.Context, url string) (r io.ReaderAt, size int64, close func(), err error)
 	// Name names the source in error messages (default: the URL).
 	Name string
 	// Limits bound what the file may make the translation allocate:

@@ -171,6 +171,14 @@ def vds():
         f.create_virtual_dataset("joined", lay, fillvalue=np.nan)
         del a
 
+    # Sources in another file (h5_vds.h5), named relative to this one.
+    fresh("h5_vds_files.h5")
+    with h5py.File("h5_vds_files.h5", "w", track_order=True) as f:
+        lay = h5py.VirtualLayout(shape=(4, 12), dtype="<f4")
+        lay[:, 0:6] = h5py.VirtualSource("h5_vds.h5", "src/b", shape=(4, 6))
+        lay[:, 6:12] = h5py.VirtualSource("h5_vds.h5", "src/a", shape=(4, 6))
+        f.create_virtual_dataset("swapped", lay, fillvalue=0)
+
     fresh("h5_vds_refused.hdf5")
     with h5py.File("h5_vds_refused.hdf5", "w", track_order=True) as f:
         f.create_dataset("src", data=np.arange(10, dtype="<i4"), chunks=(5,))
