@@ -145,6 +145,9 @@ func (f *File) parseSelection(d *decoder) (Selection, error) {
 	default:
 		return s, unsupportedErr(at, "hyperslab selection version %d", version)
 	}
+	if d.err != nil {
+		return s, d.err
+	}
 	if rank < 1 || rank > maxRank {
 		return s, formatErr(at, "hyperslab selection of rank %d", rank)
 	}
