@@ -1,8 +1,6 @@
 package hdf5meta_test
 
 import (
-	"bytes"
-	"os"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -16,10 +14,7 @@ import (
 // kerchunk/testdata/h5_external.h5 (gen_h5feat.py writes it with h5py;
 // the segments below are those it asks for).
 func TestExternalFiles(t *testing.T) {
-	b, err := os.ReadFile("../kerchunk/testdata/h5_external.h5")
-	require.NoError(t, err)
-	f, err := hdf5meta.Open(bytes.NewReader(b), int64(len(b)))
-	require.NoError(t, err)
+	f, fh := openFile(t, "../kerchunk/testdata/h5_external.h5")
 	tests := []struct {
 		path string
 		want []hdf5meta.ExternalFile
@@ -39,7 +34,9 @@ func TestExternalFiles(t *testing.T) {
 	}
 
 	// A name longer than the string limit is refused with a limit error.
-	f, err = hdf5meta.Open(bytes.NewReader(b), int64(len(b)), hdf5meta.WithLimits(limits.Limits{StringBytes: 4}))
+	st, err := fh.Stat()
+	require.NoError(t, err)
+	f, err = hdf5meta.Open(fh, st.Size(), hdf5meta.WithLimits(limits.Limits{StringBytes: 4}))
 	if err == nil {
 		_, err = f.Object("/one_file")
 	}

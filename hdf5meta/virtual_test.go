@@ -1,8 +1,6 @@
 package hdf5meta_test
 
 import (
-	"bytes"
-	"os"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -15,10 +13,7 @@ import (
 // kerchunk/testdata/h5_vds.h5 (gen_h5feat.py writes them with h5py's
 // VirtualLayout; the selections below are those it asks for).
 func TestVirtualMappings(t *testing.T) {
-	b, err := os.ReadFile("../kerchunk/testdata/h5_vds.h5")
-	require.NoError(t, err)
-	f, err := hdf5meta.Open(bytes.NewReader(b), int64(len(b)))
-	require.NoError(t, err)
+	f, _ := openFile(t, "../kerchunk/testdata/h5_vds.h5")
 	o, err := f.Object("/stack")
 	require.NoError(t, err)
 	ds := o.(*hdf5meta.Dataset)
@@ -38,10 +33,7 @@ func TestVirtualMappings(t *testing.T) {
 		assert.Equal(t, []uint64{4, 6}, m.Virtual.Block)
 	}
 
-	b, err = os.ReadFile("../kerchunk/testdata/h5_vds_refused.hdf5")
-	require.NoError(t, err)
-	f, err = hdf5meta.Open(bytes.NewReader(b), int64(len(b)))
-	require.NoError(t, err)
+	f, _ = openFile(t, "../kerchunk/testdata/h5_vds_refused.hdf5")
 	o, err = f.Object("/part")
 	require.NoError(t, err)
 	ms, err = o.(*hdf5meta.Dataset).VirtualMappings()
