@@ -73,6 +73,9 @@ type Layout struct {
 	SplitPct, MergePct                                         int
 	// DontFilterPartialEdge: partial edge chunks are stored unfiltered.
 	DontFilterPartialEdge bool
+	// VirtualHeapIndex: virtual, the index of the mappings (see
+	// Dataset.VirtualMappings) in the global heap collection at Address.
+	VirtualHeapIndex uint32
 }
 
 func (f *File) parseLayout(m *message) (Layout, error) {
@@ -175,7 +178,7 @@ func (f *File) parseLayout(m *message) (Layout, error) {
 			// The mapping lives in the global heap; virtual datasets are
 			// reported as such and their sources are not followed.
 			l.Address = d.addr()
-			d.u32() // global heap index
+			l.VirtualHeapIndex = d.u32()
 		default:
 			if d.err != nil {
 				return l, d.err

@@ -3,9 +3,11 @@ package hdf5meta
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
+	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/rangeio"
 )
 
@@ -473,15 +475,29 @@ func (f *File) walk(o Object, path string, fn func(string, Object) error, w *wal
 	return nil
 }
 
+// UnlimitedSize is the Size of an external file segment that extends to
+// the end of the address space (H5F_UNLIMITED); only the last may.
+const UnlimitedSize = math.MaxUint64
+
+// parseExternalFiles reads an External Data Files message: its version,
+// slot counts and heap address, then one name offset (in the local heap),
+// file offset and size per used slot. Names are bounded by the
+// StringBytes limit; the segment list by the message's size.
 func (f *File) parseExternalFiles(m *message) ([]ExternalFile, error) {
 	d := f.newDecoder(m.data, m.off, "external data files message")
-	d.u8()
+	version := d.u8()
 	d.skip(3)
-	d.u16() // allocated slots
+	allocated := int(d.u16())
 	used := int(d.u16())
 	heapAddr := d.addr()
 	if d.err != nil {
 		return nil, d.err
+	}
+	if version != 1 {
+		return nil, formatErr(m.off, "external data files message version %d", version)
+	}
+	if used == 0 || used > allocated {
+		return nil, formatErr(m.off, "external data files message with %d of %d slots used", used, allocated)
 	}
 	if used*3*f.lenSize > d.remaining() {
 		return nil, formatErr(m.off, "external data files message with %d slots in %d bytes", used, d.remaining())
@@ -497,6 +513,15 @@ func (f *File) parseExternalFiles(m *message) ([]ExternalFile, error) {
 		out[i].Size = d.length()
 		if out[i].Name, err = heap.name(nameOff); err != nil {
 			return nil, err
+		}
+		if out[i].Name == "" {
+			return nil, formatErr(m.off, "external data file %d without a name", i)
+		}
+		if err := limits.Check(limits.StringBytes, uint64(len(out[i].Name)), f.opts.limits.StringBytes); err != nil {
+			return nil, err
+		}
+		if out[i].Size == UnlimitedSize && i != used-1 {
+			return nil, formatErr(m.off, "external data file %d of size %d", i, out[i].Size)
 		}
 	}
 	return out, d.err

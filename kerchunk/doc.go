@@ -16,8 +16,11 @@
 // dimensions, coordinates, decoded dtypes, values and attributes. Where that
 // cannot hold (see "Limits") translation fails with an error naming the
 // file, the variable and the reason, or, with Options.SkipUnsupported,
-// omits the variable and lists it in Result.Skipped. Nothing is dropped
-// silently.
+// omits the variable and lists it in Result.Skipped. Variables no Zarr
+// reader can use at all (region references, compounds with
+// variable-length members: see UnusableType) are left out by default,
+// listed in Result.Skipped and Result.Warnings; Options.Strict refuses
+// them. Nothing is dropped silently.
 //
 // # Reference model
 //
@@ -85,9 +88,10 @@
 //     be left out, since zarr would return uninitialised memory: they are
 //     written inline holding what libhdf5 returns for them (the dataset's
 //     fill value, or zeros when its fill time is "never" or no fill value
-//     is defined). With a compressor such a chunk is a few bytes; when all
-//     chunks of a variable are missing the translator compresses them with
-//     zlib. Past Options.FillBudget (default 16 MiB of such chunks per
+//     is defined). With a compressor such a chunk is a few bytes. Such
+//     chunks are encoded with the variable's own codec chain, even when
+//     none of its chunks was written, so that the variable combines with
+//     the same variable of files where it was. Past Options.FillBudget (default 16 MiB of such chunks per
 //     file), or when the variable's codecs have no Go encoder, fill_value
 //     is set to that value instead (raw reads stay exact, xarray masks it)
 //     and Result.Warnings says so.
@@ -127,8 +131,30 @@
 // and h5py read them. Variable-length strings (data, coordinates, scalars)
 // are embedded with the vlen-utf8 codec, variable-length sequences with
 // vlen-array, object references as the paths of their targets (vlen-utf8).
-// Region references, compounds with variable-length members and virtual
-// datasets are unsupported.
+// Region references and compounds with variable-length members are left
+// out (see above).
+//
+// # Virtual datasets
+//
+// A virtual dataset (VDS) whose mappings each place a whole source dataset
+// (of the same rank, or rows of a lower rank), chunked (or contiguous)
+// like the other sources with the same filters, at a position on that
+// chunk grid references the sources' chunks directly; positions no mapping
+// covers read as the VDS's fill value. Sources may be in the same file or,
+// when Options.OpenSource is set, in other files inside its directory
+// (resolved like external storage; their chunks are referenced, never
+// copied). Other mappings (part of a source, points, unlimited or strided
+// selections, overlaps) are ErrUnsupported, saying why.
+//
+// # External storage
+//
+// Contiguous data stored in external raw files (H5Pset_external) is
+// referenced there, never copied: file names are resolved relative to the
+// HDF5 file's directory (as libhdf5 does with the prefix "${ORIGIN}") and
+// must stay inside it (else ErrExternalPath). One segment is one chunk;
+// several become a grid of chunks each inside one segment (1 along leading
+// dimensions, a divisor of one dimension, whole trailing ones); a segment
+// boundary that cuts an element is ErrUnsupported.
 //
 // Attributes keep their types as far as JSON can: numbers stay numbers
 // (integers exact; float32 values written as the float64 they widen to),

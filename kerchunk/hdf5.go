@@ -2,12 +2,12 @@ package kerchunk
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/kerchunk/codecs"
@@ -52,6 +52,7 @@ func TranslateHDF5(ctx context.Context, r io.ReaderAt, size int64, url string, o
 	if err := o.onHeader(h); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	defer t.closeSources()
 	if err := t.run(); err != nil {
 		return nil, err
 	}
@@ -73,6 +74,8 @@ type h5translator struct {
 	paths    map[uint64]string // object header address -> path, for object references
 	fillUsed int64
 	nchunks  uint64 // chunks listed so far, for Limits.ChunksPerFile
+	// sources are the other files virtual datasets read, by URL.
+	sources map[string]*sourceFile
 }
 
 func (t *h5translator) run() error {
@@ -108,8 +111,8 @@ func (t *h5translator) run() error {
 				continue
 			}
 			// variable adds its keys only once it has succeeded: nothing to undo.
-			if t.opts.SkipUnsupported && (errors.Is(err, ErrUnsupported) || errors.As(err, new(unsupportedType))) {
-				t.res.Skipped = append(t.res.Skipped, Skipped{Variable: key, Reason: err.Error()})
+			if reason, ok := t.opts.skipReason(err); ok {
+				t.res.skip(key, reason)
 				continue
 			}
 			if errors.As(err, new(unsupportedType)) {
@@ -262,6 +265,11 @@ type varPlan struct {
 	fill      []byte              // the Zarr fill_value element, or nil
 	exactWhy  string              // why stored chunks cannot be referenced, or ""
 	tooBig    bool                // a chunk is too large to decode in memory
+	// ext is the external storage of contiguous data (H5Pset_external),
+	// resolved and merged; nil when the data is in the file.
+	ext []extSegment
+	// vds is the sources of a virtual dataset, or nil.
+	vds *vdsPlan
 }
 
 // maxChunkBytes bounds the decoded size of a chunk the translator
@@ -351,9 +359,6 @@ func (t *h5translator) plan(key string, v *netcdf4.Var) (*varPlan, error) {
 	if ds.Space.Kind == hdf5meta.SpaceNull {
 		return nil, skipError{"null dataspace: the dataset has no elements"}
 	}
-	if ds.Layout.Class == hdf5meta.LayoutVirtual {
-		return nil, fmt.Errorf("%w: virtual dataset (VDS) layout", ErrUnsupported)
-	}
 	zt, err := zarrType(ds.Type)
 	if err != nil {
 		return nil, err
@@ -369,8 +374,29 @@ func (t *h5translator) plan(key string, v *netcdf4.Var) (*varPlan, error) {
 	switch ds.Layout.Class {
 	case hdf5meta.LayoutChunked:
 		p.za.Chunks = append(slices.Clone(ds.Layout.ChunkDims), zt.extra...)
+	case hdf5meta.LayoutVirtual:
+		if zt.kind != kindFixed {
+			return nil, fmt.Errorf("%w: virtual dataset (VDS) of variable-length or reference data", ErrUnsupported)
+		}
+		chunks, err := t.planVirtual(p)
+		if err != nil {
+			return nil, err
+		}
+		p.za.Chunks = append(chunks, zt.extra...)
 	default:
-		for _, n := range p.za.Shape {
+		chunks := p.za.Shape
+		if len(ds.External) > 0 && ds.Layout.Class == hdf5meta.LayoutContiguous {
+			need := int64(ds.Space.NumElements()) * int64(ds.Type.Size)
+			if p.ext, err = t.externalSegments(ds, need); err != nil {
+				return nil, err
+			}
+			h5chunks, err := externalChunkShape(p.ext, ds.Space.Dims, ds.Type.Size)
+			if err != nil {
+				return nil, err
+			}
+			chunks = append(h5chunks, zt.extra...)
+		}
+		for _, n := range chunks {
 			p.za.Chunks = append(p.za.Chunks, max(n, 1))
 		}
 	}
@@ -401,6 +427,9 @@ func (t *h5translator) plan(key string, v *netcdf4.Var) (*varPlan, error) {
 	if ds.Layout.Class == hdf5meta.LayoutChunked {
 		p.srcFilters = ds.Filters
 	}
+	if p.vds != nil {
+		p.srcFilters = p.vds.filters
+	}
 	p.missing = missingBytes(ds)
 	p.fillAttr = hdf5meta.Attr(ds, "_FillValue")
 	if p.fillAttr != nil && (zt.kind != kindFixed || !sameKind(p.fillAttr.Type, zt.elem) || p.fillAttr.Space.Kind == hdf5meta.SpaceNull) {
@@ -429,6 +458,9 @@ func (t *h5translator) plan(key string, v *netcdf4.Var) (*varPlan, error) {
 		p.exactWhy = fmt.Sprintf("the %d-byte integers have %d bits of precision at bit offset %d, which readers must sign-extend", zt.elem.Size, zt.elem.Precision, zt.elem.BitOffset)
 	}
 	p.transform = p.exactWhy != ""
+	if p.transform && len(p.ext) > 0 {
+		return nil, fmt.Errorf("%w: %s, and the data is in external files, which the translator does not copy", ErrUnsupported, p.exactWhy)
+	}
 	if p.transform || len(p.srcFilters) == 0 {
 		p.out = &codecs.Chain{}
 	}
@@ -538,6 +570,9 @@ type srcChunk struct {
 	straddles bool
 }
 
+// byLin orders stored entries by their linear grid index.
+func byLin(a, b storedEntry) int { return cmp.Compare(a.lin, b.lin) }
+
 // storedEntry is one stored chunk of a chunked dataset, compactly: its
 // linear grid index, absolute offset in the source, size and filter mask.
 type storedEntry struct {
@@ -553,6 +588,7 @@ type chunkList struct {
 	ents []storedEntry
 	one  *srcChunk
 	url  string
+	urls []string // per entry, when they differ (external storage)
 	grid []uint64
 	idx  []uint64 // getShared's
 }
@@ -579,7 +615,7 @@ func (l *chunkList) get(i int) srcChunk {
 		return *l.one
 	}
 	e := l.ents[i]
-	return srcChunk{lin: e.lin, idx: unravel(e.lin, l.grid), url: l.url, off: e.off, size: e.size, mask: e.mask}
+	return srcChunk{lin: e.lin, idx: unravel(e.lin, l.grid), url: l.urlOf(i), off: e.off, size: e.size, mask: e.mask}
 }
 
 // getShared returns chunk i with an idx that the next call overwrites.
@@ -592,7 +628,15 @@ func (l *chunkList) getShared(i int) srcChunk {
 		l.idx = make([]uint64, len(l.grid))
 	}
 	unravelInto(l.idx, e.lin, l.grid)
-	return srcChunk{lin: e.lin, idx: l.idx, url: l.url, off: e.off, size: e.size, mask: e.mask}
+	return srcChunk{lin: e.lin, idx: l.idx, url: l.urlOf(i), off: e.off, size: e.size, mask: e.mask}
+}
+
+// urlOf returns the URL of entry i.
+func (l *chunkList) urlOf(i int) string {
+	if l.urls != nil {
+		return l.urls[i]
+	}
+	return l.url
 }
 
 // storedChunks lists the stored chunks of a variable in grid order.
@@ -613,17 +657,18 @@ func (t *h5translator) storedChunks(p *varPlan) (*chunkList, error) {
 			return list, nil // never written
 		}
 		return one(srcChunk{idx: make([]uint64, len(p.grid)), data: ds.Layout.CompactData[:need], whole: true, size: int64(need)})
+	case hdf5meta.LayoutVirtual:
+		return t.virtualChunks(p, list)
 	case hdf5meta.LayoutContiguous:
 		if p.total == 0 {
 			return list, nil
 		}
 		need := int64(ds.Space.NumElements()) * int64(ds.Type.Size)
-		if len(ds.External) > 0 {
-			c, err := t.externalChunk(p, need)
-			if err != nil {
-				return nil, err
-			}
-			return one(c)
+		switch {
+		case len(p.ext) == 1:
+			return one(srcChunk{idx: make([]uint64, len(p.grid)), url: p.ext[0].url, off: p.ext[0].off, size: need, whole: true})
+		case len(p.ext) > 1:
+			return t.externalChunks(p, list)
 		}
 		if ds.Layout.Address == undefAddr {
 			return list, nil
@@ -654,15 +699,7 @@ func (t *h5translator) storedChunks(p *varPlan) (*chunkList, error) {
 		return nil, err
 	}
 	if !sorted {
-		slices.SortStableFunc(out, func(a, b storedEntry) int {
-			switch {
-			case a.lin < b.lin:
-				return -1
-			case a.lin > b.lin:
-				return 1
-			}
-			return 0
-		})
+		slices.SortStableFunc(out, byLin)
 		// A chunk listed twice (corrupt index): keep the first.
 		out = slices.CompactFunc(out, func(a, b storedEntry) bool { return a.lin == b.lin })
 	}
@@ -782,30 +819,6 @@ const streamWindow = 1 << 14
 
 const undefAddr = ^uint64(0)
 
-// externalChunk handles contiguous data stored in external files.
-func (t *h5translator) externalChunk(p *varPlan, need int64) (srcChunk, error) {
-	ext := p.ds.External
-	if len(ext) == 1 && int64(ext[0].Size) >= need {
-		return srcChunk{idx: make([]uint64, len(p.grid)), url: t.siblingURL(ext[0].Name), off: int64(ext[0].Offset), size: need, whole: true}, nil
-	}
-	return srcChunk{}, fmt.Errorf("%w: external storage in %d segments", ErrUnsupported, len(ext))
-}
-
-// siblingURL resolves a file name relative to the directory of the source.
-func (t *h5translator) siblingURL(name string) string {
-	if strings.HasPrefix(name, "/") || strings.Contains(name, "://") {
-		if strings.HasPrefix(t.url, "file://") && strings.HasPrefix(name, "/") {
-			return "file://" + name
-		}
-		return name
-	}
-	i := strings.LastIndexByte(t.url, '/')
-	if i < 0 {
-		return name
-	}
-	return t.url[:i+1] + name
-}
-
 // ------------------------------------------------------------ fixed-size
 
 // fixedChunks writes the chunks of a variable of fixed-size elements, in
@@ -820,15 +833,12 @@ func (t *h5translator) fixedChunks(p *varPlan, em *chunkEmitter) error {
 		}
 	}
 	if ds.Layout.Class == hdf5meta.LayoutChunked && !p.transform && !p.extended() {
-		n, ok, err := t.streamChunks(p, em, newFillChunks(p, p.fill).insideOK)
+		_, ok, err := t.streamChunks(p, em, newFillChunks(p, p.fill).insideOK)
 		if err != nil {
 			return err
 		}
 		if ok {
-			if n == 0 {
-				ownCodec(p)
-			}
-			return nil
+			return nil // never-written chunks read as fill_value; the chain stays the file's
 		}
 	}
 	stored, err := t.storedChunks(p)
@@ -836,7 +846,7 @@ func (t *h5translator) fixedChunks(p *varPlan, em *chunkEmitter) error {
 		return err
 	}
 	nstored := stored.n()
-	if nstored == 0 || p.transform {
+	if p.transform {
 		ownCodec(p)
 	}
 	fill := p.fill
@@ -931,7 +941,10 @@ func (t *h5translator) fixedChunks(p *varPlan, em *chunkEmitter) error {
 }
 
 // ownCodec chooses the codec of a variable whose chunks are all written
-// by the translator. Small variables are not worth compressing.
+// by the translator, decoded and converted (p.transform). Small variables
+// are not worth compressing. A variable whose chunks were never written
+// keeps its file's chain instead, as the same variable of another file
+// of a series has it (combine needs one chain per array).
 func ownCodec(p *varPlan) {
 	p.za.Filters = nil
 	p.za.Compressor = nil
@@ -1010,7 +1023,7 @@ func (f *chunkPrefetcher) at(i int) {
 			c = *f.stored.one
 		} else {
 			e := f.stored.ents[j]
-			c = srcChunk{url: f.stored.url, off: e.off, size: e.size, mask: e.mask}
+			c = srcChunk{url: f.stored.urlOf(j), off: e.off, size: e.size, mask: e.mask}
 		}
 		if !(c.data == nil && c.url == f.t.url && (f.p.transform || c.mask != 0 || c.size < int64(f.t.opts.InlineThreshold))) {
 			continue

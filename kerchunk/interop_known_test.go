@@ -76,6 +76,7 @@ var knownFailures = []knownFailure{
 	{testenv.StackTrixie, "h5_v108.h5", causeGroupListing},
 	{testenv.StackTrixie, "nc4_edge.nc", causeGroupListing},
 	{testenv.StackTrixie, "nc4_groups.nc", causeGroupListing},
+	{testenv.StackTrixie, "h5_vds.h5", causeGroupListing},
 	{testenv.StackTrixie, "nc4_types.nc", causeStructuredDtype},
 }
 

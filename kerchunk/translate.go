@@ -40,9 +40,20 @@ type Options struct {
 	// variable gets the fill value as its Zarr fill_value instead, and a
 	// warning says so.
 	FillBudget int64
-	// SkipUnsupported omits variables that cannot be translated (listed
-	// in Result.Skipped) instead of failing.
+	// SkipUnsupported omits every variable that cannot be translated
+	// (ErrUnsupported), listed in Result.Skipped, instead of failing.
 	SkipUnsupported bool
+	// Strict fails on variables no Zarr reader can use (region
+	// references, compounds with variable-length members: see
+	// UnusableType), which are otherwise left out, listed in
+	// Result.Skipped and Result.Warnings. It overrides SkipUnsupported.
+	Strict bool
+	// OpenSource, when set, opens another HDF5 file that a virtual
+	// dataset's mappings name, by the URL its chunks are referenced at
+	// (resolved like external storage: inside the directory of the file
+	// translated, else ErrExternalPath); close is called when the
+	// translation ends. Nil: such mappings are ErrUnsupported.
+	OpenSource func(ctx context.Context, url string) (r io.ReaderAt, size int64, close func(), err error)
 	// Name names the source in error messages (default: the URL).
 	Name string
 	// Limits bound what the file may make the translation allocate:
@@ -117,7 +128,9 @@ func (o *Options) norm() Options {
 	return c
 }
 
-// Skipped is a variable left out by Options.SkipUnsupported.
+// Skipped is a variable left out of the references: one no Zarr reader
+// can use (unless Options.Strict), one that cannot be translated (with
+// Options.SkipUnsupported), or one with nothing to translate.
 type Skipped struct {
 	Variable string `json:"variable"`
 	Reason   string `json:"reason"`

@@ -3,8 +3,6 @@ package kerchunk_test
 import (
 	"bytes"
 	"context"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,34 +15,13 @@ import (
 	"github.com/greensight/vzarr/refread"
 )
 
-// localFetch reads byte ranges of local files (absolute paths or file://).
-func localFetch(_ context.Context, url string, off, n int64) ([]byte, error) {
-	f, err := os.Open(strings.TrimPrefix(url, "file://"))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if n < 0 {
-		st, err := f.Stat()
-		if err != nil {
-			return nil, err
-		}
-		n = st.Size() - off
-	}
-	b := make([]byte, n)
-	if _, err := f.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	return b, nil
-}
-
 func verifyFile(t *testing.T, path string, refs *Refs, sample int) *refread.VerifyReport {
 	f, err := os.Open(path)
 	require.NoError(t, err)
 	defer f.Close()
 	st, err := f.Stat()
 	require.NoError(t, err)
-	rep, err := refread.Verify(context.Background(), refs, f, st.Size(), refread.VerifyOptions{Sample: sample, Fetcher: refread.FetcherFunc(localFetch)})
+	rep, err := refread.Verify(context.Background(), refs, f, st.Size(), refread.VerifyOptions{Sample: sample, Fetcher: refread.FetcherFunc(LocalFetch)})
 	require.NoError(t, err)
 	return rep
 }

@@ -22,7 +22,7 @@ const fixtureDir = "../testdata/netcdf3"
 // fixtures lists the files that testdata/gen_netcdf3.py writes.
 var fixtures = []string{
 	"classic", "offset64", "data64", "onerec_short", "onerec_char",
-	"onerec_byte", "multirec_pad", "norecs", "unicode", "empty",
+	"onerec_byte", "multirec_pad", "norecs", "unicode", "empty", "nulpad",
 }
 
 // truth mirrors <name>.truth.json.

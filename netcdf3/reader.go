@@ -1,6 +1,7 @@
 package netcdf3
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -267,7 +268,9 @@ func (d *decoder) count(minBytes int64, what string) (int, error) {
 // pad4 rounds n up to a multiple of 4; n must be at most MaxInt64-3.
 func pad4(n int64) int64 { return (n + 3) &^ 3 }
 
-// name reads a name: its length, then its bytes padded to 4.
+// name reads a name: its length, then its bytes padded to 4. NULs that
+// end the name within its length are padding, which netCDF-C strips (its
+// names are C strings): "yy\x00" is "yy".
 func (d *decoder) name(what string) (string, error) {
 	at := d.off
 	n, err := d.nonNeg(what)
@@ -284,7 +287,7 @@ func (d *decoder) name(what string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return string(b[:n]), nil
+	return string(bytes.TrimRight(b[:n], "\x00")), nil
 }
 
 // listHeader reads a list's tag and element count; an empty list may be

@@ -111,6 +111,7 @@ var sentinelTypes = []struct {
 	{catalog.ErrUnavailable, ErrTypeCatalogUnavailable},
 
 	{blobio.ErrSourceNotAllowed, ErrTypeSourceNotAllowed},
+	{kerchunk.ErrExternalPath, ErrTypeSourceNotAllowed},
 	{blobio.ErrNotFound, ErrTypeNotFound},
 	{blobio.ErrPermission, ErrTypePermission},
 	{blobio.ErrUnavailable, ErrTypeUnavailable},

@@ -50,6 +50,7 @@ var sentinels = map[string]struct {
 	"netcdf3.ErrTruncated":           {netcdf3.ErrTruncated, "truncated_file"},
 	"netcdf3.ErrUnsupported":         {netcdf3.ErrUnsupported, "unsupported_feature"},
 	"kerchunk.ErrBadRefs":            {kerchunk.ErrBadRefs, "invalid_references"},
+	"kerchunk.ErrExternalPath":       {kerchunk.ErrExternalPath, "source_not_allowed"},
 	"kerchunk.ErrParquetIsDirectory": {kerchunk.ErrParquetIsDirectory, "invalid_params"},
 	"kerchunk.ErrUnsupported":        {kerchunk.ErrUnsupported, "unsupported_feature"},
 	"kerchunk.ErrNotNetCDF":          {kerchunk.ErrNotNetCDF, "not_netcdf"},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path"
 	"sort"
@@ -304,6 +305,9 @@ func GenerateRef(ctx context.Context, deps *Deps, p RefParams) (*RefResult, erro
 		log.ErrorContext(ctx, "pipeline: ref failed", "error", err, "duration", time.Since(start))
 		return nil, err
 	}
+	for _, s := range res.Skipped {
+		log.WarnContext(ctx, "pipeline: variable left out of the references", "variable", s.Variable, "reason", s.Reason)
+	}
 	log.InfoContext(ctx, "pipeline: referenced", "variables", len(res.Variables), "ref_size_bytes", res.RefSizeBytes,
 		"duration", time.Since(start))
 	return res, nil
@@ -326,6 +330,7 @@ func generateRef(ctx context.Context, deps *Deps, p RefParams) (*RefResult, erro
 	opts, release := deps.reserveOnHeader(ctx, deps.translateOptions())
 	defer release()
 	opts.Name = p.NCURL
+	opts.OpenSource = siblingOpener(o, p.NCURL, obj.RefURL)
 	tr, err := kerchunk.Translate(ctx, obj.Reader, obj.Size(), obj.RefURL, opts)
 	if err != nil {
 		return nil, fmt.Errorf("ref %s: %w", p.NCURL, err)
@@ -337,6 +342,25 @@ func generateRef(ctx context.Context, deps *Deps, p RefParams) (*RefResult, erro
 	deps.Metrics.wrote(n)
 	return &RefResult{NCURL: p.NCURL, RefURL: p.RefURL, Format: tr.Format, Dimensions: tr.Dimensions, Variables: tr.Variables,
 		RefSizeBytes: n, Skipped: tr.Skipped, Warnings: tr.Warnings}, nil
+}
+
+// siblingOpener opens the files a virtual dataset of ncURL reads, which
+// kerchunk names by their reference URL in the directory of refURL (or
+// below): the same path below ncURL's directory.
+func siblingOpener(o *blobio.Opener, ncURL, refURL string) func(context.Context, string) (io.ReaderAt, int64, func(), error) {
+	refDir := refURL[:strings.LastIndexByte(refURL, '/')+1]
+	ncDir := ncURL[:strings.LastIndexByte(ncURL, '/')+1]
+	return func(ctx context.Context, url string) (io.ReaderAt, int64, func(), error) {
+		rel, ok := strings.CutPrefix(url, refDir)
+		if !ok || refDir == "" {
+			return nil, 0, nil, fmt.Errorf("%w: %s", kerchunk.ErrExternalPath, url)
+		}
+		obj, err := o.OpenObject(ctx, ncDir+rel, blobio.MetadataReaderOptions()...)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		return obj.Reader, obj.Size(), func() { obj.Close() }, nil
+	}
 }
 
 // saveRefs writes references, atomically, in format f (Auto: the URL's,

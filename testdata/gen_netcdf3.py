@@ -239,6 +239,42 @@ def empty(path):
     netCDF4.Dataset(path, "w", format="NETCDF3_CLASSIC").close()
 
 
+def nulpad(path):
+    """A classic file written byte by byte whose names carry trailing NUL
+    padding inside their length, as some netCDF-C test files do: dimension
+    and variable "yy", global attribute "plugh", variable attribute "units".
+    netCDF-C strips the NULs."""
+    import struct
+
+    def name(s):
+        b = s.encode()
+        return struct.pack(">i", len(b)) + b + b"\0" * (-len(b) % 4)
+
+    def char_attr(n, v):
+        b = v.encode()
+        return name(n) + struct.pack(">ii", 2, len(b)) + b + b"\0" * (-len(b) % 4)
+
+    hdr = b"CDF\x01" + struct.pack(">i", 0)
+    hdr += struct.pack(">ii", 0x0A, 1) + name("yy\0") + struct.pack(">i", 3)
+    hdr += struct.pack(">ii", 0x0C, 2) + char_attr("plugh\0\0", "xyzzy") + char_attr("title", "NUL-padded names")
+    vars_ = [("yy\0\0", 3, 8, [char_attr("units\0", "m")]), ("zz", 4, 12, [])]
+    body = b""
+    size = len(hdr) + 8
+    for n, _, _, atts in vars_:
+        size += len(name(n)) + 4 + 4 + 8 + sum(len(a) for a in atts) + 12
+    begin = size
+    for n, typ, vsize, atts in vars_:
+        body += name(n) + struct.pack(">ii", 1, 0)
+        body += struct.pack(">ii", 0x0C, len(atts)) if atts else struct.pack(">ii", 0, 0)
+        body += b"".join(atts) + struct.pack(">iii", typ, vsize, begin)
+        begin += vsize
+    hdr += struct.pack(">ii", 0x0B, len(vars_)) + body
+    assert len(hdr) == size, (len(hdr), size)
+    data = struct.pack(">hhhh", 1, -2, 3, 0) + struct.pack(">iii", 10, 20, 30)
+    with open(path, "wb") as f:
+        f.write(hdr + data)
+
+
 FIXTURES = {
     "classic": lambda p: classic(p),
     "offset64": lambda p: classic(p, "NETCDF3_64BIT_OFFSET"),
@@ -250,6 +286,7 @@ FIXTURES = {
     "norecs": norecs,
     "unicode": unicode,
     "empty": empty,
+    "nulpad": nulpad,
 }
 
 

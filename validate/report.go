@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/netcdf4"
 )
@@ -318,6 +319,10 @@ func check(rep *Report, v *netcdf4.Var, info *Variable, chunkBytes uint64, opts 
 			rep.Errors = append(rep.Errors, Finding{Variable: key, Code: "unsupported_filter",
 				Message: fmt.Sprintf("filter %d (%s) has no Zarr codec: the chunks cannot be decoded by Zarr readers", flt.ID, nameOr(flt.Name, "unknown"))})
 		}
+	}
+	if why := kerchunk.UnusableType(ds.Type); why != "" {
+		rep.Warnings = append(rep.Warnings, Finding{Variable: key, Code: "skipped_variable",
+			Message: why + ": references leave the variable out (listed as skipped; strict mode refuses the file)"})
 	}
 	if ds.Type.HasVarLen() && !v.IsCoord && len(ds.Space.Dims) > 0 {
 		rep.Warnings = append(rep.Warnings, Finding{Variable: key, Code: "vlen_data",

@@ -50,6 +50,7 @@ func runRef(args []string, stdout, stderr io.Writer) int {
 	f.IntVar(&trans.InlineThreshold, "inline-threshold", kerchunk.DefaultInlineThreshold, "inline chunks stored in fewer bytes than this")
 	f.Int64Var(&trans.InlineVarMax, "inline-var-max", kerchunk.DefaultInlineVarMax, "decode and inline variables whose filters have no Zarr codec up to this many bytes")
 	f.BoolVar(&trans.SkipUnsupported, "skip-unsupported", false, "omit variables that cannot be translated (listed in the result) instead of failing")
+	f.BoolVar(&trans.Strict, "strict", false, "fail on variables no Zarr reader can use (region references...) instead of omitting them (listed in the result)")
 	f.StringVar(&format, "format", "", "output format: json or parquet (default: parquet for an OUT ending in .parq or .parquet, else json)")
 	noTempl := f.Bool("no-templates", false, "write every chunk URL in full (no URL templates)")
 	f.IntVar(&o.parallel, "j", runtime.GOMAXPROCS(0), "with several SRCs: sources translated at once")
@@ -70,6 +71,8 @@ func runRef(args []string, stdout, stderr io.Writer) int {
 			err = usagef("ref needs -o OUT")
 		case f.NArg() == 0:
 			err = usagef("ref needs a SRC")
+		case trans.Strict && trans.SkipUnsupported:
+			err = usagef("give --strict or --skip-unsupported, not both")
 		}
 	}
 	if err != nil {
