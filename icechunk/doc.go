@@ -50,7 +50,7 @@
 //
 // interop_test.go runs @earthmover/icechunk 2.2.2 (the Rust library as a Node
 // addon, in the Debian 13 chroot of scripts/trixie, installed in /opt/icechunk-js
-// there by testdata/install-judge.sh): it opens repositories written here, lists every key
+// there by scripts/icechunk-judge): it opens repositories written here, lists every key
 // of main and of each tag and reads every chunk (virtual, inline, split
 // manifests, history, diff, a last-modified checksum that must refuse a changed
 // source), and it writes repositories (one with compressed locations) that are

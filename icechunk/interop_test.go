@@ -44,7 +44,7 @@ func judge(t *testing.T) func(args ...string) ([]byte, error) {
 	}
 	root := strings.TrimSpace(string(out)) // the chroot directory
 	if _, err := os.Stat(filepath.Join(root, "opt/icechunk-js/node_modules/@earthmover/icechunk/package.json")); err != nil {
-		missing("npm package not installed in the chroot (run icechunk/testdata/install-judge.sh)")
+		missing("npm package not installed in the chroot (run scripts/icechunk-judge)")
 	}
 	src, err := os.ReadFile(filepath.Join("testdata", "judge.cjs"))
 	require.NoError(t, err)
