@@ -478,4 +478,3 @@ func slicesContains(s []string, x string) bool {
 	}
 	return false
 }
-
