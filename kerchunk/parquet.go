@@ -19,9 +19,11 @@ import (
 // Parquet references, in the layout of fsspec's LazyReferenceMapper:
 //
 //	DIR/.zmetadata                {"metadata": {".zgroup": {...}, "v/.zarray": {...}, ...},
-//	                               "record_size": N}
+//	                               "record_size": N, "zarr_consolidated_format": 1}
 //	DIR/<array path>/refs.<i>.parq
 //
+// fsspec serves the .zmetadata file itself as the key .zmetadata: it is
+// the set's consolidated metadata (zarr 2 requires the format member).
 // Each refs.<i>.parq holds record_size rows, row r describing chunk number
 // i*record_size + r of the array (chunk numbers in C order over the chunk
 // grid): columns path (string, null for inline or absent chunks), offset
