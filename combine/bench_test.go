@@ -240,8 +240,8 @@ func combineManyChunks(tb testing.TB, files, n int) (heldPerChunk, allocPerChunk
 	src = nil
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	if got := res.Refs.Len(); got != files*n+7 {
-		tb.Fatalf("%d keys, want %d", got, files*n+7)
+	if got := res.Refs.Len(); got != files*n+8 { // 7 metadata keys and .zmetadata
+		tb.Fatalf("%d keys, want %d", got, files*n+8)
 	}
 	runtime.KeepAlive(res)
 	chunks := float64(files * n)

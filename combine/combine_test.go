@@ -208,6 +208,8 @@ func TestCombineSameUnits(t *testing.T) {
 	assert.Equal(t, []float64{-180, -10, 180, 20}, res.SpatialExtent)
 	assert.Empty(t, res.Warnings)
 
+	assertConsolidated(t, out)
+
 	// Group metadata comes from the first input, keys are renumbered.
 	text, _ := out.Text(".zattrs")
 	assert.JSONEq(t, `{"title":"test","file":0}`, text)
@@ -588,6 +590,30 @@ func TestPythonKerchunkInput(t *testing.T) {
 	back, err := kerchunk.ReadJSON(&buf)
 	require.NoError(t, err)
 	assert.Equal(t, res.Refs.Keys(), back.Keys())
+}
+
+// assertConsolidated checks that refs carries a .zmetadata holding every
+// metadata key of refs with its text, and nothing else (the inputs of
+// combineSpecs have none: every combined set is consolidated).
+func assertConsolidated(t *testing.T, refs *kerchunk.Refs) {
+	t.Helper()
+	zm, ok := refs.Text(kerchunk.ConsolidatedKey)
+	require.True(t, ok)
+	var cons struct {
+		Metadata map[string]json.RawMessage `json:"metadata"`
+		Format   int                        `json:"zarr_consolidated_format"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(zm), &cons))
+	assert.Equal(t, 1, cons.Format)
+	n := 0
+	refs.All(func(k string, r kerchunk.Ref) bool {
+		if kerchunk.IsMetadataKey(k) && k != kerchunk.ConsolidatedKey {
+			n++
+			assert.Equal(t, string(r.Data), string(cons.Metadata[k]), k)
+		}
+		return true
+	})
+	assert.Len(t, cons.Metadata, n)
 }
 
 func base64Of(b []byte) string {

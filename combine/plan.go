@@ -1,7 +1,6 @@
 package combine
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -82,7 +81,6 @@ func (c *combiner) finish(ctx context.Context) (*Result, error) {
 	// are released once its last chunk is written.
 	out := kerchunk.NewRefs(keys + 3*len(c.first.order) + 8)
 	c.planReleases(plans)
-	var consolidated bool
 	shapes := map[string][]int{}
 	chunks := map[string][]int{}
 	for _, m := range c.first.meta {
@@ -95,8 +93,7 @@ func (c *combiner) finish(ctx context.Context) (*Result, error) {
 			}
 		case base == ".zattrs" && a != nil:
 			// written with the array
-		case base == ".zmetadata":
-			consolidated = true
+		case m.key == kerchunk.ConsolidatedKey:
 			out.Append(m.key, kerchunk.Inline([]byte("{}"))) // placeholder, keeps the position
 		default:
 			out.Append(m.key, m.ref)
@@ -104,10 +101,9 @@ func (c *combiner) finish(ctx context.Context) (*Result, error) {
 	}
 	c.first.meta = nil
 	out.Dedupe()
-	if consolidated {
-		if err := consolidate(out); err != nil {
-			return nil, err
-		}
+	// Every combined set is consolidated (in step with its metadata keys).
+	if err := out.Consolidate(); err != nil {
+		return nil, err
 	}
 	res := &Result{Refs: out, SourceFiles: c.files, Warnings: c.warnings}
 	if err := c.summarize(ctx, res, plans, shapes, chunks); err != nil {
@@ -481,35 +477,4 @@ func slicesContains(s []string, x string) bool {
 		}
 	}
 	return false
-}
-
-// consolidate rewrites .zmetadata from the metadata keys of out.
-func consolidate(out *kerchunk.Refs) error {
-	meta := map[string]json.RawMessage{}
-	var targets []string
-	out.All(func(k string, r kerchunk.Ref) bool {
-		_, base := splitKey(k)
-		if base == ".zmetadata" {
-			targets = append(targets, k)
-		}
-		if !kerchunk.IsMetadataKey(k) || base == ".zmetadata" {
-			return true
-		}
-		if !r.IsInline() || !json.Valid(r.Data) {
-			return true
-		}
-		meta[k] = json.RawMessage(bytes.Clone(r.Data))
-		return true
-	})
-	b, err := json.Marshal(struct {
-		Metadata map[string]json.RawMessage `json:"metadata"`
-		Format   int                        `json:"zarr_consolidated_format"`
-	}{meta, 1})
-	if err != nil {
-		return err
-	}
-	for _, k := range targets {
-		out.SetText(k, string(b))
-	}
-	return nil
 }

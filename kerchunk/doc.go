@@ -8,9 +8,13 @@
 // Every reference set this package writes, opened with
 //
 //	xr.open_dataset("reference://", engine="zarr", backend_kwargs={
-//	    "consolidated": False,
 //	    "storage_options": {"fo": REFS, "remote_protocol": "file"}})
 //
+// (the same call on xarray 2023/zarr-python 2 and xarray 2025/zarr-python
+// 3: every set carries consolidated metadata, .zmetadata, which xarray
+// reads when consolidated is left unset; consolidated=False would make
+// zarr-python 3 list the store, which fails below the root of a
+// reference:// store)
 // resolves to the same data as xr.open_dataset on the original (the netcdf4
 // engine for netCDF files, h5netcdf for plain HDF5): same variables,
 // dimensions, coordinates, decoded dtypes, values and attributes. Where that
@@ -39,8 +43,13 @@
 // Inline values are text (Zarr metadata) or "base64:..." (chunk bytes).
 // ReadJSON reads version 1 (templates and simple "gen" entries expanded)
 // and version 0 files, whether written here, by Python's kerchunk or by
-// fsspec. WriteParquetSet and ReadParquetSet use the layout of fsspec's
-// LazyReferenceMapper (a directory with .zmetadata and <array>/refs.N.parq
+// fsspec. Refs.Consolidate builds the set's .zmetadata ({"metadata":
+// {every .zgroup/.zarray/.zattrs key}, "zarr_consolidated_format": 1})
+// from its metadata keys, copying no chunk reference; the translators,
+// combine and ReadParquetSet call it last, so every set written is
+// consolidated and in step. WriteParquetSet and ReadParquetSet use the
+// layout of fsspec's LazyReferenceMapper (a directory with .zmetadata,
+// which fsspec serves as the consolidated metadata key, and <array>/refs.N.parq
 // files; zstd-compressed PLAIN pages, as fsspec writes them), written and
 // read by a small built-in Parquet codec (internal/parquet, tested against
 // arrow-go's implementation in both directions).

@@ -56,6 +56,9 @@ func TranslateHDF5(ctx context.Context, r io.ReaderAt, size int64, url string, o
 	if err := t.run(); err != nil {
 		return nil, err
 	}
+	if err := t.refs.Consolidate(); err != nil {
+		return nil, fileErr(name, "", err)
+	}
 	return t.res, nil
 }
 

@@ -174,6 +174,9 @@ func TranslateNetCDF3(ctx context.Context, r io.ReaderAt, size int64, url string
 			set(unsafe.String(unsafe.SliceData(keyBuf), len(keyBuf)), ref) // copied by Refs
 		}
 	}
+	if err := refs.Consolidate(); err != nil {
+		return nil, fileErr(name, "", err)
+	}
 	return res, nil
 }
 

@@ -3,7 +3,6 @@ package kerchunk
 import (
 	"bytes"
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,9 +19,11 @@ import (
 // Parquet references, in the layout of fsspec's LazyReferenceMapper:
 //
 //	DIR/.zmetadata                {"metadata": {".zgroup": {...}, "v/.zarray": {...}, ...},
-//	                               "record_size": N}
+//	                               "record_size": N, "zarr_consolidated_format": 1}
 //	DIR/<array path>/refs.<i>.parq
 //
+// fsspec serves the .zmetadata file itself as the key .zmetadata: it is
+// the set's consolidated metadata (zarr 2 requires the format member).
 // Each refs.<i>.parq holds record_size rows, row r describing chunk number
 // i*record_size + r of the array (chunk numbers in C order over the chunk
 // grid): columns path (string, null for inline or absent chunks), offset
@@ -103,28 +104,23 @@ func WriteParquetSet(s *Refs, put func(name string, data []byte) error, opts *Pa
 	}
 	fields := map[string]int32{} // array path -> index in list
 	var list []*field
-	var meta bytes.Buffer
-	meta.WriteString(`{"metadata":{`)
+	// The set's .zmetadata is its consolidated metadata (fsspec serves the
+	// file itself as the key .zmetadata), so a .zmetadata key of s is not
+	// one of its metadata keys.
+	metaObj, err := s.appendMetadataObject(nil)
+	if err != nil {
+		return fmt.Errorf("parquet: %w", err)
+	}
 	nmeta := 0
 	for i := range s.n {
 		k := s.key(i)
 		if !IsMetadataKey(k) {
 			continue
 		}
-		r := s.ref(i)
-		if !r.IsInline() || !json.Valid(zarr.QuoteNonFinite(r.Data)) {
-			return fmt.Errorf("parquet: metadata key %q does not hold JSON", k)
-		}
-		if nmeta > 0 {
-			meta.WriteByte(',')
-		}
-		meta.Write(appendJSONString(nil, k))
-		meta.WriteByte(':')
-		meta.Write(r.Data)
 		nmeta++
 		if strings.HasSuffix(k, "/.zarray") {
 			name := strings.TrimSuffix(k, "/.zarray")
-			g, err := zarrayGrid(string(r.Data))
+			g, err := zarrayGrid(string(s.ref(i).Data))
 			if err != nil {
 				return fmt.Errorf("parquet: %s: %w", k, err)
 			}
@@ -263,9 +259,12 @@ func WriteParquetSet(s *Refs, put func(name string, data []byte) error, opts *Pa
 	if rs <= 0 {
 		rs = int(min(maxChunks, DefaultRecordSize))
 	}
-	meta.WriteString(`},"record_size":`)
+	var meta bytes.Buffer
+	meta.WriteString(`{"metadata":`)
+	meta.Write(metaObj)
+	meta.WriteString(`,"record_size":`)
 	meta.WriteString(strconv.Itoa(rs))
-	meta.WriteString("}")
+	meta.WriteString(`,"zarr_consolidated_format":1}`)
 	// One record file per array and record number holding chunks.
 	recRows := make([]Ref, rs)
 	present := make([]bool, rs)
@@ -283,7 +282,7 @@ func WriteParquetSet(s *Refs, put func(name string, data []byte) error, opts *Pa
 		clear(present)
 		return put(list[curField].name+"/refs."+strconv.FormatUint(curRec, 10)+".parq", data)
 	}
-	err := each(func(fi int32, num uint64, ent int) error {
+	err = each(func(fi int32, num uint64, ent int) error {
 		rec := num / uint64(rs)
 		if pending && (fi != curField || rec != curRec) {
 			if err := flush(); err != nil {
@@ -351,7 +350,9 @@ func ReadParquetSetLimits(get func(name string) ([]byte, error), lim limits.Limi
 	}
 	refs := NewRefs(len(metas))
 	for _, kv := range metas {
-		refs.add(kv.key, Inline(kv.val)) // copied into the arena
+		if !isConsolidatedKey(kv.key) { // the set's .zmetadata is rebuilt below
+			refs.add(kv.key, Inline(kv.val)) // copied into the arena
+		}
 	}
 	for _, kv := range metas {
 		if !strings.HasSuffix(kv.key, "/.zarray") {
@@ -402,6 +403,10 @@ func ReadParquetSetLimits(get func(name string) ([]byte, error), lim limits.Limi
 		}
 	}
 	refs.dedupeKeys()
+	// fsspec serves the set's .zmetadata as a key: so does the set read.
+	if err := refs.Consolidate(); err != nil {
+		return nil, err
+	}
 	return refs, nil
 }
 

@@ -387,7 +387,7 @@ func referencesAsset(info *DatasetInfo, opts *Options) (Asset, string, error) {
 		ro["account_name"] = acct
 	}
 	so["remote_options"] = ro
-	consolidated := false
+	consolidated := info.Consolidated
 	return Asset{
 		Href:        href,
 		Type:        MediaTypeJSON,
@@ -397,7 +397,9 @@ func referencesAsset(info *DatasetInfo, opts *Options) (Asset, string, error) {
 		OpenKwargs: map[string]any{
 			"filename_or_obj": "reference://",
 			"engine":          "zarr",
-			"consolidated":    false,
+			// No "consolidated": xarray then reads .zmetadata when it is
+			// there and lists the store when not, on every stack; False
+			// would make zarr-python 3 list the store, losing the groups.
 			"storage_options": so,
 		},
 		ZarrFormat:       2,

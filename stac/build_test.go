@@ -167,7 +167,7 @@ func TestBuildProperties(t *testing.T) {
 	assert.Equal(t, "application/json", a.Type)
 	assert.Equal(t, []string{"references", "index"}, a.Roles)
 	assert.Equal(t, map[string]any{
-		"filename_or_obj": "reference://", "engine": "zarr", "consolidated": false,
+		"filename_or_obj": "reference://", "engine": "zarr",
 		"storage_options": map[string]any{
 			"fo":              "abfs://refs/era5/pr.json",
 			"target_options":  map[string]any{"account_name": "climatedata"},
@@ -175,7 +175,24 @@ func TestBuildProperties(t *testing.T) {
 			"remote_options":  map[string]any{"account_name": "climatedata"},
 		},
 	}, a.OpenKwargs)
+	require.NotNil(t, a.ZarrConsolidated)
+	assert.False(t, *a.ZarrConsolidated, "sampleInfo describes references without .zmetadata")
 	assert.Equal(t, []stac.Link{{Rel: "collection", Href: "../collection.json", Type: "application/json"}}, item.Links)
+}
+
+// TestBuildConsolidated: references with .zmetadata are marked
+// zarr:consolidated, and open_kwargs never force consolidated either way.
+func TestBuildConsolidated(t *testing.T) {
+	for _, consolidated := range []bool{false, true} {
+		info := withBnds(sampleInfo())
+		info.Consolidated = consolidated
+		item, err := stac.Build(info, stac.Options{DatasetID: "d", RefURL: "/r.json", Created: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)})
+		require.NoError(t, err)
+		a := item.Assets["references"]
+		require.NotNil(t, a.ZarrConsolidated)
+		assert.Equal(t, consolidated, *a.ZarrConsolidated)
+		assert.NotContains(t, a.OpenKwargs, "consolidated")
+	}
 }
 
 func TestBuildDatetimes(t *testing.T) {

@@ -25,6 +25,9 @@ type DatasetInfo struct {
 	RemoteProtocol string
 	// RemoteAccount is the storage account the chunk URLs name, if any.
 	RemoteAccount string
+	// Consolidated reports whether the references carry consolidated
+	// metadata (.zmetadata), as every set vzarr writes does.
+	Consolidated bool
 	// Warnings say what could not be described (a coordinate that could
 	// not be read, a time unit that could not be decoded).
 	Warnings []string

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -85,6 +87,71 @@ func TestOpenKwargsWithXarray(t *testing.T) {
 			assert.Equal(t, "K", got.Units)
 			assert.Equal(t, item.Properties.CubeVariables["tas"].Unit, got.Units)
 			assert.Greater(t, got.Mean, 150.0, "the data is read through the references")
+		})
+	}
+}
+
+const openGroups = `
+import json, sys
+import xarray as xr
+item = json.load(open(sys.argv[1]))
+kw = item["assets"]["references"]["xarray:open_kwargs"]
+out = {}
+for g in sys.argv[2:]:
+    with xr.open_dataset(**kw, group=g) as ds:
+        out[g] = sorted(ds.variables)
+print(json.dumps(out))
+`
+
+// TestOpenKwargsGroupsWithXarray opens every group of a grouped file
+// through the item's xarray:open_kwargs plus group=: on every stack each
+// group shows the arrays the references hold directly below it. The
+// kwargs do not force consolidated=False, so zarr-python 3 reads the
+// references' .zmetadata instead of listing the store (which fails below
+// the root of a reference:// store).
+func TestOpenKwargsGroupsWithXarray(t *testing.T) {
+	stacks := testenv.Pythons(t, "xarray", "fsspec", "zarr")
+	dir := t.TempDir()
+	refPath := filepath.Join(dir, "nc4_groups.json")
+	refs := translateFixture(t, "testdata/hdf5/nc4_groups.nc")
+	f, err := os.Create(refPath)
+	require.NoError(t, err)
+	require.NoError(t, kerchunk.WriteJSON(f, refs, nil))
+	require.NoError(t, f.Close())
+	info, err := stac.FromReferences(context.Background(), refs, stac.RefOptions{})
+	require.NoError(t, err)
+	require.True(t, info.Consolidated)
+	item, err := stac.Build(info, stac.Options{DatasetID: "groups", RefURL: refPath, Created: created})
+	require.NoError(t, err)
+	itemPath := filepath.Join(dir, "item.json")
+	require.NoError(t, os.WriteFile(itemPath, encode(t, item), 0o644))
+
+	// The arrays of each group below the root, from the references.
+	want := map[string][]string{}
+	refs.All(func(k string, _ kerchunk.Ref) bool {
+		if arr, ok := strings.CutSuffix(k, "/.zarray"); ok {
+			if i := strings.LastIndexByte(arr, '/'); i > 0 {
+				want[arr[:i]] = append(want[arr[:i]], arr[i+1:])
+			}
+		}
+		return true
+	})
+	require.NotEmpty(t, want)
+	groups := make([]string, 0, len(want))
+	for g := range want {
+		slices.Sort(want[g])
+		groups = append(groups, g)
+	}
+	for _, stack := range stacks {
+		t.Run(stack.Name, func(t *testing.T) {
+			out, err := stack.Command(append([]string{"-c", openGroups, itemPath}, groups...)...).Output()
+			if ee, ok := err.(*exec.ExitError); ok {
+				t.Fatalf("python: %v\n%s", err, ee.Stderr)
+			}
+			require.NoError(t, err)
+			var got map[string][]string
+			require.NoError(t, json.Unmarshal(out, &got))
+			assert.Equal(t, want, got)
 		})
 	}
 }

@@ -121,6 +121,7 @@ func FromReferences(ctx context.Context, refs *kerchunk.Refs, opts RefOptions) (
 		return nil, err
 	}
 	d.remote()
+	_, d.info.Consolidated = refs.Text(kerchunk.ConsolidatedKey)
 	if err := d.describe(); err != nil {
 		return nil, err
 	}

@@ -42,6 +42,10 @@ func sampleSet() *kerchunk.Refs {
 			s.Set(fmt.Sprintf("g/w/%d.%d", i, j), kerchunk.Range("/data/b-"+strconv.Itoa(j)+".h5", int64(i*100+j), 8))
 		}
 	}
+	// Consolidated, as every set vzarr builds (and every set read) is.
+	if err := s.Consolidate(); err != nil {
+		panic(err)
+	}
 	return s
 }
 

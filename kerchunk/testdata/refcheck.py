@@ -218,8 +218,7 @@ def compare_xr(errors, orig, refs, engine, group):
         return
     try:
         r = xr.open_dataset("reference://", engine="zarr", group=group or None,
-                            backend_kwargs={"consolidated": False,
-                                            "storage_options": {"fo": refs, "remote_protocol": "file"}})
+                            backend_kwargs={"storage_options": {"fo": refs, "remote_protocol": "file"}})
     except Exception as e:
         errors.append(f"xr: cannot open refs (group {group!r}): {type(e).__name__}: {e}")
         o.close()
