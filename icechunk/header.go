@@ -58,10 +58,15 @@ var (
 	zdec     *zstd.Decoder
 )
 
+// maxDecodedFile bounds what one compressed metadata file may expand to
+// (a manifest of 1 M virtual refs is about 100 MB): a hostile file cannot
+// make a reader allocate more.
+const maxDecodedFile = 512 << 20
+
 func zstdCodecs() (*zstd.Encoder, *zstd.Decoder) {
 	zencOnce.Do(func() {
 		zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault))
-		zdec, _ = zstd.NewReader(nil, zstd.WithDecoderMaxMemory(1<<31))
+		zdec, _ = zstd.NewReader(nil, zstd.WithDecoderMaxMemory(maxDecodedFile))
 	})
 	return zenc, zdec
 }
