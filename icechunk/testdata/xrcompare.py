@@ -1,0 +1,50 @@
+"""xrcompare.py ZARR_DIR SOURCE [GROUP...]: open the plain Zarr v3 directory
+ZARR_DIR (zarr-python 3) and the netCDF SOURCE with xarray, for the root and
+each GROUP, and compare every variable: the same variable names, dims, shape,
+decoded dtype and values (NaN/NaT-aware), both decoded (xarray's defaults) and
+raw (decode_cf=False). Prints one JSON object {"compared": N, "errors": [...]}."""
+import json
+import sys
+
+import numpy as np
+import xarray as xr
+
+
+def compare(zdir, src, group, decode, errors):
+    where = f"{group or '/'} decode_cf={decode}"
+    o = xr.open_dataset(src, group=group, decode_cf=decode)
+    z = xr.open_dataset(zdir, engine="zarr", group=group, consolidated=False, zarr_format=3, decode_cf=decode)
+    names_o, names_z = set(o.variables), set(z.variables)
+    if names_o != names_z:
+        errors.append(f"{where}: variables {sorted(names_o)} vs {sorted(names_z)}")
+    n = 0
+    for name in sorted(names_o & names_z):
+        a, b = o.variables[name], z.variables[name]
+        n += 1
+        if a.dims != b.dims:
+            errors.append(f"{where} {name}: dims {a.dims} vs {b.dims}")
+            continue
+        if a.dtype != b.dtype:
+            errors.append(f"{where} {name}: dtype {a.dtype} vs {b.dtype}")
+        av, bv = np.asarray(a.values), np.asarray(b.values)
+        if av.shape != bv.shape:
+            errors.append(f"{where} {name}: shape {av.shape} vs {bv.shape}")
+        elif not a.equals(b.copy(data=bv.astype(av.dtype, copy=False))) and not (av.dtype.kind == "f" and np.array_equal(av, bv, equal_nan=True)):
+            bad = int(np.sum(av != bv))
+            errors.append(f"{where} {name}: values differ ({bad} of {av.size})")
+    return n
+
+
+def main():
+    zdir, src, groups = sys.argv[1], sys.argv[2], [None] + sys.argv[3:]
+    errors, n = [], 0
+    for g in groups:
+        for decode in (True, False):
+            try:
+                n += compare(zdir, src, g, decode, errors)
+            except Exception as e:  # a reader failure is a finding, reported as such
+                errors.append(f"{g or '/'} decode_cf={decode}: {type(e).__name__}: {e}")
+    print(json.dumps({"compared": n, "errors": errors}))
+
+
+main()
