@@ -3,6 +3,9 @@ package icechunk
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"math"
 	"fmt"
 	"os"
 	"slices"
@@ -109,15 +112,20 @@ func metaKey(node, name string) string {
 
 func nodePath(node string) string { return "/" + node }
 
-// attrsWithout returns the .zattrs text without _ARRAY_DIMENSIONS, every
-// other member as written (nil for none or text that is not an object).
-func attrsWithout(zattrs []byte) []byte {
+// attrsWithout returns the .zattrs text without _ARRAY_DIMENSIONS and
+// _FillValue, every other member as written, followed by extra members
+// (text of the form `,"name":value`; nil for none or text that is not an
+// object when extra is empty).
+func attrsWithout(zattrs []byte, extra ...byte) []byte {
 	if len(bytes.TrimSpace(zattrs)) == 0 {
-		return nil
+		if len(extra) == 0 {
+			return nil
+		}
+		zattrs = []byte("{}")
 	}
 	out := []byte{'{'}
 	err := zarr.EachMember(zattrs, func(key, val []byte) error {
-		if string(key) == `"_ARRAY_DIMENSIONS"` {
+		if string(key) == `"_ARRAY_DIMENSIONS"` || string(key) == `"_FillValue"` {
 			return nil
 		}
 		if len(out) > 1 {
@@ -129,7 +137,43 @@ func attrsWithout(zattrs []byte) []byte {
 	if err != nil {
 		return nil
 	}
+	if len(extra) > 0 {
+		if len(out) == 1 {
+			extra = extra[1:]
+		}
+		out = append(out, extra...)
+	}
 	return append(out, '}')
+}
+
+// fillValueAttr returns `,"_FillValue":value` for a Zarr v2 array with a
+// fill value, as xarray reads the attribute from a Zarr v3 array (xarray
+// masks v3 data with this attribute, not with the array's fill_value, while
+// it masks v2 data with fill_value): the integer or boolean as it is, a
+// float as the base64 text of its little-endian float64 bytes. Nil for no
+// fill value and for other data types (left unmasked).
+func fillValueAttr(a *zarr.ArrayV2) ([]byte, error) {
+	fill, err := a.DType.DecodeFill(a.FillValue)
+	if err != nil || fill == nil {
+		return nil, err
+	}
+	out := []byte(`,"_FillValue":`)
+	switch a.DType.Kind {
+	case 'b':
+		return strconv.AppendBool(out, fill[0] != 0), nil
+	case 'i':
+		return strconv.AppendInt(out, a.DType.Int64At(fill), 10), nil
+	case 'u':
+		return strconv.AppendUint(out, uint64(a.DType.Int64At(fill)), 10), nil
+	case 'f':
+		if a.DType.Fields != nil {
+			return nil, nil
+		}
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], math.Float64bits(a.DType.Float64At(fill)))
+		return strconv.AppendQuote(out, base64.StdEncoding.EncodeToString(b[:])), nil
+	}
+	return nil, nil
 }
 
 // localSources caches the size and checksum of each local source.
@@ -172,7 +216,11 @@ func addRefsArray(s *Session, refs *kerchunk.Refs, p string, local localSources)
 	if err != nil {
 		return err
 	}
-	v3, err := zarr.ArrayV3Of(a.Meta, a.Dims, attrsWithout([]byte(zattrs)))
+	fillAttr, err := fillValueAttr(a.Meta)
+	if err != nil {
+		return err
+	}
+	v3, err := zarr.ArrayV3Of(a.Meta, a.Dims, attrsWithout([]byte(zattrs), fillAttr...))
 	if err != nil {
 		return err
 	}
