@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/greensight/vzarr/kerchunk"
+	"github.com/greensight/vzarr/zarr"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -126,12 +127,23 @@ func TestOfficialLibraryReadsTranslatedFixtures(t *testing.T) {
 	ctx := context.Background()
 	passed := 0
 	fixtures := []string{
-		"hdf5/nc4_basic.nc",   // netCDF-4, contiguous
-		"sample/tas_2020.nc",  // chunked, zlib + shuffle
-		"hdf5/nc4_groups.nc",  // nested groups
-		"netcdf3/classic.nc",  // netCDF-3
-		"netcdf3/offset64.nc", // netCDF-3, 64-bit offsets
+		"sample/tas_2020.nc",            // chunked, zlib + shuffle
+		"series/leap_years/tas_2000.nc", // CF packing (scale_factor, add_offset)
+		"series/unwritten_chunks/a.nc",  // chunks never written: fill values
+		"series/netcdf3_records/m0.nc",  // netCDF-3 record variables
+		"series/calendar_360/a.nc",      // a non-standard calendar
 	}
+	for _, glob := range []string{"hdf5/nc4_*.nc", "netcdf3/*.nc"} { // groups, types, netCDF-3 variants
+		m, err := filepath.Glob(filepath.Join("..", "testdata", glob))
+		require.NoError(t, err)
+		for _, p := range m {
+			fixtures = append(fixtures, strings.TrimPrefix(filepath.ToSlash(p), "../testdata/"))
+		}
+	}
+	// Arrays Zarr v3 has no data type for fail the conversion (typed) instead of
+	// being written wrong.
+	wantErr := map[string]error{"hdf5/nc4_types.nc": zarr.ErrUnsupported} // the vlen-array "ragged"
+	noVariables := map[string]bool{"netcdf3/empty.nc": true}
 	for _, fx := range fixtures {
 		t.Run(fx, func(t *testing.T) {
 			base := t.TempDir()
@@ -152,6 +164,11 @@ func TestOfficialLibraryReadsTranslatedFixtures(t *testing.T) {
 			require.NoError(t, err)
 			s, err := repo.NewSession(ctx, "main")
 			require.NoError(t, err)
+			if err := wantErr[fx]; err != nil {
+				assert.ErrorIs(t, FromRefs(ctx, s, tr.Refs), err)
+				passed++
+				return
+			}
 			require.NoError(t, FromRefs(ctx, s, tr.Refs))
 			_, err = s.Commit(ctx, "fixture "+fx)
 			require.NoError(t, err)
@@ -180,17 +197,19 @@ func TestOfficialLibraryReadsTranslatedFixtures(t *testing.T) {
 			var res struct {
 				Compared int      `json:"compared"`
 				Skipped  []string `json:"skipped"`
+				Notes    []string `json:"notes"`
 				Errors   []string `json:"errors"`
 			}
 			require.NoError(t, json.Unmarshal(out, &res), "%s", out)
 			assert.Empty(t, res.Errors)
-			assert.Positive(t, res.Compared)
-			t.Logf("%s: %d keys read by the official library, %d variable comparisons, groups %v, skipped (data types Debian 13's zarr 3.0.6 cannot read) %v",
-				fx, len(rep.Keys), res.Compared, groups, res.Skipped)
+			assert.Equal(t, noVariables[fx], res.Compared == 0, "variables compared: %d", res.Compared)
+			t.Logf("%s: %d keys read by the official library, %d variable comparisons, groups %v, skipped (data types Debian 13's zarr 3.0.6 cannot read) %v, accepted differences %v",
+				fx, len(rep.Keys), res.Compared, groups, res.Skipped, res.Notes)
 			if !t.Failed() {
 				passed++
 			}
 		})
 	}
-	t.Logf("%d of %d fixtures equal through the official library and xarray", passed, len(fixtures))
+	t.Logf("%d of %d fixtures pass (%d refused as unsupported, the rest equal through the official library and xarray)",
+		passed, len(fixtures), len(wantErr))
 }
