@@ -57,9 +57,28 @@
 // read and committed to here and then read back by it. The tests skip when the chroot or the package is
 // missing, unless VZARR_REQUIRE_TOOLS=1.
 //
+// # From kerchunk references
+//
+// [FromRefs] writes a kerchunk reference set (the Zarr v2 metadata and chunk
+// references every vzarr translation produces) into a [Session]: groups and
+// arrays become Zarr v3 zarr.json documents (zarr.ArrayV3Of, default "/" chunk
+// keys, dimension_names from _ARRAY_DIMENSIONS, the v2 fill_value also as the
+// _FillValue attribute xarray masks Zarr v3 data with), inline references
+// inline chunks and range references virtual chunks checked by the source's
+// last-modified time; [RefsContainers] lists the containers the repo config
+// needs. It lives here, not in refstore, because it is a mapping onto this
+// package's Session (refstore only decides where a set is saved:
+// refstore.Store.SaveIcechunk, behind `vzarr ref --format icechunk`).
+// testdata/xrcompare.py with TestOfficialLibraryReadsTranslatedFixtures is the
+// end-to-end check: the official library reads every chunk of the repo, the
+// keys become a plain Zarr v3 directory, and xarray + zarr-python 3 must read
+// the same variables from it as from the source.
+//
 // # Not implemented yet
 //
-// Writing compressed virtual locations (the official library compresses them with
+// FromRefs takes local sources only (file:// or absolute paths; Azure
+// locations and ETag checksums to come) and fails on arrays Zarr v3 has no
+// data type for (vlen-array ragged arrays). Writing compressed virtual locations (the official library compresses them with
 // a trained zstd dictionary once a manifest has 1,000 virtual refs; they are read
 // here, and written plain, which the format allows), native chunk files, deleting or moving nodes, branch
 // creation and reset, snapshot and repo metadata items, expiration and garbage

@@ -280,6 +280,9 @@ type RefParams struct {
 	// RefFormat is the layout written to RefURL: "json" or "parquet"
 	// (default: by RefURL's name, see refstore.FormatOf).
 	RefFormat refstore.Format `json:"ref_format,omitempty"`
+	// Message is the commit message of an Icechunk RefFormat (default:
+	// refstore.DefaultCommitMessage).
+	Message string `json:"message,omitempty"`
 }
 
 // RefResult is the ref stage's result (Contract 4).
@@ -293,6 +296,8 @@ type RefResult struct {
 	RefSizeBytes int64                        `json:"ref_size_bytes"`
 	Skipped      []kerchunk.Skipped           `json:"skipped,omitempty"`
 	Warnings     []string                     `json:"warnings,omitempty"`
+	// SnapshotID is the Icechunk snapshot committed (Icechunk RefFormat).
+	SnapshotID string `json:"snapshot_id,omitempty"`
 }
 
 // GenerateRef translates one source file into kerchunk references and
@@ -335,13 +340,23 @@ func generateRef(ctx context.Context, deps *Deps, p RefParams) (*RefResult, erro
 	if err != nil {
 		return nil, fmt.Errorf("ref %s: %w", p.NCURL, err)
 	}
-	n, err := deps.saveRefs(ctx, p.RefURL, tr.Refs, p.RefFormat)
+	var n int64
+	var snap string
+	if p.RefFormat == refstore.Icechunk {
+		st := &refstore.Store{Opener: o, Limits: deps.Limits}
+		var c *refstore.Commit
+		if c, err = st.SaveIcechunk(ctx, p.RefURL, tr.Refs, p.Message); err == nil {
+			n, snap = c.Bytes, c.SnapshotID.String()
+		}
+	} else {
+		n, err = deps.saveRefs(ctx, p.RefURL, tr.Refs, p.RefFormat)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ref %s: writing %s: %w", p.NCURL, p.RefURL, err)
 	}
 	deps.Metrics.wrote(n)
 	return &RefResult{NCURL: p.NCURL, RefURL: p.RefURL, Format: tr.Format, Dimensions: tr.Dimensions, Variables: tr.Variables,
-		RefSizeBytes: n, Skipped: tr.Skipped, Warnings: tr.Warnings}, nil
+		RefSizeBytes: n, Skipped: tr.Skipped, Warnings: tr.Warnings, SnapshotID: snap}, nil
 }
 
 // siblingOpener opens the files a virtual dataset of ncURL reads, which

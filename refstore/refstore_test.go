@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/greensight/vzarr/blobio"
+	"github.com/greensight/vzarr/icechunk"
 	"github.com/greensight/vzarr/internal/testenv"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/refstore"
@@ -63,7 +64,7 @@ func TestParseFormatAndFormatOf(t *testing.T) {
 		ok   bool
 	}{
 		{"", refstore.Auto, true}, {"auto", refstore.Auto, true}, {"JSON", refstore.JSON, true},
-		{"parquet", refstore.Parquet, true}, {"parq", refstore.Parquet, true}, {"xml", refstore.Auto, false},
+		{"parquet", refstore.Parquet, true}, {"parq", refstore.Parquet, true}, {"icechunk", refstore.Icechunk, true}, {"xml", refstore.Auto, false},
 	} {
 		got, err := refstore.ParseFormat(tc.in)
 		if !tc.ok {
@@ -265,4 +266,16 @@ func TestPublishPrefixRefuses(t *testing.T) {
 		err := refstore.PublishPrefix(ctx, st.Opener, tc[0], tc[1])
 		assert.ErrorIs(t, err, blobio.ErrInvalidArgument, "%v", tc)
 	}
+}
+
+// TestSaveIcechunkLocalOnly: an Icechunk repository goes to a local directory;
+// a blob URL fails with ErrFormat before anything is written.
+func TestSaveIcechunkLocalOnly(t *testing.T) {
+	_, err := (&refstore.Store{}).SaveIcechunk(context.Background(), "mem://bucket/repo", kerchunk.NewRefs(0), "")
+	assert.ErrorIs(t, err, refstore.ErrFormat)
+	dir := filepath.Join(t.TempDir(), "repo")
+	c, err := (&refstore.Store{}).SaveIcechunk(context.Background(), dir, kerchunk.NewRefs(0), "")
+	require.NoError(t, err)
+	assert.Positive(t, c.Bytes)
+	assert.NotEqual(t, icechunk.InitialSnapshotID, c.SnapshotID, "a commit on top of the initial snapshot")
 }

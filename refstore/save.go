@@ -28,6 +28,9 @@ const (
 	// Parquet is fsspec's LazyReferenceMapper folder: .zmetadata and
 	// VAR/refs.N.parq.
 	Parquet Format = "parquet"
+	// Icechunk is an Icechunk repository (a local directory) with one
+	// commit of the references as virtual chunks; see Store.SaveIcechunk.
+	Icechunk Format = "icechunk"
 )
 
 // ErrFormat reports a format name that is not one of the Formats.
@@ -43,8 +46,10 @@ func ParseFormat(s string) (Format, error) {
 		return JSON, nil
 	case "parquet", "parq":
 		return Parquet, nil
+	case "icechunk":
+		return Icechunk, nil
 	}
-	return Auto, fmt.Errorf("%w %q: json or parquet", ErrFormat, s)
+	return Auto, fmt.Errorf("%w %q: json, parquet or icechunk", ErrFormat, s)
 }
 
 // FormatOf is the format a URL's name implies: Parquet for a name ending
@@ -72,6 +77,12 @@ func (s *Store) Save(ctx context.Context, url string, refs *kerchunk.Refs, f For
 		return s.saveJSON(ctx, url, refs)
 	case Parquet:
 		return s.saveParquet(ctx, url, refs)
+	case Icechunk:
+		c, err := s.SaveIcechunk(ctx, url, refs, "")
+		if err != nil {
+			return 0, err
+		}
+		return c.Bytes, nil
 	}
 	return 0, fmt.Errorf("%w %q", ErrFormat, string(f))
 }

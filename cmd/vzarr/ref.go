@@ -23,11 +23,14 @@ func init() {
 		help: `Translates SRC (a local path or blob URL) into kerchunk references and
 writes them, atomically, to OUT: a JSON file, or with --format parquet (or
 an OUT ending in .parq or .parquet) a Parquet set, fsspec's
-LazyReferenceMapper folder. With several SRCs, OUT is a folder that gets
+LazyReferenceMapper folder, or with --format icechunk a new local Icechunk
+repository whose one commit on main (--message) holds the chunks as
+virtual references to SRC (the result gives its snapshot_id). With several SRCs, OUT is a folder that gets
 <source name>.json (or .parquet) for each, one result line each, in the
 order given; the exit status is 1 if any failed.`,
 		example: `vzarr ref data/tas_2020.nc -o refs/tas_2020.json
 vzarr ref --format parquet abfs://bronze/era5/tas_2020.nc -o abfs://silver/refs/tas_2020.parq
+vzarr ref --format icechunk --message "tas 2020" data/tas_2020.nc -o repos/tas_2020
 vzarr ref -o refs/ data/*.nc`,
 		run: runRef})
 }
@@ -36,6 +39,7 @@ vzarr ref -o refs/ data/*.nc`,
 type refOptions struct {
 	deps     pipeline.Deps
 	format   refstore.Format
+	message  string
 	parallel int
 }
 
@@ -51,7 +55,8 @@ func runRef(args []string, stdout, stderr io.Writer) int {
 	f.Int64Var(&trans.InlineVarMax, "inline-var-max", kerchunk.DefaultInlineVarMax, "decode and inline variables whose filters have no Zarr codec up to this many bytes")
 	f.BoolVar(&trans.SkipUnsupported, "skip-unsupported", false, "omit variables that cannot be translated (listed in the result) instead of failing")
 	f.BoolVar(&trans.Strict, "strict", false, "fail on variables no Zarr reader can use (region references...) instead of omitting them (listed in the result)")
-	f.StringVar(&format, "format", "", "output format: json or parquet (default: parquet for an OUT ending in .parq or .parquet, else json)")
+	f.StringVar(&format, "format", "", "output format: json, parquet or icechunk (a new local Icechunk repository, one commit on main) (default: parquet for an OUT ending in .parq or .parquet, else json)")
+	f.StringVar(&o.message, "message", "", "with --format icechunk: the commit message")
 	noTempl := f.Bool("no-templates", false, "write every chunk URL in full (no URL templates)")
 	f.IntVar(&o.parallel, "j", runtime.GOMAXPROCS(0), "with several SRCs: sources translated at once")
 	lim := f.addLimits()
@@ -114,8 +119,11 @@ func refMany(ctx context.Context, srcs []string, dir string, o *refOptions, stdo
 	sem := make(chan struct{}, max(o.parallel, 1))
 	var wg sync.WaitGroup
 	ext := ".json"
-	if o.format == refstore.Parquet {
+	switch o.format {
+	case refstore.Parquet:
 		ext = ".parquet" // a folder
+	case refstore.Icechunk:
+		ext = ".icechunk" // a folder
 	}
 	for i, src := range srcs {
 		wg.Add(1)
@@ -188,5 +196,5 @@ func absURL(u string) string {
 
 // refOne runs the ref stage (pipeline.GenerateRef) on src, writing to out.
 func refOne(ctx context.Context, src, out string, format refstore.Format, o *refOptions) (*pipeline.RefResult, error) {
-	return pipeline.GenerateRef(ctx, &o.deps, pipeline.RefParams{NCURL: absURL(src), RefURL: absURL(out), RefFormat: format})
+	return pipeline.GenerateRef(ctx, &o.deps, pipeline.RefParams{NCURL: absURL(src), RefURL: absURL(out), RefFormat: format, Message: o.message})
 }

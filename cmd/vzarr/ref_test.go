@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"github.com/greensight/vzarr/icechunk"
 	"github.com/greensight/vzarr/pipeline"
 	"os"
 	"path/filepath"
@@ -157,4 +159,54 @@ func TestRefParquetDirectory(t *testing.T) {
 	code, stdout, _ := runCmd("verify", out, "--source", src, "--sample", "0")
 	assert.Equal(t, 0, code, stdout)
 	assert.Contains(t, stdout, `"ok": true`)
+}
+
+// TestRefIcechunk: --format icechunk writes a new repository with one commit
+// on main (the --message), whose snapshot the result names; a second run into
+// the same repository fails instead of replacing it.
+func TestRefIcechunk(t *testing.T) {
+	src := fixture(t, "hdf5/nc4_basic.nc")
+	out := filepath.Join(t.TempDir(), "repo")
+	code, stdout, stderr := runCmd("ref", src, "-o", out, "--format", "icechunk", "--message", "basic v1")
+	require.Equal(t, 0, code, stdout+stderr)
+	var res struct {
+		Success bool `json:"success"`
+		Result  struct {
+			RefURL       string `json:"ref_url"`
+			SnapshotID   string `json:"snapshot_id"`
+			RefSizeBytes int64  `json:"ref_size_bytes"`
+		} `json:"result"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res), stdout)
+	assert.True(t, res.Success)
+	assert.Positive(t, res.Result.RefSizeBytes)
+
+	ctx := context.Background()
+	repo, err := icechunk.Open(ctx, icechunk.DirStorage{Root: out})
+	require.NoError(t, err)
+	head, err := repo.Ref("main")
+	require.NoError(t, err)
+	assert.Equal(t, head.String(), res.Result.SnapshotID)
+	snap, err := repo.Snapshot(ctx, head)
+	require.NoError(t, err)
+	assert.Equal(t, "basic v1", snap.Message)
+	tas, ok := snap.Node("/tas")
+	require.True(t, ok)
+	assert.Equal(t, []string{"time", "lat", "lon"}, tas.Array.DimensionNames)
+	refs, err := repo.ArrayRefs(ctx, tas)
+	require.NoError(t, err)
+	require.NotEmpty(t, refs)
+	virtual := 0
+	for _, r := range refs {
+		if r.Location != "" {
+			virtual++
+			assert.Equal(t, "file://"+src, r.Location)
+		}
+	}
+	assert.Positive(t, virtual, "tas is referenced, not copied")
+	assert.NotEmpty(t, repo.Info().Config, "the virtual chunk container is declared")
+
+	code, stdout, _ = runCmd("ref", src, "-o", out, "--format", "icechunk")
+	assert.Equal(t, 1, code, stdout)
+	assert.Contains(t, stdout, `"success": false`)
 }
