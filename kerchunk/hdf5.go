@@ -474,7 +474,11 @@ func (t *h5translator) plan(key string, v *netcdf4.Var) (*varPlan, error) {
 			p.fillAttr = nil // not convertible: stays an attribute
 		}
 	}
-	if p.fill == nil && zt.isNaNBytes(p.missing) {
+	// Not for complex numbers: zarr-python 3.0.6 cannot read an array
+	// whose Zarr v2 fill_value is a complex [re, im] pair (it broadcasts
+	// the pair into every chunk it reads), so never-written chunks are
+	// written out instead (fillChunks, with no fill_value).
+	if p.fill == nil && !zt.complex && zt.isNaNBytes(p.missing) {
 		p.fill = p.missing[:zt.size]
 	}
 	p.za.FillValue = zt.fillJSON(p.fill)
