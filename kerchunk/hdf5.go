@@ -296,6 +296,9 @@ func (t *h5translator) variable(key string, v *netcdf4.Var) error {
 		}
 		za.add(a.Name, t.attrValue(a))
 	}
+	if p.scalarString() && !slices.ContainsFunc(v.Attrs, func(a *hdf5meta.Attribute) bool { return a.Name == "_Encoding" }) {
+		za.add("_Encoding", []byte(`"utf-8"`)) // how xarray reads a UTF-8 |S scalar as str
+	}
 	// .zarray and .zattrs come first; the chunks may still change .zarray
 	// (codecs, fill_value), so it is written once they are done.
 	m := t.refs.mark()
@@ -319,7 +322,7 @@ func (t *h5translator) variable(key string, v *netcdf4.Var) error {
 	}
 	t.refs.setAt(zarrayAt, Ref{Data: text})
 	t.res.Variables[key] = &VarInfo{Shape: nonNil(p.za.Shape), Dims: p.dimNames, Chunks: nonNil(p.za.Chunks),
-		Dtype: p.za.DType.NumpyName()}
+		Dtype: p.zt.dtype.NumpyName()}
 	t.res.InlineBytes += em.inlineBytes
 	return nil
 }
