@@ -6,7 +6,10 @@ h5py and netCDF4-python (Debian 12's python3-h5py, python3-netcdf4):
   and i): complex64 and complex128, little- and big-endian, chunked with
   zlib and contiguous, with and without a fill value, a scalar.
 - nc4_strings_vlen.nc: netCDF-4 variable-length strings: a scalar (comment),
-  a 1-d and a 2-d variable, one with a fill value.
+  a 1-d and a 2-d variable.
+- nc3_packed_f4.nc: netCDF-3 int16 variables packed with float32
+  scale_factor/add_offset (p32), float64 ones (p64) and only a float32
+  scale_factor (s32): validate's packed_float32_attrs warning.
 
     /usr/bin/python3 kerchunk/testdata/gen_types13.py
 """
@@ -58,6 +61,23 @@ def strings_vlen():
         grid[:] = np.array([["a", "bb"], ["ccc", "dddd"], ["é", "f"]], dtype=object)
 
 
+def packed_netcdf3():
+    path = os.path.join(HERE, "nc3_packed_f4.nc")
+    if os.path.exists(path):
+        os.remove(path)
+    with netCDF4.Dataset(path, "w", format="NETCDF3_CLASSIC") as ds:
+        ds.createDimension("x", 4)
+        raw = np.array([-3, 0, 7, 1000], dtype="i2")
+        for name, ftype, offset in [("p32", "f4", True), ("p64", "f8", True), ("s32", "f4", False)]:
+            v = ds.createVariable(name, "i2", ("x",))
+            v.set_auto_maskandscale(False)
+            v.scale_factor = np.dtype(ftype).type(0.1)
+            if offset:
+                v.add_offset = np.dtype(ftype).type(273.15)
+            v[:] = raw
+
+
 if __name__ == "__main__":
     complex_numbers()
     strings_vlen()
+    packed_netcdf3()
