@@ -358,6 +358,14 @@ func siblingPath(path, name string) string {
 	return name
 }
 
+// scalarStrings reports two scalar fixed-width byte strings: kerchunk
+// writes a scalar variable-length string as |S<its length>, so the same
+// variable has a width per file; the first file's metadata and chunk
+// stand together, as for any variable off the concatenation axis.
+func scalarStrings(m0, m *refread.Array) bool {
+	return len(m0.Shape) == 0 && len(m.Shape) == 0 && m0.DType.Kind == 'S' && m.DType.Kind == 'S'
+}
+
 // compare checks array a of input file against a0 of the first input.
 func (c *combiner) compare(file string, a0, a *fileArray) error {
 	p := a0.path
@@ -386,7 +394,7 @@ func (c *combiner) compare(file string, a0, a *fileArray) error {
 	if c.timeLike[p] != nil {
 		return nil // decoded and re-encoded when its encoding differs
 	}
-	if m.DType.Str != m0.DType.Str {
+	if m.DType.Str != m0.DType.Str && !scalarStrings(m0, m) {
 		return incompatible(file, p, "dtype %s differs from %s in %s", m.DType.Str, m0.DType.Str, c.first.name)
 	}
 	if a0.axis < 0 {

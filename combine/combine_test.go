@@ -718,3 +718,45 @@ func TestDropMembersKeepsNaN(t *testing.T) {
 	_, err = dropMembers(`[1]`, "x")
 	assert.ErrorIs(t, err, zarr.ErrInvalid)
 }
+
+// TestCombineScalarStrings: kerchunk writes a scalar string as |S<its
+// UTF-8 length>, so the same scalar has a width per file; off the
+// concatenation axis the first file's is taken (an Identical check still
+// reports different values). Other dtype differences stay incompatible.
+func TestCombineScalarStrings(t *testing.T) {
+	U := "days since 2000-01-01"
+	comment := func(text string) func(r *kerchunk.Refs) {
+		return func(r *kerchunk.Refs) {
+			r.SetText("comment/.zarray", fmt.Sprintf(`{"chunks":[],"compressor":null,"dtype":"|S%d","fill_value":null,"filters":null,"order":"C","shape":[],"zarr_format":2}`, len(text)))
+			r.SetText("comment/.zattrs", `{"_ARRAY_DIMENSIONS":[],"_Encoding":"utf-8"}`)
+			r.Set("comment/0", kerchunk.Inline([]byte(text)))
+		}
+	}
+	specs := []spec{{start: 0, n: 2, chunk: 2, units: U, mutate: comment("first file")}, {start: 2, n: 2, chunk: 2, units: U, mutate: comment("the second")}}
+	specs[1].mutate = comment("second file, longer")
+	res, err := combineSpecs(t, specs, Options{})
+	require.NoError(t, err)
+	a, _ := readVar(t, res.Refs, "comment")
+	assert.Equal(t, "|S10", a.DType.Str)
+	r, ok := res.Refs.Get("comment/0")
+	require.True(t, ok)
+	assert.Equal(t, "first file", string(r.Data))
+
+	_, err = combineSpecs(t, specs, Options{Identical: []string{"comment"}})
+	var ie *IncompatibleError
+	require.ErrorAs(t, err, &ie)
+	assert.Equal(t, "comment", ie.Variable)
+
+	// 1-d string variables of different widths are still refused.
+	oneD := func(text string) func(r *kerchunk.Refs) {
+		return func(r *kerchunk.Refs) {
+			comment(text)(r)
+			r.SetText("comment/.zarray", fmt.Sprintf(`{"chunks":[1],"compressor":null,"dtype":"|S%d","fill_value":null,"filters":null,"order":"C","shape":[1],"zarr_format":2}`, len(text)))
+			r.SetText("comment/.zattrs", `{"_ARRAY_DIMENSIONS":["one"]}`)
+		}
+	}
+	specs[0].mutate, specs[1].mutate = oneD("first file"), oneD("second file")
+	_, err = combineSpecs(t, specs, Options{})
+	require.ErrorAs(t, err, &ie)
+	assert.Contains(t, ie.Reason, "dtype |S11 differs from |S10")
+}

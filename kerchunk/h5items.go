@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/greensight/vzarr/hdf5meta"
@@ -193,10 +194,17 @@ func (t *h5translator) itemChunks(p *varPlan, em *chunkEmitter) error {
 	if size := p.total * uint64(p.nelem); size > 1<<26 || (p.nelem > 0 && size/uint64(p.nelem) != p.total) {
 		return fmt.Errorf("%w: %d variable-length elements to embed", ErrUnsupported, size)
 	}
+	scalar := p.scalarString()
+	if scalar {
+		p.za.Filters = nil
+	}
 	encode := func(raw []byte) ([]byte, error) {
 		items, err := t.vlenItems(p, raw)
 		if err != nil {
 			return nil, err
+		}
+		if scalar {
+			return scalarStringChunk(p, items[0])
 		}
 		return encodeItems(p, items), nil
 	}
@@ -249,6 +257,30 @@ func (t *h5translator) itemChunks(p *varPlan, em *chunkEmitter) error {
 		}
 	}
 	return nil
+}
+
+// scalarString reports a scalar variable-length string. zarr-python 3.0.6
+// reads a 0-d vlen-utf8 array as an object array holding a 0-d array
+// (it does so with the arrays it writes itself), so a scalar string is
+// written as a fixed-width UTF-8 byte string ("|S<n>") with the
+// attribute _Encoding "utf-8": xarray decodes it to a str scalar of
+// dtype object, as netCDF4-python reads the original, with zarr 2 and 3.
+func (p *varPlan) scalarString() bool {
+	return p.zt.kind == kindVStr && len(p.za.Shape) == 0
+}
+
+// scalarStringChunk sets the dtype of a scalar string (p.scalarString) to
+// its UTF-8 length ("|S1" for the empty string) and returns its chunk.
+func scalarStringChunk(p *varPlan, s []byte) ([]byte, error) {
+	n := max(len(s), 1)
+	d, err := zarr.ParseDTypeString("|S" + strconv.Itoa(n))
+	if err != nil {
+		return nil, err
+	}
+	p.za.DType = d
+	out := make([]byte, n)
+	copy(out, s)
+	return out, nil
 }
 
 func trimPad(s string, pad hdf5meta.StringPad) string {

@@ -31,7 +31,9 @@ type zType struct {
 	elem *hdf5meta.Datatype
 	size int // bytes per Zarr element (the base size for array types)
 	// float, when the element is an IEEE float of size 2, 4 or 8.
-	float     bool
+	float bool
+	// complex, when the element is h5py's r/i compound (a numpy complex).
+	complex   bool
 	bigEndian bool
 	// vlenBase is the numpy dtype of a vlen sequence's elements.
 	vlenBase string
@@ -132,6 +134,13 @@ type copySeg struct{ src, dst, n int }
 func zarrDType(t *hdf5meta.Datatype) (zarr.DType, []copySeg, error) {
 	switch t.Class {
 	case hdf5meta.ClassCompound:
+		if s, ok := complexDtype(t); ok {
+			d, err := zarr.ParseDTypeString(s)
+			if err != nil {
+				return zarr.DType{}, nil, unsupportedType{err.Error()}
+			}
+			return d, []copySeg{{0, 0, t.Size}}, nil
+		}
 		var segs []copySeg
 		fields := make([]zarr.Field, 0, len(t.Members))
 		packed := 0
@@ -177,6 +186,29 @@ func zarrDType(t *hdf5meta.Datatype) (zarr.DType, []copySeg, error) {
 		return zarr.DType{}, nil, unsupportedType{err.Error()}
 	}
 	return d, []copySeg{{0, 0, t.Size}}, nil
+}
+
+// complexDtype returns the numpy complex dtype ("<c8", ">c16") of h5py's
+// complex numbers: a compound of exactly two members named r and i, both
+// the same IEEE float of 4 or 8 bytes, r at offset 0 and i right after it,
+// no padding. Such an element's bytes are a numpy complex's bytes.
+func complexDtype(t *hdf5meta.Datatype) (string, bool) {
+	if t.Class != hdf5meta.ClassCompound || len(t.Members) != 2 {
+		return "", false
+	}
+	r, i := t.Members[0], t.Members[1]
+	if r.Name != "r" || i.Name != "i" || r.Type.Class != hdf5meta.ClassFloat || i.Type.Class != hdf5meta.ClassFloat {
+		return "", false
+	}
+	fs, err := simpleDtype(r.Type)
+	if err != nil || r.Type.Size == 2 {
+		return "", false
+	}
+	is, err := simpleDtype(i.Type)
+	if err != nil || is != fs || r.Offset != 0 || i.Offset != r.Type.Size || t.Size != 2*r.Type.Size {
+		return "", false
+	}
+	return fs[:1] + "c" + strconv.Itoa(t.Size), true
 }
 
 func mergeSegs(segs []copySeg) []copySeg {
@@ -245,6 +277,11 @@ func zarrType(t *hdf5meta.Datatype) (*zType, error) {
 		z.size = size
 	}
 	z.float = z.elem.Class == hdf5meta.ClassFloat
+	if _, ok := complexDtype(z.elem); ok { // fill comparisons per float half
+		z.complex = true
+		z.bigEndian = z.elem.Members[0].Type.BigEndian
+		return z, nil
+	}
 	z.bigEndian = z.elem.BigEndian
 	return z, nil
 }
@@ -259,10 +296,17 @@ func (z *zType) fillJSON(raw []byte) []byte {
 	return b
 }
 
-// isNaNBytes reports whether raw is a NaN of the float type.
+// isNaNBytes reports whether raw is a NaN of the float type (for a
+// complex type, whether either half is a NaN, as numpy's isnan).
 func (z *zType) isNaNBytes(raw []byte) bool {
-	if !z.float || len(raw) < z.size {
+	if (!z.float && !z.complex) || len(raw) < z.size {
 		return false
+	}
+	if z.complex {
+		h := z.size / 2
+		re, ok1 := elem.Float(raw[:h], elem.Order(z.bigEndian), h)
+		im, ok2 := elem.Float(raw[h:z.size], elem.Order(z.bigEndian), h)
+		return ok1 && ok2 && (math.IsNaN(re) || math.IsNaN(im))
 	}
 	f, ok := elem.Float(raw, elem.Order(z.bigEndian), z.size)
 	return ok && math.IsNaN(f)
@@ -276,6 +320,11 @@ func (z *zType) sameFill(a, b []byte) bool {
 	}
 	if string(a) == string(b) {
 		return true
+	}
+	if z.complex && len(a) >= z.size && len(b) >= z.size { // per half
+		h := z.size / 2
+		half := &zType{float: true, size: h, bigEndian: z.bigEndian}
+		return half.sameFill(a[:h], b[:h]) && half.sameFill(a[h:z.size], b[h:z.size])
 	}
 	return z.isNaNBytes(a) && z.isNaNBytes(b)
 }

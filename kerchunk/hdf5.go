@@ -296,6 +296,9 @@ func (t *h5translator) variable(key string, v *netcdf4.Var) error {
 		}
 		za.add(a.Name, t.attrValue(a))
 	}
+	if p.scalarString() && !slices.ContainsFunc(v.Attrs, func(a *hdf5meta.Attribute) bool { return a.Name == "_Encoding" }) {
+		za.add("_Encoding", []byte(`"utf-8"`)) // how xarray reads a UTF-8 |S scalar as str
+	}
 	// .zarray and .zattrs come first; the chunks may still change .zarray
 	// (codecs, fill_value), so it is written once they are done.
 	m := t.refs.mark()
@@ -319,7 +322,7 @@ func (t *h5translator) variable(key string, v *netcdf4.Var) error {
 	}
 	t.refs.setAt(zarrayAt, Ref{Data: text})
 	t.res.Variables[key] = &VarInfo{Shape: nonNil(p.za.Shape), Dims: p.dimNames, Chunks: nonNil(p.za.Chunks),
-		Dtype: p.za.DType.NumpyName()}
+		Dtype: p.zt.dtype.NumpyName()}
 	t.res.InlineBytes += em.inlineBytes
 	return nil
 }
@@ -474,7 +477,11 @@ func (t *h5translator) plan(key string, v *netcdf4.Var) (*varPlan, error) {
 			p.fillAttr = nil // not convertible: stays an attribute
 		}
 	}
-	if p.fill == nil && zt.isNaNBytes(p.missing) {
+	// Not for complex numbers: zarr-python 3.0.6 cannot read an array
+	// whose Zarr v2 fill_value is a complex [re, im] pair (it broadcasts
+	// the pair into every chunk it reads), so never-written chunks are
+	// written out instead (fillChunks, with no fill_value).
+	if p.fill == nil && !zt.complex && zt.isNaNBytes(p.missing) {
 		p.fill = p.missing[:zt.size]
 	}
 	p.za.FillValue = zt.fillJSON(p.fill)

@@ -24,8 +24,8 @@ var (
 	// from JSON lists into tuples only at the top level: a compound member
 	// that is itself a compound ([["id", "<i4"], ["where", [["lat", "<f4"],
 	// ...]]]) reaches numpy as lists, which numpy refuses, and the whole
-	// reference set fails to open, at both levels. Flat compounds (and
-	// h5py's complex r/i compounds) open. Since every set carries
+	// reference set fails to open, at both levels. Flat compounds open
+	// (h5py's complex r/i compounds are Zarr complex dtypes). Since every set carries
 	// consolidated metadata, a nested compound in a group (layout/...,
 	// typ/...) fails the root too: zarr-python 3 parses every array of
 	// .zmetadata when it opens the root.

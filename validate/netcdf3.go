@@ -54,6 +54,13 @@ func InspectNetCDF3(ctx context.Context, r io.ReaderAt, size int64, url string, 
 			info.StoredBytes += uint64(s.Length)
 		}
 		rep.Variables[v.Name] = info
+		var packed []string
+		for _, a := range v.Attrs {
+			if isPackingAttr(a.Name) && a.Type == netcdf3.Float {
+				packed = append(packed, a.Name)
+			}
+		}
+		addPackedFloat32(rep, v.Name, packed)
 		if !v.IsRecord && total > opts.ContiguousMaxBytes {
 			rep.Warnings = append(rep.Warnings, Finding{Variable: v.Name, Code: "large_contiguous",
 				Message: fmt.Sprintf("contiguous variable of %s: every read fetches it as one %s chunk", human(total), human(total))})

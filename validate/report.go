@@ -328,6 +328,13 @@ func check(rep *Report, v *netcdf4.Var, info *Variable, chunkBytes uint64, opts 
 		rep.Warnings = append(rep.Warnings, Finding{Variable: key, Code: "vlen_data",
 			Message: "variable-length data lives in the HDF5 global heap, not in chunks: it must be embedded in the reference"})
 	}
+	var packed []string
+	for _, a := range v.Attrs {
+		if isPackingAttr(a.Name) && a.Type.Class == hdf5meta.ClassFloat && a.Type.Size == 4 {
+			packed = append(packed, a.Name)
+		}
+	}
+	addPackedFloat32(rep, key, packed)
 	total := ds.Space.NumElements() * uint64(ds.Type.Size)
 	if ds.Layout.Class == hdf5meta.LayoutContiguous && total > opts.ContiguousMaxBytes {
 		rep.Warnings = append(rep.Warnings, Finding{Variable: key, Code: "large_contiguous",
@@ -356,6 +363,26 @@ func check(rep *Report, v *netcdf4.Var, info *Variable, chunkBytes uint64, opts 
 				Message: fmt.Sprintf("each chunk holds %d steps of %q: a map of one time step reads %d times the data it shows", steps, d.Name, steps)})
 		}
 	}
+}
+
+// isPackingAttr reports the CF packing attributes.
+func isPackingAttr(name string) bool { return name == "scale_factor" || name == "add_offset" }
+
+// addPackedFloat32 adds the "packed_float32_attrs" warning for a variable
+// whose packing attributes (names) are float32: xarray >= 2024 unpacks
+// with the attribute's type, and a Zarr attribute is a JSON number, read
+// as float64, so the unpacked values are float64 through any Zarr store
+// while the file gives float32 (equal within one float32 rounding).
+func addPackedFloat32(rep *Report, key string, names []string) {
+	if len(names) == 0 {
+		return
+	}
+	verb := "are"
+	if len(names) == 1 {
+		verb = "is"
+	}
+	rep.Warnings = append(rep.Warnings, Finding{Variable: key, Code: "packed_float32_attrs",
+		Message: fmt.Sprintf("%s %s float32: through Zarr (JSON attributes) xarray unpacks to float64, not float32 as from the file (values equal within one float32 rounding)", strings.Join(names, " and "), verb)})
 }
 
 func isTimeDim(name string) bool {

@@ -99,3 +99,37 @@ func TestInspectNotNetCDF(t *testing.T) {
 	_, err = Inspect(context.Background(), fh, 28, p, DefaultOptions())
 	assert.ErrorIs(t, err, ErrNotNetCDF)
 }
+
+// TestInspectPackedFloat32: variables packed with a float32 scale_factor
+// or add_offset get the "packed_float32_attrs" warning (xarray unpacks
+// them to float64 through Zarr), in netCDF-4 and netCDF-3 files; float64
+// packing attributes and unpacked variables get none.
+func TestInspectPackedFloat32(t *testing.T) {
+	nc4, err := filepath.Glob(filepath.Join("..", "testdata", "series", "same_units", "*.nc"))
+	require.NoError(t, err)
+	require.NotEmpty(t, nc4)
+	tests := []struct {
+		file string
+		want map[string]string // variable -> attributes named in the message
+	}{
+		{nc4[0], map[string]string{"pr": "scale_factor and add_offset are float32"}},
+		{filepath.Join("..", "kerchunk", "testdata", "nc3_packed_f4.nc"), map[string]string{
+			"p32": "scale_factor and add_offset are float32", "s32": "scale_factor is float32"}},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.file), func(t *testing.T) {
+			rep := inspectFile(t, tt.file, DefaultOptions())
+			got := map[string]string{}
+			for _, w := range rep.Warnings {
+				if w.Code == "packed_float32_attrs" {
+					got[w.Variable] = w.Message
+				}
+			}
+			require.Len(t, got, len(tt.want), "%v", rep.Warnings)
+			for v, msg := range tt.want {
+				assert.Contains(t, got[v], msg, v)
+			}
+			assert.Equal(t, StatusWarning, rep.Status)
+		})
+	}
+}
