@@ -5,9 +5,11 @@
 // Zarr codec, huge contiguous variables, tiny or huge chunks, chunking that
 // makes a map of one time step read a whole time series, variable-length
 // data, and "skipped_variable": data no Zarr reader can use, such as region
-// references, which kerchunk translation leaves out unless strict), and
-// "packed_float32_attrs": a float32 scale_factor or add_offset, which
-// xarray unpacks to float64 through any Zarr store (JSON attributes). Variables and dimensions are named by package netcdf4, the view
+// references, which kerchunk translation leaves out unless strict). Notes
+// are facts that change neither the status nor a run: "packed_float32_attrs",
+// a float32 scale_factor or add_offset, which xarray unpacks to float64
+// through any Zarr store (JSON attributes). Variables and dimensions are
+// named by package netcdf4, the view
 // kerchunk translation uses too, so the report and the references describe
 // the same dataset. With Options.Chunks it also lists every HDF5 dataset's
 // storage, whatever its datatype and filters: each chunk's element offset,

@@ -31,14 +31,17 @@ const (
 
 // Report is the chunking validation report (Contract 3).
 type Report struct {
-	NCURL          string               `json:"nc_url"`
-	Format         string               `json:"format"`
-	Status         string               `json:"status"`
-	Variables      map[string]*Variable `json:"variables"`
-	Dimensions     map[string]uint64    `json:"dimensions"`
-	Warnings       []Finding            `json:"warnings"`
-	Errors         []Finding            `json:"errors,omitempty"`
-	Recommendation string               `json:"recommendation"`
+	NCURL      string               `json:"nc_url"`
+	Format     string               `json:"format"`
+	Status     string               `json:"status"`
+	Variables  map[string]*Variable `json:"variables"`
+	Dimensions map[string]uint64    `json:"dimensions"`
+	Warnings   []Finding            `json:"warnings"`
+	Errors     []Finding            `json:"errors,omitempty"`
+	// Notes are facts a publisher should know that neither change Status
+	// nor fail a run with fail_on_warnings (e.g. "packed_float32_attrs").
+	Notes          []Finding `json:"notes,omitempty"`
+	Recommendation string    `json:"recommendation"`
 	// Datasets lists every HDF5 dataset's storage (Options.Chunks).
 	Datasets map[string]*DatasetStorage `json:"datasets,omitempty"`
 }
@@ -368,7 +371,7 @@ func check(rep *Report, v *netcdf4.Var, info *Variable, chunkBytes uint64, opts 
 // isPackingAttr reports the CF packing attributes.
 func isPackingAttr(name string) bool { return name == "scale_factor" || name == "add_offset" }
 
-// addPackedFloat32 adds the "packed_float32_attrs" warning for a variable
+// addPackedFloat32 adds the "packed_float32_attrs" note for a variable
 // whose packing attributes (names) are float32: xarray >= 2024 unpacks
 // with the attribute's type, and a Zarr attribute is a JSON number, read
 // as float64, so the unpacked values are float64 through any Zarr store
@@ -381,7 +384,7 @@ func addPackedFloat32(rep *Report, key string, names []string) {
 	if len(names) == 1 {
 		verb = "is"
 	}
-	rep.Warnings = append(rep.Warnings, Finding{Variable: key, Code: "packed_float32_attrs",
+	rep.Notes = append(rep.Notes, Finding{Variable: key, Code: "packed_float32_attrs",
 		Message: fmt.Sprintf("%s %s float32: through Zarr (JSON attributes) xarray unpacks to float64, not float32 as from the file (values equal within one float32 rounding)", strings.Join(names, " and "), verb)})
 }
 
