@@ -3,10 +3,8 @@ package icechunk
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"fmt"
-	"math"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -42,7 +40,7 @@ func FromRefs(ctx context.Context, s *Session, refs *kerchunk.Refs) error {
 			arrays = append(arrays, dir)
 		}
 	}
-	for _, g := range slices.Sorted(mapKeys(groups)) {
+	for _, g := range slices.Sorted(maps.Keys(groups)) {
 		attrs, _ := refs.Text(metaKey(g, ".zattrs"))
 		b, err := (&zarr.GroupV3{Attributes: attrsWithout([]byte(attrs))}).MarshalJSON()
 		if err != nil {
@@ -83,16 +81,6 @@ func RefsContainers(refs *kerchunk.Refs) ([]VirtualChunkContainer, error) {
 		}
 	}
 	return out, nil
-}
-
-func mapKeys(m map[string]bool) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // splitKey splits a reference key into its node ("" for the root) and name.
@@ -146,36 +134,6 @@ func attrsWithout(zattrs []byte, extra ...byte) []byte {
 	return append(out, '}')
 }
 
-// fillValueAttr returns `,"_FillValue":value` for a Zarr v2 array with a
-// fill value, as xarray reads the attribute from a Zarr v3 array (xarray
-// masks v3 data with this attribute, not with the array's fill_value, while
-// it masks v2 data with fill_value): the integer or boolean as it is, a
-// float as the base64 text of its little-endian float64 bytes. Nil for no
-// fill value and for other data types (left unmasked).
-func fillValueAttr(a *zarr.ArrayV2) ([]byte, error) {
-	fill, err := a.DType.DecodeFill(a.FillValue)
-	if err != nil || fill == nil {
-		return nil, err
-	}
-	out := []byte(`,"_FillValue":`)
-	switch a.DType.Kind {
-	case 'b':
-		return strconv.AppendBool(out, fill[0] != 0), nil
-	case 'i':
-		return strconv.AppendInt(out, a.DType.Int64At(fill), 10), nil
-	case 'u':
-		return strconv.AppendUint(out, uint64(a.DType.Int64At(fill)), 10), nil
-	case 'f':
-		if a.DType.Fields != nil {
-			return nil, nil
-		}
-		var b [8]byte
-		binary.LittleEndian.PutUint64(b[:], math.Float64bits(a.DType.Float64At(fill)))
-		return strconv.AppendQuote(out, base64.StdEncoding.EncodeToString(b[:])), nil
-	}
-	return nil, nil
-}
-
 // localSources caches the size and checksum of each local source.
 type localSources map[string]localSource
 
@@ -216,9 +174,12 @@ func addRefsArray(s *Session, refs *kerchunk.Refs, p string, local localSources)
 	if err != nil {
 		return err
 	}
-	fillAttr, err := fillValueAttr(a.Meta)
+	fillAttr, err := a.Meta.DType.FillValueAttr(a.Meta.FillValue)
 	if err != nil {
 		return err
+	}
+	if fillAttr != nil {
+		fillAttr = append([]byte(`,"_FillValue":`), fillAttr...)
 	}
 	v3, err := zarr.ArrayV3Of(a.Meta, a.Dims, attrsWithout([]byte(zattrs), fillAttr...))
 	if err != nil {

@@ -260,6 +260,35 @@ func (d DType) EncodeFill(b []byte) (json.RawMessage, error) {
 	return d.encodeFill(b, false)
 }
 
+// FillValueAttr returns the _FillValue attribute with which xarray masks a
+// Zarr v3 array of d (xarray masks v3 data with this attribute, not with
+// the array's fill_value, while it masks v2 data with fill_value), for the
+// Zarr v2 fill_value fill: the integer or boolean as it is, a float as the
+// base64 text of its little-endian float64 bytes. Nil for no fill value
+// and for other data types (left unmasked).
+func (d DType) FillValueAttr(fill json.RawMessage) (json.RawMessage, error) {
+	b, err := d.DecodeFill(fill)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	switch d.Kind {
+	case 'b':
+		return strconv.AppendBool(nil, b[0] != 0), nil
+	case 'i':
+		return strconv.AppendInt(nil, d.Int64At(b), 10), nil
+	case 'u':
+		return strconv.AppendUint(nil, uint64(d.Int64At(b)), 10), nil
+	case 'f':
+		if d.Fields != nil {
+			return nil, nil
+		}
+		var f [8]byte
+		binary.LittleEndian.PutUint64(f[:], math.Float64bits(d.Float64At(b)))
+		return strconv.AppendQuote(nil, base64.StdEncoding.EncodeToString(f[:])), nil
+	}
+	return nil, nil
+}
+
 // EncodeFillV3 writes b as a Zarr v3 fill_value: as EncodeFill, except
 // that a NaN other than the canonical quiet NaN keeps its bits as a hex
 // string.
