@@ -28,9 +28,9 @@ type Commit struct {
 // virtual chunk container for each source directory. Blob URLs are not
 // supported yet (ErrFormat).
 func (s *Store) SaveIcechunk(ctx context.Context, url string, refs *kerchunk.Refs, message string) (*Commit, error) {
-	dir, ok := strings.CutPrefix(url, "file://")
-	if !ok && strings.Contains(url, "://") {
-		return nil, fmt.Errorf("%w %q: Icechunk repositories are written to local directories only, not %s", ErrFormat, string(Icechunk), url)
+	base, err := s.IcechunkStorage(ctx, url)
+	if err != nil {
+		return nil, err
 	}
 	if message == "" {
 		message = DefaultCommitMessage
@@ -39,7 +39,7 @@ func (s *Store) SaveIcechunk(ctx context.Context, url string, refs *kerchunk.Ref
 	if err != nil {
 		return nil, err
 	}
-	st := &countingStorage{Storage: icechunk.DirStorage{Root: filepath.Clean(dir)}}
+	st := &countingStorage{Storage: base}
 	repo, err := icechunk.Create(ctx, st, icechunk.RepoConfig{VirtualChunkContainers: containers})
 	if err != nil {
 		return nil, fmt.Errorf("creating repository %s: %w", url, err)
@@ -56,6 +56,19 @@ func (s *Store) SaveIcechunk(ctx context.Context, url string, refs *kerchunk.Ref
 		return nil, fmt.Errorf("committing to %s: %w", url, err)
 	}
 	return &Commit{SnapshotID: id, Bytes: st.n}, nil
+}
+
+// IcechunkStorage returns the storage of the Icechunk repository at url:
+// a local directory (a path or a file:// URL). It is the one place a URL
+// becomes an icechunk.Storage; every command and stage that reads or
+// writes a repository goes through it. Blob URLs are not supported yet
+// (ErrFormat).
+func (s *Store) IcechunkStorage(ctx context.Context, url string) (icechunk.Storage, error) {
+	dir, ok := strings.CutPrefix(url, "file://")
+	if !ok && strings.Contains(url, "://") {
+		return nil, fmt.Errorf("%w %q: Icechunk repositories are written to local directories only, not %s", ErrFormat, string(Icechunk), url)
+	}
+	return icechunk.DirStorage{Root: filepath.Clean(dir)}, nil
 }
 
 // countingStorage counts the bytes written through it.
