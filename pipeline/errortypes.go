@@ -9,6 +9,7 @@ import (
 	"github.com/greensight/vzarr/combine"
 	"github.com/greensight/vzarr/engine"
 	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/icechunk"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/kerchunk/codecs"
 	"github.com/greensight/vzarr/limits"
@@ -99,6 +100,15 @@ var sentinelTypes = []struct {
 	{stac.ErrReferences, ErrTypeInvalidRefs},
 	{stac.ErrInvalid, ErrTypeInvalidMetadata},
 	{stac.ErrTimeUnits, ErrTypeInvalidMetadata},
+	{icechunk.ErrInvalidID, ErrTypeInvalidRefs},
+	{icechunk.ErrHeader, ErrTypeInvalidRefs},
+	{icechunk.ErrCorrupt, ErrTypeInvalidRefs},
+	{icechunk.ErrConflict, ErrTypeConflict},
+	{icechunk.ErrTagExists, ErrTypeConflict},
+	{icechunk.ErrNoRef, ErrTypeNotFound},
+	{icechunk.ErrNoNode, ErrTypeNotFound},
+	{icechunk.ErrNoChunk, ErrTypeNotFound},
+	{icechunk.ErrInvalidArgument, ErrTypeInvalidParams},
 
 	// The caller's context, before the storage kinds that may wrap it.
 	{context.DeadlineExceeded, ErrTypeTimeout},

@@ -20,6 +20,7 @@ import (
 	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/combine"
 	"github.com/greensight/vzarr/hdf5meta"
+	"github.com/greensight/vzarr/icechunk"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/kerchunk/codecs"
 	"github.com/greensight/vzarr/limits"
@@ -33,7 +34,7 @@ import (
 
 // sentinelPackages are the packages whose exported sentinel errors must
 // all have an error_type (directories relative to this one).
-var sentinelPackages = []string{"hdf5meta", "netcdf3", "kerchunk", "kerchunk/codecs", "refread", "refstore", "combine",
+var sentinelPackages = []string{"hdf5meta", "netcdf3", "kerchunk", "kerchunk/codecs", "refread", "refstore", "combine", "icechunk",
 	"stac", "blobio", "catalog", "limits", "validate", "pipeline"}
 
 // sentinels lists every exported sentinel error of sentinelPackages, by
@@ -64,6 +65,15 @@ var sentinels = map[string]struct {
 	"combine.ErrIncompatible":        {combine.ErrIncompatible, "incompatible_inputs"},
 	"combine.ErrInvalid":             {combine.ErrInvalid, "invalid_params"},
 	"stac.ErrInvalid":                {stac.ErrInvalid, "invalid_metadata"},
+	"icechunk.ErrInvalidID":          {icechunk.ErrInvalidID, "invalid_references"},
+	"icechunk.ErrHeader":             {icechunk.ErrHeader, "invalid_references"},
+	"icechunk.ErrCorrupt":            {icechunk.ErrCorrupt, "invalid_references"},
+	"icechunk.ErrConflict":           {icechunk.ErrConflict, "conflict"},
+	"icechunk.ErrTagExists":          {icechunk.ErrTagExists, "conflict"},
+	"icechunk.ErrNoRef":              {icechunk.ErrNoRef, "not_found"},
+	"icechunk.ErrNoNode":             {icechunk.ErrNoNode, "not_found"},
+	"icechunk.ErrNoChunk":            {icechunk.ErrNoChunk, "not_found"},
+	"icechunk.ErrInvalidArgument":    {icechunk.ErrInvalidArgument, "invalid_params"},
 	"stac.ErrTimeUnits":              {stac.ErrTimeUnits, "invalid_metadata"},
 	"stac.ErrReferences":             {stac.ErrReferences, "invalid_references"},
 	"blobio.ErrInvalidURL":           {blobio.ErrInvalidURL, "configuration_error"},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/catalog"
+	"github.com/greensight/vzarr/icechunk"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/refstore"
@@ -31,6 +32,13 @@ type RegisterParams struct {
 	// item and blob_path name it, while the reference is read from
 	// CombinedRefURL.
 	PublishRefURL string `json:"publish_ref_url,omitempty"`
+	// RepoURL, when set (output_format icechunk), is the Icechunk
+	// repository of the dataset and resource: the stage commits the
+	// combined references (read from CombinedRefURL) to it as one
+	// snapshot on main tagged with ReleaseID, right before it completes
+	// the Release; blob_path is RepoURL and the item describes the
+	// snapshot. PublishRefURL does not apply.
+	RepoURL string `json:"repo_url,omitempty"`
 	// Dimensions maps dimension names to lengths.
 	Dimensions map[string]int64 `json:"dimensions"`
 	// Variables names the data variables.
@@ -47,6 +55,8 @@ type RegisterResult struct {
 	StacItemCached bool   `json:"stac_item_cached"`
 	ReleaseUpdated bool   `json:"release_updated"`
 	BlobPath       string `json:"blob_path"`
+	// SnapshotID is the Icechunk snapshot of the Release (RepoURL set).
+	SnapshotID string `json:"snapshot_id,omitempty"`
 }
 
 // STACConfig configures the items the register stage builds.
@@ -138,8 +148,11 @@ func RegisterZarrSTAC(ctx context.Context, deps RegisterDeps, params RegisterPar
 	for _, w := range warnings {
 		log.WarnContext(ctx, "pipeline: register: "+w, attrs[:2]...)
 	}
-	log.InfoContext(ctx, "pipeline: registered", append(attrs, slog.String("blob_path", res.BlobPath),
-		slog.Int("warnings", len(warnings)))...)
+	attrs = append(attrs, slog.String("blob_path", res.BlobPath), slog.Int("warnings", len(warnings)))
+	if res.SnapshotID != "" {
+		attrs = append(attrs, slog.String("snapshot_id", res.SnapshotID))
+	}
+	log.InfoContext(ctx, "pipeline: registered", attrs...)
 	return OK(res)
 }
 
@@ -224,13 +237,16 @@ func register(ctx context.Context, deps *RegisterDeps, p *RegisterParams) (*Regi
 		}
 		return nil, nil, te
 	}
-	published := p.CombinedRefURL
-	if p.PublishRefURL != "" {
+	published, field := p.CombinedRefURL, "combined_ref_url"
+	switch {
+	case p.RepoURL != "":
+		published, field = p.RepoURL, "repo_url"
+	case p.PublishRefURL != "":
 		published = p.PublishRefURL
 	}
 	loc, err := stac.ParseRefURL(published)
 	if err != nil {
-		return nil, nil, invalidParams("combined_ref_url: %v", err)
+		return nil, nil, invalidParams("%s: %v", field, err)
 	}
 
 	opener := deps.Opener
@@ -271,7 +287,7 @@ func register(ctx context.Context, deps *RegisterDeps, p *RegisterParams) (*Regi
 	if deps.Now != nil {
 		now = deps.Now
 	}
-	item, err := stac.Build(info, stac.Options{
+	opts := stac.Options{
 		DatasetID:      p.DatasetID,
 		ResourceID:     p.ResourceID,
 		Collection:     p.CollectionID,
@@ -282,7 +298,32 @@ func register(ctx context.Context, deps *RegisterDeps, p *RegisterParams) (*Regi
 		BlobDomain:     deps.STAC.BlobDomain,
 		Created:        now(),
 		TiTiler:        deps.STAC.TiTiler,
-	})
+	}
+	blobPath, snapshot := loc.BlobPath(), ""
+	if p.RepoURL != "" {
+		containers, err := icechunk.RefsContainers(refs)
+		if err != nil {
+			return nil, nil, fmt.Errorf("register: %w", err)
+		}
+		opts.Icechunk = &stac.Icechunk{SnapshotID: icechunk.ObjectID{}.String(), Tag: rel.ID}
+		for _, c := range containers {
+			opts.Icechunk.Sources = append(opts.Icechunk.Sources, c.URLPrefix)
+		}
+		// Everything that may refuse the item is checked before the
+		// commit: a failed register commits nothing.
+		if _, err := stac.Build(info, opts); err != nil {
+			return nil, nil, fmt.Errorf("register: %w", err)
+		}
+		id, err := commitRelease(ctx, &refstore.Store{Opener: opener, Limits: deps.Limits}, p.RepoURL, refs, rel.ID,
+			fmt.Sprintf("vzarr: release %s of %s/%s", rel.ID, p.DatasetID, p.ResourceID))
+		if err != nil {
+			return nil, nil, fmt.Errorf("register: %w", err)
+		}
+		snapshot = id.String()
+		opts.Icechunk.SnapshotID = snapshot
+		blobPath = p.RepoURL
+	}
+	item, err := stac.Build(info, opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("register: %w", err)
 	}
@@ -292,12 +333,11 @@ func register(ctx context.Context, deps *RegisterDeps, p *RegisterParams) (*Regi
 	if err := enc.Encode(item); err != nil {
 		return nil, nil, fmt.Errorf("register: encoding the item: %w", err)
 	}
-	blobPath := loc.BlobPath()
 	if _, err := deps.Store.CompleteRelease(ctx, rel.ID, catalog.Completion{
 		BlobPath: blobPath, StacItemJSON: bytes.TrimSpace(buf.Bytes())}); err != nil {
 		return nil, nil, fmt.Errorf("register: %w", err)
 	}
-	return &RegisterResult{StacItemCached: true, ReleaseUpdated: true, BlobPath: blobPath}, warnings, nil
+	return &RegisterResult{StacItemCached: true, ReleaseUpdated: true, BlobPath: blobPath, SnapshotID: snapshot}, warnings, nil
 }
 
 // applyCombineResult puts the combine stage's summary over what the

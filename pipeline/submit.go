@@ -28,6 +28,22 @@ const (
 	PipelineKerchunk = "kerchunk"
 )
 
+// Output formats a submit request may name in
+// processing_options.output_format.
+const (
+	// OutputKerchunk writes a combined kerchunk reference file per run
+	// (the default).
+	OutputKerchunk = "kerchunk"
+	// OutputIcechunk commits each run's combined references to the
+	// Icechunk repository of its dataset and resource (RepoName in the
+	// asset folder), as one snapshot on main tagged with the Release id.
+	OutputIcechunk = "icechunk"
+)
+
+// RepoName is the name of the Icechunk repository in an asset's folder
+// (Submitter.OutFolder): REFS_URL/<dataset_id>/<resource_id>/repo.icechunk.
+const RepoName = "repo.icechunk"
+
 // SubmitRequest is the body of POST /api/platform/submit (Contract 1).
 type SubmitRequest struct {
 	DatasetID         string            `json:"dataset_id"`
@@ -61,6 +77,11 @@ type ProcessingOptions struct {
 	Overwrite bool `json:"overwrite,omitempty"`
 	// Recursive also lists files in subfolders of source_url.
 	Recursive bool `json:"recursive,omitempty"`
+	// OutputFormat is what a run publishes: OutputKerchunk (the default
+	// when empty; Normalize sets it) or OutputIcechunk. It is not part of
+	// the job's identity (JobID): the same request with another format
+	// answers with the earlier job, unless Overwrite.
+	OutputFormat string `json:"output_format,omitempty"`
 }
 
 // SubmitResponse is the answer to a submit (Contract 1).
@@ -155,7 +176,8 @@ func (r *SubmitRequest) checkControl() error {
 		{"dataset_id", r.DatasetID}, {"resource_id", r.ResourceID}, {"source_url", r.SourceURL},
 		{"data_type", r.DataType}, {"collection_id", r.CollectionID},
 		{"processing_options.pipeline", po.Pipeline}, {"processing_options.concat_dim", po.ConcatDim},
-		{"processing_options.file_pattern", po.FilePattern}, {"submitted_by", r.SubmittedBy},
+		{"processing_options.file_pattern", po.FilePattern}, {"processing_options.output_format", po.OutputFormat},
+		{"submitted_by", r.SubmittedBy},
 	} {
 		if c := controlChar(f.value); c >= 0 {
 			return badField(f.name, "holds the control character %U", c)
@@ -219,6 +241,13 @@ func (r *SubmitRequest) Normalize(allowed ...string) error {
 	default:
 		return badField("processing_options.pipeline", "must be %q (or its alias %q), got %q",
 			PipelineVirtualZarr, PipelineKerchunk, po.Pipeline)
+	}
+	switch po.OutputFormat {
+	case "":
+		po.OutputFormat = OutputKerchunk
+	case OutputKerchunk, OutputIcechunk:
+	default:
+		return badField("processing_options.output_format", "must be %q or %q, got %q", OutputKerchunk, OutputIcechunk, po.OutputFormat)
 	}
 	if po.ConcatDim == "" {
 		po.ConcatDim = "time"
@@ -325,6 +354,21 @@ func (s *Submitter) OutFolder(req *SubmitRequest) (string, error) {
 	return joinURL(joinURL(base, url.PathEscape(req.DatasetID)), url.PathEscape(req.ResourceID)), nil
 }
 
+// RepoURL is the Icechunk repository of req's asset (output_format
+// icechunk): RepoName in the asset folder (OutFolder), shared by all its
+// Releases. With OutURL set it is in PublishURL when set (where the run's
+// set ends up), else in OutURL.
+func (s *Submitter) RepoURL(req *SubmitRequest) (string, error) {
+	if s.OutURL != "" && s.PublishURL != "" {
+		return joinURL(s.PublishURL, RepoName), nil
+	}
+	out, err := s.OutFolder(req)
+	if err != nil {
+		return "", err
+	}
+	return joinURL(out, RepoName), nil
+}
+
 // RunFolder is the folder a run writes to: the asset folder (OutFolder)
 // joined with the Release id.
 func RunFolder(assetFolder, releaseID string) string {
@@ -365,6 +409,12 @@ func (s *Submitter) Submit(ctx context.Context, req SubmitRequest) (*SubmitRespo
 	if err != nil {
 		return nil, err
 	}
+	repo := ""
+	if req.ProcessingOptions.OutputFormat == OutputIcechunk {
+		if repo, err = s.RepoURL(&req); err != nil {
+			return nil, err
+		}
+	}
 	base := JobID(req.DatasetID, req.ResourceID, req.SourceURL)
 	for run := 1; run <= maxRuns; run++ {
 		id := base
@@ -380,7 +430,7 @@ func (s *Submitter) Submit(ctx context.Context, req SubmitRequest) (*SubmitRespo
 		case !errors.Is(err, catalog.ErrNotFound):
 			return nil, err
 		}
-		resp, err := s.create(ctx, &req, id, out)
+		resp, err := s.create(ctx, &req, id, out, repo)
 		if errors.Is(err, catalog.ErrConflict) {
 			// A concurrent submit created this job first.
 			if req.ProcessingOptions.Overwrite {
@@ -398,6 +448,7 @@ func (s *Submitter) Submit(ctx context.Context, req SubmitRequest) (*SubmitRespo
 		log.InfoContext(ctx, "pipeline: submitted", "job_id", resp.JobID, "release_id", resp.ReleaseID,
 			"asset_id", resp.AssetID, "dataset_id", req.DatasetID, "resource_id", req.ResourceID,
 			"source_url", req.SourceURL, "overwrite", req.ProcessingOptions.Overwrite, "out_url", resp.OutURL,
+			"output_format", req.ProcessingOptions.OutputFormat,
 			"submitted_by", req.SubmittedBy)
 		return resp, nil
 	}
@@ -428,13 +479,17 @@ func (s *Submitter) existing(ctx context.Context, job *catalog.Job) (*SubmitResp
 // committed PENDING and the engine's sweeper re-publishes PENDING jobs
 // whose message was lost (an outbox); a submit of the same request queues
 // it again too. So the answer is still 202 "queued", with a warning logged.
-func (s *Submitter) create(ctx context.Context, req *SubmitRequest, id, out string) (*SubmitResponse, error) {
+func (s *Submitter) create(ctx context.Context, req *SubmitRequest, id, out, repo string) (*SubmitResponse, error) {
 	if s.Ready != nil {
 		if err := s.Ready(ctx); err != nil {
 			return nil, fmt.Errorf("not queueing job %s: %w", id, err)
 		}
 	}
 	po := req.ProcessingOptions
+	format := po.OutputFormat
+	if format == OutputKerchunk {
+		format = "" // the default: kerchunk jobs' params stay as they were
+	}
 	runOut := out
 	ens, job, err := s.Store.CreateRun(ctx, catalog.ReleaseKey{DatasetID: req.DatasetID, ResourceID: req.ResourceID,
 		JobID: id, DataType: req.DataType, SubmittedBy: req.SubmittedBy},
@@ -447,7 +502,7 @@ func (s *Submitter) create(ctx context.Context, req *SubmitRequest, id, out stri
 			params, err := json.Marshal(JobParams{DatasetID: req.DatasetID, ResourceID: req.ResourceID, CollectionID: req.CollectionID,
 				SourceURL: req.SourceURL, ConcatDim: po.ConcatDim, FilePattern: po.FilePattern, Recursive: po.Recursive,
 				FailOnChunkingWarnings: po.FailOnChunkingWarnings, Overwrite: po.Overwrite, OutURL: runOut, ReleaseID: ens.Release.ID,
-				PublishURL: s.PublishURL})
+				PublishURL: s.PublishURL, OutputFormat: format, RepoURL: repo})
 			if err != nil {
 				return catalog.NewJob{}, err
 			}

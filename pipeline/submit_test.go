@@ -68,6 +68,8 @@ func TestSubmitRequestValidation(t *testing.T) {
 		{"bad pattern", func(r *pipeline.SubmitRequest) { r.ProcessingOptions.FilePattern = "[" }, "processing_options.file_pattern"},
 		{"concat_dim with a space", func(r *pipeline.SubmitRequest) { r.ProcessingOptions.ConcatDim = "ti me" }, "processing_options.concat_dim"},
 		{"bad collection_id", func(r *pipeline.SubmitRequest) { r.CollectionID = "-x" }, "collection_id"},
+		{"unknown output_format", func(r *pipeline.SubmitRequest) { r.ProcessingOptions.OutputFormat = "zarr" }, "processing_options.output_format"},
+		{"output_format in capitals", func(r *pipeline.SubmitRequest) { r.ProcessingOptions.OutputFormat = "Icechunk" }, "processing_options.output_format"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := validSubmit()
@@ -83,7 +85,15 @@ func TestSubmitRequestValidation(t *testing.T) {
 		r := validSubmit()
 		r.ProcessingOptions = pipeline.ProcessingOptions{}
 		require.NoError(t, r.Normalize())
-		assert.Equal(t, pipeline.ProcessingOptions{Pipeline: "virtualzarr", ConcatDim: "time", FilePattern: "*.nc"}, r.ProcessingOptions)
+		assert.Equal(t, pipeline.ProcessingOptions{Pipeline: "virtualzarr", ConcatDim: "time", FilePattern: "*.nc", OutputFormat: "kerchunk"}, r.ProcessingOptions)
+	})
+	t.Run("output formats", func(t *testing.T) {
+		for _, f := range []string{pipeline.OutputKerchunk, pipeline.OutputIcechunk} {
+			r := validSubmit()
+			r.ProcessingOptions.OutputFormat = f
+			require.NoError(t, r.Normalize())
+			assert.Equal(t, f, r.ProcessingOptions.OutputFormat)
+		}
 	})
 	t.Run("kerchunk is an alias of virtualzarr", func(t *testing.T) {
 		for _, name := range []string{"virtualzarr", "kerchunk"} {
@@ -117,7 +127,10 @@ func TestSubmitRequestControlCharacters(t *testing.T) {
 		"processing_options.pipeline":     func(r *pipeline.SubmitRequest, v string) { r.ProcessingOptions.Pipeline = "virtualzarr" + v },
 		"processing_options.concat_dim":   func(r *pipeline.SubmitRequest, v string) { r.ProcessingOptions.ConcatDim += v },
 		"processing_options.file_pattern": func(r *pipeline.SubmitRequest, v string) { r.ProcessingOptions.FilePattern = "*.nc" + v },
-		"submitted_by":                    func(r *pipeline.SubmitRequest, v string) { r.SubmittedBy = "alice" + v },
+		"processing_options.output_format": func(r *pipeline.SubmitRequest, v string) {
+			r.ProcessingOptions.OutputFormat = "icechunk" + v
+		},
+		"submitted_by": func(r *pipeline.SubmitRequest, v string) { r.SubmittedBy = "alice" + v },
 	}
 	for field, set := range fields {
 		for _, c := range []string{"\x00", "\x1b", "\n", "\x7f", "\u0085", "\u2028", "\u2029"} {
@@ -375,7 +388,15 @@ func TestOutFolder(t *testing.T) {
 		got, err := tc.s.OutFolder(&r)
 		require.NoError(t, err)
 		assert.Equal(t, tc.want, got)
+		// The Icechunk repository of the asset is in the asset folder.
+		repo, err := tc.s.RepoURL(&r)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want+"/repo.icechunk", repo)
 	}
+	s := pipeline.Submitter{OutURL: "/tmp/out.vzarr-staging-1", PublishURL: "/tmp/out"}
+	repo, err := s.RepoURL(&r)
+	require.NoError(t, err)
+	assert.Equal(t, "/tmp/out/repo.icechunk", repo, "a staged run commits to the repository where its set is published")
 }
 
 // A worker checks the scan stage's source against its own allow-list,

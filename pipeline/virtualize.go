@@ -41,6 +41,12 @@ type JobParams struct {
 	PublishURL string `json:"publish_url,omitempty"`
 	// ReleaseID is the Release the job produces.
 	ReleaseID string `json:"release_id"`
+	// OutputFormat is OutputIcechunk, or empty for kerchunk (the
+	// default).
+	OutputFormat string `json:"output_format,omitempty"`
+	// RepoURL is the Icechunk repository the register stage commits the
+	// combined references to (OutputIcechunk only).
+	RepoURL string `json:"repo_url,omitempty"`
 }
 
 // CombinedRefURL is where the job writes its combined reference.
@@ -145,7 +151,12 @@ func NewDefinition(deps *Deps) *engine.Definition {
 						return nil, err
 					}
 					rp := RegisterParamsFrom(&c, jp.ReleaseID, jp.DatasetID, jp.ResourceID, jp.CollectionID)
-					if jp.PublishURL != "" {
+					if jp.OutputFormat == OutputIcechunk {
+						if jp.RepoURL == "" {
+							return nil, fmt.Errorf("job %s: output_format icechunk without a repo_url", job.ID)
+						}
+						rp.RepoURL = jp.RepoURL
+					} else if jp.PublishURL != "" {
 						rp.PublishRefURL = joinURL(jp.PublishURL, CombinedName)
 					}
 					return one(rp)

@@ -50,6 +50,23 @@ type Options struct {
 	Created time.Time
 	// TiTiler, when set, adds a link to TiTiler-xarray tiles.
 	TiTiler *TiTiler
+	// Icechunk, when set, makes the Item describe a snapshot of the
+	// Icechunk repository at RefURL (an "icechunk" asset) instead of a
+	// kerchunk reference file (a "references" asset).
+	Icechunk *Icechunk
+}
+
+// Icechunk describes the Icechunk snapshot an Item opens.
+type Icechunk struct {
+	// SnapshotID is the snapshot (required).
+	SnapshotID string
+	// Tag, when set, is a tag naming the snapshot.
+	Tag string
+	// Sources are the URL prefixes of the repository's virtual chunk
+	// containers ("file:///data/", "az://CONTAINER/PATH/"): the folders
+	// of the sources a reader authorises. Each becomes a "source" asset
+	// the repository asset links to (vrt:hrefs).
+	Sources []string
 }
 
 // TiTiler configures the TiTiler-xarray link.
@@ -153,11 +170,19 @@ func Build(info *DatasetInfo, opts Options) (*Item, error) {
 		p.CubeVariables[v.Name] = cubeVariable(&v)
 	}
 
-	asset, href, err := referencesAsset(info, &opts)
-	if err != nil {
-		return nil, err
+	var href string
+	if opts.Icechunk != nil {
+		var err error
+		if href, err = icechunkAssets(item, &opts); err != nil {
+			return nil, err
+		}
+	} else {
+		asset, h, err := referencesAsset(info, &opts)
+		if err != nil {
+			return nil, err
+		}
+		item.Assets[ReferencesAssetKey], href = asset, h
 	}
-	item.Assets[ReferencesAssetKey] = asset
 	if opts.Collection != "" {
 		h := opts.CollectionHref
 		if h == "" {
@@ -406,6 +431,80 @@ func referencesAsset(info *DatasetInfo, opts *Options) (Asset, string, error) {
 		ZarrConsolidated: &consolidated,
 		ZarrNodeType:     "group",
 	}, href, nil
+}
+
+// icechunkAssets adds the Icechunk repository asset, as xpystac reads
+// one (media type MediaTypeIcechunk, roles data/references/virtual, the
+// snapshot as its version), and an asset per source folder, and returns
+// the repository's href. Azure locations get a storage extension
+// scheme of their account.
+func icechunkAssets(item *Item, opts *Options) (string, error) {
+	ic := opts.Icechunk
+	if ic.SnapshotID == "" {
+		return "", invalidf("an Icechunk item needs the snapshot id")
+	}
+	loc, err := ParseRefURL(opts.RefURL)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	account := opts.Account
+	if account == "" {
+		account = loc.Account
+	}
+	if loc.IsAzure() && account == "" {
+		return "", invalidf("the storage account of %s is unknown (Options.Account)", opts.RefURL)
+	}
+	href, err := loc.href(opts.HrefStyle, account, opts.BlobDomain)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	storageRefs := func(l RefLocation) []string {
+		if !l.IsAzure() {
+			return nil
+		}
+		acct := l.Account
+		if acct == "" {
+			acct = account
+		}
+		key := "azure-" + acct
+		if item.Properties.StorageSchemes == nil {
+			item.Properties.StorageSchemes = map[string]StorageScheme{}
+		}
+		item.Properties.StorageSchemes[key] = StorageScheme{Type: "ms-azure", Platform: "https://{account}.blob.core.windows.net", Account: acct}
+		return []string{key}
+	}
+	consolidated := false
+	repo := Asset{
+		Href:        href,
+		Type:        MediaTypeIcechunk,
+		Title:       "Icechunk repository (virtual Zarr v3 store)",
+		Description: "Open with icechunk: Repository.open(storage, authorize_virtual_chunk_access={<each source href>: credentials}), readonly_session(snapshot_id=asset[\"icechunk:snapshot_id\"]), then xr.open_zarr(session.store, **asset[\"xarray:open_kwargs\"]).",
+		Roles:       []string{"data", "references", "virtual"},
+		// The keyword arguments that go with the session's store.
+		OpenKwargs:         map[string]any{"engine": "zarr", "zarr_format": 3, "consolidated": false, "chunks": map[string]any{}},
+		ZarrFormat:         3,
+		ZarrConsolidated:   &consolidated,
+		ZarrNodeType:       "group",
+		Version:            ic.SnapshotID,
+		IcechunkSnapshotID: ic.SnapshotID,
+		IcechunkTag:        ic.Tag,
+		StorageRefs:        storageRefs(loc),
+	}
+	for i, src := range ic.Sources {
+		key := SourceAssetKey
+		if i > 0 {
+			key = fmt.Sprintf("%s-%d", SourceAssetKey, i+1)
+		}
+		sloc, err := ParseRefURL(src)
+		if err != nil {
+			return "", fmt.Errorf("%w: source %v", ErrInvalid, err)
+		}
+		item.Assets[key] = Asset{Href: src, Title: "Source files of the virtual chunks", Roles: []string{"data", "source"},
+			StorageRefs: storageRefs(sloc)}
+		repo.VirtualHrefs = append(repo.VirtualHrefs, VirtualHref{Key: key, Href: "#/assets/" + key})
+	}
+	item.Assets[IcechunkAssetKey] = repo
+	return href, nil
 }
 
 // titilerLink builds the TiTiler-xarray tiles link; nil when no variable

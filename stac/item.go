@@ -20,6 +20,15 @@ const (
 	MediaTypeJSON = "application/json"
 	// ReferencesAssetKey is the key of the kerchunk references asset.
 	ReferencesAssetKey = "references"
+	// MediaTypeIcechunk is the media type of an Icechunk repository
+	// asset, the one xpystac opens with the icechunk library.
+	MediaTypeIcechunk = "application/vnd.zarr+icechunk"
+	// IcechunkAssetKey is the key of the Icechunk repository asset.
+	IcechunkAssetKey = "icechunk"
+	// SourceAssetKey is the key (with "-N" from the second on) of the
+	// assets naming the sources' folders of an Icechunk item's virtual
+	// chunks (its virtual chunk containers).
+	SourceAssetKey = "source"
 )
 
 // Item is a STAC 1.1 Item. Marshalled with encoding/json it is valid STAC:
@@ -57,6 +66,26 @@ type Properties struct {
 	// CubeDimensions and CubeVariables are the datacube extension's.
 	CubeDimensions map[string]CubeDimension `json:"cube:dimensions"`
 	CubeVariables  map[string]CubeVariable  `json:"cube:variables,omitempty"`
+	// StorageSchemes are the storage extension's (v2) descriptions of the
+	// Azure accounts the assets live in, by key (an asset's storage:refs).
+	StorageSchemes map[string]StorageScheme `json:"storage:schemes,omitempty"`
+}
+
+// StorageScheme is a storage extension (v2) Storage Scheme Object.
+type StorageScheme struct {
+	// Type is "ms-azure" for Azure Blob Storage.
+	Type string `json:"type"`
+	// Platform is the endpoint template, with {account} in it.
+	Platform string `json:"platform"`
+	// Account is the Azure storage account.
+	Account string `json:"account,omitempty"`
+}
+
+// VirtualHref is a virtual-assets extension link from a virtual asset to
+// an asset it reads from.
+type VirtualHref struct {
+	Key  string `json:"key"`
+	Href string `json:"href"`
 }
 
 // CubeDimension is a datacube Dimension Object.
@@ -130,4 +159,16 @@ type Asset struct {
 	ZarrFormat       int    `json:"zarr:zarr_format,omitempty"`
 	ZarrConsolidated *bool  `json:"zarr:consolidated,omitempty"`
 	ZarrNodeType     string `json:"zarr:node_type,omitempty"`
+	// Version is the version extension's version of the asset: for an
+	// Icechunk repository, the snapshot id to open (xpystac opens the
+	// branch, tag or snapshot it names).
+	Version string `json:"version,omitempty"`
+	// IcechunkSnapshotID is the Icechunk snapshot the Item describes.
+	IcechunkSnapshotID string `json:"icechunk:snapshot_id,omitempty"`
+	// IcechunkTag is the tag naming that snapshot (the Release id).
+	IcechunkTag string `json:"icechunk:tag,omitempty"`
+	// StorageRefs name the Properties.StorageSchemes the asset is in.
+	StorageRefs []string `json:"storage:refs,omitempty"`
+	// VirtualHrefs link a virtual asset to the assets of its sources.
+	VirtualHrefs []VirtualHref `json:"vrt:hrefs,omitempty"`
 }
