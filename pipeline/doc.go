@@ -16,6 +16,16 @@
 // completes the Release, in one catalog transaction. Stages log with slog:
 // their inputs, the outcome and the duration.
 //
+// processing_options.output_format "icechunk" (default "kerchunk") makes
+// the Releases of a dataset and resource snapshots of one Icechunk
+// repository, REFS_URL/<dataset_id>/<resource_id>/repo.icechunk
+// (Submitter.RepoURL): the register stage commits the run's combined
+// references as one snapshot on main, tags it with the Release id, and
+// then completes the Release with blob_path = the repository URL and an
+// item describing the snapshot (stac.Options.Icechunk). The commit is the
+// last step before the catalog update, so a run failing earlier commits
+// nothing, and earlier Releases' tags are never moved.
+//
 // Each run (Release) writes to its own folder,
 // REFS_URL/<dataset_id>/<resource_id>/<release_id>/ (Submitter, RunFolder).
 // A failed run's cleanup deletes exactly the objects its tasks' parameters

@@ -478,7 +478,7 @@ func icechunkAssets(item *Item, opts *Options) (string, error) {
 		Href:        href,
 		Type:        MediaTypeIcechunk,
 		Title:       "Icechunk repository (virtual Zarr v3 store)",
-		Description: "Open with icechunk: Repository.open(storage, authorize_virtual_chunk_access={<each source href>: credentials}), readonly_session(snapshot_id=asset[\"icechunk:snapshot_id\"]), then xr.open_zarr(session.store, **asset[\"xarray:open_kwargs\"]).",
+		Description: "Open with icechunk: Repository.open(storage, authorize_virtual_chunk_access={<each source href>: credentials}), readonly_session(snapshot_id=asset[\"icechunk:snapshot_id\"]), then xr.open_dataset(session.store, **asset[\"xarray:open_kwargs\"]).",
 		Roles:       []string{"data", "references", "virtual"},
 		// The keyword arguments that go with the session's store.
 		OpenKwargs:         map[string]any{"engine": "zarr", "zarr_format": 3, "consolidated": false, "chunks": map[string]any{}},

@@ -375,3 +375,75 @@ func props(m map[string]any) map[string]any { return m["properties"].(map[string
 func dim(m map[string]any, name string) map[string]any {
 	return props(m)["cube:dimensions"].(map[string]any)[name].(map[string]any)
 }
+
+// TestBuildIcechunk: with Options.Icechunk the item's data asset is the
+// repository, as xpystac reads a virtual Icechunk asset (media type,
+// roles, the snapshot as version), linked to an asset per source folder;
+// Azure locations name their account in a storage scheme.
+func TestBuildIcechunk(t *testing.T) {
+	for _, tc := range []struct {
+		name, repo, source string
+		opts               stac.Options
+		href               string
+		schemes            map[string]any
+		repoRefs           []any
+	}{
+		{name: "local", repo: "/data/refs/era5/daily/repo.icechunk", source: "file:///data/era5/",
+			href: "/data/refs/era5/daily/repo.icechunk"},
+		{name: "azure", repo: "abfs://silver/refs/era5/daily/repo.icechunk", source: "az://bronze/era5/",
+			opts: stac.Options{Account: "rmhazuregeosilver"}, href: "abfs://silver/refs/era5/daily/repo.icechunk",
+			schemes: map[string]any{"azure-rmhazuregeosilver": map[string]any{"type": "ms-azure",
+				"platform": "https://{account}.blob.core.windows.net", "account": "rmhazuregeosilver"}},
+			repoRefs: []any{"azure-rmhazuregeosilver"}},
+		{name: "azure https", repo: "abfs://silver/refs/r.icechunk", source: "az://bronze/era5/",
+			opts: stac.Options{Account: "acct", HrefStyle: stac.HrefHTTPS}, href: "https://acct.blob.core.windows.net/silver/refs/r.icechunk",
+			schemes: map[string]any{"azure-acct": map[string]any{"type": "ms-azure",
+				"platform": "https://{account}.blob.core.windows.net", "account": "acct"}},
+			repoRefs: []any{"azure-acct"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := tc.opts
+			opts.DatasetID, opts.RefURL = "era5", tc.repo
+			opts.Icechunk = &stac.Icechunk{SnapshotID: "YTNGFY4WY9189GEH1FNG", Tag: "rel-1", Sources: []string{tc.source}}
+			item, err := stac.Build(withBnds(sampleInfo()), opts)
+			require.NoError(t, err)
+			raw, err := json.Marshal(item)
+			require.NoError(t, err)
+			require.NoError(t, validateItem(t, raw))
+			m := assertItemShape(t, raw)
+			assets := m["assets"].(map[string]any)
+			assert.NotContains(t, assets, stac.ReferencesAssetKey)
+			a := assets[stac.IcechunkAssetKey].(map[string]any)
+			assert.Equal(t, tc.href, a["href"])
+			assert.Equal(t, "application/vnd.zarr+icechunk", a["type"])
+			assert.Equal(t, []any{"data", "references", "virtual"}, a["roles"])
+			assert.Equal(t, "YTNGFY4WY9189GEH1FNG", a["version"])
+			assert.Equal(t, "YTNGFY4WY9189GEH1FNG", a["icechunk:snapshot_id"])
+			assert.Equal(t, "rel-1", a["icechunk:tag"])
+			assert.Equal(t, 3.0, a["zarr:zarr_format"])
+			assert.Equal(t, false, a["zarr:consolidated"])
+			assert.Equal(t, map[string]any{"engine": "zarr", "zarr_format": 3.0, "consolidated": false, "chunks": map[string]any{}}, a["xarray:open_kwargs"])
+			assert.Equal(t, []any{map[string]any{"key": "source", "href": "#/assets/source"}}, a["vrt:hrefs"])
+			src := assets["source"].(map[string]any)
+			assert.Equal(t, tc.source, src["href"])
+			if tc.schemes == nil {
+				assert.NotContains(t, a, "storage:refs")
+				assert.NotContains(t, props(m), "storage:schemes")
+				assert.NotContains(t, src, "storage:refs")
+			} else {
+				assert.Equal(t, tc.repoRefs, a["storage:refs"])
+				assert.Equal(t, tc.schemes, props(m)["storage:schemes"])
+				assert.Equal(t, tc.repoRefs, src["storage:refs"], "the sources are in the same account")
+			}
+		})
+	}
+	t.Run("refused", func(t *testing.T) {
+		for name, opts := range map[string]stac.Options{
+			"no snapshot":      {DatasetID: "x", RefURL: "/r.icechunk", Icechunk: &stac.Icechunk{}},
+			"no azure account": {DatasetID: "x", RefURL: "abfs://c/r.icechunk", Icechunk: &stac.Icechunk{SnapshotID: "S"}},
+		} {
+			_, err := stac.Build(withBnds(sampleInfo()), opts)
+			assert.ErrorIs(t, err, stac.ErrInvalid, name)
+		}
+	})
+}

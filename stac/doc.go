@@ -14,6 +14,21 @@
 // account_name) and never a secret; credentials come from the reader's
 // environment (adlfs uses DefaultAzureCredential).
 //
+// An Item may instead describe a snapshot of an Icechunk repository
+// (Options.Icechunk): its "icechunk" asset follows the virtual-Icechunk
+// convention xpystac reads — media type application/vnd.zarr+icechunk,
+// roles data/references/virtual, the snapshot id as "version" (and as
+// icechunk:snapshot_id, with the tag as icechunk:tag), xarray:open_kwargs
+// for the session's store (engine zarr, zarr_format 3), and vrt:hrefs to
+// a "source" asset per virtual chunk container (the URL prefix a reader
+// authorises). Azure locations name their account in a storage extension
+// scheme (storage:schemes in the properties, storage:refs on the assets;
+// type ms-azure). A reader opens it with icechunk:
+//
+//	repo = icechunk.Repository.open(storage, authorize_virtual_chunk_access={src["href"]: None})
+//	session = repo.readonly_session(snapshot_id=asset["icechunk:snapshot_id"])
+//	xr.open_dataset(session.store, **asset["xarray:open_kwargs"])
+//
 // The input is a DatasetInfo: dimensions with their coordinate summaries,
 // variables with dims, units, long_name, no-data value and chunks, the
 // time range and the box. FromReferences makes one from a kerchunk
