@@ -179,6 +179,7 @@ func TestAPIValidation(t *testing.T) {
 		{"missing ids", "POST", "/api/platform/submit", "application/json", `{"source_url":"abfs://cnt/p","data_type":"zarr"}`, 400, "invalid_request", "dataset_id"},
 		{"https source", "POST", "/api/platform/submit", "application/json", strings.Replace(good, "abfs://cnt/p", "https://x.blob.core.windows.net/c/p", 1), 400, "invalid_request", "source_url"},
 		{"wrong data_type", "POST", "/api/platform/submit", "application/json", strings.Replace(good, `"zarr"`, `"cog"`, 1), 400, "invalid_request", "data_type"},
+		{"unknown output_format", "POST", "/api/platform/submit", "application/json", strings.Replace(good, `"concat_dim":"time"`, `"concat_dim":"time","output_format":"zarr3"`, 1), 400, "invalid_request", "processing_options.output_format"},
 		{"too large", "POST", "/api/platform/submit", "application/json", `{"dataset_id":"` + strings.Repeat("x", 2000) + `"}`, 413, "request_too_large", "1024 bytes"},
 		{"form body", "POST", "/api/platform/submit", "application/x-www-form-urlencoded", good, 415, "unsupported_media_type", "Content-Type"},
 		{"no Content-Type (sendBeacon)", "POST", "/api/platform/submit", "", good, 415, "unsupported_media_type", "Content-Type"},
@@ -285,6 +286,31 @@ func TestAPISubmitToCompletion(t *testing.T) {
 	st2 := o.waitDone(t, run2["job_id"].(string), 60*time.Second)
 	assert.Equal(t, "COMPLETED", st2["status"])
 	assert.EqualValues(t, 2, st2["release"].(map[string]any)["version"])
+}
+
+// TestAPISubmitIcechunk: processing_options.output_format goes through
+// the same submit path: the Release is a snapshot of the asset's
+// Icechunk repository.
+func TestAPISubmitIcechunk(t *testing.T) {
+	cfg := memConfig(t)
+	out := t.TempDir()
+	cfg.RefsURL = out
+	dir, _ := testenv.CopySample(t, filepath.Join("..", ".."))
+	cfg.AllowedSources = "file://" + dir
+	o := startOrch(t, cfg, &Options{Opener: &blobio.Opener{}, Store: catalog.NewMemory()})
+	code, resp := o.submit(t, map[string]any{"dataset_id": "sample", "resource_id": "monthly", "source_url": dir, "data_type": "zarr",
+		"processing_options": map[string]any{"concat_dim": "time", "output_format": "icechunk"}})
+	require.Equal(t, http.StatusAccepted, code, resp)
+	st := o.waitDone(t, resp["job_id"].(string), 60*time.Second)
+	require.Equal(t, "COMPLETED", st["status"], st["error"])
+	rel := st["release"].(map[string]any)
+	assert.Equal(t, filepath.Join(out, "sample", "monthly", "repo.icechunk"), rel["blob_path"])
+	_, withItem := o.do(t, "GET", "/api/jobs/status/"+resp["job_id"].(string)+"?stac_item=true", "", "")
+	item := withItem["release"].(map[string]any)["stac_item_json"].(map[string]any)
+	asset := item["assets"].(map[string]any)["icechunk"].(map[string]any)
+	assert.Equal(t, "application/vnd.zarr+icechunk", asset["type"])
+	assert.Equal(t, resp["release_id"], asset["icechunk:tag"])
+	assert.NotEmpty(t, asset["icechunk:snapshot_id"])
 }
 
 func TestAPIFailedJob(t *testing.T) {
