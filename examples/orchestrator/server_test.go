@@ -206,14 +206,22 @@ func TestAPIValidation(t *testing.T) {
 	assert.Equal(t, 200, code, m)
 }
 
-func TestAPISubmitToCompletion(t *testing.T) {
+// startSample runs an orchestrator over a copy of the sample (the only
+// source it allows) on store; it returns the orchestrator, the refs
+// folder and the sample's folder.
+func startSample(t *testing.T, store catalog.Store) (o *orch, out, dir string) {
+	t.Helper()
 	cfg := memConfig(t)
-	out := t.TempDir()
+	out = t.TempDir()
 	cfg.RefsURL = out
-	dir, _ := testenv.CopySample(t, filepath.Join("..", ".."))
+	dir, _ = testenv.CopySample(t, filepath.Join("..", ".."))
 	cfg.AllowedSources = "file://" + dir
+	return startOrch(t, cfg, &Options{Opener: &blobio.Opener{}, Store: store}), out, dir
+}
+
+func TestAPISubmitToCompletion(t *testing.T) {
 	store := catalog.NewMemory()
-	o := startOrch(t, cfg, &Options{Opener: &blobio.Opener{}, Store: store})
+	o, out, dir := startSample(t, store)
 	body := map[string]any{"dataset_id": "sample", "resource_id": "monthly", "source_url": dir, "data_type": "zarr",
 		"collection_id": "samples", "processing_options": map[string]any{"pipeline": "kerchunk", "concat_dim": "time",
 			"file_pattern": "tas_*.nc", "fail_on_chunking_warnings": false, "overwrite": false}}
@@ -292,12 +300,7 @@ func TestAPISubmitToCompletion(t *testing.T) {
 // the same submit path: the Release is a snapshot of the asset's
 // Icechunk repository.
 func TestAPISubmitIcechunk(t *testing.T) {
-	cfg := memConfig(t)
-	out := t.TempDir()
-	cfg.RefsURL = out
-	dir, _ := testenv.CopySample(t, filepath.Join("..", ".."))
-	cfg.AllowedSources = "file://" + dir
-	o := startOrch(t, cfg, &Options{Opener: &blobio.Opener{}, Store: catalog.NewMemory()})
+	o, out, dir := startSample(t, catalog.NewMemory())
 	code, resp := o.submit(t, map[string]any{"dataset_id": "sample", "resource_id": "monthly", "source_url": dir, "data_type": "zarr",
 		"processing_options": map[string]any{"concat_dim": "time", "output_format": "icechunk"}})
 	require.Equal(t, http.StatusAccepted, code, resp)
