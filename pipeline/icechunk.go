@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/greensight/vzarr/blobio"
@@ -86,7 +87,7 @@ func openOrCreateRepo(ctx context.Context, storage icechunk.Storage, refs *kerch
 	if !errors.Is(err, blobio.ErrNotFound) {
 		return repo, err
 	}
-	containers, err := icechunk.RefsContainers(refs)
+	containers, err := repoContainers(refs)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +96,34 @@ func openOrCreateRepo(ctx context.Context, storage icechunk.Storage, refs *kerch
 		return icechunk.Open(ctx, storage) // a concurrent run created it
 	}
 	return repo, err
+}
+
+// repoContainers are the virtual chunk containers of a new repository for
+// refs: those icechunk.RefsContainers gives (one per source folder),
+// merged into their deepest common folder when they share a store and it
+// is below the URL's root (a recursive scan's subfolders: a later Release
+// with a new subfolder is then covered too, since a repository's
+// containers are set when it is created).
+func repoContainers(refs *kerchunk.Refs) ([]icechunk.VirtualChunkContainer, error) {
+	cs, err := icechunk.RefsContainers(refs)
+	if err != nil || len(cs) < 2 {
+		return cs, err
+	}
+	common := cs[0].URLPrefix
+	for _, c := range cs[1:] {
+		if c.Store != cs[0].Store || !maps.Equal(c.Options, cs[0].Options) {
+			return cs, nil
+		}
+		for !strings.HasPrefix(c.URLPrefix, common) {
+			common = common[:strings.LastIndexByte(strings.TrimSuffix(common, "/"), '/')+1]
+		}
+	}
+	if _, rest, ok := strings.Cut(common, "://"); !ok || strings.Trim(rest, "/") == "" {
+		return cs, nil // nothing below the root in common
+	}
+	merged := cs[0]
+	merged.URLPrefix = common
+	return []icechunk.VirtualChunkContainer{merged}, nil
 }
 
 // commitMain writes refs as a new snapshot on main.

@@ -288,3 +288,33 @@ func TestIcechunkOutput(t *testing.T) {
 		}
 	})
 }
+
+// TestIcechunkRecursiveSources: sources in two subfolders get one virtual
+// chunk container, their common folder, which a reader authorises (and
+// which also covers a subfolder a later Release adds).
+func TestIcechunkRecursiveSources(t *testing.T) {
+	ctx := context.Background()
+	r := startRefs(t, catalog.NewMemory())
+	src, files := testenv.CopySample(t, "..")
+	for i, f := range files {
+		sub := filepath.Join(src, []string{"a", "b"}[i/3])
+		require.NoError(t, os.MkdirAll(sub, 0o755))
+		require.NoError(t, os.Rename(f, filepath.Join(sub, filepath.Base(f))))
+	}
+	j := r.run(t, pipeline.SubmitRequest{DatasetID: "rec", ResourceID: "monthly", SourceURL: src, DataType: "zarr",
+		ProcessingOptions: pipeline.ProcessingOptions{ConcatDim: "time", Recursive: true, OutputFormat: pipeline.OutputIcechunk}}, 90*time.Second)
+	require.Equal(t, catalog.StatusCompleted, j.Status, j.Error)
+	rel, err := r.svc.Store.GetRelease(ctx, j.ReleaseID)
+	require.NoError(t, err)
+	var item icechunkItem
+	require.NoError(t, json.Unmarshal(rel.StacItemJSON, &item))
+	assert.Equal(t, "file://"+src+"/", item.Assets["source"]["href"])
+	assert.NotContains(t, item.Assets, "source-2")
+
+	judge := testenv.IcechunkJudge(t)
+	out, err := judge("read", rel.BlobPath, "file://"+src+"/")
+	require.NoError(t, err, "the official library reads every chunk with the common folder authorised")
+	var rep judgeRead
+	require.NoError(t, json.Unmarshal(out, &rep), "%s", out)
+	checkJudged(t, rep.Keys, wantChunks(t, filepath.Join(r.out, "rec", "monthly", rel.ID, pipeline.CombinedName)))
+}

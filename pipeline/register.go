@@ -301,7 +301,7 @@ func register(ctx context.Context, deps *RegisterDeps, p *RegisterParams) (*Regi
 	}
 	blobPath, snapshot := loc.BlobPath(), ""
 	if p.RepoURL != "" {
-		containers, err := icechunk.RefsContainers(refs)
+		containers, err := repoContainers(refs)
 		if err != nil {
 			return nil, nil, fmt.Errorf("register: %w", err)
 		}
