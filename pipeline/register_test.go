@@ -208,6 +208,12 @@ func TestRegisterFailures(t *testing.T) {
 					require.NoError(t, err)
 				}, pipeline.ErrTypeIllegalTransition, "FAILED"},
 				{"no store", func(e *env) { e.deps.Store = nil }, pipeline.ErrTypeConfig, "no catalog store"},
+				{"repo_url names no container", func(e *env) { e.params.RepoURL = "abfs:///repo.icechunk" }, pipeline.ErrTypeInvalidParams, "repo_url"},
+				// Icechunk output takes local sources only for now (the
+				// fixture's chunks are in abfs://cmip/raw/).
+				{"icechunk with blob sources", func(e *env) {
+					e.params.RepoURL = filepath.Join(filepath.Dir(e.params.CombinedRefURL), "repo.icechunk")
+				}, pipeline.ErrTypeInvalidParams, "not a local file"},
 			}
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) {
@@ -225,6 +231,9 @@ func TestRegisterFailures(t *testing.T) {
 						require.NoError(t, err)
 						assert.NotEqual(t, catalog.StatusCompleted, rel.ProcessingStatus, "a failed stage completes nothing")
 						assert.Nil(t, rel.StacItemJSON)
+					}
+					if e.params.RepoURL != "" && !strings.Contains(e.params.RepoURL, "://") {
+						assert.NoDirExists(t, e.params.RepoURL, "a failed register creates no repository")
 					}
 				})
 			}
