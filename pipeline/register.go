@@ -119,6 +119,13 @@ func RegisterZarrSTACJSON(ctx context.Context, deps RegisterDeps, params []byte)
 // path and moves it to COMPLETED. It never writes pgSTAC: the approval
 // flow publishes the cached item.
 //
+// With RepoURL (output_format icechunk) it commits the references to that
+// Icechunk repository (one snapshot on main, tagged with the Release id)
+// after everything else has been checked and right before the catalog
+// transaction; blob_path is then RepoURL, the item describes the snapshot
+// and the result carries its "snapshot_id". A retried task whose commit
+// is there already (the tag exists) reuses it.
+//
 // It returns {"success": true, "result": {"stac_item_cached": true,
 // "release_updated": true, "blob_path": "refs/..."}}, or a failure
 // envelope. Running it again on a COMPLETED, not yet approved Release
