@@ -223,6 +223,7 @@ func TestIcechunkOutput(t *testing.T) {
 		combined2 := filepath.Join(r.out, "sample-tas", "monthly", rel2.ID, pipeline.CombinedName)
 		want2 := wantChunks(t, combined2)
 		assert.Greater(t, checkSnapshotChunks(t, repo, snap2, want2), n1)
+		t.Logf("release 1: snapshot %s, %d chunks; release 2: snapshot %s, %d chunks", snap1, n1, snap2, len(want2))
 		for id, want := range map[icechunk.ObjectID]uint64{snap1: 48, snap2: 72} {
 			s, err := repo.Snapshot(ctx, id)
 			require.NoError(t, err)
