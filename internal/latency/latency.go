@@ -100,6 +100,18 @@ func (s Stats) Rounds() int { return Rounds(s.Timeline) }
 // Rounds is the longest chain of requests in rs each of which started
 // after the previous one ended (see Stats.Rounds).
 func Rounds(rs []Request) int {
+	longest := 0
+	for _, c := range RoundOf(rs) {
+		longest = max(longest, c)
+	}
+	return longest
+}
+
+// RoundOf returns the round of every request of rs (in the same order):
+// the length of the longest chain of requests, each started after the
+// previous one ended, that ends with it. Requests of round 1 started
+// before any other ended.
+func RoundOf(rs []Request) []int {
 	n := len(rs)
 	byStart, byEnd := make([]int, n), make([]int, n)
 	for i := range rs {
@@ -107,21 +119,19 @@ func Rounds(rs []Request) int {
 	}
 	sort.SliceStable(byStart, func(a, b int) bool { return rs[byStart[a]].Start.Before(rs[byStart[b]].Start) })
 	sort.SliceStable(byEnd, func(a, b int) bool { return rs[byEnd[a]].End.Before(rs[byEnd[b]].End) })
-	// chain[i]: the longest chain ending with request i. Walking requests
-	// by start, every request that ended by the time this one started is
-	// folded into best, the longest chain among them (a request ends
-	// after it starts, so its chain is already known).
-	chain := make([]int, n)
-	best, e, longest := 0, 0, 0
+	// Walking requests by start, every request that ended by the time this
+	// one started is folded into best, the longest chain among them (a
+	// request ends after it starts, so its round is already known).
+	round := make([]int, n)
+	best, e := 0, 0
 	for _, i := range byStart {
 		for e < n && !rs[byEnd[e]].End.After(rs[i].Start) {
-			best = max(best, chain[byEnd[e]])
+			best = max(best, round[byEnd[e]])
 			e++
 		}
-		chain[i] = best + 1
-		longest = max(longest, chain[i])
+		round[i] = best + 1
 	}
-	return longest
+	return round
 }
 
 // Proxy is a reverse proxy on a loopback port in front of a target server.

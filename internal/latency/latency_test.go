@@ -253,3 +253,13 @@ func TestProxyConnectionString(t *testing.T) {
 	_, err = p.ConnectionString("AccountName=a;AccountKey=k")
 	assert.ErrorIs(t, err, latency.ErrConfig)
 }
+
+func TestRoundOf(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	at := func(start, end int) latency.Request {
+		return latency.Request{Start: t0.Add(time.Duration(start) * time.Millisecond), End: t0.Add(time.Duration(end) * time.Millisecond)}
+	}
+	rs := []latency.Request{at(11, 20), at(0, 10), at(26, 30), at(12, 22), at(0, 5)}
+	assert.Equal(t, []int{2, 1, 3, 2, 1}, latency.RoundOf(rs))
+	assert.Empty(t, latency.RoundOf(nil))
+}

@@ -67,6 +67,7 @@ type options struct {
 	kerchunk bool
 	python   string
 	scripts  string
+	verbose  bool
 }
 
 func parseFlags() (options, error) {
@@ -78,6 +79,7 @@ func parseFlags() (options, error) {
 	flag.StringVar(&delays, "delays", "0,20ms,100ms", "comma-separated delays added to every request")
 	flag.BoolVar(&o.kerchunk, "kerchunk", true, "also measure kerchunk (skipped when python3 lacks it)")
 	flag.StringVar(&o.python, "python", "/usr/bin/python3", "the Python with netCDF4 (and kerchunk)")
+	flag.BoolVar(&o.verbose, "v", false, "print, per run, the requests and bytes of each round")
 	flag.StringVar(&o.scripts, "scripts", filepath.Join("internal", "latency", "testdata"), "folder of gen_remote.py and kerchunk_remote.py")
 	flag.Parse()
 	for _, d := range strings.Split(delays, ",") {
@@ -192,10 +194,32 @@ func run() error {
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%d\t%s\t%s\t%d\t%s\t\n", name, mb(st.Size()), t.name, d, s.Requests, mb(s.Bytes),
 					wall.Round(time.Millisecond), s.Rounds(), byWall)
+				if o.verbose && d > 0 {
+					fmt.Fprintf(os.Stderr, "%s %s at %v: %s\n", name, t.name, d, roundSummary(s.Timeline))
+				}
 			}
 		}
 	}
 	return tw.Flush()
+}
+
+// roundSummary says how many requests and bytes each round of the timeline
+// had: "1:1/262144 2:3/9408 ...".
+func roundSummary(rs []latency.Request) string {
+	rounds := latency.RoundOf(rs)
+	var reqs, bytes []int64
+	for i, r := range rounds {
+		for len(reqs) < r {
+			reqs, bytes = append(reqs, 0), append(bytes, 0)
+		}
+		reqs[r-1]++
+		bytes[r-1] += rs[i].Bytes
+	}
+	var b strings.Builder
+	for i := range reqs {
+		fmt.Fprintf(&b, "%d:%d/%d ", i+1, reqs[i], bytes[i])
+	}
+	return b.String()
 }
 
 type tool struct {
