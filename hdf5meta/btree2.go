@@ -22,7 +22,9 @@ type bt2Header struct {
 const bt2Prefix = 10 // signature, version, type, checksum
 
 // bt2HeaderSize is the size of a v2 B-tree header.
-func (f *File) bt2HeaderSize() int { return 4 + 1 + 1 + 4 + 2 + 2 + 1 + 1 + f.offSize + 2 + f.lenSize + 4 }
+func (f *File) bt2HeaderSize() int {
+	return 4 + 1 + 1 + 4 + 2 + 2 + 1 + 1 + f.offSize + 2 + f.lenSize + 4
+}
 
 func (f *File) readBTree2Header(addr uint64) (*bt2Header, error) {
 	b, err := f.read(addr, f.bt2HeaderSize(), "v2 B-tree header")
