@@ -61,6 +61,7 @@ func main() {
 
 type options struct {
 	steps    int
+	noise    float64
 	dir      string
 	files    []string
 	delays   []time.Duration
@@ -74,6 +75,7 @@ func parseFlags() (options, error) {
 	var o options
 	var delays, files string
 	flag.IntVar(&o.steps, "steps", 8760, "time steps of the generated hourly file (8760: one year, about 1.1 GB)")
+	flag.Float64Var(&o.noise, "noise", 1, "noise of the generated hourly data (0: smooth data, small chunks, the same metadata)")
 	flag.StringVar(&o.dir, "dir", filepath.Join(os.TempDir(), "vzarr-remotebench"), "where the generated files are kept (reused when present)")
 	flag.StringVar(&files, "files", "", "comma-separated local netCDF files to measure instead of the generated ones")
 	flag.StringVar(&delays, "delays", "0,20ms,100ms", "comma-separated delays added to every request")
@@ -240,7 +242,8 @@ func generate(o options) ([]string, error) {
 		path string
 		args []string
 	}{
-		{filepath.Join(o.dir, fmt.Sprintf("hourly_%d.nc", o.steps)), []string{"hourly", "--steps", strconv.Itoa(o.steps)}},
+		{filepath.Join(o.dir, fmt.Sprintf("hourly_%d_noise%g.nc", o.steps, o.noise)),
+			[]string{"hourly", "--steps", strconv.Itoa(o.steps), "--noise", strconv.FormatFloat(o.noise, 'g', -1, 64)}},
 		{filepath.Join(o.dir, "small.nc"), []string{"small"}},
 	}
 	var out []string
