@@ -51,6 +51,10 @@ type Config struct {
 	// TimeoutHold is how long an injected timeout holds its request
 	// (default DefaultTimeoutHold).
 	TimeoutHold time.Duration
+	// ConnectDelay is added once per new client connection, before its
+	// first request is read (TCP and TLS handshakes to storage far away
+	// cost round trips too); it is not in the requests' times.
+	ConnectDelay time.Duration
 	// Seed makes the jitter and the injected faults reproducible; 0 takes
 	// a random seed.
 	Seed uint64
@@ -84,6 +88,9 @@ type Stats struct {
 	Requests int64 // requests served, faults included
 	Bytes    int64 // response body bytes sent
 	Faults   int64 // requests answered with an injected fault
+	// Connections counts the client connections opened (each a handshake
+	// with real storage).
+	Connections int64
 	// Timeline holds every request, in the order they ended.
 	Timeline []Request
 }
@@ -149,6 +156,7 @@ type Proxy struct {
 	timeline []Request
 	bytes    int64
 	faults   int64
+	conns    int64
 }
 
 // ErrConfig is wrapped by the errors of NewProxy for a Config it cannot
@@ -187,7 +195,7 @@ func NewProxy(target *url.URL, cfg Config) (*Proxy, error) {
 		},
 	}
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: time.Minute}
-	go func() { _ = p.srv.Serve(ln) }()
+	go func() { _ = p.srv.Serve(&listener{Listener: ln, p: p}) }()
 	return p, nil
 }
 
@@ -216,8 +224,8 @@ func (p *Proxy) SetConfig(cfg Config) error {
 // withDefaults checks c and fills in its defaults.
 func (c Config) withDefaults() (Config, error) {
 	switch {
-	case c.Delay < 0 || c.Jitter < 0 || c.BytesPerSecond < 0 || c.TimeoutHold < 0:
-		return c, fmt.Errorf("%w: negative delay, jitter, bandwidth or timeout hold", ErrConfig)
+	case c.Delay < 0 || c.Jitter < 0 || c.BytesPerSecond < 0 || c.TimeoutHold < 0 || c.ConnectDelay < 0:
+		return c, fmt.Errorf("%w: negative delay, jitter, bandwidth, timeout hold or connect delay", ErrConfig)
 	case !(c.ErrorRate >= 0 && c.TimeoutRate >= 0 && c.ErrorRate+c.TimeoutRate <= 1):
 		return c, fmt.Errorf("%w: fault rates %g (503) and %g (timeout) must be in [0, 1] and sum to at most 1", ErrConfig, c.ErrorRate, c.TimeoutRate)
 	}
@@ -244,10 +252,11 @@ func (p *Proxy) Stats() Stats {
 		p.mu.Lock()
 	}
 	return Stats{
-		Requests: int64(len(p.timeline)),
-		Bytes:    p.bytes,
-		Faults:   p.faults,
-		Timeline: slices.Clone(p.timeline),
+		Requests:    int64(len(p.timeline)),
+		Bytes:       p.bytes,
+		Faults:      p.faults,
+		Connections: p.conns,
+		Timeline:    slices.Clone(p.timeline),
 	}
 }
 
@@ -258,6 +267,7 @@ func (p *Proxy) Reset() {
 	p.timeline = nil
 	p.bytes = 0
 	p.faults = 0
+	p.conns = 0
 }
 
 // Close stops the proxy: it stops listening and drops the connections.
@@ -331,6 +341,37 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	cw.start = time.Now()
 	p.rp.ServeHTTP(cw, r)
+}
+
+// listener counts the connections it accepts and delays the first read of
+// each by the ConnectDelay.
+type listener struct {
+	net.Listener
+	p *Proxy
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.p.mu.Lock()
+	l.p.conns++
+	d := l.p.cfg.ConnectDelay
+	l.p.mu.Unlock()
+	return &conn{Conn: c, delay: d}, nil
+}
+
+// conn waits delay before its first read.
+type conn struct {
+	net.Conn
+	once  sync.Once
+	delay time.Duration
+}
+
+func (c *conn) Read(b []byte) (int, error) {
+	c.once.Do(func() { time.Sleep(c.delay) })
+	return c.Conn.Read(b)
 }
 
 // sleep waits d, or less if the client goes away; it reports whether the

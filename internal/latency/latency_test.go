@@ -263,3 +263,22 @@ func TestRoundOf(t *testing.T) {
 	assert.Equal(t, []int{2, 1, 3, 2, 1}, latency.RoundOf(rs))
 	assert.Empty(t, latency.RoundOf(nil))
 }
+
+func TestProxyCountsAndDelaysConnections(t *testing.T) {
+	target, _ := origin(t, 0)
+	p := newProxy(t, target, latency.Config{ConnectDelay: 20 * time.Millisecond})
+	client := &http.Client{Transport: &http.Transport{}} // its own pool: one connection, reused
+	t0 := time.Now()
+	for range 3 {
+		resp, err := client.Get(p.URL() + "/b")
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		require.NoError(t, resp.Body.Close())
+	}
+	assert.GreaterOrEqual(t, time.Since(t0), 20*time.Millisecond, "the handshake delay is a lower bound")
+	st := p.Stats()
+	assert.EqualValues(t, 3, st.Requests)
+	assert.EqualValues(t, 1, st.Connections)
+	// Outside the requests' own times: three requests, one round each.
+	assert.Equal(t, 3, st.Rounds())
+}

@@ -69,6 +69,7 @@ type options struct {
 	python   string
 	scripts  string
 	verbose  bool
+	connRTTs float64
 }
 
 func parseFlags() (options, error) {
@@ -81,6 +82,7 @@ func parseFlags() (options, error) {
 	flag.StringVar(&delays, "delays", "0,20ms,100ms", "comma-separated delays added to every request")
 	flag.BoolVar(&o.kerchunk, "kerchunk", true, "also measure kerchunk (skipped when python3 lacks it)")
 	flag.StringVar(&o.python, "python", "/usr/bin/python3", "the Python with netCDF4 (and kerchunk)")
+	flag.Float64Var(&o.connRTTs, "connect-rtts", 0, "delay of each new connection, in delays (2: TCP and TLS handshakes)")
 	flag.BoolVar(&o.verbose, "v", false, "print, per run, the requests and bytes of each round")
 	flag.StringVar(&o.scripts, "scripts", filepath.Join("internal", "latency", "testdata"), "folder of gen_remote.py and kerchunk_remote.py")
 	flag.Parse()
@@ -141,7 +143,7 @@ func run() error {
 	}
 
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "file\tsize\ttool\tdelay\trequests\tbytes\twall\trounds(timeline)\trounds(wall)\t")
+	fmt.Fprintln(tw, "file\tsize\ttool\tdelay\trequests\tbytes\tconns\twall\trounds(timeline)\trounds(wall)\t")
 	for i, file := range o.files {
 		st, err := os.Stat(file)
 		if err != nil {
@@ -152,7 +154,7 @@ func run() error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		fmt.Fprintf(tw, "%s\t%s\tlimit\t-\t%d\t%s\t-\t-\t-\t\n", name, mb(st.Size()), lim.Requests, mb(lim.Bytes))
+		fmt.Fprintf(tw, "%s\t%s\tlimit\t-\t%d\t%s\t-\t-\t-\t-\t\n", name, mb(st.Size()), lim.Requests, mb(lim.Bytes))
 		tools := []tool{{"vzarr", func() error { return vzarr(ctx, opener, keys[i]) }}}
 		if haveKerchunk {
 			u := px.URL() + target.Path + "/" + containerName + "/" + keys[i]
@@ -165,7 +167,7 @@ func run() error {
 			}
 			var base time.Duration
 			for _, d := range o.delays {
-				if err := px.SetConfig(latency.Config{Delay: d}); err != nil {
+				if err := px.SetConfig(latency.Config{Delay: d, ConnectDelay: time.Duration(o.connRTTs * float64(d))}); err != nil {
 					return err
 				}
 				// At no delay the wall time is mostly CPU and noise of a
@@ -194,8 +196,8 @@ func run() error {
 				} else {
 					byWall = fmt.Sprintf("%.1f", float64(wall-base)/float64(d))
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%d\t%s\t%s\t%d\t%s\t\n", name, mb(st.Size()), t.name, d, s.Requests, mb(s.Bytes),
-					wall.Round(time.Millisecond), s.Rounds(), byWall)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%d\t%s\t%d\t%s\t%d\t%s\t\n", name, mb(st.Size()), t.name, d, s.Requests, mb(s.Bytes),
+					s.Connections, wall.Round(time.Millisecond), s.Rounds(), byWall)
 				if o.verbose && d > 0 {
 					fmt.Fprintf(os.Stderr, "%s %s at %v: %s\n", name, t.name, d, roundSummary(s.Timeline))
 				}
