@@ -131,19 +131,42 @@ type Object struct {
 // Close releases the object's bucket.
 func (obj *Object) Close() error { return obj.bucket.Close() }
 
+// Request concurrency of the metadata reader (MetadataReaderOptions).
+const (
+	// MetadataConcurrency bounds the requests in flight per blob: enough
+	// for every node of one level of a big file's chunk indexes at once,
+	// so that the dependent round trips are the depth of the metadata.
+	MetadataConcurrency = 128
+	// LocalMetadataConcurrency bounds them per local file, where a request
+	// costs microseconds.
+	LocalMetadataConcurrency = 4
+	// MaxMetadataRequests bounds them across the process.
+	MaxMetadataRequests = 256
+)
+
+// metadataLimiter is the process-wide bound of MetadataReaderOptions.
+var metadataLimiter = rangeio.NewLimiter(MaxMetadataRequests)
+
 // MetadataReaderOptions is the read cache for opening NetCDF/HDF5 files
 // to read their metadata (OpenObject(ctx, url, MetadataReaderOptions()...)):
 // netCDF-4 files keep most metadata near the start, so the first request
-// reads 256 KiB; later misses read 16 KiB blocks (B-tree nodes scattered
-// among the data of big files are a few KiB each: measured on a 312 MB
-// netCDF-4 file, 16 KiB blocks cost 28 requests and 0.7 MB, 64 KiB blocks
-// 26 requests and 1.9 MB). The parsers themselves take any io.ReaderAt and
-// add no cache: this is the one place the policy is decided.
+// reads 256 KiB; later misses read 16 KiB blocks; the ranges the parsers
+// ask for ahead (chunk index nodes, whose sizes the format gives) are read
+// at their own size, coalesced only across gaps of at most 4 KiB, up to
+// MetadataConcurrency requests per blob at once (LocalMetadataConcurrency
+// for local files, see OpenObject) and MaxMetadataRequests per process.
+// Measured on a 1.1 GB netCDF-4 file appended hour by hour (about 460
+// scattered B-tree nodes): 16 KiB blocks read 5 times the bytes of the
+// nodes, 8 requests at a time made 66 dependent round trips. The parsers
+// themselves take any io.ReaderAt and add no cache: this is the one place
+// the policy is decided.
 func MetadataReaderOptions() []rangeio.Option {
-	return []rangeio.Option{rangeio.WithFirstRead(256 << 10), rangeio.WithBlockSize(16 << 10), rangeio.WithCoalesceGap(16 << 10)}
+	return []rangeio.Option{rangeio.WithFirstRead(256 << 10), rangeio.WithBlockSize(16 << 10), rangeio.WithCoalesceGap(4 << 10),
+		rangeio.WithConcurrency(MetadataConcurrency), rangeio.WithLimiter(metadataLimiter)}
 }
 
 // OpenObject opens the object at rawURL for ranged reads (see NewReaderAt).
+// A local file makes at most LocalMetadataConcurrency requests at once.
 func (o *Opener) OpenObject(ctx context.Context, rawURL string, opts ...rangeio.Option) (*Object, error) {
 	loc, err := o.Parse(rawURL)
 	if err != nil {
@@ -155,6 +178,11 @@ func (o *Opener) OpenObject(ctx context.Context, rawURL string, opts ...rangeio.
 	b, err := o.OpenLocation(ctx, loc)
 	if err != nil {
 		return nil, wrap(ctx, "open", rawURL, err)
+	}
+	if loc.IsLocal() {
+		if c := rangeio.NewConfig(opts...).Concurrency; c > LocalMetadataConcurrency {
+			opts = append(slices.Clip(opts), rangeio.WithConcurrency(LocalMetadataConcurrency))
+		}
 	}
 	r, err := newReaderAt(ctx, b, loc.Key, rawURL, func(err error) error { return o.explain(loc, err) }, opts...)
 	if err != nil {

@@ -21,60 +21,106 @@ func (f *File) walkBTree1Counted(addr uint64, typ, keySize int, nb *nodeBytes, f
 
 const maxBTree1Level = 64
 
-func (f *File) walkBTree1Node(addr uint64, typ, keySize, wantLevel int, visited map[uint64]bool, nb *nodeBytes, fn func([]byte, uint64) error) error {
-	if visited[addr] {
-		return formatErr(f.AbsOffset(addr), "v1 B-tree node visited twice (cycle)")
+// btree1NodeSize is the size of a node of a version 1 B-tree of type typ:
+// libhdf5 allocates room for 2K entries, K from the superblock (a group
+// tree's internal K, or the chunk trees' K).
+func (f *File) btree1NodeSize(typ, keySize int) int {
+	k := f.Superblock.IndexedStorageK
+	if typ == 0 {
+		k = f.Superblock.GroupInternalK
 	}
-	visited[addr] = true
+	if k <= 0 || k > 1<<15 {
+		k = 32 // the format's default for chunk trees
+	}
+	return 8 + 2*f.offSize + 2*k*f.offSize + (2*k+1)*keySize
+}
+
+// btree1Node is a node of a version 1 B-tree: its level (0 for leaves)
+// and its n entries, keys and child addresses (body: key, child, ...,
+// key).
+type btree1Node struct {
+	off   int64 // absolute offset, for errors
+	level int
+	n     int
+	body  []byte
+}
+
+// readBTree1Node reads the node at addr, checking its signature and type,
+// and that it sits at wantLevel (unless wantLevel < 0).
+func (f *File) readBTree1Node(addr uint64, typ, keySize, wantLevel int) (*btree1Node, error) {
 	prefixLen := 8 + 2*f.offSize
 	pre, err := f.read(addr, prefixLen, "v1 B-tree node")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	off := f.AbsOffset(addr)
 	d := f.newDecoder(pre, off, "v1 B-tree node")
 	d.signature("TREE")
 	if t := int(d.u8()); t != typ && d.err == nil {
-		return formatErr(off, "v1 B-tree node type %d, want %d", t, typ)
+		return nil, formatErr(off, "v1 B-tree node type %d, want %d", t, typ)
 	}
 	level := int(d.u8())
 	n := int(d.u16())
 	if d.err != nil {
-		return d.err
+		return nil, d.err
 	}
 	if level > maxBTree1Level || (wantLevel >= 0 && level != wantLevel) {
-		return formatErr(off, "v1 B-tree node at level %d, want %d", level, wantLevel)
+		return nil, formatErr(off, "v1 B-tree node at level %d, want %d", level, wantLevel)
 	}
-	bodyLen := (n+1)*keySize + n*f.offSize
-	body, err := f.read(addr+uint64(prefixLen), bodyLen, "v1 B-tree node entries")
+	body, err := f.read(addr+uint64(prefixLen), (n+1)*keySize+n*f.offSize, "v1 B-tree node entries")
+	if err != nil {
+		return nil, err
+	}
+	return &btree1Node{off: off, level: level, n: n, body: body}, nil
+}
+
+// size is the bytes of the node that were read.
+func (nd *btree1Node) size(f *File) int { return 8 + 2*f.offSize + len(nd.body) }
+
+// children returns the defined child addresses of the node, in order.
+func (nd *btree1Node) children(f *File, keySize int) []uint64 {
+	out := make([]uint64, 0, nd.n)
+	for i := 0; i < nd.n; i++ {
+		pos := i*(keySize+f.offSize) + keySize
+		cd := f.newDecoder(nd.body[pos:], 0, "")
+		if c := cd.addr(); cd.err == nil && c != undefAddr {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (f *File) walkBTree1Node(addr uint64, typ, keySize, wantLevel int, visited map[uint64]bool, nb *nodeBytes, fn func([]byte, uint64) error) error {
+	if visited[addr] {
+		return formatErr(f.AbsOffset(addr), "v1 B-tree node visited twice (cycle)")
+	}
+	visited[addr] = true
+	nd, err := f.readBTree1Node(addr, typ, keySize, wantLevel)
 	if err != nil {
 		return err
 	}
-	if err := nb.add(uint64(prefixLen+bodyLen), off, "v1 B-tree"); err != nil {
+	if err := nb.add(uint64(nd.size(f)), nd.off, "v1 B-tree"); err != nil {
 		return err
 	}
-	bd := f.newDecoder(body, off+int64(prefixLen), "v1 B-tree node entries")
-	if level > 0 {
-		// Fetch all children at once: over blob storage this turns one
-		// round trip per node into a few coalesced requests per level.
+	bd := f.newDecoder(nd.body, nd.off+int64(8+2*f.offSize), "v1 B-tree node entries")
+	if nd.level > 0 {
+		// Fetch all children at once, each at its size: over blob storage
+		// this turns one round trip per node into one per level.
+		size := f.btree1NodeSize(typ, keySize)
 		var rs []rangeio.Range
-		for i := 0; i < n; i++ {
-			pos := i*(keySize+f.offSize) + keySize
-			cd := f.newDecoder(body[pos:], 0, "")
-			if c := cd.addr(); cd.err == nil && c != undefAddr {
-				rs = append(rs, rangeio.Range{Off: int64(c), Len: int64(prefixLen + bodyLen)})
-			}
+		for _, c := range nd.children(f, keySize) {
+			rs = append(rs, rangeio.Range{Off: int64(c), Len: int64(size)})
 		}
 		f.prefetch(rs)
 	}
-	for i := 0; i < n; i++ {
+	for i := 0; i < nd.n; i++ {
 		key := bd.bytes(keySize)
 		child := bd.addr()
 		if bd.err != nil {
 			return bd.err
 		}
-		if level > 0 {
-			if err := f.walkBTree1Node(child, typ, keySize, level-1, visited, nb, fn); err != nil {
+		if nd.level > 0 {
+			if err := f.walkBTree1Node(child, typ, keySize, nd.level-1, visited, nb, fn); err != nil {
 				return err
 			}
 			continue

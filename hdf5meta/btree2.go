@@ -21,8 +21,13 @@ type bt2Header struct {
 
 const bt2Prefix = 10 // signature, version, type, checksum
 
+// bt2HeaderSize is the size of a v2 B-tree header.
+func (f *File) bt2HeaderSize() int {
+	return 4 + 1 + 1 + 4 + 2 + 2 + 1 + 1 + f.offSize + 2 + f.lenSize + 4
+}
+
 func (f *File) readBTree2Header(addr uint64) (*bt2Header, error) {
-	b, err := f.read(addr, 4+1+1+4+2+2+1+1+f.offSize+2+f.lenSize+4, "v2 B-tree header")
+	b, err := f.read(addr, f.bt2HeaderSize(), "v2 B-tree header")
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +115,57 @@ func (f *File) walkBTree2(addr uint64, fn func(h *bt2Header, rec []byte) error) 
 	return f.walkBTree2Node(h, h.rootAddr, h.depth, h.rootNRecs, visited, &nodeBytes{f: f}, &seen, fn)
 }
 
+// bt2Child is a child pointer of an internal v2 B-tree node.
+type bt2Child struct {
+	addr  uint64
+	nrecs int
+}
+
+// readBTree2Node reads the node at addr of depth with nrecs records and
+// returns its bytes, where its records start and (internal nodes) its
+// children.
+func (f *File) readBTree2Node(h *bt2Header, addr uint64, depth, nrecs int) (b []byte, recStart int, children []bt2Child, err error) {
+	off := f.AbsOffset(addr)
+	if uint64(nrecs) > h.maxRecs[depth] {
+		return nil, 0, nil, formatErr(off, "v2 B-tree node with %d records, at most %d fit", nrecs, h.maxRecs[depth])
+	}
+	b, err = f.read(addr, h.nodeSize, "v2 B-tree node")
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	d := f.newDecoder(b, off, "v2 B-tree node")
+	sig := "BTLF"
+	if depth > 0 {
+		sig = "BTIN"
+	}
+	d.signature(sig)
+	d.skip(1)
+	if t := int(d.u8()); t != h.typ && d.err == nil {
+		return nil, 0, nil, formatErr(off, "v2 B-tree node of type %d in a type %d tree", t, h.typ)
+	}
+	recStart = d.pos
+	d.skip(nrecs * h.recordSize)
+	if depth > 0 {
+		children = make([]bt2Child, nrecs+1)
+		for i := range children {
+			children[i].addr = d.addr()
+			children[i].nrecs = int(d.uvar(h.nrecSize))
+			if depth > 1 {
+				d.uvar(h.cumSize[depth-1])
+			}
+		}
+	}
+	if d.err != nil {
+		return nil, 0, nil, d.err
+	}
+	if f.opts.verifyChksum {
+		if err := verifyChecksum(b[:d.pos+4], off, "v2 B-tree node"); err != nil {
+			return nil, 0, nil, err
+		}
+	}
+	return b, recStart, children, nil
+}
+
 func (f *File) walkBTree2Node(h *bt2Header, addr uint64, depth, nrecs int, visited map[uint64]bool, nb *nodeBytes, seen *uint64, fn func(*bt2Header, []byte) error) error {
 	if visited[addr] {
 		return formatErr(f.AbsOffset(addr), "v2 B-tree node visited twice (cycle)")
@@ -126,45 +182,9 @@ func (f *File) walkBTree2Node(h *bt2Header, addr uint64, depth, nrecs int, visit
 	if *seen > h.totalRecs {
 		return formatErr(f.AbsOffset(addr), "v2 B-tree holds more records than its header's %d", h.totalRecs)
 	}
-	b, err := f.read(addr, h.nodeSize, "v2 B-tree node")
+	b, recStart, children, err := f.readBTree2Node(h, addr, depth, nrecs)
 	if err != nil {
 		return err
-	}
-	off := f.AbsOffset(addr)
-	d := f.newDecoder(b, off, "v2 B-tree node")
-	sig := "BTLF"
-	if depth > 0 {
-		sig = "BTIN"
-	}
-	d.signature(sig)
-	d.skip(1)
-	if t := int(d.u8()); t != h.typ && d.err == nil {
-		return formatErr(off, "v2 B-tree node of type %d in a type %d tree", t, h.typ)
-	}
-	recStart := d.pos
-	d.skip(nrecs * h.recordSize)
-	type child struct {
-		addr  uint64
-		nrecs int
-	}
-	var children []child
-	if depth > 0 {
-		children = make([]child, nrecs+1)
-		for i := range children {
-			children[i].addr = d.addr()
-			children[i].nrecs = int(d.uvar(h.nrecSize))
-			if depth > 1 {
-				d.uvar(h.cumSize[depth-1])
-			}
-		}
-	}
-	if d.err != nil {
-		return d.err
-	}
-	if f.opts.verifyChksum {
-		if err := verifyChecksum(b[:d.pos+4], off, "v2 B-tree node"); err != nil {
-			return err
-		}
 	}
 	if depth > 0 {
 		rs := make([]rangeio.Range, 0, len(children))

@@ -209,27 +209,62 @@ func (d *Dataset) entryDecoder(entrySize int, filtered bool) (func(b []byte) (Ch
 	}, nil
 }
 
-func (d *Dataset) chunksFixedArray(fn func(Chunk) error) error {
+// faHeader is the part of a fixed array header (FAHD) the reader uses.
+type faHeader struct {
+	off       int64 // absolute offset, for errors
+	client    int
+	entrySize int
+	pageBits  int
+	n         uint64 // entries
+	dblk      uint64 // data block address
+}
+
+// fixedArrayHeaderSize is the size of a fixed array header.
+func (f *File) fixedArrayHeaderSize() int { return 4 + 1 + 1 + 1 + 1 + f.lenSize + f.offSize + 4 }
+
+func (d *Dataset) readFixedArrayHeader() (*faHeader, error) {
 	f := d.f
-	hdrLen := 4 + 1 + 1 + 1 + 1 + f.lenSize + f.offSize + 4
-	b, hoff, err := f.readBlock(d.Layout.Address, hdrLen, "", "fixed array header")
+	b, hoff, err := f.readBlock(d.Layout.Address, f.fixedArrayHeaderSize(), "", "fixed array header")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	hd := f.newDecoder(b, hoff, "fixed array header")
 	hd.signature("FAHD")
 	hd.u8()
-	client := hd.u8()
-	entrySize := int(hd.u8())
-	pageBits := int(hd.u8())
-	n := hd.length()
-	dblk := hd.addr()
+	h := &faHeader{off: hoff}
+	h.client = int(hd.u8())
+	h.entrySize = int(hd.u8())
+	h.pageBits = int(hd.u8())
+	h.n = hd.length()
+	h.dblk = hd.addr()
 	if hd.err != nil {
-		return hd.err
+		return nil, hd.err
 	}
-	if pageBits > 32 || entrySize == 0 || n > uint64(f.size)/uint64(entrySize) {
-		return formatErr(hoff, "fixed array of %d %d-byte entries, page bits %d", n, entrySize, pageBits)
+	if h.pageBits > 32 || h.entrySize == 0 || h.n > uint64(f.size)/uint64(h.entrySize) {
+		return nil, formatErr(hoff, "fixed array of %d %d-byte entries, page bits %d", h.n, h.entrySize, h.pageBits)
 	}
+	return h, nil
+}
+
+// dataBlockSpan is the size of the fixed array's data block with its
+// pages (they follow it).
+func (h *faHeader) dataBlockSpan(f *File) int64 {
+	prefix := int64(4 + 1 + 1 + f.offSize)
+	pageN := uint64(1) << h.pageBits
+	if h.n <= pageN {
+		return prefix + int64(h.n)*int64(h.entrySize) + 4
+	}
+	npages := (h.n + pageN - 1) / pageN
+	return prefix + int64((npages+7)/8) + 4 + int64(npages)*(int64(pageN)*int64(h.entrySize)+4)
+}
+
+func (d *Dataset) chunksFixedArray(fn func(Chunk) error) error {
+	f := d.f
+	h, err := d.readFixedArrayHeader()
+	if err != nil {
+		return err
+	}
+	hoff, client, entrySize, pageBits, n, dblk := h.off, h.client, h.entrySize, h.pageBits, h.n, h.dblk
 	if dblk == undefAddr || n == 0 {
 		return nil
 	}

@@ -9,10 +9,12 @@
 // io.ReaderAt.
 //
 // Open reads the superblock; everything else is read on demand and at most
-// once (reads go through a rangeio block cache, so a file on blob storage
+// once (reads go through a rangeio cache, so a file on blob storage
 // costs few requests). File.Root and File.Walk give the group tree,
 // File.Object an object by path, Dataset.Chunks the chunks of a chunked
-// dataset. Each Option bounds or tunes the reading: WithLimits caps what a
+// dataset; over slow storage, File.PrefetchChunkIndexes first fetches the
+// chunk indexes of many datasets level by level, so that the round trips
+// are the depth of the indexes. Each Option bounds or tunes the reading: WithLimits caps what a
 // hostile file may make the reader allocate or visit.
 //
 // Versions 0 to 3 of the superblock, version 1 and 2 object headers, old

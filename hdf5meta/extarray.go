@@ -34,17 +34,18 @@ type eaSuperInfo struct {
 	startIndex uint64 // relative to the first element after the index block
 }
 
-func (d *Dataset) chunksExtArray(fn func(Chunk) error) error {
+// readExtArrayHeader reads the dataset's extensible array header and
+// derives the geometry of its super blocks; hoff is its file offset.
+func (d *Dataset) readExtArrayHeader() (h *eaHeader, hoff int64, err error) {
 	f := d.f
-	hdrLen := 4 + 1 + 1 + 6 + 6*f.lenSize + f.offSize + 4
-	b, hoff, err := f.readBlock(d.Layout.Address, hdrLen, "", "extensible array header")
+	b, hoff, err := f.readBlock(d.Layout.Address, f.extArrayHeaderSize(), "", "extensible array header")
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	hd := f.newDecoder(b, hoff, "extensible array header")
 	hd.signature("EAHD")
 	hd.u8()
-	h := &eaHeader{}
+	h = &eaHeader{}
 	h.client = int(hd.u8())
 	h.elemSize = int(hd.u8())
 	h.maxBits = int(hd.u8())
@@ -59,23 +60,13 @@ func (d *Dataset) chunksExtArray(fn func(Chunk) error) error {
 	hd.length() // elements realized
 	h.iblockAddr = hd.addr()
 	if hd.err != nil {
-		return hd.err
+		return nil, 0, hd.err
 	}
 	if h.maxBits == 0 || h.maxBits > 64 || h.dblkMinElems == 0 || h.dblkMinElems&(h.dblkMinElems-1) != 0 ||
 		h.sblkMinPtrs == 0 || h.sblkMinPtrs&(h.sblkMinPtrs-1) != 0 || h.pageBits > 32 || h.elemSize == 0 ||
 		log2(uint64(h.dblkMinElems)) > h.maxBits {
-		return formatErr(hoff, "extensible array parameters (max bits %d, data block min %d, super block min %d, page bits %d)",
+		return nil, 0, formatErr(hoff, "extensible array parameters (max bits %d, data block min %d, super block min %d, page bits %d)",
 			h.maxBits, h.dblkMinElems, h.sblkMinPtrs, h.pageBits)
-	}
-	if h.iblockAddr == undefAddr || h.maxIndexSet == 0 {
-		return nil
-	}
-	if h.maxIndexSet > uint64(f.size) { // every element takes bytes in the file
-		return formatErr(hoff, "extensible array with %d elements in a %d-byte file", h.maxIndexSet, f.size)
-	}
-	decode, err := d.entryDecoder(h.elemSize, h.client == 1)
-	if err != nil {
-		return err
 	}
 	h.arrOffSize = (h.maxBits + 7) / 8
 	h.nsblks = 1 + h.maxBits - log2(uint64(h.dblkMinElems))
@@ -89,6 +80,153 @@ func (d *Dataset) chunksExtArray(fn func(Chunk) error) error {
 	h.iblockDblks = 2 * (h.sblkMinPtrs - 1)
 	h.iblockSblks = max(h.nsblks-h.iblockNsblks, 0)
 	h.pageElems = 1 << h.pageBits
+	return h, hoff, nil
+}
+
+// extArrayHeaderSize is the size of an extensible array header.
+func (f *File) extArrayHeaderSize() int { return 4 + 1 + 1 + 6 + 6*f.lenSize + f.offSize + 4 }
+
+// indexBlockSize is the size of the index block.
+func (h *eaHeader) indexBlockSize(f *File) int {
+	return 4 + 1 + 1 + f.offSize + h.idxElems*h.elemSize + (h.iblockDblks+h.iblockSblks)*f.offSize + 4
+}
+
+// superBlockSize is the size of a super block of s, and the length of its
+// page bitmaps.
+func (h *eaHeader) superBlockSize(f *File, addr uint64, s eaSuperInfo) (n, bitmapLen int, err error) {
+	// Late super blocks of a wide array claim up to 2^32 data blocks of
+	// 2^32 elements: products that overflow would wrap the block size
+	// computed below. A super block's block addresses and bitmaps are in
+	// the file, so their size is bounded by it.
+	if mulSat(s.ndblks, uint64(f.offSize)) > uint64(f.size) {
+		return 0, 0, formatErr(f.AbsOffset(addr), "extensible array super block of %d data blocks", s.ndblks)
+	}
+	if s.dblkElems > h.pageElems {
+		npages := s.dblkElems / h.pageElems
+		bl := mulSat(s.ndblks, (npages+7)/8)
+		if bl > uint64(f.size) {
+			return 0, 0, formatErr(f.AbsOffset(addr), "extensible array super block with %d-byte page bitmaps", bl)
+		}
+		bitmapLen = int(bl)
+	}
+	return 4 + 1 + 1 + f.offSize + h.arrOffSize + bitmapLen + int(s.ndblks)*f.offSize + 4, bitmapLen, nil
+}
+
+// readIndexBlock reads the index block: its elements' bytes, and the data
+// block and super block addresses it holds.
+func (d *Dataset) readEAIndexBlock(h *eaHeader) (elems [][]byte, dblkAddrs, sblkAddrs []uint64, err error) {
+	f := d.f
+	blk, ioff, err := f.readBlock(h.iblockAddr, h.indexBlockSize(f), "EAIB", "extensible array index block")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	id := f.newDecoder(blk, ioff, "extensible array index block")
+	id.skip(6 + f.offSize)
+	elems = make([][]byte, h.idxElems)
+	for i := range elems {
+		elems[i] = id.bytes(h.elemSize)
+	}
+	dblkAddrs = make([]uint64, h.iblockDblks)
+	for i := range dblkAddrs {
+		dblkAddrs[i] = id.addr()
+	}
+	sblkAddrs = make([]uint64, h.iblockSblks)
+	for i := range sblkAddrs {
+		sblkAddrs[i] = id.addr()
+	}
+	return elems, dblkAddrs, sblkAddrs, id.err
+}
+
+// readEASuperBlock reads the super block at addr: its page bitmaps and
+// data block addresses.
+func (d *Dataset) readEASuperBlock(h *eaHeader, addr uint64, s eaSuperInfo) (bitmaps []byte, dblkAddrs []uint64, err error) {
+	f := d.f
+	n, bitmapLen, err := h.superBlockSize(f, addr, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	blk, off, err := f.readBlock(addr, n, "EASB", "extensible array super block")
+	if err != nil {
+		return nil, nil, err
+	}
+	sd := f.newDecoder(blk, off, "extensible array super block")
+	sd.skip(6 + f.offSize + h.arrOffSize)
+	bitmaps = sd.bytes(bitmapLen)
+	dblkAddrs = make([]uint64, s.ndblks)
+	for j := range dblkAddrs {
+		dblkAddrs[j] = sd.addr()
+	}
+	return bitmaps, dblkAddrs, sd.err
+}
+
+// extArrayIndex is the header of the dataset's extensible array, for
+// PrefetchChunkIndexes: then the index block, then the data blocks and
+// super blocks it addresses, then theirs.
+func (d *Dataset) extArrayIndex() (indexNode, bool) {
+	f := d.f
+	return indexNode{addr: d.Layout.Address, size: int64(f.extArrayHeaderSize()), next: func() []indexNode {
+		h, _, err := d.readExtArrayHeader()
+		if err != nil || h.iblockAddr == undefAddr || h.maxIndexSet == 0 || h.maxIndexSet > uint64(f.size) {
+			return nil
+		}
+		return []indexNode{{addr: h.iblockAddr, size: int64(h.indexBlockSize(f)), next: func() []indexNode {
+			_, dblkAddrs, sblkAddrs, err := d.readEAIndexBlock(h)
+			if err != nil {
+				return nil
+			}
+			var out []indexNode
+			k := 0
+			for u := 0; u < h.iblockNsblks && u < h.nsblks; u++ {
+				for j := uint64(0); j < h.sblks[u].ndblks && k < len(dblkAddrs); j++ {
+					out = append(out, indexNode{addr: dblkAddrs[k], size: h.dataBlockSize(f, h.sblks[u].dblkElems)})
+					k++
+				}
+			}
+			base := uint64(h.idxElems)
+			for i, sa := range sblkAddrs {
+				s := h.sblks[h.iblockNsblks+i]
+				if sa == undefAddr || base+s.startIndex >= h.maxIndexSet {
+					continue
+				}
+				n, _, err := h.superBlockSize(f, sa, s)
+				if err != nil {
+					continue
+				}
+				out = append(out, indexNode{addr: sa, size: int64(n), next: func() []indexNode {
+					_, das, err := d.readEASuperBlock(h, sa, s)
+					if err != nil {
+						return nil
+					}
+					var out []indexNode
+					for j, da := range das {
+						if base+s.startIndex+uint64(j)*s.dblkElems < h.maxIndexSet {
+							out = append(out, indexNode{addr: da, size: h.dataBlockSize(f, s.dblkElems)})
+						}
+					}
+					return out
+				}})
+			}
+			return out
+		}}}
+	}}, true
+}
+
+func (d *Dataset) chunksExtArray(fn func(Chunk) error) error {
+	f := d.f
+	h, hoff, err := d.readExtArrayHeader()
+	if err != nil {
+		return err
+	}
+	if h.iblockAddr == undefAddr || h.maxIndexSet == 0 {
+		return nil
+	}
+	if h.maxIndexSet > uint64(f.size) { // every element takes bytes in the file
+		return formatErr(hoff, "extensible array with %d elements in a %d-byte file", h.maxIndexSet, f.size)
+	}
+	decode, err := d.entryDecoder(h.elemSize, h.client == 1)
+	if err != nil {
+		return err
+	}
 
 	// Chunk coordinates: the index linearises "swizzled" scaled coordinates
 	// in which the unlimited dimension comes first.
@@ -136,31 +274,16 @@ func (d *Dataset) chunksExtArray(fn func(Chunk) error) error {
 	}
 
 	// Index block.
-	ib := 4 + 1 + 1 + f.offSize + h.idxElems*h.elemSize + (h.iblockDblks+h.iblockSblks)*f.offSize + 4
-	blk, ioff, err := f.readBlock(h.iblockAddr, ib, "EAIB", "extensible array index block")
+	elems, dblkAddrs, sblkAddrs, err := d.readEAIndexBlock(h)
 	if err != nil {
 		return err
 	}
-	id := f.newDecoder(blk, ioff, "extensible array index block")
-	id.skip(6 + f.offSize)
-	for i := 0; i < h.idxElems; i++ {
-		e := id.bytes(h.elemSize)
+	for i, e := range elems {
 		if uint64(i) < h.maxIndexSet {
 			if err := emit(uint64(i), e); err != nil {
 				return err
 			}
 		}
-	}
-	dblkAddrs := make([]uint64, h.iblockDblks)
-	for i := range dblkAddrs {
-		dblkAddrs[i] = id.addr()
-	}
-	sblkAddrs := make([]uint64, h.iblockSblks)
-	for i := range sblkAddrs {
-		sblkAddrs[i] = id.addr()
-	}
-	if id.err != nil {
-		return id.err
 	}
 	base := uint64(h.idxElems)
 	// Fetch the next level in few requests: the data blocks the index block
@@ -177,8 +300,9 @@ func (d *Dataset) chunksExtArray(fn func(Chunk) error) error {
 	}
 	for i, sa := range sblkAddrs {
 		if sa != undefAddr {
-			s := h.sblks[h.iblockNsblks+i]
-			rs = append(rs, rangeio.Range{Off: int64(sa), Len: int64(min(s.ndblks, 1<<16))*int64(f.offSize+8) + 64})
+			if n, _, err := h.superBlockSize(f, sa, h.sblks[h.iblockNsblks+i]); err == nil {
+				rs = append(rs, rangeio.Range{Off: int64(sa), Len: int64(n)})
+			}
 		}
 	}
 	f.prefetch(rs)
@@ -212,46 +336,24 @@ func (d *Dataset) chunksExtArray(fn func(Chunk) error) error {
 
 func (d *Dataset) eaSuperBlock(h *eaHeader, addr uint64, s eaSuperInfo, first uint64, emit func(uint64, []byte) error) error {
 	f := d.f
-	// Late super blocks of a wide array claim up to 2^32 data blocks of
-	// 2^32 elements: products that overflow would wrap the block size
-	// computed below. A super block's block addresses and bitmaps are in
-	// the file, so their size is bounded by it.
-	if mulSat(s.ndblks, uint64(f.offSize)) > uint64(f.size) {
-		return formatErr(f.AbsOffset(addr), "extensible array super block of %d data blocks", s.ndblks)
-	}
 	paged := s.dblkElems > h.pageElems
 	npages := uint64(0)
-	bitmapLen := 0
 	if paged {
 		npages = s.dblkElems / h.pageElems
-		bl := mulSat(s.ndblks, (npages+7)/8)
-		if bl > uint64(f.size) {
-			return formatErr(f.AbsOffset(addr), "extensible array super block with %d-byte page bitmaps", bl)
-		}
-		bitmapLen = int(bl)
 	}
-	n := 4 + 1 + 1 + f.offSize + h.arrOffSize + bitmapLen + int(s.ndblks)*f.offSize + 4
-	blk, off, err := f.readBlock(addr, n, "EASB", "extensible array super block")
+	bitmaps, dblkAddrs, err := d.readEASuperBlock(h, addr, s)
 	if err != nil {
 		return err
 	}
-	sd := f.newDecoder(blk, off, "extensible array super block")
-	sd.skip(6 + f.offSize + h.arrOffSize)
-	bitmaps := sd.bytes(bitmapLen)
-	addrStart := sd.pos
 	var rs []rangeio.Range
-	for j := uint64(0); j < s.ndblks; j++ {
-		if da := sd.addr(); sd.err == nil && da != undefAddr && first+j*s.dblkElems < h.maxIndexSet {
+	for j, da := range dblkAddrs {
+		if da != undefAddr && first+uint64(j)*s.dblkElems < h.maxIndexSet {
 			rs = append(rs, rangeio.Range{Off: int64(da), Len: h.dataBlockSize(f, s.dblkElems)})
 		}
 	}
 	f.prefetch(rs)
-	sd.pos = addrStart
-	for j := uint64(0); j < s.ndblks; j++ {
-		da := sd.addr()
-		if sd.err != nil {
-			return sd.err
-		}
+	for j, da := range dblkAddrs {
+		j := uint64(j)
 		start := first + j*s.dblkElems
 		if da == undefAddr || start >= h.maxIndexSet {
 			continue

@@ -526,17 +526,3 @@ func (f *File) parseExternalFiles(m *message) ([]ExternalFile, error) {
 	}
 	return out, d.err
 }
-
-// PrefetchChunkIndexes fetches the first block of the chunk indexes of the
-// given datasets in a few concurrent requests, so that listing their chunks
-// afterwards does not pay one round trip per dataset.
-func (f *File) PrefetchChunkIndexes(ds []*Dataset) {
-	var rs []rangeio.Range
-	for _, d := range ds {
-		if d.Layout.Class == LayoutChunked && d.Layout.Address != undefAddr &&
-			d.Layout.ChunkIndex != IndexSingleChunk && d.Layout.ChunkIndex != IndexImplicit {
-			rs = append(rs, rangeio.Range{Off: int64(d.Layout.Address), Len: 4096})
-		}
-	}
-	f.prefetch(rs)
-}

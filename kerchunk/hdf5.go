@@ -40,6 +40,12 @@ func TranslateHDF5(ctx context.Context, r io.ReaderAt, size int64, url string, o
 		t.res.Format = "netcdf4"
 	}
 	t.res.Refs = t.refs
+	// Every chunk index, level by level with all requests in flight.
+	dsets := make([]*hdf5meta.Dataset, len(m.Vars))
+	for i, v := range m.Vars {
+		dsets[i] = v.Dataset
+	}
+	f.PrefetchChunkIndexes(dsets)
 	h := HeaderInfo{Name: name, Size: size}
 	for _, v := range m.Vars {
 		h.Variables++

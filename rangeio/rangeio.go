@@ -2,12 +2,12 @@
 // storage, where every request costs tens of milliseconds (a blob in Azure
 // Blob Storage, a file on a network share).
 //
-// A Reader keeps a block-aligned LRU cache of what it has read. The first
+// A Reader keeps an LRU cache of the byte ranges it has read. The first
 // request it makes reads the start of the file (where the metadata of a
-// netCDF-4/HDF5 or netCDF-3 file usually lives); a ReadAt that needs several
-// missing blocks fetches each run of adjacent missing blocks with one request;
-// concurrent reads of the same missing block share one request; bytes that
-// are cached are never requested again; and Prefetch fetches many ranges at
+// netCDF-4/HDF5 or netCDF-3 file usually lives); a ReadAt reads each missing
+// part with one request, widened to whole blocks where nothing is cached;
+// concurrent reads of the same missing bytes share one request; bytes that
+// are cached or in flight are never requested again; and Prefetch fetches many ranges at
 // once, coalescing near ones and issuing the requests concurrently.
 //
 // The package has no cloud dependencies: anything that implements
@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -34,7 +35,7 @@ const (
 	DefaultConcurrency   = 8
 
 	// maxPrefetchRequest caps the length of one request made by Prefetch
-	// when it coalesces ranges (a single block may still be longer).
+	// (longer ranges are split).
 	maxPrefetchRequest = 16 << 20
 )
 
@@ -71,11 +72,14 @@ var (
 
 // Config holds the settings of a Reader; see the With* options.
 type Config struct {
-	BlockSize     int64 // cache granularity in bytes
+	BlockSize     int64 // ReadAt widens its requests to whole blocks of this many bytes
 	FirstRead     int64 // bytes [0, FirstRead) are read by the first request; 0 disables
 	MaxCacheBytes int64 // bound of the cached bytes (LRU eviction)
 	CoalesceGap   int64 // Prefetch merges requests separated by at most this many bytes
 	Concurrency   int   // bound of concurrent requests to the underlying ReaderAt
+	// Limiter, when not nil, also bounds the requests in flight, across
+	// every Reader that shares it.
+	Limiter *Limiter
 
 	initial []byte // WithInitialData
 }
@@ -83,8 +87,9 @@ type Config struct {
 // Option changes a Config.
 type Option func(*Config)
 
-// WithBlockSize sets the cache granularity (default 64 KiB). Every request
-// covers whole blocks (the last block of the file may be short).
+// WithBlockSize sets the granularity of ReadAt's requests (default 64 KiB):
+// a missing part of a read is widened to whole blocks, as far as nothing
+// cached or in flight is there. Prefetch reads ranges at their own size.
 func WithBlockSize(n int64) Option { return func(c *Config) { c.BlockSize = n } }
 
 // WithFirstRead sets how much of the file's start the first request reads
@@ -98,13 +103,26 @@ func WithFirstRead(n int64) Option { return func(c *Config) { c.FirstRead = n } 
 func WithMaxCacheBytes(n int64) Option { return func(c *Config) { c.MaxCacheBytes = n } }
 
 // WithCoalesceGap sets how many unwanted (missing) bytes Prefetch may read
-// between two wanted ranges to fetch them with one request (default 64 KiB;
-// counted in whole blocks).
+// between two wanted ranges to fetch them with one request (default 64 KiB).
 func WithCoalesceGap(n int64) Option { return func(c *Config) { c.CoalesceGap = n } }
 
 // WithConcurrency bounds the requests in flight to the underlying ReaderAt,
 // across all callers of the Reader (default 8).
 func WithConcurrency(n int) Option { return func(c *Config) { c.Concurrency = n } }
+
+// WithLimiter makes the Reader's requests also count against l, which
+// other Readers may share (a bound per process); nil for none.
+func WithLimiter(l *Limiter) Option { return func(c *Config) { c.Limiter = l } }
+
+// Limiter bounds the requests in flight across the Readers that share it
+// (WithLimiter). It is safe for concurrent use.
+type Limiter struct{ sem chan struct{} }
+
+// NewLimiter returns a Limiter of n requests in flight (at least 1).
+func NewLimiter(n int) *Limiter { return &Limiter{sem: make(chan struct{}, max(n, 1))} }
+
+// Cap returns the number of requests the Limiter lets run at once.
+func (l *Limiter) Cap() int { return cap(l.sem) }
 
 // WithInitialData hands the Reader the file's first len(p) bytes, which the
 // caller has already fetched with one request of its own (typically the
@@ -155,26 +173,24 @@ type Reader struct {
 	requests atomic.Int64
 	bytes    atomic.Int64
 
-	mu         sync.Mutex
-	blocks     map[int64]*list.Element // block index -> element of lru (*cached)
-	lru        *list.List              // front: most recently used
-	cached     int64                   // bytes held by blocks
-	inflight   map[int64]*fetch        // block index -> request that will fill it
-	firstTaken bool                    // the first read was issued (or handed in)
+	mu sync.Mutex
+	// ext are the ranges read or being read: disjoint, sorted by offset
+	// (so their ends are sorted too). The cached ones are also in lru.
+	ext        []*extent
+	lru        *list.List // of *extent; front: most recently used
+	cached     int64      // bytes held by cached extents
+	firstTaken bool       // the first read was issued (or handed in)
 }
 
-type cached struct {
-	idx  int64
-	data []byte
-}
-
-// fetch is one request for blocks [first, end); data holds their bytes once
-// done is closed and err is nil.
-type fetch struct {
-	first, end int64
-	done       chan struct{}
-	data       []byte
-	err        error
+// extent is one request's byte range [off, end). data holds its bytes once
+// done is closed and err is nil; el is its element of lru while it is
+// cached.
+type extent struct {
+	off, end int64
+	done     chan struct{}
+	data     []byte
+	err      error
+	el       *list.Element
 }
 
 // NewReader returns a Reader of the size bytes of r.
@@ -184,13 +200,11 @@ func NewReader(r io.ReaderAt, size int64, opts ...Option) *Reader {
 	}
 	cfg := NewConfig(opts...)
 	rd := &Reader{
-		r:        r,
-		size:     size,
-		cfg:      cfg,
-		sem:      make(chan struct{}, cfg.Concurrency),
-		blocks:   map[int64]*list.Element{},
-		lru:      list.New(),
-		inflight: map[int64]*fetch{},
+		r:    r,
+		size: size,
+		cfg:  cfg,
+		sem:  make(chan struct{}, cfg.Concurrency),
+		lru:  list.New(),
 	}
 	if p := cfg.initial; p != nil {
 		rd.firstTaken = true
@@ -199,14 +213,14 @@ func NewReader(r io.ReaderAt, size int64, opts ...Option) *Reader {
 		if int64(len(p)) > size {
 			p = p[:size]
 		}
-		// Cache the whole blocks (and the short last block of the file).
-		full := int64(len(p)) / cfg.BlockSize
-		if int64(len(p)) == size && size%cfg.BlockSize != 0 {
-			full++
+		if len(p) > 0 {
+			e := &extent{off: 0, end: int64(len(p)), done: make(chan struct{}), data: p}
+			close(e.done)
+			rd.mu.Lock()
+			rd.ext = append(rd.ext, e)
+			rd.cacheLocked(e)
+			rd.mu.Unlock()
 		}
-		rd.mu.Lock()
-		rd.insertLocked(0, full, p)
-		rd.mu.Unlock()
 	}
 	return rd
 }
@@ -229,13 +243,6 @@ func (r *Reader) CachedBytes() int64 {
 	return r.cached
 }
 
-func (r *Reader) nblocks() int64 { return (r.size + r.cfg.BlockSize - 1) / r.cfg.BlockSize }
-
-// blockSpan returns the byte range [off, end) of blocks [first, last).
-func (r *Reader) blockSpan(first, last int64) (off, end int64) {
-	return first * r.cfg.BlockSize, min(last*r.cfg.BlockSize, r.size)
-}
-
 // ReadAt implements io.ReaderAt: it returns io.EOF when fewer than len(p)
 // bytes remain at off.
 func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
@@ -256,69 +263,68 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	}
 	p = p[:n]
 	end := off + int64(n)
-	bs := r.cfg.BlockSize
-	b0, b1 := off/bs, (end-1)/bs+1
 
-	// Under the lock: copy what is cached, note what is in flight, and
-	// claim runs of missing blocks as new requests.
-	var (
-		waits []*fetch
-		mine  []*fetch
-	)
+	// Under the lock: claim what is missing as new requests (widened to
+	// whole blocks where nothing else is), then note every range the read
+	// needs, cached or in flight.
 	r.mu.Lock()
-	if !r.firstTaken && r.cfg.FirstRead > 0 {
-		r.firstTaken = true
-		fe := min((r.cfg.FirstRead+bs-1)/bs, r.nblocks())
-		mine = append(mine, r.claimLocked(0, fe)...)
+	mine := r.firstReadLocked()
+	for _, m := range r.missingLocked(nil, off, end) {
+		lo, hi := r.widenLocked(m.Off, m.Off+m.Len)
+		mine = append(mine, r.newExtentLocked(lo, hi))
 	}
-	runStart := int64(-1) // first block of the run of missing blocks being collected
-	for b := b0; b < b1; b++ {
-		if el, ok := r.blocks[b]; ok {
-			r.lru.MoveToFront(el)
-			copyBlock(p, off, b*bs, el.Value.(*cached).data)
-			continue
+	var need []*extent
+	for i := r.extentsAfterLocked(off); i < len(r.ext) && r.ext[i].off < end; i++ {
+		e := r.ext[i]
+		if e.el != nil {
+			r.lru.MoveToFront(e.el)
 		}
-		if f, ok := r.inflight[b]; ok {
-			if len(waits) == 0 || waits[len(waits)-1] != f {
-				waits = append(waits, f)
-			}
-			continue
-		}
-		if runStart < 0 {
-			runStart = b
-		}
-		// Close the run at the end of the read or before a block we have.
-		if b+1 == b1 || r.hasLocked(b+1) {
-			f := r.newFetchLocked(runStart, b+1)
-			mine = append(mine, f)
-			waits = append(waits, f)
-			runStart = -1
-		}
+		need = append(need, e)
 	}
 	r.mu.Unlock()
 
 	r.run(mine, false)
-	var firstErr error
-	for _, f := range waits {
-		<-f.done
-		if f.err != nil {
-			if firstErr == nil {
-				firstErr = f.err
-			}
-			continue
+	for _, e := range need {
+		<-e.done
+		if e.err != nil {
+			return 0, e.err
 		}
-		fOff, _ := r.blockSpan(f.first, f.end)
-		copyBlock(p, off, fOff, f.data)
-	}
-	if firstErr != nil {
-		return 0, firstErr
+		copyRange(p, off, e.off, e.data)
 	}
 	return n, eof
 }
 
-// copyBlock copies the part of src (the bytes at srcOff) that overlaps
+// firstReadLocked claims the first read, if it is still to be made.
+func (r *Reader) firstReadLocked() []*extent {
+	if r.firstTaken || r.cfg.FirstRead <= 0 {
+		return nil
+	}
+	r.firstTaken = true
+	bs := r.cfg.BlockSize
+	var out []*extent
+	for _, m := range r.missingLocked(nil, 0, min((r.cfg.FirstRead+bs-1)/bs*bs, r.size)) {
+		out = append(out, r.newExtentLocked(m.Off, m.Off+m.Len))
+	}
+	return out
+}
+
+// widenLocked widens the missing range [lo, hi) to whole blocks, as far as
+// no other range is cached or in flight there and the file goes.
+func (r *Reader) widenLocked(lo, hi int64) (int64, int64) {
+	bs := r.cfg.BlockSize
+	wlo, whi := lo/bs*bs, min((hi+bs-1)/bs*bs, r.size)
+	if i := r.extentsAfterLocked(lo); i > 0 {
+		wlo = max(wlo, r.ext[i-1].end) // the one before ends at or before lo
+	}
+	if i := r.extentsAfterLocked(hi - 1); i < len(r.ext) {
+		whi = min(whi, r.ext[i].off) // the one after starts at or after hi
+	}
+	return min(wlo, lo), max(whi, hi)
+}
+
+// copyRange copies the part of src (the bytes at srcOff) that overlaps
 // p (the bytes at off).
-func copyBlock(p []byte, off, srcOff int64, src []byte) {
+func copyRange(p []byte, off, srcOff int64, src []byte) {
 	lo := max(off, srcOff)
 	hi := min(off+int64(len(p)), srcOff+int64(len(src)))
 	if lo < hi {
@@ -326,55 +332,61 @@ func copyBlock(p []byte, off, srcOff int64, src []byte) {
 	}
 }
 
-// hasLocked reports whether block b is cached or in flight.
-func (r *Reader) hasLocked(b int64) bool {
-	if _, ok := r.blocks[b]; ok {
-		return true
-	}
-	_, ok := r.inflight[b]
-	return ok
+// newExtentLocked records a request for [lo, hi) as in flight.
+func (r *Reader) newExtentLocked(lo, hi int64) *extent {
+	e := &extent{off: lo, end: hi, done: make(chan struct{})}
+	i := sort.Search(len(r.ext), func(i int) bool { return r.ext[i].off > lo })
+	r.ext = slices.Insert(r.ext, i, e)
+	return e
 }
 
-// claimLocked creates requests for the blocks in [first, end) that are
-// neither cached nor in flight, one per run of adjacent such blocks.
-func (r *Reader) claimLocked(first, end int64) []*fetch {
-	var out []*fetch
-	start := int64(-1)
-	for b := first; b <= end; b++ {
-		if b < end && !r.hasLocked(b) {
-			if start < 0 {
-				start = b
-			}
-			continue
+func (r *Reader) removeExtentLocked(e *extent) {
+	i := sort.Search(len(r.ext), func(i int) bool { return r.ext[i].off >= e.off })
+	if i < len(r.ext) && r.ext[i] == e {
+		r.ext = slices.Delete(r.ext, i, i+1)
+	}
+}
+
+// extentsAfterLocked returns the index of the first range that ends after
+// off.
+func (r *Reader) extentsAfterLocked(off int64) int {
+	return sort.Search(len(r.ext), func(i int) bool { return r.ext[i].end > off })
+}
+
+// missingLocked appends to out the parts of [off, end) that are neither
+// cached nor in flight.
+func (r *Reader) missingLocked(out []Range, off, end int64) []Range {
+	cur := off
+	for i := r.extentsAfterLocked(off); i < len(r.ext) && r.ext[i].off < end; i++ {
+		if e := r.ext[i]; e.off > cur {
+			out = append(out, Range{cur, e.off - cur})
 		}
-		if start >= 0 {
-			out = append(out, r.newFetchLocked(start, b))
-			start = -1
-		}
+		cur = max(cur, r.ext[i].end)
+	}
+	if cur < end {
+		out = append(out, Range{cur, end - cur})
 	}
 	return out
 }
 
-func (r *Reader) newFetchLocked(first, end int64) *fetch {
-	f := &fetch{first: first, end: end, done: make(chan struct{})}
-	for b := first; b < end; b++ {
-		r.inflight[b] = f
-	}
-	return f
+// holdsLocked reports whether any byte of [lo, hi) is cached or in flight.
+func (r *Reader) holdsLocked(lo, hi int64) bool {
+	i := r.extentsAfterLocked(lo)
+	return lo < hi && i < len(r.ext) && r.ext[i].off < hi
 }
 
-// run performs the requests fs, concurrently when there are several. With
+// run performs the requests es, concurrently when there are several. With
 // async it returns at once.
-func (r *Reader) run(fs []*fetch, async bool) {
+func (r *Reader) run(es []*extent, async bool) {
 	switch {
-	case len(fs) == 0:
-	case len(fs) == 1 && !async:
-		r.do(fs[0])
+	case len(es) == 0:
+	case len(es) == 1 && !async:
+		r.do(es[0])
 	default:
 		var wg sync.WaitGroup
-		for _, f := range fs {
+		for _, e := range es {
 			wg.Add(1)
-			go func() { defer wg.Done(); r.do(f) }()
+			go func() { defer wg.Done(); r.do(e) }()
 		}
 		if !async {
 			wg.Wait()
@@ -382,40 +394,39 @@ func (r *Reader) run(fs []*fetch, async bool) {
 	}
 }
 
-// do performs one request, fills the cache and wakes the waiters.
-func (r *Reader) do(f *fetch) {
-	off, end := r.blockSpan(f.first, f.end)
-	buf := make([]byte, end-off)
-	n, err := r.readAt(buf, off)
+// do performs one request, caches its bytes and wakes the waiters. A
+// failed request is forgotten, so that a later read tries again.
+func (r *Reader) do(e *extent) {
+	buf := make([]byte, e.end-e.off)
+	n, err := r.readAt(buf, e.off)
 	r.requests.Add(1)
 	r.bytes.Add(int64(n))
 	if n == len(buf) {
 		err = nil // io.ReaderAt may return io.EOF with a full read at the end
 	} else if err == nil || err == io.EOF {
 		err = fmt.Errorf("rangeio: short read at %d: got %d of %d bytes (file shorter than its size %d?): %w",
-			off, n, len(buf), r.size, io.ErrUnexpectedEOF)
+			e.off, n, len(buf), r.size, io.ErrUnexpectedEOF)
 	}
-
 	r.mu.Lock()
-	for b := f.first; b < f.end; b++ {
-		if r.inflight[b] == f {
-			delete(r.inflight, b)
-		}
-	}
 	if err == nil {
-		r.insertLocked(f.first, f.end, buf)
-		f.data = buf
+		e.data = buf
+		r.cacheLocked(e)
 	} else {
-		f.err = err
+		e.err = err
+		r.removeExtentLocked(e)
 	}
 	r.mu.Unlock()
-	close(f.done)
+	close(e.done)
 }
 
-// readAt makes one request within the concurrency bound. A panic of the
+// readAt makes one request within the concurrency bounds. A panic of the
 // underlying ReaderAt becomes an error, so that no waiter hangs.
 func (r *Reader) readAt(p []byte, off int64) (n int, err error) {
 	r.sem <- struct{}{}
+	if l := r.cfg.Limiter; l != nil {
+		l.sem <- struct{}{}
+		defer func() { <-l.sem }()
+	}
 	defer func() {
 		<-r.sem
 		if v := recover(); v != nil {
@@ -425,133 +436,89 @@ func (r *Reader) readAt(p []byte, off int64) (n int, err error) {
 	return r.r.ReadAt(p, off)
 }
 
-// insertLocked caches blocks [first, end) from data (the bytes of those
-// blocks), copying so that evicting a block frees its memory, then evicts
-// least recently used blocks down to the bound.
-func (r *Reader) insertLocked(first, end int64, data []byte) {
-	bs := r.cfg.BlockSize
-	for b := first; b < end; b++ {
-		lo := (b - first) * bs
-		hi := min(lo+bs, int64(len(data)))
-		if lo >= hi {
-			break
-		}
-		if el, ok := r.blocks[b]; ok {
-			r.lru.MoveToFront(el)
-			continue
-		}
-		block := data[lo:hi]
-		if end-first > 1 {
-			block = append([]byte(nil), block...) // do not pin the whole request
-		}
-		c := &cached{idx: b, data: block}
-		r.blocks[b] = r.lru.PushFront(c)
-		r.cached += int64(len(c.data))
-	}
+// cacheLocked adds a fetched range to the cache, then evicts the least
+// recently used ranges down to the bound.
+func (r *Reader) cacheLocked(e *extent) {
+	e.el = r.lru.PushFront(e)
+	r.cached += int64(len(e.data))
 	for r.cached > r.cfg.MaxCacheBytes {
 		el := r.lru.Back()
 		if el == nil {
 			break
 		}
-		c := r.lru.Remove(el).(*cached)
-		delete(r.blocks, c.idx)
-		r.cached -= int64(len(c.data))
+		v := r.lru.Remove(el).(*extent)
+		v.el = nil
+		r.removeExtentLocked(v)
+		r.cached -= int64(len(v.data))
 	}
 }
 
-// Prefetch fetches the blocks of ranges (clipped to the file) that are
-// neither cached nor in flight, so that later ReadAt calls for them hit the
-// cache. Two runs of such blocks are fetched with one request when the
-// blocks between them are all missing too and total at most the coalesce
-// gap (cached or in-flight bytes are never requested twice), and the request
-// stays within 16 MiB. The requests run concurrently, at most the Reader's
-// concurrency at once. If the Reader has made no request yet, the first read
-// is one of the ranges. Prefetch returns when all requests are
-// done (the first error, if any), or at once with ctx's error if ctx ends
-// first; requests already issued then still complete and fill the cache.
+// Prefetch fetches ranges (clipped to the file) at their own size, so that
+// later ReadAt calls within them hit the cache; bytes that are cached or in
+// flight are not requested again. Two missing ranges are fetched with one
+// request when the gap between them is at most the coalesce gap and holds
+// nothing cached or in flight, and the request stays within 16 MiB. The
+// requests run concurrently, at most the Reader's concurrency at once. If
+// the Reader has made no request yet, the first read is one of them.
+// Prefetch returns when all requests are done (the first error, if any), or
+// at once with ctx's error if ctx ends first; requests already issued then
+// still complete and fill the cache.
 func (r *Reader) Prefetch(ctx context.Context, ranges []Range) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	bs := r.cfg.BlockSize
-	// Block spans wanted, sorted and merged.
-	type span struct{ first, end int64 }
-	var spans []span
+	// The wanted ranges, clipped, sorted and merged where they overlap.
+	want := make([]Range, 0, len(ranges))
 	for _, rg := range ranges {
-		lo, hi := max(rg.Off, 0), min(rg.Off+rg.Len, r.size)
-		if rg.Len <= 0 || lo >= hi {
-			continue
+		lo, hi := max(rg.Off, 0), min(rg.Off+max(rg.Len, 0), r.size)
+		if lo < hi {
+			want = append(want, Range{lo, hi - lo})
 		}
-		spans = append(spans, span{lo / bs, (hi-1)/bs + 1})
 	}
+	sort.Slice(want, func(i, j int) bool { return want[i].Off < want[j].Off })
 	r.mu.Lock()
-	if !r.firstTaken && r.cfg.FirstRead > 0 {
-		r.firstTaken = true
-		spans = append(spans, span{0, min((r.cfg.FirstRead+bs-1)/bs, r.nblocks())})
-	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].first < spans[j].first })
-
-	// Runs of missing blocks in the wanted spans.
-	var runs []span
-	for _, s := range spans {
-		for b := s.first; b < s.end; b++ {
-			if r.hasLocked(b) {
-				continue
-			}
-			if n := len(runs); n > 0 && runs[n-1].end == b {
-				runs[n-1].end = b + 1
-			} else if n > 0 && runs[n-1].end > b {
-				continue // already in the previous run
-			} else {
-				runs = append(runs, span{b, b + 1})
-			}
+	es := r.firstReadLocked()
+	var missing []Range
+	for i := 0; i < len(want); {
+		lo, hi := want[i].Off, want[i].Off+want[i].Len
+		for i++; i < len(want) && want[i].Off <= hi; i++ {
+			hi = max(hi, want[i].Off+want[i].Len)
 		}
+		missing = r.missingLocked(missing, lo, hi)
 	}
-	// Coalesce runs whose gap is small and entirely missing.
-	maxBlocks := max(maxPrefetchRequest/bs, 1)
-	var merged []span
-	for _, ru := range runs {
+	// Coalesce across small gaps that hold nothing cached or in flight.
+	var merged []Range
+	for _, m := range missing {
 		if n := len(merged); n > 0 {
 			last := &merged[n-1]
-			gapBytes := (ru.first - last.end) * bs
-			if gapBytes <= r.cfg.CoalesceGap && ru.end-last.first <= maxBlocks && !r.anyLocked(last.end, ru.first) {
-				last.end = ru.end
+			gapLo := last.Off + last.Len
+			if m.Off-gapLo <= r.cfg.CoalesceGap && m.Off+m.Len-last.Off <= maxPrefetchRequest && !r.holdsLocked(gapLo, m.Off) {
+				last.Len = m.Off + m.Len - last.Off
 				continue
 			}
 		}
-		merged = append(merged, ru)
+		merged = append(merged, m)
 	}
-	var fs []*fetch
 	for _, m := range merged {
-		for b := m.first; b < m.end; b += maxBlocks {
-			fs = append(fs, r.newFetchLocked(b, min(b+maxBlocks, m.end)))
+		for off := m.Off; off < m.Off+m.Len; off += maxPrefetchRequest {
+			es = append(es, r.newExtentLocked(off, min(off+maxPrefetchRequest, m.Off+m.Len)))
 		}
 	}
 	r.mu.Unlock()
 
-	r.run(fs, true)
+	r.run(es, true)
 	var firstErr error
-	for _, f := range fs {
+	for _, e := range es {
 		select {
-		case <-f.done:
-			if f.err != nil && firstErr == nil {
-				firstErr = f.err
+		case <-e.done:
+			if e.err != nil && firstErr == nil {
+				firstErr = e.err
 			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
 	return firstErr
-}
-
-// anyLocked reports whether any block in [first, end) is cached or in flight.
-func (r *Reader) anyLocked(first, end int64) bool {
-	for b := first; b < end; b++ {
-		if r.hasLocked(b) {
-			return true
-		}
-	}
-	return false
 }
 
 // CountingReaderAt counts the requests and bytes of an io.ReaderAt; it is

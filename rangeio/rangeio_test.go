@@ -402,7 +402,7 @@ func TestPrefetchCoalescing(t *testing.T) {
 	rec := newRecorder(data)
 	r := NewReader(rec, int64(len(data)), WithFirstRead(0), WithBlockSize(4096), WithCoalesceGap(64<<10))
 	ranges := []Range{
-		{200_000, 100},   // with the next: the blocks between total < 64 KiB
+		{200_000, 100},   // with the next: the gap is < 64 KiB
 		{210_000, 100},   //
 		{250_000, 5000},  //   and this one too
 		{1_000_000, 100}, // far: its own request
@@ -414,10 +414,11 @@ func TestPrefetchCoalescing(t *testing.T) {
 	}
 	require.NoError(t, r.Prefetch(context.Background(), ranges))
 	reqs := rec.requests()
+	// Each request is the wanted bytes, not whole blocks.
 	assert.ElementsMatch(t, []Range{
-		{196608, 258048 - 196608}, // blocks 48..62
-		{1_000_000 / 4096 * 4096, 4096},
-		{3_000_000 / 4096 * 4096, 4096},
+		{200_000, 55_000},
+		{1_000_000, 100},
+		{3_000_000, 50},
 	}, reqs)
 	assert.Equal(t, int64(3), r.Stats().Requests)
 
@@ -442,9 +443,9 @@ func TestPrefetchDoesNotRereadCachedGap(t *testing.T) {
 	p := make([]byte, 10)
 	_, err := r.ReadAt(p, 5*1024) // cache block 5
 	require.NoError(t, err)
-	// Blocks 2 and 8 are close, but block 5 between them is cached: two requests.
+	// The ranges are close, but block 5 between them is cached: two requests.
 	require.NoError(t, r.Prefetch(context.Background(), []Range{{2 * 1024, 10}, {8 * 1024, 10}}))
-	assert.ElementsMatch(t, []Range{{5 * 1024, 1024}, {2 * 1024, 1024}, {8 * 1024, 1024}}, rec.requests())
+	assert.ElementsMatch(t, []Range{{5 * 1024, 1024}, {2 * 1024, 10}, {8 * 1024, 10}}, rec.requests())
 	assert.Equal(t, 1, rec.maxPerByte())
 }
 
@@ -453,7 +454,7 @@ func TestPrefetchIncludesFirstRead(t *testing.T) {
 	rec := newRecorder(data)
 	r := NewReader(rec, int64(len(data)), WithFirstRead(100_000), WithBlockSize(4096), WithCoalesceGap(4096))
 	require.NoError(t, r.Prefetch(context.Background(), []Range{{50_000, 10}, {2_000_000, 10}}))
-	assert.ElementsMatch(t, []Range{{0, 102400}, {2_000_000 / 4096 * 4096, 4096}}, rec.requests())
+	assert.ElementsMatch(t, []Range{{0, 102400}, {2_000_000, 10}}, rec.requests())
 	p := make([]byte, 10)
 	_, err := r.ReadAt(p, 0)
 	require.NoError(t, err)
@@ -550,13 +551,13 @@ func TestInitialData(t *testing.T) {
 	r := NewReader(rec, int64(len(data)), WithBlockSize(4096), WithInitialData(data[:10_000]))
 	assert.Equal(t, Stats{Requests: 1, Bytes: 10_000}, r.Stats())
 	p := make([]byte, 100)
-	_, err := r.ReadAt(p, 8000) // blocks 0 and 1 were handed in whole
+	_, err := r.ReadAt(p, 8000) // handed in
 	require.NoError(t, err)
 	assert.Empty(t, rec.requests())
-	_, err = r.ReadAt(p, 8150) // block 2 was handed in partly: fetched
+	_, err = r.ReadAt(p, 9950) // partly handed in: the rest to the block's end is fetched
 	require.NoError(t, err)
-	assert.Equal(t, data[8150:8250], p)
-	assert.Equal(t, []Range{{8192, 4096}}, rec.requests())
+	assert.Equal(t, data[9950:10050], p)
+	assert.Equal(t, []Range{{10_000, 12288 - 10_000}}, rec.requests())
 
 	// A whole small file handed in needs no request at all.
 	small := fixture.RandomBytes(19, 5000)
@@ -687,4 +688,44 @@ func BenchmarkPrefetchLatency(b *testing.B) {
 		reqs += r.Stats().Requests
 	}
 	b.ReportMetric(float64(reqs)/float64(b.N), "requests/op")
+}
+
+func TestReadAcrossPrefetchedRange(t *testing.T) {
+	data := fixture.RandomBytes(21, 1<<20)
+	rec := newRecorder(data)
+	r := NewReader(rec, int64(len(data)), WithFirstRead(0), WithBlockSize(4096))
+	require.NoError(t, r.Prefetch(context.Background(), []Range{{10_000, 100}}))
+	p := make([]byte, 300)
+	_, err := r.ReadAt(p, 9_900) // both sides of the prefetched range are missing
+	require.NoError(t, err)
+	assert.Equal(t, data[9_900:10_200], p)
+	// The sides are widened to the block boundaries, never over what was read.
+	assert.ElementsMatch(t, []Range{{10_000, 100}, {8192, 10_000 - 8192}, {10_100, 12288 - 10_100}}, rec.requests())
+	assert.Equal(t, 1, rec.maxPerByte())
+}
+
+func TestLimiterBoundsAcrossReaders(t *testing.T) {
+	data := fixture.RandomBytes(22, 2<<20)
+	rec := newRecorder(data)
+	rec.delay = time.Millisecond
+	lim := NewLimiter(3)
+	assert.Equal(t, 3, lim.Cap())
+	var wg sync.WaitGroup
+	for k := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := NewReader(rec, int64(len(data)), WithFirstRead(0), WithConcurrency(8), WithCoalesceGap(0), WithLimiter(lim))
+			var rs []Range
+			for i := range 16 {
+				rs = append(rs, Range{int64(k*400_000 + i*20_000), 100})
+			}
+			assert.NoError(t, r.Prefetch(context.Background(), rs))
+		}()
+	}
+	wg.Wait()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	assert.Len(t, rec.reqs, 64)
+	assert.LessOrEqual(t, rec.maxInFl, 3)
 }
