@@ -276,6 +276,23 @@ func (o *Opener) OpenLocation(ctx context.Context, loc *Location) (*blob.Bucket,
 	return nil, fmt.Errorf("%w: unknown scheme %q", ErrInvalidURL, loc.Scheme)
 }
 
+// AccountOf returns the storage account of an Azure location: the one
+// its URL names (abfs://CONTAINER@ACCOUNT..., abfs://ACCOUNT/CONTAINER/...,
+// azblob://...?storage_account=ACCOUNT), else the configured one
+// (AccountName, else the account of ConnectionString); "" when none is
+// known or loc is not in Azure.
+func (o *Opener) AccountOf(loc *Location) string {
+	switch {
+	case !loc.IsAzure():
+		return ""
+	case loc.Account != "":
+		return loc.Account
+	case loc.Scheme == SchemeAZBlob && loc.Query.Get("storage_account") != "":
+		return loc.Query.Get("storage_account")
+	}
+	return strings.ToLower(o.accountName())
+}
+
 // accountName is the configured default account: AccountName, else the
 // account of the connection string.
 func (o *Opener) accountName() string {

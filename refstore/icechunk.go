@@ -39,7 +39,9 @@ func (s *Store) SaveIcechunk(ctx context.Context, url string, refs *kerchunk.Ref
 	if message == "" {
 		message = DefaultCommitMessage
 	}
-	containers, err := icechunk.RefsContainers(refs)
+	src := &icechunk.Sources{Opener: s.opener()}
+	defer src.Close()
+	containers, err := src.Containers(refs)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +54,7 @@ func (s *Store) SaveIcechunk(ctx context.Context, url string, refs *kerchunk.Ref
 	if err != nil {
 		return nil, err
 	}
-	if err := icechunk.FromRefs(ctx, sess, refs); err != nil {
+	if err := src.FromRefs(ctx, sess, refs); err != nil {
 		return nil, err
 	}
 	id, err := sess.Commit(ctx, message)
