@@ -74,6 +74,13 @@ func EnsureContainer(t testing.TB, o *blobio.Opener, account, name string) {
 	}
 }
 
+// AccountKey returns the key of an emulator account from the Opener's
+// connection strings (for tools that take a key, such as the official
+// Icechunk library's Azure storage), "" when there is none.
+func AccountKey(o *blobio.Opener, account string) string {
+	return field(connString(o, account), "AccountKey")
+}
+
 func connString(o *blobio.Opener, account string) string {
 	for _, cs := range o.ConnectionStrings {
 		if strings.EqualFold(field(cs, "AccountName"), account) {
