@@ -1,7 +1,9 @@
 // Package blobio turns URLs into gocloud.dev buckets and gives NetCDF/HDF5
 // readers what they need from them: a caching io.ReaderAt with few round
 // trips (NewReaderAt, over rangeio), listings of an archive (Scan), atomic
-// writes of results (WriteAtomic), and the URLs fsspec resolves for chunk
+// writes of results (WriteAtomic), whole-object reads and conditional writes
+// (If-None-Match / If-Match) of small object databases such as Icechunk
+// repositories (OpenObjects), and the URLs fsspec resolves for chunk
 // references (RefURL).
 //
 // # URLs
