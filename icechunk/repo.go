@@ -556,6 +556,12 @@ func (s *Session) Commit(ctx context.Context, message string) (ObjectID, error) 
 			}
 			return snapID, nil
 		}
+		if moved.head == snapID {
+			// Our own write landed although its answer said otherwise (a
+			// retried request whose first try had succeeded): the branch
+			// already points at this commit.
+			return snapID, nil
+		}
 		if attempt >= MaxCommitRetries {
 			return ObjectID{}, &ConflictError{Branch: s.branch, Head: moved.head,
 				Reason: fmt.Sprintf("the branch kept moving; gave up after %d attempts", attempt)}

@@ -1,6 +1,7 @@
 package icechunk
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,7 +17,9 @@ import (
 // If-None-Match: *, the repo info file with If-Match: the ETag read before
 // (its Version), so the service decides between concurrent writers in any
 // number of processes and exactly one wins. A condition that does not hold
-// gives ErrConflict (and blobio.ErrPrecondition). On mem:// buckets the
+// gives ErrConflict (and blobio.ErrPrecondition), except that a create
+// that finds the very bytes it was writing succeeds: that is what a retried
+// request whose first try succeeded finds. On mem:// buckets the
 // same conditions are checked and applied under a lock of the process's
 // MemBuckets, which is where such buckets live; versions there are content
 // hashes. Local directories are refused for writing (blobio.ErrUnsupported:
@@ -59,6 +62,15 @@ func (s *BlobStorage) Put(ctx context.Context, path string, data []byte, cond Pu
 	}
 	v, err := s.objs.Put(ctx, path, data, blobio.Condition{IfNoneMatch: cond.IfNoneMatch, IfMatch: string(cond.IfMatch)})
 	if errors.Is(err, blobio.ErrPrecondition) {
+		if cond.IfNoneMatch {
+			// The Azure SDK retries a request whose answer was lost; if the
+			// first try created the object, the retry finds it. The same
+			// bytes there mean the create happened (every new file's name
+			// is random, or its content fixed, as the initial snapshot's).
+			if cur, cv, gerr := s.objs.Get(ctx, path); gerr == nil && bytes.Equal(cur, data) {
+				return Version(cv), nil
+			}
+		}
 		return "", fmt.Errorf("%w: %w", ErrConflict, err)
 	}
 	return Version(v), err

@@ -320,3 +320,58 @@ func TestRebaseConflicts(t *testing.T) {
 		})
 	}
 }
+
+// TestBlobStorageRetriedCreate: a create that finds the very bytes it
+// writes succeeds (what a retried request whose first try landed finds);
+// other bytes are a conflict.
+func TestBlobStorageRetriedCreate(t *testing.T) {
+	ctx := context.Background()
+	st := storageKinds(t)["mem"](t)
+	v1, err := st.Put(ctx, "snapshots/A", []byte("a"), PutCondition{IfNoneMatch: true})
+	require.NoError(t, err)
+	v2, err := st.Put(ctx, "snapshots/A", []byte("a"), PutCondition{IfNoneMatch: true})
+	require.NoError(t, err)
+	assert.Equal(t, v1, v2)
+	_, err = st.Put(ctx, "snapshots/A", []byte("b"), PutCondition{IfNoneMatch: true})
+	require.ErrorIs(t, err, ErrConflict)
+}
+
+// lostAnswer is a Storage whose first compare-and-swap of the repo info
+// is applied but answered with ErrConflict, as a retried request whose
+// first try had succeeded is.
+type lostAnswer struct {
+	Storage
+	mu   sync.Mutex
+	lost bool
+}
+
+func (l *lostAnswer) Put(ctx context.Context, path string, data []byte, cond PutCondition) (Version, error) {
+	v, err := l.Storage.Put(ctx, path, data, cond)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err == nil && path == RepoInfoPath && cond.IfMatch != "" && !l.lost {
+		l.lost = true
+		return "", fmt.Errorf("%w: the retry found the ETag changed", ErrConflict)
+	}
+	return v, err
+}
+
+// TestCommitLostAnswer: a commit whose repo info write landed but was
+// answered with a conflict finds the branch at its own snapshot and
+// succeeds, instead of failing against itself.
+func TestCommitLostAnswer(t *testing.T) {
+	ctx := context.Background()
+	st := &lostAnswer{Storage: DirStorage{Root: t.TempDir()}}
+	repo, err := Create(ctx, st, RepoConfig{})
+	require.NoError(t, err)
+	s, err := repo.NewSession(ctx, "main")
+	require.NoError(t, err)
+	require.NoError(t, s.AddGroup("/", []byte(`{}`)))
+	id, err := s.Commit(ctx, "m")
+	require.NoError(t, err)
+	require.True(t, st.lost, "the answer was lost")
+	r, err := Open(ctx, st)
+	require.NoError(t, err)
+	assert.Equal(t, id, r.Info().Branches["main"])
+	assert.Len(t, r.Info().Snapshots, 2, "one commit, not two")
+}
