@@ -63,7 +63,11 @@ func EnsureContainer(t testing.TB, o *blobio.Opener, account, name string) {
 	if err != nil {
 		t.Fatalf("container client for %s/%s: %v", account, name, err)
 	}
-	_, err = client.Create(context.Background(), nil)
+	// Bounded: an emulator that stalls fails the test instead of hanging it
+	// until the package's timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, err = client.Create(ctx, nil)
 	switch {
 	case err == nil, bloberror.HasCode(err, bloberror.ContainerAlreadyExists):
 	case bloberror.HasCode(err, bloberror.ResourceNotFound, bloberror.AuthorizationFailure, bloberror.AuthenticationFailed,
