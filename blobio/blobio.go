@@ -1,7 +1,9 @@
 // Package blobio turns URLs into gocloud.dev buckets and gives NetCDF/HDF5
 // readers what they need from them: a caching io.ReaderAt with few round
 // trips (NewReaderAt, over rangeio), listings of an archive (Scan), atomic
-// writes of results (WriteAtomic), and the URLs fsspec resolves for chunk
+// writes of results (WriteAtomic), whole-object reads and conditional writes
+// (If-None-Match / If-Match) of small object databases such as Icechunk
+// repositories (OpenObjects), and the URLs fsspec resolves for chunk
 // references (RefURL).
 //
 // # URLs
@@ -274,6 +276,23 @@ func (o *Opener) OpenLocation(ctx context.Context, loc *Location) (*blob.Bucket,
 		return b, err
 	}
 	return nil, fmt.Errorf("%w: unknown scheme %q", ErrInvalidURL, loc.Scheme)
+}
+
+// AccountOf returns the storage account of an Azure location: the one
+// its URL names (abfs://CONTAINER@ACCOUNT..., abfs://ACCOUNT/CONTAINER/...,
+// azblob://...?storage_account=ACCOUNT), else the configured one
+// (AccountName, else the account of ConnectionString); "" when none is
+// known or loc is not in Azure.
+func (o *Opener) AccountOf(loc *Location) string {
+	switch {
+	case !loc.IsAzure():
+		return ""
+	case loc.Account != "":
+		return loc.Account
+	case loc.Scheme == SchemeAZBlob && loc.Query.Get("storage_account") != "":
+		return loc.Query.Get("storage_account")
+	}
+	return strings.ToLower(o.accountName())
 }
 
 // accountName is the configured default account: AccountName, else the

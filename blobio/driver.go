@@ -40,6 +40,11 @@ type AzureDriver interface {
 	ReaderOptions(version any) *blob.ReaderOptions
 	// InvalidRange reports the error of a range read of an empty blob.
 	InvalidRange(err error) bool
+	// PutIf writes data to key of a bucket the driver opened in one Put
+	// Blob request carrying cond (If-None-Match: *, If-Match: ETAG) and
+	// returns the new ETag; a condition that does not hold gives an error
+	// wrapping ErrPrecondition.
+	PutIf(ctx context.Context, b *blob.Bucket, key string, data []byte, cond Condition) (string, error)
 }
 
 var azureDriver struct {

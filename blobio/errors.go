@@ -33,6 +33,13 @@ var (
 	ErrUnavailable = errors.New("storage unavailable")
 	// ErrChanged: the object was replaced while it was being read.
 	ErrChanged = errors.New("object changed while being read")
+	// ErrPrecondition: the condition of a conditional write did not hold
+	// (the object exists, or changed since it was read); nothing was
+	// written.
+	ErrPrecondition = errors.New("write condition not met")
+	// ErrUnsupported: the storage cannot do what was asked, such as a
+	// conditional write to a local file (see Objects).
+	ErrUnsupported = errors.New("not supported by this storage")
 	// ErrSourceNotAllowed: the URL names a host that is no storage
 	// endpoint of a configured account (nor an allowed host), or a location
 	// outside an AllowList. Nothing was sent to it.
@@ -144,7 +151,7 @@ func classify(ctx context.Context, err error) error {
 	if ctx != nil && ctx.Err() != nil {
 		return nil // the caller's own cancellation or deadline; no storage kind
 	}
-	for _, k := range []error{ErrSourceNotAllowed, ErrInvalidURL, ErrInvalidArgument, ErrConfig, ErrNotFound, ErrPermission, ErrUnavailable, ErrChanged} {
+	for _, k := range []error{ErrSourceNotAllowed, ErrInvalidURL, ErrInvalidArgument, ErrConfig, ErrNotFound, ErrPermission, ErrUnavailable, ErrChanged, ErrPrecondition, ErrUnsupported} {
 		if errors.Is(err, k) {
 			return k
 		}

@@ -16,6 +16,8 @@ import (
 type MemBuckets struct {
 	mu sync.Mutex
 	m  map[string]*blob.Bucket
+	// casMu guards the conditional writes of Objects (check and write).
+	casMu sync.Mutex
 }
 
 // Create makes the bucket name if it does not exist (like creating a
@@ -81,7 +83,11 @@ func (s *sharedBucket) ListPaged(ctx context.Context, opts *driver.ListOptions) 
 	if len(token) == 0 {
 		token = blob.FirstPageToken
 	}
-	objs, next, err := s.b.ListPage(ctx, token, opts.PageSize, &blob.ListOptions{
+	size := opts.PageSize
+	if size <= 0 { // a List iterator leaves the page size to the driver
+		size = 1000
+	}
+	objs, next, err := s.b.ListPage(ctx, token, size, &blob.ListOptions{
 		Prefix: opts.Prefix, Delimiter: opts.Delimiter, BeforeList: opts.BeforeList,
 	})
 	if err != nil {

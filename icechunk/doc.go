@@ -6,7 +6,8 @@
 // names ([ObjectID], [NodeID]), the binary file header ([FileHeader]) with zstd
 // compression, the FlatBuffers payloads of the four metadata files (repo info,
 // snapshot, manifest, transaction log), a small [Storage] interface with a
-// local-directory implementation ([DirStorage]) that gives create-if-absent and
+// local-directory implementation ([DirStorage]) and a blob one ([BlobStorage]:
+// Azure Blob Storage and mem:// through blobio) that give create-if-absent and
 // compare-and-swap on the repo info file, a writer ([Create], [Repo.NewSession],
 // [Session.Commit], [Repo.CreateTag]) and a reader ([Repo.Snapshot],
 // [Snapshot.Node], [Repo.ResolveChunk]).
@@ -24,6 +25,30 @@
 // identifier "Ichk"). Object ids are 12 random bytes, node ids 8, rendered in
 // upper-case Crockford base32 without padding (20 and 13 characters); the first
 // snapshot of every repository has the fixed id 1CECHNKREP0F1RSTCMT0.
+//
+// # Storage and concurrent writers
+//
+// Every file but the repo info is written once, create-if-absent; the repo
+// info is replaced with compare-and-swap on the Version read with it.
+// [DirStorage] links a complete temporary file into place (create) and holds a
+// lock file while it compares and renames (replace). [BlobStorage] sends one
+// Put Blob request per object with If-None-Match: * or If-Match: ETAG, so
+// Azure decides between writers in any number of processes; its Version is
+// the ETag of the response that read or wrote the bytes (never one read
+// separately, which could belong to another writer's object). On mem://
+// buckets the same conditions are checked under a lock of the process's
+// blobio.MemBuckets; file:// prefixes refuse conditional writes
+// (blobio.ErrUnsupported) and are served by DirStorage instead
+// (refstore.Store.IcechunkStorage is the one place a URL becomes a Storage).
+//
+// A commit that loses the race for its branch is rebased: [Session.Commit]
+// reads the transaction logs of the commits that moved the branch and, when
+// none touched a node the session changed (and none created a node at a path
+// the session creates), lays the session's nodes over the new head, writes a
+// new snapshot (the manifests are reused) and tries again, at most
+// [MaxCommitRetries] times; otherwise it fails with a [*ConflictError]
+// (errors.Is [ErrConflict]) and the branch keeps the other commit. Other
+// updates of the repo info (a tag) are simply re-applied to the new file.
 //
 // # FlatBuffers: hand-written builders and accessors
 //
@@ -54,8 +79,12 @@
 // of main and of each tag and reads every chunk (virtual, inline, split
 // manifests, history, diff, a last-modified checksum that must refuse a changed
 // source), and it writes repositories (one with compressed locations) that are
-// read and committed to here and then read back by it. The tests skip when the chroot or the package is
-// missing, unless VZARR_REQUIRE_TOOLS=1.
+// read and committed to here and then read back by it. interop_azure_test.go
+// has it open a repository written to Azurite (Storage.newAzureBlob with the
+// emulator option) whose virtual chunks are Azure blobs checked by ETag: every
+// chunk equals its reference, and a rewritten source is refused. The tests
+// skip when the chroot, the package or Azurite is missing, unless
+// VZARR_REQUIRE_TOOLS=1.
 //
 // # From kerchunk references
 //
@@ -64,9 +93,14 @@
 // arrays become Zarr v3 zarr.json documents (zarr.ArrayV3Of, default "/" chunk
 // keys, dimension_names from _ARRAY_DIMENSIONS, the v2 fill_value also as the
 // _FillValue attribute xarray masks Zarr v3 data with), inline references
-// inline chunks and range references virtual chunks checked by the source's
-// last-modified time; [RefsContainers] lists the containers the repo config
-// needs. It lives here, not in refstore, because it is a mapping onto this
+// inline chunks and range references virtual chunks ([Sources]): a local
+// source becomes file:///PATH, checked by its last-modified time, and an Azure
+// blob (abfs://, az://, azblob://, any account spelling blobio reads) becomes
+// az://CONTAINER/PATH, as Icechunk names Azure locations, checked by its ETag;
+// [RefsContainers] lists the containers the repo config needs, one per source
+// directory: file:///DIR/ of the local file system, or az://CONTAINER/DIR/ of
+// store type azure with the storage account as its "account" option (the
+// reader supplies credentials and, for an emulator, its endpoint). It lives here, not in refstore, because it is a mapping onto this
 // package's Session (refstore only decides where a set is saved:
 // refstore.Store.SaveIcechunk, behind `vzarr ref --format icechunk`).
 // testdata/xrcompare.py with TestOfficialLibraryReadsTranslatedFixtures is the
@@ -76,14 +110,12 @@
 //
 // # Not implemented yet
 //
-// FromRefs takes local sources only (file:// or absolute paths; Azure
-// locations and ETag checksums to come) and fails on arrays Zarr v3 has no
+// FromRefs takes local files and Azure blobs of the public cloud only (no
+// http, mem:// or sovereign-cloud sources) and fails on arrays Zarr v3 has no
 // data type for (vlen-array ragged arrays). Writing compressed virtual locations (the official library compresses them with
 // a trained zstd dictionary once a manifest has 1,000 virtual refs; they are read
 // here, and written plain, which the format allows), native chunk files, deleting or moving nodes, branch
 // creation and reset, snapshot and repo metadata items, expiration and garbage
-// collection, rebase of a commit that lost the race to another commit on the
-// same branch (it fails with [ErrConflict]; a race with other updates, e.g. a
-// tag, is retried), an object-store [Storage] (blobio, Azure If-Match /
-// If-None-Match), and the ops-log size limit (all updates stay in one file).
+// collection (a rebased commit leaves the snapshot of its lost attempt behind,
+// unreferenced), and the ops-log size limit (all updates stay in one file).
 package icechunk

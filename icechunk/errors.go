@@ -1,6 +1,10 @@
 package icechunk
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
 
 var (
 	// ErrInvalidID reports a malformed Crockford base32 id.
@@ -24,3 +28,27 @@ var (
 	// ErrInvalidArgument reports a caller error (bad path, index rank, empty name).
 	ErrInvalidArgument = errors.New("icechunk: invalid argument")
 )
+
+// ConflictError reports a commit that lost the race for its branch and
+// could not be rebased onto the new head: a commit in between changed a
+// node this session changed too (or the branch was reset, or it kept
+// moving). Nothing of the losing commit is visible on the branch.
+// errors.Is(err, ErrConflict) holds.
+type ConflictError struct {
+	Branch string   // the branch the commit was for
+	Head   ObjectID // the branch's head the commit could not be rebased onto
+	Paths  []string // the nodes both changed, if that was the reason
+	Reason string
+}
+
+// Error says which branch, why and which nodes.
+func (e *ConflictError) Error() string {
+	msg := fmt.Sprintf("icechunk: commit to %q conflicts with %s: %s", e.Branch, e.Head, e.Reason)
+	if len(e.Paths) > 0 {
+		msg += " (" + strings.Join(e.Paths, ", ") + ")"
+	}
+	return msg
+}
+
+// Unwrap makes errors.Is(err, ErrConflict) hold.
+func (e *ConflictError) Unwrap() error { return ErrConflict }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/refread"
 	"github.com/greensight/vzarr/zarr"
@@ -22,13 +23,22 @@ import (
 // dimension_names are its _ARRAY_DIMENSIONS and whose attributes are the
 // other .zattrs members, their text kept as it is. Each chunk key ("0.1")
 // becomes a chunk index; an inline reference an inline chunk, a range
-// reference a virtual chunk at its location (a local path becomes a
-// file:// URL) whose checksum is the source's last-modified time
-// (LastModifiedChecksum). Local sources only for now: a reference to
-// another scheme fails with ErrInvalidArgument. The repository needs a
-// virtual chunk container covering the locations: see RefsContainers.
-// Consolidated metadata (.zmetadata) is left out.
+// reference a virtual chunk at the source's Icechunk location (see
+// Sources) with the source's checksum: its ETag for a blob, its
+// last-modified time (LastModifiedChecksum) for a local file. The
+// repository needs virtual chunk containers covering the locations: see
+// RefsContainers. Consolidated metadata (.zmetadata) is left out.
+//
+// FromRefs reads blob sources with an Opener configured from the
+// environment; Sources.FromRefs takes one.
 func FromRefs(ctx context.Context, s *Session, refs *kerchunk.Refs) error {
+	src := &Sources{}
+	defer src.Close()
+	return src.FromRefs(ctx, s, refs)
+}
+
+// FromRefs is the package's FromRefs with src's Opener and cache.
+func (src *Sources) FromRefs(ctx context.Context, s *Session, refs *kerchunk.Refs) error {
 	groups := map[string]bool{"": true}
 	var arrays []string
 	for _, k := range refs.Keys() {
@@ -51,12 +61,11 @@ func FromRefs(ctx context.Context, s *Session, refs *kerchunk.Refs) error {
 		}
 	}
 	slices.Sort(arrays)
-	local := localSources{}
 	for _, p := range arrays {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := addRefsArray(s, refs, p, local); err != nil {
+		if err := addRefsArray(ctx, s, refs, p, src); err != nil {
 			return fmt.Errorf("icechunk: array %q: %w", p, err)
 		}
 	}
@@ -64,23 +73,62 @@ func FromRefs(ctx context.Context, s *Session, refs *kerchunk.Refs) error {
 }
 
 // RefsContainers returns the virtual chunk containers a repository needs
-// for the virtual chunks FromRefs writes from refs: one local-filesystem
-// container per directory holding a source (file:///dir/).
+// for the virtual chunks FromRefs writes from refs (see
+// Sources.Containers), resolving accounts with an Opener configured from
+// the environment.
 func RefsContainers(refs *kerchunk.Refs) ([]VirtualChunkContainer, error) {
-	seen := map[string]bool{}
+	return (&Sources{}).Containers(refs)
+}
+
+// Containers returns the virtual chunk containers covering the sources of
+// refs, one per directory holding a source: file:///DIR/ (local file
+// system) for local files, az://CONTAINER/DIR/ (Azure, with the storage
+// account as the "account" option) for blobs. Icechunk names Azure
+// locations az://CONTAINER/PATH and keeps the account in the container's
+// store config, so two sources in containers of the same name in different
+// accounts need different directories (ErrInvalidArgument otherwise).
+func (src *Sources) Containers(refs *kerchunk.Refs) ([]VirtualChunkContainer, error) {
+	seen := map[string]VirtualChunkContainer{}
 	var out []VirtualChunkContainer
 	for _, u := range refs.URLs() {
-		loc, err := virtualLocation(u)
+		info, err := src.resolve(u)
 		if err != nil {
 			return nil, err
 		}
-		prefix := loc[:strings.LastIndexByte(loc, '/')+1]
-		if !seen[prefix] {
-			seen[prefix] = true
-			out = append(out, VirtualChunkContainer{URLPrefix: prefix, Store: StoreLocalFilesystem})
+		c := info.container
+		if prev, ok := seen[c.URLPrefix]; ok {
+			if prev.Options["account"] != c.Options["account"] {
+				return nil, fmt.Errorf("%w: %s holds sources of two storage accounts (%s, %s); Icechunk locations do not name the account", ErrInvalidArgument, c.URLPrefix, prev.Options["account"], c.Options["account"])
+			}
+			continue
 		}
+		seen[c.URLPrefix] = c
+		out = append(out, c)
 	}
 	return out, nil
+}
+
+// SourceURL returns the URL blobio opens for location, a virtual chunk
+// location c covers: the local path of a file:// location, or
+// abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PATH for an Azure one
+// (reached with the Opener's credential, or its connection string for the
+// account, such as an emulator's).
+func (c VirtualChunkContainer) SourceURL(location string) (string, error) {
+	if !strings.HasPrefix(location, c.URLPrefix) {
+		return "", fmt.Errorf("%w: %s is not under container %s", ErrInvalidArgument, location, c.URLPrefix)
+	}
+	switch c.Store {
+	case StoreLocalFilesystem:
+		if p, ok := strings.CutPrefix(location, "file://"); ok {
+			return p, nil
+		}
+	case StoreAzure:
+		if rest, ok := strings.CutPrefix(location, "az://"); ok && c.Options["account"] != "" {
+			container, key, _ := strings.Cut(rest, "/")
+			return "abfs://" + container + "@" + c.Options["account"] + ".dfs.core.windows.net/" + key, nil
+		}
+	}
+	return "", fmt.Errorf("%w: location %s of a %s container", ErrInvalidArgument, location, c.Store)
 }
 
 // splitKey splits a reference key into its node ("" for the root) and name.
@@ -134,40 +182,146 @@ func attrsWithout(zattrs []byte, extra ...byte) []byte {
 	return append(out, '}')
 }
 
-// localSources caches the size and checksum of each local source.
-type localSources map[string]localSource
+// Sources resolves the sources of kerchunk references to Icechunk virtual
+// chunks: the location (a local path or file:// URL becomes
+// file:///PATH; an Azure blob, in any spelling blobio reads: abfs://,
+// abfss://, az://, azblob://, becomes az://CONTAINER/PATH, as Icechunk
+// names Azure locations), the covering container, the size (for
+// whole-object references) and the checksum: a local file's last-modified
+// time, a blob's ETag. Each source is looked at once (one stat or one
+// Azure Get Blob Properties request), then cached. Other schemes (mem://,
+// http) fail with ErrInvalidArgument. Not safe for concurrent use; Close
+// it when done.
+type Sources struct {
+	// Opener parses blob URLs, finds their storage account and reads
+	// their properties (its allowed hosts and credentials apply); nil means
+	// blobio.NewOpenerFromEnv(), made on first use.
+	Opener *blobio.Opener
 
-type localSource struct {
-	size     int64
-	checksum uint32
+	infos map[string]*sourceInfo     // by reference URL
+	objs  map[string]*blobio.Objects // by container URL
+	stats map[string]*sourceChecksum // by location
 }
 
-func (l localSources) stat(file string) (localSource, error) {
-	if src, ok := l[file]; ok {
-		return src, nil
+// sourceInfo is what a reference URL resolves to.
+type sourceInfo struct {
+	location  string
+	container VirtualChunkContainer
+	local     string           // the path of a local source
+	blob      *blobio.Location // the location of a blob source
+}
+
+// sourceChecksum is a stat of a source.
+type sourceChecksum struct {
+	size         int64
+	etag         string
+	lastModified uint32
+}
+
+// Close releases the buckets opened to read blob properties.
+func (src *Sources) Close() error {
+	for _, o := range src.objs {
+		_ = o.Close()
 	}
-	fi, err := os.Stat(file)
+	src.objs = nil
+	return nil
+}
+
+func (src *Sources) opener() *blobio.Opener {
+	if src.Opener == nil {
+		src.Opener = blobio.NewOpenerFromEnv()
+	}
+	return src.Opener
+}
+
+// resolve returns the location and container of a reference URL.
+func (src *Sources) resolve(u string) (*sourceInfo, error) {
+	if info, ok := src.infos[u]; ok {
+		return info, nil
+	}
+	info, err := src.resolveURL(u)
 	if err != nil {
-		return localSource{}, fmt.Errorf("%w: virtual chunk source: %w", ErrInvalidArgument, err)
+		return nil, err
 	}
-	src := localSource{size: fi.Size(), checksum: LastModifiedChecksum(fi.ModTime())}
-	l[file] = src
-	return src, nil
+	if src.infos == nil {
+		src.infos = map[string]*sourceInfo{}
+	}
+	src.infos[u] = info
+	return info, nil
 }
 
-// virtualLocation is the Icechunk location of a reference URL: file:// for
-// an absolute local path.
-func virtualLocation(u string) (string, error) {
+func (src *Sources) resolveURL(u string) (*sourceInfo, error) {
+	dir := func(loc string) string { return loc[:strings.LastIndexByte(loc, '/')+1] }
 	switch {
 	case strings.HasPrefix(u, "file:///"):
-		return u, nil
+		return &sourceInfo{location: u, local: strings.TrimPrefix(u, "file://"),
+			container: VirtualChunkContainer{URLPrefix: dir(u), Store: StoreLocalFilesystem}}, nil
 	case strings.HasPrefix(u, "/"):
-		return "file://" + u, nil
+		return &sourceInfo{location: "file://" + u, local: u,
+			container: VirtualChunkContainer{URLPrefix: "file://" + dir(u), Store: StoreLocalFilesystem}}, nil
 	}
-	return "", fmt.Errorf("%w: virtual chunk location %q is not a local file", ErrInvalidArgument, u)
+	o := src.opener()
+	loc, err := o.Parse(u)
+	if err != nil {
+		return nil, fmt.Errorf("%w: virtual chunk source %q: %w", ErrInvalidArgument, u, err)
+	}
+	if !loc.IsAzure() || loc.Key == "" || strings.HasSuffix(loc.Key, "/") {
+		return nil, fmt.Errorf("%w: virtual chunk location %q is neither a local file nor an Azure blob", ErrInvalidArgument, u)
+	}
+	if d := loc.Domain; d != "" && !strings.HasSuffix(d, ".core.windows.net") {
+		return nil, fmt.Errorf("%w: virtual chunk source %q: only the Azure public cloud (core.windows.net) has Icechunk locations here", ErrInvalidArgument, u)
+	}
+	account := o.AccountOf(loc)
+	if account == "" {
+		return nil, fmt.Errorf("%w: virtual chunk source %q names no storage account and none is configured", ErrInvalidArgument, u)
+	}
+	location := "az://" + loc.Container + "/" + loc.Key
+	return &sourceInfo{location: location, blob: loc, container: VirtualChunkContainer{
+		URLPrefix: dir(location), Store: StoreAzure, Options: map[string]string{"account": account}}}, nil
 }
 
-func addRefsArray(s *Session, refs *kerchunk.Refs, p string, local localSources) error {
+// checksum returns the size and checksum of a resolved source.
+func (src *Sources) checksum(ctx context.Context, info *sourceInfo) (*sourceChecksum, error) {
+	if c, ok := src.stats[info.location]; ok {
+		return c, nil
+	}
+	c := &sourceChecksum{}
+	if info.local != "" {
+		fi, err := os.Stat(info.local)
+		if err != nil {
+			return nil, fmt.Errorf("%w: virtual chunk source: %w", ErrInvalidArgument, err)
+		}
+		c.size, c.lastModified = fi.Size(), LastModifiedChecksum(fi.ModTime())
+	} else {
+		root := info.blob.WithKey("").String()
+		objs, ok := src.objs[root]
+		if !ok {
+			var err error
+			if objs, err = src.opener().OpenObjects(ctx, root); err != nil {
+				return nil, fmt.Errorf("%w: virtual chunk source: %w", ErrInvalidArgument, err)
+			}
+			if src.objs == nil {
+				src.objs = map[string]*blobio.Objects{}
+			}
+			src.objs[root] = objs
+		}
+		size, _, etag, err := objs.Stat(ctx, info.blob.Key)
+		if err != nil {
+			return nil, fmt.Errorf("%w: virtual chunk source: %w", ErrInvalidArgument, err)
+		}
+		if etag == "" {
+			return nil, fmt.Errorf("%w: virtual chunk source %s: no ETag", ErrInvalidArgument, info.location)
+		}
+		c.size, c.etag = size, etag
+	}
+	if src.stats == nil {
+		src.stats = map[string]*sourceChecksum{}
+	}
+	src.stats[info.location] = c
+	return c, nil
+}
+
+func addRefsArray(ctx context.Context, s *Session, refs *kerchunk.Refs, p string, src *Sources) error {
 	zarray, _ := refs.Text(metaKey(p, ".zarray"))
 	zattrs, _ := refs.Text(metaKey(p, ".zattrs"))
 	a, err := refread.NewArray(p, []byte(zarray), []byte(zattrs))
@@ -219,19 +373,22 @@ func addRefsArray(s *Session, refs *kerchunk.Refs, p string, local localSources)
 				ref.Inline = []byte{}
 			}
 		} else {
-			if ref.Location, ferr = virtualLocation(r.URL); ferr != nil {
-				return false
-			}
-			src, err := local.stat(strings.TrimPrefix(ref.Location, "file://"))
+			info, err := src.resolve(r.URL)
 			if err != nil {
 				ferr = err
 				return false
 			}
+			sum, err := src.checksum(ctx, info)
+			if err != nil {
+				ferr = err
+				return false
+			}
+			ref.Location = info.location
 			ref.Offset, ref.Length = uint64(r.Offset), uint64(r.Length)
 			if r.Length < 0 {
-				ref.Offset, ref.Length = 0, uint64(src.size)
+				ref.Offset, ref.Length = 0, uint64(sum.size)
 			}
-			ref.ChecksumLastModified = src.checksum
+			ref.ChecksumLastModified, ref.ChecksumETag = sum.lastModified, sum.etag
 		}
 		if ferr = s.SetChunk(nodePath(p), ref); ferr != nil {
 			ferr = fmt.Errorf("chunk %q: %w", key, ferr)

@@ -453,10 +453,18 @@ func mergeRefs(old, newer []ChunkRef) []ChunkRef {
 	return append(out, newer[j:]...)
 }
 
-// Commit writes the changed arrays' chunk refs to one new manifest, the new
-// snapshot and its transaction log, then moves the branch with a compare-and-swap
-// of the repo info. If another writer moved the branch meanwhile, Commit fails
-// with ErrConflict (no rebase yet); other concurrent updates are retried.
+// Commit writes the changed arrays' chunk refs to new manifests, the new
+// snapshot and its transaction log, then moves the branch with a
+// compare-and-swap of the repo info (other concurrent updates, such as a tag,
+// are retried by update). If another writer moved the branch meanwhile,
+// Commit reads the transaction logs of the commits in between: when none of
+// them touched a node this session changed (nor created a node at a path
+// this session creates, nor deleted a group it creates nodes under), the
+// session's changed nodes are laid over the new head, written as a new
+// snapshot and published again (at most MaxCommitRetries times); otherwise
+// Commit fails with a *ConflictError (errors.Is ErrConflict) and the branch
+// keeps the other writer's commit. Manifests are written once: a rebase
+// reuses them, because the arrays they belong to were not touched.
 func (s *Session) Commit(ctx context.Context, message string) (ObjectID, error) {
 	r := s.repo
 	snapID := NewObjectID()
@@ -468,7 +476,7 @@ func (s *Session) Commit(ctx context.Context, message string) (ObjectID, error) 
 	}
 
 	tl := &TransactionLog{ID: snapID}
-	files := append([]ManifestFileInfo(nil), s.base.ManifestFiles...)
+	var newFiles []ManifestFileInfo
 	if len(s.chunks) > 0 {
 		var arrays []ArrayManifest
 		for id, set := range s.chunks {
@@ -498,20 +506,14 @@ func (s *Session) Commit(ctx context.Context, message string) (ObjectID, error) 
 			if _, err := r.st.Put(ctx, ManifestPath(man.ID), blob, PutCondition{IfNoneMatch: true}); err != nil {
 				return ObjectID{}, err
 			}
-			files = append(files, ManifestFileInfo{ID: man.ID, SizeBytes: uint64(len(blob)), NumChunkRefs: uint32(man.NumRefs())})
+			newFiles = append(newFiles, ManifestFileInfo{ID: man.ID, SizeBytes: uint64(len(blob)), NumChunkRefs: uint32(man.NumRefs())})
 		}
 	}
 
-	snap := &Snapshot{ID: snapID, FlushedAt: now, Message: message}
-	used := map[ObjectID]bool{}
+	var changed []*Node
 	for _, p := range paths {
 		n := s.nodes[p]
-		snap.Nodes = append(snap.Nodes, *n)
-		if n.Array != nil {
-			for _, m := range n.Array.Manifests {
-				used[m.ID] = true
-			}
-		}
+		_, chunks := s.chunks[n.ID]
 		switch {
 		case s.newNode[n.ID] && n.Array == nil:
 			tl.NewGroups = append(tl.NewGroups, n.ID)
@@ -521,34 +523,162 @@ func (s *Session) Commit(ctx context.Context, message string) (ObjectID, error) 
 			tl.UpdatedGroups = append(tl.UpdatedGroups, n.ID)
 		case s.updated[n.ID]:
 			tl.UpdatedArrays = append(tl.UpdatedArrays, n.ID)
+		case !chunks:
+			continue
+		}
+		changed = append(changed, n)
+	}
+	parent := s.base
+	for attempt := 1; ; attempt++ {
+		snap := overlay(parent, changed, newFiles)
+		snap.ID, snap.FlushedAt, snap.Message = snapID, now, message
+		tl.ID = snapID
+		if err := putMeta(ctx, r.st, TransactionLogPath(snapID), FileTransactionLog, EncodeTransactionLog(tl)); err != nil {
+			return ObjectID{}, err
+		}
+		if err := putMeta(ctx, r.st, SnapshotPath(snapID), FileSnapshot, EncodeSnapshot(snap)); err != nil {
+			return ObjectID{}, err
+		}
+		var moved *branchMovedError
+		err := r.update(ctx, func(info *RepoInfo, at time.Time) error {
+			if head := info.Branches[s.branch]; head != parent.ID {
+				return &branchMovedError{head: head}
+			}
+			p := parent.ID
+			info.Snapshots = append(info.Snapshots, SnapshotInfo{ID: snapID, Parent: &p, FlushedAt: now, Message: message})
+			info.Branches[s.branch] = snapID
+			info.Updates = append([]Update{{Kind: UpdateNewCommit, Name: s.branch, New: snapID, At: at}}, info.Updates...)
+			return nil
+		})
+		if !errors.As(err, &moved) {
+			if err != nil {
+				return ObjectID{}, err
+			}
+			return snapID, nil
+		}
+		if moved.head == snapID {
+			// Our own write landed although its answer said otherwise (a
+			// retried request whose first try had succeeded): the branch
+			// already points at this commit.
+			return snapID, nil
+		}
+		if attempt >= MaxCommitRetries {
+			return ObjectID{}, &ConflictError{Branch: s.branch, Head: moved.head,
+				Reason: fmt.Sprintf("the branch kept moving; gave up after %d attempts", attempt)}
+		}
+		head, err := s.rebaseOnto(ctx, parent, moved.head, changed)
+		if err != nil {
+			return ObjectID{}, err
+		}
+		parent, snapID = head, NewObjectID()
+	}
+}
+
+// branchMovedError is what Commit's change of the repo info returns when
+// the branch no longer points at the session's parent.
+type branchMovedError struct{ head ObjectID }
+
+func (e *branchMovedError) Error() string { return "icechunk: branch moved to " + e.head.String() }
+
+// overlay returns the snapshot nodes and manifest files of parent with the
+// changed nodes laid over it (by path), the manifest files of parent and
+// newFiles that the nodes use.
+func overlay(parent *Snapshot, changed []*Node, newFiles []ManifestFileInfo) *Snapshot {
+	byPath := make(map[string]Node, len(parent.Nodes)+len(changed))
+	for _, n := range parent.Nodes {
+		byPath[n.Path] = n
+	}
+	for _, n := range changed {
+		byPath[n.Path] = *n
+	}
+	snap := &Snapshot{}
+	used := map[ObjectID]bool{}
+	for _, p := range slices.Sorted(maps.Keys(byPath)) {
+		n := byPath[p]
+		snap.Nodes = append(snap.Nodes, n)
+		if n.Array != nil {
+			for _, m := range n.Array.Manifests {
+				used[m.ID] = true
+			}
 		}
 	}
-	for _, f := range files {
+	for _, f := range slices.Concat(parent.ManifestFiles, newFiles) {
 		if used[f.ID] {
 			snap.ManifestFiles = append(snap.ManifestFiles, f)
+			used[f.ID] = false // once
 		}
 	}
-	if err := putMeta(ctx, r.st, TransactionLogPath(snapID), FileTransactionLog, EncodeTransactionLog(tl)); err != nil {
-		return ObjectID{}, err
+	return snap
+}
+
+// rebaseOnto checks that the commits from parent (exclusive) to head
+// (inclusive) touched none of the changed nodes and returns head's
+// snapshot, else a *ConflictError.
+func (s *Session) rebaseOnto(ctx context.Context, parent *Snapshot, headID ObjectID, changed []*Node) (*Snapshot, error) {
+	r := s.repo
+	conflict := func(reason string, paths ...string) error {
+		return &ConflictError{Branch: s.branch, Head: headID, Paths: paths, Reason: reason}
 	}
-	if err := putMeta(ctx, r.st, SnapshotPath(snapID), FileSnapshot, EncodeSnapshot(snap)); err != nil {
-		return ObjectID{}, err
-	}
-	parent := s.base.ID
-	err := r.update(ctx, func(info *RepoInfo, at time.Time) error {
-		if info.Branches[s.branch] != parent {
-			return fmt.Errorf("%w: branch %q moved to %s since the session started at %s", ErrConflict, s.branch, info.Branches[s.branch], parent)
+	touched := map[NodeID]bool{}
+	for id := headID; id != parent.ID; {
+		tl, err := r.TransactionLog(ctx, id)
+		if err != nil {
+			return nil, err
 		}
-		p := parent
-		info.Snapshots = append(info.Snapshots, SnapshotInfo{ID: snapID, Parent: &p, FlushedAt: now, Message: message})
-		info.Branches[s.branch] = snapID
-		info.Updates = append([]Update{{Kind: UpdateNewCommit, Name: s.branch, New: snapID, At: at}}, info.Updates...)
-		return nil
-	})
+		for _, l := range [][]NodeID{tl.DeletedGroups, tl.DeletedArrays, tl.UpdatedArrays, tl.UpdatedGroups} {
+			for _, n := range l {
+				touched[n] = true
+			}
+		}
+		for _, c := range tl.UpdatedChunks {
+			touched[c.Node] = true
+		}
+		info, ok := r.info.SnapshotInfo(id)
+		if !ok || info.Parent == nil {
+			return nil, conflict(fmt.Sprintf("the branch was reset: %s does not descend from %s", headID, parent.ID))
+		}
+		id = *info.Parent
+	}
+	head, err := r.Snapshot(ctx, headID)
 	if err != nil {
-		return ObjectID{}, err
+		return nil, err
 	}
-	return snapID, nil
+	var clash []string
+	ours := map[string]bool{}
+	for _, n := range changed {
+		ours[n.Path] = true
+	}
+	for _, n := range changed {
+		hn, inHead := head.Node(n.Path)
+		switch {
+		case s.newNode[n.ID] && inHead:
+			clash = append(clash, n.Path) // both created a node at this path
+		case !s.newNode[n.ID] && (!inHead || hn.ID != n.ID || touched[n.ID]):
+			clash = append(clash, n.Path) // both changed it, or it was deleted or replaced
+		case s.newNode[n.ID]:
+			if p := parentPath(n.Path); p != "" && !ours[p] {
+				if _, ok := head.Node(p); !ok {
+					clash = append(clash, n.Path) // its group was deleted
+				}
+			}
+		}
+	}
+	if len(clash) > 0 {
+		return nil, conflict("another commit changed the same nodes", clash...)
+	}
+	return head, nil
+}
+
+// parentPath is the path of the group holding the node at p ("" for the root).
+func parentPath(p string) string {
+	if p == "/" {
+		return ""
+	}
+	i := strings.LastIndexByte(p, '/')
+	if i == 0 {
+		return "/"
+	}
+	return p[:i]
 }
 
 // CreateTag points a new tag at snapshot id. Tags are never reused, so an

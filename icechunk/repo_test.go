@@ -6,68 +6,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/greensight/vzarr/blobio"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-func TestDirStorageConditions(t *testing.T) {
-	ctx := context.Background()
-	st := DirStorage{Root: t.TempDir()}
-	_, _, err := st.Get(ctx, "repo")
-	require.ErrorIs(t, err, blobio.ErrNotFound)
-
-	v1, err := st.Put(ctx, "repo", []byte("one"), PutCondition{IfNoneMatch: true})
-	require.NoError(t, err)
-	_, err = st.Put(ctx, "repo", []byte("two"), PutCondition{IfNoneMatch: true})
-	require.ErrorIs(t, err, ErrConflict)
-
-	v2, err := st.Put(ctx, "repo", []byte("two"), PutCondition{IfMatch: v1})
-	require.NoError(t, err)
-	_, err = st.Put(ctx, "repo", []byte("three"), PutCondition{IfMatch: v1})
-	require.ErrorIs(t, err, ErrConflict, "stale version loses")
-	b, v, err := st.Get(ctx, "repo")
-	require.NoError(t, err)
-	assert.Equal(t, "two", string(b))
-	assert.Equal(t, v2, v)
-
-	_, err = st.Put(ctx, "../escape", []byte("x"), PutCondition{})
-	require.ErrorIs(t, err, ErrInvalidArgument)
-
-	_, err = st.Put(ctx, "snapshots/A", []byte("a"), PutCondition{})
-	require.NoError(t, err)
-	got, err := st.List(ctx, "snapshots/")
-	require.NoError(t, err)
-	assert.Equal(t, []string{"snapshots/A"}, got)
-}
-
-// TestDirStorageRace: of many concurrent compare-and-swaps from the same version,
-// exactly one wins.
-func TestDirStorageRace(t *testing.T) {
-	ctx := context.Background()
-	st := DirStorage{Root: t.TempDir()}
-	v, err := st.Put(ctx, "repo", []byte("base"), PutCondition{IfNoneMatch: true})
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	wins := 0
-	for i := 0; i < 8; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := st.Put(ctx, "repo", []byte{byte(i)}, PutCondition{IfMatch: v})
-			if err == nil {
-				mu.Lock()
-				wins++
-				mu.Unlock()
-			} else {
-				assert.ErrorIs(t, err, ErrConflict)
-			}
-		}()
-	}
-	wg.Wait()
-	assert.Equal(t, 1, wins)
-}
 
 func TestRepoWriteRead(t *testing.T) {
 	ctx := context.Background()

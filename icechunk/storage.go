@@ -26,8 +26,9 @@ type PutCondition struct {
 
 // Storage is the object store a repository lives in. Paths are relative to the
 // repository root and use "/". Get reports a missing object with blobio.ErrNotFound;
-// a conditional Put that loses reports ErrConflict. An object-store implementation
-// (blobio Opener, Azure If-Match/If-None-Match) plugs in here.
+// a conditional Put that loses reports ErrConflict. The implementations are
+// DirStorage (local directories) and BlobStorage (Azure Blob Storage and
+// mem:// through blobio, with If-None-Match / If-Match).
 type Storage interface {
 	Get(ctx context.Context, path string) ([]byte, Version, error)
 	Put(ctx context.Context, path string, data []byte, cond PutCondition) (Version, error)
@@ -49,9 +50,17 @@ func contentVersion(b []byte) Version {
 	return Version(hex.EncodeToString(s[:16]))
 }
 
-func (d DirStorage) local(path string) (string, error) {
+// checkStoragePath refuses a path that could leave the repository root.
+func checkStoragePath(path string) error {
 	if path == "" || strings.HasPrefix(path, "/") || strings.Contains(path, "..") {
-		return "", fmt.Errorf("%w: storage path %q", ErrInvalidArgument, path)
+		return fmt.Errorf("%w: storage path %q", ErrInvalidArgument, path)
+	}
+	return nil
+}
+
+func (d DirStorage) local(path string) (string, error) {
+	if err := checkStoragePath(path); err != nil {
+		return "", err
 	}
 	return filepath.Join(d.Root, filepath.FromSlash(path)), nil
 }

@@ -129,6 +129,8 @@ var sentinelTypes = []struct {
 	{blobio.ErrInvalidURL, ErrTypeConfig},
 	{blobio.ErrInvalidArgument, ErrTypeInvalidParams},
 	{blobio.ErrChanged, ErrTypeObjectChanged},
+	{blobio.ErrPrecondition, ErrTypeConflict},
+	{blobio.ErrUnsupported, ErrTypeUnsupported},
 }
 
 // ErrorType classifies an error for the envelope's error_type: the Type of

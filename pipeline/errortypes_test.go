@@ -84,6 +84,8 @@ var sentinels = map[string]struct {
 	"blobio.ErrSourceNotAllowed":     {blobio.ErrSourceNotAllowed, "source_not_allowed"},
 	"blobio.ErrUnavailable":          {blobio.ErrUnavailable, "storage_unavailable"},
 	"blobio.ErrChanged":              {blobio.ErrChanged, "object_changed"},
+	"blobio.ErrPrecondition":         {blobio.ErrPrecondition, "conflict"},
+	"blobio.ErrUnsupported":          {blobio.ErrUnsupported, "unsupported_feature"},
 	"catalog.ErrNotFound":            {catalog.ErrNotFound, "not_found"},
 	"catalog.ErrUnavailable":         {catalog.ErrUnavailable, "catalog_unavailable"},
 	"catalog.ErrIllegalTransition":   {catalog.ErrIllegalTransition, "illegal_transition"},

@@ -3,8 +3,8 @@ package refstore
 import (
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
-	"strings"
 
 	"github.com/greensight/vzarr/icechunk"
 	"github.com/greensight/vzarr/kerchunk"
@@ -22,20 +22,26 @@ type Commit struct {
 }
 
 // SaveIcechunk writes refs as a new Icechunk repository at url (a local
-// directory that must not hold a repository yet): one commit on main,
-// with message (DefaultCommitMessage when empty), whose virtual chunks
-// point at the sources (icechunk.FromRefs) and whose config declares a
-// virtual chunk container for each source directory. Blob URLs are not
-// supported yet (ErrFormat).
+// directory or a blob prefix, see IcechunkStorage, that must not hold a
+// repository yet): one commit on main, with message
+// (DefaultCommitMessage when empty), whose virtual chunks point at the
+// sources (icechunk.FromRefs, which reads the sources' ETags or
+// modification times with the Store's Opener) and whose config declares
+// the virtual chunk containers covering them (icechunk.RefsContainers).
 func (s *Store) SaveIcechunk(ctx context.Context, url string, refs *kerchunk.Refs, message string) (*Commit, error) {
 	base, err := s.IcechunkStorage(ctx, url)
 	if err != nil {
 		return nil, err
 	}
+	if c, ok := base.(io.Closer); ok {
+		defer c.Close()
+	}
 	if message == "" {
 		message = DefaultCommitMessage
 	}
-	containers, err := icechunk.RefsContainers(refs)
+	src := &icechunk.Sources{Opener: s.opener()}
+	defer src.Close()
+	containers, err := src.Containers(refs)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +54,7 @@ func (s *Store) SaveIcechunk(ctx context.Context, url string, refs *kerchunk.Ref
 	if err != nil {
 		return nil, err
 	}
-	if err := icechunk.FromRefs(ctx, sess, refs); err != nil {
+	if err := src.FromRefs(ctx, sess, refs); err != nil {
 		return nil, err
 	}
 	id, err := sess.Commit(ctx, message)
@@ -58,17 +64,24 @@ func (s *Store) SaveIcechunk(ctx context.Context, url string, refs *kerchunk.Ref
 	return &Commit{SnapshotID: id, Bytes: st.n}, nil
 }
 
-// IcechunkStorage returns the storage of the Icechunk repository at url:
-// a local directory (a path or a file:// URL). It is the one place a URL
-// becomes an icechunk.Storage; every command and stage that reads or
-// writes a repository goes through it. Blob URLs are not supported yet
-// (ErrFormat).
+// IcechunkStorage returns the storage of the Icechunk repository at url: a
+// local directory (a path or a file:// URL; icechunk.DirStorage) or a blob
+// prefix (abfs://, abfss://, az://, azblob:// on Azure Blob Storage, and
+// mem:// for tests; icechunk.BlobStorage, opened with the Store's Opener
+// and so its allowed hosts and credentials, and written with If-None-Match
+// / If-Match). It is the one place a URL becomes an icechunk.Storage;
+// every command and stage that reads or writes a repository goes through
+// it. A BlobStorage holds a bucket: close it (io.Closer) when done.
 func (s *Store) IcechunkStorage(ctx context.Context, url string) (icechunk.Storage, error) {
-	dir, ok := strings.CutPrefix(url, "file://")
-	if !ok && strings.Contains(url, "://") {
-		return nil, fmt.Errorf("%w %q: Icechunk repositories are written to local directories only, not %s", ErrFormat, string(Icechunk), url)
+	o := s.opener()
+	loc, err := o.Parse(url)
+	if err != nil {
+		return nil, err
 	}
-	return icechunk.DirStorage{Root: filepath.Clean(dir)}, nil
+	if loc.IsLocal() {
+		return icechunk.DirStorage{Root: filepath.Clean(loc.Path())}, nil
+	}
+	return icechunk.OpenBlobStorage(ctx, o, url)
 }
 
 // countingStorage counts the bytes written through it.

@@ -268,14 +268,42 @@ func TestPublishPrefixRefuses(t *testing.T) {
 	}
 }
 
-// TestSaveIcechunkLocalOnly: an Icechunk repository goes to a local directory;
-// a blob URL fails with ErrFormat before anything is written.
-func TestSaveIcechunkLocalOnly(t *testing.T) {
-	_, err := (&refstore.Store{}).SaveIcechunk(context.Background(), "mem://bucket/repo", kerchunk.NewRefs(0), "")
-	assert.ErrorIs(t, err, refstore.ErrFormat)
+// TestIcechunkStorage: a local path or file:// URL is a DirStorage, a
+// mem:// (or Azure) prefix a BlobStorage through the Store's Opener;
+// SaveIcechunk writes a repository to either, and a second save to the same
+// place loses the create (icechunk.ErrConflict).
+func TestIcechunkStorage(t *testing.T) {
+	ctx := context.Background()
+	mem := &blobio.MemBuckets{}
+	mem.Create("bucket")
+	st := &refstore.Store{Opener: &blobio.Opener{Mem: mem}}
 	dir := filepath.Join(t.TempDir(), "repo")
-	c, err := (&refstore.Store{}).SaveIcechunk(context.Background(), dir, kerchunk.NewRefs(0), "")
-	require.NoError(t, err)
-	assert.Positive(t, c.Bytes)
-	assert.NotEqual(t, icechunk.InitialSnapshotID, c.SnapshotID, "a commit on top of the initial snapshot")
+	tests := []struct {
+		url  string
+		want any
+	}{
+		{dir, icechunk.DirStorage{}},
+		{"file://" + dir + "2", icechunk.DirStorage{}},
+		{"mem://bucket/repo/", &icechunk.BlobStorage{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			s, err := st.IcechunkStorage(ctx, tt.url)
+			require.NoError(t, err)
+			assert.IsType(t, tt.want, s)
+			c, err := st.SaveIcechunk(ctx, tt.url, kerchunk.NewRefs(0), "")
+			require.NoError(t, err)
+			assert.Positive(t, c.Bytes)
+			assert.NotEqual(t, icechunk.InitialSnapshotID, c.SnapshotID, "a commit on top of the initial snapshot")
+			r, err := icechunk.Open(ctx, s)
+			require.NoError(t, err)
+			assert.Equal(t, c.SnapshotID, r.Info().Branches["main"])
+			_, err = st.SaveIcechunk(ctx, tt.url, kerchunk.NewRefs(0), "")
+			assert.ErrorIs(t, err, icechunk.ErrConflict)
+		})
+	}
+	_, err := st.IcechunkStorage(ctx, "mem://nobucket/repo/")
+	assert.ErrorIs(t, err, blobio.ErrNotFound)
+	_, err = (&refstore.Store{}).IcechunkStorage(ctx, "https://example.com/repo")
+	assert.ErrorIs(t, err, blobio.ErrInvalidURL)
 }

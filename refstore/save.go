@@ -28,7 +28,7 @@ const (
 	// Parquet is fsspec's LazyReferenceMapper folder: .zmetadata and
 	// VAR/refs.N.parq.
 	Parquet Format = "parquet"
-	// Icechunk is an Icechunk repository (a local directory) with one
+	// Icechunk is an Icechunk repository (a local directory or a blob prefix) with one
 	// commit of the references as virtual chunks; see Store.SaveIcechunk.
 	Icechunk Format = "icechunk"
 )

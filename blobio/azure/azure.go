@@ -11,6 +11,7 @@
 package azure
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,8 +21,11 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	azblobblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/azureblob"
@@ -208,4 +212,39 @@ func (d *driver) ReaderOptions(version any) *blob.ReaderOptions {
 func (d *driver) InvalidRange(err error) bool {
 	var re *azcore.ResponseError
 	return errors.As(err, &re) && re.StatusCode == http.StatusRequestedRangeNotSatisfiable
+}
+
+// PutIf implements blobio.AzureDriver: one Put Blob request (a block
+// blob) with the access conditions, whose response carries the new ETag.
+// Azure answers 409 BlobAlreadyExists to If-None-Match: * on an existing
+// blob and 412 ConditionNotMet to an If-Match that no longer holds.
+func (d *driver) PutIf(ctx context.Context, b *blob.Bucket, key string, data []byte, cond blobio.Condition) (string, error) {
+	var client *container.Client
+	if !b.As(&client) {
+		return "", fmt.Errorf("%w: the bucket is no Azure container", blobio.ErrInvalidArgument)
+	}
+	mac := &azblobblob.ModifiedAccessConditions{}
+	switch {
+	case cond.IfNoneMatch:
+		etagAny := azcore.ETagAny
+		mac.IfNoneMatch = &etagAny
+	case cond.IfMatch != "":
+		etag := azcore.ETag(cond.IfMatch)
+		mac.IfMatch = &etag
+	}
+	ct := "application/octet-stream"
+	resp, err := client.NewBlockBlobClient(key).Upload(ctx, streaming.NopCloser(bytes.NewReader(data)), &blockblob.UploadOptions{
+		HTTPHeaders:      &azblobblob.HTTPHeaders{BlobContentType: &ct},
+		AccessConditions: &azblobblob.AccessConditions{ModifiedAccessConditions: mac},
+	})
+	if err != nil {
+		if bloberror.HasCode(err, bloberror.BlobAlreadyExists, bloberror.ConditionNotMet) {
+			return "", fmt.Errorf("%w: %w", blobio.ErrPrecondition, err)
+		}
+		return "", err
+	}
+	if resp.ETag == nil {
+		return "", errors.New("azure: Put Blob answered without an ETag")
+	}
+	return string(*resp.ETag), nil
 }

@@ -463,3 +463,29 @@ func BenchmarkAzuriteScan10k(b *testing.B) {
 	}
 	b.ReportMetric(float64(n), "blobs/op")
 }
+
+// TestAzuriteObjectsConditions: Put Blob with If-None-Match: * and
+// If-Match: ETAG; the ETags Put and Get return are the service's.
+func TestAzuriteObjectsConditions(t *testing.T) {
+	o := azurite(t)
+	ctx := context.Background()
+	c := newContainer(t, o)
+	s, err := o.OpenObjects(ctx, "abfs://"+c+"/db/")
+	require.NoError(t, err)
+	defer s.Close()
+	v1, err := s.Put(ctx, "x", []byte("one"), blobio.Condition{IfNoneMatch: true})
+	require.NoError(t, err)
+	_, err = s.Put(ctx, "x", []byte("two"), blobio.Condition{IfNoneMatch: true})
+	require.ErrorIs(t, err, blobio.ErrPrecondition, "the blob exists")
+	_, _, etag, err := s.Stat(ctx, "x")
+	require.NoError(t, err)
+	assert.Equal(t, v1, etag, "Put returns the blob's ETag")
+	v2, err := s.Put(ctx, "x", []byte("two"), blobio.Condition{IfMatch: v1})
+	require.NoError(t, err)
+	_, err = s.Put(ctx, "x", []byte("three"), blobio.Condition{IfMatch: v1})
+	require.ErrorIs(t, err, blobio.ErrPrecondition, "a stale ETag")
+	data, v, err := s.Get(ctx, "x")
+	require.NoError(t, err)
+	assert.Equal(t, "two", string(data))
+	assert.Equal(t, v2, v, "Get returns the ETag of the bytes it read")
+}

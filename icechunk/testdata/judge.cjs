@@ -9,6 +9,11 @@
 //       main and for every tag every key with its bytes (base64); the ancestry
 //       of main (id, parent, message) and the diff from the first snapshot to
 //       main (which the library computes from the transaction logs).
+//   node judge.cjs read-azure ACCOUNT CONTAINER PREFIX SOURCE_ACCOUNT URL_PREFIX
+//       the same report for a repository in Azurite (Storage.newAzureBlob with
+//       use_emulator) whose virtual chunks are in the Azure container
+//       URL_PREFIX (az://CONTAINER/DIR/) of SOURCE_ACCOUNT in Azurite; the
+//       account keys come in ICECHUNK_AZ_KEY and ICECHUNK_AZ_SRC_KEY.
 //   node judge.cjs write REPO_DIR URL_PREFIX SOURCE_FILE
 //       create a repo with a group, an array with a virtual chunk (bytes 0..8 of
 //       SOURCE_FILE) and an inline chunk, commit to main, tag v1, print the ids.
@@ -32,7 +37,26 @@ function container(prefix) {
 async function read(dir, prefix, withConfig) {
   const storage = await Storage.newLocalFilesystem(dir);
   const config = withConfig ? { virtualChunkContainers: container(prefix) } : undefined;
-  const repo = await Repository.open(storage, config, { [prefix]: null });
+  return report(await Repository.open(storage, config, { [prefix]: null }));
+}
+
+// azureKey is a static account-key credential.
+function azureKey(key) {
+  return { type: 'Static', field0: { type: 'AccessKey', field0: key } };
+}
+
+// readAzure opens a repository in Azurite (the emulator's endpoint,
+// http://127.0.0.1:10000/ACCOUNT) whose virtual chunks live in Azurite too.
+async function readAzure(account, cont, prefix, srcAccount, srcPrefix) {
+  const emu = { use_emulator: 'true' };
+  const storage = await Storage.newAzureBlob(account, cont, prefix, azureKey(process.env.ICECHUNK_AZ_KEY), emu);
+  // The stored container names the account only; the emulator endpoint is
+  // this reader's setting, given in the open config.
+  const config = { virtualChunkContainers: { [srcPrefix]: { urlPrefix: srcPrefix, store: { type: 'Azure', field0: { account: srcAccount, ...emu } } } } };
+  return report(await Repository.open(storage, config, { [srcPrefix]: { type: 'Azure', field0: azureKey(process.env.ICECHUNK_AZ_SRC_KEY) } }));
+}
+
+async function report(repo) {
   const out = { branches: (await repo.listBranches()).sort(), tags: (await repo.listTags()).sort(), refs: {}, keys: {}, tagKeys: {} };
   out.refs.main = await repo.lookupBranch('main');
   for (const t of out.tags) out.refs[t] = await repo.lookupTag(t);
@@ -109,6 +133,7 @@ async function writeMany(dir, prefix, source, n) {
   let out;
   if (mode === 'write') out = await write(dir, prefix, arg);
   else if (mode === 'write-many') out = await writeMany(dir, prefix, arg, Number(n));
+  else if (mode === 'read-azure') out = await readAzure(...process.argv.slice(3));
   else out = await read(dir, prefix, arg === 'with-config');
   process.stdout.write(JSON.stringify(out) + '\n');
 })().catch((e) => { console.error(e && e.stack ? e.stack : String(e)); process.exit(1); });

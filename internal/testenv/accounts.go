@@ -63,7 +63,11 @@ func EnsureContainer(t testing.TB, o *blobio.Opener, account, name string) {
 	if err != nil {
 		t.Fatalf("container client for %s/%s: %v", account, name, err)
 	}
-	_, err = client.Create(context.Background(), nil)
+	// Bounded: an emulator that stalls fails the test instead of hanging it
+	// until the package's timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, err = client.Create(ctx, nil)
 	switch {
 	case err == nil, bloberror.HasCode(err, bloberror.ContainerAlreadyExists):
 	case bloberror.HasCode(err, bloberror.ResourceNotFound, bloberror.AuthorizationFailure, bloberror.AuthenticationFailed,
@@ -72,6 +76,13 @@ func EnsureContainer(t testing.TB, o *blobio.Opener, account, name string) {
 	default:
 		t.Fatalf("creating container %s in %s: %v", name, account, err)
 	}
+}
+
+// AccountKey returns the key of an emulator account from the Opener's
+// connection strings (for tools that take a key, such as the official
+// Icechunk library's Azure storage), "" when there is none.
+func AccountKey(o *blobio.Opener, account string) string {
+	return field(connString(o, account), "AccountKey")
 }
 
 func connString(o *blobio.Opener, account string) string {
