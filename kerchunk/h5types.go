@@ -1,6 +1,7 @@
 package kerchunk
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -128,9 +129,10 @@ type copySeg struct{ src, dst, n int }
 
 // zarrDType returns the Zarr dtype of a fixed-size type (structured for
 // compounds, with array members as subarray shapes) and the segments that
-// copy an HDF5 element into its (packed) Zarr element. Zarr's list form
-// of structured dtypes cannot say "padding", so compounds with gaps
-// between members are packed.
+// copy an HDF5 element into its Zarr element. A compound keeps its HDF5
+// layout (member offsets, padding: zarr.NewStructuredLayout) when Zarr can
+// write it, and the segments are then the identity; else (a compound
+// member with array dimensions inside a padded compound) it is packed.
 func zarrDType(t *hdf5meta.Datatype) (zarr.DType, []copySeg, error) {
 	switch t.Class {
 	case hdf5meta.ClassCompound:
@@ -143,6 +145,8 @@ func zarrDType(t *hdf5meta.Datatype) (zarr.DType, []copySeg, error) {
 		}
 		var segs []copySeg
 		fields := make([]zarr.Field, 0, len(t.Members))
+		exact := make([]zarr.Field, 0, len(t.Members))
+		identity := true
 		packed := 0
 		for _, m := range t.Members {
 			mt := m.Type
@@ -159,13 +163,24 @@ func zarrDType(t *hdf5meta.Datatype) (zarr.DType, []copySeg, error) {
 			if err != nil {
 				return zarr.DType{}, nil, err
 			}
+			identity = identity && isIdentity(isegs, mt.Size)
 			fields = append(fields, zarr.Field{Name: m.Name, DType: inner, Shape: dims})
+			exact = append(exact, zarr.Field{Name: m.Name, DType: inner, Shape: dims, Offset: m.Offset})
 			for k := 0; k < count; k++ {
 				for _, sg := range isegs {
 					segs = append(segs, copySeg{m.Offset + k*mt.Size + sg.src, packed + k*inner.Size + sg.dst, sg.n})
 				}
 			}
 			packed += count * inner.Size
+		}
+		if identity {
+			d, err := zarr.NewStructuredLayout(exact, t.Size)
+			if err == nil {
+				return d, []copySeg{{0, 0, t.Size}}, nil
+			}
+			if !errors.Is(err, zarr.ErrUnsupported) {
+				return zarr.DType{}, nil, unsupportedType{err.Error()}
+			}
 		}
 		d, err := zarr.NewStructured(fields)
 		if err != nil {
@@ -186,6 +201,11 @@ func zarrDType(t *hdf5meta.Datatype) (zarr.DType, []copySeg, error) {
 		return zarr.DType{}, nil, unsupportedType{err.Error()}
 	}
 	return d, []copySeg{{0, 0, t.Size}}, nil
+}
+
+// isIdentity reports segments that copy an element of size bytes as it is.
+func isIdentity(segs []copySeg, size int) bool {
+	return len(segs) == 1 && segs[0] == copySeg{0, 0, size}
 }
 
 // complexDtype returns the numpy complex dtype ("<c8", ">c16") of h5py's
@@ -272,7 +292,7 @@ func zarrType(t *hdf5meta.Datatype) (*zType, error) {
 	}
 	z.dtype = dt
 	size := dt.Size
-	if !(len(segs) == 1 && segs[0] == copySeg{0, 0, z.elem.Size}) {
+	if !isIdentity(segs, z.elem.Size) {
 		z.repack = segs
 		z.size = size
 	}

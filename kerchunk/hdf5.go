@@ -455,7 +455,7 @@ func (t *h5translator) plan(key string, v *netcdf4.Var) (*varPlan, error) {
 		}
 	}
 	if p.exactWhy == "" && zt.repack != nil {
-		p.exactWhy = "the compound type has padding, which Zarr's structured dtypes cannot describe"
+		p.exactWhy = "the compound type has a compound member with array dimensions inside padding, which Zarr's structured dtypes cannot describe, so its elements are packed"
 	}
 	if p.exactWhy == "" && zt.elem.Class == hdf5meta.ClassString && zt.elem.StringPad == hdf5meta.PadSpace {
 		p.exactWhy = "the fixed-length strings are space-padded, which readers turn into NUL padding"
