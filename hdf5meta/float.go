@@ -21,19 +21,23 @@ func (t *Datatype) IsIEEEFloat() bool {
 	if t.Class != ClassFloat || t.MantNorm != FloatNormImplied || t.BitOffset != 0 || t.Precision != 8*t.Size {
 		return false
 	}
-	var e, m int
-	switch t.Size {
-	case 2:
-		e, m = 5, 10
-	case 4:
-		e, m = 8, 23
-	case 8:
-		e, m = 11, 52
-	default:
-		return false
-	}
-	return t.ExpSize == e && t.MantSize == m && t.MantLocation == 0 && t.ExpLocation == m &&
+	e, m, ok := ieeeFields(t.Size)
+	return ok && t.ExpSize == e && t.MantSize == m && t.MantLocation == 0 && t.ExpLocation == m &&
 		t.SignLocation == e+m && t.ExpBias == 1<<(e-1)-1
+}
+
+// ieeeFields returns the exponent and mantissa bits of the IEEE 754
+// float of size bytes (binary16, 32, 64).
+func ieeeFields(size int) (e, m int, ok bool) {
+	switch size {
+	case 2:
+		return 5, 10, true
+	case 4:
+		return 8, 23, true
+	case 8:
+		return 11, 52, true
+	}
+	return 0, 0, false
 }
 
 // FloatTarget returns the size (2, 4 or 8) of the smallest IEEE 754 float
@@ -48,10 +52,11 @@ func (t *Datatype) FloatTarget() (int, error) {
 	}
 	emax := int64(1)<<t.ExpSize - 2 - int64(t.ExpBias) // largest exponent of a finite number
 	emin := 1 - int64(t.ExpBias)                        // smallest of a normal number
-	for _, c := range []struct{ size, e, m int }{{2, 5, 10}, {4, 8, 23}, {8, 11, 52}} {
-		bias := int64(1)<<(c.e-1) - 1
-		if t.MantSize <= c.m && emax <= bias && emin >= 1-bias {
-			return c.size, nil
+	for _, size := range []int{2, 4, 8} {
+		e, m, _ := ieeeFields(size)
+		bias := int64(1)<<(e-1) - 1
+		if t.MantSize <= m && emax <= bias && emin >= 1-bias {
+			return size, nil
 		}
 	}
 	return 0, &FormatError{Offset: -1, Err: ErrUnsupported,
@@ -66,10 +71,12 @@ func (t *Datatype) checkFloatLayout() error {
 		return &FormatError{Offset: -1, Err: ErrUnsupported, What: fmt.Sprintf("%s datatype is not a float", t.Class)}
 	case t.MantNorm != FloatNormImplied:
 		return &FormatError{Offset: -1, Err: ErrUnsupported, What: fmt.Sprintf("float mantissa normalization %d (only an implied leading bit, as IEEE 754, is decoded)", t.MantNorm)}
-	case t.ExpSize < 2 || t.ExpSize > 32 || t.MantSize < 1 || t.MantSize > 63 || t.Size > 16,
+	case t.ExpSize < 1 || t.MantSize < 0 || t.SignLocation < 0 || t.ExpLocation < 0 || t.MantLocation < 0,
 		t.ExpLocation+t.ExpSize > bits, t.MantLocation+t.MantSize > bits, t.SignLocation >= bits:
 		return &FormatError{Offset: -1, Err: ErrFormat, What: fmt.Sprintf("%d-byte float with sign bit %d, exponent bits %d+%d, mantissa bits %d+%d",
 			t.Size, t.SignLocation, t.ExpLocation, t.ExpSize, t.MantLocation, t.MantSize)}
+	case t.ExpSize < 2 || t.ExpSize > 32 || t.MantSize > 63 || t.Size > 16:
+		return &FormatError{Offset: -1, Err: ErrUnsupported, What: fmt.Sprintf("%d-byte float with %d exponent and %d mantissa bits", t.Size, t.ExpSize, t.MantSize)}
 	}
 	return nil
 }
@@ -145,15 +152,8 @@ func (t *Datatype) PutFloatAs(dst, src []byte, size int) error {
 // 4 or 8) in either byte order, laid out as libhdf5's H5T_IEEE_F*; nil for
 // another size.
 func NewIEEEFloat(size int, bigEndian bool) *Datatype {
-	var e, m int
-	switch size {
-	case 2:
-		e, m = 5, 10
-	case 4:
-		e, m = 8, 23
-	case 8:
-		e, m = 11, 52
-	default:
+	e, m, ok := ieeeFields(size)
+	if !ok {
 		return nil
 	}
 	t := &Datatype{Class: ClassFloat, Version: 1, Size: size, BigEndian: bigEndian, Signed: true, Precision: 8 * size,
