@@ -26,7 +26,9 @@ h5py and netCDF4-python (Debian 12's python3-h5py, python3-netcdf4):
   h5_complex_fill_imag.hdf5 (not an interop input): one whose imaginary
   part is not zero, which no _FillValue xarray reads can mask.
 
-Without arguments every fixture is written; with names (complex, strings,
+The fixtures of padded, nbit, datetime and complex_fill are byte-identical
+from run to run (object timestamps off). Without arguments every fixture
+is written; with names (complex, strings,
 packed, padded, nbit, datetime, complex_fill) only those.
 
     /usr/bin/python3 kerchunk/testdata/gen_types13.py
@@ -102,6 +104,17 @@ def fresh(name):
     return path
 
 
+def new_file(path):
+    """An h5py file tracking creation order (as track_order=True), with no
+    object timestamps, the root group's included: byte-identical output."""
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    flags = h5py.h5p.CRT_ORDER_TRACKED | h5py.h5p.CRT_ORDER_INDEXED
+    fcpl.set_link_creation_order(flags)
+    fcpl.set_attr_creation_order(flags)
+    fcpl.set_obj_track_times(False)
+    return h5py.File(h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fcpl=fcpl))
+
+
 def padded_compounds():
     path = fresh("h5_compound_padded.h5")
     table = np.dtype([("flag", "i1"), ("temp", "<f8"), ("name", "S3"), ("count", "<i2")], align=True)
@@ -129,15 +142,15 @@ def padded_compounds():
     ap["k"] = [3, 4, 5]
     ap["pts"]["x"] = [[1, 2], [3, 4], [5, 6]]
     ap["pts"]["q"] = [[7, 8], [9, 10], [11, 12]]
-    with h5py.File(path, "w", track_order=True) as f:
+    with new_file(path) as f:
         f.attrs["title"] = "compounds with padding"
-        f.create_dataset("table", data=rows)
-        f.create_dataset("table_chunked", data=np.tile(rows, 3), chunks=(8,), compression="gzip", shuffle=True)
-        f.create_dataset("nested", data=nest)
-        f.create_dataset("swapped", data=sw)
-        d = f.create_dataset("table_fill", (6,), table, chunks=(3,), fillvalue=rows[1])
+        f.create_dataset("table", track_times=False, data=rows)
+        f.create_dataset("table_chunked", track_times=False, data=np.tile(rows, 3), chunks=(8,), compression="gzip", shuffle=True)
+        f.create_dataset("nested", track_times=False, data=nest)
+        f.create_dataset("swapped", track_times=False, data=sw)
+        d = f.create_dataset("table_fill", (6,), table, track_times=False, chunks=(3,), fillvalue=rows[1])
         d[:3] = rows[:3]  # the second chunk never written: the fill
-        f.create_dataset("array_in_padding", data=ap)
+        f.create_dataset("array_in_padding", track_times=False, data=ap)
 
 
 def custom_float(size, spos, epos, esize, mpos, msize, bias, big=False):
@@ -156,12 +169,13 @@ def nbit_floats():
     data = np.array([1.0, -2.5, 3.140625, 1e30, -1e-30, 0.0, -0.0, np.inf, -np.inf, np.nan,
                      65504.0, 1 / 3, 1e-40, 7.0e-39, 123.456], "f4")
     grid = np.linspace(-50, 50, 48, dtype="f4").reshape(6, 8)
-    with h5py.File(path, "w", track_order=True) as f:
+    with new_file(path) as f:
         f.attrs["title"] = "non-IEEE float layouts"
 
         def put(name, t, values, chunks=None, gzip=False):
             space = h5py.h5s.create_simple(values.shape)
             dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+            dcpl.set_obj_track_times(False)
             if chunks:
                 dcpl.set_chunk(chunks)
                 if gzip:
@@ -181,16 +195,16 @@ def datetime_opaque():
     path = fresh("h5_datetime64.h5")
     ns = np.array(["2020-01-01T00:00:00", "NaT", "1970-01-01T00:00:01.5", "1900-03-04T05:06:07.000000008"], "M8[ns]")
     days = np.arange("2021-01", "2021-03", dtype="M8[D]")
-    with h5py.File(path, "w", track_order=True) as f:
+    with new_file(path) as f:
         f.attrs["title"] = "numpy datetime64 as h5py writes it: opaque, tagged NUMPY:<dtype>"
-        f.create_dataset("time_ns", data=ns.astype(h5py.opaque_dtype(ns.dtype)))
-        f.create_dataset("days", data=days.astype(h5py.opaque_dtype(days.dtype)), chunks=(16,), compression="gzip")
+        f.create_dataset("time_ns", track_times=False, data=ns.astype(h5py.opaque_dtype(ns.dtype)))
+        f.create_dataset("days", track_times=False, data=days.astype(h5py.opaque_dtype(days.dtype)), chunks=(16,), compression="gzip")
         sec = np.array([0, 86400, -1], "M8[s]")
-        f.create_dataset("time_s", data=sec.astype(h5py.opaque_dtype(sec.dtype)))
+        f.create_dataset("time_s", track_times=False, data=sec.astype(h5py.opaque_dtype(sec.dtype)))
         td = np.array([1500, -2, 0], "m8[ms]")
-        f.create_dataset("elapsed", data=td.astype(h5py.opaque_dtype(td.dtype)))
+        f.create_dataset("elapsed", track_times=False, data=td.astype(h5py.opaque_dtype(td.dtype)))
         # An opaque type with another tag stays raw bytes.
-        f.create_dataset("raw", data=np.frombuffer(b"abcdefgh", "V4"))
+        f.create_dataset("raw", track_times=False, data=np.frombuffer(b"abcdefgh", "V4"))
 
 
 def complex_fill():
@@ -200,15 +214,15 @@ def complex_fill():
     z = (np.arange(12) - 4.5 + 1j * np.linspace(-1, 1, 12)).reshape(3, 4)
 
     def write(path, specs):
-        with h5py.File(path, "w", track_order=True) as f:
+        with new_file(path) as f:
             f.attrs["title"] = "complex numbers with a _FillValue attribute"
             for name, dt, fill in specs:
-                d = f.create_dataset(name, (3, 4), dt, chunks=(1, 4), compression="gzip", fillvalue=fill)
+                d = f.create_dataset(name, (3, 4), dt, track_times=False, chunks=(1, 4), compression="gzip", fillvalue=fill)
                 d[0] = z[0]
                 d[2, :2] = fill  # written values equal to the fill: masked too
                 d.attrs["_FillValue"] = np.array(fill, dt)
                 d.attrs["long_name"] = name
-            f.create_dataset("c8_nofill", data=z.astype("<c8"))
+            f.create_dataset("c8_nofill", track_times=False, data=z.astype("<c8"))
 
     write(fresh("h5_complex_fill.h5"), (("c8", "<c8", np.complex64(-999 + 0j)), ("c16", "<c16", np.complex128(1e20)),
                                         ("c16_be", ">c16", np.complex128(-1.5 - 0j))))
