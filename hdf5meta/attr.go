@@ -235,6 +235,11 @@ func (f *File) decodeElement(t *Datatype, b []byte, depth int) (any, error) {
 		}
 		return fixedValue(t, u), nil
 	case ClassFloat:
+		if t.MantNorm == FloatNormImplied && !t.IsIEEEFloat() { // bfloat16 and other layouts
+			if v, err := t.FloatAt(b); err == nil {
+				return v, nil
+			}
+		}
 		switch t.Size {
 		case 4:
 			return math.Float32frombits(bo.Uint32(b)), nil

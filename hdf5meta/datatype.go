@@ -73,9 +73,14 @@ type Datatype struct {
 	BitOffset int  // fixed-point, float, bitfield
 	Precision int  // bits, fixed-point, float, bitfield
 
-	// Float layout.
+	// Float layout: bit positions (from the least significant bit of the
+	// element, in its byte order) and sizes of the fields, the exponent
+	// bias, and the mantissa normalization (FloatNormImplied for IEEE 754
+	// and most other layouts).
 	ExpLocation, ExpSize, MantLocation, MantSize int
 	ExpBias                                      uint32
+	SignLocation                                 int
+	MantNorm                                     int
 
 	StringPad StringPad // string, and vlen string
 	Charset   int       // string, and vlen string (CharsetASCII or CharsetUTF8)
@@ -269,6 +274,8 @@ func (f *File) parseDatatype(d *decoder, depth int) (*Datatype, error) {
 		t.MantLocation = int(d.u8())
 		t.MantSize = int(d.u8())
 		t.ExpBias = d.u32()
+		t.SignLocation = int(bits>>8) & 0xff
+		t.MantNorm = int(bits>>4) & 3
 	case ClassTime:
 		t.BigEndian = bits&1 != 0
 		t.Precision = int(d.u16())

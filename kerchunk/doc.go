@@ -123,7 +123,8 @@
 // shuffle applied to data that is not a whole number of elements, such as
 // 8-byte elements followed by a fletcher32 checksum), and for data readers
 // convert on reading (space-padded strings, integers with reduced
-// precision, compounds with padding), a variable of at most
+// precision, the rare compound Zarr cannot lay out as stored: see Types),
+// a variable of at most
 // Options.InlineVarMax bytes (default 1 MiB) is decoded in Go (package
 // codecs; n-bit and scale-offset here) and inlined, zlib-compressed; larger
 // ones fail with ErrUnsupported naming the file, the variable and the
@@ -135,7 +136,12 @@
 //
 // Numbers keep their byte order ("<f4", ">i2"); enums map to their base
 // type (h5py's boolean enum to "|b1"); opaque to "|V{n}"; compounds to
-// structured dtypes (packed); HDF5 array types add trailing dimensions.
+// structured dtypes with the HDF5 member offsets and size, padding
+// included (zarr.NewStructuredLayout: NumPy's dict form, which
+// zarr-python 2 and 3 both read), so their chunks are referenced as
+// stored; a compound member with array dimensions inside a padded compound
+// has no such form, and that compound is packed (its data inlined, see
+// above). HDF5 array types add trailing dimensions.
 // Fixed-length strings and netCDF char arrays are "|S{n}", read as netCDF
 // and h5py read them. Variable-length strings (data, coordinates, scalars)
 // are embedded with the vlen-utf8 codec, variable-length sequences with
@@ -184,8 +190,7 @@
 // # Limits
 //
 // xarray's zarr backend hides attributes whose names start with "_NC"
-// (such as a user attribute "_NCPROPERTIES"); Zarr cannot express
-// structured dtypes with padding, so such compounds are packed; readers of
+// (such as a user attribute "_NCPROPERTIES"); readers of
 // vlen-array chunks get object arrays where netCDF4-python reports the base
 // dtype. A variable shorter than its unlimited dimension has the netCDF
 // shape (h5py shows the shorter HDF5 shape), and "_nc4_non_coord_x" is

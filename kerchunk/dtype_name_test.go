@@ -16,7 +16,7 @@ func TestNumpyNameInResult(t *testing.T) {
 		typ  *hdf5meta.Datatype
 		want string
 	}{
-		{&hdf5meta.Datatype{Class: hdf5meta.ClassFloat, Size: 4, Precision: 32, ExpLocation: 23, ExpSize: 8, MantSize: 23, ExpBias: 127}, "float32"},
+		{hdf5meta.NewIEEEFloat(4, false), "float32"},
 		{&hdf5meta.Datatype{Class: hdf5meta.ClassFixedPoint, Size: 8, Signed: true, BigEndian: true}, "int64"},
 		{&hdf5meta.Datatype{Class: hdf5meta.ClassFixedPoint, Size: 1}, "uint8"},
 		{&hdf5meta.Datatype{Class: hdf5meta.ClassString, Size: 1}, "S1"},

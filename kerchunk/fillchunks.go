@@ -29,8 +29,11 @@ type fillChunks struct {
 func newFillChunks(p *varPlan, fill []byte) *fillChunks {
 	g := &fillChunks{p: p, fill: fill}
 	zs := p.zt.size
-	g.insideOK = fill != nil && uniformElem(p.missing, zs) && p.zt.sameFill(fill, p.missing[:zs])
-	g.beyondOK = fill != nil && uniformElem(p.beyond, zs) && p.zt.sameFill(fill, p.beyond[:zs])
+	if fill != nil { // compared as Zarr elements (converted: packed, decoded floats)
+		missing, beyond := p.convert(p.missing), p.convert(p.beyond)
+		g.insideOK = uniformElem(missing, zs) && p.zt.sameFill(fill, missing[:zs])
+		g.beyondOK = uniformElem(beyond, zs) && p.zt.sameFill(fill, beyond[:zs])
+	}
 	return g
 }
 

@@ -90,10 +90,10 @@ func TestComplexNumbers(t *testing.T) {
 // TestComplexDtype: only a compound of exactly r then i, the same IEEE
 // float of 4 or 8 bytes, without padding, is a complex number.
 func TestComplexDtype(t *testing.T) {
-	f32 := &hdf5meta.Datatype{Class: hdf5meta.ClassFloat, Size: 4, ExpSize: 8, MantSize: 23}
-	f32be := &hdf5meta.Datatype{Class: hdf5meta.ClassFloat, Size: 4, ExpSize: 8, MantSize: 23, BigEndian: true}
-	f64 := &hdf5meta.Datatype{Class: hdf5meta.ClassFloat, Size: 8, ExpSize: 11, MantSize: 52}
-	f16 := &hdf5meta.Datatype{Class: hdf5meta.ClassFloat, Size: 2, ExpSize: 5, MantSize: 10}
+	f32 := hdf5meta.NewIEEEFloat(4, false)
+	f32be := hdf5meta.NewIEEEFloat(4, true)
+	f64 := hdf5meta.NewIEEEFloat(8, false)
+	f16 := hdf5meta.NewIEEEFloat(2, false)
 	i32 := &hdf5meta.Datatype{Class: hdf5meta.ClassFixedPoint, Size: 4, Signed: true}
 	comp := func(size int, ms ...hdf5meta.Member) *hdf5meta.Datatype {
 		return &hdf5meta.Datatype{Class: hdf5meta.ClassCompound, Size: size, Members: ms}

@@ -1,9 +1,11 @@
 package kerchunk
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/greensight/vzarr/hdf5meta"
 	"github.com/greensight/vzarr/internal/elem"
@@ -40,10 +42,20 @@ type zType struct {
 	// repack, when set, copies an HDF5 element (a compound with padding)
 	// into the packed Zarr element of size bytes.
 	repack []copySeg
+	// floatConv, when set, is the size of the little-endian IEEE float
+	// that elements of a float type of another layout (bfloat16, ...)
+	// are decoded to (hdf5meta.Datatype.FloatTarget).
+	floatConv int
 }
 
 // toZarr converts raw HDF5 elements to Zarr elements (packing compounds).
 func (z *zType) toZarr(raw []byte, hdf5Size int) []byte {
+	if z.floatConv != 0 {
+		out := make([]byte, len(raw)/z.elem.Size*z.floatConv)
+		// Cannot fail: FloatTarget checked the layout, out has room.
+		_ = z.elem.PutFloatAs(out, raw, z.floatConv)
+		return out
+	}
 	if z.repack == nil {
 		return raw
 	}
@@ -95,17 +107,16 @@ func simpleDtype(t *hdf5meta.Datatype) (string, error) {
 		}
 		return byteOrder(t.BigEndian, t.Size) + k + strconv.Itoa(t.Size), nil
 	case hdf5meta.ClassFloat:
-		switch {
-		case t.Size == 2 && t.ExpSize == 5 && t.MantSize == 10,
-			t.Size == 4 && t.ExpSize == 8 && t.MantSize == 23,
-			t.Size == 8 && t.ExpSize == 11 && t.MantSize == 52:
-		default:
+		if !t.IsIEEEFloat() {
 			return "", unsupportedType{fmt.Sprintf("%d-byte float with %d exponent and %d mantissa bits", t.Size, t.ExpSize, t.MantSize)}
 		}
 		return byteOrder(t.BigEndian, t.Size) + "f" + strconv.Itoa(t.Size), nil
 	case hdf5meta.ClassString:
 		return "|S" + strconv.Itoa(t.Size), nil
 	case hdf5meta.ClassOpaque:
+		if d, ok := numpyTimeTag(t); ok {
+			return d.Str, nil
+		}
 		return "|V" + strconv.Itoa(t.Size), nil
 	case hdf5meta.ClassEnum:
 		if isBoolEnum(t) {
@@ -114,6 +125,21 @@ func simpleDtype(t *hdf5meta.Datatype) (string, error) {
 		return simpleDtype(t.Base)
 	}
 	return "", unsupportedType{fmt.Sprintf("%s datatype", t.Class)}
+}
+
+// numpyTimeTag returns the datetime64 or timedelta64 dtype of an opaque
+// type h5py wrote for one (h5py.opaque_dtype: the tag "NUMPY:" followed by
+// NumPy's dtype.str, "NUMPY:<M8[ns]"), whose bytes are NumPy's.
+func numpyTimeTag(t *hdf5meta.Datatype) (zarr.DType, bool) {
+	s, ok := strings.CutPrefix(t.Tag, "NUMPY:")
+	if !ok {
+		return zarr.DType{}, false
+	}
+	d, err := zarr.ParseDTypeString(s)
+	if err != nil || (d.Kind != 'M' && d.Kind != 'm') || d.Size != t.Size {
+		return zarr.DType{}, false
+	}
+	return d, true
 }
 
 // isBoolEnum reports h5py's boolean: an enum FALSE=0, TRUE=1 of one byte.
@@ -128,9 +154,10 @@ type copySeg struct{ src, dst, n int }
 
 // zarrDType returns the Zarr dtype of a fixed-size type (structured for
 // compounds, with array members as subarray shapes) and the segments that
-// copy an HDF5 element into its (packed) Zarr element. Zarr's list form
-// of structured dtypes cannot say "padding", so compounds with gaps
-// between members are packed.
+// copy an HDF5 element into its Zarr element. A compound keeps its HDF5
+// layout (member offsets, padding: zarr.NewStructuredLayout) when Zarr can
+// write it, and the segments are then the identity; else (a compound
+// member with array dimensions inside a padded compound) it is packed.
 func zarrDType(t *hdf5meta.Datatype) (zarr.DType, []copySeg, error) {
 	switch t.Class {
 	case hdf5meta.ClassCompound:
@@ -143,6 +170,8 @@ func zarrDType(t *hdf5meta.Datatype) (zarr.DType, []copySeg, error) {
 		}
 		var segs []copySeg
 		fields := make([]zarr.Field, 0, len(t.Members))
+		exact := make([]zarr.Field, 0, len(t.Members))
+		identity := true
 		packed := 0
 		for _, m := range t.Members {
 			mt := m.Type
@@ -159,13 +188,24 @@ func zarrDType(t *hdf5meta.Datatype) (zarr.DType, []copySeg, error) {
 			if err != nil {
 				return zarr.DType{}, nil, err
 			}
+			identity = identity && isIdentity(isegs, mt.Size)
 			fields = append(fields, zarr.Field{Name: m.Name, DType: inner, Shape: dims})
+			exact = append(exact, zarr.Field{Name: m.Name, DType: inner, Shape: dims, Offset: m.Offset})
 			for k := 0; k < count; k++ {
 				for _, sg := range isegs {
 					segs = append(segs, copySeg{m.Offset + k*mt.Size + sg.src, packed + k*inner.Size + sg.dst, sg.n})
 				}
 			}
 			packed += count * inner.Size
+		}
+		if identity {
+			d, err := zarr.NewStructuredLayout(exact, t.Size)
+			if err == nil {
+				return d, []copySeg{{0, 0, t.Size}}, nil
+			}
+			if !errors.Is(err, zarr.ErrUnsupported) {
+				return zarr.DType{}, nil, unsupportedType{err.Error()}
+			}
 		}
 		d, err := zarr.NewStructured(fields)
 		if err != nil {
@@ -186,6 +226,11 @@ func zarrDType(t *hdf5meta.Datatype) (zarr.DType, []copySeg, error) {
 		return zarr.DType{}, nil, unsupportedType{err.Error()}
 	}
 	return d, []copySeg{{0, 0, t.Size}}, nil
+}
+
+// isIdentity reports segments that copy an element of size bytes as it is.
+func isIdentity(segs []copySeg, size int) bool {
+	return len(segs) == 1 && segs[0] == copySeg{0, 0, size}
 }
 
 // complexDtype returns the numpy complex dtype ("<c8", ">c16") of h5py's
@@ -266,13 +311,22 @@ func zarrType(t *hdf5meta.Datatype) (*zType, error) {
 	if z.elem.HasVarLen() {
 		return nil, unsupportedType{"compound with variable-length members"}
 	}
+	if z.elem.Class == hdf5meta.ClassFloat && !z.elem.IsIEEEFloat() {
+		size, err := z.elem.FloatTarget()
+		if err != nil {
+			return nil, unsupportedType{fmt.Sprintf("%d-byte float with %d exponent and %d mantissa bits (bias %d)", z.elem.Size, z.elem.ExpSize, z.elem.MantSize, z.elem.ExpBias)}
+		}
+		z.dtype, _ = zarr.ParseDTypeString("<f" + strconv.Itoa(size))
+		z.floatConv, z.size = size, size
+		return z, nil
+	}
 	dt, segs, err := zarrDType(z.elem)
 	if err != nil {
 		return nil, err
 	}
 	z.dtype = dt
 	size := dt.Size
-	if !(len(segs) == 1 && segs[0] == copySeg{0, 0, z.elem.Size}) {
+	if !isIdentity(segs, z.elem.Size) {
 		z.repack = segs
 		z.size = size
 	}

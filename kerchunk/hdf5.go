@@ -300,6 +300,14 @@ func (t *h5translator) variable(key string, v *netcdf4.Var) error {
 		if a == p.fillAttr {
 			continue // carried by fill_value
 		}
+		if a.Name == "_FillValue" && p.zt.complex {
+			if b := complexFillAttr(a); b != nil {
+				za.add(a.Name, b)
+			} else {
+				t.res.Warnings = append(t.res.Warnings, fmt.Sprintf("%s: _FillValue left out: xarray masks a complex variable only with a real _FillValue (imaginary part zero), and zarr-python 3.0.6 cannot read a complex fill_value; the fill values read unmasked", key))
+			}
+			continue
+		}
 		za.add(a.Name, t.attrValue(a))
 	}
 	if p.scalarString() && !slices.ContainsFunc(v.Attrs, func(a *hdf5meta.Attribute) bool { return a.Name == "_Encoding" }) {
@@ -444,7 +452,7 @@ func (t *h5translator) plan(key string, v *netcdf4.Var) (*varPlan, error) {
 	}
 	p.missing = missingBytes(ds)
 	p.fillAttr = hdf5meta.Attr(ds, "_FillValue")
-	if p.fillAttr != nil && (zt.kind != kindFixed || !sameKind(p.fillAttr.Type, zt.elem) || p.fillAttr.Space.Kind == hdf5meta.SpaceNull) {
+	if p.fillAttr != nil && (zt.kind != kindFixed || zt.floatConv != 0 || !sameKind(p.fillAttr.Type, zt.elem) || p.fillAttr.Space.Kind == hdf5meta.SpaceNull) {
 		p.fillAttr = nil // stays an ordinary attribute
 	}
 	p.beyond = t.beyondBytes(p, p.fillAttr)
@@ -461,7 +469,11 @@ func (t *h5translator) plan(key string, v *netcdf4.Var) (*varPlan, error) {
 		}
 	}
 	if p.exactWhy == "" && zt.repack != nil {
-		p.exactWhy = "the compound type has padding, which Zarr's structured dtypes cannot describe"
+		p.exactWhy = "the compound type has a compound member with array dimensions inside padding, which Zarr's structured dtypes cannot describe, so its elements are packed"
+	}
+	if p.exactWhy == "" && zt.floatConv != 0 {
+		p.exactWhy = fmt.Sprintf("the %d-byte floats are not IEEE 754 (%d exponent and %d mantissa bits, bias %d), which no Zarr reader decodes, so they are decoded to float%d",
+			zt.elem.Size, zt.elem.ExpSize, zt.elem.MantSize, zt.elem.ExpBias, 8*zt.floatConv)
 	}
 	if p.exactWhy == "" && zt.elem.Class == hdf5meta.ClassString && zt.elem.StringPad == hdf5meta.PadSpace {
 		p.exactWhy = "the fixed-length strings are space-padded, which readers turn into NUL padding"
@@ -487,8 +499,8 @@ func (t *h5translator) plan(key string, v *netcdf4.Var) (*varPlan, error) {
 	// whose Zarr v2 fill_value is a complex [re, im] pair (it broadcasts
 	// the pair into every chunk it reads), so never-written chunks are
 	// written out instead (fillChunks, with no fill_value).
-	if p.fill == nil && !zt.complex && zt.isNaNBytes(p.missing) {
-		p.fill = p.missing[:zt.size]
+	if missing := p.convert(p.missing); p.fill == nil && !zt.complex && zt.isNaNBytes(missing) {
+		p.fill = missing[:zt.size]
 	}
 	p.za.FillValue = zt.fillJSON(p.fill)
 	return p, nil
@@ -975,8 +987,8 @@ func ownCodec(p *varPlan) {
 // the others: exact for raw reads, masked by xarray, said in a warning.
 func (t *h5translator) fillFallback(p *varPlan, fill []byte, stored *chunkList, missing int64, noEncoder bool, em *chunkEmitter) error {
 	zt := p.zt
-	if fill == nil && uniformElem(p.missing, zt.size) {
-		p.za.FillValue = zt.fillJSON(p.missing[:zt.size])
+	if missing := p.convert(p.missing); fill == nil && uniformElem(missing, zt.size) {
+		p.za.FillValue = zt.fillJSON(missing[:zt.size])
 	}
 	why := "writing them out would exceed the fill budget"
 	if noEncoder {
@@ -1269,6 +1281,22 @@ func chainOf(cfgs []codecs.Config) (*codecs.Chain, error) {
 		c.Filters = append(c.Filters, codec)
 	}
 	return c, nil
+}
+
+// complexFillAttr returns the .zattrs _FillValue of a complex variable
+// (zarr.DType.ComplexFillAttr) for its h5py-style r/i _FillValue
+// attribute, or nil when none masks it.
+func complexFillAttr(a *hdf5meta.Attribute) []byte {
+	s, ok := complexDtype(a.Type)
+	if !ok || a.Space.Kind == hdf5meta.SpaceNull || a.Space.NumElements() != 1 {
+		return nil
+	}
+	d, err := zarr.ParseDTypeString(s)
+	if err != nil {
+		return nil
+	}
+	b, _ := d.ComplexFillAttr(a.Raw)
+	return b
 }
 
 // attrFill converts a _FillValue attribute to one element of the Zarr type.

@@ -1,10 +1,6 @@
 package kerchunk
 
-import (
-	"regexp"
-
-	"github.com/greensight/vzarr/internal/testenv"
-)
+import "regexp"
 
 // failureCause is one reason a reader stack reads a reference differently
 // from the original, recognised by the checker error lines it produces.
@@ -17,24 +13,10 @@ type failureCause struct {
 	Item string
 }
 
-// The causes seen on the trixie stack (xarray 2025.3.1, zarr-python 3.0.6,
-// fsspec 2025.3.2, numcodecs 0.16) with the references of today.
-var (
-	// zarr-python 3.0.6 turns the fields of a Zarr v2 structured dtype
-	// from JSON lists into tuples only at the top level: a compound member
-	// that is itself a compound ([["id", "<i4"], ["where", [["lat", "<f4"],
-	// ...]]]) reaches numpy as lists, which numpy refuses, and the whole
-	// reference set fails to open, at both levels. Flat compounds open
-	// (h5py's complex r/i compounds are Zarr complex dtypes). Since every set carries
-	// consolidated metadata, a nested compound in a group (layout/...,
-	// typ/...) fails the root too: zarr-python 3 parses every array of
-	// .zmetadata when it opens the root.
-	causeStructuredDtype = &failureCause{
-		Errors: regexp.MustCompile(`^(xr: cannot open refs \(group '[^']*'\)|raw: cannot open refs with zarr): TypeError: Field elements must be 2- or 3-tuples`),
-		Reason: "zarr-python 3.0.6 cannot parse a Zarr v2 structured dtype with a nested compound member: the file does not open",
-		Item:   "Compound types",
-	}
-)
+// No cause is open: the last one (zarr-python 3.0.6 refusing a Zarr v2
+// structured dtype with a nested compound member, written as a list of
+// lists) ended when structured members became NumPy's dict form, which
+// zarr-python 2 and 3 both hand to NumPy unchanged (zarr.DType.JSON).
 
 // knownFailure is one failure of one case on one reader stack, with its
 // cause, until the issue 13 item lands. TestInteropCheckRefs enforces the
@@ -48,17 +30,10 @@ type knownFailure struct {
 	Cause *failureCause
 }
 
-// knownFailures is the baseline of the trixie stack. Debian 12's stack
-// has no entry: every failure there is a tolerated limit (caseAllowed).
-var knownFailures = []knownFailure{
-	{testenv.StackTrixie, "h5_earliest_layouts.h5", causeStructuredDtype},
-	{testenv.StackTrixie, "h5_earliest_types.h5", causeStructuredDtype},
-	{testenv.StackTrixie, "h5_latest_layouts.h5", causeStructuredDtype},
-	{testenv.StackTrixie, "h5_latest_types.h5", causeStructuredDtype},
-	{testenv.StackTrixie, "h5_sohm_btree.h5", causeStructuredDtype},
-	{testenv.StackTrixie, "h5_sohm_list.h5", causeStructuredDtype},
-	{testenv.StackTrixie, "nc4_types.nc", causeStructuredDtype},
-}
+// knownFailures is the baseline of failures still expected, per stack:
+// empty, every case reads correctly on both stacks up to the tolerated
+// limits (caseAllowed, anyCaseAllowed). A new entry needs a failureCause.
+var knownFailures = []knownFailure{}
 
 // knownFor returns the known failures of one stack.
 func knownFor(stack string) []knownFailure {

@@ -5,7 +5,9 @@
 // Zarr codec, huge contiguous variables, tiny or huge chunks, chunking that
 // makes a map of one time step read a whole time series, variable-length
 // data, and "skipped_variable": data no Zarr reader can use, such as region
-// references, which kerchunk translation leaves out unless strict). Notes
+// references, which kerchunk translation leaves out unless strict;
+// "non_ieee_float": bfloat16 and other float layouts, which references hold
+// decoded and inlined, so only up to the inline limit). Notes
 // are facts that change neither the status nor a run: "packed_float32_attrs",
 // a float32 scale_factor or add_offset, which xarray unpacks to float64
 // through any Zarr store (JSON attributes). Variables and dimensions are

@@ -327,6 +327,13 @@ func check(rep *Report, v *netcdf4.Var, info *Variable, chunkBytes uint64, opts 
 		rep.Warnings = append(rep.Warnings, Finding{Variable: key, Code: "skipped_variable",
 			Message: why + ": references leave the variable out (listed as skipped; strict mode refuses the file)"})
 	}
+	if t := ds.Type; t.Class == hdf5meta.ClassFloat && !t.IsIEEEFloat() {
+		if size, err := t.FloatTarget(); err == nil {
+			rep.Warnings = append(rep.Warnings, Finding{Variable: key, Code: "non_ieee_float",
+				Message: fmt.Sprintf("%d-byte floats with %d exponent and %d mantissa bits (bias %d) are not IEEE 754, which no Zarr reader decodes: references hold them decoded to float%d and inlined, up to the --inline-var-max limit (larger variables are unsupported)",
+					t.Size, t.ExpSize, t.MantSize, t.ExpBias, 8*size)})
+		}
+	}
 	if ds.Type.HasVarLen() && !v.IsCoord && len(ds.Space.Dims) > 0 {
 		rep.Warnings = append(rep.Warnings, Finding{Variable: key, Code: "vlen_data",
 			Message: "variable-length data lives in the HDF5 global heap, not in chunks: it must be embedded in the reference"})

@@ -41,3 +41,23 @@ func translate(t *testing.T, path string) *kerchunk.Result {
 	require.NoError(t, err)
 	return res
 }
+
+// TestInspectNonIEEEFloat: bfloat16 and other float layouts are no longer
+// left out (kerchunk decodes them), and the report says they are decoded
+// and inlined.
+func TestInspectNonIEEEFloat(t *testing.T) {
+	path := filepath.Join("..", "kerchunk", "testdata", "h5_nbit_float.h5")
+	rep := inspectFile(t, path, DefaultOptions())
+	got := map[string]string{}
+	for _, f := range append(rep.Warnings, rep.Errors...) {
+		assert.NotEqual(t, "skipped_variable", f.Code, f.Variable)
+		if f.Code == "non_ieee_float" {
+			got[f.Variable] = f.Message
+		}
+	}
+	assert.Len(t, got, 5)
+	assert.Contains(t, got["bf16"], "2-byte floats with 8 exponent and 7 mantissa bits")
+	assert.Contains(t, got["bf16"], "float32")
+	res := translate(t, path)
+	assert.Empty(t, res.Skipped)
+}

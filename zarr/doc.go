@@ -7,9 +7,18 @@
 //
 // A DType is a NumPy dtype as Zarr v2 writes it: a string such as "<f4",
 // ">i2", "|u1", "|b1", "<c8", "|S10", "<U5", "|O", "<M8[ns]", "|V8", or a
-// structured dtype given as a JSON list of [name, dtype] or
-// [name, dtype, shape] fields. ParseDType reads either form; DType.JSON
-// writes it back. DType.V3 names the same type as Zarr v3 does (core types
+// structured dtype: a JSON list of [name, dtype] or [name, dtype, shape]
+// fields (members packed in order), or NumPy's dict form {"names",
+// "formats", "offsets", "itemsize"} (members at given offsets, padding
+// allowed; a subarray member's format is "(2,3)<f4"). ParseDType reads
+// every form; DType.JSON writes the list form for a packed dtype and the
+// dict form for a padded one, and always the dict form for a structured
+// member, since zarr-python 3 turns only the top level of the list form
+// into the tuples NumPy needs (a nested list fails to open), while
+// zarr-python 2 and 3 both hand a dict to NumPy as it is. NewStructured
+// packs members; NewStructuredLayout keeps their offsets (an HDF5
+// compound's layout). Zarr v3 has no member offsets: DataTypeV3 refuses a
+// padded structured dtype. DType.V3 names the same type as Zarr v3 does (core types
 // "float32", "int16", "bool", "complex64", ...; for the others, the names
 // zarr-python 3 uses: "string", "null_terminated_bytes",
 // "fixed_length_utf32", "raw_bytes", "numpy.datetime64",

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -35,7 +36,8 @@ type DType struct {
 	// "vlen-utf8" (strings), "vlen-bytes", "vlen-array"; "" when unknown.
 	// ArrayV2 sets it from the array's first filter.
 	Object string
-	// Fields are the members of a structured dtype, packed in order.
+	// Fields are the members of a structured dtype, in order; see
+	// NewStructured (packed) and NewStructuredLayout (offsets, padding).
 	Fields []Field
 }
 
@@ -45,7 +47,8 @@ type Field struct {
 	DType DType
 	// Shape is the member's subarray shape (nil for a scalar member).
 	Shape []int
-	// Offset is the member's byte offset in the element.
+	// Offset is the member's byte offset in the element (set by
+	// NewStructured; given to NewStructuredLayout).
 	Offset int
 }
 
@@ -80,9 +83,12 @@ func parseDType(raw []byte, depth int) (DType, error) {
 		}
 		return ParseDTypeString(s)
 	}
+	if len(raw) > 0 && raw[0] == '{' {
+		return parseDTypeDict(raw, depth)
+	}
 	var fields []json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
-		return DType{}, invalid("dtype %.40s is neither a string nor a list of fields", raw)
+		return DType{}, invalid("dtype %.40s is neither a string, a list of fields nor a dict of fields", raw)
 	}
 	list := make([]Field, 0, len(fields))
 	for _, f := range fields {
@@ -112,13 +118,157 @@ func parseDType(raw []byte, depth int) (DType, error) {
 	return NewStructured(list)
 }
 
+// parseDTypeDict parses NumPy's dict form of a structured dtype:
+// {"names": [...], "formats": [...], "offsets": [...], "itemsize": n}.
+// Without offsets the members are packed in order; without itemsize the
+// element ends after its last member. A format is a dtype string, with a
+// subarray shape in front ("(2,3)<f4"), or a structured dtype in either
+// form.
+func parseDTypeDict(raw []byte, depth int) (DType, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return DType{}, invalid("dtype %.40s: %v", raw, err)
+	}
+	for k := range m {
+		switch k {
+		case "names", "formats", "offsets", "itemsize":
+		default:
+			return DType{}, unsupported("dtype dict key %q", k)
+		}
+	}
+	var names []string
+	var formats []json.RawMessage
+	if err := json.Unmarshal(m["names"], &names); err != nil || names == nil {
+		return DType{}, invalid("dtype dict %.40s: names is not a list of strings", raw)
+	}
+	if err := json.Unmarshal(m["formats"], &formats); err != nil || len(formats) != len(names) {
+		return DType{}, invalid("dtype dict %.40s: formats is not a list of %d dtypes", raw, len(names))
+	}
+	fields := make([]Field, len(names))
+	for i, f := range formats {
+		fields[i].Name = names[i]
+		f = bytes.TrimSpace(f)
+		var s string
+		if json.Unmarshal(f, &s) == nil && strings.HasPrefix(s, "(") {
+			shape, rest, err := parseSubarray(s)
+			if err != nil {
+				return DType{}, err
+			}
+			fields[i].Shape = shape
+			f, _ = json.Marshal(rest)
+		}
+		sub, err := parseDType(f, depth+1)
+		if err != nil {
+			return DType{}, err
+		}
+		fields[i].DType = sub
+	}
+	packed, err := NewStructured(fields)
+	if err != nil {
+		return DType{}, err
+	}
+	if m["offsets"] == nil && m["itemsize"] == nil {
+		return packed, nil
+	}
+	itemSize := packed.Size
+	if m["itemsize"] != nil {
+		if err := json.Unmarshal(m["itemsize"], &itemSize); err != nil {
+			return DType{}, invalid("dtype dict itemsize %.40s: %v", m["itemsize"], err)
+		}
+	}
+	if m["offsets"] != nil {
+		var offsets []int
+		if err := json.Unmarshal(m["offsets"], &offsets); err != nil || len(offsets) != len(fields) {
+			return DType{}, invalid("dtype dict offsets %.40s is not a list of %d integers", m["offsets"], len(fields))
+		}
+		for i := range fields {
+			fields[i].Offset = offsets[i]
+		}
+	} else {
+		for i := range fields {
+			fields[i].Offset = packed.Fields[i].Offset
+		}
+	}
+	return NewStructuredLayout(fields, itemSize)
+}
+
+// parseSubarray splits a NumPy format string with a subarray shape,
+// "(2,3)<f4" or "(4,)|u1", into the shape and the dtype string.
+func parseSubarray(s string) ([]int, string, error) {
+	end := strings.IndexByte(s, ')')
+	if end < 0 {
+		return nil, "", invalid("dtype format %q", s)
+	}
+	shape := []int{}
+	for _, p := range strings.Split(s[1:end], ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || n > maxItemSize {
+			return nil, "", invalid("dtype format %q", s)
+		}
+		shape = append(shape, n)
+	}
+	return shape, s[end+1:], nil
+}
+
+// memberSize returns the bytes of one member: its dtype's size times its
+// subarray's element count, or false past maxItemSize.
+func (f Field) memberSize() (int, bool) {
+	n := uint64(f.DType.Size)
+	for _, x := range f.Shape {
+		if x < 0 || x > maxItemSize {
+			return 0, false
+		}
+		if n *= uint64(x); n > maxItemSize {
+			return 0, false
+		}
+	}
+	return int(n), true
+}
+
 // NewStructured returns the structured dtype of fields, packed in order
 // (their Offset fields are set; Shape nil for scalar members). Names must
 // be distinct and members fixed-size. Errors wrap ErrInvalid or
 // ErrUnsupported.
 func NewStructured(fields []Field) (DType, error) {
-	d := DType{Kind: 'V', Fields: make([]Field, 0, len(fields))}
+	list := make([]Field, len(fields))
+	size := 0
+	for i, fd := range fields {
+		n, ok := fd.memberSize()
+		if !ok {
+			if slices.ContainsFunc(fd.Shape, func(x int) bool { return x < 0 || x > maxItemSize }) {
+				return DType{}, invalid("dtype field %q shape %v", fd.Name, fd.Shape)
+			}
+			return DType{}, unsupported("structured dtype of more than %d bytes", maxItemSize)
+		}
+		if size+n > maxItemSize {
+			return DType{}, unsupported("structured dtype of more than %d bytes", maxItemSize)
+		}
+		fd.Offset = size
+		size += n
+		list[i] = fd
+	}
+	return NewStructuredLayout(list, size)
+}
+
+// NewStructuredLayout returns the structured dtype of fields at their
+// Offset in an element of itemSize bytes: the layout of a C struct or an
+// HDF5 compound, with padding between members or after the last. Members
+// may be in any order of offsets but must not overlap; names must be
+// distinct and members fixed-size. A member that is itself structured
+// with a subarray shape has no JSON form except in a packed dtype (NumPy's
+// dict form of a member has no shape): NewStructuredLayout refuses it
+// anywhere else. Errors wrap ErrInvalid or ErrUnsupported.
+func NewStructuredLayout(fields []Field, itemSize int) (DType, error) {
+	if itemSize < 0 || itemSize > maxItemSize {
+		return DType{}, unsupported("structured dtype of %d bytes", itemSize)
+	}
+	d := DType{Kind: 'V', Size: itemSize, Fields: make([]Field, 0, len(fields))}
 	seen := map[string]bool{}
+	type span struct{ lo, hi int }
+	spans := make([]span, 0, len(fields))
 	for _, fd := range fields {
 		if seen[fd.Name] {
 			return DType{}, invalid("dtype field %q appears twice", fd.Name)
@@ -127,24 +277,65 @@ func NewStructured(fields []Field) (DType, error) {
 		if fd.DType.Kind == 'O' {
 			return DType{}, unsupported("object field %q in a structured dtype", fd.Name)
 		}
-		n := uint64(fd.DType.Size)
-		for _, x := range fd.Shape {
-			if x < 0 || x > maxItemSize {
-				return DType{}, invalid("dtype field %q shape %v", fd.Name, fd.Shape)
-			}
-			if n *= uint64(x); n > maxItemSize {
-				break
-			}
+		n, ok := fd.memberSize()
+		if !ok {
+			return DType{}, invalid("dtype field %q shape %v", fd.Name, fd.Shape)
 		}
-		fd.Offset = d.Size
-		if n > maxItemSize || uint64(d.Size)+n > maxItemSize {
-			return DType{}, unsupported("structured dtype of more than %d bytes", maxItemSize)
+		if fd.Offset < 0 || fd.Offset > itemSize-n {
+			return DType{}, invalid("dtype field %q of %d bytes at offset %d outside the %d-byte element", fd.Name, n, fd.Offset, itemSize)
 		}
-		d.Size += int(n)
+		if n > 0 {
+			spans = append(spans, span{fd.Offset, fd.Offset + n})
+		}
 		d.Fields = append(d.Fields, fd)
+	}
+	slices.SortFunc(spans, func(a, b span) int { return a.lo - b.lo })
+	for i := 1; i < len(spans); i++ {
+		if spans[i].lo < spans[i-1].hi {
+			return DType{}, unsupported("structured dtype with overlapping fields")
+		}
+	}
+	if err := d.checkExpressible(!d.Packed()); err != nil {
+		return DType{}, err
 	}
 	d.Str = string(d.JSON())
 	return d, nil
+}
+
+// checkExpressible refuses a structured member with a subarray shape in a
+// dtype written in dict form (asDict: every structured member, and a
+// padded top level).
+func (d DType) checkExpressible(asDict bool) error {
+	for _, f := range d.Fields {
+		if f.DType.Fields == nil {
+			continue
+		}
+		if asDict && f.Shape != nil {
+			return unsupported("structured field %q with a subarray shape inside a padded or nested structured dtype", f.Name)
+		}
+		if err := f.DType.checkExpressible(true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Packed reports a structured dtype whose members follow each other in
+// order from offset 0, with no padding between them or after the last;
+// false for other dtypes.
+func (d DType) Packed() bool {
+	if d.Fields == nil {
+		return false
+	}
+	off := 0
+	for _, f := range d.Fields {
+		n, _ := f.memberSize()
+		if f.Offset != off {
+			return false
+		}
+		off += n
+	}
+	return off == d.Size
 }
 
 // ParseDTypeString parses a scalar Zarr v2 dtype string such as "<f4".
@@ -234,11 +425,19 @@ func validUnit(u string) bool {
 	return false
 }
 
-// JSON returns the dtype as .zarray writes it: a JSON string, or the
-// compact list of a structured dtype.
+// JSON returns the dtype as .zarray writes it: a JSON string; for a
+// packed structured dtype, the compact list of [name, dtype] or [name,
+// dtype, shape] fields; for a padded one (offsets, itemsize), NumPy's dict
+// form {"names", "formats", "offsets", "itemsize"}. A structured member is
+// always written in dict form: zarr-python 3 turns only the top level of
+// the list form into the tuples NumPy needs, and both zarr-python 2 and 3
+// hand a dict to NumPy as it is.
 func (d DType) JSON() json.RawMessage {
-	if d.Fields == nil {
+	switch {
+	case d.Fields == nil:
 		return appendString(nil, d.Str)
+	case !d.Packed():
+		return d.appendDict(nil)
 	}
 	b := []byte{'['}
 	for i, f := range d.Fields {
@@ -248,7 +447,7 @@ func (d DType) JSON() json.RawMessage {
 		b = append(b, '[')
 		b = appendString(b, f.Name)
 		b = append(b, ',')
-		b = append(b, f.DType.JSON()...)
+		b = f.DType.appendMember(b)
 		if f.Shape != nil {
 			b = append(b, ',')
 			sh, _ := json.Marshal(f.Shape)
@@ -257,6 +456,56 @@ func (d DType) JSON() json.RawMessage {
 		b = append(b, ']')
 	}
 	return append(b, ']')
+}
+
+// appendMember appends the dtype of a structured dtype's member: a string,
+// or a structured dtype in dict form.
+func (d DType) appendMember(b []byte) []byte {
+	if d.Fields == nil {
+		return appendString(b, d.Str)
+	}
+	return d.appendDict(b)
+}
+
+// appendDict appends a structured dtype in NumPy's dict form. Subarray
+// members of a scalar dtype are written as NumPy's "(2,3)<f4".
+func (d DType) appendDict(b []byte) []byte {
+	b = append(b, `{"names":[`...)
+	for i, f := range d.Fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, f.Name)
+	}
+	b = append(b, `],"formats":[`...)
+	for i, f := range d.Fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if f.Shape == nil || f.DType.Fields != nil { // (structured with a shape: refused by NewStructuredLayout)
+			b = f.DType.appendMember(b)
+			continue
+		}
+		dims := make([]string, len(f.Shape))
+		for k, x := range f.Shape {
+			dims[k] = strconv.Itoa(x)
+		}
+		sub := "(" + strings.Join(dims, ",")
+		if len(dims) == 1 {
+			sub += "," // NumPy's one-tuple
+		}
+		b = appendString(b, sub+")"+f.DType.Str)
+	}
+	b = append(b, `],"offsets":[`...)
+	for i, f := range d.Fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(f.Offset), 10)
+	}
+	b = append(b, `],"itemsize":`...)
+	b = strconv.AppendInt(b, int64(d.Size), 10)
+	return append(b, '}')
 }
 
 // MarshalJSON writes d as JSON.JSON.

@@ -289,6 +289,32 @@ func (d DType) FillValueAttr(fill json.RawMessage) (json.RawMessage, error) {
 	return nil, nil
 }
 
+// ComplexFillAttr returns the _FillValue attribute with which xarray masks
+// a Zarr v2 array of complex dtype d whose fill_value stays null
+// (zarr-python 3.0.6 cannot read a complex fill_value), for the fill
+// element b: its real part as a JSON number (NaN, Infinity as Python
+// writes them) when the imaginary part is zero, or both parts are NaN.
+// xarray compares every element of the attribute with the data, so no
+// JSON value masks a complex number with a non-zero imaginary part (a
+// [re, im] pair masks its parts as two real numbers): nil then, and for
+// other dtypes.
+func (d DType) ComplexFillAttr(b []byte) (json.RawMessage, error) {
+	if d.Kind != 'c' || d.Fields != nil {
+		return nil, nil
+	}
+	if len(b) < d.Size {
+		return nil, invalid("fill of %d bytes for dtype %s of %d", len(b), d.Str, d.Size)
+	}
+	h := d.Size / 2
+	re, _ := elem.Float(b[:h], d.Order(), h)
+	im, _ := elem.Float(b[h:d.Size], d.Order(), h)
+	switch {
+	case im == 0, math.IsNaN(re) && math.IsNaN(im):
+		return AppendFloat(nil, re), nil
+	}
+	return nil, nil
+}
+
 // EncodeFillV3 writes b as a Zarr v3 fill_value: as EncodeFill, except
 // that a NaN other than the canonical quiet NaN keeps its bits as a hex
 // string.

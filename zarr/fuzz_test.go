@@ -16,6 +16,8 @@ func FuzzParseMetadata(f *testing.F) {
 		`{"chunks":[2],"compressor":null,"dtype":"|O","fill_value":"","filters":[{"id":"vlen-utf8"}],"order":"C","shape":[3],"zarr_format":2}`,
 		`{"zarr_format":3,"node_type":"array","shape":[2],"data_type":{"name":"numpy.datetime64","configuration":{"unit":"s","scale_factor":1}},"chunk_grid":{"name":"regular","configuration":{"chunk_shape":[1]}},"chunk_key_encoding":{"name":"default"},"fill_value":"NaT","codecs":[{"name":"bytes","configuration":{"endian":"big"}}]}`,
 		`{"zarr_format":3,"node_type":"group","attributes":{"a":NaN}}`,
+		`{"chunks":[1],"compressor":null,"dtype":{"names":["a","w"],"formats":["|u1",{"names":["x"],"formats":["(2,)<f4"],"offsets":[4],"itemsize":12}],"offsets":[0,4],"itemsize":16},"fill_value":null,"filters":null,"order":"C","shape":[3],"zarr_format":2}`,
+		`{"chunks":[1],"compressor":null,"dtype":[["a","<i2"],["w",{"names":["x","y"],"formats":["<f4","|u1"],"offsets":[0,4],"itemsize":8},[3]]],"fill_value":null,"filters":null,"order":"C","shape":[3],"zarr_format":2}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -64,6 +64,9 @@ func (d DType) DataTypeV3() (json.RawMessage, error) {
 	quoted := func(s string) (json.RawMessage, error) { return json.Marshal(s) }
 	switch {
 	case d.Fields != nil:
+		if !d.Packed() {
+			return nil, unsupported("structured dtype with padding (member offsets) in Zarr v3")
+		}
 		fields := make([]any, 0, len(d.Fields))
 		for _, f := range d.Fields {
 			if f.Shape != nil {

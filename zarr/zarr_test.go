@@ -426,3 +426,84 @@ func TestEachMemberAndSplitArray(t *testing.T) {
 		assert.ErrorIs(t, err, ErrInvalid, bad)
 	}
 }
+
+func TestStructuredLayoutDictForm(t *testing.T) {
+	f4 := mustDType(t, `"<f4"`)
+	u1 := mustDType(t, `"|u1"`)
+	i8 := mustDType(t, `">i8"`)
+	inner, err := NewStructuredLayout([]Field{{Name: "x", DType: f4}, {Name: "flag", DType: u1, Offset: 4}}, 8)
+	require.NoError(t, err)
+	assert.False(t, inner.Packed(), "3 bytes of padding after flag")
+	for _, c := range []struct {
+		name   string
+		fields []Field
+		size   int
+		want   string
+		packed bool
+	}{
+		{"packed top, packed nested member in dict form",
+			[]Field{{Name: "id", DType: u1}, {Name: "w", DType: mustDType(t, `[["a","<f4"],["b","<f4"]]`), Offset: 1}}, 9,
+			`[["id","|u1"],["w",{"names":["a","b"],"formats":["<f4","<f4"],"offsets":[0,4],"itemsize":8}]]`, true},
+		{"padding between members",
+			[]Field{{Name: "a", DType: u1}, {Name: "b", DType: i8, Offset: 8}}, 16,
+			`{"names":["a","b"],"formats":["|u1",">i8"],"offsets":[0,8],"itemsize":16}`, false},
+		{"members out of offset order, subarray, padded nested",
+			[]Field{{Name: "b", DType: f4, Shape: []int{2, 3}, Offset: 16}, {Name: "a", DType: f4, Shape: []int{2}, Offset: 0}, {Name: "n", DType: inner, Offset: 40}}, 48,
+			`{"names":["b","a","n"],"formats":["(2,3)<f4","(2,)<f4",{"names":["x","flag"],"formats":["<f4","|u1"],"offsets":[0,4],"itemsize":8}],"offsets":[16,0,40],"itemsize":48}`, false},
+		{"packed top with a padded member subarray",
+			[]Field{{Name: "n", DType: inner, Shape: []int{3}}}, 24,
+			`[["n",{"names":["x","flag"],"formats":["<f4","|u1"],"offsets":[0,4],"itemsize":8},[3]]]`, true},
+	} {
+		d, err := NewStructuredLayout(c.fields, c.size)
+		require.NoError(t, err, c.name)
+		assert.Equal(t, c.want, string(d.JSON()), c.name)
+		assert.Equal(t, c.want, d.Str, c.name)
+		assert.Equal(t, c.packed, d.Packed(), c.name)
+		back, err := ParseDType(d.JSON())
+		require.NoError(t, err, c.name)
+		assert.Equal(t, d, back, c.name)
+		_, err = d.DataTypeV3()
+		if !c.packed {
+			assert.ErrorIs(t, err, ErrUnsupported, "%s: Zarr v3 has no member offsets", c.name)
+		}
+	}
+	// NumPy's dict form without offsets or itemsize, and with only itemsize.
+	d, err := ParseDType(json.RawMessage(`{"names":["a","b"],"formats":["<i2","(2,)|u1"]}`))
+	require.NoError(t, err)
+	assert.True(t, d.Packed())
+	assert.Equal(t, `[["a","<i2"],["b","|u1",[2]]]`, d.Str)
+	d, err = ParseDType(json.RawMessage(`{"names":["a"],"formats":["<i2"],"itemsize":4}`))
+	require.NoError(t, err)
+	assert.Equal(t, 4, d.Size)
+	assert.False(t, d.Packed())
+}
+
+func TestStructuredLayoutErrors(t *testing.T) {
+	f4 := mustDType(t, `"<f4"`)
+	inner := mustDType(t, `[["x","<f4"]]`)
+	for _, c := range []struct {
+		name   string
+		fields []Field
+		size   int
+		err    error
+	}{
+		{"overlap", []Field{{Name: "a", DType: f4}, {Name: "b", DType: f4, Offset: 2}}, 8, ErrUnsupported},
+		{"past the end", []Field{{Name: "a", DType: f4, Offset: 6}}, 8, ErrInvalid},
+		{"negative offset", []Field{{Name: "a", DType: f4, Offset: -1}}, 8, ErrInvalid},
+		{"duplicate", []Field{{Name: "a", DType: f4}, {Name: "a", DType: f4, Offset: 4}}, 8, ErrInvalid},
+		{"structured subarray in padding", []Field{{Name: "n", DType: inner, Shape: []int{2}}}, 12, ErrUnsupported},
+		{"huge", []Field{{Name: "a", DType: f4}}, 1 << 31, ErrUnsupported},
+	} {
+		_, err := NewStructuredLayout(c.fields, c.size)
+		assert.ErrorIs(t, err, c.err, c.name)
+	}
+	for _, in := range []string{`{"names":["a"],"formats":["<f4"],"titles":["t"]}`, `{"names":["a"],"formats":["<f4"],"offsets":[0],"itemsize":2}`} {
+		_, err := ParseDType(json.RawMessage(in))
+		assert.Error(t, err, in)
+	}
+	for _, in := range []string{`{"names":["a"],"formats":["<f4","<f4"]}`, `{"names":"a","formats":["<f4"]}`, `{"names":["a"],"formats":["(2<f4"]}`,
+		`{"names":["a"],"formats":["(x,)<f4"]}`, `{"names":["a"],"formats":["<f4"],"offsets":[0,1]}`, `{"names":["a"],"formats":["<f4"],"itemsize":"4"}`} {
+		_, err := ParseDType(json.RawMessage(in))
+		assert.ErrorIs(t, err, ErrInvalid, in)
+	}
+}
