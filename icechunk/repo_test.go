@@ -180,73 +180,122 @@ func TestRepoConfigErrors(t *testing.T) {
 	}
 }
 
-func TestPackManifests(t *testing.T) {
-	grid := func(node byte, rows, cols uint32) ArrayManifest {
-		a := ArrayManifest{Node: NodeID{node}}
-		for i := rows; i > 0; i-- { // reversed: packManifests sorts
-			for j := uint32(0); j < cols; j++ {
-				a.Refs = append(a.Refs, ChunkRef{Index: []uint32{i - 1, j}, Inline: []byte{byte(i), byte(j)}})
+// packedGrid returns the refs of a rows × cols grid, set in reverse row order
+// (so they need sorting), each inline with its own bytes.
+func packedGrid(pool *refPool, rows, cols uint32) *arrayRefs {
+	a := &arrayRefs{grid: newGridKeys([]DimShape{{Length: uint64(rows), NumChunks: rows}, {Length: uint64(cols), NumChunks: cols}})}
+	for i := rows; i > 0; i-- {
+		for j := uint32(0); j < cols; j++ {
+			pr, err := pool.pack(a.grid.key([]uint32{i - 1, j}), &ChunkRef{Inline: []byte{byte(i - 1), byte(j)}})
+			if err != nil {
+				panic(err)
 			}
+			a.add(pr)
 		}
-		return a
+	}
+	a.sortLast()
+	return a
+}
+
+func TestPackManifests(t *testing.T) {
+	type grid struct {
+		node       byte
+		rows, cols uint32
 	}
 	tests := []struct {
 		name      string
-		arrays    []ArrayManifest
+		arrays    []grid // in node-id order
 		max       int
 		manifests int
 		extents   map[byte][][][2]uint32 // node -> its manifest refs' extents
 	}{
-		{"no limit", []ArrayManifest{grid(1, 3, 2), grid(2, 1, 1)}, 0, 1,
+		{"no limit", []grid{{1, 3, 2}, {2, 1, 1}}, 0, 1,
 			map[byte][][][2]uint32{1: {{{0, 3}, {0, 2}}}, 2: {{{0, 1}, {0, 1}}}}},
-		{"rows of two", []ArrayManifest{grid(1, 3, 2)}, 2, 3,
+		{"rows of two", []grid{{1, 3, 2}}, 2, 3,
 			map[byte][][][2]uint32{1: {{{0, 1}, {0, 2}}, {{1, 2}, {0, 2}}, {{2, 3}, {0, 2}}}}},
-		{"two rows fit in five", []ArrayManifest{grid(1, 3, 2)}, 5, 2,
+		{"two rows fit in five", []grid{{1, 3, 2}}, 5, 2,
 			map[byte][][][2]uint32{1: {{{0, 2}, {0, 2}}, {{2, 3}, {0, 2}}}}},
-		{"row larger than limit stays whole", []ArrayManifest{grid(1, 2, 3)}, 2, 2,
+		{"row larger than limit stays whole", []grid{{1, 2, 3}}, 2, 2,
 			map[byte][][][2]uint32{1: {{{0, 1}, {0, 3}}, {{1, 2}, {0, 3}}}}},
-		{"arrays share a manifest", []ArrayManifest{grid(2, 1, 2), grid(1, 1, 1)}, 3, 1,
+		{"arrays share a manifest", []grid{{1, 1, 1}, {2, 1, 2}}, 3, 1,
 			map[byte][][][2]uint32{1: {{{0, 1}, {0, 1}}}, 2: {{{0, 1}, {0, 2}}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			pool := &refPool{}
+			var arrays []manifestSegment
 			total := 0
-			for _, a := range tt.arrays {
-				total += len(a.Refs)
+			for _, g := range tt.arrays {
+				a := packedGrid(pool, g.rows, g.cols)
+				arrays = append(arrays, manifestSegment{node: NodeID{g.node}, refs: a, end: a.n})
+				total += a.n
 			}
-			mans, refs := packManifests(tt.arrays, tt.max)
-			require.Len(t, mans, tt.manifests)
-			got := 0
-			for _, m := range mans {
-				got += m.NumRefs()
-			}
-			assert.Equal(t, total, got, "every ref lands in exactly one manifest")
-			for node, want := range tt.extents {
-				var ext [][][2]uint32
-				for _, r := range refs[NodeID{node}] {
-					ext = append(ext, r.Extents)
+			w := newManifestWriter(pool)
+			ext := map[byte][][][2]uint32{}
+			got, mans := 0, 0
+			err := packManifests(arrays, tt.max, func(segs []manifestSegment) error {
+				id := NewObjectID()
+				payload, exts := w.encode(id, segs)
+				m, err := DecodeManifest(payload)
+				require.NoError(t, err)
+				assert.Equal(t, id, m.ID)
+				for k, seg := range segs {
+					require.Equal(t, seg.node, m.Arrays[k].Node)
+					ext[seg.node[0]] = append(ext[seg.node[0]], exts[k])
+					for i, r := range m.Arrays[k].Refs {
+						assert.Equal(t, []byte{byte(r.Index[0]), byte(r.Index[1])}, r.Inline, "ref %d keeps its bytes", i)
+						assert.True(t, covers(exts[k], r.Index), "extents cover %v", r.Index)
+					}
 				}
-				assert.Equal(t, want, ext, "node %d", node)
-			}
+				got += m.NumRefs()
+				mans++
+				return nil
+			})
+			require.NoError(t, err)
+			assert.Equal(t, tt.manifests, mans)
+			assert.Equal(t, total, got, "every ref lands in exactly one manifest")
+			assert.Equal(t, tt.extents, ext)
 		})
 	}
 }
 
-func TestLastPerIndexAndMerge(t *testing.T) {
-	ref := func(i uint32, v byte) ChunkRef { return ChunkRef{Index: []uint32{i}, Inline: []byte{v}} }
+func TestSortLastAndMerge(t *testing.T) {
+	type set struct {
+		i uint32
+		v byte
+	}
+	pack := func(pool *refPool, sets []set) *arrayRefs {
+		a := &arrayRefs{grid: newGridKeys([]DimShape{{Length: 1 << 20, NumChunks: 1 << 20}})}
+		for _, s := range sets {
+			pr, err := pool.pack(uint64(s.i), &ChunkRef{Inline: []byte{s.v}})
+			require.NoError(t, err)
+			a.add(pr)
+		}
+		a.sortLast()
+		return a
+	}
 	tests := []struct {
 		name       string
-		old, newer []ChunkRef
-		want       []ChunkRef
+		old, newer []set
+		want       []set
 	}{
-		{"later set wins", nil, []ChunkRef{ref(1, 1), ref(0, 1), ref(1, 2), ref(1, 3)}, []ChunkRef{ref(0, 1), ref(1, 3)}},
-		{"new replaces old", []ChunkRef{ref(0, 1), ref(1, 1), ref(2, 1)}, []ChunkRef{ref(1, 9)}, []ChunkRef{ref(0, 1), ref(1, 9), ref(2, 1)}},
-		{"interleave", []ChunkRef{ref(0, 1), ref(2, 1)}, []ChunkRef{ref(3, 9), ref(1, 9)}, []ChunkRef{ref(0, 1), ref(1, 9), ref(2, 1), ref(3, 9)}},
-		{"only old", []ChunkRef{ref(0, 1)}, nil, []ChunkRef{ref(0, 1)}},
+		{"later set wins", nil, []set{{1, 1}, {0, 1}, {1, 2}, {1, 3}}, []set{{0, 1}, {1, 3}}},
+		{"sorted input with a repeat", nil, []set{{0, 1}, {1, 1}, {1, 2}}, []set{{0, 1}, {1, 2}}},
+		{"radix digits above 16 bits", nil, []set{{1 << 18, 1}, {3, 2}, {1<<18 + 1, 3}, {1 << 17, 4}}, []set{{3, 2}, {1 << 17, 4}, {1 << 18, 1}, {1<<18 + 1, 3}}},
+		{"new replaces old", []set{{0, 1}, {1, 1}, {2, 1}}, []set{{1, 9}}, []set{{0, 1}, {1, 9}, {2, 1}}},
+		{"interleave", []set{{0, 1}, {2, 1}}, []set{{3, 9}, {1, 9}}, []set{{0, 1}, {1, 9}, {2, 1}, {3, 9}}},
+		{"only old", []set{{0, 1}}, nil, []set{{0, 1}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, mergeRefs(lastPerIndex(tt.old), lastPerIndex(tt.newer)))
+			pool := &refPool{}
+			merged := mergeRefs(pack(pool, tt.old), pack(pool, tt.newer))
+			var got []set
+			for i := 0; i < merged.n; i++ {
+				pr := merged.at(i)
+				got = append(got, set{uint32(pr.key), pool.unpack(pr, nil).Inline[0]})
+			}
+			assert.Equal(t, tt.want, got)
 		})
 	}
 }

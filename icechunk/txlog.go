@@ -36,31 +36,58 @@ func sortNodeIDs(ids []NodeID) {
 
 // EncodeTransactionLog sorts the lists of t in place and returns the payload.
 func EncodeTransactionLog(t *TransactionLog) []byte {
-	lists := [][]NodeID{t.NewGroups, t.NewArrays, t.DeletedGroups, t.DeletedArrays, t.UpdatedArrays, t.UpdatedGroups}
-	for _, l := range lists {
-		sortNodeIDs(l)
-	}
 	slices.SortFunc(t.UpdatedChunks, func(a, b ArrayChunks) int { return bytes.Compare(a.Node[:], b.Node[:]) })
-	b := flatbuffers.NewBuilder(1024)
-	chunks := make([]flatbuffers.UOffsetT, len(t.UpdatedChunks))
+	lists := make([]chunkList, len(t.UpdatedChunks))
+	size := 1024
 	for i, ac := range t.UpdatedChunks {
 		sortByIndex(ac.Chunks, func(c *[]uint32) []uint32 { return *c })
-		cs := make([]flatbuffers.UOffsetT, len(ac.Chunks))
-		for j, c := range ac.Chunks {
-			v := u32Vector(b, c)
+		lists[i] = chunkList{node: ac.Node, n: len(ac.Chunks), at: func(j int, _ []uint32) []uint32 { return ac.Chunks[j] }}
+		for _, c := range ac.Chunks {
+			size += 24 + 4*len(c)
+		}
+	}
+	return encodeTransactionLog(flatbuffers.NewBuilder(size), t, lists)
+}
+
+// chunkList is the updated chunks of one array as the encoder reads them: n
+// indexes in order, the i-th returned by at (which may write it into dst, a
+// buffer of the array's rank).
+type chunkList struct {
+	node NodeID
+	rank int
+	n    int
+	at   func(i int, dst []uint32) []uint32
+}
+
+// encodeTransactionLog returns the payload of t with lists (sorted by node,
+// each in index order) as its updated chunks, built in b (reset first);
+// t.UpdatedChunks is not read.
+func encodeTransactionLog(b *flatbuffers.Builder, t *TransactionLog, lists []chunkList) []byte {
+	ids := [][]NodeID{t.NewGroups, t.NewArrays, t.DeletedGroups, t.DeletedArrays, t.UpdatedArrays, t.UpdatedGroups}
+	for _, l := range ids {
+		sortNodeIDs(l)
+	}
+	b.Reset()
+	chunks := make([]flatbuffers.UOffsetT, len(lists))
+	var cs []flatbuffers.UOffsetT
+	for i, l := range lists {
+		cs = resize(cs, l.n)
+		dst := make([]uint32, l.rank)
+		for j := range l.n {
+			v := u32Vector(b, l.at(j, dst))
 			b.StartObject(1)
 			b.PrependUOffsetTSlot(ciCoords, v, 0)
 			cs[j] = b.EndObject()
 		}
 		cv := offsetVector(b, cs)
 		b.StartObject(2)
-		b.PrependStructSlot(aucNodeID, prependID(b, ac.Node[:]), 0)
+		b.PrependStructSlot(aucNodeID, prependID(b, l.node[:]), 0)
 		b.PrependUOffsetTSlot(aucChunks, cv, 0)
 		chunks[i] = b.EndObject()
 	}
 	chv := offsetVector(b, chunks)
-	vecs := make([]flatbuffers.UOffsetT, len(lists))
-	for i, l := range lists {
+	vecs := make([]flatbuffers.UOffsetT, len(ids))
+	for i, l := range ids {
 		vecs[i] = idVector(b, l)
 	}
 	b.StartObject(10)
