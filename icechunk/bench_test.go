@@ -33,9 +33,11 @@ func benchCommit(b *testing.B, dir string, files, chunks int) *Snapshot {
 	if err := s.AddArray("/v", []byte(`{}`), []DimShape{{Length: uint64(files), NumChunks: uint32(files)}, {Length: uint64(chunks), NumChunks: uint32(chunks)}}, nil); err != nil {
 		b.Fatal(err)
 	}
+	idx := make([]uint32, 2) // SetChunk copies the index: one buffer serves every call
 	for f := 0; f < files; f++ {
 		for c := 0; c < chunks; c++ {
-			ref := ChunkRef{Index: []uint32{uint32(f), uint32(c)}, Location: locs[f], Offset: uint64(c) * 4096, Length: 4096, ChecksumLastModified: 1_700_000_000}
+			idx[0], idx[1] = uint32(f), uint32(c)
+			ref := ChunkRef{Index: idx, Location: locs[f], Offset: uint64(c) * 4096, Length: 4096, ChecksumLastModified: 1_700_000_000}
 			if err := s.SetChunk("/v", ref); err != nil {
 				b.Fatal(err)
 			}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/url"
 	"slices"
@@ -516,9 +517,9 @@ func packManifests(arrays []manifestSegment, maxRefs int, emit func([]manifestSe
 
 // writeChunks writes the manifests of the session's changed arrays (merged
 // with their refs in the base snapshot), sets those arrays' manifest refs, and
-// returns the manifest files written and the transaction log's updated chunks.
-// One manifest's payload is built at a time, in one reused builder, which then
-// also builds the transaction log (returned ready to write).
+// returns the manifest files written and the transaction log file (tl with the
+// updated chunks) ready to store. One manifest's payload is built at a time,
+// in one reused builder; the transaction log is compressed as it is laid out.
 func (s *Session) writeChunks(ctx context.Context, byID map[NodeID]*Node, tl *TransactionLog) ([]ManifestFileInfo, []byte, error) {
 	r := s.repo
 	ids := slices.SortedFunc(maps.Keys(s.chunks), func(a, b NodeID) int { return bytes.Compare(a[:], b[:]) })
@@ -528,9 +529,10 @@ func (s *Session) writeChunks(ctx context.Context, byID map[NodeID]*Node, tl *Tr
 	for _, id := range ids {
 		n, refs := byID[id], s.chunks[id]
 		refs.sortLast()
-		lists = append(lists, chunkList{node: id, rank: len(refs.grid.num), n: refs.n,
+		rank := len(refs.grid.num)
+		lists = append(lists, chunkList{node: id, rank: rank, n: refs.n, bytes: refs.n * chunkRecordLen(rank),
 			at: func(i int, dst []uint32) []uint32 { return refs.grid.index(refs.at(i).key, dst) }})
-		tlSize += refs.n * (24 + 4*len(refs.grid.num))
+		tlSize += refs.n * (4 + chunkRecordLen(rank))
 		all := refs
 		if !s.newNode[id] { // keep the refs of the previous snapshot that were not replaced
 			old, err := s.oldRefs(ctx, n, refs.grid)
@@ -542,13 +544,23 @@ func (s *Session) writeChunks(ctx context.Context, byID map[NodeID]*Node, tl *Tr
 		arrays = append(arrays, manifestSegment{node: id, refs: all, end: all.n})
 		n.Array.Manifests = nil
 	}
+	// Two writers take turns: while one manifest is compressed and stored
+	// (on its own goroutine), the next one is built.
 	var files []ManifestFileInfo
-	w := newManifestWriter(&s.pool)
+	writers := [2]*manifestWriter{newManifestWriter(&s.pool), newManifestWriter(&s.pool)}
+	var stored chan error // the manifest being stored, nil when none
+	wait := func() error {
+		if stored == nil {
+			return nil
+		}
+		err := <-stored
+		stored = nil
+		return err
+	}
 	err := packManifests(arrays, s.MaxRefsPerManifest, func(segs []manifestSegment) error {
 		id := NewObjectID()
-		payload, exts := w.encode(id, segs)
-		blob := EncodeFile(FileManifest, payload)
-		if _, err := r.st.Put(ctx, ManifestPath(id), blob, PutCondition{IfNoneMatch: true}); err != nil {
+		payload, exts := writers[len(files)%2].encode(id, segs)
+		if err := wait(); err != nil {
 			return err
 		}
 		count := 0
@@ -557,14 +569,27 @@ func (s *Session) writeChunks(ctx context.Context, byID map[NodeID]*Node, tl *Tr
 			a.Manifests = append(a.Manifests, ManifestRef{ID: id, Extents: exts[k]})
 			count += seg.end - seg.start
 		}
-		files = append(files, ManifestFileInfo{ID: id, SizeBytes: uint64(len(blob)), NumChunkRefs: uint32(count)})
+		files = append(files, ManifestFileInfo{ID: id, NumChunkRefs: uint32(count)})
+		info := &files[len(files)-1]
+		done := make(chan error, 1)
+		stored = done
+		go func() {
+			blob := EncodeFile(FileManifest, payload)
+			info.SizeBytes = uint64(len(blob))
+			_, err := r.st.Put(ctx, ManifestPath(id), blob, PutCondition{IfNoneMatch: true})
+			done <- err
+		}()
 		return nil
 	})
+	if werr := wait(); err == nil {
+		err = werr
+	}
 	if err != nil {
 		return nil, nil, err
 	}
-	resetBuilder(w.b, tlSize)
-	return files, encodeTransactionLog(w.b, tl, lists), nil
+	writers = [2]*manifestWriter{} // their builders can go before the log is compressed
+	blob, err := encodeFileStream(FileTransactionLog, tlSize/4, func(out io.Writer) error { return writeTransactionLog(out, tl, lists) })
+	return files, blob, err
 }
 
 // Commit writes the changed arrays' chunk refs to new manifests (split by
@@ -596,7 +621,7 @@ func (s *Session) Commit(ctx context.Context, message string) (ObjectID, error) 
 		}
 	}
 	files := append([]ManifestFileInfo(nil), s.base.ManifestFiles...)
-	written, tlPayload, err := s.writeChunks(ctx, byID, tl)
+	written, tlFile, err := s.writeChunks(ctx, byID, tl)
 	if err != nil {
 		return ObjectID{}, err
 	}
@@ -618,7 +643,7 @@ func (s *Session) Commit(ctx context.Context, message string) (ObjectID, error) 
 			snap.ManifestFiles = append(snap.ManifestFiles, f)
 		}
 	}
-	if err := putMeta(ctx, r.st, TransactionLogPath(snapID), FileTransactionLog, tlPayload); err != nil {
+	if _, err := r.st.Put(ctx, TransactionLogPath(snapID), tlFile, PutCondition{IfNoneMatch: true}); err != nil {
 		return ObjectID{}, err
 	}
 	if err := putMeta(ctx, r.st, SnapshotPath(snapID), FileSnapshot, EncodeSnapshot(snap)); err != nil {

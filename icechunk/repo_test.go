@@ -3,6 +3,8 @@ package icechunk
 import (
 	"context"
 	"errors"
+	"slices"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -361,4 +363,97 @@ func TestConcurrentWriters(t *testing.T) {
 		}
 	}
 	assert.Len(t, final.Info().Snapshots, 3, "initial, base and the one winner")
+}
+
+// TestSessionSplitAndUpdate: refs set out of order and repeated, over two
+// arrays and split manifests, read back chunk by chunk; a second commit
+// replaces some refs, adds rows after a grid change and keeps the rest; each
+// transaction log lists exactly the chunks its commit set.
+func TestSessionSplitAndUpdate(t *testing.T) {
+	ctx := context.Background()
+	st := DirStorage{Root: t.TempDir()}
+	repo, err := Create(ctx, st, RepoConfig{})
+	require.NoError(t, err)
+	s, err := repo.NewSession(ctx, "main")
+	require.NoError(t, err)
+	s.MaxRefsPerManifest = 5
+	require.NoError(t, s.AddGroup("/", []byte(`{}`)))
+	shape := func(rows uint32) []DimShape { return []DimShape{{Length: uint64(rows), NumChunks: rows}, {Length: 3, NumChunks: 3}} }
+	require.NoError(t, s.AddArray("/a", []byte(`{}`), shape(4), nil))
+	require.NoError(t, s.AddArray("/b", []byte(`{}`), []DimShape{}, nil))
+	loc := func(i, j uint32) string { return "file:///src/" + string(rune('a'+i)) + ".nc" }
+	idx := make([]uint32, 2) // reused: SetChunk copies it
+	set := func(s *Session, i, j uint32, off uint64) {
+		idx[0], idx[1] = i, j
+		require.NoError(t, s.SetChunk("/a", ChunkRef{Index: idx, Location: loc(i, j), Offset: off, Length: 1, ChecksumETag: "e"}))
+	}
+	for i := uint32(4); i > 0; i-- {
+		for j := uint32(0); j < 3; j++ {
+			set(s, i-1, j, 1) // overwritten below
+			set(s, i-1, j, uint64(100*(i-1)+j))
+		}
+	}
+	require.NoError(t, s.SetChunk("/b", ChunkRef{Index: []uint32{}, Inline: []byte{5}}))
+	first, err := s.Commit(ctx, "first")
+	require.NoError(t, err)
+
+	check := func(id ObjectID, rows uint32, want func(i, j uint32) uint64) *Snapshot {
+		snap, err := repo.Snapshot(ctx, id)
+		require.NoError(t, err)
+		for i := range rows {
+			for j := range uint32(3) {
+				key := "a/c/" + strconv.Itoa(int(i)) + "/" + strconv.Itoa(int(j))
+				ref, err := repo.ResolveChunk(ctx, snap, key)
+				require.NoError(t, err, key)
+				assert.Equal(t, want(i, j), ref.Offset, key)
+				assert.Equal(t, loc(i, j), ref.Location, key)
+				assert.Equal(t, "e", ref.ChecksumETag, key)
+			}
+		}
+		ref, err := repo.ResolveChunk(ctx, snap, "b/c")
+		require.NoError(t, err)
+		assert.Equal(t, []byte{5}, ref.Inline)
+		for _, f := range snap.ManifestFiles {
+			assert.LessOrEqual(t, f.NumChunkRefs, uint32(6), "a manifest holds at most 5 refs, or one row of 3 more")
+		}
+		return snap
+	}
+	snap := check(first, 4, func(i, j uint32) uint64 { return uint64(100*i + j) })
+	total := 0
+	for _, f := range snap.ManifestFiles {
+		total += int(f.NumChunkRefs)
+	}
+	assert.Equal(t, 13, total, "every ref in exactly one manifest")
+	assert.Len(t, snap.ManifestFiles, 4, "cut at 5 refs: one row of 3 per manifest, the scalar sharing the first or the last")
+	tl, err := repo.TransactionLog(ctx, first)
+	require.NoError(t, err)
+	require.Len(t, tl.UpdatedChunks, 2)
+	chunks := 0
+	for _, ac := range tl.UpdatedChunks {
+		chunks += len(ac.Chunks)
+		assert.True(t, slices.IsSortedFunc(ac.Chunks, slices.Compare), "sorted chunk indexes")
+	}
+	assert.Equal(t, 13, chunks)
+
+	s2, err := repo.NewSession(ctx, "main")
+	require.NoError(t, err)
+	s2.MaxRefsPerManifest = 5
+	set(s2, 1, 1, 7)
+	require.NoError(t, s2.AddArray("/a", []byte(`{}`), shape(5), nil))
+	for j := uint32(0); j < 3; j++ {
+		set(s2, 4, j, uint64(400+j))
+	}
+	second, err := s2.Commit(ctx, "second")
+	require.NoError(t, err)
+	check(second, 5, func(i, j uint32) uint64 {
+		if i == 1 && j == 1 {
+			return 7
+		}
+		return uint64(100*i + j)
+	})
+	tl, err = repo.TransactionLog(ctx, second)
+	require.NoError(t, err)
+	require.Len(t, tl.UpdatedChunks, 1)
+	assert.Equal(t, [][]uint32{{1, 1}, {4, 0}, {4, 1}, {4, 2}}, tl.UpdatedChunks[0].Chunks)
+	check(first, 4, func(i, j uint32) uint64 { return uint64(100*i + j) }) // time travel
 }
