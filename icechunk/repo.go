@@ -404,6 +404,11 @@ func (s *Session) SetChunk(path string, ref ChunkRef) error {
 	if !ok || n.Array == nil {
 		return fmt.Errorf("%w: no array at %q", ErrNoNode, path)
 	}
+	return s.setChunk(n, ref)
+}
+
+// setChunk is SetChunk on array node n.
+func (s *Session) setChunk(n *Node, ref ChunkRef) error {
 	if len(ref.Index) != len(n.Array.Shape) {
 		return fmt.Errorf("%w: index rank %d for a %d-d array", ErrInvalidArgument, len(ref.Index), len(n.Array.Shape))
 	}

@@ -378,7 +378,9 @@ func TestSessionSplitAndUpdate(t *testing.T) {
 	require.NoError(t, err)
 	s.MaxRefsPerManifest = 5
 	require.NoError(t, s.AddGroup("/", []byte(`{}`)))
-	shape := func(rows uint32) []DimShape { return []DimShape{{Length: uint64(rows), NumChunks: rows}, {Length: 3, NumChunks: 3}} }
+	shape := func(rows uint32) []DimShape {
+		return []DimShape{{Length: uint64(rows), NumChunks: rows}, {Length: 3, NumChunks: 3}}
+	}
 	require.NoError(t, s.AddArray("/a", []byte(`{}`), shape(4), nil))
 	require.NoError(t, s.AddArray("/b", []byte(`{}`), []DimShape{}, nil))
 	loc := func(i, j uint32) string { return "file:///src/" + string(rune('a'+i)) + ".nc" }

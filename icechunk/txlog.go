@@ -78,8 +78,8 @@ func chunkRecordLen(rank int) int { return 12 + 4*rank }
 // its chunk tables and the chunk records. Every offset points forward, as
 // FlatBuffers requires, so the payload streams out as it is computed.
 const (
-	tlRootVT    = 8                   // after the root offset and the identifier
-	tlRootVTLen = 4 + 2*8             // eight slots: id, six id vectors, updated chunks
+	tlRootVT    = 8       // after the root offset and the identifier
+	tlRootVTLen = 4 + 2*8 // eight slots: id, six id vectors, updated chunks
 	tlRoot      = tlRootVT + tlRootVTLen
 	tlRootLen   = 4 + 12 + 4*7 // vtable offset, id struct, seven vector offsets
 )
