@@ -64,10 +64,11 @@ var (
 // make a reader allocate more.
 const maxDecodedFile = 512 << 20
 
-// zstdLevel is the level metadata files are compressed with. On manifests of
-// virtual refs, klauspost's SpeedDefault (about zstd level 3, what the
-// reference implementation uses by default) is as fast as SpeedFastest here
-// and 26% smaller; SpeedBetterCompression is 3x slower and larger.
+// zstdLevel is the level metadata files are compressed with. On a manifest of
+// a million virtual refs (52 MB), klauspost's SpeedDefault (about zstd level
+// 3) took about as long as SpeedFastest here (0.16-0.28 s either way, on a
+// loaded 2-core machine) for a 26% smaller file (7.6 MB against 10.3 MB);
+// SpeedBetterCompression took 3 times as long and came out larger (8.9 MB).
 const zstdLevel = zstd.SpeedDefault
 
 func zstdCodecs() (*zstd.Encoder, *zstd.Decoder) {

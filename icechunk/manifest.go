@@ -213,12 +213,12 @@ func (w *manifestWriter) encode(id ObjectID, segs []manifestSegment) ([]byte, []
 // fields writes the strings and bytes of pr's table into the builder, each
 // source's location and ETag once per manifest.
 func (w *manifestWriter) fields(pr *packedRef) refFields {
-	f := refFields{offset: pr.offset, length: pr.length}
+	var f refFields
 	i := pr.src &^ refKindMask
 	switch pr.src & refKindMask {
 	case refInline:
 		f.inline = w.b.CreateByteVector(w.pool.inline[i])
-		f.offset, f.length = 0, 0
+		return f
 	case refNative:
 		f.chunkID = &w.pool.native[i]
 	default:
@@ -231,6 +231,7 @@ func (w *manifestWriter) fields(pr *packedRef) refFields {
 		}
 		f.location, f.etag, f.lastModified = w.strs[2*i], w.strs[2*i+1], src.lastModified
 	}
+	f.offset, f.length = w.pool.byteRange(pr)
 	return f
 }
 

@@ -2,11 +2,12 @@ package icechunk
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 )
 
 // A Session keeps the chunk refs it is given in a compact form, so that ten
-// million refs fit in a few hundred megabytes: one 32-byte packedRef per chunk
+// million refs fit in a few hundred megabytes: one 24-byte packedRef per chunk
 // (the chunk index as its row-major position in the array's grid, byte range,
 // and a tagged index into the session's refPool), stored in fixed-size blocks
 // that never move as they grow. The strings of a virtual ref (location, ETag)
@@ -15,10 +16,14 @@ import (
 // packedRef is one chunk ref of a Session.
 type packedRef struct {
 	key    uint64 // row-major position of the chunk index in the array's grid
-	offset uint64 // virtual and native byte range
-	length uint64
+	offset uint64 // virtual and native byte range; with longLength, an index into the pool's long ranges
+	length uint32
 	src    uint32 // kind (top two bits) and index into the pool's sources, inline or native
 }
+
+// longLength marks a packedRef whose range is in refPool.long: a length of
+// 4 GiB - 1 or more does not fit the record.
+const longLength = math.MaxUint32
 
 // Kinds of a packedRef's src.
 const (
@@ -42,15 +47,24 @@ type refPool struct {
 	sourceID map[refSource]uint32
 	inline   [][]byte
 	native   []ObjectID
+	long     [][2]uint64 // offset and length of the refs with longLength
+}
+
+// byteRange returns pr's offset and length.
+func (p *refPool) byteRange(pr *packedRef) (offset, length uint64) {
+	if pr.length == longLength {
+		r := p.long[pr.offset]
+		return r[0], r[1]
+	}
+	return pr.offset, uint64(pr.length)
 }
 
 // pack returns the packed form of r at key, adding its source, inline bytes or
 // chunk id to the pool. r must hold exactly one kind.
 func (p *refPool) pack(key uint64, r *ChunkRef) (packedRef, error) {
-	pr := packedRef{key: key, offset: r.Offset, length: r.Length}
+	pr := packedRef{key: key}
 	switch {
 	case r.Inline != nil:
-		pr.offset, pr.length = 0, 0
 		pr.src = refInline | uint32(len(p.inline))
 		p.inline = append(p.inline, r.Inline)
 	case r.ChunkID != nil:
@@ -73,6 +87,14 @@ func (p *refPool) pack(key uint64, r *ChunkRef) (packedRef, error) {
 		}
 		pr.src = refVirtual | id
 	}
+	switch {
+	case r.Inline != nil:
+	case r.Length < longLength:
+		pr.offset, pr.length = r.Offset, uint32(r.Length)
+	default:
+		pr.offset, pr.length = uint64(len(p.long)), longLength
+		p.long = append(p.long, [2]uint64{r.Offset, r.Length})
+	}
 	if len(p.sources) > refMaxIndex || len(p.inline) > refMaxIndex || len(p.native) > refMaxIndex {
 		return packedRef{}, fmt.Errorf("%w: more than %d sources, inline chunks or native chunks in one session", ErrInvalidArgument, refMaxIndex)
 	}
@@ -86,14 +108,15 @@ func (p *refPool) unpack(pr *packedRef, idx []uint32) ChunkRef {
 	switch pr.src & refKindMask {
 	case refInline:
 		r.Inline = p.inline[i]
+		return r
 	case refNative:
 		id := p.native[i]
-		r.ChunkID, r.Offset, r.Length = &id, pr.offset, pr.length
+		r.ChunkID = &id
 	default:
 		s := p.sources[i]
 		r.Location, r.ChecksumETag, r.ChecksumLastModified = s.location, s.etag, s.lastModified
-		r.Offset, r.Length = pr.offset, pr.length
 	}
+	r.Offset, r.Length = p.byteRange(pr)
 	return r
 }
 
@@ -102,7 +125,7 @@ func (p *refPool) unpack(pr *packedRef, idx []uint32) ChunkRef {
 type gridKeys struct {
 	num    []uint32 // chunks per dimension
 	stride []uint64 // key step of one chunk along each dimension
-	fits   bool     // the grid has at most 2^64 chunks, so keys are exact
+	fits   bool     // the grid has fewer than 2^64 chunks, so every key fits
 }
 
 // newGridKeys returns the keys of the chunk grid of shape.
@@ -189,7 +212,7 @@ func (a *arrayRefs) at(i int) *packedRef {
 func (a *arrayRefs) regrid(shape []DimShape) error {
 	g := newGridKeys(shape)
 	if !g.fits && a.n > 0 {
-		return fmt.Errorf("%w: a chunk grid of more than 2^64 chunks cannot hold chunk refs", ErrInvalidArgument)
+		return fmt.Errorf("%w: a chunk grid of 2^64 chunks or more cannot hold chunk refs", ErrInvalidArgument)
 	}
 	old := a.grid
 	a.grid = g

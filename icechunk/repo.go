@@ -439,7 +439,7 @@ func (s *Session) setChunk(n *Node, ref ChunkRef) error {
 		s.chunks[n.ID] = refs
 	}
 	if !refs.grid.fits {
-		return fmt.Errorf("%w: a chunk grid of more than 2^64 chunks cannot hold chunk refs", ErrInvalidArgument)
+		return fmt.Errorf("%w: a chunk grid of 2^64 chunks or more cannot hold chunk refs", ErrInvalidArgument)
 	}
 	pr, err := s.pool.pack(refs.grid.key(ref.Index), &ref)
 	if err != nil {
