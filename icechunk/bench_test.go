@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/greensight/vzarr/kerchunk"
 )
 
 // benchCommit writes one commit of files × chunks virtual refs (one 2-d array,
@@ -54,6 +56,59 @@ func benchCommit(b *testing.B, dir string, files, chunks int) *Snapshot {
 	return snap
 }
 
+// benchFromRefs is benchCommit through FromRefs: a kerchunk reference set of
+// one files × chunks array (keys "v/F.C", range refs into FILES small local
+// files) is built outside the timer, then translated and committed.
+func benchFromRefs(b *testing.B, dir string, files, chunks int) *Snapshot {
+	ctx := context.Background()
+	b.StopTimer()
+	src := filepath.Join(dir, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	refs := kerchunk.NewRefs(files*chunks + 2)
+	refs.SetText(".zgroup", `{"zarr_format":2}`)
+	refs.SetText("v/.zarray", fmt.Sprintf(`{"zarr_format":2,"shape":[%d,%d],"chunks":[1,1],"dtype":"<f8","fill_value":null,"order":"C","compressor":null,"filters":null}`, files, chunks))
+	refs.SetText("v/.zattrs", `{"_ARRAY_DIMENSIONS":["f","c"]}`)
+	for f := 0; f < files; f++ {
+		path := filepath.Join(src, fmt.Sprintf("file-%05d.nc", f))
+		if err := os.WriteFile(path, nil, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		for c := 0; c < chunks; c++ {
+			refs.AppendKey(func(k []byte) []byte {
+				return strconv.AppendInt(append(strconv.AppendInt(append(k, "v/"...), int64(f), 10), '.'), int64(c), 10)
+			}, kerchunk.Range(path, int64(c)*8, 8))
+		}
+	}
+	containers, err := RefsContainers(refs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // the input is not the writer's
+	b.StartTimer()
+	repo, err := Create(ctx, DirStorage{Root: filepath.Join(dir, "repo")}, RepoConfig{VirtualChunkContainers: containers})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := repo.NewSession(ctx, "main")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := FromRefs(ctx, s, refs); err != nil {
+		b.Fatal(err)
+	}
+	id, err := s.Commit(ctx, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	snap, err := repo.Snapshot(ctx, id)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return snap
+}
+
 // BenchmarkCommit writes one commit of files × chunks virtual refs, as vzarr's
 // Icechunk output would for an archive of files:
 // go test -run '^$' -bench Commit -benchtime 1x ./icechunk
@@ -72,8 +127,18 @@ func BenchmarkCommit(b *testing.B) {
 // (FILESxCHUNKS, default 1000x1000), reporting what scripts/bench-icechunk
 // prints: refs, manifests written, bytes written, and the process's peak RSS
 // during the run (VmHWM, reset first through /proc/self/clear_refs where the
-// kernel allows). Run it alone, once: -bench CommitScale -benchtime 1x.
+// kernel allows). VZARR_BENCH_PATH=fromrefs goes through FromRefs from a
+// kerchunk reference set (built before the timer and the RSS reset) instead of
+// SetChunk. Run it alone, once: -bench CommitScale -benchtime 1x.
 func BenchmarkCommitScale(b *testing.B) {
+	commit := benchCommit
+	switch p := os.Getenv("VZARR_BENCH_PATH"); p {
+	case "", "session":
+	case "fromrefs":
+		commit = benchFromRefs
+	default:
+		b.Fatalf("VZARR_BENCH_PATH=%q, want session or fromrefs", p)
+	}
 	files, chunks := 1000, 1000
 	if s := os.Getenv("VZARR_BENCH_SIZE"); s != "" {
 		f, c, ok := strings.Cut(s, "x")
@@ -87,7 +152,7 @@ func BenchmarkCommitScale(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		dir := b.TempDir()
 		_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // reset VmHWM; best effort
-		snap := benchCommit(b, dir, files, chunks)
+		snap := commit(b, dir, files, chunks)
 		b.StopTimer()
 		peak := vmHWM(b)
 		written := dirBytes(b, dir)
