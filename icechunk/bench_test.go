@@ -19,19 +19,11 @@ import (
 // one source file per row, refs set row by row through Session.SetChunk) to a
 // fresh local repository in dir, and returns the commit's snapshot.
 func benchCommit(b *testing.B, dir string, files, chunks int) *Snapshot {
-	ctx := context.Background()
 	locs := make([]string, files)
 	for f := range locs {
 		locs[f] = fmt.Sprintf("file:///data/file-%05d.nc", f)
 	}
-	repo, err := Create(ctx, DirStorage{Root: dir}, RepoConfig{VirtualChunkContainers: []VirtualChunkContainer{{URLPrefix: "file:///data/", Store: StoreLocalFilesystem}}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := repo.NewSession(ctx, "main")
-	if err != nil {
-		b.Fatal(err)
-	}
+	repo, s := newRepoSession(b, DirStorage{Root: dir}, RepoConfig{VirtualChunkContainers: []VirtualChunkContainer{{URLPrefix: "file:///data/", Store: StoreLocalFilesystem}}})
 	if err := s.AddArray("/v", []byte(`{}`), []DimShape{{Length: uint64(files), NumChunks: uint32(files)}, {Length: uint64(chunks), NumChunks: uint32(chunks)}}, nil); err != nil {
 		b.Fatal(err)
 	}
@@ -45,15 +37,7 @@ func benchCommit(b *testing.B, dir string, files, chunks int) *Snapshot {
 			}
 		}
 	}
-	id, err := s.Commit(ctx, "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	snap, err := repo.Snapshot(ctx, id)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return snap
+	return commitSnapshot(b, repo, s, "bench")
 }
 
 // benchFromRefs is benchCommit through FromRefs: a kerchunk reference set of
@@ -87,26 +71,11 @@ func benchFromRefs(b *testing.B, dir string, files, chunks int) *Snapshot {
 	}
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // the input is not the writer's
 	b.StartTimer()
-	repo, err := Create(ctx, DirStorage{Root: filepath.Join(dir, "repo")}, RepoConfig{VirtualChunkContainers: containers})
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := repo.NewSession(ctx, "main")
-	if err != nil {
-		b.Fatal(err)
-	}
+	repo, s := newRepoSession(b, DirStorage{Root: filepath.Join(dir, "repo")}, RepoConfig{VirtualChunkContainers: containers})
 	if err := FromRefs(ctx, s, refs); err != nil {
 		b.Fatal(err)
 	}
-	id, err := s.Commit(ctx, "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	snap, err := repo.Snapshot(ctx, id)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return snap
+	return commitSnapshot(b, repo, s, "bench")
 }
 
 // BenchmarkCommit writes one commit of files × chunks virtual refs, as vzarr's

@@ -262,15 +262,9 @@ func TestFromRefsChunkKeys(t *testing.T) {
 	}
 	refs.Set("g/a/x", kerchunk.Inline([]byte("not a chunk")))
 	refs.Set("a/0/0", kerchunk.Inline([]byte("not a chunk of a dot-separated array")))
-	repo, err := Create(ctx, DirStorage{Root: t.TempDir()}, RepoConfig{})
-	require.NoError(t, err)
-	s, err := repo.NewSession(ctx, "main")
-	require.NoError(t, err)
+	repo, s := newRepoSession(t, DirStorage{Root: t.TempDir()}, RepoConfig{})
 	require.NoError(t, FromRefs(ctx, s, refs))
-	id, err := s.Commit(ctx, "m")
-	require.NoError(t, err)
-	snap, err := repo.Snapshot(ctx, id)
-	require.NoError(t, err)
+	snap := commitSnapshot(t, repo, s, "m")
 	for key, chunk := range map[string]string{"g/a/1/0": "g/a/c/1/0", "g/a/0/1": "g/a/c/0/1", "a/1.1": "a/c/1/1", "a/0.0": "a/c/0/0"} {
 		c, err := repo.ResolveChunk(ctx, snap, chunk)
 		require.NoError(t, err, chunk)
@@ -282,7 +276,7 @@ func TestFromRefsChunkKeys(t *testing.T) {
 	}
 
 	refs.Set("a/2.0", kerchunk.Inline([]byte{1}))
-	s, err = repo.NewSession(ctx, "main")
+	s, err := repo.NewSession(ctx, "main")
 	require.NoError(t, err)
 	assert.ErrorIs(t, FromRefs(ctx, s, refs), ErrInvalidArgument, "chunk 2 of a 2-chunk dimension")
 }

@@ -274,56 +274,14 @@ func (a *arrayRefs) sortLast() {
 }
 
 func (a *arrayRefs) radixSort() {
-	n := a.n
 	var maxKey uint64
-	for i := 0; i < n; i++ {
+	for i := 0; i < a.n; i++ {
 		maxKey = max(maxKey, a.at(i).key)
 	}
-	perm := make([]uint32, n)
-	tmp := make([]uint32, n)
-	for i := range perm {
-		perm[i] = uint32(i)
-	}
-	count := make([]int, 1<<16)
-	for shift := 0; shift < 64 && maxKey>>shift != 0; shift += 16 {
-		clear(count)
-		for _, p := range perm {
-			count[(a.at(int(p)).key>>shift)&0xffff]++
-		}
-		if count[(a.at(0).key>>shift)&0xffff] == n {
-			continue // every ref has the same digit here
-		}
-		pos := 0
-		for k, c := range count {
-			count[k] = pos
-			pos += c
-		}
-		for _, p := range perm {
-			k := (a.at(int(p)).key >> shift) & 0xffff
-			tmp[count[k]] = p
-			count[k]++
-		}
-		perm, tmp = tmp, perm
-	}
-	tmp = nil
-	// perm[i] is where the ref that belongs at i is now: follow each cycle.
-	for i := range perm {
-		if perm[i] == uint32(i) {
-			continue
-		}
-		saved := *a.at(i)
-		j := i
-		for {
-			k := int(perm[j])
-			perm[j] = uint32(j)
-			if k == i {
-				*a.at(j) = saved
-				break
-			}
-			*a.at(j) = *a.at(k)
-			j = k
-		}
-	}
+	perm := radixOrder(a.n, (bits.Len64(maxKey)+15)/16, func(d int, i uint32) uint32 {
+		return uint32(a.at(int(i)).key>>(16*d)) & 0xffff
+	})
+	permute(perm, a.at)
 }
 
 // mergeRefs merges two arrays' refs sorted by sortLast into a new arrayRefs

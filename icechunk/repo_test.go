@@ -365,17 +365,33 @@ func TestConcurrentWriters(t *testing.T) {
 	assert.Len(t, final.Info().Snapshots, 3, "initial, base and the one winner")
 }
 
+// newRepoSession creates a repository in st with cfg and starts a session on main.
+func newRepoSession(tb testing.TB, st Storage, cfg RepoConfig) (*Repo, *Session) {
+	tb.Helper()
+	repo, err := Create(context.Background(), st, cfg)
+	require.NoError(tb, err)
+	s, err := repo.NewSession(context.Background(), "main")
+	require.NoError(tb, err)
+	return repo, s
+}
+
+// commitSnapshot commits s and returns the new snapshot.
+func commitSnapshot(tb testing.TB, repo *Repo, s *Session, message string) *Snapshot {
+	tb.Helper()
+	id, err := s.Commit(context.Background(), message)
+	require.NoError(tb, err)
+	snap, err := repo.Snapshot(context.Background(), id)
+	require.NoError(tb, err)
+	return snap
+}
+
 // TestSessionSplitAndUpdate: refs set out of order and repeated, over two
 // arrays and split manifests, read back chunk by chunk; a second commit
 // replaces some refs, adds rows after a grid change and keeps the rest; each
 // transaction log lists exactly the chunks its commit set.
 func TestSessionSplitAndUpdate(t *testing.T) {
 	ctx := context.Background()
-	st := DirStorage{Root: t.TempDir()}
-	repo, err := Create(ctx, st, RepoConfig{})
-	require.NoError(t, err)
-	s, err := repo.NewSession(ctx, "main")
-	require.NoError(t, err)
+	repo, s := newRepoSession(t, DirStorage{Root: t.TempDir()}, RepoConfig{})
 	s.MaxRefsPerManifest = 5
 	require.NoError(t, s.AddGroup("/", []byte(`{}`)))
 	shape := func(rows uint32) []DimShape {
@@ -396,8 +412,7 @@ func TestSessionSplitAndUpdate(t *testing.T) {
 		}
 	}
 	require.NoError(t, s.SetChunk("/b", ChunkRef{Index: []uint32{}, Inline: []byte{5}}))
-	first, err := s.Commit(ctx, "first")
-	require.NoError(t, err)
+	first := commitSnapshot(t, repo, s, "first").ID
 
 	check := func(id ObjectID, rows uint32, want func(i, j uint32) uint64) *Snapshot {
 		snap, err := repo.Snapshot(ctx, id)
