@@ -249,7 +249,10 @@ const maxLocationLen = 1024
 
 // locationDecoder decompresses the dictionary-compressed virtual locations of
 // one manifest (compression_algorithm 1); nil when the manifest has none.
-type locationDecoder struct{ dec *zstd.Decoder }
+type locationDecoder struct {
+	dec *zstd.Decoder
+	buf []byte
+}
 
 func newLocationDecoder(root fbTable) (*locationDecoder, error) {
 	alg, err := root.u8(mfCompressionAlgorithm, 1)
@@ -267,18 +270,31 @@ func newLocationDecoder(root fbTable) (*locationDecoder, error) {
 	return &locationDecoder{dec: dec}, nil
 }
 
-func (l *locationDecoder) decode(b []byte) (string, error) {
+func (l *locationDecoder) decode(b []byte) ([]byte, error) {
 	if l == nil {
-		return "", corruptf("compressed virtual location without a dictionary")
+		return nil, corruptf("compressed virtual location without a dictionary")
 	}
-	out, err := l.dec.DecodeAll(b, make([]byte, 0, 128))
+	out, err := l.dec.DecodeAll(b, l.buf[:0])
 	if err != nil {
-		return "", corruptf("compressed virtual location: %v", err)
+		return nil, corruptf("compressed virtual location: %v", err)
 	}
 	if len(out) > maxLocationLen {
-		return "", corruptf("virtual location of %d bytes", len(out))
+		return nil, corruptf("virtual location of %d bytes", len(out))
 	}
-	return string(out), nil
+	l.buf = out
+	return out, nil
+}
+
+// refStrings holds the location and ETag of the ref decoded last: the refs of
+// a manifest mostly repeat them, and then share one string.
+type refStrings struct{ location, etag string }
+
+// interned returns b as a string, *last when equal.
+func interned(last *string, b []byte) string {
+	if string(b) != *last {
+		*last = string(b)
+	}
+	return *last
 }
 
 func (l *locationDecoder) close() {
@@ -317,8 +333,9 @@ func DecodeManifest(buf []byte) (*Manifest, error) {
 			return nil, err
 		}
 		a.Refs = make([]ChunkRef, len(refs))
+		var last refStrings
 		for i, rt := range refs {
-			if a.Refs[i], err = decodeChunkRef(rt, locs); err != nil {
+			if a.Refs[i], err = decodeChunkRef(rt, locs, &last); err != nil {
 				return nil, err
 			}
 		}
@@ -327,7 +344,7 @@ func DecodeManifest(buf []byte) (*Manifest, error) {
 	return m, nil
 }
 
-func decodeChunkRef(t fbTable, locs *locationDecoder) (ChunkRef, error) {
+func decodeChunkRef(t fbTable, locs *locationDecoder, last *refStrings) (ChunkRef, error) {
 	var r ChunkRef
 	var err error
 	if r.Index, err = t.u32s(crIndex); err != nil {
@@ -350,11 +367,19 @@ func decodeChunkRef(t fbTable, locs *locationDecoder) (ChunkRef, error) {
 		r.ChunkID = new(ObjectID)
 		copy(r.ChunkID[:], id)
 	}
-	if r.Location, err = t.str(crLocation); err != nil {
+	loc, err := t.bytesField(crLocation)
+	if err != nil {
 		return r, err
 	}
-	if r.ChecksumETag, err = t.str(crETag); err != nil {
+	if loc != nil {
+		r.Location = interned(&last.location, loc)
+	}
+	etag, err := t.bytesField(crETag)
+	if err != nil {
 		return r, err
+	}
+	if etag != nil {
+		r.ChecksumETag = interned(&last.etag, etag)
 	}
 	if r.ChecksumLastModified, err = t.u32(crLastModified, 0); err != nil {
 		return r, err
@@ -362,9 +387,11 @@ func decodeChunkRef(t fbTable, locs *locationDecoder) (ChunkRef, error) {
 	if cl, err := t.bytesField(crCompressedLocation); err != nil {
 		return r, err
 	} else if cl != nil && r.Location == "" {
-		if r.Location, err = locs.decode(cl); err != nil {
+		b, err := locs.decode(cl)
+		if err != nil {
 			return r, err
 		}
+		r.Location = interned(&last.location, b)
 	}
 	if r.Inline != nil {
 		r.Inline = bytes.Clone(r.Inline)
