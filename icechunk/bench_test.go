@@ -69,7 +69,8 @@ func benchFromRefs(b *testing.B, dir string, files, chunks int) *Snapshot {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // the input is not the writer's
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)  // the input is not the writer's
+	b.ReportMetric(float64(vmHWM(b))/(1<<20), "input-RSS-MiB") // the process with the input built
 	b.StartTimer()
 	repo, s := newRepoSession(b, DirStorage{Root: filepath.Join(dir, "repo")}, RepoConfig{VirtualChunkContainers: containers})
 	if err := FromRefs(ctx, s, refs); err != nil {
