@@ -143,13 +143,11 @@ type manifestSegment struct {
 // time and with one reused builder, so a commit holds at most one manifest's
 // FlatBuffers payload in memory however many it writes.
 type manifestWriter struct {
-	b        *flatbuffers.Builder
-	pool     *refPool
-	strs     []flatbuffers.UOffsetT // per source: location, then ETag, in the manifest being built
-	refs     []flatbuffers.UOffsetT
-	idx, lo  []uint32
-	hi       []uint32
-	capacity int // bytes the builder was last sized for
+	b           *flatbuffers.Builder
+	pool        *refPool
+	strs        []flatbuffers.UOffsetT // per source: location, then ETag, in the manifest being built
+	refs        []flatbuffers.UOffsetT // the ref tables of the segment being built
+	idx, lo, hi []uint32               // a chunk index, and the segment's extents so far
 }
 
 func newManifestWriter(pool *refPool) *manifestWriter {
