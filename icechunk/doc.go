@@ -86,6 +86,27 @@
 // skip when the chroot, the package or Azurite is missing, unless
 // VZARR_REQUIRE_TOOLS=1.
 //
+// # Large commits
+//
+// A [Session] keeps the chunk refs it is given packed: 24 bytes per chunk (its
+// index as the row-major position in the array's chunk grid, the byte range,
+// and an index into the session's table of distinct sources, inline chunks and
+// native chunk ids), in fixed-size blocks that never move as they grow; the
+// location and checksum of a virtual ref are stored once per source, not once
+// per chunk. [Session.SetChunk] copies the ref, so callers may reuse its index
+// slice. Commit sorts each array's refs by that position (one pass when they
+// were set in order, else an LSD radix sort of a permutation applied in
+// place), keeps the last ref set for each chunk, and writes the manifests one
+// at a time, split by [Session.MaxRefsPerManifest] (default
+// [DefaultMaxRefsPerManifest]) at boundaries of the first dimension: each is
+// built in one of two reused FlatBuffers builders while the previous one is
+// compressed and stored. The transaction log, which lists every chunk the
+// commit set and is not split, is laid out front to back (every FlatBuffers
+// offset points forward) straight into a streaming zstd encoder, so its
+// payload is never held whole. BenchmarkCommitScale and scripts/bench-icechunk
+// measure a commit of FILES × CHUNKS virtual refs (wall and CPU time, peak RSS,
+// manifests and bytes written).
+//
 // # From kerchunk references
 //
 // [FromRefs] writes a kerchunk reference set (the Zarr v2 metadata and chunk

@@ -1,6 +1,8 @@
 package icechunk
 
 import (
+	"bufio"
+	"encoding/binary"
 	"fmt"
 
 	flatbuffers "github.com/google/flatbuffers/go"
@@ -319,3 +321,35 @@ func (t fbTable) strs(slot int) ([]string, error) {
 	}
 	return out, nil
 }
+
+// fbWriter writes a FlatBuffers payload front to back, for the layouts that
+// are too large to build in memory (see writeTransactionLog); it tracks the
+// position and keeps the first write error.
+type fbWriter struct {
+	w   *bufio.Writer
+	pos int
+	err error
+	b   [8]byte
+}
+
+func (w *fbWriter) raw(p []byte) {
+	if w.err == nil {
+		_, w.err = w.w.Write(p)
+	}
+	w.pos += len(p)
+}
+
+func (w *fbWriter) u32(v uint32) {
+	binary.LittleEndian.PutUint32(w.b[:], v)
+	w.raw(w.b[:4])
+}
+
+func (w *fbWriter) u16(vs ...uint16) {
+	for _, v := range vs {
+		binary.LittleEndian.PutUint16(w.b[:], v)
+		w.raw(w.b[:2])
+	}
+}
+
+// offsetTo writes the uoffset from the current position to target (ahead).
+func (w *fbWriter) offsetTo(target int) { w.u32(uint32(target - w.pos)) }

@@ -41,15 +41,16 @@ func FromRefs(ctx context.Context, s *Session, refs *kerchunk.Refs) error {
 func (src *Sources) FromRefs(ctx context.Context, s *Session, refs *kerchunk.Refs) error {
 	groups := map[string]bool{"": true}
 	var arrays []string
-	for _, k := range refs.Keys() {
+	refs.All(func(k string, _ kerchunk.Ref) bool {
 		dir, base := splitKey(k)
 		switch base {
 		case ".zgroup":
 			groups[dir] = true
 		case ".zarray":
-			arrays = append(arrays, dir)
+			arrays = append(arrays, strings.Clone(dir))
 		}
-	}
+		return true
+	})
 	for _, g := range slices.Sorted(maps.Keys(groups)) {
 		attrs, _ := refs.Text(metaKey(g, ".zattrs"))
 		b, err := (&zarr.GroupV3{Attributes: attrsWithout([]byte(attrs))}).MarshalJSON()
@@ -61,15 +62,18 @@ func (src *Sources) FromRefs(ctx context.Context, s *Session, refs *kerchunk.Ref
 		}
 	}
 	slices.Sort(arrays)
+	byPath := map[string]*refsArray{}
 	for _, p := range arrays {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := addRefsArray(ctx, s, refs, p, src); err != nil {
+		a, err := addRefsArray(s, refs, p)
+		if err != nil {
 			return fmt.Errorf("icechunk: array %q: %w", p, err)
 		}
+		byPath[p] = a
 	}
-	return nil
+	return setRefsChunks(ctx, s, refs, byPath, src)
 }
 
 // RefsContainers returns the virtual chunk containers a repository needs
@@ -321,101 +325,154 @@ func (src *Sources) checksum(ctx context.Context, info *sourceInfo) (*sourceChec
 	return c, nil
 }
 
-func addRefsArray(ctx context.Context, s *Session, refs *kerchunk.Refs, p string, src *Sources) error {
+// refsArray is an array FromRefs added: its node and how its chunk keys read.
+type refsArray struct {
+	path string // reference key prefix
+	node *Node
+	sep  string // chunk key separator
+	idx  []uint32
+}
+
+func addRefsArray(s *Session, refs *kerchunk.Refs, p string) (*refsArray, error) {
 	zarray, _ := refs.Text(metaKey(p, ".zarray"))
 	zattrs, _ := refs.Text(metaKey(p, ".zattrs"))
 	a, err := refread.NewArray(p, []byte(zarray), []byte(zattrs))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fillAttr, err := a.Meta.DType.FillValueAttr(a.Meta.FillValue)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if fillAttr != nil {
 		fillAttr = append([]byte(`,"_FillValue":`), fillAttr...)
 	}
 	v3, err := zarr.ArrayV3Of(a.Meta, a.Dims, attrsWithout([]byte(zattrs), fillAttr...))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	v3.ChunkKeyEncoding = zarr.ChunkKeyEncoding{Name: "default"}
 	meta, err := v3.MarshalJSON()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	grid := a.Meta.Grid()
 	shape := make([]DimShape, len(grid))
 	for d, n := range grid {
 		if n > 1<<32-1 {
-			return fmt.Errorf("%w: %d chunks along dimension %d", ErrInvalidArgument, n, d)
+			return nil, fmt.Errorf("%w: %d chunks along dimension %d", ErrInvalidArgument, n, d)
 		}
 		shape[d] = DimShape{Length: a.Meta.Shape[d], NumChunks: uint32(n)}
 	}
 	if err := s.AddArray(nodePath(p), meta, shape, a.Dims); err != nil {
-		return err
+		return nil, err
 	}
-	prefix := p + "/"
+	return &refsArray{path: p, node: s.nodes[nodePath(p)], sep: a.Sep, idx: make([]uint32, len(grid))}, nil
+}
+
+// setRefsChunks sets the chunks of the arrays in one pass over refs, in
+// their order. A key is a chunk of the deepest array whose path is a prefix
+// of it and whose chunk key syntax it follows.
+func setRefsChunks(ctx context.Context, s *Session, refs *kerchunk.Refs, byPath map[string]*refsArray, src *Sources) error {
+	if len(byPath) == 0 {
+		return nil
+	}
+	var last *refsArray  // the array of the previous chunk
+	var lastURL string   // the previous virtual reference's URL ...
+	var lastRef ChunkRef // ... and its location and checksum
 	var ferr error
+	n := 0
 	refs.All(func(key string, r kerchunk.Ref) bool {
-		rest, ok := strings.CutPrefix(key, prefix)
-		if !ok || strings.HasPrefix(rest, ".") || (a.Sep != "/" && strings.Contains(rest, "/")) {
+		if n++; n&(1<<16-1) == 0 {
+			if ferr = ctx.Err(); ferr != nil {
+				return false
+			}
+		}
+		for i := strings.LastIndexByte(key, '/'); i > 0; i = strings.LastIndexByte(key[:i], '/') {
+			dir, rest := key[:i], key[i+1:]
+			a := last
+			if a == nil || a.path != dir {
+				if a = byPath[dir]; a == nil {
+					continue
+				}
+			}
+			if strings.HasPrefix(rest, ".") {
+				return true // metadata of a node, not a chunk
+			}
+			if a.sep != "/" && strings.Contains(rest, "/") {
+				continue
+			}
+			if !chunkIndex(rest, a.sep, a.idx) {
+				continue // a key of a node below, not a chunk of this array
+			}
+			last = a
+			ref := ChunkRef{Index: a.idx}
+			if r.IsInline() {
+				ref.Inline = r.Data
+				if ref.Inline == nil {
+					ref.Inline = []byte{}
+				}
+			} else {
+				if r.URL != lastURL || lastRef.Location == "" {
+					if ferr = lastRef.setSource(ctx, r.URL, src); ferr != nil {
+						ferr = fmt.Errorf("icechunk: array %q: %w", a.path, ferr)
+						return false
+					}
+					lastURL = r.URL
+				}
+				ref.Location, ref.ChecksumLastModified, ref.ChecksumETag = lastRef.Location, lastRef.ChecksumLastModified, lastRef.ChecksumETag
+				ref.Offset, ref.Length = uint64(r.Offset), uint64(r.Length)
+				if r.Length < 0 {
+					ref.Offset, ref.Length = 0, lastRef.Length
+				}
+			}
+			if ferr = s.setChunk(a.node, ref); ferr != nil {
+				ferr = fmt.Errorf("icechunk: array %q: chunk %q: %w", a.path, key, ferr)
+				return false
+			}
 			return true
-		}
-		idx, ok := chunkIndex(rest, a.Sep, len(grid))
-		if !ok {
-			return true // a key of a node below, not a chunk of this array
-		}
-		ref := ChunkRef{Index: idx}
-		if r.IsInline() {
-			ref.Inline = r.Data
-			if ref.Inline == nil {
-				ref.Inline = []byte{}
-			}
-		} else {
-			info, err := src.resolve(r.URL)
-			if err != nil {
-				ferr = err
-				return false
-			}
-			sum, err := src.checksum(ctx, info)
-			if err != nil {
-				ferr = err
-				return false
-			}
-			ref.Location = info.location
-			ref.Offset, ref.Length = uint64(r.Offset), uint64(r.Length)
-			if r.Length < 0 {
-				ref.Offset, ref.Length = 0, uint64(sum.size)
-			}
-			ref.ChecksumLastModified, ref.ChecksumETag = sum.lastModified, sum.etag
-		}
-		if ferr = s.SetChunk(nodePath(p), ref); ferr != nil {
-			ferr = fmt.Errorf("chunk %q: %w", key, ferr)
-			return false
 		}
 		return true
 	})
 	return ferr
 }
 
-// chunkIndex parses a v2 chunk key ("0.1", "0/1"; "0" for a scalar) of a
-// rank-dimensional array.
-func chunkIndex(key, sep string, rank int) ([]uint32, bool) {
-	parts := strings.Split(key, sep)
-	if rank == 0 {
-		return []uint32{}, key == "0"
+// setSource sets r's location, checksum and (as Length) the source's size
+// for a reference to url.
+func (r *ChunkRef) setSource(ctx context.Context, url string, src *Sources) error {
+	info, err := src.resolve(url)
+	if err != nil {
+		return err
 	}
-	if len(parts) != rank {
-		return nil, false
+	sum, err := src.checksum(ctx, info)
+	if err != nil {
+		return err
 	}
-	idx := make([]uint32, rank)
-	for i, s := range parts {
-		v, err := strconv.ParseUint(s, 10, 32)
-		if err != nil {
-			return nil, false
+	r.Location, r.Length = info.location, uint64(sum.size)
+	r.ChecksumLastModified, r.ChecksumETag = sum.lastModified, sum.etag
+	return nil
+}
+
+// chunkIndex parses a v2 chunk key ("0.1", "0/1"; "0" for a scalar) into
+// idx, whose length is the array's rank; false when key is not one.
+func chunkIndex(key, sep string, idx []uint32) bool {
+	if len(idx) == 0 {
+		return key == "0"
+	}
+	for d := range idx {
+		part := key
+		if d < len(idx)-1 {
+			i := strings.Index(key, sep)
+			if i < 0 {
+				return false
+			}
+			part, key = key[:i], key[i+len(sep):]
 		}
-		idx[i] = uint32(v)
+		v, err := strconv.ParseUint(part, 10, 32)
+		if err != nil {
+			return false
+		}
+		idx[d] = uint32(v)
 	}
-	return idx, true
+	return true
 }

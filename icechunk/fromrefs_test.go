@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -212,4 +213,70 @@ func TestOfficialLibraryReadsTranslatedFixtures(t *testing.T) {
 	}
 	t.Logf("%d of %d fixtures pass (%d refused as unsupported, the rest equal through the official library and xarray)",
 		passed, len(fixtures), len(wantErr))
+}
+
+func TestChunkIndex(t *testing.T) {
+	tests := []struct {
+		key, sep string
+		rank     int
+		want     []uint32 // nil: not a chunk key
+	}{
+		{"0", ".", 0, []uint32{}},
+		{"1", ".", 0, nil},
+		{"3", ".", 1, []uint32{3}},
+		{"1.2", ".", 2, []uint32{1, 2}},
+		{"1/2", "/", 2, []uint32{1, 2}},
+		{"1.2.3", ".", 2, nil},
+		{"1.2", ".", 3, nil},
+		{"1/2", ".", 2, nil},
+		{"x.0", ".", 2, nil},
+		{"4294967296", ".", 1, nil},
+		{"", ".", 1, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key+"/"+strconv.Itoa(tt.rank), func(t *testing.T) {
+			idx := make([]uint32, tt.rank)
+			ok := chunkIndex(tt.key, tt.sep, idx)
+			assert.Equal(t, tt.want != nil, ok)
+			if ok {
+				assert.Equal(t, tt.want, idx)
+			}
+		})
+	}
+}
+
+// TestFromRefsChunkKeys: "/"-separated chunk keys, an array inside a group
+// next to one at the top, keys that are no chunk ignored, and a chunk outside
+// the grid refused.
+func TestFromRefsChunkKeys(t *testing.T) {
+	ctx := context.Background()
+	meta := func(sep string) string {
+		return `{"zarr_format":2,"shape":[2,2],"chunks":[1,1],"dtype":"|u1","fill_value":0,"order":"C","compressor":null,"filters":null,"dimension_separator":"` + sep + `"}`
+	}
+	refs := kerchunk.NewRefs(0)
+	refs.SetText("g/.zgroup", `{"zarr_format":2}`)
+	refs.SetText("g/a/.zarray", meta("/"))
+	refs.SetText("a/.zarray", meta("."))
+	for _, k := range []string{"g/a/1/0", "g/a/0/1", "a/1.1", "a/0.0"} {
+		refs.Set(k, kerchunk.Inline([]byte(k)))
+	}
+	refs.Set("g/a/x", kerchunk.Inline([]byte("not a chunk")))
+	refs.Set("a/0/0", kerchunk.Inline([]byte("not a chunk of a dot-separated array")))
+	repo, s := newRepoSession(t, DirStorage{Root: t.TempDir()}, RepoConfig{})
+	require.NoError(t, FromRefs(ctx, s, refs))
+	snap := commitSnapshot(t, repo, s, "m")
+	for key, chunk := range map[string]string{"g/a/1/0": "g/a/c/1/0", "g/a/0/1": "g/a/c/0/1", "a/1.1": "a/c/1/1", "a/0.0": "a/c/0/0"} {
+		c, err := repo.ResolveChunk(ctx, snap, chunk)
+		require.NoError(t, err, chunk)
+		assert.Equal(t, key, string(c.Inline), chunk)
+	}
+	for _, chunk := range []string{"g/a/c/0/0", "a/c/0/1"} {
+		_, err := repo.ResolveChunk(ctx, snap, chunk)
+		assert.ErrorIs(t, err, ErrNoChunk, chunk)
+	}
+
+	refs.Set("a/2.0", kerchunk.Inline([]byte{1}))
+	s, err := repo.NewSession(ctx, "main")
+	require.NoError(t, err)
+	assert.ErrorIs(t, FromRefs(ctx, s, refs), ErrInvalidArgument, "chunk 2 of a 2-chunk dimension")
 }

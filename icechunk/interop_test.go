@@ -238,31 +238,58 @@ func TestWeReadOfficialRepo(t *testing.T) {
 }
 
 // TestOfficialLibraryReadsSplitManifests: an array whose refs are split over
-// several manifests (one per chunk row) reads back whole through the official
-// library, and a second commit that rewrites one chunk keeps the others.
+// several manifests (one per chunk row), virtual refs into two source files
+// (each location written once per manifest) and inline ones, set out of order,
+// reads back whole through the official library; a second commit that
+// rewrites one chunk keeps the others, and the library's diff (from our
+// transaction logs) lists every chunk.
 func TestOfficialLibraryReadsSplitManifests(t *testing.T) {
 	run := judge(t)
 	ctx := context.Background()
 	base := t.TempDir()
 	prefix := "file://" + base + "/"
+	sources := [][]byte{[]byte("abcdefgh"), []byte("ABCDEFGH")}
+	mtimes := make([]uint32, len(sources))
+	for i, b := range sources {
+		p := filepath.Join(base, fmt.Sprintf("src%d.bin", i))
+		require.NoError(t, os.WriteFile(p, b, 0o644))
+		fi, err := os.Stat(p)
+		require.NoError(t, err)
+		mtimes[i] = LastModifiedChecksum(fi.ModTime())
+	}
 	st := DirStorage{Root: filepath.Join(base, "repo")}
 	repo, err := Create(ctx, st, RepoConfig{VirtualChunkContainers: []VirtualChunkContainer{{URLPrefix: prefix, Store: StoreLocalFilesystem}}})
 	require.NoError(t, err)
 	s, err := repo.NewSession(ctx, "main")
 	require.NoError(t, err)
-	s.MaxRefsPerManifest = 2
-	arrayJSON := []byte(`{"zarr_format":3,"node_type":"array","shape":[3,2],"data_type":"uint8",` +
+	s.MaxRefsPerManifest = 3
+	arrayJSON := []byte(`{"zarr_format":3,"node_type":"array","shape":[3,3],"data_type":"uint8",` +
 		`"chunk_grid":{"name":"regular","configuration":{"chunk_shape":[1,1]}},` +
 		`"chunk_key_encoding":{"name":"default","configuration":{"separator":"/"}},` +
 		`"fill_value":0,"codecs":[{"name":"bytes"}],"attributes":{},"dimension_names":["y","x"]}`)
 	require.NoError(t, s.AddGroup("/", []byte(`{"zarr_format":3,"node_type":"group","attributes":{}}`)))
-	require.NoError(t, s.AddArray("/g", arrayJSON, []DimShape{{Length: 3, NumChunks: 3}, {Length: 2, NumChunks: 2}}, []string{"y", "x"}))
+	require.NoError(t, s.AddArray("/g", arrayJSON, []DimShape{{Length: 3, NumChunks: 3}, {Length: 3, NumChunks: 3}}, []string{"y", "x"}))
 	want := map[string][]byte{}
+	var chunks [][]uint32
+	for i := uint32(3); i > 0; i-- {
+		for j := uint32(0); j < 3; j++ {
+			ref := ChunkRef{Index: []uint32{i - 1, j}}
+			key := fmt.Sprintf("g/c/%d/%d", i-1, j)
+			if i-1 == 1 {
+				ref.Inline = []byte{byte(10*i + j)}
+				want[key] = ref.Inline
+			} else {
+				f := (i - 1) / 2 // row 0 from src0, row 2 from src1
+				ref.Location, ref.Offset, ref.Length = fmt.Sprintf("%ssrc%d.bin", prefix, f), uint64(2*j), 2
+				ref.ChecksumLastModified = mtimes[f]
+				want[key] = sources[f][2*j : 2*j+2]
+			}
+			require.NoError(t, s.SetChunk("/g", ref))
+		}
+	}
 	for i := uint32(0); i < 3; i++ {
-		for j := uint32(0); j < 2; j++ {
-			v := []byte{byte(10*i + j)}
-			require.NoError(t, s.SetChunk("/g", ChunkRef{Index: []uint32{i, j}, Inline: v}))
-			want[fmt.Sprintf("g/c/%d/%d", i, j)] = v
+		for j := uint32(0); j < 3; j++ {
+			chunks = append(chunks, []uint32{i, j})
 		}
 	}
 	first, err := s.Commit(ctx, "split")
@@ -270,7 +297,7 @@ func TestOfficialLibraryReadsSplitManifests(t *testing.T) {
 	snap, err := repo.Snapshot(ctx, first)
 	require.NoError(t, err)
 	g, _ := snap.Node("/g")
-	require.Len(t, g.Array.Manifests, 3, "one manifest per row of two refs")
+	require.Len(t, g.Array.Manifests, 3, "one manifest per row of three refs")
 	require.Len(t, snap.ManifestFiles, 3)
 
 	s2, err := repo.NewSession(ctx, "main")
@@ -288,6 +315,7 @@ func TestOfficialLibraryReadsSplitManifests(t *testing.T) {
 		assert.Equal(t, v, keys[k], k)
 	}
 	assert.Len(t, keys, len(want)+2) // plus the two zarr.json
+	assert.Equal(t, map[string][][]uint32{"/g": chunks}, rep.Diff.UpdatedChunks)
 }
 
 // TestWeReadCompressedLocations: with 1,000 or more virtual refs the official

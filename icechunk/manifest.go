@@ -68,42 +68,177 @@ func EncodeManifest(m *Manifest) []byte {
 	for i, a := range m.Arrays {
 		refs := make([]flatbuffers.UOffsetT, len(a.Refs))
 		for j, r := range a.Refs {
-			idx := u32Vector(b, r.Index)
-			var inline, loc, etag flatbuffers.UOffsetT
+			var f refFields
 			if r.Inline != nil {
-				inline = b.CreateByteVector(r.Inline)
+				f.inline = b.CreateByteVector(r.Inline)
 			}
 			if r.Location != "" {
-				loc = b.CreateSharedString(r.Location) // one copy per source file
+				f.location = b.CreateSharedString(r.Location) // one copy per source file
 			}
 			if r.ChecksumETag != "" {
-				etag = b.CreateString(r.ChecksumETag)
+				f.etag = b.CreateSharedString(r.ChecksumETag)
 			}
-			b.StartObject(10)
-			b.PrependUint64Slot(crOffset, r.Offset, 0)
-			b.PrependUint64Slot(crLength, r.Length, 0)
-			b.PrependUOffsetTSlot(crIndex, idx, 0)
-			b.PrependUOffsetTSlot(crInline, inline, 0)
-			if r.ChunkID != nil {
-				b.PrependStructSlot(crChunkID, prependID(b, r.ChunkID[:]), 0)
-			}
-			b.PrependUOffsetTSlot(crLocation, loc, 0)
-			b.PrependUOffsetTSlot(crETag, etag, 0)
-			b.PrependUint32Slot(crLastModified, r.ChecksumLastModified, 0)
-			refs[j] = b.EndObject()
+			f.chunkID, f.offset, f.length, f.lastModified = r.ChunkID, r.Offset, r.Length, r.ChecksumLastModified
+			refs[j] = putRef(b, r.Index, &f)
 		}
-		rv := offsetVector(b, refs)
-		b.StartObject(3)
-		b.PrependStructSlot(amNodeID, prependID(b, a.Node[:]), 0)
-		b.PrependUOffsetTSlot(amRefs, rv, 0)
-		arrays[i] = b.EndObject()
+		arrays[i] = putArrayManifest(b, a.Node, refs)
 	}
+	return finishManifest(b, m.ID, arrays)
+}
+
+// refFields are the fields of one ChunkRef table, its strings and vectors
+// already in the builder.
+type refFields struct {
+	inline, location, etag flatbuffers.UOffsetT
+	chunkID                *ObjectID
+	offset, length         uint64
+	lastModified           uint32
+}
+
+// putRef writes one ChunkRef table.
+func putRef(b *flatbuffers.Builder, index []uint32, f *refFields) flatbuffers.UOffsetT {
+	idx := u32Vector(b, index)
+	b.StartObject(10)
+	b.PrependUint64Slot(crOffset, f.offset, 0)
+	b.PrependUint64Slot(crLength, f.length, 0)
+	b.PrependUOffsetTSlot(crIndex, idx, 0)
+	b.PrependUOffsetTSlot(crInline, f.inline, 0)
+	if f.chunkID != nil {
+		b.PrependStructSlot(crChunkID, prependID(b, f.chunkID[:]), 0)
+	}
+	b.PrependUOffsetTSlot(crLocation, f.location, 0)
+	b.PrependUOffsetTSlot(crETag, f.etag, 0)
+	b.PrependUint32Slot(crLastModified, f.lastModified, 0)
+	return b.EndObject()
+}
+
+// putArrayManifest writes one ArrayManifest table over already-written refs.
+func putArrayManifest(b *flatbuffers.Builder, node NodeID, refs []flatbuffers.UOffsetT) flatbuffers.UOffsetT {
+	rv := offsetVector(b, refs)
+	b.StartObject(3)
+	b.PrependStructSlot(amNodeID, prependID(b, node[:]), 0)
+	b.PrependUOffsetTSlot(amRefs, rv, 0)
+	return b.EndObject()
+}
+
+// finishManifest writes the Manifest root table and returns the payload.
+func finishManifest(b *flatbuffers.Builder, id ObjectID, arrays []flatbuffers.UOffsetT) []byte {
 	av := offsetVector(b, arrays)
 	b.StartObject(5)
-	b.PrependStructSlot(mfID, prependID(b, m.ID[:]), 0)
+	b.PrependStructSlot(mfID, prependID(b, id[:]), 0)
 	b.PrependUOffsetTSlot(mfArrays, av, 0)
 	b.PrependUint8Slot(mfCompressionAlgorithm, 0, 1)
 	return finish(b, b.EndObject())
+}
+
+// manifestSegment is a run of one array's sorted packed refs that goes into
+// one manifest.
+type manifestSegment struct {
+	node       NodeID
+	refs       *arrayRefs
+	start, end int
+}
+
+// manifestWriter encodes manifests from a Session's packed refs, one at a
+// time and with one reused builder, so a commit holds at most one manifest's
+// FlatBuffers payload in memory however many it writes.
+type manifestWriter struct {
+	b           *flatbuffers.Builder
+	pool        *refPool
+	strs        []flatbuffers.UOffsetT // per source: location, then ETag, in the manifest being built
+	refs        []flatbuffers.UOffsetT // the ref tables of the segment being built
+	idx, lo, hi []uint32               // a chunk index, and the segment's extents so far
+}
+
+func newManifestWriter(pool *refPool) *manifestWriter {
+	return &manifestWriter{b: flatbuffers.NewBuilder(0), pool: pool}
+}
+
+// resetBuilder empties b and makes room for size bytes up front, so a large
+// payload is not built by repeated doubling and copying.
+func resetBuilder(b *flatbuffers.Builder, size int) {
+	if cap(b.Bytes) < size {
+		b.Bytes = make([]byte, size)
+	}
+	b.Reset()
+}
+
+// encode returns the payload of manifest id holding segs (in node-id order,
+// refs in key order) and, per segment, the extents of its refs. The payload
+// aliases the writer's builder: it is valid until the next call.
+func (w *manifestWriter) encode(id ObjectID, segs []manifestSegment) ([]byte, [][][2]uint32) {
+	b := w.b
+	total := 0
+	for _, s := range segs {
+		total += s.end - s.start
+	}
+	resetBuilder(b, 1024+72*total)
+	if need := 2 * len(w.pool.sources); cap(w.strs) < need {
+		w.strs = make([]flatbuffers.UOffsetT, need)
+	} else {
+		w.strs = w.strs[:need]
+		clear(w.strs)
+	}
+	arrays := make([]flatbuffers.UOffsetT, len(segs))
+	exts := make([][][2]uint32, len(segs))
+	for si, s := range segs {
+		g := s.refs.grid
+		rank := len(g.num)
+		w.idx, w.lo, w.hi = resize(w.idx, rank), resize(w.lo, rank), resize(w.hi, rank)
+		for d := range rank {
+			w.lo[d], w.hi[d] = ^uint32(0), 0
+		}
+		w.refs = resize(w.refs, s.end-s.start)
+		for i := s.start; i < s.end; i++ {
+			pr := s.refs.at(i)
+			idx := g.index(pr.key, w.idx)
+			for d, c := range idx {
+				w.lo[d], w.hi[d] = min(w.lo[d], c), max(w.hi[d], c+1)
+			}
+			f := w.fields(pr)
+			w.refs[i-s.start] = putRef(b, idx, &f)
+		}
+		arrays[si] = putArrayManifest(b, s.node, w.refs)
+		ext := make([][2]uint32, rank)
+		for d := range ext {
+			ext[d] = [2]uint32{w.lo[d], w.hi[d]}
+		}
+		exts[si] = ext
+	}
+	return finishManifest(b, id, arrays), exts
+}
+
+// fields writes the strings and bytes of pr's table into the builder, each
+// source's location and ETag once per manifest.
+func (w *manifestWriter) fields(pr *packedRef) refFields {
+	var f refFields
+	i := pr.src &^ refKindMask
+	switch pr.src & refKindMask {
+	case refInline:
+		f.inline = w.b.CreateByteVector(w.pool.inline[i])
+		return f
+	case refNative:
+		f.chunkID = &w.pool.native[i]
+	default:
+		src := &w.pool.sources[i]
+		if w.strs[2*i] == 0 {
+			w.strs[2*i] = w.b.CreateString(src.location)
+			if src.etag != "" {
+				w.strs[2*i+1] = w.b.CreateString(src.etag)
+			}
+		}
+		f.location, f.etag, f.lastModified = w.strs[2*i], w.strs[2*i+1], src.lastModified
+	}
+	f.offset, f.length = w.pool.byteRange(pr)
+	return f
+}
+
+// resize returns s with length n, reusing its array when large enough.
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
 
 // maxLocationLen bounds a decompressed virtual location, as the reference
@@ -112,7 +247,10 @@ const maxLocationLen = 1024
 
 // locationDecoder decompresses the dictionary-compressed virtual locations of
 // one manifest (compression_algorithm 1); nil when the manifest has none.
-type locationDecoder struct{ dec *zstd.Decoder }
+type locationDecoder struct {
+	dec *zstd.Decoder
+	buf []byte
+}
 
 func newLocationDecoder(root fbTable) (*locationDecoder, error) {
 	alg, err := root.u8(mfCompressionAlgorithm, 1)
@@ -130,18 +268,31 @@ func newLocationDecoder(root fbTable) (*locationDecoder, error) {
 	return &locationDecoder{dec: dec}, nil
 }
 
-func (l *locationDecoder) decode(b []byte) (string, error) {
+func (l *locationDecoder) decode(b []byte) ([]byte, error) {
 	if l == nil {
-		return "", corruptf("compressed virtual location without a dictionary")
+		return nil, corruptf("compressed virtual location without a dictionary")
 	}
-	out, err := l.dec.DecodeAll(b, make([]byte, 0, 128))
+	out, err := l.dec.DecodeAll(b, l.buf[:0])
 	if err != nil {
-		return "", corruptf("compressed virtual location: %v", err)
+		return nil, corruptf("compressed virtual location: %v", err)
 	}
 	if len(out) > maxLocationLen {
-		return "", corruptf("virtual location of %d bytes", len(out))
+		return nil, corruptf("virtual location of %d bytes", len(out))
 	}
-	return string(out), nil
+	l.buf = out
+	return out, nil
+}
+
+// refStrings holds the location and ETag of the ref decoded last: the refs of
+// a manifest mostly repeat them, and then share one string.
+type refStrings struct{ location, etag string }
+
+// interned returns b as a string, *last when equal.
+func interned(last *string, b []byte) string {
+	if string(b) != *last {
+		*last = string(b)
+	}
+	return *last
 }
 
 func (l *locationDecoder) close() {
@@ -180,8 +331,9 @@ func DecodeManifest(buf []byte) (*Manifest, error) {
 			return nil, err
 		}
 		a.Refs = make([]ChunkRef, len(refs))
+		var last refStrings
 		for i, rt := range refs {
-			if a.Refs[i], err = decodeChunkRef(rt, locs); err != nil {
+			if a.Refs[i], err = decodeChunkRef(rt, locs, &last); err != nil {
 				return nil, err
 			}
 		}
@@ -190,7 +342,7 @@ func DecodeManifest(buf []byte) (*Manifest, error) {
 	return m, nil
 }
 
-func decodeChunkRef(t fbTable, locs *locationDecoder) (ChunkRef, error) {
+func decodeChunkRef(t fbTable, locs *locationDecoder, last *refStrings) (ChunkRef, error) {
 	var r ChunkRef
 	var err error
 	if r.Index, err = t.u32s(crIndex); err != nil {
@@ -213,11 +365,19 @@ func decodeChunkRef(t fbTable, locs *locationDecoder) (ChunkRef, error) {
 		r.ChunkID = new(ObjectID)
 		copy(r.ChunkID[:], id)
 	}
-	if r.Location, err = t.str(crLocation); err != nil {
+	loc, err := t.bytesField(crLocation)
+	if err != nil {
 		return r, err
 	}
-	if r.ChecksumETag, err = t.str(crETag); err != nil {
+	if loc != nil {
+		r.Location = interned(&last.location, loc)
+	}
+	etag, err := t.bytesField(crETag)
+	if err != nil {
 		return r, err
+	}
+	if etag != nil {
+		r.ChecksumETag = interned(&last.etag, etag)
 	}
 	if r.ChecksumLastModified, err = t.u32(crLastModified, 0); err != nil {
 		return r, err
@@ -225,9 +385,11 @@ func decodeChunkRef(t fbTable, locs *locationDecoder) (ChunkRef, error) {
 	if cl, err := t.bytesField(crCompressedLocation); err != nil {
 		return r, err
 	} else if cl != nil && r.Location == "" {
-		if r.Location, err = locs.decode(cl); err != nil {
+		b, err := locs.decode(cl)
+		if err != nil {
 			return r, err
 		}
+		r.Location = interned(&last.location, b)
 	}
 	if r.Inline != nil {
 		r.Inline = bytes.Clone(r.Inline)

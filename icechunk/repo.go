@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/url"
 	"slices"
@@ -309,7 +310,8 @@ type Session struct {
 	nodes   map[string]*Node
 	newNode map[NodeID]bool
 	updated map[NodeID]bool
-	chunks  map[NodeID][]ChunkRef // in the order set; the last ref for an index wins
+	chunks  map[NodeID]*arrayRefs // in the order set; the last ref for an index wins
+	pool    refPool               // what the packed refs in chunks point at
 }
 
 // NewSession starts changes on branch.
@@ -323,7 +325,7 @@ func (r *Repo) NewSession(ctx context.Context, branch string) (*Session, error) 
 		return nil, err
 	}
 	s := &Session{MaxRefsPerManifest: DefaultMaxRefsPerManifest, repo: r, branch: branch, base: base, nodes: map[string]*Node{},
-		newNode: map[NodeID]bool{}, updated: map[NodeID]bool{}, chunks: map[NodeID][]ChunkRef{}}
+		newNode: map[NodeID]bool{}, updated: map[NodeID]bool{}, chunks: map[NodeID]*arrayRefs{}}
 	for i := range base.Nodes {
 		n := base.Nodes[i]
 		if n.Array != nil { // the session edits its own copy, never the base snapshot
@@ -375,24 +377,38 @@ func (s *Session) AddGroup(path string, zarrJSON []byte) error { return s.put(pa
 
 // AddArray creates or updates the array at path: its zarr.json bytes, shape (array
 // length and chunk count per dimension) and optional dimension names. The
-// array's existing chunk refs are kept.
+// array's existing chunk refs are kept; refs set in this session that fall
+// outside a changed chunk grid are dropped.
 func (s *Session) AddArray(path string, zarrJSON []byte, shape []DimShape, dimensionNames []string) error {
 	if dimensionNames != nil && len(dimensionNames) != len(shape) {
 		return fmt.Errorf("%w: %d dimension names for %d dimensions", ErrInvalidArgument, len(dimensionNames), len(shape))
 	}
 	a := &ArrayData{Shape: shape, DimensionNames: dimensionNames}
-	if old, ok := s.nodes[path]; ok && old.Array != nil {
+	old, ok := s.nodes[path]
+	if ok && old.Array != nil {
 		a.Manifests = old.Array.Manifests
+		if refs := s.chunks[old.ID]; refs != nil {
+			if err := refs.regrid(shape); err != nil {
+				return err
+			}
+		}
 	}
 	return s.put(path, zarrJSON, a)
 }
 
-// SetChunk sets the chunk ref at ref.Index of the array at path.
+// SetChunk sets the chunk ref at ref.Index of the array at path. The session
+// keeps its own compact copy of the ref (Inline bytes are kept, not copied):
+// the caller may reuse ref.Index for the next call.
 func (s *Session) SetChunk(path string, ref ChunkRef) error {
 	n, ok := s.nodes[path]
 	if !ok || n.Array == nil {
 		return fmt.Errorf("%w: no array at %q", ErrNoNode, path)
 	}
+	return s.setChunk(n, ref)
+}
+
+// setChunk is SetChunk on array node n.
+func (s *Session) setChunk(n *Node, ref ChunkRef) error {
 	if len(ref.Index) != len(n.Array.Shape) {
 		return fmt.Errorf("%w: index rank %d for a %d-d array", ErrInvalidArgument, len(ref.Index), len(n.Array.Shape))
 	}
@@ -414,43 +430,175 @@ func (s *Session) SetChunk(path string, ref ChunkRef) error {
 	if kinds != 1 {
 		return fmt.Errorf("%w: a chunk ref must be exactly one of inline, native or virtual", ErrInvalidArgument)
 	}
-	s.chunks[n.ID] = append(s.chunks[n.ID], ref)
+	refs := s.chunks[n.ID]
+	if refs == nil {
+		refs = &arrayRefs{}
+		if err := refs.regrid(n.Array.Shape); err != nil {
+			return err
+		}
+		s.chunks[n.ID] = refs
+	}
+	if !refs.grid.fits {
+		return fmt.Errorf("%w: a chunk grid of 2^64 chunks or more cannot hold chunk refs", ErrInvalidArgument)
+	}
+	pr, err := s.pool.pack(refs.grid.key(ref.Index), &ref)
+	if err != nil {
+		return err
+	}
+	refs.add(pr)
 	return nil
 }
 
-// lastPerIndex sorts refs by index (stably) and keeps the last ref of each index.
-func lastPerIndex(refs []ChunkRef) []ChunkRef {
-	sortByIndex(refs, func(r *ChunkRef) []uint32 { return r.Index })
-	out := refs[:0]
-	for i, r := range refs {
-		if i+1 < len(refs) && slices.Equal(r.Index, refs[i+1].Index) {
-			continue
+// oldRefs returns the refs of array n in the base snapshot that are chunks of
+// grid, sorted.
+func (s *Session) oldRefs(ctx context.Context, n *Node, grid gridKeys) (*arrayRefs, error) {
+	old := &arrayRefs{grid: grid}
+	for _, mr := range n.Array.Manifests {
+		m, err := s.repo.Manifest(ctx, mr.ID)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, r)
+		for _, a := range m.Arrays {
+			if a.Node != n.ID {
+				continue
+			}
+			for i := range a.Refs {
+				r := &a.Refs[i]
+				if !grid.inGrid(r.Index) {
+					continue
+				}
+				pr, err := s.pool.pack(grid.key(r.Index), r)
+				if err != nil {
+					return nil, err
+				}
+				old.add(pr)
+			}
+		}
 	}
-	return out
+	old.sortLast()
+	return old, nil
 }
 
-// mergeRefs merges two index-sorted ref lists; on equal indexes the newer wins.
-func mergeRefs(old, newer []ChunkRef) []ChunkRef {
-	out := make([]ChunkRef, 0, len(old)+len(newer))
-	i, j := 0, 0
-	for i < len(old) && j < len(newer) {
-		switch c := slices.Compare(old[i].Index, newer[j].Index); {
-		case c < 0:
-			out = append(out, old[i])
-			i++
-		case c > 0:
-			out = append(out, newer[j])
-			j++
-		default:
-			out = append(out, newer[j])
-			i++
-			j++
+// packManifests distributes whole arrays' sorted refs (in node-id order) over
+// manifests of at most maxRefs refs (no limit when maxRefs <= 0) and calls
+// emit with each manifest's segments, in order. A manifest is cut only between
+// runs of refs sharing their first index, so every manifest covers a
+// contiguous range of the first dimension and the extents of one array never
+// overlap. A single run larger than maxRefs gets a manifest of its own.
+func packManifests(arrays []manifestSegment, maxRefs int, emit func([]manifestSegment) error) error {
+	var cur []manifestSegment
+	count := 0
+	flush := func() error {
+		if count == 0 {
+			return nil
+		}
+		err := emit(cur)
+		cur, count = nil, 0
+		return err
+	}
+	for _, a := range arrays {
+		for start := a.start; start < a.end; {
+			first := a.refs.grid.first(a.refs.at(start).key)
+			end := start + 1
+			for end < a.end && a.refs.grid.first(a.refs.at(end).key) == first {
+				end++
+			}
+			if maxRefs > 0 && count > 0 && count+end-start > maxRefs {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			if k := len(cur); k > 0 && cur[k-1].node == a.node {
+				cur[k-1].end = end
+			} else {
+				cur = append(cur, manifestSegment{node: a.node, refs: a.refs, start: start, end: end})
+			}
+			count += end - start
+			start = end
 		}
 	}
-	out = append(out, old[i:]...)
-	return append(out, newer[j:]...)
+	return flush()
+}
+
+// writeChunks writes the manifests of the session's changed arrays (merged
+// with their refs in the base snapshot), sets those arrays' manifest refs, and
+// returns the manifest files written and a function that encodes the
+// transaction log file (tl with the updated chunks) under a snapshot id, ready
+// to store (Commit calls it again with a new id when it rebases). One manifest's payload is built at a time,
+// in one reused builder; the transaction log is compressed as it is laid out.
+func (s *Session) writeChunks(ctx context.Context, byID map[NodeID]*Node, tl *TransactionLog) ([]ManifestFileInfo, func(ObjectID) ([]byte, error), error) {
+	r := s.repo
+	ids := slices.SortedFunc(maps.Keys(s.chunks), func(a, b NodeID) int { return bytes.Compare(a[:], b[:]) })
+	var arrays []manifestSegment
+	lists := make([]chunkList, 0, len(ids))
+	tlSize := 1024
+	for _, id := range ids {
+		n, refs := byID[id], s.chunks[id]
+		refs.sortLast()
+		rank := len(refs.grid.num)
+		lists = append(lists, chunkList{node: id, rank: rank, n: refs.n, bytes: refs.n * chunkRecordLen(rank),
+			at: func(i int, dst []uint32) []uint32 { return refs.grid.index(refs.at(i).key, dst) }})
+		tlSize += refs.n * (4 + chunkRecordLen(rank))
+		all := refs
+		if !s.newNode[id] { // keep the refs of the previous snapshot that were not replaced
+			old, err := s.oldRefs(ctx, n, refs.grid)
+			if err != nil {
+				return nil, nil, err
+			}
+			all = mergeRefs(old, refs)
+		}
+		arrays = append(arrays, manifestSegment{node: id, refs: all, end: all.n})
+		n.Array.Manifests = nil
+	}
+	// Two writers take turns: while one manifest is compressed and stored
+	// (on its own goroutine), the next one is built.
+	var files []ManifestFileInfo
+	writers := [2]*manifestWriter{newManifestWriter(&s.pool), newManifestWriter(&s.pool)}
+	var stored chan error // the manifest being stored, nil when none
+	wait := func() error {
+		if stored == nil {
+			return nil
+		}
+		err := <-stored
+		stored = nil
+		return err
+	}
+	err := packManifests(arrays, s.MaxRefsPerManifest, func(segs []manifestSegment) error {
+		id := NewObjectID()
+		payload, exts := writers[len(files)%2].encode(id, segs)
+		if err := wait(); err != nil {
+			return err
+		}
+		count := 0
+		for k, seg := range segs {
+			a := byID[seg.node].Array
+			a.Manifests = append(a.Manifests, ManifestRef{ID: id, Extents: exts[k]})
+			count += seg.end - seg.start
+		}
+		files = append(files, ManifestFileInfo{ID: id, NumChunkRefs: uint32(count)})
+		info := &files[len(files)-1]
+		done := make(chan error, 1)
+		stored = done
+		go func() {
+			blob := EncodeFile(FileManifest, payload)
+			info.SizeBytes = uint64(len(blob))
+			_, err := r.st.Put(ctx, ManifestPath(id), blob, PutCondition{IfNoneMatch: true})
+			done <- err
+		}()
+		return nil
+	})
+	if werr := wait(); err == nil {
+		err = werr
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	writers = [2]*manifestWriter{} // their builders can go before the log is compressed
+	tlBlob := func(id ObjectID) ([]byte, error) {
+		tl.ID = id
+		return encodeFileStream(FileTransactionLog, tlSize/4, func(out io.Writer) error { return writeTransactionLog(out, tl, lists) })
+	}
+	return files, tlBlob, nil
 }
 
 // Commit writes the changed arrays' chunk refs to new manifests, the new
@@ -476,38 +624,9 @@ func (s *Session) Commit(ctx context.Context, message string) (ObjectID, error) 
 	}
 
 	tl := &TransactionLog{ID: snapID}
-	var newFiles []ManifestFileInfo
-	if len(s.chunks) > 0 {
-		var arrays []ArrayManifest
-		for id, set := range s.chunks {
-			n := byID[id]
-			refs := lastPerIndex(set)
-			s.chunks[id] = refs
-			ac := ArrayChunks{Node: id, Chunks: make([][]uint32, len(refs))}
-			for i, c := range refs {
-				ac.Chunks[i] = c.Index
-			}
-			tl.UpdatedChunks = append(tl.UpdatedChunks, ac)
-			if !s.newNode[id] { // keep the refs of the previous snapshot that were not replaced
-				old, err := r.ArrayRefs(ctx, n)
-				if err != nil {
-					return ObjectID{}, err
-				}
-				refs = mergeRefs(lastPerIndex(old), refs)
-			}
-			arrays = append(arrays, ArrayManifest{Node: id, Refs: refs})
-		}
-		mans, refs := packManifests(arrays, s.MaxRefsPerManifest)
-		for id := range s.chunks {
-			byID[id].Array.Manifests = refs[id]
-		}
-		for _, man := range mans {
-			blob := EncodeFile(FileManifest, EncodeManifest(man))
-			if _, err := r.st.Put(ctx, ManifestPath(man.ID), blob, PutCondition{IfNoneMatch: true}); err != nil {
-				return ObjectID{}, err
-			}
-			newFiles = append(newFiles, ManifestFileInfo{ID: man.ID, SizeBytes: uint64(len(blob)), NumChunkRefs: uint32(man.NumRefs())})
-		}
+	newFiles, tlBlob, err := s.writeChunks(ctx, byID, tl)
+	if err != nil {
+		return ObjectID{}, err
 	}
 
 	var changed []*Node
@@ -532,15 +651,18 @@ func (s *Session) Commit(ctx context.Context, message string) (ObjectID, error) 
 	for attempt := 1; ; attempt++ {
 		snap := overlay(parent, changed, newFiles)
 		snap.ID, snap.FlushedAt, snap.Message = snapID, now, message
-		tl.ID = snapID
-		if err := putMeta(ctx, r.st, TransactionLogPath(snapID), FileTransactionLog, EncodeTransactionLog(tl)); err != nil {
+		tlFile, err := tlBlob(snapID)
+		if err != nil {
+			return ObjectID{}, err
+		}
+		if _, err := r.st.Put(ctx, TransactionLogPath(snapID), tlFile, PutCondition{IfNoneMatch: true}); err != nil {
 			return ObjectID{}, err
 		}
 		if err := putMeta(ctx, r.st, SnapshotPath(snapID), FileSnapshot, EncodeSnapshot(snap)); err != nil {
 			return ObjectID{}, err
 		}
 		var moved *branchMovedError
-		err := r.update(ctx, func(info *RepoInfo, at time.Time) error {
+		err = r.update(ctx, func(info *RepoInfo, at time.Time) error {
 			if head := info.Branches[s.branch]; head != parent.ID {
 				return &branchMovedError{head: head}
 			}
@@ -762,68 +884,4 @@ func (r *Repo) update(ctx context.Context, change func(*RepoInfo, time.Time) err
 // list first.
 func backupStamp(t time.Time) int64 {
 	return time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli() - t.UnixMilli()
-}
-
-// packManifests distributes the arrays' refs over manifests of at most maxRefs refs
-// and returns the manifests and, per array, the manifest refs with their extents.
-// Arrays are taken in node-id order and each array's refs in index order; a
-// manifest is cut only between runs of refs sharing their first index, so every
-// manifest covers a contiguous range of the first dimension and the extents of
-// one array never overlap. A single run larger than maxRefs gets a manifest of its own.
-func packManifests(arrays []ArrayManifest, maxRefs int) ([]*Manifest, map[NodeID][]ManifestRef) {
-	slices.SortFunc(arrays, func(a, b ArrayManifest) int { return bytes.Compare(a.Node[:], b.Node[:]) })
-	var mans []*Manifest
-	refs := map[NodeID][]ManifestRef{}
-	cur := &Manifest{ID: NewObjectID()}
-	count := 0
-	flush := func() {
-		if count == 0 {
-			return
-		}
-		for _, a := range cur.Arrays {
-			refs[a.Node] = append(refs[a.Node], ManifestRef{ID: cur.ID, Extents: extents(a.Refs)})
-		}
-		mans = append(mans, cur)
-		cur, count = &Manifest{ID: NewObjectID()}, 0
-	}
-	for _, a := range arrays {
-		sortByIndex(a.Refs, func(r *ChunkRef) []uint32 { return r.Index })
-		for start := 0; start < len(a.Refs); {
-			end := start + 1
-			for end < len(a.Refs) && len(a.Refs[end].Index) > 0 && a.Refs[end].Index[0] == a.Refs[start].Index[0] {
-				end++
-			}
-			run := a.Refs[start:end]
-			if maxRefs > 0 && count > 0 && count+len(run) > maxRefs {
-				flush()
-			}
-			if k := len(cur.Arrays); k > 0 && cur.Arrays[k-1].Node == a.Node {
-				cur.Arrays[k-1].Refs = append(cur.Arrays[k-1].Refs, run...)
-			} else {
-				cur.Arrays = append(cur.Arrays, ArrayManifest{Node: a.Node, Refs: slices.Clone(run)})
-			}
-			count += len(run)
-			start = end
-		}
-	}
-	flush()
-	return mans, refs
-}
-
-// extents is the bounding box of the refs' indexes, [from, to) per dimension.
-func extents(refs []ChunkRef) [][2]uint32 {
-	if len(refs) == 0 {
-		return nil
-	}
-	ext := make([][2]uint32, len(refs[0].Index))
-	for d := range ext {
-		ext[d] = [2]uint32{^uint32(0), 0}
-	}
-	for _, c := range refs {
-		for d, i := range c.Index {
-			ext[d][0] = min(ext[d][0], i)
-			ext[d][1] = max(ext[d][1], i+1)
-		}
-	}
-	return ext
 }

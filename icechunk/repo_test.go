@@ -3,6 +3,8 @@ package icechunk
 import (
 	"context"
 	"errors"
+	"slices"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -121,73 +123,122 @@ func TestRepoConfigErrors(t *testing.T) {
 	}
 }
 
-func TestPackManifests(t *testing.T) {
-	grid := func(node byte, rows, cols uint32) ArrayManifest {
-		a := ArrayManifest{Node: NodeID{node}}
-		for i := rows; i > 0; i-- { // reversed: packManifests sorts
-			for j := uint32(0); j < cols; j++ {
-				a.Refs = append(a.Refs, ChunkRef{Index: []uint32{i - 1, j}, Inline: []byte{byte(i), byte(j)}})
+// packedGrid returns the refs of a rows × cols grid, set in reverse row order
+// (so they need sorting), each inline with its own bytes.
+func packedGrid(pool *refPool, rows, cols uint32) *arrayRefs {
+	a := &arrayRefs{grid: newGridKeys([]DimShape{{Length: uint64(rows), NumChunks: rows}, {Length: uint64(cols), NumChunks: cols}})}
+	for i := rows; i > 0; i-- {
+		for j := uint32(0); j < cols; j++ {
+			pr, err := pool.pack(a.grid.key([]uint32{i - 1, j}), &ChunkRef{Inline: []byte{byte(i - 1), byte(j)}})
+			if err != nil {
+				panic(err)
 			}
+			a.add(pr)
 		}
-		return a
+	}
+	a.sortLast()
+	return a
+}
+
+func TestPackManifests(t *testing.T) {
+	type grid struct {
+		node       byte
+		rows, cols uint32
 	}
 	tests := []struct {
 		name      string
-		arrays    []ArrayManifest
+		arrays    []grid // in node-id order
 		max       int
 		manifests int
 		extents   map[byte][][][2]uint32 // node -> its manifest refs' extents
 	}{
-		{"no limit", []ArrayManifest{grid(1, 3, 2), grid(2, 1, 1)}, 0, 1,
+		{"no limit", []grid{{1, 3, 2}, {2, 1, 1}}, 0, 1,
 			map[byte][][][2]uint32{1: {{{0, 3}, {0, 2}}}, 2: {{{0, 1}, {0, 1}}}}},
-		{"rows of two", []ArrayManifest{grid(1, 3, 2)}, 2, 3,
+		{"rows of two", []grid{{1, 3, 2}}, 2, 3,
 			map[byte][][][2]uint32{1: {{{0, 1}, {0, 2}}, {{1, 2}, {0, 2}}, {{2, 3}, {0, 2}}}}},
-		{"two rows fit in five", []ArrayManifest{grid(1, 3, 2)}, 5, 2,
+		{"two rows fit in five", []grid{{1, 3, 2}}, 5, 2,
 			map[byte][][][2]uint32{1: {{{0, 2}, {0, 2}}, {{2, 3}, {0, 2}}}}},
-		{"row larger than limit stays whole", []ArrayManifest{grid(1, 2, 3)}, 2, 2,
+		{"row larger than limit stays whole", []grid{{1, 2, 3}}, 2, 2,
 			map[byte][][][2]uint32{1: {{{0, 1}, {0, 3}}, {{1, 2}, {0, 3}}}}},
-		{"arrays share a manifest", []ArrayManifest{grid(2, 1, 2), grid(1, 1, 1)}, 3, 1,
+		{"arrays share a manifest", []grid{{1, 1, 1}, {2, 1, 2}}, 3, 1,
 			map[byte][][][2]uint32{1: {{{0, 1}, {0, 1}}}, 2: {{{0, 1}, {0, 2}}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			pool := &refPool{}
+			var arrays []manifestSegment
 			total := 0
-			for _, a := range tt.arrays {
-				total += len(a.Refs)
+			for _, g := range tt.arrays {
+				a := packedGrid(pool, g.rows, g.cols)
+				arrays = append(arrays, manifestSegment{node: NodeID{g.node}, refs: a, end: a.n})
+				total += a.n
 			}
-			mans, refs := packManifests(tt.arrays, tt.max)
-			require.Len(t, mans, tt.manifests)
-			got := 0
-			for _, m := range mans {
-				got += m.NumRefs()
-			}
-			assert.Equal(t, total, got, "every ref lands in exactly one manifest")
-			for node, want := range tt.extents {
-				var ext [][][2]uint32
-				for _, r := range refs[NodeID{node}] {
-					ext = append(ext, r.Extents)
+			w := newManifestWriter(pool)
+			ext := map[byte][][][2]uint32{}
+			got, mans := 0, 0
+			err := packManifests(arrays, tt.max, func(segs []manifestSegment) error {
+				id := NewObjectID()
+				payload, exts := w.encode(id, segs)
+				m, err := DecodeManifest(payload)
+				require.NoError(t, err)
+				assert.Equal(t, id, m.ID)
+				for k, seg := range segs {
+					require.Equal(t, seg.node, m.Arrays[k].Node)
+					ext[seg.node[0]] = append(ext[seg.node[0]], exts[k])
+					for i, r := range m.Arrays[k].Refs {
+						assert.Equal(t, []byte{byte(r.Index[0]), byte(r.Index[1])}, r.Inline, "ref %d keeps its bytes", i)
+						assert.True(t, covers(exts[k], r.Index), "extents cover %v", r.Index)
+					}
 				}
-				assert.Equal(t, want, ext, "node %d", node)
-			}
+				got += m.NumRefs()
+				mans++
+				return nil
+			})
+			require.NoError(t, err)
+			assert.Equal(t, tt.manifests, mans)
+			assert.Equal(t, total, got, "every ref lands in exactly one manifest")
+			assert.Equal(t, tt.extents, ext)
 		})
 	}
 }
 
-func TestLastPerIndexAndMerge(t *testing.T) {
-	ref := func(i uint32, v byte) ChunkRef { return ChunkRef{Index: []uint32{i}, Inline: []byte{v}} }
+func TestSortLastAndMerge(t *testing.T) {
+	type set struct {
+		i uint32
+		v byte
+	}
+	pack := func(pool *refPool, sets []set) *arrayRefs {
+		a := &arrayRefs{grid: newGridKeys([]DimShape{{Length: 1 << 20, NumChunks: 1 << 20}})}
+		for _, s := range sets {
+			pr, err := pool.pack(uint64(s.i), &ChunkRef{Inline: []byte{s.v}})
+			require.NoError(t, err)
+			a.add(pr)
+		}
+		a.sortLast()
+		return a
+	}
 	tests := []struct {
 		name       string
-		old, newer []ChunkRef
-		want       []ChunkRef
+		old, newer []set
+		want       []set
 	}{
-		{"later set wins", nil, []ChunkRef{ref(1, 1), ref(0, 1), ref(1, 2), ref(1, 3)}, []ChunkRef{ref(0, 1), ref(1, 3)}},
-		{"new replaces old", []ChunkRef{ref(0, 1), ref(1, 1), ref(2, 1)}, []ChunkRef{ref(1, 9)}, []ChunkRef{ref(0, 1), ref(1, 9), ref(2, 1)}},
-		{"interleave", []ChunkRef{ref(0, 1), ref(2, 1)}, []ChunkRef{ref(3, 9), ref(1, 9)}, []ChunkRef{ref(0, 1), ref(1, 9), ref(2, 1), ref(3, 9)}},
-		{"only old", []ChunkRef{ref(0, 1)}, nil, []ChunkRef{ref(0, 1)}},
+		{"later set wins", nil, []set{{1, 1}, {0, 1}, {1, 2}, {1, 3}}, []set{{0, 1}, {1, 3}}},
+		{"sorted input with a repeat", nil, []set{{0, 1}, {1, 1}, {1, 2}}, []set{{0, 1}, {1, 2}}},
+		{"radix digits above 16 bits", nil, []set{{1 << 18, 1}, {3, 2}, {1<<18 + 1, 3}, {1 << 17, 4}}, []set{{3, 2}, {1 << 17, 4}, {1 << 18, 1}, {1<<18 + 1, 3}}},
+		{"new replaces old", []set{{0, 1}, {1, 1}, {2, 1}}, []set{{1, 9}}, []set{{0, 1}, {1, 9}, {2, 1}}},
+		{"interleave", []set{{0, 1}, {2, 1}}, []set{{3, 9}, {1, 9}}, []set{{0, 1}, {1, 9}, {2, 1}, {3, 9}}},
+		{"only old", []set{{0, 1}}, nil, []set{{0, 1}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, mergeRefs(lastPerIndex(tt.old), lastPerIndex(tt.newer)))
+			pool := &refPool{}
+			merged := mergeRefs(pack(pool, tt.old), pack(pool, tt.newer))
+			var got []set
+			for i := 0; i < merged.n; i++ {
+				pr := merged.at(i)
+				got = append(got, set{uint32(pr.key), pool.unpack(pr, nil).Inline[0]})
+			}
+			assert.Equal(t, tt.want, got)
 		})
 	}
 }
@@ -253,4 +304,114 @@ func TestConcurrentWriters(t *testing.T) {
 		}
 	}
 	assert.Len(t, final.Info().Snapshots, 3, "initial, base and the one winner")
+}
+
+// newRepoSession creates a repository in st with cfg and starts a session on main.
+func newRepoSession(tb testing.TB, st Storage, cfg RepoConfig) (*Repo, *Session) {
+	tb.Helper()
+	repo, err := Create(context.Background(), st, cfg)
+	require.NoError(tb, err)
+	s, err := repo.NewSession(context.Background(), "main")
+	require.NoError(tb, err)
+	return repo, s
+}
+
+// commitSnapshot commits s and returns the new snapshot.
+func commitSnapshot(tb testing.TB, repo *Repo, s *Session, message string) *Snapshot {
+	tb.Helper()
+	id, err := s.Commit(context.Background(), message)
+	require.NoError(tb, err)
+	snap, err := repo.Snapshot(context.Background(), id)
+	require.NoError(tb, err)
+	return snap
+}
+
+// TestSessionSplitAndUpdate: refs set out of order and repeated, over two
+// arrays and split manifests, read back chunk by chunk; a second commit
+// replaces some refs, adds rows after a grid change and keeps the rest; each
+// transaction log lists exactly the chunks its commit set.
+func TestSessionSplitAndUpdate(t *testing.T) {
+	ctx := context.Background()
+	repo, s := newRepoSession(t, DirStorage{Root: t.TempDir()}, RepoConfig{})
+	s.MaxRefsPerManifest = 5
+	require.NoError(t, s.AddGroup("/", []byte(`{}`)))
+	shape := func(rows uint32) []DimShape {
+		return []DimShape{{Length: uint64(rows), NumChunks: rows}, {Length: 3, NumChunks: 3}}
+	}
+	require.NoError(t, s.AddArray("/a", []byte(`{}`), shape(4), nil))
+	require.NoError(t, s.AddArray("/b", []byte(`{}`), []DimShape{}, nil))
+	loc := func(i, j uint32) string { return "file:///src/" + string(rune('a'+i)) + ".nc" }
+	idx := make([]uint32, 2) // reused: SetChunk copies it
+	set := func(s *Session, i, j uint32, off uint64) {
+		idx[0], idx[1] = i, j
+		require.NoError(t, s.SetChunk("/a", ChunkRef{Index: idx, Location: loc(i, j), Offset: off, Length: 1, ChecksumETag: "e"}))
+	}
+	for i := uint32(4); i > 0; i-- {
+		for j := uint32(0); j < 3; j++ {
+			set(s, i-1, j, 1) // overwritten below
+			set(s, i-1, j, uint64(100*(i-1)+j))
+		}
+	}
+	require.NoError(t, s.SetChunk("/b", ChunkRef{Index: []uint32{}, Inline: []byte{5}}))
+	first := commitSnapshot(t, repo, s, "first").ID
+
+	check := func(id ObjectID, rows uint32, want func(i, j uint32) uint64) *Snapshot {
+		snap, err := repo.Snapshot(ctx, id)
+		require.NoError(t, err)
+		for i := range rows {
+			for j := range uint32(3) {
+				key := "a/c/" + strconv.Itoa(int(i)) + "/" + strconv.Itoa(int(j))
+				ref, err := repo.ResolveChunk(ctx, snap, key)
+				require.NoError(t, err, key)
+				assert.Equal(t, want(i, j), ref.Offset, key)
+				assert.Equal(t, loc(i, j), ref.Location, key)
+				assert.Equal(t, "e", ref.ChecksumETag, key)
+			}
+		}
+		ref, err := repo.ResolveChunk(ctx, snap, "b/c")
+		require.NoError(t, err)
+		assert.Equal(t, []byte{5}, ref.Inline)
+		for _, f := range snap.ManifestFiles {
+			assert.LessOrEqual(t, f.NumChunkRefs, uint32(6), "a manifest holds at most 5 refs, or one row of 3 more")
+		}
+		return snap
+	}
+	snap := check(first, 4, func(i, j uint32) uint64 { return uint64(100*i + j) })
+	total := 0
+	for _, f := range snap.ManifestFiles {
+		total += int(f.NumChunkRefs)
+	}
+	assert.Equal(t, 13, total, "every ref in exactly one manifest")
+	assert.Len(t, snap.ManifestFiles, 4, "cut at 5 refs: one row of 3 per manifest, the scalar sharing the first or the last")
+	tl, err := repo.TransactionLog(ctx, first)
+	require.NoError(t, err)
+	require.Len(t, tl.UpdatedChunks, 2)
+	chunks := 0
+	for _, ac := range tl.UpdatedChunks {
+		chunks += len(ac.Chunks)
+		assert.True(t, slices.IsSortedFunc(ac.Chunks, slices.Compare), "sorted chunk indexes")
+	}
+	assert.Equal(t, 13, chunks)
+
+	s2, err := repo.NewSession(ctx, "main")
+	require.NoError(t, err)
+	s2.MaxRefsPerManifest = 5
+	set(s2, 1, 1, 7)
+	require.NoError(t, s2.AddArray("/a", []byte(`{}`), shape(5), nil))
+	for j := uint32(0); j < 3; j++ {
+		set(s2, 4, j, uint64(400+j))
+	}
+	second, err := s2.Commit(ctx, "second")
+	require.NoError(t, err)
+	check(second, 5, func(i, j uint32) uint64 {
+		if i == 1 && j == 1 {
+			return 7
+		}
+		return uint64(100*i + j)
+	})
+	tl, err = repo.TransactionLog(ctx, second)
+	require.NoError(t, err)
+	require.Len(t, tl.UpdatedChunks, 1)
+	assert.Equal(t, [][]uint32{{1, 1}, {4, 0}, {4, 1}, {4, 2}}, tl.UpdatedChunks[0].Chunks)
+	check(first, 4, func(i, j uint32) uint64 { return uint64(100*i + j) }) // time travel
 }

@@ -19,38 +19,64 @@ func sortByIndex[T any](items []T, index func(*T) []uint32) {
 			return
 		}
 	}
-	n := len(items)
-	perm := make([]int32, n)
-	tmp := make([]int32, n)
+	perm := radixOrder(len(items), 2*rank, func(d int, i uint32) uint32 {
+		return index(&items[i])[rank-1-d/2] >> (16 * (d % 2)) & 0xffff
+	})
+	permute(perm, func(i int) *T { return &items[i] })
+}
+
+// radixOrder returns the permutation that sorts n items stably by their
+// 16-bit digits, least significant first: digit(d, i) is digit d (0 <=
+// d < digits) of item i. A digit equal in every item costs one counting pass.
+func radixOrder(n, digits int, digit func(d int, i uint32) uint32) []uint32 {
+	perm := make([]uint32, n)
+	tmp := make([]uint32, n)
 	for i := range perm {
-		perm[i] = int32(i)
+		perm[i] = uint32(i)
 	}
 	count := make([]int, 1<<16)
-	for d := rank - 1; d >= 0; d-- {
-		for shift := 0; shift < 32; shift += 16 {
-			clear(count)
-			for _, p := range perm {
-				count[(index(&items[p])[d]>>shift)&0xffff]++
+	for d := range digits {
+		clear(count)
+		for _, p := range perm {
+			count[digit(d, p)]++
+		}
+		if count[digit(d, 0)] == n {
+			continue // every item has the same digit here
+		}
+		pos := 0
+		for k, c := range count {
+			count[k] = pos
+			pos += c
+		}
+		for _, p := range perm {
+			k := digit(d, p)
+			tmp[count[k]] = p
+			count[k]++
+		}
+		perm, tmp = tmp, perm
+	}
+	return perm
+}
+
+// permute moves the items so that the one at perm[i] ends at i, in place, by
+// following the cycles of perm (which it consumes): one move per item and no
+// second copy of the items.
+func permute[T any](perm []uint32, at func(int) *T) {
+	for i := range perm {
+		if perm[i] == uint32(i) {
+			continue
+		}
+		saved := *at(i)
+		j := i
+		for {
+			k := int(perm[j])
+			perm[j] = uint32(j)
+			if k == i {
+				*at(j) = saved
+				break
 			}
-			if slices.Contains(count, n) {
-				continue // every item has the same digit here
-			}
-			pos := 0
-			for k, c := range count {
-				count[k] = pos
-				pos += c
-			}
-			for _, p := range perm {
-				k := (index(&items[p])[d] >> shift) & 0xffff
-				tmp[count[k]] = p
-				count[k]++
-			}
-			perm, tmp = tmp, perm
+			*at(j) = *at(k)
+			j = k
 		}
 	}
-	sorted := make([]T, n)
-	for i, p := range perm {
-		sorted[i] = items[p]
-	}
-	copy(items, sorted)
 }
