@@ -1,15 +1,12 @@
 package icechunk
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,52 +15,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// judge locates the official library: the Debian 13 chroot of scripts/trixie
-// (VZARR_TRIXIE_SCRIPT overrides the path) with `npm install @earthmover/icechunk@2.2.2`
-// done in /opt/icechunk-js inside it. It skips when either is missing, unless
-// VZARR_REQUIRE_TOOLS=1.
+// judge is the official library's runner (testenv.IcechunkJudge).
 func judge(t *testing.T) func(args ...string) ([]byte, error) {
 	t.Helper()
-	script := os.Getenv("VZARR_TRIXIE_SCRIPT")
-	if script == "" {
-		script = filepath.Join("..", "scripts", "trixie")
-	}
-	missing := func(why string) {
-		testenv.SkipOrFail(t, "official Icechunk library unavailable: %s", why)
-	}
-	abs, err := filepath.Abs(script)
-	if err != nil {
-		missing(err.Error())
-	}
-	if _, err := os.Stat(abs); err != nil {
-		missing("no " + script)
-	}
-	out, err := exec.Command(abs, "dir").Output()
-	if err != nil {
-		missing("trixie dir: " + err.Error())
-	}
-	root := strings.TrimSpace(string(out)) // the chroot directory
-	if _, err := os.Stat(filepath.Join(root, "opt/icechunk-js/node_modules/@earthmover/icechunk/package.json")); err != nil {
-		missing("npm package not installed in the chroot (run scripts/icechunk-judge)")
-	}
-	src, err := os.ReadFile(filepath.Join("testdata", "judge.cjs"))
-	require.NoError(t, err)
-	dir := t.TempDir() // under /tmp, which scripts/trixie mounts
-	js := filepath.Join(dir, "judge.cjs")
-	require.NoError(t, os.WriteFile(js, src, 0o644))
-	return func(args ...string) ([]byte, error) {
-		t.Helper()
-		cmd := exec.Command(abs, append([]string{"run", "node", js}, args...)...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "ICECHUNK_JS_DIR=/opt/icechunk-js")
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return out, fmt.Errorf("judge %v: %w: %s", args, err, stderr.String())
-		}
-		return out, nil
-	}
+	return testenv.IcechunkJudge(t)
 }
 
 // mustJudge runs the judge and requires success.

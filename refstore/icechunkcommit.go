@@ -67,6 +67,9 @@ func (s *Store) CommitIcechunk(ctx context.Context, url string, refs *kerchunk.R
 		if err != nil {
 			return nil, err
 		}
+		if _, ok := repo.Info().Tags[c.Tag]; ok && c.Tag != "" {
+			return nil, fmt.Errorf("%s: %w: %q", url, icechunk.ErrTagExists, c.Tag) // before committing anything
+		}
 		if c.Parent != (icechunk.ObjectID{}) && sess.BaseID() != c.Parent {
 			return nil, fmt.Errorf("%w: branch %q of %s moved from %s to %s while the commit was prepared",
 				icechunk.ErrConflict, IcechunkBranch, url, c.Parent, sess.BaseID())
