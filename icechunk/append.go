@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/greensight/vzarr/kerchunk"
+	"github.com/greensight/vzarr/zarr"
 )
 
 // BaseID returns the id of the snapshot the session started from.
@@ -18,8 +19,11 @@ func (s *Session) BaseID() ObjectID { return s.base.ID }
 // changed chunk refs (FromRefs). A chunk whose reference is the same as the
 // base's is left as it is, its checksum included, so a commit that appends
 // along a dimension holds the new chunks and the grown arrays' metadata
-// only. Nodes and chunks of the base that refs lacks are kept (nothing is
-// deleted).
+// only. An array whose metadata changes in more than its shape (another
+// chunk shape, dtype, codecs or fill value: a re-encoded time coordinate),
+// or whose chunk grid shrinks, is replaced: written as a new node holding
+// the chunks of refs only, so no chunk of the old encoding shows through.
+// Other nodes and chunks of the base that refs lacks are kept.
 func UpdateFromRefs(ctx context.Context, s *Session, refs *kerchunk.Refs) error {
 	cur, err := s.repo.ToRefs(ctx, s.base)
 	if err != nil {
@@ -31,7 +35,7 @@ func UpdateFromRefs(ctx context.Context, s *Session, refs *kerchunk.Refs) error 
 			arrays[dir] = true
 		}
 	}
-	changed := map[string]bool{}
+	changed, replaced := map[string]bool{}, map[string]bool{}
 	delta := kerchunk.NewRefs(0)
 	sameText := func(k string) bool {
 		a, okA := refs.Text(k)
@@ -46,6 +50,9 @@ func UpdateFromRefs(ctx context.Context, s *Session, refs *kerchunk.Refs) error 
 			case arrays[dir]:
 				if !sameText(k) {
 					changed[dir] = true
+				}
+				if base == ".zarray" && !growsOnly(cur, refs, k) {
+					replaced[dir] = true
 				}
 			case dir == "" || !sameText(metaKey(dir, ".zgroup")) || !sameText(metaKey(dir, ".zattrs")):
 				delta.Set(k, r) // group metadata: the root's always (FromRefs rewrites it)
@@ -64,6 +71,18 @@ func UpdateFromRefs(ctx context.Context, s *Session, refs *kerchunk.Refs) error 
 		}
 		return true
 	})
+	for dir := range replaced {
+		if n, ok := s.nodes[nodePath(dir)]; ok && n.Array != nil {
+			delete(s.nodes, nodePath(dir)) // FromRefs adds it back as a new node
+		}
+		prefix := dir + "/"
+		refs.All(func(k string, r kerchunk.Ref) bool {
+			if rest, ok := strings.CutPrefix(k, prefix); ok && !strings.HasPrefix(rest, ".") {
+				delta.Set(k, r)
+			}
+			return true
+		})
+	}
 	for dir := range changed {
 		for _, name := range []string{".zarray", ".zattrs"} {
 			if r, ok := refs.Get(metaKey(dir, name)); ok {
@@ -72,6 +91,35 @@ func UpdateFromRefs(ctx context.Context, s *Session, refs *kerchunk.Refs) error 
 		}
 	}
 	return FromRefs(ctx, s, delta)
+}
+
+// growsOnly reports whether the .zarray at key of refs is the one of cur
+// (absent from cur: a new array) with a shape whose chunk grid is no
+// smaller along any dimension.
+func growsOnly(cur, refs *kerchunk.Refs, key string) bool {
+	oldText, ok := cur.Text(key)
+	if !ok {
+		return true
+	}
+	newText, _ := refs.Text(key)
+	a, err := zarr.ParseArrayV2([]byte(oldText))
+	if err != nil {
+		return false
+	}
+	b, err := zarr.ParseArrayV2([]byte(newText))
+	if err != nil || len(a.Shape) != len(b.Shape) {
+		return false
+	}
+	ga, gb := a.Grid(), b.Grid()
+	for d := range ga {
+		if gb[d] < ga[d] {
+			return false
+		}
+	}
+	a.Shape = b.Shape
+	x, errA := a.MarshalJSON()
+	y, errB := b.MarshalJSON()
+	return errA == nil && errB == nil && bytes.Equal(x, y)
 }
 
 // sameRef reports two references to the same bytes.

@@ -110,7 +110,8 @@ type judgeRead struct {
 // appended (tag v2) → two commits; main equals the 15-file combine and v1 (and
 // its snapshot id) the 10-file one, through the Go reader and through the
 // official library, whose bytes xarray reads as the concatenated sources.
-// The append commit holds only the new chunks and the grown arrays.
+// The append commit holds only the new chunks and the grown arrays (and
+// the re-encoded time coordinate, replaced).
 func TestIcechunkCombineAppend(t *testing.T) {
 	ctx := context.Background()
 	base := t.TempDir()
@@ -163,13 +164,26 @@ func TestIcechunkCombineAppend(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, []icechunk.DimShape{{Length: 30, NumChunks: 15}, {Length: 10, NumChunks: 1}, {Length: 20, NumChunks: 1}}, tas.Array.Shape)
 	lat, _ := snap.Node("/lat")
+	var tasChunks [][]uint32
 	for _, ac := range tl.UpdatedChunks {
 		require.NotEqual(t, lat.ID, ac.Node, "lat did not change")
 		if ac.Node == tas.ID {
-			assert.Equal(t, [][]uint32{{10, 0, 0}, {11, 0, 0}, {12, 0, 0}, {13, 0, 0}, {14, 0, 0}}, ac.Chunks)
+			tasChunks = ac.Chunks
 		}
 	}
-	assert.Empty(t, tl.NewArrays)
+	assert.Equal(t, [][]uint32{{10, 0, 0}, {11, 0, 0}, {12, 0, 0}, {13, 0, 0}, {14, 0, 0}}, tasChunks)
+	// time is re-encoded with another chunk shape: replaced by a new node;
+	// tas and lat keep theirs.
+	firstID, err := icechunk.ParseObjectID(first.SnapshotID)
+	require.NoError(t, err)
+	snap1, err := r.Snapshot(ctx, firstID)
+	require.NoError(t, err)
+	tas1, _ := snap1.Node("/tas")
+	lat1, _ := snap1.Node("/lat")
+	assert.Equal(t, tas1.ID, tas.ID)
+	assert.Equal(t, lat1.ID, lat.ID)
+	timeNode, _ := snap.Node("/time")
+	assert.Equal(t, []icechunk.NodeID{timeNode.ID}, tl.NewArrays)
 
 	// vzarr verify of a one-file version (time travel through the repo).
 	one := filepath.Join(base, "one")
@@ -201,7 +215,8 @@ func TestIcechunkCombineAppend(t *testing.T) {
 	}
 	assert.Equal(t, []string{"five more", "ten files", "Repository initialized"}, msgs)
 	assert.Equal(t, 15, countChunks(keys15, "tas/c/"))
-	xrCompareConcat(t, keys15, files)
+	compared := xrCompareConcat(t, keys15, files, "time")
+	assert.Contains(t, []int{0, 4}, compared, "time, lat, lon, tas")
 }
 
 func countChunks(keys map[string][]byte, prefix string) int {
@@ -216,8 +231,9 @@ func countChunks(keys map[string][]byte, prefix string) int {
 
 // xrCompareConcat writes the keys the official library read as a plain Zarr
 // v3 directory and has Debian 13's xarray compare it with the files
-// concatenated along time (icechunk/testdata/xrcompare.py --concat).
-func xrCompareConcat(t *testing.T, keys map[string][]byte, files []string) {
+// concatenated along dim (icechunk/testdata/xrcompare.py --concat), and
+// returns the number of variables compared (0 without the stack).
+func xrCompareConcat(t *testing.T, keys map[string][]byte, files []string, dim string) int {
 	t.Helper()
 	zdir := filepath.Join(t.TempDir(), "plain.zarr")
 	for k, b := range keys {
@@ -231,16 +247,20 @@ func xrCompareConcat(t *testing.T, keys map[string][]byte, files []string) {
 		if stack.Name != testenv.StackTrixie {
 			continue // zarr-python 3 reads Zarr v3
 		}
-		out, err := stack.Command(script, "--concat=time", zdir, strings.Join(files, ",")).Output()
+		out, err := stack.Command(script, "--concat="+dim, zdir, strings.Join(files, ",")).Output()
 		require.NoError(t, err, "%s", out)
 		var res struct {
 			Compared int      `json:"compared"`
+			Notes    []string `json:"notes"`
 			Errors   []string `json:"errors"`
 		}
 		require.NoError(t, json.Unmarshal(out, &res), "%s", out)
 		assert.Empty(t, res.Errors)
-		assert.Equal(t, 4, res.Compared, "time, lat, lon, tas")
+		assert.Positive(t, res.Compared)
+		t.Logf("xarray (%s): %d variables equal to the concatenated sources; notes %v", stack.Name, res.Compared, res.Notes)
+		return res.Compared
 	}
+	return 0
 }
 
 // TestVerifyOfficialRepo: a repository the official library wrote (from a
@@ -372,4 +392,68 @@ func TestIcechunkFlags(t *testing.T) {
 	r, err = icechunk.Open(context.Background(), icechunk.DirStorage{Root: repo})
 	require.NoError(t, err)
 	assert.Len(t, r.Info().Snapshots, len(before))
+}
+
+// TestIcechunkSeries: every combine series of testdata/series as an Icechunk
+// repository built by an append: the first file, then the others appended.
+// For the series combine accepts, main equals the repository of one combine
+// of all the files byte for byte through the official library, and xarray
+// reads the concatenated sources from it; for the others the append fails
+// with combine's error (the same checks).
+func TestIcechunkSeries(t *testing.T) {
+	run := testenv.IcechunkJudge(t)
+	dirs, err := filepath.Glob(filepath.Join("..", "..", "testdata", "series", "*", "series.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, dirs)
+	judged := 0
+	for _, sj := range dirs {
+		var s struct {
+			Name          string   `json:"name"`
+			Files         []string `json:"files"`
+			ConcatDim     string   `json:"concat_dim"`
+			Expect        string   `json:"expect"`
+			ErrorContains []string `json:"error_contains"`
+		}
+		b, err := os.ReadFile(sj)
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(b, &s))
+		t.Run(s.Name, func(t *testing.T) {
+			base := t.TempDir()
+			src := filepath.Join(base, "src")
+			require.NoError(t, os.MkdirAll(src, 0o755))
+			var files []string
+			for _, f := range s.Files {
+				data, err := os.ReadFile(filepath.Join(filepath.Dir(sj), f))
+				require.NoError(t, err)
+				p := filepath.Join(src, f)
+				require.NoError(t, os.WriteFile(p, data, 0o644))
+				files = append(files, p)
+			}
+			repo, all := filepath.Join(base, "repo"), filepath.Join(base, "all")
+			mustRun(t, "combine", "--format", "icechunk", "--concat-dim", s.ConcatDim, "-o", repo, files[0])
+			args := append([]string{"combine", "--format", "icechunk", "--append", "--concat-dim", s.ConcatDim, "-o", repo}, files[1:]...)
+			if s.Expect != "ok" {
+				code, stdout, _ := runCmd(args...)
+				require.Equal(t, 1, code, stdout)
+				for _, want := range s.ErrorContains {
+					assert.Contains(t, stdout, want)
+				}
+				return
+			}
+			mustRun(t, args...)
+			mustRun(t, append([]string{"combine", "--format", "icechunk", "--concat-dim", s.ConcatDim, "-o", all}, files...)...)
+			read := func(dir string) map[string][]byte {
+				out, err := run("read", dir, "file://"+src+"/")
+				require.NoError(t, err)
+				var rep judgeRead
+				require.NoError(t, json.Unmarshal(out, &rep), "%s", out)
+				return judgeKeys(t, rep.Keys)
+			}
+			keys := read(all)
+			assert.Equal(t, keys, read(repo), "appended = combined")
+			xrCompareConcat(t, keys, files, s.ConcatDim)
+			judged++
+		})
+	}
+	t.Logf("%d series judged by the official library and xarray (the others refused by combine's checks)", judged)
 }
