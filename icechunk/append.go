@@ -122,10 +122,14 @@ func growsOnly(cur, refs *kerchunk.Refs, key string) bool {
 	return errA == nil && errB == nil && bytes.Equal(x, y)
 }
 
-// sameRef reports two references to the same bytes.
+// sameRef reports two references to the same bytes (a local path and its
+// file:// URL name the same object).
 func sameRef(a, b kerchunk.Ref) bool {
 	if a.IsInline() || b.IsInline() {
 		return a.IsInline() && b.IsInline() && bytes.Equal(a.Data, b.Data)
 	}
-	return a.URL == b.URL && a.Offset == b.Offset && a.Length == b.Length
+	if a.Offset != b.Offset || a.Length != b.Length {
+		return false
+	}
+	return strings.TrimPrefix(a.URL, "file://") == strings.TrimPrefix(b.URL, "file://")
 }
