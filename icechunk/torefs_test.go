@@ -14,10 +14,10 @@ import (
 )
 
 // commitRefs writes refs as one commit on main of a new repo in dir.
-func commitRefs(t *testing.T, dir string, refs *kerchunk.Refs) (*Repo, ObjectID) {
+func commitRefs(t *testing.T, dir string, cfg RepoConfig, refs *kerchunk.Refs) (*Repo, ObjectID) {
 	t.Helper()
 	ctx := context.Background()
-	repo, err := Create(ctx, DirStorage{Root: dir}, RepoConfig{})
+	repo, err := Create(ctx, DirStorage{Root: dir}, cfg)
 	require.NoError(t, err)
 	s, err := repo.NewSession(ctx, "main")
 	require.NoError(t, err)
@@ -47,7 +47,7 @@ func TestToRefs(t *testing.T) {
 	refs.SetText("s/.zarray", `{"chunks":[],"compressor":null,"dtype":"<f8","fill_value":null,"filters":null,"order":"C","shape":[],"zarr_format":2}`)
 	refs.Set("s/0", kerchunk.Whole(src))
 
-	repo, id := commitRefs(t, filepath.Join(dir, "repo"), refs)
+	repo, id := commitRefs(t, filepath.Join(dir, "repo"), RepoConfig{}, refs)
 	snap, err := repo.Snapshot(ctx, id)
 	require.NoError(t, err)
 	got, err := repo.ToRefs(ctx, snap)
@@ -101,7 +101,7 @@ func TestUpdateFromRefs(t *testing.T) {
 	refs.SetText("time/.zattrs", `{"_ARRAY_DIMENSIONS":["time"]}`)
 	refs.Set("time/0", kerchunk.Inline(make([]byte, 16)))
 	refs.Set("time/1", kerchunk.Inline(make([]byte, 16)))
-	repo, first := commitRefs(t, filepath.Join(dir, "repo"), refs)
+	repo, first := commitRefs(t, filepath.Join(dir, "repo"), RepoConfig{}, refs)
 	snap1, err := repo.Snapshot(ctx, first)
 	require.NoError(t, err)
 	time1, _ := snap1.Node("/time")

@@ -402,28 +402,15 @@ func TestIcechunkFlags(t *testing.T) {
 // with combine's error (the same checks).
 func TestIcechunkSeries(t *testing.T) {
 	run := testenv.IcechunkJudge(t)
-	dirs, err := filepath.Glob(filepath.Join("..", "..", "testdata", "series", "*", "series.json"))
-	require.NoError(t, err)
-	require.NotEmpty(t, dirs)
 	judged := 0
-	for _, sj := range dirs {
-		var s struct {
-			Name          string   `json:"name"`
-			Files         []string `json:"files"`
-			ConcatDim     string   `json:"concat_dim"`
-			Expect        string   `json:"expect"`
-			ErrorContains []string `json:"error_contains"`
-		}
-		b, err := os.ReadFile(sj)
-		require.NoError(t, err)
-		require.NoError(t, json.Unmarshal(b, &s))
+	for _, s := range testenv.CombineSeries(t) {
 		t.Run(s.Name, func(t *testing.T) {
 			base := t.TempDir()
 			src := filepath.Join(base, "src")
 			require.NoError(t, os.MkdirAll(src, 0o755))
 			var files []string
 			for _, f := range s.Files {
-				data, err := os.ReadFile(filepath.Join(filepath.Dir(sj), f))
+				data, err := os.ReadFile(filepath.Join(s.Dir, f))
 				require.NoError(t, err)
 				p := filepath.Join(src, f)
 				require.NoError(t, os.WriteFile(p, data, 0o644))
