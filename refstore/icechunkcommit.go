@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/greensight/vzarr/icechunk"
 	"github.com/greensight/vzarr/kerchunk"
@@ -31,7 +33,8 @@ type IcechunkCommit struct {
 	Tag string
 	// Append commits to IcechunkBranch of an existing repository, on top of
 	// its head, what differs from it (icechunk.UpdateFromRefs), instead of
-	// creating the repository.
+	// creating the repository. The sources must lie under the virtual chunk
+	// containers the repository declares.
 	Append bool
 	// Parent is, with Append, the snapshot the references were derived
 	// from (LoadIcechunk): when the branch has moved since, the commit
@@ -74,6 +77,9 @@ func (s *Store) CommitIcechunk(ctx context.Context, url string, refs *kerchunk.R
 			return nil, fmt.Errorf("%w: branch %q of %s moved from %s to %s while the commit was prepared",
 				icechunk.ErrConflict, IcechunkBranch, url, c.Parent, sess.BaseID())
 		}
+		if err := checkContainers(repo, refs); err != nil {
+			return nil, fmt.Errorf("%s: %w", url, err)
+		}
 		if err := icechunk.UpdateFromRefs(ctx, sess, refs); err != nil {
 			return nil, err
 		}
@@ -93,6 +99,28 @@ func (s *Store) CommitIcechunk(ctx context.Context, url string, refs *kerchunk.R
 		}
 	}
 	return out, nil
+}
+
+// checkContainers refuses references to sources outside the virtual chunk
+// containers the repository declares: readers would refuse their chunks.
+// A repository that declares none (its readers bring their own) is not
+// checked.
+func checkContainers(repo *icechunk.Repo, refs *kerchunk.Refs) error {
+	have, err := repo.Info().ContainerPrefixes()
+	if err != nil || len(have) == 0 {
+		return err
+	}
+	need, err := icechunk.RefsContainers(refs)
+	if err != nil {
+		return err
+	}
+	for _, c := range need {
+		if !slices.ContainsFunc(have, func(p string) bool { return strings.HasPrefix(c.URLPrefix, p) }) {
+			return fmt.Errorf("%w: sources in %s are outside the repository's virtual chunk containers %v, whose readers would refuse them",
+				icechunk.ErrInvalidArgument, c.URLPrefix, have)
+		}
+	}
+	return nil
 }
 
 // TagIcechunk creates tag name on snapshot id of the repository at url.

@@ -325,6 +325,11 @@ func TestVerifyOfficialRepo(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 	var wrote struct{ Snapshot string }
 	require.NoError(t, json.Unmarshal(out, &wrote))
+	official, err := icechunk.Open(ctx, icechunk.DirStorage{Root: theirs})
+	require.NoError(t, err)
+	prefixes, err := official.Info().ContainerPrefixes()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"file://" + base + "/"}, prefixes, "the container in the official library's config")
 
 	res := mustRun(t, "verify", "--sample", "0", theirs)
 	assert.True(t, res.OK, "%v", res.Mismatches)
@@ -340,6 +345,8 @@ func TestIcechunkFlags(t *testing.T) {
 	files := seriesNetCDF3(t, base, 2)
 	repo := filepath.Join(base, "repo")
 	mustRun(t, "combine", "--format", "icechunk", "-o", repo, files[0])
+	elsewhere := filepath.Join(t.TempDir(), "f01.nc")
+	require.NoError(t, os.WriteFile(elsewhere, fx.TimeSeriesNetCDF3(1), 0o644))
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -353,6 +360,7 @@ func TestIcechunkFlags(t *testing.T) {
 		{"verify version of a reference file", []string{"verify", "--tag", "v1", filepath.Join(base, "nothing.json")}, 2, "need an Icechunk repository"},
 		{"append to no repository", []string{"combine", "--format", "icechunk", "--append", "-o", filepath.Join(base, "none"), files[1]}, 1, "combine --append"},
 		{"new repository over one", []string{"combine", "--format", "icechunk", "-o", repo, files[1]}, 1, "creating repository"},
+		{"append from outside the containers", []string{"combine", "--format", "icechunk", "--append", "-o", repo, elsewhere}, 1, "outside the repository's virtual chunk containers"},
 		{"verify unknown tag", []string{"verify", "--tag", "nope", repo}, 1, "no such Icechunk version"},
 		{"verify branch and tag", []string{"verify", "--tag", "a", "--branch", "main", repo}, 1, "not several"},
 		{"verify bad snapshot id", []string{"verify", "--snapshot", "xyz", repo}, 1, "no such Icechunk version"},
