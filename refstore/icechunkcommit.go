@@ -2,8 +2,8 @@ package refstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -14,13 +14,10 @@ import (
 // IcechunkBranch is the branch vzarr commits to.
 const IcechunkBranch = "main"
 
-// ErrIcechunkRef reports an Icechunk version selection that names no
-// version (an unknown tag or branch, a malformed snapshot id) or more than
-// one way to pick it.
-var ErrIcechunkRef = errors.New("no such Icechunk version")
-
 // IcechunkVersion selects a version of a repository: a branch, a tag or a
-// snapshot id, at most one of them (none: the branch IcechunkBranch).
+// snapshot id, at most one of them (none: the branch IcechunkBranch). An
+// unknown one is an icechunk.ErrNoRef, a malformed snapshot id an
+// icechunk.ErrInvalidID, several an icechunk.ErrInvalidArgument.
 type IcechunkVersion struct {
 	Branch, Tag, Snapshot string
 }
@@ -62,6 +59,7 @@ func (s *Store) CommitIcechunk(ctx context.Context, url string, refs *kerchunk.R
 		if err != nil {
 			return nil, err
 		}
+		defer closeStorage(base)
 		st := &countingStorage{Storage: base}
 		if repo, err = icechunk.Open(ctx, st); err != nil {
 			return nil, fmt.Errorf("opening repository %s: %w", url, err)
@@ -129,6 +127,7 @@ func (s *Store) TagIcechunk(ctx context.Context, url, name string, id icechunk.O
 	if err != nil {
 		return err
 	}
+	defer closeStorage(st)
 	repo, err := icechunk.Open(ctx, st)
 	if err != nil {
 		return fmt.Errorf("opening repository %s: %w", url, err)
@@ -141,13 +140,14 @@ func (s *Store) TagIcechunk(ctx context.Context, url, name string, id icechunk.O
 
 // LoadIcechunk reads version v of the repository at url as kerchunk
 // references (icechunk.Repo.ToRefs) and returns them with the snapshot's
-// id. An unknown version is an ErrIcechunkRef.
+// id.
 func (s *Store) LoadIcechunk(ctx context.Context, url string, v IcechunkVersion) (*kerchunk.Refs, icechunk.ObjectID, error) {
 	var none icechunk.ObjectID
 	st, err := s.IcechunkStorage(ctx, url)
 	if err != nil {
 		return nil, none, err
 	}
+	defer closeStorage(st)
 	repo, err := icechunk.Open(ctx, st)
 	if err != nil {
 		return nil, none, fmt.Errorf("opening repository %s: %w", url, err)
@@ -177,19 +177,19 @@ func (v IcechunkVersion) resolve(repo *icechunk.Repo) (icechunk.ObjectID, error)
 	info := repo.Info()
 	switch {
 	case n > 1:
-		return icechunk.ObjectID{}, fmt.Errorf("%w: give a branch, a tag or a snapshot, not several", ErrIcechunkRef)
+		return icechunk.ObjectID{}, fmt.Errorf("%w: give a branch, a tag or a snapshot, not several", icechunk.ErrInvalidArgument)
 	case v.Tag != "":
 		if id, ok := info.Tags[v.Tag]; ok {
 			return id, nil
 		}
-		return icechunk.ObjectID{}, fmt.Errorf("%w: tag %q", ErrIcechunkRef, v.Tag)
+		return icechunk.ObjectID{}, fmt.Errorf("%w: tag %q", icechunk.ErrNoRef, v.Tag)
 	case v.Snapshot != "":
 		id, err := icechunk.ParseObjectID(v.Snapshot)
 		if err != nil {
-			return id, fmt.Errorf("%w: snapshot %q: %w", ErrIcechunkRef, v.Snapshot, err)
+			return id, fmt.Errorf("snapshot %q: %w", v.Snapshot, err)
 		}
 		if _, ok := info.SnapshotInfo(id); !ok {
-			return id, fmt.Errorf("%w: snapshot %s", ErrIcechunkRef, id)
+			return id, fmt.Errorf("%w: snapshot %s", icechunk.ErrNoRef, id)
 		}
 		return id, nil
 	}
@@ -200,7 +200,7 @@ func (v IcechunkVersion) resolve(repo *icechunk.Repo) (icechunk.ObjectID, error)
 	if id, ok := info.Branches[b]; ok {
 		return id, nil
 	}
-	return icechunk.ObjectID{}, fmt.Errorf("%w: branch %q", ErrIcechunkRef, b)
+	return icechunk.ObjectID{}, fmt.Errorf("%w: branch %q", icechunk.ErrNoRef, b)
 }
 
 // IsIcechunk reports whether url holds an Icechunk repository (its repo
@@ -211,6 +211,14 @@ func (s *Store) IsIcechunk(ctx context.Context, url string) bool {
 	if err != nil {
 		return false
 	}
+	defer closeStorage(st)
 	_, _, err = st.Get(ctx, icechunk.RepoInfoPath)
 	return err == nil
+}
+
+// closeStorage closes a storage that holds resources (a blob bucket).
+func closeStorage(st icechunk.Storage) {
+	if c, ok := st.(io.Closer); ok {
+		_ = c.Close()
+	}
 }

@@ -361,9 +361,9 @@ func TestIcechunkFlags(t *testing.T) {
 		{"append to no repository", []string{"combine", "--format", "icechunk", "--append", "-o", filepath.Join(base, "none"), files[1]}, 1, "combine --append"},
 		{"new repository over one", []string{"combine", "--format", "icechunk", "-o", repo, files[1]}, 1, "creating repository"},
 		{"append from outside the containers", []string{"combine", "--format", "icechunk", "--append", "-o", repo, elsewhere}, 1, "outside the repository's virtual chunk containers"},
-		{"verify unknown tag", []string{"verify", "--tag", "nope", repo}, 1, "no such Icechunk version"},
+		{"verify unknown tag", []string{"verify", "--tag", "nope", repo}, 1, "no such branch or tag"},
 		{"verify branch and tag", []string{"verify", "--tag", "a", "--branch", "main", repo}, 1, "not several"},
-		{"verify bad snapshot id", []string{"verify", "--snapshot", "xyz", repo}, 1, "no such Icechunk version"},
+		{"verify bad snapshot id", []string{"verify", "--snapshot", "xyz", repo}, 1, "invalid id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, _ := runCmd(tc.args...)
@@ -382,9 +382,11 @@ func TestIcechunkFlags(t *testing.T) {
 	res := mustRun(t, "ref", "--format", "icechunk", "--tag", "v1", "--message", "m", src, "-o", out)
 	assert.Equal(t, "v1", res.Tag)
 	assert.NotEmpty(t, res.SnapshotID)
-	v := mustRun(t, "verify", "--tag", "v1", out)
-	assert.Equal(t, res.SnapshotID, v.SnapshotID)
-	assert.True(t, v.OK)
+	for _, flags := range [][]string{{"--tag", "v1"}, {"--snapshot", res.SnapshotID}, {"--branch", "main"}, {}} {
+		v := mustRun(t, append(append([]string{"verify"}, flags...), out)...)
+		assert.Equal(t, res.SnapshotID, v.SnapshotID, "%v", flags)
+		assert.True(t, v.OK, "%v", flags)
+	}
 	res = mustRun(t, "combine", "--format", "icechunk", "--append", "--tag", "v2", "-o", repo, files[1])
 	assert.Equal(t, "v2", res.Tag)
 	code, stdout, _ := runCmd("combine", "--format", "icechunk", "--append", "--tag", "v2", "-o", repo, files[1])
