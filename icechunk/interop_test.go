@@ -15,7 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// judge is the official library's runner (testenv.IcechunkJudge).
+// judge is the official library (testenv.IcechunkJudge); it skips when it
+// is missing, unless VZARR_REQUIRE_TOOLS=1.
 func judge(t *testing.T) func(args ...string) ([]byte, error) {
 	t.Helper()
 	return testenv.IcechunkJudge(t)
