@@ -2,7 +2,6 @@ package combine
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,38 +28,17 @@ func checkRefsTool(t *testing.T) (string, []testenv.Stack) {
 	return tool, testenv.Pythons(t, "xarray", "zarr", "fsspec", "netCDF4")
 }
 
-type manifest struct {
-	Name          string   `json:"name"`
-	Files         []string `json:"files"`
-	ConcatDim     string   `json:"concat_dim"`
-	Expect        string   `json:"expect"`
-	ErrorContains []string `json:"error_contains"`
-}
-
-func loadSeries(t *testing.T, dir string) manifest {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, "series.json"))
-	require.NoError(t, err)
-	var m manifest
-	require.NoError(t, json.Unmarshal(data, &m))
-	return m
-}
-
 // TestSeries combines every file series of testdata/series (written by
 // netCDF4-python, see testdata/gen_series.py) straight from the netCDF
 // files, and compares each combined reference with xarray's
 // open_mfdataset of the files (shared/tools/check_refs.py --combined).
 func TestSeries(t *testing.T) {
-	dirs, err := filepath.Glob(filepath.Join("..", "testdata", "series", "*", "series.json"))
-	require.NoError(t, err)
-	require.NotEmpty(t, dirs)
 	opener := &blobio.Opener{}
 	type combined struct{ dir, refs string }
 	var ok []combined
 	out := t.TempDir()
-	for _, mf := range dirs {
-		dir, _ := filepath.Abs(filepath.Dir(mf))
-		m := loadSeries(t, dir)
+	for _, m := range testenv.CombineSeries(t) {
+		dir := m.Dir
 		t.Run(m.Name, func(t *testing.T) {
 			var src []Source
 			for _, f := range m.Files {

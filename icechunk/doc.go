@@ -129,6 +129,20 @@
 // keys become a plain Zarr v3 directory, and xarray + zarr-python 3 must read
 // the same variables from it as from the source.
 //
+// # Back to references, and appends
+//
+// [Repo.ToRefs] is the inverse of FromRefs: a snapshot as a kerchunk
+// reference set (zarr.ArrayV2Of for the metadata, a byte range for each
+// virtual chunk), so that what reads and checks references reads a
+// repository too: refread.Verify behind `vzarr verify REPO`, and package
+// combine, whose first input is the repository's current version when
+// `vzarr combine --append` adds files (the same compatibility checks, CF
+// times re-encoded in the repository's units). [UpdateFromRefs] commits
+// such a combined set on top of the session's base, writing only what
+// differs: new chunks and grown arrays' metadata; unchanged chunks keep
+// their checksums, and an array whose encoding or chunking changed (a
+// re-encoded time coordinate) is replaced by a new node.
+//
 // # Not implemented yet
 //
 // FromRefs takes local files and Azure blobs of the public cloud only (no

@@ -47,13 +47,7 @@ func TestFromRefs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []VirtualChunkContainer{{URLPrefix: "file://" + dir + "/", Store: StoreLocalFilesystem}}, containers)
 
-	repo, err := Create(ctx, DirStorage{Root: filepath.Join(dir, "repo")}, RepoConfig{VirtualChunkContainers: containers})
-	require.NoError(t, err)
-	s, err := repo.NewSession(ctx, "main")
-	require.NoError(t, err)
-	require.NoError(t, FromRefs(ctx, s, refs))
-	id, err := s.Commit(ctx, "m")
-	require.NoError(t, err)
+	repo, id := commitRefs(t, filepath.Join(dir, "repo"), RepoConfig{VirtualChunkContainers: containers}, refs)
 	snap, err := repo.Snapshot(ctx, id)
 	require.NoError(t, err)
 

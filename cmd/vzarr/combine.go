@@ -16,7 +16,7 @@ import (
 
 func init() {
 	register(command{name: "combine",
-		synopsis: "combine [flags] --concat-dim DIM -o OUT INPUT...",
+		synopsis: "combine [flags] --concat-dim DIM -o OUT INPUT...  |  combine --format icechunk [--append] [--tag NAME] -o REPO INPUT...",
 		summary:  "one virtual dataset from many files or reference sets (Contract 5)",
 		help: `Concatenates INPUTs along DIM into one kerchunk reference set OUT (a local
 path or blob URL, written atomically): a JSON file, or with --format parquet
@@ -30,11 +30,22 @@ every input but the last must be a whole number of chunks along DIM. CF
 times with per-file units or calendars are re-encoded in the first input's.
 Errors name the input, the variable and the reason.
 
+With --format icechunk, OUT is a new local Icechunk repository and the
+combined dataset is its first commit on main (--message, --tag). With
+--append, OUT is an existing repository and the INPUTs are appended along
+DIM as one new commit on main: the repository's current arrays are the
+first input of the combine (the same checks, CF times re-encoded in the
+repository's units and calendar), the new files' chunks land after the
+existing ones, and only what changed is written; earlier commits stay
+readable (vzarr verify --snapshot, --tag).
+
 The result is Contract 5's: {"dataset_id", "combined_ref_url",
 "source_files", "dimensions", "variables", "time_range", "spatial_extent",
-"ref_size_bytes"}.`,
+"ref_size_bytes"}; with icechunk also "snapshot_id" and "tag".`,
 		example: `vzarr combine --concat-dim time -o refs/combined.json refs/tas_2020.json refs/tas_2021.json
-vzarr combine --format parquet -o abfs://silver/refs/era5.parq abfs://bronze/era5/tas_2020.nc abfs://bronze/era5/tas_2021.nc`,
+vzarr combine --format parquet -o abfs://silver/refs/era5.parq abfs://bronze/era5/tas_2020.nc abfs://bronze/era5/tas_2021.nc
+vzarr combine --format icechunk --tag v1 -o repos/tas data/tas_2015.nc data/tas_2016.nc
+vzarr combine --format icechunk --append --tag v2 --message "2017" -o repos/tas data/tas_2017.nc`,
 		run: runCombine})
 }
 
@@ -46,7 +57,10 @@ func runCombine(args []string, stdout, stderr io.Writer) int {
 	f.output(&out, "the combined reference file or Parquet set (local path or blob URL)")
 	f.StringVar(&p.DatasetID, "dataset-id", "", "dataset id (default: the output's base name without extension)")
 	f.StringVar(&identical, "identical", "", "comma-separated variables without DIM that must hold the same values in every input")
-	f.StringVar(&format, "format", "", "output format: json or parquet (default: parquet for an OUT ending in .parq or .parquet, else json)")
+	f.StringVar(&format, "format", "", "output format: json, parquet or icechunk (a local Icechunk repository) (default: parquet for an OUT ending in .parq or .parquet, else json)")
+	var ice icechunkFlags
+	f.BoolVar(&ice.append, "append", false, "with --format icechunk: append the INPUTs to the existing repository OUT as a new commit")
+	ice.register(f)
 	noTempl := f.Bool("no-templates", false, "write every chunk URL in full (no URL templates)")
 	parallel := f.Int("j", runtime.GOMAXPROCS(0), "inputs read or translated at once")
 	lim := f.addLimits()
@@ -66,6 +80,8 @@ func runCombine(args []string, stdout, stderr io.Writer) int {
 			err = usagef("combine needs at least one INPUT")
 		case p.ConcatDim == "":
 			err = usagef("--concat-dim must not be empty")
+		default:
+			err = ice.check(p.RefFormat)
 		}
 	}
 	if err != nil {
@@ -88,6 +104,13 @@ func runCombine(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if p.RefFormat == refstore.Icechunk {
+		res, err := combineIcechunk(ctx, &deps, p, ice)
+		if err != nil {
+			return fail(stdout, err)
+		}
+		return success(stdout, res)
+	}
 	res, err := pipeline.CombineRefs(ctx, &deps, p)
 	if err != nil {
 		return fail(stdout, err)

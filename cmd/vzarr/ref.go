@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/greensight/vzarr/icechunk"
 	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/pipeline"
 	"github.com/greensight/vzarr/refstore"
@@ -24,13 +26,13 @@ func init() {
 writes them, atomically, to OUT: a JSON file, or with --format parquet (or
 an OUT ending in .parq or .parquet) a Parquet set, fsspec's
 LazyReferenceMapper folder, or with --format icechunk a new local Icechunk
-repository whose one commit on main (--message) holds the chunks as
-virtual references to SRC (the result gives its snapshot_id). With several SRCs, OUT is a folder that gets
+repository whose one commit on main (--message, --tag) holds the chunks as
+virtual references to SRC (the result gives its snapshot_id and tag). With several SRCs, OUT is a folder that gets
 <source name>.json (or .parquet) for each, one result line each, in the
 order given; the exit status is 1 if any failed.`,
 		example: `vzarr ref data/tas_2020.nc -o refs/tas_2020.json
 vzarr ref --format parquet abfs://bronze/era5/tas_2020.nc -o abfs://silver/refs/tas_2020.parq
-vzarr ref --format icechunk --message "tas 2020" data/tas_2020.nc -o repos/tas_2020
+vzarr ref --format icechunk --message "tas 2020" --tag v1 data/tas_2020.nc -o repos/tas_2020
 vzarr ref -o refs/ data/*.nc`,
 		run: runRef})
 }
@@ -39,7 +41,7 @@ vzarr ref -o refs/ data/*.nc`,
 type refOptions struct {
 	deps     pipeline.Deps
 	format   refstore.Format
-	message  string
+	ice      icechunkFlags
 	parallel int
 }
 
@@ -56,7 +58,7 @@ func runRef(args []string, stdout, stderr io.Writer) int {
 	f.BoolVar(&trans.SkipUnsupported, "skip-unsupported", false, "omit variables that cannot be translated (listed in the result) instead of failing")
 	f.BoolVar(&trans.Strict, "strict", false, "fail on variables no Zarr reader can use (region references...) instead of omitting them (listed in the result)")
 	f.StringVar(&format, "format", "", "output format: json, parquet or icechunk (a new local Icechunk repository, one commit on main) (default: parquet for an OUT ending in .parq or .parquet, else json)")
-	f.StringVar(&o.message, "message", "", "with --format icechunk: the commit message")
+	o.ice.register(f)
 	noTempl := f.Bool("no-templates", false, "write every chunk URL in full (no URL templates)")
 	f.IntVar(&o.parallel, "j", runtime.GOMAXPROCS(0), "with several SRCs: sources translated at once")
 	lim := f.addLimits()
@@ -78,6 +80,8 @@ func runRef(args []string, stdout, stderr io.Writer) int {
 			err = usagef("ref needs a SRC")
 		case trans.Strict && trans.SkipUnsupported:
 			err = usagef("give --strict or --skip-unsupported, not both")
+		default:
+			err = o.ice.check(o.format)
 		}
 	}
 	if err != nil {
@@ -109,7 +113,7 @@ func runRef(args []string, stdout, stderr io.Writer) int {
 // source in the order given. The exit code is 1 if any failed.
 func refMany(ctx context.Context, srcs []string, dir string, o *refOptions, stdout io.Writer) int {
 	type outcome struct {
-		res *pipeline.RefResult
+		res *refResult
 		err error
 	}
 	results := make([]chan outcome, len(srcs))
@@ -194,7 +198,26 @@ func absURL(u string) string {
 	return u
 }
 
-// refOne runs the ref stage (pipeline.GenerateRef) on src, writing to out.
-func refOne(ctx context.Context, src, out string, format refstore.Format, o *refOptions) (*pipeline.RefResult, error) {
-	return pipeline.GenerateRef(ctx, &o.deps, pipeline.RefParams{NCURL: absURL(src), RefURL: absURL(out), RefFormat: format, Message: o.message})
+// refResult is the ref stage's result, with the tag --tag created.
+type refResult struct {
+	*pipeline.RefResult
+	Tag string `json:"tag,omitempty"`
+}
+
+// refOne runs the ref stage (pipeline.GenerateRef) on src, writing to out,
+// and creates the --tag on the snapshot an Icechunk output committed.
+func refOne(ctx context.Context, src, out string, format refstore.Format, o *refOptions) (*refResult, error) {
+	res, err := pipeline.GenerateRef(ctx, &o.deps, pipeline.RefParams{NCURL: absURL(src), RefURL: absURL(out), RefFormat: format, Message: o.ice.message})
+	if err != nil || o.ice.tag == "" {
+		return &refResult{RefResult: res}, err
+	}
+	id, err := icechunk.ParseObjectID(res.SnapshotID)
+	if err == nil {
+		store := &refstore.Store{Opener: o.deps.Opener, Limits: o.deps.Limits}
+		err = store.TagIcechunk(ctx, res.RefURL, o.ice.tag, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ref %s: %w", src, err)
+	}
+	return &refResult{RefResult: res, Tag: o.ice.tag}, nil
 }

@@ -21,6 +21,11 @@
 //       create a repo whose array /v has N one-byte virtual chunks, chunk i at
 //       byte i of SOURCE_FILE (enough refs for the library to compress the
 //       locations of its manifest), commit to main, print the snapshot id.
+//   node judge.cjs write-plan REPO_DIR URL_PREFIX PLAN_JSON
+//       create a repo from a plan file {"meta": {key: zarr.json text},
+//       "virtual": [{key, location, offset, length}], "inline": {key: base64}}:
+//       every zarr.json set, every virtual ref set, every inline chunk set, one
+//       commit to main; print the snapshot id.
 //
 // ICECHUNK_JS_DIR names the directory whose node_modules holds the package.
 'use strict';
@@ -128,12 +133,26 @@ async function writeMany(dir, prefix, source, n) {
   return { snapshot: await session.commit('many virtual refs') };
 }
 
+async function writePlan(dir, prefix, planFile) {
+  const plan = JSON.parse(require('node:fs').readFileSync(planFile, 'utf8'));
+  const storage = await Storage.newLocalFilesystem(dir);
+  const repo = await Repository.create(storage, { virtualChunkContainers: container(prefix) }, undefined, { [prefix]: null });
+  const session = await repo.writableSession('main');
+  const store = session.store;
+  const metaKeys = Object.keys(plan.meta).sort((a, b) => a.split('/').length - b.split('/').length);
+  for (const k of metaKeys) await store.set(k, Buffer.from(plan.meta[k]));
+  for (const v of plan.virtual) await store.setVirtualRef(v.key, v.location, v.offset, v.length, null, null, true);
+  for (const [k, b64] of Object.entries(plan.inline)) await store.set(k, Buffer.from(b64, 'base64'));
+  return { snapshot: await session.commit('written by the official library from a plan') };
+}
+
 (async () => {
   const [mode, dir, prefix, arg, n] = process.argv.slice(2);
   let out;
   if (mode === 'write') out = await write(dir, prefix, arg);
   else if (mode === 'write-many') out = await writeMany(dir, prefix, arg, Number(n));
   else if (mode === 'read-azure') out = await readAzure(...process.argv.slice(3));
+  else if (mode === 'write-plan') out = await writePlan(dir, prefix, arg);
   else out = await read(dir, prefix, arg === 'with-config');
   process.stdout.write(JSON.stringify(out) + '\n');
 })().catch((e) => { console.error(e && e.stack ? e.stack : String(e)); process.exit(1); });

@@ -1,4 +1,4 @@
-"""xrcompare.py ZARR_DIR SOURCE [GROUP...]: open the plain Zarr v3 directory
+"""xrcompare.py [--concat=DIM] ZARR_DIR SOURCE [GROUP...]: open the plain Zarr v3 directory
 ZARR_DIR (zarr-python 3) and the netCDF SOURCE with xarray, for the root and
 each GROUP, and compare every variable: the same variable names, dims, shape,
 decoded dtype and values (NaN/NaT-aware), both decoded (xarray's defaults) and
@@ -9,7 +9,10 @@ fixed-length types "null_terminated_bytes", "fixed_length_utf32" and
 every member of a group, so xarray's drop_variables is not enough), dropped
 from the source's dataset and listed in "skipped". Prints one
 JSON object {"compared": N, "skipped": [...], "notes": [...], "errors":
-[...]}; notes are accepted differences (see packed_float_width)."""
+[...]}; notes are accepted differences (see packed_float_width).
+With --concat=DIM, SOURCE is a comma-separated list of files that xarray
+concatenates along DIM (a combined dataset) and only decoded values are
+compared (the combine re-encodes raw times in the first file's units)."""
 import json
 import os
 import shutil
@@ -61,15 +64,22 @@ def packed_float_width(a, b, av, bv):
         return bool(np.all((x == y) | (np.isnan(x) & np.isnan(y)) | (np.abs(x - y) <= tol)))
 
 
-def compare(zdir, src, group, decode, drop, errors, notes):
+def open_source(src, concat, **kw):
+    if not concat:
+        return xr.open_dataset(src, **kw)
+    parts = [xr.open_dataset(s, **kw) for s in src.split(",")]
+    return xr.concat(parts, dim=concat, data_vars="minimal", coords="minimal", compat="override")
+
+
+def compare(zdir, src, group, decode, drop, errors, notes, concat=None):
     where = f"{group or '/'} decode_cf={decode}"
     kw = {}
     try:
-        o = xr.open_dataset(src, group=group, decode_cf=decode, drop_variables=drop)
+        o = open_source(src, concat, group=group, decode_cf=decode, drop_variables=drop)
     except ValueError as e:  # e.g. a calendar that needs cftime, not installed: compare undecoded times
         notes.append(f"{where}: source needs decode_times=False ({e})")
         kw["decode_times"] = False
-        o = xr.open_dataset(src, group=group, decode_cf=decode, drop_variables=drop, **kw)
+        o = open_source(src, concat, group=group, decode_cf=decode, drop_variables=drop, **kw)
     z = xr.open_dataset(zdir, engine="zarr", group=group, consolidated=False, zarr_format=3, decode_cf=decode, **kw)
     names_o, names_z = set(o.variables), set(z.variables)
     if names_o != names_z:
@@ -96,7 +106,10 @@ def compare(zdir, src, group, decode, drop, errors, notes):
 
 
 def main():
-    zdir, src, groups = sys.argv[1], sys.argv[2], [None] + sys.argv[3:]
+    args, concat = sys.argv[1:], None
+    if args and args[0].startswith("--concat="):
+        concat, args = args[0].split("=", 1)[1], args[1:]
+    zdir, src, groups = args[0], args[1], [None] + args[2:]
     errors, skipped, notes, n = [], [], [], 0
     for g in groups:
         drop = []
@@ -104,9 +117,9 @@ def main():
             shutil.rmtree(os.path.join(zdir, g or "", name))
             drop.append(name)
             skipped.append(f"{g or ''}/{name} ({dt})")
-        for decode in (True, False):
+        for decode in (True,) if concat else (True, False):
             try:
-                n += compare(zdir, src, g, decode, drop, errors, notes)
+                n += compare(zdir, src, g, decode, drop, errors, notes, concat)
             except Exception as e:  # a reader failure is a finding, reported as such
                 errors.append(f"{g or '/'} decode_cf={decode}: {type(e).__name__}: {e}")
     print(json.dumps({"compared": n, "skipped": skipped, "notes": notes, "errors": errors}))
