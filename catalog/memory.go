@@ -24,7 +24,10 @@ type Memory struct {
 	clock    func() time.Time
 }
 
-var _ Store = (*Memory)(nil)
+var (
+	_ Store       = (*Memory)(nil)
+	_ TaskBatcher = (*Memory)(nil)
+)
 
 // NewMemory returns an empty in-memory store.
 func NewMemory() *Memory {
@@ -407,6 +410,35 @@ func (m *Memory) CreateTask(_ context.Context, nt NewTask) (*Task, error) {
 	m.seq++
 	m.taskSeq[tk.ID] = m.seq
 	return tk.clone(), nil
+}
+
+// CreateTasks implements TaskBatcher.
+func (m *Memory) CreateTasks(_ context.Context, ts []NewTask) (int, error) {
+	if len(ts) == 0 {
+		return 0, nil
+	}
+	params, err := normTasks(ts)
+	if err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.jobs[ts[0].JobID]; !ok {
+		return 0, notFound("job", ts[0].JobID)
+	}
+	t := m.now()
+	n := 0
+	for i, nt := range ts {
+		if _, ok := m.tasks[nt.ID]; ok {
+			continue
+		}
+		m.tasks[nt.ID] = &Task{ID: nt.ID, JobID: nt.JobID, Type: nt.Type, Stage: nt.Stage, Status: StatusPending,
+			RunState: newRunState(params[i], t)}
+		m.seq++
+		m.taskSeq[nt.ID] = m.seq
+		n++
+	}
+	return n, nil
 }
 
 // GetTask implements Store.
