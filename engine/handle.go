@@ -99,16 +99,42 @@ func (e *Engine) reconcile(ctx context.Context, jobID string) error {
 func (e *Engine) currentStage(ctx context.Context, def *Definition, job *catalog.Job) (int, *catalog.Task, error) {
 	k, gate := -1, (*catalog.Task)(nil)
 	for i, st := range def.Stages {
-		g, err := e.store.GetTask(ctx, GateID(job.ID, st.Name))
-		if errors.Is(err, catalog.ErrNotFound) {
-			break
-		}
-		if err != nil {
-			return 0, nil, err
+		id := GateID(job.ID, st.Name)
+		g := e.doneGate(id)
+		if g == nil {
+			var err error
+			g, err = e.store.GetTask(ctx, id)
+			if errors.Is(err, catalog.ErrNotFound) {
+				break
+			}
+			if err != nil {
+				return 0, nil, err
+			}
+			if g.Status == catalog.StatusCompleted {
+				e.setDoneGate(g)
+			}
 		}
 		k, gate = i, g
 	}
 	return k, gate, nil
+}
+
+// doneGate returns the gate of that ID if this worker saw it COMPLETED
+// (callers must not change it), else nil.
+func (e *Engine) doneGate(id string) *catalog.Task {
+	e.hintMu.Lock()
+	defer e.hintMu.Unlock()
+	return e.done[id]
+}
+
+// setDoneGate remembers a COMPLETED gate.
+func (e *Engine) setDoneGate(g *catalog.Task) {
+	e.hintMu.Lock()
+	defer e.hintMu.Unlock()
+	if len(e.done) > 10000 {
+		clear(e.done)
+	}
+	e.done[g.ID] = g
 }
 
 // advance moves a PROCESSING job as far as it can go now. from is the
