@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -397,4 +398,30 @@ func (c *countingWriter) Flush() {
 	if f, ok := c.w.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// ConnectionString returns the Azure connection string cs with its
+// BlobEndpoint moved to the proxy (same account path), so that a client
+// configured with it reaches the target through the proxy. cs must have a
+// BlobEndpoint (an emulator's connection string does).
+func (p *Proxy) ConnectionString(cs string) (string, error) {
+	parts := strings.Split(cs, ";")
+	found := false
+	for i, part := range parts {
+		k, v, ok := strings.Cut(part, "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), "BlobEndpoint") {
+			continue
+		}
+		u, err := url.Parse(strings.TrimSpace(v))
+		if err != nil || u.Host == "" {
+			return "", fmt.Errorf("%w: BlobEndpoint %q is not a URL", ErrConfig, v)
+		}
+		u.Scheme, u.Host = "http", p.Addr()
+		parts[i] = k + "=" + u.String()
+		found = true
+	}
+	if !found {
+		return "", fmt.Errorf("%w: the connection string has no BlobEndpoint", ErrConfig)
+	}
+	return strings.Join(parts, ";"), nil
 }

@@ -243,3 +243,13 @@ func TestRounds(t *testing.T) {
 		})
 	}
 }
+
+func TestProxyConnectionString(t *testing.T) {
+	target, _ := origin(t, 0)
+	p := newProxy(t, target, latency.Config{})
+	cs, err := p.ConnectionString("DefaultEndpointsProtocol=http;AccountName=a;AccountKey=k==;BlobEndpoint=http://127.0.0.1:10000/a;")
+	require.NoError(t, err)
+	assert.Equal(t, "DefaultEndpointsProtocol=http;AccountName=a;AccountKey=k==;BlobEndpoint=http://"+p.Addr()+"/a;", cs)
+	_, err = p.ConnectionString("AccountName=a;AccountKey=k")
+	assert.ErrorIs(t, err, latency.ErrConfig)
+}
