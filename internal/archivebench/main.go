@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +33,7 @@ import (
 	"github.com/greensight/vzarr/blobio"
 	_ "github.com/greensight/vzarr/blobio/azure" // abfs:// URLs
 	"github.com/greensight/vzarr/catalog"
+	"github.com/greensight/vzarr/internal/latency"
 )
 
 // The platform's Azurite accounts (scripts/azurite): sources and references.
@@ -52,6 +54,8 @@ type config struct {
 	workers  int
 	profile  string
 	delay    time.Duration
+	noProxy  bool
+	clean    bool
 	gen      string
 	keepOuts bool
 }
@@ -77,6 +81,11 @@ type figures struct {
 	MessagesPerFile float64          `json:"queue_messages_per_file"`
 	StagesMS        map[string]int64 `json:"stages_ms"`
 	UploadS         float64          `json:"upload_s,omitempty"`
+	// HTTPRequests and HTTPBytes are what the latency proxy served
+	// (-azurite only): every request, listing and writes included.
+	HTTPRequests        int64   `json:"http_requests,omitempty"`
+	HTTPBytes           int64   `json:"http_bytes,omitempty"`
+	HTTPRequestsPerFile float64 `json:"http_requests_per_file,omitempty"`
 }
 
 func main() {
@@ -89,7 +98,9 @@ func main() {
 	flag.StringVar(&c.queue, "queue", "", "queue URL for vzarr run (default: in process)")
 	flag.IntVar(&c.workers, "j", 0, "vzarr run -j (default: vzarr's)")
 	flag.StringVar(&c.profile, "cpuprofile", "", "write vzarr's CPU profile here")
-	flag.DurationVar(&c.delay, "delay", 0, "latency added per storage request (needs the latency proxy, internal/latency)")
+	flag.DurationVar(&c.delay, "delay", 0, "with -azurite: latency the proxy (internal/latency) adds to every storage request")
+	flag.BoolVar(&c.noProxy, "no-proxy", false, "with -azurite: reach Azurite directly (no latency proxy, no HTTP counts)")
+	flag.BoolVar(&c.clean, "clean", false, "delete the benchmark's Azurite containers (archive and references) and exit")
 	flag.StringVar(&c.gen, "gen", "testdata/gen_archive.py", "the archive generator")
 	flag.Parse()
 	if err := run(context.Background(), c, os.Stdout); err != nil {
@@ -99,11 +110,19 @@ func main() {
 }
 
 func run(ctx context.Context, c config, stdout io.Writer) error {
+	if c.clean {
+		for _, a := range []string{sourceAccount, refsAccount} {
+			if err := deleteContainer(ctx, a, "archivebench"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if c.n <= 0 {
 		return errors.New("-n must be positive")
 	}
-	if c.delay > 0 {
-		return errors.New("-delay needs the latency proxy (internal/latency), which this build does not have yet")
+	if c.delay > 0 && (!c.azurite || c.noProxy) {
+		return errors.New("-delay needs -azurite (the latency proxy stands in front of Azurite)")
 	}
 	src := filepath.Join(c.work, "src")
 	// The generator keeps the files that exist; it makes the first N.
@@ -172,6 +191,15 @@ func run(ctx context.Context, c config, stdout io.Writer) error {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr
 	cmd.Env = os.Environ()
+	var proxy *latency.Proxy
+	if c.azurite && !c.noProxy {
+		// Every storage request of vzarr goes through the latency proxy,
+		// which adds the delay and counts requests and bytes.
+		if proxy, cmd.Env, err = withProxy(cmd.Env, c.delay); err != nil {
+			return err
+		}
+		defer proxy.Close()
+	}
 	if c.profile != "" {
 		cmd.Env = append(cmd.Env, "VZARR_CPUPROFILE="+c.profile)
 	}
@@ -181,6 +209,11 @@ func run(ctx context.Context, c config, stdout io.Writer) error {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		fig.PeakRSSMiB = float64(ru.Maxrss) / 1024 // KiB on Linux
 		fig.CPUS = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	}
+	if proxy != nil {
+		st := proxy.Stats()
+		fig.HTTPRequests, fig.HTTPBytes = st.Requests, st.Bytes
+		fig.HTTPRequestsPerFile = float64(st.Requests) / float64(c.n)
 	}
 	var env struct {
 		Success bool   `json:"success"`
@@ -232,6 +265,37 @@ func run(ctx context.Context, c config, stdout io.Writer) error {
 		return fmt.Errorf("vzarr run failed: %s", env.Error)
 	}
 	return nil
+}
+
+// withProxy starts a latency proxy in front of the Azurite of
+// VZARR_STORAGE_CONNECTION_STRINGS and returns env with those connection
+// strings moved to it.
+func withProxy(env []string, delay time.Duration) (*latency.Proxy, []string, error) {
+	const key = "VZARR_STORAGE_CONNECTION_STRINGS"
+	css := blobio.SplitList(os.Getenv(key), "|")
+	if len(css) == 0 {
+		return nil, nil, fmt.Errorf("%s is empty: eval \"$(scripts/azurite env)\"", key)
+	}
+	var target *url.URL
+	for _, part := range strings.Split(css[0], ";") {
+		if k, v, ok := strings.Cut(part, "="); ok && strings.EqualFold(k, "BlobEndpoint") {
+			target, _ = url.Parse(v)
+		}
+	}
+	if target == nil || target.Host == "" {
+		return nil, nil, fmt.Errorf("%s has no BlobEndpoint", key)
+	}
+	p, err := latency.NewProxy(target, latency.Config{Delay: delay})
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, cs := range css {
+		if css[i], err = p.ConnectionString(cs); err != nil {
+			p.Close()
+			return nil, nil, err
+		}
+	}
+	return p, append(env, key+"="+strings.Join(css, "|")), nil
 }
 
 // linkFirst makes dir a folder of hard links (symbolic when those fail)
@@ -298,16 +362,7 @@ func upload(ctx context.Context, files []string, runName string) (string, error)
 // ensureContainer creates a container of an Azurite account unless it
 // exists.
 func ensureContainer(ctx context.Context, account, name string) error {
-	var cs string
-	for _, s := range blobio.SplitList(os.Getenv("VZARR_STORAGE_CONNECTION_STRINGS"), "|") {
-		if strings.Contains(s, "AccountName="+account+";") {
-			cs = s
-		}
-	}
-	if cs == "" {
-		return fmt.Errorf("no connection string for %s in VZARR_STORAGE_CONNECTION_STRINGS: eval \"$(scripts/azurite env)\"", account)
-	}
-	client, err := container.NewClientFromConnectionString(cs, name, nil)
+	client, err := containerClient(account, name)
 	if err != nil {
 		return err
 	}
@@ -315,6 +370,33 @@ func ensureContainer(ctx context.Context, account, name string) error {
 		return fmt.Errorf("creating container %s of %s: %w", name, account, err)
 	}
 	return nil
+}
+
+// deleteContainer deletes a container of an Azurite account, if it exists.
+func deleteContainer(ctx context.Context, account, name string) error {
+	client, err := containerClient(account, name)
+	if err != nil {
+		return err
+	}
+	if _, err := client.Delete(ctx, nil); err != nil && !bloberror.HasCode(err, bloberror.ContainerNotFound) {
+		return fmt.Errorf("deleting container %s of %s: %w", name, account, err)
+	}
+	return nil
+}
+
+// containerClient is a client of an Azurite account's container, from
+// VZARR_STORAGE_CONNECTION_STRINGS.
+func containerClient(account, name string) (*container.Client, error) {
+	var cs string
+	for _, s := range blobio.SplitList(os.Getenv("VZARR_STORAGE_CONNECTION_STRINGS"), "|") {
+		if strings.Contains(s, "AccountName="+account+";") {
+			cs = s
+		}
+	}
+	if cs == "" {
+		return nil, fmt.Errorf("no connection string for %s in VZARR_STORAGE_CONNECTION_STRINGS: eval \"$(scripts/azurite env)\"", account)
+	}
+	return container.NewClientFromConnectionString(cs, name, nil)
 }
 
 // countTasks counts the catalog's task rows of a job (gates included).
