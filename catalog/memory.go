@@ -20,6 +20,7 @@ type Memory struct {
 	jobs     map[string]*Job
 	tasks    map[string]*Task
 	taskSeq  map[string]int64
+	jobTasks map[string][]string // job id → its task ids in creation order
 	seq      int64
 	clock    func() time.Time
 }
@@ -38,6 +39,7 @@ func NewMemory() *Memory {
 		jobs:     map[string]*Job{},
 		tasks:    map[string]*Task{},
 		taskSeq:  map[string]int64{},
+		jobTasks: map[string][]string{},
 	}
 }
 
@@ -409,6 +411,7 @@ func (m *Memory) CreateTask(_ context.Context, nt NewTask) (*Task, error) {
 	m.tasks[tk.ID] = tk
 	m.seq++
 	m.taskSeq[tk.ID] = m.seq
+	m.jobTasks[tk.JobID] = append(m.jobTasks[tk.JobID], tk.ID)
 	return tk.clone(), nil
 }
 
@@ -436,6 +439,7 @@ func (m *Memory) CreateTasks(_ context.Context, ts []NewTask) (int, error) {
 			RunState: newRunState(params[i], t)}
 		m.seq++
 		m.taskSeq[nt.ID] = m.seq
+		m.jobTasks[nt.JobID] = append(m.jobTasks[nt.JobID], nt.ID)
 		n++
 	}
 	return n, nil
@@ -462,9 +466,10 @@ func (m *Memory) sortedTasks(keep func(*Task) bool) []*Task {
 func (m *Memory) ListTasks(_ context.Context, jobID string) ([]*Task, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := []*Task{}
-	for _, tk := range m.sortedTasks(func(tk *Task) bool { return tk.JobID == jobID }) {
-		out = append(out, tk.clone())
+	ids := m.jobTasks[jobID]
+	out := make([]*Task, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, m.tasks[id].clone())
 	}
 	return out, nil
 }
