@@ -56,7 +56,7 @@ func newBroker(deadline time.Duration) *broker {
 
 // portable returns the broker's gocloud.dev topic and subscription.
 func (b *broker) portable() (*pubsub.Topic, *pubsub.Subscription) {
-	return pubsub.NewTopic(brokerTopic{b}, nil), pubsub.NewSubscription(brokerSub{b}, nil, nil)
+	return pubsub.NewTopic(brokerTopic{b: b}, nil), pubsub.NewSubscription(brokerSub{b: b}, nil, nil)
 }
 
 // pushLocked queues e for delivery and wakes the waiting receivers.
@@ -112,7 +112,10 @@ func (b *broker) takeLocked(now time.Time, max int) []*psdriver.Message {
 }
 
 // brokerTopic implements psdriver.Topic.
-type brokerTopic struct{ b *broker }
+type brokerTopic struct {
+	driverBase
+	b *broker
+}
 
 // SendBatch implements psdriver.Topic.
 func (t brokerTopic) SendBatch(ctx context.Context, ms []*psdriver.Message) error {
@@ -146,23 +149,11 @@ func (t brokerTopic) SendBatch(ctx context.Context, ms []*psdriver.Message) erro
 	return nil
 }
 
-// IsRetryable implements psdriver.Topic.
-func (brokerTopic) IsRetryable(error) bool { return false }
-
-// As implements psdriver.Topic.
-func (brokerTopic) As(any) bool { return false }
-
-// ErrorAs implements psdriver.Topic.
-func (brokerTopic) ErrorAs(error, any) bool { return false }
-
-// ErrorCode implements psdriver.Topic.
-func (brokerTopic) ErrorCode(error) gcerrors.ErrorCode { return gcerrors.Unknown }
-
-// Close implements psdriver.Topic.
-func (brokerTopic) Close() error { return nil }
-
 // brokerSub implements psdriver.Subscription.
-type brokerSub struct{ b *broker }
+type brokerSub struct {
+	driverBase
+	b *broker
+}
 
 // ReceiveBatch implements psdriver.Subscription: it returns the ready
 // messages, or waits for one (up to maxIdleWait).
@@ -231,17 +222,22 @@ func (s brokerSub) SendNacks(ctx context.Context, ids []psdriver.AckID) error {
 	return nil
 }
 
-// IsRetryable implements psdriver.Subscription.
-func (brokerSub) IsRetryable(error) bool { return false }
+// driverBase holds the methods the broker's topic and subscription share:
+// no retryable errors, no As conversions, no error codes, nothing to
+// close.
+type driverBase struct{}
 
-// As implements psdriver.Subscription.
-func (brokerSub) As(any) bool { return false }
+// IsRetryable implements psdriver.Topic and psdriver.Subscription.
+func (driverBase) IsRetryable(error) bool { return false }
 
-// ErrorAs implements psdriver.Subscription.
-func (brokerSub) ErrorAs(error, any) bool { return false }
+// As implements psdriver.Topic and psdriver.Subscription.
+func (driverBase) As(any) bool { return false }
 
-// ErrorCode implements psdriver.Subscription.
-func (brokerSub) ErrorCode(error) gcerrors.ErrorCode { return gcerrors.Unknown }
+// ErrorAs implements psdriver.Topic and psdriver.Subscription.
+func (driverBase) ErrorAs(error, any) bool { return false }
 
-// Close implements psdriver.Subscription.
-func (brokerSub) Close() error { return nil }
+// ErrorCode implements psdriver.Topic and psdriver.Subscription.
+func (driverBase) ErrorCode(error) gcerrors.ErrorCode { return gcerrors.Unknown }
+
+// Close implements psdriver.Topic and psdriver.Subscription.
+func (driverBase) Close() error { return nil }
