@@ -2,6 +2,5 @@
 
 package blobio
 
-// syncFiles makes the data of a group of written files durable, one
-// fsync each.
+// syncFiles makes the data of a group of written files durable (syncEach).
 func syncFiles(group []*pendingFile) { syncEach(group) }
