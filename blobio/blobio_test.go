@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -451,6 +452,46 @@ func TestWriteAtomicLocal(t *testing.T) {
 	entries, err := os.ReadDir(filepath.Dir(target))
 	require.NoError(t, err)
 	assert.Len(t, entries, 1)
+}
+
+// Concurrent local writes (committed in groups) each land whole, the
+// failing ones leave nothing, and no temporary file stays.
+func TestWriteAtomicLocalConcurrent(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	o := &Opener{}
+	boom := errors.New("encoder failed")
+	const n = 64
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = o.WriteAtomic(ctx, filepath.Join(dir, fmt.Sprintf("f%02d.json", i)), func(w io.Writer) error {
+				_, _ = fmt.Fprintf(w, "file %d", i)
+				if i%8 == 7 {
+					return boom
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		got, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("f%02d.json", i)))
+		if i%8 == 7 {
+			assert.ErrorIs(t, errs[i], boom)
+			assert.ErrorIs(t, err, os.ErrNotExist)
+			continue
+		}
+		require.NoError(t, errs[i])
+		require.NoError(t, err)
+		assert.Equal(t, fmt.Sprintf("file %d", i), string(got))
+	}
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, n-n/8)
 }
 
 func TestOpenErrors(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sync"
 
 	"gocloud.dev/blob"
 )
@@ -22,7 +23,10 @@ import (
 // the blob writer's context is canceled before it is closed, so Azure never
 // commits the staged blocks, and a local file's temporary sibling is
 // removed. Local files are written to a temporary file in the same
-// directory (created if missing), synced and renamed over the target.
+// directory (created if missing), synced and renamed over the target;
+// concurrent writes share their syncs (one data sync and one directory
+// sync per group of files written at the same time, see committer), and
+// WriteAtomic returns once the rename is durable.
 // The content type is taken from the key's extension (.json:
 // application/json), else application/octet-stream.
 func (o *Opener) WriteAtomic(ctx context.Context, rawURL string, write func(w io.Writer) error) error {
@@ -124,6 +128,11 @@ func writeBlobAtomic(ctx context.Context, b *blob.Bucket, key string, write func
 	return <-done
 }
 
+// localBufferSize is the write buffer of a local file: large enough that
+// a reference file goes out in a few writes, small enough that allocating
+// it for each of many small files costs nothing.
+const localBufferSize = 64 << 10
+
 func writeLocalAtomic(ctx context.Context, target string, write func(io.Writer) error) (err error) {
 	dir := filepath.Dir(target)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -134,14 +143,14 @@ func writeLocalAtomic(ctx context.Context, target string, write func(io.Writer) 
 		return err
 	}
 	tmp := f.Name()
-	renamed := false
+	committed := false
 	defer func() {
-		if !renamed {
+		if !committed {
 			_ = f.Close()
 			_ = os.Remove(tmp)
 		}
 	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
+	bw := bufio.NewWriterSize(f, localBufferSize)
 	if err := write(bw); err != nil {
 		return writeFuncError{err}
 	}
@@ -151,22 +160,121 @@ func writeLocalAtomic(ctx context.Context, target string, write func(io.Writer) 
 	if err := f.Chmod(0o644); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, target); err != nil {
-		return fmt.Errorf("rename into place: %w", err)
+	committed = true // the committer closes, renames or removes it
+	return localCommits.commit(&pendingFile{f: f, tmp: tmp, target: target, dir: dir})
+}
+
+// pendingFile is a written temporary file waiting to be renamed over its
+// target.
+type pendingFile struct {
+	f           *os.File
+	tmp, target string
+	dir         string
+	err         error
+	done        chan struct{}
+}
+
+// committer makes local writes durable in groups (group commit): the
+// files written while one group is being committed form the next group.
+// A group is committed in three steps, each once per group rather than
+// once per file: the files' data is synced (syncFiles: one syncfs per
+// file system for a large group on Linux, else the files' syncs at once),
+// every file is renamed over its target, and each directory that received
+// a file is synced once. A file is renamed only after
+// its data is durable, so a crash leaves the old object or the whole new
+// one; commit returns once the rename is durable.
+type committer struct {
+	mu      sync.Mutex
+	queue   []*pendingFile
+	running bool
+}
+
+var localCommits committer
+
+// commit adds p to the next group and waits until that group is
+// committed.
+func (c *committer) commit(p *pendingFile) error {
+	p.done = make(chan struct{})
+	c.mu.Lock()
+	c.queue = append(c.queue, p)
+	if !c.running {
+		c.running = true
+		go c.loop()
 	}
-	renamed = true
-	if d, err := os.Open(dir); err == nil { // make the rename durable; best effort
-		_ = d.Sync()
-		_ = d.Close()
+	c.mu.Unlock()
+	<-p.done
+	return p.err
+}
+
+// loop commits groups until none waits.
+func (c *committer) loop() {
+	for {
+		c.mu.Lock()
+		group := c.queue
+		c.queue = nil
+		if len(group) == 0 {
+			c.running = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		commitGroup(group)
 	}
-	return nil
+}
+
+// commitGroup syncs the data of a group of files, renames them over their
+// targets and syncs their directories; each file's err says how it went.
+func commitGroup(group []*pendingFile) {
+	defer func() {
+		for _, p := range group {
+			if p.err != nil {
+				_ = os.Remove(p.tmp)
+			}
+			close(p.done)
+		}
+	}()
+	syncFiles(group)
+	dirs := map[string]bool{}
+	for _, p := range group {
+		if err := p.f.Close(); err != nil && p.err == nil {
+			p.err = err
+		}
+		if p.err != nil {
+			continue
+		}
+		if err := os.Rename(p.tmp, p.target); err != nil {
+			p.err = fmt.Errorf("rename into place: %w", err)
+			continue
+		}
+		dirs[p.dir] = true
+	}
+	for dir := range dirs { // make the renames durable; best effort
+		if d, err := os.Open(dir); err == nil {
+			_ = d.Sync()
+			_ = d.Close()
+		}
+	}
+}
+
+// syncEach makes the data of a group of written files durable, each file
+// synced (fdatasync) at the same time as the others, so that the file
+// system commits them together (one journal commit on ext4/xfs rather
+// than one per file). A file whose sync failed gets the error.
+func syncEach(group []*pendingFile) {
+	if len(group) == 1 {
+		group[0].err = group[0].f.Sync()
+		return
+	}
+	var wg sync.WaitGroup
+	for _, p := range group {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.err = p.f.Sync()
+		}()
+	}
+	wg.Wait()
 }

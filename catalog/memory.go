@@ -20,11 +20,15 @@ type Memory struct {
 	jobs     map[string]*Job
 	tasks    map[string]*Task
 	taskSeq  map[string]int64
+	jobTasks map[string][]string // job id → its task ids in creation order
 	seq      int64
 	clock    func() time.Time
 }
 
-var _ Store = (*Memory)(nil)
+var (
+	_ Store       = (*Memory)(nil)
+	_ TaskBatcher = (*Memory)(nil)
+)
 
 // NewMemory returns an empty in-memory store.
 func NewMemory() *Memory {
@@ -35,6 +39,7 @@ func NewMemory() *Memory {
 		jobs:     map[string]*Job{},
 		tasks:    map[string]*Task{},
 		taskSeq:  map[string]int64{},
+		jobTasks: map[string][]string{},
 	}
 }
 
@@ -406,7 +411,38 @@ func (m *Memory) CreateTask(_ context.Context, nt NewTask) (*Task, error) {
 	m.tasks[tk.ID] = tk
 	m.seq++
 	m.taskSeq[tk.ID] = m.seq
+	m.jobTasks[tk.JobID] = append(m.jobTasks[tk.JobID], tk.ID)
 	return tk.clone(), nil
+}
+
+// CreateTasks implements TaskBatcher.
+func (m *Memory) CreateTasks(_ context.Context, ts []NewTask) (int, error) {
+	if len(ts) == 0 {
+		return 0, nil
+	}
+	params, err := normTasks(ts)
+	if err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.jobs[ts[0].JobID]; !ok {
+		return 0, notFound("job", ts[0].JobID)
+	}
+	t := m.now()
+	n := 0
+	for i, nt := range ts {
+		if _, ok := m.tasks[nt.ID]; ok {
+			continue
+		}
+		m.tasks[nt.ID] = &Task{ID: nt.ID, JobID: nt.JobID, Type: nt.Type, Stage: nt.Stage, Status: StatusPending,
+			RunState: newRunState(params[i], t)}
+		m.seq++
+		m.taskSeq[nt.ID] = m.seq
+		m.jobTasks[nt.JobID] = append(m.jobTasks[nt.JobID], nt.ID)
+		n++
+	}
+	return n, nil
 }
 
 // GetTask implements Store.
@@ -430,9 +466,10 @@ func (m *Memory) sortedTasks(keep func(*Task) bool) []*Task {
 func (m *Memory) ListTasks(_ context.Context, jobID string) ([]*Task, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := []*Task{}
-	for _, tk := range m.sortedTasks(func(tk *Task) bool { return tk.JobID == jobID }) {
-		out = append(out, tk.clone())
+	ids := m.jobTasks[jobID]
+	out := make([]*Task, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, m.tasks[id].clone())
 	}
 	return out, nil
 }

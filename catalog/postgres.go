@@ -36,7 +36,10 @@ type Postgres struct {
 	t       tables
 }
 
-var _ Store = (*Postgres)(nil)
+var (
+	_ Store       = (*Postgres)(nil)
+	_ TaskBatcher = (*Postgres)(nil)
+)
 
 // tables holds the quoted, schema-qualified table names.
 type tables struct{ assets, releases, jobs, tasks string }
@@ -529,6 +532,38 @@ func (p *Postgres) CreateTask(ctx context.Context, nt NewTask) (*Task, error) {
 		VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) RETURNING `+taskCols,
 		nt.ID, nt.JobID, nt.Type, nt.Stage, StatusPending, jsonArg(params), t))
 	return tk, pgErr("create task", err)
+}
+
+// CreateTasks implements TaskBatcher: one INSERT per MaxTaskBatch tasks.
+func (p *Postgres) CreateTasks(ctx context.Context, ts []NewTask) (int, error) {
+	if len(ts) == 0 {
+		return 0, nil
+	}
+	params, err := normTasks(ts)
+	if err != nil {
+		return 0, err
+	}
+	t := now()
+	created := 0
+	for lo := 0; lo < len(ts); lo += MaxTaskBatch {
+		hi := min(lo+MaxTaskBatch, len(ts))
+		ids, types, stages, ps := make([]string, 0, hi-lo), make([]string, 0, hi-lo), make([]string, 0, hi-lo), make([]string, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			ids, types, stages, ps = append(ids, ts[i].ID), append(types, ts[i].Type), append(stages, ts[i].Stage), append(ps, string(params[i]))
+		}
+		tag, err := p.pool.Exec(ctx, `INSERT INTO `+p.t.tasks+`
+			(id, job_id, type, stage, status, params, revision, created_at, updated_at)
+			SELECT u.id, $1, u.type, u.stage, $2, u.params::jsonb, 1, $3, $3
+			FROM unnest($4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS u(id, type, stage, params, ord)
+			ORDER BY u.ord
+			ON CONFLICT (id) DO NOTHING`,
+			ts[0].JobID, StatusPending, t, ids, types, stages, ps)
+		if err != nil {
+			return created, pgErr("create tasks", err)
+		}
+		created += int(tag.RowsAffected())
+	}
+	return created, nil
 }
 
 // GetTask implements Store.

@@ -98,6 +98,38 @@ type Store interface {
 	Close()
 }
 
+// TaskBatcher is a Store that creates many Tasks at once: the engine's
+// fan-out of a stage of 10,000 files is one statement per
+// MaxTaskBatch tasks instead of one transaction per task. Stores that
+// wrap another may leave it out; callers then create the tasks one by
+// one.
+type TaskBatcher interface {
+	// CreateTasks stores new Tasks (PENDING), all of the same existing
+	// Job, skipping those whose ID exists, and returns how many it
+	// created. Each batch of up to MaxTaskBatch tasks is stored whole
+	// or not at all; on an error, the batches before it are stored.
+	CreateTasks(ctx context.Context, ts []NewTask) (int, error)
+}
+
+// MaxTaskBatch is the most tasks CreateTasks stores in one statement.
+const MaxTaskBatch = 1000
+
+// normTasks checks a CreateTasks batch: valid tasks, all of one job.
+func normTasks(ts []NewTask) ([]json.RawMessage, error) {
+	params := make([]json.RawMessage, len(ts))
+	for i := range ts {
+		p, err := ts[i].norm()
+		if err != nil {
+			return nil, err
+		}
+		if ts[i].JobID != ts[0].JobID {
+			return nil, invalidf("CreateTasks: tasks of jobs %q and %q in one batch", ts[0].JobID, ts[i].JobID)
+		}
+		params[i] = p
+	}
+	return params, nil
+}
+
 // ReleaseKey names the Asset and Release EnsureRelease returns.
 type ReleaseKey struct {
 	DatasetID  string

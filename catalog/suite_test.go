@@ -43,6 +43,7 @@ func runSuite(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"ListJobs", testListJobs},
 		{"TouchJob", testTouchJob},
 		{"FindTasks", testFindTasks},
+		{"CreateTasks", testCreateTasks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -872,4 +873,53 @@ func testFindTasks(t *testing.T, s catalog.Store) {
 		})
 	_, err = s.FindTasks(ctx, catalog.TaskFilter{Status: "BOGUS"})
 	assert.ErrorIs(t, err, catalog.ErrInvalid)
+}
+
+// CreateTasks stores new tasks in creation order, skips existing IDs and
+// refuses mixed or invalid batches whole.
+func testCreateTasks(t *testing.T, s catalog.Store) {
+	ctx := ctxT(t)
+	b, ok := s.(catalog.TaskBatcher)
+	require.True(t, ok, "the catalog's stores batch task creation")
+	_, err := s.CreateJob(ctx, catalog.NewJob{ID: "job-b", Type: "virtualize"})
+	require.NoError(t, err)
+	_, err = s.CreateTask(ctx, catalog.NewTask{ID: "job-b/ref/1", JobID: "job-b", Type: "ref", Stage: "ref",
+		Params: json.RawMessage(`{"old": true}`)})
+	require.NoError(t, err)
+	n := catalog.MaxTaskBatch + 5 // two statements
+	var ts []catalog.NewTask
+	for i := range n {
+		ts = append(ts, catalog.NewTask{ID: fmt.Sprintf("job-b/ref/%d", i), JobID: "job-b", Type: "ref", Stage: "ref",
+			Params: json.RawMessage(fmt.Sprintf(`{"i": %d}`, i))})
+	}
+	created, err := b.CreateTasks(ctx, ts)
+	require.NoError(t, err)
+	assert.Equal(t, n-1, created)
+	all, err := s.ListTasks(ctx, "job-b")
+	require.NoError(t, err)
+	require.Len(t, all, n)
+	assert.Equal(t, "job-b/ref/1", all[0].ID)
+	assert.JSONEq(t, `{"old": true}`, string(all[0].Params), "an existing task is kept")
+	assert.Equal(t, "job-b/ref/0", all[1].ID)
+	assert.Equal(t, "job-b/ref/2", all[2].ID)
+	assert.Equal(t, fmt.Sprintf("job-b/ref/%d", n-1), all[n-1].ID)
+	assert.JSONEq(t, `{"i": 2}`, string(all[2].Params))
+	assert.Equal(t, catalog.StatusPending, all[2].Status)
+	assert.Equal(t, int64(1), all[2].Revision)
+
+	again, err := b.CreateTasks(ctx, ts[:10])
+	require.NoError(t, err)
+	assert.Zero(t, again)
+
+	_, err = s.CreateJob(ctx, catalog.NewJob{ID: "job-c", Type: "virtualize"})
+	require.NoError(t, err)
+	_, err = b.CreateTasks(ctx, []catalog.NewTask{{ID: "c1", JobID: "job-c", Type: "ref"}, {ID: "c2", JobID: "job-b", Type: "ref"}})
+	assert.ErrorIs(t, err, catalog.ErrInvalid)
+	_, err = b.CreateTasks(ctx, []catalog.NewTask{{ID: "c3", JobID: "job-c", Type: "ref", Params: json.RawMessage(`[1,`)}})
+	assert.ErrorIs(t, err, catalog.ErrInvalid)
+	_, err = b.CreateTasks(ctx, []catalog.NewTask{{ID: "c4", JobID: "no-such-job", Type: "ref"}})
+	assert.ErrorIs(t, err, catalog.ErrNotFound)
+	cs, err := s.ListTasks(ctx, "job-c")
+	require.NoError(t, err)
+	assert.Empty(t, cs)
 }

@@ -225,6 +225,9 @@ type Engine struct {
 
 	hintMu sync.Mutex
 	hints  map[string]string // job/stage → a task id known not to be COMPLETED
+	// done holds gates seen COMPLETED, by ID: COMPLETED is final, so a
+	// task's advance reads only the gates of the stages still open.
+	done map[string]*catalog.Task
 
 	// retry spaces the retries of the receive loop and of failed
 	// messages; the outages log one line per state change.
@@ -238,7 +241,8 @@ func New(store Store, pub Publisher, opts Options, defs ...*Definition) (*Engine
 	if store == nil || pub == nil {
 		return nil, fmt.Errorf("%w: a store and a publisher are required", ErrInvalidDefinition)
 	}
-	e := &Engine{store: store, pub: pub, defs: map[string]*Definition{}, opts: opts, hints: map[string]string{}}
+	e := &Engine{store: store, pub: pub, defs: map[string]*Definition{}, opts: opts, hints: map[string]string{},
+		done: map[string]*catalog.Task{}}
 	if e.opts.LeaseTimeout <= 0 {
 		e.opts.LeaseTimeout = DefaultLeaseTimeout
 	}

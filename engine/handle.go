@@ -99,16 +99,42 @@ func (e *Engine) reconcile(ctx context.Context, jobID string) error {
 func (e *Engine) currentStage(ctx context.Context, def *Definition, job *catalog.Job) (int, *catalog.Task, error) {
 	k, gate := -1, (*catalog.Task)(nil)
 	for i, st := range def.Stages {
-		g, err := e.store.GetTask(ctx, GateID(job.ID, st.Name))
-		if errors.Is(err, catalog.ErrNotFound) {
-			break
-		}
-		if err != nil {
-			return 0, nil, err
+		id := GateID(job.ID, st.Name)
+		g := e.doneGate(id)
+		if g == nil {
+			var err error
+			g, err = e.store.GetTask(ctx, id)
+			if errors.Is(err, catalog.ErrNotFound) {
+				break
+			}
+			if err != nil {
+				return 0, nil, err
+			}
+			if g.Status == catalog.StatusCompleted {
+				e.setDoneGate(g)
+			}
 		}
 		k, gate = i, g
 	}
 	return k, gate, nil
+}
+
+// doneGate returns the gate of that ID if this worker saw it COMPLETED
+// (callers must not change it), else nil.
+func (e *Engine) doneGate(id string) *catalog.Task {
+	e.hintMu.Lock()
+	defer e.hintMu.Unlock()
+	return e.done[id]
+}
+
+// setDoneGate remembers a COMPLETED gate.
+func (e *Engine) setDoneGate(g *catalog.Task) {
+	e.hintMu.Lock()
+	defer e.hintMu.Unlock()
+	if len(e.done) > 10000 {
+		clear(e.done)
+	}
+	e.done[g.ID] = g
 }
 
 // advance moves a PROCESSING job as far as it can go now. from is the
@@ -253,6 +279,7 @@ func (e *Engine) fanOut(ctx context.Context, def *Definition, job *catalog.Job, 
 		return false, e.failJob(ctx, def, job, &Failure{Stage: st.Name, Error: err.Error(), ErrorType: e.opts.ErrorType(err)}, gate)
 	}
 	var publish []string
+	var missing []catalog.NewTask
 	for i, p := range plan {
 		id := TaskID(job.ID, st.Name, i)
 		if t, ok := existing[id]; ok {
@@ -261,11 +288,11 @@ func (e *Engine) fanOut(ctx context.Context, def *Definition, job *catalog.Job, 
 			}
 			continue
 		}
-		_, err := e.store.CreateTask(ctx, catalog.NewTask{ID: id, JobID: job.ID, Type: st.taskType(), Stage: st.Name, Params: p})
-		if err != nil && !errors.Is(err, catalog.ErrConflict) {
-			return false, err
-		}
+		missing = append(missing, catalog.NewTask{ID: id, JobID: job.ID, Type: st.taskType(), Stage: st.Name, Params: p})
 		publish = append(publish, id)
+	}
+	if err := e.createTasks(ctx, missing); err != nil {
+		return false, err
 	}
 	if err := e.publishAll(ctx, job.ID, publish); err != nil {
 		return false, err
@@ -285,6 +312,21 @@ func (e *Engine) fanOut(ctx context.Context, def *Definition, job *catalog.Job, 
 		f(StageEvent{Job: job, Stage: st.Name, Index: k, Tasks: len(plan), Params: plan})
 	}
 	return true, nil
+}
+
+// createTasks creates a stage's tasks, skipping those that exist: in
+// batches when the store can (catalog.TaskBatcher), else one by one.
+func (e *Engine) createTasks(ctx context.Context, ts []catalog.NewTask) error {
+	if b, ok := e.store.(catalog.TaskBatcher); ok {
+		_, err := b.CreateTasks(ctx, ts)
+		return err
+	}
+	for _, nt := range ts {
+		if _, err := e.store.CreateTask(ctx, nt); err != nil && !errors.Is(err, catalog.ErrConflict) {
+			return err
+		}
+	}
+	return nil
 }
 
 // publishAll publishes the task messages, a few at a time.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -52,7 +53,8 @@ type Deps struct {
 	// combine stages write (nil: the defaults, with URL templates).
 	RefWrite *kerchunk.WriteOptions
 	// CombineParallel bounds the references the combine stage loads at
-	// once (0: GOMAXPROCS).
+	// once (0: GOMAXPROCS for local inputs, RemoteCombineParallel when
+	// they are in blob storage, where each load waits on round trips).
 	CombineParallel int
 	// STAC configures the register stage's items.
 	STAC STACConfig
@@ -416,6 +418,23 @@ type CombineResult struct {
 	Warnings       []string                     `json:"warnings,omitempty"`
 }
 
+// RemoteCombineParallel is how many references in blob storage the
+// combine stage loads at once by default: loading is round trips, not CPU.
+const RemoteCombineParallel = 32
+
+// combineParallel is Deps.CombineParallel, or its default for inputs.
+func (d *Deps) combineParallel(inputs []string) int {
+	if d.CombineParallel > 0 {
+		return d.CombineParallel
+	}
+	for _, u := range inputs {
+		if loc, err := d.opener().Parse(u); err == nil && !loc.IsLocal() {
+			return max(RemoteCombineParallel, runtime.GOMAXPROCS(0))
+		}
+	}
+	return 0 // combine's default
+}
+
 // CombineRefs concatenates references along p.ConcatDim and writes the
 // combined reference, atomically, to p.CombinedRefURL (Contract 5).
 func CombineRefs(ctx context.Context, deps *Deps, p CombineParams) (*CombineResult, error) {
@@ -458,7 +477,7 @@ func combineRefs(ctx context.Context, deps *Deps, p CombineParams) (*CombineResu
 		sources[i] = &combine.URLSource{URL: u, Opener: o, Translate: deps.translateOptions()}
 	}
 	res, err := combine.Combine(ctx, sources, combine.Options{ConcatDim: p.ConcatDim, Identical: p.Identical,
-		Opener: o, Parallel: deps.CombineParallel, Logger: deps.Logger, Limits: deps.Limits})
+		Opener: o, Parallel: deps.combineParallel(inputs), Logger: deps.Logger, Limits: deps.Limits})
 	if err != nil {
 		return nil, fmt.Errorf("combine: %w", err)
 	}

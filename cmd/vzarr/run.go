@@ -94,7 +94,9 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&po.Overwrite, "overwrite", false, "replace the result of another run in --out (with --catalog: a new run even if this one ran before)")
 	fs.StringVar(&po.FilePattern, "pattern", blobio.DefaultPattern, "glob of the file names to take")
 	fs.BoolVar(&po.Recursive, "recursive", false, "also take files in subfolders")
-	workers := fs.Int("j", 4*runtime.GOMAXPROCS(0), "tasks run at once")
+	workers := fs.Int("j", 0, fmt.Sprintf("tasks run at once (default %d for local sources, %d for blob storage, where tasks wait on round trips)",
+		localWorkers(), remoteWorkers()))
+	budget := fs.String("memory-budget", "", "memory the ref tasks hold at once, e.g. 2GiB (default: none for local sources, 1GiB for blob storage; 0: none)")
 	queueURL := fs.String("queue", "", "work queue URL (default: in process)")
 	progress := fs.String("progress", "auto", "progress on stderr: auto (on a terminal), always, never")
 	lim := f.addLimits()
@@ -126,6 +128,25 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	outURL := *out
 	if l := localURL(outURL); l != "" {
 		outURL = l
+	}
+	remote := false
+	if loc, err := f.opener().Parse(req.SourceURL); err == nil && !loc.IsLocal() {
+		remote = true
+	}
+	if *workers <= 0 {
+		*workers = localWorkers()
+		if remote {
+			*workers = remoteWorkers()
+		}
+	}
+	var memBudget int64
+	switch {
+	case *budget != "":
+		if memBudget, err = pipeline.ParseBytes(*budget); err != nil {
+			return f.usageFail(stdout, usagef("--memory-budget: %v", err))
+		}
+	case remote:
+		memBudget = remoteMemoryBudget
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -199,8 +220,8 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	svc, err := pipeline.NewService(ctx, pipeline.ServiceConfig{
 		Store:    store,
 		QueueURL: qurl,
-		Deps:     pipeline.Deps{Opener: opener, Logger: logger, Metrics: metrics, Limits: *lim},
-		Engine:   engine.Options{Concurrency: max(*workers, 1), Observer: prog.observer()},
+		Deps:     pipeline.Deps{Opener: opener, Logger: logger, Metrics: metrics, Limits: *lim, MemoryBudget: memBudget},
+		Engine:   engine.Options{Concurrency: *workers, Observer: prog.observer()},
 		Submit: pipeline.Submitter{OutURL: outURL, PublishURL: publish, AllowedSchemes: []string{"file", blobio.SchemeABFS, blobio.SchemeABFSS,
 			blobio.SchemeAZ, blobio.SchemeAZBlob, blobio.SchemeMem}},
 	})
@@ -285,6 +306,19 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	prog.summary(sum, "")
 	return success(stdout, sum)
 }
+
+// remoteMemoryBudget is vzarr run's memory budget of the ref tasks when
+// the sources are in blob storage, where many tasks run at once.
+const remoteMemoryBudget = 1 << 30
+
+// localWorkers is vzarr run's default -j for local sources: CPU-bound
+// tasks, a few per core.
+func localWorkers() int { return 4 * runtime.GOMAXPROCS(0) }
+
+// remoteWorkers is vzarr run's default -j for sources in blob storage: a
+// task of a small file is a few dependent round trips (tens of
+// milliseconds each) and little CPU, so many run at once.
+func remoteWorkers() int { return max(64, localWorkers()) }
 
 // isTerminal reports whether w is a character device (a terminal).
 func isTerminal(w io.Writer) bool {

@@ -1,5 +1,7 @@
 // Package mem is the queue driver of mem://NAME URLs: in-process queues
-// (gocloud.dev's mempubsub). Every Open of the same NAME in one process
+// (a gocloud.dev pubsub driver of its own: a receive waits for the next
+// message instead of polling, as gocloud.dev's mempubsub does every
+// 250 ms, and costs the same however many messages are queued). Every Open of the same NAME in one process
 // shares one topic and one subscription, so an API and its workers in one
 // binary talk to each other. ?ackdeadline=DURATION sets how long a received
 // message may stay unacknowledged before it is delivered again. Import it
@@ -16,7 +18,6 @@ import (
 	"time"
 
 	"gocloud.dev/pubsub"
-	"gocloud.dev/pubsub/mempubsub"
 
 	"github.com/greensight/vzarr/queue"
 )
@@ -63,8 +64,8 @@ func (driver) Open(_ context.Context, name string, query url.Values, opts *queue
 	defer memQueues.Unlock()
 	mq := memQueues.m[name]
 	if mq == nil {
-		t := mempubsub.NewTopic()
-		mq = &memQueue{topic: t, sub: mempubsub.NewSubscription(t, deadline)}
+		t, sub := newBroker(deadline).portable()
+		mq = &memQueue{topic: t, sub: sub}
 		memQueues.m[name] = mq
 	}
 	mq.refs++
