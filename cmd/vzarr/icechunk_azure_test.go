@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -29,9 +27,7 @@ func TestIcechunkAzureSources(t *testing.T) {
 	o := testenv.AzuriteAccounts(t, testenv.BronzeAccount, testenv.SilverAccount)
 	testenv.EnsureContainer(t, o, testenv.BronzeAccount, "icechunk-src")
 	testenv.EnsureContainer(t, o, testenv.SilverAccount, "icechunk-test")
-	rnd := make([]byte, 6)
-	_, _ = rand.Read(rnd)
-	run := hex.EncodeToString(rnd)
+	run := testenv.RandomSuffix()
 	local := t.TempDir()
 	files := seriesNetCDF3(t, local, 2)
 	var blobs []string
