@@ -249,6 +249,22 @@ type sourceChecksum struct {
 	lastModified uint32
 }
 
+// Stat looks at every source of refs once (a stat or a Get Blob
+// Properties request; cached for FromRefs), so that a source that cannot
+// be read fails before anything is written.
+func (src *Sources) Stat(ctx context.Context, refs *kerchunk.Refs) error {
+	for _, u := range refs.URLs() {
+		info, err := src.resolve(u)
+		if err != nil {
+			return err
+		}
+		if _, err := src.checksum(ctx, info); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Close releases the buckets opened to read blob properties.
 func (src *Sources) Close() error {
 	for _, o := range src.objs {

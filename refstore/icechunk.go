@@ -37,6 +37,9 @@ func (s *Store) SaveIcechunk(ctx context.Context, url string, refs *kerchunk.Ref
 func createIcechunk(ctx context.Context, st icechunk.Storage, src *icechunk.Sources, refs *kerchunk.Refs,
 	containers []icechunk.VirtualChunkContainer, message string) (*icechunk.Repo, icechunk.ObjectID, error) {
 	var none icechunk.ObjectID
+	if err := src.Stat(ctx, refs); err != nil {
+		return nil, none, err // before the repository is created
+	}
 	if containers == nil {
 		var err error
 		if containers, err = src.Containers(refs); err != nil {
