@@ -16,7 +16,8 @@ const DefaultCommitMessage = "vzarr: virtual references"
 // Commit describes the snapshot SaveIcechunk committed.
 type Commit struct {
 	SnapshotID icechunk.ObjectID
-	// Bytes is the size of the metadata files written.
+	// Bytes is the size of the metadata files written (0 when
+	// IcechunkCommit.ReuseTag found the tag and nothing was written).
 	Bytes int64
 }
 
