@@ -3,6 +3,7 @@ package icechunk
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/greensight/vzarr/kerchunk"
@@ -24,10 +25,48 @@ func (s *Session) BaseID() ObjectID { return s.base.ID }
 // or whose chunk grid shrinks, is replaced: written as a new node holding
 // the chunks of refs only, so no chunk of the old encoding shows through.
 // Other nodes and chunks of the base that refs lacks are kept.
+//
+// UpdateFromRefs reads blob sources with an Opener configured from the
+// environment; Sources.UpdateFromRefs takes one.
 func UpdateFromRefs(ctx context.Context, s *Session, refs *kerchunk.Refs) error {
-	cur, err := s.repo.ToRefs(ctx, s.base)
+	src := &Sources{}
+	defer src.Close()
+	return src.UpdateFromRefs(ctx, s, refs)
+}
+
+// ReplaceFromRefs is UpdateFromRefs for refs that are the whole new
+// content of the session (each commit a complete version, as a pipeline
+// Release is): it refuses, with ErrIncomplete and before writing
+// anything, refs that lack a node of the base or a chunk of a base array
+// they do not re-encode (an array whose metadata differs in more than its
+// shape is replaced whole, so its old chunks need no cover), since
+// UpdateFromRefs would keep those and the old data would show through. A
+// shrunk array's dropped chunks are refused the same way.
+func ReplaceFromRefs(ctx context.Context, s *Session, refs *kerchunk.Refs) error {
+	src := &Sources{}
+	defer src.Close()
+	return src.ReplaceFromRefs(ctx, s, refs)
+}
+
+// UpdateFromRefs is the package's UpdateFromRefs with src's Opener and cache.
+func (src *Sources) UpdateFromRefs(ctx context.Context, s *Session, refs *kerchunk.Refs) error {
+	return src.updateFromRefs(ctx, s, refs, false)
+}
+
+// ReplaceFromRefs is the package's ReplaceFromRefs with src's Opener and cache.
+func (src *Sources) ReplaceFromRefs(ctx context.Context, s *Session, refs *kerchunk.Refs) error {
+	return src.updateFromRefs(ctx, s, refs, true)
+}
+
+func (src *Sources) updateFromRefs(ctx context.Context, s *Session, refs *kerchunk.Refs, complete bool) error {
+	cur, err := s.repo.toRefs(ctx, s.base, nil) // the locations, as FromRefs writes them
 	if err != nil {
 		return err
+	}
+	if complete {
+		if err := checkCovers(cur, refs); err != nil {
+			return err
+		}
 	}
 	arrays := map[string]bool{}
 	for _, k := range refs.Keys() {
@@ -65,7 +104,7 @@ func UpdateFromRefs(ctx context.Context, s *Session, refs *kerchunk.Refs) error 
 		if !arrays[dir] {
 			return true // not a chunk of an array; FromRefs would skip it too
 		}
-		if old, ok := cur.Get(k); !ok || !sameRef(old, r) {
+		if old, ok := cur.Get(k); !ok || !src.sameRef(old, r) {
 			delta.Set(k, r)
 			changed[dir] = true
 		}
@@ -90,24 +129,48 @@ func UpdateFromRefs(ctx context.Context, s *Session, refs *kerchunk.Refs) error 
 			}
 		}
 	}
-	return FromRefs(ctx, s, delta)
+	return src.FromRefs(ctx, s, delta)
+}
+
+// checkCovers refuses refs (ErrIncomplete) that lack a node of cur, or a
+// chunk of an array of cur whose metadata refs keeps but for its shape.
+func checkCovers(cur, refs *kerchunk.Refs) error {
+	var err error
+	cur.All(func(k string, _ kerchunk.Ref) bool {
+		dir, base := splitKey(k)
+		switch {
+		case base == ".zgroup" || base == ".zarray":
+			if _, ok := refs.Get(k); !ok {
+				err = fmt.Errorf("%w: the node /%s of the branch's head is not in the new references (a commit cannot drop nodes yet)", ErrIncomplete, dir)
+			}
+		case strings.HasPrefix(base, "."):
+		default:
+			for dir != "" && !isArray(cur, dir) {
+				dir, _ = splitKey(dir)
+			}
+			if _, ok := refs.Get(k); !ok && isArray(cur, dir) && sameButShape(cur, refs, metaKey(dir, ".zarray")) {
+				err = fmt.Errorf("%w: chunk %s of the branch's head is not in the new references (a commit cannot drop chunks yet)", ErrIncomplete, k)
+			}
+		}
+		return err == nil
+	})
+	return err
+}
+
+func isArray(refs *kerchunk.Refs, dir string) bool {
+	_, ok := refs.Get(metaKey(dir, ".zarray"))
+	return dir != "" && ok
 }
 
 // growsOnly reports whether the .zarray at key of refs is the one of cur
 // (absent from cur: a new array) with a shape whose chunk grid is no
 // smaller along any dimension.
 func growsOnly(cur, refs *kerchunk.Refs, key string) bool {
-	oldText, ok := cur.Text(key)
-	if !ok {
+	if _, ok := cur.Text(key); !ok {
 		return true
 	}
-	newText, _ := refs.Text(key)
-	a, err := zarr.ParseArrayV2([]byte(oldText))
-	if err != nil {
-		return false
-	}
-	b, err := zarr.ParseArrayV2([]byte(newText))
-	if err != nil || len(a.Shape) != len(b.Shape) {
+	a, b, ok := parseBoth(cur, refs, key)
+	if !ok || !sameButShape(cur, refs, key) {
 		return false
 	}
 	ga, gb := a.Grid(), b.Grid()
@@ -116,20 +179,48 @@ func growsOnly(cur, refs *kerchunk.Refs, key string) bool {
 			return false
 		}
 	}
-	a.Shape = b.Shape
-	x, errA := a.MarshalJSON()
+	return true
+}
+
+// parseBoth parses the .zarray at key of cur and of refs.
+func parseBoth(cur, refs *kerchunk.Refs, key string) (a, b *zarr.ArrayV2, ok bool) {
+	oldText, okA := cur.Text(key)
+	newText, okB := refs.Text(key)
+	if !okA || !okB {
+		return nil, nil, false
+	}
+	a, errA := zarr.ParseArrayV2([]byte(oldText))
+	b, errB := zarr.ParseArrayV2([]byte(newText))
+	return a, b, errA == nil && errB == nil && len(a.Shape) == len(b.Shape)
+}
+
+// sameButShape reports whether the .zarray at key is the same in cur and
+// refs but for its shape.
+func sameButShape(cur, refs *kerchunk.Refs, key string) bool {
+	a, b, ok := parseBoth(cur, refs, key)
+	if !ok {
+		return false
+	}
+	a2 := *a
+	a2.Shape = b.Shape
+	x, errA := a2.MarshalJSON()
 	y, errB := b.MarshalJSON()
 	return errA == nil && errB == nil && bytes.Equal(x, y)
 }
 
-// sameRef reports two references to the same bytes (a local path and its
-// file:// URL name the same object).
-func sameRef(a, b kerchunk.Ref) bool {
+// sameRef reports whether reference b of the new set is the same bytes as
+// reference a of the base, whose URL is a virtual chunk location (b's URL
+// is resolved to its location, so a local path and its file:// URL, or two
+// spellings of one blob, are the same source).
+func (src *Sources) sameRef(a, b kerchunk.Ref) bool {
 	if a.IsInline() || b.IsInline() {
 		return a.IsInline() && b.IsInline() && bytes.Equal(a.Data, b.Data)
 	}
 	if a.Offset != b.Offset || a.Length != b.Length {
 		return false
 	}
-	return strings.TrimPrefix(a.URL, "file://") == strings.TrimPrefix(b.URL, "file://")
+	if info, err := src.resolve(b.URL); err == nil {
+		return info.location == a.URL
+	}
+	return a.URL == b.URL
 }

@@ -133,7 +133,9 @@
 //
 // [Repo.ToRefs] is the inverse of FromRefs: a snapshot as a kerchunk
 // reference set (zarr.ArrayV2Of for the metadata, a byte range for each
-// virtual chunk), so that what reads and checks references reads a
+// virtual chunk, its location mapped through the covering container of the
+// repo config, [RepoInfo.Containers], to the URL blobio opens:
+// [VirtualChunkContainer.SourceURL]), so that what reads and checks references reads a
 // repository too: refread.Verify behind `vzarr verify REPO`, and package
 // combine, whose first input is the repository's current version when
 // `vzarr combine --append` adds files (the same compatibility checks, CF
@@ -141,7 +143,12 @@
 // such a combined set on top of the session's base, writing only what
 // differs: new chunks and grown arrays' metadata; unchanged chunks keep
 // their checksums, and an array whose encoding or chunking changed (a
-// re-encoded time coordinate) is replaced by a new node.
+// re-encoded time coordinate) is replaced by a new node. [ReplaceFromRefs]
+// does the same for references that are the whole new content (a pipeline
+// Release) and refuses ([ErrIncomplete]) those that drop a node or chunk
+// of the base, which a commit cannot delete yet. refstore.Store.CommitIcechunk
+// is the one caller that commits references (create or append, tag,
+// retries after a lost race).
 //
 // # Not implemented yet
 //

@@ -25,6 +25,9 @@ var (
 	ErrNoNode = errors.New("icechunk: no such node")
 	// ErrNoChunk reports a chunk key that has no chunk reference.
 	ErrNoChunk = errors.New("icechunk: no chunk reference")
+	// ErrIncomplete reports references meant as the whole new content of a
+	// branch (ReplaceFromRefs) that lack a node or chunk its head has.
+	ErrIncomplete = errors.New("icechunk: references drop part of the snapshot")
 	// ErrInvalidArgument reports a caller error (bad path, index rank, empty name).
 	ErrInvalidArgument = errors.New("icechunk: invalid argument")
 )

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // flexRef is a FlexBuffers value: where it is, the width of the slot it
@@ -98,10 +99,56 @@ func (r flexRef) mapEntries() ([]string, []flexRef, error) {
 	return keys, vals, nil
 }
 
-// ContainerPrefixes returns the url_prefix of every virtual chunk container
-// the repository config declares (the keys of its virtual_chunk_containers
-// map), sorted; none for a repository without a config.
-func (r *RepoInfo) ContainerPrefixes() ([]string, error) {
+// str returns a string or key value.
+func (r flexRef) str() (string, error) {
+	t := r.packed >> 2
+	if t != flexString && t != flexKey {
+		return "", fmt.Errorf("%w: flexbuffer value of type %d is not a string", ErrCorrupt, t)
+	}
+	at, err := r.target()
+	if err != nil {
+		return "", err
+	}
+	if t == flexKey {
+		end := bytes.IndexByte(r.buf[at:], 0)
+		if end < 0 {
+			return "", fmt.Errorf("%w: flexbuffer key without a terminator", ErrCorrupt)
+		}
+		return string(r.buf[at : at+end]), nil
+	}
+	bw := 1 << (r.packed & 3)
+	n, err := flexUint(r.buf, at-bw, bw)
+	if err != nil {
+		return "", err
+	}
+	if n > len(r.buf)-at {
+		return "", fmt.Errorf("%w: flexbuffer string of %d bytes at %d", ErrCorrupt, n, at)
+	}
+	return string(r.buf[at : at+n]), nil
+}
+
+// member returns the value of key in map value r (ok false when absent or null).
+func (r flexRef) member(key string) (flexRef, bool, error) {
+	keys, vals, err := r.mapEntries()
+	if err != nil {
+		return flexRef{}, false, err
+	}
+	i := slices.Index(keys, key)
+	if i < 0 || vals[i].packed>>2 == flexNull {
+		return flexRef{}, false, nil
+	}
+	return vals[i], true, nil
+}
+
+// Containers decodes the virtual chunk containers the repository config
+// declares (its virtual_chunk_containers map, in the layout Rust serde
+// gives the official library's config and RepoConfig writes), sorted by
+// URLPrefix: the url_prefix, the store kind (the variant of its store
+// enum) and, for an Azure store, its string options ("account", ...); a
+// local file system store has none. Other store kinds are returned with
+// their kind and no options. None for a repository without a config; a
+// config that is not such FlexBuffers is ErrCorrupt.
+func (r *RepoInfo) Containers() ([]VirtualChunkContainer, error) {
 	if len(r.Config) == 0 {
 		return nil, nil
 	}
@@ -109,18 +156,94 @@ func (r *RepoInfo) ContainerPrefixes() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, vals, err := root.mapEntries()
+	vccs, ok, err := root.member("virtual_chunk_containers")
+	if err != nil || !ok {
+		return nil, err
+	}
+	prefixes, vals, err := vccs.mapEntries()
 	if err != nil {
 		return nil, err
 	}
-	i := slices.Index(keys, "virtual_chunk_containers")
-	if i < 0 || vals[i].packed>>2 == flexNull {
+	out := make([]VirtualChunkContainer, 0, len(prefixes))
+	for i, prefix := range prefixes {
+		c, err := decodeContainer(prefix, vals[i])
+		if err != nil {
+			return nil, fmt.Errorf("virtual chunk container %q: %w", prefix, err)
+		}
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b VirtualChunkContainer) int { return strings.Compare(a.URLPrefix, b.URLPrefix) })
+	return out, nil
+}
+
+// decodeContainer decodes one entry of virtual_chunk_containers.
+func decodeContainer(key string, v flexRef) (VirtualChunkContainer, error) {
+	c := VirtualChunkContainer{URLPrefix: key}
+	if u, ok, err := v.member("url_prefix"); err != nil {
+		return c, err
+	} else if ok {
+		if c.URLPrefix, err = u.str(); err != nil {
+			return c, err
+		}
+	}
+	store, ok, err := v.member("store")
+	if err != nil || !ok {
+		return c, err
+	}
+	kinds, vals, err := store.mapEntries()
+	if err != nil {
+		return c, err
+	}
+	if len(kinds) != 1 {
+		return c, fmt.Errorf("%w: store with %d variants", ErrCorrupt, len(kinds))
+	}
+	c.Store = StoreKind(kinds[0])
+	if c.Store != StoreAzure || vals[0].packed>>2 == flexNull {
+		return c, nil
+	}
+	names, opts, err := vals[0].mapEntries()
+	if err != nil {
+		return c, err
+	}
+	c.Options = make(map[string]string, len(names))
+	for i, name := range names {
+		if opts[i].packed>>2 == flexNull {
+			continue
+		}
+		if c.Options[name], err = opts[i].str(); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// Covering returns the container of cs whose URLPrefix is the longest
+// prefix of location (ok false when none covers it).
+func Covering(cs []VirtualChunkContainer, location string) (VirtualChunkContainer, bool) {
+	var best VirtualChunkContainer
+	ok := false
+	for _, c := range cs {
+		if strings.HasPrefix(location, c.URLPrefix) && (!ok || len(c.URLPrefix) > len(best.URLPrefix)) {
+			best, ok = c, true
+		}
+	}
+	return best, ok
+}
+
+// ContainerPrefixes returns the url_prefix of every virtual chunk container
+// the repository config declares (Containers), sorted; none for a
+// repository without a config.
+func (r *RepoInfo) ContainerPrefixes() ([]string, error) {
+	cs, err := r.Containers()
+	if err != nil {
+		return nil, err
+	}
+	prefixes := make([]string, len(cs))
+	for i, c := range cs {
+		prefixes[i] = c.URLPrefix
+	}
+	if len(prefixes) == 0 {
 		return nil, nil
 	}
-	prefixes, _, err := vals[i].mapEntries()
-	if err != nil {
-		return nil, err
-	}
-	slices.Sort(prefixes)
 	return prefixes, nil
 }

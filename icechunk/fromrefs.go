@@ -112,6 +112,33 @@ func (src *Sources) Containers(refs *kerchunk.Refs) ([]VirtualChunkContainer, er
 	return out, nil
 }
 
+// CommonContainers merges containers (as Containers gives them, one per
+// source folder) into one for their deepest common folder when they share
+// a store kind and options and that folder is below the URL's root (the
+// subfolders of a recursive scan: a later commit with a new subfolder is
+// then covered too, since a repository's containers are set when it is
+// created); otherwise it returns them as they are.
+func CommonContainers(cs []VirtualChunkContainer) []VirtualChunkContainer {
+	if len(cs) < 2 {
+		return cs
+	}
+	common := cs[0].URLPrefix
+	for _, c := range cs[1:] {
+		if c.Store != cs[0].Store || !maps.Equal(c.Options, cs[0].Options) {
+			return cs
+		}
+		for !strings.HasPrefix(c.URLPrefix, common) {
+			common = common[:strings.LastIndexByte(strings.TrimSuffix(common, "/"), '/')+1]
+		}
+	}
+	if _, rest, ok := strings.Cut(common, "://"); !ok || strings.Trim(rest, "/") == "" {
+		return cs // nothing below the root in common
+	}
+	merged := cs[0]
+	merged.URLPrefix = common
+	return []VirtualChunkContainer{merged}
+}
+
 // SourceURL returns the URL blobio opens for location, a virtual chunk
 // location c covers: the local path of a file:// location, or
 // abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PATH for an Azure one
@@ -220,6 +247,22 @@ type sourceChecksum struct {
 	size         int64
 	etag         string
 	lastModified uint32
+}
+
+// Stat looks at every source of refs once (a stat or a Get Blob
+// Properties request; cached for FromRefs), so that a source that cannot
+// be read fails before anything is written.
+func (src *Sources) Stat(ctx context.Context, refs *kerchunk.Refs) error {
+	for _, u := range refs.URLs() {
+		info, err := src.resolve(u)
+		if err != nil {
+			return err
+		}
+		if _, err := src.checksum(ctx, info); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close releases the buckets opened to read blob properties.

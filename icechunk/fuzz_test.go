@@ -2,11 +2,15 @@ package icechunk
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
-// FuzzDecode feeds hostile metadata files (header, zstd and FlatBuffers)
-// to the decoders a reader runs on a repository it did not write: they
+// FuzzDecode feeds hostile metadata files (header, zstd and FlatBuffers,
+// and the FlexBuffers config of a repo info file, decoded with
+// RepoInfo.Containers) to the decoders a reader runs on a repository it
+// did not write: they
 // return ErrHeader or ErrCorrupt, never panic or allocate by what a file
 // declares.
 func FuzzDecode(f *testing.F) {
@@ -20,7 +24,22 @@ func FuzzDecode(f *testing.F) {
 			Manifests: []ManifestRef{{ID: ObjectID{7}, Extents: [][2]uint32{{0, 2}}}}}},
 	}}
 	tl := &TransactionLog{ID: ObjectID{8}, NewArrays: []NodeID{{2}}, UpdatedChunks: []ArrayChunks{{Node: NodeID{2}, Chunks: [][]uint32{{0}}}}}
-	ri, err := EncodeRepoInfo(&RepoInfo{Branches: map[string]ObjectID{"main": {8}}, Snapshots: []SnapshotInfo{{ID: ObjectID{8}}}, Updates: []Update{{Kind: UpdateRepoInitialized}}})
+	cfg, err := RepoConfig{VirtualChunkContainers: []VirtualChunkContainer{{URLPrefix: "file:///data/", Store: StoreLocalFilesystem},
+		{URLPrefix: "az://c/d/", Store: StoreAzure, Options: map[string]string{"account": "a"}}}}.encode()
+	if err != nil {
+		f.Fatal(err)
+	}
+	ri, err := EncodeRepoInfo(&RepoInfo{Branches: map[string]ObjectID{"main": {8}}, Snapshots: []SnapshotInfo{{ID: ObjectID{8}}},
+		Updates: []Update{{Kind: UpdateRepoInitialized}}, Config: cfg})
+	if err != nil {
+		f.Fatal(err)
+	}
+	official, err := os.ReadFile(filepath.Join("testdata", "official-config.flexbuffers"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	riOfficial, err := EncodeRepoInfo(&RepoInfo{Branches: map[string]ObjectID{"main": {8}}, Snapshots: []SnapshotInfo{{ID: ObjectID{8}}},
+		Updates: []Update{{Kind: UpdateRepoInitialized}}, Config: official})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -32,6 +51,7 @@ func FuzzDecode(f *testing.F) {
 		{FileSnapshot, EncodeSnapshot(s)},
 		{FileTransactionLog, EncodeTransactionLog(tl)},
 		{FileRepoInfo, ri},
+		{FileRepoInfo, riOfficial},
 	} {
 		f.Add(byte(seed.typ), EncodeFile(seed.typ, seed.payload))
 		f.Add(byte(seed.typ), seed.payload)
@@ -41,7 +61,14 @@ func FuzzDecode(f *testing.F) {
 			FileManifest:       func(b []byte) error { _, err := DecodeManifest(b); return err },
 			FileSnapshot:       func(b []byte) error { _, err := DecodeSnapshot(b); return err },
 			FileTransactionLog: func(b []byte) error { _, err := DecodeTransactionLog(b); return err },
-			FileRepoInfo:       func(b []byte) error { _, err := DecodeRepoInfo(b); return err },
+			FileRepoInfo: func(b []byte) error {
+				ri, err := DecodeRepoInfo(b)
+				if err != nil {
+					return err
+				}
+				_, err = ri.Containers()
+				return err
+			},
 		}
 		ft := FileType(typ)
 		dec, ok := decoders[ft]

@@ -199,6 +199,10 @@ func TestWeReadOfficialRepo(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, main, tag)
 	assert.NotEmpty(t, repo.Info().Config, "the official library stores its config")
+	containers, err := repo.Info().Containers()
+	require.NoError(t, err)
+	assert.Equal(t, []VirtualChunkContainer{{URLPrefix: prefix, Store: StoreLocalFilesystem}}, containers,
+		"the container decoded from the official library's config (its other settings skipped)")
 	snap, err := repo.Snapshot(ctx, main)
 	require.NoError(t, err)
 	var paths []string

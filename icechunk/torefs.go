@@ -20,9 +20,53 @@ import (
 // fill_value, else null) and a .zattrs (the attributes without _FillValue,
 // with _ARRAY_DIMENSIONS from dimension_names), every chunk ref a
 // reference: inline chunks inline, virtual chunks a byte range of their
-// location, native chunks inline (read from the repository). Checksums are
-// not carried: a reference has no field for them.
+// source, native chunks inline (read from the repository). A virtual
+// chunk's source is its location mapped through the covering virtual chunk
+// container of the repository config (VirtualChunkContainer.SourceURL): a
+// local path for file://, abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PATH
+// for an az:// location of an Azure container naming its account, so that
+// blobio opens it; a location no container covers, or one SourceURL cannot
+// map, is kept as it is. Checksums are not carried: a reference has no
+// field for them.
 func (r *Repo) ToRefs(ctx context.Context, snap *Snapshot) (*kerchunk.Refs, error) {
+	cs, err := r.info.Containers()
+	if err != nil {
+		return nil, err
+	}
+	return r.toRefs(ctx, snap, &sourceURLs{containers: cs})
+}
+
+// sourceURLs maps virtual chunk locations to source URLs (memoised: a
+// snapshot has few distinct sources and many chunks).
+type sourceURLs struct {
+	containers []VirtualChunkContainer
+	memo       map[string]string
+}
+
+// url returns the source URL of location.
+func (m *sourceURLs) url(location string) string {
+	if m == nil {
+		return location
+	}
+	if u, ok := m.memo[location]; ok {
+		return u
+	}
+	u := location
+	if c, ok := Covering(m.containers, location); ok {
+		if s, err := c.SourceURL(location); err == nil {
+			u = s
+		}
+	}
+	if m.memo == nil {
+		m.memo = map[string]string{}
+	}
+	m.memo[location] = u
+	return u
+}
+
+// toRefs is ToRefs with virtual chunks at src.url(location); a nil src
+// keeps the locations.
+func (r *Repo) toRefs(ctx context.Context, snap *Snapshot, src *sourceURLs) (*kerchunk.Refs, error) {
 	refs := kerchunk.NewRefs(0)
 	for i := range snap.Nodes {
 		if err := ctx.Err(); err != nil {
@@ -47,7 +91,7 @@ func (r *Repo) ToRefs(ctx context.Context, snap *Snapshot) (*kerchunk.Refs, erro
 			if n.Array == nil || node == "" {
 				return nil, fmt.Errorf("%w: node %s has array metadata", ErrCorrupt, n.Path)
 			}
-			if err := r.arrayToRefs(ctx, refs, node, n, m); err != nil {
+			if err := r.arrayToRefs(ctx, refs, node, n, m, src); err != nil {
 				return nil, fmt.Errorf("icechunk: array %s: %w", n.Path, err)
 			}
 		}
@@ -55,7 +99,7 @@ func (r *Repo) ToRefs(ctx context.Context, snap *Snapshot) (*kerchunk.Refs, erro
 	return refs, nil
 }
 
-func (r *Repo) arrayToRefs(ctx context.Context, refs *kerchunk.Refs, node string, n *Node, m *zarr.ArrayV3) error {
+func (r *Repo) arrayToRefs(ctx context.Context, refs *kerchunk.Refs, node string, n *Node, m *zarr.ArrayV3, src *sourceURLs) error {
 	hasFill := false
 	if err := zarr.EachMember(m.Attributes, func(key, _ []byte) error {
 		hasFill = hasFill || string(key) == `"_FillValue"`
@@ -105,7 +149,7 @@ func (r *Repo) arrayToRefs(ctx context.Context, refs *kerchunk.Refs, node string
 		}
 		switch {
 		case c.Location != "":
-			refs.Set(string(key), kerchunk.Range(c.Location, int64(c.Offset), int64(c.Length)))
+			refs.Set(string(key), kerchunk.Range(src.url(c.Location), int64(c.Offset), int64(c.Length)))
 		case c.ChunkID != nil:
 			b, _, err := r.st.Get(ctx, ChunkPath(*c.ChunkID))
 			if err != nil {

@@ -2,6 +2,7 @@ package icechunk
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -144,5 +145,115 @@ func TestUpdateFromRefs(t *testing.T) {
 		if ac.Node == vn.ID {
 			assert.Equal(t, [][]uint32{{2}}, ac.Chunks, "only the new chunk of v")
 		}
+	}
+}
+
+// TestToRefsSourceURLs: virtual chunk locations become the URLs blobio
+// opens through the container covering them: a local path for file://,
+// abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PATH for an Azure
+// container with an account; a location no container covers, or one of an
+// Azure container naming no account, stays as it is.
+func TestToRefsSourceURLs(t *testing.T) {
+	ctx := context.Background()
+	repo, s := newRepoSession(t, DirStorage{Root: t.TempDir()}, RepoConfig{VirtualChunkContainers: []VirtualChunkContainer{
+		{URLPrefix: "file:///data/", Store: StoreLocalFilesystem},
+		{URLPrefix: "az://bronze/", Store: StoreAzure, Options: map[string]string{"account": "acct"}},
+		{URLPrefix: "az://bronze/deep/", Store: StoreAzure, Options: map[string]string{"account": "other"}},
+		{URLPrefix: "az://noacct/", Store: StoreAzure},
+	}})
+	arrayJSON := []byte(`{"zarr_format":3,"node_type":"array","shape":[5],"data_type":"uint8",` +
+		`"chunk_grid":{"name":"regular","configuration":{"chunk_shape":[1]}},` +
+		`"chunk_key_encoding":{"name":"default","configuration":{"separator":"/"}},` +
+		`"fill_value":0,"codecs":[{"name":"bytes"}],"attributes":{},"dimension_names":["x"]}`)
+	require.NoError(t, s.AddGroup("/", []byte(`{"zarr_format":3,"node_type":"group","attributes":{}}`)))
+	require.NoError(t, s.AddArray("/x", arrayJSON, []DimShape{{Length: 5, NumChunks: 5}}, []string{"x"}))
+	locations := []string{"file:///data/a.nc", "az://bronze/y/b.nc", "az://bronze/deep/c.nc", "az://noacct/d.nc", "file:///elsewhere/e.nc"}
+	for i, loc := range locations {
+		require.NoError(t, s.SetChunk("/x", ChunkRef{Index: []uint32{uint32(i)}, Location: loc, Offset: uint64(i), Length: 1}))
+	}
+	id, err := s.Commit(ctx, "m")
+	require.NoError(t, err)
+	snap, err := repo.Snapshot(ctx, id)
+	require.NoError(t, err)
+	got, err := repo.ToRefs(ctx, snap)
+	require.NoError(t, err)
+	for i, want := range []string{"/data/a.nc", "abfs://bronze@acct.dfs.core.windows.net/y/b.nc",
+		"abfs://bronze@other.dfs.core.windows.net/deep/c.nc", "az://noacct/d.nc", "file:///elsewhere/e.nc"} {
+		r, ok := got.Get("x/" + string(rune('0'+i)))
+		require.True(t, ok, i)
+		assert.Equal(t, kerchunk.Range(want, int64(i), 1), r, locations[i])
+	}
+}
+
+// TestReplaceFromRefs: references meant as the whole new content are
+// refused (ErrIncomplete, nothing written) when they drop a node or a
+// chunk of an array they keep the encoding of; an array they re-encode
+// needs no cover of its old chunks.
+func TestReplaceFromRefs(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.bin")
+	require.NoError(t, os.WriteFile(src, make([]byte, 64), 0o644))
+	arr := func(n, chunk int) string {
+		return fmt.Sprintf(`{"chunks":[%d],"compressor":null,"dtype":"<i4","fill_value":null,"filters":null,"order":"C","shape":[%d],"zarr_format":2}`, chunk, n)
+	}
+	base := func() *kerchunk.Refs {
+		refs := kerchunk.NewRefs(0)
+		refs.SetText(".zgroup", zarr.GroupV2JSON)
+		refs.SetText("g/.zgroup", zarr.GroupV2JSON)
+		refs.SetText("g/v/.zarray", arr(4, 2))
+		refs.Set("g/v/0", kerchunk.Range(src, 0, 8))
+		refs.Set("g/v/1", kerchunk.Range(src, 8, 8))
+		refs.SetText("time/.zarray", arr(4, 2))
+		refs.Set("time/0", kerchunk.Inline(make([]byte, 8)))
+		refs.Set("time/1", kerchunk.Inline(make([]byte, 8)))
+		return refs
+	}
+	repo, first := commitRefs(t, filepath.Join(dir, "repo"), RepoConfig{}, base())
+	tests := []struct {
+		name   string
+		change func(*kerchunk.Refs)
+		refuse bool
+	}{
+		{"the same", func(*kerchunk.Refs) {}, false},
+		{"grown", func(r *kerchunk.Refs) {
+			r.SetText("g/v/.zarray", arr(6, 2))
+			r.Set("g/v/2", kerchunk.Range(src, 16, 8))
+		}, false},
+		{"time re-encoded in one chunk", func(r *kerchunk.Refs) {
+			r.SetText("time/.zarray", arr(4, 4))
+			r.Delete("time/1")
+			r.Set("time/0", kerchunk.Inline(make([]byte, 16)))
+		}, false},
+		{"a chunk dropped", func(r *kerchunk.Refs) { r.Delete("g/v/1") }, true},
+		{"shrunk", func(r *kerchunk.Refs) {
+			r.SetText("g/v/.zarray", arr(2, 2))
+			r.Delete("g/v/1")
+		}, true},
+		{"an array dropped", func(r *kerchunk.Refs) {
+			r.Delete("time/.zarray")
+			r.Delete("time/0")
+			r.Delete("time/1")
+		}, true},
+		{"a group dropped", func(r *kerchunk.Refs) { r.Delete("g/.zgroup") }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			refs := base()
+			tt.change(refs)
+			s, err := repo.NewSession(ctx, "main")
+			require.NoError(t, err)
+			require.Equal(t, first, s.BaseID())
+			err = ReplaceFromRefs(ctx, s, refs)
+			if tt.refuse {
+				assert.ErrorIs(t, err, ErrIncomplete)
+				assert.Empty(t, s.updated, "nothing written into the session")
+				assert.Empty(t, s.newNode)
+				assert.Empty(t, s.chunks)
+				return
+			}
+			require.NoError(t, err)
+			assert.NotEmpty(t, s.updated, "the root group is always rewritten")
+		})
 	}
 }

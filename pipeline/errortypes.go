@@ -103,6 +103,7 @@ var sentinelTypes = []struct {
 	{icechunk.ErrInvalidID, ErrTypeInvalidRefs},
 	{icechunk.ErrHeader, ErrTypeInvalidRefs},
 	{icechunk.ErrCorrupt, ErrTypeInvalidRefs},
+	{icechunk.ErrIncomplete, ErrTypeIncompatible},
 	{icechunk.ErrConflict, ErrTypeConflict},
 	{icechunk.ErrTagExists, ErrTypeConflict},
 	{icechunk.ErrNoRef, ErrTypeNotFound},

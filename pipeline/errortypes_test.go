@@ -68,6 +68,7 @@ var sentinels = map[string]struct {
 	"icechunk.ErrInvalidID":          {icechunk.ErrInvalidID, "invalid_references"},
 	"icechunk.ErrHeader":             {icechunk.ErrHeader, "invalid_references"},
 	"icechunk.ErrCorrupt":            {icechunk.ErrCorrupt, "invalid_references"},
+	"icechunk.ErrIncomplete":         {icechunk.ErrIncomplete, "incompatible_inputs"},
 	"icechunk.ErrConflict":           {icechunk.ErrConflict, "conflict"},
 	"icechunk.ErrTagExists":          {icechunk.ErrTagExists, "conflict"},
 	"icechunk.ErrNoRef":              {icechunk.ErrNoRef, "not_found"},

@@ -308,7 +308,8 @@ func register(ctx context.Context, deps *RegisterDeps, p *RegisterParams) (*Regi
 	}
 	blobPath, snapshot := loc.BlobPath(), ""
 	if p.RepoURL != "" {
-		containers, err := repoContainers(refs)
+		rs := &refstore.Store{Opener: opener, Limits: deps.Limits}
+		containers, err := repoContainers(rs, refs)
 		if err != nil {
 			return nil, nil, fmt.Errorf("register: %w", err)
 		}
@@ -321,7 +322,7 @@ func register(ctx context.Context, deps *RegisterDeps, p *RegisterParams) (*Regi
 		if _, err := stac.Build(info, opts); err != nil {
 			return nil, nil, fmt.Errorf("register: %w", err)
 		}
-		id, err := commitRelease(ctx, &refstore.Store{Opener: opener, Limits: deps.Limits}, p.RepoURL, refs, rel.ID,
+		id, err := commitRelease(ctx, rs, p.RepoURL, refs, containers, rel.ID,
 			fmt.Sprintf("vzarr: release %s of %s/%s", rel.ID, p.DatasetID, p.ResourceID))
 		if err != nil {
 			return nil, nil, fmt.Errorf("register: %w", err)

@@ -209,11 +209,13 @@ func TestRegisterFailures(t *testing.T) {
 				}, pipeline.ErrTypeIllegalTransition, "FAILED"},
 				{"no store", func(e *env) { e.deps.Store = nil }, pipeline.ErrTypeConfig, "no catalog store"},
 				{"repo_url names no container", func(e *env) { e.params.RepoURL = "abfs:///repo.icechunk" }, pipeline.ErrTypeInvalidParams, "repo_url"},
-				// Icechunk output takes local sources only for now (the
-				// fixture's chunks are in abfs://cmip/raw/).
-				{"icechunk with blob sources", func(e *env) {
+				// Icechunk output records each source's ETag: blob sources
+				// that cannot be read (the fixture's chunks are in
+				// abfs://cmip/raw/, with no credential here) fail before
+				// the repository is created.
+				{"icechunk with unreadable blob sources", func(e *env) {
 					e.params.RepoURL = filepath.Join(filepath.Dir(e.params.CombinedRefURL), "repo.icechunk")
-				}, pipeline.ErrTypeInvalidParams, "not a local file"},
+				}, pipeline.ErrTypeInvalidParams, "virtual chunk source"},
 			}
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) {

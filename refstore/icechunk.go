@@ -3,7 +3,6 @@ package refstore
 import (
 	"context"
 	"fmt"
-	"io"
 	"path/filepath"
 
 	"github.com/greensight/vzarr/icechunk"
@@ -17,7 +16,8 @@ const DefaultCommitMessage = "vzarr: virtual references"
 // Commit describes the snapshot SaveIcechunk committed.
 type Commit struct {
 	SnapshotID icechunk.ObjectID
-	// Bytes is the size of the metadata files written.
+	// Bytes is the size of the metadata files written (0 when
+	// IcechunkCommit.ReuseTag found the tag and nothing was written).
 	Bytes int64
 }
 
@@ -27,41 +27,39 @@ type Commit struct {
 // (DefaultCommitMessage when empty), whose virtual chunks point at the
 // sources (icechunk.FromRefs, which reads the sources' ETags or
 // modification times with the Store's Opener) and whose config declares
-// the virtual chunk containers covering them (icechunk.RefsContainers).
+// the virtual chunk containers covering them (icechunk.RefsContainers). It
+// is CommitIcechunk without Append.
 func (s *Store) SaveIcechunk(ctx context.Context, url string, refs *kerchunk.Refs, message string) (*Commit, error) {
-	base, err := s.IcechunkStorage(ctx, url)
-	if err != nil {
-		return nil, err
+	return s.CommitIcechunk(ctx, url, refs, IcechunkCommit{Message: message})
+}
+
+// createIcechunk creates a repository in st declaring containers (nil:
+// those src gives for refs) and commits refs on IcechunkBranch.
+func createIcechunk(ctx context.Context, st icechunk.Storage, src *icechunk.Sources, refs *kerchunk.Refs,
+	containers []icechunk.VirtualChunkContainer, message string) (*icechunk.Repo, icechunk.ObjectID, error) {
+	var none icechunk.ObjectID
+	if err := src.Stat(ctx, refs); err != nil {
+		return nil, none, err // before the repository is created
 	}
-	if c, ok := base.(io.Closer); ok {
-		defer c.Close()
+	if containers == nil {
+		var err error
+		if containers, err = src.Containers(refs); err != nil {
+			return nil, none, err
+		}
 	}
-	if message == "" {
-		message = DefaultCommitMessage
-	}
-	src := &icechunk.Sources{Opener: s.opener()}
-	defer src.Close()
-	containers, err := src.Containers(refs)
-	if err != nil {
-		return nil, err
-	}
-	st := &countingStorage{Storage: base}
 	repo, err := icechunk.Create(ctx, st, icechunk.RepoConfig{VirtualChunkContainers: containers})
 	if err != nil {
-		return nil, fmt.Errorf("creating repository %s: %w", url, err)
+		return nil, none, fmt.Errorf("creating repository: %w", err)
 	}
-	sess, err := repo.NewSession(ctx, "main")
+	sess, err := repo.NewSession(ctx, IcechunkBranch)
 	if err != nil {
-		return nil, err
+		return nil, none, err
 	}
 	if err := src.FromRefs(ctx, sess, refs); err != nil {
-		return nil, err
+		return nil, none, err
 	}
 	id, err := sess.Commit(ctx, message)
-	if err != nil {
-		return nil, fmt.Errorf("committing to %s: %w", url, err)
-	}
-	return &Commit{SnapshotID: id, Bytes: st.n}, nil
+	return repo, id, err
 }
 
 // IcechunkStorage returns the storage of the Icechunk repository at url: a

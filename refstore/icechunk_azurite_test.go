@@ -29,8 +29,10 @@ import (
 // Go reader, and every virtual chunk resolves to az://CONTAINER/PATH under
 // an Azure container of the bronze account, carries the source's ETag, and
 // reads (through the container's SourceURL) the same bytes as the kerchunk
-// reference of the same key reads from the local copy. A second save to the
-// same prefix loses the create.
+// reference of the same key reads from the local copy. LoadIcechunk gives
+// references whose URL blobio opens (the container's SourceURL, not the
+// az:// location), every range reading the source's bytes. A second save
+// to the same prefix loses the create.
 func TestSaveIcechunkAzurite(t *testing.T) {
 	ctx := context.Background()
 	o := testenv.AzuriteAccounts(t, testenv.BronzeAccount, testenv.SilverAccount)
@@ -110,4 +112,29 @@ func TestSaveIcechunkAzurite(t *testing.T) {
 	})
 	assert.Positive(t, virtual)
 	t.Logf("%d virtual chunks read back from Azurite through the repository", virtual)
+
+	back, id, err := st.LoadIcechunk(ctx, repoURL, refstore.IcechunkVersion{})
+	require.NoError(t, err)
+	assert.Equal(t, c.SnapshotID, id)
+	srcBack, err := cont.SourceURL("az://icechunk-src/" + run + "/tas_2020.nc")
+	require.NoError(t, err)
+	assert.Equal(t, []string{srcBack}, back.URLs())
+	blob, err := o.OpenObject(ctx, srcBack)
+	require.NoError(t, err)
+	defer blob.Close()
+	ranges := 0
+	back.All(func(key string, r kerchunk.Ref) bool {
+		if r.IsInline() {
+			return true
+		}
+		want, ok := tr.Refs.Get(key)
+		require.True(t, ok, key)
+		got := make([]byte, r.Length)
+		_, err := blob.ReadAt(got, r.Offset)
+		require.NoError(t, err, key)
+		assert.True(t, bytes.Equal(data[want.Offset:want.Offset+want.Length], got), "reference %s of the loaded set reads the source's bytes", key)
+		ranges++
+		return true
+	})
+	assert.Equal(t, virtual, ranges)
 }

@@ -2,11 +2,13 @@ package refstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
 
+	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/icechunk"
 	"github.com/greensight/vzarr/kerchunk"
 )
@@ -22,93 +24,153 @@ type IcechunkVersion struct {
 	Branch, Tag, Snapshot string
 }
 
+// MaxCommitAttempts bounds how often CommitIcechunk starts over after
+// another writer moved the branch under it (or created the repository).
+const MaxCommitAttempts = 5
+
 // IcechunkCommit says how CommitIcechunk commits.
 type IcechunkCommit struct {
 	// Message is the commit message (DefaultCommitMessage when empty).
 	Message string
 	// Tag, when set, names a new tag on the snapshot committed.
 	Tag string
+	// ReuseTag makes a Tag the repository already has the result: its
+	// snapshot is returned and nothing is written (a retried task whose
+	// first attempt committed and tagged). Without it an existing Tag is
+	// icechunk.ErrTagExists, before anything is committed.
+	ReuseTag bool
 	// Append commits to IcechunkBranch of an existing repository, on top of
 	// its head, what differs from it (icechunk.UpdateFromRefs), instead of
 	// creating the repository. The sources must lie under the virtual chunk
 	// containers the repository declares.
 	Append bool
+	// Create, with Append, creates the repository (as without Append)
+	// when url holds none; one another writer creates meanwhile is
+	// appended to.
+	Create bool
+	// Containers are the virtual chunk containers of a repository the
+	// commit creates; nil: one per source folder (icechunk.Sources.Containers).
+	Containers []icechunk.VirtualChunkContainer
+	// Whole, with Append, says refs are the whole new content of the
+	// branch (icechunk.ReplaceFromRefs): references lacking a node or a
+	// chunk of the head are refused with icechunk.ErrIncomplete.
+	Whole bool
 	// Parent is, with Append, the snapshot the references were derived
 	// from (LoadIcechunk): when the branch has moved since, the commit
 	// fails with icechunk.ErrConflict instead of dropping the other
-	// commit's changes. The zero id commits on whatever the head is.
+	// commit's changes. The zero id commits on whatever the head is: a
+	// commit that loses the race for the branch and cannot be rebased
+	// (icechunk.ErrConflict) starts over on the new head, at most
+	// MaxCommitAttempts times in all.
 	Parent icechunk.ObjectID
 }
 
 // CommitIcechunk commits refs to the Icechunk repository at url as one
 // snapshot on IcechunkBranch: a new repository (SaveIcechunk) or, with
-// c.Append, a commit on an existing one; then tags it (c.Tag). Appending
-// keeps the repository's virtual chunk containers: new sources must lie
-// under them.
+// c.Append, a commit on an existing one (c.Create: on one created when
+// absent); then tags it (c.Tag). Appending keeps the repository's virtual
+// chunk containers: new sources must lie under them. It is the one way
+// references are committed to a repository (`vzarr ref|combine --format
+// icechunk`, the pipeline's register stage).
 func (s *Store) CommitIcechunk(ctx context.Context, url string, refs *kerchunk.Refs, c IcechunkCommit) (*Commit, error) {
-	var out *Commit
+	base, err := s.IcechunkStorage(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer closeStorage(base)
+	st := &countingStorage{Storage: base}
+	src := &icechunk.Sources{Opener: s.opener()}
+	defer src.Close()
+	msg := c.Message
+	if msg == "" {
+		msg = DefaultCommitMessage
+	}
 	var repo *icechunk.Repo
-	if !c.Append {
-		cm, err := s.SaveIcechunk(ctx, url, refs, c.Message)
-		if err != nil {
-			return nil, err
+	var id icechunk.ObjectID
+	for attempt := 1; ; attempt++ {
+		if !c.Append {
+			repo, id, err = createIcechunk(ctx, st, src, refs, c.Containers, msg)
+			break
 		}
-		out = cm
-	} else {
-		base, err := s.IcechunkStorage(ctx, url)
-		if err != nil {
-			return nil, err
+		repo, err = icechunk.Open(ctx, st)
+		if errors.Is(err, blobio.ErrNotFound) && c.Create {
+			repo, id, err = createIcechunk(ctx, st, src, refs, c.Containers, msg)
+			if errors.Is(err, icechunk.ErrConflict) && attempt < MaxCommitAttempts {
+				continue // another writer created it (or committed) first
+			}
+			break
 		}
-		defer closeStorage(base)
-		st := &countingStorage{Storage: base}
-		if repo, err = icechunk.Open(ctx, st); err != nil {
+		if err != nil {
 			return nil, fmt.Errorf("opening repository %s: %w", url, err)
 		}
-		sess, err := repo.NewSession(ctx, IcechunkBranch)
-		if err != nil {
-			return nil, err
-		}
-		if _, ok := repo.Info().Tags[c.Tag]; ok && c.Tag != "" {
+		if t, ok := repo.Info().Tags[c.Tag]; ok && c.Tag != "" {
+			if c.ReuseTag {
+				return &Commit{SnapshotID: t}, nil
+			}
 			return nil, fmt.Errorf("%s: %w: %q", url, icechunk.ErrTagExists, c.Tag) // before committing anything
 		}
-		if c.Parent != (icechunk.ObjectID{}) && sess.BaseID() != c.Parent {
-			return nil, fmt.Errorf("%w: branch %q of %s moved from %s to %s while the commit was prepared",
-				icechunk.ErrConflict, IcechunkBranch, url, c.Parent, sess.BaseID())
+		id, err = appendIcechunk(ctx, repo, src, refs, c, msg)
+		if errors.Is(err, icechunk.ErrConflict) && c.Parent == (icechunk.ObjectID{}) && attempt < MaxCommitAttempts {
+			continue // another writer moved the branch: start again from its head
 		}
-		if err := checkContainers(repo, refs); err != nil {
-			return nil, fmt.Errorf("%s: %w", url, err)
-		}
-		if err := icechunk.UpdateFromRefs(ctx, sess, refs); err != nil {
-			return nil, err
-		}
-		msg := c.Message
-		if msg == "" {
-			msg = DefaultCommitMessage
-		}
-		id, err := sess.Commit(ctx, msg)
-		if err != nil {
-			return nil, fmt.Errorf("committing to %s: %w", url, err)
-		}
-		out = &Commit{SnapshotID: id, Bytes: st.n}
+		break
 	}
-	if c.Tag != "" {
-		if err := s.TagIcechunk(ctx, url, c.Tag, out.SnapshotID); err != nil {
-			return out, err
+	if err != nil {
+		return nil, fmt.Errorf("committing to %s: %w", url, err)
+	}
+	out := &Commit{SnapshotID: id, Bytes: st.n}
+	if c.Tag == "" {
+		return out, nil
+	}
+	err = repo.CreateTag(ctx, c.Tag, id)
+	if errors.Is(err, icechunk.ErrTagExists) && c.ReuseTag {
+		// A concurrent attempt of the same task tagged its own commit.
+		if again, oerr := icechunk.Open(ctx, st); oerr == nil {
+			if t, ok := again.Info().Tags[c.Tag]; ok {
+				return &Commit{SnapshotID: t, Bytes: st.n}, nil
+			}
 		}
+	}
+	if err != nil {
+		return out, fmt.Errorf("tagging %s in %s: %w", id, url, err)
 	}
 	return out, nil
+}
+
+// appendIcechunk commits refs on IcechunkBranch of repo as c says.
+func appendIcechunk(ctx context.Context, repo *icechunk.Repo, src *icechunk.Sources, refs *kerchunk.Refs, c IcechunkCommit, msg string) (icechunk.ObjectID, error) {
+	var none icechunk.ObjectID
+	sess, err := repo.NewSession(ctx, IcechunkBranch)
+	if err != nil {
+		return none, err
+	}
+	if c.Parent != none && sess.BaseID() != c.Parent {
+		return none, fmt.Errorf("%w: branch %q moved from %s to %s while the commit was prepared",
+			icechunk.ErrConflict, IcechunkBranch, c.Parent, sess.BaseID())
+	}
+	if err := checkContainers(repo, src, refs); err != nil {
+		return none, err
+	}
+	update := src.UpdateFromRefs
+	if c.Whole {
+		update = src.ReplaceFromRefs
+	}
+	if err := update(ctx, sess, refs); err != nil {
+		return none, err
+	}
+	return sess.Commit(ctx, msg)
 }
 
 // checkContainers refuses references to sources outside the virtual chunk
 // containers the repository declares: readers would refuse their chunks.
 // A repository that declares none (its readers bring their own) is not
 // checked.
-func checkContainers(repo *icechunk.Repo, refs *kerchunk.Refs) error {
+func checkContainers(repo *icechunk.Repo, src *icechunk.Sources, refs *kerchunk.Refs) error {
 	have, err := repo.Info().ContainerPrefixes()
 	if err != nil || len(have) == 0 {
 		return err
 	}
-	need, err := icechunk.RefsContainers(refs)
+	need, err := src.Containers(refs)
 	if err != nil {
 		return err
 	}
