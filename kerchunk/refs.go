@@ -63,7 +63,9 @@ func (r Ref) String() string {
 // frees it. Keys and Data returned by Refs share the
 // arenas: they must not be modified.
 //
-// Refs is not safe for concurrent mutation.
+// Refs is not safe for concurrent use, reads included: Get, Text and Keys
+// build their index and key cache on first use. Give each goroutine its own
+// Refs (or guard one with a lock).
 type Refs struct {
 	keyText arena // the keys
 	data    arena // inline data

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/greensight/vzarr/icechunk"
+	"github.com/greensight/vzarr/kerchunk"
 	"github.com/greensight/vzarr/refstore"
 )
 
@@ -78,9 +79,12 @@ func TestCommitIcechunkWhole(t *testing.T) {
 func TestCommitIcechunkConcurrent(t *testing.T) {
 	ctx := context.Background()
 	st := &refstore.Store{}
-	refs := translate(t, "sample/tas_2020.nc")
 	repoDir := filepath.Join(t.TempDir(), "repo")
 	const writers = 3
+	refs := make([]*kerchunk.Refs, writers) // a Refs is not safe for concurrent reads
+	for i := range refs {
+		refs[i] = translate(t, "sample/tas_2020.nc")
+	}
 	ids := make([]icechunk.ObjectID, writers)
 	errs := make([]error, writers)
 	var wg sync.WaitGroup
@@ -88,7 +92,7 @@ func TestCommitIcechunkConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := st.CommitIcechunk(ctx, repoDir, refs, refstore.IcechunkCommit{Tag: fmt.Sprintf("w%d", i),
+			c, err := st.CommitIcechunk(ctx, repoDir, refs[i], refstore.IcechunkCommit{Tag: fmt.Sprintf("w%d", i),
 				Append: true, Create: true, Whole: true, ReuseTag: true})
 			errs[i] = err
 			if err == nil {
