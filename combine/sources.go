@@ -48,7 +48,8 @@ func (s *URLSource) Name() string { return s.URL }
 
 // Load reads or translates the object: a URL that names no object (a
 // Parquet set), or an object that is JSON (its first non-blank byte is
-// "{"), is loaded with refstore; anything else is translated.
+// "{"), is loaded with refstore (a JSON file from the object opened to
+// look at it); anything else is translated.
 func (s *URLSource) Load(ctx context.Context) (*kerchunk.Refs, error) {
 	o := s.Opener
 	if o == nil {
@@ -65,7 +66,8 @@ func (s *URLSource) Load(ctx context.Context) (*kerchunk.Refs, error) {
 		return nil, fmt.Errorf("reading %s: %w", s.URL, err)
 	}
 	if t := bytes.TrimLeft(head, " \t\r\n\ufeff"); len(t) > 0 && t[0] == '{' {
-		return store.Load(ctx, s.URL)
+		// The open object already holds its first read: no second open.
+		return store.LoadObject(obj)
 	}
 	opts := s.Translate
 	if opts.Name == "" {
