@@ -173,6 +173,7 @@ type Opener struct {
 
 	mu           sync.Mutex
 	listAccounts map[string]bool // accounts named in AllowLists of this Opener
+	clients      clientCache     // see CachedClient
 }
 
 // NewOpenerFromEnv returns an Opener configured from the environment:
