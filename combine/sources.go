@@ -41,6 +41,10 @@ type URLSource struct {
 	URL       string
 	Opener    *blobio.Opener   // nil: blobio.NewOpenerFromEnv()
 	Translate kerchunk.Options // options for source files; its Limits also bound reference files
+	// Read, when set, is called with the object Load opened once it is
+	// done reading it (before it is closed): callers count its requests
+	// and bytes (its Stats) with it.
+	Read func(obj *blobio.Object)
 }
 
 // Name returns the URL.
@@ -61,6 +65,9 @@ func (s *URLSource) Load(ctx context.Context) (*kerchunk.Refs, error) {
 		return store.Load(ctx, s.URL)
 	}
 	defer obj.Close()
+	if s.Read != nil {
+		defer s.Read(obj)
+	}
 	head := make([]byte, min(obj.Size(), 64))
 	if _, err := obj.ReadAt(head, 0); err != nil && err != io.EOF {
 		return nil, fmt.Errorf("reading %s: %w", s.URL, err)
