@@ -1,14 +1,18 @@
 package blobio_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/greensight/vzarr/blobio"
+	"github.com/greensight/vzarr/rangeio"
 )
 
 // TestCachedClient: a key's client is made once; a failed create is not
@@ -43,4 +47,32 @@ func TestCachedClient(t *testing.T) {
 	_, err = o.CachedClient("k", create)
 	require.NoError(t, err)
 	assert.Equal(t, 2, made, "keys within the bound stay cached")
+}
+
+// TestLocalObjectsShareBucket: local objects share the Opener's bucket,
+// so closing one leaves the others readable, and later opens work.
+func TestLocalObjectsShareBucket(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	data := []byte("0123456789abcdef")
+	for _, name := range []string{"a", "b"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), data, 0o644))
+	}
+	o := &blobio.Opener{}
+	open := func(name string) *blobio.Object {
+		t.Helper()
+		obj, err := o.OpenObject(ctx, filepath.Join(dir, name), rangeio.WithFirstRead(0), rangeio.WithBlockSize(4))
+		require.NoError(t, err)
+		return obj
+	}
+	a, b := open("a"), open("b")
+	require.NoError(t, a.Close())
+	for i, obj := range []*blobio.Object{b, open("a")} {
+		buf := make([]byte, 4)
+		_, err := obj.ReadAt(buf, 8)
+		require.NoError(t, err, i)
+		assert.Equal(t, data[8:12], buf, i)
+		assert.Positive(t, obj.Stats().Requests, "read from the file, not a cache")
+		require.NoError(t, obj.Close())
+	}
 }
