@@ -173,6 +173,27 @@ type Opener struct {
 
 	mu           sync.Mutex
 	listAccounts map[string]bool // accounts named in AllowLists of this Opener
+	clients      clientCache     // see CachedClient
+	local        struct {        // the bucket OpenObject shares for local files
+		once   sync.Once
+		bucket *blob.Bucket
+		err    error
+	}
+}
+
+// openLocalBucket opens a bucket of local files: the file system root, so
+// that keys are absolute paths and a scan of any directory is a prefix
+// listing.
+func openLocalBucket() (*blob.Bucket, error) {
+	return fileblob.OpenBucket("/", &fileblob.Options{NoTempDir: true, Metadata: fileblob.MetadataDontWrite})
+}
+
+// localBucket is the Opener's bucket of local files, opened once and never
+// closed (a file system bucket holds no resources), which the objects of
+// local files share.
+func (o *Opener) localBucket() (*blob.Bucket, error) {
+	o.local.once.Do(func() { o.local.bucket, o.local.err = openLocalBucket() })
+	return o.local.bucket, o.local.err
 }
 
 // NewOpenerFromEnv returns an Opener configured from the environment:
@@ -237,9 +258,7 @@ func (o *Opener) Open(ctx context.Context, rawURL string) (*blob.Bucket, string,
 func (o *Opener) OpenLocation(ctx context.Context, loc *Location) (*blob.Bucket, error) {
 	switch {
 	case loc.IsLocal():
-		// The bucket is the file system root, so that keys are absolute
-		// paths and a scan of any directory is a prefix listing.
-		return fileblob.OpenBucket("/", &fileblob.Options{NoTempDir: true, Metadata: fileblob.MetadataDontWrite})
+		return openLocalBucket()
 	case loc.Scheme == SchemeMem:
 		if o.Mem == nil {
 			return nil, fmt.Errorf("%w: mem:// URLs need Opener.Mem", ErrConfig)

@@ -126,10 +126,16 @@ type Object struct {
 	URL    string // the URL it was opened with
 	RefURL string // the URL fsspec resolves to it, for chunk references
 	bucket *blob.Bucket
+	shared bool // bucket is the Opener's (local files): not closed here
 }
 
 // Close releases the object's bucket.
-func (obj *Object) Close() error { return obj.bucket.Close() }
+func (obj *Object) Close() error {
+	if obj.shared {
+		return nil
+	}
+	return obj.bucket.Close()
+}
 
 // Request concurrency of the metadata reader (MetadataReaderOptions).
 const (
@@ -175,20 +181,31 @@ func (o *Opener) OpenObject(ctx context.Context, rawURL string, opts ...rangeio.
 	if loc.Key == "" || loc.Key[len(loc.Key)-1] == '/' {
 		return nil, wrap(ctx, "open", rawURL, fmt.Errorf("%w: the URL names a directory, not an object", ErrInvalidArgument))
 	}
-	b, err := o.OpenLocation(ctx, loc)
+	// Local files share the Opener's bucket of the file system root (a
+	// bucket per open cost about a twentieth of the CPU of many small
+	// files); others get a bucket per object over the driver's client.
+	shared := loc.IsLocal()
+	var b *blob.Bucket
+	if shared {
+		b, err = o.localBucket()
+	} else {
+		b, err = o.OpenLocation(ctx, loc)
+	}
 	if err != nil {
 		return nil, wrap(ctx, "open", rawURL, err)
 	}
-	if loc.IsLocal() {
+	if shared {
 		if c := rangeio.NewConfig(opts...).Concurrency; c > LocalMetadataConcurrency {
 			opts = append(slices.Clip(opts), rangeio.WithConcurrency(LocalMetadataConcurrency))
 		}
 	}
 	r, err := newReaderAt(ctx, b, loc.Key, rawURL, func(err error) error { return o.explain(loc, err) }, opts...)
 	if err != nil {
-		_ = b.Close()
+		if !shared {
+			_ = b.Close()
+		}
 		return nil, err
 	}
 	o.logger().DebugContext(ctx, "blobio: opened object", "url", rawURL, "size", r.Size())
-	return &Object{Reader: r, URL: rawURL, RefURL: loc.RefURL(), bucket: b}, nil
+	return &Object{Reader: r, URL: rawURL, RefURL: loc.RefURL(), bucket: b, shared: shared}, nil
 }

@@ -41,6 +41,10 @@ type URLSource struct {
 	URL       string
 	Opener    *blobio.Opener   // nil: blobio.NewOpenerFromEnv()
 	Translate kerchunk.Options // options for source files; its Limits also bound reference files
+	// Read, when set, is called with the object Load opened once it is
+	// done reading it (before it is closed): callers count its requests
+	// and bytes (its Stats) with it.
+	Read func(obj *blobio.Object)
 }
 
 // Name returns the URL.
@@ -48,7 +52,8 @@ func (s *URLSource) Name() string { return s.URL }
 
 // Load reads or translates the object: a URL that names no object (a
 // Parquet set), or an object that is JSON (its first non-blank byte is
-// "{"), is loaded with refstore; anything else is translated.
+// "{"), is loaded with refstore (a JSON file from the object opened to
+// look at it); anything else is translated.
 func (s *URLSource) Load(ctx context.Context) (*kerchunk.Refs, error) {
 	o := s.Opener
 	if o == nil {
@@ -60,12 +65,16 @@ func (s *URLSource) Load(ctx context.Context) (*kerchunk.Refs, error) {
 		return store.Load(ctx, s.URL)
 	}
 	defer obj.Close()
+	if s.Read != nil {
+		defer s.Read(obj)
+	}
 	head := make([]byte, min(obj.Size(), 64))
 	if _, err := obj.ReadAt(head, 0); err != nil && err != io.EOF {
 		return nil, fmt.Errorf("reading %s: %w", s.URL, err)
 	}
 	if t := bytes.TrimLeft(head, " \t\r\n\ufeff"); len(t) > 0 && t[0] == '{' {
-		return store.Load(ctx, s.URL)
+		// The open object already holds its first read: no second open.
+		return store.LoadObject(obj)
 	}
 	opts := s.Translate
 	if opts.Name == "" {

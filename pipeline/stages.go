@@ -115,8 +115,9 @@ func (d *Deps) logger() *slog.Logger {
 }
 
 // Metrics counts the storage traffic of the stages: read requests made by
-// the readers (each a ranged GET), bytes read, objects opened (each one
-// properties request) and objects written. Safe for concurrent use.
+// the readers (each a ranged GET, the first read that opens an object
+// included), bytes read, objects opened and objects written. Safe for
+// concurrent use.
 type Metrics struct {
 	ReadRequests  atomic.Int64
 	BytesRead     atomic.Int64
@@ -125,9 +126,11 @@ type Metrics struct {
 	BytesWritten  atomic.Int64
 }
 
-// Requests is the storage requests counted: opens, reads and writes.
+// Requests is the storage requests counted: reads and writes. An open
+// costs no request of its own: its first read (MetadataReaderOptions)
+// tells the object's size and is counted in ReadRequests.
 func (m *Metrics) Requests() int64 {
-	return m.ObjectsOpened.Load() + m.ReadRequests.Load() + m.ObjectsWriten.Load()
+	return m.ReadRequests.Load() + m.ObjectsWriten.Load()
 }
 
 func (m *Metrics) read(obj *blobio.Object) {
@@ -474,7 +477,7 @@ func combineRefs(ctx context.Context, deps *Deps, p CombineParams) (*CombineResu
 	}
 	sources := make([]combine.Source, len(inputs))
 	for i, u := range inputs {
-		sources[i] = &combine.URLSource{URL: u, Opener: o, Translate: deps.translateOptions()}
+		sources[i] = &combine.URLSource{URL: u, Opener: o, Translate: deps.translateOptions(), Read: deps.Metrics.read}
 	}
 	res, err := combine.Combine(ctx, sources, combine.Options{ConcatDim: p.ConcatDim, Identical: p.Identical,
 		Opener: o, Parallel: deps.combineParallel(inputs), Logger: deps.Logger, Limits: deps.Limits})

@@ -56,11 +56,7 @@ func (s *Store) Load(ctx context.Context, url string) (*kerchunk.Refs, error) {
 	}
 	data, err := readObject(ctx, o, url)
 	if err == nil {
-		refs, err := kerchunk.ReadJSONLimits(bytes.NewReader(data), lim)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", url, err)
-		}
-		return refs, nil
+		return parseJSON(url, data, lim)
 	}
 	if !errors.Is(err, blobio.ErrNotFound) && !isDirectory(err) {
 		return nil, err
@@ -96,6 +92,31 @@ func isDirectory(err error) bool {
 	return strings.Contains(err.Error(), "is a directory")
 }
 
+// LoadObject reads the JSON references (kerchunk version 0 or 1) of an
+// object already open, such as one whose first bytes a caller looked at:
+// its reads reuse what the object has cached (a small reference file
+// costs no request beyond its open). The object stays open.
+func (s *Store) LoadObject(obj *blobio.Object) (*kerchunk.Refs, error) {
+	var lim limits.Limits
+	if s != nil {
+		lim = s.Limits
+	}
+	data, err := readAll(obj)
+	if err != nil {
+		return nil, err
+	}
+	return parseJSON(obj.URL, data, lim)
+}
+
+// parseJSON reads the JSON references of the object at url.
+func parseJSON(url string, data []byte, lim limits.Limits) (*kerchunk.Refs, error) {
+	refs, err := kerchunk.ReadJSONLimits(bytes.NewReader(data), lim)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", url, err)
+	}
+	return refs, nil
+}
+
 // readObject reads a whole object of at most MaxObject bytes.
 func readObject(ctx context.Context, o *blobio.Opener, url string) ([]byte, error) {
 	obj, err := o.OpenObject(ctx, url)
@@ -103,6 +124,12 @@ func readObject(ctx context.Context, o *blobio.Opener, url string) ([]byte, erro
 		return nil, err
 	}
 	defer obj.Close()
+	return readAll(obj)
+}
+
+// readAll reads the whole of an open object of at most MaxObject bytes.
+func readAll(obj *blobio.Object) ([]byte, error) {
+	url := obj.URL
 	if obj.Size() > MaxObject {
 		return nil, fmt.Errorf("%w: %s is %d bytes, above the %d a reference object may have", kerchunk.ErrBadRefs, url, obj.Size(), int64(MaxObject))
 	}

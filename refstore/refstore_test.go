@@ -2,6 +2,7 @@ package refstore_test
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -306,4 +307,36 @@ func TestIcechunkStorage(t *testing.T) {
 	assert.ErrorIs(t, err, blobio.ErrNotFound)
 	_, err = (&refstore.Store{}).IcechunkStorage(ctx, "https://example.com/repo")
 	assert.ErrorIs(t, err, blobio.ErrInvalidURL)
+}
+
+// TestLoadObject: an open JSON object loads the references Save wrote,
+// through the object's own reads (its cache), and a bad one gives
+// ErrBadRefs.
+func TestLoadObject(t *testing.T) {
+	ctx := context.Background()
+	refs := translate(t, "sample/tas_2015.nc")
+	store, _ := memStore()
+	_, err := store.Save(ctx, "mem://b/refs/a.json", refs, refstore.JSON)
+	require.NoError(t, err)
+	require.NoError(t, store.Opener.WriteAtomic(ctx, "mem://b/refs/bad.json", func(w io.Writer) error {
+		_, err := w.Write([]byte(`{"version": 1, "refs": [1]}`))
+		return err
+	}))
+	for _, tc := range []struct {
+		url string
+		bad bool
+	}{{"mem://b/refs/a.json", false}, {"mem://b/refs/bad.json", true}} {
+		obj, err := store.Opener.OpenObject(ctx, tc.url, blobio.MetadataReaderOptions()...)
+		require.NoError(t, err, tc.url)
+		got, err := store.LoadObject(obj)
+		reqs := obj.Stats().Requests
+		require.NoError(t, obj.Close())
+		if tc.bad {
+			assert.ErrorIs(t, err, kerchunk.ErrBadRefs, tc.url)
+			continue
+		}
+		require.NoError(t, err, tc.url)
+		assert.Equal(t, entries(refs), entries(got), tc.url)
+		assert.EqualValues(t, 1, reqs, "a small reference file is read by the open's request alone")
+	}
 }

@@ -74,12 +74,26 @@ func (d *driver) OpenAZBlob(ctx context.Context, o *blobio.Opener, account, cont
 	return opener.OpenBucketURL(ctx, &url.URL{Scheme: blobio.SchemeAZBlob, Host: containerName, RawQuery: query.Encode()})
 }
 
-// containerClient returns a client for a container that o allows.
+// containerClient returns a client for a container that o allows: the one
+// o cached for the same container, connection string or URL, and driver
+// (Opener.CachedClient), else a new one. Whether o allows the container
+// is decided on every call.
 func (d *driver) containerClient(o *blobio.Opener, account, containerName string, serviceURL func(string) string) (*container.Client, error) {
 	c, err := o.AzureContainer(account, containerName, serviceURL)
 	if err != nil {
 		return nil, err
 	}
+	key := fmt.Sprintf("azure\x00%p\x00%s\x00%s\x00%s", d, c.Name, c.ConnectionString, c.URL)
+	client, err := o.CachedClient(key, func() (any, error) { return d.newContainerClient(o, c) })
+	if err != nil {
+		return nil, err
+	}
+	return client.(*container.Client), nil
+}
+
+// newContainerClient makes a client for a container o allowed.
+func (d *driver) newContainerClient(o *blobio.Opener, c blobio.AzureContainer) (*container.Client, error) {
+	containerName := c.Name
 	opts := &container.ClientOptions{ClientOptions: d.clientOptions(o)}
 	if c.ConnectionString != "" {
 		client, err := container.NewClientFromConnectionString(c.ConnectionString, containerName, opts)

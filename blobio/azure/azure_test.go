@@ -318,3 +318,52 @@ func TestStorageDownHang(t *testing.T) {
 
 // errorKinds names the error kinds of the table tests.
 var errorKinds = map[string]error{"config_error": blobio.ErrConfig, "invalid_url": blobio.ErrInvalidURL, "source_not_allowed": blobio.ErrSourceNotAllowed}
+
+// TestContainerClientCached: opening a container again reuses the client
+// of the first open (the same connection string, URL and driver); another
+// container, another Opener or another driver gets its own; a container
+// the Opener may not reach is refused on every open, cached client or not.
+func TestContainerClientCached(t *testing.T) {
+	ctx := context.Background()
+	newOpener := func() *blobio.Opener {
+		return &blobio.Opener{ConnectionString: devstoreConn("http://127.0.0.1:1"), Accounts: []string{"other"},
+			ConnectionStrings: []string{devstoreConnFor("other", "http://127.0.0.1:1")}}
+	}
+	o := newOpener()
+	d := &driver{}
+	useDriver(t, d)
+	client := func(o *blobio.Opener, url string) *container.Client {
+		t.Helper()
+		b, _, err := o.Open(ctx, url)
+		require.NoError(t, err, url)
+		defer b.Close()
+		var c *container.Client
+		require.True(t, b.As(&c))
+		return c
+	}
+	first := client(o, "abfs://cnt/a.nc")
+	for _, tc := range []struct {
+		name string
+		o    *blobio.Opener
+		url  string
+		same bool
+	}{
+		{"same container", o, "abfs://cnt/dir/b.nc", true},
+		{"same container, other form", o, "az://cnt/c.nc", true},
+		{"other container", o, "abfs://cnt2/a.nc", false},
+		{"other account", o, "abfs://other/cnt/a.nc", false},
+		{"other opener", newOpener(), "abfs://cnt/a.nc", false},
+	} {
+		got := client(tc.o, tc.url)
+		if tc.same {
+			assert.Same(t, first, got, tc.name)
+		} else {
+			assert.NotSame(t, first, got, tc.name)
+		}
+	}
+	useDriver(t, &driver{})
+	assert.NotSame(t, first, client(o, "abfs://cnt/a.nc"), "another driver")
+
+	_, _, err := o.Open(ctx, "abfs://cnt@stranger.dfs.core.windows.net/a.nc")
+	assert.ErrorIs(t, err, blobio.ErrSourceNotAllowed, "the allow-list is checked on every open")
+}

@@ -58,6 +58,10 @@ type config struct {
 	clean    bool
 	gen      string
 	keepOuts bool
+	// container is the Azurite container (in both accounts) of the run.
+	container string
+	// breakdown prints the proxy's requests grouped by kind to stderr.
+	breakdown bool
 }
 
 // figures is the line archivebench prints.
@@ -101,6 +105,8 @@ func main() {
 	flag.DurationVar(&c.delay, "delay", 0, "with -azurite: latency the proxy (internal/latency) adds to every storage request")
 	flag.BoolVar(&c.noProxy, "no-proxy", false, "with -azurite: reach Azurite directly (no latency proxy, no HTTP counts)")
 	flag.BoolVar(&c.clean, "clean", false, "delete the benchmark's Azurite containers (archive and references) and exit")
+	flag.StringVar(&c.container, "container", "archivebench", "with -azurite: the container (in both accounts) of the archive and references")
+	flag.BoolVar(&c.breakdown, "breakdown", false, "with -azurite: print the proxy's requests grouped by method and kind to stderr")
 	flag.StringVar(&c.gen, "gen", "testdata/gen_archive.py", "the archive generator")
 	flag.Parse()
 	if err := run(context.Background(), c, os.Stdout); err != nil {
@@ -112,7 +118,7 @@ func main() {
 func run(ctx context.Context, c config, stdout io.Writer) error {
 	if c.clean {
 		for _, a := range []string{sourceAccount, refsAccount} {
-			if err := deleteContainer(ctx, a, "archivebench"); err != nil {
+			if err := deleteContainer(ctx, a, c.container); err != nil {
 				return err
 			}
 		}
@@ -155,12 +161,12 @@ func run(ctx context.Context, c config, stdout io.Writer) error {
 	if c.azurite {
 		fig.Storage = "azurite"
 		start := time.Now()
-		if sourceURL, err = upload(ctx, files, runName); err != nil {
+		if sourceURL, err = upload(ctx, files, c.container, runName); err != nil {
 			return err
 		}
 		fig.UploadS = time.Since(start).Seconds()
-		outURL = fmt.Sprintf("abfs://%s/archivebench/%s-%d/", refsAccount, runName, time.Now().UnixNano())
-		if err := ensureContainer(ctx, refsAccount, "archivebench"); err != nil {
+		outURL = fmt.Sprintf("abfs://%s/%s/%s-%d/", refsAccount, c.container, runName, time.Now().UnixNano())
+		if err := ensureContainer(ctx, refsAccount, c.container); err != nil {
 			return err
 		}
 	} else {
@@ -214,6 +220,9 @@ func run(ctx context.Context, c config, stdout io.Writer) error {
 		st := proxy.Stats()
 		fig.HTTPRequests, fig.HTTPBytes = st.Requests, st.Bytes
 		fig.HTTPRequestsPerFile = float64(st.Requests) / float64(c.n)
+		if c.breakdown {
+			printBreakdown(os.Stderr, st.Timeline, c.n)
+		}
 	}
 	var env struct {
 		Success bool   `json:"success"`
@@ -319,14 +328,14 @@ func linkFirst(files []string, dir string) error {
 	return nil
 }
 
-// upload copies files to abfs://rmhazuregeobronze/archivebench/RUN/ unless
+// upload copies files to abfs://rmhazuregeobronze/CONTAINER/RUN/ unless
 // a listing finds them there already, and returns that URL.
-func upload(ctx context.Context, files []string, runName string) (string, error) {
+func upload(ctx context.Context, files []string, containerName, runName string) (string, error) {
 	o := blobio.NewOpenerFromEnv()
-	if err := ensureContainer(ctx, sourceAccount, "archivebench"); err != nil {
+	if err := ensureContainer(ctx, sourceAccount, containerName); err != nil {
 		return "", err
 	}
-	prefix := fmt.Sprintf("abfs://%s/archivebench/%s/", sourceAccount, runName)
+	prefix := fmt.Sprintf("abfs://%s/%s/%s/", sourceAccount, containerName, runName)
 	if res, err := o.Scan(ctx, prefix, blobio.ScanOptions{}); err == nil && res.FileCount == len(files) {
 		return prefix, nil
 	}
