@@ -51,7 +51,7 @@ func (t *Datatype) FloatTarget() (int, error) {
 		return 0, err
 	}
 	emax := int64(1)<<t.ExpSize - 2 - int64(t.ExpBias) // largest exponent of a finite number
-	emin := 1 - int64(t.ExpBias)                        // smallest of a normal number
+	emin := 1 - int64(t.ExpBias)                       // smallest of a normal number
 	for _, size := range []int{2, 4, 8} {
 		e, m, _ := ieeeFields(size)
 		bias := int64(1)<<(e-1) - 1

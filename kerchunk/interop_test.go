@@ -42,7 +42,7 @@ var (
 		// and netCDF4-python reports their base dtype; a variable shorter
 		// than its unlimited dimension has the netCDF shape, not h5py's.
 		"nc4_types.nc": {"ragged:", "raw:fill_off_unlimited: shape (3,) vs (5,)"},
-		"nc4_edge.nc": {"raw:short_series: shape (5, 30) vs (10, 30)", "raw:short_series_fill: shape (6,) vs (10,)"},
+		"nc4_edge.nc":  {"raw:short_series: shape (5, 30) vs (10, 30)", "raw:short_series_fill: shape (6,) vs (10,)"},
 		// xarray's zarr backend hides attributes starting with "_NC".
 		"netcdf4-python_test_gold.nc": {"'_NCPROPERTIES' missing"},
 	}
