@@ -322,8 +322,7 @@ func register(ctx context.Context, deps *RegisterDeps, p *RegisterParams) (*Regi
 		if _, err := stac.Build(info, opts); err != nil {
 			return nil, nil, fmt.Errorf("register: %w", err)
 		}
-		id, err := commitRelease(ctx, rs, p.RepoURL, refs, containers, rel.ID,
-			fmt.Sprintf("vzarr: release %s of %s/%s", rel.ID, p.DatasetID, p.ResourceID))
+		id, err := commitRelease(ctx, rs, p.RepoURL, refs, containers, rel.ID, p.DatasetID, p.ResourceID)
 		if err != nil {
 			return nil, nil, fmt.Errorf("register: %w", err)
 		}
