@@ -251,15 +251,17 @@ func register(ctx context.Context, deps *RegisterDeps, p *RegisterParams) (*Regi
 	case p.PublishRefURL != "":
 		published = p.PublishRefURL
 	}
+	// blob_path is the path after the URL's authority: for
+	// abfs://ACCOUNT/CONTAINER/PATH (Contract 6's example) CONTAINER/PATH.
+	loc, err := stac.ParseRefURL(published)
+	if err != nil {
+		return nil, nil, invalidParams("%s: %v", field, err)
+	}
+
 	opener := deps.Opener
 	if opener == nil {
 		opener = envOpener()
 	}
-	parsed, err := opener.Parse(published)
-	if err != nil {
-		return nil, nil, invalidParams("%s: %v", field, err)
-	}
-	loc := stac.RefLocationOf(parsed, published)
 	load := deps.LoadRefs
 	if load == nil {
 		load = func(ctx context.Context, url string) (*kerchunk.Refs, error) {
@@ -287,8 +289,8 @@ func register(ctx context.Context, deps *RegisterDeps, p *RegisterParams) (*Regi
 	// abfs://ACCOUNT/CONTAINER/PATH URL (an account of opener.Accounts)
 	// becomes CONTAINER@ACCOUNT..., and the account a URL names wins.
 	refURL := published
-	if parsed.IsAzure() && parsed.Account != "" {
-		refURL, account = parsed.RefURL(), parsed.Account
+	if l, err := opener.Parse(refURL); err == nil && l.IsAzure() && l.Account != "" {
+		refURL, account = l.RefURL(), l.Account
 	}
 	now := time.Now
 	if deps.Now != nil {

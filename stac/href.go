@@ -76,13 +76,12 @@ func ParseRefURL(s string) (RefLocation, error) {
 	if err != nil {
 		return RefLocation{Raw: s}, fmt.Errorf("stac: %w", err)
 	}
-	return RefLocationOf(l, s), nil
+	return refLocationOf(l, s), nil
 }
 
-// RefLocationOf returns the RefLocation of a URL raw that blobio parsed
-// into l (blobio.ParseURL, or an Opener's Parse, which knows its
-// accounts).
-func RefLocationOf(l *blobio.Location, raw string) RefLocation {
+// refLocationOf returns the RefLocation of a URL raw that blobio parsed
+// into l.
+func refLocationOf(l *blobio.Location, raw string) RefLocation {
 	loc := RefLocation{Raw: raw, Container: l.Container, Key: l.Key, Account: l.Account}
 	switch {
 	case l.IsLocal():
