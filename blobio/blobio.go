@@ -51,7 +51,10 @@
 // VZARR_STORAGE_ALLOWED_HOSTS; an emulator's endpoint comes with its
 // connection string). A URL naming any other host is refused with
 // ErrSourceNotAllowed before any connection is opened; each request is
-// checked again before the credential is attached.
+// checked again before the credential is attached. HTTP redirects are not
+// followed (the Azure driver's client refuses them with ErrRedirect), so
+// no request, and no SharedKey signature, SAS query or bearer token, goes
+// to the host a 3xx answer names.
 //
 // A service that takes URLs from callers confines them with an AllowList
 // (ParseAllowList): URL prefixes such as

@@ -44,6 +44,10 @@ var (
 	// endpoint of a configured account (nor an allowed host), or a location
 	// outside an AllowList. Nothing was sent to it.
 	ErrSourceNotAllowed = errors.New("source not allowed")
+	// ErrRedirect: the storage answered with an HTTP redirect (3xx). vzarr
+	// follows none, so no request (and no credential) goes to the host it
+	// names; the operation fails instead.
+	ErrRedirect = errors.New("storage redirect refused")
 )
 
 // Error describes a failed blobio operation on a URL.
@@ -151,7 +155,7 @@ func classify(ctx context.Context, err error) error {
 	if ctx != nil && ctx.Err() != nil {
 		return nil // the caller's own cancellation or deadline; no storage kind
 	}
-	for _, k := range []error{ErrSourceNotAllowed, ErrInvalidURL, ErrInvalidArgument, ErrConfig, ErrNotFound, ErrPermission, ErrUnavailable, ErrChanged, ErrPrecondition, ErrUnsupported} {
+	for _, k := range []error{ErrSourceNotAllowed, ErrRedirect, ErrInvalidURL, ErrInvalidArgument, ErrConfig, ErrNotFound, ErrPermission, ErrUnavailable, ErrChanged, ErrPrecondition, ErrUnsupported} {
 		if errors.Is(err, k) {
 			return k
 		}

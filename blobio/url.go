@@ -147,6 +147,43 @@ func parseURL(s string, o *Opener) (*Location, error) {
 	return nil, fmt.Errorf("%w: %q: unknown scheme %q (want abfs, abfss, az, azblob, file, mem or a local path)", ErrInvalidURL, s, scheme)
 }
 
+// ParseEndpointURL parses the URL of a blob at its Azure Blob Storage
+// endpoint, https://ACCOUNT.blob.core.windows.net/CONTAINER/PATH (also
+// http://, ACCOUNT.dfs.SUFFIX and the other Azure clouds), as the abfs://
+// Location of the same blob (with its Account and Domain); the path is
+// percent-decoded once. A host that is no Azure storage endpoint gives
+// ErrSourceNotAllowed (the URL may be any other web address); a malformed
+// URL, container or path gives ErrInvalidURL. The query (a SAS token) and
+// fragment are not kept. blobio opens no http(s) URL:
+// this is for what other tools write (fsspec's https chunk URLs, STAC hrefs).
+func ParseEndpointURL(s string) (*Location, error) {
+	if err := noControl(s); err != nil {
+		return nil, fmt.Errorf("%w: %q: %v", ErrInvalidURL, s, err)
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidURL, err)
+	}
+	if scheme := strings.ToLower(u.Scheme); scheme != "https" && scheme != "http" {
+		return nil, fmt.Errorf("%w: %q is no http(s) URL", ErrInvalidURL, s)
+	}
+	if u.User != nil || u.Port() != "" {
+		return nil, fmt.Errorf("%w: %q: a blob endpoint URL has no user information or port", ErrSourceNotAllowed, s)
+	}
+	acct, domain, err := (*Opener)(nil).azureHost(u.Hostname())
+	if err != nil {
+		return nil, fmt.Errorf("%w (in %q)", err, s)
+	}
+	c, key, _ := strings.Cut(strings.TrimLeft(u.Path, "/"), "/")
+	if err := checkContainer(c); err != nil {
+		return nil, fmt.Errorf("%w: %q: %v", ErrInvalidURL, s, err)
+	}
+	if err := checkKey(key, false); err != nil {
+		return nil, fmt.Errorf("%w: %q: %v", ErrInvalidURL, s, err)
+	}
+	return &Location{Scheme: SchemeABFS, Container: c, Account: acct, Domain: domain, Key: key}, nil
+}
+
 // parseAzure parses what follows "abfs://" (or abfss://, az://):
 // CONTAINER/PATH, CONTAINER@ACCOUNT.HOST/PATH or, for an account of
 // o.Accounts, ACCOUNT/CONTAINER/PATH.

@@ -271,3 +271,37 @@ func TestNewOpenerFromEnvAccounts(t *testing.T) {
 	assert.Empty(t, o.ConnectionStrings)
 	assert.Empty(t, o.AllowedHosts)
 }
+
+// TestParseEndpointURL: a blob's URL at its Azure endpoint is the abfs
+// Location of the blob; other hosts are not Azure (ErrSourceNotAllowed),
+// malformed containers and paths are refused (ErrInvalidURL).
+func TestParseEndpointURL(t *testing.T) {
+	for _, tc := range []struct {
+		url  string
+		want *Location
+		err  error
+	}{
+		{url: "https://acct.blob.core.windows.net/refs/a/x.json", want: &Location{Scheme: SchemeABFS, Container: "refs", Account: "acct", Domain: "blob.core.windows.net", Key: "a/x.json"}},
+		{url: "HTTP://ACCT.dfs.core.usgovcloudapi.net/refs/a%20b.nc?sv=1&sig=secret", want: &Location{Scheme: SchemeABFS, Container: "refs", Account: "acct", Domain: "dfs.core.usgovcloudapi.net", Key: "a b.nc"}},
+		{url: "https://acct.blob.core.windows.net/refs/", want: &Location{Scheme: SchemeABFS, Container: "refs", Account: "acct", Domain: "blob.core.windows.net", Key: ""}},
+		{url: "https://example.org/refs/x.json", err: ErrSourceNotAllowed},
+		{url: "https://acct.blob.core.windows.net.evil.example/refs/x.json", err: ErrSourceNotAllowed},
+		{url: "https://acct.blob.core.windows.net:8443/refs/x.json", err: ErrSourceNotAllowed},
+		{url: "https://u:p@acct.blob.core.windows.net/refs/x.json", err: ErrSourceNotAllowed},
+		{url: "https://a.blob.core.windows.net/refs/x.json", err: ErrInvalidURL},
+		{url: "https://acct.blob.core.windows.net/Refs/x.json", err: ErrInvalidURL},
+		{url: "https://acct.blob.core.windows.net/refs/a/../x.json", err: ErrInvalidURL},
+		{url: "https://acct.blob.core.windows.net/refs/x%00.json", err: ErrInvalidURL},
+		{url: "abfs://refs/x.json", err: ErrInvalidURL},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			got, err := ParseEndpointURL(tc.url)
+			if tc.err != nil {
+				assert.ErrorIs(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}

@@ -48,10 +48,14 @@
 //     The worker that moves it to PROCESSING (revision checked) runs the
 //     hook, then moves the job to FAILED, then marks the marker COMPLETED
 //     (done); racing deliveries find it held and leave it. A hook that
-//     returns an error is retried by the job's next message; a hook whose
+//     returns an error is retried by the job's next message once its
+//     backoff has passed (RetryBackoff, doubling per run); a hook whose
 //     worker died is taken over after LeaseTimeout (by a message or the
 //     sweeper, which then moves the job to FAILED), so it may run again
-//     only then and must stay idempotent.
+//     only then and must stay idempotent. After FailureHookAttempts runs
+//     (failed or lost) the hook is given up: the job becomes FAILED
+//     anyway, its Failure's HookError says why, and an ERROR is logged,
+//     so no job stays PROCESSING behind a hook that keeps failing.
 //
 // No wake-up is lost: every worker that completes a task commits the task
 // first and reads the stage second, so of two workers that complete the

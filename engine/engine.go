@@ -23,12 +23,15 @@ const (
 	DefaultLeaseTimeout  = 10 * time.Minute
 	DefaultFanoutTimeout = 2 * time.Minute
 	DefaultMaxAttempts   = 3
-	DefaultRetryBackoff  = 2 * time.Second
-	DefaultMaxRetryDelay = 30 * time.Second
-	DefaultShutdownGrace = 30 * time.Second
-	DefaultSweepInterval = 30 * time.Second
-	DefaultPendingAfter  = 2 * time.Minute
-	DefaultStageDeadline = 6 * time.Hour
+	// DefaultFailureHookAttempts is the default of
+	// Options.FailureHookAttempts.
+	DefaultFailureHookAttempts = 5
+	DefaultRetryBackoff        = 2 * time.Second
+	DefaultMaxRetryDelay       = 30 * time.Second
+	DefaultShutdownGrace       = 30 * time.Second
+	DefaultSweepInterval       = 30 * time.Second
+	DefaultPendingAfter        = 2 * time.Minute
+	DefaultStageDeadline       = 6 * time.Hour
 )
 
 // Error types the engine itself gives failures (Failure.ErrorType and the
@@ -85,8 +88,11 @@ type Definition struct {
 	// OnFailure runs when the job fails, at least once, before the job
 	// becomes FAILED (job is still PROCESSING when it is called); it must
 	// be idempotent. Its error is logged and the hook is tried again on
-	// the next message of the job; the job becomes FAILED only once the
-	// hook has returned nil.
+	// the next delivery of the job's message, after a delay that doubles
+	// from Options.RetryBackoff; the job becomes FAILED once the hook has
+	// returned nil, or, after Options.FailureHookAttempts runs that
+	// failed (or lost their worker), anyway, with the hook's last error
+	// in Failure.HookError.
 	OnFailure func(ctx context.Context, job *catalog.Job, f *Failure) error
 	// OnComplete runs once the job has completed, in the worker that
 	// completed it (best effort: it is not run again if that worker dies
@@ -128,6 +134,10 @@ type Failure struct {
 	Error string `json:"error"`
 	// ErrorType classifies it (Options.ErrorType).
 	ErrorType string `json:"error_type"`
+	// HookError is the last error of the OnFailure hook when it was given
+	// up (Options.FailureHookAttempts): the job failed without the hook's
+	// work done (what it should have cleaned up may remain).
+	HookError string `json:"hook_error,omitempty"`
 }
 
 // Message is the Job.Error of the failure: "stage NAME: ERROR".
@@ -183,6 +193,13 @@ type Options struct {
 	// grow the same way per consecutive failure, with jitter.
 	RetryBackoff  time.Duration
 	MaxRetryDelay time.Duration
+	// FailureHookAttempts bounds the runs of a failing job's OnFailure
+	// hook (those that returned an error or lost their worker): then the
+	// hook is given up, the job becomes FAILED anyway with the hook's
+	// last error in Failure.HookError, and an ERROR is logged. Between
+	// runs the delay doubles from RetryBackoff up to MaxRetryDelay.
+	// Default DefaultFailureHookAttempts.
+	FailureHookAttempts int
 	// Concurrency is the number of messages Work handles at once;
 	// default 4 × GOMAXPROCS (tasks mostly wait for storage).
 	Concurrency int
@@ -251,6 +268,9 @@ func New(store Store, pub Publisher, opts Options, defs ...*Definition) (*Engine
 	}
 	if e.opts.MaxAttempts <= 0 {
 		e.opts.MaxAttempts = DefaultMaxAttempts
+	}
+	if e.opts.FailureHookAttempts <= 0 {
+		e.opts.FailureHookAttempts = DefaultFailureHookAttempts
 	}
 	if e.opts.RetryBackoff <= 0 {
 		e.opts.RetryBackoff = DefaultRetryBackoff

@@ -237,11 +237,17 @@ func TestJobFailsOnlyAfterItsHook(t *testing.T) {
 		assert.Contains(t, st.Note, failingNote(r))
 		assert.Contains(t, st.Note, "the cleanup failed and will be retried: cleanup: storage unavailable")
 
+		var re *engine.RetryError
+		require.ErrorAs(t, r.e.Handle(r.ctx, queue.Message{JobID: r.job.ID}), &re, "not again before its backoff")
+		assert.Positive(t, re.After)
+		assert.Equal(t, int64(1), r.hookRuns(t), "the hook did not run again")
+		r.clock.Add(time.Minute)
 		assert.ErrorContains(t, r.e.Handle(r.ctx, r.msg), "storage unavailable", "the retry fails too")
 		assert.Equal(t, catalog.StatusProcessing, r.jobNow(t).Status)
 		assert.Zero(t, r.fx.failures.Load())
 		assert.Zero(t, done.n.Load())
 
+		r.clock.Add(time.Minute)
 		require.NoError(t, r.e.Handle(r.ctx, queue.Message{JobID: r.job.ID}))
 		assert.Equal(t, int64(1), r.fx.failures.Load())
 		j := r.jobNow(t)

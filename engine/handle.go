@@ -26,6 +26,10 @@ const failureType = "engine.failure"
 
 func failureMarkerID(jobID string) string { return jobID + "/!failure" }
 
+// leaseExpired is the Error (after retryMarker) of a failure marker
+// released because its worker was lost: its hook is taken over at once.
+const leaseExpired = "lease expired"
+
 // Handle processes one message: it starts or advances the job, or runs the
 // task and advances the job. It returns nil when the message may be
 // acknowledged, a *RetryError when it should be delivered again after a
@@ -868,6 +872,14 @@ func (e *Engine) ensureFailed(ctx context.Context, def *Definition, job *catalog
 				return retryLater(wait, "job %s is failing: its failure hook waits for %d running task(s)", job.ID, n)
 			}
 		}
+		if m.Status == catalog.StatusFailed && m.Error != retryMarker+leaseExpired {
+			// Its hook failed: the next run waits for the backoff of
+			// the runs so far, whichever message of the job comes.
+			if wait := e.backoff(m.Attempts) - e.now().Sub(m.UpdatedAt); wait > 0 {
+				return retryLater(wait, "the failure hook of job %s failed (attempt %d of %d); it runs again later: %s",
+					job.ID, m.Attempts, e.opts.FailureHookAttempts, strings.TrimPrefix(m.Error, retryMarker))
+			}
+		}
 		var claimed *catalog.Task
 		switch m.Status {
 		case catalog.StatusFailed, catalog.StatusPending:
@@ -876,7 +888,7 @@ func (e *Engine) ensureFailed(ctx context.Context, def *Definition, job *catalog
 			e.log.WarnContext(ctx, "engine: lease expired; taking over the failure hook", "job_id", job.ID,
 				"attempt", m.Attempts, "attempt_started", m.StartedAt, "delayed", held.Round(time.Millisecond))
 			_, err = e.store.TransitionTask(ctx, id, catalog.Transition{To: catalog.StatusFailed, IfRevision: m.Revision,
-				Error: retryMarker + "lease expired"})
+				Error: retryMarker + leaseExpired})
 			if err == nil {
 				continue
 			}
@@ -914,8 +926,12 @@ func (e *Engine) runningTasks(ctx context.Context, jobID string) (int, time.Dura
 }
 
 // runFailureHook runs OnFailure under the marker m this worker claimed,
-// then moves the job to FAILED and marks m done. On an error the marker
-// is released (retry-marked) for the next message.
+// then moves the job to FAILED and marks m done. A hook that fails
+// releases the marker (retry-marked) and asks for the message again after
+// a delay that doubles per run (a *RetryError); once it has run
+// FailureHookAttempts times (failed, or its worker lost), it is given up:
+// the job becomes FAILED with the hook's error in Failure.HookError. Other
+// errors release the marker for the next message.
 func (e *Engine) runFailureHook(ctx context.Context, def *Definition, jobID string, m *catalog.Task) error {
 	release := func(cause error) error {
 		_, err := e.store.TransitionTask(ctx, m.ID, catalog.Transition{To: catalog.StatusFailed, IfRevision: m.Revision,
@@ -936,11 +952,30 @@ func (e *Engine) runFailureHook(ctx context.Context, def *Definition, jobID stri
 		// a completed job is never failed.
 		e.log.ErrorContext(ctx, "engine: failure marker of a completed job; not failing it", "job_id", jobID, "error", f.Message())
 	} else {
+		var hookErr error
+		limit := e.opts.FailureHookAttempts
 		if def.OnFailure != nil {
-			if herr := def.OnFailure(ctx, job, f); herr != nil {
-				e.log.ErrorContext(ctx, "engine: failure hook failed", "job_id", job.ID, "error", herr)
-				return release(herr)
+			if m.Attempts > limit {
+				// The last run lost its worker (a hook that hangs or
+				// crashes it) and used up the runs: it is not run again.
+				hookErr = fmt.Errorf("the failure hook used its %d runs, the last one lost its worker", m.Attempts-1)
+			} else if herr := def.OnFailure(ctx, job, f); herr != nil {
+				if m.Attempts < limit {
+					wait := e.backoff(m.Attempts)
+					e.log.ErrorContext(ctx, "engine: failure hook failed; it will be retried", "job_id", job.ID,
+						"attempt", m.Attempts, "max_attempts", limit, "retry_in", wait, "error", herr)
+					release(herr)
+					return retryLater(wait, "the failure hook of job %s failed (attempt %d of %d): %v", job.ID, m.Attempts, limit, herr)
+				}
+				hookErr = herr
 			}
+		}
+		if hookErr != nil {
+			e.log.ErrorContext(ctx, "engine: failure hook given up; the job fails without it", "job_id", job.ID,
+				"attempts", m.Attempts, "max_attempts", limit, "error", hookErr)
+			given := *f
+			given.HookError = hookErr.Error()
+			f = &given
 		}
 		if err := e.markFailed(ctx, job, f); err != nil {
 			return release(err)

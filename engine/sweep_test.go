@@ -430,8 +430,10 @@ func TestFailureHookRunsOnce(t *testing.T) {
 		r.fx.hookFail.Store(2)
 		r.crash(t)
 		assert.ErrorContains(t, r.e.Handle(r.ctx, r.msg), "storage unavailable")
+		r.clock.Add(time.Minute) // past the hook's backoff
 		assert.ErrorContains(t, r.e.Handle(r.ctx, queue.Message{JobID: r.job.ID}), "storage unavailable")
 		assert.Zero(t, r.fx.failures.Load())
+		r.clock.Add(time.Minute)
 		require.NoError(t, r.e.Handle(r.ctx, queue.Message{JobID: r.job.ID}))
 		require.NoError(t, r.e.Handle(r.ctx, queue.Message{JobID: r.job.ID}))
 		assert.Equal(t, int64(1), r.fx.failures.Load())

@@ -9,7 +9,7 @@
 // local-directory implementation ([DirStorage]) and a blob one ([BlobStorage]:
 // Azure Blob Storage and mem:// through blobio) that give create-if-absent and
 // compare-and-swap on the repo info file, a writer ([Create], [Repo.NewSession],
-// [Session.Commit], [Repo.CreateTag]) and a reader ([Repo.Snapshot],
+// [Session.Commit], [Repo.CreateTag], [Repo.DeleteTag], [Repo.ResetBranch]) and a reader ([Repo.Snapshot],
 // [Snapshot.Node], [Repo.ResolveChunk]).
 //
 // # Layout and files
@@ -157,7 +157,7 @@
 // data type for (vlen-array ragged arrays). Writing compressed virtual locations (the official library compresses them with
 // a trained zstd dictionary once a manifest has 1,000 virtual refs; they are read
 // here, and written plain, which the format allows), native chunk files, deleting or moving nodes, branch
-// creation and reset, snapshot and repo metadata items, expiration and garbage
+// creation and deletion, snapshot and repo metadata items, expiration and garbage
 // collection (a rebased commit leaves the snapshot of its lost attempt behind,
 // unreferenced), and the ops-log size limit (all updates stay in one file).
 package icechunk

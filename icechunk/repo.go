@@ -822,6 +822,50 @@ func (r *Repo) CreateTag(ctx context.Context, name string, id ObjectID) error {
 	})
 }
 
+// DeleteTag deletes the tag name, as the Icechunk spec 2 does: the name
+// leaves the tags and joins the deleted tags of the repo info (so it is
+// never reused: CreateTag refuses it), and the ops log records a tag
+// deletion with the snapshot it pointed at. The snapshot stays (other
+// refs may reach it; expiration and garbage collection are not
+// implemented). A tag that does not exist fails with ErrNoRef.
+func (r *Repo) DeleteTag(ctx context.Context, name string) error {
+	return r.update(ctx, func(info *RepoInfo, at time.Time) error {
+		id, ok := info.Tags[name]
+		if !ok {
+			return fmt.Errorf("%w: tag %q", ErrNoRef, name)
+		}
+		delete(info.Tags, name)
+		info.DeletedTags = append(slices.Clone(info.DeletedTags), name)
+		info.Updates = append([]Update{{Kind: UpdateTagDeleted, Name: name, Previous: id, At: at}}, info.Updates...)
+		return nil
+	})
+}
+
+// ResetBranch moves branch from snapshot from to snapshot to with a
+// compare-and-swap of the repo info, the model of Commit: when the branch
+// no longer points at from (another writer moved it), nothing changes and
+// ResetBranch fails with a *ConflictError (errors.Is ErrConflict) whose
+// Head is where the branch points. The ops log records a branch reset
+// with the snapshot it pointed at; the snapshots stay. A missing branch,
+// or a snapshot to the repository does not list, fails with ErrNoRef.
+func (r *Repo) ResetBranch(ctx context.Context, branch string, to, from ObjectID) error {
+	return r.update(ctx, func(info *RepoInfo, at time.Time) error {
+		head, ok := info.Branches[branch]
+		if !ok {
+			return fmt.Errorf("%w: branch %q", ErrNoRef, branch)
+		}
+		if head != from {
+			return &ConflictError{Branch: branch, Head: head, Reason: fmt.Sprintf("the branch moved from %s; it is not reset", from)}
+		}
+		if _, ok := info.SnapshotInfo(to); !ok {
+			return fmt.Errorf("%w: snapshot %s", ErrNoRef, to)
+		}
+		info.Branches[branch] = to
+		info.Updates = append([]Update{{Kind: UpdateBranchReset, Name: branch, Previous: from, At: at}}, info.Updates...)
+		return nil
+	})
+}
+
 // update applies change to the current repo info and writes it with a
 // compare-and-swap, backing up the previous file under overwritten/ first. A lost
 // race re-reads the repo info and retries; an error from change is returned as is.

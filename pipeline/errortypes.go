@@ -122,6 +122,7 @@ var sentinelTypes = []struct {
 	{catalog.ErrUnavailable, ErrTypeCatalogUnavailable},
 
 	{blobio.ErrSourceNotAllowed, ErrTypeSourceNotAllowed},
+	{blobio.ErrRedirect, ErrTypeSourceNotAllowed},
 	{kerchunk.ErrExternalPath, ErrTypeSourceNotAllowed},
 	{blobio.ErrNotFound, ErrTypeNotFound},
 	{blobio.ErrPermission, ErrTypePermission},

@@ -83,6 +83,7 @@ var sentinels = map[string]struct {
 	"blobio.ErrNotFound":             {blobio.ErrNotFound, "not_found"},
 	"blobio.ErrPermission":           {blobio.ErrPermission, "permission_denied"},
 	"blobio.ErrSourceNotAllowed":     {blobio.ErrSourceNotAllowed, "source_not_allowed"},
+	"blobio.ErrRedirect":             {blobio.ErrRedirect, "source_not_allowed"},
 	"blobio.ErrUnavailable":          {blobio.ErrUnavailable, "storage_unavailable"},
 	"blobio.ErrChanged":              {blobio.ErrChanged, "object_changed"},
 	"blobio.ErrPrecondition":         {blobio.ErrPrecondition, "conflict"},

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 
 	"github.com/greensight/vzarr/icechunk"
 	"github.com/greensight/vzarr/kerchunk"
@@ -14,8 +16,10 @@ import (
 // on main, tags it with the Release id, and only then completes the
 // Release. The commit is the register stage's last step before the
 // catalog update, so a run that fails earlier (any stage, or the STAC
-// item) commits nothing, and no run ever moves or deletes an earlier
-// Release's tag.
+// item) commits nothing; a run that fails after it (the catalog update
+// kept failing) has its commit taken back by the job's failure hook
+// (undoRelease): its tag deleted and main reset to the snapshot before
+// it. No run ever moves or deletes an earlier Release's tag.
 
 // commitRelease commits refs to the Icechunk repository at repoURL as one
 // snapshot on main with message, tags it tag, and returns its id
@@ -31,13 +35,48 @@ import (
 // sources, or over more of them, does); otherwise the old chunk would
 // show through, so the commit is refused with icechunk.ErrIncomplete.
 func commitRelease(ctx context.Context, st *refstore.Store, repoURL string, refs *kerchunk.Refs,
-	containers []icechunk.VirtualChunkContainer, tag, message string) (icechunk.ObjectID, error) {
-	c, err := st.CommitIcechunk(ctx, repoURL, refs, refstore.IcechunkCommit{Message: message, Tag: tag, ReuseTag: true,
-		Append: true, Create: true, Containers: containers, Whole: true})
+	containers []icechunk.VirtualChunkContainer, releaseID, datasetID, resourceID string) (icechunk.ObjectID, error) {
+	c := releaseCommit(releaseID, datasetID, resourceID)
+	c.Containers = containers
+	res, err := st.CommitIcechunk(ctx, repoURL, refs, c)
 	if err != nil {
 		return icechunk.ObjectID{}, err
 	}
-	return c.SnapshotID, nil
+	return res.SnapshotID, nil
+}
+
+// releaseCommit is the commit of a Release to its repository: on main,
+// tagged with the Release id, with a message naming the Release (which
+// identifies an attempt's commit that was not tagged yet).
+func releaseCommit(releaseID, datasetID, resourceID string) refstore.IcechunkCommit {
+	return refstore.IcechunkCommit{Message: fmt.Sprintf("vzarr: release %s of %s/%s", releaseID, datasetID, resourceID),
+		Tag: releaseID, ReuseTag: true, Append: true, Create: true, Whole: true}
+}
+
+// undoRelease takes back the commit of a failed Release from its
+// repository (refstore.Store.UndoIcechunkCommit): its tag is deleted and
+// main, when it still points at the Release's snapshot, is reset to the
+// snapshot before it; when another run committed on top meanwhile, main
+// keeps that commit and the log says so. Nothing of another Release is
+// touched. A run that committed nothing changes nothing.
+func undoRelease(ctx context.Context, st *refstore.Store, log *slog.Logger, jp *JobParams) error {
+	u, err := st.UndoIcechunkCommit(ctx, jp.RepoURL, releaseCommit(jp.ReleaseID, jp.DatasetID, jp.ResourceID))
+	if err != nil {
+		return fmt.Errorf("taking back the commit of release %s from %s: %w", jp.ReleaseID, jp.RepoURL, err)
+	}
+	attrs := []any{slog.String("repo_url", jp.RepoURL)}
+	if u.TagDeleted {
+		log.InfoContext(ctx, "pipeline: deleted the tag of the failed release", append(attrs, slog.String("snapshot_id", u.Tagged.String()))...)
+	}
+	if u.BranchReset {
+		log.InfoContext(ctx, "pipeline: reset main to the snapshot before the failed release", append(attrs,
+			slog.String("from", u.From.String()), slog.String("to", u.To.String()))...)
+	}
+	if u.BranchMoved {
+		log.WarnContext(ctx, "pipeline: main holds another commit made after the failed release's; main is left as it is", append(attrs,
+			slog.String("main", u.Head.String()))...)
+	}
+	return nil
 }
 
 // repoContainers are the virtual chunk containers of a new repository for

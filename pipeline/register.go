@@ -251,6 +251,8 @@ func register(ctx context.Context, deps *RegisterDeps, p *RegisterParams) (*Regi
 	case p.PublishRefURL != "":
 		published = p.PublishRefURL
 	}
+	// blob_path is the path after the URL's authority: for
+	// abfs://ACCOUNT/CONTAINER/PATH (Contract 6's example) CONTAINER/PATH.
 	loc, err := stac.ParseRefURL(published)
 	if err != nil {
 		return nil, nil, invalidParams("%s: %v", field, err)
@@ -322,8 +324,7 @@ func register(ctx context.Context, deps *RegisterDeps, p *RegisterParams) (*Regi
 		if _, err := stac.Build(info, opts); err != nil {
 			return nil, nil, fmt.Errorf("register: %w", err)
 		}
-		id, err := commitRelease(ctx, rs, p.RepoURL, refs, containers, rel.ID,
-			fmt.Sprintf("vzarr: release %s of %s/%s", rel.ID, p.DatasetID, p.ResourceID))
+		id, err := commitRelease(ctx, rs, p.RepoURL, refs, containers, rel.ID, p.DatasetID, p.ResourceID)
 		if err != nil {
 			return nil, nil, fmt.Errorf("register: %w", err)
 		}

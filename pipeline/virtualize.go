@@ -12,6 +12,7 @@ import (
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/engine"
+	"github.com/greensight/vzarr/refstore"
 )
 
 // JobType is the catalog Job type of a virtualization run.
@@ -228,9 +229,9 @@ func scanOf(job *catalog.Job, done map[string][]*catalog.Task) (*JobParams, *blo
 	return jp, &scan, nil
 }
 
-// onFailure marks the Release FAILED with the job's error and removes the
-// references the job wrote, so that a failed run leaves no partial
-// result behind.
+// onFailure marks the Release FAILED with the job's error, takes back its
+// Icechunk commit (undoRelease) and removes the references the job wrote,
+// so that a failed run leaves no partial result behind.
 func onFailure(ctx context.Context, deps *Deps, job *catalog.Job, f *engine.Failure) error {
 	jp, err := jobParams(job)
 	if err != nil {
@@ -254,6 +255,13 @@ func onFailure(ctx context.Context, deps *Deps, job *catalog.Job, f *engine.Fail
 	}
 	if rel.ProcessingStatus == catalog.StatusCompleted {
 		return nil
+	}
+	// Take back an Icechunk commit the register stage made before the
+	// catalog update failed.
+	if jp.OutputFormat == OutputIcechunk && jp.RepoURL != "" {
+		if err := undoRelease(ctx, &refstore.Store{Opener: deps.opener(), Limits: deps.Limits}, log, jp); err != nil {
+			return err
+		}
 	}
 	// Remove what the job wrote, or began to write: the objects its
 	// tasks' parameters name (recorded before each task ran), inside its

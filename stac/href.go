@@ -1,10 +1,12 @@
 package stac
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
-	"path/filepath"
 	"strings"
+
+	"github.com/greensight/vzarr/blobio"
 )
 
 // RefLocation is a parsed reference-file (or chunk) URL.
@@ -40,71 +42,60 @@ func (l RefLocation) BlobPath() string {
 	return l.Key
 }
 
-// ParseRefURL parses the URL of a reference file or of a chunk: abfs://,
-// abfss://, az:// (CONTAINER/PATH or CONTAINER@ACCOUNT.dfs.core.windows.net/PATH),
-// azblob://CONTAINER/PATH?storage_account=ACCOUNT,
-// https://ACCOUNT.blob.core.windows.net/CONTAINER/PATH, file:// URLs and
-// local paths. Other URLs are kept with their scheme as the protocol.
+// ParseRefURL parses the URL of a reference file or of a chunk with
+// blobio's parser (blobio.ParseURL): abfs://, abfss://, az://
+// (CONTAINER/PATH or CONTAINER@ACCOUNT.dfs.core.windows.net/PATH),
+// azblob://CONTAINER/PATH?storage_account=ACCOUNT, file:// URLs, local
+// paths and mem://; https://ACCOUNT.blob.core.windows.net/CONTAINER/PATH
+// is an Azure blob too (blobio.ParseEndpointURL). Other URLs (another web
+// server, s3://, gs://, ...) are kept with their scheme as the protocol.
+// A malformed blobio URL is an error (errors.Is blobio.ErrInvalidURL).
 func ParseRefURL(s string) (RefLocation, error) {
-	loc := RefLocation{Raw: s}
-	if s == "" {
-		return loc, fmt.Errorf("stac: empty URL")
-	}
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok {
-		abs, err := filepath.Abs(s)
-		if err != nil {
-			return loc, fmt.Errorf("stac: %q: %v", s, err)
+	scheme, rest, hasScheme := strings.Cut(s, "://")
+	scheme = strings.ToLower(scheme)
+	var l *blobio.Location
+	var err error
+	switch {
+	case !hasScheme:
+		l, err = blobio.ParseURL(s)
+	case scheme == "https" || scheme == "http":
+		l, err = blobio.ParseEndpointURL(s)
+		if errors.Is(err, blobio.ErrSourceNotAllowed) {
+			// Another web server: fsspec's http(s) protocol.
+			_, path, _ := strings.Cut(rest, "/")
+			path, _, _ = strings.Cut(path, "?")
+			return RefLocation{Protocol: scheme, Key: path, Raw: s}, nil
 		}
-		loc.Protocol, loc.Key = "file", strings.TrimPrefix(filepath.ToSlash(abs), "/")
-		return loc, nil
-	}
-	switch strings.ToLower(scheme) {
-	case "abfs", "abfss", "az":
-		authority, key, _ := strings.Cut(rest, "/")
-		loc.Protocol, loc.Container, loc.Key = "abfs", authority, strings.TrimLeft(key, "/")
-		if c, host, ok := strings.Cut(authority, "@"); ok {
-			loc.Container = c
-			loc.Account, _, _ = strings.Cut(host, ".")
-		}
-	case "azblob":
-		u, err := url.Parse(s)
-		if err != nil {
-			return loc, fmt.Errorf("stac: %q: %v", s, err)
-		}
-		loc.Protocol, loc.Container, loc.Key = "abfs", u.Host, strings.TrimLeft(u.Path, "/")
-		loc.Account = u.Query().Get("storage_account")
-	case "file":
-		u, err := url.Parse(s)
-		if err != nil {
-			return loc, fmt.Errorf("stac: %q: %v", s, err)
-		}
-		loc.Protocol, loc.Key = "file", strings.TrimLeft(u.Path, "/")
-	case "https", "http":
-		u, err := url.Parse(s)
-		if err != nil {
-			return loc, fmt.Errorf("stac: %q: %v", s, err)
-		}
-		host := strings.ToLower(u.Hostname())
-		if acct, domain, ok := strings.Cut(host, "."); ok && isAzureBlobDomain(domain) {
-			c, key, _ := strings.Cut(strings.TrimLeft(u.Path, "/"), "/")
-			loc.Protocol, loc.Account, loc.Container, loc.Key = "abfs", acct, c, key
-		} else {
-			loc.Protocol, loc.Key = strings.ToLower(scheme), strings.TrimLeft(u.Path, "/")
-		}
+	case scheme == blobio.SchemeABFS, scheme == blobio.SchemeABFSS, scheme == blobio.SchemeAZ,
+		scheme == blobio.SchemeAZBlob, scheme == blobio.SchemeFile, scheme == blobio.SchemeMem:
+		l, err = blobio.ParseURL(s)
 	default:
-		loc.Protocol = strings.ToLower(scheme)
 		_, key, _ := strings.Cut(rest, "/")
-		loc.Key = key
+		return RefLocation{Protocol: scheme, Key: key, Raw: s}, nil
 	}
-	if loc.IsAzure() && loc.Container == "" {
-		return loc, fmt.Errorf("stac: %q names no container", s)
+	if err != nil {
+		return RefLocation{Raw: s}, fmt.Errorf("stac: %w", err)
 	}
-	return loc, nil
+	return refLocationOf(l, s), nil
 }
 
-func isAzureBlobDomain(d string) bool {
-	return strings.HasPrefix(d, "blob.core.") || strings.HasPrefix(d, "dfs.core.")
+// refLocationOf returns the RefLocation of a URL raw that blobio parsed
+// into l.
+func refLocationOf(l *blobio.Location, raw string) RefLocation {
+	loc := RefLocation{Raw: raw, Container: l.Container, Key: l.Key, Account: l.Account}
+	switch {
+	case l.IsLocal():
+		loc.Protocol, loc.Container = "file", ""
+		loc.Key = strings.TrimSuffix(l.Key, "/")
+	case l.IsAzure():
+		loc.Protocol = "abfs"
+		if l.Scheme == blobio.SchemeAZBlob {
+			loc.Account = l.Query.Get("storage_account")
+		}
+	default:
+		loc.Protocol = l.Scheme
+	}
+	return loc
 }
 
 // HrefStyle selects how Azure hrefs are written.

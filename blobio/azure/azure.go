@@ -13,11 +13,14 @@ package azure
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"sync"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -131,11 +134,71 @@ func (d *driver) clientOptions(o *blobio.Opener) azcore.ClientOptions {
 		Telemetry:       policy.TelemetryOptions{ApplicationID: "vzarr"},
 		PerCallPolicies: []policy.Policy{hostGuard{o}},
 	}
+	opts.Transport = httpClient
 	if d.transport != nil {
-		opts.Transport = d.transport
+		opts.Transport = noRedirects(d.transport)
 	}
 	return opts
 }
+
+// httpClient sends the requests of every client the driver makes: the
+// Azure SDK's default transport settings (bounded dials and handshakes,
+// TLS 1.2 or later, proxies from the environment), and no redirects
+// followed. The SDK's own default client follows up to ten, to whatever
+// host the Location header names, after the host guard has run and with
+// the request's SAS query or bearer token; refusing them keeps credentials
+// to the hosts blobio allowed.
+var httpClient = &http.Client{Transport: newTransport(), CheckRedirect: refuseRedirect}
+
+// newTransport returns an HTTP transport with the settings of the Azure
+// SDK's default one.
+func newTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.ForceAttemptHTTP2 = true
+	t.MaxIdleConns = 100
+	t.MaxIdleConnsPerHost = 10
+	t.IdleConnTimeout = 90 * time.Second
+	t.TLSHandshakeTimeout = 10 * time.Second
+	t.ExpectContinueTimeout = time.Second
+	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, Renegotiation: tls.RenegotiateFreelyAsClient}
+	return t
+}
+
+// noRedirects returns t, an HTTP client (tests set their own), refusing
+// redirects; other transporters are used as they are.
+func noRedirects(t policy.Transporter) policy.Transporter {
+	c, ok := t.(*http.Client)
+	if !ok {
+		return t
+	}
+	cc := *c
+	cc.CheckRedirect = refuseRedirect
+	return &cc
+}
+
+// refuseRedirect is the CheckRedirect of the driver's HTTP clients: no
+// redirect is followed.
+func refuseRedirect(req *http.Request, via []*http.Request) error {
+	from := ""
+	if len(via) > 0 {
+		from = via[len(via)-1].URL.Host
+	}
+	return &redirectError{from: from, to: req.URL.Host}
+}
+
+// redirectError is a refused redirect: blobio.ErrRedirect, and not
+// retried by the SDK (a storage that redirects once will again).
+type redirectError struct{ from, to string }
+
+func (e *redirectError) Error() string {
+	return fmt.Sprintf("%s answered with a redirect to %s, which is not followed", e.from, e.to)
+}
+
+func (e *redirectError) Unwrap() error { return blobio.ErrRedirect }
+
+// NonRetriable tells the SDK's retry policy not to retry.
+func (e *redirectError) NonRetriable() {}
 
 // hostGuard refuses requests to hosts the Opener may not reach, before
 // the credential is attached and before any connection: the last line of

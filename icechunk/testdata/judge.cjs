@@ -9,6 +9,11 @@
 //       main and for every tag every key with its bytes (base64); the ancestry
 //       of main (id, parent, message) and the diff from the first snapshot to
 //       main (which the library computes from the transaction logs).
+//   node judge.cjs tag REPO_DIR URL_PREFIX NAME
+//       try to open tag NAME: prints JSON {tags, lookup, lookupError,
+//       sessionError} (the tags listed, the snapshot id the tag resolves
+//       to or null, and the errors of resolving it and of a read-only
+//       session on it, null when they succeed).
 //   node judge.cjs read-azure ACCOUNT CONTAINER PREFIX SOURCE_ACCOUNT URL_PREFIX
 //       the same report for a repository in Azurite (Storage.newAzureBlob with
 //       use_emulator) whose virtual chunks are in the Azure container
@@ -79,6 +84,15 @@ async function report(repo) {
     updatedGroups: [...d.updatedGroups].sort(), updatedArrays: [...d.updatedArrays].sort(),
     updatedChunks: chunks,
   };
+  return out;
+}
+
+async function tag(dir, prefix, name) {
+  const storage = await Storage.newLocalFilesystem(dir);
+  const repo = await Repository.open(storage, undefined, { [prefix]: null });
+  const out = { tags: (await repo.listTags()).sort(), lookup: null, lookupError: null, sessionError: null };
+  try { out.lookup = await repo.lookupTag(name); } catch (e) { out.lookupError = String(e && e.message ? e.message : e); }
+  try { await repo.readonlySession({ tag: name }); } catch (e) { out.sessionError = String(e && e.message ? e.message : e); }
   return out;
 }
 
@@ -153,6 +167,7 @@ async function writePlan(dir, prefix, planFile) {
   else if (mode === 'write-many') out = await writeMany(dir, prefix, arg, Number(n));
   else if (mode === 'read-azure') out = await readAzure(...process.argv.slice(3));
   else if (mode === 'write-plan') out = await writePlan(dir, prefix, arg);
+  else if (mode === 'tag') out = await tag(dir, prefix, arg);
   else out = await read(dir, prefix, arg === 'with-config');
   process.stdout.write(JSON.stringify(out) + '\n');
 })().catch((e) => { console.error(e && e.stack ? e.stack : String(e)); process.exit(1); });
