@@ -150,6 +150,20 @@ func (c *HeadCache) KeepWritten(o *Opener, url string, data []byte) bool {
 	return c.put(&head{url: url, data: data, size: int64(len(data))})
 }
 
+// Drop forgets the head of url, if there is one (it counts as neither a
+// hit nor a miss): a writer whose write of url failed drops it, so that
+// no open takes an older head for the object.
+func (c *HeadCache) Drop(url string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if h := c.entries[url]; h != nil {
+		c.removeLocked(h)
+	}
+}
+
 func (c *HeadCache) put(h *head) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

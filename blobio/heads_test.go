@@ -149,6 +149,13 @@ func TestHeadCacheBounds(t *testing.T) {
 	assert.Equal(t, int64(2), st.Expired)
 	assert.Equal(t, int64(3000), st.Bytes)
 
+	// Drop forgets a head without counting a miss.
+	before := c.Stats()
+	c.Drop(url(3))
+	c.Drop(url(4)) // none
+	assert.Equal(t, HeadCacheStats{Kept: before.Kept, Refused: before.Refused, Expired: before.Expired, Hits: before.Hits, Misses: before.Misses},
+		c.Stats(), "empty, counts unchanged")
+
 	// A head larger than the whole cache is refused.
 	assert.False(t, NewHeadCache(10, 0).KeepWritten(o, url(9), kb))
 }

@@ -104,8 +104,11 @@ func (s *Store) saveJSON(ctx context.Context, url string, refs *kerchunk.Refs) (
 		n = cw.n
 		return err
 	})
-	if err == nil && cw.keep > 0 {
-		heads.KeepWritten(o, url, cw.kept)
+	switch {
+	case err != nil:
+		heads.Drop(url) // what the URL holds now is unknown
+	case cw.keep > 0:
+		heads.KeepWritten(o, url, cw.kept) // replaces an older head of url
 	}
 	return n, err
 }
