@@ -3,8 +3,10 @@
 // trips (NewReaderAt, over rangeio), listings of an archive (Scan), atomic
 // writes of results (WriteAtomic), whole-object reads and conditional writes
 // (If-None-Match / If-Match) of small object databases such as Icechunk
-// repositories (OpenObjects), and the URLs fsspec resolves for chunk
-// references (RefURL).
+// repositories (OpenObjects), the URLs fsspec resolves for chunk
+// references (RefURL), and a cache of the heads of objects read or written
+// once, for one later open in the same process to use instead of a
+// request (HeadCache).
 //
 // # URLs
 //

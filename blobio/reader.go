@@ -68,42 +68,50 @@ func (r *blobReaderAt) ReadAt(p []byte, off int64) (int, error) {
 // ctx governs the reads that the returned reader makes later too (io.ReaderAt
 // has no context); cancel it to abandon them.
 func NewReaderAt(ctx context.Context, b *blob.Bucket, key string, opts ...rangeio.Option) (*rangeio.Reader, error) {
-	return newReaderAt(ctx, b, key, key, nil, opts...)
+	r, _, err := newReaderAt(ctx, b, key, key, nil, nil, opts...)
+	return r, err
 }
 
-// newReaderAt is NewReaderAt with a name for errors and a function that
-// explains them (nil for none).
-func newReaderAt(ctx context.Context, b *blob.Bucket, key, name string, explain func(error) error, opts ...rangeio.Option) (_ *rangeio.Reader, err error) {
+// newReaderAt is NewReaderAt with a name for errors, a function that
+// explains them (nil for none) and the head of the object kept from an
+// earlier read (nil for none: the first read is made). It also returns
+// the head it read (nil when it read none).
+func newReaderAt(ctx context.Context, b *blob.Bucket, key, name string, explain func(error) error, kept *head, opts ...rangeio.Option) (_ *rangeio.Reader, _ *head, err error) {
 	if explain == nil {
 		explain = func(err error) error { return err }
 	}
 	defer func() { err = explain(err) }()
 	src := &blobReaderAt{ctx: ctx, bucket: b, key: key, name: name, explain: explain}
+	if kept != nil {
+		src.version = kept.version
+		return rangeio.NewReader(src, kept.size, append(slices.Clip(opts), rangeio.WithCachedData(kept.data))...), nil, nil
+	}
 	cfg := rangeio.NewConfig(opts...)
 	if first := (cfg.FirstRead + cfg.BlockSize - 1) / cfg.BlockSize * cfg.BlockSize; first > 0 {
 		rr, err := b.NewRangeReader(ctx, key, 0, first, nil)
 		if isInvalidRange(err) {
 			// Azure answers 416 to a range read of an empty blob.
-			return rangeio.NewReader(src, 0, opts...), nil
+			return rangeio.NewReader(src, 0, opts...), &head{data: []byte{}}, nil
 		}
 		if err != nil {
-			return nil, wrap(ctx, "read", name, err)
+			return nil, nil, wrap(ctx, "read", name, err)
 		}
 		defer rr.Close()
 		src.version = blobVersion(rr.As)
 		size := rr.Size()
 		data := make([]byte, min(first, size))
 		if _, err := io.ReadFull(rr, data); err != nil {
-			return nil, wrap(ctx, "read", name, fmt.Errorf("range [0, %d): %w", len(data), err))
+			return nil, nil, wrap(ctx, "read", name, fmt.Errorf("range [0, %d): %w", len(data), err))
 		}
-		return rangeio.NewReader(src, size, append(slices.Clip(opts), rangeio.WithInitialData(data))...), nil
+		r := rangeio.NewReader(src, size, append(slices.Clip(opts), rangeio.WithInitialData(data))...)
+		return r, &head{data: data, size: size, version: src.version}, nil
 	}
 	attrs, err := b.Attributes(ctx, key)
 	if err != nil {
-		return nil, wrap(ctx, "stat", name, err)
+		return nil, nil, wrap(ctx, "stat", name, err)
 	}
 	src.version = blobVersion(attrs.As)
-	return rangeio.NewReader(src, attrs.Size, opts...), nil
+	return rangeio.NewReader(src, attrs.Size, opts...), nil, nil
 }
 
 func isInvalidRange(err error) bool {
@@ -123,10 +131,12 @@ func blobVersion(as func(any) bool) any {
 // Object is an open blob or file: a caching io.ReaderAt with its URLs.
 type Object struct {
 	*rangeio.Reader
-	URL    string // the URL it was opened with
-	RefURL string // the URL fsspec resolves to it, for chunk references
-	bucket *blob.Bucket
-	shared bool // bucket is the Opener's (local files): not closed here
+	URL      string // the URL it was opened with
+	RefURL   string // the URL fsspec resolves to it, for chunk references
+	bucket   *blob.Bucket
+	shared   bool  // bucket is the Opener's (local files): not closed here
+	head     *head // what the open read first (nil: nothing), for HeadCache.Keep
+	fromHead bool  // opened from a HeadCache's head: no request was made
 }
 
 // Close releases the object's bucket.
@@ -174,6 +184,12 @@ func MetadataReaderOptions() []rangeio.Option {
 // OpenObject opens the object at rawURL for ranged reads (see NewReaderAt).
 // A local file makes at most LocalMetadataConcurrency requests at once.
 func (o *Opener) OpenObject(ctx context.Context, rawURL string, opts ...rangeio.Option) (*Object, error) {
+	return o.openObject(ctx, rawURL, nil, opts...)
+}
+
+// openObject is OpenObject from the head kept of the object (nil: none,
+// the first read is made; see HeadCache.Open).
+func (o *Opener) openObject(ctx context.Context, rawURL string, kept *head, opts ...rangeio.Option) (*Object, error) {
 	loc, err := o.Parse(rawURL)
 	if err != nil {
 		return nil, wrap(ctx, "open", rawURL, err)
@@ -199,13 +215,16 @@ func (o *Opener) OpenObject(ctx context.Context, rawURL string, opts ...rangeio.
 			opts = append(slices.Clip(opts), rangeio.WithConcurrency(LocalMetadataConcurrency))
 		}
 	}
-	r, err := newReaderAt(ctx, b, loc.Key, rawURL, func(err error) error { return o.explain(loc, err) }, opts...)
+	r, h, err := newReaderAt(ctx, b, loc.Key, rawURL, func(err error) error { return o.explain(loc, err) }, kept, opts...)
 	if err != nil {
 		if !shared {
 			_ = b.Close()
 		}
 		return nil, err
 	}
-	o.logger().DebugContext(ctx, "blobio: opened object", "url", rawURL, "size", r.Size())
-	return &Object{Reader: r, URL: rawURL, RefURL: loc.RefURL(), bucket: b, shared: shared}, nil
+	if h != nil {
+		h.url = rawURL
+	}
+	o.logger().DebugContext(ctx, "blobio: opened object", "url", rawURL, "size", r.Size(), "from_head", kept != nil)
+	return &Object{Reader: r, URL: rawURL, RefURL: loc.RefURL(), bucket: b, shared: shared, head: h, fromHead: kept != nil}, nil
 }

@@ -45,6 +45,11 @@ type URLSource struct {
 	// done reading it (before it is closed): callers count its requests
 	// and bytes (its Stats) with it.
 	Read func(obj *blobio.Object)
+	// Heads, when set, holds heads of objects this process read or wrote
+	// (such as the reference files of a pipeline's ref stage): Load opens
+	// URL from its head when there is one, with no request for it (see
+	// blobio.HeadCache), else as without it.
+	Heads *blobio.HeadCache
 }
 
 // Name returns the URL.
@@ -60,7 +65,7 @@ func (s *URLSource) Load(ctx context.Context) (*kerchunk.Refs, error) {
 		o = blobio.NewOpenerFromEnv()
 	}
 	store := &refstore.Store{Opener: o, Limits: s.Translate.Limits}
-	obj, err := o.OpenObject(ctx, s.URL, blobio.MetadataReaderOptions()...)
+	obj, err := s.Heads.Open(ctx, o, s.URL, blobio.MetadataReaderOptions()...)
 	if err != nil {
 		return store.Load(ctx, s.URL)
 	}

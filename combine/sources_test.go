@@ -38,3 +38,30 @@ func TestURLSourceRead(t *testing.T) {
 		}
 	}
 }
+
+// TestURLSourceHeads: a reference file its writer kept in a HeadCache
+// loads from there with no request; once taken, it is read again.
+func TestURLSourceHeads(t *testing.T) {
+	ctx := context.Background()
+	nc, err := filepath.Abs(filepath.Join("..", "testdata", "sample", "tas_2015.nc"))
+	require.NoError(t, err)
+	want, err := (&URLSource{URL: nc}).Load(ctx)
+	require.NoError(t, err)
+	mem := &blobio.MemBuckets{}
+	require.NoError(t, mem.Create("b").Close())
+	o := &blobio.Opener{Mem: mem}
+	heads := blobio.NewHeadCache(0, 0)
+	_, err = (&refstore.Store{Opener: o, Heads: heads}).Save(ctx, "mem://b/tas_2015.json", want, refstore.JSON)
+	require.NoError(t, err)
+
+	for i, requests := range []int64{0, 1} { // from the head, then from storage
+		var seen []int64
+		src := &URLSource{URL: "mem://b/tas_2015.json", Opener: o, Heads: heads,
+			Read: func(obj *blobio.Object) { seen = append(seen, obj.Stats().Requests) }}
+		got, err := src.Load(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, want.Len(), got.Len(), "load %d", i)
+		assert.Equal(t, []int64{requests}, seen, "load %d", i)
+	}
+	assert.Equal(t, int64(1), heads.Stats().Hits)
+}

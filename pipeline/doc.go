@@ -26,6 +26,14 @@
 // last step before the catalog update, so a run failing earlier commits
 // nothing, and earlier Releases' tags are never moved.
 //
+// A job's stages share a blobio.HeadCache (Deps.HeadCacheBytes) in each
+// process: the validate stage keeps the first read of each source it
+// passed, the ref stage opens the source from it and keeps the reference
+// it writes, and the combine stage reads that reference from it, so that
+// a small file in blob storage costs one GET and one PUT. Whatever is not
+// in the process's cache (a stage run by another worker, a head that did
+// not fit or expired) is read from storage as before.
+//
 // Each run (Release) writes to its own folder,
 // REFS_URL/<dataset_id>/<resource_id>/<release_id>/ (Submitter, RunFolder).
 // A failed run's cleanup deletes exactly the objects its tasks' parameters

@@ -83,7 +83,19 @@ type Deps struct {
 	// (nil: kerchunk.EstimateMemory).
 	EstimateMemory func(kerchunk.HeaderInfo) int64
 
-	budget *memBudget // created on first use
+	// HeadCacheBytes bounds the blobio.HeadCache of a job's stages
+	// (NewDefinition): the validate stage keeps the first read of each
+	// source it validated, the ref stage opens the source from it and keeps
+	// the reference it writes, and the combine stage reads the reference
+	// from it, so that a small file in blob storage costs one GET and one
+	// PUT instead of two GETs, a PUT and a GET. A stage in another process,
+	// or a head that did not fit or expired, reads storage as without it;
+	// local files are not kept. 0: blobio.DefaultHeadCacheBytes; < 0: no
+	// cache. Stages called alone (Validate, GenerateRef, ...) keep nothing.
+	HeadCacheBytes int64
+
+	budget *memBudget        // created on first use
+	heads  *blobio.HeadCache // NewDefinition's; nil: none
 }
 
 // translateOptions returns Translate with Limits when it has none.
@@ -241,13 +253,22 @@ func Validate(ctx context.Context, deps *Deps, p ValidateParams) (*validate.Repo
 	}
 	log.InfoContext(ctx, "pipeline: validated", "status", rep.Status, "variables", len(rep.Variables),
 		"warnings", len(rep.Warnings), "errors", len(rep.Errors), "duration", time.Since(start))
-	if rep.Status == validate.StatusError || len(rep.Errors) > 0 {
-		return rep, &StageError{Type: ErrTypeValidation, Err: &ValidationError{Report: rep}}
-	}
-	if (p.FailOnChunkingWarnings || p.FailOnWarnings) && len(rep.Warnings) > 0 {
-		return rep, &StageError{Type: ErrTypeValidation, Err: &ValidationError{Report: rep, Warnings: true}}
+	if err := refusal(rep, p); err != nil {
+		return rep, err
 	}
 	return rep, nil
+}
+
+// refusal is the error of a report that refuses its file: errors, or
+// warnings while FailOnChunkingWarnings is set; nil when it passes.
+func refusal(rep *validate.Report, p ValidateParams) error {
+	if rep.Status == validate.StatusError || len(rep.Errors) > 0 {
+		return &StageError{Type: ErrTypeValidation, Err: &ValidationError{Report: rep}}
+	}
+	if (p.FailOnChunkingWarnings || p.FailOnWarnings) && len(rep.Warnings) > 0 {
+		return &StageError{Type: ErrTypeValidation, Err: &ValidationError{Report: rep, Warnings: true}}
+	}
+	return nil
 }
 
 func inspect(ctx context.Context, deps *Deps, p ValidateParams) (*validate.Report, error) {
@@ -260,6 +281,17 @@ func inspect(ctx context.Context, deps *Deps, p ValidateParams) (*validate.Repor
 	}
 	defer obj.Close()
 	defer deps.Metrics.read(obj)
+	rep, err := inspectObject(ctx, deps, obj, p)
+	if err == nil && refusal(rep, p) == nil {
+		// The ref stage reads the same bytes: it opens the source from
+		// this read (one GET per source, and the version validated is the
+		// version referenced).
+		deps.heads.Keep(obj)
+	}
+	return rep, err
+}
+
+func inspectObject(ctx context.Context, deps *Deps, obj *blobio.Object, p ValidateParams) (*validate.Report, error) {
 	opts := validate.DefaultOptions()
 	if deps.Validate != nil {
 		opts = *deps.Validate
@@ -331,7 +363,9 @@ func generateRef(ctx context.Context, deps *Deps, p RefParams) (*RefResult, erro
 		return nil, invalidParams("ref_format: %v", err)
 	}
 	o := deps.opener()
-	obj, err := o.OpenObject(ctx, p.NCURL, blobio.MetadataReaderOptions()...)
+	// From the first read the validate stage kept, when this process
+	// validated the file (no request for it), else as without the cache.
+	obj, err := deps.heads.Open(ctx, o, p.NCURL, blobio.MetadataReaderOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("ref %s: %w", p.NCURL, err)
 	}
@@ -354,7 +388,8 @@ func generateRef(ctx context.Context, deps *Deps, p RefParams) (*RefResult, erro
 			n, snap = c.Bytes, c.SnapshotID.String()
 		}
 	} else {
-		n, err = deps.saveRefs(ctx, p.RefURL, tr.Refs, p.RefFormat)
+		// The combine stage reads the reference back: keep it.
+		n, err = deps.saveRefs(ctx, p.RefURL, tr.Refs, p.RefFormat, deps.heads)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("ref %s: writing %s: %w", p.NCURL, p.RefURL, err)
@@ -384,9 +419,10 @@ func siblingOpener(o *blobio.Opener, ncURL, refURL string) func(context.Context,
 }
 
 // saveRefs writes references, atomically, in format f (Auto: the URL's,
-// see refstore.FormatOf) and returns their size.
-func (d *Deps) saveRefs(ctx context.Context, url string, refs *kerchunk.Refs, f refstore.Format) (int64, error) {
-	st := &refstore.Store{Opener: d.opener(), Limits: d.Limits, JSON: d.RefWrite}
+// see refstore.FormatOf) and returns their size. A JSON file is kept in
+// heads (nil: not kept) for a later read in this process.
+func (d *Deps) saveRefs(ctx context.Context, url string, refs *kerchunk.Refs, f refstore.Format, heads *blobio.HeadCache) (int64, error) {
+	st := &refstore.Store{Opener: d.opener(), Limits: d.Limits, JSON: d.RefWrite, Heads: heads}
 	return st.Save(ctx, url, refs, f)
 }
 
@@ -477,14 +513,14 @@ func combineRefs(ctx context.Context, deps *Deps, p CombineParams) (*CombineResu
 	}
 	sources := make([]combine.Source, len(inputs))
 	for i, u := range inputs {
-		sources[i] = &combine.URLSource{URL: u, Opener: o, Translate: deps.translateOptions(), Read: deps.Metrics.read}
+		sources[i] = &combine.URLSource{URL: u, Opener: o, Translate: deps.translateOptions(), Read: deps.Metrics.read, Heads: deps.heads}
 	}
 	res, err := combine.Combine(ctx, sources, combine.Options{ConcatDim: p.ConcatDim, Identical: p.Identical,
 		Opener: o, Parallel: deps.combineParallel(inputs), Logger: deps.Logger, Limits: deps.Limits})
 	if err != nil {
 		return nil, fmt.Errorf("combine: %w", err)
 	}
-	n, err := deps.saveRefs(ctx, p.CombinedRefURL, res.Refs, p.RefFormat)
+	n, err := deps.saveRefs(ctx, p.CombinedRefURL, res.Refs, p.RefFormat, nil)
 	if err != nil {
 		return nil, fmt.Errorf("combine: writing %s: %w", p.CombinedRefURL, err)
 	}

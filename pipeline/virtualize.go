@@ -67,8 +67,12 @@ func jobParams(job *catalog.Job) (*JobParams, error) {
 // Validate (a task per file) → Ref (a task per file) → Combine →
 // Register, with the Release moved to PROCESSING when the job starts and
 // to FAILED, with the error, when it fails. deps.Store must be the
-// engine's catalog.
+// engine's catalog. It gives deps the HeadCache its stages share (see
+// Deps.HeadCacheBytes) unless it has one.
 func NewDefinition(deps *Deps) *engine.Definition {
+	if deps.heads == nil && deps.HeadCacheBytes >= 0 {
+		deps.heads = blobio.NewHeadCache(deps.HeadCacheBytes, 0)
+	}
 	one := func(v any) ([]json.RawMessage, error) {
 		b, err := json.Marshal(v)
 		return []json.RawMessage{b}, err

@@ -81,7 +81,10 @@ type Config struct {
 	// every Reader that shares it.
 	Limiter *Limiter
 
-	initial []byte // WithInitialData
+	initial []byte // WithInitialData, WithCachedData
+	// initialCached: initial came from the caller's cache (WithCachedData),
+	// not from a request.
+	initialCached bool
 }
 
 // Option changes a Config.
@@ -130,7 +133,18 @@ func (l *Limiter) Cap() int { return cap(l.sem) }
 // the first read, so the Reader makes no first read of its own, and they are
 // counted in Stats as one request of len(p) bytes. p must not be modified
 // afterwards.
-func WithInitialData(p []byte) Option { return func(c *Config) { c.initial = p } }
+func WithInitialData(p []byte) Option {
+	return func(c *Config) { c.initial, c.initialCached = p, false }
+}
+
+// WithCachedData hands the Reader the file's first len(p) bytes as the
+// caller kept them from an earlier read (a cache such as blobio.HeadCache):
+// they are cached as with WithInitialData, so the Reader makes no first
+// read, but Stats counts no request for them (none was made now). p must
+// not be modified afterwards.
+func WithCachedData(p []byte) Option {
+	return func(c *Config) { c.initial, c.initialCached = p, true }
+}
 
 // NewConfig returns the Config that opts give, with the defaults filled in.
 func NewConfig(opts ...Option) Config {
@@ -208,8 +222,10 @@ func NewReader(r io.ReaderAt, size int64, opts ...Option) *Reader {
 	}
 	if p := cfg.initial; p != nil {
 		rd.firstTaken = true
-		rd.requests.Add(1)
-		rd.bytes.Add(int64(len(p)))
+		if !cfg.initialCached {
+			rd.requests.Add(1)
+			rd.bytes.Add(int64(len(p)))
+		}
 		if int64(len(p)) > size {
 			p = p[:size]
 		}
@@ -229,7 +245,7 @@ func NewReader(r io.ReaderAt, size int64, opts ...Option) *Reader {
 func (r *Reader) Size() int64 { return r.size }
 
 // Config returns the settings of the Reader.
-func (r *Reader) Config() Config { c := r.cfg; c.initial = nil; return c }
+func (r *Reader) Config() Config { c := r.cfg; c.initial, c.initialCached = nil, false; return c }
 
 // Stats returns the requests made to the underlying ReaderAt so far.
 func (r *Reader) Stats() Stats {

@@ -569,6 +569,34 @@ func TestInitialData(t *testing.T) {
 	assert.Empty(t, rec2.requests())
 }
 
+func TestCachedData(t *testing.T) {
+	data := fixture.RandomBytes(20, 50_000)
+	for _, tc := range []struct {
+		name  string
+		opt   Option
+		stats Stats // before any read
+	}{
+		{"initial data was a request", WithInitialData(data[:10_000]), Stats{Requests: 1, Bytes: 10_000}},
+		{"cached data was none", WithCachedData(data[:10_000]), Stats{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder(data)
+			r := NewReader(rec, int64(len(data)), WithBlockSize(4096), tc.opt)
+			assert.Equal(t, tc.stats, r.Stats())
+			p := make([]byte, 100)
+			_, err := r.ReadAt(p, 500)
+			require.NoError(t, err)
+			assert.Equal(t, data[500:600], p)
+			assert.Empty(t, rec.requests(), "served from the handed-in bytes, no first read")
+			_, err = r.ReadAt(p, 20_000) // beyond them: one request, counted
+			require.NoError(t, err)
+			assert.Equal(t, data[20_000:20_100], p)
+			assert.Len(t, rec.requests(), 1)
+			assert.Equal(t, tc.stats.Requests+1, r.Stats().Requests)
+		})
+	}
+}
+
 func TestConfigDefaults(t *testing.T) {
 	c := NewConfig()
 	assert.Equal(t, Config{BlockSize: 64 << 10, FirstRead: 1 << 20, MaxCacheBytes: 64 << 20, CoalesceGap: 64 << 10, Concurrency: 8}, c)

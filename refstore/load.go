@@ -31,6 +31,12 @@ type Store struct {
 	JSON *kerchunk.WriteOptions
 	// Parquet are the options of Parquet sets Save writes (nil: defaults).
 	Parquet *kerchunk.ParquetOptions
+	// Heads, when set, keeps each JSON file Save writes to blob storage
+	// (if it fits), and Load reads a JSON file from the head kept for its
+	// URL (taking it) instead of requesting it: a process that writes
+	// references and reads them back reads no storage for them (see
+	// blobio.HeadCache).
+	Heads *blobio.HeadCache
 }
 
 func (s *Store) opener() *blobio.Opener {
@@ -54,7 +60,11 @@ func (s *Store) Load(ctx context.Context, url string) (*kerchunk.Refs, error) {
 	if strings.HasSuffix(url, "/") {
 		return loadParquet(ctx, o, url, lim, nil)
 	}
-	data, err := readObject(ctx, o, url)
+	var heads *blobio.HeadCache
+	if s != nil {
+		heads = s.Heads
+	}
+	data, err := readObject(ctx, o, heads, url)
 	if err == nil {
 		return parseJSON(url, data, lim)
 	}
@@ -68,7 +78,7 @@ func (s *Store) Load(ctx context.Context, url string) (*kerchunk.Refs, error) {
 // error is notObject if set (why url could not be read as a file).
 func loadParquet(ctx context.Context, o *blobio.Opener, url string, lim limits.Limits, notObject error) (*kerchunk.Refs, error) {
 	base := strings.TrimRight(url, "/") + "/"
-	meta, err := readObject(ctx, o, base+".zmetadata")
+	meta, err := readObject(ctx, o, nil, base+".zmetadata")
 	if err != nil {
 		if notObject != nil {
 			return nil, notObject // neither a JSON file nor a Parquet set
@@ -79,7 +89,7 @@ func loadParquet(ctx context.Context, o *blobio.Opener, url string, lim limits.L
 		if name == ".zmetadata" {
 			return meta, nil
 		}
-		return readObject(ctx, o, base+name)
+		return readObject(ctx, o, nil, base+name)
 	}, lim)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", url, err)
@@ -117,9 +127,10 @@ func parseJSON(url string, data []byte, lim limits.Limits) (*kerchunk.Refs, erro
 	return refs, nil
 }
 
-// readObject reads a whole object of at most MaxObject bytes.
-func readObject(ctx context.Context, o *blobio.Opener, url string) ([]byte, error) {
-	obj, err := o.OpenObject(ctx, url)
+// readObject reads a whole object of at most MaxObject bytes, from the
+// head heads keeps of it when there is one.
+func readObject(ctx context.Context, o *blobio.Opener, heads *blobio.HeadCache, url string) ([]byte, error) {
+	obj, err := heads.Open(ctx, o, url)
 	if err != nil {
 		return nil, err
 	}

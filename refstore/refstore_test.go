@@ -340,3 +340,43 @@ func TestLoadObject(t *testing.T) {
 		assert.EqualValues(t, 1, reqs, "a small reference file is read by the open's request alone")
 	}
 }
+
+// TestStoreHeads: with Heads, a JSON file Save writes to blob storage is
+// kept (if it fits) and Load reads it from the cache, taking it; a file
+// larger than the cache's room, a Parquet set and a local file are not
+// kept, and a failed write drops an older head of its URL.
+func TestStoreHeads(t *testing.T) {
+	ctx := context.Background()
+	refs := translate(t, "sample/tas_2015.nc")
+	st, _ := memStore()
+	st.Heads = blobio.NewHeadCache(1<<20, 0)
+
+	n, err := st.Save(ctx, "mem://b/r.json", refs, refstore.Auto)
+	require.NoError(t, err)
+	assert.Equal(t, blobio.HeadCacheStats{Kept: 1, Entries: 1, Bytes: n}, st.Heads.Stats())
+	got, err := st.Load(ctx, "mem://b/r.json")
+	require.NoError(t, err)
+	assert.Equal(t, entries(refs), entries(got))
+	assert.Equal(t, blobio.HeadCacheStats{Kept: 1, Hits: 1}, st.Heads.Stats(), "read from the cache and taken")
+	got, err = st.Load(ctx, "mem://b/r.json")
+	require.NoError(t, err)
+	assert.Equal(t, entries(refs), entries(got), "a miss reads the object")
+	assert.Equal(t, int64(1), st.Heads.Stats().Misses)
+
+	// Not kept: no room, Parquet, local.
+	small := &refstore.Store{Opener: st.Opener, Heads: blobio.NewHeadCache(n-1, 0)}
+	_, err = small.Save(ctx, "mem://b/big.json", refs, refstore.Auto)
+	require.NoError(t, err)
+	_, err = st.Save(ctx, "mem://b/set.parq", refs, refstore.Auto)
+	require.NoError(t, err)
+	_, err = st.Save(ctx, filepath.Join(t.TempDir(), "r.json"), refs, refstore.Auto)
+	require.NoError(t, err)
+	assert.Zero(t, small.Heads.Stats().Entries)
+	assert.Zero(t, st.Heads.Stats().Entries)
+
+	// A failed write forgets the older head of its URL.
+	require.True(t, st.Heads.KeepWritten(st.Opener, "mem://gone/r.json", []byte(`{"version": 1, "refs": {}}`)))
+	_, err = st.Save(ctx, "mem://gone/r.json", refs, refstore.Auto)
+	require.ErrorIs(t, err, blobio.ErrNotFound)
+	assert.Zero(t, st.Heads.Stats().Entries)
+}

@@ -89,28 +89,49 @@ func (s *Store) Save(ctx context.Context, url string, refs *kerchunk.Refs, f For
 
 func (s *Store) saveJSON(ctx context.Context, url string, refs *kerchunk.Refs) (int64, error) {
 	var opts *kerchunk.WriteOptions
+	var heads *blobio.HeadCache
 	if s != nil {
-		opts = s.JSON
+		opts, heads = s.JSON, s.Heads
 	}
+	o := s.opener()
 	var n int64
-	err := s.opener().WriteAtomic(ctx, url, func(w io.Writer) error {
-		cw := &countingWriter{w: w}
+	// With Heads, a copy of the file is kept while it fits the cache's room.
+	room := heads.Room()
+	var cw *countingWriter
+	err := o.WriteAtomic(ctx, url, func(w io.Writer) error {
+		cw = &countingWriter{w: w, keep: room}
 		err := kerchunk.WriteJSON(cw, refs, opts)
 		n = cw.n
 		return err
 	})
+	switch {
+	case err != nil:
+		heads.Drop(url) // what the URL holds now is unknown
+	case cw.keep > 0:
+		heads.KeepWritten(o, url, cw.kept) // replaces an older head of url
+	}
 	return n, err
 }
 
-// countingWriter counts the bytes written through it.
+// countingWriter counts the bytes written through it and, while they are
+// at most keep bytes, keeps a copy of them (keep drops to 0 past it).
 type countingWriter struct {
-	w io.Writer
-	n int64
+	w    io.Writer
+	n    int64
+	keep int64
+	kept []byte
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
+	if c.keep > 0 {
+		if c.n <= c.keep {
+			c.kept = append(c.kept, p[:n]...)
+		} else {
+			c.kept, c.keep = nil, 0
+		}
+	}
 	return n, err
 }
 

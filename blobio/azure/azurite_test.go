@@ -489,3 +489,43 @@ func TestAzuriteObjectsConditions(t *testing.T) {
 	assert.Equal(t, "two", string(data))
 	assert.Equal(t, v2, v, "Get returns the ETag of the bytes it read")
 }
+
+// TestAzuriteHeadCache: an open from a kept head makes no request for it
+// and reads past it conditionally on the head's ETag: a blob replaced
+// since the head was read gives blobio.ErrChanged, never a mix of two
+// versions; an unchanged blob reads through.
+func TestAzuriteHeadCache(t *testing.T) {
+	o := azurite(t)
+	ctx := context.Background()
+	c := newContainer(t, o)
+	data := fixture.RandomBytes(4, 3<<20)
+	url := "abfs://" + c + "/dir/h.nc"
+	opts := []rangeio.Option{rangeio.WithFirstRead(64 << 10), rangeio.WithBlockSize(16 << 10)}
+	p := make([]byte, 100)
+	for _, replaced := range []bool{false, true} {
+		put(t, o, c, map[string][]byte{"dir/h.nc": data})
+		heads := blobio.NewHeadCache(0, 0)
+		first, err := o.OpenObject(ctx, url, opts...)
+		require.NoError(t, err)
+		require.True(t, heads.Keep(first))
+		require.NoError(t, first.Close())
+		if replaced {
+			put(t, o, c, map[string][]byte{"dir/h.nc": fixture.RandomBytes(5, len(data))})
+		}
+		obj, err := heads.Open(ctx, o, url, opts...)
+		require.NoError(t, err)
+		assert.Equal(t, rangeio.Stats{}, obj.Stats(), "no request for the head")
+		_, err = obj.ReadAt(p, 1000)
+		require.NoError(t, err)
+		assert.Equal(t, data[1000:1100], p, "the head's bytes")
+		_, err = obj.ReadAt(p, 2<<20)
+		if replaced {
+			assert.ErrorIs(t, err, blobio.ErrChanged)
+		} else {
+			require.NoError(t, err)
+			assert.Equal(t, data[2<<20:2<<20+100], p)
+			assert.Equal(t, int64(1), obj.Stats().Requests)
+		}
+		require.NoError(t, obj.Close())
+	}
+}
