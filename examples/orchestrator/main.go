@@ -105,6 +105,7 @@ import (
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/engine"
+	"github.com/greensight/vzarr/internal/cpuprofile"
 	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/pipeline"
 	"github.com/greensight/vzarr/queue"
@@ -311,7 +312,10 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, cfg, log, nil); err != nil {
+	stopProfile := cpuprofile.Start(os.Getenv, os.Stderr)
+	err = run(ctx, cfg, log, nil)
+	stopProfile()
+	if err != nil {
 		log.Error("orchestrator stopped", "error", err)
 		os.Exit(1)
 	}
@@ -373,6 +377,10 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, opts *Options) erro
 		}
 		defer store.Close()
 	}
+	// The engine's catalog calls are counted and logged at shutdown
+	// (with the queue's messages), for benchmarks.
+	counted := &countingStore{Store: store}
+	store = counted
 	opener := opts.Opener
 	if opener == nil {
 		opener = blobio.NewOpenerFromEnv()
@@ -416,6 +424,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, opts *Options) erro
 		if err := svc.Close(cctx); err != nil {
 			log.Warn("orchestrator: closing the queue", "error", err)
 		}
+		log.Info(totalsMessage, "queue", svc.Queue.Counts(), "catalog_calls", counted.calls())
 	}()
 	log.Info("orchestrator: starting", "mode", cfg.Mode, "queue", svc.Queue.URL(), "catalog", catalogKind(cfg),
 		"workers", cfg.Workers, "addr", cfg.Addr, "allowed_sources", cfg.AllowedSources,
@@ -481,6 +490,11 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, opts *Options) erro
 	}
 	return first
 }
+
+// totalsMessage is the message of the log line a process writes when it
+// stops: its queue messages (queue.Counts) and the engine's catalog calls
+// (scripts/bench-archive reads them).
+const totalsMessage = "orchestrator: totals"
 
 func catalogKind(cfg *Config) string {
 	if cfg.CatalogDSN == "" {

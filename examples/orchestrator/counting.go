@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+
+	"github.com/greensight/vzarr/catalog"
+)
+
+// countingStore is a catalog.Store that counts the calls the engine makes
+// per task (its engine.Store methods), so that the orchestrator can log the
+// catalog calls behind its tasks when it stops (scripts/bench-archive
+// reports them per file).
+type countingStore struct {
+	catalog.Store
+	gets, lists, transitions, creates, other atomic.Int64
+}
+
+// catalogCalls are the calls a countingStore counted.
+type catalogCalls struct {
+	Gets        int64 `json:"gets"`
+	Lists       int64 `json:"lists"`
+	Transitions int64 `json:"transitions"`
+	Creates     int64 `json:"creates"`
+	Other       int64 `json:"other"`
+}
+
+func (s *countingStore) calls() catalogCalls {
+	return catalogCalls{Gets: s.gets.Load(), Lists: s.lists.Load(), Transitions: s.transitions.Load(),
+		Creates: s.creates.Load(), Other: s.other.Load()}
+}
+
+func (s *countingStore) GetJob(ctx context.Context, id string) (*catalog.Job, error) {
+	s.gets.Add(1)
+	return s.Store.GetJob(ctx, id)
+}
+
+func (s *countingStore) TransitionJob(ctx context.Context, id string, t catalog.Transition) (*catalog.Job, error) {
+	s.transitions.Add(1)
+	return s.Store.TransitionJob(ctx, id, t)
+}
+
+func (s *countingStore) ListJobs(ctx context.Context, f catalog.JobFilter) ([]*catalog.Job, error) {
+	s.other.Add(1)
+	return s.Store.ListJobs(ctx, f)
+}
+
+func (s *countingStore) TouchJob(ctx context.Context, id string, ifRevision int64) (*catalog.Job, error) {
+	s.other.Add(1)
+	return s.Store.TouchJob(ctx, id, ifRevision)
+}
+
+func (s *countingStore) CreateTask(ctx context.Context, t catalog.NewTask) (*catalog.Task, error) {
+	s.creates.Add(1)
+	return s.Store.CreateTask(ctx, t)
+}
+
+// CreateTasks keeps the wrapped store's batching (catalog.TaskBatcher);
+// without it the tasks are created one by one, as the engine would.
+func (s *countingStore) CreateTasks(ctx context.Context, ts []catalog.NewTask) (int, error) {
+	if b, ok := s.Store.(catalog.TaskBatcher); ok {
+		s.creates.Add(1)
+		return b.CreateTasks(ctx, ts)
+	}
+	n := 0
+	for _, t := range ts {
+		s.creates.Add(1)
+		_, err := s.Store.CreateTask(ctx, t)
+		switch {
+		case err == nil:
+			n++
+		case !errors.Is(err, catalog.ErrConflict):
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func (s *countingStore) GetTask(ctx context.Context, id string) (*catalog.Task, error) {
+	s.gets.Add(1)
+	return s.Store.GetTask(ctx, id)
+}
+
+func (s *countingStore) ListTasks(ctx context.Context, jobID string) ([]*catalog.Task, error) {
+	s.lists.Add(1)
+	return s.Store.ListTasks(ctx, jobID)
+}
+
+func (s *countingStore) FindTasks(ctx context.Context, f catalog.TaskFilter) ([]*catalog.Task, error) {
+	s.other.Add(1)
+	return s.Store.FindTasks(ctx, f)
+}
+
+func (s *countingStore) TransitionTask(ctx context.Context, id string, t catalog.Transition) (*catalog.Task, error) {
+	s.transitions.Add(1)
+	return s.Store.TransitionTask(ctx, id, t)
+}
