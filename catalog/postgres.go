@@ -641,34 +641,48 @@ func (p *Postgres) TransitionTask(ctx context.Context, id string, tr Transition)
 
 // pgTransition is TransitionJob and TransitionTask: table holds the
 // records of kind, cols and scan read one.
+//
+// It takes two round trips and no explicit transaction (which would take
+// four: BEGIN, a locking read, the update, COMMIT): it reads the record,
+// checks and applies the transition, and writes it only if the record is
+// still at the revision it read (every change of a job or task record
+// increments its revision). A record changed in between is read again and
+// the transition checked against it: with IfRevision that is ErrConflict,
+// as with a locking read; without, the transition is tried again, up to
+// maxTransitionTries times.
 func pgTransition[T any, P runRecord[T]](ctx context.Context, p *Postgres, table, cols string, scan func(pgx.Row) (P, error),
 	kind, id string, tr Transition) (P, error) {
 	result, err := normJSON("result", tr.Result, "")
 	if err != nil {
 		return nil, err
 	}
-	var out P
-	err = p.inTx(ctx, func(tx pgx.Tx) error {
-		rec, err := scan(tx.QueryRow(ctx, `SELECT `+cols+` FROM `+table+` WHERE id = $1 FOR NO KEY UPDATE`, id))
+	for range maxTransitionTries {
+		rec, err := scan(p.pool.QueryRow(ctx, `SELECT `+cols+` FROM `+table+` WHERE id = $1`, id))
 		if rec, err = one(rec, err, kind, id); err != nil {
-			return err
+			return nil, pgErr("transition "+kind, err)
 		}
 		r := rec.run()
-		if err := checkTransition(kind, id, *r.Status, &tr, r.Revision); err != nil {
-			return err
+		read := r.Revision
+		if err := checkTransition(kind, id, *r.Status, &tr, read); err != nil {
+			return nil, pgErr("transition "+kind, err)
 		}
 		r.apply(tr, result, now())
-		_, err = tx.Exec(ctx, `UPDATE `+table+` SET status = $2, stage = $3, result = $4, error = $5, attempts = $6,
-			revision = $7, updated_at = $8, started_at = $9, finished_at = $10 WHERE id = $1`,
-			id, *r.Status, *r.Stage, jsonArg(r.Result), r.Error, r.Attempts, r.Revision, r.UpdatedAt, r.StartedAt, r.FinishedAt)
-		out = rec
-		return err
-	})
-	if err != nil {
-		return nil, pgErr("transition "+kind, err)
+		tag, err := p.pool.Exec(ctx, `UPDATE `+table+` SET status = $2, stage = $3, result = $4, error = $5, attempts = $6,
+			revision = $7, updated_at = $8, started_at = $9, finished_at = $10 WHERE id = $1 AND revision = $11`,
+			id, *r.Status, *r.Stage, jsonArg(r.Result), r.Error, r.Attempts, r.Revision, r.UpdatedAt, r.StartedAt, r.FinishedAt, read)
+		if err != nil {
+			return nil, pgErr("transition "+kind, err)
+		}
+		if tag.RowsAffected() == 1 {
+			return rec, nil
+		}
 	}
-	return out, nil
+	return nil, conflictf("%s %q keeps changing", kind, id)
 }
+
+// maxTransitionTries bounds pgTransition's tries of a transition without
+// IfRevision on a record that others keep changing.
+const maxTransitionTries = 10
 
 // DSNHasPassword reports whether a PostgreSQL DSN (a postgres:// URL or
 // key=value pairs) holds a password. Commands refuse such a DSN on their
