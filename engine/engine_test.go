@@ -858,3 +858,71 @@ func testCrashWhileOpeningAStage(t *testing.T) {
 	assert.Equal(t, 1, counting.created[engine.TaskID(j.ID, "sum", 0)])
 	assert.Equal(t, 1, counting.completed[engine.GateID(j.ID, "square")])
 }
+
+// callCounter counts every catalog call of the engine (its Store).
+type callCounter struct {
+	catalog.Store
+	gets, jobGets, lists, transitions atomic.Int64
+}
+
+func (c *callCounter) GetTask(ctx context.Context, id string) (*catalog.Task, error) {
+	c.gets.Add(1)
+	return c.Store.GetTask(ctx, id)
+}
+
+func (c *callCounter) GetJob(ctx context.Context, id string) (*catalog.Job, error) {
+	c.jobGets.Add(1)
+	return c.Store.GetJob(ctx, id)
+}
+
+func (c *callCounter) ListTasks(ctx context.Context, jobID string) ([]*catalog.Task, error) {
+	c.lists.Add(1)
+	return c.Store.ListTasks(ctx, jobID)
+}
+
+func (c *callCounter) TransitionTask(ctx context.Context, id string, tr catalog.Transition) (*catalog.Task, error) {
+	c.transitions.Add(1)
+	return c.Store.TransitionTask(ctx, id, tr)
+}
+
+// TestCatalogCallsPerTask bounds the catalog calls behind one task of a
+// stage that is not its last (the per-file fixed cost of a 10,000-file
+// job): read the task, the job and the stage's gate, claim, complete, read
+// the gate and the stage's hint task. No listing of the job's tasks.
+func TestCatalogCallsPerTask(t *testing.T) {
+	ctx := context.Background()
+	mem := catalog.NewMemory()
+	calls := &callCounter{Store: mem}
+	pub := &direct{}
+	e, err := engine.New(calls, pub, engine.Options{Logger: quietLogger()}, newFixture().def())
+	require.NoError(t, err)
+	j, err := mem.CreateJob(ctx, catalog.NewJob{ID: "calls", Type: "squares"})
+	require.NoError(t, err)
+	require.NoError(t, e.Handle(ctx, queue.Message{JobID: j.ID}))
+	list := pub.take()
+	require.Len(t, list, 1)
+	require.NoError(t, e.Handle(ctx, list[0]))
+	squares := pub.take()
+	require.Len(t, squares, 24)
+	sort.Slice(squares, func(a, b int) bool { return squares[a].TaskID < squares[b].TaskID })
+	// The first task sets the stage's hint (one listing); the next ones
+	// are what every file costs.
+	require.NoError(t, e.Handle(ctx, squares[0]))
+	tests := []struct {
+		name                            string
+		gets, jobGets, lists, transitns int64
+	}{
+		{"a task in the middle of its stage", 4, 1, 0, 2},
+		{"another", 4, 1, 0, 2},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g, jg, l, tr := calls.gets.Load(), calls.jobGets.Load(), calls.lists.Load(), calls.transitions.Load()
+			require.NoError(t, e.Handle(ctx, squares[1+i]))
+			assert.Equal(t, tc.gets, calls.gets.Load()-g, "task reads")
+			assert.Equal(t, tc.jobGets, calls.jobGets.Load()-jg, "job reads")
+			assert.Equal(t, tc.lists, calls.lists.Load()-l, "listings")
+			assert.Equal(t, tc.transitns, calls.transitions.Load()-tr, "transitions")
+		})
+	}
+}

@@ -95,7 +95,11 @@ func (e *Engine) reconcile(ctx context.Context, jobID string) error {
 }
 
 // currentStage returns the index and gate of the job's latest opened
-// stage, or -1 when none is open.
+// stage, or -1 when none is open. It reads the gates in order and stops at
+// the first one missing or not COMPLETED: stage k+1 is opened only once
+// gate k is COMPLETED (a failure marks the gate of its own, opened stage,
+// or of stage 0 when OnStart failed), so no later gate can exist, and a
+// task's message costs one gate read, not two.
 func (e *Engine) currentStage(ctx context.Context, def *Definition, job *catalog.Job) (int, *catalog.Task, error) {
 	k, gate := -1, (*catalog.Task)(nil)
 	for i, st := range def.Stages {
@@ -115,6 +119,9 @@ func (e *Engine) currentStage(ctx context.Context, def *Definition, job *catalog
 			}
 		}
 		k, gate = i, g
+		if g.Status != catalog.StatusCompleted {
+			break
+		}
 	}
 	return k, gate, nil
 }
