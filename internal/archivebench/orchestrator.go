@@ -264,7 +264,7 @@ func runOrchestrator(ctx context.Context, c config, fig figures, sourceURL, refs
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(pollInterval(time.Since(tStart))):
 		}
 		for _, p := range procs {
 			select {
@@ -345,6 +345,14 @@ func runOrchestrator(ctx context.Context, c config, fig figures, sourceURL, refs
 		return fmt.Errorf("the job failed: %s", of.Error)
 	}
 	return nil
+}
+
+// pollInterval is the wait between two status requests after elapsed:
+// a twentieth of the time so far (the wall time is known within 5%),
+// between 100 ms and 1 s, so that the polling (each status lists the
+// job's tasks) does not load the service it measures.
+func pollInterval(elapsed time.Duration) time.Duration {
+	return min(max(elapsed/20, 100*time.Millisecond), time.Second)
 }
 
 // tokenFile makes a random bearer token and a tokens file in dir that
