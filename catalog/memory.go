@@ -530,6 +530,19 @@ func (m *Memory) TransitionTask(_ context.Context, id string, tr Transition) (*T
 	return memTransition(m, m.tasks, "task", id, tr)
 }
 
+// MoveTask implements TaskMover.
+func (m *Memory) MoveTask(ctx context.Context, t *Task, tr Transition) (*Task, error) {
+	if tr.IfRevision != 0 && tr.IfRevision != t.Revision {
+		return nil, conflictf("task %q: move from revision %d with IfRevision %d", t.ID, t.Revision, tr.IfRevision)
+	}
+	tr.IfRevision = t.Revision
+	moved, err := m.TransitionTask(ctx, t.ID, tr)
+	if errors.Is(err, ErrNotFound) {
+		return nil, conflictf("task %q is no longer at revision %d", t.ID, t.Revision)
+	}
+	return moved, err
+}
+
 // memTransition is TransitionJob and TransitionTask: recs holds m's
 // records of kind.
 func memTransition[T any, P runRecord[T]](m *Memory, recs map[string]P, kind, id string, tr Transition) (P, error) {

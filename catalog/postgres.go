@@ -39,6 +39,8 @@ type Postgres struct {
 var (
 	_ Store       = (*Postgres)(nil)
 	_ TaskBatcher = (*Postgres)(nil)
+	_ TaskMover   = (*Postgres)(nil)
+	_ TaskMover   = (*Memory)(nil)
 )
 
 // tables holds the quoted, schema-qualified table names.
@@ -667,17 +669,52 @@ func pgTransition[T any, P runRecord[T]](ctx context.Context, p *Postgres, table
 			return nil, pgErr("transition "+kind, err)
 		}
 		r.apply(tr, result, now())
-		tag, err := p.pool.Exec(ctx, `UPDATE `+table+` SET status = $2, stage = $3, result = $4, error = $5, attempts = $6,
-			revision = $7, updated_at = $8, started_at = $9, finished_at = $10 WHERE id = $1 AND revision = $11`,
-			id, *r.Status, *r.Stage, jsonArg(r.Result), r.Error, r.Attempts, r.Revision, r.UpdatedAt, r.StartedAt, r.FinishedAt, read)
+		ok, err := p.writeRun(ctx, table, id, r, read)
 		if err != nil {
 			return nil, pgErr("transition "+kind, err)
 		}
-		if tag.RowsAffected() == 1 {
+		if ok {
 			return rec, nil
 		}
 	}
 	return nil, conflictf("%s %q keeps changing", kind, id)
+}
+
+// writeRun writes a job's or task's run fields (r, applied to the record
+// read at revision read) if the record is still at that revision, and
+// reports whether it was.
+func (p *Postgres) writeRun(ctx context.Context, table, id string, r run, read int64) (bool, error) {
+	tag, err := p.pool.Exec(ctx, `UPDATE `+table+` SET status = $2, stage = $3, result = $4, error = $5, attempts = $6,
+		revision = $7, updated_at = $8, started_at = $9, finished_at = $10 WHERE id = $1 AND revision = $11`,
+		id, *r.Status, *r.Stage, jsonArg(r.Result), r.Error, r.Attempts, r.Revision, r.UpdatedAt, r.StartedAt, r.FinishedAt, read)
+	return tag.RowsAffected() == 1, err
+}
+
+// MoveTask implements TaskMover: one statement, the revision-checked
+// update of pgTransition without its read.
+func (p *Postgres) MoveTask(ctx context.Context, t *Task, tr Transition) (*Task, error) {
+	if tr.IfRevision != 0 && tr.IfRevision != t.Revision {
+		return nil, conflictf("task %q: move from revision %d with IfRevision %d", t.ID, t.Revision, tr.IfRevision)
+	}
+	result, err := normJSON("result", tr.Result, "")
+	if err != nil {
+		return nil, err
+	}
+	moved := t.clone()
+	r := moved.run()
+	read := r.Revision
+	if err := checkTransition("task", t.ID, *r.Status, &tr, read); err != nil {
+		return nil, err
+	}
+	r.apply(tr, result, now())
+	ok, err := p.writeRun(ctx, p.t.tasks, t.ID, r, read)
+	if err != nil {
+		return nil, pgErr("move task", err)
+	}
+	if !ok {
+		return nil, conflictf("task %q is no longer at revision %d", t.ID, read)
+	}
+	return moved, nil
 }
 
 // maxTransitionTries bounds pgTransition's tries of a transition without

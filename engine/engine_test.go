@@ -885,16 +885,42 @@ func (c *callCounter) TransitionTask(ctx context.Context, id string, tr catalog.
 	return c.Store.TransitionTask(ctx, id, tr)
 }
 
+// moveCounter is a callCounter whose store moves tasks it is given
+// (catalog.TaskMover): one round trip instead of a read and an update.
+type moveCounter struct {
+	*callCounter
+	moves atomic.Int64
+}
+
+func (c *moveCounter) MoveTask(ctx context.Context, t *catalog.Task, tr catalog.Transition) (*catalog.Task, error) {
+	c.moves.Add(1)
+	return c.Store.(catalog.TaskMover).MoveTask(ctx, t, tr)
+}
+
 // TestCatalogCallsPerTask bounds the catalog calls behind one task of a
 // stage that is not its last (the per-file fixed cost of a 10,000-file
 // job): read the task, the job and the stage's gate, claim, complete, read
 // the gate and the stage's hint task. No listing of the job's tasks.
 func TestCatalogCallsPerTask(t *testing.T) {
+	t.Run("a store without MoveTask", func(t *testing.T) {
+		calls := &callCounter{Store: catalog.NewMemory()}
+		testCatalogCallsPerTask(t, calls, calls, func() int64 { return 0 }, 2)
+	})
+	t.Run("a TaskMover", func(t *testing.T) {
+		calls := &moveCounter{callCounter: &callCounter{Store: catalog.NewMemory()}}
+		testCatalogCallsPerTask(t, calls, calls.callCounter, calls.moves.Load, 0)
+	})
+}
+
+// testCatalogCallsPerTask runs a job on store (which counts its calls in
+// calls and moves) and checks the calls of a task in the middle of its
+// stage: the claim and the completion are moves when the store can
+// (then no transition), else transitions.
+func testCatalogCallsPerTask(t *testing.T, store engine.Store, calls *callCounter, moves func() int64, transitions int64) {
 	ctx := context.Background()
-	mem := catalog.NewMemory()
-	calls := &callCounter{Store: mem}
+	mem := calls.Store
 	pub := &direct{}
-	e, err := engine.New(calls, pub, engine.Options{Logger: quietLogger()}, newFixture().def())
+	e, err := engine.New(store, pub, engine.Options{Logger: quietLogger()}, newFixture().def())
 	require.NoError(t, err)
 	j, err := mem.CreateJob(ctx, catalog.NewJob{ID: "calls", Type: "squares"})
 	require.NoError(t, err)
@@ -909,20 +935,25 @@ func TestCatalogCallsPerTask(t *testing.T) {
 	// are what every file costs.
 	require.NoError(t, e.Handle(ctx, squares[0]))
 	tests := []struct {
-		name                            string
-		gets, jobGets, lists, transitns int64
+		name                                   string
+		gets, jobGets, lists, transitns, moves int64
 	}{
-		{"a task in the middle of its stage", 4, 1, 0, 2},
-		{"another", 4, 1, 0, 2},
+		{"a task in the middle of its stage", 4, 1, 0, transitions, 2 - transitions},
+		{"another", 4, 1, 0, transitions, 2 - transitions},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			g, jg, l, tr := calls.gets.Load(), calls.jobGets.Load(), calls.lists.Load(), calls.transitions.Load()
+			g, jg, l, tr, mv := calls.gets.Load(), calls.jobGets.Load(), calls.lists.Load(), calls.transitions.Load(), moves()
 			require.NoError(t, e.Handle(ctx, squares[1+i]))
 			assert.Equal(t, tc.gets, calls.gets.Load()-g, "task reads")
 			assert.Equal(t, tc.jobGets, calls.jobGets.Load()-jg, "job reads")
 			assert.Equal(t, tc.lists, calls.lists.Load()-l, "listings")
 			assert.Equal(t, tc.transitns, calls.transitions.Load()-tr, "transitions")
+			assert.Equal(t, tc.moves, moves()-mv, "moves")
+			tk, err := mem.GetTask(ctx, squares[1+i].TaskID)
+			require.NoError(t, err)
+			assert.Equal(t, catalog.StatusCompleted, tk.Status)
+			assert.Equal(t, 1, tk.Attempts)
 		})
 	}
 }

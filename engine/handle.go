@@ -532,9 +532,9 @@ func (e *Engine) handleTask(ctx context.Context, m Message) error {
 			if e.failedForGood(task) {
 				return e.failJob(ctx, def, job, failureOf(st.Name, task), nil)
 			}
-			claimed, err = e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusProcessing, IfRevision: task.Revision})
+			claimed, err = e.moveTask(ctx, task, catalog.Transition{To: catalog.StatusProcessing})
 		case catalog.StatusPending:
-			claimed, err = e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusProcessing, IfRevision: task.Revision})
+			claimed, err = e.moveTask(ctx, task, catalog.Transition{To: catalog.StatusProcessing})
 		case catalog.StatusProcessing:
 			if held := e.held(task); held < e.opts.LeaseTimeout {
 				wait := min(e.opts.LeaseTimeout-held, e.opts.MaxRetryDelay) + time.Duration(rand.Int64N(int64(time.Second)))
@@ -558,6 +558,17 @@ func (e *Engine) handleTask(ctx context.Context, m Message) error {
 		return e.runTask(ctx, def, st, job, claimed)
 	}
 	return retryLater(e.backoff(1), "task %s keeps changing", m.TaskID)
+}
+
+// moveTask moves task, as this worker read it, to tr.To if the record is
+// still at task.Revision (else a race): in one round trip when the store
+// is a catalog.TaskMover, else with TransitionTask and IfRevision.
+func (e *Engine) moveTask(ctx context.Context, task *catalog.Task, tr catalog.Transition) (*catalog.Task, error) {
+	if m, ok := e.store.(catalog.TaskMover); ok {
+		return m.MoveTask(ctx, task, tr)
+	}
+	tr.IfRevision = task.Revision
+	return e.store.TransitionTask(ctx, task.ID, tr)
 }
 
 // cancelTask marks a task of a failed (or failing) job that never ran;
@@ -619,8 +630,7 @@ func (e *Engine) runTask(ctx context.Context, def *Definition, st *Stage, job *c
 	}
 	if runErr == nil {
 		err := e.persist(ctx, task, func() error {
-			_, err := e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusCompleted,
-				IfRevision: task.Revision, Result: successEnvelope(result)})
+			_, err := e.moveTask(ctx, task, catalog.Transition{To: catalog.StatusCompleted, Result: successEnvelope(result)})
 			return err
 		})
 		if isRace(err) {

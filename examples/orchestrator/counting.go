@@ -14,7 +14,7 @@ import (
 // reports them per file).
 type countingStore struct {
 	catalog.Store
-	gets, lists, transitions, creates, other atomic.Int64
+	gets, lists, transitions, moves, creates, other atomic.Int64
 }
 
 // catalogCalls are the calls a countingStore counted.
@@ -22,13 +22,15 @@ type catalogCalls struct {
 	Gets        int64 `json:"gets"`
 	Lists       int64 `json:"lists"`
 	Transitions int64 `json:"transitions"`
-	Creates     int64 `json:"creates"`
-	Other       int64 `json:"other"`
+	// Moves are one-statement transitions (catalog.TaskMover).
+	Moves   int64 `json:"moves"`
+	Creates int64 `json:"creates"`
+	Other   int64 `json:"other"`
 }
 
 func (s *countingStore) calls() catalogCalls {
 	return catalogCalls{Gets: s.gets.Load(), Lists: s.lists.Load(), Transitions: s.transitions.Load(),
-		Creates: s.creates.Load(), Other: s.other.Load()}
+		Moves: s.moves.Load(), Creates: s.creates.Load(), Other: s.other.Load()}
 }
 
 func (s *countingStore) GetJob(ctx context.Context, id string) (*catalog.Job, error) {
@@ -95,4 +97,17 @@ func (s *countingStore) FindTasks(ctx context.Context, f catalog.TaskFilter) ([]
 func (s *countingStore) TransitionTask(ctx context.Context, id string, t catalog.Transition) (*catalog.Task, error) {
 	s.transitions.Add(1)
 	return s.Store.TransitionTask(ctx, id, t)
+}
+
+// MoveTask keeps the wrapped store's one-statement moves
+// (catalog.TaskMover); without it, it is TransitionTask with IfRevision,
+// as the engine would do.
+func (s *countingStore) MoveTask(ctx context.Context, t *catalog.Task, tr catalog.Transition) (*catalog.Task, error) {
+	if m, ok := s.Store.(catalog.TaskMover); ok {
+		s.moves.Add(1)
+		return m.MoveTask(ctx, t, tr)
+	}
+	s.transitions.Add(1)
+	tr.IfRevision = t.Revision
+	return s.Store.TransitionTask(ctx, t.ID, tr)
 }

@@ -55,6 +55,7 @@ type orchFigures struct {
 	CallsPerFile   float64 `json:"catalog_calls_per_file"`
 	CatalogGets    int64   `json:"catalog_gets"`
 	CatalogUpdates int64   `json:"catalog_transitions"`
+	CatalogMoves   int64   `json:"catalog_moves"`
 	// StagesWaitMS is each stage's time from opening to its first task's
 	// start; StagesBusyMS its tasks' run times added up.
 	StagesWaitMS map[string]int64 `json:"stages_wait_ms"`
@@ -82,6 +83,7 @@ type totalsLine struct {
 		Gets        int64 `json:"gets"`
 		Lists       int64 `json:"lists"`
 		Transitions int64 `json:"transitions"`
+		Moves       int64 `json:"moves"`
 		Creates     int64 `json:"creates"`
 		Other       int64 `json:"other"`
 	} `json:"catalog_calls"`
@@ -321,7 +323,8 @@ func runOrchestrator(ctx context.Context, c config, fig figures, sourceURL, refs
 		of.QueueReceived += tl.Queue.Received
 		of.CatalogGets += tl.Calls.Gets
 		of.CatalogUpdates += tl.Calls.Transitions
-		of.CatalogCalls += tl.Calls.Gets + tl.Calls.Lists + tl.Calls.Transitions + tl.Calls.Creates + tl.Calls.Other
+		of.CatalogMoves += tl.Calls.Moves
+		of.CatalogCalls += tl.Calls.Gets + tl.Calls.Lists + tl.Calls.Transitions + tl.Calls.Moves + tl.Calls.Creates + tl.Calls.Other
 	}
 	// Rows: the asset, the release, the job and every task record (gates
 	// included), counted in the catalog when it is PostgreSQL.
