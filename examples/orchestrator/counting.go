@@ -111,3 +111,27 @@ func (s *countingStore) MoveTask(ctx context.Context, t *catalog.Task, tr catalo
 	tr.IfRevision = t.Revision
 	return s.Store.TransitionTask(ctx, t.ID, tr)
 }
+
+// catalogPool is the use of a PostgreSQL catalog's connection pool: how
+// often and how long the engine's calls waited for a connection.
+type catalogPool struct {
+	MaxConns      int32   `json:"max_conns"`
+	Acquires      int64   `json:"acquires"`
+	EmptyAcquires int64   `json:"empty_acquires"`
+	WaitMS        float64 `json:"wait_ms"`
+}
+
+// poolStats reads the pool of a PostgreSQL catalog (through a
+// countingStore); nil for another store.
+func poolStats(s catalog.Store) *catalogPool {
+	if c, ok := s.(*countingStore); ok {
+		s = c.Store
+	}
+	pg, ok := s.(*catalog.Postgres)
+	if !ok {
+		return nil
+	}
+	st := pg.Pool().Stat()
+	return &catalogPool{MaxConns: st.MaxConns(), Acquires: st.AcquireCount(), EmptyAcquires: st.EmptyAcquireCount(),
+		WaitMS: float64(st.EmptyAcquireWaitTime().Microseconds()) / 1000}
+}

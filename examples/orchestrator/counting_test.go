@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/greensight/vzarr/catalog"
+	"github.com/greensight/vzarr/internal/testenv"
 )
 
 // plainStore hides the optional interfaces of the store it wraps.
@@ -51,4 +52,18 @@ func TestCountingStore(t *testing.T) {
 			assert.Equal(t, tc.want, s.calls())
 		})
 	}
+}
+
+func TestPoolStats(t *testing.T) {
+	assert.Nil(t, poolStats(&countingStore{Store: catalog.NewMemory()}), "an in-memory catalog has no pool")
+	dsn := testenv.PostgresDSN(t)
+	ctx := context.Background()
+	pg, err := catalog.OpenPostgres(ctx, dsn, catalog.PostgresOptions{})
+	require.NoError(t, err)
+	defer pg.Close()
+	require.NoError(t, pg.Pool().Ping(ctx))
+	st := poolStats(&countingStore{Store: pg})
+	require.NotNil(t, st)
+	assert.Positive(t, st.MaxConns)
+	assert.Positive(t, st.Acquires)
 }

@@ -426,7 +426,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, opts *Options) erro
 		if err := svc.Close(cctx); err != nil {
 			log.Warn("orchestrator: closing the queue", "error", err)
 		}
-		log.Info(totalsMessage, "queue", svc.Queue.Counts(), "catalog_calls", counted.calls())
+		log.Info(totalsMessage, "queue", svc.Queue.Counts(), "catalog_calls", counted.calls(), "catalog_pool", poolStats(store))
 	}()
 	log.Info("orchestrator: starting", "mode", cfg.Mode, "queue", svc.Queue.URL(), "catalog", catalogKind(cfg),
 		"workers", cfg.Workers, "addr", cfg.Addr, "allowed_sources", cfg.AllowedSources,

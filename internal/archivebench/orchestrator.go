@@ -56,6 +56,12 @@ type orchFigures struct {
 	CatalogGets    int64   `json:"catalog_gets"`
 	CatalogUpdates int64   `json:"catalog_transitions"`
 	CatalogMoves   int64   `json:"catalog_moves"`
+	// PoolWaitS is the time the processes' catalog calls waited for a
+	// connection of their pools (of PoolConns connections each), added
+	// up; PoolWaits how many calls waited.
+	PoolWaitS float64 `json:"catalog_pool_wait_s"`
+	PoolWaits int64   `json:"catalog_pool_waits"`
+	PoolConns int     `json:"catalog_pool_conns,omitempty"`
 	// StagesWaitMS is each stage's time from opening to its first task's
 	// start; StagesBusyMS its tasks' run times added up.
 	StagesWaitMS map[string]int64 `json:"stages_wait_ms"`
@@ -87,6 +93,12 @@ type totalsLine struct {
 		Creates     int64 `json:"creates"`
 		Other       int64 `json:"other"`
 	} `json:"catalog_calls"`
+	Pool *struct {
+		MaxConns      int     `json:"max_conns"`
+		Acquires      int64   `json:"acquires"`
+		EmptyAcquires int64   `json:"empty_acquires"`
+		WaitMS        float64 `json:"wait_ms"`
+	} `json:"catalog_pool"`
 }
 
 const totalsMessage = "orchestrator: totals"
@@ -324,6 +336,11 @@ func runOrchestrator(ctx context.Context, c config, fig figures, sourceURL, refs
 		of.CatalogGets += tl.Calls.Gets
 		of.CatalogUpdates += tl.Calls.Transitions
 		of.CatalogMoves += tl.Calls.Moves
+		if tl.Pool != nil {
+			of.PoolWaitS += tl.Pool.WaitMS / 1000
+			of.PoolWaits += tl.Pool.EmptyAcquires
+			of.PoolConns = tl.Pool.MaxConns
+		}
 		of.CatalogCalls += tl.Calls.Gets + tl.Calls.Lists + tl.Calls.Transitions + tl.Calls.Moves + tl.Calls.Creates + tl.Calls.Other
 	}
 	// Rows: the asset, the release, the job and every task record (gates
