@@ -474,6 +474,20 @@ func (m *Memory) ListTasks(_ context.Context, jobID string) ([]*Task, error) {
 	return out, nil
 }
 
+// ListTasksBrief implements BriefTaskLister.
+func (m *Memory) ListTasksBrief(ctx context.Context, jobID string, fullTypes []string) ([]*Task, error) {
+	ts, err := m.ListTasks(ctx, jobID)
+	for _, t := range ts {
+		if !slices.Contains(fullTypes, t.Type) {
+			t.Params = nil
+			if t.Status != StatusFailed {
+				t.Result = nil
+			}
+		}
+	}
+	return ts, err
+}
+
 // FindTasks implements Store.
 func (m *Memory) FindTasks(_ context.Context, f TaskFilter) ([]*Task, error) {
 	if err := f.check(); err != nil {

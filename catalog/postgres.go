@@ -51,6 +51,9 @@ var (
 	_ TaskBatcher = (*Postgres)(nil)
 	_ TaskMover   = (*Postgres)(nil)
 	_ TaskMover   = (*Memory)(nil)
+
+	_ BriefTaskLister = (*Postgres)(nil)
+	_ BriefTaskLister = (*Memory)(nil)
 )
 
 // tables holds the quoted, schema-qualified table names.
@@ -600,6 +603,20 @@ func (p *Postgres) GetTask(ctx context.Context, id string) (*Task, error) {
 // ListTasks implements Store.
 func (p *Postgres) ListTasks(ctx context.Context, jobID string) ([]*Task, error) {
 	rows, err := p.pool.Query(ctx, `SELECT `+taskCols+` FROM `+p.t.tasks+` WHERE job_id = $1 ORDER BY seq`, jobID)
+	return collect(rows, err, scanTask, "list tasks")
+}
+
+// ListTasksBrief implements BriefTaskLister: the database sends the
+// params and results of fullTypes' tasks (and FAILED tasks' results) only.
+func (p *Postgres) ListTasksBrief(ctx context.Context, jobID string, fullTypes []string) ([]*Task, error) {
+	if fullTypes == nil {
+		fullTypes = []string{}
+	}
+	rows, err := p.pool.Query(ctx, `SELECT id, job_id, type, stage, status,
+			CASE WHEN type = ANY($2::text[]) THEN params END,
+			CASE WHEN type = ANY($2::text[]) OR status = 'FAILED' THEN result END,
+			error, attempts, revision, created_at, updated_at, started_at, finished_at
+		FROM `+p.t.tasks+` WHERE job_id = $1 ORDER BY seq`, jobID, fullTypes)
 	return collect(rows, err, scanTask, "list tasks")
 }
 

@@ -125,6 +125,17 @@ type TaskMover interface {
 	MoveTask(ctx context.Context, t *Task, tr Transition) (*Task, error)
 }
 
+// BriefTaskLister is a Store that lists a job's tasks without the JSON a
+// status report does not read: the status of a 10,000-file job then
+// reads the tasks' states, not their 10,000 params and results. Stores
+// that wrap another may leave it out; callers then use ListTasks.
+type BriefTaskLister interface {
+	// ListTasksBrief is ListTasks with the Params and Result of each task
+	// left nil, except for the tasks whose Type is in fullTypes (both
+	// kept) and the Result of FAILED tasks (kept).
+	ListTasksBrief(ctx context.Context, jobID string, fullTypes []string) ([]*Task, error)
+}
+
 // MaxTaskBatch is the most tasks CreateTasks stores in one statement.
 const MaxTaskBatch = 1000
 

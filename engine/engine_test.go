@@ -512,6 +512,7 @@ func TestTaskFailureFailsJob(t *testing.T) {
 	require.NotNil(t, st.Failure)
 	assert.Equal(t, "square", st.Failure.Stage)
 	assert.Equal(t, catalog.StatusFailed, st.Stages[1].Status)
+	assertBriefStatus(t, c.store.Store, id)
 
 	// Tasks that had not run when the job failed end as canceled, not
 	// PENDING forever.
@@ -956,4 +957,62 @@ func testCatalogCallsPerTask(t *testing.T, store engine.Store, calls *callCounte
 			assert.Equal(t, 1, tk.Attempts)
 		})
 	}
+}
+
+// fullLister hides a store's brief listing (catalog.BriefTaskLister).
+type fullLister struct{ catalog.Store }
+
+// assertBriefStatus checks that a job's status read with the store's brief
+// listing is the one read from the full listing.
+func assertBriefStatus(t *testing.T, store catalog.Store, jobID string) {
+	t.Helper()
+	_, ok := store.(catalog.BriefTaskLister)
+	require.True(t, ok)
+	now := time.Now()
+	brief, err := engine.Status(context.Background(), store, jobID)
+	require.NoError(t, err)
+	full, err := engine.Status(context.Background(), fullLister{store}, jobID)
+	require.NoError(t, err)
+	if time.Since(now) < time.Second { // Waiting's Expired depends on the clock
+		assert.Equal(t, full, brief)
+	}
+}
+
+// briefCounter is a callCounter whose store lists tasks briefly.
+type briefCounter struct {
+	*callCounter
+	briefs atomic.Int64
+}
+
+func (c *briefCounter) ListTasksBrief(ctx context.Context, jobID string, fullTypes []string) ([]*catalog.Task, error) {
+	c.briefs.Add(1)
+	return c.Store.(catalog.BriefTaskLister).ListTasksBrief(ctx, jobID, fullTypes)
+}
+
+// TestStatusListsBriefly: a job's status and the engine's stage checks
+// read the tasks without their params and results (but the gates' and
+// the failure marker's, and FAILED tasks' results) when the store can.
+func TestStatusListsBriefly(t *testing.T) {
+	ctx := context.Background()
+	calls := &briefCounter{callCounter: &callCounter{Store: catalog.NewMemory()}}
+	d := &direct{}
+	e, err := engine.New(calls, d, engine.Options{Logger: quietLogger()}, newFixture().def())
+	require.NoError(t, err)
+	j, err := calls.Store.CreateJob(ctx, catalog.NewJob{ID: "brief", Type: "squares"})
+	require.NoError(t, err)
+	require.NoError(t, e.Handle(ctx, queue.Message{JobID: j.ID}))
+	list := d.take()
+	require.Len(t, list, 1)
+	// The list stage's one task: its stage check is brief; planning the
+	// next stage reads the results (a full listing).
+	briefs, lists := calls.briefs.Load(), calls.lists.Load()
+	require.NoError(t, e.Handle(ctx, list[0]))
+	assert.Positive(t, calls.briefs.Load()-briefs, "the stage checks")
+	assert.EqualValues(t, 1, calls.lists.Load()-lists, "the plan")
+	briefs, lists = calls.briefs.Load(), calls.lists.Load()
+	st, err := e.Status(ctx, j.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "square", st.Stage)
+	assert.EqualValues(t, 1, calls.briefs.Load()-briefs)
+	assert.Equal(t, lists, calls.lists.Load(), "no full listing")
 }

@@ -387,7 +387,7 @@ func (e *Engine) stageDone(ctx context.Context, def *Definition, job *catalog.Jo
 			return false, nil
 		}
 	}
-	all, err := e.store.ListTasks(ctx, job.ID)
+	all, err := listBrief(ctx, e.store, job.ID)
 	if err != nil {
 		return false, err
 	}

@@ -135,3 +135,14 @@ func poolStats(s catalog.Store) *catalogPool {
 	return &catalogPool{MaxConns: st.MaxConns(), Acquires: st.AcquireCount(), EmptyAcquires: st.EmptyAcquireCount(),
 		WaitMS: float64(st.EmptyAcquireWaitTime().Microseconds()) / 1000}
 }
+
+// ListTasksBrief keeps the wrapped store's brief listings
+// (catalog.BriefTaskLister, what a status reads); without them it is
+// ListTasks.
+func (s *countingStore) ListTasksBrief(ctx context.Context, jobID string, fullTypes []string) ([]*catalog.Task, error) {
+	s.lists.Add(1)
+	if l, ok := s.Store.(catalog.BriefTaskLister); ok {
+		return l.ListTasksBrief(ctx, jobID, fullTypes)
+	}
+	return s.Store.ListTasks(ctx, jobID)
+}

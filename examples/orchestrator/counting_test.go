@@ -16,16 +16,17 @@ type plainStore struct{ catalog.Store }
 
 func TestCountingStore(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		inner func() catalog.Store
-		want  catalogCalls
+		name        string
+		inner       func() catalog.Store
+		want        catalogCalls
+		briefParams bool // a brief listing keeps the params
 	}{
 		// Batches and one-statement moves are kept.
 		{"memory", func() catalog.Store { return catalog.NewMemory() },
-			catalogCalls{Gets: 2, Lists: 1, Moves: 2, Creates: 1, Transitions: 1}},
+			catalogCalls{Gets: 2, Lists: 2, Moves: 2, Creates: 1, Transitions: 1}, false},
 		// Without them: a create per task, transitions instead of moves.
 		{"a wrapped store", func() catalog.Store { return plainStore{catalog.NewMemory()} },
-			catalogCalls{Gets: 2, Lists: 1, Transitions: 3, Creates: 2}},
+			catalogCalls{Gets: 2, Lists: 2, Transitions: 3, Creates: 2}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -49,6 +50,10 @@ func TestCountingStore(t *testing.T) {
 			require.NoError(t, err)
 			assert.Len(t, ts, 2)
 			assert.Equal(t, catalog.StatusCompleted, ts[0].Status)
+			brief, err := s.ListTasksBrief(ctx, job.ID, nil)
+			require.NoError(t, err)
+			require.Len(t, brief, 2)
+			assert.Equal(t, tc.briefParams, brief[0].Params != nil)
 			assert.Equal(t, tc.want, s.calls())
 		})
 	}
