@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/greensight/vzarr/auth"
@@ -500,13 +501,14 @@ func readTotals(path string) (totalsLine, error) {
 	return tl, nil
 }
 
-// countRows counts the rows of every table of a catalog schema.
+// countRows counts the rows of every table of a catalog schema. (A pool,
+// not a connection, reads the DSN: it may set pool_max_conns.)
 func countRows(ctx context.Context, dsn, schema string) (int, error) {
-	conn, err := pgx.Connect(ctx, dsn)
+	conn, err := pgxpool.New(ctx, dsn)
 	if err != nil {
 		return 0, err
 	}
-	defer conn.Close(ctx)
+	defer conn.Close()
 	rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE'`, schema)
 	if err != nil {
 		return 0, err
@@ -533,10 +535,10 @@ func countRows(ctx context.Context, dsn, schema string) (int, error) {
 func dropSchema(dsn, schema string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
+	conn, err := pgxpool.New(ctx, dsn)
 	if err == nil {
 		_, err = conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
-		conn.Close(ctx)
+		conn.Close()
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "archivebench: dropping schema %s: %v\n", schema, err)
