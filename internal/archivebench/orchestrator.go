@@ -68,6 +68,15 @@ type orchFigures struct {
 	StagesWaitMS map[string]int64 `json:"stages_wait_ms"`
 	StagesBusyMS map[string]int64 `json:"stages_busy_ms"`
 	JobID        string           `json:"job_id,omitempty"`
+	// Each is one process's figures.
+	Each []procFigures `json:"each"`
+}
+
+// procFigures are one process's CPU time and peak RSS.
+type procFigures struct {
+	Mode       string  `json:"mode"`
+	CPUS       float64 `json:"cpu_s"`
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
 }
 
 // orchProcess is one process of the service.
@@ -327,6 +336,7 @@ func runOrchestrator(ctx context.Context, c config, fig figures, sourceURL, refs
 			of.CPUS += cpu
 			of.MaxPeakRSSMiB = max(of.MaxPeakRSSMiB, rss)
 			of.MaxCPUS = max(of.MaxCPUS, cpu)
+			of.Each = append(of.Each, procFigures{Mode: p.mode, CPUS: cpu, PeakRSSMiB: rss})
 		}
 		tl, err := readTotals(p.logPath)
 		if err != nil {
