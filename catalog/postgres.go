@@ -25,17 +25,7 @@ type PostgresOptions struct {
 	Schema string
 	// Logger receives the store's logs; nil means slog.Default().
 	Logger *slog.Logger
-	// MaxConns bounds the connections of the pool OpenPostgres opens;
-	// 0 means DefaultMaxConns, unless the DSN sets pool_max_conns.
-	MaxConns int32
 }
-
-// DefaultMaxConns is the connections of the pool OpenPostgres opens when
-// neither PostgresOptions nor the DSN (pool_max_conns) says: enough for a
-// worker's tasks (pipeline.RemoteWorkers, each a few short catalog calls
-// between storage round trips) not to queue for a connection, which
-// pgxpool's own default (the CPU count, at least 4) makes them do.
-const DefaultMaxConns = 16
 
 // Postgres is the PostgreSQL Store. Create the tables with Migrate.
 type Postgres struct {
@@ -80,12 +70,6 @@ func OpenPostgres(ctx context.Context, dsn string, opts PostgresOptions) (*Postg
 	if err != nil {
 		return nil, invalidf("dsn: %v", err)
 	}
-	switch {
-	case opts.MaxConns > 0:
-		cfg.MaxConns = opts.MaxConns
-	case !dsnSetsPoolSize(dsn):
-		cfg.MaxConns = max(cfg.MaxConns, DefaultMaxConns)
-	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: connect: %w", err)
@@ -97,12 +81,6 @@ func OpenPostgres(ctx context.Context, dsn string, opts PostgresOptions) (*Postg
 	}
 	p.ownPool = true
 	return p, nil
-}
-
-// dsnSetsPoolSize reports whether a DSN sets pool_max_conns (a URL
-// query parameter or a key=value pair).
-func dsnSetsPoolSize(dsn string) bool {
-	return strings.Contains(dsn, "pool_max_conns")
 }
 
 // Pool returns the store's connection pool.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -418,31 +417,4 @@ func TestPostgresMoveTask(t *testing.T) {
 	got, err = s.GetTask(ctx, racy.ID)
 	require.NoError(t, err)
 	assert.Equal(t, 1, got.Attempts, "claimed once")
-}
-
-func TestOpenPostgresPoolSize(t *testing.T) {
-	pgPool(t) // skips without PostgreSQL
-	dsn := os.Getenv("VZARR_PG_DSN")
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	tests := []struct {
-		name string
-		dsn  string
-		opts catalog.PostgresOptions
-		want int32
-	}{
-		{"the default", dsn, catalog.PostgresOptions{}, catalog.DefaultMaxConns},
-		{"the options", dsn, catalog.PostgresOptions{MaxConns: 3}, 3},
-		{"the DSN", dsn + sep + "pool_max_conns=5", catalog.PostgresOptions{}, 5},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s, err := catalog.OpenPostgres(ctxT(t), tc.dsn, tc.opts)
-			require.NoError(t, err)
-			defer s.Close()
-			assert.Equal(t, tc.want, s.Pool().Config().MaxConns)
-		})
-	}
 }
