@@ -474,6 +474,20 @@ func (m *Memory) ListTasks(_ context.Context, jobID string) ([]*Task, error) {
 	return out, nil
 }
 
+// ListTasksBrief implements BriefTaskLister.
+func (m *Memory) ListTasksBrief(ctx context.Context, jobID string, fullTypes []string) ([]*Task, error) {
+	ts, err := m.ListTasks(ctx, jobID)
+	for _, t := range ts {
+		if !slices.Contains(fullTypes, t.Type) {
+			t.Params = nil
+			if t.Status != StatusFailed {
+				t.Result = nil
+			}
+		}
+	}
+	return ts, err
+}
+
 // FindTasks implements Store.
 func (m *Memory) FindTasks(_ context.Context, f TaskFilter) ([]*Task, error) {
 	if err := f.check(); err != nil {
@@ -528,6 +542,19 @@ func (m *Memory) ClaimTask(ctx context.Context, c Claim) (*Task, error) {
 // TransitionTask implements Store.
 func (m *Memory) TransitionTask(_ context.Context, id string, tr Transition) (*Task, error) {
 	return memTransition(m, m.tasks, "task", id, tr)
+}
+
+// MoveTask implements TaskMover.
+func (m *Memory) MoveTask(ctx context.Context, t *Task, tr Transition) (*Task, error) {
+	if tr.IfRevision != 0 && tr.IfRevision != t.Revision {
+		return nil, conflictf("task %q: move from revision %d with IfRevision %d", t.ID, t.Revision, tr.IfRevision)
+	}
+	tr.IfRevision = t.Revision
+	moved, err := m.TransitionTask(ctx, t.ID, tr)
+	if errors.Is(err, ErrNotFound) {
+		return nil, conflictf("task %q is no longer at revision %d", t.ID, t.Revision)
+	}
+	return moved, err
 }
 
 // memTransition is TransitionJob and TransitionTask: recs holds m's

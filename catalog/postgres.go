@@ -39,6 +39,11 @@ type Postgres struct {
 var (
 	_ Store       = (*Postgres)(nil)
 	_ TaskBatcher = (*Postgres)(nil)
+	_ TaskMover   = (*Postgres)(nil)
+	_ TaskMover   = (*Memory)(nil)
+
+	_ BriefTaskLister = (*Postgres)(nil)
+	_ BriefTaskLister = (*Memory)(nil)
 )
 
 // tables holds the quoted, schema-qualified table names.
@@ -579,6 +584,20 @@ func (p *Postgres) ListTasks(ctx context.Context, jobID string) ([]*Task, error)
 	return collect(rows, err, scanTask, "list tasks")
 }
 
+// ListTasksBrief implements BriefTaskLister: the database sends the
+// params and results of fullTypes' tasks (and FAILED tasks' results) only.
+func (p *Postgres) ListTasksBrief(ctx context.Context, jobID string, fullTypes []string) ([]*Task, error) {
+	if fullTypes == nil {
+		fullTypes = []string{}
+	}
+	rows, err := p.pool.Query(ctx, `SELECT id, job_id, type, stage, status,
+			CASE WHEN type = ANY($2::text[]) THEN params END,
+			CASE WHEN type = ANY($2::text[]) OR status = 'FAILED' THEN result END,
+			error, attempts, revision, created_at, updated_at, started_at, finished_at
+		FROM `+p.t.tasks+` WHERE job_id = $1 ORDER BY seq`, jobID, fullTypes)
+	return collect(rows, err, scanTask, "list tasks")
+}
+
 // FindTasks implements Store.
 func (p *Postgres) FindTasks(ctx context.Context, f TaskFilter) ([]*Task, error) {
 	if err := f.check(); err != nil {
@@ -641,34 +660,83 @@ func (p *Postgres) TransitionTask(ctx context.Context, id string, tr Transition)
 
 // pgTransition is TransitionJob and TransitionTask: table holds the
 // records of kind, cols and scan read one.
+//
+// It takes two round trips and no explicit transaction (which would take
+// four: BEGIN, a locking read, the update, COMMIT): it reads the record,
+// checks and applies the transition, and writes it only if the record is
+// still at the revision it read (every change of a job or task record
+// increments its revision). A record changed in between is read again and
+// the transition checked against it: with IfRevision that is ErrConflict,
+// as with a locking read; without, the transition is tried again, up to
+// maxTransitionTries times.
 func pgTransition[T any, P runRecord[T]](ctx context.Context, p *Postgres, table, cols string, scan func(pgx.Row) (P, error),
 	kind, id string, tr Transition) (P, error) {
 	result, err := normJSON("result", tr.Result, "")
 	if err != nil {
 		return nil, err
 	}
-	var out P
-	err = p.inTx(ctx, func(tx pgx.Tx) error {
-		rec, err := scan(tx.QueryRow(ctx, `SELECT `+cols+` FROM `+table+` WHERE id = $1 FOR NO KEY UPDATE`, id))
+	for range maxTransitionTries {
+		rec, err := scan(p.pool.QueryRow(ctx, `SELECT `+cols+` FROM `+table+` WHERE id = $1`, id))
 		if rec, err = one(rec, err, kind, id); err != nil {
-			return err
+			return nil, pgErr("transition "+kind, err)
 		}
 		r := rec.run()
-		if err := checkTransition(kind, id, *r.Status, &tr, r.Revision); err != nil {
-			return err
+		read := r.Revision
+		if err := checkTransition(kind, id, *r.Status, &tr, read); err != nil {
+			return nil, pgErr("transition "+kind, err)
 		}
 		r.apply(tr, result, now())
-		_, err = tx.Exec(ctx, `UPDATE `+table+` SET status = $2, stage = $3, result = $4, error = $5, attempts = $6,
-			revision = $7, updated_at = $8, started_at = $9, finished_at = $10 WHERE id = $1`,
-			id, *r.Status, *r.Stage, jsonArg(r.Result), r.Error, r.Attempts, r.Revision, r.UpdatedAt, r.StartedAt, r.FinishedAt)
-		out = rec
-		return err
-	})
-	if err != nil {
-		return nil, pgErr("transition "+kind, err)
+		ok, err := p.writeRun(ctx, table, id, r, read)
+		if err != nil {
+			return nil, pgErr("transition "+kind, err)
+		}
+		if ok {
+			return rec, nil
+		}
 	}
-	return out, nil
+	return nil, conflictf("%s %q keeps changing", kind, id)
 }
+
+// writeRun writes a job's or task's run fields (r, applied to the record
+// read at revision read) if the record is still at that revision, and
+// reports whether it was.
+func (p *Postgres) writeRun(ctx context.Context, table, id string, r run, read int64) (bool, error) {
+	tag, err := p.pool.Exec(ctx, `UPDATE `+table+` SET status = $2, stage = $3, result = $4, error = $5, attempts = $6,
+		revision = $7, updated_at = $8, started_at = $9, finished_at = $10 WHERE id = $1 AND revision = $11`,
+		id, *r.Status, *r.Stage, jsonArg(r.Result), r.Error, r.Attempts, r.Revision, r.UpdatedAt, r.StartedAt, r.FinishedAt, read)
+	return tag.RowsAffected() == 1, err
+}
+
+// MoveTask implements TaskMover: one statement, the revision-checked
+// update of pgTransition without its read.
+func (p *Postgres) MoveTask(ctx context.Context, t *Task, tr Transition) (*Task, error) {
+	if tr.IfRevision != 0 && tr.IfRevision != t.Revision {
+		return nil, conflictf("task %q: move from revision %d with IfRevision %d", t.ID, t.Revision, tr.IfRevision)
+	}
+	result, err := normJSON("result", tr.Result, "")
+	if err != nil {
+		return nil, err
+	}
+	moved := t.clone()
+	r := moved.run()
+	read := r.Revision
+	if err := checkTransition("task", t.ID, *r.Status, &tr, read); err != nil {
+		return nil, err
+	}
+	r.apply(tr, result, now())
+	ok, err := p.writeRun(ctx, p.t.tasks, t.ID, r, read)
+	if err != nil {
+		return nil, pgErr("move task", err)
+	}
+	if !ok {
+		return nil, conflictf("task %q is no longer at revision %d", t.ID, read)
+	}
+	return moved, nil
+}
+
+// maxTransitionTries bounds pgTransition's tries of a transition without
+// IfRevision on a record that others keep changing.
+const maxTransitionTries = 10
 
 // DSNHasPassword reports whether a PostgreSQL DSN (a postgres:// URL or
 // key=value pairs) holds a password. Commands refuse such a DSN on their

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -238,4 +240,181 @@ func TestPostgresUnavailable(t *testing.T) {
 		assert.NotEmpty(t, ue.Op, name)
 		assert.NotErrorIs(t, err, catalog.ErrNotFound, name)
 	}
+}
+
+// statementCounter is a pgx tracer that counts the statements sent
+// (BEGIN and COMMIT included): the round trips of a store call.
+type statementCounter struct{ n atomic.Int64 }
+
+func (c *statementCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+func (c *statementCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// TestPostgresTransitionRoundTrips checks that a job or task transition
+// takes two statements (a read and a revision-checked update, no
+// transaction), and that racing transitions still move a record once.
+func TestPostgresTransitionRoundTrips(t *testing.T) {
+	shared := pgPool(t)
+	ctx := ctxT(t)
+	cfg := shared.Config().Copy()
+	counter := &statementCounter{}
+	cfg.ConnConfig.Tracer = counter
+	own, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(own.Close)
+	s, err := catalog.NewPostgres(own, catalog.PostgresOptions{Schema: testSchema(t, shared)})
+	require.NoError(t, err)
+	_, err = s.Migrate(ctx)
+	require.NoError(t, err)
+	job, err := s.CreateJob(ctx, catalog.NewJob{Type: "x"})
+	require.NoError(t, err)
+	task, err := s.CreateTask(ctx, catalog.NewTask{JobID: job.ID, Type: "ref", Stage: "ref"})
+	require.NoError(t, err)
+
+	steps := []struct {
+		name string
+		move func() error
+	}{
+		{"job to PROCESSING", func() error {
+			_, err := s.TransitionJob(ctx, job.ID, catalog.Transition{To: catalog.StatusProcessing, Stage: "ref", IfRevision: job.Revision})
+			return err
+		}},
+		{"task claimed", func() error {
+			_, err := s.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusProcessing, IfRevision: task.Revision})
+			return err
+		}},
+		{"task completed", func() error {
+			_, err := s.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusCompleted, Result: []byte(`{"ok":true}`)})
+			return err
+		}},
+	}
+	for _, st := range steps {
+		before := counter.n.Load()
+		require.NoError(t, st.move(), st.name)
+		assert.EqualValues(t, 2, counter.n.Load()-before, "%s: statements", st.name)
+	}
+	got, err := s.GetTask(ctx, task.ID)
+	require.NoError(t, err)
+	assert.Equal(t, catalog.StatusCompleted, got.Status)
+	assert.EqualValues(t, task.Revision+2, got.Revision)
+	assert.Equal(t, 1, got.Attempts)
+	assert.JSONEq(t, `{"ok":true}`, string(got.Result))
+
+	// 16 workers claim one task at its revision: exactly one wins, the
+	// others get ErrConflict.
+	racy, err := s.CreateTask(ctx, catalog.NewTask{JobID: job.ID, Type: "ref", Stage: "ref"})
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	var won, lost atomic.Int64
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.TransitionTask(ctx, racy.ID, catalog.Transition{To: catalog.StatusProcessing, IfRevision: racy.Revision})
+			switch {
+			case err == nil:
+				won.Add(1)
+			case errors.Is(err, catalog.ErrConflict):
+				lost.Add(1)
+			default:
+				t.Errorf("unexpected error: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.EqualValues(t, 1, won.Load())
+	assert.EqualValues(t, 15, lost.Load())
+	got, err = s.GetTask(ctx, racy.ID)
+	require.NoError(t, err)
+	assert.Equal(t, 1, got.Attempts, "claimed once")
+	assert.EqualValues(t, racy.Revision+1, got.Revision)
+}
+
+// TestPostgresMoveTask checks TaskMover on PostgreSQL: one statement per
+// move, a stale copy refused with ErrConflict, racing moves of one copy
+// applied once.
+func TestPostgresMoveTask(t *testing.T) {
+	shared := pgPool(t)
+	ctx := ctxT(t)
+	cfg := shared.Config().Copy()
+	counter := &statementCounter{}
+	cfg.ConnConfig.Tracer = counter
+	own, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(own.Close)
+	s, err := catalog.NewPostgres(own, catalog.PostgresOptions{Schema: testSchema(t, shared)})
+	require.NoError(t, err)
+	_, err = s.Migrate(ctx)
+	require.NoError(t, err)
+	job, err := s.CreateJob(ctx, catalog.NewJob{Type: "x"})
+	require.NoError(t, err)
+	task, err := s.CreateTask(ctx, catalog.NewTask{JobID: job.ID, Type: "ref", Stage: "ref"})
+	require.NoError(t, err)
+
+	before := counter.n.Load()
+	claimed, err := s.MoveTask(ctx, task, catalog.Transition{To: catalog.StatusProcessing})
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, counter.n.Load()-before, "one statement")
+	assert.Equal(t, catalog.StatusPending, task.Status, "the caller's copy is not changed")
+	assert.Equal(t, catalog.StatusProcessing, claimed.Status)
+	assert.Equal(t, 1, claimed.Attempts)
+	assert.EqualValues(t, task.Revision+1, claimed.Revision)
+
+	tests := []struct {
+		name string
+		from *catalog.Task
+		tr   catalog.Transition
+		want error
+	}{
+		{"a stale copy", task, catalog.Transition{To: catalog.StatusProcessing}, catalog.ErrConflict},
+		{"an IfRevision that is not the copy's", claimed, catalog.Transition{To: catalog.StatusCompleted, IfRevision: task.Revision}, catalog.ErrConflict},
+		{"a move the copy's status does not allow", claimed, catalog.Transition{To: catalog.StatusPending + "X"}, catalog.ErrInvalid},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := s.MoveTask(ctx, tc.from, tc.tr)
+			assert.ErrorIs(t, err, tc.want)
+		})
+	}
+	done, err := s.MoveTask(ctx, claimed, catalog.Transition{To: catalog.StatusCompleted, Result: []byte(`{"n": 1}`)})
+	require.NoError(t, err)
+	got, err := s.GetTask(ctx, task.ID)
+	require.NoError(t, err)
+	assert.Equal(t, done.Revision, got.Revision)
+	assert.Equal(t, catalog.StatusCompleted, got.Status)
+	assert.JSONEq(t, `{"n":1}`, string(got.Result))
+	assert.Equal(t, 1, got.Attempts)
+	require.NotNil(t, got.FinishedAt)
+	_, err = s.MoveTask(ctx, got, catalog.Transition{To: catalog.StatusProcessing})
+	var te *catalog.TransitionError
+	assert.ErrorAs(t, err, &te, "COMPLETED is final")
+
+	racy, err := s.CreateTask(ctx, catalog.NewTask{JobID: job.ID, Type: "ref", Stage: "ref"})
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	var won, lost atomic.Int64
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.MoveTask(ctx, racy, catalog.Transition{To: catalog.StatusProcessing})
+			switch {
+			case err == nil:
+				won.Add(1)
+			case errors.Is(err, catalog.ErrConflict):
+				lost.Add(1)
+			default:
+				t.Errorf("unexpected error: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.EqualValues(t, 1, won.Load())
+	assert.EqualValues(t, 15, lost.Load())
+	got, err = s.GetTask(ctx, racy.ID)
+	require.NoError(t, err)
+	assert.Equal(t, 1, got.Attempts, "claimed once")
 }

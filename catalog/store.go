@@ -111,6 +111,31 @@ type TaskBatcher interface {
 	CreateTasks(ctx context.Context, ts []NewTask) (int, error)
 }
 
+// TaskMover is a Store that moves a task the caller holds in one round
+// trip: the engine claims the task it has just read, and completes the
+// task it has claimed. Stores that wrap another may leave it out; callers
+// then use TransitionTask with IfRevision.
+type TaskMover interface {
+	// MoveTask is TransitionTask(ctx, t.ID, tr) with tr.IfRevision set to
+	// t.Revision (a tr.IfRevision of its own must equal it), checked
+	// against t as the caller read it: t's status must allow the move,
+	// and the record must still be at t.Revision (else ErrConflict, also
+	// when it no longer exists). t is not changed; the moved copy is
+	// returned.
+	MoveTask(ctx context.Context, t *Task, tr Transition) (*Task, error)
+}
+
+// BriefTaskLister is a Store that lists a job's tasks without the JSON a
+// status report does not read: the status of a 10,000-file job then
+// reads the tasks' states, not their 10,000 params and results. Stores
+// that wrap another may leave it out; callers then use ListTasks.
+type BriefTaskLister interface {
+	// ListTasksBrief is ListTasks with the Params and Result of each task
+	// left nil, except for the tasks whose Type is in fullTypes (both
+	// kept) and the Result of FAILED tasks (kept).
+	ListTasksBrief(ctx context.Context, jobID string, fullTypes []string) ([]*Task, error)
+}
+
 // MaxTaskBatch is the most tasks CreateTasks stores in one statement.
 const MaxTaskBatch = 1000
 

@@ -44,6 +44,7 @@ func runSuite(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"TouchJob", testTouchJob},
 		{"FindTasks", testFindTasks},
 		{"CreateTasks", testCreateTasks},
+		{"ListTasksBrief", testListTasksBrief},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -922,4 +923,59 @@ func testCreateTasks(t *testing.T, s catalog.Store) {
 	cs, err := s.ListTasks(ctx, "job-c")
 	require.NoError(t, err)
 	assert.Empty(t, cs)
+}
+
+func testListTasksBrief(t *testing.T, s catalog.Store) {
+	ctx := ctxT(t)
+	l, ok := s.(catalog.BriefTaskLister)
+	require.True(t, ok, "the catalog's stores list tasks briefly")
+	_, err := s.CreateJob(ctx, catalog.NewJob{ID: "job-l", Type: "virtualize"})
+	require.NoError(t, err)
+	for _, nt := range []catalog.NewTask{
+		{ID: "job-l/gate", JobID: "job-l", Type: "gate", Stage: "ref", Params: json.RawMessage(`{"index":1}`)},
+		{ID: "job-l/ok", JobID: "job-l", Type: "ref", Stage: "ref", Params: json.RawMessage(`{"url":"a"}`)},
+		{ID: "job-l/bad", JobID: "job-l", Type: "ref", Stage: "ref", Params: json.RawMessage(`{"url":"b"}`)},
+	} {
+		_, err := s.CreateTask(ctx, nt)
+		require.NoError(t, err)
+	}
+	move := func(id string, to catalog.Status, result string) {
+		_, err := s.TransitionTask(ctx, id, catalog.Transition{To: catalog.StatusProcessing})
+		require.NoError(t, err)
+		_, err = s.TransitionTask(ctx, id, catalog.Transition{To: to, Result: json.RawMessage(result), Error: "e"})
+		require.NoError(t, err)
+	}
+	move("job-l/gate", catalog.StatusCompleted, `{"tasks":2}`)
+	move("job-l/ok", catalog.StatusCompleted, `{"success":true}`)
+	move("job-l/bad", catalog.StatusFailed, `{"success":false}`)
+	full, err := s.ListTasks(ctx, "job-l")
+	require.NoError(t, err)
+	brief, err := l.ListTasksBrief(ctx, "job-l", []string{"gate"})
+	require.NoError(t, err)
+	require.Len(t, brief, len(full))
+	tests := []struct {
+		id             string
+		params, result string
+	}{
+		{"job-l/gate", `{"index":1}`, `{"tasks":2}`}, // a full type: both kept
+		{"job-l/ok", "", ""},                         // neither
+		{"job-l/bad", "", `{"success":false}`},       // a FAILED task's result
+	}
+	for i, tc := range tests {
+		b, f := brief[i], full[i]
+		assert.Equal(t, tc.id, b.ID)
+		if tc.params == "" {
+			assert.Nil(t, b.Params, tc.id)
+		} else {
+			assert.JSONEq(t, tc.params, string(b.Params), tc.id)
+		}
+		if tc.result == "" {
+			assert.Nil(t, b.Result, tc.id)
+		} else {
+			assert.JSONEq(t, tc.result, string(b.Result), tc.id)
+		}
+		// The rest is ListTasks'.
+		b.Params, b.Result = f.Params, f.Result
+		assert.Equal(t, f, b, tc.id)
+	}
 }

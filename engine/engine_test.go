@@ -512,6 +512,7 @@ func TestTaskFailureFailsJob(t *testing.T) {
 	require.NotNil(t, st.Failure)
 	assert.Equal(t, "square", st.Failure.Stage)
 	assert.Equal(t, catalog.StatusFailed, st.Stages[1].Status)
+	assertBriefStatus(t, c.store.Store, id)
 
 	// Tasks that had not run when the job failed end as canceled, not
 	// PENDING forever.
@@ -857,4 +858,161 @@ func testCrashWhileOpeningAStage(t *testing.T) {
 	assert.Equal(t, 1, counting.created[engine.GateID(j.ID, "sum")])
 	assert.Equal(t, 1, counting.created[engine.TaskID(j.ID, "sum", 0)])
 	assert.Equal(t, 1, counting.completed[engine.GateID(j.ID, "square")])
+}
+
+// callCounter counts every catalog call of the engine (its Store).
+type callCounter struct {
+	catalog.Store
+	gets, jobGets, lists, transitions atomic.Int64
+}
+
+func (c *callCounter) GetTask(ctx context.Context, id string) (*catalog.Task, error) {
+	c.gets.Add(1)
+	return c.Store.GetTask(ctx, id)
+}
+
+func (c *callCounter) GetJob(ctx context.Context, id string) (*catalog.Job, error) {
+	c.jobGets.Add(1)
+	return c.Store.GetJob(ctx, id)
+}
+
+func (c *callCounter) ListTasks(ctx context.Context, jobID string) ([]*catalog.Task, error) {
+	c.lists.Add(1)
+	return c.Store.ListTasks(ctx, jobID)
+}
+
+func (c *callCounter) TransitionTask(ctx context.Context, id string, tr catalog.Transition) (*catalog.Task, error) {
+	c.transitions.Add(1)
+	return c.Store.TransitionTask(ctx, id, tr)
+}
+
+// moveCounter is a callCounter whose store moves tasks it is given
+// (catalog.TaskMover): one round trip instead of a read and an update.
+type moveCounter struct {
+	*callCounter
+	moves atomic.Int64
+}
+
+func (c *moveCounter) MoveTask(ctx context.Context, t *catalog.Task, tr catalog.Transition) (*catalog.Task, error) {
+	c.moves.Add(1)
+	return c.Store.(catalog.TaskMover).MoveTask(ctx, t, tr)
+}
+
+// TestCatalogCallsPerTask bounds the catalog calls behind one task of a
+// stage that is not its last (the per-file fixed cost of a 10,000-file
+// job): read the task, the job and the stage's gate, claim, complete, read
+// the gate and the stage's hint task. No listing of the job's tasks.
+func TestCatalogCallsPerTask(t *testing.T) {
+	t.Run("a store without MoveTask", func(t *testing.T) {
+		calls := &callCounter{Store: catalog.NewMemory()}
+		testCatalogCallsPerTask(t, calls, calls, func() int64 { return 0 }, 2)
+	})
+	t.Run("a TaskMover", func(t *testing.T) {
+		calls := &moveCounter{callCounter: &callCounter{Store: catalog.NewMemory()}}
+		testCatalogCallsPerTask(t, calls, calls.callCounter, calls.moves.Load, 0)
+	})
+}
+
+// testCatalogCallsPerTask runs a job on store (which counts its calls in
+// calls and moves) and checks the calls of a task in the middle of its
+// stage: the claim and the completion are moves when the store can
+// (then no transition), else transitions.
+func testCatalogCallsPerTask(t *testing.T, store engine.Store, calls *callCounter, moves func() int64, transitions int64) {
+	ctx := context.Background()
+	mem := calls.Store
+	pub := &direct{}
+	e, err := engine.New(store, pub, engine.Options{Logger: quietLogger()}, newFixture().def())
+	require.NoError(t, err)
+	j, err := mem.CreateJob(ctx, catalog.NewJob{ID: "calls", Type: "squares"})
+	require.NoError(t, err)
+	require.NoError(t, e.Handle(ctx, queue.Message{JobID: j.ID}))
+	list := pub.take()
+	require.Len(t, list, 1)
+	require.NoError(t, e.Handle(ctx, list[0]))
+	squares := pub.take()
+	require.Len(t, squares, 24)
+	sort.Slice(squares, func(a, b int) bool { return squares[a].TaskID < squares[b].TaskID })
+	// The first task sets the stage's hint (one listing); the next ones
+	// are what every file costs.
+	require.NoError(t, e.Handle(ctx, squares[0]))
+	tests := []struct {
+		name                                   string
+		gets, jobGets, lists, transitns, moves int64
+	}{
+		{"a task in the middle of its stage", 4, 1, 0, transitions, 2 - transitions},
+		{"another", 4, 1, 0, transitions, 2 - transitions},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g, jg, l, tr, mv := calls.gets.Load(), calls.jobGets.Load(), calls.lists.Load(), calls.transitions.Load(), moves()
+			require.NoError(t, e.Handle(ctx, squares[1+i]))
+			assert.Equal(t, tc.gets, calls.gets.Load()-g, "task reads")
+			assert.Equal(t, tc.jobGets, calls.jobGets.Load()-jg, "job reads")
+			assert.Equal(t, tc.lists, calls.lists.Load()-l, "listings")
+			assert.Equal(t, tc.transitns, calls.transitions.Load()-tr, "transitions")
+			assert.Equal(t, tc.moves, moves()-mv, "moves")
+			tk, err := mem.GetTask(ctx, squares[1+i].TaskID)
+			require.NoError(t, err)
+			assert.Equal(t, catalog.StatusCompleted, tk.Status)
+			assert.Equal(t, 1, tk.Attempts)
+		})
+	}
+}
+
+// fullLister hides a store's brief listing (catalog.BriefTaskLister).
+type fullLister struct{ catalog.Store }
+
+// assertBriefStatus checks that a job's status read with the store's brief
+// listing is the one read from the full listing.
+func assertBriefStatus(t *testing.T, store catalog.Store, jobID string) {
+	t.Helper()
+	_, ok := store.(catalog.BriefTaskLister)
+	require.True(t, ok)
+	now := time.Now()
+	brief, err := engine.Status(context.Background(), store, jobID)
+	require.NoError(t, err)
+	full, err := engine.Status(context.Background(), fullLister{store}, jobID)
+	require.NoError(t, err)
+	if time.Since(now) < time.Second { // Waiting's Expired depends on the clock
+		assert.Equal(t, full, brief)
+	}
+}
+
+// briefCounter is a callCounter whose store lists tasks briefly.
+type briefCounter struct {
+	*callCounter
+	briefs atomic.Int64
+}
+
+func (c *briefCounter) ListTasksBrief(ctx context.Context, jobID string, fullTypes []string) ([]*catalog.Task, error) {
+	c.briefs.Add(1)
+	return c.Store.(catalog.BriefTaskLister).ListTasksBrief(ctx, jobID, fullTypes)
+}
+
+// TestStatusListsBriefly: a job's status and the engine's stage checks
+// read the tasks without their params and results (but the gates' and
+// the failure marker's, and FAILED tasks' results) when the store can.
+func TestStatusListsBriefly(t *testing.T) {
+	ctx := context.Background()
+	calls := &briefCounter{callCounter: &callCounter{Store: catalog.NewMemory()}}
+	d := &direct{}
+	e, err := engine.New(calls, d, engine.Options{Logger: quietLogger()}, newFixture().def())
+	require.NoError(t, err)
+	j, err := calls.Store.CreateJob(ctx, catalog.NewJob{ID: "brief", Type: "squares"})
+	require.NoError(t, err)
+	require.NoError(t, e.Handle(ctx, queue.Message{JobID: j.ID}))
+	list := d.take()
+	require.Len(t, list, 1)
+	// The list stage's one task: its stage check is brief; planning the
+	// next stage reads the results (a full listing).
+	briefs, lists := calls.briefs.Load(), calls.lists.Load()
+	require.NoError(t, e.Handle(ctx, list[0]))
+	assert.Positive(t, calls.briefs.Load()-briefs, "the stage checks")
+	assert.EqualValues(t, 1, calls.lists.Load()-lists, "the plan")
+	briefs, lists = calls.briefs.Load(), calls.lists.Load()
+	st, err := e.Status(ctx, j.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "square", st.Stage)
+	assert.EqualValues(t, 1, calls.briefs.Load()-briefs)
+	assert.Equal(t, lists, calls.lists.Load(), "no full listing")
 }

@@ -95,6 +95,7 @@ func TestJobFailsOnlyAfterItsHook(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, catalog.StatusProcessing, st.Job.Status)
 		assert.Equal(t, "failing: cleaning up after stage square: item 3 is corrupt", st.Note)
+		assertBriefStatus(t, store.Store, j.ID)
 		assert.Nil(t, st.Failure)
 		// Every other message of the job, at once: the tasks are
 		// canceled, not run, the hook is held, the job stays PROCESSING.

@@ -99,7 +99,11 @@ func (e *Engine) reconcile(ctx context.Context, jobID string) error {
 }
 
 // currentStage returns the index and gate of the job's latest opened
-// stage, or -1 when none is open.
+// stage, or -1 when none is open. It reads the gates in order and stops at
+// the first one missing or not COMPLETED: stage k+1 is opened only once
+// gate k is COMPLETED (a failure marks the gate of its own, opened stage,
+// or of stage 0 when OnStart failed), so no later gate can exist, and a
+// task's message costs one gate read, not two.
 func (e *Engine) currentStage(ctx context.Context, def *Definition, job *catalog.Job) (int, *catalog.Task, error) {
 	k, gate := -1, (*catalog.Task)(nil)
 	for i, st := range def.Stages {
@@ -119,6 +123,9 @@ func (e *Engine) currentStage(ctx context.Context, def *Definition, job *catalog
 			}
 		}
 		k, gate = i, g
+		if g.Status != catalog.StatusCompleted {
+			break
+		}
 	}
 	return k, gate, nil
 }
@@ -384,7 +391,7 @@ func (e *Engine) stageDone(ctx context.Context, def *Definition, job *catalog.Jo
 			return false, nil
 		}
 	}
-	all, err := e.store.ListTasks(ctx, job.ID)
+	all, err := listBrief(ctx, e.store, job.ID)
 	if err != nil {
 		return false, err
 	}
@@ -529,9 +536,9 @@ func (e *Engine) handleTask(ctx context.Context, m Message) error {
 			if e.failedForGood(task) {
 				return e.failJob(ctx, def, job, failureOf(st.Name, task), nil)
 			}
-			claimed, err = e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusProcessing, IfRevision: task.Revision})
+			claimed, err = e.moveTask(ctx, task, catalog.Transition{To: catalog.StatusProcessing})
 		case catalog.StatusPending:
-			claimed, err = e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusProcessing, IfRevision: task.Revision})
+			claimed, err = e.moveTask(ctx, task, catalog.Transition{To: catalog.StatusProcessing})
 		case catalog.StatusProcessing:
 			if held := e.held(task); held < e.opts.LeaseTimeout {
 				wait := min(e.opts.LeaseTimeout-held, e.opts.MaxRetryDelay) + time.Duration(rand.Int64N(int64(time.Second)))
@@ -555,6 +562,17 @@ func (e *Engine) handleTask(ctx context.Context, m Message) error {
 		return e.runTask(ctx, def, st, job, claimed)
 	}
 	return retryLater(e.backoff(1), "task %s keeps changing", m.TaskID)
+}
+
+// moveTask moves task, as this worker read it, to tr.To if the record is
+// still at task.Revision (else a race): in one round trip when the store
+// is a catalog.TaskMover, else with TransitionTask and IfRevision.
+func (e *Engine) moveTask(ctx context.Context, task *catalog.Task, tr catalog.Transition) (*catalog.Task, error) {
+	if m, ok := e.store.(catalog.TaskMover); ok {
+		return m.MoveTask(ctx, task, tr)
+	}
+	tr.IfRevision = task.Revision
+	return e.store.TransitionTask(ctx, task.ID, tr)
 }
 
 // cancelTask marks a task of a failed (or failing) job that never ran;
@@ -616,8 +634,7 @@ func (e *Engine) runTask(ctx context.Context, def *Definition, st *Stage, job *c
 	}
 	if runErr == nil {
 		err := e.persist(ctx, task, func() error {
-			_, err := e.store.TransitionTask(ctx, task.ID, catalog.Transition{To: catalog.StatusCompleted,
-				IfRevision: task.Revision, Result: successEnvelope(result)})
+			_, err := e.moveTask(ctx, task, catalog.Transition{To: catalog.StatusCompleted, Result: successEnvelope(result)})
 			return err
 		})
 		if isRace(err) {

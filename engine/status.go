@@ -119,7 +119,7 @@ func summarize(stages []StageSummary, index map[string]int, tasks []*catalog.Tas
 
 func (e *Engine) summary(ctx context.Context, def *Definition, job *catalog.Job) (*JobSummary, error) {
 	sum := &JobSummary{}
-	tasks, err := e.store.ListTasks(ctx, job.ID)
+	tasks, err := listBrief(ctx, e.store, job.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +189,7 @@ func readStatus(ctx context.Context, store Store, jobID string, lease time.Durat
 	if err != nil {
 		return nil, err
 	}
-	tasks, err := store.ListTasks(ctx, jobID)
+	tasks, err := listBrief(ctx, store, jobID)
 	if err != nil {
 		return nil, err
 	}
@@ -285,6 +285,17 @@ func statusOf(job *catalog.Job, tasks []*catalog.Task) *JobStatus {
 		st.Failure = jobFailure(job)
 	}
 	return st
+}
+
+// listBrief lists a job's tasks for a status, a summary or a stage check,
+// which read the params and results of the gates and the failure marker
+// and the results of FAILED tasks only: without the other tasks' JSON when
+// the store can (catalog.BriefTaskLister).
+func listBrief(ctx context.Context, store Store, jobID string) ([]*catalog.Task, error) {
+	if l, ok := store.(catalog.BriefTaskLister); ok {
+		return l.ListTasksBrief(ctx, jobID, []string{GateType, failureType})
+	}
+	return store.ListTasks(ctx, jobID)
 }
 
 // IsInternal reports engine bookkeeping records (stage gates, failure

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,18 @@ import (
 
 	"github.com/greensight/vzarr/kerchunk"
 )
+
+// RemoteMemoryBudget is the default memory budget (Deps.MemoryBudget) of
+// a process whose sources are in blob storage, where many tasks run at
+// once (RemoteWorkers): `vzarr run` on blob sources and the orchestrator's
+// workers.
+const RemoteMemoryBudget = 1 << 30
+
+// RemoteWorkers is the default number of tasks a process runs at once on
+// sources in blob storage: a task of a small file is a few dependent round
+// trips (tens of milliseconds each) and little CPU, so many run at once
+// (at least 64; 4 per CPU on larger machines).
+func RemoteWorkers() int { return max(64, 4*runtime.GOMAXPROCS(0)) }
 
 // memBudget bounds the memory that the ref tasks of a process hold at
 // once: a weighted semaphore of Deps.MemoryBudget bytes, from which each

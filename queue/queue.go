@@ -63,6 +63,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gocloud.dev/gcerrors"
@@ -165,6 +166,21 @@ type Queue struct {
 	beforeSend     func(as func(any) bool) error
 	noSubscription bool
 	sendTimeout    time.Duration
+	// published and received count the messages sent and received
+	// (Counts).
+	published, received atomic.Int64
+}
+
+// Counts are the messages a Queue has sent and received since it was
+// opened: what a benchmark reports as queue messages per file.
+type Counts struct {
+	Published int64 `json:"published"`
+	Received  int64 `json:"received"`
+}
+
+// Counts returns the messages sent and received so far.
+func (q *Queue) Counts() Counts {
+	return Counts{Published: q.published.Load(), Received: q.received.Load()}
 }
 
 // Conn is what a Driver's Open returns: the queue's first session and how
@@ -295,6 +311,7 @@ func (q *Queue) Publish(ctx context.Context, m Message) error {
 		if err := q.static.Topic.Send(ctx, pm); err != nil {
 			return q.classify("publish "+m.String(), err)
 		}
+		q.published.Add(1)
 		return nil
 	}
 	s, err := q.link.get()
@@ -307,6 +324,7 @@ func (q *Queue) Publish(ctx context.Context, m Message) error {
 	switch {
 	case err == nil:
 		q.link.succeeded()
+		q.published.Add(1)
 		return nil
 	case ctx.Err() != nil:
 		return q.classify("publish "+m.String(), err)
@@ -360,6 +378,7 @@ func (q *Queue) Receive(ctx context.Context) (*Delivery, error) {
 			}
 			return nil, q.classify("receive", err)
 		}
+		q.received.Add(1)
 		return newDelivery(m), nil
 	}
 	for {
@@ -373,6 +392,7 @@ func (q *Queue) Receive(ctx context.Context) (*Delivery, error) {
 		switch {
 		case err == nil:
 			q.link.succeeded()
+			q.received.Add(1)
 			return newDelivery(m), nil
 		case ctx.Err() != nil:
 			return nil, ctx.Err()

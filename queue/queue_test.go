@@ -376,3 +376,26 @@ func TestServiceBusReceiverReady(t *testing.T) {
 	// Without a deadline of its own the probe is still bounded.
 	assert.ErrorIs(t, q.Ready(context.Background()), queue.ErrUnavailable)
 }
+
+func TestCounts(t *testing.T) {
+	// Counts report what was sent and received, redeliveries included.
+	ctx := context.Background()
+	q, err := queue.Open(ctx, "mem://queue-counts-"+testenv.RandomSuffix(), queue.Options{})
+	require.NoError(t, err)
+	defer q.Close(ctx)
+	assert.Equal(t, queue.Counts{}, q.Counts())
+	for i := range 3 {
+		require.NoError(t, q.Publish(ctx, queue.Message{JobID: "j", TaskID: "j/s/" + itoa(i)}))
+	}
+	// An invalid message is refused, not counted.
+	require.Error(t, q.Publish(ctx, queue.Message{}))
+	d, err := q.Receive(ctx)
+	require.NoError(t, err)
+	d.Nack()
+	for range 3 {
+		d, err := q.Receive(ctx)
+		require.NoError(t, err)
+		d.Ack()
+	}
+	assert.Equal(t, queue.Counts{Published: 3, Received: 4}, q.Counts())
+}

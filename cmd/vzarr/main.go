@@ -10,6 +10,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/greensight/vzarr/internal/cpuprofile"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -36,7 +38,7 @@ func init() {
 }
 
 func main() {
-	stop := startProfile()
+	stop := cpuprofile.Start(os.Getenv, os.Stderr)
 	code := run(os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

@@ -95,7 +95,7 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&po.FilePattern, "pattern", blobio.DefaultPattern, "glob of the file names to take")
 	fs.BoolVar(&po.Recursive, "recursive", false, "also take files in subfolders")
 	workers := fs.Int("j", 0, fmt.Sprintf("tasks run at once (default %d for local sources, %d for blob storage, where tasks wait on round trips)",
-		localWorkers(), remoteWorkers()))
+		localWorkers(), pipeline.RemoteWorkers()))
 	budget := fs.String("memory-budget", "", "memory the ref tasks hold at once, e.g. 2GiB (default: none for local sources, 1GiB for blob storage; 0: none)")
 	queueURL := fs.String("queue", "", "work queue URL (default: in process)")
 	progress := fs.String("progress", "auto", "progress on stderr: auto (on a terminal), always, never")
@@ -136,7 +136,7 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	if *workers <= 0 {
 		*workers = localWorkers()
 		if remote {
-			*workers = remoteWorkers()
+			*workers = pipeline.RemoteWorkers()
 		}
 	}
 	var memBudget int64
@@ -146,7 +146,7 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 			return f.usageFail(stdout, usagef("--memory-budget: %v", err))
 		}
 	case remote:
-		memBudget = remoteMemoryBudget
+		memBudget = pipeline.RemoteMemoryBudget
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -307,18 +307,9 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	return success(stdout, sum)
 }
 
-// remoteMemoryBudget is vzarr run's memory budget of the ref tasks when
-// the sources are in blob storage, where many tasks run at once.
-const remoteMemoryBudget = 1 << 30
-
 // localWorkers is vzarr run's default -j for local sources: CPU-bound
 // tasks, a few per core.
 func localWorkers() int { return 4 * runtime.GOMAXPROCS(0) }
-
-// remoteWorkers is vzarr run's default -j for sources in blob storage: a
-// task of a small file is a few dependent round trips (tens of
-// milliseconds each) and little CPU, so many run at once.
-func remoteWorkers() int { return max(64, localWorkers()) }
 
 // isTerminal reports whether w is a character device (a terminal).
 func isTerminal(w io.Writer) bool {

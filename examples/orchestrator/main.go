@@ -38,10 +38,12 @@
 //	-migrate          VZARR_MIGRATE         create or update the catalog tables at start (default true)
 //	-refs-url         VZARR_REFS_URL        folder of the references: REFS_URL/<dataset_id>/<resource_id>/<release_id>/
 //	                                        (default abfs://<source container>/refs)
-//	-workers          VZARR_WORKERS         tasks a worker process runs at once (default 4 x CPUs)
+//	-workers          VZARR_WORKERS         tasks a worker process runs at once (default pipeline.RemoteWorkers:
+//	                                        64, or 4 x CPUs when more; a task of a blob waits on round trips)
 //	-memory-budget    VZARR_MEMORY_BUDGET   memory the ref tasks of a worker process hold at once, e.g. 3GiB;
 //	                                        each reserves its file's estimate (from its chunk count) and
-//	                                        waits until it fits; 0: no bound (default 0)
+//	                                        waits until it fits; 0: no bound (default 1GiB,
+//	                                        pipeline.RemoteMemoryBudget)
 //	-allow-local      VZARR_ALLOW_LOCAL     accept local folders as source_url (development only)
 //	-max-body         VZARR_MAX_BODY_BYTES  largest request body (default 65536)
 //	-lease-timeout    VZARR_LEASE_TIMEOUT   a task held longer is taken over (default 10m)
@@ -51,6 +53,7 @@
 //	                                        "timeout" (default 6h; negative: none)
 //	-shutdown-timeout VZARR_SHUTDOWN_TIMEOUT time given to requests and tasks at shutdown (default 30s)
 //	-log-level        VZARR_LOG_LEVEL       debug, info, warn, error (default info)
+//	                  VZARR_CPUPROFILE      write a CPU profile of the process to this file (benchmarks)
 //	                  VZARR_LIMIT_*         limits on what a file may make a worker allocate
 //	                                        (VZARR_LIMIT_COORD_ELEMENTS, ...; see package limits)
 //
@@ -94,7 +97,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -105,6 +107,7 @@ import (
 	"github.com/greensight/vzarr/blobio"
 	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/engine"
+	"github.com/greensight/vzarr/internal/cpuprofile"
 	"github.com/greensight/vzarr/limits"
 	"github.com/greensight/vzarr/pipeline"
 	"github.com/greensight/vzarr/queue"
@@ -200,7 +203,7 @@ func parseConfig(args []string) (*Config, error) {
 	fs.StringVar(&c.CatalogSchema, "catalog-schema", env("VZARR_CATALOG_SCHEMA", catalog.DefaultSchema), "catalog schema")
 	fs.BoolVar(&c.Migrate, "migrate", envBool("VZARR_MIGRATE", true), "create or update the catalog tables at start")
 	fs.StringVar(&c.RefsURL, "refs-url", env("VZARR_REFS_URL", ""), "folder of the references (default abfs://<source container>/refs)")
-	fs.IntVar(&c.Workers, "workers", int(envInt("VZARR_WORKERS", int64(4*runtime.GOMAXPROCS(0)))), "tasks run at once per process")
+	fs.IntVar(&c.Workers, "workers", int(envInt("VZARR_WORKERS", int64(pipeline.RemoteWorkers()))), "tasks run at once per process")
 	fs.BoolVar(&c.AllowLocal, "allow-local", envBool("VZARR_ALLOW_LOCAL", false), "accept local folders as source_url")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body", envInt("VZARR_MAX_BODY_BYTES", 64<<10), "largest request body in bytes")
 	fs.DurationVar(&c.LeaseTimeout, "lease-timeout", envDuration("VZARR_LEASE_TIMEOUT", engine.DefaultLeaseTimeout), "task lease")
@@ -216,7 +219,7 @@ func parseConfig(args []string) (*Config, error) {
 	fs.IntVar(&c.SubmitBurst, "submit-burst", int(envInt("VZARR_SUBMIT_BURST", DefaultSubmitBurst)), "submits one caller may make at once")
 	fs.StringVar(&c.Auth, "auth", env("VZARR_AUTH", ""), "authentication of the API: entra, token or none (loopback only); required")
 	fs.StringVar(&c.AuthTokensFile, "auth-tokens-file", env("VZARR_AUTH_TOKENS_FILE", ""), "token mode: file of NAME:SHA256-HEX-OF-TOKEN:ROLES lines")
-	budget := fs.String("memory-budget", env("VZARR_MEMORY_BUDGET", "0"), "memory the ref tasks of a worker hold at once, e.g. 3GiB (0: no bound)")
+	budget := fs.String("memory-budget", env("VZARR_MEMORY_BUDGET", strconv.FormatInt(pipeline.RemoteMemoryBudget, 10)), "memory the ref tasks of a worker hold at once, e.g. 3GiB (0: no bound)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -311,7 +314,10 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, cfg, log, nil); err != nil {
+	stopProfile := cpuprofile.Start(os.Getenv, os.Stderr)
+	err = run(ctx, cfg, log, nil)
+	stopProfile()
+	if err != nil {
 		log.Error("orchestrator stopped", "error", err)
 		os.Exit(1)
 	}
@@ -373,6 +379,10 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, opts *Options) erro
 		}
 		defer store.Close()
 	}
+	// The engine's catalog calls are counted and logged at shutdown
+	// (with the queue's messages), for benchmarks.
+	counted := &countingStore{Store: store}
+	store = counted
 	opener := opts.Opener
 	if opener == nil {
 		opener = blobio.NewOpenerFromEnv()
@@ -416,6 +426,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, opts *Options) erro
 		if err := svc.Close(cctx); err != nil {
 			log.Warn("orchestrator: closing the queue", "error", err)
 		}
+		log.Info(totalsMessage, "queue", svc.Queue.Counts(), "catalog_calls", counted.calls(), "catalog_pool", poolStats(store))
 	}()
 	log.Info("orchestrator: starting", "mode", cfg.Mode, "queue", svc.Queue.URL(), "catalog", catalogKind(cfg),
 		"workers", cfg.Workers, "addr", cfg.Addr, "allowed_sources", cfg.AllowedSources,
@@ -481,6 +492,11 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, opts *Options) erro
 	}
 	return first
 }
+
+// totalsMessage is the message of the log line a process writes when it
+// stops: its queue messages (queue.Counts) and the engine's catalog calls
+// (scripts/bench-archive reads them).
+const totalsMessage = "orchestrator: totals"
 
 func catalogKind(cfg *Config) string {
 	if cfg.CatalogDSN == "" {

@@ -22,6 +22,7 @@ import (
 	"github.com/greensight/vzarr/catalog"
 	"github.com/greensight/vzarr/engine"
 	"github.com/greensight/vzarr/internal/testenv"
+	"github.com/greensight/vzarr/pipeline"
 )
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -361,7 +362,11 @@ func TestParseConfig(t *testing.T) {
 			assert.Equal(t, "abfs://data/era5/", c.AllowedSources)
 			assert.Equal(t, DefaultSubmitRate, c.SubmitRate)
 			assert.Equal(t, DefaultSubmitBurst, c.SubmitBurst)
-			assert.Zero(t, c.MemoryBudget)
+			// Defaults for blob sources, as vzarr run's: many tasks at
+			// once (each waits on round trips), their memory bounded.
+			assert.Equal(t, pipeline.RemoteWorkers(), c.Workers)
+			assert.GreaterOrEqual(t, c.Workers, 64)
+			assert.Equal(t, int64(pipeline.RemoteMemoryBudget), c.MemoryBudget)
 		}},
 		{args: []string{"-mode", "api"}, err: "needs a shared catalog"},
 		{args: []string{"-mode", "worker", "-catalog", "postgres://x"}, err: "needs a shared queue"},
@@ -423,6 +428,10 @@ func TestParseConfig(t *testing.T) {
 		{args: []string{"-memory-budget", "3GiB"}, chk: func(t *testing.T, c *Config) { assert.Equal(t, int64(3<<30), c.MemoryBudget) }},
 		{env: map[string]string{"VZARR_MEMORY_BUDGET": "512MiB"}, chk: func(t *testing.T, c *Config) { assert.Equal(t, int64(512<<20), c.MemoryBudget) }},
 		{args: []string{"-memory-budget", "lots"}, err: "-memory-budget"},
+		{args: []string{"-memory-budget", "0", "-workers", "8"}, chk: func(t *testing.T, c *Config) {
+			assert.Zero(t, c.MemoryBudget)
+			assert.Equal(t, 8, c.Workers)
+		}},
 	} {
 		t.Run(fmt.Sprint(tc.args, tc.env), func(t *testing.T) {
 			for k, v := range tc.env {

@@ -62,6 +62,12 @@ type config struct {
 	container string
 	// breakdown prints the proxy's requests grouped by kind to stderr.
 	breakdown bool
+	// orchestrator runs the archive through examples/orchestrator
+	// (orchestrator.go): orchBin is its binary, orchProcs its worker
+	// processes (0: one process serving the API and the workers).
+	orchestrator bool
+	orchBin      string
+	orchProcs    int
 }
 
 // figures is the line archivebench prints.
@@ -108,6 +114,9 @@ func main() {
 	flag.StringVar(&c.container, "container", "archivebench", "with -azurite: the container (in both accounts) of the archive and references")
 	flag.BoolVar(&c.breakdown, "breakdown", false, "with -azurite: print the proxy's requests grouped by method and kind to stderr")
 	flag.StringVar(&c.gen, "gen", "testdata/gen_archive.py", "the archive generator")
+	flag.BoolVar(&c.orchestrator, "orchestrator", false, "with -azurite: run the archive through examples/orchestrator (submit to its API) instead of vzarr run")
+	flag.StringVar(&c.orchBin, "orchestrator-bin", "", "the orchestrator binary (default: built into the working folder)")
+	flag.IntVar(&c.orchProcs, "orch-procs", 0, "with -orchestrator: worker processes beside an API process (0: one process does both; >0 needs -catalog and -queue rabbit://NAME)")
 	flag.Parse()
 	if err := run(context.Background(), c, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "archivebench:", err)
@@ -145,16 +154,6 @@ func run(ctx context.Context, c config, stdout io.Writer) error {
 		return fmt.Errorf("%s holds %d files, want %d", src, len(files), c.n)
 	}
 	files = files[:c.n] // names sort by date
-	bin := c.vzarr
-	if bin == "" {
-		bin = filepath.Join(c.work, "vzarr")
-		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/vzarr")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("building vzarr: %w", err)
-		}
-	}
-
 	fig := figures{Files: c.n, Storage: "local", DelayMS: float64(c.delay) / 1e6}
 	runName := fmt.Sprintf("n%d", c.n)
 	var sourceURL, outURL string
@@ -178,6 +177,19 @@ func run(ctx context.Context, c config, stdout io.Writer) error {
 		outURL = filepath.Join(c.work, "out-"+runName)
 		if err := os.RemoveAll(outURL); err != nil {
 			return err
+		}
+	}
+
+	if c.orchestrator {
+		return runOrchestrator(ctx, c, fig, sourceURL, outURL, stdout)
+	}
+	bin := c.vzarr
+	if bin == "" {
+		bin = filepath.Join(c.work, "vzarr")
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/vzarr")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("building vzarr: %w", err)
 		}
 	}
 
