@@ -80,6 +80,11 @@ type DatasetStorage struct {
 	Addr      *int64      `json:"addr,omitempty"` // contiguous: absolute file offset
 	Size      *uint64     `json:"size,omitempty"` // contiguous/compact: bytes
 	ChunkList []ChunkInfo `json:"chunk_list,omitempty"`
+
+	// With Options.StreamChunks, ChunkList stays empty: walk reads the
+	// listing's numChunks chunks again for Report.WriteJSON.
+	walk      func(fn func(ChunkInfo) error) error
+	numChunks int
 }
 
 // ChunkInfo is one allocated chunk.
@@ -95,6 +100,14 @@ type ChunkInfo struct {
 type Options struct {
 	// Chunks adds the per-dataset storage listing.
 	Chunks bool
+	// StreamChunks, with Chunks, leaves the listing's chunks out of
+	// DatasetStorage.ChunkList: Report.WriteJSON reads them again as it
+	// writes them, so that a listing of millions of chunks is never held
+	// in memory. Each chunk index is still read whole while the report is
+	// built: its errors and limits are in the report (or stop it) before
+	// anything is written. Such a report must be written by WriteJSON
+	// (encoding/json would leave the chunk lists out).
+	StreamChunks bool
 	// ContiguousMaxBytes: contiguous variables larger than this get a
 	// warning (one request must read the whole variable, or clients must
 	// guess sub-ranges).
@@ -180,7 +193,7 @@ func InspectHDF5(ctx context.Context, r io.ReaderAt, size int64, url string, opt
 				return err
 			}
 			key := strings.TrimPrefix(p, "/")
-			st, err := storage(ctx, f, ds, opts.Limits)
+			st, err := storage(ctx, f, ds, opts.Limits, opts.StreamChunks)
 			if err != nil {
 				if !isFileFinding(err) {
 					return err
@@ -276,8 +289,9 @@ func compressionName(id uint16) string {
 }
 
 // storage lists where a dataset's data is stored. On an error the listing
-// holds the chunks read before it.
-func storage(ctx context.Context, f *hdf5meta.File, ds *hdf5meta.Dataset, lim limits.Limits) (*DatasetStorage, error) {
+// holds the chunks read before it. With stream the chunks are counted,
+// not kept: DatasetStorage.walk reads them again.
+func storage(ctx context.Context, f *hdf5meta.File, ds *hdf5meta.Dataset, lim limits.Limits, stream bool) (*DatasetStorage, error) {
 	st := &DatasetStorage{Layout: ds.Layout.Class.String()}
 	switch ds.Layout.Class {
 	case hdf5meta.LayoutContiguous:
@@ -294,8 +308,12 @@ func storage(ctx context.Context, f *hdf5meta.File, ds *hdf5meta.Dataset, lim li
 	case hdf5meta.LayoutChunked:
 		st.ChunkList = []ChunkInfo{}
 		lim := lim.WithDefaults()
+		info := func(c hdf5meta.Chunk) ChunkInfo {
+			return ChunkInfo{Offset: c.Offset, Addr: f.AbsOffset(c.Addr), Size: c.Size, FilterMask: c.FilterMask}
+		}
+		n := uint64(0)
 		err := ds.ForEachChunk(func(c hdf5meta.Chunk) error {
-			n := uint64(len(st.ChunkList)) + 1
+			n++
 			if err := limits.Check(limits.ChunksPerVariable, n, lim.ChunksPerVariable); err != nil {
 				return err
 			}
@@ -304,9 +322,19 @@ func storage(ctx context.Context, f *hdf5meta.File, ds *hdf5meta.Dataset, lim li
 					return err
 				}
 			}
-			st.ChunkList = append(st.ChunkList, ChunkInfo{Offset: c.Offset, Addr: f.AbsOffset(c.Addr), Size: c.Size, FilterMask: c.FilterMask})
+			if !stream {
+				st.ChunkList = append(st.ChunkList, info(c))
+			}
 			return nil
 		})
+		if stream && (err == nil || isFileFinding(err)) {
+			// A file finding comes from the index, not from fn: the n
+			// chunks before it were all listed.
+			st.numChunks = int(n)
+			st.walk = func(fn func(ChunkInfo) error) error {
+				return ds.ForEachChunk(func(c hdf5meta.Chunk) error { return fn(info(c)) })
+			}
+		}
 		if err != nil {
 			return st, err
 		}
