@@ -80,9 +80,9 @@ func TestWriteJSONEqualsEncodingJSON(t *testing.T) {
 	rep := &validate.Report{NCURL: "a<b>&\u2028", Variables: map[string]*validate.Variable{}, Dimensions: map[string]uint64{},
 		Datasets: map[string]*validate.DatasetStorage{
 			"q\"uo\\te\n\x01é<&>\u2029": {Layout: "contiguous", Addr: &addr, Size: &size},
-			"plain":                    {Layout: "chunked", ChunkList: []validate.ChunkInfo{{Offset: nil, Addr: 1, Size: 2, FilterMask: 3}, {Offset: []uint64{}, Addr: -1}}},
-			"empty":                    {Layout: "chunked", ChunkList: []validate.ChunkInfo{}},
-			"nil":                      nil,
+			"plain":                     {Layout: "chunked", ChunkList: []validate.ChunkInfo{{Offset: nil, Addr: 1, Size: 2, FilterMask: 3}, {Offset: []uint64{}, Addr: -1}}},
+			"empty":                     {Layout: "chunked", ChunkList: []validate.ChunkInfo{}},
+			"nil":                       nil,
 		}}
 	var got bytes.Buffer
 	require.NoError(t, rep.WriteJSON(&got))
