@@ -254,7 +254,7 @@ func inspect(ctx context.Context, deps *Deps, p ValidateParams) (*validate.Repor
 	if strings.TrimSpace(p.NCURL) == "" {
 		return nil, invalidParams("nc_url is required")
 	}
-	obj, err := deps.opener().OpenObject(ctx, p.NCURL, blobio.MetadataReaderOptions()...)
+	obj, err := deps.opener().OpenObject(ctx, p.NCURL, blobio.MetadataReaderOptions(p.SizeBytes)...)
 	if err != nil {
 		return nil, fmt.Errorf("validate %s: %w", p.NCURL, err)
 	}
@@ -331,7 +331,7 @@ func generateRef(ctx context.Context, deps *Deps, p RefParams) (*RefResult, erro
 		return nil, invalidParams("ref_format: %v", err)
 	}
 	o := deps.opener()
-	obj, err := o.OpenObject(ctx, p.NCURL, blobio.MetadataReaderOptions()...)
+	obj, err := o.OpenObject(ctx, p.NCURL, blobio.MetadataReaderOptions(p.SizeBytes)...)
 	if err != nil {
 		return nil, fmt.Errorf("ref %s: %w", p.NCURL, err)
 	}
@@ -375,7 +375,7 @@ func siblingOpener(o *blobio.Opener, ncURL, refURL string) func(context.Context,
 		if !ok || refDir == "" {
 			return nil, 0, nil, fmt.Errorf("%w: %s", kerchunk.ErrExternalPath, url)
 		}
-		obj, err := o.OpenObject(ctx, ncDir+rel, blobio.MetadataReaderOptions()...)
+		obj, err := o.OpenObject(ctx, ncDir+rel, blobio.MetadataReaderOptions(0)...)
 		if err != nil {
 			return nil, 0, nil, err
 		}

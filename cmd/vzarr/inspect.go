@@ -50,7 +50,7 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	src := fs.Arg(0)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	obj, err := f.opener().OpenObject(ctx, src, blobio.MetadataReaderOptions()...)
+	obj, err := f.opener().OpenObject(ctx, src, blobio.MetadataReaderOptions(0)...)
 	if err != nil {
 		return fail(stdout, err)
 	}
