@@ -56,7 +56,6 @@ func Migrations() ([]Migration, error) {
 // DefaultSchema is the PostgreSQL schema of the catalog tables.
 const DefaultSchema = "app"
 
-
 // ValidSchemaName reports whether s may name the catalog's schema: a
 // lower-case SQL identifier of at most 63 bytes, not starting with "pg_".
 func ValidSchemaName(s string) bool {
