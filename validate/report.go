@@ -163,6 +163,7 @@ func InspectHDF5(ctx context.Context, r io.ReaderAt, size int64, url string, opt
 	for _, d := range view.Dims {
 		rep.Dimensions[d.Key()] = d.Size
 	}
+	counts := map[uint64]chunkCount{} // chunk indexes describe counted, by object header address
 	dsets := make([]*hdf5meta.Dataset, len(view.Vars))
 	for i, v := range view.Vars {
 		dsets[i] = v.Dataset
@@ -172,7 +173,7 @@ func InspectHDF5(ctx context.Context, r io.ReaderAt, size int64, url string, opt
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		info, chunkSizes, err := describe(v)
+		info, chunkSizes, err := describe(v, counts)
 		if err != nil {
 			if !isFileFinding(err) {
 				return nil, err
@@ -193,7 +194,7 @@ func InspectHDF5(ctx context.Context, r io.ReaderAt, size int64, url string, opt
 				return err
 			}
 			key := strings.TrimPrefix(p, "/")
-			st, err := storage(ctx, f, ds, opts.Limits, opts.StreamChunks)
+			st, err := storage(ctx, f, ds, opts.Limits, opts.StreamChunks, counts)
 			if err != nil {
 				if !isFileFinding(err) {
 					return err
@@ -224,7 +225,7 @@ func isFileFinding(err error) bool {
 // describe summarises a variable; chunkSizes are the uncompressed chunk
 // size (one value per chunked variable, for the median checks). On an
 // error the summary lacks the chunk count.
-func describe(nv *netcdf4.Var) (*Variable, uint64, error) {
+func describe(nv *netcdf4.Var, counts map[uint64]chunkCount) (*Variable, uint64, error) {
 	ds := nv.Dataset
 	v := &Variable{
 		Shape:   nv.Shape(),
@@ -248,6 +249,7 @@ func describe(nv *netcdf4.Var) (*Variable, uint64, error) {
 		v.Chunks = append([]uint64{}, ds.Layout.ChunkDims...)
 		v.ChunkIndex = ds.Layout.ChunkIndex.String()
 		n, stored, err := ds.NumChunks()
+		counts[ds.Addr] = chunkCount{n: uint64(n), err: err}
 		if err != nil {
 			return v, 0, err
 		}
@@ -288,10 +290,18 @@ func compressionName(id uint16) string {
 	return ""
 }
 
+// chunkCount is what counting a chunk index found: its chunks, and the
+// error that ended the count.
+type chunkCount struct {
+	n   uint64
+	err error
+}
+
 // storage lists where a dataset's data is stored. On an error the listing
 // holds the chunks read before it. With stream the chunks are counted,
-// not kept: DatasetStorage.walk reads them again.
-func storage(ctx context.Context, f *hdf5meta.File, ds *hdf5meta.Dataset, lim limits.Limits, stream bool) (*DatasetStorage, error) {
+// not kept (DatasetStorage.walk reads them again), and an index counted
+// already (counts, by object header address) is not read again here.
+func storage(ctx context.Context, f *hdf5meta.File, ds *hdf5meta.Dataset, lim limits.Limits, stream bool, counts map[uint64]chunkCount) (*DatasetStorage, error) {
 	st := &DatasetStorage{Layout: ds.Layout.Class.String()}
 	switch ds.Layout.Class {
 	case hdf5meta.LayoutContiguous:
@@ -312,21 +322,31 @@ func storage(ctx context.Context, f *hdf5meta.File, ds *hdf5meta.Dataset, lim li
 			return ChunkInfo{Offset: c.Offset, Addr: f.AbsOffset(c.Addr), Size: c.Size, FilterMask: c.FilterMask}
 		}
 		n := uint64(0)
-		err := ds.ForEachChunk(func(c hdf5meta.Chunk) error {
-			n++
-			if err := limits.Check(limits.ChunksPerVariable, n, lim.ChunksPerVariable); err != nil {
-				return err
+		var err error
+		if c, ok := counts[ds.Addr]; ok && stream {
+			// describe counted this index: the count checked as
+			// the walk below checks it, chunk by chunk.
+			n, err = c.n, c.err
+			if lerr := limits.Check(limits.ChunksPerVariable, n, lim.ChunksPerVariable); lerr != nil {
+				return st, lerr
 			}
-			if n%4096 == 0 {
-				if err := ctx.Err(); err != nil {
+		} else {
+			err = ds.ForEachChunk(func(c hdf5meta.Chunk) error {
+				n++
+				if err := limits.Check(limits.ChunksPerVariable, n, lim.ChunksPerVariable); err != nil {
 					return err
 				}
-			}
-			if !stream {
-				st.ChunkList = append(st.ChunkList, info(c))
-			}
-			return nil
-		})
+				if n%4096 == 0 {
+					if err := ctx.Err(); err != nil {
+						return err
+					}
+				}
+				if !stream {
+					st.ChunkList = append(st.ChunkList, info(c))
+				}
+				return nil
+			})
+		}
 		if stream && (err == nil || isFileFinding(err)) {
 			// A file finding comes from the index, not from fn: the n
 			// chunks before it were all listed.
