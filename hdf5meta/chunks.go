@@ -35,9 +35,9 @@ const offsetBlock = 4096
 // append to it copies instead of overwriting its neighbour.
 type offsets struct{ block []uint64 }
 
-// next returns a zeroed slice of rank coordinates.
+// next returns a zeroed slice of rank coordinates (never nil).
 func (o *offsets) next(rank int) []uint64 {
-	if rank > offsetBlock/4 {
+	if rank == 0 || rank > offsetBlock/4 {
 		return make([]uint64, rank)
 	}
 	if len(o.block) < rank {
