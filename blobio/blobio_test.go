@@ -580,3 +580,46 @@ func TestBlobFetcherRanges(t *testing.T) {
 	assert.Len(t, b, 4)
 	assert.True(t, (&RangeError{Length: DefaultMaxFetch + 1, Size: 2 << 30}).TooLong())
 }
+
+// TestMetadataReaderOptionsFirstRead: the first request of the metadata
+// reader reads a file of known size up to MetadataWholeFileMax whole (then
+// reading any of it costs no other request), the first MetadataHeadRead
+// bytes of a bigger one, the first MetadataFirstRead bytes when the size
+// is unknown; a wrong size costs requests, not correctness.
+func TestMetadataReaderOptionsFirstRead(t *testing.T) {
+	ctx := context.Background()
+	files := map[string][]byte{
+		"tiny.nc":  fixture.RandomBytes(2, 5000),
+		"mid.nc":   fixture.RandomBytes(3, 300<<10+7),
+		"whole.nc": fixture.RandomBytes(4, MetadataWholeFileMax),
+		"big.nc":   fixture.RandomBytes(5, 3<<20),
+	}
+	o := memOpener(t, files)
+	for _, tc := range []struct {
+		name      string
+		size      int64 // told to MetadataReaderOptions
+		wantFirst int64
+	}{
+		{"tiny.nc", 5000, 5000},
+		{"tiny.nc", 0, 5000}, // unknown: 256 KiB asked, the file is smaller
+		{"mid.nc", 300<<10 + 7, 300<<10 + 7},
+		{"mid.nc", 0, MetadataFirstRead},
+		{"whole.nc", MetadataWholeFileMax, MetadataWholeFileMax},
+		{"big.nc", 3 << 20, MetadataHeadRead},
+		{"big.nc", 0, MetadataFirstRead},
+		{"mid.nc", 3 << 20, MetadataHeadRead}, // a stale size
+	} {
+		t.Run(fmt.Sprintf("%s/%d", tc.name, tc.size), func(t *testing.T) {
+			obj, err := o.OpenObject(ctx, "mem://arch/"+tc.name, MetadataReaderOptions(tc.size)...)
+			require.NoError(t, err)
+			defer obj.Close()
+			assert.Equal(t, rangeio.Stats{Requests: 1, Bytes: tc.wantFirst}, obj.Stats())
+			all, err := io.ReadAll(io.NewSectionReader(obj, 0, obj.Size()))
+			require.NoError(t, err)
+			assert.Equal(t, files[tc.name], all)
+			if tc.wantFirst == obj.Size() {
+				assert.Equal(t, int64(1), obj.Stats().Requests, "read whole by the first request")
+			}
+		})
+	}
+}

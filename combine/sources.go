@@ -65,7 +65,7 @@ func (s *URLSource) Load(ctx context.Context) (*kerchunk.Refs, error) {
 		o = blobio.NewOpenerFromEnv()
 	}
 	store := &refstore.Store{Opener: o, Limits: s.Translate.Limits}
-	obj, err := s.Heads.Open(ctx, o, s.URL, blobio.MetadataReaderOptions()...)
+	obj, err := s.Heads.Open(ctx, o, s.URL, blobio.MetadataReaderOptions(0)...)
 	if err != nil {
 		return store.Load(ctx, s.URL)
 	}

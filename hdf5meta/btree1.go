@@ -113,12 +113,13 @@ func (f *File) walkBTree1Node(addr uint64, typ, keySize, wantLevel int, visited 
 		}
 		f.prefetch(rs)
 	}
+	// readBTree1Node read exactly n entries (and the last key): index
+	// them directly instead of through a decoder, entry by entry.
+	stride := keySize + f.offSize
 	for i := 0; i < nd.n; i++ {
-		key := bd.bytes(keySize)
-		child := bd.addr()
-		if bd.err != nil {
-			return bd.err
-		}
+		p := i * stride
+		key := nd.body[p : p+keySize : p+keySize]
+		child := bd.addrAt(p + keySize)
 		if nd.level > 0 {
 			if err := f.walkBTree1Node(child, typ, keySize, nd.level-1, visited, nb, fn); err != nil {
 				return err

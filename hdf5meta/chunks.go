@@ -1,6 +1,7 @@
 package hdf5meta
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"github.com/greensight/vzarr/rangeio"
@@ -10,7 +11,10 @@ import (
 // Chunk is one allocated chunk of a chunked dataset.
 type Chunk struct {
 	// Offset is the chunk's first element, in element coordinates (as
-	// libhdf5's H5Dget_chunk_info reports it).
+	// libhdf5's H5Dget_chunk_info reports it). Iterations cut the
+	// offsets from shared blocks (one allocation per few thousand
+	// chunks, not one per chunk); each is capped at its length, so a
+	// caller may keep it and append to it (the append copies).
 	Offset []uint64
 	// Addr is the chunk's HDF5 address (relative to the base address, as
 	// libhdf5 reports it); File.AbsOffset(Addr) is where its bytes start.
@@ -20,6 +24,28 @@ type Chunk struct {
 	// FilterMask has bit i set when filter i of the pipeline was skipped
 	// for this chunk.
 	FilterMask uint32
+}
+
+// offsetBlock is how many coordinates an offsets allocates at once.
+const offsetBlock = 4096
+
+// offsets hands out the chunks' Offset slices, cut from blocks of
+// offsetBlock coordinates: listing 100,000 chunks then allocates 25 blocks
+// instead of 100,000 slices. Each slice is capped at its length, so an
+// append to it copies instead of overwriting its neighbour.
+type offsets struct{ block []uint64 }
+
+// next returns a zeroed slice of rank coordinates (never nil).
+func (o *offsets) next(rank int) []uint64 {
+	if rank == 0 || rank > offsetBlock/4 {
+		return make([]uint64, rank)
+	}
+	if len(o.block) < rank {
+		o.block = make([]uint64, offsetBlock)
+	}
+	s := o.block[:rank:rank]
+	o.block = o.block[rank:]
+	return s
 }
 
 // errStop ends an iteration early without an error.
@@ -124,9 +150,10 @@ func downChunks(grid []uint64) []uint64 {
 	return down
 }
 
-// offsetOf turns a linear chunk index into element coordinates.
-func (d *Dataset) offsetOf(idx uint64, down []uint64, grid []uint64) []uint64 {
-	off := make([]uint64, len(down))
+// offsetOf turns a linear chunk index into element coordinates, taken
+// from offs.
+func (d *Dataset) offsetOf(offs *offsets, idx uint64, down []uint64, grid []uint64) []uint64 {
+	off := offs.next(len(down))
 	for i := range down {
 		s := idx / down[i]
 		if i > 0 {
@@ -141,15 +168,15 @@ func (d *Dataset) chunksBTreeV1(fn func(Chunk) error) error {
 	f := d.f
 	rank := len(d.Space.Dims)
 	keySize := 4 + 4 + 8*(rank+1)
+	var offs offsets
 	return f.walkBTree1(d.Layout.Address, 1, keySize, func(key []byte, child uint64) error {
-		kd := f.newDecoder(key, -1, "chunk B-tree key")
-		c := Chunk{Size: uint64(kd.u32()), FilterMask: kd.u32(), Addr: child}
-		c.Offset = make([]uint64, rank)
+		// The walk hands out keys of exactly keySize bytes: chunk size,
+		// filter mask, then rank+1 64-bit offsets (the last is 0).
+		le := binary.LittleEndian
+		c := Chunk{Size: uint64(le.Uint32(key)), FilterMask: le.Uint32(key[4:]), Addr: child}
+		c.Offset = offs.next(rank)
 		for i := range c.Offset {
-			c.Offset[i] = kd.u64()
-		}
-		if kd.err != nil {
-			return kd.err
+			c.Offset[i] = le.Uint64(key[8+8*i:])
 		}
 		return fn(c)
 	})
@@ -160,6 +187,7 @@ func (d *Dataset) chunksImplicit(fn func(Chunk) error) error {
 	maxGrid := d.grid(d.Space.MaxDims)
 	down := downChunks(maxGrid)
 	size := d.chunkBytes()
+	var offs offsets
 	total := uint64(1)
 	for _, g := range grid {
 		total = mulSat(total, g) // an overflow must not wrap below the check
@@ -170,7 +198,7 @@ func (d *Dataset) chunksImplicit(fn func(Chunk) error) error {
 	pos := make([]uint64, len(grid))
 	for n := uint64(0); n < total; n++ {
 		var idx uint64
-		off := make([]uint64, len(grid))
+		off := offs.next(len(grid))
 		for i := range pos {
 			idx += pos[i] * down[i]
 			off[i] = pos[i] * d.Layout.ChunkDims[i]
@@ -281,12 +309,13 @@ func (d *Dataset) chunksFixedArray(fn func(Chunk) error) error {
 		return formatErr(hoff, "fixed array of %d entries for %d chunks", n, nchunks)
 	}
 	down := downChunks(grid)
+	var offs offsets
 	emit := func(idx uint64, e []byte) error {
 		c, ok := decode(e)
 		if !ok {
 			return nil
 		}
-		c.Offset = d.offsetOf(idx, down, grid)
+		c.Offset = d.offsetOf(&offs, idx, down, grid)
 		return fn(c)
 	}
 	prefix := 4 + 1 + 1 + f.offSize
@@ -348,6 +377,7 @@ func (d *Dataset) chunksBTreeV2(fn func(Chunk) error) error {
 	f := d.f
 	rank := len(d.Space.Dims)
 	plain := d.chunkBytes()
+	var offs offsets
 	return f.walkBTree2(d.Layout.Address, func(h *bt2Header, rec []byte) error {
 		rd := f.newDecoder(rec, f.AbsOffset(h.addr), "chunk B-tree record")
 		c := Chunk{Addr: rd.addr(), Size: plain}
@@ -363,7 +393,7 @@ func (d *Dataset) chunksBTreeV2(fn func(Chunk) error) error {
 		default:
 			return formatErr(f.AbsOffset(h.addr), "v2 B-tree type %d as a chunk index", h.typ)
 		}
-		c.Offset = make([]uint64, rank)
+		c.Offset = offs.next(rank)
 		for i := range c.Offset {
 			c.Offset[i] = rd.u64() * d.Layout.ChunkDims[i]
 		}

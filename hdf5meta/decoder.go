@@ -110,6 +110,23 @@ func (d *decoder) addr() uint64 {
 	return v
 }
 
+// addrAt returns the file address at buf[pos:], like addr but without
+// moving; the caller knows the bytes are there.
+func (d *decoder) addrAt(pos int) uint64 {
+	if d.offSize == 8 {
+		return binary.LittleEndian.Uint64(d.buf[pos:])
+	}
+	b := d.buf[pos : pos+d.offSize]
+	var v uint64
+	for i := len(b) - 1; i >= 0; i-- {
+		v = v<<8 | uint64(b[i])
+	}
+	if v == (uint64(1)<<(8*d.offSize))-1 {
+		return undefAddr
+	}
+	return v
+}
+
 func (d *decoder) length() uint64 { return d.uvar(d.lenSize) }
 
 // cstring reads a NUL-terminated string of at most the remaining bytes.

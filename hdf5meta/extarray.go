@@ -257,12 +257,13 @@ func (d *Dataset) chunksExtArray(fn func(Chunk) error) error {
 		return err
 	}
 	down := downChunks(swGrid)
+	var offs offsets
 	emit := func(idx uint64, e []byte) error {
 		c, ok := decode(e)
 		if !ok {
 			return nil
 		}
-		c.Offset = make([]uint64, rank)
+		c.Offset = offs.next(rank)
 		for k, dim := range perm {
 			s := idx / down[k]
 			if k > 0 {

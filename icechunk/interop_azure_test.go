@@ -43,7 +43,7 @@ func TestOfficialLibraryReadsAzuriteRepo(t *testing.T) {
 		require.NoError(t, o.WriteAtomic(ctx, srcURL, func(w io.Writer) error { _, err := w.Write(data); return err }))
 	}
 	upload()
-	obj, err := o.OpenObject(ctx, srcURL, blobio.MetadataReaderOptions()...)
+	obj, err := o.OpenObject(ctx, srcURL, blobio.MetadataReaderOptions(0)...)
 	require.NoError(t, err)
 	tr, err := kerchunk.Translate(ctx, obj.Reader, obj.Size(), obj.RefURL, kerchunk.Options{})
 	require.NoError(t, obj.Close())

@@ -32,7 +32,7 @@ func TestTranslateFromBlob(t *testing.T) {
 			_, err := w.Write(data)
 			return err
 		}))
-		obj, err := opener.OpenObject(ctx, url, blobio.MetadataReaderOptions()...)
+		obj, err := opener.OpenObject(ctx, url, blobio.MetadataReaderOptions(0)...)
 		require.NoError(t, err)
 		res, err := kerchunk.Translate(context.Background(), obj.Reader, obj.Size(), obj.RefURL, kerchunk.Options{})
 		require.NoError(t, err)

@@ -275,7 +275,7 @@ func inspect(ctx context.Context, deps *Deps, p ValidateParams) (*validate.Repor
 	if strings.TrimSpace(p.NCURL) == "" {
 		return nil, invalidParams("nc_url is required")
 	}
-	obj, err := deps.opener().OpenObject(ctx, p.NCURL, blobio.MetadataReaderOptions()...)
+	obj, err := deps.opener().OpenObject(ctx, p.NCURL, blobio.MetadataReaderOptions(p.SizeBytes)...)
 	if err != nil {
 		return nil, fmt.Errorf("validate %s: %w", p.NCURL, err)
 	}
@@ -365,7 +365,7 @@ func generateRef(ctx context.Context, deps *Deps, p RefParams) (*RefResult, erro
 	o := deps.opener()
 	// From the first read the validate stage kept, when this process
 	// validated the file (no request for it), else as without the cache.
-	obj, err := deps.heads.Open(ctx, o, p.NCURL, blobio.MetadataReaderOptions()...)
+	obj, err := deps.heads.Open(ctx, o, p.NCURL, blobio.MetadataReaderOptions(p.SizeBytes)...)
 	if err != nil {
 		return nil, fmt.Errorf("ref %s: %w", p.NCURL, err)
 	}
@@ -410,7 +410,7 @@ func siblingOpener(o *blobio.Opener, ncURL, refURL string) func(context.Context,
 		if !ok || refDir == "" {
 			return nil, 0, nil, fmt.Errorf("%w: %s", kerchunk.ErrExternalPath, url)
 		}
-		obj, err := o.OpenObject(ctx, ncDir+rel, blobio.MetadataReaderOptions()...)
+		obj, err := o.OpenObject(ctx, ncDir+rel, blobio.MetadataReaderOptions(0)...)
 		if err != nil {
 			return nil, 0, nil, err
 		}

@@ -48,7 +48,7 @@ func TestSaveIcechunkAzurite(t *testing.T) {
 	require.NoError(t, err)
 	srcURL := fmt.Sprintf("abfs://%s/icechunk-src/%s/tas_2020.nc", testenv.BronzeAccount, run)
 	require.NoError(t, o.WriteAtomic(ctx, srcURL, func(w io.Writer) error { _, err := w.Write(data); return err }))
-	obj, err := o.OpenObject(ctx, srcURL, blobio.MetadataReaderOptions()...)
+	obj, err := o.OpenObject(ctx, srcURL, blobio.MetadataReaderOptions(0)...)
 	require.NoError(t, err)
 	tr, err := kerchunk.Translate(ctx, obj.Reader, obj.Size(), obj.RefURL, kerchunk.Options{})
 	require.NoError(t, obj.Close())

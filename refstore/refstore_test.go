@@ -24,7 +24,7 @@ func translate(t *testing.T, name string) *kerchunk.Refs {
 	t.Helper()
 	path, err := filepath.Abs(filepath.Join("..", "testdata", filepath.FromSlash(name)))
 	require.NoError(t, err)
-	obj, err := (&blobio.Opener{}).OpenObject(context.Background(), path, blobio.MetadataReaderOptions()...)
+	obj, err := (&blobio.Opener{}).OpenObject(context.Background(), path, blobio.MetadataReaderOptions(0)...)
 	require.NoError(t, err)
 	defer obj.Close()
 	res, err := kerchunk.Translate(context.Background(), obj.Reader, obj.Size(), obj.RefURL, kerchunk.Options{Name: path})
@@ -326,7 +326,7 @@ func TestLoadObject(t *testing.T) {
 		url string
 		bad bool
 	}{{"mem://b/refs/a.json", false}, {"mem://b/refs/bad.json", true}} {
-		obj, err := store.Opener.OpenObject(ctx, tc.url, blobio.MetadataReaderOptions()...)
+		obj, err := store.Opener.OpenObject(ctx, tc.url, blobio.MetadataReaderOptions(0)...)
 		require.NoError(t, err, tc.url)
 		got, err := store.LoadObject(obj)
 		reqs := obj.Stats().Requests

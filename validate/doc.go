@@ -17,4 +17,7 @@
 // storage, whatever its datatype and filters: each chunk's element offset,
 // absolute file address, stored size and filter mask (a chunk index that
 // cannot be read is a "chunk_index" error of the report, not a failure).
+// Report.WriteJSON writes a report as encoding/json would, streaming the
+// chunk lists (with Options.StreamChunks, read again from the file as they
+// are written, never held in memory).
 package validate

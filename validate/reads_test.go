@@ -48,7 +48,7 @@ func TestInspectReadCount(t *testing.T) {
 			opts.Chunks = true
 			// The cache a caller puts in front of slow storage (blobio's
 			// objects are such readers).
-			cached := rangeio.NewReader(cr, st.Size(), blobio.MetadataReaderOptions()...)
+			cached := rangeio.NewReader(cr, st.Size(), blobio.MetadataReaderOptions(0)...)
 			rep, err := Inspect(context.Background(), cached, st.Size(), p, opts)
 			require.NoError(t, err)
 			require.NotEmpty(t, rep.Variables)

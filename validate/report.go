@@ -80,6 +80,11 @@ type DatasetStorage struct {
 	Addr      *int64      `json:"addr,omitempty"` // contiguous: absolute file offset
 	Size      *uint64     `json:"size,omitempty"` // contiguous/compact: bytes
 	ChunkList []ChunkInfo `json:"chunk_list,omitempty"`
+
+	// With Options.StreamChunks, ChunkList stays empty: walk reads the
+	// listing's numChunks chunks again for Report.WriteJSON.
+	walk      func(fn func(ChunkInfo) error) error
+	numChunks int
 }
 
 // ChunkInfo is one allocated chunk.
@@ -95,6 +100,14 @@ type ChunkInfo struct {
 type Options struct {
 	// Chunks adds the per-dataset storage listing.
 	Chunks bool
+	// StreamChunks, with Chunks, leaves the listing's chunks out of
+	// DatasetStorage.ChunkList: Report.WriteJSON reads them again as it
+	// writes them, so that a listing of millions of chunks is never held
+	// in memory. Each chunk index is still read whole while the report is
+	// built: its errors and limits are in the report (or stop it) before
+	// anything is written. Such a report must be written by WriteJSON
+	// (encoding/json would leave the chunk lists out).
+	StreamChunks bool
 	// ContiguousMaxBytes: contiguous variables larger than this get a
 	// warning (one request must read the whole variable, or clients must
 	// guess sub-ranges).
@@ -150,6 +163,7 @@ func InspectHDF5(ctx context.Context, r io.ReaderAt, size int64, url string, opt
 	for _, d := range view.Dims {
 		rep.Dimensions[d.Key()] = d.Size
 	}
+	counts := map[uint64]chunkCount{} // chunk indexes describe counted, by object header address
 	dsets := make([]*hdf5meta.Dataset, len(view.Vars))
 	for i, v := range view.Vars {
 		dsets[i] = v.Dataset
@@ -159,7 +173,7 @@ func InspectHDF5(ctx context.Context, r io.ReaderAt, size int64, url string, opt
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		info, chunkSizes, err := describe(v)
+		info, chunkSizes, err := describe(v, counts)
 		if err != nil {
 			if !isFileFinding(err) {
 				return nil, err
@@ -180,7 +194,7 @@ func InspectHDF5(ctx context.Context, r io.ReaderAt, size int64, url string, opt
 				return err
 			}
 			key := strings.TrimPrefix(p, "/")
-			st, err := storage(ctx, f, ds, opts.Limits)
+			st, err := storage(ctx, f, ds, opts.Limits, opts.StreamChunks, counts)
 			if err != nil {
 				if !isFileFinding(err) {
 					return err
@@ -211,7 +225,7 @@ func isFileFinding(err error) bool {
 // describe summarises a variable; chunkSizes are the uncompressed chunk
 // size (one value per chunked variable, for the median checks). On an
 // error the summary lacks the chunk count.
-func describe(nv *netcdf4.Var) (*Variable, uint64, error) {
+func describe(nv *netcdf4.Var, counts map[uint64]chunkCount) (*Variable, uint64, error) {
 	ds := nv.Dataset
 	v := &Variable{
 		Shape:   nv.Shape(),
@@ -235,6 +249,7 @@ func describe(nv *netcdf4.Var) (*Variable, uint64, error) {
 		v.Chunks = append([]uint64{}, ds.Layout.ChunkDims...)
 		v.ChunkIndex = ds.Layout.ChunkIndex.String()
 		n, stored, err := ds.NumChunks()
+		counts[ds.Addr] = chunkCount{n: uint64(n), err: err}
 		if err != nil {
 			return v, 0, err
 		}
@@ -275,9 +290,18 @@ func compressionName(id uint16) string {
 	return ""
 }
 
+// chunkCount is what counting a chunk index found: its chunks, and the
+// error that ended the count.
+type chunkCount struct {
+	n   uint64
+	err error
+}
+
 // storage lists where a dataset's data is stored. On an error the listing
-// holds the chunks read before it.
-func storage(ctx context.Context, f *hdf5meta.File, ds *hdf5meta.Dataset, lim limits.Limits) (*DatasetStorage, error) {
+// holds the chunks read before it. With stream the chunks are counted,
+// not kept (DatasetStorage.walk reads them again), and an index counted
+// already (counts, by object header address) is not read again here.
+func storage(ctx context.Context, f *hdf5meta.File, ds *hdf5meta.Dataset, lim limits.Limits, stream bool, counts map[uint64]chunkCount) (*DatasetStorage, error) {
 	st := &DatasetStorage{Layout: ds.Layout.Class.String()}
 	switch ds.Layout.Class {
 	case hdf5meta.LayoutContiguous:
@@ -294,19 +318,43 @@ func storage(ctx context.Context, f *hdf5meta.File, ds *hdf5meta.Dataset, lim li
 	case hdf5meta.LayoutChunked:
 		st.ChunkList = []ChunkInfo{}
 		lim := lim.WithDefaults()
-		err := ds.ForEachChunk(func(c hdf5meta.Chunk) error {
-			n := uint64(len(st.ChunkList)) + 1
-			if err := limits.Check(limits.ChunksPerVariable, n, lim.ChunksPerVariable); err != nil {
-				return err
+		info := func(c hdf5meta.Chunk) ChunkInfo {
+			return ChunkInfo{Offset: c.Offset, Addr: f.AbsOffset(c.Addr), Size: c.Size, FilterMask: c.FilterMask}
+		}
+		n := uint64(0)
+		var err error
+		if c, ok := counts[ds.Addr]; ok && stream {
+			// describe counted this index: the count checked as
+			// the walk below checks it, chunk by chunk.
+			n, err = c.n, c.err
+			if lerr := limits.Check(limits.ChunksPerVariable, n, lim.ChunksPerVariable); lerr != nil {
+				return st, lerr
 			}
-			if n%4096 == 0 {
-				if err := ctx.Err(); err != nil {
+		} else {
+			err = ds.ForEachChunk(func(c hdf5meta.Chunk) error {
+				n++
+				if err := limits.Check(limits.ChunksPerVariable, n, lim.ChunksPerVariable); err != nil {
 					return err
 				}
+				if n%4096 == 0 {
+					if err := ctx.Err(); err != nil {
+						return err
+					}
+				}
+				if !stream {
+					st.ChunkList = append(st.ChunkList, info(c))
+				}
+				return nil
+			})
+		}
+		if stream && (err == nil || isFileFinding(err)) {
+			// A file finding comes from the index, not from fn: the n
+			// chunks before it were all listed.
+			st.numChunks = int(n)
+			st.walk = func(fn func(ChunkInfo) error) error {
+				return ds.ForEachChunk(func(c hdf5meta.Chunk) error { return fn(info(c)) })
 			}
-			st.ChunkList = append(st.ChunkList, ChunkInfo{Offset: c.Offset, Addr: f.AbsOffset(c.Addr), Size: c.Size, FilterMask: c.FilterMask})
-			return nil
-		})
+		}
 		if err != nil {
 			return st, err
 		}

@@ -40,6 +40,7 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	opts.Limits = *lim
+	opts.StreamChunks = opts.Chunks // written by writeReportLine
 	if err == nil && fs.NArg() != 1 {
 		err = usagef("inspect wants one URL, got %d arguments", fs.NArg())
 	}
@@ -49,7 +50,7 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	src := fs.Arg(0)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	obj, err := f.opener().OpenObject(ctx, src, blobio.MetadataReaderOptions()...)
+	obj, err := f.opener().OpenObject(ctx, src, blobio.MetadataReaderOptions(0)...)
 	if err != nil {
 		return fail(stdout, err)
 	}
@@ -58,8 +59,14 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stdout, err)
 	}
-	// Chunk lists can hold millions of entries: keep those on one line.
-	if err := encodeJSON(stdout, pipeline.OK(rep), !opts.Chunks); err != nil {
+	// Chunk lists can hold millions of entries: keep those on one line,
+	// written as they are encoded.
+	if opts.Chunks {
+		err = writeReportLine(stdout, rep)
+	} else {
+		err = writeJSON(stdout, pipeline.OK(rep))
+	}
+	if err != nil {
 		return fail(stdout, err)
 	}
 	// With --chunks the listing is what was asked for: the report's

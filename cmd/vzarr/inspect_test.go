@@ -2,13 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/greensight/vzarr/internal/testenv"
+	"github.com/greensight/vzarr/pipeline"
+	"github.com/greensight/vzarr/validate"
 )
 
 func TestInspectCommand(t *testing.T) {
@@ -82,4 +88,29 @@ func TestInspectCommand(t *testing.T) {
 
 	// Usage errors exit 2.
 	assert.Equal(t, 2, run([]string{"inspect"}, &out, &errb))
+}
+
+// TestInspectChunksStreamedOutput: the streamed listing of "inspect
+// --chunks" is byte for byte what encoding/json writes for the envelope of
+// the report with its chunk lists held in memory (the output before they
+// were streamed).
+func TestInspectChunksStreamedOutput(t *testing.T) {
+	for _, name := range []string{"nc4_basic.nc", "h5_latest_layouts.h5", "h5_big_btree_v1.h5.gz", "h5_big_extensible_array.h5.gz"} {
+		t.Run(name, func(t *testing.T) {
+			src := filepath.Join("..", "..", "testdata", "hdf5", name)
+			data := testenv.ReadFixture(t, src)
+			path := filepath.Join(t.TempDir(), strings.TrimSuffix(name, ".gz"))
+			require.NoError(t, os.WriteFile(path, data, 0o644))
+			opts := validate.DefaultOptions()
+			opts.Chunks = true
+			rep, err := validate.Inspect(context.Background(), bytes.NewReader(data), int64(len(data)), path, opts)
+			require.NoError(t, err)
+			var want bytes.Buffer
+			require.NoError(t, encodeJSON(&want, pipeline.OK(rep), false))
+
+			var out, errb bytes.Buffer
+			require.Equal(t, 0, run([]string{"inspect", "--chunks", path}, &out, &errb), errb.String())
+			assert.Equal(t, want.String(), out.String())
+		})
+	}
 }

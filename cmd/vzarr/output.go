@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/greensight/vzarr/pipeline"
+	"github.com/greensight/vzarr/validate"
 )
 
 // writeJSON writes v as indented JSON followed by a newline.
@@ -20,6 +21,21 @@ func encodeJSON(w io.Writer, v any, indent bool) error {
 	}
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// writeReportLine writes the envelope pipeline.OK(rep) on one line, as
+// encodeJSON(w, pipeline.OK(rep), false) does, with the report written by
+// validate.Report.WriteJSON: its chunk lists stream out entry by entry
+// instead of being encoded by reflection into one buffer.
+func writeReportLine(w io.Writer, rep *validate.Report) error {
+	if _, err := io.WriteString(w, `{"success":true,"result":`); err != nil {
+		return err
+	}
+	if err := rep.WriteJSON(w); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "}\n")
+	return err
 }
 
 // fail prints the failure envelope of err and returns the exit status: 2

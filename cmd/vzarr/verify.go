@@ -88,7 +88,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		src = urls[0]
 	}
 	src = absURL(src)
-	obj, err := opener.OpenObject(ctx, src, blobio.MetadataReaderOptions()...)
+	obj, err := opener.OpenObject(ctx, src, blobio.MetadataReaderOptions(0)...)
 	if err != nil {
 		return fail(stdout, err)
 	}

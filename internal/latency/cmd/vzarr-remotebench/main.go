@@ -155,7 +155,7 @@ func run() error {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		fmt.Fprintf(tw, "%s\t%s\tlimit\t-\t%d\t%s\t-\t-\t-\t-\t\n", name, mb(st.Size()), lim.Requests, mb(lim.Bytes))
-		tools := []tool{{"vzarr", func() error { return vzarr(ctx, opener, keys[i]) }}}
+		tools := []tool{{"vzarr", func() error { return vzarr(ctx, opener, keys[i], st.Size()) }}}
 		if haveKerchunk {
 			u := px.URL() + target.Path + "/" + containerName + "/" + keys[i]
 			tools = append(tools, tool{"kerchunk", func() error { return kerchunkRun(o, u, st.Size()) }})
@@ -308,9 +308,10 @@ func upload(ctx context.Context, cs string, files []string) ([]string, error) {
 	return keys, nil
 }
 
-// vzarr translates one blob as the pipeline's ref stage does.
-func vzarr(ctx context.Context, o *blobio.Opener, key string) error {
-	obj, err := o.OpenObject(ctx, "azblob://"+containerName+"/"+key, blobio.MetadataReaderOptions()...)
+// vzarr translates the blob key of size bytes as the ref stage does: the
+// size is known from the scan and sizes the first request.
+func vzarr(ctx context.Context, o *blobio.Opener, key string, size int64) error {
+	obj, err := o.OpenObject(ctx, "azblob://"+containerName+"/"+key, blobio.MetadataReaderOptions(size)...)
 	if err != nil {
 		return err
 	}
