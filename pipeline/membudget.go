@@ -26,6 +26,24 @@ const RemoteMemoryBudget = 1 << 30
 // (at least 64; 4 per CPU on larger machines).
 func RemoteWorkers() int { return max(64, 4*runtime.GOMAXPROCS(0)) }
 
+// LocalWorkers is the default number of tasks a process runs at once on
+// local sources: CPU-bound tasks, a few per core, so that a task waiting
+// for its output to be made durable (local writes are synced in groups)
+// leaves the core to another.
+func LocalWorkers() int { return 4 * runtime.GOMAXPROCS(0) }
+
+// Concurrency is the default tasks at once and memory budget
+// (Deps.MemoryBudget) of a process whose sources are remote (in blob
+// storage) or local: RemoteWorkers and RemoteMemoryBudget, or
+// LocalWorkers and no budget. `vzarr run`, `vzarr ref` and the
+// orchestrator's workers take these unless told otherwise.
+func Concurrency(remote bool) (workers int, memoryBudget int64) {
+	if remote {
+		return RemoteWorkers(), RemoteMemoryBudget
+	}
+	return LocalWorkers(), 0
+}
+
 // memBudget bounds the memory that the ref tasks of a process hold at
 // once: a weighted semaphore of Deps.MemoryBudget bytes, from which each
 // task reserves its estimate once its file's header is read.

@@ -141,3 +141,16 @@ func TestParseBytes(t *testing.T) {
 		assert.Equal(t, tc.want, got, tc.in)
 	}
 }
+
+// TestConcurrency: remote sources get many tasks and a memory budget,
+// local ones a few tasks per core and none.
+func TestConcurrency(t *testing.T) {
+	w, b := Concurrency(true)
+	assert.Equal(t, RemoteWorkers(), w)
+	assert.GreaterOrEqual(t, w, 64)
+	assert.Equal(t, int64(RemoteMemoryBudget), b)
+	w, b = Concurrency(false)
+	assert.Equal(t, LocalWorkers(), w)
+	assert.Less(t, w, RemoteWorkers()+1)
+	assert.Zero(t, b)
+}

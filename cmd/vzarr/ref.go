@@ -8,7 +8,6 @@ import (
 	"os/signal"
 	"path"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 
@@ -60,7 +59,9 @@ func runRef(args []string, stdout, stderr io.Writer) int {
 	f.StringVar(&format, "format", "", "output format: json, parquet or icechunk (a new local Icechunk repository, one commit on main) (default: parquet for an OUT ending in .parq or .parquet, else json)")
 	o.ice.register(f)
 	noTempl := f.Bool("no-templates", false, "write every chunk URL in full (no URL templates)")
-	f.IntVar(&o.parallel, "j", runtime.GOMAXPROCS(0), "with several SRCs: sources translated at once")
+	f.IntVar(&o.parallel, "j", 0, fmt.Sprintf("with several SRCs: sources translated at once (default %d for local sources, %d for blob storage, as vzarr run)",
+		pipeline.LocalWorkers(), pipeline.RemoteWorkers()))
+	budget := f.String("memory-budget", "", "with several SRCs: memory the translations hold at once, e.g. 2GiB (default: none for local sources, 1GiB for blob storage; 0: none)")
 	lim := f.addLimits()
 	help, err := f.parse(args)
 	if help {
@@ -92,6 +93,22 @@ func runRef(args []string, stdout, stderr io.Writer) int {
 	}
 	o.deps.Opener = f.opener()
 	o.deps.Logger = f.logger()
+	remote := false
+	for _, src := range f.Args() {
+		if loc, err := o.deps.Opener.Parse(src); err == nil && !loc.IsLocal() {
+			remote = true
+		}
+	}
+	defWorkers, memBudget := pipeline.Concurrency(remote)
+	if o.parallel <= 0 {
+		o.parallel = defWorkers
+	}
+	if *budget != "" {
+		if memBudget, err = pipeline.ParseBytes(*budget); err != nil {
+			return f.usageFail(stdout, usagef("--memory-budget: %v", err))
+		}
+	}
+	o.deps.MemoryBudget = memBudget
 	o.deps.Limits = trans.Limits
 	o.deps.RefWrite = &kerchunk.WriteOptions{NoTemplates: *noTempl}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

@@ -210,3 +210,35 @@ func TestRefIcechunk(t *testing.T) {
 	assert.Equal(t, 1, code, stdout)
 	assert.Contains(t, stdout, `"success": false`)
 }
+
+// TestRefConcurrencyFlags: -j and --memory-budget default to vzarr run's
+// values for the sources' kind, take explicit values, and refuse a bad
+// budget as a usage error.
+func TestRefConcurrencyFlags(t *testing.T) {
+	srcs := []string{fixture(t, "hdf5/nc4_basic.nc"), fixture(t, "hdf5/nc4_classic.nc")}
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		code  int
+	}{
+		{"defaults", nil, 0},
+		{"explicit", []string{"-j", "1", "--memory-budget", "64MiB"}, 0},
+		{"no budget", []string{"--memory-budget", "0"}, 0},
+		{"bad budget", []string{"--memory-budget", "lots"}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := append(append([]string{"ref"}, tc.flags...), append([]string{"-o", dir + "/"}, srcs...)...)
+			code, stdout, _ := runCmd(args...)
+			require.Equal(t, tc.code, code, stdout)
+			if tc.code != 0 {
+				assert.Contains(t, stdout, pipeline.ErrTypeUsage)
+				return
+			}
+			for _, s := range srcs {
+				_, err := os.Stat(filepath.Join(dir, filepath.Base(s)+".json"))
+				assert.NoError(t, err, s)
+			}
+		})
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -95,7 +94,7 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&po.FilePattern, "pattern", blobio.DefaultPattern, "glob of the file names to take")
 	fs.BoolVar(&po.Recursive, "recursive", false, "also take files in subfolders")
 	workers := fs.Int("j", 0, fmt.Sprintf("tasks run at once (default %d for local sources, %d for blob storage, where tasks wait on round trips)",
-		localWorkers(), pipeline.RemoteWorkers()))
+		pipeline.LocalWorkers(), pipeline.RemoteWorkers()))
 	budget := fs.String("memory-budget", "", "memory the ref tasks hold at once, e.g. 2GiB (default: none for local sources, 1GiB for blob storage; 0: none)")
 	queueURL := fs.String("queue", "", "work queue URL (default: in process)")
 	progress := fs.String("progress", "auto", "progress on stderr: auto (on a terminal), always, never")
@@ -133,20 +132,14 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	if loc, err := f.opener().Parse(req.SourceURL); err == nil && !loc.IsLocal() {
 		remote = true
 	}
+	defWorkers, memBudget := pipeline.Concurrency(remote)
 	if *workers <= 0 {
-		*workers = localWorkers()
-		if remote {
-			*workers = pipeline.RemoteWorkers()
-		}
+		*workers = defWorkers
 	}
-	var memBudget int64
-	switch {
-	case *budget != "":
+	if *budget != "" {
 		if memBudget, err = pipeline.ParseBytes(*budget); err != nil {
 			return f.usageFail(stdout, usagef("--memory-budget: %v", err))
 		}
-	case remote:
-		memBudget = pipeline.RemoteMemoryBudget
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -306,10 +299,6 @@ func runPipeline(args []string, stdout, stderr io.Writer) int {
 	prog.summary(sum, "")
 	return success(stdout, sum)
 }
-
-// localWorkers is vzarr run's default -j for local sources: CPU-bound
-// tasks, a few per core.
-func localWorkers() int { return 4 * runtime.GOMAXPROCS(0) }
 
 // isTerminal reports whether w is a character device (a terminal).
 func isTerminal(w io.Writer) bool {
