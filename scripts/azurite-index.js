@@ -54,4 +54,7 @@ if (rs && typeof rs.find === "function" && !rs.find.vzarrIndexed) {
   };
   indexedFind.vzarrIndexed = true;
   rs.find = indexedFind;
+  console.error("vzarr azurite-index.js: LokiJS queries look blobs up by name");
+} else if (!(rs && rs.find && rs.find.vzarrIndexed)) {
+  console.error("vzarr azurite-index.js: LokiJS not found at " + path + " or not as expected; not patched");
 }
