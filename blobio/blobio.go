@@ -78,7 +78,10 @@
 //
 // Every request goes through the Azure SDK pipeline with bounded retries
 // and a per-try timeout (Opener.Retry); failures come back as *Error values
-// whose kind (ErrNotFound, ErrUnavailable, ...) errors.Is can test.
+// whose kind (ErrNotFound, ErrUnavailable, ...) errors.Is can test. At most
+// Opener.MaxRequestsPerEndpoint requests (DefaultMaxRequestsPerEndpoint)
+// are in flight to one storage endpoint at once; the others wait in the
+// process, outside the per-try timeout (EndpointLimiter).
 package blobio
 
 import (
