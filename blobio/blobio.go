@@ -83,7 +83,10 @@
 //
 // Every request goes through the Azure SDK pipeline with bounded retries
 // and a per-try timeout (Opener.Retry); failures come back as *Error values
-// whose kind (ErrNotFound, ErrUnavailable, ...) errors.Is can test.
+// whose kind (ErrNotFound, ErrUnavailable, ...) errors.Is can test. At most
+// Opener.MaxRequestsPerEndpoint requests (DefaultMaxRequestsPerEndpoint)
+// are in flight to one storage endpoint at once; the others wait in the
+// process, outside the per-try timeout (EndpointLimiter).
 package blobio
 
 import (
@@ -93,6 +96,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -169,6 +173,12 @@ type Opener struct {
 	// Default* values above (MaxRetries < 0 means no retries).
 	Retry RetryOptions
 
+	// MaxRequestsPerEndpoint bounds the requests in flight from this
+	// Opener to one storage endpoint (see EndpointLimiter): 0 means
+	// DefaultMaxRequestsPerEndpoint, < 0 no bound.
+	// NewOpenerFromEnv reads it from VZARR_STORAGE_MAX_REQUESTS.
+	MaxRequestsPerEndpoint int
+
 	// Mem holds the buckets of mem:// URLs; nil rejects mem:// URLs.
 	Mem *MemBuckets
 
@@ -177,9 +187,10 @@ type Opener struct {
 	Logger *slog.Logger
 
 	mu           sync.Mutex
-	listAccounts map[string]bool // accounts named in AllowLists of this Opener
-	clients      clientCache     // see CachedClient
-	local        struct {        // the bucket OpenObject shares for local files
+	listAccounts map[string]bool  // accounts named in AllowLists of this Opener
+	clients      clientCache      // see CachedClient
+	endpoints    endpointLimiters // see EndpointLimiter
+	local        struct {         // the bucket OpenObject shares for local files
 		once   sync.Once
 		bucket *blob.Bucket
 		err    error
@@ -208,16 +219,20 @@ func (o *Opener) localBucket() (*blob.Bucket, error) {
 //   - ConnectionString from AZURE_STORAGE_CONNECTION_STRING;
 //   - ConnectionStrings from VZARR_STORAGE_CONNECTION_STRINGS, connection
 //     strings separated by "|" (for an emulator with several accounts);
-//   - AllowedHosts from VZARR_STORAGE_ALLOWED_HOSTS, a comma-separated list.
+//   - AllowedHosts from VZARR_STORAGE_ALLOWED_HOSTS, a comma-separated list;
+//   - MaxRequestsPerEndpoint from VZARR_STORAGE_MAX_REQUESTS, an integer
+//     (a value that is no integer is ignored).
 func NewOpenerFromEnv() *Opener {
 	acct := os.Getenv("AZURE_STORAGE_ACCOUNT_NAME")
 	if acct == "" {
 		acct = os.Getenv("AZURE_STORAGE_ACCOUNT")
 	}
+	maxReqs, _ := strconv.Atoi(strings.TrimSpace(os.Getenv("VZARR_STORAGE_MAX_REQUESTS")))
 	return &Opener{AccountName: acct, ConnectionString: os.Getenv("AZURE_STORAGE_CONNECTION_STRING"),
-		Accounts:          SplitList(os.Getenv("VZARR_STORAGE_ACCOUNTS"), ","),
-		ConnectionStrings: SplitList(os.Getenv("VZARR_STORAGE_CONNECTION_STRINGS"), "|"),
-		AllowedHosts:      SplitList(os.Getenv("VZARR_STORAGE_ALLOWED_HOSTS"), ","),
+		Accounts:               SplitList(os.Getenv("VZARR_STORAGE_ACCOUNTS"), ","),
+		ConnectionStrings:      SplitList(os.Getenv("VZARR_STORAGE_CONNECTION_STRINGS"), "|"),
+		AllowedHosts:           SplitList(os.Getenv("VZARR_STORAGE_ALLOWED_HOSTS"), ","),
+		MaxRequestsPerEndpoint: maxReqs,
 	}
 }
 

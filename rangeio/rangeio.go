@@ -118,7 +118,9 @@ func WithConcurrency(n int) Option { return func(c *Config) { c.Concurrency = n 
 func WithLimiter(l *Limiter) Option { return func(c *Config) { c.Limiter = l } }
 
 // Limiter bounds the requests in flight across the Readers that share it
-// (WithLimiter). It is safe for concurrent use.
+// (WithLimiter), and across any other callers that take a slot with
+// Acquire (blobio bounds the requests to each storage endpoint with one).
+// It is safe for concurrent use.
 type Limiter struct{ sem chan struct{} }
 
 // NewLimiter returns a Limiter of n requests in flight (at least 1).
@@ -126,6 +128,29 @@ func NewLimiter(n int) *Limiter { return &Limiter{sem: make(chan struct{}, max(n
 
 // Cap returns the number of requests the Limiter lets run at once.
 func (l *Limiter) Cap() int { return cap(l.sem) }
+
+// InFlight returns the number of slots taken now.
+func (l *Limiter) InFlight() int { return len(l.sem) }
+
+// Acquire takes a slot, waiting while all are taken, or returns ctx's
+// error if ctx ends first (then no slot is taken). Each successful Acquire
+// must be followed by one Release.
+func (l *Limiter) Acquire(ctx context.Context) error {
+	select {
+	case l.sem <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case l.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Release gives back a slot that Acquire took.
+func (l *Limiter) Release() { <-l.sem }
 
 // WithInitialData hands the Reader the file's first len(p) bytes, which the
 // caller has already fetched with one request of its own (typically the

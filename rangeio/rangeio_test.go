@@ -757,3 +757,56 @@ func TestLimiterBoundsAcrossReaders(t *testing.T) {
 	assert.Len(t, rec.reqs, 64)
 	assert.LessOrEqual(t, rec.maxInFl, 3)
 }
+
+func TestLimiterAcquire(t *testing.T) {
+	tests := []struct {
+		name     string
+		cap      int
+		taken    int  // slots taken before the Acquire under test
+		cancel   bool // the Acquire's context is already cancelled
+		wantErr  error
+		inFlight int // slots taken after it
+	}{
+		{name: "free slot", cap: 2, taken: 1, inFlight: 2},
+		{name: "free slot, cancelled context still takes it", cap: 2, taken: 1, cancel: true, inFlight: 2},
+		{name: "full, cancelled", cap: 2, taken: 2, cancel: true, wantErr: context.Canceled, inFlight: 2},
+		{name: "bound of at least one", cap: 0, taken: 0, inFlight: 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := NewLimiter(tc.cap)
+			for range tc.taken {
+				require.NoError(t, l.Acquire(context.Background()))
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			if tc.cancel {
+				cancel()
+			}
+			defer cancel()
+			err := l.Acquire(ctx)
+			if tc.wantErr != nil {
+				assert.ErrorIs(t, err, tc.wantErr)
+			} else {
+				assert.NoError(t, err)
+			}
+			assert.Equal(t, tc.inFlight, l.InFlight())
+		})
+	}
+}
+
+func TestLimiterAcquireWaitsForRelease(t *testing.T) {
+	l := NewLimiter(1)
+	require.NoError(t, l.Acquire(context.Background()))
+	got := make(chan error)
+	go func() { got <- l.Acquire(context.Background()) }()
+	select {
+	case err := <-got:
+		t.Fatalf("Acquire returned %v while the only slot was taken", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	l.Release()
+	require.NoError(t, <-got)
+	assert.Equal(t, 1, l.InFlight())
+	l.Release()
+	assert.Equal(t, 0, l.InFlight())
+}

@@ -16,6 +16,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -132,7 +133,7 @@ func (d *driver) clientOptions(o *blobio.Opener) azcore.ClientOptions {
 		Retry: policy.RetryOptions{MaxRetries: r.MaxRetries, TryTimeout: r.TryTimeout,
 			RetryDelay: r.RetryDelay, MaxRetryDelay: r.MaxRetryDelay},
 		Telemetry:       policy.TelemetryOptions{ApplicationID: "vzarr"},
-		PerCallPolicies: []policy.Policy{hostGuard{o}},
+		PerCallPolicies: []policy.Policy{hostGuard{o}, endpointLimit{o}},
 	}
 	opts.Transport = httpClient
 	if d.transport != nil {
@@ -210,6 +211,67 @@ func (g hostGuard) Do(req *policy.Request) (*http.Response, error) {
 		return nil, err
 	}
 	return req.Next()
+}
+
+// endpointLimit bounds the requests in flight to a storage endpoint
+// (Opener.EndpointLimiter). It runs once per call, before the retry
+// policy: a request waits for its slot with the caller's context, not
+// within a per-try timeout, and keeps the slot through its retries until
+// its response is read: at once when the SDK has read the body (every
+// operation but downloads), else when the download's body ends (an error
+// or io.EOF) or is closed, whichever comes first. Callers close the
+// bodies they open, as the SDK requires (it cancels the try's context on
+// Close); blobio reads each body to its end before it makes another
+// request.
+type endpointLimit struct{ o *blobio.Opener }
+
+func (p endpointLimit) Do(req *policy.Request) (*http.Response, error) {
+	l := p.o.EndpointLimiter(req.Raw().URL.Host)
+	if l == nil {
+		return req.Next()
+	}
+	if err := l.Acquire(req.Raw().Context()); err != nil {
+		return nil, err
+	}
+	resp, err := req.Next()
+	if err != nil || resp == nil || resp.Body == nil || resp.Body == http.NoBody || downloaded(resp.Body) {
+		l.Release()
+		return resp, err
+	}
+	resp.Body = &releasingBody{ReadCloser: resp.Body, release: l.Release}
+	return resp, nil
+}
+
+// downloaded reports whether a response body is one the SDK has read
+// already (its in-memory body, with Bytes and Set).
+func downloaded(body io.ReadCloser) bool {
+	_, ok := body.(interface {
+		Bytes() []byte
+		Set([]byte)
+	})
+	return ok
+}
+
+// releasingBody gives back an endpoint slot when the body ends or is
+// closed, once.
+type releasingBody struct {
+	io.ReadCloser
+	release func()
+	once    sync.Once
+}
+
+func (b *releasingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.once.Do(b.release)
+	}
+	return n, err
+}
+
+func (b *releasingBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.release)
+	return err
 }
 
 // Classify implements blobio.AzureDriver.

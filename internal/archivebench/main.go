@@ -68,6 +68,12 @@ type config struct {
 	orchestrator bool
 	orchBin      string
 	orchProcs    int
+	// floor replays vzarr's request mix without vzarr (floor.go).
+	floor bool
+	mix   floorMix
+	// azcost measures Azurite's CPU per request at these blob counts.
+	azcost     string
+	azuritePID int
 }
 
 // figures is the line archivebench prints.
@@ -96,6 +102,10 @@ type figures struct {
 	HTTPRequests        int64   `json:"http_requests,omitempty"`
 	HTTPBytes           int64   `json:"http_bytes,omitempty"`
 	HTTPRequestsPerFile float64 `json:"http_requests_per_file,omitempty"`
+	// AzuriteCPUS is the CPU Azurite spent during the run (-azurite, when
+	// its pid is known), and per request the proxy served.
+	AzuriteCPUS            float64 `json:"azurite_cpu_s,omitempty"`
+	AzuriteCPUMSPerRequest float64 `json:"azurite_cpu_ms_per_request,omitempty"`
 }
 
 func main() {
@@ -117,6 +127,10 @@ func main() {
 	flag.BoolVar(&c.orchestrator, "orchestrator", false, "with -azurite: run the archive through examples/orchestrator (submit to its API) instead of vzarr run")
 	flag.StringVar(&c.orchBin, "orchestrator-bin", "", "the orchestrator binary (default: built into the working folder)")
 	flag.IntVar(&c.orchProcs, "orch-procs", 0, "with -orchestrator: worker processes beside an API process (0: one process does both; >0 needs -catalog and -queue rabbit://NAME)")
+	flag.BoolVar(&c.floor, "floor", false, "with -azurite: replay vzarr's requests with the Azure SDK alone (the emulator's floor; see -floor-*)")
+	floorFlags(&c.mix)
+	flag.StringVar(&c.azcost, "azcost", "", "measure Azurite's CPU per request with the container filled to these blob counts (100,1000,10000) and exit")
+	flag.IntVar(&c.azuritePID, "azurite-pid", 0, "Azurite's pid for its CPU figures (default: scripts/azurite's pid file)")
 	flag.Parse()
 	if err := run(context.Background(), c, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "archivebench:", err)
@@ -133,27 +147,25 @@ func run(ctx context.Context, c config, stdout io.Writer) error {
 		}
 		return nil
 	}
+	if c.azcost != "" {
+		return runCost(ctx, c, stdout)
+	}
 	if c.n <= 0 {
 		return errors.New("-n must be positive")
 	}
 	if c.delay > 0 && (!c.azurite || c.noProxy) {
 		return errors.New("-delay needs -azurite (the latency proxy stands in front of Azurite)")
 	}
-	src := filepath.Join(c.work, "src")
-	// The generator keeps the files that exist; it makes the first N.
-	gen := exec.CommandContext(ctx, "/usr/bin/python3", c.gen, src, fmt.Sprint(c.n))
-	gen.Stderr = os.Stderr
-	if err := gen.Run(); err != nil {
-		return fmt.Errorf("generating the archive: %w", err)
+	if c.floor {
+		if !c.azurite || c.noProxy {
+			return errors.New("-floor needs -azurite (it replays vzarr's requests through the latency proxy)")
+		}
+		return runFloor(ctx, c, stdout)
 	}
-	files, err := filepath.Glob(filepath.Join(src, "*.nc"))
+	files, err := archiveFiles(ctx, c)
 	if err != nil {
 		return err
 	}
-	if len(files) < c.n {
-		return fmt.Errorf("%s holds %d files, want %d", src, len(files), c.n)
-	}
-	files = files[:c.n] // names sort by date
 	fig := figures{Files: c.n, Storage: "local", DelayMS: float64(c.delay) / 1e6}
 	runName := fmt.Sprintf("n%d", c.n)
 	var sourceURL, outURL string
@@ -221,6 +233,10 @@ func run(ctx context.Context, c config, stdout io.Writer) error {
 	if c.profile != "" {
 		cmd.Env = append(cmd.Env, "VZARR_CPUPROFILE="+c.profile)
 	}
+	var az azuriteCPU
+	if c.azurite {
+		az = newAzuriteCPU(c.azuritePID)
+	}
 	start := time.Now()
 	runErr := cmd.Run()
 	fig.WallS = time.Since(start).Seconds()
@@ -232,6 +248,7 @@ func run(ctx context.Context, c config, stdout io.Writer) error {
 		st := proxy.Stats()
 		fig.HTTPRequests, fig.HTTPBytes = st.Requests, st.Bytes
 		fig.HTTPRequestsPerFile = float64(st.Requests) / float64(c.n)
+		az.report(&fig, st.Requests)
 		if c.breakdown {
 			printBreakdown(os.Stderr, st.Timeline, c.n)
 		}
@@ -286,6 +303,25 @@ func run(ctx context.Context, c config, stdout io.Writer) error {
 		return fmt.Errorf("vzarr run failed: %s", env.Error)
 	}
 	return nil
+}
+
+// archiveFiles makes the archive's first c.n files (the generator keeps
+// the files that exist) and returns their paths, by date.
+func archiveFiles(ctx context.Context, c config) ([]string, error) {
+	src := filepath.Join(c.work, "src")
+	gen := exec.CommandContext(ctx, "/usr/bin/python3", c.gen, src, fmt.Sprint(c.n))
+	gen.Stderr = os.Stderr
+	if err := gen.Run(); err != nil {
+		return nil, fmt.Errorf("generating the archive: %w", err)
+	}
+	files, err := filepath.Glob(filepath.Join(src, "*.nc"))
+	if err != nil {
+		return nil, err
+	}
+	if len(files) < c.n {
+		return nil, fmt.Errorf("%s holds %d files, want %d", src, len(files), c.n)
+	}
+	return files[:c.n], nil // names sort by date
 }
 
 // withProxy starts a latency proxy in front of the Azurite of
