@@ -28,11 +28,14 @@ import (
 
 // floorMix is the request mix the emulator floor (-floor) replays: per
 // file, what `vzarr run` sends in each stage, as `archivebench -breakdown`
-// shows it (measured at 4 requests per file: validate's ranged GET of the
-// source's first 256 KiB, ref's second one and its PUT of the reference,
-// combine's GET of the reference; one listing of the sources, one of the
-// references; the combined reference and the STAC item PUT at the end).
-// Change it with the -floor-* flags when vzarr's mix changes.
+// shows it. The defaults are today's 2 requests per file: validate's
+// ranged GET of the source (the whole small file), ref's PUT of the
+// reference (ref opens the source from validate's read and combine loads
+// the reference from what ref wrote, blobio.HeadCache); one listing of
+// the sources, one of the references; the combined reference and the STAC
+// item PUT at the end. -floor-ref-gets 1 -floor-combine-gets 1 give the
+// 4-request mix of vzarr before the head cache. Change them with the
+// -floor-* flags when vzarr's mix changes.
 type floorMix struct {
 	validateGets int // ranged GETs of the source per file in validate
 	refGets      int // ranged GETs of the source per file in ref
@@ -52,9 +55,9 @@ const firstRead = 256 << 10
 // floorFlags registers the -floor-* flags.
 func floorFlags(m *floorMix) {
 	flag.IntVar(&m.validateGets, "floor-validate-gets", 1, "with -floor: ranged GETs of the source per file in validate")
-	flag.IntVar(&m.refGets, "floor-ref-gets", 1, "with -floor: ranged GETs of the source per file in ref")
+	flag.IntVar(&m.refGets, "floor-ref-gets", 0, "with -floor: ranged GETs of the source per file in ref")
 	flag.IntVar(&m.refPuts, "floor-ref-puts", 1, "with -floor: PUTs of a reference per file in ref")
-	flag.IntVar(&m.combineGets, "floor-combine-gets", 1, "with -floor: ranged GETs of the reference per file in combine")
+	flag.IntVar(&m.combineGets, "floor-combine-gets", 0, "with -floor: ranged GETs of the reference per file in combine")
 	flag.IntVar(&m.finalPuts, "floor-final-puts", 2, "with -floor: PUTs at the end (combined reference, STAC item)")
 	flag.IntVar(&m.refBytes, "floor-ref-bytes", 3400, "with -floor: bytes of a reference")
 	flag.IntVar(&m.finalBytes, "floor-final-bytes", 0, "with -floor: bytes of a final PUT (0: 280 per file)")
