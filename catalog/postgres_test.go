@@ -253,10 +253,9 @@ func (c *statementCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ p
 
 func (c *statementCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
-// TestPostgresTransitionRoundTrips checks that a job or task transition
-// takes two statements (a read and a revision-checked update, no
-// transaction), and that racing transitions still move a record once.
-func TestPostgresTransitionRoundTrips(t *testing.T) {
+// countedStore returns a migrated catalog in a schema of its own whose
+// connections count their statements, with one job and one ref task.
+func countedStore(t *testing.T) (*catalog.Postgres, *statementCounter, *catalog.Job, *catalog.Task) {
 	shared := pgPool(t)
 	ctx := ctxT(t)
 	cfg := shared.Config().Copy()
@@ -273,6 +272,15 @@ func TestPostgresTransitionRoundTrips(t *testing.T) {
 	require.NoError(t, err)
 	task, err := s.CreateTask(ctx, catalog.NewTask{JobID: job.ID, Type: "ref", Stage: "ref"})
 	require.NoError(t, err)
+	return s, counter, job, task
+}
+
+// TestPostgresTransitionRoundTrips checks that a job or task transition
+// takes two statements (a read and a revision-checked update, no
+// transaction), and that racing transitions still move a record once.
+func TestPostgresTransitionRoundTrips(t *testing.T) {
+	ctx := ctxT(t)
+	s, counter, job, task := countedStore(t)
 
 	steps := []struct {
 		name string
@@ -337,22 +345,8 @@ func TestPostgresTransitionRoundTrips(t *testing.T) {
 // move, a stale copy refused with ErrConflict, racing moves of one copy
 // applied once.
 func TestPostgresMoveTask(t *testing.T) {
-	shared := pgPool(t)
 	ctx := ctxT(t)
-	cfg := shared.Config().Copy()
-	counter := &statementCounter{}
-	cfg.ConnConfig.Tracer = counter
-	own, err := pgxpool.NewWithConfig(ctx, cfg)
-	require.NoError(t, err)
-	t.Cleanup(own.Close)
-	s, err := catalog.NewPostgres(own, catalog.PostgresOptions{Schema: testSchema(t, shared)})
-	require.NoError(t, err)
-	_, err = s.Migrate(ctx)
-	require.NoError(t, err)
-	job, err := s.CreateJob(ctx, catalog.NewJob{Type: "x"})
-	require.NoError(t, err)
-	task, err := s.CreateTask(ctx, catalog.NewTask{JobID: job.ID, Type: "ref", Stage: "ref"})
-	require.NoError(t, err)
+	s, counter, job, task := countedStore(t)
 
 	before := counter.n.Load()
 	claimed, err := s.MoveTask(ctx, task, catalog.Transition{To: catalog.StatusProcessing})
